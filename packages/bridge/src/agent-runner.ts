@@ -1,0 +1,315 @@
+import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import {
+  query,
+  type Options,
+  type Query,
+  type SDKMessage,
+  type SDKUserMessage,
+  type SpawnOptions,
+  type SpawnedProcess,
+} from '@anthropic-ai/claude-agent-sdk';
+import type {
+  BridgeEvent,
+  BridgeProcessConfig,
+  BridgeSdkOptions,
+  Conversation,
+  MessageContent,
+  TurnOutcome,
+} from '@ash-ai/shared';
+import { InputQueue } from './input-queue.js';
+
+type Send = (ev: BridgeEvent) => void;
+
+interface LiveQuery {
+  q: Query;
+  input: InputQueue<SDKUserMessage>;
+  /** Options that need a new process to change (everything but the model). */
+  key: string;
+  model: string | undefined;
+  abort: AbortController;
+  dead: boolean;
+  /** Resolves when the output pump has finished. */
+  pumped: Promise<void>;
+}
+
+interface ActiveTurn {
+  id: string;
+  interrupted: boolean;
+  finished: boolean;
+}
+
+/** Error codes the bridge reports in `turn_end.error.code` (subset of the API's codes). */
+type TurnErrorCode = 'turn_failed' | 'model_error' | 'sandbox_crashed' | 'budget_exceeded' | 'turn_interrupted';
+
+/**
+ * Runs one session's conversation on the Claude Agent SDK.
+ *
+ * The SDK is used in streaming-input mode: one long-lived `query()` (one Claude process) serves
+ * every turn, each turn pushing one user message and ending at the SDK's `result` message. The
+ * process is restarted (resuming the same conversation from its transcript) only when options
+ * that cannot change live do change, or after it died.
+ */
+export class AgentRunner {
+  private live: LiveQuery | undefined;
+  private turn: ActiveTurn | undefined;
+  private readonly sdkVersion: string;
+
+  constructor(
+    private readonly config: BridgeProcessConfig,
+    private readonly send: Send,
+  ) {
+    this.sdkVersion = config.claudeEnv.CLAUDE_AGENT_SDK_VERSION ?? 'unknown';
+  }
+
+  /** Starts the Claude process ahead of the first turn. */
+  async warm(options: BridgeSdkOptions, conversation: Conversation): Promise<void> {
+    try {
+      const live = await this.ensureLive(options, conversation);
+      await live.q.initializationResult();
+      this.send({ ev: 'warmed', ok: true });
+    } catch (err) {
+      this.send({ ev: 'warmed', ok: false, error: { message: errorMessage(err), code: 'sandbox_crashed' } });
+    }
+  }
+
+  /** Runs one turn. Emits `message` events and exactly one `turn_end`. */
+  async runTurn(
+    turnId: string,
+    prompt: MessageContent,
+    options: BridgeSdkOptions,
+    conversation: Conversation,
+  ): Promise<void> {
+    if (this.turn && !this.turn.finished) {
+      this.send({
+        ev: 'turn_end',
+        turnId,
+        outcome: 'error',
+        error: { message: 'a turn is already running', code: 'turn_failed' },
+      });
+      return;
+    }
+    const turn: ActiveTurn = { id: turnId, interrupted: false, finished: false };
+    this.turn = turn;
+    try {
+      const live = await this.ensureLive(options, conversation);
+      if (options.model !== live.model) {
+        await live.q.setModel(options.model);
+        live.model = options.model;
+      }
+      live.input.push({
+        type: 'user',
+        message: { role: 'user', content: prompt as SDKUserMessage['message']['content'] },
+        parent_tool_use_id: null,
+        session_id: conversation.sessionId,
+      } as SDKUserMessage);
+    } catch (err) {
+      this.finishTurn(turn, 'error', { message: errorMessage(err), code: 'sandbox_crashed' });
+    }
+  }
+
+  /** Asks the SDK to stop the running turn (soft interrupt; the host escalates if needed). */
+  async interrupt(turnId: string): Promise<void> {
+    const turn = this.turn;
+    if (!turn || turn.finished || turn.id !== turnId) return;
+    turn.interrupted = true;
+    const live = this.live;
+    if (!live || live.dead) {
+      this.finishTurn(turn, 'interrupted');
+      return;
+    }
+    try {
+      await live.q.interrupt();
+    } catch {
+      // The process may already be gone; the pump reports the end of the turn.
+    }
+  }
+
+  /** Ends the Claude process. */
+  async shutdown(): Promise<void> {
+    const live = this.live;
+    this.live = undefined;
+    if (live) await this.stopLive(live);
+    if (this.turn && !this.turn.finished) this.finishTurn(this.turn, 'interrupted');
+  }
+
+  private async ensureLive(options: BridgeSdkOptions, conversation: Conversation): Promise<LiveQuery> {
+    const key = optionsKey(options, conversation);
+    const current = this.live;
+    if (current && !current.dead && current.key === key) return current;
+    if (current) {
+      this.live = undefined;
+      await this.stopLive(current);
+    }
+    const live = this.startLive(options, conversation, key);
+    this.live = live;
+    return live;
+  }
+
+  private startLive(options: BridgeSdkOptions, conversation: Conversation, key: string): LiveQuery {
+    const input = new InputQueue<SDKUserMessage>();
+    const abort = new AbortController();
+    const q = query({ prompt: input, options: this.sdkOptions(options, conversation, abort) });
+    const live: LiveQuery = { q, input, key, model: options.model, abort, dead: false, pumped: Promise.resolve() };
+    live.pumped = this.pump(live);
+    return live;
+  }
+
+  private async stopLive(live: LiveQuery): Promise<void> {
+    live.dead = true;
+    live.input.close();
+    try {
+      live.q.close();
+    } catch {
+      // already closed
+    }
+    await Promise.race([live.pumped, new Promise((r) => setTimeout(r, 3000))]);
+  }
+
+  /** Reads SDK messages for the lifetime of one Claude process and routes them to the active turn. */
+  private async pump(live: LiveQuery): Promise<void> {
+    try {
+      for await (const msg of live.q) {
+        const turn = this.turn;
+        if (!turn || turn.finished) continue;
+        this.send({ ev: 'message', turnId: turn.id, data: msg as unknown as Record<string, unknown> });
+        if (msg.type === 'result') this.finishFromResult(turn, msg);
+      }
+      live.dead = true;
+      const turn = this.turn;
+      if (turn && !turn.finished && this.live === live) {
+        if (turn.interrupted) this.finishTurn(turn, 'interrupted');
+        else this.finishTurn(turn, 'error', { message: 'the Claude process exited during the turn', code: 'sandbox_crashed' });
+      }
+    } catch (err) {
+      live.dead = true;
+      const turn = this.turn;
+      if (turn && !turn.finished && this.live === live) {
+        if (turn.interrupted) this.finishTurn(turn, 'interrupted');
+        else this.finishTurn(turn, 'error', { message: errorMessage(err), code: 'sandbox_crashed' });
+      }
+    } finally {
+      if (this.live === live) this.live = undefined;
+    }
+  }
+
+  private finishFromResult(turn: ActiveTurn, msg: Extract<SDKMessage, { type: 'result' }>): void {
+    if (turn.interrupted) {
+      this.finishTurn(turn, 'interrupted');
+      return;
+    }
+    if (msg.subtype === 'success' && !msg.is_error) {
+      this.finishTurn(turn, 'completed');
+      return;
+    }
+    let code: TurnErrorCode = 'turn_failed';
+    let message: string;
+    if (msg.subtype === 'error_max_budget_usd') {
+      code = 'budget_exceeded';
+      message = 'the turn reached its budget (maxBudgetUsd)';
+    } else if (msg.subtype === 'success') {
+      code = 'model_error';
+      message = msg.result || 'the model API returned an error';
+    } else {
+      message = msg.errors?.join('; ') || msg.subtype;
+    }
+    this.finishTurn(turn, 'error', { message, code });
+  }
+
+  private finishTurn(turn: ActiveTurn, outcome: TurnOutcome, error?: { message: string; code: TurnErrorCode }): void {
+    if (turn.finished) return;
+    turn.finished = true;
+    this.send(error ? { ev: 'turn_end', turnId: turn.id, outcome, error } : { ev: 'turn_end', turnId: turn.id, outcome });
+  }
+
+  private sdkOptions(options: BridgeSdkOptions, conversation: Conversation, abort: AbortController): Options {
+    const cfg = this.config;
+    const sdk: Options = {
+      cwd: cfg.cwd,
+      env: { ...cfg.claudeEnv },
+      abortController: abort,
+      includePartialMessages: true,
+      settingSources: cfg.settingSources,
+      persistSession: true,
+      permissionMode: options.permissionMode ?? 'bypassPermissions',
+      stderr: (data: string) => this.send({ ev: 'log', level: 'debug', text: truncate(data, 4000) }),
+    };
+    if (sdk.permissionMode === 'bypassPermissions') sdk.allowDangerouslySkipPermissions = true;
+    // Conversation: resume it when its transcript exists; else fork or start it under our id.
+    if (this.transcriptExists(conversation.sessionId)) sdk.resume = conversation.sessionId;
+    else if (conversation.forkFrom && this.transcriptExists(conversation.forkFrom)) {
+      sdk.resume = conversation.forkFrom;
+      sdk.forkSession = true;
+      sdk.sessionId = conversation.sessionId;
+    } else sdk.sessionId = conversation.sessionId;
+    if (options.model) sdk.model = options.model;
+    if (options.systemPrompt) sdk.systemPrompt = options.systemPrompt;
+    if (options.mcpServers) sdk.mcpServers = options.mcpServers as Options['mcpServers'];
+    if (options.allowedTools) sdk.allowedTools = options.allowedTools;
+    if (options.disallowedTools) sdk.disallowedTools = options.disallowedTools;
+    if (options.betas) sdk.betas = options.betas as Options['betas'];
+    if (options.subagents) sdk.agents = options.subagents;
+    if (options.initialAgent) sdk.agent = options.initialAgent;
+    if (options.maxTurns !== undefined) sdk.maxTurns = options.maxTurns;
+    if (options.maxBudgetUsd !== undefined) sdk.maxBudgetUsd = options.maxBudgetUsd;
+    if (options.effort) sdk.effort = options.effort;
+    if (options.thinking) sdk.thinking = options.thinking;
+    if (options.outputFormat) sdk.outputFormat = options.outputFormat;
+    const launch = cfg.launch;
+    if (launch) sdk.spawnClaudeCodeProcess = (o: SpawnOptions) => this.spawnInSandbox(o, launch);
+    return sdk;
+  }
+
+  /** Starts the Claude process through the sandbox launcher (bubblewrap, cgroups...). */
+  private spawnInSandbox(o: SpawnOptions, launch: NonNullable<BridgeProcessConfig['launch']>): SpawnedProcess {
+    const child = spawn(launch.command, [...launch.args, launch.claudePath, ...o.args], {
+      cwd: this.config.hostCwd,
+      env: o.env as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      signal: o.signal,
+    });
+    child.stderr?.on('data', (d: Buffer) => this.send({ ev: 'log', level: 'debug', text: truncate(d.toString(), 4000) }));
+    return child as unknown as SpawnedProcess;
+  }
+
+  private transcriptExists(sessionId: string): boolean {
+    const projects = join(this.config.claudeConfigDir, 'projects');
+    if (!existsSync(projects)) return false;
+    for (const dir of readdirSync(projects)) {
+      if (existsSync(join(projects, dir, `${sessionId}.jsonl`))) return true;
+    }
+    return false;
+  }
+
+  get version(): string {
+    return this.sdkVersion;
+  }
+}
+
+function optionsKey(options: BridgeSdkOptions, conversation: Conversation): string {
+  const { model: _model, ...rest } = options;
+  return stableStringify({ rest, conversation });
+}
+
+/** JSON with sorted object keys, so equal option sets compare equal. */
+export function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    return `{${Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify(obj[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}

@@ -1,0 +1,89 @@
+import { connect, type Socket } from 'node:net';
+import {
+  BRIDGE_PROTOCOL_VERSION,
+  BridgeProtocolError,
+  LineSplitter,
+  decodeBridgeCommand,
+  encodeBridgeMessage,
+  parseBridgeProcessConfig,
+  type BridgeCommand,
+  type BridgeEvent,
+} from '@ash-ai/shared';
+import { AgentRunner } from './agent-runner.js';
+
+/**
+ * Connects to the host and serves bridge commands.
+ * @param configText the `ASH_BRIDGE_CONFIG` JSON.
+ * @throws BridgeProtocolError when the config is invalid; socket errors end the process.
+ */
+export async function runBridge(configText: string | undefined): Promise<void> {
+  const config = parseBridgeProcessConfig(configText);
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(config.socketPath, () => resolve(s));
+    s.once('error', reject);
+  });
+  socket.setNoDelay?.(true);
+  socket.setEncoding('utf8');
+
+  let exiting = false;
+  const send = (ev: BridgeEvent): void => {
+    if (!socket.destroyed) socket.write(encodeBridgeMessage(ev));
+  };
+  const runner = new AgentRunner(config, send);
+
+  const exit = async (code: number): Promise<void> => {
+    if (exiting) return;
+    exiting = true;
+    await runner.shutdown().catch(() => undefined);
+    socket.end();
+    // Give the socket a moment to flush, then leave.
+    setTimeout(() => process.exit(code), 50).unref();
+  };
+
+  const handle = (cmd: BridgeCommand): void => {
+    switch (cmd.cmd) {
+      case 'query':
+        void runner.runTurn(cmd.turnId, cmd.prompt, cmd.options, cmd.conversation);
+        return;
+      case 'warm':
+        void runner.warm(cmd.options, cmd.conversation);
+        return;
+      case 'interrupt':
+        void runner.interrupt(cmd.turnId);
+        return;
+      case 'shutdown':
+        void exit(0);
+        return;
+    }
+  };
+
+  const splitter = new LineSplitter();
+  socket.on('data', (chunk: string) => {
+    let lines: string[];
+    try {
+      lines = splitter.push(chunk);
+    } catch (err) {
+      send({ ev: 'log', level: 'error', text: err instanceof Error ? err.message : 'bad input' });
+      void exit(2);
+      return;
+    }
+    for (const line of lines) {
+      try {
+        handle(decodeBridgeCommand(line));
+      } catch (err) {
+        // A rejected line is reported and dropped; the connection stays usable.
+        const text = err instanceof BridgeProtocolError ? err.message : 'unreadable command';
+        send({ ev: 'log', level: 'error', text: `rejected command: ${text}` });
+      }
+    }
+  });
+  socket.on('close', () => void exit(0));
+  socket.on('error', () => void exit(1));
+  // The host keeps our stdin open; EOF means the host is gone.
+  process.stdin.on('end', () => void exit(0));
+  process.stdin.resume();
+  process.on('SIGTERM', () => void exit(0));
+  process.on('SIGINT', () => void exit(0));
+
+  send({ ev: 'ready', protocol: BRIDGE_PROTOCOL_VERSION, pid: process.pid, sdkVersion: runner.version });
+}

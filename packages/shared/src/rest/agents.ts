@@ -1,0 +1,71 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { AgentName, EnvMap, Timestamp, Uuid } from './common.js';
+
+/** One uploaded file: a relative path inside the agent folder and its bytes in base64. */
+export const UploadFileSchema = Type.Object({
+  path: Type.String({ minLength: 1, maxLength: 4096, description: 'Relative path, `/`-separated' }),
+  content: Type.String({ description: 'File bytes, base64 (RFC 4648 §4)' }),
+});
+export type UploadFile = Static<typeof UploadFileSchema>;
+
+/** Free-form agent configuration defaults (model, permission mode, pre-warm count...). */
+export const AgentConfigSchema = Type.Record(Type.String(), Type.Unknown(), {
+  description: 'Agent-level defaults; see docs/api.md for recognised keys',
+});
+
+/**
+ * `POST /api/agents`: deploy (or redeploy) an agent. Either `path` (a folder on the server's
+ * machine) or `files` (uploaded) must be given. The folder must contain `CLAUDE.md` (or
+ * `systemPrompt` is given, which becomes `CLAUDE.md` of an uploaded agent).
+ */
+export const DeployAgentBodySchema = Type.Object(
+  {
+    name: AgentName,
+    path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Folder on the server machine' })),
+    files: Type.Optional(Type.Array(UploadFileSchema, { maxItems: 10000 })),
+    systemPrompt: Type.Optional(Type.String({ maxLength: 1_000_000 })),
+    description: Type.Optional(Type.String({ maxLength: 4096 })),
+    env: Type.Optional(EnvMap),
+    config: Type.Optional(AgentConfigSchema),
+  },
+  { additionalProperties: false },
+);
+export type DeployAgentBody = Static<typeof DeployAgentBodySchema>;
+
+/** An agent as the API returns it. `env` values are always redacted to `***`. */
+export const AgentSchema = Type.Object(
+  {
+    id: Uuid,
+    name: Type.String(),
+    tenantId: Type.String(),
+    /** Bumped by one on every redeploy. */
+    version: Type.Integer(),
+    description: Type.Union([Type.String(), Type.Null()]),
+    /** Variable names with redacted values (write-only). */
+    env: Type.Record(Type.String(), Type.String()),
+    config: AgentConfigSchema,
+    /** Number of files in the deployed folder. */
+    fileCount: Type.Integer(),
+    /** Total bytes of the deployed folder. */
+    sizeBytes: Type.Integer(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'Agent' },
+);
+export type Agent = Static<typeof AgentSchema>;
+
+export const AgentResponseSchema = Type.Object({ agent: AgentSchema });
+export const AgentListResponseSchema = Type.Object({ agents: Type.Array(AgentSchema) });
+export const AgentNameParamsSchema = Type.Object({ name: Type.String({ minLength: 1, maxLength: 255 }) });
+
+/** `PATCH /api/agents/:name`: replace `env` and/or shallow-merge `config`. */
+export const UpdateAgentBodySchema = Type.Object(
+  {
+    description: Type.Optional(Type.String({ maxLength: 4096 })),
+    env: Type.Optional(EnvMap),
+    config: Type.Optional(AgentConfigSchema),
+  },
+  { additionalProperties: false },
+);
+export type UpdateAgentBody = Static<typeof UpdateAgentBodySchema>;

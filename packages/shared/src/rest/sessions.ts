@@ -1,0 +1,151 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { AgentName, EnvMap, Nullable, Timestamp, Uuid } from './common.js';
+
+/**
+ * Session lifecycle states.
+ * - `starting`: created, its sandbox is being prepared;
+ * - `active`: usable (its process may be alive or will start on the next message);
+ * - `paused`: no process; workspace and transcript kept; resumable (stop and eviction also land here);
+ * - `ended`: terminal; history readable, no more turns (410);
+ * - `error`: the sandbox failed; resumable.
+ */
+export const SessionStatusSchema = Type.Union([
+  Type.Literal('starting'),
+  Type.Literal('active'),
+  Type.Literal('paused'),
+  Type.Literal('ended'),
+  Type.Literal('error'),
+]);
+export type SessionStatus = Static<typeof SessionStatusSchema>;
+
+/** SDK permission modes (Claude Agent SDK `PermissionMode`). */
+export const PermissionModeSchema = Type.Union([
+  Type.Literal('default'),
+  Type.Literal('acceptEdits'),
+  Type.Literal('bypassPermissions'),
+  Type.Literal('plan'),
+  Type.Literal('dontAsk'),
+]);
+export type PermissionMode = Static<typeof PermissionModeSchema>;
+
+const StringList = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 256 });
+
+/** An MCP server for the session (Claude Agent SDK `McpServerConfig`, process transports only). */
+export const McpServerSchema = Type.Union([
+  Type.Object(
+    {
+      type: Type.Optional(Type.Literal('stdio')),
+      command: Type.String({ minLength: 1, maxLength: 4096 }),
+      args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
+      env: Type.Optional(EnvMap),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Union([Type.Literal('sse'), Type.Literal('http')]),
+      url: Type.String({ minLength: 1, maxLength: 4096 }),
+      headers: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 8192 }))),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export const McpServersSchema = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_.-]+$', maxLength: 128 }), McpServerSchema, {
+  maxProperties: 64,
+});
+
+/** A programmatic subagent (Claude Agent SDK `AgentDefinition`). */
+export const SubagentSchema = Type.Object(
+  {
+    description: Type.String({ minLength: 1, maxLength: 8192 }),
+    prompt: Type.String({ minLength: 1, maxLength: 1_000_000 }),
+    tools: Type.Optional(StringList),
+    disallowedTools: Type.Optional(StringList),
+    model: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+export const SubagentsSchema = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_.-]+$', maxLength: 128 }), SubagentSchema, {
+  maxProperties: 64,
+});
+
+/**
+ * Session-level SDK options, persisted as the session's config and applied to every turn.
+ * Precedence for each option: turn > session > agent config > agent folder settings.
+ */
+export const SessionConfigSchema = Type.Object(
+  {
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    systemPrompt: Type.Optional(Type.String({ maxLength: 1_000_000 })),
+    permissionMode: Type.Optional(PermissionModeSchema),
+    mcpServers: Type.Optional(McpServersSchema),
+    allowedTools: Type.Optional(StringList),
+    disallowedTools: Type.Optional(StringList),
+    betas: Type.Optional(StringList),
+    subagents: Type.Optional(SubagentsSchema),
+    initialAgent: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export type SessionConfig = Static<typeof SessionConfigSchema>;
+
+/** `POST /api/sessions`. */
+export const CreateSessionBodySchema = Type.Object(
+  {
+    agent: AgentName,
+    credentialId: Type.Optional(Uuid),
+    extraEnv: Type.Optional(EnvMap),
+    ...SessionConfigSchema.properties,
+  },
+  { additionalProperties: false },
+);
+export type CreateSessionBody = Static<typeof CreateSessionBodySchema>;
+
+/** `PATCH /api/sessions/:id/config`: merged into the session config; applies to later turns. */
+export const UpdateSessionConfigBodySchema = Type.Partial(SessionConfigSchema, { additionalProperties: false });
+export type UpdateSessionConfigBody = Static<typeof UpdateSessionConfigBodySchema>;
+
+/** A session as the API returns it. */
+export const SessionSchema = Type.Object(
+  {
+    id: Uuid,
+    tenantId: Type.String(),
+    agentName: Type.String(),
+    /** The agent version the session's workspace was created from. */
+    agentVersion: Type.Integer(),
+    status: SessionStatusSchema,
+    /** Same as `id`: every session has its own sandbox. */
+    sandboxId: Type.String(),
+    runnerId: Nullable(Type.String()),
+    parentSessionId: Nullable(Uuid),
+    model: Nullable(Type.String()),
+    config: SessionConfigSchema,
+    /** The id of the turn running now, if any. */
+    activeTurnId: Nullable(Type.String()),
+    createdAt: Timestamp,
+    lastActiveAt: Timestamp,
+    endedAt: Nullable(Timestamp),
+  },
+  { $id: 'Session' },
+);
+export type Session = Static<typeof SessionSchema>;
+
+export const SessionResponseSchema = Type.Object({ session: SessionSchema });
+export const SessionIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** `GET /api/sessions` query: newest first. */
+export const ListSessionsQuerySchema = Type.Object({
+  agent: Type.Optional(Type.String({ maxLength: 255 })),
+  status: Type.Optional(SessionStatusSchema),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+export type ListSessionsQuery = Static<typeof ListSessionsQuerySchema>;
+
+export const SessionListResponseSchema = Type.Object({
+  sessions: Type.Array(SessionSchema),
+  /** Total rows matching the filter. */
+  total: Type.Integer(),
+  /** True when more rows follow `offset + sessions.length`. */
+  hasMore: Type.Boolean(),
+});

@@ -1,0 +1,204 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+/**
+ * SSE events of a turn (`POST /api/sessions/:id/messages`, `GET /api/sessions/:id/stream`).
+ *
+ * Order within a turn: `session_start` first; then any of `text_delta`, `thinking_delta`,
+ * `tool_use`, `tool_result`, `message`; `turn_complete` when the SDK reports its result; `error`
+ * on failure; `done` always last. Every frame carries `id:` = the per-session event sequence.
+ */
+export const SessionStartDataSchema = Type.Object({
+  sessionId: Type.String(),
+  /** Server version. */
+  version: Type.String(),
+  turnId: Type.String(),
+});
+export const TextDeltaDataSchema = Type.Object({ delta: Type.String() });
+export const ThinkingDeltaDataSchema = Type.Object({ delta: Type.String() });
+export const ToolUseDataSchema = Type.Object({ id: Type.String(), name: Type.String(), input: Type.Unknown() });
+export const ToolResultDataSchema = Type.Object({
+  tool_use_id: Type.String(),
+  /** The tool's output as text (text blocks joined). */
+  content: Type.String(),
+  is_error: Type.Boolean(),
+});
+/** The SDK message, untranslated (`assistant`, `user`, `result`, `system`...). */
+export const MessageDataSchema = Type.Record(Type.String(), Type.Unknown());
+export const TurnCompleteDataSchema = Type.Object({
+  numTurns: Type.Integer(),
+  /** The final text of the turn (the SDK result). */
+  result: Type.Union([Type.String(), Type.Null()]),
+  isError: Type.Boolean(),
+  /** SDK result subtype: `success`, `error_max_turns`, `error_max_budget_usd`, ... */
+  subtype: Type.String(),
+  durationMs: Type.Number(),
+  /** The SDK's own cost estimate for the turn in USD. */
+  totalCostUsd: Type.Number(),
+  usage: Type.Record(Type.String(), Type.Unknown()),
+  /** With `outputFormat`: the structured result. */
+  structuredOutput: Type.Optional(Type.Unknown()),
+});
+export const ErrorDataSchema = Type.Object({
+  /** Human-readable message. */
+  error: Type.String(),
+  /** Stable code (see docs/errors.md), e.g. `turn_timeout`, `limit_exceeded`. */
+  code: Type.String(),
+  /** For `limit_exceeded`: which limit (`memory`, `pids`, `disk`, `fsize`, `nofile`). */
+  limit: Type.Optional(Type.String()),
+});
+/** How a turn ended. */
+export const TurnOutcomeSchema = Type.Union([
+  Type.Literal('completed'),
+  Type.Literal('error'),
+  Type.Literal('interrupted'),
+]);
+export type TurnOutcome = Static<typeof TurnOutcomeSchema>;
+export const DoneDataSchema = Type.Object({ sessionId: Type.String(), turnId: Type.String(), outcome: TurnOutcomeSchema });
+
+export type SessionStartData = Static<typeof SessionStartDataSchema>;
+export type TextDeltaData = Static<typeof TextDeltaDataSchema>;
+export type ThinkingDeltaData = Static<typeof ThinkingDeltaDataSchema>;
+export type ToolUseData = Static<typeof ToolUseDataSchema>;
+export type ToolResultData = Static<typeof ToolResultDataSchema>;
+export type TurnCompleteData = Static<typeof TurnCompleteDataSchema>;
+export type ErrorData = Static<typeof ErrorDataSchema>;
+export type DoneData = Static<typeof DoneDataSchema>;
+
+/** Map of SSE event name → data type. */
+export interface StreamEventDataMap {
+  session_start: SessionStartData;
+  text_delta: TextDeltaData;
+  thinking_delta: ThinkingDeltaData;
+  tool_use: ToolUseData;
+  tool_result: ToolResultData;
+  message: Record<string, unknown>;
+  turn_complete: TurnCompleteData;
+  error: ErrorData;
+  done: DoneData;
+}
+export type StreamEventName = keyof StreamEventDataMap;
+export const STREAM_EVENT_NAMES: readonly StreamEventName[] = [
+  'session_start',
+  'text_delta',
+  'thinking_delta',
+  'tool_use',
+  'tool_result',
+  'message',
+  'turn_complete',
+  'error',
+  'done',
+];
+
+/** An event before it has a sequence number. */
+export type StreamEventBody = {
+  [K in StreamEventName]: { event: K; data: StreamEventDataMap[K] };
+}[StreamEventName];
+
+/** A streamed (or replayed) event with its per-session sequence number (`id:`). */
+export type StreamEvent = StreamEventBody & { id: number };
+
+type Rec = Record<string, unknown>;
+const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Joins the text of a tool_result `content` (a string or an array of blocks). */
+export function toolResultText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return content === undefined || content === null ? '' : JSON.stringify(content);
+  return content
+    .map((b) => (isRec(b) && b.type === 'text' && typeof b.text === 'string' ? b.text : isRec(b) ? `[${String(b.type)}]` : ''))
+    .join('\n');
+}
+
+/**
+ * Turns one Claude Agent SDK message into the SSE events of a turn, in order.
+ *
+ * - `stream_event` → `text_delta` / `thinking_delta` (and the raw message as `message` when
+ *   `includePartialMessages`);
+ * - `assistant` → one `tool_use` per tool_use block, then `message`;
+ * - `user` → one `tool_result` per tool_result block, then `message`;
+ * - `result` → `message`, then `turn_complete`;
+ * - anything else (`system`...) → `message`.
+ *
+ * Text and thinking blocks of `assistant` messages produce no deltas here: they already streamed
+ * as partial messages (the bridge always asks the SDK for them).
+ */
+export function classifySdkMessage(msg: unknown, opts: { includePartialMessages?: boolean } = {}): StreamEventBody[] {
+  if (!isRec(msg)) return [];
+  const out: StreamEventBody[] = [];
+  switch (msg.type) {
+    case 'stream_event': {
+      const ev = msg.event;
+      if (isRec(ev) && ev.type === 'content_block_delta' && isRec(ev.delta)) {
+        const d = ev.delta;
+        if (d.type === 'text_delta' && typeof d.text === 'string') out.push({ event: 'text_delta', data: { delta: d.text } });
+        else if (d.type === 'thinking_delta' && typeof d.thinking === 'string')
+          out.push({ event: 'thinking_delta', data: { delta: d.thinking } });
+      }
+      if (opts.includePartialMessages) out.push({ event: 'message', data: msg });
+      return out;
+    }
+    case 'assistant': {
+      const content = isRec(msg.message) ? msg.message.content : undefined;
+      if (Array.isArray(content)) {
+        for (const b of content) {
+          if (isRec(b) && b.type === 'tool_use') {
+            out.push({ event: 'tool_use', data: { id: String(b.id ?? ''), name: String(b.name ?? ''), input: b.input ?? {} } });
+          }
+        }
+      }
+      out.push({ event: 'message', data: msg });
+      return out;
+    }
+    case 'user': {
+      const content = isRec(msg.message) ? msg.message.content : undefined;
+      if (Array.isArray(content)) {
+        for (const b of content) {
+          if (isRec(b) && b.type === 'tool_result') {
+            out.push({
+              event: 'tool_result',
+              data: { tool_use_id: String(b.tool_use_id ?? ''), content: toolResultText(b.content), is_error: b.is_error === true },
+            });
+          }
+        }
+      }
+      out.push({ event: 'message', data: msg });
+      return out;
+    }
+    case 'result': {
+      out.push({ event: 'message', data: msg });
+      out.push({ event: 'turn_complete', data: turnCompleteFromResult(msg) });
+      return out;
+    }
+    default:
+      out.push({ event: 'message', data: msg });
+      return out;
+  }
+}
+
+/** Builds `turn_complete` data from an SDK `result` message. */
+export function turnCompleteFromResult(msg: Rec): TurnCompleteData {
+  const data: TurnCompleteData = {
+    numTurns: typeof msg.num_turns === 'number' ? msg.num_turns : 0,
+    result: typeof msg.result === 'string' ? msg.result : null,
+    isError: msg.is_error === true,
+    subtype: typeof msg.subtype === 'string' ? msg.subtype : 'unknown',
+    durationMs: typeof msg.duration_ms === 'number' ? msg.duration_ms : 0,
+    totalCostUsd: typeof msg.total_cost_usd === 'number' ? msg.total_cost_usd : 0,
+    usage: isRec(msg.usage) ? msg.usage : {},
+  };
+  if (msg.structured_output !== undefined) data.structuredOutput = msg.structured_output;
+  return data;
+}
+
+/** The plain text of an SDK message: text blocks joined, or the result text. */
+export function sdkMessageText(msg: unknown): string {
+  if (!isRec(msg)) return '';
+  if (msg.type === 'result') return typeof msg.result === 'string' ? msg.result : '';
+  const inner = isRec(msg.message) ? msg.message.content : msg.content;
+  if (typeof inner === 'string') return inner;
+  if (!Array.isArray(inner)) return '';
+  return inner
+    .filter((b): b is Rec => isRec(b) && b.type === 'text' && typeof b.text === 'string')
+    .map((b) => b.text as string)
+    .join('');
+}

@@ -1,0 +1,10 @@
+/** @ash-ai/testing — private test helpers. */
+export {
+  ScriptedModel,
+  lastUserText,
+  requestText,
+  type RecordedRequest,
+  type ScriptHandler,
+  type ScriptedReply,
+  type ScriptedUsage,
+} from './scripted-model.js';
