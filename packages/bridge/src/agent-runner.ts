@@ -19,6 +19,7 @@ import type {
   TurnOutcome,
 } from '@ash-ai/shared';
 import { InputQueue } from './input-queue.js';
+import { claudeAgentSdkVersion } from './sdk-info.js';
 
 type Send = (ev: BridgeEvent) => void;
 
@@ -60,7 +61,7 @@ export class AgentRunner {
     private readonly config: BridgeProcessConfig,
     private readonly send: Send,
   ) {
-    this.sdkVersion = config.claudeEnv.CLAUDE_AGENT_SDK_VERSION ?? 'unknown';
+    this.sdkVersion = claudeAgentSdkVersion();
   }
 
   /** Starts the Claude process ahead of the first turn. */

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 /** Absolute path of the bridge's executable entry (the built `dist/main.js`). */
 export const bridgeEntryPath: string = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
+export { claudeAgentSdkVersion, resolveClaudeExecutable } from './sdk-info.js';
 export { AgentRunner, stableStringify } from './agent-runner.js';
 export { InputQueue } from './input-queue.js';
 export { runBridge } from './bridge-server.js';

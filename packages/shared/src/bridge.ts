@@ -69,7 +69,12 @@ export type BridgeCommand = Static<typeof BridgeCommandSchema>;
 export type QueryCommand = Static<typeof QueryCommandSchema>;
 
 const BridgeErrorSchema = Type.Object(
-  { message: Type.String(), code: Type.String() },
+  {
+    message: Type.String(),
+    code: Type.String(),
+    /** For `limit_exceeded`: the limit that was hit (added by the host's limit watcher). */
+    limit: Type.Optional(Type.String()),
+  },
   { additionalProperties: false },
 );
 

@@ -1,0 +1,22 @@
+/**
+ * @ash-ai/sandbox — starts and isolates per-session sandboxes: a bridge process running the
+ * Claude Agent SDK, its Claude process inside bubblewrap and a cgroup, and a host-side model proxy.
+ * No HTTP API and no database: the server (and a runner) drive it.
+ */
+export { BridgeConnection, TurnChannel, type TurnEvent } from './bridge-connection.js';
+export { CgroupManager, SandboxCgroup, type CgroupCounters, type CgroupVersion } from './cgroups.js';
+export { buildLaunch, detectHostTools, SANDBOX_PATHS, type HostTools, type IsolationMode, type Launch } from './isolation.js';
+export { DEFAULT_SANDBOX_LIMITS, resolveLimits, type LimitName, type SandboxLimits } from './limits.js';
+export { silentLogger, type Logger } from './logger.js';
+export {
+  PROXY_PLACEHOLDER_KEY,
+  RESERVED_SANDBOX_ENV,
+  SandboxManager,
+  SandboxStartError,
+  SandboxUnavailableError,
+  type SandboxManagerOptions,
+  type StartSandboxSpec,
+} from './manager.js';
+export { ModelProxy, createUpstreamDispatcher, type ModelCallUsage, type ModelProxyOptions } from './model-proxy.js';
+export { Sandbox, type SandboxState } from './sandbox.js';
+export { directorySize } from './workspace-size.js';

@@ -1,0 +1,202 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SandboxCgroup } from './cgroups.js';
+import type { SandboxLimits } from './limits.js';
+
+/** How sandboxes are isolated. */
+export type IsolationMode = 'bwrap' | 'unsafe-process';
+
+/** Tools found on the host. */
+export interface HostTools {
+  bwrap: string | undefined;
+  setpriv: string | undefined;
+  prlimit: string | undefined;
+  /** Why bwrap cannot be used, when it cannot. */
+  bwrapProblem: string | undefined;
+}
+
+const SEARCH = ['/usr/bin', '/bin', '/usr/local/bin', '/usr/sbin', '/sbin'];
+
+function which(name: string): string | undefined {
+  for (const dir of SEARCH) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** Finds bubblewrap, setpriv and prlimit and checks that bwrap can create namespaces here. */
+export function detectHostTools(): HostTools {
+  const bwrap = which('bwrap');
+  let bwrapProblem: string | undefined;
+  if (!bwrap) bwrapProblem = 'bubblewrap (bwrap) is not installed';
+  else {
+    const r = spawnSync(bwrap, ['--unshare-all', '--ro-bind', '/', '/', '--', '/bin/true'], { timeout: 5000, stdio: 'pipe' });
+    if (r.status !== 0) bwrapProblem = `bwrap cannot create namespaces: ${String(r.stderr ?? '').trim() || `exit ${r.status}`}`;
+  }
+  return { bwrap, setpriv: which('setpriv'), prlimit: which('prlimit'), bwrapProblem };
+}
+
+/** Paths inside a bwrap sandbox. */
+export const SANDBOX_PATHS = {
+  workspace: '/workspace',
+  home: '/home/agent',
+  claudeConfig: '/home/agent/.claude',
+  apiDir: '/run/ash',
+  modelSocket: '/run/ash/model.sock',
+  claude: '/opt/claude/claude',
+} as const;
+
+/** Host files a sandbox sees read-only besides /usr (only those that exist are bound). */
+const ETC_READ_ONLY = [
+  '/etc/alternatives',
+  '/etc/ssl',
+  '/etc/ca-certificates',
+  '/etc/ld.so.cache',
+  '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d',
+  '/etc/localtime',
+  '/etc/mime.types',
+  '/etc/nsswitch.conf',
+  '/etc/bash.bashrc',
+  '/etc/profile',
+  '/etc/inputrc',
+];
+
+/**
+ * Writes the minimal /etc the sandbox gets (passwd, group, hosts) into `dir`. The host's own
+ * /etc/passwd is never shown: it would name host users. `uid` is the sandboxed user's uid as seen
+ * inside.
+ */
+export function writeSandboxEtc(dir: string, uid: number): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'passwd'),
+    `root:x:0:0:root:/root:/usr/sbin/nologin\nagent:x:${uid}:${uid}:agent:${SANDBOX_PATHS.home}:/bin/bash\n`,
+  );
+  writeFileSync(join(dir, 'group'), `root:x:0:\nagent:x:${uid}:\n`);
+  writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost sandbox\n::1 localhost\n');
+}
+
+/** Everything needed to build the command that starts one sandbox's Claude process. */
+export interface LaunchInput {
+  mode: IsolationMode;
+  tools: HostTools;
+  limits: SandboxLimits;
+  cgroup: SandboxCgroup | undefined;
+  /**
+   * When the server runs as root: the unprivileged host uid/gid the Claude process runs as
+   * (bwrap sets up the namespaces as root, then `setpriv` drops to this user inside). Otherwise
+   * undefined: bwrap runs unprivileged in a user namespace.
+   */
+  sandboxUser: { uid: number; gid: number } | undefined;
+  workspaceDir: string;
+  claudeConfigDir: string;
+  /** The sandboxed user's home on the host (writable by it). */
+  homeDir: string;
+  /** Directory holding the model proxy socket (bound read-only into the sandbox). */
+  apiDir: string;
+  /** Generated /etc files. */
+  etcDir: string;
+  /** The Claude executable on the host. */
+  claudeExecutable: string;
+}
+
+/** The launcher command and how paths look to the Claude process. */
+export interface Launch {
+  /** Wrapper command; undefined = spawn the Claude process directly. */
+  command: string | undefined;
+  args: string[];
+  /** The Claude executable as the launched process sees it. */
+  claudePath: string;
+  cwd: string;
+  home: string;
+  claudeConfigDir: string;
+  modelSocket: string;
+}
+
+/** The uid the sandboxed user has inside a user-namespace sandbox (server not root). */
+export const USERNS_INNER_UID = 1000;
+
+/**
+ * Builds the launcher: join the cgroup → set rlimits (prlimit) → enter bubblewrap namespaces
+ * (mount, pid, net, ipc, uts; a read-only system; only the workspace and config dir writable)
+ * → drop to the sandbox user → exec Claude. Each step `exec`s the next, so the bridge's child
+ * *is* the sandbox and `--die-with-parent` ties it to the bridge.
+ */
+export function buildLaunch(input: LaunchInput): Launch {
+  const prefix: string[] = [];
+  if (input.cgroup) prefix.push(...input.cgroup.joinPrefix());
+  if (input.tools.prlimit) {
+    const rl: string[] = [];
+    if (input.limits.maxOpenFiles > 0) rl.push(`--nofile=${input.limits.maxOpenFiles}:${input.limits.maxOpenFiles}`);
+    if (input.limits.maxFileSizeMb > 0) {
+      const bytes = input.limits.maxFileSizeMb * 1024 * 1024;
+      rl.push(`--fsize=${bytes}:${bytes}`);
+    }
+    if (rl.length > 0) prefix.push(input.tools.prlimit, ...rl, '--');
+  }
+  if (input.mode === 'unsafe-process') {
+    return {
+      command: prefix[0],
+      args: prefix.slice(1),
+      claudePath: input.claudeExecutable,
+      cwd: input.workspaceDir,
+      home: input.homeDir,
+      claudeConfigDir: input.claudeConfigDir,
+      modelSocket: join(input.apiDir, 'model.sock'),
+    };
+  }
+  const bwrap = input.tools.bwrap;
+  if (!bwrap) throw new Error('bubblewrap is not available');
+  const user = input.sandboxUser;
+  if (user && !input.tools.setpriv) throw new Error('setpriv is not available');
+  const b: string[] = [bwrap];
+  // As root, no user namespace: the uid drop below gives a real unprivileged host uid.
+  if (user) b.push('--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try');
+  else b.push('--unshare-all', '--uid', String(USERNS_INNER_UID), '--gid', String(USERNS_INNER_UID));
+  b.push('--die-with-parent', '--new-session', '--hostname', 'sandbox');
+  b.push('--ro-bind', '/usr', '/usr');
+  for (const [target, link] of [
+    ['usr/lib', '/lib'],
+    ['usr/lib64', '/lib64'],
+    ['usr/bin', '/bin'],
+    ['usr/sbin', '/sbin'],
+  ] as const) {
+    b.push('--symlink', target, link);
+  }
+  b.push('--perms', '0755', '--dir', '/etc');
+  for (const f of ['passwd', 'group', 'hosts']) b.push('--ro-bind', join(input.etcDir, f), `/etc/${f}`);
+  for (const p of ETC_READ_ONLY) if (existsSync(p)) b.push('--ro-bind', p, p);
+  b.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
+  b.push('--perms', '0755', '--dir', '/home', '--bind', input.homeDir, SANDBOX_PATHS.home);
+  b.push('--bind', input.claudeConfigDir, SANDBOX_PATHS.claudeConfig);
+  b.push('--bind', input.workspaceDir, SANDBOX_PATHS.workspace);
+  // Directories bwrap creates on its own are 0700 root-owned; the sandbox user must traverse these.
+  b.push('--perms', '0755', '--dir', '/run', '--ro-bind', input.apiDir, SANDBOX_PATHS.apiDir);
+  b.push('--perms', '0755', '--dir', '/opt', '--perms', '0755', '--dir', '/opt/claude');
+  b.push('--ro-bind', input.claudeExecutable, SANDBOX_PATHS.claude);
+  b.push('--chdir', SANDBOX_PATHS.workspace, '--');
+  if (user) {
+    b.push(
+      input.tools.setpriv!,
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--',
+    );
+  }
+  prefix.push(...b);
+  return {
+    command: prefix[0],
+    args: prefix.slice(1),
+    claudePath: SANDBOX_PATHS.claude,
+    cwd: SANDBOX_PATHS.workspace,
+    home: SANDBOX_PATHS.home,
+    claudeConfigDir: SANDBOX_PATHS.claudeConfig,
+    modelSocket: SANDBOX_PATHS.modelSocket,
+  };
+}

@@ -1,0 +1,350 @@
+import { spawn, execFile } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Dispatcher } from 'undici';
+import type { SandboxInfo } from '@ash-ai/shared';
+import { BridgeConnection } from './bridge-connection.js';
+import { CgroupManager, type SandboxCgroup } from './cgroups.js';
+import { buildLaunch, detectHostTools, writeSandboxEtc, USERNS_INNER_UID, type HostTools, type IsolationMode } from './isolation.js';
+import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
+import type { Logger } from './logger.js';
+import { createUpstreamDispatcher, ModelProxy, type ModelCallUsage } from './model-proxy.js';
+import { Sandbox } from './sandbox.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Environment names a sandbox's own variables can never override (routing and identity of the Claude process). */
+export const RESERVED_SANDBOX_ENV = new Set([
+  'ANTHROPIC_UNIX_SOCKET',
+  'ANTHROPIC_BASE_URL',
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'CLAUDE_CONFIG_DIR',
+  'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC',
+  'HOME',
+  'IS_SANDBOX',
+]);
+
+/** Placeholder key the Claude process holds; the model proxy replaces it. */
+export const PROXY_PLACEHOLDER_KEY = 'ash-model-proxy';
+
+export interface SandboxManagerOptions {
+  /** Requested isolation. `bwrap` needs bubblewrap and cgroups; `unsafe-process` uses what exists. */
+  mode: IsolationMode;
+  /** Path of the bridge entry script (`@ash-ai/bridge` dist/main.js). */
+  bridgeEntry: string;
+  /** The Claude executable on the host. */
+  claudeExecutable: string;
+  /** Name of this server's parent cgroup (stable per data dir, so a restart sweeps its own leftovers). */
+  groupName: string;
+  defaultLimits?: SandboxLimits;
+  /** Base URL of the real Messages API. */
+  modelUpstreamUrl: string;
+  /** Extra variables for every Claude process (e.g. CLAUDE_CODE_MAX_RETRIES). */
+  baseClaudeEnv?: Record<string, string>;
+  /** Host uid/gid sandboxes run as when the server is root (default 65534, "nobody"). */
+  sandboxUid?: number;
+  sandboxGid?: number;
+  /** Where runtime sockets live (default the OS temp dir). Keep it short: Unix socket paths max out at 107 bytes. */
+  runtimeRoot?: string;
+  /** How often limits are checked while a turn runs, ms (default 250). */
+  limitPollMs?: number;
+  /** How long a bridge may take to connect and say ready, ms (default 20000). */
+  readyTimeoutMs?: number;
+  log: Logger;
+}
+
+/** What a sandbox is started with. */
+export interface StartSandboxSpec {
+  /** The session id (also the sandbox id). */
+  id: string;
+  /** Host directory mounted as the workspace. */
+  workspaceDir: string;
+  /** Host directory used as CLAUDE_CONFIG_DIR (transcripts). */
+  claudeConfigDir: string;
+  /** The agent-visible environment (agent env, session extraEnv, credential variables). */
+  env: Record<string, string>;
+  limits?: SandboxLimits;
+  /** The model API key for this sandbox's proxy. */
+  resolveApiKey: () => string | undefined;
+  /** Metering hook of the model proxy. */
+  onUsage?: (usage: ModelCallUsage) => void;
+}
+
+/** Raised when the requested isolation cannot be provided; the message says what to do. */
+export class SandboxUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SandboxUnavailableError';
+  }
+}
+
+/** Raised when a sandbox fails to start. */
+export class SandboxStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SandboxStartError';
+  }
+}
+
+/**
+ * Starts and tracks sandboxes on this host. One per process; the server (and a runner) own one.
+ */
+export class SandboxManager {
+  private readonly live = new Map<string, Sandbox>();
+  private readonly dispatcher: Dispatcher;
+  private readonly etcDir: string;
+  private readonly limits: SandboxLimits;
+  readonly info: SandboxInfo;
+
+  private constructor(
+    private readonly opts: SandboxManagerOptions,
+    private readonly tools: HostTools,
+    private readonly cgroups: CgroupManager,
+    private readonly runtimeRoot: string,
+    private readonly sandboxUser: { uid: number; gid: number } | undefined,
+    warnings: string[],
+  ) {
+    this.dispatcher = createUpstreamDispatcher();
+    this.limits = opts.defaultLimits ?? DEFAULT_SANDBOX_LIMITS;
+    this.etcDir = join(runtimeRoot, 'etc');
+    writeSandboxEtc(this.etcDir, sandboxUser ? sandboxUser.uid : USERNS_INNER_UID);
+    this.info = { mode: opts.mode, limits: cgroups.version, warnings };
+  }
+
+  /**
+   * Detects what the host offers and prepares the manager. Sweeps sandbox cgroups a previous run
+   * of this server left behind.
+   * @throws SandboxUnavailableError when `mode` is `bwrap` and bubblewrap or cgroups are missing.
+   */
+  static async create(opts: SandboxManagerOptions): Promise<SandboxManager> {
+    const tools = detectHostTools();
+    const cgroups = CgroupManager.detect(opts.groupName, opts.log);
+    const warnings: string[] = [];
+    if (opts.mode === 'bwrap') {
+      if (tools.bwrapProblem) {
+        throw new SandboxUnavailableError(
+          `${tools.bwrapProblem}. Install bubblewrap (apt-get install bubblewrap), or set ASH_SANDBOX=unsafe-process to run sessions without isolation.`,
+        );
+      }
+      if (cgroups.version === 'none') {
+        throw new SandboxUnavailableError(
+          'cgroups are not available or not writable, so sandbox resource limits cannot be enforced. Run as root on a host with cgroups, or set ASH_SANDBOX=unsafe-process to run without isolation.',
+        );
+      }
+      if (process.getuid?.() === 0 && !tools.setpriv) {
+        throw new SandboxUnavailableError('setpriv (util-linux) is required to drop sandbox privileges');
+      }
+    } else {
+      warnings.push('ASH_SANDBOX=unsafe-process: sessions run as plain processes without filesystem or network isolation');
+      if (cgroups.version === 'none') warnings.push('cgroups unavailable: no memory, process or CPU limits');
+    }
+    const isRoot = process.getuid?.() === 0;
+    const sandboxUser =
+      opts.mode === 'bwrap' && isRoot ? { uid: opts.sandboxUid ?? 65534, gid: opts.sandboxGid ?? opts.sandboxUid ?? 65534 } : undefined;
+    const root = mkdtempSync(join(opts.runtimeRoot ?? tmpdir(), 'ash-'));
+    chmodSync(root, 0o711);
+    const manager = new SandboxManager(opts, tools, cgroups, root, sandboxUser, warnings);
+    await cgroups.sweepStale();
+    return manager;
+  }
+
+  /** Live sandboxes. */
+  all(): Sandbox[] {
+    return [...this.live.values()];
+  }
+
+  get(id: string): Sandbox | undefined {
+    return this.live.get(id);
+  }
+
+  get defaultLimits(): SandboxLimits {
+    return this.limits;
+  }
+
+  /**
+   * Makes a host path usable by sandboxed processes (owned by the sandbox user when the server is
+   * root). Call after writing into a workspace from the host.
+   */
+  async adoptPath(path: string, recursive = true): Promise<void> {
+    const u = this.sandboxUser;
+    if (!u) return;
+    if (recursive) await execFileAsync('chown', ['-R', '-h', `${u.uid}:${u.gid}`, path]);
+    else chownSync(path, u.uid, u.gid);
+  }
+
+  /**
+   * Starts a sandbox: model proxy, cgroup, bridge process; resolves once the bridge said ready.
+   * @throws SandboxStartError when any step fails (everything started is cleaned up).
+   */
+  async start(spec: StartSandboxSpec): Promise<Sandbox> {
+    if (!/^[a-zA-Z0-9-]{1,64}$/.test(spec.id)) throw new SandboxStartError('invalid sandbox id');
+    if (this.live.has(spec.id)) throw new SandboxStartError('sandbox already running');
+    const log = this.opts.log.child({ sandboxId: spec.id });
+    const limits = spec.limits ?? this.limits;
+    const runtimeDir = join(this.runtimeRoot, spec.id);
+    const apiDir = join(runtimeDir, 'api');
+    const homeDir = join(runtimeDir, 'home');
+    let cgroup: SandboxCgroup | undefined;
+    let proxy: ModelProxy | undefined;
+    let bridgeServer: Server | undefined;
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      rmSync(runtimeDir, { recursive: true, force: true });
+      mkdirSync(apiDir, { recursive: true, mode: 0o700 });
+      mkdirSync(homeDir, { recursive: true, mode: 0o700 });
+      chmodSync(runtimeDir, 0o711);
+      mkdirSync(spec.workspaceDir, { recursive: true });
+      mkdirSync(spec.claudeConfigDir, { recursive: true });
+      if (this.sandboxUser) {
+        chownSync(apiDir, this.sandboxUser.uid, this.sandboxUser.gid);
+        chownSync(homeDir, this.sandboxUser.uid, this.sandboxUser.gid);
+        await this.adoptPath(spec.workspaceDir);
+        await this.adoptPath(spec.claudeConfigDir);
+      }
+      proxy = await ModelProxy.listen({
+        socketPath: join(apiDir, 'model.sock'),
+        upstreamUrl: this.opts.modelUpstreamUrl,
+        resolveApiKey: spec.resolveApiKey,
+        socketOwner: this.sandboxUser,
+        onUsage: spec.onUsage,
+        dispatcher: this.dispatcher,
+        log,
+      });
+      cgroup = this.cgroups.create(spec.id, limits);
+      const launch = buildLaunch({
+        mode: this.opts.mode,
+        tools: this.tools,
+        limits,
+        cgroup,
+        sandboxUser: this.sandboxUser,
+        workspaceDir: spec.workspaceDir,
+        claudeConfigDir: spec.claudeConfigDir,
+        homeDir,
+        apiDir,
+        etcDir: this.etcDir,
+        claudeExecutable: this.opts.claudeExecutable,
+      });
+      const claudeEnv = this.claudeEnv(launch, spec.env);
+      const socketPath = join(runtimeDir, 'bridge.sock');
+      bridgeServer = createServer();
+      const server = bridgeServer;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socketPath, () => resolve());
+      });
+      chmodSync(socketPath, 0o600);
+      const connected = new Promise<Socket>((resolve) => server.once('connection', resolve));
+      const config = {
+        socketPath,
+        cwd: launch.cwd,
+        hostCwd: spec.workspaceDir,
+        claudeConfigDir: spec.claudeConfigDir,
+        claudeEnv,
+        settingSources: ['project', 'local'] as Array<'project' | 'local'>,
+        ...(launch.command ? { launch: { command: launch.command, args: launch.args, claudePath: launch.claudePath } } : {}),
+      };
+      // The bridge gets a clean environment: nothing of the server's (no keys) reaches it.
+      const argv = this.tools.setpriv
+        ? [this.tools.setpriv, '--pdeathsig', 'SIGKILL', '--', process.execPath, this.opts.bridgeEntry]
+        : [process.execPath, this.opts.bridgeEntry];
+      child = spawn(argv[0]!, argv.slice(1), {
+        env: { PATH: '/usr/local/bin:/usr/bin:/bin', NODE_NO_WARNINGS: '1', ASH_BRIDGE_CONFIG: JSON.stringify(config) },
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      });
+      const started = child;
+      started.stdout?.on('data', (d: Buffer) => log.debug({ stream: 'stdout' }, d.toString().slice(0, 2000)));
+      started.stderr?.on('data', (d: Buffer) => log.debug({ stream: 'stderr' }, d.toString().slice(0, 2000)));
+      const exitedEarly = new Promise<never>((_, reject) =>
+        started.once('exit', (code, signal) => reject(new SandboxStartError(`bridge exited during start (${signal ?? code})`))),
+      );
+      exitedEarly.catch(() => undefined);
+      const timeoutMs = this.opts.readyTimeoutMs ?? 20_000;
+      const socket = await Promise.race([connected, exitedEarly, timeout(timeoutMs, 'bridge did not connect')]);
+      const connection = new BridgeConnection(socket, log);
+      await Promise.race([connection.ready, exitedEarly, timeout(timeoutMs, 'bridge did not become ready')]);
+      const sandbox = new Sandbox({
+        id: spec.id,
+        workspaceDir: spec.workspaceDir,
+        runtimeDir,
+        limits,
+        bridge: started,
+        connection,
+        bridgeServer: server,
+        proxy,
+        cgroup,
+        log,
+        limitPollMs: this.opts.limitPollMs ?? 250,
+      });
+      this.live.set(spec.id, sandbox);
+      sandbox.onExit(() => {
+        if (this.live.get(spec.id) === sandbox) this.live.delete(spec.id);
+      });
+      return sandbox;
+    } catch (err) {
+      if (child?.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }
+      if (cgroup) {
+        await cgroup.killAll();
+        cgroup.remove();
+      }
+      bridgeServer?.close();
+      await proxy?.close().catch(() => undefined);
+      rmSync(runtimeDir, { recursive: true, force: true });
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sandbox failed to start');
+      throw err instanceof SandboxStartError ? err : new SandboxStartError(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** Stops every live sandbox. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.all().map((s) => s.stop()));
+  }
+
+  /** Stops everything and removes the runtime directory. */
+  async close(): Promise<void> {
+    await this.stopAll();
+    await this.dispatcher.close().catch(() => undefined);
+    rmSync(this.runtimeRoot, { recursive: true, force: true });
+  }
+
+  private claudeEnv(launch: ReturnType<typeof buildLaunch>, own: Record<string, string>): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      LANG: 'C.UTF-8',
+      SHELL: '/bin/bash',
+      USER: 'agent',
+      TMPDIR: '/tmp',
+      ...this.opts.baseClaudeEnv,
+    };
+    for (const [k, v] of Object.entries(own)) if (!RESERVED_SANDBOX_ENV.has(k)) env[k] = v;
+    Object.assign(env, {
+      HOME: launch.home,
+      CLAUDE_CONFIG_DIR: launch.claudeConfigDir,
+      ANTHROPIC_UNIX_SOCKET: launch.modelSocket,
+      ANTHROPIC_BASE_URL: 'http://localhost',
+      ANTHROPIC_API_KEY: PROXY_PLACEHOLDER_KEY,
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_AUTOUPDATER: '1',
+      // The process is sandboxed; lets the CLI accept bypassPermissions when the uid is 0 (unsafe mode as root).
+      IS_SANDBOX: '1',
+    });
+    return env;
+  }
+}
+
+function timeout(ms: number, what: string): Promise<never> {
+  return new Promise((_, reject) => {
+    const t = setTimeout(() => reject(new SandboxStartError(`${what} within ${ms} ms`)), ms);
+    t.unref();
+  });
+}

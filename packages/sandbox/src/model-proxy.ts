@@ -1,0 +1,223 @@
+import { chmodSync, chownSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { Logger } from './logger.js';
+
+/** Token usage of one model response, from the Messages API's own `usage` fields. */
+export interface ModelCallUsage {
+  /** The API message id (`msg_…`): the deduplication key. */
+  messageId: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+}
+
+export interface ModelProxyOptions {
+  /** Unix socket to listen on. */
+  socketPath: string;
+  /** Base URL of the real Messages API (default https://api.anthropic.com). */
+  upstreamUrl: string;
+  /** The API key to add to each request; `undefined` forwards without one. Called per request. */
+  resolveApiKey: () => string | undefined;
+  /** Give the socket to this uid/gid (the sandbox's host uid) so the sandbox can connect. */
+  socketOwner?: { uid: number; gid: number };
+  /** Called once per completed model response with its usage. */
+  onUsage?: (usage: ModelCallUsage) => void;
+  /** Shared upstream connection pool. */
+  dispatcher?: Dispatcher;
+  log: Logger;
+}
+
+// Hop-by-hop and credential headers never forwarded (RFC 9110 §7.6.1 plus the auth headers we replace).
+const DROP_REQUEST = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'x-api-key',
+  'authorization',
+  'accept-encoding',
+]);
+const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'trailer', 'upgrade', 'proxy-authenticate']);
+
+/**
+ * The host-side Messages API proxy of one sandbox. The Claude process inside the sandbox holds only
+ * a placeholder key and reaches the model through this socket (`ANTHROPIC_UNIX_SOCKET`); the proxy
+ * replaces the credentials with the real key and forwards to the upstream API, metering usage from
+ * the responses as they stream by.
+ */
+export class ModelProxy {
+  private constructor(
+    private readonly server: Server,
+    private readonly opts: ModelProxyOptions,
+  ) {}
+
+  /** Starts listening. @throws when the socket cannot be bound. */
+  static async listen(opts: ModelProxyOptions): Promise<ModelProxy> {
+    rmSync(opts.socketPath, { force: true });
+    let proxy: ModelProxy | undefined;
+    const server = createServer((req, res) => {
+      void proxy?.handle(req, res);
+    });
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.socketPath, () => resolve());
+    });
+    chmodSync(opts.socketPath, 0o600);
+    if (opts.socketOwner) chownSync(opts.socketPath, opts.socketOwner.uid, opts.socketOwner.gid);
+    proxy = new ModelProxy(server, opts);
+    return proxy;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    rmSync(this.opts.socketPath, { force: true });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = req.url ?? '/';
+    // The SDK's preconnect probe; answered locally.
+    if (req.method === 'HEAD' || (req.method === 'GET' && path.startsWith('/api/hello'))) {
+      res.writeHead(200).end();
+      return;
+    }
+    if (req.method !== 'POST' || !path.startsWith('/v1/messages')) {
+      sendApiError(res, 404, 'not_found_error', 'only the Messages API is reachable from a sandbox');
+      req.resume();
+      return;
+    }
+    const headers = forwardHeaders(req.headers);
+    const key = this.opts.resolveApiKey();
+    if (key) headers['x-api-key'] = key;
+    let upstream: Dispatcher.ResponseData;
+    try {
+      upstream = await request(new URL(path, this.opts.upstreamUrl), {
+        method: 'POST',
+        headers,
+        body: req,
+        dispatcher: this.opts.dispatcher,
+        headersTimeout: 600_000,
+        bodyTimeout: 0,
+      });
+    } catch (err) {
+      this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'model upstream unreachable');
+      sendApiError(res, 502, 'api_error', 'the model API could not be reached');
+      return;
+    }
+    const outHeaders: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(upstream.headers)) {
+      if (v !== undefined && !DROP_RESPONSE.has(k.toLowerCase())) outHeaders[k] = v;
+    }
+    res.writeHead(upstream.statusCode, outHeaders);
+    const contentType = String(upstream.headers['content-type'] ?? '');
+    const meter = upstream.statusCode < 300 && this.opts.onUsage ? new UsageMeter(contentType.includes('event-stream')) : undefined;
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.body.destroy();
+    });
+    try {
+      for await (const chunk of upstream.body) {
+        meter?.push(chunk as Buffer);
+        if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
+        if (res.destroyed) break;
+      }
+      res.end();
+    } catch {
+      res.destroy();
+    }
+    const usage = meter?.finish();
+    if (usage && this.opts.onUsage) this.opts.onUsage(usage);
+  }
+}
+
+function forwardHeaders(h: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || DROP_REQUEST.has(k.toLowerCase())) continue;
+    out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+function sendApiError(res: ServerResponse, status: number, type: string, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ type: 'error', error: { type, message } }));
+}
+
+/**
+ * Reads usage out of a Messages API response as it passes: `message_start.message.usage` and
+ * `message_delta.usage` for streams (Anthropic streaming docs: the delta's output_tokens are
+ * cumulative), or the body's `usage` for JSON replies.
+ */
+class UsageMeter {
+  private text = '';
+  private usage: ModelCallUsage | undefined;
+  private readonly decoder = new TextDecoder();
+
+  constructor(private readonly streaming: boolean) {}
+
+  push(chunk: Buffer): void {
+    this.text += this.decoder.decode(chunk, { stream: true });
+    if (!this.streaming) return;
+    let idx = this.text.indexOf('\n');
+    while (idx !== -1) {
+      const line = this.text.slice(0, idx).trim();
+      this.text = this.text.slice(idx + 1);
+      if (line.startsWith('data:')) this.onData(line.slice(5).trim());
+      idx = this.text.indexOf('\n');
+    }
+  }
+
+  finish(): ModelCallUsage | undefined {
+    if (!this.streaming) {
+      try {
+        const body = JSON.parse(this.text) as { id?: string; model?: string; usage?: Record<string, number> };
+        if (body.id && body.usage) this.usage = fromUsage(body.id, body.model ?? '', body.usage);
+      } catch {
+        return undefined;
+      }
+    }
+    return this.usage;
+  }
+
+  private onData(json: string): void {
+    let ev: { type?: string; message?: { id?: string; model?: string; usage?: Record<string, number> }; usage?: Record<string, number> };
+    try {
+      ev = JSON.parse(json);
+    } catch {
+      return;
+    }
+    if (ev.type === 'message_start' && ev.message?.id) {
+      this.usage = fromUsage(ev.message.id, ev.message.model ?? '', ev.message.usage ?? {});
+    } else if (ev.type === 'message_delta' && this.usage && ev.usage) {
+      const u = ev.usage;
+      if (typeof u.output_tokens === 'number') this.usage.outputTokens = u.output_tokens;
+      if (typeof u.input_tokens === 'number') this.usage.inputTokens = u.input_tokens;
+      if (typeof u.cache_creation_input_tokens === 'number') this.usage.cacheCreationInputTokens = u.cache_creation_input_tokens;
+      if (typeof u.cache_read_input_tokens === 'number') this.usage.cacheReadInputTokens = u.cache_read_input_tokens;
+    }
+  }
+}
+
+function fromUsage(messageId: string, model: string, u: Record<string, number>): ModelCallUsage {
+  return {
+    messageId,
+    model,
+    inputTokens: u.input_tokens ?? 0,
+    outputTokens: u.output_tokens ?? 0,
+    cacheCreationInputTokens: u.cache_creation_input_tokens ?? 0,
+    cacheReadInputTokens: u.cache_read_input_tokens ?? 0,
+  };
+}
+
+/** A connection pool for upstream model calls, shared by every proxy of a process. */
+export function createUpstreamDispatcher(): Dispatcher {
+  return new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+}

@@ -1,0 +1,234 @@
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import type { Server } from 'node:net';
+import type { BridgeSdkOptions, Conversation, MessageContent } from '@ash-ai/shared';
+import type { BridgeConnection, TurnChannel, TurnEvent } from './bridge-connection.js';
+import { SandboxCgroup, type CgroupCounters } from './cgroups.js';
+import type { LimitName, SandboxLimits } from './limits.js';
+import type { Logger } from './logger.js';
+import type { ModelProxy } from './model-proxy.js';
+import { directorySize } from './workspace-size.js';
+
+/** State of a sandbox process. */
+export type SandboxState = 'ready' | 'closing' | 'closed';
+
+/** Parts a {@link Sandbox} owns; built by the SandboxManager. */
+export interface SandboxParts {
+  id: string;
+  workspaceDir: string;
+  runtimeDir: string;
+  limits: SandboxLimits;
+  bridge: ChildProcess;
+  connection: BridgeConnection;
+  bridgeServer: Server;
+  proxy: ModelProxy;
+  cgroup: SandboxCgroup | undefined;
+  log: Logger;
+  /** Interval for checking resource counters while a turn runs, ms. */
+  limitPollMs: number;
+}
+
+/**
+ * One live sandbox: a bridge process (running the Claude Agent SDK) whose Claude process runs
+ * inside the isolation, plus its model proxy and cgroup. Runs one turn at a time.
+ */
+export class Sandbox {
+  readonly id: string;
+  readonly workspaceDir: string;
+  readonly startedAt = Date.now();
+  private stateValue: SandboxState = 'ready';
+  private exitListeners: Array<(info: { expected: boolean }) => void> = [];
+  private stopping: Promise<void> | undefined;
+  private currentTurn: string | undefined;
+  lastUsedAt = Date.now();
+
+  constructor(private readonly parts: SandboxParts) {
+    this.id = parts.id;
+    this.workspaceDir = parts.workspaceDir;
+    parts.connection.onClose(() => {
+      const expected = this.stateValue !== 'ready';
+      this.stateValue = 'closed';
+      void this.cleanup();
+      for (const l of this.exitListeners.splice(0)) l({ expected });
+    });
+  }
+
+  get state(): SandboxState {
+    return this.stateValue;
+  }
+
+  /** Pid of the bridge process. */
+  get pid(): number | undefined {
+    return this.parts.bridge.pid;
+  }
+
+  /** True while a turn runs. */
+  get busy(): boolean {
+    return this.currentTurn !== undefined;
+  }
+
+  get limits(): SandboxLimits {
+    return this.parts.limits;
+  }
+
+  /** Called once when the bridge goes away (`expected` = we were stopping it). */
+  onExit(listener: (info: { expected: boolean }) => void): void {
+    if (this.stateValue === 'closed') listener({ expected: true });
+    else this.exitListeners.push(listener);
+  }
+
+  /** Starts the Claude process ahead of the first turn; resolves when it is up (or failed). */
+  async warm(options: BridgeSdkOptions, conversation: Conversation): Promise<boolean> {
+    const waited = this.parts.connection.waitWarmed();
+    this.parts.connection.send({ cmd: 'warm', options, conversation });
+    const r = await waited;
+    if (!r.ok) this.parts.log.warn({ err: r.error }, 'warm-up failed');
+    return r.ok;
+  }
+
+  /**
+   * Runs a turn: the returned iterable yields the SDK messages of the turn, then one `turn_end`.
+   * While the turn runs, resource counters are watched; a hit kills the sandbox's processes and
+   * ends the turn with `limit_exceeded` naming the limit.
+   * @throws Error when the sandbox is not ready or already running a turn.
+   */
+  runTurn(turnId: string, prompt: MessageContent, options: BridgeSdkOptions, conversation: Conversation): AsyncIterable<TurnEvent> {
+    if (this.stateValue !== 'ready') throw new Error('sandbox is not running');
+    if (this.currentTurn) throw new Error('sandbox is already running a turn');
+    this.currentTurn = turnId;
+    this.lastUsedAt = Date.now();
+    const channel = this.parts.connection.openTurn(turnId);
+    this.parts.connection.send({ cmd: 'query', turnId, prompt, options, conversation });
+    const stopWatch = this.watchLimits(turnId, channel);
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const ev of channel) yield ev;
+        } finally {
+          stopWatch();
+          if (self.currentTurn === turnId) self.currentTurn = undefined;
+          self.lastUsedAt = Date.now();
+        }
+      },
+    };
+  }
+
+  /** Asks the SDK to stop the turn (soft). */
+  interrupt(turnId: string): void {
+    if (this.stateValue === 'ready' && this.currentTurn === turnId) this.parts.connection.send({ cmd: 'interrupt', turnId });
+  }
+
+  /**
+   * Ends a turn from the host side (watchdog): kills the sandbox's processes and ends the turn's
+   * stream with the given error. The bridge stays up, so the next turn restarts Claude.
+   */
+  async abortTurn(turnId: string, error: { message: string; code: string; limit?: string }, outcome: 'error' | 'interrupted' = 'error'): Promise<void> {
+    this.parts.connection.endTurn(turnId, { ev: 'turn_end', turnId, outcome, error });
+    await this.killSandboxProcesses();
+  }
+
+  /** Memory in use by the sandbox's processes, bytes (cgroup), or undefined without cgroups. */
+  memoryBytes(): number | undefined {
+    return this.parts.cgroup?.counters().memoryBytes;
+  }
+
+  /**
+   * Stops everything: asks the bridge to shut down, then kills the bridge's process group and
+   * every process of the cgroup, removes the cgroup, the sockets and the runtime directory.
+   */
+  stop(graceMs = 1500): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop(graceMs);
+    return this.stopping;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    if (this.stateValue === 'ready') this.stateValue = 'closing';
+    const bridge = this.parts.bridge;
+    const exited = new Promise<void>((resolve) => {
+      if (bridge.exitCode !== null || bridge.signalCode !== null) resolve();
+      else bridge.once('exit', () => resolve());
+    });
+    try {
+      this.parts.connection.send({ cmd: 'shutdown' });
+    } catch {
+      // connection already gone
+    }
+    await Promise.race([exited, sleep(graceMs)]);
+    killGroup(bridge);
+    await Promise.race([exited, sleep(2000)]);
+    await this.cleanup();
+  }
+
+  private cleaned = false;
+  private async cleanup(): Promise<void> {
+    if (this.cleaned) return;
+    this.cleaned = true;
+    killGroup(this.parts.bridge);
+    if (this.parts.cgroup) {
+      await this.parts.cgroup.killAll();
+      this.parts.cgroup.remove();
+    }
+    this.parts.connection.close();
+    await new Promise<void>((resolve) => this.parts.bridgeServer.close(() => resolve()));
+    await this.parts.proxy.close().catch(() => undefined);
+    rmSync(this.parts.runtimeDir, { recursive: true, force: true });
+    this.stateValue = 'closed';
+  }
+
+  private async killSandboxProcesses(): Promise<void> {
+    if (this.parts.cgroup) await this.parts.cgroup.killAll();
+    else this.parts.connection.send({ cmd: 'shutdown' });
+  }
+
+  private watchLimits(turnId: string, channel: TurnChannel): () => void {
+    const cg = this.parts.cgroup;
+    const limits = this.parts.limits;
+    const before: CgroupCounters | undefined = cg?.counters();
+    let lastDiskCheck = 0;
+    let stopped = false;
+    const hit = (limit: LimitName, message: string) => {
+      if (stopped || channel.done) return;
+      stopped = true;
+      this.parts.log.warn({ limit }, 'sandbox hit a resource limit');
+      void this.abortTurn(turnId, { message, code: 'limit_exceeded', limit });
+    };
+    const timer = setInterval(() => {
+      if (stopped) return;
+      if (cg && before) {
+        const which = SandboxCgroup.limitHit(before, cg.counters());
+        if (which === 'memory') hit('memory', `the sandbox exceeded its memory limit (${limits.memoryMb} MiB)`);
+        else if (which === 'pids') hit('pids', `the sandbox exceeded its process limit (${limits.maxProcesses} processes)`);
+      }
+      const now = Date.now();
+      if (limits.diskMb > 0 && now - lastDiskCheck >= 2000) {
+        lastDiskCheck = now;
+        void directorySize(this.workspaceDir, limits.diskMb * 1024 * 1024 + 1).then((bytes) => {
+          if (bytes > limits.diskMb * 1024 * 1024) hit('disk', `the workspace exceeded its disk limit (${limits.diskMb} MiB)`);
+        });
+      }
+    }, this.parts.limitPollMs);
+    timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
