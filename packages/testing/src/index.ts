@@ -8,3 +8,4 @@ export {
   type ScriptedReply,
   type ScriptedUsage,
 } from './scripted-model.js';
+export { TEST_POSTGRES_URL, createTestPostgresDatabase, type TestDatabase } from './postgres.js';

@@ -1,0 +1,110 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { AshDatabase } from '../client.js';
+import { parseJsonColumn } from './json.js';
+
+/** An agent row, JSON columns parsed. */
+export interface AgentRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  version: number;
+  description: string | null;
+  env: Record<string, string>;
+  config: Record<string, unknown>;
+  fileCount: number;
+  sizeBytes: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+type Row = AshDatabase['t']['agents']['$inferSelect'];
+
+function fromRow(r: Row): AgentRecord {
+  return {
+    ...r,
+    env: parseJsonColumn<Record<string, string>>(r.env, {}),
+    config: parseJsonColumn<Record<string, unknown>>(r.config, {}),
+  };
+}
+
+/** Agents, unique by (tenant, name). */
+export class AgentsRepo {
+  constructor(private readonly d: AshDatabase) {}
+
+  async get(tenantId: string, name: string): Promise<AgentRecord | undefined> {
+    const t = this.d.t.agents;
+    const rows = await this.d.db.select().from(t).where(and(eq(t.tenantId, tenantId), eq(t.name, name))).limit(1);
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  async list(tenantId: string): Promise<AgentRecord[]> {
+    const t = this.d.t.agents;
+    const rows = await this.d.db.select().from(t).where(eq(t.tenantId, tenantId)).orderBy(asc(t.name));
+    return rows.map(fromRow);
+  }
+
+  /**
+   * Creates the agent at version 1, or bumps an existing one's version and replaces its fields,
+   * atomically. Returns the stored record (with the version it got).
+   */
+  async upsert(input: Omit<AgentRecord, 'version' | 'createdAt' | 'updatedAt' | 'id'> & { id: string; now: string }): Promise<AgentRecord> {
+    const t = this.d.t.agents;
+    const rows = await this.d.db
+      .insert(t)
+      .values({
+        id: input.id,
+        tenantId: input.tenantId,
+        name: input.name,
+        version: 1,
+        description: input.description,
+        env: JSON.stringify(input.env),
+        config: JSON.stringify(input.config),
+        fileCount: input.fileCount,
+        sizeBytes: input.sizeBytes,
+        createdAt: input.now,
+        updatedAt: input.now,
+      })
+      .onConflictDoUpdate({
+        target: [t.tenantId, t.name],
+        set: {
+          version: sql`${t.version} + 1`,
+          description: input.description,
+          env: JSON.stringify(input.env),
+          config: JSON.stringify(input.config),
+          fileCount: input.fileCount,
+          sizeBytes: input.sizeBytes,
+          updatedAt: input.now,
+        },
+      })
+      .returning();
+    return fromRow(rows[0]!);
+  }
+
+  /** Updates description/env/config. Returns undefined when the agent does not exist. */
+  async update(
+    tenantId: string,
+    name: string,
+    patch: { description?: string | null; env?: Record<string, string>; config?: Record<string, unknown>; now: string },
+  ): Promise<AgentRecord | undefined> {
+    const t = this.d.t.agents;
+    const set: Partial<Row> = { updatedAt: patch.now };
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.env !== undefined) set.env = JSON.stringify(patch.env);
+    if (patch.config !== undefined) set.config = JSON.stringify(patch.config);
+    const rows = await this.d.db
+      .update(t)
+      .set(set)
+      .where(and(eq(t.tenantId, tenantId), eq(t.name, name)))
+      .returning();
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  async delete(tenantId: string, name: string): Promise<boolean> {
+    const t = this.d.t.agents;
+    const rows = await this.d.db
+      .delete(t)
+      .where(and(eq(t.tenantId, tenantId), eq(t.name, name)))
+      .returning({ id: t.id });
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,94 @@
+import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
+import type { AshDatabase } from '../client.js';
+
+/** A persisted message row. `content` is the message as JSON text. */
+export interface MessageRecord {
+  id: string;
+  tenantId: string;
+  sessionId: string;
+  role: 'user' | 'assistant' | 'system';
+  type: string;
+  content: string;
+  text: string;
+  sequence: number;
+  turnId: string | null;
+  createdAt: string;
+}
+
+/** A persisted SSE/lifecycle event row. `data` is JSON text. */
+export interface EventRecord {
+  id: string;
+  tenantId: string;
+  sessionId: string;
+  type: string;
+  data: string;
+  sequence: number;
+  turnId: string | null;
+  createdAt: string;
+}
+
+/** Messages and events of sessions: append-only, ordered by per-session sequence. */
+export class HistoryRepo {
+  constructor(private readonly d: AshDatabase) {}
+
+  async insertMessages(rows: MessageRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.d.db.insert(this.d.t.messages).values(rows);
+  }
+
+  async insertEvents(rows: EventRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    // Stay below SQLite's bound-parameter limit (8 columns per row).
+    for (let i = 0; i < rows.length; i += 500) await this.d.db.insert(this.d.t.sessionEvents).values(rows.slice(i, i + 500));
+  }
+
+  /** Messages with `sequence > after`, at most `limit`, and whether more follow. */
+  async listMessages(tenantId: string, sessionId: string, after: number, limit: number): Promise<{ rows: MessageRecord[]; hasMore: boolean }> {
+    const t = this.d.t.messages;
+    const rows = await this.d.db
+      .select()
+      .from(t)
+      .where(and(eq(t.tenantId, tenantId), eq(t.sessionId, sessionId), gt(t.sequence, after)))
+      .orderBy(asc(t.sequence))
+      .limit(limit + 1);
+    return { rows: rows.slice(0, limit) as MessageRecord[], hasMore: rows.length > limit };
+  }
+
+  /** Events with `sequence > after` (optionally of one type or turn), at most `limit`. */
+  async listEvents(
+    tenantId: string,
+    sessionId: string,
+    f: { after: number; limit: number; type?: string; turnId?: string },
+  ): Promise<{ rows: EventRecord[]; hasMore: boolean }> {
+    const t = this.d.t.sessionEvents;
+    const conds: SQL[] = [eq(t.tenantId, tenantId), eq(t.sessionId, sessionId), gt(t.sequence, f.after)];
+    if (f.type) conds.push(eq(t.type, f.type));
+    if (f.turnId) conds.push(eq(t.turnId, f.turnId));
+    const rows = await this.d.db
+      .select()
+      .from(t)
+      .where(and(...conds))
+      .orderBy(asc(t.sequence))
+      .limit(f.limit + 1);
+    return { rows: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
+  }
+
+  /** Copies a session's messages and events to another session (fork), keeping sequences. */
+  async copySession(tenantId: string, fromId: string, toId: string, newId: () => string): Promise<{ lastEventSeq: number; lastMessageSeq: number }> {
+    let lastMessageSeq = 0;
+    let lastEventSeq = 0;
+    for (let after = 0; ; ) {
+      const { rows, hasMore } = await this.listMessages(tenantId, fromId, after, 500);
+      await this.insertMessages(rows.map((r) => ({ ...r, id: newId(), sessionId: toId })));
+      if (rows.length > 0) after = lastMessageSeq = rows[rows.length - 1]!.sequence;
+      if (!hasMore) break;
+    }
+    for (let after = 0; ; ) {
+      const { rows, hasMore } = await this.listEvents(tenantId, fromId, { after, limit: 1000 });
+      await this.insertEvents(rows.map((r) => ({ ...r, id: newId(), sessionId: toId })));
+      if (rows.length > 0) after = lastEventSeq = rows[rows.length - 1]!.sequence;
+      if (!hasMore) break;
+    }
+    return { lastEventSeq, lastMessageSeq };
+  }
+}

@@ -1,0 +1,199 @@
+import { and, desc, eq, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import type { SessionConfig, SessionStatus } from '@ash-ai/shared';
+import type { AshDatabase } from '../client.js';
+import { parseJsonColumn } from './json.js';
+
+/** A session row, JSON columns parsed. `extraEnv` is write-only: never put it in a response. */
+export interface SessionRecord {
+  id: string;
+  tenantId: string;
+  agentName: string;
+  agentVersion: number;
+  status: SessionStatus;
+  runnerId: string | null;
+  /** Stable id of the server process hosting the session's sandbox (null: none). */
+  ownerId: string | null;
+  parentSessionId: string | null;
+  model: string | null;
+  config: SessionConfig;
+  extraEnv: Record<string, string>;
+  credentialId: string | null;
+  activeTurnId: string | null;
+  turnStartedAt: string | null;
+  lastEventSeq: number;
+  lastMessageSeq: number;
+  createdAt: string;
+  lastActiveAt: string;
+  endedAt: string | null;
+}
+
+type Row = AshDatabase['t']['sessions']['$inferSelect'];
+
+function fromRow(r: Row): SessionRecord {
+  return {
+    ...r,
+    status: r.status as SessionStatus,
+    config: parseJsonColumn<SessionConfig>(r.config, {}),
+    extraEnv: parseJsonColumn<Record<string, string>>(r.extraEnv, {}),
+  };
+}
+
+export interface NewSession {
+  id: string;
+  tenantId: string;
+  agentName: string;
+  agentVersion: number;
+  status: SessionStatus;
+  parentSessionId: string | null;
+  model: string | null;
+  config: SessionConfig;
+  extraEnv: Record<string, string>;
+  credentialId: string | null;
+  lastEventSeq: number;
+  lastMessageSeq: number;
+  now: string;
+}
+
+/** Sessions. Every read is scoped by tenant except the `*Internal` helpers used by the runtime. */
+export class SessionsRepo {
+  constructor(private readonly d: AshDatabase) {}
+
+  async insert(s: NewSession): Promise<SessionRecord> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .insert(t)
+      .values({
+        id: s.id,
+        tenantId: s.tenantId,
+        agentName: s.agentName,
+        agentVersion: s.agentVersion,
+        status: s.status,
+        runnerId: null,
+        ownerId: null,
+        parentSessionId: s.parentSessionId,
+        model: s.model,
+        config: JSON.stringify(s.config),
+        extraEnv: JSON.stringify(s.extraEnv),
+        credentialId: s.credentialId,
+        activeTurnId: null,
+        turnStartedAt: null,
+        lastEventSeq: s.lastEventSeq,
+        lastMessageSeq: s.lastMessageSeq,
+        createdAt: s.now,
+        lastActiveAt: s.now,
+        endedAt: null,
+      })
+      .returning();
+    return fromRow(rows[0]!);
+  }
+
+  async get(tenantId: string, id: string): Promise<SessionRecord | undefined> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db.select().from(t).where(and(eq(t.tenantId, tenantId), eq(t.id, id))).limit(1);
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  /** Newest first, filtered by agent/status, with the total count. */
+  async list(
+    tenantId: string,
+    f: { agent?: string; status?: SessionStatus; limit: number; offset: number },
+  ): Promise<{ rows: SessionRecord[]; total: number }> {
+    const t = this.d.t.sessions;
+    const conds: SQL[] = [eq(t.tenantId, tenantId)];
+    if (f.agent) conds.push(eq(t.agentName, f.agent));
+    if (f.status) conds.push(eq(t.status, f.status));
+    const where = and(...conds);
+    const rows = await this.d.db
+      .select()
+      .from(t)
+      .where(where)
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .limit(f.limit)
+      .offset(f.offset);
+    const count = await this.d.db.select({ n: sql<number>`count(*)` }).from(t).where(where);
+    return { rows: rows.map(fromRow), total: Number(count[0]?.n ?? 0) };
+  }
+
+  /** Updates fields of a session. Returns the updated row (undefined: not found). */
+  async update(
+    tenantId: string,
+    id: string,
+    set: Partial<Omit<Row, 'id' | 'tenantId' | 'config' | 'extraEnv'>> & { config?: SessionConfig },
+  ): Promise<SessionRecord | undefined> {
+    const t = this.d.t.sessions;
+    const { config, ...rest } = set;
+    const values: Partial<Row> = { ...rest };
+    if (config) values.config = JSON.stringify(config);
+    const rows = await this.d.db
+      .update(t)
+      .set(values)
+      .where(and(eq(t.tenantId, tenantId), eq(t.id, id)))
+      .returning();
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  /**
+   * Claims the session's turn slot: succeeds only if no turn runs and the session has not ended.
+   * The row it returns carries the sequence counters the turn continues from.
+   */
+  async acquireTurn(tenantId: string, id: string, turnId: string, ownerId: string, now: string): Promise<SessionRecord | undefined> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .update(t)
+      .set({ activeTurnId: turnId, turnStartedAt: now, ownerId, lastActiveAt: now })
+      .where(and(eq(t.tenantId, tenantId), eq(t.id, id), isNull(t.activeTurnId), ne(t.status, 'ended')))
+      .returning();
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  /** Releases the turn slot and records the sequence counters the turn reached. */
+  async releaseTurn(id: string, turnId: string, counters: { lastEventSeq: number; lastMessageSeq: number }, now: string): Promise<void> {
+    const t = this.d.t.sessions;
+    await this.d.db
+      .update(t)
+      .set({
+        activeTurnId: null,
+        turnStartedAt: null,
+        lastActiveAt: now,
+        lastEventSeq: sql`CASE WHEN ${t.lastEventSeq} < ${counters.lastEventSeq} THEN ${counters.lastEventSeq} ELSE ${t.lastEventSeq} END`,
+        lastMessageSeq: sql`CASE WHEN ${t.lastMessageSeq} < ${counters.lastMessageSeq} THEN ${counters.lastMessageSeq} ELSE ${t.lastMessageSeq} END`,
+      })
+      .where(and(eq(t.id, id), eq(t.activeTurnId, turnId)));
+  }
+
+  /** Atomically reserves `n` event sequence numbers; returns the last one reserved. */
+  async reserveEventSeq(id: string, n: number): Promise<number> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .update(t)
+      .set({ lastEventSeq: sql`${t.lastEventSeq} + ${n}` })
+      .where(eq(t.id, id))
+      .returning({ seq: t.lastEventSeq });
+    if (!rows[0]) throw new Error('session vanished');
+    return Number(rows[0].seq);
+  }
+
+  /** Sessions whose sandbox or turn this server hosted (for reconciliation after a crash). */
+  async listOwnedBy(ownerId: string): Promise<SessionRecord[]> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db.select().from(t).where(eq(t.ownerId, ownerId));
+    return rows.map(fromRow);
+  }
+
+  /** Sessions of an agent in the given statuses. */
+  async listByAgent(tenantId: string, agentName: string, statuses: SessionStatus[]): Promise<SessionRecord[]> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .select()
+      .from(t)
+      .where(and(eq(t.tenantId, tenantId), eq(t.agentName, agentName), inArray(t.status, statuses)));
+    return rows.map(fromRow);
+  }
+
+  /** Counts sessions in `active` status (all tenants). */
+  async countActive(): Promise<number> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db.select({ n: sql<number>`count(*)` }).from(t).where(eq(t.status, 'active'));
+    return Number(rows[0]?.n ?? 0);
+  }
+}
