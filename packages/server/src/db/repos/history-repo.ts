@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import type { AshDatabase } from '../client.js';
 
 /** A persisted message row. `content` is the message as JSON text. */
@@ -71,6 +71,15 @@ export class HistoryRepo {
       .orderBy(asc(t.sequence))
       .limit(f.limit + 1);
     return { rows: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
+  }
+
+  /** Highest event and message sequence stored for a session (0 when none). */
+  async maxSequences(sessionId: string): Promise<{ lastEventSeq: number; lastMessageSeq: number }> {
+    const e = this.d.t.sessionEvents;
+    const m = this.d.t.messages;
+    const [ev] = await this.d.db.select({ n: sql<number>`coalesce(max(${e.sequence}), 0)` }).from(e).where(eq(e.sessionId, sessionId));
+    const [ms] = await this.d.db.select({ n: sql<number>`coalesce(max(${m.sequence}), 0)` }).from(m).where(eq(m.sessionId, sessionId));
+    return { lastEventSeq: Number(ev?.n ?? 0), lastMessageSeq: Number(ms?.n ?? 0) };
   }
 
   /** Copies a session's messages and events to another session (fork), keeping sequences. */

@@ -161,16 +161,19 @@ export class SessionsRepo {
       .where(and(eq(t.id, id), eq(t.activeTurnId, turnId)));
   }
 
-  /** Atomically reserves `n` event sequence numbers; returns the last one reserved. */
-  async reserveEventSeq(id: string, n: number): Promise<number> {
+  /**
+   * Atomically reserves `n` event sequence numbers outside a turn; returns the last one reserved,
+   * or undefined when a turn holds the slot (the turn owns the sequence while it runs) or the
+   * session is gone.
+   */
+  async reserveEventSeq(id: string, n: number): Promise<number | undefined> {
     const t = this.d.t.sessions;
     const rows = await this.d.db
       .update(t)
       .set({ lastEventSeq: sql`${t.lastEventSeq} + ${n}` })
-      .where(eq(t.id, id))
+      .where(and(eq(t.id, id), isNull(t.activeTurnId)))
       .returning({ seq: t.lastEventSeq });
-    if (!rows[0]) throw new Error('session vanished');
-    return Number(rows[0].seq);
+    return rows[0] ? Number(rows[0].seq) : undefined;
   }
 
   /** Sessions whose sandbox or turn this server hosted (for reconciliation after a crash). */

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import { AgentSchema, MessageSchema, ProblemSchema, SessionEventSchema, SessionSchema, type Health } from '@ash-ai/shared';
+import { registerErrorHandler } from './plugins/error-handler.js';
+import { agentRoutes } from './routes/agents.js';
+import { healthRoutes } from './routes/health.js';
+import { sessionRoutes } from './routes/sessions.js';
+import type { AgentService } from './services/agent-service.js';
+import type { SessionRuntime } from './services/session-runtime.js';
+import type { SessionService } from './services/session-service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The tenant the request acts for (set by the auth hook). */
+    tenantId: string;
+  }
+  interface FastifyContextConfig {
+    /** Route needs no authentication. */
+    public?: boolean;
+  }
+}
+
+/** Everything the HTTP layer needs; built by `createAshServer` (or a test). */
+export interface AppDeps {
+  logger: Logger;
+  version: string;
+  agents: AgentService;
+  sessions: SessionService;
+  runtime: SessionRuntime;
+  health: () => Promise<Health>;
+  limits: { deployBodyBytes: number; messageBodyBytes: number };
+  sseHeartbeatMs: number;
+}
+
+/**
+ * Builds the Fastify app: schemas, the one error handler, OpenAPI (`/openapi.json`, UI at
+ * `/docs`) and the routes. Does not listen.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    genReqId: () => randomUUID(),
+    bodyLimit: 1024 * 1024,
+    // Reject unknown fields and prototype pollution instead of silently dropping them.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  for (const s of [ProblemSchema, AgentSchema, SessionSchema, MessageSchema, SessionEventSchema]) app.addSchema(s);
+  app.decorateRequest('tenantId', '');
+  app.addHook('onRequest', async (req) => {
+    req.tenantId = 'default';
+  });
+  registerErrorHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Ash API',
+        version: deps.version,
+        description: 'Deploy Claude agent folders and run sessions on the Claude Agent SDK, streamed over SSE.',
+      },
+      tags: [{ name: 'health' }, { name: 'agents' }, { name: 'sessions' }],
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  await app.register(healthRoutes(deps.health));
+  await app.register(agentRoutes(deps.agents, { deployBodyLimit: deps.limits.deployBodyBytes }));
+  await app.register(
+    sessionRoutes(deps.sessions, deps.runtime, { messageBodyLimit: deps.limits.messageBodyBytes, heartbeatMs: deps.sseHeartbeatMs }),
+  );
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+  return app;
+}

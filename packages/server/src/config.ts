@@ -1,0 +1,148 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_SANDBOX_LIMITS, type IsolationMode, type SandboxLimits } from '@ash-ai/sandbox';
+
+const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => Type.Integer({ default: def, minimum: min, maximum: max });
+
+/**
+ * Every environment variable the server reads, with its default. Parsed once at start
+ * ({@link loadConfig}); nothing else reads `process.env`.
+ */
+export const EnvSchema = Type.Object({
+  /** TCP port (0 = any free port). */
+  ASH_PORT: Int(4100, 0, 65535),
+  /** Interface to listen on. `0.0.0.0` exposes the server beyond this machine. */
+  ASH_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  /** Data directory: database, agents, session workspaces. Default `~/.ash`. */
+  ASH_DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /** `postgres://…` to use Postgres instead of the embedded SQLite. */
+  ASH_DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  ASH_LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  /** Sandbox isolation: `bwrap` (default; needs bubblewrap and cgroups) or `unsafe-process` (explicit opt-out). */
+  ASH_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('unsafe-process')], { default: 'bwrap' }),
+  /** Host uid/gid sandboxed processes run as when the server is root (default 65534). */
+  ASH_SANDBOX_UID: Type.Optional(Int(65534, 1, 2 ** 31)),
+  ASH_SANDBOX_GID: Type.Optional(Int(65534, 1, 2 ** 31)),
+  ASH_SANDBOX_MEMORY_MB: Int(DEFAULT_SANDBOX_LIMITS.memoryMb),
+  ASH_SANDBOX_MAX_PROCESSES: Int(DEFAULT_SANDBOX_LIMITS.maxProcesses),
+  ASH_SANDBOX_CPU_PERCENT: Int(DEFAULT_SANDBOX_LIMITS.cpuPercent),
+  ASH_SANDBOX_MAX_OPEN_FILES: Int(DEFAULT_SANDBOX_LIMITS.maxOpenFiles),
+  ASH_SANDBOX_MAX_FILE_SIZE_MB: Int(DEFAULT_SANDBOX_LIMITS.maxFileSizeMb),
+  ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
+  /** Most live sandbox processes at once. */
+  ASH_MAX_SANDBOXES: Int(64, 1),
+  /** Idle sessions' processes are stopped (session paused) after this long, ms. */
+  ASH_IDLE_TIMEOUT_MS: Int(30 * 60_000, 1000),
+  /** A turn with no event for this long ends with `turn_timeout`, ms. */
+  ASH_TURN_IDLE_TIMEOUT_MS: Int(10 * 60_000, 100),
+  /** After an interrupt, how long the SDK gets to stop on its own before the sandbox is killed, ms. */
+  ASH_INTERRUPT_GRACE_MS: Int(3000, 0),
+  /** SSE comment heartbeat interval when nothing else is sent, ms (at most 15 s). */
+  ASH_SSE_HEARTBEAT_MS: Int(15_000, 100, 15_000),
+  /** The real Anthropic API key; used only by the host-side model proxy, never given to a sandbox. */
+  ANTHROPIC_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  /** Where the model proxy forwards to. */
+  ANTHROPIC_BASE_URL: Type.String({ default: 'https://api.anthropic.com', minLength: 1 }),
+  /** Retries the Claude process makes on model API errors (CLAUDE_CODE_MAX_RETRIES); unset = SDK default. */
+  ASH_MODEL_MAX_RETRIES: Type.Optional(Int(10, 0, 100)),
+  /** Largest agent deploy upload (decoded), MiB. */
+  ASH_AGENT_MAX_SIZE_MB: Int(100, 1),
+  /** Largest message body, MiB. */
+  ASH_MESSAGE_MAX_SIZE_MB: Int(50, 1),
+  /** Path to the Claude executable (default: the SDK's platform package). */
+  CLAUDE_CODE_EXECUTABLE: Type.Optional(Type.String({ minLength: 1 })),
+});
+export type Env = Static<typeof EnvSchema>;
+
+/** The parsed server configuration. Units are in the names. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  logLevel: string;
+  sandboxMode: IsolationMode;
+  sandboxUid: number | undefined;
+  sandboxGid: number | undefined;
+  sandboxLimits: SandboxLimits;
+  maxSandboxes: number;
+  idleTimeoutMs: number;
+  turnIdleTimeoutMs: number;
+  interruptGraceMs: number;
+  sseHeartbeatMs: number;
+  anthropicApiKey: string | undefined;
+  anthropicBaseUrl: string;
+  modelMaxRetries: number | undefined;
+  agentMaxSizeBytes: number;
+  messageMaxSizeBytes: number;
+  claudeExecutable: string | undefined;
+}
+
+/** Raised when the environment is invalid; the message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment into a {@link Config}.
+ * @throws ConfigError naming each invalid variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw));
+  if (!Value.Check(EnvSchema, converted)) {
+    const problems = [...Value.Errors(EnvSchema, converted)].map((e) => `${e.path.slice(1)}: ${e.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = converted as Env;
+  if (e.ASH_DATABASE_URL && !/^postgres(ql)?:\/\//i.test(e.ASH_DATABASE_URL)) {
+    throw new ConfigError('invalid configuration: ASH_DATABASE_URL must be a postgres:// URL (unset it to use SQLite)');
+  }
+  const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash');
+  return {
+    port: e.ASH_PORT,
+    host: e.ASH_HOST,
+    dataDir,
+    databaseUrl: e.ASH_DATABASE_URL,
+    logLevel: e.ASH_LOG_LEVEL,
+    sandboxMode: e.ASH_SANDBOX,
+    sandboxUid: e.ASH_SANDBOX_UID,
+    sandboxGid: e.ASH_SANDBOX_GID,
+    sandboxLimits: {
+      memoryMb: e.ASH_SANDBOX_MEMORY_MB,
+      maxProcesses: e.ASH_SANDBOX_MAX_PROCESSES,
+      cpuPercent: e.ASH_SANDBOX_CPU_PERCENT,
+      maxOpenFiles: e.ASH_SANDBOX_MAX_OPEN_FILES,
+      maxFileSizeMb: e.ASH_SANDBOX_MAX_FILE_SIZE_MB,
+      diskMb: e.ASH_SANDBOX_DISK_MB,
+    },
+    maxSandboxes: e.ASH_MAX_SANDBOXES,
+    idleTimeoutMs: e.ASH_IDLE_TIMEOUT_MS,
+    turnIdleTimeoutMs: e.ASH_TURN_IDLE_TIMEOUT_MS,
+    interruptGraceMs: e.ASH_INTERRUPT_GRACE_MS,
+    sseHeartbeatMs: e.ASH_SSE_HEARTBEAT_MS,
+    anthropicApiKey: e.ANTHROPIC_API_KEY,
+    anthropicBaseUrl: e.ANTHROPIC_BASE_URL,
+    modelMaxRetries: e.ASH_MODEL_MAX_RETRIES,
+    agentMaxSizeBytes: e.ASH_AGENT_MAX_SIZE_MB * 1024 * 1024,
+    messageMaxSizeBytes: e.ASH_MESSAGE_MAX_SIZE_MB * 1024 * 1024,
+    claudeExecutable: e.CLAUDE_CODE_EXECUTABLE,
+  };
+}
+
+function resolveDir(p: string): string {
+  if (p === '~' || p.startsWith('~/')) return join(homedir(), p.slice(1));
+  return isAbsolute(p) ? p : resolve(p);
+}

@@ -1,0 +1,28 @@
+import { ErrorCodes, type ErrorCode, type FieldError } from '@ash-ai/shared';
+
+/**
+ * An error the API answers with a problem-details body. Services throw these; the one error
+ * handler (plugins/error-handler.ts) turns them into responses. `detail` is shown to the client,
+ * so it must never contain paths, SQL or secrets.
+ */
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; status?: number } = {},
+  ) {
+    super(detail);
+    this.name = 'AppError';
+    this.status = extra.status ?? ErrorCodes[code];
+  }
+}
+
+/** 404 with a code and detail that are the same whether the id exists for another tenant or not at all. */
+export const notFound = (code: Extract<ErrorCode, `${string}_not_found`>, what: string, id: string): AppError =>
+  new AppError(code, `${what} '${id}' was not found`);
+
+/** Builds a 400 `validation_failed` naming one field. */
+export const invalidField = (path: string, message: string): AppError =>
+  new AppError('validation_failed', `${path}: ${message}`, { errors: [{ path, message }] });

@@ -1,0 +1,9 @@
+/**
+ * @ash-ai/server — the Ash control plane: REST + SSE over sandboxed Claude Agent SDK sessions.
+ * `createAshServer(loadConfig())` wires everything; `buildApp(deps)` is the HTTP layer alone.
+ */
+export { buildApp, type AppDeps } from './app.js';
+export { ConfigError, EnvSchema, loadConfig, type Config } from './config.js';
+export { runServer } from './main.js';
+export { createAshServer, type AshServer, type CreateServerOptions } from './server.js';
+export { SERVER_VERSION } from './version.js';

@@ -1,0 +1,71 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { problem, type ErrorCode, type FieldError } from '@ash-ai/shared';
+import { AppError } from '../errors.js';
+
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+
+function send(reply: FastifyReply, code: ErrorCode, detail: string, extra: { status?: number; errors?: FieldError[] } = {}) {
+  const body = problem(code, detail, { ...extra, instance: reply.request.url.split('?')[0] });
+  return reply.code(body.status).type(PROBLEM_TYPE).send(body);
+}
+
+/** Maps a Fastify/Ajv validation error to field errors (`/body/name`, `/query/limit`...). */
+function fieldErrors(err: FastifyError): FieldError[] {
+  const ctx = err.validationContext ?? 'body';
+  return (err.validation ?? []).map((v) => {
+    const missing = (v.params as { missingProperty?: string; additionalProperty?: string }) ?? {};
+    const extraName = missing.missingProperty ?? missing.additionalProperty;
+    const path = `/${ctx}${v.instancePath}${extraName ? `/${extraName}` : ''}`;
+    const message = missing.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
+    return { path, message };
+  });
+}
+
+/**
+ * The one error handler: every error leaves as RFC 9457 problem details with a stable `code`.
+ * 5xx answers never carry internals (the log has them).
+ */
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof AppError) {
+      if (err.extra.headers) reply.headers(err.extra.headers);
+      return send(reply, err.code, err.detail, { status: err.status, ...(err.extra.errors ? { errors: err.extra.errors } : {}) });
+    }
+    if (err.validation) {
+      const errors = fieldErrors(err);
+      const first = errors[0];
+      return send(reply, 'validation_failed', first ? `${first.path} ${first.message}` : 'the request is invalid', { errors });
+    }
+    switch (err.code) {
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return send(reply, 'unsupported_media_type', 'this route accepts application/json');
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return send(reply, 'payload_too_large', 'the request body is larger than this route allows');
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return send(reply, 'invalid_json', 'the request body is empty; send a JSON object');
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return send(reply, 'invalid_json', 'the Content-Length header does not match the body');
+      default:
+        break;
+    }
+    if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return send(reply, 'invalid_json', 'the request body is not valid JSON');
+    }
+    if (err.statusCode === 400 && /prototype|constructor/i.test(err.message)) {
+      return send(reply, 'invalid_json', 'the request body contains a forbidden key (__proto__ or constructor.prototype)');
+    }
+    if (err.statusCode === 429) {
+      return send(reply, 'rate_limited', 'too many requests; slow down and retry after the Retry-After delay');
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      request.log.info({ err }, 'client error');
+      return send(reply, 'validation_failed', 'the request is invalid', { status: err.statusCode });
+    }
+    request.log.error({ err }, 'unhandled error');
+    return send(reply, 'internal_error', 'an unexpected error occurred; it has been logged');
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, 'route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+}

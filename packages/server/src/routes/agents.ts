@@ -1,0 +1,75 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  AgentListResponseSchema,
+  AgentNameParamsSchema,
+  AgentResponseSchema,
+  DeployAgentBodySchema,
+  OkSchema,
+  UpdateAgentBodySchema,
+} from '@ash-ai/shared';
+import type { AgentService } from '../services/agent-service.js';
+import { errorResponses } from './common.js';
+
+/** Agent routes: deploy, list, get, update, delete. */
+export function agentRoutes(agents: AgentService, opts: { deployBodyLimit: number }): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.post(
+      '/api/agents',
+      {
+        bodyLimit: opts.deployBodyLimit,
+        schema: {
+          tags: ['agents'],
+          summary: 'Deploy an agent folder (from a path on the server or uploaded files); redeploy bumps the version',
+          body: DeployAgentBodySchema,
+          response: { 201: AgentResponseSchema, ...errorResponses(400, 401, 413, 415, 422) },
+        },
+      },
+      async (req, reply) => reply.code(201).send({ agent: await agents.deploy(req.tenantId, req.body) }),
+    );
+    app.get(
+      '/api/agents',
+      { schema: { tags: ['agents'], summary: 'List agents', response: { 200: AgentListResponseSchema, ...errorResponses(401) } } },
+      async (req) => ({ agents: await agents.list(req.tenantId) }),
+    );
+    app.get(
+      '/api/agents/:name',
+      {
+        schema: {
+          tags: ['agents'],
+          summary: 'Get an agent',
+          params: AgentNameParamsSchema,
+          response: { 200: AgentResponseSchema, ...errorResponses(401, 404) },
+        },
+      },
+      async (req) => ({ agent: await agents.get(req.tenantId, req.params.name) }),
+    );
+    app.patch(
+      '/api/agents/:name',
+      {
+        schema: {
+          tags: ['agents'],
+          summary: 'Update an agent: replace env, merge config, set description',
+          params: AgentNameParamsSchema,
+          body: UpdateAgentBodySchema,
+          response: { 200: AgentResponseSchema, ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (req) => ({ agent: await agents.update(req.tenantId, req.params.name, req.body) }),
+    );
+    app.delete(
+      '/api/agents/:name',
+      {
+        schema: {
+          tags: ['agents'],
+          summary: 'Delete an agent and its files; its sessions end (history is kept)',
+          params: AgentNameParamsSchema,
+          response: { 200: OkSchema, ...errorResponses(401, 404) },
+        },
+      },
+      async (req) => {
+        await agents.delete(req.tenantId, req.params.name);
+        return { ok: true as const };
+      },
+    );
+  };
+}

@@ -1,0 +1,16 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { HealthSchema, type Health } from '@ash-ai/shared';
+
+/** `GET /health`: public liveness and figures. */
+export function healthRoutes(health: () => Promise<Health>): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      '/health',
+      {
+        schema: { tags: ['health'], summary: 'Liveness, version and pool figures', response: { 200: HealthSchema } },
+        config: { public: true },
+      },
+      async () => health(),
+    );
+  };
+}

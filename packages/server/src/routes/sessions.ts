@@ -1,0 +1,172 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import {
+  CreateSessionBodySchema,
+  EventListResponseSchema,
+  ListEventsQuerySchema,
+  ListSessionsQuerySchema,
+  MessageListResponseSchema,
+  SendMessageBodySchema,
+  SequenceCursorQuery,
+  SessionIdParamsSchema,
+  SessionListResponseSchema,
+  SessionResponseSchema,
+  STREAM_EVENT_NAMES,
+} from '@ash-ai/shared';
+import type { SessionRuntime } from '../services/session-runtime.js';
+import type { SessionService } from '../services/session-service.js';
+import { sendSse } from '../sse/sse-stream.js';
+import { errorResponses } from './common.js';
+
+const SseResponse = {
+  description: `Server-Sent Events. Event names: ${STREAM_EVENT_NAMES.join(', ')}. Each frame's id is the per-session event sequence; \`done\` is always last.`,
+  content: { 'text/event-stream': { schema: Type.String() } },
+};
+
+export interface SessionRouteOptions {
+  messageBodyLimit: number;
+  heartbeatMs: number;
+}
+
+/** Session routes: lifecycle, messages (SSE), history, reconnectable stream. */
+export function sessionRoutes(sessions: SessionService, runtime: SessionRuntime, opts: SessionRouteOptions): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    const params = SessionIdParamsSchema;
+
+    app.post(
+      '/api/sessions',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'Create a session on an agent',
+          body: CreateSessionBodySchema,
+          response: { 201: SessionResponseSchema, ...errorResponses(400, 401, 404, 422, 503) },
+        },
+      },
+      async (req, reply) => reply.code(201).send({ session: await sessions.create(req.tenantId, req.body) }),
+    );
+
+    app.get(
+      '/api/sessions',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'List sessions, newest first',
+          querystring: ListSessionsQuerySchema,
+          response: { 200: SessionListResponseSchema, ...errorResponses(400, 401) },
+        },
+      },
+      async (req) => sessions.list(req.tenantId, req.query),
+    );
+
+    app.get(
+      '/api/sessions/:id',
+      {
+        schema: { tags: ['sessions'], summary: 'Get a session', params, response: { 200: SessionResponseSchema, ...errorResponses(401, 404) } },
+      },
+      async (req) => ({ session: await sessions.get(req.tenantId, req.params.id) }),
+    );
+
+    app.delete(
+      '/api/sessions/:id',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'End a session: stop its processes; history stays readable',
+          params,
+          response: { 200: SessionResponseSchema, ...errorResponses(401, 404) },
+        },
+      },
+      async (req) => ({ session: await sessions.end(req.tenantId, req.params.id) }),
+    );
+
+    app.post(
+      '/api/sessions/:id/messages',
+      {
+        bodyLimit: opts.messageBodyLimit,
+        schema: {
+          tags: ['sessions'],
+          summary: 'Send a message; the turn streams back as SSE',
+          params,
+          body: SendMessageBodySchema,
+          response: { 200: SseResponse, ...errorResponses(400, 401, 404, 409, 410, 413, 415) },
+        },
+      },
+      async (req, reply) => {
+        const turn = await sessions.sendMessage(req.tenantId, req.params.id, req.body);
+        return sendSse(reply, turn.subscribe(0), { heartbeatMs: opts.heartbeatMs });
+      },
+    );
+
+    app.get(
+      '/api/sessions/:id/stream',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'Rejoin a turn stream: every event after `Last-Event-ID` (or `?after=`), then the live rest of the turn',
+          params,
+          querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }),
+          headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 32 })) }),
+          response: { 200: SseResponse, ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (req, reply) => {
+        const header = req.headers['last-event-id'];
+        const fromHeader = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
+        const after = fromHeader ?? req.query.after ?? 0;
+        await sessions.record(req.tenantId, req.params.id);
+        return sendSse(reply, sessions.stream(req.tenantId, req.params.id, after), { heartbeatMs: opts.heartbeatMs });
+      },
+    );
+
+    app.post(
+      '/api/sessions/:id/interrupt',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'Interrupt the running turn (soft first, then kill); resolves when the turn has ended',
+          params,
+          response: { 200: Type.Object({ interrupted: Type.Boolean() }), ...errorResponses(401, 404) },
+        },
+      },
+      async (req) => {
+        await sessions.record(req.tenantId, req.params.id);
+        return { interrupted: await runtime.interrupt(req.params.id) };
+      },
+    );
+
+    app.get(
+      '/api/sessions/:id/messages',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'Persisted messages, in order (sequence cursor)',
+          params,
+          querystring: SequenceCursorQuery,
+          response: { 200: MessageListResponseSchema, ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (req) => sessions.messages(req.tenantId, req.params.id, req.query.after ?? 0, req.query.limit ?? 100),
+    );
+
+    app.get(
+      '/api/sessions/:id/events',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'Persisted events (exactly what was streamed, plus lifecycle events), in order',
+          params,
+          querystring: ListEventsQuerySchema,
+          response: { 200: EventListResponseSchema, ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (req) =>
+        sessions.events(req.tenantId, req.params.id, {
+          after: req.query.after ?? 0,
+          limit: req.query.limit ?? 200,
+          ...(req.query.type ? { type: req.query.type } : {}),
+          ...(req.query.turnId ? { turnId: req.query.turnId } : {}),
+        }),
+    );
+  };
+}

@@ -1,0 +1,199 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type pino from 'pino';
+import { bridgeEntryPath, resolveClaudeExecutable } from '@ash-ai/bridge';
+import { SandboxManager } from '@ash-ai/sandbox';
+import type { Health } from '@ash-ai/shared';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { openDatabase, type AshDatabase } from './db/client.js';
+import { createRepos, type Repos } from './db/repos/index.js';
+import { createLogger, SecretRegistry } from './logger.js';
+import { AgentService } from './services/agent-service.js';
+import { SessionPaths } from './services/session-paths.js';
+import { SessionRuntime } from './services/session-runtime.js';
+import { SessionService } from './services/session-service.js';
+import { PathScrubber } from './services/text-safety.js';
+import { AgentStore } from './storage/agent-store.js';
+import { SERVER_VERSION } from './version.js';
+
+/** A wired Ash server: the Fastify app plus everything behind it. */
+export interface AshServer {
+  app: FastifyInstance;
+  config: Config;
+  logger: Logger;
+  /** Starts listening; resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Stops sandboxes, closes the app and the database. */
+  close(): Promise<void>;
+}
+
+export interface CreateServerOptions {
+  /** Log destination (default stdout). */
+  logDestination?: pino.DestinationStream;
+}
+
+/**
+ * Wires the server from a config: data dir, logger, database (migrated), sandbox manager,
+ * services and the app. Reconciles what a crashed previous run left behind.
+ * @throws SandboxUnavailableError when the requested isolation is not available.
+ */
+export async function createAshServer(config: Config, opts: CreateServerOptions = {}): Promise<AshServer> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const secrets = new SecretRegistry();
+  secrets.add(config.anthropicApiKey);
+  const logger = createLogger({ level: config.logLevel, secrets, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  const ownerId = serverId(config.dataDir);
+  const db = await openDatabase(config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') });
+  const repos = createRepos(db);
+  let sandboxes: SandboxManager;
+  try {
+    sandboxes = await SandboxManager.create({
+      mode: config.sandboxMode,
+      bridgeEntry: bridgeEntryPath,
+      claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),
+      groupName: `ash-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
+      defaultLimits: config.sandboxLimits,
+      modelUpstreamUrl: config.anthropicBaseUrl,
+      baseClaudeEnv: config.modelMaxRetries !== undefined ? { CLAUDE_CODE_MAX_RETRIES: String(config.modelMaxRetries) } : {},
+      ...(config.sandboxUid !== undefined ? { sandboxUid: config.sandboxUid } : {}),
+      ...(config.sandboxGid !== undefined ? { sandboxGid: config.sandboxGid } : {}),
+      log: logger.child({ component: 'sandbox' }),
+    });
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  for (const w of sandboxes.info.warnings) logger.warn(w);
+
+  const paths = new SessionPaths(config.dataDir);
+  const store = new AgentStore(config.dataDir);
+  const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
+  const runtime = new SessionRuntime({ repos, sandboxes, paths, config, log: logger, version: SERVER_VERSION, ownerId, scrubber });
+  const sessions = new SessionService({ repos, runtime, agents: store, paths, log: logger });
+  const agents = new AgentService({
+    repos,
+    store,
+    dataDir: config.dataDir,
+    maxAgentBytes: config.agentMaxSizeBytes,
+    onAgentDeleted: (tenantId, name) => sessions.endAgentSessions(tenantId, name),
+  });
+  await reconcile(repos, ownerId, logger);
+
+  const startedAt = Date.now();
+  const coordinatorId = `${hostname()}-${process.pid}`;
+  const health = async (): Promise<Health> => {
+    const live = runtime.liveSandboxCount;
+    const running = runtime.runningTurnCount;
+    return {
+      status: 'ok',
+      version: SERVER_VERSION,
+      uptime: (Date.now() - startedAt) / 1000,
+      activeSessions: await repos.sessions.countActive(),
+      activeSandboxes: live,
+      coordinatorId,
+      pool: {
+        live,
+        running,
+        idle: Math.max(0, live - running),
+        warm: 0,
+        starting: 0,
+        maxCapacity: config.maxSandboxes,
+        preWarmHits: 0,
+        resumeWarmHits: 0,
+        resumeColdHits: 0,
+        evictions: 0,
+      },
+      sandbox: sandboxes.info,
+    };
+  };
+
+  const app = await buildApp({
+    logger,
+    version: SERVER_VERSION,
+    agents,
+    sessions,
+    runtime,
+    health,
+    // base64 inflates by 4/3; allow for JSON around it.
+    limits: {
+      deployBodyBytes: Math.ceil(config.agentMaxSizeBytes * 1.4) + 1024 * 1024,
+      messageBodyBytes: Math.ceil(config.messageMaxSizeBytes * 1.4) + 64 * 1024,
+    },
+    sseHeartbeatMs: config.sseHeartbeatMs,
+  });
+
+  let closed = false;
+  return {
+    app,
+    config,
+    logger,
+    async listen() {
+      const address = await app.listen({ port: config.port, host: config.host });
+      logger.info({ version: SERVER_VERSION, address, dataDir: config.dataDir, sandbox: sandboxes.info.mode }, `Ash v${SERVER_VERSION} listening`);
+      return address;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await runtime.shutdown();
+      await app.close();
+      await sandboxes.close();
+      await closeDb(db);
+    },
+  };
+}
+
+async function closeDb(db: AshDatabase): Promise<void> {
+  await db.close().catch(() => undefined);
+}
+
+/** The stable id of the server owning this data dir (kept in `<data>/server-id`). */
+function serverId(dataDir: string): string {
+  const file = join(dataDir, 'server-id');
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim();
+    if (id) return id;
+  }
+  const id = `srv-${randomUUID()}`;
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
+}
+
+/**
+ * After a crash: sessions this server hosted have no process any more. A turn that was running
+ * is closed with `error` + `done` (so clients and history see how it ended), its slot released;
+ * active sessions become `paused` (resumable; the next message resumes them).
+ */
+async function reconcile(repos: Repos, ownerId: string, log: Logger): Promise<void> {
+  const owned = await repos.sessions.listOwnedBy(ownerId);
+  for (const s of owned) {
+    if (s.activeTurnId) {
+      const counters = await repos.history.maxSequences(s.id);
+      const now = new Date().toISOString();
+      const turnId = s.activeTurnId;
+      await repos.history.insertEvents(
+        [
+          { type: 'error', data: { error: 'the server stopped during the turn', code: 'sandbox_crashed' } },
+          { type: 'done', data: { sessionId: s.id, turnId, outcome: 'error' } },
+        ].map((e, i) => ({
+          id: randomUUID(),
+          tenantId: s.tenantId,
+          sessionId: s.id,
+          type: e.type,
+          data: JSON.stringify(e.data),
+          sequence: counters.lastEventSeq + 1 + i,
+          turnId,
+          createdAt: now,
+        })),
+      );
+      await repos.sessions.releaseTurn(s.id, turnId, { lastEventSeq: counters.lastEventSeq + 2, lastMessageSeq: counters.lastMessageSeq }, now);
+      log.warn({ sessionId: s.id, turnId }, 'closed a turn interrupted by a server stop');
+    }
+    await repos.sessions.update(s.tenantId, s.id, { ownerId: null, ...(s.status === 'active' || s.status === 'starting' ? { status: 'paused' } : {}) });
+  }
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import type { Agent, DeployAgentBody, UpdateAgentBody } from '@ash-ai/shared';
+import type { AgentRecord, Repos } from '../db/repos/index.js';
+import { AppError, notFound } from '../errors.js';
+import type { AgentStore } from '../storage/agent-store.js';
+
+export interface AgentServiceDeps {
+  repos: Repos;
+  store: AgentStore;
+  dataDir: string;
+  maxAgentBytes: number;
+  /** Called before an agent is deleted, to end its sessions' sandboxes. */
+  onAgentDeleted: (tenantId: string, name: string) => Promise<void>;
+}
+
+/** Redacts env values: env is write-only over the API. */
+export function agentToApi(a: AgentRecord): Agent {
+  const env: Record<string, string> = {};
+  for (const k of Object.keys(a.env)) env[k] = '***';
+  return {
+    id: a.id,
+    name: a.name,
+    tenantId: a.tenantId,
+    version: a.version,
+    description: a.description,
+    env,
+    config: a.config,
+    fileCount: a.fileCount,
+    sizeBytes: a.sizeBytes,
+    createdAt: a.createdAt,
+    updatedAt: a.updatedAt,
+  };
+}
+
+/** Deploys, lists, updates and deletes agents of a tenant. */
+export class AgentService {
+  constructor(private readonly deps: AgentServiceDeps) {}
+
+  /**
+   * Deploys (or redeploys, bumping the version) an agent from a folder on the server or from
+   * uploaded files. Sessions created earlier keep the version they started with.
+   * @throws AppError 400 (bad paths, base64), 413 (too large), 422 (no folder, no CLAUDE.md).
+   */
+  async deploy(tenantId: string, body: DeployAgentBody): Promise<Agent> {
+    if (body.path === undefined && body.files === undefined) {
+      throw new AppError('validation_failed', 'give either `path` (a folder on the server) or `files` (uploaded)', {
+        errors: [{ path: '/body', message: 'must have property path or files' }],
+      });
+    }
+    if (body.path !== undefined && body.files !== undefined) {
+      throw new AppError('validation_failed', 'give either `path` or `files`, not both', {
+        errors: [{ path: '/body', message: 'path and files are mutually exclusive' }],
+      });
+    }
+    const limits = { maxBytes: this.deps.maxAgentBytes, maxFiles: 10_000 };
+    const { store } = this.deps;
+    const staged =
+      body.path !== undefined
+        ? await store.stageFromPath(isAbsolute(body.path) ? body.path : resolve(this.deps.dataDir, body.path), limits)
+        : await store.stageFromFiles(body.files ?? [], limits);
+    try {
+      await store.requireClaudeMd(staged, body.systemPrompt);
+      const existing = await this.deps.repos.agents.get(tenantId, body.name);
+      const record = await this.deps.repos.agents.upsert({
+        id: existing?.id ?? randomUUID(),
+        tenantId,
+        name: body.name,
+        description: body.description ?? existing?.description ?? null,
+        env: body.env ?? existing?.env ?? {},
+        config: body.config ?? existing?.config ?? {},
+        fileCount: staged.fileCount,
+        sizeBytes: staged.sizeBytes,
+        now: new Date().toISOString(),
+      });
+      await store.publish(staged, tenantId, record.name, record.version);
+      return agentToApi(record);
+    } catch (err) {
+      await store.discard(staged);
+      throw err;
+    }
+  }
+
+  async list(tenantId: string): Promise<Agent[]> {
+    return (await this.deps.repos.agents.list(tenantId)).map(agentToApi);
+  }
+
+  /** @throws AppError 404 `agent_not_found`. */
+  async get(tenantId: string, name: string): Promise<Agent> {
+    return agentToApi(await this.record(tenantId, name));
+  }
+
+  /** @throws AppError 404 `agent_not_found`. */
+  async record(tenantId: string, name: string): Promise<AgentRecord> {
+    const a = await this.deps.repos.agents.get(tenantId, name);
+    if (!a) throw notFound('agent_not_found', 'Agent', name);
+    return a;
+  }
+
+  /** Replaces env, shallow-merges config, sets description. @throws AppError 404. */
+  async update(tenantId: string, name: string, body: UpdateAgentBody): Promise<Agent> {
+    const current = await this.record(tenantId, name);
+    const updated = await this.deps.repos.agents.update(tenantId, name, {
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      ...(body.env !== undefined ? { env: body.env } : {}),
+      ...(body.config !== undefined ? { config: { ...current.config, ...body.config } } : {}),
+      now: new Date().toISOString(),
+    });
+    if (!updated) throw notFound('agent_not_found', 'Agent', name);
+    return agentToApi(updated);
+  }
+
+  /**
+   * Deletes an agent and its deployed folders. Its sessions end (their history stays readable).
+   * @throws AppError 404.
+   */
+  async delete(tenantId: string, name: string): Promise<void> {
+    await this.record(tenantId, name);
+    await this.deps.onAgentDeleted(tenantId, name);
+    await this.deps.repos.agents.delete(tenantId, name);
+    await this.deps.store.removeAgent(tenantId, name);
+  }
+}

@@ -1,0 +1,328 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  classifySdkMessage,
+  sdkMessageText,
+  type BridgeSdkOptions,
+  type Conversation,
+  type ErrorCode,
+  type MessageContent,
+  type SendMessageBody,
+  type ErrorData,
+  type TurnOutcome,
+} from '@ash-ai/shared';
+import { SandboxStartError, type Sandbox, type SandboxManager, type TurnEvent } from '@ash-ai/sandbox';
+import type { Config } from '../config.js';
+import type { Repos, SessionRecord } from '../db/repos/index.js';
+import { AppError, notFound } from '../errors.js';
+import type { SessionPaths } from './session-paths.js';
+import type { PathScrubber } from './text-safety.js';
+import { TurnLog } from './turn-log.js';
+
+/** How long a finished turn stays in memory for late reconnects, ms. */
+const FINISHED_TURN_TTL_MS = 5 * 60_000;
+
+interface LiveSession {
+  sessionId: string;
+  tenantId: string;
+  sandbox: Sandbox | undefined;
+  starting: Promise<Sandbox> | undefined;
+  turn: RunningTurn | undefined;
+  lastTurn: TurnLog | undefined;
+}
+
+interface RunningTurn {
+  log: TurnLog;
+  /** Resolves when the turn has ended and released its slot. */
+  ended: Promise<void>;
+  interruptRequested: boolean;
+  /** Why the host ended the turn, when it did. */
+  hostEnd?: { outcome: TurnOutcome; error?: { message: string; code: ErrorCode } };
+}
+
+export interface SessionRuntimeDeps {
+  repos: Repos;
+  sandboxes: SandboxManager;
+  paths: SessionPaths;
+  config: Config;
+  log: Logger;
+  version: string;
+  /** Stable id of this server (owner of the sandboxes it starts). */
+  ownerId: string;
+  scrubber: PathScrubber;
+}
+
+/**
+ * Runs sessions on this server: starts their sandboxes, runs one turn at a time per session,
+ * records every event, and stops sandboxes on end, pause and shutdown. HTTP-free: routes call it.
+ */
+export class SessionRuntime {
+  private readonly live = new Map<string, LiveSession>();
+  private closed = false;
+
+  constructor(private readonly deps: SessionRuntimeDeps) {}
+
+  /** Sessions with a live sandbox process here. */
+  get liveSandboxCount(): number {
+    return this.deps.sandboxes.all().length;
+  }
+
+  /** Ids of sessions running a turn here. */
+  get runningTurnCount(): number {
+    let n = 0;
+    for (const l of this.live.values()) if (l.turn) n++;
+    return n;
+  }
+
+  hasLiveSandbox(sessionId: string): boolean {
+    return this.live.get(sessionId)?.sandbox?.state === 'ready';
+  }
+
+  /**
+   * Starts a session's sandbox in the background (and its Claude process), so the first message
+   * does not wait for it. Failures are logged; the first message retries.
+   */
+  prewarm(session: SessionRecord): void {
+    if (this.closed) return;
+    const live = this.entry(session);
+    void this.ensureSandbox(live, session)
+      .then((sb) => sb.warm(this.sdkOptions(session, {}), this.conversation(session)))
+      .catch((err: unknown) => this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'));
+  }
+
+  /**
+   * Starts a turn: claims the session's turn slot, records the user message and `session_start`,
+   * and runs the turn in the background. The returned log streams the turn's events.
+   * @throws AppError 410 `session_ended`, 409 `session_busy`, 404 `session_not_found`.
+   */
+  async startTurn(session: SessionRecord, body: SendMessageBody, prompt: MessageContent): Promise<TurnLog> {
+    if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
+    if (session.status === 'ended') throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
+    const turnId = randomUUID();
+    const now = new Date().toISOString();
+    const acquired = await this.deps.repos.sessions.acquireTurn(session.tenantId, session.id, turnId, this.deps.ownerId, now);
+    if (!acquired) {
+      const current = await this.deps.repos.sessions.get(session.tenantId, session.id);
+      if (!current) throw notFound('session_not_found', 'Session', session.id);
+      if (current.status === 'ended') throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
+      throw new AppError('session_busy', 'the session is running a turn; wait for its `done` event, interrupt it, or send with onBusy', {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    let record = acquired;
+    if (record.status !== 'active') {
+      // A message to a paused (or errored) session resumes it transparently.
+      record = (await this.deps.repos.sessions.update(record.tenantId, record.id, { status: 'active' })) ?? record;
+    }
+    const live = this.entry(record);
+    const log = new TurnLog(record.id, record.tenantId, turnId, record, this.deps.repos.history, this.deps.log);
+    let markEnded!: () => void;
+    const running: RunningTurn = { log, ended: new Promise((r) => (markEnded = r)), interruptRequested: false };
+    live.turn = running;
+    log.addMessage({
+      role: 'user',
+      type: 'user',
+      content: { type: 'user', message: { role: 'user', content: prompt } },
+      text: typeof prompt === 'string' ? prompt : sdkMessageText({ message: { content: prompt } }),
+    });
+    log.emit({ event: 'session_start', data: { sessionId: record.id, version: this.deps.version, turnId } });
+    void this.execute(live, running, record, body, prompt).finally(markEnded);
+    return log;
+  }
+
+  /**
+   * The events of the session's current turn (or the last one, for a while after it ended) with
+   * `id > after`, followed live until `done`; undefined when this server has no such turn.
+   */
+  turnFor(sessionId: string): TurnLog | undefined {
+    const live = this.live.get(sessionId);
+    if (live?.turn) return live.turn.log;
+    const last = live?.lastTurn;
+    if (last?.finishedAt && Date.now() - last.finishedAt < FINISHED_TURN_TTL_MS) return last;
+    return undefined;
+  }
+
+  /**
+   * Interrupts the running turn: a soft interrupt through the SDK first; if the turn has not
+   * ended after the grace period, the sandbox's processes are killed. Resolves when the turn ended.
+   * @returns false when no turn was running.
+   */
+  async interrupt(sessionId: string): Promise<boolean> {
+    const running = this.live.get(sessionId)?.turn;
+    if (!running) return false;
+    running.interruptRequested = true;
+    const live = this.live.get(sessionId);
+    live?.sandbox?.interrupt(running.log.turnId);
+    const timer = setTimeout(() => {
+      if (running.log.finished) return;
+      running.hostEnd = { outcome: 'interrupted' };
+      void live?.sandbox?.abortTurn(running.log.turnId, { message: 'interrupted', code: 'turn_interrupted' }, 'interrupted');
+    }, this.deps.config.interruptGraceMs);
+    await running.ended;
+    clearTimeout(timer);
+    return true;
+  }
+
+  /**
+   * Stops the session's sandbox (ending a running turn as interrupted). Used by end, pause and
+   * eviction. Resolves when the process tree, cgroup and sockets are gone.
+   */
+  async stop(sessionId: string, reason: string): Promise<void> {
+    const live = this.live.get(sessionId);
+    if (!live) return;
+    const running = live.turn;
+    if (running) {
+      running.interruptRequested = true;
+      running.hostEnd = { outcome: 'interrupted', error: { message: `the session was ${reason}`, code: 'turn_interrupted' } };
+      if (live.sandbox) await live.sandbox.abortTurn(running.log.turnId, { message: `the session was ${reason}`, code: 'turn_interrupted' }, 'interrupted');
+      await running.ended;
+    }
+    if (live.starting) await live.starting.catch(() => undefined);
+    const sandbox = live.sandbox;
+    live.sandbox = undefined;
+    if (sandbox) await sandbox.stop();
+    this.live.delete(sessionId);
+  }
+
+  /** Stops everything (server shutdown). */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.live.keys()].map((id) => this.stop(id, 'shut down').catch(() => undefined)));
+  }
+
+  private entry(session: SessionRecord): LiveSession {
+    let live = this.live.get(session.id);
+    if (!live) {
+      live = { sessionId: session.id, tenantId: session.tenantId, sandbox: undefined, starting: undefined, turn: undefined, lastTurn: undefined };
+      this.live.set(session.id, live);
+    }
+    return live;
+  }
+
+  private async ensureSandbox(live: LiveSession, session: SessionRecord): Promise<Sandbox> {
+    if (live.sandbox?.state === 'ready') return live.sandbox;
+    if (live.starting) return live.starting;
+    const start = (async () => {
+      const { sandboxes, paths, repos, config } = this.deps;
+      if (sandboxes.all().length >= config.maxSandboxes) {
+        throw new AppError('capacity_reached', 'no sandbox capacity left; retry later', { headers: { 'Retry-After': '5' } });
+      }
+      const agent = await repos.agents.get(session.tenantId, session.agentName);
+      const env: Record<string, string> = { ...(agent?.env ?? {}), ...session.extraEnv };
+      const sandbox = await sandboxes.start({
+        id: session.id,
+        workspaceDir: paths.workspace(session.id),
+        claudeConfigDir: paths.claudeConfig(session.id),
+        env,
+        resolveApiKey: () => config.anthropicApiKey,
+      });
+      sandbox.onExit(() => {
+        if (live.sandbox === sandbox) live.sandbox = undefined;
+      });
+      live.sandbox = sandbox;
+      await repos.sessions.update(session.tenantId, session.id, { ownerId: this.deps.ownerId });
+      return sandbox;
+    })();
+    live.starting = start;
+    try {
+      return await start;
+    } finally {
+      if (live.starting === start) live.starting = undefined;
+    }
+  }
+
+  /** Session config + turn options → what the bridge passes to the SDK. */
+  private sdkOptions(session: SessionRecord, body: Partial<SendMessageBody>): BridgeSdkOptions {
+    const o: BridgeSdkOptions = { ...session.config };
+    if (session.model && !o.model) o.model = session.model;
+    for (const k of ['model', 'maxTurns', 'maxBudgetUsd', 'effort', 'thinking', 'outputFormat'] as const) {
+      if (body[k] !== undefined) (o as Record<string, unknown>)[k] = body[k];
+    }
+    return o;
+  }
+
+  private conversation(session: SessionRecord): Conversation {
+    return session.parentSessionId ? { sessionId: session.id, forkFrom: session.parentSessionId } : { sessionId: session.id };
+  }
+
+  private async execute(live: LiveSession, running: RunningTurn, session: SessionRecord, body: SendMessageBody, prompt: MessageContent): Promise<void> {
+    const { log } = running;
+    const { config } = this.deps;
+    let outcome: TurnOutcome = 'error';
+    let watchdog: NodeJS.Timeout | undefined;
+    try {
+      const sandbox = await this.ensureSandbox(live, session);
+      if (running.interruptRequested) {
+        outcome = 'interrupted';
+        return;
+      }
+      const events = sandbox.runTurn(log.turnId, prompt, this.sdkOptions(session, body), this.conversation(session));
+      const arm = () => {
+        if (watchdog) clearTimeout(watchdog);
+        watchdog = setTimeout(() => {
+          this.deps.log.warn({ sessionId: session.id, turnId: log.turnId }, 'turn produced no event in time; ending it');
+          void sandbox.abortTurn(log.turnId, {
+            message: `the turn produced no event for ${config.turnIdleTimeoutMs} ms`,
+            code: 'turn_timeout',
+          });
+        }, config.turnIdleTimeoutMs);
+      };
+      arm();
+      for await (const ev of events) {
+        arm();
+        outcome = this.onBridgeEvent(log, ev, body.includePartialMessages === true, running) ?? outcome;
+      }
+    } catch (err) {
+      const { code, message } = describeFailure(err);
+      log.emit({ event: 'error', data: { error: this.deps.scrubber.scrub(message), code } });
+      outcome = 'error';
+    } finally {
+      if (watchdog) clearTimeout(watchdog);
+      log.emit({ event: 'done', data: { sessionId: session.id, turnId: log.turnId, outcome } });
+      log.finish();
+      await log.flush();
+      await this.deps.repos.sessions
+        .releaseTurn(session.id, log.turnId, log.counters, new Date().toISOString())
+        .catch((err: unknown) => this.deps.log.error({ err: errText(err), sessionId: session.id }, 'could not release the turn slot'));
+      if (live.turn === running) live.turn = undefined;
+      live.lastTurn = log;
+    }
+  }
+
+  /** Handles one bridge event of a turn; returns the outcome when the turn ended. */
+  private onBridgeEvent(log: TurnLog, ev: TurnEvent, includePartial: boolean, running: RunningTurn): TurnOutcome | undefined {
+    if (ev.ev === 'message') {
+      const msg = ev.data;
+      for (const se of classifySdkMessage(msg, { includePartialMessages: includePartial })) log.emit(se);
+      const type = msg.type;
+      if (type === 'assistant' || type === 'user' || type === 'result') {
+        log.addMessage({ role: type === 'user' ? 'user' : 'assistant', type: String(type), content: msg, text: sdkMessageText(msg) });
+      }
+      return undefined;
+    }
+    let outcome = ev.outcome;
+    if (running.interruptRequested && outcome !== 'completed') outcome = 'interrupted';
+    if (outcome === 'error' && ev.error) {
+      const data: ErrorData = {
+        error: this.deps.scrubber.scrub(ev.error.message),
+        code: ev.error.code,
+      };
+      if (ev.error.limit) data.limit = ev.error.limit;
+      log.emit({ event: 'error', data });
+    } else if (outcome === 'interrupted' && running.hostEnd?.error) {
+      // Ended by the host (session ended/paused mid-turn): say why.
+      log.emit({ event: 'error', data: { error: running.hostEnd.error.message, code: running.hostEnd.error.code } });
+    }
+    return outcome;
+  }
+}
+
+function describeFailure(err: unknown): { code: ErrorCode; message: string } {
+  if (err instanceof AppError) return { code: err.code, message: err.detail };
+  if (err instanceof SandboxStartError) return { code: 'sandbox_unavailable', message: `the sandbox could not start: ${err.message}` };
+  return { code: 'internal_error', message: 'the turn failed unexpectedly' };
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,184 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { UploadFile } from '@ash-ai/shared';
+import { AppError } from '../errors.js';
+import { base64DecodedLength, decodeBase64Strict } from '../util/base64.js';
+import { safeRelativePath, tenantDirName } from '../util/paths.js';
+
+/** A deploy being prepared in a staging directory. */
+export interface StagedAgent {
+  dir: string;
+  fileCount: number;
+  sizeBytes: number;
+}
+
+/** Limits on what a deploy may contain. */
+export interface AgentLimits {
+  maxBytes: number;
+  maxFiles: number;
+}
+
+/** Folder entries never copied into an agent. */
+const SKIP_NAMES = new Set(['.git', 'node_modules', '.DS_Store']);
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * Deployed agent folders on disk: `<data>/agents/<tenant>/<name>/v<version>/`. A deploy is
+ * staged in a scratch directory, validated, then published by an atomic rename, so a session
+ * never sees a half-written agent, and sessions created before a redeploy keep their version.
+ */
+export class AgentStore {
+  private readonly root: string;
+
+  constructor(dataDir: string) {
+    this.root = join(dataDir, 'agents');
+  }
+
+  /** Directory of one deployed version. */
+  versionDir(tenantId: string, name: string, version: number): string {
+    return join(this.agentDir(tenantId, name), `v${version}`);
+  }
+
+  hasVersion(tenantId: string, name: string, version: number): boolean {
+    return existsSync(join(this.versionDir(tenantId, name, version), 'CLAUDE.md'));
+  }
+
+  /**
+   * Copies a folder on the server's machine into staging (regular files and directories only:
+   * symlinks, sockets and devices are skipped, as are `.git` and `node_modules`).
+   * @throws AppError 422 `invalid_agent_folder` when the path is not a readable directory; 413 over the limits.
+   */
+  async stageFromPath(source: string, limits: AgentLimits): Promise<StagedAgent> {
+    let info: import('node:fs').Stats;
+    try {
+      info = await stat(source);
+    } catch {
+      throw new AppError('invalid_agent_folder', 'the agent folder does not exist on the server');
+    }
+    if (!info.isDirectory()) throw new AppError('invalid_agent_folder', 'the agent path is not a directory');
+    const staged = await this.newStaging();
+    try {
+      await this.copyTree(source, staged.dir, staged, limits);
+      return staged;
+    } catch (err) {
+      await this.discard(staged);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes uploaded files into staging.
+   * @throws AppError 400 `invalid_path` / `invalid_base64` naming the file; 413 over the limits.
+   */
+  async stageFromFiles(files: UploadFile[], limits: AgentLimits): Promise<StagedAgent> {
+    if (files.length > limits.maxFiles) throw new AppError('payload_too_large', `an agent may hold at most ${limits.maxFiles} files`);
+    let total = 0;
+    const decoded: Array<{ path: string; bytes: Buffer }> = [];
+    const seen = new Set<string>();
+    for (const [i, f] of files.entries()) {
+      const rel = safeRelativePath(f.path);
+      if (!rel || rel.split('/').some((s) => SKIP_NAMES.has(s))) {
+        throw new AppError('invalid_path', `files[${i}].path is not an acceptable relative path`, {
+          errors: [{ path: `/body/files/${i}/path`, message: 'must be a relative path without ".." segments' }],
+        });
+      }
+      total += base64DecodedLength(f.content);
+      if (total > limits.maxBytes) throw new AppError('payload_too_large', `the agent exceeds ${limits.maxBytes} bytes`);
+      const bytes = decodeBase64Strict(f.content);
+      if (!bytes) {
+        throw new AppError('invalid_base64', `files[${i}].content is not valid base64`, {
+          errors: [{ path: `/body/files/${i}/content`, message: 'must be base64 (RFC 4648)' }],
+        });
+      }
+      if (seen.has(rel)) throw new AppError('invalid_path', `files[${i}].path duplicates another file`);
+      seen.add(rel);
+      decoded.push({ path: rel, bytes });
+    }
+    const staged = await this.newStaging();
+    try {
+      for (const f of decoded) {
+        const dest = join(staged.dir, f.path);
+        await mkdir(dirname(dest), { recursive: true });
+        await writeFile(dest, f.bytes, { flag: 'wx' });
+        staged.fileCount++;
+        staged.sizeBytes += f.bytes.length;
+      }
+      return staged;
+    } catch (err) {
+      await this.discard(staged);
+      if (err instanceof AppError) throw err;
+      // A file and a directory with the same name, for instance.
+      throw new AppError('invalid_path', 'the uploaded paths conflict with each other');
+    }
+  }
+
+  /**
+   * Makes sure the staged folder has CLAUDE.md, writing it from `systemPrompt` when given.
+   * @throws AppError 422 `invalid_agent_folder` when there is neither.
+   */
+  async requireClaudeMd(staged: StagedAgent, systemPrompt: string | undefined): Promise<void> {
+    const file = join(staged.dir, 'CLAUDE.md');
+    if (existsSync(file)) return;
+    if (systemPrompt !== undefined) {
+      await writeFile(file, systemPrompt);
+      staged.fileCount++;
+      staged.sizeBytes += Buffer.byteLength(systemPrompt);
+      return;
+    }
+    throw new AppError('invalid_agent_folder', 'the agent folder has no CLAUDE.md (add one, or pass systemPrompt)');
+  }
+
+  /** Moves a staged folder into place as `version`. */
+  async publish(staged: StagedAgent, tenantId: string, name: string, version: number): Promise<void> {
+    const dest = this.versionDir(tenantId, name, version);
+    await mkdir(dirname(dest), { recursive: true });
+    await rm(dest, { recursive: true, force: true });
+    await rename(staged.dir, dest);
+  }
+
+  async discard(staged: StagedAgent): Promise<void> {
+    await rm(staged.dir, { recursive: true, force: true });
+  }
+
+  /** Removes every version of an agent. */
+  async removeAgent(tenantId: string, name: string): Promise<void> {
+    await rm(this.agentDir(tenantId, name), { recursive: true, force: true });
+  }
+
+  /** Copies a deployed version into a (new) workspace directory. */
+  async copyToWorkspace(tenantId: string, name: string, version: number, dest: string): Promise<void> {
+    await mkdir(dirname(dest), { recursive: true });
+    await cp(this.versionDir(tenantId, name, version), dest, { recursive: true, force: true, verbatimSymlinks: true });
+  }
+
+  private agentDir(tenantId: string, name: string): string {
+    return join(this.root, tenantDirName(tenantId, sha256), name);
+  }
+
+  private async newStaging(): Promise<StagedAgent> {
+    const dir = join(this.root, '.staging', randomUUID());
+    await mkdir(dir, { recursive: true });
+    return { dir, fileCount: 0, sizeBytes: 0 };
+  }
+
+  private async copyTree(src: string, dest: string, staged: StagedAgent, limits: AgentLimits): Promise<void> {
+    await mkdir(dest, { recursive: true });
+    for (const e of await readdir(src, { withFileTypes: true })) {
+      if (SKIP_NAMES.has(e.name)) continue;
+      const from = join(src, e.name);
+      const to = join(dest, e.name);
+      if (e.isDirectory()) await this.copyTree(from, to, staged, limits);
+      else if (e.isFile()) {
+        const size = (await lstat(from)).size;
+        staged.fileCount++;
+        staged.sizeBytes += size;
+        if (staged.fileCount > limits.maxFiles) throw new AppError('payload_too_large', `an agent may hold at most ${limits.maxFiles} files`);
+        if (staged.sizeBytes > limits.maxBytes) throw new AppError('payload_too_large', `the agent exceeds ${limits.maxBytes} bytes`);
+        await cp(from, to);
+      }
+    }
+  }
+}
