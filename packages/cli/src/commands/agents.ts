@@ -1,0 +1,83 @@
+import { existsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Agent } from '@ash-ai/sdk';
+import { CliError, printJson, printTable } from '../output.js';
+import type { GlobalOptions } from '../program.js';
+import { parseEnvPairs } from './env-pairs.js';
+
+function printAgent(a: Agent): void {
+  process.stdout.write(
+    `${a.name} (version ${a.version})\n  files: ${a.fileCount} (${a.sizeBytes} bytes)\n  env: ${Object.keys(a.env).join(', ') || '-'}\n  updated: ${a.updatedAt}\n`,
+  );
+}
+
+/** `ash deploy` and `ash agent list|get|delete`. */
+export function registerAgentCommands(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('deploy <dir>')
+    .description('deploy an agent folder (must contain CLAUDE.md); redeploying bumps the version')
+    .option('-n, --name <name>', 'agent name (default: the folder name)')
+    .option('-e, --env <KEY=VALUE...>', 'environment variable for the agent (repeatable)')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, opts: { name?: string; env?: string[]; json?: boolean }) => {
+      const name = opts.name ?? basename(resolve(dir)).replace(/[^a-zA-Z0-9_-]/g, '-');
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`not a directory: ${dir}`);
+      if (!existsSync(join(dir, 'CLAUDE.md'))) throw new CliError(`${dir} has no CLAUDE.md; an agent folder needs one`);
+      const env = parseEnvPairs(opts.env);
+      const showProgress = !opts.json && process.stderr.isTTY;
+      const agent = await globals()
+        .client()
+        .agents.deployDirectory(name, dir, {
+          ...(env ? { env } : {}),
+          ...(showProgress
+            ? {
+                onProgress: (done: number, total: number) => {
+                  const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
+                  const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+                  process.stderr.write(`\rupload [${bar}] ${pct}%`);
+                  if (done === total) process.stderr.write('\n');
+                },
+              }
+            : {}),
+        })
+        .catch((err: unknown) => {
+          if (err instanceof Error && err.message.startsWith('not a directory')) throw new CliError(err.message);
+          throw err;
+        });
+      if (opts.json) printJson(agent);
+      else process.stdout.write(`deployed ${agent.name} (version ${agent.version}, ${agent.fileCount} files)\n`);
+    });
+
+  const agent = program.command('agent').description('manage agents');
+  agent
+    .command('list')
+    .description('list agents')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const agents = await globals().client().agents.list();
+      if (opts.json) printJson(agents);
+      else
+        printTable(
+          agents.map((a) => ({ name: a.name, version: a.version, files: a.fileCount, updated: a.updatedAt })),
+          ['name', 'version', 'files', 'updated'],
+        );
+    });
+  agent
+    .command('get <name>')
+    .alias('info')
+    .description('show an agent')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const a = await globals().client().agents.get(name);
+      if (opts.json) printJson(a);
+      else printAgent(a);
+    });
+  agent
+    .command('delete <name>')
+    .description('delete an agent (its sessions end; their history is kept)')
+    .action(async (name: string) => {
+      await globals().client().agents.delete(name);
+      process.stdout.write(`deleted ${name}\n`);
+    });
+}

@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { AshClient } from '@ash-ai/sdk';
+import { ashHome, DEFAULT_PORT, resolveServerUrl, writeCliConfig } from '../config.js';
+import { CliError, printJson } from '../output.js';
+import type { GlobalOptions } from '../program.js';
+
+const pidFile = () => join(ashHome(), 'server.pid');
+const logFile = () => join(ashHome(), 'server.log');
+
+function readPid(): number | undefined {
+  if (!existsSync(pidFile())) return undefined;
+  const pid = Number.parseInt(readFileSync(pidFile(), 'utf8'), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitHealthy(client: AshClient, timeoutMs: number, child?: { exited: boolean }): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child?.exited) return false;
+    try {
+      await client.health();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return false;
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** `ash start`, `ash stop`, `ash status`, `ash serve`, `ash health`. */
+export function registerServerCommands(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('start')
+    .description('start the Ash server in the background and wait until it is healthy')
+    .option('-p, --port <port>', 'port to listen on', String(DEFAULT_PORT))
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--timeout <ms>', 'how long to wait for the server to become healthy', '60000')
+    .action(async (opts: { port: string; host: string; timeout: string }) => {
+      const home = ashHome();
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+      const url = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${opts.port}`;
+      const client = new AshClient({ serverUrl: url });
+      const existing = readPid();
+      if (existing && alive(existing)) {
+        if (await waitHealthy(client, 2000)) {
+          process.stdout.write(`Ash is already running at ${url} (pid ${existing})\n`);
+          return;
+        }
+        throw new CliError(`a server process (pid ${existing}) is running but not healthy; see ${logFile()} or run: ash stop`);
+      }
+      const log = openSync(logFile(), 'a');
+      const entry = fileURLToPath(new URL('../main.js', import.meta.url));
+      const child = spawn(process.execPath, [entry, 'serve'], {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: { ...process.env, ASH_PORT: opts.port, ASH_HOST: opts.host, ASH_DATA_DIR: home },
+      });
+      closeSync(log);
+      const state = { exited: false };
+      child.once('exit', () => {
+        state.exited = true;
+      });
+      writeFileSync(pidFile(), String(child.pid));
+      child.unref();
+      const ok = await waitHealthy(client, Number(opts.timeout), state);
+      if (!ok) {
+        if (!state.exited && child.pid) process.kill(child.pid, 'SIGTERM');
+        rmSync(pidFile(), { force: true });
+        throw new CliError(`the server did not become healthy; last log lines:\n${tail(logFile(), 15)}`);
+      }
+      writeCliConfig({ server_url: url });
+      process.stdout.write(`Ash is running at ${url} (pid ${child.pid}; logs: ${logFile()})\n`);
+    });
+
+  program
+    .command('stop')
+    .description('stop the background server started with ash start')
+    .action(async () => {
+      const pid = readPid();
+      if (!pid || !alive(pid)) {
+        rmSync(pidFile(), { force: true });
+        process.stdout.write('Ash is not running\n');
+        return;
+      }
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 20_000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(pidFile(), { force: true });
+      process.stdout.write(`Ash stopped (pid ${pid})\n`);
+    });
+
+  program
+    .command('status')
+    .description('show whether the server is running and healthy')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const g = globals();
+      const url = resolveServerUrl(g.server);
+      const pid = readPid();
+      let health: Awaited<ReturnType<AshClient['health']>> | undefined;
+      try {
+        health = await new AshClient({ serverUrl: url }).health();
+      } catch {
+        health = undefined;
+      }
+      if (opts.json) {
+        printJson({ running: !!health, url, pid: pid && alive(pid) ? pid : null, health: health ?? null });
+      } else if (health) {
+        process.stdout.write(
+          `running at ${url} (version ${health.version}, ${health.activeSessions} active sessions, ${health.activeSandboxes} sandboxes, isolation ${health.sandbox.mode})\n`,
+        );
+      } else {
+        process.stdout.write(`not running at ${url}\n`);
+      }
+      if (!health) process.exitCode = 1;
+    });
+
+  program
+    .command('serve')
+    .description('run the server in the foreground (configured by ASH_* environment variables)')
+    .option('-p, --port <port>', 'port (overrides ASH_PORT)')
+    .option('--host <host>', 'interface (overrides ASH_HOST)')
+    .action(async (opts: { port?: string; host?: string }) => {
+      const { runServer } = await import('@ash-ai/server');
+      await runServer({ ...process.env, ...(opts.port ? { ASH_PORT: opts.port } : {}), ...(opts.host ? { ASH_HOST: opts.host } : {}) });
+    });
+
+  program
+    .command('health')
+    .description("show the server's health")
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const g = globals();
+      const health = await g.client().health();
+      if (opts.json) printJson(health);
+      else
+        process.stdout.write(
+          `status ${health.status}, version ${health.version}, uptime ${Math.round(health.uptime)}s, ${health.activeSessions} active sessions, ${health.activeSandboxes} sandboxes (isolation ${health.sandbox.mode}, limits ${health.sandbox.limits})\n`,
+        );
+    });
+}

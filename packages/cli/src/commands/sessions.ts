@@ -1,0 +1,188 @@
+import type { Command } from 'commander';
+import type { Session, StreamEvent } from '@ash-ai/sdk';
+import { CliError, printJson, printTable } from '../output.js';
+import type { GlobalOptions } from '../program.js';
+import { parseEnvPairs } from './env-pairs.js';
+
+function printSession(s: Session): void {
+  process.stdout.write(
+    `${s.id}\n  agent: ${s.agentName} (version ${s.agentVersion})\n  status: ${s.status}${s.activeTurnId ? ' (turn running)' : ''}\n  created: ${s.createdAt}\n  last active: ${s.lastActiveAt}\n${s.parentSessionId ? `  forked from: ${s.parentSessionId}\n` : ''}`,
+  );
+}
+
+/** A one-line view of a persisted message: its text, or what its blocks are. */
+function messageSummary(m: { text: string; type: string; content: string }): string {
+  if (m.text) return m.text;
+  try {
+    const parsed = JSON.parse(m.content) as { message?: { content?: unknown } };
+    const blocks = parsed.message?.content;
+    if (Array.isArray(blocks)) {
+      return blocks
+        .map((b: { type?: string; name?: string; content?: unknown }) =>
+          b.type === 'tool_use' ? `[tool_use ${b.name}]` : b.type === 'tool_result' ? `[tool_result] ${typeof b.content === 'string' ? b.content : ''}` : `[${b.type}]`,
+        )
+        .join(' ');
+    }
+  } catch {
+    // fall through
+  }
+  return `[${m.type}]`;
+}
+
+function oneLine(text: string, max = 200): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+/**
+ * Renders a turn for a terminal: text as it streams, each tool call and result on its own line,
+ * errors on stderr. Returns the turn's outcome.
+ */
+export async function renderTurn(events: AsyncIterable<StreamEvent>, json: boolean): Promise<string> {
+  let outcome = 'error';
+  let atLineStart = true;
+  const out = (s: string) => {
+    if (s.length === 0) return;
+    process.stdout.write(s);
+    atLineStart = s.endsWith('\n');
+  };
+  const line = (s: string) => {
+    if (!atLineStart) out('\n');
+    out(`${s}\n`);
+  };
+  for await (const ev of events) {
+    if (json) {
+      process.stdout.write(`${JSON.stringify(ev)}\n`);
+      if (ev.event === 'done') outcome = ev.data.outcome;
+      continue;
+    }
+    switch (ev.event) {
+      case 'text_delta':
+        out(ev.data.delta);
+        break;
+      case 'tool_use':
+        line(`[tool] ${ev.data.name} ${oneLine(JSON.stringify(ev.data.input))}`);
+        break;
+      case 'tool_result':
+        line(`[${ev.data.is_error ? 'tool error' : 'result'}] ${oneLine(ev.data.content)}`);
+        break;
+      case 'error':
+        if (!atLineStart) out('\n');
+        process.stderr.write(`error: ${ev.data.error} (${ev.data.code}${ev.data.limit ? `, limit ${ev.data.limit}` : ''})\n`);
+        atLineStart = true;
+        break;
+      case 'done':
+        outcome = ev.data.outcome;
+        if (!atLineStart) out('\n');
+        if (outcome === 'interrupted') process.stderr.write('(interrupted)\n');
+        break;
+      default:
+        break;
+    }
+  }
+  return outcome;
+}
+
+/** `ash session …`. */
+export function registerSessionCommands(program: Command, globals: () => GlobalOptions): void {
+  const session = program.command('session').description('create and use sessions');
+
+  session
+    .command('create <agent>')
+    .description('create a session on an agent')
+    .option('-m, --model <model>', 'model for this session')
+    .option('-e, --env <KEY=VALUE...>', 'extra environment variable (repeatable)')
+    .option('--json', 'print JSON')
+    .action(async (agent: string, opts: { model?: string; env?: string[]; json?: boolean }) => {
+      const extraEnv = parseEnvPairs(opts.env);
+      const s = await globals()
+        .client()
+        .sessions.create(agent, { ...(opts.model ? { model: opts.model } : {}), ...(extraEnv ? { extraEnv } : {}) });
+      if (opts.json) printJson(s);
+      else process.stdout.write(`${s.id}\n`);
+    });
+
+  session
+    .command('send <id> <message>')
+    .description('send a message and print the answer as it streams')
+    .option('--json', 'print every SSE event as a JSON line')
+    .action(async (id: string, message: string, opts: { json?: boolean }) => {
+      if (message.length === 0) throw new CliError('the message is empty');
+      const outcome = await renderTurn(globals().client().sessions.send(id, message), !!opts.json);
+      if (outcome !== 'completed') process.exitCode = 1;
+    });
+
+  session
+    .command('list')
+    .description('list sessions, newest first')
+    .option('-a, --agent <agent>', 'only sessions of this agent')
+    .option('-s, --status <status>', 'only sessions in this status')
+    .option('-l, --limit <n>', 'how many', '50')
+    .option('--offset <n>', 'skip this many', '0')
+    .option('--json', 'print JSON')
+    .action(async (opts: { agent?: string; status?: string; limit: string; offset: string; json?: boolean }) => {
+      const r = await globals()
+        .client()
+        .sessions.list({
+          ...(opts.agent ? { agent: opts.agent } : {}),
+          ...(opts.status ? { status: opts.status as Session['status'] } : {}),
+          limit: Number(opts.limit),
+          offset: Number(opts.offset),
+        });
+      if (opts.json) printJson(r);
+      else
+        printTable(
+          r.sessions.map((s) => ({ id: s.id, agent: s.agentName, status: s.status, created: s.createdAt })),
+          ['id', 'agent', 'status', 'created'],
+        );
+    });
+
+  session
+    .command('get <id>')
+    .description('show a session')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const s = await globals().client().sessions.get(id);
+      if (opts.json) printJson(s);
+      else printSession(s);
+    });
+
+  session
+    .command('end <id>')
+    .description('end a session (its process stops; history is kept)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const s = await globals().client().sessions.end(id);
+      if (opts.json) printJson(s);
+      else process.stdout.write(`ended ${s.id}\n`);
+    });
+
+  session
+    .command('messages <id>')
+    .description("print a session's messages")
+    .option('--after <seq>', 'only messages after this sequence', '0')
+    .option('-l, --limit <n>', 'how many', '100')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { after: string; limit: string; json?: boolean }) => {
+      const page = await globals()
+        .client()
+        .sessions.messages(id, { after: Number(opts.after), limit: Number(opts.limit) });
+      if (opts.json) printJson(page);
+      else for (const m of page.items) process.stdout.write(`#${m.sequence} ${m.role}${m.type === 'result' ? ' (result)' : ''}: ${oneLine(messageSummary(m), 300)}\n`);
+    });
+
+  session
+    .command('events <id>')
+    .description("print a session's events")
+    .option('--after <seq>', 'only events after this sequence', '0')
+    .option('-l, --limit <n>', 'how many', '200')
+    .option('-t, --type <type>', 'only events of this type')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { after: string; limit: string; type?: string; json?: boolean }) => {
+      const page = await globals()
+        .client()
+        .sessions.events(id, { after: Number(opts.after), limit: Number(opts.limit), ...(opts.type ? { type: opts.type } : {}) });
+      if (opts.json) printJson(page);
+      else for (const e of page.items) process.stdout.write(`#${e.sequence} ${e.type} ${oneLine(e.data, 200)}\n`);
+    });
+}

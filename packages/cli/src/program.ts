@@ -1,0 +1,50 @@
+import { Command, CommanderError } from 'commander';
+import { AshClient } from '@ash-ai/sdk';
+import { registerAgentCommands } from './commands/agents.js';
+import { registerServerCommands } from './commands/server.js';
+import { registerSessionCommands } from './commands/sessions.js';
+import { resolveApiKey, resolveServerUrl } from './config.js';
+import { describeError } from './output.js';
+
+/** Options every command understands. */
+export interface GlobalOptions {
+  server: string | undefined;
+  apiKey: string | undefined;
+  /** An SDK client for the resolved server and key. */
+  client(): AshClient;
+}
+
+/** Builds the `ash` command tree. All HTTP goes through `@ash-ai/sdk`. */
+export function buildProgram(version: string): Command {
+  const program = new Command('ash')
+    .description('Ash: deploy Claude agent folders and talk to them over an API')
+    .version(version)
+    .option('-s, --server <url>', 'Ash server URL (default: $ASH_SERVER_URL, the saved config, or http://localhost:4100)')
+    .option('-k, --api-key <key>', 'API key (default: $ASH_API_KEY or the saved config)')
+    .showHelpAfterError()
+    .exitOverride();
+  const globals = (): GlobalOptions => {
+    const o = program.opts<{ server?: string; apiKey?: string }>();
+    const server = resolveServerUrl(o.server);
+    const apiKey = resolveApiKey(o.apiKey);
+    return { server, apiKey, client: () => new AshClient({ serverUrl: server, ...(apiKey ? { apiKey } : {}) }) };
+  };
+  registerServerCommands(program, globals);
+  registerAgentCommands(program, globals);
+  registerSessionCommands(program, globals);
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Failures print one line on stderr. */
+export async function runCli(argv: string[], version: string): Promise<number> {
+  const program = buildProgram(version);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const server = resolveServerUrl(program.opts<{ server?: string }>().server);
+    process.stderr.write(`ash: ${describeError(err, server)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Health, SendMessageBody, StreamEvent } from '@ash-ai/shared';
+import { HttpClient, type HttpClientOptions } from './core/http.js';
+import { Agents } from './resources/agents.js';
+import { Sessions, type SendOptions } from './resources/sessions.js';
+
+/** Options of {@link AshClient}. All are optional. */
+export interface AshClientOptions extends Partial<HttpClientOptions> {}
+
+const DEFAULT_SERVER_URL = 'http://localhost:4100';
+
+function env(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env?.[name] : undefined;
+}
+
+/**
+ * Client of the Ash API.
+ *
+ * `serverUrl` defaults to `ASH_SERVER_URL` or `http://localhost:4100`; `apiKey` to `ASH_API_KEY`.
+ * Resources: `agents`, `sessions`. The flat methods (`createSession`, `sendMessageStream`...)
+ * keep code written for the upstream Ash SDK working.
+ * @example
+ * const client = new AshClient({ serverUrl: 'http://localhost:4100', apiKey });
+ * const session = await client.sessions.create('hello');
+ * for await (const ev of client.sessions.send(session.id, 'Hi')) console.log(ev.event);
+ */
+export class AshClient {
+  readonly agents: Agents;
+  readonly sessions: Sessions;
+  /** The underlying transport (advanced use). */
+  readonly http: HttpClient;
+
+  constructor(opts: AshClientOptions = {}) {
+    this.http = new HttpClient({
+      ...opts,
+      serverUrl: opts.serverUrl ?? env('ASH_SERVER_URL') ?? DEFAULT_SERVER_URL,
+      apiKey: opts.apiKey ?? env('ASH_API_KEY'),
+    });
+    this.agents = new Agents(this.http);
+    this.sessions = new Sessions(this.http);
+  }
+
+  get serverUrl(): string {
+    return this.http.serverUrl;
+  }
+
+  /** `GET /health` (public). */
+  health(): Promise<Health> {
+    return this.http.request<Health>('GET', '/health');
+  }
+
+  // Upstream-compatible flat methods.
+
+  /** Deploys a local folder as an agent (uploads its files). */
+  deployAgent(name: string, dir: string, opts: { env?: Record<string, string> } = {}) {
+    return this.agents.deployDirectory(name, dir, opts);
+  }
+  listAgents() {
+    return this.agents.list();
+  }
+  getAgent(name: string) {
+    return this.agents.get(name);
+  }
+  deleteAgent(name: string) {
+    return this.agents.delete(name);
+  }
+  createSession(agent: string, opts: Parameters<Sessions['create']>[1] = {}) {
+    return this.sessions.create(agent, opts);
+  }
+  listSessions(agentOrQuery?: string | Parameters<Sessions['list']>[0]) {
+    return this.sessions.list(typeof agentOrQuery === 'string' ? { agent: agentOrQuery } : (agentOrQuery ?? {}));
+  }
+  getSession(id: string) {
+    return this.sessions.get(id);
+  }
+  endSession(id: string) {
+    return this.sessions.end(id);
+  }
+  /** Sends a message and yields the turn's SSE events. */
+  sendMessageStream(sessionId: string, content: SendMessageBody['content'], opts: SendOptions = {}): AsyncGenerator<StreamEvent> {
+    return this.sessions.send(sessionId, content, opts);
+  }
+  listMessages(sessionId: string, opts: { limit?: number; afterSequence?: number } = {}) {
+    return this.sessions
+      .messages(sessionId, { ...(opts.limit ? { limit: opts.limit } : {}), ...(opts.afterSequence ? { after: opts.afterSequence } : {}) })
+      .then((p) => p.items);
+  }
+  listSessionEvents(sessionId: string, opts: { limit?: number; afterSequence?: number; type?: string } = {}) {
+    return this.sessions
+      .events(sessionId, {
+        ...(opts.limit ? { limit: opts.limit } : {}),
+        ...(opts.afterSequence ? { after: opts.afterSequence } : {}),
+        ...(opts.type ? { type: opts.type } : {}),
+      })
+      .then((p) => p.items);
+  }
+}

@@ -1,0 +1,86 @@
+import { AshApiError, AshConnectionError, AshTimeoutError } from './errors.js';
+
+/** Options of an {@link HttpClient}. */
+export interface HttpClientOptions {
+  /** Base URL of the Ash server, e.g. `http://localhost:4100`. */
+  serverUrl: string;
+  /** API key sent as `Authorization: Bearer <key>`. */
+  apiKey?: string | undefined;
+  /** Timeout for non-streaming requests, ms (default 60000). Streams have no overall timeout. */
+  timeoutMs?: number;
+  /** A `fetch` implementation (default the global one). */
+  fetch?: typeof fetch;
+  /** Headers added to every request. */
+  defaultHeaders?: Record<string, string>;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Return the raw Response (for streams and downloads) instead of parsed JSON. */
+  raw?: boolean;
+}
+
+/** Thin JSON-over-HTTP transport: auth header, timeouts, problem-details errors. */
+export class HttpClient {
+  readonly serverUrl: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly opts: HttpClientOptions) {
+    this.serverUrl = opts.serverUrl.replace(/\/+$/, '');
+    this.fetchImpl = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  url(path: string, query?: RequestOptions['query']): string {
+    const u = new URL(this.serverUrl + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  /**
+   * Sends a request. Resolves to the parsed JSON body (or the Response with `raw`).
+   * @throws AshApiError (a subclass per status) on an error status; AshConnectionError when the
+   * server is unreachable; AshTimeoutError after `timeoutMs`.
+   */
+  async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: o.raw ? '*/*' : 'application/json', ...this.opts.defaultHeaders, ...o.headers };
+    if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
+    let body: string | undefined;
+    if (o.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(o.body);
+    }
+    const timeout = o.raw ? undefined : AbortSignal.timeout(this.opts.timeoutMs ?? 60_000);
+    const signal = o.signal && timeout ? AbortSignal.any([o.signal, timeout]) : (o.signal ?? timeout);
+    let res: Response;
+    try {
+      res = await this.fetchImpl(this.url(path, o.query), { method, headers, body, signal });
+    } catch (err) {
+      if (timeout?.aborted) throw new AshTimeoutError(`${method} ${path} timed out after ${this.opts.timeoutMs ?? 60_000} ms`);
+      if (o.signal?.aborted) throw err;
+      throw new AshConnectionError(`cannot reach the Ash server at ${this.serverUrl}: ${describe(err)}`, err);
+    }
+    if (!res.ok) {
+      let errBody: unknown;
+      try {
+        errBody = await res.json();
+      } catch {
+        errBody = undefined;
+      }
+      throw AshApiError.from(res.status, errBody, res.headers);
+    }
+    if (o.raw) return res as T;
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return cause?.code ?? cause?.message ?? err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,42 @@
+/**
+ * @ash-ai/sdk — TypeScript client of the Ash API. Works in Node.js 18+ (and, except
+ * `deployDirectory`, anywhere with `fetch`).
+ */
+export { AshClient, type AshClientOptions } from './client.js';
+export {
+  AshApiError,
+  AshConnectionError,
+  AshError,
+  AshTimeoutError,
+  AuthenticationError,
+  BadRequestError,
+  ConflictError,
+  GoneError,
+  InternalServerError,
+  NotFoundError,
+  PayloadTooLargeError,
+  PermissionDeniedError,
+  RateLimitError,
+  ServiceUnavailableError,
+  UnprocessableEntityError,
+  UnsupportedMediaTypeError,
+} from './core/errors.js';
+export { HttpClient, type HttpClientOptions, type RequestOptions } from './core/http.js';
+export { readSseEvents } from './core/streaming.js';
+export { readAgentFolder, type ReadFolderOptions } from './internal/folder.js';
+export { Agents } from './resources/agents.js';
+export { Sessions, type HistoryPage, type SendOptions } from './resources/sessions.js';
+export type {
+  Agent,
+  ContentBlock,
+  Health,
+  Message,
+  MessageContent,
+  Session,
+  SessionConfig,
+  SessionEvent,
+  SessionStatus,
+  StreamEvent,
+  StreamEventName,
+  TurnOutcome,
+} from '@ash-ai/shared';

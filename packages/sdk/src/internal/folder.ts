@@ -1,0 +1,77 @@
+import type { UploadFile } from '@ash-ai/shared';
+
+/** Options for reading an agent folder to upload. */
+export interface ReadFolderOptions {
+  /** Refuse folders larger than this, bytes (default 100 MiB). */
+  maxBytes?: number;
+  /** Called after each file is read with the bytes read so far and the total. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+const ALWAYS_SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
+
+/**
+ * Reads every regular file under `dir` as base64 upload entries (`/`-separated relative paths).
+ * Skips `.git`, `node_modules`, `.DS_Store`, `.env` files and the patterns in `.ashignore`
+ * (one glob per line: `*` within a segment, `**` across segments, a trailing `/` for folders).
+ * Symlinks are not followed.
+ * @throws Error when the folder does not exist or exceeds `maxBytes`.
+ */
+export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {}): Promise<UploadFile[]> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  const root = path.resolve(dir);
+  const st = await fs.stat(root).catch(() => undefined);
+  if (!st?.isDirectory()) throw new Error(`not a directory: ${dir}`);
+  const ignore = await readIgnore(path.join(root, '.ashignore'), fs);
+  const entries: Array<{ rel: string; abs: string; size: number }> = [];
+  const walk = async (abs: string, rel: string): Promise<void> => {
+    for (const e of await fs.readdir(abs, { withFileTypes: true })) {
+      if (ALWAYS_SKIP.has(e.name) || e.name === '.env' || e.name.startsWith('.env.')) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (ignore(r, e.isDirectory())) continue;
+      const a = path.join(abs, e.name);
+      if (e.isDirectory()) await walk(a, r);
+      else if (e.isFile()) entries.push({ rel: r, abs: a, size: (await fs.stat(a)).size });
+    }
+  };
+  await walk(root, '');
+  const total = entries.reduce((n, e) => n + e.size, 0);
+  const max = opts.maxBytes ?? 100 * 1024 * 1024;
+  if (total > max) throw new Error(`the folder holds ${total} bytes, more than the ${max}-byte limit`);
+  const files: UploadFile[] = [];
+  let done = 0;
+  for (const e of entries) {
+    const bytes = await fs.readFile(e.abs);
+    files.push({ path: e.rel, content: bytes.toString('base64') });
+    done += bytes.length;
+    opts.onProgress?.(done, total);
+  }
+  return files;
+}
+
+async function readIgnore(file: string, fs: typeof import('node:fs/promises')): Promise<(rel: string, isDir: boolean) => boolean> {
+  let text = '';
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return () => false;
+  }
+  const rules = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const dirOnly = l.endsWith('/');
+      const pat = l.replace(/\/$/, '').replace(/^\//, '');
+      const anchored = l.startsWith('/') || pat.includes('/');
+      const re = new RegExp(
+        `^${anchored ? '' : '(?:.*/)?'}${pat
+          .split('**')
+          .map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
+          .join('.*')}$`,
+      );
+      return { re, dirOnly };
+    });
+  return (rel, isDir) => rules.some((r) => (!r.dirOnly || isDir) && r.re.test(rel));
+}

@@ -1,0 +1,138 @@
+import type {
+  CreateSessionBody,
+  ListSessionsQuery,
+  Message,
+  SendMessageBody,
+  Session,
+  SessionEvent,
+  StreamEvent,
+} from '@ash-ai/shared';
+import { AshConnectionError } from '../core/errors.js';
+import type { HttpClient } from '../core/http.js';
+import { readSseEvents } from '../core/streaming.js';
+
+/** Options of {@link Sessions.send}. */
+export type SendOptions = Omit<SendMessageBody, 'content'> & {
+  signal?: AbortSignal;
+  /**
+   * When the connection drops before `done`, rejoin the turn through
+   * `GET /api/sessions/:id/stream` with `Last-Event-ID`, up to this many times (default 5).
+   * Every event is delivered exactly once across reconnects.
+   */
+  maxReconnects?: number;
+};
+
+/** A page of history. */
+export interface HistoryPage<T> {
+  items: T[];
+  hasMore: boolean;
+}
+
+/** Sessions and their turns: `client.sessions`. */
+export class Sessions {
+  constructor(private readonly http: HttpClient) {}
+
+  /** Creates a session on an agent. @throws NotFoundError (agent), UnprocessableEntityError (agent files missing). */
+  async create(agent: string, opts: Omit<CreateSessionBody, 'agent'> = {}): Promise<Session> {
+    return (await this.http.request<{ session: Session }>('POST', '/api/sessions', { body: { agent, ...opts } })).session;
+  }
+
+  /** Lists sessions, newest first. */
+  async list(q: ListSessionsQuery = {}): Promise<{ sessions: Session[]; total: number; hasMore: boolean }> {
+    return this.http.request('GET', '/api/sessions', { query: { ...q } });
+  }
+
+  /** @throws NotFoundError */
+  async get(id: string): Promise<Session> {
+    return (await this.http.request<{ session: Session }>('GET', `/api/sessions/${id}`)).session;
+  }
+
+  /** Ends the session (its process stops; history stays). @throws NotFoundError */
+  async end(id: string): Promise<Session> {
+    return (await this.http.request<{ session: Session }>('DELETE', `/api/sessions/${id}`)).session;
+  }
+
+  /** Interrupts the running turn; resolves once it has ended. */
+  async interrupt(id: string): Promise<boolean> {
+    return (await this.http.request<{ interrupted: boolean }>('POST', `/api/sessions/${id}/interrupt`)).interrupted;
+  }
+
+  /**
+   * Sends a message and streams the turn's events (`session_start` … `done`). Errors before the
+   * stream starts throw (e.g. ConflictError `session_busy`, GoneError `session_ended`); errors
+   * during the turn arrive as `error` events followed by `done`.
+   * @example
+   * for await (const ev of client.sessions.send(id, 'Hello')) {
+   *   if (ev.event === 'text_delta') process.stdout.write(ev.data.delta);
+   * }
+   */
+  async *send(id: string, content: SendMessageBody['content'], opts: SendOptions = {}): AsyncGenerator<StreamEvent> {
+    const { signal, maxReconnects = 5, ...body } = opts;
+    const res = await this.http.request<Response>('POST', `/api/sessions/${id}/messages`, {
+      body: { content, ...body },
+      raw: true,
+      headers: { accept: 'text/event-stream' },
+      ...(signal ? { signal } : {}),
+    });
+    yield* this.follow(id, res, maxReconnects, signal);
+  }
+
+  /**
+   * Rejoins a session's stream: every event after `after` (an SSE id), then the live rest of the
+   * running turn, ending after `done` (or at the end of history when no turn runs).
+   */
+  async *stream(id: string, opts: { after?: number; signal?: AbortSignal; maxReconnects?: number } = {}): AsyncGenerator<StreamEvent> {
+    const res = await this.openStream(id, opts.after ?? 0, opts.signal);
+    yield* this.follow(id, res, opts.maxReconnects ?? 5, opts.signal, opts.after ?? 0);
+  }
+
+  /** Persisted messages with sequence > `after`. */
+  async messages(id: string, opts: { after?: number; limit?: number } = {}): Promise<HistoryPage<Message>> {
+    const r = await this.http.request<{ messages: Message[]; hasMore: boolean }>('GET', `/api/sessions/${id}/messages`, {
+      query: { after: opts.after, limit: opts.limit },
+    });
+    return { items: r.messages, hasMore: r.hasMore };
+  }
+
+  /** Persisted events (what was streamed, plus lifecycle events) with sequence > `after`. */
+  async events(id: string, opts: { after?: number; limit?: number; type?: string; turnId?: string } = {}): Promise<HistoryPage<SessionEvent>> {
+    const r = await this.http.request<{ events: SessionEvent[]; hasMore: boolean }>('GET', `/api/sessions/${id}/events`, {
+      query: { after: opts.after, limit: opts.limit, type: opts.type, turnId: opts.turnId },
+    });
+    return { items: r.events, hasMore: r.hasMore };
+  }
+
+  private openStream(id: string, after: number, signal?: AbortSignal): Promise<Response> {
+    return this.http.request<Response>('GET', `/api/sessions/${id}/stream`, {
+      raw: true,
+      headers: { accept: 'text/event-stream', 'last-event-id': String(after) },
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  private async *follow(id: string, first: Response, maxReconnects: number, signal?: AbortSignal, after = 0): AsyncGenerator<StreamEvent> {
+    let res = first;
+    let lastId = after;
+    for (let attempt = 0; ; attempt++) {
+      let sawDone = false;
+      try {
+        if (!res.body) throw new AshConnectionError('the stream has no body');
+        for await (const ev of readSseEvents(res.body)) {
+          if (ev.id && ev.id <= lastId) continue; // already delivered before a reconnect
+          if (ev.id) lastId = ev.id;
+          yield ev;
+          if (ev.event === 'done') {
+            sawDone = true;
+            break;
+          }
+        }
+      } catch (err) {
+        if (signal?.aborted) throw err;
+      }
+      if (sawDone || signal?.aborted) return;
+      if (attempt >= maxReconnects) throw new AshConnectionError(`the stream of session ${id} ended before its done event`);
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      res = await this.openStream(id, lastId, signal);
+    }
+  }
+}
