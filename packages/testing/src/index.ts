@@ -9,3 +9,14 @@ export {
   type ScriptedUsage,
 } from './scripted-model.js';
 export { TEST_POSTGRES_URL, createTestPostgresDatabase, type TestDatabase } from './postgres.js';
+export {
+  ENTRIES,
+  REPO_ROOT,
+  removeDir,
+  runAsh,
+  serverEnv,
+  startAshProcess,
+  tempDir,
+  type AshProcess,
+  type CliResult,
+} from './processes.js';

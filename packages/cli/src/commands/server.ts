@@ -53,8 +53,8 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
   program
     .command('start')
     .description('start the Ash server in the background and wait until it is healthy')
-    .option('-p, --port <port>', 'port to listen on', String(DEFAULT_PORT))
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('-p, --port <port>', 'port to listen on (default: $ASH_PORT or 4100)', process.env.ASH_PORT ?? String(DEFAULT_PORT))
+    .option('--host <host>', 'interface to listen on (default: $ASH_HOST or 127.0.0.1)', process.env.ASH_HOST ?? '127.0.0.1')
     .option('--timeout <ms>', 'how long to wait for the server to become healthy', '60000')
     .action(async (opts: { port: string; host: string; timeout: string }) => {
       const home = ashHome();

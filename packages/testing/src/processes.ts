@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Built entry points of the repo's executables (tests run them as real processes). */
+export const ENTRIES = {
+  cli: fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url)),
+  server: fileURLToPath(new URL('../../server/dist/main.js', import.meta.url)),
+};
+
+/** The repository root. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** A fresh temporary directory; remove it with `rmSync(dir, {recursive:true})` or {@link removeDir}. */
+export function tempDir(prefix = 'ash-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Environment for a server under test: isolated data dir, scripted model, no retries. */
+export function serverEnv(opts: { dataDir: string; modelUrl: string; extra?: Record<string, string> }): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    ASH_DATA_DIR: opts.dataDir,
+    ASH_PORT: '0',
+    ASH_HOST: '127.0.0.1',
+    ANTHROPIC_BASE_URL: opts.modelUrl,
+    ANTHROPIC_API_KEY: 'sk-ant-test-0123456789abcdef',
+    ASH_MODEL_MAX_RETRIES: '0',
+    ASH_LOG_LEVEL: 'info',
+    ...opts.extra,
+  };
+}
+
+/** A server running as a child process. */
+export interface AshProcess {
+  url: string;
+  child: ChildProcess;
+  /** Everything the process printed (stdout + stderr). */
+  output(): string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit (a crash). */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts `ash-server` as a real process and waits for its "listening" log line.
+ * @throws Error with the process output when it exits or takes longer than `timeoutMs`.
+ */
+export async function startAshProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<AshProcess> {
+  const child = spawn(process.execPath, [ENTRIES.server], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const check = () => {
+      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+  const wait = async () => {
+    if (child.exitCode === null && child.signalCode === null) await exited;
+  };
+  return {
+    url,
+    child,
+    output: () => out,
+    async stop() {
+      child.kill('SIGTERM');
+      await wait();
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await wait();
+    },
+  };
+}
+
+/** Result of a CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `ash` CLI as a process. */
+export function runAsh(args: string[], env: Record<string, string>, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ENTRIES.cli, ...args], { env, cwd: opts.cwd ?? REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ash ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
