@@ -11,6 +11,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    reporters: process.env.CI ? ['dot'] : ['default'],
+    reporters: process.env.CI ? ['dot', ['json', { outputFile: '.ci-results.json' }]] : ['default'],
   },
 });

@@ -42,7 +42,12 @@ interface ActiveTurn {
 }
 
 /** Error codes the bridge reports in `turn_end.error.code` (subset of the API's codes). */
-type TurnErrorCode = 'turn_failed' | 'model_error' | 'sandbox_crashed' | 'budget_exceeded' | 'turn_interrupted';
+type TurnErrorCode =
+  | 'turn_failed'
+  | 'model_error'
+  | 'sandbox_crashed'
+  | 'budget_exceeded'
+  | 'turn_interrupted';
 
 /**
  * Runs one session's conversation on the Claude Agent SDK.
@@ -152,7 +157,15 @@ export class AgentRunner {
     const input = new InputQueue<SDKUserMessage>();
     const abort = new AbortController();
     const q = query({ prompt: input, options: this.sdkOptions(options, conversation, abort) });
-    const live: LiveQuery = { q, input, key, model: options.model, abort, dead: false, pumped: Promise.resolve() };
+    const live: LiveQuery = {
+      q,
+      input,
+      key,
+      model: options.model,
+      abort,
+      dead: false,
+      pumped: Promise.resolve(),
+    };
     live.pumped = this.pump(live);
     return live;
   }
@@ -181,7 +194,11 @@ export class AgentRunner {
       const turn = this.turn;
       if (turn && !turn.finished && this.live === live) {
         if (turn.interrupted) this.finishTurn(turn, 'interrupted');
-        else this.finishTurn(turn, 'error', { message: 'the Claude process exited during the turn', code: 'sandbox_crashed' });
+        else
+          this.finishTurn(turn, 'error', {
+            message: 'the Claude process exited during the turn',
+            code: 'sandbox_crashed',
+          });
       }
     } catch (err) {
       live.dead = true;
@@ -218,10 +235,18 @@ export class AgentRunner {
     this.finishTurn(turn, 'error', { message, code });
   }
 
-  private finishTurn(turn: ActiveTurn, outcome: TurnOutcome, error?: { message: string; code: TurnErrorCode }): void {
+  private finishTurn(
+    turn: ActiveTurn,
+    outcome: TurnOutcome,
+    error?: { message: string; code: TurnErrorCode },
+  ): void {
     if (turn.finished) return;
     turn.finished = true;
-    this.send(error ? { ev: 'turn_end', turnId: turn.id, outcome, error } : { ev: 'turn_end', turnId: turn.id, outcome });
+    this.send(
+      error
+        ? { ev: 'turn_end', turnId: turn.id, outcome, error }
+        : { ev: 'turn_end', turnId: turn.id, outcome },
+    );
   }
 
   private sdkOptions(options: BridgeSdkOptions, conversation: Conversation, abort: AbortController): Options {
@@ -263,14 +288,19 @@ export class AgentRunner {
   }
 
   /** Starts the Claude process through the sandbox launcher (bubblewrap, cgroups...). */
-  private spawnInSandbox(o: SpawnOptions, launch: NonNullable<BridgeProcessConfig['launch']>): SpawnedProcess {
+  private spawnInSandbox(
+    o: SpawnOptions,
+    launch: NonNullable<BridgeProcessConfig['launch']>,
+  ): SpawnedProcess {
     const child = spawn(launch.command, [...launch.args, launch.claudePath, ...o.args], {
       cwd: this.config.hostCwd,
       env: o.env as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
       signal: o.signal,
     });
-    child.stderr?.on('data', (d: Buffer) => this.send({ ev: 'log', level: 'debug', text: truncate(d.toString(), 4000) }));
+    child.stderr?.on('data', (d: Buffer) =>
+      this.send({ ev: 'log', level: 'debug', text: truncate(d.toString(), 4000) }),
+    );
     return child as unknown as SpawnedProcess;
   }
 

@@ -45,6 +45,9 @@ export function resolveServerUrl(flag: string | undefined, env: NodeJS.ProcessEn
 }
 
 /** API key: --api-key, then ASH_API_KEY, then the config. */
-export function resolveApiKey(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function resolveApiKey(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   return flag ?? env.ASH_API_KEY ?? readCliConfig(env).api_key;
 }

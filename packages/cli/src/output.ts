@@ -13,13 +13,20 @@ export function printJson(value: unknown): void {
 }
 
 /** Prints rows as aligned columns. */
-export function printTable(rows: Array<Record<string, string | number | null | undefined>>, columns: string[]): void {
+export function printTable(
+  rows: Array<Record<string, string | number | null | undefined>>,
+  columns: string[],
+): void {
   if (rows.length === 0) {
     process.stdout.write('(none)\n');
     return;
   }
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
-  const line = (cells: string[]) => `${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
+  const line = (cells: string[]) =>
+    `${cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()}\n`;
   process.stdout.write(line(columns.map((c) => c.toUpperCase())));
   for (const r of rows) process.stdout.write(line(columns.map((c) => String(r[c] ?? ''))));
 }
@@ -27,7 +34,8 @@ export function printTable(rows: Array<Record<string, string | number | null | u
 /** One line describing an error, for stderr. Never a stack trace. */
 export function describeError(err: unknown, serverUrl?: string): string {
   if (err instanceof AshApiError) return `${err.message} (${err.status} ${err.code})`;
-  if (err instanceof AshConnectionError) return `cannot reach the Ash server at ${serverUrl ?? 'the configured URL'}; is it running? (start it with: ash start)`;
+  if (err instanceof AshConnectionError)
+    return `cannot reach the Ash server at ${serverUrl ?? 'the configured URL'}; is it running? (start it with: ash start)`;
   if (err instanceof AshError || err instanceof CliError) return err.message;
   if (err instanceof Error) return err.message;
   return String(err);

@@ -19,7 +19,10 @@ export function buildProgram(version: string): Command {
   const program = new Command('ash')
     .description('Ash: deploy Claude agent folders and talk to them over an API')
     .version(version)
-    .option('-s, --server <url>', 'Ash server URL (default: $ASH_SERVER_URL, the saved config, or http://localhost:4100)')
+    .option(
+      '-s, --server <url>',
+      'Ash server URL (default: $ASH_SERVER_URL, the saved config, or http://localhost:4100)',
+    )
     .option('-k, --api-key <key>', 'API key (default: $ASH_API_KEY or the saved config)')
     .showHelpAfterError()
     .exitOverride();
@@ -27,7 +30,11 @@ export function buildProgram(version: string): Command {
     const o = program.opts<{ server?: string; apiKey?: string }>();
     const server = resolveServerUrl(o.server);
     const apiKey = resolveApiKey(o.apiKey);
-    return { server, apiKey, client: () => new AshClient({ serverUrl: server, ...(apiKey ? { apiKey } : {}) }) };
+    return {
+      server,
+      apiKey,
+      client: () => new AshClient({ serverUrl: server, ...(apiKey ? { apiKey } : {}) }),
+    };
   };
   registerServerCommands(program, globals);
   registerAgentCommands(program, globals);

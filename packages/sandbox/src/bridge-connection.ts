@@ -95,7 +95,10 @@ export class BridgeConnection {
         try {
           ev = decodeBridgeEvent(line);
         } catch (err) {
-          this.log.warn({ err: err instanceof BridgeProtocolError ? err.message : String(err) }, 'rejected bridge event');
+          this.log.warn(
+            { err: err instanceof BridgeProtocolError ? err.message : String(err) },
+            'rejected bridge event',
+          );
           continue;
         }
         if (ev.ev === 'ready') resolveReady(ev);
@@ -165,7 +168,8 @@ export class BridgeConnection {
         return;
       }
       case 'warmed':
-        for (const w of this.warmWaiters.splice(0)) w(ev.error ? { ok: ev.ok, error: ev.error.message } : { ok: ev.ok });
+        for (const w of this.warmWaiters.splice(0))
+          w(ev.error ? { ok: ev.ok, error: ev.error.message } : { ok: ev.ok });
         return;
       case 'log':
         this.log.debug({ bridge: ev.level }, ev.text);

@@ -67,9 +67,14 @@ export class SandboxCgroup {
   counters(): CgroupCounters {
     const c: CgroupCounters = { oomKills: 0, pidsMaxHits: 0, memoryBytes: 0 };
     for (const d of this.dirs) {
-      c.oomKills += readKey(join(d, this.version === 'cgroup-v1' ? 'memory.oom_control' : 'memory.events'), 'oom_kill');
+      c.oomKills += readKey(
+        join(d, this.version === 'cgroup-v1' ? 'memory.oom_control' : 'memory.events'),
+        'oom_kill',
+      );
       c.pidsMaxHits += readKey(join(d, 'pids.events'), 'max');
-      const usage = readNumber(join(d, this.version === 'cgroup-v1' ? 'memory.usage_in_bytes' : 'memory.current'));
+      const usage = readNumber(
+        join(d, this.version === 'cgroup-v1' ? 'memory.usage_in_bytes' : 'memory.current'),
+      );
       if (usage > c.memoryBytes) c.memoryBytes = usage;
     }
     return c;
@@ -186,7 +191,8 @@ export class CgroupManager {
             }
           }
         }
-        if (existsSync(join(d, 'pids.max')) && limits.maxProcesses > 0) writeFileSync(join(d, 'pids.max'), String(limits.maxProcesses));
+        if (existsSync(join(d, 'pids.max')) && limits.maxProcesses > 0)
+          writeFileSync(join(d, 'pids.max'), String(limits.maxProcesses));
         if (existsSync(join(d, 'cpu.cfs_quota_us')) && limits.cpuPercent > 0) {
           writeFileSync(join(d, 'cpu.cfs_period_us'), '100000');
           writeFileSync(join(d, 'cpu.cfs_quota_us'), String(limits.cpuPercent * 1000));
@@ -280,7 +286,8 @@ function prepareV2Parent(ownDir: string, parent: string): void {
   const delegated = () => readFileSync(join(ownDir, 'cgroup.subtree_control'), 'utf8').split(/\s+/);
   if (!(delegated().includes('memory') && delegated().includes('pids'))) {
     const available = readFileSync(join(ownDir, 'cgroup.controllers'), 'utf8').split(/\s+/);
-    if (!available.includes('memory') || !available.includes('pids')) throw new Error('cgroup v2: memory/pids not available');
+    if (!available.includes('memory') || !available.includes('pids'))
+      throw new Error('cgroup v2: memory/pids not available');
     const leaf = join(ownDir, 'ash-server');
     mkdirSync(leaf, { recursive: true });
     for (const pid of readFileSync(join(ownDir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
@@ -290,11 +297,23 @@ function prepareV2Parent(ownDir: string, parent: string): void {
         // a kernel thread or a process that just exited
       }
     }
-    writeFileSync(join(ownDir, 'cgroup.subtree_control'), wanted.filter((c) => available.includes(c)).map((c) => `+${c}`).join(' '));
+    writeFileSync(
+      join(ownDir, 'cgroup.subtree_control'),
+      wanted
+        .filter((c) => available.includes(c))
+        .map((c) => `+${c}`)
+        .join(' '),
+    );
   }
   mkdirSync(parent, { recursive: true });
   const available = readFileSync(join(parent, 'cgroup.controllers'), 'utf8').split(/\s+/);
-  writeFileSync(join(parent, 'cgroup.subtree_control'), wanted.filter((c) => available.includes(c)).map((c) => `+${c}`).join(' '));
+  writeFileSync(
+    join(parent, 'cgroup.subtree_control'),
+    wanted
+      .filter((c) => available.includes(c))
+      .map((c) => `+${c}`)
+      .join(' '),
+  );
 }
 
 function readKey(file: string, key: string): number {

@@ -5,7 +5,14 @@
  */
 export { BridgeConnection, TurnChannel, type TurnEvent } from './bridge-connection.js';
 export { CgroupManager, SandboxCgroup, type CgroupCounters, type CgroupVersion } from './cgroups.js';
-export { buildLaunch, detectHostTools, SANDBOX_PATHS, type HostTools, type IsolationMode, type Launch } from './isolation.js';
+export {
+  buildLaunch,
+  detectHostTools,
+  SANDBOX_PATHS,
+  type HostTools,
+  type IsolationMode,
+  type Launch,
+} from './isolation.js';
 export { DEFAULT_SANDBOX_LIMITS, resolveLimits, type LimitName, type SandboxLimits } from './limits.js';
 export { silentLogger, type Logger } from './logger.js';
 export {
@@ -17,6 +24,11 @@ export {
   type SandboxManagerOptions,
   type StartSandboxSpec,
 } from './manager.js';
-export { ModelProxy, createUpstreamDispatcher, type ModelCallUsage, type ModelProxyOptions } from './model-proxy.js';
+export {
+  ModelProxy,
+  createUpstreamDispatcher,
+  type ModelCallUsage,
+  type ModelProxyOptions,
+} from './model-proxy.js';
 export { Sandbox, type SandboxState } from './sandbox.js';
 export { directorySize } from './workspace-size.js';

@@ -32,8 +32,12 @@ export function detectHostTools(): HostTools {
   let bwrapProblem: string | undefined;
   if (!bwrap) bwrapProblem = 'bubblewrap (bwrap) is not installed';
   else {
-    const r = spawnSync(bwrap, ['--unshare-all', '--ro-bind', '/', '/', '--', '/bin/true'], { timeout: 5000, stdio: 'pipe' });
-    if (r.status !== 0) bwrapProblem = `bwrap cannot create namespaces: ${String(r.stderr ?? '').trim() || `exit ${r.status}`}`;
+    const r = spawnSync(bwrap, ['--unshare-all', '--ro-bind', '/', '/', '--', '/bin/true'], {
+      timeout: 5000,
+      stdio: 'pipe',
+    });
+    if (r.status !== 0)
+      bwrapProblem = `bwrap cannot create namespaces: ${String(r.stderr ?? '').trim() || `exit ${r.status}`}`;
   }
   return { bwrap, setpriv: which('setpriv'), prlimit: which('prlimit'), bwrapProblem };
 }
@@ -130,7 +134,8 @@ export function buildLaunch(input: LaunchInput): Launch {
   if (input.cgroup) prefix.push(...input.cgroup.joinPrefix());
   if (input.tools.prlimit) {
     const rl: string[] = [];
-    if (input.limits.maxOpenFiles > 0) rl.push(`--nofile=${input.limits.maxOpenFiles}:${input.limits.maxOpenFiles}`);
+    if (input.limits.maxOpenFiles > 0)
+      rl.push(`--nofile=${input.limits.maxOpenFiles}:${input.limits.maxOpenFiles}`);
     if (input.limits.maxFileSizeMb > 0) {
       const bytes = input.limits.maxFileSizeMb * 1024 * 1024;
       rl.push(`--fsize=${bytes}:${bytes}`);
@@ -154,7 +159,8 @@ export function buildLaunch(input: LaunchInput): Launch {
   if (user && !input.tools.setpriv) throw new Error('setpriv is not available');
   const b: string[] = [bwrap];
   // As root, no user namespace: the uid drop below gives a real unprivileged host uid.
-  if (user) b.push('--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try');
+  if (user)
+    b.push('--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try');
   else b.push('--unshare-all', '--uid', String(USERNS_INNER_UID), '--gid', String(USERNS_INNER_UID));
   b.push('--die-with-parent', '--new-session', '--hostname', 'sandbox');
   b.push('--ro-bind', '/usr', '/usr');

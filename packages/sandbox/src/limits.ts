@@ -30,7 +30,10 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
 export type LimitName = 'memory' | 'pids' | 'disk' | 'fsize' | 'nofile';
 
 /** Merges overrides (e.g. an agent's config) over defaults, ignoring invalid values. */
-export function resolveLimits(base: SandboxLimits, override: Partial<Record<keyof SandboxLimits, unknown>> | undefined): SandboxLimits {
+export function resolveLimits(
+  base: SandboxLimits,
+  override: Partial<Record<keyof SandboxLimits, unknown>> | undefined,
+): SandboxLimits {
   const out = { ...base };
   if (!override) return out;
   for (const key of Object.keys(base) as Array<keyof SandboxLimits>) {

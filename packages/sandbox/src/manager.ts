@@ -8,7 +8,14 @@ import type { Dispatcher } from 'undici';
 import type { SandboxInfo } from '@ash-ai/shared';
 import { BridgeConnection } from './bridge-connection.js';
 import { CgroupManager, type SandboxCgroup } from './cgroups.js';
-import { buildLaunch, detectHostTools, writeSandboxEtc, USERNS_INNER_UID, type HostTools, type IsolationMode } from './isolation.js';
+import {
+  buildLaunch,
+  detectHostTools,
+  writeSandboxEtc,
+  USERNS_INNER_UID,
+  type HostTools,
+  type IsolationMode,
+} from './isolation.js';
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { createUpstreamDispatcher, ModelProxy, type ModelCallUsage } from './model-proxy.js';
@@ -139,12 +146,16 @@ export class SandboxManager {
         throw new SandboxUnavailableError('setpriv (util-linux) is required to drop sandbox privileges');
       }
     } else {
-      warnings.push('ASH_SANDBOX=unsafe-process: sessions run as plain processes without filesystem or network isolation');
+      warnings.push(
+        'ASH_SANDBOX=unsafe-process: sessions run as plain processes without filesystem or network isolation',
+      );
       if (cgroups.version === 'none') warnings.push('cgroups unavailable: no memory, process or CPU limits');
     }
     const isRoot = process.getuid?.() === 0;
     const sandboxUser =
-      opts.mode === 'bwrap' && isRoot ? { uid: opts.sandboxUid ?? 65534, gid: opts.sandboxGid ?? opts.sandboxUid ?? 65534 } : undefined;
+      opts.mode === 'bwrap' && isRoot
+        ? { uid: opts.sandboxUid ?? 65534, gid: opts.sandboxGid ?? opts.sandboxUid ?? 65534 }
+        : undefined;
     const root = mkdtempSync(join(opts.runtimeRoot ?? tmpdir(), 'ash-'));
     chmodSync(root, 0o711);
     const manager = new SandboxManager(opts, tools, cgroups, root, sandboxUser, warnings);
@@ -245,14 +256,20 @@ export class SandboxManager {
         claudeConfigDir: spec.claudeConfigDir,
         claudeEnv,
         settingSources: ['project', 'local'] as Array<'project' | 'local'>,
-        ...(launch.command ? { launch: { command: launch.command, args: launch.args, claudePath: launch.claudePath } } : {}),
+        ...(launch.command
+          ? { launch: { command: launch.command, args: launch.args, claudePath: launch.claudePath } }
+          : {}),
       };
       // The bridge gets a clean environment: nothing of the server's (no keys) reaches it.
       const argv = this.tools.setpriv
         ? [this.tools.setpriv, '--pdeathsig', 'SIGKILL', '--', process.execPath, this.opts.bridgeEntry]
         : [process.execPath, this.opts.bridgeEntry];
       child = spawn(argv[0]!, argv.slice(1), {
-        env: { PATH: '/usr/local/bin:/usr/bin:/bin', NODE_NO_WARNINGS: '1', ASH_BRIDGE_CONFIG: JSON.stringify(config) },
+        env: {
+          PATH: '/usr/local/bin:/usr/bin:/bin',
+          NODE_NO_WARNINGS: '1',
+          ASH_BRIDGE_CONFIG: JSON.stringify(config),
+        },
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
       });
@@ -260,11 +277,17 @@ export class SandboxManager {
       started.stdout?.on('data', (d: Buffer) => log.debug({ stream: 'stdout' }, d.toString().slice(0, 2000)));
       started.stderr?.on('data', (d: Buffer) => log.debug({ stream: 'stderr' }, d.toString().slice(0, 2000)));
       const exitedEarly = new Promise<never>((_, reject) =>
-        started.once('exit', (code, signal) => reject(new SandboxStartError(`bridge exited during start (${signal ?? code})`))),
+        started.once('exit', (code, signal) =>
+          reject(new SandboxStartError(`bridge exited during start (${signal ?? code})`)),
+        ),
       );
       exitedEarly.catch(() => undefined);
       const timeoutMs = this.opts.readyTimeoutMs ?? 20_000;
-      const socket = await Promise.race([connected, exitedEarly, timeout(timeoutMs, 'bridge did not connect')]);
+      const socket = await Promise.race([
+        connected,
+        exitedEarly,
+        timeout(timeoutMs, 'bridge did not connect'),
+      ]);
       const connection = new BridgeConnection(socket, log);
       await Promise.race([connection.ready, exitedEarly, timeout(timeoutMs, 'bridge did not become ready')]);
       const sandbox = new Sandbox({
@@ -301,7 +324,9 @@ export class SandboxManager {
       await proxy?.close().catch(() => undefined);
       rmSync(runtimeDir, { recursive: true, force: true });
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sandbox failed to start');
-      throw err instanceof SandboxStartError ? err : new SandboxStartError(err instanceof Error ? err.message : String(err));
+      throw err instanceof SandboxStartError
+        ? err
+        : new SandboxStartError(err instanceof Error ? err.message : String(err));
     }
   }
 
@@ -317,7 +342,10 @@ export class SandboxManager {
     rmSync(this.runtimeRoot, { recursive: true, force: true });
   }
 
-  private claudeEnv(launch: ReturnType<typeof buildLaunch>, own: Record<string, string>): Record<string, string> {
+  private claudeEnv(
+    launch: ReturnType<typeof buildLaunch>,
+    own: Record<string, string>,
+  ): Record<string, string> {
     const env: Record<string, string> = {
       PATH: '/usr/local/bin:/usr/bin:/bin',
       LANG: 'C.UTF-8',

@@ -1,5 +1,11 @@
 import { chmodSync, chownSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from './logger.js';
 
@@ -44,7 +50,14 @@ const DROP_REQUEST = new Set([
   'authorization',
   'accept-encoding',
 ]);
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'trailer', 'upgrade', 'proxy-authenticate']);
+const DROP_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+]);
 
 /**
  * The host-side Messages API proxy of one sandbox. The Claude process inside the sandbox holds only
@@ -108,7 +121,10 @@ export class ModelProxy {
         bodyTimeout: 0,
       });
     } catch (err) {
-      this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'model upstream unreachable');
+      this.opts.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'model upstream unreachable',
+      );
       sendApiError(res, 502, 'api_error', 'the model API could not be reached');
       return;
     }
@@ -118,7 +134,10 @@ export class ModelProxy {
     }
     res.writeHead(upstream.statusCode, outHeaders);
     const contentType = String(upstream.headers['content-type'] ?? '');
-    const meter = upstream.statusCode < 300 && this.opts.onUsage ? new UsageMeter(contentType.includes('event-stream')) : undefined;
+    const meter =
+      upstream.statusCode < 300 && this.opts.onUsage
+        ? new UsageMeter(contentType.includes('event-stream'))
+        : undefined;
     res.on('close', () => {
       if (!res.writableFinished) upstream.body.destroy();
     });
@@ -188,7 +207,11 @@ class UsageMeter {
   }
 
   private onData(json: string): void {
-    let ev: { type?: string; message?: { id?: string; model?: string; usage?: Record<string, number> }; usage?: Record<string, number> };
+    let ev: {
+      type?: string;
+      message?: { id?: string; model?: string; usage?: Record<string, number> };
+      usage?: Record<string, number>;
+    };
     try {
       ev = JSON.parse(json);
     } catch {
@@ -200,8 +223,10 @@ class UsageMeter {
       const u = ev.usage;
       if (typeof u.output_tokens === 'number') this.usage.outputTokens = u.output_tokens;
       if (typeof u.input_tokens === 'number') this.usage.inputTokens = u.input_tokens;
-      if (typeof u.cache_creation_input_tokens === 'number') this.usage.cacheCreationInputTokens = u.cache_creation_input_tokens;
-      if (typeof u.cache_read_input_tokens === 'number') this.usage.cacheReadInputTokens = u.cache_read_input_tokens;
+      if (typeof u.cache_creation_input_tokens === 'number')
+        this.usage.cacheCreationInputTokens = u.cache_creation_input_tokens;
+      if (typeof u.cache_read_input_tokens === 'number')
+        this.usage.cacheReadInputTokens = u.cache_read_input_tokens;
     }
   }
 }

@@ -92,7 +92,12 @@ export class Sandbox {
    * ends the turn with `limit_exceeded` naming the limit.
    * @throws Error when the sandbox is not ready or already running a turn.
    */
-  runTurn(turnId: string, prompt: MessageContent, options: BridgeSdkOptions, conversation: Conversation): AsyncIterable<TurnEvent> {
+  runTurn(
+    turnId: string,
+    prompt: MessageContent,
+    options: BridgeSdkOptions,
+    conversation: Conversation,
+  ): AsyncIterable<TurnEvent> {
     if (this.stateValue !== 'ready') throw new Error('sandbox is not running');
     if (this.currentTurn) throw new Error('sandbox is already running a turn');
     this.currentTurn = turnId;
@@ -116,14 +121,19 @@ export class Sandbox {
 
   /** Asks the SDK to stop the turn (soft). */
   interrupt(turnId: string): void {
-    if (this.stateValue === 'ready' && this.currentTurn === turnId) this.parts.connection.send({ cmd: 'interrupt', turnId });
+    if (this.stateValue === 'ready' && this.currentTurn === turnId)
+      this.parts.connection.send({ cmd: 'interrupt', turnId });
   }
 
   /**
    * Ends a turn from the host side (watchdog): kills the sandbox's processes and ends the turn's
    * stream with the given error. The bridge stays up, so the next turn restarts Claude.
    */
-  async abortTurn(turnId: string, error: { message: string; code: string; limit?: string }, outcome: 'error' | 'interrupted' = 'error'): Promise<void> {
+  async abortTurn(
+    turnId: string,
+    error: { message: string; code: string; limit?: string },
+    outcome: 'error' | 'interrupted' = 'error',
+  ): Promise<void> {
     this.parts.connection.endTurn(turnId, { ev: 'turn_end', turnId, outcome, error });
     await this.killSandboxProcesses();
   }
@@ -197,14 +207,17 @@ export class Sandbox {
       if (stopped) return;
       if (cg && before) {
         const which = SandboxCgroup.limitHit(before, cg.counters());
-        if (which === 'memory') hit('memory', `the sandbox exceeded its memory limit (${limits.memoryMb} MiB)`);
-        else if (which === 'pids') hit('pids', `the sandbox exceeded its process limit (${limits.maxProcesses} processes)`);
+        if (which === 'memory')
+          hit('memory', `the sandbox exceeded its memory limit (${limits.memoryMb} MiB)`);
+        else if (which === 'pids')
+          hit('pids', `the sandbox exceeded its process limit (${limits.maxProcesses} processes)`);
       }
       const now = Date.now();
       if (limits.diskMb > 0 && now - lastDiskCheck >= 2000) {
         lastDiskCheck = now;
         void directorySize(this.workspaceDir, limits.diskMb * 1024 * 1024 + 1).then((bytes) => {
-          if (bytes > limits.diskMb * 1024 * 1024) hit('disk', `the workspace exceeded its disk limit (${limits.diskMb} MiB)`);
+          if (bytes > limits.diskMb * 1024 * 1024)
+            hit('disk', `the workspace exceeded its disk limit (${limits.diskMb} MiB)`);
         });
       }
     }, this.parts.limitPollMs);

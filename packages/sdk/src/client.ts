@@ -67,7 +67,9 @@ export class AshClient {
     return this.sessions.create(agent, opts);
   }
   listSessions(agentOrQuery?: string | Parameters<Sessions['list']>[0]) {
-    return this.sessions.list(typeof agentOrQuery === 'string' ? { agent: agentOrQuery } : (agentOrQuery ?? {}));
+    return this.sessions.list(
+      typeof agentOrQuery === 'string' ? { agent: agentOrQuery } : (agentOrQuery ?? {}),
+    );
   }
   getSession(id: string) {
     return this.sessions.get(id);
@@ -76,12 +78,19 @@ export class AshClient {
     return this.sessions.end(id);
   }
   /** Sends a message and yields the turn's SSE events. */
-  sendMessageStream(sessionId: string, content: SendMessageBody['content'], opts: SendOptions = {}): AsyncGenerator<StreamEvent> {
+  sendMessageStream(
+    sessionId: string,
+    content: SendMessageBody['content'],
+    opts: SendOptions = {},
+  ): AsyncGenerator<StreamEvent> {
     return this.sessions.send(sessionId, content, opts);
   }
   listMessages(sessionId: string, opts: { limit?: number; afterSequence?: number } = {}) {
     return this.sessions
-      .messages(sessionId, { ...(opts.limit ? { limit: opts.limit } : {}), ...(opts.afterSequence ? { after: opts.afterSequence } : {}) })
+      .messages(sessionId, {
+        ...(opts.limit ? { limit: opts.limit } : {}),
+        ...(opts.afterSequence ? { after: opts.afterSequence } : {}),
+      })
       .then((p) => p.items);
   }
   listSessionEvents(sessionId: string, opts: { limit?: number; afterSequence?: number; type?: string } = {}) {

@@ -4,7 +4,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
-import { AgentSchema, MessageSchema, ProblemSchema, SessionEventSchema, SessionSchema, type Health } from '@ash-ai/shared';
+import {
+  AgentSchema,
+  MessageSchema,
+  ProblemSchema,
+  SessionEventSchema,
+  SessionSchema,
+  type Health,
+} from '@ash-ai/shared';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { agentRoutes } from './routes/agents.js';
 import { healthRoutes } from './routes/health.js';
@@ -48,10 +55,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Reject unknown fields and prototype pollution instead of silently dropping them.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const s of [ProblemSchema, AgentSchema, SessionSchema, MessageSchema, SessionEventSchema]) app.addSchema(s);
+  for (const s of [ProblemSchema, AgentSchema, SessionSchema, MessageSchema, SessionEventSchema])
+    app.addSchema(s);
   app.decorateRequest('tenantId', '');
   app.addHook('onRequest', async (req) => {
     req.tenantId = 'default';
@@ -64,12 +74,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       info: {
         title: 'Ash API',
         version: deps.version,
-        description: 'Deploy Claude agent folders and run sessions on the Claude Agent SDK, streamed over SSE.',
+        description:
+          'Deploy Claude agent folders and run sessions on the Claude Agent SDK, streamed over SSE.',
       },
       tags: [{ name: 'health' }, { name: 'agents' }, { name: 'sessions' }],
     },
     refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
@@ -77,7 +89,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes(deps.health));
   await app.register(agentRoutes(deps.agents, { deployBodyLimit: deps.limits.deployBodyBytes }));
   await app.register(
-    sessionRoutes(deps.sessions, deps.runtime, { messageBodyLimit: deps.limits.messageBodyBytes, heartbeatMs: deps.sseHeartbeatMs }),
+    sessionRoutes(deps.sessions, deps.runtime, {
+      messageBodyLimit: deps.limits.messageBodyBytes,
+      heartbeatMs: deps.sseHeartbeatMs,
+    }),
   );
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;

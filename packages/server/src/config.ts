@@ -4,7 +4,8 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { DEFAULT_SANDBOX_LIMITS, type IsolationMode, type SandboxLimits } from '@ash-ai/sandbox';
 
-const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => Type.Integer({ default: def, minimum: min, maximum: max });
+const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  Type.Integer({ default: def, minimum: min, maximum: max });
 
 /**
  * Every environment variable the server reads, with its default. Parsed once at start
@@ -108,7 +109,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = converted as Env;
   if (e.ASH_DATABASE_URL && !/^postgres(ql)?:\/\//i.test(e.ASH_DATABASE_URL)) {
-    throw new ConfigError('invalid configuration: ASH_DATABASE_URL must be a postgres:// URL (unset it to use SQLite)');
+    throw new ConfigError(
+      'invalid configuration: ASH_DATABASE_URL must be a postgres:// URL (unset it to use SQLite)',
+    );
   }
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash');
   return {

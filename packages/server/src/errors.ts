@@ -20,8 +20,11 @@ export class AppError extends Error {
 }
 
 /** 404 with a code and detail that are the same whether the id exists for another tenant or not at all. */
-export const notFound = (code: Extract<ErrorCode, `${string}_not_found`>, what: string, id: string): AppError =>
-  new AppError(code, `${what} '${id}' was not found`);
+export const notFound = (
+  code: Extract<ErrorCode, `${string}_not_found`>,
+  what: string,
+  id: string,
+): AppError => new AppError(code, `${what} '${id}' was not found`);
 
 /** Builds a 400 `validation_failed` naming one field. */
 export const invalidField = (path: string, message: string): AppError =>

@@ -14,22 +14,10 @@ export class SecretRegistry {
   }
 
   scrub(text: string): string {
+    if (this.secrets.size === 0) return text;
     let out = text;
     for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join('[REDACTED]');
     return out;
-  }
-
-  scrubValue(value: unknown, depth = 0): unknown {
-    if (this.secrets.size === 0 || depth > 8) return value;
-    if (typeof value === 'string') return this.scrub(value);
-    if (Array.isArray(value)) return value.map((v) => this.scrubValue(v, depth + 1));
-    if (value && typeof value === 'object' && !(value instanceof Error)) {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = this.scrubValue(v, depth + 1);
-      return out;
-    }
-    if (value instanceof Error) return { type: value.name, message: this.scrub(value.message) };
-    return value;
   }
 }
 
@@ -48,23 +36,18 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * The server's one logger: pino JSON lines on stdout (or `destination`), with path redaction and
- * secret scrubbing.
+ * The server's one logger: pino JSON lines with path redaction (headers, keys) and, on top,
+ * every registered secret scrubbed from each finished line before it is written, whatever field
+ * or message it hides in.
  */
-export function createLogger(opts: { level: string; secrets: SecretRegistry; destination?: pino.DestinationStream }): Logger {
-  const { secrets } = opts;
-  const options: pino.LoggerOptions = {
-    level: opts.level,
-    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-    formatters: {
-      log: (obj) => secrets.scrubValue(obj) as Record<string, unknown>,
-    },
-    hooks: {
-      logMethod(args, method) {
-        const scrubbed = args.map((a) => (typeof a === 'string' ? secrets.scrub(a) : a)) as Parameters<typeof method>;
-        return method.apply(this, scrubbed);
-      },
-    },
+export function createLogger(opts: {
+  level: string;
+  secrets: SecretRegistry;
+  destination?: pino.DestinationStream;
+}): Logger {
+  const target = opts.destination ?? pino.destination(1);
+  const scrubbing: pino.DestinationStream = {
+    write: (line: string) => target.write(opts.secrets.scrub(line)),
   };
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  return pino({ level: opts.level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } }, scrubbing);
 }

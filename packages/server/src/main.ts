@@ -28,7 +28,10 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/ash-server');
 if (isMain) {
   runServer().catch((err: unknown) => {
-    const msg = err instanceof ConfigError || (err instanceof Error && err.name === 'SandboxUnavailableError') ? err.message : String(err instanceof Error ? err.stack : err);
+    const msg =
+      err instanceof ConfigError || (err instanceof Error && err.name === 'SandboxUnavailableError')
+        ? err.message
+        : String(err instanceof Error ? err.stack : err);
     process.stderr.write(`ash-server: ${msg}\n`);
     process.exit(1);
   });

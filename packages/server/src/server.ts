@@ -46,9 +46,15 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secrets = new SecretRegistry();
   secrets.add(config.anthropicApiKey);
-  const logger = createLogger({ level: config.logLevel, secrets, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets,
+    ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+  });
   const ownerId = serverId(config.dataDir);
-  const db = await openDatabase(config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') });
+  const db = await openDatabase(
+    config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') },
+  );
   const repos = createRepos(db);
   let sandboxes: SandboxManager;
   try {
@@ -59,7 +65,10 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       groupName: `ash-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
       defaultLimits: config.sandboxLimits,
       modelUpstreamUrl: config.anthropicBaseUrl,
-      baseClaudeEnv: config.modelMaxRetries !== undefined ? { CLAUDE_CODE_MAX_RETRIES: String(config.modelMaxRetries) } : {},
+      baseClaudeEnv:
+        config.modelMaxRetries !== undefined
+          ? { CLAUDE_CODE_MAX_RETRIES: String(config.modelMaxRetries) }
+          : {},
       ...(config.sandboxUid !== undefined ? { sandboxUid: config.sandboxUid } : {}),
       ...(config.sandboxGid !== undefined ? { sandboxGid: config.sandboxGid } : {}),
       log: logger.child({ component: 'sandbox' }),
@@ -73,7 +82,16 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
-  const runtime = new SessionRuntime({ repos, sandboxes, paths, config, log: logger, version: SERVER_VERSION, ownerId, scrubber });
+  const runtime = new SessionRuntime({
+    repos,
+    sandboxes,
+    paths,
+    config,
+    log: logger,
+    version: SERVER_VERSION,
+    ownerId,
+    scrubber,
+  });
   const sessions = new SessionService({ repos, runtime, agents: store, paths, log: logger });
   const agents = new AgentService({
     repos,
@@ -134,7 +152,10 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     logger,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host });
-      logger.info({ version: SERVER_VERSION, address, dataDir: config.dataDir, sandbox: sandboxes.info.mode }, `Ash v${SERVER_VERSION} listening`);
+      logger.info(
+        { version: SERVER_VERSION, address, dataDir: config.dataDir, sandbox: sandboxes.info.mode },
+        `Ash v${SERVER_VERSION} listening`,
+      );
       return address;
     },
     async close() {
@@ -191,9 +212,17 @@ async function reconcile(repos: Repos, ownerId: string, log: Logger): Promise<vo
           createdAt: now,
         })),
       );
-      await repos.sessions.releaseTurn(s.id, turnId, { lastEventSeq: counters.lastEventSeq + 2, lastMessageSeq: counters.lastMessageSeq }, now);
+      await repos.sessions.releaseTurn(
+        s.id,
+        turnId,
+        { lastEventSeq: counters.lastEventSeq + 2, lastMessageSeq: counters.lastMessageSeq },
+        now,
+      );
       log.warn({ sessionId: s.id, turnId }, 'closed a turn interrupted by a server stop');
     }
-    await repos.sessions.update(s.tenantId, s.id, { ownerId: null, ...(s.status === 'active' || s.status === 'starting' ? { status: 'paused' } : {}) });
+    await repos.sessions.update(s.tenantId, s.id, {
+      ownerId: null,
+      ...(s.status === 'active' || s.status === 'starting' ? { status: 'paused' } : {}),
+    });
   }
 }

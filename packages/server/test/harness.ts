@@ -15,7 +15,9 @@ export interface TestServer {
 }
 
 /** Starts a server on a free port with its own data dir. `env` overrides ASH_* variables. */
-export async function startTestServer(opts: { env?: Record<string, string>; model?: ScriptedModel } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { env?: Record<string, string>; model?: ScriptedModel } = {},
+): Promise<TestServer> {
   const model = opts.model ?? (await ScriptedModel.start());
   const dataDir = tempDir('ash-srv-');
   let logText = '';
@@ -25,7 +27,9 @@ export async function startTestServer(opts: { env?: Record<string, string>; mode
       cb();
     },
   });
-  const config = loadConfig(serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_LOG_LEVEL: 'debug', ...opts.env } }));
+  const config = loadConfig(
+    serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_LOG_LEVEL: 'debug', ...opts.env } }),
+  );
   const server = await createAshServer(config, { logDestination: destination });
   const url = await server.listen();
   return {
@@ -77,22 +81,36 @@ export async function sendTurn(
     body: JSON.stringify(body),
   });
   const raw = await res.text();
-  const events = new SseDecoder().push(raw).map((f) => ({ id: Number(f.id), event: f.event, data: JSON.parse(f.data) }) as StreamEvent);
+  const events = new SseDecoder()
+    .push(raw)
+    .map((f) => ({ id: Number(f.id), event: f.event, data: JSON.parse(f.data) }) as StreamEvent);
   return { status: res.status, raw, events, headers: res.headers };
 }
 
 /** Deploys an agent from in-memory files. */
-export async function deployAgent(url: string, name: string, files: Record<string, string>, extra: Record<string, unknown> = {}) {
+export async function deployAgent(
+  url: string,
+  name: string,
+  files: Record<string, string>,
+  extra: Record<string, unknown> = {},
+) {
   const r = await api(url, 'POST', '/api/agents', {
     name,
-    files: Object.entries(files).map(([path, content]) => ({ path, content: Buffer.from(content).toString('base64') })),
+    files: Object.entries(files).map(([path, content]) => ({
+      path,
+      content: Buffer.from(content).toString('base64'),
+    })),
     ...extra,
   });
   if (r.status !== 201) throw new Error(`deploy failed: ${r.status} ${r.text}`);
   return r.body.agent;
 }
 
-export async function createSession(url: string, agent: string, extra: Record<string, unknown> = {}): Promise<string> {
+export async function createSession(
+  url: string,
+  agent: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const r = await api(url, 'POST', '/api/sessions', { agent, ...extra });
   if (r.status !== 201) throw new Error(`create session failed: ${r.status} ${r.text}`);
   return r.body.session.id as string;

@@ -4,7 +4,17 @@ import { requestText } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
 
-const ORDER = ['session_start', 'text_delta', 'thinking_delta', 'tool_use', 'tool_result', 'message', 'turn_complete', 'error', 'done'];
+const ORDER = [
+  'session_start',
+  'text_delta',
+  'thinking_delta',
+  'tool_use',
+  'tool_result',
+  'message',
+  'turn_complete',
+  'error',
+  'done',
+];
 
 describe('turns on the real SDK in a sandbox', () => {
   let t: TestServer;
@@ -20,11 +30,23 @@ describe('turns on the real SDK in a sandbox', () => {
 
   it('streams a turn that writes a file and runs Bash, in order, and persists exactly what it streamed', async () => {
     const id = await createSession(t.url, 'worker');
-    t.model.forSession(id).enqueue(
-      { toolUse: { name: 'Write', input: { file_path: '/workspace/note.txt', content: 'hello from Write\n' } } },
-      { toolUse: { name: 'Bash', input: { command: 'cat note.txt && echo BASH-OK && echo $WORKER_SETTING' } } },
-      { text: 'Finished the task.', thinking: 'Let me wrap up.' },
-    );
+    t.model
+      .forSession(id)
+      .enqueue(
+        {
+          toolUse: {
+            name: 'Write',
+            input: { file_path: '/workspace/note.txt', content: 'hello from Write\n' },
+          },
+        },
+        {
+          toolUse: {
+            name: 'Bash',
+            input: { command: 'cat note.txt && echo BASH-OK && echo $WORKER_SETTING' },
+          },
+        },
+        { text: 'Finished the task.', thinking: 'Let me wrap up.' },
+      );
     const turn = await sendTurn(t.url, id, { content: 'Write a note, then cat it.' });
     expect(turn.status).toBe(200);
     expect(turn.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -41,7 +63,12 @@ describe('turns on the real SDK in a sandbox', () => {
     // ids strictly increase, and every frame carries one
     const ids = turn.events.map((e) => e.id);
     for (let i = 1; i < ids.length; i++) expect(ids[i]!).toBeGreaterThan(ids[i - 1]!);
-    expect(turn.raw.split('\n\n').filter((f) => f.trim() && !f.startsWith(':')).every((f) => /^id: \d+\n/.test(f))).toBe(true);
+    expect(
+      turn.raw
+        .split('\n\n')
+        .filter((f) => f.trim() && !f.startsWith(':'))
+        .every((f) => /^id: \d+\n/.test(f)),
+    ).toBe(true);
     // causal order inside the turn
     const pos = (pred: (e: (typeof turn.events)[number]) => boolean) => turn.events.findIndex(pred);
     const writeUse = pos((e) => e.event === 'tool_use' && (e.data as { name: string }).name === 'Write');
@@ -54,18 +81,31 @@ describe('turns on the real SDK in a sandbox', () => {
     expect((bashResult!.data as { content: string }).content).toContain('BASH-OK');
     expect(pos((e) => e.event === 'thinking_delta')).toBeGreaterThan(bashUse);
     expect(pos((e) => e.event === 'turn_complete')).toBeLessThan(names.length - 1);
-    const text = turn.events.filter((e) => e.event === 'text_delta').map((e) => (e.data as { delta: string }).delta).join('');
+    const text = turn.events
+      .filter((e) => e.event === 'text_delta')
+      .map((e) => (e.data as { delta: string }).delta)
+      .join('');
     expect(text).toBe('Finished the task.');
 
     // The file is in this session's workspace.
-    expect(readFileSync(join(t.dataDir, 'sessions', id, 'workspace', 'note.txt'), 'utf8')).toBe('hello from Write\n');
+    expect(readFileSync(join(t.dataDir, 'sessions', id, 'workspace', 'note.txt'), 'utf8')).toBe(
+      'hello from Write\n',
+    );
 
     // Persisted events equal what was streamed.
-    const persisted = await api(t.url, 'GET', `/api/sessions/${id}/events?limit=1000&turnId=${(turn.events[0]!.data as { turnId: string }).turnId}`);
-    expect(persisted.status).toBe(200);
-    expect(persisted.body.events.map((e: { sequence: number; type: string; data: string }) => ({ id: e.sequence, event: e.type, data: JSON.parse(e.data) }))).toEqual(
-      turn.events,
+    const persisted = await api(
+      t.url,
+      'GET',
+      `/api/sessions/${id}/events?limit=1000&turnId=${(turn.events[0]!.data as { turnId: string }).turnId}`,
     );
+    expect(persisted.status).toBe(200);
+    expect(
+      persisted.body.events.map((e: { sequence: number; type: string; data: string }) => ({
+        id: e.sequence,
+        event: e.type,
+        data: JSON.parse(e.data),
+      })),
+    ).toEqual(turn.events);
     // The model saw CLAUDE.md.
     const first = t.model.messageRequests(id)[0]!;
     expect(requestText(first)).toContain('acceptance-test worker');
@@ -73,11 +113,13 @@ describe('turns on the real SDK in a sandbox', () => {
 
   it('continues the conversation on the second message and keeps sessions apart', async () => {
     const id = await createSession(t.url, 'worker');
-    t.model.forSession(id).enqueue(
-      { toolUse: { name: 'Bash', input: { command: 'echo secret-word-42 > memo.txt && echo stored' } } },
-      { text: 'Stored it.' },
-      { text: 'You asked me to store secret-word-42.' },
-    );
+    t.model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo secret-word-42 > memo.txt && echo stored' } } },
+        { text: 'Stored it.' },
+        { text: 'You asked me to store secret-word-42.' },
+      );
     const first = await sendTurn(t.url, id, { content: 'Remember the word.' });
     expect(first.events.at(-1)!.data).toMatchObject({ outcome: 'completed' });
     const second = await sendTurn(t.url, id, { content: 'What did I ask before?' });
@@ -98,7 +140,12 @@ describe('turns on the real SDK in a sandbox', () => {
 
     // A second session of the same agent does not see the first one's files.
     const other = await createSession(t.url, 'worker');
-    t.model.forSession(other).enqueue({ toolUse: { name: 'Bash', input: { command: 'ls -a /workspace; cat /workspace/memo.txt' } } }, { text: 'checked' });
+    t.model
+      .forSession(other)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'ls -a /workspace; cat /workspace/memo.txt' } } },
+        { text: 'checked' },
+      );
     const turn = await sendTurn(t.url, other, { content: 'look around' });
     const result = turn.events.find((e) => e.event === 'tool_result')!.data as { content: string };
     expect(result.content).not.toContain('secret-word-42');
@@ -122,7 +169,9 @@ describe('turns on the real SDK in a sandbox', () => {
 
   it('ends the turn with error then done when the model API fails', async () => {
     const id = await createSession(t.url, 'worker');
-    t.model.forSession(id).enqueue({ error: { status: 529, type: 'overloaded_error', message: 'scripted overload' } });
+    t.model
+      .forSession(id)
+      .enqueue({ error: { status: 529, type: 'overloaded_error', message: 'scripted overload' } });
     const turn = await sendTurn(t.url, id, { content: 'fail please' });
     const names = turn.events.map((e) => e.event);
     expect(names.at(-1)).toBe('done');

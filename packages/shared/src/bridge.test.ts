@@ -15,8 +15,20 @@ const sid = '3b241101-e2bb-4255-8caf-4136c566a962';
 describe('bridge protocol', () => {
   it('round-trips every command and event', () => {
     const commands: BridgeCommand[] = [
-      { cmd: 'query', turnId: 't1', prompt: 'hi', options: { model: 'm', maxTurns: 2 }, conversation: { sessionId: sid } },
-      { cmd: 'query', turnId: 't2', prompt: [{ type: 'text', text: 'x' }], options: {}, conversation: { sessionId: sid, forkFrom: sid } },
+      {
+        cmd: 'query',
+        turnId: 't1',
+        prompt: 'hi',
+        options: { model: 'm', maxTurns: 2 },
+        conversation: { sessionId: sid },
+      },
+      {
+        cmd: 'query',
+        turnId: 't2',
+        prompt: [{ type: 'text', text: 'x' }],
+        options: {},
+        conversation: { sessionId: sid, forkFrom: sid },
+      },
       { cmd: 'warm', options: {}, conversation: { sessionId: sid } },
       { cmd: 'interrupt', turnId: 't1' },
       { cmd: 'shutdown' },
@@ -36,7 +48,9 @@ describe('bridge protocol', () => {
     expect(() => decodeBridgeCommand('{"cmd":"explode"}')).toThrow(BridgeProtocolError);
     expect(() => decodeBridgeCommand('{"cmd":"query","turnId":"t"}')).toThrow(/invalid bridge command/);
     expect(() => decodeBridgeCommand('{"cmd":"shutdown","extra":1}')).toThrow(BridgeProtocolError);
-    expect(() => decodeBridgeCommand('{"ev":"ready","protocol":1,"pid":1,"sdkVersion":"x"}')).toThrow(BridgeProtocolError);
+    expect(() => decodeBridgeCommand('{"ev":"ready","protocol":1,"pid":1,"sdkVersion":"x"}')).toThrow(
+      BridgeProtocolError,
+    );
     expect(() => decodeBridgeEvent('not json')).toThrow(/not valid JSON/);
     expect(() => decodeBridgeEvent('[1,2]')).toThrow(BridgeProtocolError);
   });
@@ -62,7 +76,14 @@ describe('bridge protocol', () => {
   it('validates the process config', () => {
     expect(() => parseBridgeProcessConfig(undefined)).toThrow(/not set/);
     expect(() => parseBridgeProcessConfig('{"socketPath":"/x"}')).toThrow(/invalid ASH_BRIDGE_CONFIG/);
-    const ok = { socketPath: '/s', cwd: '/w', hostCwd: '/w', claudeConfigDir: '/c', claudeEnv: { A: 'b' }, settingSources: ['project'] };
+    const ok = {
+      socketPath: '/s',
+      cwd: '/w',
+      hostCwd: '/w',
+      claudeConfigDir: '/c',
+      claudeEnv: { A: 'b' },
+      settingSources: ['project'],
+    };
     expect(parseBridgeProcessConfig(JSON.stringify(ok))).toEqual(ok);
   });
 });

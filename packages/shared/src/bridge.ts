@@ -57,7 +57,10 @@ export const InterruptCommandSchema = Type.Object(
   { cmd: Type.Literal('interrupt'), turnId: Type.String({ minLength: 1, maxLength: 64 }) },
   { additionalProperties: false },
 );
-export const ShutdownCommandSchema = Type.Object({ cmd: Type.Literal('shutdown') }, { additionalProperties: false });
+export const ShutdownCommandSchema = Type.Object(
+  { cmd: Type.Literal('shutdown') },
+  { additionalProperties: false },
+);
 
 export const BridgeCommandSchema = Type.Union([
   QueryCommandSchema,
@@ -111,7 +114,12 @@ export const WarmedEventSchema = Type.Object(
 export const LogEventSchema = Type.Object(
   {
     ev: Type.Literal('log'),
-    level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
+    level: Type.Union([
+      Type.Literal('debug'),
+      Type.Literal('info'),
+      Type.Literal('warn'),
+      Type.Literal('error'),
+    ]),
     text: Type.String(),
   },
   { additionalProperties: false },
@@ -240,7 +248,9 @@ export const BridgeProcessConfigSchema = Type.Object(
       }),
     ),
     /** SDK `settingSources`. */
-    settingSources: Type.Array(Type.Union([Type.Literal('user'), Type.Literal('project'), Type.Literal('local')])),
+    settingSources: Type.Array(
+      Type.Union([Type.Literal('user'), Type.Literal('project'), Type.Literal('local')]),
+    ),
   },
   { additionalProperties: false },
 );
@@ -257,7 +267,9 @@ export function parseBridgeProcessConfig(text: string | undefined): BridgeProces
   const value = decodeUntrusted(text);
   if (!processConfigCheck.Check(value)) {
     const first = processConfigCheck.Errors(value).First();
-    throw new BridgeProtocolError(`invalid ASH_BRIDGE_CONFIG${first ? `: ${first.path} ${first.message}` : ''}`);
+    throw new BridgeProtocolError(
+      `invalid ASH_BRIDGE_CONFIG${first ? `: ${first.path} ${first.message}` : ''}`,
+    );
   }
   return value;
 }

@@ -12,8 +12,6 @@ export const ErrorCodes = {
   validation_failed: 400,
   /** The request body is not valid JSON. */
   invalid_json: 400,
-  /** An agent name does not match `^[a-zA-Z0-9_-]+$` or is too long. */
-  invalid_agent_name: 400,
   /** A file path given by the client is absolute, escapes its root, or is otherwise unusable. */
   invalid_path: 400,
   /** Base64 content that does not decode. */

@@ -16,7 +16,14 @@ export {
   Uuid,
   type OffsetPage,
 } from './rest/common.js';
-export { HealthSchema, PoolStatsSchema, SandboxInfoSchema, type Health, type PoolStats, type SandboxInfo } from './rest/health.js';
+export {
+  HealthSchema,
+  PoolStatsSchema,
+  SandboxInfoSchema,
+  type Health,
+  type PoolStats,
+  type SandboxInfo,
+} from './rest/health.js';
 export {
   AgentConfigSchema,
   AgentListResponseSchema,

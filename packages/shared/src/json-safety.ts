@@ -17,7 +17,12 @@ export function findPollutingKey(value: unknown, depth = 0): string | undefined 
   for (const key of Object.keys(value)) {
     const child = (value as Record<string, unknown>)[key];
     if (key === '__proto__') return '__proto__';
-    if (key === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype'))
+    if (
+      key === 'constructor' &&
+      typeof child === 'object' &&
+      child !== null &&
+      Object.hasOwn(child, 'prototype')
+    )
       return 'constructor.prototype';
     const k = findPollutingKey(child, depth + 1);
     if (k) return k;

@@ -34,17 +34,28 @@ describe('SSE framing', () => {
 describe('classifySdkMessage', () => {
   it('maps partial deltas, tool calls, tool results and results in order', () => {
     expect(
-      classifySdkMessage({ type: 'stream_event', event: { type: 'content_block_delta', delta: { type: 'text_delta', text: 'Hi' } } }),
+      classifySdkMessage({
+        type: 'stream_event',
+        event: { type: 'content_block_delta', delta: { type: 'text_delta', text: 'Hi' } },
+      }),
     ).toEqual([{ event: 'text_delta', data: { delta: 'Hi' } }]);
     expect(
       classifySdkMessage(
-        { type: 'stream_event', event: { type: 'content_block_delta', delta: { type: 'thinking_delta', thinking: 'hm' } } },
+        {
+          type: 'stream_event',
+          event: { type: 'content_block_delta', delta: { type: 'thinking_delta', thinking: 'hm' } },
+        },
         { includePartialMessages: true },
       ).map((e) => e.event),
     ).toEqual(['thinking_delta', 'message']);
     const assistant = {
       type: 'assistant',
-      message: { content: [{ type: 'text', text: 'x' }, { type: 'tool_use', id: 'tu1', name: 'Bash', input: { command: 'ls' } }] },
+      message: {
+        content: [
+          { type: 'text', text: 'x' },
+          { type: 'tool_use', id: 'tu1', name: 'Bash', input: { command: 'ls' } },
+        ],
+      },
     };
     expect(classifySdkMessage(assistant)).toEqual([
       { event: 'tool_use', data: { id: 'tu1', name: 'Bash', input: { command: 'ls' } } },
@@ -52,18 +63,55 @@ describe('classifySdkMessage', () => {
     ]);
     const user = {
       type: 'user',
-      message: { content: [{ type: 'tool_result', tool_use_id: 'tu1', content: [{ type: 'text', text: 'out' }], is_error: false }] },
+      message: {
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: 'tu1',
+            content: [{ type: 'text', text: 'out' }],
+            is_error: false,
+          },
+        ],
+      },
     };
-    expect(classifySdkMessage(user)[0]).toEqual({ event: 'tool_result', data: { tool_use_id: 'tu1', content: 'out', is_error: false } });
-    const result = { type: 'result', subtype: 'success', num_turns: 2, result: 'ok', is_error: false, total_cost_usd: 0.1, duration_ms: 5, usage: {}, structured_output: { a: 1 } };
+    expect(classifySdkMessage(user)[0]).toEqual({
+      event: 'tool_result',
+      data: { tool_use_id: 'tu1', content: 'out', is_error: false },
+    });
+    const result = {
+      type: 'result',
+      subtype: 'success',
+      num_turns: 2,
+      result: 'ok',
+      is_error: false,
+      total_cost_usd: 0.1,
+      duration_ms: 5,
+      usage: {},
+      structured_output: { a: 1 },
+    };
     const evs = classifySdkMessage(result);
     expect(evs.map((e) => e.event)).toEqual(['message', 'turn_complete']);
-    expect(evs[1]!.data).toMatchObject({ numTurns: 2, result: 'ok', structuredOutput: { a: 1 }, totalCostUsd: 0.1 });
+    expect(evs[1]!.data).toMatchObject({
+      numTurns: 2,
+      result: 'ok',
+      structuredOutput: { a: 1 },
+      totalCostUsd: 0.1,
+    });
     expect(classifySdkMessage(null)).toEqual([]);
   });
 
   it('extracts plain text', () => {
-    expect(sdkMessageText({ type: 'assistant', message: { content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] } })).toBe('ab');
+    expect(
+      sdkMessageText({
+        type: 'assistant',
+        message: {
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ],
+        },
+      }),
+    ).toBe('ab');
     expect(sdkMessageText({ type: 'result', result: 'r' })).toBe('r');
     expect(sdkMessageText({ type: 'user', message: { content: 'plain' } })).toBe('plain');
   });

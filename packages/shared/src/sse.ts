@@ -15,7 +15,8 @@ export interface SseFrame {
  * @throws Error when `event` or `data` contain a line break (that would split the frame).
  */
 export function encodeSseFrame(frame: { id?: number | string; event: string; data: string }): string {
-  if (/[\r\n]/.test(frame.event) || /[\r\n]/.test(frame.data)) throw new Error('SSE field contains a line break');
+  if (/[\r\n]/.test(frame.event) || /[\r\n]/.test(frame.data))
+    throw new Error('SSE field contains a line break');
   const id = frame.id === undefined ? '' : `id: ${frame.id}\n`;
   return `${id}event: ${frame.event}\ndata: ${frame.data}\n\n`;
 }

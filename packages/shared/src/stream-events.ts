@@ -15,7 +15,11 @@ export const SessionStartDataSchema = Type.Object({
 });
 export const TextDeltaDataSchema = Type.Object({ delta: Type.String() });
 export const ThinkingDeltaDataSchema = Type.Object({ delta: Type.String() });
-export const ToolUseDataSchema = Type.Object({ id: Type.String(), name: Type.String(), input: Type.Unknown() });
+export const ToolUseDataSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  input: Type.Unknown(),
+});
 export const ToolResultDataSchema = Type.Object({
   tool_use_id: Type.String(),
   /** The tool's output as text (text blocks joined). */
@@ -53,7 +57,11 @@ export const TurnOutcomeSchema = Type.Union([
   Type.Literal('interrupted'),
 ]);
 export type TurnOutcome = Static<typeof TurnOutcomeSchema>;
-export const DoneDataSchema = Type.Object({ sessionId: Type.String(), turnId: Type.String(), outcome: TurnOutcomeSchema });
+export const DoneDataSchema = Type.Object({
+  sessionId: Type.String(),
+  turnId: Type.String(),
+  outcome: TurnOutcomeSchema,
+});
 
 export type SessionStartData = Static<typeof SessionStartDataSchema>;
 export type TextDeltaData = Static<typeof TextDeltaDataSchema>;
@@ -103,9 +111,16 @@ const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !
 /** Joins the text of a tool_result `content` (a string or an array of blocks). */
 export function toolResultText(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return content === undefined || content === null ? '' : JSON.stringify(content);
+  if (!Array.isArray(content))
+    return content === undefined || content === null ? '' : JSON.stringify(content);
   return content
-    .map((b) => (isRec(b) && b.type === 'text' && typeof b.text === 'string' ? b.text : isRec(b) ? `[${String(b.type)}]` : ''))
+    .map((b) =>
+      isRec(b) && b.type === 'text' && typeof b.text === 'string'
+        ? b.text
+        : isRec(b)
+          ? `[${String(b.type)}]`
+          : '',
+    )
     .join('\n');
 }
 
@@ -122,7 +137,10 @@ export function toolResultText(content: unknown): string {
  * Text and thinking blocks of `assistant` messages produce no deltas here: they already streamed
  * as partial messages (the bridge always asks the SDK for them).
  */
-export function classifySdkMessage(msg: unknown, opts: { includePartialMessages?: boolean } = {}): StreamEventBody[] {
+export function classifySdkMessage(
+  msg: unknown,
+  opts: { includePartialMessages?: boolean } = {},
+): StreamEventBody[] {
   if (!isRec(msg)) return [];
   const out: StreamEventBody[] = [];
   switch (msg.type) {
@@ -130,7 +148,8 @@ export function classifySdkMessage(msg: unknown, opts: { includePartialMessages?
       const ev = msg.event;
       if (isRec(ev) && ev.type === 'content_block_delta' && isRec(ev.delta)) {
         const d = ev.delta;
-        if (d.type === 'text_delta' && typeof d.text === 'string') out.push({ event: 'text_delta', data: { delta: d.text } });
+        if (d.type === 'text_delta' && typeof d.text === 'string')
+          out.push({ event: 'text_delta', data: { delta: d.text } });
         else if (d.type === 'thinking_delta' && typeof d.thinking === 'string')
           out.push({ event: 'thinking_delta', data: { delta: d.thinking } });
       }
@@ -142,7 +161,10 @@ export function classifySdkMessage(msg: unknown, opts: { includePartialMessages?
       if (Array.isArray(content)) {
         for (const b of content) {
           if (isRec(b) && b.type === 'tool_use') {
-            out.push({ event: 'tool_use', data: { id: String(b.id ?? ''), name: String(b.name ?? ''), input: b.input ?? {} } });
+            out.push({
+              event: 'tool_use',
+              data: { id: String(b.id ?? ''), name: String(b.name ?? ''), input: b.input ?? {} },
+            });
           }
         }
       }
@@ -156,7 +178,11 @@ export function classifySdkMessage(msg: unknown, opts: { includePartialMessages?
           if (isRec(b) && b.type === 'tool_result') {
             out.push({
               event: 'tool_result',
-              data: { tool_use_id: String(b.tool_use_id ?? ''), content: toolResultText(b.content), is_error: b.is_error === true },
+              data: {
+                tool_use_id: String(b.tool_use_id ?? ''),
+                content: toolResultText(b.content),
+                is_error: b.is_error === true,
+              },
             });
           }
         }

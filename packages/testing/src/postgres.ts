@@ -5,7 +5,8 @@ import pg from 'pg';
  * Base URL of the Postgres server tests create their databases on. CI (`.ci/run`) starts one on
  * 127.0.0.1:5432 when none answers there.
  */
-export const TEST_POSTGRES_URL = process.env.ASH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_POSTGRES_URL =
+  process.env.ASH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A throwaway database. */
 export interface TestDatabase {

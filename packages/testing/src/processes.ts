@@ -23,7 +23,11 @@ export function removeDir(dir: string): void {
 }
 
 /** Environment for a server under test: isolated data dir, scripted model, no retries. */
-export function serverEnv(opts: { dataDir: string; modelUrl: string; extra?: Record<string, string> }): Record<string, string> {
+export function serverEnv(opts: {
+  dataDir: string;
+  modelUrl: string;
+  extra?: Record<string, string>;
+}): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',
@@ -61,7 +65,10 @@ export async function startAshProcess(env: Record<string, string>, timeoutMs = 3
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)),
+      timeoutMs,
+    );
     const check = () => {
       const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
       if (m) {
@@ -101,9 +108,17 @@ export interface CliResult {
 }
 
 /** Runs the built `ash` CLI as a process. */
-export function runAsh(args: string[], env: Record<string, string>, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runAsh(
+  args: string[],
+  env: Record<string, string>,
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ENTRIES.cli, ...args], { env, cwd: opts.cwd ?? REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ENTRIES.cli, ...args], {
+      env,
+      cwd: opts.cwd ?? REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

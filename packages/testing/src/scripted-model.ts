@@ -25,7 +25,9 @@ export type ScriptedReply =
     }
   | {
       /** One or more tool calls (stop_reason `tool_use`). */
-      toolUse: { name: string; input: unknown; id?: string } | Array<{ name: string; input: unknown; id?: string }>;
+      toolUse:
+        | { name: string; input: unknown; id?: string }
+        | Array<{ name: string; input: unknown; id?: string }>;
       /** Text before the tool calls. */
       text?: string;
       usage?: ScriptedUsage;
@@ -130,7 +132,8 @@ export class ScriptedModel {
   /** Messages API requests (POST /v1/messages), optionally for one session. */
   messageRequests(sessionId?: string): RecordedRequest[] {
     return this.requests.filter(
-      (r) => r.method === 'POST' && r.path.startsWith('/v1/messages') && (!sessionId || r.sessionId === sessionId),
+      (r) =>
+        r.method === 'POST' && r.path.startsWith('/v1/messages') && (!sessionId || r.sessionId === sessionId),
     );
   }
 
@@ -138,7 +141,8 @@ export class ScriptedModel {
   async waitForRequests(n: number, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.messageRequests().length < n) {
-      if (Date.now() > deadline) throw new Error(`expected ${n} model requests, got ${this.messageRequests().length}`);
+      if (Date.now() > deadline)
+        throw new Error(`expected ${n} model requests, got ${this.messageRequests().length}`);
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 100);
@@ -184,7 +188,9 @@ export class ScriptedModel {
       apiKey: header('x-api-key') ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined),
       body,
       model: typeof body.model === 'string' ? body.model : undefined,
-      tools: Array.isArray(body.tools) ? body.tools.map((t) => String((t as { name?: unknown }).name ?? '')) : [],
+      tools: Array.isArray(body.tools)
+        ? body.tools.map((t) => String((t as { name?: unknown }).name ?? ''))
+        : [],
       systemText: systemText(body.system),
       messages: Array.isArray(body.messages) ? (body.messages as RecordedRequest['messages']) : [],
       at: Date.now(),
@@ -225,7 +231,10 @@ export class ScriptedModel {
 
   private async respond(rec: RecordedRequest, reply: ScriptedReply, res: ServerResponse): Promise<void> {
     if ('error' in reply) {
-      res.writeHead(reply.error.status, { 'content-type': 'application/json', 'request-id': `req_${randomUUID()}` });
+      res.writeHead(reply.error.status, {
+        'content-type': 'application/json',
+        'request-id': `req_${randomUUID()}`,
+      });
       res.end(
         JSON.stringify({
           type: 'error',
@@ -270,22 +279,38 @@ export class ScriptedModel {
     let index = 0;
     let stop: 'end_turn' | 'tool_use' = 'end_turn';
     const textBlock = async (text: string, parts: number, delayMs: number) => {
-      send('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
+      send('content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'text', text: '' },
+      });
       for (const piece of split(text, parts)) {
         if (delayMs > 0) await sleep(delayMs);
         if (res.destroyed) return;
-        send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } });
+        send('content_block_delta', {
+          type: 'content_block_delta',
+          index,
+          delta: { type: 'text_delta', text: piece },
+        });
       }
       send('content_block_stop', { type: 'content_block_stop', index });
       index++;
     };
     if ('slow' in reply) {
       const text = reply.slow.text ?? 'slow ';
-      send('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
+      send('content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'text', text: '' },
+      });
       for (let i = 0; i < reply.slow.deltas; i++) {
         await sleep(reply.slow.intervalMs);
         if (res.destroyed) return;
-        send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
+        send('content_block_delta', {
+          type: 'content_block_delta',
+          index,
+          delta: { type: 'text_delta', text },
+        });
       }
       send('content_block_stop', { type: 'content_block_stop', index });
       index++;
@@ -319,13 +344,25 @@ export class ScriptedModel {
           content_block: { type: 'thinking', thinking: '', signature: '' },
         });
         for (const piece of split(reply.thinking, 3)) {
-          send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: piece } });
+          send('content_block_delta', {
+            type: 'content_block_delta',
+            index,
+            delta: { type: 'thinking_delta', thinking: piece },
+          });
         }
-        send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: 'c2ln' } });
+        send('content_block_delta', {
+          type: 'content_block_delta',
+          index,
+          delta: { type: 'signature_delta', signature: 'c2ln' },
+        });
         send('content_block_stop', { type: 'content_block_stop', index });
         index++;
       }
-      await textBlock(reply.text, reply.chunks ?? Math.min(8, Math.max(1, Math.ceil(reply.text.length / 8))), reply.delayMs ?? 0);
+      await textBlock(
+        reply.text,
+        reply.chunks ?? Math.min(8, Math.max(1, Math.ceil(reply.text.length / 8))),
+        reply.delayMs ?? 0,
+      );
     }
     if (res.destroyed) return;
     send('message_delta', {
@@ -340,7 +377,11 @@ export class ScriptedModel {
 
 function defaultReply(rec: RecordedRequest): ScriptedReply {
   const last = [...rec.messages].reverse().find((m) => m.role === 'user');
-  if (last && Array.isArray(last.content) && last.content.some((b) => (b as { type?: string }).type === 'tool_result')) {
+  if (
+    last &&
+    Array.isArray(last.content) &&
+    last.content.some((b) => (b as { type?: string }).type === 'tool_result')
+  ) {
     return { text: 'Done.' };
   }
   return { text: `Echo: ${lastUserText(rec)}` };

@@ -23,7 +23,8 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
     .action(async (dir: string, opts: { name?: string; env?: string[]; json?: boolean }) => {
       const name = opts.name ?? basename(resolve(dir)).replace(/[^a-zA-Z0-9_-]/g, '-');
       if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`not a directory: ${dir}`);
-      if (!existsSync(join(dir, 'CLAUDE.md'))) throw new CliError(`${dir} has no CLAUDE.md; an agent folder needs one`);
+      if (!existsSync(join(dir, 'CLAUDE.md')))
+        throw new CliError(`${dir} has no CLAUDE.md; an agent folder needs one`);
       const env = parseEnvPairs(opts.env);
       const showProgress = !opts.json && process.stderr.isTTY;
       const agent = await globals()
@@ -42,11 +43,13 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
             : {}),
         })
         .catch((err: unknown) => {
-          if (err instanceof Error && err.message.startsWith('not a directory')) throw new CliError(err.message);
+          if (err instanceof Error && err.message.startsWith('not a directory'))
+            throw new CliError(err.message);
           throw err;
         });
       if (opts.json) printJson(agent);
-      else process.stdout.write(`deployed ${agent.name} (version ${agent.version}, ${agent.fileCount} files)\n`);
+      else
+        process.stdout.write(`deployed ${agent.name} (version ${agent.version}, ${agent.fileCount} files)\n`);
     });
 
   const agent = program.command('agent').description('manage agents');

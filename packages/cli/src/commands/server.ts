@@ -26,7 +26,11 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitHealthy(client: AshClient, timeoutMs: number, child?: { exited: boolean }): Promise<boolean> {
+async function waitHealthy(
+  client: AshClient,
+  timeoutMs: number,
+  child?: { exited: boolean },
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child?.exited) return false;
@@ -53,8 +57,16 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
   program
     .command('start')
     .description('start the Ash server in the background and wait until it is healthy')
-    .option('-p, --port <port>', 'port to listen on (default: $ASH_PORT or 4100)', process.env.ASH_PORT ?? String(DEFAULT_PORT))
-    .option('--host <host>', 'interface to listen on (default: $ASH_HOST or 127.0.0.1)', process.env.ASH_HOST ?? '127.0.0.1')
+    .option(
+      '-p, --port <port>',
+      'port to listen on (default: $ASH_PORT or 4100)',
+      process.env.ASH_PORT ?? String(DEFAULT_PORT),
+    )
+    .option(
+      '--host <host>',
+      'interface to listen on (default: $ASH_HOST or 127.0.0.1)',
+      process.env.ASH_HOST ?? '127.0.0.1',
+    )
     .option('--timeout <ms>', 'how long to wait for the server to become healthy', '60000')
     .action(async (opts: { port: string; host: string; timeout: string }) => {
       const home = ashHome();
@@ -67,7 +79,9 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
           process.stdout.write(`Ash is already running at ${url} (pid ${existing})\n`);
           return;
         }
-        throw new CliError(`a server process (pid ${existing}) is running but not healthy; see ${logFile()} or run: ash stop`);
+        throw new CliError(
+          `a server process (pid ${existing}) is running but not healthy; see ${logFile()} or run: ash stop`,
+        );
       }
       const log = openSync(logFile(), 'a');
       const entry = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -144,7 +158,11 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
     .option('--host <host>', 'interface (overrides ASH_HOST)')
     .action(async (opts: { port?: string; host?: string }) => {
       const { runServer } = await import('@ash-ai/server');
-      await runServer({ ...process.env, ...(opts.port ? { ASH_PORT: opts.port } : {}), ...(opts.host ? { ASH_HOST: opts.host } : {}) });
+      await runServer({
+        ...process.env,
+        ...(opts.port ? { ASH_PORT: opts.port } : {}),
+        ...(opts.host ? { ASH_HOST: opts.host } : {}),
+      });
     });
 
   program

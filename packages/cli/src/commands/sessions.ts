@@ -19,7 +19,11 @@ function messageSummary(m: { text: string; type: string; content: string }): str
     if (Array.isArray(blocks)) {
       return blocks
         .map((b: { type?: string; name?: string; content?: unknown }) =>
-          b.type === 'tool_use' ? `[tool_use ${b.name}]` : b.type === 'tool_result' ? `[tool_result] ${typeof b.content === 'string' ? b.content : ''}` : `[${b.type}]`,
+          b.type === 'tool_use'
+            ? `[tool_use ${b.name}]`
+            : b.type === 'tool_result'
+              ? `[tool_result] ${typeof b.content === 'string' ? b.content : ''}`
+              : `[${b.type}]`,
         )
         .join(' ');
     }
@@ -68,7 +72,9 @@ export async function renderTurn(events: AsyncIterable<StreamEvent>, json: boole
         break;
       case 'error':
         if (!atLineStart) out('\n');
-        process.stderr.write(`error: ${ev.data.error} (${ev.data.code}${ev.data.limit ? `, limit ${ev.data.limit}` : ''})\n`);
+        process.stderr.write(
+          `error: ${ev.data.error} (${ev.data.code}${ev.data.limit ? `, limit ${ev.data.limit}` : ''})\n`,
+        );
         atLineStart = true;
         break;
       case 'done':
@@ -97,7 +103,10 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
       const extraEnv = parseEnvPairs(opts.env);
       const s = await globals()
         .client()
-        .sessions.create(agent, { ...(opts.model ? { model: opts.model } : {}), ...(extraEnv ? { extraEnv } : {}) });
+        .sessions.create(agent, {
+          ...(opts.model ? { model: opts.model } : {}),
+          ...(extraEnv ? { extraEnv } : {}),
+        });
       if (opts.json) printJson(s);
       else process.stdout.write(`${s.id}\n`);
     });
@@ -120,22 +129,24 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .option('-l, --limit <n>', 'how many', '50')
     .option('--offset <n>', 'skip this many', '0')
     .option('--json', 'print JSON')
-    .action(async (opts: { agent?: string; status?: string; limit: string; offset: string; json?: boolean }) => {
-      const r = await globals()
-        .client()
-        .sessions.list({
-          ...(opts.agent ? { agent: opts.agent } : {}),
-          ...(opts.status ? { status: opts.status as Session['status'] } : {}),
-          limit: Number(opts.limit),
-          offset: Number(opts.offset),
-        });
-      if (opts.json) printJson(r);
-      else
-        printTable(
-          r.sessions.map((s) => ({ id: s.id, agent: s.agentName, status: s.status, created: s.createdAt })),
-          ['id', 'agent', 'status', 'created'],
-        );
-    });
+    .action(
+      async (opts: { agent?: string; status?: string; limit: string; offset: string; json?: boolean }) => {
+        const r = await globals()
+          .client()
+          .sessions.list({
+            ...(opts.agent ? { agent: opts.agent } : {}),
+            ...(opts.status ? { status: opts.status as Session['status'] } : {}),
+            limit: Number(opts.limit),
+            offset: Number(opts.offset),
+          });
+        if (opts.json) printJson(r);
+        else
+          printTable(
+            r.sessions.map((s) => ({ id: s.id, agent: s.agentName, status: s.status, created: s.createdAt })),
+            ['id', 'agent', 'status', 'created'],
+          );
+      },
+    );
 
   session
     .command('get <id>')
@@ -168,7 +179,11 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
         .client()
         .sessions.messages(id, { after: Number(opts.after), limit: Number(opts.limit) });
       if (opts.json) printJson(page);
-      else for (const m of page.items) process.stdout.write(`#${m.sequence} ${m.role}${m.type === 'result' ? ' (result)' : ''}: ${oneLine(messageSummary(m), 300)}\n`);
+      else
+        for (const m of page.items)
+          process.stdout.write(
+            `#${m.sequence} ${m.role}${m.type === 'result' ? ' (result)' : ''}: ${oneLine(messageSummary(m), 300)}\n`,
+          );
     });
 
   session
@@ -181,8 +196,14 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .action(async (id: string, opts: { after: string; limit: string; type?: string; json?: boolean }) => {
       const page = await globals()
         .client()
-        .sessions.events(id, { after: Number(opts.after), limit: Number(opts.limit), ...(opts.type ? { type: opts.type } : {}) });
+        .sessions.events(id, {
+          after: Number(opts.after),
+          limit: Number(opts.limit),
+          ...(opts.type ? { type: opts.type } : {}),
+        });
       if (opts.json) printJson(page);
-      else for (const e of page.items) process.stdout.write(`#${e.sequence} ${e.type} ${oneLine(e.data, 200)}\n`);
+      else
+        for (const e of page.items)
+          process.stdout.write(`#${e.sequence} ${e.type} ${oneLine(e.data, 200)}\n`);
     });
 }

@@ -45,7 +45,11 @@ export class HttpClient {
    * server is unreachable; AshTimeoutError after `timeoutMs`.
    */
   async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { accept: o.raw ? '*/*' : 'application/json', ...this.opts.defaultHeaders, ...o.headers };
+    const headers: Record<string, string> = {
+      accept: o.raw ? '*/*' : 'application/json',
+      ...this.opts.defaultHeaders,
+      ...o.headers,
+    };
     if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
     let body: string | undefined;
     if (o.body !== undefined) {
@@ -58,7 +62,8 @@ export class HttpClient {
     try {
       res = await this.fetchImpl(this.url(path, o.query), { method, headers, body, signal });
     } catch (err) {
-      if (timeout?.aborted) throw new AshTimeoutError(`${method} ${path} timed out after ${this.opts.timeoutMs ?? 60_000} ms`);
+      if (timeout?.aborted)
+        throw new AshTimeoutError(`${method} ${path} timed out after ${this.opts.timeoutMs ?? 60_000} ms`);
       if (o.signal?.aborted) throw err;
       throw new AshConnectionError(`cannot reach the Ash server at ${this.serverUrl}: ${describe(err)}`, err);
     }

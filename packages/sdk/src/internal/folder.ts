@@ -50,7 +50,10 @@ export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {})
   return files;
 }
 
-async function readIgnore(file: string, fs: typeof import('node:fs/promises')): Promise<(rel: string, isDir: boolean) => boolean> {
+async function readIgnore(
+  file: string,
+  fs: typeof import('node:fs/promises'),
+): Promise<(rel: string, isDir: boolean) => boolean> {
   let text = '';
   try {
     text = await fs.readFile(file, 'utf8');
@@ -68,7 +71,12 @@ async function readIgnore(file: string, fs: typeof import('node:fs/promises')): 
       const re = new RegExp(
         `^${anchored ? '' : '(?:.*/)?'}${pat
           .split('**')
-          .map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
+          .map((part) =>
+            part
+              .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+              .replace(/\*/g, '[^/]*')
+              .replace(/\?/g, '[^/]'),
+          )
           .join('.*')}$`,
       );
       return { re, dirOnly };

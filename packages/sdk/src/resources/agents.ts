@@ -26,7 +26,10 @@ export class Agents {
     opts: Omit<DeployAgentBody, 'name' | 'path' | 'files'> & ReadFolderOptions = {},
   ): Promise<Agent> {
     const { maxBytes, onProgress, ...rest } = opts;
-    const files: UploadFile[] = await readAgentFolder(dir, { ...(maxBytes ? { maxBytes } : {}), ...(onProgress ? { onProgress } : {}) });
+    const files: UploadFile[] = await readAgentFolder(dir, {
+      ...(maxBytes ? { maxBytes } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
     return this.deploy({ ...rest, name, files });
   }
 
@@ -36,12 +39,15 @@ export class Agents {
 
   /** @throws NotFoundError */
   async get(name: string): Promise<Agent> {
-    return (await this.http.request<{ agent: Agent }>('GET', `/api/agents/${encodeURIComponent(name)}`)).agent;
+    return (await this.http.request<{ agent: Agent }>('GET', `/api/agents/${encodeURIComponent(name)}`))
+      .agent;
   }
 
   /** Replaces env, merges config, sets description. @throws NotFoundError */
   async update(name: string, body: UpdateAgentBody): Promise<Agent> {
-    return (await this.http.request<{ agent: Agent }>('PATCH', `/api/agents/${encodeURIComponent(name)}`, { body })).agent;
+    return (
+      await this.http.request<{ agent: Agent }>('PATCH', `/api/agents/${encodeURIComponent(name)}`, { body })
+    ).agent;
   }
 
   /** Deletes the agent; its sessions end. @throws NotFoundError */

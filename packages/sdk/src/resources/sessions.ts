@@ -34,7 +34,9 @@ export class Sessions {
 
   /** Creates a session on an agent. @throws NotFoundError (agent), UnprocessableEntityError (agent files missing). */
   async create(agent: string, opts: Omit<CreateSessionBody, 'agent'> = {}): Promise<Session> {
-    return (await this.http.request<{ session: Session }>('POST', '/api/sessions', { body: { agent, ...opts } })).session;
+    return (
+      await this.http.request<{ session: Session }>('POST', '/api/sessions', { body: { agent, ...opts } })
+    ).session;
   }
 
   /** Lists sessions, newest first. */
@@ -54,7 +56,8 @@ export class Sessions {
 
   /** Interrupts the running turn; resolves once it has ended. */
   async interrupt(id: string): Promise<boolean> {
-    return (await this.http.request<{ interrupted: boolean }>('POST', `/api/sessions/${id}/interrupt`)).interrupted;
+    return (await this.http.request<{ interrupted: boolean }>('POST', `/api/sessions/${id}/interrupt`))
+      .interrupted;
   }
 
   /**
@@ -66,7 +69,11 @@ export class Sessions {
    *   if (ev.event === 'text_delta') process.stdout.write(ev.data.delta);
    * }
    */
-  async *send(id: string, content: SendMessageBody['content'], opts: SendOptions = {}): AsyncGenerator<StreamEvent> {
+  async *send(
+    id: string,
+    content: SendMessageBody['content'],
+    opts: SendOptions = {},
+  ): AsyncGenerator<StreamEvent> {
     const { signal, maxReconnects = 5, ...body } = opts;
     const res = await this.http.request<Response>('POST', `/api/sessions/${id}/messages`, {
       body: { content, ...body },
@@ -81,24 +88,38 @@ export class Sessions {
    * Rejoins a session's stream: every event after `after` (an SSE id), then the live rest of the
    * running turn, ending after `done` (or at the end of history when no turn runs).
    */
-  async *stream(id: string, opts: { after?: number; signal?: AbortSignal; maxReconnects?: number } = {}): AsyncGenerator<StreamEvent> {
+  async *stream(
+    id: string,
+    opts: { after?: number; signal?: AbortSignal; maxReconnects?: number } = {},
+  ): AsyncGenerator<StreamEvent> {
     const res = await this.openStream(id, opts.after ?? 0, opts.signal);
     yield* this.follow(id, res, opts.maxReconnects ?? 5, opts.signal, opts.after ?? 0);
   }
 
   /** Persisted messages with sequence > `after`. */
   async messages(id: string, opts: { after?: number; limit?: number } = {}): Promise<HistoryPage<Message>> {
-    const r = await this.http.request<{ messages: Message[]; hasMore: boolean }>('GET', `/api/sessions/${id}/messages`, {
-      query: { after: opts.after, limit: opts.limit },
-    });
+    const r = await this.http.request<{ messages: Message[]; hasMore: boolean }>(
+      'GET',
+      `/api/sessions/${id}/messages`,
+      {
+        query: { after: opts.after, limit: opts.limit },
+      },
+    );
     return { items: r.messages, hasMore: r.hasMore };
   }
 
   /** Persisted events (what was streamed, plus lifecycle events) with sequence > `after`. */
-  async events(id: string, opts: { after?: number; limit?: number; type?: string; turnId?: string } = {}): Promise<HistoryPage<SessionEvent>> {
-    const r = await this.http.request<{ events: SessionEvent[]; hasMore: boolean }>('GET', `/api/sessions/${id}/events`, {
-      query: { after: opts.after, limit: opts.limit, type: opts.type, turnId: opts.turnId },
-    });
+  async events(
+    id: string,
+    opts: { after?: number; limit?: number; type?: string; turnId?: string } = {},
+  ): Promise<HistoryPage<SessionEvent>> {
+    const r = await this.http.request<{ events: SessionEvent[]; hasMore: boolean }>(
+      'GET',
+      `/api/sessions/${id}/events`,
+      {
+        query: { after: opts.after, limit: opts.limit, type: opts.type, turnId: opts.turnId },
+      },
+    );
     return { items: r.events, hasMore: r.hasMore };
   }
 
@@ -110,7 +131,13 @@ export class Sessions {
     });
   }
 
-  private async *follow(id: string, first: Response, maxReconnects: number, signal?: AbortSignal, after = 0): AsyncGenerator<StreamEvent> {
+  private async *follow(
+    id: string,
+    first: Response,
+    maxReconnects: number,
+    signal?: AbortSignal,
+    after = 0,
+  ): AsyncGenerator<StreamEvent> {
     let res = first;
     let lastId = after;
     for (let attempt = 0; ; attempt++) {
@@ -130,7 +157,8 @@ export class Sessions {
         if (signal?.aborted) throw err;
       }
       if (sawDone || signal?.aborted) return;
-      if (attempt >= maxReconnects) throw new AshConnectionError(`the stream of session ${id} ended before its done event`);
+      if (attempt >= maxReconnects)
+        throw new AshConnectionError(`the stream of session ${id} ended before its done event`);
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
       res = await this.openStream(id, lastId, signal);
     }

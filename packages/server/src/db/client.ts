@@ -50,7 +50,9 @@ export function isPostgresUrl(url: string | undefined): url is string {
  * side file.
  * @param target a Postgres URL, or the SQLite file path.
  */
-export async function openDatabase(target: { postgresUrl: string } | { sqlitePath: string }): Promise<AshDatabase> {
+export async function openDatabase(
+  target: { postgresUrl: string } | { sqlitePath: string },
+): Promise<AshDatabase> {
   if ('postgresUrl' in target) {
     const lockClient = new pg.Client({ connectionString: target.postgresUrl });
     await lockClient.connect();

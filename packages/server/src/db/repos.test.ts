@@ -50,7 +50,15 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
   });
 
   it('upserts agents, bumping the version, scoped by tenant', async () => {
-    const base = { tenantId: 't1', name: 'helper', description: null, env: { A: '1' }, config: {}, fileCount: 1, sizeBytes: 10 };
+    const base = {
+      tenantId: 't1',
+      name: 'helper',
+      description: null,
+      env: { A: '1' },
+      config: {},
+      fileCount: 1,
+      sizeBytes: 10,
+    };
     const v1 = await repos.agents.upsert({ ...base, id: randomUUID(), now: now() });
     expect(v1.version).toBe(1);
     const v2 = await repos.agents.upsert({ ...base, id: randomUUID(), env: { A: '2' }, now: now() });
@@ -69,7 +77,10 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
   it('lists sessions newest first with filters, totals and tenant scope', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const s = await repos.sessions.insert({ ...newSession('tl', i % 2 === 0 ? 'even' : 'odd'), now: new Date(Date.now() + i * 1000).toISOString() });
+      const s = await repos.sessions.insert({
+        ...newSession('tl', i % 2 === 0 ? 'even' : 'odd'),
+        now: new Date(Date.now() + i * 1000).toISOString(),
+      });
       ids.push(s.id);
     }
     await repos.sessions.insert(newSession('other'));

@@ -4,7 +4,12 @@ import { AppError } from '../errors.js';
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
-function send(reply: FastifyReply, code: ErrorCode, detail: string, extra: { status?: number; errors?: FieldError[] } = {}) {
+function send(
+  reply: FastifyReply,
+  code: ErrorCode,
+  detail: string,
+  extra: { status?: number; errors?: FieldError[] } = {},
+) {
   const body = problem(code, detail, { ...extra, instance: reply.request.url.split('?')[0] });
   return reply.code(body.status).type(PROBLEM_TYPE).send(body);
 }
@@ -29,12 +34,20 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof AppError) {
       if (err.extra.headers) reply.headers(err.extra.headers);
-      return send(reply, err.code, err.detail, { status: err.status, ...(err.extra.errors ? { errors: err.extra.errors } : {}) });
+      return send(reply, err.code, err.detail, {
+        status: err.status,
+        ...(err.extra.errors ? { errors: err.extra.errors } : {}),
+      });
     }
     if (err.validation) {
       const errors = fieldErrors(err);
       const first = errors[0];
-      return send(reply, 'validation_failed', first ? `${first.path} ${first.message}` : 'the request is invalid', { errors });
+      return send(
+        reply,
+        'validation_failed',
+        first ? `${first.path} ${first.message}` : 'the request is invalid',
+        { errors },
+      );
     }
     switch (err.code) {
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -52,10 +65,18 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return send(reply, 'invalid_json', 'the request body is not valid JSON');
     }
     if (err.statusCode === 400 && /prototype|constructor/i.test(err.message)) {
-      return send(reply, 'invalid_json', 'the request body contains a forbidden key (__proto__ or constructor.prototype)');
+      return send(
+        reply,
+        'invalid_json',
+        'the request body contains a forbidden key (__proto__ or constructor.prototype)',
+      );
     }
     if (err.statusCode === 429) {
-      return send(reply, 'rate_limited', 'too many requests; slow down and retry after the Retry-After delay');
+      return send(
+        reply,
+        'rate_limited',
+        'too many requests; slow down and retry after the Retry-After delay',
+      );
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       request.log.info({ err }, 'client error');

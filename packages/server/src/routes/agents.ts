@@ -11,7 +11,10 @@ import type { AgentService } from '../services/agent-service.js';
 import { errorResponses } from './common.js';
 
 /** Agent routes: deploy, list, get, update, delete. */
-export function agentRoutes(agents: AgentService, opts: { deployBodyLimit: number }): FastifyPluginAsyncTypebox {
+export function agentRoutes(
+  agents: AgentService,
+  opts: { deployBodyLimit: number },
+): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/api/agents',
@@ -19,7 +22,8 @@ export function agentRoutes(agents: AgentService, opts: { deployBodyLimit: numbe
         bodyLimit: opts.deployBodyLimit,
         schema: {
           tags: ['agents'],
-          summary: 'Deploy an agent folder (from a path on the server or uploaded files); redeploy bumps the version',
+          summary:
+            'Deploy an agent folder (from a path on the server or uploaded files); redeploy bumps the version',
           body: DeployAgentBodySchema,
           response: { 201: AgentResponseSchema, ...errorResponses(400, 401, 413, 415, 422) },
         },
@@ -28,7 +32,13 @@ export function agentRoutes(agents: AgentService, opts: { deployBodyLimit: numbe
     );
     app.get(
       '/api/agents',
-      { schema: { tags: ['agents'], summary: 'List agents', response: { 200: AgentListResponseSchema, ...errorResponses(401) } } },
+      {
+        schema: {
+          tags: ['agents'],
+          summary: 'List agents',
+          response: { 200: AgentListResponseSchema, ...errorResponses(401) },
+        },
+      },
       async (req) => ({ agents: await agents.list(req.tenantId) }),
     );
     app.get(

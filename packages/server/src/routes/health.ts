@@ -7,7 +7,11 @@ export function healthRoutes(health: () => Promise<Health>): FastifyPluginAsyncT
     app.get(
       '/health',
       {
-        schema: { tags: ['health'], summary: 'Liveness, version and pool figures', response: { 200: HealthSchema } },
+        schema: {
+          tags: ['health'],
+          summary: 'Liveness, version and pool figures',
+          response: { 200: HealthSchema },
+        },
         config: { public: true },
       },
       async () => health(),

@@ -29,7 +29,11 @@ export interface SessionRouteOptions {
 }
 
 /** Session routes: lifecycle, messages (SSE), history, reconnectable stream. */
-export function sessionRoutes(sessions: SessionService, runtime: SessionRuntime, opts: SessionRouteOptions): FastifyPluginAsyncTypebox {
+export function sessionRoutes(
+  sessions: SessionService,
+  runtime: SessionRuntime,
+  opts: SessionRouteOptions,
+): FastifyPluginAsyncTypebox {
   return async (app) => {
     const params = SessionIdParamsSchema;
 
@@ -62,7 +66,12 @@ export function sessionRoutes(sessions: SessionService, runtime: SessionRuntime,
     app.get(
       '/api/sessions/:id',
       {
-        schema: { tags: ['sessions'], summary: 'Get a session', params, response: { 200: SessionResponseSchema, ...errorResponses(401, 404) } },
+        schema: {
+          tags: ['sessions'],
+          summary: 'Get a session',
+          params,
+          response: { 200: SessionResponseSchema, ...errorResponses(401, 404) },
+        },
       },
       async (req) => ({ session: await sessions.get(req.tenantId, req.params.id) }),
     );
@@ -103,7 +112,8 @@ export function sessionRoutes(sessions: SessionService, runtime: SessionRuntime,
       {
         schema: {
           tags: ['sessions'],
-          summary: 'Rejoin a turn stream: every event after `Last-Event-ID` (or `?after=`), then the live rest of the turn',
+          summary:
+            'Rejoin a turn stream: every event after `Last-Event-ID` (or `?after=`), then the live rest of the turn',
           params,
           querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }),
           headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 32 })) }),
@@ -115,7 +125,9 @@ export function sessionRoutes(sessions: SessionService, runtime: SessionRuntime,
         const fromHeader = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
         const after = fromHeader ?? req.query.after ?? 0;
         await sessions.record(req.tenantId, req.params.id);
-        return sendSse(reply, sessions.stream(req.tenantId, req.params.id, after), { heartbeatMs: opts.heartbeatMs });
+        return sendSse(reply, sessions.stream(req.tenantId, req.params.id, after), {
+          heartbeatMs: opts.heartbeatMs,
+        });
       },
     );
 
@@ -146,7 +158,8 @@ export function sessionRoutes(sessions: SessionService, runtime: SessionRuntime,
           response: { 200: MessageListResponseSchema, ...errorResponses(400, 401, 404) },
         },
       },
-      async (req) => sessions.messages(req.tenantId, req.params.id, req.query.after ?? 0, req.query.limit ?? 100),
+      async (req) =>
+        sessions.messages(req.tenantId, req.params.id, req.query.after ?? 0, req.query.limit ?? 100),
     );
 
     app.get(

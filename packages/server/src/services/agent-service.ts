@@ -44,9 +44,13 @@ export class AgentService {
    */
   async deploy(tenantId: string, body: DeployAgentBody): Promise<Agent> {
     if (body.path === undefined && body.files === undefined) {
-      throw new AppError('validation_failed', 'give either `path` (a folder on the server) or `files` (uploaded)', {
-        errors: [{ path: '/body', message: 'must have property path or files' }],
-      });
+      throw new AppError(
+        'validation_failed',
+        'give either `path` (a folder on the server) or `files` (uploaded)',
+        {
+          errors: [{ path: '/body', message: 'must have property path or files' }],
+        },
+      );
     }
     if (body.path !== undefined && body.files !== undefined) {
       throw new AppError('validation_failed', 'give either `path` or `files`, not both', {
@@ -57,7 +61,10 @@ export class AgentService {
     const { store } = this.deps;
     const staged =
       body.path !== undefined
-        ? await store.stageFromPath(isAbsolute(body.path) ? body.path : resolve(this.deps.dataDir, body.path), limits)
+        ? await store.stageFromPath(
+            isAbsolute(body.path) ? body.path : resolve(this.deps.dataDir, body.path),
+            limits,
+          )
         : await store.stageFromFiles(body.files ?? [], limits);
     try {
       await store.requireClaudeMd(staged, body.systemPrompt);

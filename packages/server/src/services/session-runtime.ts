@@ -87,7 +87,9 @@ export class SessionRuntime {
     const live = this.entry(session);
     void this.ensureSandbox(live, session)
       .then((sb) => sb.warm(this.sdkOptions(session, {}), this.conversation(session)))
-      .catch((err: unknown) => this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'));
+      .catch((err: unknown) =>
+        this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'),
+      );
   }
 
   /**
@@ -97,27 +99,51 @@ export class SessionRuntime {
    */
   async startTurn(session: SessionRecord, body: SendMessageBody, prompt: MessageContent): Promise<TurnLog> {
     if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
-    if (session.status === 'ended') throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
+    if (session.status === 'ended')
+      throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
     const turnId = randomUUID();
     const now = new Date().toISOString();
-    const acquired = await this.deps.repos.sessions.acquireTurn(session.tenantId, session.id, turnId, this.deps.ownerId, now);
+    const acquired = await this.deps.repos.sessions.acquireTurn(
+      session.tenantId,
+      session.id,
+      turnId,
+      this.deps.ownerId,
+      now,
+    );
     if (!acquired) {
       const current = await this.deps.repos.sessions.get(session.tenantId, session.id);
       if (!current) throw notFound('session_not_found', 'Session', session.id);
-      if (current.status === 'ended') throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
-      throw new AppError('session_busy', 'the session is running a turn; wait for its `done` event, interrupt it, or send with onBusy', {
-        headers: { 'Retry-After': '1' },
-      });
+      if (current.status === 'ended')
+        throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
+      throw new AppError(
+        'session_busy',
+        'the session is running a turn; wait for its `done` event, interrupt it, or send with onBusy',
+        {
+          headers: { 'Retry-After': '1' },
+        },
+      );
     }
     let record = acquired;
     if (record.status !== 'active') {
       // A message to a paused (or errored) session resumes it transparently.
-      record = (await this.deps.repos.sessions.update(record.tenantId, record.id, { status: 'active' })) ?? record;
+      record =
+        (await this.deps.repos.sessions.update(record.tenantId, record.id, { status: 'active' })) ?? record;
     }
     const live = this.entry(record);
-    const log = new TurnLog(record.id, record.tenantId, turnId, record, this.deps.repos.history, this.deps.log);
+    const log = new TurnLog(
+      record.id,
+      record.tenantId,
+      turnId,
+      record,
+      this.deps.repos.history,
+      this.deps.log,
+    );
     let markEnded!: () => void;
-    const running: RunningTurn = { log, ended: new Promise((r) => (markEnded = r)), interruptRequested: false };
+    const running: RunningTurn = {
+      log,
+      ended: new Promise((r) => (markEnded = r)),
+      interruptRequested: false,
+    };
     live.turn = running;
     log.addMessage({
       role: 'user',
@@ -156,7 +182,11 @@ export class SessionRuntime {
     const timer = setTimeout(() => {
       if (running.log.finished) return;
       running.hostEnd = { outcome: 'interrupted' };
-      void live?.sandbox?.abortTurn(running.log.turnId, { message: 'interrupted', code: 'turn_interrupted' }, 'interrupted');
+      void live?.sandbox?.abortTurn(
+        running.log.turnId,
+        { message: 'interrupted', code: 'turn_interrupted' },
+        'interrupted',
+      );
     }, this.deps.config.interruptGraceMs);
     await running.ended;
     clearTimeout(timer);
@@ -173,8 +203,16 @@ export class SessionRuntime {
     const running = live.turn;
     if (running) {
       running.interruptRequested = true;
-      running.hostEnd = { outcome: 'interrupted', error: { message: `the session was ${reason}`, code: 'turn_interrupted' } };
-      if (live.sandbox) await live.sandbox.abortTurn(running.log.turnId, { message: `the session was ${reason}`, code: 'turn_interrupted' }, 'interrupted');
+      running.hostEnd = {
+        outcome: 'interrupted',
+        error: { message: `the session was ${reason}`, code: 'turn_interrupted' },
+      };
+      if (live.sandbox)
+        await live.sandbox.abortTurn(
+          running.log.turnId,
+          { message: `the session was ${reason}`, code: 'turn_interrupted' },
+          'interrupted',
+        );
       await running.ended;
     }
     if (live.starting) await live.starting.catch(() => undefined);
@@ -193,7 +231,14 @@ export class SessionRuntime {
   private entry(session: SessionRecord): LiveSession {
     let live = this.live.get(session.id);
     if (!live) {
-      live = { sessionId: session.id, tenantId: session.tenantId, sandbox: undefined, starting: undefined, turn: undefined, lastTurn: undefined };
+      live = {
+        sessionId: session.id,
+        tenantId: session.tenantId,
+        sandbox: undefined,
+        starting: undefined,
+        turn: undefined,
+        lastTurn: undefined,
+      };
       this.live.set(session.id, live);
     }
     return live;
@@ -205,7 +250,9 @@ export class SessionRuntime {
     const start = (async () => {
       const { sandboxes, paths, repos, config } = this.deps;
       if (sandboxes.all().length >= config.maxSandboxes) {
-        throw new AppError('capacity_reached', 'no sandbox capacity left; retry later', { headers: { 'Retry-After': '5' } });
+        throw new AppError('capacity_reached', 'no sandbox capacity left; retry later', {
+          headers: { 'Retry-After': '5' },
+        });
       }
       const agent = await repos.agents.get(session.tenantId, session.agentName);
       const env: Record<string, string> = { ...(agent?.env ?? {}), ...session.extraEnv };
@@ -242,25 +289,44 @@ export class SessionRuntime {
   }
 
   private conversation(session: SessionRecord): Conversation {
-    return session.parentSessionId ? { sessionId: session.id, forkFrom: session.parentSessionId } : { sessionId: session.id };
+    return session.parentSessionId
+      ? { sessionId: session.id, forkFrom: session.parentSessionId }
+      : { sessionId: session.id };
   }
 
-  private async execute(live: LiveSession, running: RunningTurn, session: SessionRecord, body: SendMessageBody, prompt: MessageContent): Promise<void> {
+  private async execute(
+    live: LiveSession,
+    running: RunningTurn,
+    session: SessionRecord,
+    body: SendMessageBody,
+    prompt: MessageContent,
+  ): Promise<void> {
     const { log } = running;
     const { config } = this.deps;
     let outcome: TurnOutcome = 'error';
     let watchdog: NodeJS.Timeout | undefined;
+    const startedAt = Date.now();
+    let firstEventAt: number | undefined;
+    this.deps.log.debug({ sessionId: session.id, turnId: log.turnId }, 'turn started');
     try {
       const sandbox = await this.ensureSandbox(live, session);
       if (running.interruptRequested) {
         outcome = 'interrupted';
         return;
       }
-      const events = sandbox.runTurn(log.turnId, prompt, this.sdkOptions(session, body), this.conversation(session));
+      const events = sandbox.runTurn(
+        log.turnId,
+        prompt,
+        this.sdkOptions(session, body),
+        this.conversation(session),
+      );
       const arm = () => {
         if (watchdog) clearTimeout(watchdog);
         watchdog = setTimeout(() => {
-          this.deps.log.warn({ sessionId: session.id, turnId: log.turnId }, 'turn produced no event in time; ending it');
+          this.deps.log.warn(
+            { sessionId: session.id, turnId: log.turnId },
+            'turn produced no event in time; ending it',
+          );
           void sandbox.abortTurn(log.turnId, {
             message: `the turn produced no event for ${config.turnIdleTimeoutMs} ms`,
             code: 'turn_timeout',
@@ -270,6 +336,7 @@ export class SessionRuntime {
       arm();
       for await (const ev of events) {
         arm();
+        firstEventAt ??= Date.now();
         outcome = this.onBridgeEvent(log, ev, body.includePartialMessages === true, running) ?? outcome;
       }
     } catch (err) {
@@ -283,20 +350,46 @@ export class SessionRuntime {
       await log.flush();
       await this.deps.repos.sessions
         .releaseTurn(session.id, log.turnId, log.counters, new Date().toISOString())
-        .catch((err: unknown) => this.deps.log.error({ err: errText(err), sessionId: session.id }, 'could not release the turn slot'));
+        .catch((err: unknown) =>
+          this.deps.log.error(
+            { err: errText(err), sessionId: session.id },
+            'could not release the turn slot',
+          ),
+        );
       if (live.turn === running) live.turn = undefined;
       live.lastTurn = log;
+      this.deps.log.info(
+        {
+          sessionId: session.id,
+          turnId: log.turnId,
+          outcome,
+          durationMs: Date.now() - startedAt,
+          firstEventMs: firstEventAt ? firstEventAt - startedAt : null,
+          events: log.events.length,
+        },
+        'turn finished',
+      );
     }
   }
 
   /** Handles one bridge event of a turn; returns the outcome when the turn ended. */
-  private onBridgeEvent(log: TurnLog, ev: TurnEvent, includePartial: boolean, running: RunningTurn): TurnOutcome | undefined {
+  private onBridgeEvent(
+    log: TurnLog,
+    ev: TurnEvent,
+    includePartial: boolean,
+    running: RunningTurn,
+  ): TurnOutcome | undefined {
     if (ev.ev === 'message') {
       const msg = ev.data;
       for (const se of classifySdkMessage(msg, { includePartialMessages: includePartial })) log.emit(se);
       const type = msg.type;
       if (type === 'assistant' || type === 'user' || type === 'result') {
-        log.addMessage({ role: type === 'user' ? 'user' : 'assistant', type: String(type), content: msg, text: sdkMessageText(msg) });
+        log.addMessage({
+          role: type === 'user' ? 'user' : 'assistant',
+          type: String(type),
+          content: msg,
+          text: sdkMessageText(msg),
+        });
       }
       return undefined;
     }
@@ -311,7 +404,10 @@ export class SessionRuntime {
       log.emit({ event: 'error', data });
     } else if (outcome === 'interrupted' && running.hostEnd?.error) {
       // Ended by the host (session ended/paused mid-turn): say why.
-      log.emit({ event: 'error', data: { error: running.hostEnd.error.message, code: running.hostEnd.error.code } });
+      log.emit({
+        event: 'error',
+        data: { error: running.hostEnd.error.message, code: running.hostEnd.error.code },
+      });
     }
     return outcome;
   }
@@ -319,7 +415,8 @@ export class SessionRuntime {
 
 function describeFailure(err: unknown): { code: ErrorCode; message: string } {
   if (err instanceof AppError) return { code: err.code, message: err.detail };
-  if (err instanceof SandboxStartError) return { code: 'sandbox_unavailable', message: `the sandbox could not start: ${err.message}` };
+  if (err instanceof SandboxStartError)
+    return { code: 'sandbox_unavailable', message: `the sandbox could not start: ${err.message}` };
   return { code: 'internal_error', message: 'the turn failed unexpectedly' };
 }
 

@@ -13,6 +13,7 @@ import type {
 } from '@ash-ai/shared';
 import type { EventRecord, MessageRecord, Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
+import { monotonicIso } from '../util/clock.js';
 import type { AgentStore } from '../storage/agent-store.js';
 import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
@@ -73,7 +74,15 @@ export function messageToApi(m: MessageRecord): Message {
 }
 
 export function eventToApi(e: EventRecord): SessionEvent {
-  return { id: e.id, sessionId: e.sessionId, type: e.type, data: e.data, sequence: e.sequence, turnId: e.turnId, createdAt: e.createdAt };
+  return {
+    id: e.id,
+    sessionId: e.sessionId,
+    type: e.type,
+    data: e.data,
+    sequence: e.sequence,
+    turnId: e.turnId,
+    createdAt: e.createdAt,
+  };
 }
 
 /** Session lifecycle and history for a tenant. */
@@ -90,12 +99,15 @@ export class SessionService {
     const agent = await repos.agents.get(tenantId, body.agent);
     if (!agent) throw notFound('agent_not_found', 'Agent', body.agent);
     if (!agents.hasVersion(tenantId, agent.name, agent.version)) {
-      throw new AppError('agent_folder_missing', `the files of agent '${agent.name}' are missing on the server; redeploy the agent`);
+      throw new AppError(
+        'agent_folder_missing',
+        `the files of agent '${agent.name}' are missing on the server; redeploy the agent`,
+      );
     }
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
     const id = randomUUID();
-    const now = new Date().toISOString();
+    const now = monotonicIso();
     await repos.sessions.insert({
       id,
       tenantId,
@@ -116,7 +128,10 @@ export class SessionService {
     } catch (err) {
       await repos.sessions.update(tenantId, id, { status: 'error' });
       this.deps.log.error({ err, sessionId: id }, 'could not create the workspace');
-      throw new AppError('agent_folder_missing', `the files of agent '${agent.name}' could not be copied; redeploy the agent`);
+      throw new AppError(
+        'agent_folder_missing',
+        `the files of agent '${agent.name}' could not be copied; redeploy the agent`,
+      );
     }
     const session = (await repos.sessions.update(tenantId, id, { status: 'active' }))!;
     await this.lifecycle(session, 'created', { agent: agent.name, agentVersion: agent.version });
@@ -124,7 +139,10 @@ export class SessionService {
     return sessionToApi(session);
   }
 
-  async list(tenantId: string, q: ListSessionsQuery): Promise<{ sessions: Session[]; total: number; hasMore: boolean }> {
+  async list(
+    tenantId: string,
+    q: ListSessionsQuery,
+  ): Promise<{ sessions: Session[]; total: number; hasMore: boolean }> {
     const limit = q.limit ?? 50;
     const offset = q.offset ?? 0;
     const { rows, total } = await this.deps.repos.sessions.list(tenantId, {
@@ -180,7 +198,10 @@ export class SessionService {
     let cursor = after;
     const upTo = turn ? turn.firstSeq - 1 : Number.POSITIVE_INFINITY;
     for (;;) {
-      const { rows, hasMore } = await this.deps.repos.history.listEvents(tenantId, id, { after: cursor, limit: 500 });
+      const { rows, hasMore } = await this.deps.repos.history.listEvents(tenantId, id, {
+        after: cursor,
+        limit: 500,
+      });
       for (const r of rows) {
         if (r.sequence > upTo) break;
         if (r.type === 'lifecycle') {
@@ -195,7 +216,12 @@ export class SessionService {
     if (turn) yield* turn.subscribe(Math.max(cursor, after));
   }
 
-  async messages(tenantId: string, id: string, after: number, limit: number): Promise<{ messages: Message[]; hasMore: boolean }> {
+  async messages(
+    tenantId: string,
+    id: string,
+    after: number,
+    limit: number,
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
     await this.record(tenantId, id);
     const { rows, hasMore } = await this.deps.repos.history.listMessages(tenantId, id, after, limit);
     return { messages: rows.map(messageToApi), hasMore };
@@ -213,7 +239,12 @@ export class SessionService {
 
   /** Ends every live session of an agent (before the agent is deleted). */
   async endAgentSessions(tenantId: string, agentName: string): Promise<void> {
-    const sessions = await this.deps.repos.sessions.listByAgent(tenantId, agentName, ['starting', 'active', 'paused', 'error']);
+    const sessions = await this.deps.repos.sessions.listByAgent(tenantId, agentName, [
+      'starting',
+      'active',
+      'paused',
+      'error',
+    ]);
     for (const s of sessions) await this.end(tenantId, s.id);
   }
 

@@ -139,7 +139,10 @@ export class TurnLog {
         return;
       } catch (err) {
         if (attempt >= 5) {
-          this.log.error({ err, sessionId: this.sessionId, what, lost: count }, 'could not persist turn history');
+          this.log.error(
+            { err, sessionId: this.sessionId, what, lost: count },
+            'could not persist turn history',
+          );
           return;
         }
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));

@@ -23,7 +23,11 @@ export interface SseOptions {
  * does not drain within `writeTimeoutMs` is dropped. A client that disconnects stops the
  * iteration (`return()` is called) and nothing else: the turn goes on and can be rejoined.
  */
-export function sendSse(reply: FastifyReply, events: AsyncIterable<StreamEvent>, opts: SseOptions): FastifyReply {
+export function sendSse(
+  reply: FastifyReply,
+  events: AsyncIterable<StreamEvent>,
+  opts: SseOptions,
+): FastifyReply {
   const body = new PassThrough({ highWaterMark: 64 * 1024 });
   reply.headers(SSE_HEADERS);
   const raw = reply.raw;

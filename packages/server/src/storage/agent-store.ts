@@ -74,7 +74,8 @@ export class AgentStore {
    * @throws AppError 400 `invalid_path` / `invalid_base64` naming the file; 413 over the limits.
    */
   async stageFromFiles(files: UploadFile[], limits: AgentLimits): Promise<StagedAgent> {
-    if (files.length > limits.maxFiles) throw new AppError('payload_too_large', `an agent may hold at most ${limits.maxFiles} files`);
+    if (files.length > limits.maxFiles)
+      throw new AppError('payload_too_large', `an agent may hold at most ${limits.maxFiles} files`);
     let total = 0;
     const decoded: Array<{ path: string; bytes: Buffer }> = [];
     const seen = new Set<string>();
@@ -82,11 +83,14 @@ export class AgentStore {
       const rel = safeRelativePath(f.path);
       if (!rel || rel.split('/').some((s) => SKIP_NAMES.has(s))) {
         throw new AppError('invalid_path', `files[${i}].path is not an acceptable relative path`, {
-          errors: [{ path: `/body/files/${i}/path`, message: 'must be a relative path without ".." segments' }],
+          errors: [
+            { path: `/body/files/${i}/path`, message: 'must be a relative path without ".." segments' },
+          ],
         });
       }
       total += base64DecodedLength(f.content);
-      if (total > limits.maxBytes) throw new AppError('payload_too_large', `the agent exceeds ${limits.maxBytes} bytes`);
+      if (total > limits.maxBytes)
+        throw new AppError('payload_too_large', `the agent exceeds ${limits.maxBytes} bytes`);
       const bytes = decodeBase64Strict(f.content);
       if (!bytes) {
         throw new AppError('invalid_base64', `files[${i}].content is not valid base64`, {
@@ -128,7 +132,10 @@ export class AgentStore {
       staged.sizeBytes += Buffer.byteLength(systemPrompt);
       return;
     }
-    throw new AppError('invalid_agent_folder', 'the agent folder has no CLAUDE.md (add one, or pass systemPrompt)');
+    throw new AppError(
+      'invalid_agent_folder',
+      'the agent folder has no CLAUDE.md (add one, or pass systemPrompt)',
+    );
   }
 
   /** Moves a staged folder into place as `version`. */
@@ -151,7 +158,11 @@ export class AgentStore {
   /** Copies a deployed version into a (new) workspace directory. */
   async copyToWorkspace(tenantId: string, name: string, version: number, dest: string): Promise<void> {
     await mkdir(dirname(dest), { recursive: true });
-    await cp(this.versionDir(tenantId, name, version), dest, { recursive: true, force: true, verbatimSymlinks: true });
+    await cp(this.versionDir(tenantId, name, version), dest, {
+      recursive: true,
+      force: true,
+      verbatimSymlinks: true,
+    });
   }
 
   private agentDir(tenantId: string, name: string): string {
@@ -175,8 +186,10 @@ export class AgentStore {
         const size = (await lstat(from)).size;
         staged.fileCount++;
         staged.sizeBytes += size;
-        if (staged.fileCount > limits.maxFiles) throw new AppError('payload_too_large', `an agent may hold at most ${limits.maxFiles} files`);
-        if (staged.sizeBytes > limits.maxBytes) throw new AppError('payload_too_large', `the agent exceeds ${limits.maxBytes} bytes`);
+        if (staged.fileCount > limits.maxFiles)
+          throw new AppError('payload_too_large', `an agent may hold at most ${limits.maxFiles} files`);
+        if (staged.sizeBytes > limits.maxBytes)
+          throw new AppError('payload_too_large', `the agent exceeds ${limits.maxBytes} bytes`);
         await cp(from, to);
       }
     }

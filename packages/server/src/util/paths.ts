@@ -14,7 +14,8 @@ export function safeRelativePath(input: string): string | undefined {
   const segments = input.split('/');
   if (segments.some((s) => s === '..')) return undefined;
   const normalised = posix.normalize(input).replace(/\/+$/, '');
-  if (normalised === '' || normalised === '.' || normalised.startsWith('../') || normalised === '..') return undefined;
+  if (normalised === '' || normalised === '.' || normalised.startsWith('../') || normalised === '..')
+    return undefined;
   return normalised;
 }
 

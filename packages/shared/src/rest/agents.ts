@@ -21,7 +21,9 @@ export const AgentConfigSchema = Type.Record(Type.String(), Type.Unknown(), {
 export const DeployAgentBodySchema = Type.Object(
   {
     name: AgentName,
-    path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Folder on the server machine' })),
+    path: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4096, description: 'Folder on the server machine' }),
+    ),
     files: Type.Optional(Type.Array(UploadFileSchema, { maxItems: 10000 })),
     systemPrompt: Type.Optional(Type.String({ maxLength: 1_000_000 })),
     description: Type.Optional(Type.String({ maxLength: 4096 })),

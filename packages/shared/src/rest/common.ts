@@ -12,9 +12,13 @@ export const AgentName = Type.String({ pattern: AGENT_NAME_PATTERN, minLength: 1
 
 /** Environment variable names as POSIX shells accept them. */
 export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
-export const EnvMap = Type.Record(Type.String({ pattern: ENV_NAME_PATTERN, maxLength: 255 }), Type.String({ maxLength: 65536 }), {
-  maxProperties: 200,
-});
+export const EnvMap = Type.Record(
+  Type.String({ pattern: ENV_NAME_PATTERN, maxLength: 255 }),
+  Type.String({ maxLength: 65536 }),
+  {
+    maxProperties: 200,
+  },
+);
 
 /** `{ ok: true }`, used by deletes that have nothing else to say. */
 export const OkSchema = Type.Object({ ok: Type.Literal(true) });
@@ -27,7 +31,9 @@ export const OffsetPageQuery = Type.Object({
 
 /** Sequence-cursor query used by history endpoints: rows with `sequence > after`, at most `limit`. */
 export const SequenceCursorQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Return rows with sequence > after' })),
+  after: Type.Optional(
+    Type.Integer({ minimum: 0, default: 0, description: 'Return rows with sequence > after' }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });
 

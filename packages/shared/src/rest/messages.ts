@@ -20,8 +20,14 @@ const PlainTextSource = Type.Object(
 
 /** A user content block (Anthropic Messages API shapes, plus attachment references). */
 export const ContentBlockSchema = Type.Union([
-  Type.Object({ type: Type.Literal('text'), text: Type.String({ maxLength: 500_000 }) }, { additionalProperties: false }),
-  Type.Object({ type: Type.Literal('image'), source: Type.Union([Base64Source, AttachmentSource]) }, { additionalProperties: false }),
+  Type.Object(
+    { type: Type.Literal('text'), text: Type.String({ maxLength: 500_000 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { type: Type.Literal('image'), source: Type.Union([Base64Source, AttachmentSource]) },
+    { additionalProperties: false },
+  ),
   Type.Object(
     {
       type: Type.Literal('document'),
@@ -46,13 +52,22 @@ export const TurnOptionsSchema = Type.Object({
   maxTurns: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
   maxBudgetUsd: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 })),
   effort: Type.Optional(
-    Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('xhigh'), Type.Literal('max')]),
+    Type.Union([
+      Type.Literal('low'),
+      Type.Literal('medium'),
+      Type.Literal('high'),
+      Type.Literal('xhigh'),
+      Type.Literal('max'),
+    ]),
   ),
   thinking: Type.Optional(
     Type.Union([
       Type.Object({ type: Type.Literal('adaptive') }, { additionalProperties: false }),
       Type.Object(
-        { type: Type.Literal('enabled'), budgetTokens: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1_000_000 })) },
+        {
+          type: Type.Literal('enabled'),
+          budgetTokens: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1_000_000 })),
+        },
         { additionalProperties: false },
       ),
       Type.Object({ type: Type.Literal('disabled') }, { additionalProperties: false }),
@@ -68,7 +83,11 @@ export const TurnOptionsSchema = Type.Object({
 export type TurnOptions = Static<typeof TurnOptionsSchema>;
 
 /** What to do with a message that arrives while a turn runs. */
-export const BusyPolicySchema = Type.Union([Type.Literal('reject'), Type.Literal('queue'), Type.Literal('interrupt')]);
+export const BusyPolicySchema = Type.Union([
+  Type.Literal('reject'),
+  Type.Literal('queue'),
+  Type.Literal('interrupt'),
+]);
 export type BusyPolicy = Static<typeof BusyPolicySchema>;
 
 /** `POST /api/sessions/:id/messages` (answers with an SSE stream). */

@@ -50,9 +50,13 @@ export const McpServerSchema = Type.Union([
     { additionalProperties: false },
   ),
 ]);
-export const McpServersSchema = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_.-]+$', maxLength: 128 }), McpServerSchema, {
-  maxProperties: 64,
-});
+export const McpServersSchema = Type.Record(
+  Type.String({ pattern: '^[a-zA-Z0-9_.-]+$', maxLength: 128 }),
+  McpServerSchema,
+  {
+    maxProperties: 64,
+  },
+);
 
 /** A programmatic subagent (Claude Agent SDK `AgentDefinition`). */
 export const SubagentSchema = Type.Object(
@@ -65,9 +69,13 @@ export const SubagentSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export const SubagentsSchema = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_.-]+$', maxLength: 128 }), SubagentSchema, {
-  maxProperties: 64,
-});
+export const SubagentsSchema = Type.Record(
+  Type.String({ pattern: '^[a-zA-Z0-9_.-]+$', maxLength: 128 }),
+  SubagentSchema,
+  {
+    maxProperties: 64,
+  },
+);
 
 /**
  * Session-level SDK options, persisted as the session's config and applied to every turn.
@@ -102,7 +110,9 @@ export const CreateSessionBodySchema = Type.Object(
 export type CreateSessionBody = Static<typeof CreateSessionBodySchema>;
 
 /** `PATCH /api/sessions/:id/config`: merged into the session config; applies to later turns. */
-export const UpdateSessionConfigBodySchema = Type.Partial(SessionConfigSchema, { additionalProperties: false });
+export const UpdateSessionConfigBodySchema = Type.Partial(SessionConfigSchema, {
+  additionalProperties: false,
+});
 export type UpdateSessionConfigBody = Static<typeof UpdateSessionConfigBodySchema>;
 
 /** A session as the API returns it. */

@@ -33,7 +33,11 @@ export class AgentsRepo {
 
   async get(tenantId: string, name: string): Promise<AgentRecord | undefined> {
     const t = this.d.t.agents;
-    const rows = await this.d.db.select().from(t).where(and(eq(t.tenantId, tenantId), eq(t.name, name))).limit(1);
+    const rows = await this.d.db
+      .select()
+      .from(t)
+      .where(and(eq(t.tenantId, tenantId), eq(t.name, name)))
+      .limit(1);
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
@@ -47,7 +51,9 @@ export class AgentsRepo {
    * Creates the agent at version 1, or bumps an existing one's version and replaces its fields,
    * atomically. Returns the stored record (with the version it got).
    */
-  async upsert(input: Omit<AgentRecord, 'version' | 'createdAt' | 'updatedAt' | 'id'> & { id: string; now: string }): Promise<AgentRecord> {
+  async upsert(
+    input: Omit<AgentRecord, 'version' | 'createdAt' | 'updatedAt' | 'id'> & { id: string; now: string },
+  ): Promise<AgentRecord> {
     const t = this.d.t.agents;
     const rows = await this.d.db
       .insert(t)
@@ -84,7 +90,12 @@ export class AgentsRepo {
   async update(
     tenantId: string,
     name: string,
-    patch: { description?: string | null; env?: Record<string, string>; config?: Record<string, unknown>; now: string },
+    patch: {
+      description?: string | null;
+      env?: Record<string, string>;
+      config?: Record<string, unknown>;
+      now: string;
+    },
   ): Promise<AgentRecord | undefined> {
     const t = this.d.t.agents;
     const set: Partial<Row> = { updatedAt: patch.now };

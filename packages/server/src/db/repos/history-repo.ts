@@ -39,11 +39,17 @@ export class HistoryRepo {
   async insertEvents(rows: EventRecord[]): Promise<void> {
     if (rows.length === 0) return;
     // Stay below SQLite's bound-parameter limit (8 columns per row).
-    for (let i = 0; i < rows.length; i += 500) await this.d.db.insert(this.d.t.sessionEvents).values(rows.slice(i, i + 500));
+    for (let i = 0; i < rows.length; i += 500)
+      await this.d.db.insert(this.d.t.sessionEvents).values(rows.slice(i, i + 500));
   }
 
   /** Messages with `sequence > after`, at most `limit`, and whether more follow. */
-  async listMessages(tenantId: string, sessionId: string, after: number, limit: number): Promise<{ rows: MessageRecord[]; hasMore: boolean }> {
+  async listMessages(
+    tenantId: string,
+    sessionId: string,
+    after: number,
+    limit: number,
+  ): Promise<{ rows: MessageRecord[]; hasMore: boolean }> {
     const t = this.d.t.messages;
     const rows = await this.d.db
       .select()
@@ -77,13 +83,24 @@ export class HistoryRepo {
   async maxSequences(sessionId: string): Promise<{ lastEventSeq: number; lastMessageSeq: number }> {
     const e = this.d.t.sessionEvents;
     const m = this.d.t.messages;
-    const [ev] = await this.d.db.select({ n: sql<number>`coalesce(max(${e.sequence}), 0)` }).from(e).where(eq(e.sessionId, sessionId));
-    const [ms] = await this.d.db.select({ n: sql<number>`coalesce(max(${m.sequence}), 0)` }).from(m).where(eq(m.sessionId, sessionId));
+    const [ev] = await this.d.db
+      .select({ n: sql<number>`coalesce(max(${e.sequence}), 0)` })
+      .from(e)
+      .where(eq(e.sessionId, sessionId));
+    const [ms] = await this.d.db
+      .select({ n: sql<number>`coalesce(max(${m.sequence}), 0)` })
+      .from(m)
+      .where(eq(m.sessionId, sessionId));
     return { lastEventSeq: Number(ev?.n ?? 0), lastMessageSeq: Number(ms?.n ?? 0) };
   }
 
   /** Copies a session's messages and events to another session (fork), keeping sequences. */
-  async copySession(tenantId: string, fromId: string, toId: string, newId: () => string): Promise<{ lastEventSeq: number; lastMessageSeq: number }> {
+  async copySession(
+    tenantId: string,
+    fromId: string,
+    toId: string,
+    newId: () => string,
+  ): Promise<{ lastEventSeq: number; lastMessageSeq: number }> {
     let lastMessageSeq = 0;
     let lastEventSeq = 0;
     for (let after = 0; ; ) {

@@ -89,7 +89,11 @@ export class SessionsRepo {
 
   async get(tenantId: string, id: string): Promise<SessionRecord | undefined> {
     const t = this.d.t.sessions;
-    const rows = await this.d.db.select().from(t).where(and(eq(t.tenantId, tenantId), eq(t.id, id))).limit(1);
+    const rows = await this.d.db
+      .select()
+      .from(t)
+      .where(and(eq(t.tenantId, tenantId), eq(t.id, id)))
+      .limit(1);
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
@@ -136,7 +140,13 @@ export class SessionsRepo {
    * Claims the session's turn slot: succeeds only if no turn runs and the session has not ended.
    * The row it returns carries the sequence counters the turn continues from.
    */
-  async acquireTurn(tenantId: string, id: string, turnId: string, ownerId: string, now: string): Promise<SessionRecord | undefined> {
+  async acquireTurn(
+    tenantId: string,
+    id: string,
+    turnId: string,
+    ownerId: string,
+    now: string,
+  ): Promise<SessionRecord | undefined> {
     const t = this.d.t.sessions;
     const rows = await this.d.db
       .update(t)
@@ -147,7 +157,12 @@ export class SessionsRepo {
   }
 
   /** Releases the turn slot and records the sequence counters the turn reached. */
-  async releaseTurn(id: string, turnId: string, counters: { lastEventSeq: number; lastMessageSeq: number }, now: string): Promise<void> {
+  async releaseTurn(
+    id: string,
+    turnId: string,
+    counters: { lastEventSeq: number; lastMessageSeq: number },
+    now: string,
+  ): Promise<void> {
     const t = this.d.t.sessions;
     await this.d.db
       .update(t)
@@ -184,7 +199,11 @@ export class SessionsRepo {
   }
 
   /** Sessions of an agent in the given statuses. */
-  async listByAgent(tenantId: string, agentName: string, statuses: SessionStatus[]): Promise<SessionRecord[]> {
+  async listByAgent(
+    tenantId: string,
+    agentName: string,
+    statuses: SessionStatus[],
+  ): Promise<SessionRecord[]> {
     const t = this.d.t.sessions;
     const rows = await this.d.db
       .select()

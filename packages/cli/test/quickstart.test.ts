@@ -1,0 +1,179 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { REPO_ROOT, ScriptedModel, removeDir, runAsh, tempDir } from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** A free TCP port on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The shell block after the `<!-- quickstart` marker in README.md. */
+function readmeQuickstart(): string {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const m = /<!-- quickstart[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(readme);
+  if (!m) throw new Error('README.md has no quickstart block');
+  return m[1]!;
+}
+
+function bash(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('README quickstart and the ash CLI against a real server process', () => {
+  let model: ScriptedModel;
+  let home: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    home = tempDir('ash-cli-');
+    env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      npm_config_cache: join(home, '.npm'),
+      ASH_DATA_DIR: join(home, '.ash'),
+      ASH_PORT: String(await freePort()),
+      ANTHROPIC_BASE_URL: model.url,
+      ASH_MODEL_MAX_RETRIES: '0',
+    };
+  });
+  afterAll(async () => {
+    await runAsh(['stop'], env);
+    await model.close();
+    removeDir(home);
+  });
+
+  it('runs the quickstart exactly as the README shows and prints a streamed answer', async () => {
+    model.onRequest((r) =>
+      r.messages.length <= 2
+        ? { toolUse: { name: 'Bash', input: { command: 'echo hello-from-the-sandbox' } } }
+        : undefined,
+    );
+    const r = await bash(readmeQuickstart(), env);
+    model.onRequest(undefined);
+    expect(r.stderr).not.toMatch(/^ash: /m);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Ash is running at http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.stdout).toContain('deployed hello (version 1');
+    // The answer streamed, with the tool call and its result on their own lines.
+    expect(r.stdout).toMatch(/^\[tool\] Bash \{"command":"echo hello-from-the-sandbox"\}$/m);
+    expect(r.stdout).toMatch(/^\[result\] hello-from-the-sandbox$/m);
+    expect(r.stdout).toMatch(/^Done\.$/m);
+    expect(r.stdout).toMatch(/#1 user: Hello! What can you do\?/);
+    expect(r.stdout).toContain('Ash stopped');
+    // The real SDK produced it: the request came from the Claude CLI.
+    expect(String(model.messageRequests()[0]!.headers['user-agent'])).toMatch(/claude-cli\//);
+  });
+
+  it('keeps agents, sessions, messages and events across a server restart, and the conversation continues', async () => {
+    expect((await runAsh(['start'], env)).code).toBe(0);
+    expect((await runAsh(['deploy', 'examples/notes-keeper', '--name', 'notes'], env)).code).toBe(0);
+    const created = await runAsh(['session', 'create', 'notes'], env);
+    const id = created.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    model
+      .forSession(id)
+      .enqueue(
+        {
+          toolUse: {
+            name: 'Write',
+            input: { file_path: '/workspace/notes/cats.md', content: 'Cats purr.\n' },
+          },
+        },
+        { text: 'Noted about cats.' },
+      );
+    const first = await runAsh(['session', 'send', id, 'Remember: cats purr'], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('Noted about cats.');
+    const before = {
+      agents: JSON.parse((await runAsh(['agent', 'list', '--json'], env)).stdout),
+      session: JSON.parse((await runAsh(['session', 'get', id, '--json'], env)).stdout),
+      messages: JSON.parse((await runAsh(['session', 'messages', id, '--json'], env)).stdout),
+      events: JSON.parse((await runAsh(['session', 'events', id, '--json', '--limit', '1000'], env)).stdout),
+    };
+    expect((await runAsh(['stop'], env)).stdout).toContain('Ash stopped');
+    expect((await runAsh(['status'], env)).code).toBe(1);
+    expect((await runAsh(['start'], env)).code).toBe(0);
+    const after = {
+      agents: JSON.parse((await runAsh(['agent', 'list', '--json'], env)).stdout),
+      session: JSON.parse((await runAsh(['session', 'get', id, '--json'], env)).stdout),
+      messages: JSON.parse((await runAsh(['session', 'messages', id, '--json'], env)).stdout),
+      events: JSON.parse((await runAsh(['session', 'events', id, '--json', '--limit', '1000'], env)).stdout),
+    };
+    expect(after.agents).toEqual(before.agents);
+    expect(after.messages).toEqual(before.messages);
+    expect(after.events.items.slice(0, before.events.items.length)).toEqual(before.events.items);
+    expect(after.session.id).toBe(id);
+    expect(['active', 'paused']).toContain(after.session.status);
+    // The next message continues the same conversation in the restored workspace.
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'cat /workspace/notes/cats.md' } } },
+        { text: 'You told me cats purr.' },
+      );
+    const second = await runAsh(['session', 'send', id, 'What do you know about cats?'], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('[result] Cats purr.');
+    const seen = JSON.stringify(model.messageRequests(id).at(-1)!.messages);
+    expect(seen).toContain('Remember: cats purr');
+    expect(seen).toContain('Noted about cats.');
+  });
+
+  it('surfaces bad input as one clear line and a non-zero exit', async () => {
+    expect((await runAsh(['status'], env)).code).toBe(0);
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['session', 'create', 'no-such-agent'],
+        /^ash: Agent 'no-such-agent' was not found \(404 agent_not_found\)\n$/,
+      ],
+      [['session', 'get', '00000000-0000-4000-8000-000000000000'], /\(404 session_not_found\)\n$/],
+      [['session', 'send', 'nope', 'hi'], /\(404 session_not_found\)\n$/],
+      [['agent', 'get', 'nope'], /\(404 agent_not_found\)\n$/],
+      [['deploy', 'packages', '--name', 'x'], /has no CLAUDE\.md/],
+      [['deploy', 'examples/hello', '--name', 'bad name!'], /\(400 validation_failed\)\n$/],
+      [['deploy', 'does-not-exist'], /not a directory/],
+      [['session', 'create', 'notes', '-e', 'oops'], /expected KEY=VALUE/],
+      [
+        ['--server', 'http://127.0.0.1:9', 'agent', 'list'],
+        /cannot reach the Ash server at http:\/\/127\.0\.0\.1:9/,
+      ],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await runAsh(args, env);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(pattern);
+      expect(r.stderr.split('\n').filter(Boolean), args.join(' ')).toHaveLength(1);
+    }
+    const id = (await runAsh(['session', 'create', 'hello'], env)).stdout.trim();
+    expect((await runAsh(['session', 'end', id], env)).code).toBe(0);
+    const gone = await runAsh(['session', 'send', id, 'hi'], env);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/\(410 session_ended\)/);
+    const unknownCommand = await runAsh(['frobnicate'], env);
+    expect(unknownCommand.code).toBe(2);
+  });
+});

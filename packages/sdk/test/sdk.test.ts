@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import {
+  REPO_ROOT,
+  ScriptedModel,
+  removeDir,
+  serverEnv,
+  startAshProcess,
+  tempDir,
+  type AshProcess,
+} from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AshApiError,
+  AshClient,
+  AshConnectionError,
+  BadRequestError,
+  ConflictError,
+  GoneError,
+  NotFoundError,
+  UnprocessableEntityError,
+  type StreamEvent,
+} from '../src/index.js';
+
+describe('SDK against a real server process', () => {
+  let model: ScriptedModel;
+  let dataDir: string;
+  let proc: AshProcess;
+  let client: AshClient;
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    dataDir = tempDir('ash-sdk-');
+    proc = await startAshProcess(serverEnv({ dataDir, modelUrl: model.url }));
+    client = new AshClient({ serverUrl: proc.url });
+  });
+  afterAll(async () => {
+    await proc?.stop();
+    await model?.close();
+    removeDir(dataDir);
+  });
+
+  it('deploys a folder, creates a session and streams typed events', async () => {
+    const agent = await client.agents.deployDirectory('notes', join(REPO_ROOT, 'examples/notes-keeper'));
+    expect(agent).toMatchObject({ name: 'notes', version: 1 });
+    expect(agent.fileCount).toBeGreaterThanOrEqual(4);
+    const session = await client.sessions.create('notes');
+    model
+      .forSession(session.id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'ls .claude/skills' } } },
+        { text: 'I have a daily-summary skill.' },
+      );
+    const events: StreamEvent[] = [];
+    let text = '';
+    for await (const ev of client.sessions.send(session.id, 'What skills do you have?')) {
+      events.push(ev);
+      if (ev.event === 'text_delta') text += ev.data.delta;
+    }
+    expect(events[0]!.event).toBe('session_start');
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    expect(text).toBe('I have a daily-summary skill.');
+    const result = events.find((e) => e.event === 'tool_result');
+    expect(result?.event === 'tool_result' && result.data.content).toContain('daily-summary');
+    const page = await client.sessions.messages(session.id);
+    expect(page.items[0]!.text).toBe('What skills do you have?');
+    // upstream-style flat methods
+    expect((await client.listSessions('notes')).sessions.map((s) => s.id)).toContain(session.id);
+    expect(await client.listSessionEvents(session.id, { type: 'done' })).toHaveLength(1);
+    expect((await client.health()).status).toBe('ok');
+  });
+
+  it('throws typed errors carrying status and code', async () => {
+    const err = await client.sessions.create('missing').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err).toBeInstanceOf(AshApiError);
+    expect(err).toMatchObject({ status: 404, statusCode: 404, code: 'agent_not_found' });
+    await expect(client.agents.deploy({ name: 'bad name', files: [] })).rejects.toBeInstanceOf(
+      BadRequestError,
+    );
+    await expect(
+      client.agents.deploy({ name: 'nomd', files: [{ path: 'a.txt', content: 'eA==' }] }),
+    ).rejects.toMatchObject({
+      status: 422,
+      code: 'invalid_agent_folder',
+    });
+    expect(
+      await client.agents
+        .deploy({ name: 'nomd', files: [{ path: 'a.txt', content: 'eA==' }] })
+        .catch((e) => e),
+    ).toBeInstanceOf(UnprocessableEntityError);
+    const validation = (await client.agents
+      .deploy({ name: 'x', files: [{ path: 'CLAUDE.md', content: '!!' }] })
+      .catch((e) => e)) as BadRequestError;
+    expect(validation.code).toBe('invalid_base64');
+    expect(validation.errors[0]!.path).toBe('/body/files/0/content');
+
+    await client.agents.deploy({
+      name: 'plain',
+      files: [{ path: 'CLAUDE.md', content: Buffer.from('# plain').toString('base64') }],
+    });
+    const s = await client.sessions.create('plain');
+    model.forSession(s.id).enqueue({ slow: { deltas: 10, intervalMs: 100 } });
+    const running = (async () => {
+      const evs: StreamEvent[] = [];
+      for await (const ev of client.sessions.send(s.id, 'slow')) evs.push(ev);
+      return evs;
+    })();
+    await model.waitForRequests(model.messageRequests().length + 1);
+    const busy = await (async () => {
+      for await (const _ of client.sessions.send(s.id, 'again')) break;
+    })().catch((e) => e);
+    expect(busy).toBeInstanceOf(ConflictError);
+    expect(busy).toMatchObject({ code: 'session_busy' });
+    expect((await running).at(-1)).toMatchObject({ event: 'done' });
+    await client.sessions.end(s.id);
+    const gone = await (async () => {
+      for await (const _ of client.sessions.send(s.id, 'hello?')) break;
+    })().catch((e) => e);
+    expect(gone).toBeInstanceOf(GoneError);
+
+    const offline = new AshClient({ serverUrl: 'http://127.0.0.1:9' });
+    await expect(offline.health()).rejects.toBeInstanceOf(AshConnectionError);
+  });
+});
