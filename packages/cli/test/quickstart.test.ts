@@ -94,17 +94,15 @@ describe('README quickstart and the ash CLI against a real server process', () =
     const created = await runAsh(['session', 'create', 'notes'], env);
     const id = created.stdout.trim();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    model
-      .forSession(id)
-      .enqueue(
-        {
-          toolUse: {
-            name: 'Write',
-            input: { file_path: '/workspace/notes/cats.md', content: 'Cats purr.\n' },
-          },
+    model.forSession(id).enqueue(
+      {
+        toolUse: {
+          name: 'Write',
+          input: { file_path: '/workspace/notes/cats.md', content: 'Cats purr.\n' },
         },
-        { text: 'Noted about cats.' },
-      );
+      },
+      { text: 'Noted about cats.' },
+    );
     const first = await runAsh(['session', 'send', id, 'Remember: cats purr'], env);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('Noted about cats.');

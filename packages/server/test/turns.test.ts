@@ -30,23 +30,21 @@ describe('turns on the real SDK in a sandbox', () => {
 
   it('streams a turn that writes a file and runs Bash, in order, and persists exactly what it streamed', async () => {
     const id = await createSession(t.url, 'worker');
-    t.model
-      .forSession(id)
-      .enqueue(
-        {
-          toolUse: {
-            name: 'Write',
-            input: { file_path: '/workspace/note.txt', content: 'hello from Write\n' },
-          },
+    t.model.forSession(id).enqueue(
+      {
+        toolUse: {
+          name: 'Write',
+          input: { file_path: '/workspace/note.txt', content: 'hello from Write\n' },
         },
-        {
-          toolUse: {
-            name: 'Bash',
-            input: { command: 'cat note.txt && echo BASH-OK && echo $WORKER_SETTING' },
-          },
+      },
+      {
+        toolUse: {
+          name: 'Bash',
+          input: { command: 'cat note.txt && echo BASH-OK && echo $WORKER_SETTING' },
         },
-        { text: 'Finished the task.', thinking: 'Let me wrap up.' },
-      );
+      },
+      { text: 'Finished the task.', thinking: 'Let me wrap up.' },
+    );
     const turn = await sendTurn(t.url, id, { content: 'Write a note, then cat it.' });
     expect(turn.status).toBe(200);
     expect(turn.headers.get('content-type')).toMatch(/^text\/event-stream/);
