@@ -4,6 +4,6 @@
  */
 export { buildApp, type AppDeps } from './app.js';
 export { ConfigError, EnvSchema, loadConfig, type Config } from './config.js';
-export { runServer } from './main.js';
+export { runServer, startupErrorMessage } from './run.js';
 export { createAshServer, type AshServer, type CreateServerOptions } from './server.js';
 export { SERVER_VERSION } from './version.js';
