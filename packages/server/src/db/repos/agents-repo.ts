@@ -13,6 +13,7 @@ export interface AgentRecord {
   config: Record<string, unknown>;
   fileCount: number;
   sizeBytes: number;
+  storageKey: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -52,7 +53,10 @@ export class AgentsRepo {
    * atomically. Returns the stored record (with the version it got).
    */
   async upsert(
-    input: Omit<AgentRecord, 'version' | 'createdAt' | 'updatedAt' | 'id'> & { id: string; now: string },
+    input: Omit<AgentRecord, 'version' | 'createdAt' | 'updatedAt' | 'id' | 'storageKey'> & {
+      id: string;
+      now: string;
+    },
   ): Promise<AgentRecord> {
     const t = this.d.t.agents;
     const rows = await this.d.db
@@ -67,6 +71,7 @@ export class AgentsRepo {
         config: JSON.stringify(input.config),
         fileCount: input.fileCount,
         sizeBytes: input.sizeBytes,
+        storageKey: null,
         createdAt: input.now,
         updatedAt: input.now,
       })
@@ -94,6 +99,7 @@ export class AgentsRepo {
       description?: string | null;
       env?: Record<string, string>;
       config?: Record<string, unknown>;
+      storageKey?: string | null;
       now: string;
     },
   ): Promise<AgentRecord | undefined> {
@@ -102,6 +108,7 @@ export class AgentsRepo {
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.env !== undefined) set.env = JSON.stringify(patch.env);
     if (patch.config !== undefined) set.config = JSON.stringify(patch.config);
+    if (patch.storageKey !== undefined) set.storageKey = patch.storageKey;
     const rows = await this.d.db
       .update(t)
       .set(set)

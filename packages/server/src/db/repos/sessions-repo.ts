@@ -22,6 +22,10 @@ export interface SessionRecord {
   turnStartedAt: string | null;
   lastEventSeq: number;
   lastMessageSeq: number;
+  budgetUsd: number | null;
+  snapshotKey: string | null;
+  snapshotAt: string | null;
+  pausedAt: string | null;
   createdAt: string;
   lastActiveAt: string;
   endedAt: string | null;
@@ -51,6 +55,7 @@ export interface NewSession {
   credentialId: string | null;
   lastEventSeq: number;
   lastMessageSeq: number;
+  budgetUsd?: number | null;
   now: string;
 }
 
@@ -79,6 +84,10 @@ export class SessionsRepo {
         turnStartedAt: null,
         lastEventSeq: s.lastEventSeq,
         lastMessageSeq: s.lastMessageSeq,
+        budgetUsd: s.budgetUsd ?? null,
+        snapshotKey: null,
+        snapshotAt: null,
+        pausedAt: null,
         createdAt: s.now,
         lastActiveAt: s.now,
         endedAt: null,

@@ -3,7 +3,7 @@
  * repositories are written once against either (drizzle has no dialect-neutral schema; see
  * drizzle-orm issue #1196). Timestamps are ISO-8601 text; JSON is text.
  */
-import { index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { doublePrecision, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export const agents = pgTable(
   'agents',
@@ -17,6 +17,8 @@ export const agents = pgTable(
     config: text('config').notNull(),
     fileCount: integer('file_count').notNull(),
     sizeBytes: integer('size_bytes').notNull(),
+    /** Object storage key of the deployed folder's archive (null: not uploaded). */
+    storageKey: text('storage_key'),
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
@@ -42,6 +44,12 @@ export const sessions = pgTable(
     turnStartedAt: text('turn_started_at'),
     lastEventSeq: integer('last_event_seq').notNull(),
     lastMessageSeq: integer('last_message_seq').notNull(),
+    /** Per-session spending limit in USD (null: none). */
+    budgetUsd: doublePrecision('budget_usd'),
+    /** Where the last workspace snapshot was stored (object storage key), and when. */
+    snapshotKey: text('snapshot_key'),
+    snapshotAt: text('snapshot_at'),
+    pausedAt: text('paused_at'),
     createdAt: text('created_at').notNull(),
     lastActiveAt: text('last_active_at').notNull(),
     endedAt: text('ended_at'),
@@ -84,3 +92,141 @@ export const sessionEvents = pgTable(
   },
   (t) => [uniqueIndex('session_events_session_seq').on(t.sessionId, t.sequence)],
 );
+
+/** API keys: only an HMAC of the key is stored; `prefix` is a short display hint. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    keyHash: text('key_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    label: text('label'),
+    createdAt: text('created_at').notNull(),
+    lastUsedAt: text('last_used_at'),
+    revokedAt: text('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash').on(t.keyHash), index('api_keys_tenant').on(t.tenantId)],
+);
+
+/** Credentials: the value is AES-256-GCM encrypted under a key derived per credential (salt, KDF). */
+export const credentials = pgTable(
+  'credentials',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    type: text('type').notNull(),
+    label: text('label'),
+    ciphertext: text('ciphertext').notNull(),
+    iv: text('iv').notNull(),
+    authTag: text('auth_tag').notNull(),
+    salt: text('salt').notNull(),
+    kdf: text('kdf').notNull(),
+    active: integer('active').notNull(),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    lastUsedAt: text('last_used_at'),
+  },
+  (t) => [index('credentials_tenant').on(t.tenantId)],
+);
+
+/** Files attached to a session (stored through the storage interface). */
+export const attachments = pgTable(
+  'attachments',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    sessionId: text('session_id').notNull(),
+    messageId: text('message_id'),
+    filename: text('filename').notNull(),
+    storedName: text('stored_name').notNull(),
+    mimeType: text('mime_type').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    storageKey: text('storage_key').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('attachments_session').on(t.tenantId, t.sessionId)],
+);
+
+/**
+ * The usage ledger. `kind`: `model_call` (one per API message, deduplicated by `dedupeKey` =
+ * the API message id), `tool_call`, `turn`, `compute`. Cost is computed at write time from a
+ * versioned price table (`priceVersion`); the SDK's own estimate is kept beside it.
+ */
+export const usageRecords = pgTable(
+  'usage_records',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    sessionId: text('session_id'),
+    agentName: text('agent_name'),
+    turnId: text('turn_id'),
+    kind: text('kind').notNull(),
+    dedupeKey: text('dedupe_key'),
+    model: text('model'),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    cacheCreationTokens: integer('cache_creation_tokens').notNull(),
+    cacheReadTokens: integer('cache_read_tokens').notNull(),
+    toolCalls: integer('tool_calls').notNull(),
+    computeSeconds: doublePrecision('compute_seconds').notNull(),
+    costUsd: doublePrecision('cost_usd').notNull(),
+    sdkCostUsd: doublePrecision('sdk_cost_usd'),
+    priceVersion: text('price_version'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('usage_dedupe').on(t.tenantId, t.dedupeKey),
+    index('usage_tenant_time').on(t.tenantId, t.createdAt),
+    index('usage_session').on(t.sessionId),
+  ],
+);
+
+/** Background work: prompts run as turns by the queue processor, with retries. */
+export const queueItems = pgTable(
+  'queue_items',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    agentName: text('agent_name').notNull(),
+    sessionId: text('session_id'),
+    prompt: text('prompt').notNull(),
+    options: text('options').notNull(),
+    status: text('status').notNull(),
+    priority: integer('priority').notNull(),
+    retryCount: integer('retry_count').notNull(),
+    maxRetries: integer('max_retries').notNull(),
+    runAt: text('run_at').notNull(),
+    error: text('error'),
+    result: text('result'),
+    claimedBy: text('claimed_by'),
+    claimedAt: text('claimed_at'),
+    heartbeatAt: text('heartbeat_at'),
+    createdAt: text('created_at').notNull(),
+    startedAt: text('started_at'),
+    completedAt: text('completed_at'),
+  },
+  (t) => [
+    index('queue_status_run').on(t.status, t.runAt, t.priority),
+    index('queue_tenant').on(t.tenantId, t.status),
+  ],
+);
+
+/** Runner nodes registered with a coordinator. */
+export const runners = pgTable('runners', {
+  id: text('id').primaryKey(),
+  host: text('host').notNull(),
+  port: integer('port').notNull(),
+  maxSandboxes: integer('max_sandboxes').notNull(),
+  activeCount: integer('active_count').notNull(),
+  lastHeartbeatAt: text('last_heartbeat_at').notNull(),
+  registeredAt: text('registered_at').notNull(),
+});
+
+/** Per-tenant settings (budgets...). */
+export const tenantSettings = pgTable('tenant_settings', {
+  tenantId: text('tenant_id').primaryKey(),
+  budgetUsd: doublePrecision('budget_usd'),
+  updatedAt: text('updated_at').notNull(),
+});
