@@ -20,3 +20,4 @@ export {
   type AshProcess,
   type CliResult,
 } from './processes.js';
+export { startTestS3, type TestS3 } from './s3.js';

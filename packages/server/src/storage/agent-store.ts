@@ -146,6 +146,29 @@ export class AgentStore {
     await rename(staged.dir, dest);
   }
 
+  /**
+   * Moves a staged folder into place as `version` only if that version is not there yet (used
+   * when restoring from object storage). Returns false (and discards the staging) otherwise.
+   */
+  async publishIfAbsent(
+    staged: StagedAgent,
+    tenantId: string,
+    name: string,
+    version: number,
+  ): Promise<boolean> {
+    if (this.hasVersion(tenantId, name, version)) {
+      await this.discard(staged);
+      return false;
+    }
+    await this.publish(staged, tenantId, name, version);
+    return true;
+  }
+
+  /** An empty staging folder (for a restore or an edit of a deployed version). */
+  async stageEmpty(): Promise<StagedAgent> {
+    return this.newStaging();
+  }
+
   async discard(staged: StagedAgent): Promise<void> {
     await rm(staged.dir, { recursive: true, force: true });
   }

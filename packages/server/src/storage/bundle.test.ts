@@ -1,0 +1,197 @@
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { removeDir, tempDir } from '@ash-ai/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ALL_BYTES, rawTarGz, tinyPng, zeroBombTarGz } from '../../test/tar-fixtures.js';
+import {
+  BUNDLE_EXCLUDES,
+  BundleError,
+  extractTarGz,
+  linkStaysInside,
+  mergeInto,
+  packTarGz,
+} from './bundle.js';
+import { ConfinedDir, ConfinementError } from './confined-dir.js';
+import { readAll } from './object-store.js';
+
+const LIMITS = { maxCompressedBytes: 10 * 1024 * 1024, maxBytes: 10 * 1024 * 1024, maxEntries: 1000 };
+
+describe('workspace bundles', () => {
+  let base: string;
+  beforeEach(() => {
+    base = tempDir('ash-bundle-');
+  });
+  afterEach(() => removeDir(base));
+
+  it('round-trips files byte-identically, keeps inside links and modes, leaves out excluded folders', async () => {
+    const src = join(base, 'src');
+    mkdirSync(join(src, 'docs', 'deep'), { recursive: true });
+    mkdirSync(join(src, 'node_modules', 'x'), { recursive: true });
+    mkdirSync(join(src, '.git'), { recursive: true });
+    writeFileSync(join(src, 'node_modules', 'x', 'i.js'), 'dep');
+    writeFileSync(join(src, '.git', 'HEAD'), 'ref');
+    writeFileSync(join(src, 'all.bin'), ALL_BYTES);
+    writeFileSync(join(src, 'pic.png'), tinyPng());
+    writeFileSync(join(src, 'docs', 'deep', 'résumé – 日本語.txt'), 'unicode');
+    writeFileSync(join(src, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(src, `${'long-name-'.repeat(20)}.txt`), 'long');
+    symlinkSync('docs/deep', join(src, 'shortcut'));
+    symlinkSync('/etc/passwd', join(src, 'out-link'));
+    const gz = await readAll(
+      packTarGz([{ dir: new ConfinedDir(src), prefix: '', exclude: BUNDLE_EXCLUDES, links: 'inside' }]),
+    );
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const r = await extractTarGz(Readable.from([gz]), dest, LIMITS, { links: 'inside' });
+    expect(r.files).toBe(5);
+    expect(readFileSync(join(dest, 'all.bin'))).toEqual(ALL_BYTES);
+    expect(readFileSync(join(dest, 'pic.png'))).toEqual(tinyPng());
+    expect(readFileSync(join(dest, 'docs', 'deep', 'résumé – 日本語.txt'), 'utf8')).toBe('unicode');
+    expect(readFileSync(join(dest, `${'long-name-'.repeat(20)}.txt`), 'utf8')).toBe('long');
+    expect(lstatSync(join(dest, 'run.sh')).mode & 0o777).toBe(0o755);
+    expect(readlinkSync(join(dest, 'shortcut'))).toBe('docs/deep');
+    expect(existsSync(join(dest, 'out-link'))).toBe(false);
+    expect(existsSync(join(dest, 'node_modules'))).toBe(false);
+    expect(existsSync(join(dest, '.git'))).toBe(false);
+  });
+
+  it('knows which link targets stay inside', () => {
+    expect(linkStaysInside('a/b', 'c')).toBe(true);
+    expect(linkStaysInside('a/b', '../c')).toBe(true);
+    expect(linkStaysInside('a/b', '../../c')).toBe(false);
+    expect(linkStaysInside('a', '/etc/passwd')).toBe(false);
+    expect(linkStaysInside('a', '..')).toBe(false);
+  });
+
+  const malicious: Array<[string, Buffer, string]> = [
+    ['an absolute name', rawTarGz([{ path: '/tmp/ash-abs-escape.txt', body: 'x' }]), 'absolute'],
+    ['a parent reference', rawTarGz([{ path: '../escape.txt', body: 'x' }]), 'parent'],
+    ['a nested parent reference', rawTarGz([{ path: 'a/../../escape.txt', body: 'x' }]), 'parent'],
+    [
+      'a link to an absolute path',
+      rawTarGz([{ path: 'l', type: 'SymbolicLink', linkpath: '/etc' }]),
+      'outside',
+    ],
+    [
+      'a link that climbs out',
+      rawTarGz([{ path: 'a/l', type: 'SymbolicLink', linkpath: '../../..' }]),
+      'outside',
+    ],
+    [
+      'a file written through a link of the archive',
+      rawTarGz([
+        { path: 'l', type: 'SymbolicLink', linkpath: 'sub' },
+        { path: 'l/x.txt', body: 'x' },
+      ]),
+      'below a link',
+    ],
+    ['a hard link', rawTarGz([{ path: 'h', type: 'Link', linkpath: '/etc/passwd' }]), 'hard link'],
+    ['a device', rawTarGz([{ path: 'null', type: 'CharacterDevice' }]), 'CharacterDevice'],
+    ['a FIFO', rawTarGz([{ path: 'fifo', type: 'FIFO' }]), 'FIFO'],
+    ['not gzip', Buffer.from('plain text, not an archive'), 'gzip'],
+    ['gzip of garbage', gzipSync(Buffer.alloc(700, 7)), 'malformed'],
+  ];
+  for (const [what, archive, message] of malicious) {
+    it(`rejects ${what} and writes nothing outside`, async () => {
+      const dest = join(base, 'dest');
+      mkdirSync(dest);
+      const err = await extractTarGz(Readable.from([archive]), dest, LIMITS, { links: 'inside' }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BundleError);
+      expect((err as BundleError).kind).toBe('invalid');
+      expect((err as Error).message).toContain(message);
+      expect(readdirSync(base)).toEqual(['dest']);
+      expect(existsSync('/tmp/ash-abs-escape.txt')).toBe(false);
+    });
+  }
+
+  it('stops a decompression bomb while streaming, and too many entries', async () => {
+    const bomb = zeroBombTarGz(50 * 1024 * 1024);
+    expect(bomb.length).toBeLessThan(200 * 1024);
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const err = await extractTarGz(
+      Readable.from([bomb]),
+      dest,
+      { ...LIMITS, maxBytes: 1024 * 1024 },
+      {
+        links: 'inside',
+      },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BundleError);
+    expect((err as BundleError).kind).toBe('too_large');
+    const many = rawTarGz(Array.from({ length: 20 }, (_, i) => ({ path: `f${i}`, body: 'x' })));
+    const err2 = await extractTarGz(
+      Readable.from([many]),
+      join(base, 'dest2'),
+      { ...LIMITS, maxEntries: 10 },
+      {
+        links: 'inside',
+      },
+    ).catch((e: unknown) => e);
+    expect((err2 as BundleError).kind).toBe('too_large');
+    const err3 = await extractTarGz(
+      Readable.from([bomb]),
+      join(base, 'dest3'),
+      { ...LIMITS, maxCompressedBytes: 1000 },
+      {
+        links: 'inside',
+      },
+    ).catch((e: unknown) => e);
+    expect((err3 as BundleError).kind).toBe('too_large');
+  });
+
+  it('merges into a workspace but refuses to go through its links', async () => {
+    const ws = join(base, 'ws');
+    const outside = join(base, 'outside');
+    mkdirSync(ws);
+    mkdirSync(outside);
+    symlinkSync(outside, join(ws, 'data'));
+    writeFileSync(join(ws, 'keep.txt'), 'old');
+    const staged = join(base, 'staged');
+    mkdirSync(staged);
+    const ok = await extractTarGz(
+      Readable.from([
+        rawTarGz([
+          { path: 'keep.txt', body: 'new' },
+          { path: 'more/x.txt', body: 'x' },
+        ]),
+      ]),
+      staged,
+      LIMITS,
+      { links: 'inside' },
+    );
+    await mergeInto(staged, ok, new ConfinedDir(ws));
+    expect(readFileSync(join(ws, 'keep.txt'), 'utf8')).toBe('new');
+    expect(readFileSync(join(ws, 'more', 'x.txt'), 'utf8')).toBe('x');
+    const staged2 = join(base, 'staged2');
+    mkdirSync(staged2);
+    const bad = await extractTarGz(
+      Readable.from([
+        rawTarGz([
+          { path: 'a.txt', body: 'a' },
+          { path: 'data/evil.txt', body: 'x' },
+        ]),
+      ]),
+      staged2,
+      LIMITS,
+      { links: 'inside' },
+    );
+    const err = await mergeInto(staged2, bad, new ConfinedDir(ws)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfinementError);
+    expect(readdirSync(outside)).toEqual([]);
+    expect(existsSync(join(ws, 'a.txt'))).toBe(false);
+  });
+});

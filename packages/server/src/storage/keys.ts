@@ -1,0 +1,23 @@
+import { createHash } from 'node:crypto';
+import { tenantDirName } from '../util/paths.js';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const tenant = (tenantId: string) => tenantDirName(tenantId, sha256);
+
+/**
+ * Object storage keys. Built from server-side ids only (tenant dir names, agent names matching
+ * `^[a-zA-Z0-9_-]+$`, UUIDs), so they always pass `assertValidKey`.
+ */
+export const storageKeys = {
+  /** Folder of an agent's archives. */
+  agentPrefix: (tenantId: string, name: string) => `agents/${tenant(tenantId)}/${name}/`,
+  /** One archive of a deployed agent folder (a fresh id per deploy: a failed deploy never overwrites the live one). */
+  agentArchive: (tenantId: string, name: string, id: string) =>
+    `agents/${tenant(tenantId)}/${name}/${id}.tar.gz`,
+  /** A session's workspace + transcript snapshot (replaced on every save). */
+  snapshot: (tenantId: string, sessionId: string) =>
+    `sessions/${tenant(tenantId)}/${sessionId}/snapshot.tar.gz`,
+  /** An attachment's bytes. */
+  attachment: (tenantId: string, sessionId: string, id: string) =>
+    `attachments/${tenant(tenantId)}/${sessionId}/${id}`,
+};

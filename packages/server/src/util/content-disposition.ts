@@ -1,0 +1,42 @@
+/**
+ * Builds a `Content-Disposition` header value valid for any Unicode file name (RFC 6266 §4.3):
+ * an ASCII-only `filename="…"` fallback for old clients, and `filename*=UTF-8''…` with the exact
+ * name percent-encoded per RFC 8187/5987 (`attr-char` kept, everything else encoded, including
+ * `'`, `(`, `)`, `*`, `%`). Control characters never reach the header.
+ * @param type `attachment` (download) or `inline`.
+ */
+export function contentDisposition(type: 'attachment' | 'inline', filename: string): string {
+  const clean = stripControls(filename) || 'download';
+  return `${type}; filename="${asciiFallback(clean)}"; filename*=UTF-8''${encodeRfc8187(clean)}`;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+function stripControls(s: string): string {
+  return s.replace(CONTROLS, '');
+}
+
+/** RFC 8187 `value-chars`: attr-char stays, every other UTF-8 byte is `%XX`. */
+export function encodeRfc8187(s: string): string {
+  return encodeURIComponent(s).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * ASCII stand-in for the name: accents dropped (NFKD), other non-ASCII characters and the
+ * quoted-string specials `"` `\` become `_`, `%` too (some clients decode it), at most 150
+ * characters keeping the extension.
+ */
+export function asciiFallback(s: string): string {
+  let out = s
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^\x20-\x7e]/g, '_')
+    .replace(/["\\%]/g, '_');
+  if (out.length > 150) {
+    const dot = out.lastIndexOf('.');
+    const ext = dot > 0 && out.length - dot <= 16 ? out.slice(dot) : '';
+    out = out.slice(0, 150 - ext.length) + ext;
+  }
+  return out.trim() || 'download';
+}
