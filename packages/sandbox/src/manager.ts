@@ -172,6 +172,15 @@ export class SandboxManager {
     return this.live.get(id);
   }
 
+  /**
+   * The host uid/gid sandboxed processes run as (set when the server is root), or undefined: then
+   * sandboxes run as the server's own user and files need no hand-over. Files the server creates
+   * in a workspace are given to this owner with fchown on the open file, never by path.
+   */
+  get sandboxOwner(): { uid: number; gid: number } | undefined {
+    return this.sandboxUser ? { ...this.sandboxUser } : undefined;
+  }
+
   get defaultLimits(): SandboxLimits {
     return this.limits;
   }

@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import {
   AgentSchema,
+  AttachmentSchema,
   MessageSchema,
   ProblemSchema,
   SessionEventSchema,
@@ -14,9 +15,17 @@ import {
 } from '@ash-ai/shared';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { agentRoutes } from './routes/agents.js';
+import { attachmentRoutes } from './routes/attachments.js';
+import { fileRoutes } from './routes/files.js';
+import { workspaceRoutes } from './routes/workspace.js';
 import { healthRoutes } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
+import type { Repos } from './db/repos/index.js';
+import type { AgentFiles } from './services/agent-files.js';
 import type { AgentService } from './services/agent-service.js';
+import type { AttachmentService } from './services/attachment-service.js';
+import type { SessionFiles } from './services/session-files.js';
+import type { WorkspaceSnapshots } from './services/workspace-snapshots.js';
 import type { SessionRuntime } from './services/session-runtime.js';
 import type { SessionService } from './services/session-service.js';
 
@@ -41,6 +50,16 @@ export interface AppDeps {
   health: () => Promise<Health>;
   limits: { deployBodyBytes: number; messageBodyBytes: number };
   sseHeartbeatMs: number;
+  /** Workspace data: files, bundles, snapshots, attachments (issue 5). */
+  data: {
+    repos: Repos;
+    sessionFiles: SessionFiles;
+    agentFiles: AgentFiles;
+    snapshots: WorkspaceSnapshots;
+    attachments: AttachmentService;
+    /** Body limits, bytes: file batches, bundles sent as JSON, attachments. */
+    limits: { uploadBodyBytes: number; bundleJsonBodyBytes: number; attachmentBodyBytes: number };
+  };
 }
 
 /**
@@ -60,7 +79,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const s of [ProblemSchema, AgentSchema, SessionSchema, MessageSchema, SessionEventSchema])
+  for (const s of [
+    ProblemSchema,
+    AgentSchema,
+    SessionSchema,
+    MessageSchema,
+    SessionEventSchema,
+    AttachmentSchema,
+  ])
     app.addSchema(s);
   app.decorateRequest('tenantId', '');
   app.addHook('onRequest', async (req) => {
@@ -77,7 +103,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         description:
           'Deploy Claude agent folders and run sessions on the Claude Agent SDK, streamed over SSE.',
       },
-      tags: [{ name: 'health' }, { name: 'agents' }, { name: 'sessions' }],
+      tags: [
+        { name: 'health' },
+        { name: 'agents' },
+        { name: 'sessions' },
+        { name: 'files' },
+        { name: 'workspace' },
+        { name: 'attachments' },
+      ],
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
@@ -93,6 +126,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       messageBodyLimit: deps.limits.messageBodyBytes,
       heartbeatMs: deps.sseHeartbeatMs,
     }),
+  );
+  const { data } = deps;
+  await app.register(
+    fileRoutes(data.sessionFiles, data.agentFiles, { uploadBodyLimit: data.limits.uploadBodyBytes }),
+  );
+  await app.register(
+    workspaceRoutes(data.sessionFiles, data.snapshots, data.repos, {
+      jsonBodyLimit: data.limits.bundleJsonBodyBytes,
+      turnEnding: (id) => deps.runtime.turnFor(id)?.finished === true,
+    }),
+  );
+  await app.register(
+    attachmentRoutes(data.attachments, { uploadBodyLimit: data.limits.attachmentBodyBytes }),
   );
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;

@@ -57,6 +57,30 @@ export const EnvSchema = Type.Object({
   ASH_MESSAGE_MAX_SIZE_MB: Int(50, 1),
   /** Path to the Claude executable (default: the SDK's platform package). */
   CLAUDE_CODE_EXECUTABLE: Type.Optional(Type.String({ minLength: 1 })),
+  // Workspace data: files, attachments, bundles, object storage.
+  /** Largest single file of a files upload (decoded), MiB. */
+  ASH_FILE_MAX_SIZE_MB: Int(50, 1),
+  /** Largest files upload batch (decoded, all files together), MiB. */
+  ASH_FILE_BATCH_MAX_SIZE_MB: Int(100, 1),
+  /** Largest attachment (decoded), MiB. */
+  ASH_ATTACHMENT_MAX_SIZE_MB: Int(10, 1),
+  /** Largest workspace bundle: the upload and its extracted content, each, MiB. */
+  ASH_BUNDLE_MAX_SIZE_MB: Int(200, 1),
+  /** Most entries (files, folders, links) a workspace bundle may hold. */
+  ASH_BUNDLE_MAX_ENTRIES: Int(20_000, 1),
+  /** S3 bucket for object storage; when set, S3 replaces the local disk store. */
+  ASH_S3_BUCKET: Type.Optional(Type.String({ minLength: 1 })),
+  /** Endpoint of an S3-compatible service (default: AWS). */
+  ASH_S3_ENDPOINT: Type.Optional(Type.String({ minLength: 1 })),
+  /** Key prefix inside the bucket. */
+  ASH_S3_PREFIX: Type.Optional(Type.String({ minLength: 1 })),
+  ASH_S3_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  /** Path-style bucket URLs (needed by most S3-compatible servers). */
+  ASH_S3_FORCE_PATH_STYLE: Type.Boolean({ default: false }),
+  /** Static S3 credentials (else the AWS default chain: instance role, profile...). */
+  AWS_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
+  AWS_SECRET_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  AWS_SESSION_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -82,6 +106,25 @@ export interface Config {
   agentMaxSizeBytes: number;
   messageMaxSizeBytes: number;
   claudeExecutable: string | undefined;
+  /** Limits on workspace data, bytes / counts. */
+  data: {
+    fileMaxBytes: number;
+    batchMaxBytes: number;
+    attachmentMaxBytes: number;
+    bundleMaxBytes: number;
+    bundleMaxEntries: number;
+  };
+  /** S3 object storage; undefined = local disk under the data dir. */
+  s3:
+    | {
+        bucket: string;
+        endpoint: string | undefined;
+        prefix: string | undefined;
+        region: string;
+        forcePathStyle: boolean;
+        credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+      }
+    | undefined;
 }
 
 /** Raised when the environment is invalid; the message names every bad variable. */
@@ -113,6 +156,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration: ASH_DATABASE_URL must be a postgres:// URL (unset it to use SQLite)',
     );
   }
+  if (e.ASH_S3_ENDPOINT && !/^https?:\/\//i.test(e.ASH_S3_ENDPOINT)) {
+    throw new ConfigError('invalid configuration: ASH_S3_ENDPOINT must be an http(s):// URL');
+  }
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash');
   return {
     port: e.ASH_PORT,
@@ -142,6 +188,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentMaxSizeBytes: e.ASH_AGENT_MAX_SIZE_MB * 1024 * 1024,
     messageMaxSizeBytes: e.ASH_MESSAGE_MAX_SIZE_MB * 1024 * 1024,
     claudeExecutable: e.CLAUDE_CODE_EXECUTABLE,
+    data: {
+      fileMaxBytes: e.ASH_FILE_MAX_SIZE_MB * 1024 * 1024,
+      batchMaxBytes: e.ASH_FILE_BATCH_MAX_SIZE_MB * 1024 * 1024,
+      attachmentMaxBytes: e.ASH_ATTACHMENT_MAX_SIZE_MB * 1024 * 1024,
+      bundleMaxBytes: e.ASH_BUNDLE_MAX_SIZE_MB * 1024 * 1024,
+      bundleMaxEntries: e.ASH_BUNDLE_MAX_ENTRIES,
+    },
+    s3: e.ASH_S3_BUCKET
+      ? {
+          bucket: e.ASH_S3_BUCKET,
+          endpoint: e.ASH_S3_ENDPOINT,
+          prefix: e.ASH_S3_PREFIX,
+          region: e.ASH_S3_REGION,
+          forcePathStyle: e.ASH_S3_FORCE_PATH_STYLE,
+          credentials:
+            e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+              ? {
+                  accessKeyId: e.AWS_ACCESS_KEY_ID,
+                  secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+                  ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}),
+                }
+              : undefined,
+        }
+      : undefined,
   };
 }
 

@@ -19,6 +19,11 @@ import { SessionRuntime } from './services/session-runtime.js';
 import { SessionService } from './services/session-service.js';
 import { PathScrubber } from './services/text-safety.js';
 import { AgentStore } from './storage/agent-store.js';
+import { createObjectStore } from './storage/create-object-store.js';
+import { AgentArchives, AgentFiles } from './services/agent-files.js';
+import { AttachmentService } from './services/attachment-service.js';
+import { SessionFiles } from './services/session-files.js';
+import { WorkspaceSnapshots } from './services/workspace-snapshots.js';
 import { SERVER_VERSION } from './version.js';
 
 /** A wired Ash server: the Fastify app plus everything behind it. */
@@ -46,6 +51,8 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secrets = new SecretRegistry();
   secrets.add(config.anthropicApiKey);
+  secrets.add(config.s3?.credentials?.secretAccessKey);
+  secrets.add(config.s3?.credentials?.sessionToken);
   const logger = createLogger({
     level: config.logLevel,
     secrets,
@@ -56,6 +63,13 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') },
   );
   const repos = createRepos(db);
+  const objects = createObjectStore(config);
+  try {
+    await objects.check();
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
   let sandboxes: SandboxManager;
   try {
     sandboxes = await SandboxManager.create({
@@ -92,13 +106,58 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     ownerId,
     scrubber,
   });
-  const sessions = new SessionService({ repos, runtime, agents: store, paths, log: logger });
+  // Workspace data (issue 5): object storage copies, files, bundles, snapshots, attachments.
+  const archives = new AgentArchives({ store: objects, agents: store, log: logger });
+  const snapshots = new WorkspaceSnapshots({ repos, store: objects, paths, log: logger });
+  const sessionFiles = new SessionFiles({
+    repos,
+    paths,
+    snapshots,
+    isLive: (id) => runtime.hasLiveSandbox(id),
+    owner: sandboxes.sandboxOwner,
+    limits: {
+      fileMaxBytes: config.data.fileMaxBytes,
+      batchMaxBytes: config.data.batchMaxBytes,
+      bundleMaxBytes: config.data.bundleMaxBytes,
+      bundleMaxEntries: config.data.bundleMaxEntries,
+    },
+  });
+  const agentFiles = new AgentFiles({
+    repos,
+    agents: store,
+    archives,
+    limits: {
+      fileMaxBytes: config.data.fileMaxBytes,
+      batchMaxBytes: config.data.batchMaxBytes,
+      agentMaxBytes: config.agentMaxSizeBytes,
+    },
+  });
+  const attachments = new AttachmentService({
+    repos,
+    store: objects,
+    files: sessionFiles,
+    maxBytes: config.data.attachmentMaxBytes,
+    log: logger,
+  });
+  const sessions = new SessionService({
+    repos,
+    runtime,
+    agents: store,
+    paths,
+    log: logger,
+    data: {
+      ensureAgentFolder: (agent) => archives.ensureLocal(agent),
+      restoreWorkspace: (session) => snapshots.restore(session),
+      resolveContent: (session, content) => attachments.resolveContent(session, content),
+    },
+  });
   const agents = new AgentService({
     repos,
     store,
     dataDir: config.dataDir,
     maxAgentBytes: config.agentMaxSizeBytes,
     onAgentDeleted: (tenantId, name) => sessions.endAgentSessions(tenantId, name),
+    archives,
   });
   await reconcile(repos, ownerId, logger);
 
@@ -143,6 +202,18 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       messageBodyBytes: Math.ceil(config.messageMaxSizeBytes * 1.4) + 64 * 1024,
     },
     sseHeartbeatMs: config.sseHeartbeatMs,
+    data: {
+      repos,
+      sessionFiles,
+      agentFiles,
+      snapshots,
+      attachments,
+      limits: {
+        uploadBodyBytes: Math.ceil(config.data.batchMaxBytes * 1.4) + 1024 * 1024,
+        bundleJsonBodyBytes: Math.ceil(config.data.bundleMaxBytes * 1.4) + 64 * 1024,
+        attachmentBodyBytes: Math.ceil(config.data.attachmentMaxBytes * 1.4) + 64 * 1024,
+      },
+    },
   });
 
   let closed = false;
@@ -164,6 +235,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       await runtime.shutdown();
       await app.close();
       await sandboxes.close();
+      await objects.close();
       await closeDb(db);
     },
   };

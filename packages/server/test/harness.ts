@@ -16,10 +16,11 @@ export interface TestServer {
 
 /** Starts a server on a free port with its own data dir. `env` overrides ASH_* variables. */
 export async function startTestServer(
-  opts: { env?: Record<string, string>; model?: ScriptedModel } = {},
+  opts: { env?: Record<string, string>; model?: ScriptedModel; dataDir?: string } = {},
 ): Promise<TestServer> {
   const model = opts.model ?? (await ScriptedModel.start());
-  const dataDir = tempDir('ash-srv-');
+  // A given data dir is the caller's (kept on close: restart tests reuse it).
+  const dataDir = opts.dataDir ?? tempDir('ash-srv-');
   let logText = '';
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -41,7 +42,7 @@ export async function startTestServer(
     async close() {
       await server.close();
       if (!opts.model) await model.close();
-      removeDir(dataDir);
+      if (!opts.dataDir) removeDir(dataDir);
     },
   };
 }

@@ -28,6 +28,11 @@ export const ErrorCodes = {
   session_not_found: 404,
   file_not_found: 404,
   resource_not_found: 404,
+  /** The session's workspace is neither on this server nor stored as a snapshot. */
+  workspace_not_found: 404,
+  attachment_not_found: 404,
+  /** A workspace bundle that is not a gzip tar, or holds unsafe entries (links out, absolute or `..` names, devices). */
+  invalid_bundle: 400,
   /** The session is running a turn and the busy policy is `reject`. */
   session_busy: 409,
   /** The session is in a state that does not allow the operation (e.g. pausing a paused session). */
@@ -52,6 +57,8 @@ export const ErrorCodes = {
   capacity_reached: 503,
   /** A sandbox could not be started. */
   sandbox_unavailable: 503,
+  /** Object storage (local disk or S3) failed or is unreachable; nothing was changed. Retry later. */
+  storage_unavailable: 503,
   /** A feature is switched off by configuration (e.g. credentials without ASH_CREDENTIAL_KEY). */
   feature_unavailable: 503,
   /** stream: the model API answered with an error. */

@@ -4,6 +4,7 @@ import type { Agent, DeployAgentBody, UpdateAgentBody } from '@ash-ai/shared';
 import type { AgentRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import type { AgentStore } from '../storage/agent-store.js';
+import type { AgentArchives } from './agent-files.js';
 
 export interface AgentServiceDeps {
   repos: Repos;
@@ -12,6 +13,8 @@ export interface AgentServiceDeps {
   maxAgentBytes: number;
   /** Called before an agent is deleted, to end its sessions' sandboxes. */
   onAgentDeleted: (tenantId: string, name: string) => Promise<void>;
+  /** Object storage copies of deployed folders (uploaded before a version is recorded). */
+  archives?: AgentArchives;
 }
 
 /** Redacts env values: env is write-only over the API. */
@@ -66,8 +69,11 @@ export class AgentService {
             limits,
           )
         : await store.stageFromFiles(body.files ?? [], limits);
+    let storageKey: string | null = null;
     try {
       await store.requireClaudeMd(staged, body.systemPrompt);
+      // Stored before the version is recorded: the database never points at a missing archive.
+      if (this.deps.archives) storageKey = await this.deps.archives.upload(tenantId, body.name, staged.dir);
       const existing = await this.deps.repos.agents.get(tenantId, body.name);
       const record = await this.deps.repos.agents.upsert({
         id: existing?.id ?? randomUUID(),
@@ -78,12 +84,16 @@ export class AgentService {
         config: body.config ?? existing?.config ?? {},
         fileCount: staged.fileCount,
         sizeBytes: staged.sizeBytes,
+        storageKey,
         now: new Date().toISOString(),
       });
       await store.publish(staged, tenantId, record.name, record.version);
+      if (existing?.storageKey && existing.storageKey !== storageKey)
+        await this.deps.archives?.discard(existing.storageKey);
       return agentToApi(record);
     } catch (err) {
       await store.discard(staged);
+      await this.deps.archives?.discard(storageKey);
       throw err;
     }
   }
@@ -126,5 +136,6 @@ export class AgentService {
     await this.deps.onAgentDeleted(tenantId, name);
     await this.deps.repos.agents.delete(tenantId, name);
     await this.deps.store.removeAgent(tenantId, name);
+    await this.deps.archives?.removeAgent(tenantId, name);
   }
 }

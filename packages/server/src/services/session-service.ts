@@ -5,13 +5,14 @@ import type {
   CreateSessionBody,
   ListSessionsQuery,
   Message,
+  MessageContent,
   SendMessageBody,
   Session,
   SessionConfig,
   SessionEvent,
   StreamEvent,
 } from '@ash-ai/shared';
-import type { EventRecord, MessageRecord, Repos, SessionRecord } from '../db/repos/index.js';
+import type { AgentRecord, EventRecord, MessageRecord, Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import { monotonicIso } from '../util/clock.js';
 import type { AgentStore } from '../storage/agent-store.js';
@@ -19,12 +20,23 @@ import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
 import type { TurnLog } from './turn-log.js';
 
+/** Workspace-data hooks (object storage, attachments): see services/session-data.ts. */
+export interface SessionDataHooks {
+  /** Restores the agent's current folder from object storage when it is missing on disk. */
+  ensureAgentFolder(agent: AgentRecord): Promise<boolean>;
+  /** Restores the session's workspace and transcript from its snapshot when missing here. */
+  restoreWorkspace(session: SessionRecord): Promise<boolean>;
+  /** Resolves attachment references of message content into blocks the model receives. */
+  resolveContent(session: SessionRecord, content: MessageContent): Promise<MessageContent>;
+}
+
 export interface SessionServiceDeps {
   repos: Repos;
   runtime: SessionRuntime;
   agents: AgentStore;
   paths: SessionPaths;
   log: Logger;
+  data?: SessionDataHooks;
 }
 
 const CONFIG_KEYS = [
@@ -98,7 +110,10 @@ export class SessionService {
     const { repos, agents, paths } = this.deps;
     const agent = await repos.agents.get(tenantId, body.agent);
     if (!agent) throw notFound('agent_not_found', 'Agent', body.agent);
-    if (!agents.hasVersion(tenantId, agent.name, agent.version)) {
+    if (
+      !agents.hasVersion(tenantId, agent.name, agent.version) &&
+      !(await this.deps.data?.ensureAgentFolder(agent))
+    ) {
       throw new AppError(
         'agent_folder_missing',
         `the files of agent '${agent.name}' are missing on the server; redeploy the agent`,
@@ -185,7 +200,10 @@ export class SessionService {
   /** Starts a turn and returns its event log. @throws AppError 404/409/410. */
   async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnLog> {
     const s = await this.record(tenantId, id);
-    return this.deps.runtime.startTurn(s, body, body.content);
+    const data = this.deps.data;
+    if (data && s.status !== 'ended') await data.restoreWorkspace(s);
+    const prompt = data ? await data.resolveContent(s, body.content) : body.content;
+    return this.deps.runtime.startTurn(s, body, prompt);
   }
 
   /**

@@ -39,10 +39,14 @@ export const ContentBlockSchema = Type.Union([
 ]);
 export type ContentBlock = Static<typeof ContentBlockSchema>;
 
-/** What a turn may be told: `string` or 1..20 content blocks. */
+/**
+ * What a turn may be told: `string` or 1..20 content blocks. The array comes first: with the
+ * server's `coerceTypes: 'array'`, trying the string branch first would unwrap a one-block array
+ * in place and reject it.
+ */
 export const MessageContentSchema = Type.Union([
-  Type.String({ minLength: 1, maxLength: 500_000 }),
   Type.Array(ContentBlockSchema, { minItems: 1, maxItems: 20 }),
+  Type.String({ minLength: 1, maxLength: 500_000 }),
 ]);
 export type MessageContent = Static<typeof MessageContentSchema>;
 

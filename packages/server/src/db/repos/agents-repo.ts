@@ -56,6 +56,8 @@ export class AgentsRepo {
     input: Omit<AgentRecord, 'version' | 'createdAt' | 'updatedAt' | 'id' | 'storageKey'> & {
       id: string;
       now: string;
+      /** Object storage key of this version's archive (null: not stored). */
+      storageKey?: string | null;
     },
   ): Promise<AgentRecord> {
     const t = this.d.t.agents;
@@ -71,7 +73,7 @@ export class AgentsRepo {
         config: JSON.stringify(input.config),
         fileCount: input.fileCount,
         sizeBytes: input.sizeBytes,
-        storageKey: null,
+        storageKey: input.storageKey ?? null,
         createdAt: input.now,
         updatedAt: input.now,
       })
@@ -84,11 +86,38 @@ export class AgentsRepo {
           config: JSON.stringify(input.config),
           fileCount: input.fileCount,
           sizeBytes: input.sizeBytes,
+          storageKey: input.storageKey ?? null,
           updatedAt: input.now,
         },
       })
       .returning();
     return fromRow(rows[0]!);
+  }
+
+  /**
+   * Publishes a new version of an agent's files if it is still at `expectedVersion` (a single
+   * conditional UPDATE: two concurrent edits cannot both win). Returns the updated record, or
+   * undefined when the agent is gone or was changed meanwhile.
+   */
+  async bumpVersion(
+    tenantId: string,
+    name: string,
+    expectedVersion: number,
+    set: { fileCount: number; sizeBytes: number; storageKey: string | null; now: string },
+  ): Promise<AgentRecord | undefined> {
+    const t = this.d.t.agents;
+    const rows = await this.d.db
+      .update(t)
+      .set({
+        version: sql`${t.version} + 1`,
+        fileCount: set.fileCount,
+        sizeBytes: set.sizeBytes,
+        storageKey: set.storageKey,
+        updatedAt: set.now,
+      })
+      .where(and(eq(t.tenantId, tenantId), eq(t.name, name), eq(t.version, expectedVersion)))
+      .returning();
+    return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
   /** Updates description/env/config. Returns undefined when the agent does not exist. */

@@ -1,0 +1,117 @@
+import type { UploadFilesBody } from '@ash-ai/shared';
+import { AppError } from '../errors.js';
+import { decodeBase64Strict } from '../util/base64.js';
+import { safeRelativePath } from '../util/paths.js';
+
+/** One decoded file of an upload batch. */
+export interface DecodedFile {
+  /** The normalised relative path (with `targetPath` applied). */
+  path: string;
+  segments: string[];
+  bytes: Buffer;
+}
+
+/** Per-file and per-batch limits, decoded bytes. */
+export interface BatchLimits {
+  fileMaxBytes: number;
+  batchMaxBytes: number;
+}
+
+/** Names an upload never writes (Finder litter). */
+const SKIPPED = new Set(['.DS_Store']);
+
+const invalidPath = (i: number, message: string) =>
+  new AppError('invalid_path', `files[${i}].path ${message}`, {
+    errors: [{ path: `/body/files/${i}/path`, message }],
+  });
+
+/**
+ * Validates and decodes an upload batch before anything is written, so a bad batch stores
+ * nothing: every path must be relative without `..` (after `targetPath` is applied), unique;
+ * every content strict base64; limits are checked on the decoded sizes.
+ * @returns the files to write, and the skipped ones (`.DS_Store`).
+ * @throws AppError 400 `invalid_path` / `invalid_base64`; 413 `payload_too_large` naming the file
+ *   and the limit (and the variable that sets it).
+ */
+export function decodeBatch(
+  body: UploadFilesBody,
+  limits: BatchLimits,
+): { files: DecodedFile[]; skipped: string[] } {
+  let base: string | undefined;
+  const tp = body.targetPath?.replace(/^\.\/?$/, '');
+  if (tp) {
+    base = safeRelativePath(tp);
+    if (!base)
+      throw new AppError('invalid_path', 'targetPath is not an acceptable relative path', {
+        errors: [{ path: '/body/targetPath', message: 'must be a relative path without ".." segments' }],
+      });
+  }
+  const files: DecodedFile[] = [];
+  const skipped: string[] = [];
+  const seen = new Set<string>();
+  let total = 0;
+  for (const [i, f] of body.files.entries()) {
+    const rel = safeRelativePath(f.path);
+    if (!rel)
+      throw invalidPath(
+        i,
+        'must be a relative path without ".." segments, backslashes or control characters',
+      );
+    const path = base ? `${base}/${rel}` : rel;
+    const segments = path.split('/');
+    if (segments.some((s) => s.startsWith('.ash-tmp-'))) throw invalidPath(i, 'uses a reserved name');
+    if (seen.has(path)) throw invalidPath(i, 'duplicates another file of the batch');
+    seen.add(path);
+    const bytes = decodeBase64Strict(f.content);
+    if (!bytes) {
+      throw new AppError('invalid_base64', `files[${i}].content is not valid base64`, {
+        errors: [{ path: `/body/files/${i}/content`, message: 'must be base64 (RFC 4648 §4, padded)' }],
+      });
+    }
+    if (bytes.length > limits.fileMaxBytes) {
+      throw new AppError(
+        'payload_too_large',
+        `files[${i}] ('${rel}') is ${bytes.length} bytes; the limit per file is ${limits.fileMaxBytes} bytes (ASH_FILE_MAX_SIZE_MB); nothing was stored`,
+      );
+    }
+    total += bytes.length;
+    if (total > limits.batchMaxBytes) {
+      throw new AppError(
+        'payload_too_large',
+        `the batch exceeds ${limits.batchMaxBytes} bytes decoded (ASH_FILE_BATCH_MAX_SIZE_MB); nothing was stored`,
+      );
+    }
+    if (SKIPPED.has(segments[segments.length - 1]!)) {
+      skipped.push(path);
+      continue;
+    }
+    files.push({ path, segments, bytes });
+  }
+  return { files, skipped };
+}
+
+/** Validates a path from a URL (`…/files/<path>`). @throws AppError 400 `invalid_path`. */
+export function requestPath(raw: string | undefined): { path: string; segments: string[] } {
+  const path = raw ? safeRelativePath(raw) : undefined;
+  if (!path)
+    throw new AppError(
+      'invalid_path',
+      'the file path must be relative, without ".." segments, backslashes or control characters',
+    );
+  return { path, segments: path.split('/') };
+}
+
+/** `utf8` when the bytes are valid UTF-8 text without NUL, else `base64`. */
+export function textOrBase64(bytes: Buffer): { content: string; encoding: 'utf8' | 'base64' } {
+  if (!bytes.includes(0)) {
+    try {
+      return {
+        content: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes),
+        encoding: 'utf8',
+      };
+    } catch {
+      // not UTF-8
+    }
+  }
+  return { content: bytes.toString('base64'), encoding: 'base64' };
+}

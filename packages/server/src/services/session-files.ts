@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { contentType } from 'mime-types';
+import type {
+  FileEntry,
+  ListFilesQuery,
+  RestoreWorkspaceResult,
+  SessionFileContent,
+  SessionFileList,
+  SessionUploadResponse,
+  UploadFilesBody,
+  UploadResult,
+  WorkspaceSource,
+} from '@ash-ai/shared';
+import type { Repos, SessionRecord } from '../db/repos/index.js';
+import { AppError, notFound } from '../errors.js';
+import { BUNDLE_EXCLUDES, extractTarGz, mergeInto, packTarGz } from '../storage/bundle.js';
+import { ConfinedDir, ConfinementError } from '../storage/confined-dir.js';
+import { type BatchLimits, decodeBatch, requestPath, textOrBase64 } from './file-batch.js';
+import { mapFileErrors, toAppError } from './file-errors.js';
+import type { SessionPaths } from './session-paths.js';
+import type { WorkspaceSnapshots } from './workspace-snapshots.js';
+
+/** Folders a listing never walks. */
+export const NEVER_WALKED = new Set(['node_modules', '.git']);
+/** Cache folders hidden with `includeHidden=false`. */
+const CACHES = new Set(['__pycache__', 'venv', '.venv', '.cache', '.pytest_cache', '.mypy_cache']);
+/** Most entries a listing returns (`truncated` says when it stopped). */
+export const MAX_LIST_ENTRIES = 10_000;
+/** Largest file returned by `format=json`, bytes. */
+export const MAX_JSON_FILE_BYTES = 1024 * 1024;
+
+/** The media type for a file name (from its extension), `application/octet-stream` when unknown. */
+export function mimeFor(name: string): string {
+  return contentType(name.split('/').pop() ?? name) || 'application/octet-stream';
+}
+
+/** A resolved workspace of a session. */
+export interface OpenWorkspace {
+  session: SessionRecord;
+  dir: ConfinedDir;
+  source: WorkspaceSource;
+}
+
+/** A file opened for streaming; the caller closes `handle` (a stream from it closes it). */
+export interface OpenedFile {
+  path: string;
+  handle: FileHandle;
+  size: number;
+  mimeType: string;
+  source: WorkspaceSource;
+}
+
+export interface SessionFilesDeps {
+  repos: Repos;
+  paths: SessionPaths;
+  snapshots: WorkspaceSnapshots;
+  /** True when the session has a running process on this server. */
+  isLive: (sessionId: string) => boolean;
+  /** Owner given to what the server writes into workspaces (the sandbox user), if any. */
+  owner: { uid: number; gid: number } | undefined;
+  limits: BatchLimits & { bundleMaxBytes: number; bundleMaxEntries: number };
+}
+
+/**
+ * A session's files: list, read, write and delete them, and move whole workspaces as tar.gz
+ * bundles. Works whether or not the session's process runs (the workspace is on disk either
+ * way; when this server lacks it, the snapshot is restored from object storage first). Every
+ * path goes through {@link ConfinedDir}: nothing outside the workspace is ever read or changed.
+ */
+export class SessionFiles {
+  constructor(private readonly deps: SessionFilesDeps) {}
+
+  /**
+   * Resolves a session's workspace for this tenant.
+   * @throws AppError 404 `session_not_found` (also for other tenants' ids), 404
+   *   `workspace_not_found`, 410 `session_ended` for writes to an ended session.
+   */
+  async open(tenantId: string, id: string, intent: 'read' | 'write'): Promise<OpenWorkspace> {
+    const session = await this.deps.repos.sessions.get(tenantId, id);
+    if (!session) throw notFound('session_not_found', 'Session', id);
+    if (intent === 'write' && session.status === 'ended')
+      throw new AppError('session_ended', 'the session has ended; its files can be read but not changed');
+    const root = this.deps.paths.workspace(id);
+    if (!existsSync(root)) await this.deps.snapshots.restore(session);
+    if (!existsSync(root))
+      throw new AppError(
+        'workspace_not_found',
+        `session '${id}' has no workspace on this server or in storage`,
+      );
+    return {
+      session,
+      dir: new ConfinedDir(root, this.deps.owner),
+      source: this.deps.isLive(id) ? 'live' : 'stored',
+    };
+  }
+
+  /** Recursive listing of files and links. @throws AppError 400/404. */
+  async list(tenantId: string, id: string, q: ListFilesQuery): Promise<SessionFileList> {
+    const ws = await this.open(tenantId, id, 'read');
+    const from = q.path !== undefined ? requestPath(q.path) : undefined;
+    const { files, truncated } = await listTree(ws.dir, from?.segments ?? [], q.includeHidden !== false);
+    return { files, source: ws.source, truncated };
+  }
+
+  /** Opens a file to stream it. @throws AppError 400 (links, folders), 404. */
+  async openFile(tenantId: string, id: string, rawPath: string | undefined): Promise<OpenedFile> {
+    const { path, segments } = requestPath(rawPath);
+    const ws = await this.open(tenantId, id, 'read');
+    const { handle, stats } = await mapFileErrors(() => ws.dir.openRead(segments));
+    return { path, handle, size: stats.size, mimeType: mimeFor(path), source: ws.source };
+  }
+
+  /** A file in a JSON body (text as UTF-8, anything else base64). @throws AppError 413 over 1 MiB. */
+  async readJson(tenantId: string, id: string, rawPath: string | undefined): Promise<SessionFileContent> {
+    const f = await this.openFile(tenantId, id, rawPath);
+    try {
+      return { ...(await readForJson(f.handle, f.size, f.path)), mimeType: f.mimeType, source: f.source };
+    } finally {
+      await f.handle.close();
+    }
+  }
+
+  /**
+   * Writes a batch of files. The whole batch is validated first (paths, base64, limits, and that
+   * no path goes through a link of the workspace): a bad batch writes nothing.
+   * @throws AppError 400, 404, 410, 413.
+   */
+  async upload(tenantId: string, id: string, body: UploadFilesBody): Promise<SessionUploadResponse> {
+    const { files, skipped } = decodeBatch(body, this.deps.limits);
+    const ws = await this.open(tenantId, id, 'write');
+    return { files: await writeBatch(ws.dir, files, skipped), source: ws.source };
+  }
+
+  /** Deletes a file or a folder. @throws AppError 400 (links), 404. */
+  async delete(
+    tenantId: string,
+    id: string,
+    rawPath: string | undefined,
+  ): Promise<{ path: string; source: WorkspaceSource }> {
+    const { path, segments } = requestPath(rawPath);
+    const ws = await this.open(tenantId, id, 'write');
+    await mapFileErrors(() => ws.dir.remove(segments));
+    return { path, source: ws.source };
+  }
+
+  /**
+   * A tar.gz of the workspace (without `node_modules`, `.git`, caches; links that stay inside
+   * are kept, others left out).
+   */
+  async bundle(tenantId: string, id: string): Promise<{ stream: Readable; source: WorkspaceSource }> {
+    const ws = await this.open(tenantId, id, 'read');
+    return {
+      stream: packTarGz([{ dir: ws.dir, prefix: '', exclude: BUNDLE_EXCLUDES, links: 'inside' }]),
+      source: ws.source,
+    };
+  }
+
+  /**
+   * Extracts a tar.gz into the workspace (files of the same name are replaced, others kept). The
+   * bundle is fully validated and extracted into a private staging folder first; only a clean
+   * bundle is merged, and the merge refuses to go through links of the workspace.
+   * @throws AppError 400 `invalid_bundle` / `invalid_path`, 413 over the limits, 404, 410.
+   */
+  async restoreBundle(tenantId: string, id: string, body: Readable): Promise<RestoreWorkspaceResult> {
+    const ws = await this.open(tenantId, id, 'write');
+    const staging = join(this.deps.paths.sessionDir(id), `.incoming-${randomUUID()}`);
+    await mkdir(staging, { recursive: true, mode: 0o700 });
+    try {
+      const result = await mapFileErrors(() =>
+        extractTarGz(
+          body,
+          staging,
+          {
+            maxCompressedBytes: this.deps.limits.bundleMaxBytes,
+            maxBytes: this.deps.limits.bundleMaxBytes,
+            maxEntries: this.deps.limits.bundleMaxEntries,
+          },
+          { links: 'inside' },
+        ),
+      );
+      await mapFileErrors(() => mergeInto(staging, result, ws.dir));
+      return { restored: true, files: result.files, bytes: result.bytes, source: ws.source };
+    } finally {
+      body.resume();
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Lists files and links under `from` (never walking `node_modules`/`.git`). */
+export async function listTree(
+  dir: ConfinedDir,
+  from: string[],
+  includeHidden: boolean,
+): Promise<{ files: FileEntry[]; truncated: boolean }> {
+  const files: FileEntry[] = [];
+  let truncated = false;
+  await mapFileErrors(async () => {
+    for await (const e of dir.walk({
+      from,
+      include: (name, _p, kind) =>
+        !(kind === 'directory' && NEVER_WALKED.has(name)) &&
+        (includeHidden || (!name.startsWith('.') && !CACHES.has(name))),
+    })) {
+      if (e.kind === 'directory') continue;
+      if (files.length >= MAX_LIST_ENTRIES) {
+        truncated = true;
+        break;
+      }
+      files.push({ path: e.path, type: e.kind, size: e.stats.size, modifiedAt: e.stats.mtime.toISOString() });
+    }
+  }, from.join('/') || '.');
+  return { files, truncated };
+}
+
+/** Reads an open file for a JSON body. @throws AppError 413 over {@link MAX_JSON_FILE_BYTES}. */
+export async function readForJson(
+  handle: FileHandle,
+  size: number,
+  path: string,
+): Promise<{ path: string; content: string; encoding: 'utf8' | 'base64'; size: number }> {
+  if (size > MAX_JSON_FILE_BYTES)
+    throw new AppError(
+      'payload_too_large',
+      `'${path}' is ${size} bytes; format=json returns at most ${MAX_JSON_FILE_BYTES} bytes, use format=raw`,
+    );
+  const bytes = await handle.readFile();
+  return { path, ...textOrBase64(bytes), size: bytes.length };
+}
+
+/**
+ * Writes decoded files into a confined tree after checking, for every file, that its path does
+ * not go through or end at a link and does not name a folder. Failures that happen while writing
+ * (a concurrent change by the agent) are reported per file.
+ */
+export async function writeBatch(
+  dir: ConfinedDir,
+  files: Array<{ path: string; segments: string[]; bytes: Buffer }>,
+  skipped: string[],
+): Promise<UploadResult[]> {
+  for (const f of files) {
+    try {
+      const st = await dir.lstat(f.segments);
+      if (st.isSymbolicLink()) throw new ConfinementError('symlink', f.path);
+      if (st.isDirectory()) throw new ConfinementError('is_directory', f.path);
+    } catch (err) {
+      if (err instanceof ConfinementError && err.reason === 'missing') continue;
+      throw toAppError(err);
+    }
+  }
+  const results: UploadResult[] = [];
+  for (const f of files) {
+    try {
+      const size = await dir.writeFile(f.segments, f.bytes);
+      results.push({ path: f.path, written: true, size });
+    } catch (err) {
+      const mapped = toAppError(err);
+      results.push({
+        path: f.path,
+        written: false,
+        error: mapped instanceof AppError ? mapped.detail : 'the file could not be written',
+      });
+    }
+  }
+  for (const s of skipped) results.push({ path: s, written: false, error: 'skipped (.DS_Store)' });
+  return results;
+}

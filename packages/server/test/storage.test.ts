@@ -1,0 +1,196 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createTestPostgresDatabase,
+  requestText,
+  ScriptedModel,
+  startTestS3,
+  tempDir,
+  type TestDatabase,
+  type TestS3,
+} from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectStore } from '../src/storage/s3-object-store.js';
+import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
+import { ALL_BYTES } from './tar-fixtures.js';
+
+const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
+
+describe('agent files (knowledge files) and agent folders in storage', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(async () => t?.close());
+
+  it('lists, reads, adds and deletes agent files; each change is a new version, earlier sessions keep theirs', async () => {
+    await deployAgent(t.url, 'kb', { 'CLAUDE.md': '# KB\n', 'docs/a.txt': 'first doc\n' });
+    const list = await api(t.url, 'GET', '/api/agents/kb/files');
+    expect(list.status).toBe(200);
+    expect(list.body.version).toBe(1);
+    expect(list.body.files.map((f: { path: string }) => f.path).sort()).toEqual(['CLAUDE.md', 'docs/a.txt']);
+    const before = await createSession(t.url, 'kb');
+
+    const up = await api(t.url, 'POST', '/api/agents/kb/files', {
+      files: [
+        { path: 'knowledge/all.bin', content: b64(ALL_BYTES) },
+        { path: 'knowledge/facts.md', content: b64('# Facts\nThe sky is blue.\n') },
+      ],
+    });
+    expect(up.status).toBe(200);
+    expect(up.body.agent).toMatchObject({ name: 'kb', version: 2, fileCount: 4 });
+    expect(up.body.files).toEqual([
+      { path: 'knowledge/all.bin', written: true, size: 256 },
+      { path: 'knowledge/facts.md', written: true, size: 25 },
+    ]);
+    const raw = await fetch(`${t.url}/api/agents/kb/files/knowledge/all.bin`);
+    expect(raw.headers.get('x-ash-agent-version')).toBe('2');
+    expect(Buffer.from(await raw.arrayBuffer()).equals(ALL_BYTES)).toBe(true);
+    const json = await api(t.url, 'GET', '/api/agents/kb/files/knowledge/facts.md?format=json');
+    expect(json.body).toMatchObject({ content: '# Facts\nThe sky is blue.\n', encoding: 'utf8', version: 2 });
+
+    const after = await createSession(t.url, 'kb');
+    const ws = (id: string) => join(t.dataDir, 'sessions', id, 'workspace');
+    expect(existsSync(join(ws(before), 'knowledge'))).toBe(false);
+    expect(readFileSync(join(ws(after), 'knowledge', 'all.bin')).equals(ALL_BYTES)).toBe(true);
+    expect((await api(t.url, 'GET', `/api/sessions/${before}`)).body.session.agentVersion).toBe(1);
+    expect((await api(t.url, 'GET', `/api/sessions/${after}`)).body.session.agentVersion).toBe(2);
+
+    const del = await api(t.url, 'DELETE', '/api/agents/kb/files/docs/a.txt');
+    expect(del.status).toBe(200);
+    expect(del.body.agent.version).toBe(3);
+    expect((await api(t.url, 'GET', '/api/agents/kb/files/docs/a.txt')).status).toBe(404);
+    expect((await api(t.url, 'DELETE', '/api/agents/kb/files/CLAUDE.md')).body.code).toBe(
+      'invalid_agent_folder',
+    );
+    expect((await api(t.url, 'DELETE', '/api/agents/kb/files/nope.txt')).status).toBe(404);
+    for (const p of ['../x.txt', '/etc/passwd', 'a/../../x']) {
+      const r = await api(t.url, 'POST', '/api/agents/kb/files', { files: [{ path: p, content: b64('x') }] });
+      expect(r.status, p).toBe(400);
+      expect(r.body.code).toBe('invalid_path');
+    }
+    expect((await api(t.url, 'GET', '/api/agents/kb/files/..%2f..%2fash.db')).status).toBe(400);
+    expect((await api(t.url, 'GET', '/api/agents/kb')).body.agent.version).toBe(3);
+    expect((await api(t.url, 'GET', '/api/agents/nope/files')).body.code).toBe('agent_not_found');
+  });
+
+  it('restores a deleted agent folder from storage when a session is created', async () => {
+    await deployAgent(t.url, 'phoenix', { 'CLAUDE.md': '# Phoenix\n', 'data/x.bin': 'bytes' });
+    rmSync(join(t.dataDir, 'agents'), { recursive: true, force: true });
+    const id = await createSession(t.url, 'phoenix');
+    expect(readFileSync(join(t.dataDir, 'sessions', id, 'workspace', 'data', 'x.bin'), 'utf8')).toBe('bytes');
+    // Gone from disk and from storage: 422.
+    await deployAgent(t.url, 'lost', { 'CLAUDE.md': '# Lost\n' });
+    rmSync(join(t.dataDir, 'agents'), { recursive: true, force: true });
+    rmSync(join(t.dataDir, 'storage', 'agents'), { recursive: true, force: true });
+    const r = await api(t.url, 'POST', '/api/sessions', { agent: 'lost' });
+    expect(r.status).toBe(422);
+    expect(r.body.code).toBe('agent_folder_missing');
+  });
+});
+
+describe('two servers sharing Postgres and an S3 bucket', () => {
+  let s3: TestS3;
+  let db: TestDatabase;
+  let model: ScriptedModel;
+  let a: TestServer | undefined;
+  let b: TestServer | undefined;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    s3 = await startTestS3();
+    db = await createTestPostgresDatabase('ash_storage');
+    model = await ScriptedModel.start();
+    env = { ...s3.env, ASH_DATABASE_URL: db.url };
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await model?.close();
+    await db?.drop();
+    await s3?.close();
+  });
+
+  it('restores agent folders from S3, and a session saved on A continues on B with its files and conversation', async () => {
+    a = await startTestServer({ model, env });
+    await deployAgent(a.url, 'traveller', { 'CLAUDE.md': '# Traveller\nRemember what you are told.\n' });
+    // Delete the agent folder from disk: creating a session restores it from S3.
+    rmSync(join(a.dataDir, 'agents'), { recursive: true, force: true });
+    const x = await createSession(a.url, 'traveller');
+    const y = await createSession(a.url, 'traveller');
+    expect(existsSync(join(a.dataDir, 'sessions', x, 'workspace', 'CLAUDE.md'))).toBe(true);
+
+    for (const [id, word] of [
+      [x, 'kumquat'],
+      [y, 'persimmon'],
+    ] as const) {
+      model
+        .forSession(id)
+        .enqueue(
+          { toolUse: { name: 'Bash', input: { command: `echo ${word} > memory.txt && echo SAVED` } } },
+          { text: `I will remember ${word}.` },
+        );
+      const turn = await sendTurn(a.url, id, { content: `Remember the word ${word}.` });
+      expect(turn.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+      const snap = await api(a.url, 'POST', `/api/sessions/${id}/workspace/snapshot`);
+      expect(snap.status).toBe(201);
+      expect(snap.body.snapshot).toMatchObject({ sessionId: id, size: expect.any(Number) });
+    }
+    const up = await api(a.url, 'POST', `/api/sessions/${x}/files`, {
+      files: [{ path: 'bin/all.bin', content: b64(ALL_BYTES) }],
+    });
+    expect(up.status).toBe(200);
+    await api(a.url, 'POST', `/api/sessions/${x}/workspace/snapshot`);
+
+    const objects = new S3ObjectStore({
+      bucket: s3.bucket,
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      spoolDir: tempDir('ash-spool-'),
+    });
+    const keys = (await objects.list('')).map((o) => o.key);
+    await objects.close();
+    expect(keys).toContain(`sessions/default/${x}/snapshot.tar.gz`);
+    expect(keys.some((k) => /^agents\/default\/traveller\/[0-9a-f-]+\.tar\.gz$/.test(k))).toBe(true);
+
+    await a.close();
+    a = undefined;
+    b = await startTestServer({ model, env });
+
+    // B has none of A's files: a files read restores the snapshot.
+    const mem = await fetch(`${b.url}/api/sessions/${x}/files/memory.txt`);
+    expect(mem.status).toBe(200);
+    expect(mem.headers.get('x-ash-source')).toBe('stored');
+    expect(await mem.text()).toBe('kumquat\n');
+    const bin = await fetch(`${b.url}/api/sessions/${x}/files/bin/all.bin`);
+    expect(Buffer.from(await bin.arrayBuffer()).equals(ALL_BYTES)).toBe(true);
+
+    // The conversation continues on B: the model receives the earlier turn.
+    model.forSession(x).enqueue({ text: 'The word was kumquat.' });
+    const turn = await sendTurn(b.url, x, { content: 'Which word did I ask you to remember?' });
+    expect(turn.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    const seen = requestText(model.messageRequests(x).at(-1)!);
+    expect(seen).toContain('Remember the word kumquat.');
+    expect(seen).toContain('I will remember kumquat.');
+    expect(seen).toContain('Which word did I ask you to remember?');
+
+    // The first message on B restores too (no files read before), and the agent sees its files.
+    model
+      .forSession(y)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'cat memory.txt' } } },
+        { text: 'It was persimmon.' },
+      );
+    const turnY = await sendTurn(b.url, y, { content: 'Read your memory file.' });
+    expect(JSON.stringify(turnY.events.filter((e) => e.event === 'tool_result'))).toContain('persimmon');
+    expect(requestText(model.messageRequests(y).at(-1)!)).toContain('Remember the word persimmon.');
+
+    // A new session on B: the agent folder is restored from S3 onto B's disk.
+    const z = await createSession(b.url, 'traveller');
+    expect(readFileSync(join(b.dataDir, 'sessions', z, 'workspace', 'CLAUDE.md'), 'utf8')).toContain(
+      'Traveller',
+    );
+  });
+});
