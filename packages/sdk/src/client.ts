@@ -1,6 +1,8 @@
 import type { Health, SendMessageBody, StreamEvent } from '@ash-ai/shared';
 import { HttpClient, type HttpClientOptions } from './core/http.js';
 import { Agents } from './resources/agents.js';
+import { Attachments } from './resources/attachments.js';
+import type { FileToUpload } from './resources/files.js';
 import { Sessions, type SendOptions } from './resources/sessions.js';
 
 /** Options of {@link AshClient}. All are optional. */
@@ -26,6 +28,8 @@ function env(name: string): string | undefined {
 export class AshClient {
   readonly agents: Agents;
   readonly sessions: Sessions;
+  /** Session attachments (upload, list, download, delete). */
+  readonly attachments: Attachments;
   /** The underlying transport (advanced use). */
   readonly http: HttpClient;
 
@@ -37,6 +41,7 @@ export class AshClient {
     });
     this.agents = new Agents(this.http);
     this.sessions = new Sessions(this.http);
+    this.attachments = new Attachments(this.http);
   }
 
   get serverUrl(): string {
@@ -92,6 +97,57 @@ export class AshClient {
         ...(opts.afterSequence ? { after: opts.afterSequence } : {}),
       })
       .then((p) => p.items);
+  }
+  // Upstream-compatible files, attachments and workspace methods.
+  getSessionFiles(sessionId: string, opts: { includeHidden?: boolean } = {}) {
+    return this.sessions.files.list(sessionId, opts);
+  }
+  getSessionFile(sessionId: string, path: string) {
+    return this.sessions.files.readJson(sessionId, path);
+  }
+  downloadSessionFileRaw(sessionId: string, path: string) {
+    return this.sessions.files.read(sessionId, path);
+  }
+  uploadSessionFiles(sessionId: string, files: FileToUpload[], opts: { targetPath?: string } = {}) {
+    return this.sessions.files.upload(sessionId, files, opts);
+  }
+  deleteSessionFile(sessionId: string, path: string) {
+    return this.sessions.files.delete(sessionId, path);
+  }
+  downloadWorkspace(sessionId: string) {
+    return this.sessions.workspace.download(sessionId);
+  }
+  uploadWorkspace(sessionId: string, bundle: Uint8Array) {
+    return this.sessions.workspace.upload(sessionId, bundle);
+  }
+  listAgentFiles(name: string) {
+    return this.agents.files.list(name);
+  }
+  getAgentFile(name: string, path: string) {
+    return this.agents.files.readJson(name, path);
+  }
+  uploadAgentFiles(name: string, files: FileToUpload[]) {
+    return this.agents.files.upload(name, files);
+  }
+  deleteAgentFile(name: string, path: string) {
+    return this.agents.files.delete(name, path);
+  }
+  uploadAttachment(
+    sessionId: string,
+    filename: string,
+    content: Uint8Array | string,
+    opts: { mimeType?: string; messageId?: string } = {},
+  ) {
+    return this.attachments.upload(sessionId, { filename, content, ...opts });
+  }
+  listAttachments(sessionId: string) {
+    return this.attachments.list(sessionId);
+  }
+  downloadAttachment(id: string) {
+    return this.attachments.download(id);
+  }
+  deleteAttachment(id: string) {
+    return this.attachments.delete(id);
   }
   listSessionEvents(sessionId: string, opts: { limit?: number; afterSequence?: number; type?: string } = {}) {
     return this.sessions

@@ -25,9 +25,21 @@ export { HttpClient, type HttpClientOptions, type RequestOptions } from './core/
 export { readSseEvents } from './core/streaming.js';
 export { readAgentFolder, type ReadFolderOptions } from './internal/folder.js';
 export { Agents } from './resources/agents.js';
+export { Attachments, type DownloadedAttachment } from './resources/attachments.js';
+export { AgentFiles, SessionFiles, SessionWorkspace, type FileToUpload } from './resources/files.js';
 export { Sessions, type HistoryPage, type SendOptions } from './resources/sessions.js';
 export type {
   Agent,
+  AgentFilesChange,
+  Attachment,
+  FileContent,
+  FileEntry,
+  RestoreWorkspaceResult,
+  SessionFileContent,
+  SessionFileList,
+  SessionUploadResponse,
+  WorkspaceSnapshot,
+  WorkspaceSource,
   ContentBlock,
   Health,
   Message,

@@ -1,8 +1,8 @@
+import { ALL_BYTES, tinyPng } from '@ash-ai/testing';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
-import { ALL_BYTES, tinyPng } from './tar-fixtures.js';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 

@@ -8,11 +8,11 @@ import {
   tempDir,
   type TestDatabase,
   type TestS3,
+  ALL_BYTES,
 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../src/storage/s3-object-store.js';
 import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
-import { ALL_BYTES } from './tar-fixtures.js';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 

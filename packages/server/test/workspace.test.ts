@@ -1,10 +1,10 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { removeDir, tempDir } from '@ash-ai/testing';
+import { removeDir, tempDir, ALL_BYTES, tinyPng } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
-import { ALL_BYTES, rawTarGz, tinyPng, zeroBombTarGz } from './tar-fixtures.js';
+import { rawTarGz, zeroBombTarGz } from './tar-fixtures.js';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 

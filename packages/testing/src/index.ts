@@ -21,3 +21,4 @@ export {
   type CliResult,
 } from './processes.js';
 export { startTestS3, type TestS3 } from './s3.js';
+export { ALL_BYTES, tinyPng } from './fixtures.js';

@@ -16,11 +16,17 @@ function printAgent(a: Agent): void {
 export function registerAgentCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('deploy <dir>')
-    .description('deploy an agent folder (must contain CLAUDE.md); redeploying bumps the version')
+    .description(
+      'deploy an agent folder (must contain CLAUDE.md), honouring .gitignore and .ashignore; redeploying bumps the version',
+    )
     .option('-n, --name <name>', 'agent name (default: the folder name)')
     .option('-e, --env <KEY=VALUE...>', 'environment variable for the agent (repeatable)')
+    .option('--max-size <MB>', 'refuse folders larger than this (default 100, the server default)', '100')
     .option('--json', 'print JSON')
-    .action(async (dir: string, opts: { name?: string; env?: string[]; json?: boolean }) => {
+    .action(async (dir: string, opts: { name?: string; env?: string[]; maxSize: string; json?: boolean }) => {
+      const maxMb = Number(opts.maxSize);
+      if (!Number.isFinite(maxMb) || maxMb <= 0)
+        throw new CliError('--max-size must be a positive number of MB');
       const name = opts.name ?? basename(resolve(dir)).replace(/[^a-zA-Z0-9_-]/g, '-');
       if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`not a directory: ${dir}`);
       if (!existsSync(join(dir, 'CLAUDE.md')))
@@ -30,6 +36,7 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
       const agent = await globals()
         .client()
         .agents.deployDirectory(name, dir, {
+          maxBytes: Math.floor(maxMb * 1024 * 1024),
           ...(env ? { env } : {}),
           ...(showProgress
             ? {
@@ -45,6 +52,10 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
         .catch((err: unknown) => {
           if (err instanceof Error && err.message.startsWith('not a directory'))
             throw new CliError(err.message);
+          if (err instanceof Error && /more than the \d+-byte limit/.test(err.message))
+            throw new CliError(
+              `${err.message} (after .gitignore/.ashignore excludes); exclude more, or raise --max-size`,
+            );
           throw err;
         });
       if (opts.json) printJson(agent);

@@ -17,6 +17,8 @@ export interface HttpClientOptions {
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
+  /** A binary body sent as is (instead of `body` as JSON). */
+  binaryBody?: { data: Uint8Array; contentType: string };
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Return the raw Response (for streams and downloads) instead of parsed JSON. */
@@ -51,8 +53,11 @@ export class HttpClient {
       ...o.headers,
     };
     if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
-    let body: string | undefined;
-    if (o.body !== undefined) {
+    let body: string | Uint8Array | undefined;
+    if (o.binaryBody) {
+      headers['content-type'] = o.binaryBody.contentType;
+      body = o.binaryBody.data;
+    } else if (o.body !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(o.body);
     }
@@ -60,7 +65,12 @@ export class HttpClient {
     const signal = o.signal && timeout ? AbortSignal.any([o.signal, timeout]) : (o.signal ?? timeout);
     let res: Response;
     try {
-      res = await this.fetchImpl(this.url(path, o.query), { method, headers, body, signal });
+      res = await this.fetchImpl(this.url(path, o.query), {
+        method,
+        headers,
+        body: body as BodyInit,
+        signal,
+      });
     } catch (err) {
       if (timeout?.aborted)
         throw new AshTimeoutError(`${method} ${path} timed out after ${this.opts.timeoutMs ?? 60_000} ms`);

@@ -1,4 +1,5 @@
 import type { UploadFile } from '@ash-ai/shared';
+import ignore from 'ignore';
 
 /** Options for reading an agent folder to upload. */
 export interface ReadFolderOptions {
@@ -12,9 +13,10 @@ const ALWAYS_SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
 
 /**
  * Reads every regular file under `dir` as base64 upload entries (`/`-separated relative paths).
- * Skips `.git`, `node_modules`, `.DS_Store`, `.env` files and the patterns in `.ashignore`
- * (one glob per line: `*` within a segment, `**` across segments, a trailing `/` for folders).
- * Symlinks are not followed.
+ * Skips `.git`, `node_modules`, `.DS_Store`, `.env` files and what the folder's `.gitignore` and
+ * `.ashignore` exclude (full gitignore syntax: globs, `**`, folders with a trailing `/`,
+ * anchoring with a leading `/`, `!` to re-include; `.ashignore` is applied after `.gitignore`).
+ * Symlinks are not followed. The size limit is checked before anything is read.
  * @throws Error when the folder does not exist or exceeds `maxBytes`.
  */
 export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {}): Promise<UploadFile[]> {
@@ -23,13 +25,13 @@ export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {})
   const root = path.resolve(dir);
   const st = await fs.stat(root).catch(() => undefined);
   if (!st?.isDirectory()) throw new Error(`not a directory: ${dir}`);
-  const ignore = await readIgnore(path.join(root, '.ashignore'), fs);
+  const isIgnored = await readIgnore(root, fs, path.join);
   const entries: Array<{ rel: string; abs: string; size: number }> = [];
   const walk = async (abs: string, rel: string): Promise<void> => {
     for (const e of await fs.readdir(abs, { withFileTypes: true })) {
       if (ALWAYS_SKIP.has(e.name) || e.name === '.env' || e.name.startsWith('.env.')) continue;
       const r = rel ? `${rel}/${e.name}` : e.name;
-      if (ignore(r, e.isDirectory())) continue;
+      if (isIgnored(r, e.isDirectory())) continue;
       const a = path.join(abs, e.name);
       if (e.isDirectory()) await walk(a, r);
       else if (e.isFile()) entries.push({ rel: r, abs: a, size: (await fs.stat(a)).size });
@@ -51,35 +53,21 @@ export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {})
 }
 
 async function readIgnore(
-  file: string,
+  root: string,
   fs: typeof import('node:fs/promises'),
+  join: (...p: string[]) => string,
 ): Promise<(rel: string, isDir: boolean) => boolean> {
-  let text = '';
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    return () => false;
+  // .gitignore first, then .ashignore (which can re-include with `!`), both gitignore syntax.
+  const ig = ignore();
+  let any = false;
+  for (const name of ['.gitignore', '.ashignore']) {
+    try {
+      ig.add(await fs.readFile(join(root, name), 'utf8'));
+      any = true;
+    } catch {
+      // absent
+    }
   }
-  const rules = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const dirOnly = l.endsWith('/');
-      const pat = l.replace(/\/$/, '').replace(/^\//, '');
-      const anchored = l.startsWith('/') || pat.includes('/');
-      const re = new RegExp(
-        `^${anchored ? '' : '(?:.*/)?'}${pat
-          .split('**')
-          .map((part) =>
-            part
-              .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-              .replace(/\*/g, '[^/]*')
-              .replace(/\?/g, '[^/]'),
-          )
-          .join('.*')}$`,
-      );
-      return { re, dirOnly };
-    });
-  return (rel, isDir) => rules.some((r) => (!r.dirOnly || isDir) && r.re.test(rel));
+  if (!any) return () => false;
+  return (rel, isDir) => ig.ignores(isDir ? `${rel}/` : rel);
 }

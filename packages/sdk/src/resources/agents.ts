@@ -1,10 +1,16 @@
 import type { Agent, DeployAgentBody, UpdateAgentBody, UploadFile } from '@ash-ai/shared';
 import type { HttpClient } from '../core/http.js';
 import { readAgentFolder, type ReadFolderOptions } from '../internal/folder.js';
+import { AgentFiles } from './files.js';
 
 /** Agents: `client.agents`. */
 export class Agents {
-  constructor(private readonly http: HttpClient) {}
+  /** Files of the current version (knowledge files); each change publishes a new version. */
+  readonly files: AgentFiles;
+
+  constructor(private readonly http: HttpClient) {
+    this.files = new AgentFiles(http);
+  }
 
   /**
    * Deploys an agent from uploaded files or from a folder path on the server's machine.

@@ -10,6 +10,7 @@ import type {
 import { AshConnectionError } from '../core/errors.js';
 import type { HttpClient } from '../core/http.js';
 import { readSseEvents } from '../core/streaming.js';
+import { SessionFiles, SessionWorkspace } from './files.js';
 
 /** Options of {@link Sessions.send}. */
 export type SendOptions = Omit<SendMessageBody, 'content'> & {
@@ -30,7 +31,15 @@ export interface HistoryPage<T> {
 
 /** Sessions and their turns: `client.sessions`. */
 export class Sessions {
-  constructor(private readonly http: HttpClient) {}
+  /** The session's files: list, read, upload, delete. */
+  readonly files: SessionFiles;
+  /** Whole workspaces: download/upload tar.gz bundles, snapshots. */
+  readonly workspace: SessionWorkspace;
+
+  constructor(private readonly http: HttpClient) {
+    this.files = new SessionFiles(http);
+    this.workspace = new SessionWorkspace(http);
+  }
 
   /** Creates a session on an agent. @throws NotFoundError (agent), UnprocessableEntityError (agent files missing). */
   async create(agent: string, opts: Omit<CreateSessionBody, 'agent'> = {}): Promise<Session> {

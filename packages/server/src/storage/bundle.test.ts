@@ -11,9 +11,9 @@ import {
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { removeDir, tempDir } from '@ash-ai/testing';
+import { removeDir, tempDir, ALL_BYTES, tinyPng } from '@ash-ai/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_BYTES, rawTarGz, tinyPng, zeroBombTarGz } from '../../test/tar-fixtures.js';
+import { rawTarGz, zeroBombTarGz } from '../../test/tar-fixtures.js';
 import {
   BUNDLE_EXCLUDES,
   BundleError,
