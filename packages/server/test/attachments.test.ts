@@ -159,4 +159,21 @@ describe('attachments', () => {
     expect((await api(t.url, 'GET', `/api/attachments/${first.id}`)).status).toBe(404);
     expect((await api(t.url, 'DELETE', `/api/attachments/${first.id}`)).status).toBe(404);
   });
+
+  it('documents the data routes in the OpenAPI document', async () => {
+    const spec = await api(t.url, 'GET', '/openapi.json');
+    const paths = Object.keys(spec.body.paths);
+    for (const p of [
+      '/api/sessions/{id}/files',
+      '/api/sessions/{id}/files/{*}',
+      '/api/sessions/{id}/workspace',
+      '/api/sessions/{id}/workspace/snapshot',
+      '/api/sessions/{id}/attachments',
+      '/api/attachments/{id}',
+      '/api/agents/{name}/files',
+      '/api/agents/{name}/files/{*}',
+    ])
+      expect(paths).toContain(p);
+    expect(spec.body.components.schemas).toHaveProperty('Attachment');
+  });
 });
