@@ -40,19 +40,29 @@ export async function runBridge(configText: string | undefined): Promise<void> {
     setTimeout(() => process.exit(code), 50).unref();
   };
 
+  // Commands run one after another (a query waits for a reset before it), except interrupt,
+  // which must reach a running turn at once.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = (fn: () => Promise<unknown>) => {
+    chain = chain.then(fn).catch(() => undefined);
+  };
   const handle = (cmd: BridgeCommand): void => {
     switch (cmd.cmd) {
       case 'query':
-        void runner.runTurn(cmd.turnId, cmd.prompt, cmd.options, cmd.conversation);
+        serial(() => runner.runTurn(cmd.turnId, cmd.prompt, cmd.options, cmd.conversation));
         return;
       case 'warm':
-        void runner.warm(cmd.options, cmd.conversation);
+        // Not awaited in the chain: a query may join the starting process.
+        serial(async () => void runner.warm(cmd.options, cmd.conversation));
+        return;
+      case 'reset':
+        serial(() => runner.reset());
         return;
       case 'interrupt':
         void runner.interrupt(cmd.turnId);
         return;
       case 'shutdown':
-        void exit(0);
+        serial(() => exit(0));
         return;
     }
   };

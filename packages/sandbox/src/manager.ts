@@ -102,6 +102,7 @@ export class SandboxStartError extends Error {
  */
 export class SandboxManager {
   private readonly live = new Map<string, Sandbox>();
+  private instances = 0;
   private readonly dispatcher: Dispatcher;
   private readonly etcDir: string;
   private readonly limits: SandboxLimits;
@@ -192,11 +193,14 @@ export class SandboxManager {
    * @throws SandboxStartError when any step fails (everything started is cleaned up).
    */
   async start(spec: StartSandboxSpec): Promise<Sandbox> {
-    if (!/^[a-zA-Z0-9-]{1,64}$/.test(spec.id)) throw new SandboxStartError('invalid sandbox id');
+    if (!/^[a-zA-Z0-9-]{1,48}$/.test(spec.id)) throw new SandboxStartError('invalid sandbox id');
     if (this.live.has(spec.id)) throw new SandboxStartError('sandbox already running');
     const log = this.opts.log.child({ sandboxId: spec.id });
     const limits = spec.limits ?? this.limits;
-    const runtimeDir = join(this.runtimeRoot, spec.id);
+    // Each start gets its own runtime dir and cgroup name: the cleanup of a crashed predecessor
+    // with the same id can never remove what this one creates.
+    const instance = `${spec.id}.${++this.instances}`;
+    const runtimeDir = join(this.runtimeRoot, instance);
     const apiDir = join(runtimeDir, 'api');
     const homeDir = join(runtimeDir, 'home');
     let cgroup: SandboxCgroup | undefined;
@@ -225,7 +229,7 @@ export class SandboxManager {
         dispatcher: this.dispatcher,
         log,
       });
-      cgroup = this.cgroups.create(spec.id, limits);
+      cgroup = this.cgroups.create(instance, limits);
       const launch = buildLaunch({
         mode: this.opts.mode,
         tools: this.tools,

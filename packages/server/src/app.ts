@@ -15,6 +15,7 @@ import {
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { agentRoutes } from './routes/agents.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { AgentService } from './services/agent-service.js';
 import type { SessionRuntime } from './services/session-runtime.js';
@@ -94,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       heartbeatMs: deps.sseHeartbeatMs,
     }),
   );
+  await app.register(metricsRoutes(deps.runtime, deps.version));
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }

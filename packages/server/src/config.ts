@@ -37,6 +37,8 @@ export const EnvSchema = Type.Object({
   ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
   /** Most live sandbox processes at once. */
   ASH_MAX_SANDBOXES: Int(64, 1),
+  /** Pre-warmed sandboxes kept per agent (an agent's `config.preWarmCount` overrides it). */
+  ASH_PREWARM_COUNT: Int(1, 0, 16),
   /** Idle sessions' processes are stopped (session paused) after this long, ms. */
   ASH_IDLE_TIMEOUT_MS: Int(30 * 60_000, 1000),
   /** A turn with no event for this long ends with `turn_timeout`, ms. */
@@ -72,6 +74,7 @@ export interface Config {
   sandboxGid: number | undefined;
   sandboxLimits: SandboxLimits;
   maxSandboxes: number;
+  prewarmCount: number;
   idleTimeoutMs: number;
   turnIdleTimeoutMs: number;
   interruptGraceMs: number;
@@ -132,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       diskMb: e.ASH_SANDBOX_DISK_MB,
     },
     maxSandboxes: e.ASH_MAX_SANDBOXES,
+    prewarmCount: e.ASH_PREWARM_COUNT,
     idleTimeoutMs: e.ASH_IDLE_TIMEOUT_MS,
     turnIdleTimeoutMs: e.ASH_TURN_IDLE_TIMEOUT_MS,
     interruptGraceMs: e.ASH_INTERRUPT_GRACE_MS,

@@ -82,59 +82,74 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
+  let sessions: SessionService | undefined;
   const runtime = new SessionRuntime({
     repos,
     sandboxes,
     paths,
+    agents: store,
     config,
     log: logger,
     version: SERVER_VERSION,
     ownerId,
     scrubber,
+    onSessionEvicted: async (s, reason) => {
+      const record = await repos.sessions.get(s.tenantId, s.id);
+      if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
+    },
   });
-  const sessions = new SessionService({ repos, runtime, agents: store, paths, log: logger });
+  sessions = new SessionService({
+    repos,
+    runtime,
+    agents: store,
+    paths,
+    log: logger,
+    defaultPrewarmCount: config.prewarmCount,
+  });
+  const sessionService = sessions;
   const agents = new AgentService({
     repos,
     store,
     dataDir: config.dataDir,
     maxAgentBytes: config.agentMaxSizeBytes,
-    onAgentDeleted: (tenantId, name) => sessions.endAgentSessions(tenantId, name),
+    onAgentDeleted: async (tenantId, name) => {
+      await runtime.dropSpares(tenantId, name);
+      await sessionService.endAgentSessions(tenantId, name);
+    },
+    onAgentDeployed: (agent) =>
+      void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined),
   });
   await reconcile(repos, ownerId, logger);
+  runtime.start();
+  // Warm pools for every agent, in the background.
+  void repos.agents
+    .listAllInternal()
+    .then(async (all) => {
+      for (const a of all) {
+        if (store.hasVersion(a.tenantId, a.name, a.version))
+          await runtime.replenishSpares(a, sessionService.prewarmCount(a));
+      }
+    })
+    .catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
 
   const startedAt = Date.now();
   const coordinatorId = `${hostname()}-${process.pid}`;
-  const health = async (): Promise<Health> => {
-    const live = runtime.liveSandboxCount;
-    const running = runtime.runningTurnCount;
-    return {
-      status: 'ok',
-      version: SERVER_VERSION,
-      uptime: (Date.now() - startedAt) / 1000,
-      activeSessions: await repos.sessions.countActive(),
-      activeSandboxes: live,
-      coordinatorId,
-      pool: {
-        live,
-        running,
-        idle: Math.max(0, live - running),
-        warm: 0,
-        starting: 0,
-        maxCapacity: config.maxSandboxes,
-        preWarmHits: 0,
-        resumeWarmHits: 0,
-        resumeColdHits: 0,
-        evictions: 0,
-      },
-      sandbox: sandboxes.info,
-    };
-  };
+  const health = async (): Promise<Health> => ({
+    status: 'ok',
+    version: SERVER_VERSION,
+    uptime: (Date.now() - startedAt) / 1000,
+    activeSessions: await repos.sessions.countActive(),
+    activeSandboxes: runtime.liveSandboxCount,
+    coordinatorId,
+    pool: runtime.stats(),
+    sandbox: sandboxes.info,
+  });
 
   const app = await buildApp({
     logger,
     version: SERVER_VERSION,
     agents,
-    sessions,
+    sessions: sessionService,
     runtime,
     health,
     // base64 inflates by 4/3; allow for JSON around it.

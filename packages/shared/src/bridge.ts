@@ -62,11 +62,22 @@ export const ShutdownCommandSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The host gave up on the current turn (watchdog, limit, forced interrupt) and killed the Claude
+ * process: forget the turn without reporting it and drop the query, so the next turn starts a
+ * fresh Claude process that resumes the conversation.
+ */
+export const ResetCommandSchema = Type.Object(
+  { cmd: Type.Literal('reset') },
+  { additionalProperties: false },
+);
+
 export const BridgeCommandSchema = Type.Union([
   QueryCommandSchema,
   WarmCommandSchema,
   InterruptCommandSchema,
   ShutdownCommandSchema,
+  ResetCommandSchema,
 ]);
 export type BridgeCommand = Static<typeof BridgeCommandSchema>;
 export type QueryCommand = Static<typeof QueryCommandSchema>;

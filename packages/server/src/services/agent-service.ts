@@ -12,6 +12,8 @@ export interface AgentServiceDeps {
   maxAgentBytes: number;
   /** Called before an agent is deleted, to end its sessions' sandboxes. */
   onAgentDeleted: (tenantId: string, name: string) => Promise<void>;
+  /** Called after a deploy, to refresh the agent's warm sandboxes. */
+  onAgentDeployed: (agent: AgentRecord) => void;
 }
 
 /** Redacts env values: env is write-only over the API. */
@@ -81,6 +83,7 @@ export class AgentService {
         now: new Date().toISOString(),
       });
       await store.publish(staged, tenantId, record.name, record.version);
+      this.deps.onAgentDeployed(record);
       return agentToApi(record);
     } catch (err) {
       await store.discard(staged);
