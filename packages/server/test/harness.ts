@@ -31,7 +31,11 @@ export async function startTestServer(
     },
   });
   const config = loadConfig(
-    serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_LOG_LEVEL: 'debug', ...opts.env } }),
+    serverEnv({
+      dataDir,
+      modelUrl: model.url,
+      extra: { ASH_LOG_LEVEL: 'debug', ASH_PREWARM_COUNT: '0', ...opts.env },
+    }),
   );
   const server = await createAshServer(config, { logDestination: destination });
   const url = await server.listen();

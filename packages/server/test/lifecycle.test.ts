@@ -103,14 +103,12 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
 
   it('forks a session into an independent copy of history, transcript and workspace', async () => {
     const parent = await createSession(t.url, 'life', { model: 'fork-model' });
-    t.model
-      .forSession(parent)
-      .enqueue(
-        {
-          toolUse: { name: 'Write', input: { file_path: '/workspace/shared.txt', content: 'before fork\n' } },
-        },
-        { text: 'Wrote it.' },
-      );
+    t.model.forSession(parent).enqueue(
+      {
+        toolUse: { name: 'Write', input: { file_path: '/workspace/shared.txt', content: 'before fork\n' } },
+      },
+      { text: 'Wrote it.' },
+    );
     await sendTurn(t.url, parent, { content: 'write the shared file' });
     const forked = await api(t.url, 'POST', `/api/sessions/${parent}/fork`);
     expect(forked.status).toBe(201);
@@ -271,19 +269,17 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
 
   it('leaves no process, cgroup or socket behind after end', async () => {
     const id = await createSession(t.url, 'life');
-    t.model
-      .forSession(id)
-      .enqueue(
-        {
-          toolUse: {
-            name: 'Bash',
-            input: {
-              command: 'nohup sleep 600 >/dev/null 2>&1 & setsid sleep 600 >/dev/null 2>&1 & echo spawned',
-            },
+    t.model.forSession(id).enqueue(
+      {
+        toolUse: {
+          name: 'Bash',
+          input: {
+            command: 'nohup sleep 600 >/dev/null 2>&1 & setsid sleep 600 >/dev/null 2>&1 & echo spawned',
           },
         },
-        { text: 'left some sleepers' },
-      );
+      },
+      { text: 'left some sleepers' },
+    );
     await sendTurn(t.url, id, { content: 'spawn background jobs' });
     expect(sandboxLeftovers(id).processes.length).toBeGreaterThan(0);
     expect(sandboxLeftovers(id).cgroups.length).toBeGreaterThan(0);

@@ -362,6 +362,8 @@ export class SessionRuntime {
     if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
     if (session.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
+    // A session without a process needs a slot: answer 503 now rather than inside the stream.
+    if (!this.hasLiveSandbox(session.id) && !this.live.get(session.id)?.starting) await this.ensureCapacity();
     const turnId = randomUUID();
     const now = new Date().toISOString();
     const acquired = await this.deps.repos.sessions.acquireTurn(
