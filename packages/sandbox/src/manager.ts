@@ -1,5 +1,5 @@
 import { spawn, execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,11 +41,16 @@ export const PROXY_PLACEHOLDER_KEY = 'ash-model-proxy';
 export interface SandboxManagerOptions {
   /** Requested isolation. `bwrap` needs bubblewrap and cgroups; `unsafe-process` uses what exists. */
   mode: IsolationMode;
+  /** Path of bwrap when not in /usr/bin, /bin, /usr/local/bin. */
+  bwrapPath?: string;
   /** Path of the bridge entry script (`@ash-ai/bridge` dist/main.js). */
   bridgeEntry: string;
   /** The Claude executable on the host. */
   claudeExecutable: string;
-  /** Name of this server's parent cgroup (stable per data dir, so a restart sweeps its own leftovers). */
+  /**
+   * Name of this server's parent cgroup and runtime dir (stable per data dir, so a restart sweeps
+   * its own leftovers); starts with `ash-`.
+   */
   groupName: string;
   defaultLimits?: SandboxLimits;
   /** Base URL of the real Messages API. */
@@ -129,7 +134,7 @@ export class SandboxManager {
    * @throws SandboxUnavailableError when `mode` is `bwrap` and bubblewrap or cgroups are missing.
    */
   static async create(opts: SandboxManagerOptions): Promise<SandboxManager> {
-    const tools = detectHostTools();
+    const tools = detectHostTools(opts.bwrapPath);
     const cgroups = CgroupManager.detect(opts.groupName, opts.log);
     const warnings: string[] = [];
     if (opts.mode === 'bwrap') {
@@ -157,7 +162,11 @@ export class SandboxManager {
       opts.mode === 'bwrap' && isRoot
         ? { uid: opts.sandboxUid ?? 65534, gid: opts.sandboxGid ?? opts.sandboxUid ?? 65534 }
         : undefined;
-    const root = mkdtempSync(join(opts.runtimeRoot ?? tmpdir(), 'ash-'));
+    // One runtime dir per server (named like its cgroup): a restart after a crash removes what
+    // the previous run left there (sockets of sandboxes that died with it).
+    const root = join(opts.runtimeRoot ?? tmpdir(), opts.groupName);
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root, { recursive: true, mode: 0o711 });
     chmodSync(root, 0o711);
     const manager = new SandboxManager(opts, tools, cgroups, root, sandboxUser, warnings);
     await cgroups.sweepStale();

@@ -26,6 +26,8 @@ export const EnvSchema = Type.Object({
   ),
   /** Sandbox isolation: `bwrap` (default; needs bubblewrap and cgroups) or `unsafe-process` (explicit opt-out). */
   ASH_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('unsafe-process')], { default: 'bwrap' }),
+  /** Path of the bubblewrap binary when it is not in /usr/bin, /bin or /usr/local/bin. */
+  ASH_BWRAP_PATH: Type.Optional(Type.String({ minLength: 1 })),
   /** Host uid/gid sandboxed processes run as when the server is root (default 65534). */
   ASH_SANDBOX_UID: Type.Optional(Int(65534, 1, 2 ** 31)),
   ASH_SANDBOX_GID: Type.Optional(Int(65534, 1, 2 ** 31)),
@@ -70,6 +72,7 @@ export interface Config {
   databaseUrl: string | undefined;
   logLevel: string;
   sandboxMode: IsolationMode;
+  bwrapPath: string | undefined;
   sandboxUid: number | undefined;
   sandboxGid: number | undefined;
   sandboxLimits: SandboxLimits;
@@ -124,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.ASH_DATABASE_URL,
     logLevel: e.ASH_LOG_LEVEL,
     sandboxMode: e.ASH_SANDBOX,
+    bwrapPath: e.ASH_BWRAP_PATH,
     sandboxUid: e.ASH_SANDBOX_UID,
     sandboxGid: e.ASH_SANDBOX_GID,
     sandboxLimits: {

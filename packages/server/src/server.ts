@@ -60,6 +60,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   try {
     sandboxes = await SandboxManager.create({
       mode: config.sandboxMode,
+      ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
       bridgeEntry: bridgeEntryPath,
       claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),
       groupName: `ash-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
