@@ -16,7 +16,8 @@ export type SandboxState = 'ready' | 'closing' | 'closed';
 export interface SandboxParts {
   id: string;
   workspaceDir: string;
-  runtimeDir: string;
+  /** Directories to remove when the sandbox is gone (its runtime dir, its bridge's). */
+  runtimeDirs: string[];
   limits: SandboxLimits;
   bridge: ChildProcess;
   connection: BridgeConnection;
@@ -204,7 +205,7 @@ export class Sandbox {
     this.parts.connection.close();
     await new Promise<void>((resolve) => this.parts.bridgeServer.close(() => resolve()));
     await this.parts.proxy.close().catch(() => undefined);
-    rmSync(this.parts.runtimeDir, { recursive: true, force: true });
+    for (const d of this.parts.runtimeDirs) rmSync(d, { recursive: true, force: true });
     this.stateValue = 'closed';
   }
 

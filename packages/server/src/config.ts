@@ -39,6 +39,8 @@ export const EnvSchema = Type.Object({
   ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
   /** Most live sandbox processes at once. */
   ASH_MAX_SANDBOXES: Int(64, 1),
+  /** Bridge processes kept started ahead of time, given to the next sandbox that starts (saves ~200 ms). */
+  ASH_SPARE_BRIDGES: Int(1, 0, 16),
   /** Pre-warmed sandboxes kept per agent (an agent's `config.preWarmCount` overrides it). */
   ASH_PREWARM_COUNT: Int(1, 0, 16),
   /** Idle sessions' processes are stopped (session paused) after this long, ms. */
@@ -78,6 +80,7 @@ export interface Config {
   sandboxLimits: SandboxLimits;
   maxSandboxes: number;
   prewarmCount: number;
+  spareBridges: number;
   idleTimeoutMs: number;
   turnIdleTimeoutMs: number;
   interruptGraceMs: number;
@@ -140,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     maxSandboxes: e.ASH_MAX_SANDBOXES,
     prewarmCount: e.ASH_PREWARM_COUNT,
+    spareBridges: e.ASH_SPARE_BRIDGES,
     idleTimeoutMs: e.ASH_IDLE_TIMEOUT_MS,
     turnIdleTimeoutMs: e.ASH_TURN_IDLE_TIMEOUT_MS,
     interruptGraceMs: e.ASH_INTERRUPT_GRACE_MS,

@@ -60,6 +60,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   try {
     sandboxes = await SandboxManager.create({
       mode: config.sandboxMode,
+      spareBridges: config.spareBridges,
       ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
       bridgeEntry: bridgeEntryPath,
       claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),

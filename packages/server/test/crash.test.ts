@@ -22,18 +22,16 @@ describe('a server killed with SIGKILL', () => {
     const files = [{ path: 'CLAUDE.md', content: Buffer.from('# Crash\n').toString('base64') }];
     expect((await api(first.url, 'POST', '/api/agents', { name: 'crash', files })).status).toBe(201);
     const id = (await api(first.url, 'POST', '/api/sessions', { agent: 'crash' })).body.session.id as string;
-    model
-      .forSession(id)
-      .enqueue(
-        {
-          toolUse: {
-            name: 'Write',
-            input: { file_path: '/workspace/keep.txt', content: 'kept across the crash\n' },
-          },
+    model.forSession(id).enqueue(
+      {
+        toolUse: {
+          name: 'Write',
+          input: { file_path: '/workspace/keep.txt', content: 'kept across the crash\n' },
         },
-        { text: 'Wrote keep.txt.' },
-        { slow: { deltas: 200, intervalMs: 100 } },
-      );
+      },
+      { text: 'Wrote keep.txt.' },
+      { slow: { deltas: 200, intervalMs: 100 } },
+    );
     expectOutcome(await sendTurn(first.url, id, { content: 'write keep.txt' }), 'completed');
     const dying = sendTurn(first.url, id, { content: 'a long answer please' }).catch((err: unknown) => err);
     await eventually(() => model.messageRequests(id).length >= 3, 15_000, 'the slow model call');

@@ -186,19 +186,19 @@ export async function eventually(
   }
 }
 
-/** Pids of the bridge process of a session (its environment names the session's socket). */
+/** Pids of the bridge process of a session: the parent of its sandboxed processes. */
 export function bridgePids(sessionId: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  const out = new Set<number>();
+  for (const pid of sandboxLeftovers(sessionId).processes) {
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes('bridge/dist/main.js') || cmd.startsWith('/usr/bin/setpriv')) continue;
-      if (readFileSync(`/proc/${pid}/environ`, 'utf8').includes(sessionId)) out.push(Number(pid));
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (readFileSync(`/proc/${ppid}/cmdline`, 'utf8').includes('bridge/dist/main.js')) out.add(ppid);
     } catch {
       // gone
     }
   }
-  return out;
+  return [...out];
 }
 
 /** Asserts how a streamed turn ended; the failure message shows the turn's error, if any. */

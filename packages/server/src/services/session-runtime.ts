@@ -289,11 +289,19 @@ export class SessionRuntime {
           resolveApiKey: () => this.deps.config.anthropicApiKey,
         });
         this.counters.sandboxStarts++;
-        spare.sandbox = sandbox;
         sandbox.onExit(() => {
           if (spare.sandbox === sandbox) spare.sandbox = undefined;
         });
-        await sandbox.warm(this.sdkOptions({ config: {}, model: null }, {}), { sessionId: id });
+        // Claimable only once its Claude process is up: that is what makes it warm.
+        const warmed = await sandbox.warm(this.sdkOptions({ config: {}, model: null }, {}), {
+          sessionId: id,
+        });
+        if (!warmed || !list.includes(spare)) {
+          await sandbox.stop();
+          if (!warmed) throw new Error('the Claude process did not start');
+          return undefined;
+        }
+        spare.sandbox = sandbox;
         return sandbox;
       } catch (err) {
         this.counters.sandboxStartFailures++;
