@@ -132,6 +132,14 @@ export class AgentRunner {
     }
   }
 
+  /** Forgets the current turn silently and drops the Claude process (the host already ended the turn). */
+  async reset(): Promise<void> {
+    if (this.turn) this.turn.finished = true;
+    const live = this.live;
+    this.live = undefined;
+    if (live) await this.stopLive(live);
+  }
+
   /** Ends the Claude process. */
   async shutdown(): Promise<void> {
     const live = this.live;

@@ -10,16 +10,20 @@ import {
   type BridgeEvent,
 } from '@ash-ai/shared';
 import { AgentRunner } from './agent-runner.js';
+import { claudeAgentSdkVersion } from './sdk-info.js';
 
 /**
  * Connects to the host and serves bridge commands.
- * @param configText the `ASH_BRIDGE_CONFIG` JSON.
+ * @param configText the `ASH_BRIDGE_CONFIG` JSON; when absent, `socketPath` must be given and the
+ *   bridge waits for a `configure` command (a bridge started ahead of time, not yet given a session).
  * @throws BridgeProtocolError when the config is invalid; socket errors end the process.
  */
-export async function runBridge(configText: string | undefined): Promise<void> {
-  const config = parseBridgeProcessConfig(configText);
+export async function runBridge(configText: string | undefined, socketPath?: string): Promise<void> {
+  const initial = configText ? parseBridgeProcessConfig(configText) : undefined;
+  const path = initial?.socketPath ?? socketPath;
+  if (!path) throw new BridgeProtocolError('neither ASH_BRIDGE_CONFIG nor ASH_BRIDGE_SOCKET is set');
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect(config.socketPath, () => resolve(s));
+    const s = connect(path, () => resolve(s));
     s.once('error', reject);
   });
   socket.setNoDelay?.(true);
@@ -29,30 +33,50 @@ export async function runBridge(configText: string | undefined): Promise<void> {
   const send = (ev: BridgeEvent): void => {
     if (!socket.destroyed) socket.write(encodeBridgeMessage(ev));
   };
-  const runner = new AgentRunner(config, send);
+  let runner = initial ? new AgentRunner(initial, send) : undefined;
+  const requireRunner = (): AgentRunner => {
+    if (!runner) throw new BridgeProtocolError('the bridge is not configured yet');
+    return runner;
+  };
 
   const exit = async (code: number): Promise<void> => {
     if (exiting) return;
     exiting = true;
-    await runner.shutdown().catch(() => undefined);
+    await runner?.shutdown().catch(() => undefined);
     socket.end();
     // Give the socket a moment to flush, then leave.
     setTimeout(() => process.exit(code), 50).unref();
   };
 
+  // Commands run one after another (a query waits for a reset before it), except interrupt,
+  // which must reach a running turn at once.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = (fn: () => Promise<unknown>) => {
+    chain = chain.then(fn).catch((err: unknown) => {
+      send({ ev: 'log', level: 'error', text: err instanceof Error ? err.message : String(err) });
+    });
+  };
   const handle = (cmd: BridgeCommand): void => {
     switch (cmd.cmd) {
+      case 'configure':
+        if (runner) throw new BridgeProtocolError('the bridge is already configured');
+        runner = new AgentRunner(cmd.config, send);
+        return;
       case 'query':
-        void runner.runTurn(cmd.turnId, cmd.prompt, cmd.options, cmd.conversation);
+        serial(() => requireRunner().runTurn(cmd.turnId, cmd.prompt, cmd.options, cmd.conversation));
         return;
       case 'warm':
-        void runner.warm(cmd.options, cmd.conversation);
+        // Not awaited in the chain: a query may join the starting process.
+        serial(async () => void requireRunner().warm(cmd.options, cmd.conversation));
+        return;
+      case 'reset':
+        serial(() => requireRunner().reset());
         return;
       case 'interrupt':
-        void runner.interrupt(cmd.turnId);
+        void runner?.interrupt(cmd.turnId);
         return;
       case 'shutdown':
-        void exit(0);
+        serial(() => exit(0));
         return;
     }
   };
@@ -85,5 +109,10 @@ export async function runBridge(configText: string | undefined): Promise<void> {
   process.on('SIGTERM', () => void exit(0));
   process.on('SIGINT', () => void exit(0));
 
-  send({ ev: 'ready', protocol: BRIDGE_PROTOCOL_VERSION, pid: process.pid, sdkVersion: runner.version });
+  send({
+    ev: 'ready',
+    protocol: BRIDGE_PROTOCOL_VERSION,
+    pid: process.pid,
+    sdkVersion: claudeAgentSdkVersion(),
+  });
 }

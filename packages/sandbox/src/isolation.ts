@@ -26,11 +26,17 @@ function which(name: string): string | undefined {
   return undefined;
 }
 
-/** Finds bubblewrap, setpriv and prlimit and checks that bwrap can create namespaces here. */
-export function detectHostTools(): HostTools {
-  const bwrap = which('bwrap');
+/**
+ * Finds bubblewrap, setpriv and prlimit and checks that bwrap can create namespaces here.
+ * @param bwrapPath where bwrap is, when not in the usual directories.
+ */
+export function detectHostTools(bwrapPath?: string): HostTools {
+  const bwrap = bwrapPath ? (existsSync(bwrapPath) ? bwrapPath : undefined) : which('bwrap');
   let bwrapProblem: string | undefined;
-  if (!bwrap) bwrapProblem = 'bubblewrap (bwrap) is not installed';
+  if (!bwrap)
+    bwrapProblem = bwrapPath
+      ? `bubblewrap was not found at ${bwrapPath}`
+      : 'bubblewrap (bwrap) is not installed';
   else {
     const r = spawnSync(bwrap, ['--unshare-all', '--ro-bind', '/', '/', '--', '/bin/true'], {
       timeout: 5000,

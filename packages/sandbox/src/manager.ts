@@ -1,11 +1,11 @@
-import { spawn, execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Dispatcher } from 'undici';
-import type { SandboxInfo } from '@ash-ai/shared';
+import type { BridgeProcessConfig, SandboxInfo } from '@ash-ai/shared';
 import { BridgeConnection } from './bridge-connection.js';
 import { CgroupManager, type SandboxCgroup } from './cgroups.js';
 import {
@@ -41,11 +41,16 @@ export const PROXY_PLACEHOLDER_KEY = 'ash-model-proxy';
 export interface SandboxManagerOptions {
   /** Requested isolation. `bwrap` needs bubblewrap and cgroups; `unsafe-process` uses what exists. */
   mode: IsolationMode;
+  /** Path of bwrap when not in /usr/bin, /bin, /usr/local/bin. */
+  bwrapPath?: string;
   /** Path of the bridge entry script (`@ash-ai/bridge` dist/main.js). */
   bridgeEntry: string;
   /** The Claude executable on the host. */
   claudeExecutable: string;
-  /** Name of this server's parent cgroup (stable per data dir, so a restart sweeps its own leftovers). */
+  /**
+   * Name of this server's parent cgroup and runtime dir (stable per data dir, so a restart sweeps
+   * its own leftovers); starts with `ash-`.
+   */
   groupName: string;
   defaultLimits?: SandboxLimits;
   /** Base URL of the real Messages API. */
@@ -59,6 +64,8 @@ export interface SandboxManagerOptions {
   runtimeRoot?: string;
   /** How often limits are checked while a turn runs, ms (default 250). */
   limitPollMs?: number;
+  /** Bridges kept started ahead of time, ready to be given a session (default 1; 0 = none). */
+  spareBridges?: number;
   /** How long a bridge may take to connect and say ready, ms (default 20000). */
   readyTimeoutMs?: number;
   log: Logger;
@@ -102,6 +109,10 @@ export class SandboxStartError extends Error {
  */
 export class SandboxManager {
   private readonly live = new Map<string, Sandbox>();
+  private instances = 0;
+  private readonly idleBridges: BridgeProcess[] = [];
+  private refilling: Promise<void> | undefined;
+  private closing = false;
   private readonly dispatcher: Dispatcher;
   private readonly etcDir: string;
   private readonly limits: SandboxLimits;
@@ -128,7 +139,7 @@ export class SandboxManager {
    * @throws SandboxUnavailableError when `mode` is `bwrap` and bubblewrap or cgroups are missing.
    */
   static async create(opts: SandboxManagerOptions): Promise<SandboxManager> {
-    const tools = detectHostTools();
+    const tools = detectHostTools(opts.bwrapPath);
     const cgroups = CgroupManager.detect(opts.groupName, opts.log);
     const warnings: string[] = [];
     if (opts.mode === 'bwrap') {
@@ -156,10 +167,15 @@ export class SandboxManager {
       opts.mode === 'bwrap' && isRoot
         ? { uid: opts.sandboxUid ?? 65534, gid: opts.sandboxGid ?? opts.sandboxUid ?? 65534 }
         : undefined;
-    const root = mkdtempSync(join(opts.runtimeRoot ?? tmpdir(), 'ash-'));
+    // One runtime dir per server (named like its cgroup): a restart after a crash removes what
+    // the previous run left there (sockets of sandboxes that died with it).
+    const root = join(opts.runtimeRoot ?? tmpdir(), opts.groupName);
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root, { recursive: true, mode: 0o711 });
     chmodSync(root, 0o711);
     const manager = new SandboxManager(opts, tools, cgroups, root, sandboxUser, warnings);
     await cgroups.sweepStale();
+    manager.refillIdleBridges();
     return manager;
   }
 
@@ -201,17 +217,19 @@ export class SandboxManager {
    * @throws SandboxStartError when any step fails (everything started is cleaned up).
    */
   async start(spec: StartSandboxSpec): Promise<Sandbox> {
-    if (!/^[a-zA-Z0-9-]{1,64}$/.test(spec.id)) throw new SandboxStartError('invalid sandbox id');
+    if (!/^[a-zA-Z0-9-]{1,48}$/.test(spec.id)) throw new SandboxStartError('invalid sandbox id');
     if (this.live.has(spec.id)) throw new SandboxStartError('sandbox already running');
     const log = this.opts.log.child({ sandboxId: spec.id });
     const limits = spec.limits ?? this.limits;
-    const runtimeDir = join(this.runtimeRoot, spec.id);
+    // Each start gets its own runtime dir and cgroup name: the cleanup of a crashed predecessor
+    // with the same id can never remove what this one creates.
+    const instance = `${spec.id}.${++this.instances}`;
+    const runtimeDir = join(this.runtimeRoot, instance);
     const apiDir = join(runtimeDir, 'api');
     const homeDir = join(runtimeDir, 'home');
     let cgroup: SandboxCgroup | undefined;
     let proxy: ModelProxy | undefined;
-    let bridgeServer: Server | undefined;
-    let child: ReturnType<typeof spawn> | undefined;
+    let bridge: BridgeProcess | undefined;
     try {
       rmSync(runtimeDir, { recursive: true, force: true });
       mkdirSync(apiDir, { recursive: true, mode: 0o700 });
@@ -234,7 +252,7 @@ export class SandboxManager {
         dispatcher: this.dispatcher,
         log,
       });
-      cgroup = this.cgroups.create(spec.id, limits);
+      cgroup = this.cgroups.create(instance, limits);
       const launch = buildLaunch({
         mode: this.opts.mode,
         tools: this.tools,
@@ -249,64 +267,37 @@ export class SandboxManager {
         claudeExecutable: this.opts.claudeExecutable,
       });
       const claudeEnv = this.claudeEnv(launch, spec.env);
-      const socketPath = join(runtimeDir, 'bridge.sock');
-      bridgeServer = createServer();
-      const server = bridgeServer;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(socketPath, () => resolve());
-      });
-      chmodSync(socketPath, 0o600);
-      const connected = new Promise<Socket>((resolve) => server.once('connection', resolve));
-      const config = {
-        socketPath,
+      const config: BridgeProcessConfig = {
+        socketPath: '',
         cwd: launch.cwd,
         hostCwd: spec.workspaceDir,
         claudeConfigDir: spec.claudeConfigDir,
         claudeEnv,
-        settingSources: ['project', 'local'] as Array<'project' | 'local'>,
+        settingSources: ['project', 'local'],
         ...(launch.command
           ? { launch: { command: launch.command, args: launch.args, claudePath: launch.claudePath } }
           : {}),
       };
-      // The bridge gets a clean environment: nothing of the server's (no keys) reaches it.
-      const argv = this.tools.setpriv
-        ? [this.tools.setpriv, '--pdeathsig', 'SIGKILL', '--', process.execPath, this.opts.bridgeEntry]
-        : [process.execPath, this.opts.bridgeEntry];
-      child = spawn(argv[0]!, argv.slice(1), {
-        env: {
-          PATH: '/usr/local/bin:/usr/bin:/bin',
-          NODE_NO_WARNINGS: '1',
-          ASH_BRIDGE_CONFIG: JSON.stringify(config),
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-        detached: true,
-      });
-      const started = child;
-      started.stdout?.on('data', (d: Buffer) => log.debug({ stream: 'stdout' }, d.toString().slice(0, 2000)));
-      started.stderr?.on('data', (d: Buffer) => log.debug({ stream: 'stderr' }, d.toString().slice(0, 2000)));
-      const exitedEarly = new Promise<never>((_, reject) =>
-        started.once('exit', (code, signal) =>
-          reject(new SandboxStartError(`bridge exited during start (${signal ?? code})`)),
-        ),
-      );
-      exitedEarly.catch(() => undefined);
-      const timeoutMs = this.opts.readyTimeoutMs ?? 20_000;
-      const socket = await Promise.race([
-        connected,
-        exitedEarly,
-        timeout(timeoutMs, 'bridge did not connect'),
-      ]);
-      const connection = new BridgeConnection(socket, log);
-      await Promise.race([connection.ready, exitedEarly, timeout(timeoutMs, 'bridge did not become ready')]);
+      // A bridge started ahead of time saves its Node start-up (~200 ms); else start one now.
+      bridge = this.takeIdleBridge();
+      if (bridge) {
+        bridge.connection.send({ cmd: 'configure', config: { ...config, socketPath: bridge.socketPath } });
+      } else {
+        bridge = await this.spawnBridge(
+          runtimeDir,
+          (socketPath) => ({ ASH_BRIDGE_CONFIG: JSON.stringify({ ...config, socketPath }) }),
+          log,
+        );
+      }
+      this.refillIdleBridges();
       const sandbox = new Sandbox({
         id: spec.id,
         workspaceDir: spec.workspaceDir,
-        runtimeDir,
+        runtimeDirs: bridge.dir === runtimeDir ? [runtimeDir] : [runtimeDir, bridge.dir],
         limits,
-        bridge: started,
-        connection,
-        bridgeServer: server,
+        bridge: bridge.child,
+        connection: bridge.connection,
+        bridgeServer: bridge.server,
         proxy,
         cgroup,
         log,
@@ -318,18 +309,11 @@ export class SandboxManager {
       });
       return sandbox;
     } catch (err) {
-      if (child?.pid) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }
+      if (bridge) killBridge(bridge);
       if (cgroup) {
         await cgroup.killAll();
         cgroup.remove();
       }
-      bridgeServer?.close();
       await proxy?.close().catch(() => undefined);
       rmSync(runtimeDir, { recursive: true, force: true });
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sandbox failed to start');
@@ -339,6 +323,108 @@ export class SandboxManager {
     }
   }
 
+  /**
+   * Starts a bridge process in `dir` and waits until it connected and said `ready`.
+   * @param env extra environment for it, given the socket path it must connect to.
+   * @throws SandboxStartError when it exits or does not connect in time.
+   */
+  private async spawnBridge(
+    dir: string,
+    env: (socketPath: string) => Record<string, string>,
+    log: Logger,
+  ): Promise<BridgeProcess> {
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    const socketPath = join(dir, 'bridge.sock');
+    rmSync(socketPath, { force: true });
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+    chmodSync(socketPath, 0o600);
+    const connected = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    // A clean environment: nothing of the server's (no keys) reaches the bridge. With setpriv the
+    // bridge dies with the server (parent-death signal), even on SIGKILL.
+    const argv = this.tools.setpriv
+      ? [this.tools.setpriv, '--pdeathsig', 'SIGKILL', '--', process.execPath, this.opts.bridgeEntry]
+      : [process.execPath, this.opts.bridgeEntry];
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: {
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        NODE_NO_WARNINGS: '1',
+        ASH_BRIDGE_SOCKET: socketPath,
+        ...env(socketPath),
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.stdout?.on('data', (d: Buffer) => log.debug({ stream: 'stdout' }, d.toString().slice(0, 2000)));
+    child.stderr?.on('data', (d: Buffer) => log.debug({ stream: 'stderr' }, d.toString().slice(0, 2000)));
+    const exitedEarly = new Promise<never>((_, reject) =>
+      child.once('exit', (code, signal) =>
+        reject(new SandboxStartError(`bridge exited during start (${signal ?? code})`)),
+      ),
+    );
+    exitedEarly.catch(() => undefined);
+    const timeoutMs = this.opts.readyTimeoutMs ?? 20_000;
+    try {
+      const socket = await Promise.race([
+        connected,
+        exitedEarly,
+        timeout(timeoutMs, 'bridge did not connect'),
+      ]);
+      const connection = new BridgeConnection(socket, log);
+      await Promise.race([connection.ready, exitedEarly, timeout(timeoutMs, 'bridge did not become ready')]);
+      return { child, server, connection, socketPath, dir };
+    } catch (err) {
+      killBridge({ child, server });
+      throw err;
+    }
+  }
+
+  /** A ready, unconfigured bridge, if one is waiting. */
+  private takeIdleBridge(): BridgeProcess | undefined {
+    while (this.idleBridges.length > 0) {
+      const b = this.idleBridges.shift()!;
+      if (!b.connection.isClosed && b.child.exitCode === null && b.child.signalCode === null) return b;
+      killBridge(b);
+      rmSync(b.dir, { recursive: true, force: true });
+    }
+    return undefined;
+  }
+
+  /** Keeps `spareBridges` unconfigured bridges started, in the background. */
+  refillIdleBridges(): void {
+    if (this.closing || this.refilling) return;
+    const target = this.opts.spareBridges ?? 1;
+    if (this.idleBridges.length >= target) return;
+    this.refilling = (async () => {
+      while (!this.closing && this.idleBridges.length < target) {
+        const dir = join(this.runtimeRoot, `bridge-${++this.instances}`);
+        try {
+          const b = await this.spawnBridge(dir, () => ({}), this.opts.log);
+          if (this.closing) {
+            killBridge(b);
+            break;
+          }
+          b.connection.onClose(() => {
+            const i = this.idleBridges.indexOf(b);
+            if (i >= 0) this.idleBridges.splice(i, 1);
+          });
+          this.idleBridges.push(b);
+        } catch (err) {
+          this.opts.log.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'could not start a spare bridge',
+          );
+          break;
+        }
+      }
+    })().finally(() => {
+      this.refilling = undefined;
+    });
+  }
+
   /** Stops every live sandbox. */
   async stopAll(): Promise<void> {
     await Promise.all(this.all().map((s) => s.stop()));
@@ -346,6 +432,9 @@ export class SandboxManager {
 
   /** Stops everything and removes the runtime directory. */
   async close(): Promise<void> {
+    this.closing = true;
+    await this.refilling;
+    for (const b of this.idleBridges.splice(0)) killBridge(b);
     await this.stopAll();
     await this.dispatcher.close().catch(() => undefined);
     rmSync(this.runtimeRoot, { recursive: true, force: true });
@@ -377,6 +466,26 @@ export class SandboxManager {
     });
     return env;
   }
+}
+
+/** A bridge process with its socket. */
+interface BridgeProcess {
+  child: ChildProcess;
+  server: Server;
+  connection: BridgeConnection;
+  socketPath: string;
+  dir: string;
+}
+
+function killBridge(b: { child: ChildProcess; server: Server }): void {
+  if (b.child.pid !== undefined && b.child.exitCode === null && b.child.signalCode === null) {
+    try {
+      process.kill(-b.child.pid, 'SIGKILL');
+    } catch {
+      b.child.kill('SIGKILL');
+    }
+  }
+  b.server.close();
 }
 
 function timeout(ms: number, what: string): Promise<never> {

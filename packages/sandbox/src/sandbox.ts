@@ -16,7 +16,8 @@ export type SandboxState = 'ready' | 'closing' | 'closed';
 export interface SandboxParts {
   id: string;
   workspaceDir: string;
-  runtimeDir: string;
+  /** Directories to remove when the sandbox is gone (its runtime dir, its bridge's). */
+  runtimeDirs: string[];
   limits: SandboxLimits;
   bridge: ChildProcess;
   connection: BridgeConnection;
@@ -41,6 +42,8 @@ export class Sandbox {
   private stopping: Promise<void> | undefined;
   private currentTurn: string | undefined;
   lastUsedAt = Date.now();
+  /** Times this sandbox hit a resource limit. */
+  limitHits = 0;
 
   constructor(private readonly parts: SandboxParts) {
     this.id = parts.id;
@@ -104,14 +107,29 @@ export class Sandbox {
     this.lastUsedAt = Date.now();
     const channel = this.parts.connection.openTurn(turnId);
     this.parts.connection.send({ cmd: 'query', turnId, prompt, options, conversation });
-    const stopWatch = this.watchLimits(turnId, channel);
+    const watch = this.watchLimits(turnId, channel);
     const self = this;
     return {
       async *[Symbol.asyncIterator]() {
         try {
-          for await (const ev of channel) yield ev;
+          for await (const ev of channel) {
+            // A limit hit the watcher had no time to see (the turn ended first) still fails the turn.
+            if (ev.ev === 'turn_end' && !ev.error) {
+              const late = watch.check();
+              if (late) {
+                yield {
+                  ev: 'turn_end',
+                  turnId,
+                  outcome: 'error',
+                  error: { message: late.message, code: 'limit_exceeded', limit: late.limit },
+                };
+                continue;
+              }
+            }
+            yield ev;
+          }
         } finally {
-          stopWatch();
+          watch.stop();
           if (self.currentTurn === turnId) self.currentTurn = undefined;
           self.lastUsedAt = Date.now();
         }
@@ -134,8 +152,9 @@ export class Sandbox {
     error: { message: string; code: string; limit?: string },
     outcome: 'error' | 'interrupted' = 'error',
   ): Promise<void> {
-    this.parts.connection.endTurn(turnId, { ev: 'turn_end', turnId, outcome, error });
+    // Kill first, end the turn after: the next turn cannot start before the old processes are gone.
     await this.killSandboxProcesses();
+    this.parts.connection.endTurn(turnId, { ev: 'turn_end', turnId, outcome, error });
   }
 
   /** Memory in use by the sandbox's processes, bytes (cgroup), or undefined without cgroups. */
@@ -170,10 +189,14 @@ export class Sandbox {
     await this.cleanup();
   }
 
-  private cleaned = false;
-  private async cleanup(): Promise<void> {
-    if (this.cleaned) return;
-    this.cleaned = true;
+  private cleaning: Promise<void> | undefined;
+  /** Idempotent; every caller waits for the same cleanup. */
+  private cleanup(): Promise<void> {
+    if (!this.cleaning) this.cleaning = this.doCleanup();
+    return this.cleaning;
+  }
+
+  private async doCleanup(): Promise<void> {
     killGroup(this.parts.bridge);
     if (this.parts.cgroup) {
       await this.parts.cgroup.killAll();
@@ -182,49 +205,73 @@ export class Sandbox {
     this.parts.connection.close();
     await new Promise<void>((resolve) => this.parts.bridgeServer.close(() => resolve()));
     await this.parts.proxy.close().catch(() => undefined);
-    rmSync(this.parts.runtimeDir, { recursive: true, force: true });
+    for (const d of this.parts.runtimeDirs) rmSync(d, { recursive: true, force: true });
     this.stateValue = 'closed';
   }
 
   private async killSandboxProcesses(): Promise<void> {
-    if (this.parts.cgroup) await this.parts.cgroup.killAll();
-    else this.parts.connection.send({ cmd: 'shutdown' });
+    if (this.parts.connection.isClosed) return;
+    if (this.parts.cgroup) {
+      // Reset first: the bridge handles commands in order, so the next query cannot overtake it.
+      this.parts.connection.send({ cmd: 'reset' });
+      await this.parts.cgroup.killAll();
+    } else this.parts.connection.send({ cmd: 'shutdown' });
   }
 
-  private watchLimits(turnId: string, channel: TurnChannel): () => void {
+  private watchLimits(
+    turnId: string,
+    channel: TurnChannel,
+  ): { stop: () => void; check: () => { limit: LimitName; message: string } | undefined } {
     const cg = this.parts.cgroup;
     const limits = this.parts.limits;
     const before: CgroupCounters | undefined = cg?.counters();
     let lastDiskCheck = 0;
     let stopped = false;
-    const hit = (limit: LimitName, message: string) => {
+    const describe = (limit: LimitName): string => {
+      switch (limit) {
+        case 'memory':
+          return `the sandbox exceeded its memory limit (${limits.memoryMb} MiB)`;
+        case 'pids':
+          return `the sandbox exceeded its process limit (${limits.maxProcesses} processes)`;
+        case 'disk':
+          return `the workspace exceeded its disk limit (${limits.diskMb} MiB)`;
+        default:
+          return `the sandbox exceeded its ${limit} limit`;
+      }
+    };
+    const counterHit = (): LimitName | undefined =>
+      cg && before ? SandboxCgroup.limitHit(before, cg.counters()) : undefined;
+    const hit = (limit: LimitName) => {
       if (stopped || channel.done) return;
       stopped = true;
+      this.limitHits++;
       this.parts.log.warn({ limit }, 'sandbox hit a resource limit');
-      void this.abortTurn(turnId, { message, code: 'limit_exceeded', limit });
+      void this.abortTurn(turnId, { message: describe(limit), code: 'limit_exceeded', limit });
     };
     const timer = setInterval(() => {
       if (stopped) return;
-      if (cg && before) {
-        const which = SandboxCgroup.limitHit(before, cg.counters());
-        if (which === 'memory')
-          hit('memory', `the sandbox exceeded its memory limit (${limits.memoryMb} MiB)`);
-        else if (which === 'pids')
-          hit('pids', `the sandbox exceeded its process limit (${limits.maxProcesses} processes)`);
-      }
+      const which = counterHit();
+      if (which) hit(which);
       const now = Date.now();
       if (limits.diskMb > 0 && now - lastDiskCheck >= 2000) {
         lastDiskCheck = now;
         void directorySize(this.workspaceDir, limits.diskMb * 1024 * 1024 + 1).then((bytes) => {
-          if (bytes > limits.diskMb * 1024 * 1024)
-            hit('disk', `the workspace exceeded its disk limit (${limits.diskMb} MiB)`);
+          if (bytes > limits.diskMb * 1024 * 1024) hit('disk');
         });
       }
     }, this.parts.limitPollMs);
     timer.unref();
-    return () => {
-      stopped = true;
-      clearInterval(timer);
+    return {
+      stop: () => {
+        stopped = true;
+        clearInterval(timer);
+      },
+      check: () => {
+        const which = counterHit();
+        if (!which) return undefined;
+        this.limitHits++;
+        return { limit: which, message: describe(which) };
+      },
     };
   }
 }

@@ -19,6 +19,7 @@ import { attachmentRoutes } from './routes/attachments.js';
 import { fileRoutes } from './routes/files.js';
 import { workspaceRoutes } from './routes/workspace.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { Repos } from './db/repos/index.js';
 import type { AgentFiles } from './services/agent-files.js';
@@ -127,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       heartbeatMs: deps.sseHeartbeatMs,
     }),
   );
+  await app.register(metricsRoutes(deps.runtime, deps.version));
   const { data } = deps;
   await app.register(
     fileRoutes(data.sessionFiles, data.agentFiles, { uploadBodyLimit: data.limits.uploadBodyBytes }),

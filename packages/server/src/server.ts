@@ -74,6 +74,8 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   try {
     sandboxes = await SandboxManager.create({
       mode: config.sandboxMode,
+      spareBridges: config.spareBridges,
+      ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
       bridgeEntry: bridgeEntryPath,
       claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),
       groupName: `ash-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
@@ -96,18 +98,24 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
+  let sessions: SessionService | undefined;
   const runtime = new SessionRuntime({
     repos,
     sandboxes,
     paths,
+    agents: store,
     config,
     log: logger,
     version: SERVER_VERSION,
     ownerId,
     scrubber,
+    onSessionEvicted: async (s, reason) => {
+      const record = await repos.sessions.get(s.tenantId, s.id);
+      if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
+    },
   });
   // Workspace data (issue 5): object storage copies, files, bundles, snapshots, attachments.
-  const archives = new AgentArchives({ store: objects, agents: store, log: logger });
+  const archives = new AgentArchives({ repos, store: objects, agents: store, log: logger });
   const snapshots = new WorkspaceSnapshots({ repos, store: objects, paths, log: logger });
   const sessionFiles = new SessionFiles({
     repos,
@@ -139,61 +147,70 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     maxBytes: config.data.attachmentMaxBytes,
     log: logger,
   });
-  const sessions = new SessionService({
+  sessions = new SessionService({
     repos,
     runtime,
     agents: store,
     paths,
     log: logger,
-    data: {
+    defaultPrewarmCount: config.prewarmCount,
+    hooks: {
+      // Snapshots go to object storage on pause when it is remote (S3): another server sharing
+      // the database and the bucket can then resume the session. A local store shares the disk
+      // with the workspace, so a copy there would add nothing.
+      ...(objects.kind === 's3' ? { onPaused: async (s) => void (await snapshots.save(s)) } : {}),
+      beforeResume: async (s) => void (await snapshots.restore(s)),
+      beforeTurn: async (s) => void (await snapshots.restore(s)),
+      restoreAgentFolder: (s) => archives.ensureVersion(s.tenantId, s.agentName, s.agentVersion),
       ensureAgentFolder: (agent) => archives.ensureLocal(agent),
-      restoreWorkspace: (session) => snapshots.restore(session),
       resolveContent: (session, content) => attachments.resolveContent(session, content),
     },
   });
+  const sessionService = sessions;
   const agents = new AgentService({
     repos,
     store,
     dataDir: config.dataDir,
     maxAgentBytes: config.agentMaxSizeBytes,
-    onAgentDeleted: (tenantId, name) => sessions.endAgentSessions(tenantId, name),
+    onAgentDeleted: async (tenantId, name) => {
+      await runtime.dropSpares(tenantId, name);
+      await sessionService.endAgentSessions(tenantId, name);
+    },
+    onAgentDeployed: (agent) =>
+      void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined),
     archives,
   });
   await reconcile(repos, ownerId, logger);
+  runtime.start();
+  // Warm pools for every agent, in the background.
+  void repos.agents
+    .listAllInternal()
+    .then(async (all) => {
+      for (const a of all) {
+        if (store.hasVersion(a.tenantId, a.name, a.version))
+          await runtime.replenishSpares(a, sessionService.prewarmCount(a));
+      }
+    })
+    .catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
 
   const startedAt = Date.now();
   const coordinatorId = `${hostname()}-${process.pid}`;
-  const health = async (): Promise<Health> => {
-    const live = runtime.liveSandboxCount;
-    const running = runtime.runningTurnCount;
-    return {
-      status: 'ok',
-      version: SERVER_VERSION,
-      uptime: (Date.now() - startedAt) / 1000,
-      activeSessions: await repos.sessions.countActive(),
-      activeSandboxes: live,
-      coordinatorId,
-      pool: {
-        live,
-        running,
-        idle: Math.max(0, live - running),
-        warm: 0,
-        starting: 0,
-        maxCapacity: config.maxSandboxes,
-        preWarmHits: 0,
-        resumeWarmHits: 0,
-        resumeColdHits: 0,
-        evictions: 0,
-      },
-      sandbox: sandboxes.info,
-    };
-  };
+  const health = async (): Promise<Health> => ({
+    status: 'ok',
+    version: SERVER_VERSION,
+    uptime: (Date.now() - startedAt) / 1000,
+    activeSessions: await repos.sessions.countActive(),
+    activeSandboxes: runtime.liveSandboxCount,
+    coordinatorId,
+    pool: runtime.stats(),
+    sandbox: sandboxes.info,
+  });
 
   const app = await buildApp({
     logger,
     version: SERVER_VERSION,
     agents,
-    sessions,
+    sessions: sessionService,
     runtime,
     health,
     // base64 inflates by 4/3; allow for JSON around it.

@@ -1,3 +1,6 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ScriptedModel, removeDir, serverEnv, tempDir } from '@ash-ai/testing';
 import { SseDecoder, type StreamEvent } from '@ash-ai/shared';
@@ -29,7 +32,11 @@ export async function startTestServer(
     },
   });
   const config = loadConfig(
-    serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_LOG_LEVEL: 'debug', ...opts.env } }),
+    serverEnv({
+      dataDir,
+      modelUrl: model.url,
+      extra: { ASH_LOG_LEVEL: 'debug', ASH_PREWARM_COUNT: '0', ...opts.env },
+    }),
   );
   const server = await createAshServer(config, { logDestination: destination });
   const url = await server.listen();
@@ -115,4 +122,98 @@ export async function createSession(
   const r = await api(url, 'POST', '/api/sessions', { agent, ...extra });
   if (r.status !== 201) throw new Error(`create session failed: ${r.status} ${r.text}`);
   return r.body.session.id as string;
+}
+
+/**
+ * What is left of a session's sandbox on the host: processes that mention its id (command line,
+ * environment or cgroup), cgroup directories and runtime directories named after it.
+ */
+export function sandboxLeftovers(sessionId: string): {
+  processes: number[];
+  cgroups: string[];
+  runtimeDirs: string[];
+} {
+  const processes: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const text = ['cmdline', 'environ', 'cgroup']
+        .map((f) => readFileSync(`/proc/${pid}/${f}`, 'utf8'))
+        .join('\n');
+      if (text.includes(sessionId)) processes.push(Number(pid));
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  const cgroups: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 6) return;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const p = `${dir}/${e.name}`;
+      if (e.name === sessionId || e.name.startsWith(`${sessionId}.`)) cgroups.push(p);
+      else walk(p, depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  const runtimeDirs: string[] = [];
+  for (const d of readdirSync(tmpdir()).filter((n) => n.startsWith('ash-'))) {
+    try {
+      for (const e of readdirSync(join(tmpdir(), d)))
+        if (e.startsWith(sessionId)) runtimeDirs.push(join(tmpdir(), d, e));
+    } catch {
+      // not a directory
+    }
+  }
+  return { processes, cgroups, runtimeDirs };
+}
+
+/** Polls `fn` until it returns true (or throws after `timeoutMs`). */
+export async function eventually(
+  fn: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Pids of the bridge process of a session: the parent of its sandboxed processes. */
+export function bridgePids(sessionId: string): number[] {
+  const out = new Set<number>();
+  for (const pid of sandboxLeftovers(sessionId).processes) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (readFileSync(`/proc/${ppid}/cmdline`, 'utf8').includes('bridge/dist/main.js')) out.add(ppid);
+    } catch {
+      // gone
+    }
+  }
+  return [...out];
+}
+
+/** Asserts how a streamed turn ended; the failure message shows the turn's error, if any. */
+export function expectOutcome(
+  turn: { events: StreamEvent[] },
+  outcome: 'completed' | 'error' | 'interrupted',
+): void {
+  const done = turn.events.at(-1);
+  const actual =
+    done?.event === 'done' ? (done.data as { outcome: string }).outcome : `no done (last: ${done?.event})`;
+  if (actual !== outcome) {
+    const errors = turn.events.filter((e) => e.event === 'error').map((e) => JSON.stringify(e.data));
+    throw new Error(
+      `expected the turn to end ${outcome}, it ended ${actual}; errors: ${errors.join(' ') || 'none'}`,
+    );
+  }
 }

@@ -87,6 +87,22 @@ describe('agent files (knowledge files) and agent folders in storage', () => {
     expect(r.status).toBe(422);
     expect(r.body.code).toBe('agent_folder_missing');
   });
+
+  it('a session on an older agent version resumes after a redeploy even when no folder is on disk', async () => {
+    await deployAgent(t.url, 'versioned', { 'CLAUDE.md': '# v1\n' });
+    const id = await createSession(t.url, 'versioned');
+    expect((await api(t.url, 'POST', `/api/sessions/${id}/pause`)).status).toBe(200);
+    await deployAgent(t.url, 'versioned', { 'CLAUDE.md': '# v2\n' });
+    rmSync(join(t.dataDir, 'agents'), { recursive: true, force: true });
+    const resumed = await api(t.url, 'POST', `/api/sessions/${id}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.session).toMatchObject({ status: 'active', agentVersion: 1 });
+    expect(readFileSync(join(t.dataDir, 'agents', 'default', 'versioned', 'v1', 'CLAUDE.md'), 'utf8')).toBe(
+      '# v1\n',
+    );
+    const files = await api(t.url, 'GET', '/api/agents/versioned/files/CLAUDE.md?format=json');
+    expect(files.body).toMatchObject({ content: '# v2\n', version: 2 });
+  });
 });
 
 describe('two servers sharing Postgres and an S3 bucket', () => {
@@ -111,7 +127,7 @@ describe('two servers sharing Postgres and an S3 bucket', () => {
     await s3?.close();
   });
 
-  it('restores agent folders from S3, and a session saved on A continues on B with its files and conversation', async () => {
+  it('restores agent folders from S3; a session paused on A resumes on B, files and conversation intact', async () => {
     a = await startTestServer({ model, env });
     await deployAgent(a.url, 'traveller', { 'CLAUDE.md': '# Traveller\nRemember what you are told.\n' });
     // Delete the agent folder from disk: creating a session restores it from S3.
@@ -132,15 +148,18 @@ describe('two servers sharing Postgres and an S3 bucket', () => {
         );
       const turn = await sendTurn(a.url, id, { content: `Remember the word ${word}.` });
       expect(turn.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
-      const snap = await api(a.url, 'POST', `/api/sessions/${id}/workspace/snapshot`);
-      expect(snap.status).toBe(201);
-      expect(snap.body.snapshot).toMatchObject({ sessionId: id, size: expect.any(Number) });
     }
     const up = await api(a.url, 'POST', `/api/sessions/${x}/files`, {
       files: [{ path: 'bin/all.bin', content: b64(ALL_BYTES) }],
     });
     expect(up.status).toBe(200);
-    await api(a.url, 'POST', `/api/sessions/${x}/workspace/snapshot`);
+    // x: paused on A (pausing stores the snapshot in S3); y: an explicit snapshot.
+    const paused = await api(a.url, 'POST', `/api/sessions/${x}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.body.session.status).toBe('paused');
+    const snap = await api(a.url, 'POST', `/api/sessions/${y}/workspace/snapshot`);
+    expect(snap.status).toBe(201);
+    expect(snap.body.snapshot).toMatchObject({ sessionId: y, size: expect.any(Number) });
 
     const objects = new S3ObjectStore({
       bucket: s3.bucket,
@@ -159,10 +178,15 @@ describe('two servers sharing Postgres and an S3 bucket', () => {
     a = undefined;
     b = await startTestServer({ model, env });
 
-    // B has none of A's files: a files read restores the snapshot.
+    // B has none of A's files: resuming restores the snapshot A stored when it paused.
+    expect(existsSync(join(b.dataDir, 'sessions', x))).toBe(false);
+    const resumed = await api(b.url, 'POST', `/api/sessions/${x}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.session.status).toBe('active');
+    expect(existsSync(join(b.dataDir, 'sessions', x, 'workspace', 'memory.txt'))).toBe(true);
     const mem = await fetch(`${b.url}/api/sessions/${x}/files/memory.txt`);
     expect(mem.status).toBe(200);
-    expect(mem.headers.get('x-ash-source')).toBe('stored');
+    expect(mem.headers.get('x-ash-source')).toMatch(/^(live|stored)$/);
     expect(await mem.text()).toBe('kumquat\n');
     const bin = await fetch(`${b.url}/api/sessions/${x}/files/bin/all.bin`);
     expect(Buffer.from(await bin.arrayBuffer()).equals(ALL_BYTES)).toBe(true);
@@ -176,7 +200,7 @@ describe('two servers sharing Postgres and an S3 bucket', () => {
     expect(seen).toContain('I will remember kumquat.');
     expect(seen).toContain('Which word did I ask you to remember?');
 
-    // The first message on B restores too (no files read before), and the agent sees its files.
+    // y was never resumed: the first message on B restores it, and the agent sees its files.
     model
       .forSession(y)
       .enqueue(

@@ -38,6 +38,48 @@ export const ConversationSchema = Type.Object(
 );
 export type Conversation = Static<typeof ConversationSchema>;
 
+/**
+ * How the host starts a bridge: passed as JSON in the bridge's `ASH_BRIDGE_CONFIG` environment
+ * variable, or later in a `configure` command to a bridge started ahead of time. Paths are host
+ * paths unless said otherwise.
+ */
+export const BridgeProcessConfigSchema = Type.Object(
+  {
+    /** Unix socket the host listens on; the bridge connects to it. */
+    socketPath: Type.String({ minLength: 1 }),
+    /** The working directory as the Claude process sees it (`/workspace` inside a sandbox). */
+    cwd: Type.String({ minLength: 1 }),
+    /** The workspace on the host (the spawn cwd of the Claude process's launcher). */
+    hostCwd: Type.String({ minLength: 1 }),
+    /** Host path of the session's CLAUDE_CONFIG_DIR (where transcripts live). */
+    claudeConfigDir: Type.String({ minLength: 1 }),
+    /** The complete environment of the Claude process (nothing else is inherited). */
+    claudeEnv: Type.Record(Type.String(), Type.String()),
+    /**
+     * Wrapper that runs the Claude process inside the sandbox: the bridge spawns
+     * `command ...args <claudePath> <SDK args>`. Absent: the Claude process is spawned directly.
+     */
+    launch: Type.Optional(
+      Type.Object({
+        command: Type.String({ minLength: 1 }),
+        args: Type.Array(Type.String()),
+        /** Path of the Claude executable as seen inside the sandbox. */
+        claudePath: Type.String({ minLength: 1 }),
+      }),
+    ),
+    /** SDK `settingSources`. */
+    settingSources: Type.Array(
+      Type.Union([Type.Literal('user'), Type.Literal('project'), Type.Literal('local')]),
+    ),
+  },
+  { additionalProperties: false },
+);
+/** Configures a bridge that was started ahead of time, without a session (must come first). */
+export const ConfigureCommandSchema = Type.Object(
+  { cmd: Type.Literal('configure'), config: BridgeProcessConfigSchema },
+  { additionalProperties: false },
+);
+
 export const QueryCommandSchema = Type.Object(
   {
     cmd: Type.Literal('query'),
@@ -62,11 +104,23 @@ export const ShutdownCommandSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The host gave up on the current turn (watchdog, limit, forced interrupt) and killed the Claude
+ * process: forget the turn without reporting it and drop the query, so the next turn starts a
+ * fresh Claude process that resumes the conversation.
+ */
+export const ResetCommandSchema = Type.Object(
+  { cmd: Type.Literal('reset') },
+  { additionalProperties: false },
+);
+
 export const BridgeCommandSchema = Type.Union([
+  ConfigureCommandSchema,
   QueryCommandSchema,
   WarmCommandSchema,
   InterruptCommandSchema,
   ShutdownCommandSchema,
+  ResetCommandSchema,
 ]);
 export type BridgeCommand = Static<typeof BridgeCommandSchema>;
 export type QueryCommand = Static<typeof QueryCommandSchema>;
@@ -219,41 +273,6 @@ export class LineSplitter {
   }
 }
 
-/**
- * How the host starts a bridge: passed as JSON in the bridge's `ASH_BRIDGE_CONFIG` environment
- * variable. Paths are host paths unless said otherwise.
- */
-export const BridgeProcessConfigSchema = Type.Object(
-  {
-    /** Unix socket the host listens on; the bridge connects to it. */
-    socketPath: Type.String({ minLength: 1 }),
-    /** The working directory as the Claude process sees it (`/workspace` inside a sandbox). */
-    cwd: Type.String({ minLength: 1 }),
-    /** The workspace on the host (the spawn cwd of the Claude process's launcher). */
-    hostCwd: Type.String({ minLength: 1 }),
-    /** Host path of the session's CLAUDE_CONFIG_DIR (where transcripts live). */
-    claudeConfigDir: Type.String({ minLength: 1 }),
-    /** The complete environment of the Claude process (nothing else is inherited). */
-    claudeEnv: Type.Record(Type.String(), Type.String()),
-    /**
-     * Wrapper that runs the Claude process inside the sandbox: the bridge spawns
-     * `command ...args <claudePath> <SDK args>`. Absent: the Claude process is spawned directly.
-     */
-    launch: Type.Optional(
-      Type.Object({
-        command: Type.String({ minLength: 1 }),
-        args: Type.Array(Type.String()),
-        /** Path of the Claude executable as seen inside the sandbox. */
-        claudePath: Type.String({ minLength: 1 }),
-      }),
-    ),
-    /** SDK `settingSources`. */
-    settingSources: Type.Array(
-      Type.Union([Type.Literal('user'), Type.Literal('project'), Type.Literal('local')]),
-    ),
-  },
-  { additionalProperties: false },
-);
 export type BridgeProcessConfig = Static<typeof BridgeProcessConfigSchema>;
 
 const processConfigCheck = TypeCompiler.Compile(BridgeProcessConfigSchema);

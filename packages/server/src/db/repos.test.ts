@@ -158,6 +158,76 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
     expect((await repos.history.listEvents('th', child.id, { after: 0, limit: 100 })).rows).toHaveLength(7);
   });
 
+  it('records agent archives and bumps a version only from the expected one', async () => {
+    const a = await repos.agents.upsert({
+      id: randomUUID(),
+      tenantId: 't-arch',
+      name: 'kb',
+      description: null,
+      env: {},
+      config: {},
+      fileCount: 1,
+      sizeBytes: 1,
+      storageKey: 'agents/t-arch/kb/one.tar.gz',
+      now: now(),
+    });
+    expect(a.storageKey).toBe('agents/t-arch/kb/one.tar.gz');
+    const bumped = await repos.agents.bumpVersion('t-arch', 'kb', a.version, {
+      fileCount: 2,
+      sizeBytes: 5,
+      storageKey: 'agents/t-arch/kb/two.tar.gz',
+      now: now(),
+    });
+    expect(bumped).toMatchObject({
+      version: a.version + 1,
+      fileCount: 2,
+      storageKey: 'agents/t-arch/kb/two.tar.gz',
+    });
+    // A second change computed from the old version loses (no lost update).
+    const stale = await repos.agents.bumpVersion('t-arch', 'kb', a.version, {
+      fileCount: 9,
+      sizeBytes: 9,
+      storageKey: 'x',
+      now: now(),
+    });
+    expect(stale).toBeUndefined();
+    expect(
+      await repos.agents.bumpVersion('other-tenant', 'kb', bumped!.version, {
+        fileCount: 1,
+        sizeBytes: 1,
+        storageKey: null,
+        now: now(),
+      }),
+    ).toBeUndefined();
+    expect((await repos.agents.get('t-arch', 'kb'))!.fileCount).toBe(2);
+  });
+
+  it('stores attachments scoped by tenant and session', async () => {
+    const row = (tenantId: string, sessionId: string, n: number) => ({
+      id: randomUUID(),
+      tenantId,
+      sessionId,
+      messageId: null,
+      filename: `näme "${n}".png`,
+      storedName: `näme _${n}_.png`,
+      mimeType: 'image/png',
+      size: n,
+      sha256: 'ab'.repeat(32),
+      storageKey: `attachments/${tenantId}/${sessionId}/${n}`,
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+    });
+    const s1 = randomUUID();
+    const a1 = await repos.attachments.insert(row('ta', s1, 1));
+    await repos.attachments.insert(row('ta', s1, 2));
+    await repos.attachments.insert(row('tb', s1, 3));
+    expect((await repos.attachments.listBySession('ta', s1)).map((r) => r.size)).toEqual([1, 2]);
+    expect(await repos.attachments.get('ta', a1.id)).toMatchObject({ filename: 'näme "1".png', size: 1 });
+    expect(await repos.attachments.get('tb', a1.id)).toBeUndefined();
+    expect(await repos.attachments.delete('tb', a1.id)).toBe(false);
+    expect(await repos.attachments.delete('ta', a1.id)).toBe(true);
+    expect((await repos.attachments.listBySession('ta', s1)).map((r) => r.size)).toEqual([2]);
+  });
+
   it('migrates safely when two processes open the same database at once', async () => {
     const extra = dialect === 'postgres' ? await createTestPostgresDatabase() : undefined;
     const target = extra ? { postgresUrl: extra.url } : { sqlitePath: join(dir, 'race.db') };

@@ -89,6 +89,46 @@ export function sessionRoutes(
       async (req) => ({ session: await sessions.end(req.tenantId, req.params.id) }),
     );
 
+    const lifecycleRoute = (
+      action: 'pause' | 'resume' | 'stop' | 'fork',
+      summary: string,
+      run: (tenantId: string, id: string) => Promise<unknown>,
+    ) =>
+      app.post(
+        `/api/sessions/:id/${action}`,
+        {
+          schema: {
+            tags: ['sessions'],
+            summary,
+            params,
+            response: {
+              [action === 'fork' ? 201 : 200]: SessionResponseSchema,
+              ...errorResponses(401, 404, 409, 410, 422, 503),
+            },
+          },
+        },
+        async (req, reply) =>
+          reply.code(action === 'fork' ? 201 : 200).send({ session: await run(req.tenantId, req.params.id) }),
+      );
+    lifecycleRoute(
+      'pause',
+      'Pause: stop the process tree, keep workspace and transcript (a message resumes it)',
+      (t, id) => sessions.pause(t, id),
+    );
+    lifecycleRoute('stop', 'Stop: same as pause (process gone, state kept)', (t, id) =>
+      sessions.pause(t, id, 'stopped'),
+    );
+    lifecycleRoute(
+      'resume',
+      'Resume: warm if the process is alive, else a new sandbox on the same workspace and conversation',
+      (t, id) => sessions.resume(t, id),
+    );
+    lifecycleRoute(
+      'fork',
+      'Fork: a new, independent session with a copy of the history, transcript and workspace',
+      (t, id) => sessions.fork(t, id),
+    );
+
     app.post(
       '/api/sessions/:id/messages',
       {

@@ -8,7 +8,7 @@ import type { AgentStore, StagedAgent } from '../storage/agent-store.js';
 import { extractTarGz, packTarGz, treeSize } from '../storage/bundle.js';
 import { ConfinedDir } from '../storage/confined-dir.js';
 import { storageKeys } from '../storage/keys.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { type ObjectStore, readAll } from '../storage/object-store.js';
 import { agentToApi } from './agent-service.js';
 import { type BatchLimits, decodeBatch, requestPath } from './file-batch.js';
 import { mapFileErrors, toAppError } from './file-errors.js';
@@ -18,6 +18,7 @@ import { listTree, mimeFor, readForJson, writeBatch } from './session-files.js';
 const ARCHIVE_LIMITS = { maxCompressedBytes: 4 * 1024 ** 3, maxBytes: 8 * 1024 ** 3, maxEntries: 200_000 };
 
 export interface AgentArchivesDeps {
+  repos: Repos;
   store: ObjectStore;
   agents: AgentStore;
   log: Logger;
@@ -27,6 +28,8 @@ export interface AgentArchivesDeps {
  * Deployed agent folders in object storage: every deploy (and every change of an agent's files)
  * uploads the folder as a tar.gz before the new version is recorded, so the database never
  * points at an archive that is not stored; a server whose disk lacks the folder restores it.
+ * Archives of earlier versions are kept (sessions started on them may resume elsewhere) until
+ * the agent is deleted.
  */
 export class AgentArchives {
   private readonly restoring = new Map<string, Promise<boolean>>();
@@ -50,6 +53,41 @@ export class AgentArchives {
       throw toAppError(err);
     }
     return key;
+  }
+
+  /**
+   * Records which archive holds `version` (a small `v<version>.ref` object next to the archives),
+   * so a session started on an older version can get its folder back after a redeploy. The
+   * current version is also findable through the agent row's `storage_key`; a failure here is
+   * logged and only affects restoring that version once it is no longer current.
+   */
+  async recordVersion(tenantId: string, name: string, version: number, key: string): Promise<void> {
+    try {
+      await this.deps.store.put(storageKeys.agentVersionRef(tenantId, name, version), Buffer.from(key));
+    } catch (err) {
+      this.deps.log.error({ err, agent: name, version }, 'could not record the archive of an agent version');
+    }
+  }
+
+  /**
+   * Makes sure `version` of an agent is on this server's disk (restoring it from storage when
+   * missing): the current version through the agent row, older ones through their version ref.
+   * @returns false when it cannot be restored.
+   */
+  async ensureVersion(tenantId: string, name: string, version: number): Promise<boolean> {
+    if (this.deps.agents.hasVersion(tenantId, name, version)) return true;
+    const agent = await this.deps.repos.agents.get(tenantId, name);
+    if (!agent) return false;
+    if (agent.version === version) return this.ensureLocal(agent);
+    let ref: Readable | undefined;
+    try {
+      ref = await this.deps.store.get(storageKeys.agentVersionRef(tenantId, name, version));
+    } catch (err) {
+      throw toAppError(err);
+    }
+    if (!ref) return false;
+    const key = (await readAll(ref)).toString('utf8').trim();
+    return this.ensureLocal({ ...agent, version, storageKey: key });
   }
 
   /** Deletes an archive no version points at any more (failures are logged, not thrown). */
@@ -223,7 +261,7 @@ export class AgentFiles {
       });
       if (!updated) throw new AppError('conflict', `agent '${name}' changed meanwhile; retry`);
       await agents.publish(staged, tenantId, name, updated.version);
-      await archives.discard(agent.storageKey);
+      await archives.recordVersion(tenantId, name, updated.version, key);
       return updated;
     } catch (err) {
       await agents.discard(staged);

@@ -13,6 +13,8 @@ export interface AgentServiceDeps {
   maxAgentBytes: number;
   /** Called before an agent is deleted, to end its sessions' sandboxes. */
   onAgentDeleted: (tenantId: string, name: string) => Promise<void>;
+  /** Called after a deploy, to refresh the agent's warm sandboxes. */
+  onAgentDeployed: (agent: AgentRecord) => void;
   /** Object storage copies of deployed folders (uploaded before a version is recorded). */
   archives?: AgentArchives;
 }
@@ -88,8 +90,9 @@ export class AgentService {
         now: new Date().toISOString(),
       });
       await store.publish(staged, tenantId, record.name, record.version);
-      if (existing?.storageKey && existing.storageKey !== storageKey)
-        await this.deps.archives?.discard(existing.storageKey);
+      if (storageKey)
+        await this.deps.archives?.recordVersion(tenantId, record.name, record.version, storageKey);
+      this.deps.onAgentDeployed(record);
       return agentToApi(record);
     } catch (err) {
       await store.discard(staged);

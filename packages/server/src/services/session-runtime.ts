@@ -11,10 +11,21 @@ import {
   type ErrorData,
   type TurnOutcome,
 } from '@ash-ai/shared';
-import { SandboxStartError, type Sandbox, type SandboxManager, type TurnEvent } from '@ash-ai/sandbox';
+import type { PoolStats } from '@ash-ai/shared';
+import {
+  resolveLimits,
+  SandboxStartError,
+  type Sandbox,
+  type SandboxManager,
+  type TurnEvent,
+} from '@ash-ai/sandbox';
+import { rm } from 'node:fs/promises';
 import type { Config } from '../config.js';
-import type { Repos, SessionRecord } from '../db/repos/index.js';
+import type { AgentRecord, Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
+import type { AgentStore } from '../storage/agent-store.js';
+import { AsyncLock } from './async-lock.js';
+import { PoolCounters } from './pool-stats.js';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
@@ -44,13 +55,32 @@ export interface SessionRuntimeDeps {
   repos: Repos;
   sandboxes: SandboxManager;
   paths: SessionPaths;
+  agents: AgentStore;
   config: Config;
   log: Logger;
   version: string;
   /** Stable id of this server (owner of the sandboxes it starts). */
   ownerId: string;
   scrubber: PathScrubber;
+  /** Called when the runtime pauses a session on its own (idle sweep, eviction). */
+  onSessionEvicted?: (
+    session: { id: string; tenantId: string },
+    reason: 'idle' | 'capacity',
+  ) => Promise<void>;
 }
+
+/** A pre-warmed sandbox waiting for a session: its id is the id the session will get. */
+interface WarmSpare {
+  id: string;
+  tenantId: string;
+  agentName: string;
+  agentVersion: number;
+  sandbox: Sandbox | undefined;
+  ready: Promise<Sandbox | undefined>;
+  createdAt: number;
+}
+
+const spareKey = (tenantId: string, agentName: string) => `${tenantId}\u0000${agentName}`;
 
 /**
  * Runs sessions on this server: starts their sandboxes, runs one turn at a time per session,
@@ -58,13 +88,252 @@ export interface SessionRuntimeDeps {
  */
 export class SessionRuntime {
   private readonly live = new Map<string, LiveSession>();
+  private readonly spares = new Map<string, WarmSpare[]>();
+  private readonly slotLock = new AsyncLock();
+  private startingCount = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  readonly counters = new PoolCounters();
 
   constructor(private readonly deps: SessionRuntimeDeps) {}
 
-  /** Sessions with a live sandbox process here. */
+  /** Starts the idle sweep (stops sandboxes of sessions idle longer than ASH_IDLE_TIMEOUT_MS). */
+  start(): void {
+    const every = Math.max(250, Math.min(60_000, Math.floor(this.deps.config.idleTimeoutMs / 2)));
+    this.sweepTimer = setInterval(() => void this.sweepIdle().catch(() => undefined), every);
+    this.sweepTimer.unref();
+  }
+
+  /** Sandboxes alive or being started here (sessions and warm spares). */
   get liveSandboxCount(): number {
     return this.deps.sandboxes.all().length;
+  }
+
+  /** Pool figures for /health and /metrics. */
+  stats(): PoolStats {
+    const all = this.deps.sandboxes.all();
+    let warm = 0;
+    for (const list of this.spares.values()) warm += list.filter((s) => s.sandbox?.state === 'ready').length;
+    const running = this.runningTurnCount;
+    return {
+      live: all.length,
+      running,
+      idle: Math.max(0, all.length - running - warm),
+      warm,
+      starting: this.startingCount,
+      maxCapacity: this.deps.config.maxSandboxes,
+      preWarmHits: this.counters.preWarmHits,
+      resumeWarmHits: this.counters.resumeWarmHits,
+      resumeColdHits: this.counters.resumeColdHits,
+      evictions: this.counters.evictions,
+    };
+  }
+
+  /** Resident memory of each live sandbox's processes, bytes (cgroup accounting). */
+  memoryBySandbox(): Array<{ id: string; bytes: number }> {
+    return this.deps.sandboxes.all().map((s) => ({ id: s.id, bytes: s.memoryBytes() ?? 0 }));
+  }
+
+  /**
+   * Makes sure a new sandbox can start: a free slot, or one made by evicting a warm spare or the
+   * least recently used idle session (which is paused).
+   * @throws AppError 503 `capacity_reached` (with Retry-After) when every sandbox is busy.
+   */
+  async ensureCapacity(): Promise<void> {
+    await this.slotLock.run(async () => {
+      if (this.usedSlots() < this.deps.config.maxSandboxes) return;
+      if (!(await this.evictOne())) {
+        throw new AppError('capacity_reached', 'every sandbox is busy; retry later', {
+          headers: { 'Retry-After': '5' },
+        });
+      }
+    });
+  }
+
+  private usedSlots(): number {
+    return this.deps.sandboxes.all().length + this.startingCount;
+  }
+
+  /** Frees one slot: the oldest warm spare first, else the least recently used idle session. */
+  private async evictOne(): Promise<boolean> {
+    let oldest: WarmSpare | undefined;
+    for (const list of this.spares.values())
+      for (const s of list) if (s.sandbox && (!oldest || s.createdAt < oldest.createdAt)) oldest = s;
+    if (oldest) {
+      await this.discardSpare(oldest);
+      this.counters.evictions++;
+      return true;
+    }
+    let lru: LiveSession | undefined;
+    for (const l of this.live.values()) {
+      if (l.turn || l.starting || !l.sandbox || l.sandbox.state !== 'ready' || l.sandbox.busy) continue;
+      if (!lru || l.sandbox.lastUsedAt < lru.sandbox!.lastUsedAt) lru = l;
+    }
+    if (!lru) return false;
+    await this.evictSession(lru, 'capacity');
+    return true;
+  }
+
+  private async evictSession(l: LiveSession, reason: 'idle' | 'capacity'): Promise<void> {
+    this.counters.evictions++;
+    if (reason === 'idle') this.counters.idleSweeps++;
+    this.deps.log.info(
+      { sessionId: l.sessionId, reason },
+      'stopping an idle session sandbox (session paused)',
+    );
+    await this.stop(l.sessionId, 'evicted');
+    await this.deps.repos.sessions.update(l.tenantId, l.sessionId, {
+      status: 'paused',
+      pausedAt: new Date().toISOString(),
+      ownerId: null,
+    });
+    await this.deps.onSessionEvicted?.({ id: l.sessionId, tenantId: l.tenantId }, reason);
+  }
+
+  /** Stops the sandboxes of sessions idle for longer than the idle timeout. */
+  async sweepIdle(now = Date.now()): Promise<number> {
+    let n = 0;
+    for (const l of [...this.live.values()]) {
+      const sb = l.sandbox;
+      if (l.turn || l.starting || !sb || sb.state !== 'ready' || sb.busy) continue;
+      if (now - sb.lastUsedAt < this.deps.config.idleTimeoutMs) continue;
+      await this.evictSession(l, 'idle');
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Keeps `count` pre-warmed sandboxes for an agent's current version: each has its workspace
+   * copied and its Claude process started under an id the next session of that agent will take.
+   * Spares of other versions are stopped. Failures are logged.
+   */
+  async replenishSpares(agent: AgentRecord, count: number): Promise<void> {
+    if (this.closed) return;
+    const key = spareKey(agent.tenantId, agent.name);
+    const list = this.spares.get(key) ?? [];
+    for (const stale of list.filter((s) => s.agentVersion !== agent.version)) await this.discardSpare(stale);
+    const current = (this.spares.get(key) ?? []).filter((s) => s.agentVersion === agent.version);
+    for (let i = current.length; i < count; i++) {
+      try {
+        await this.ensureCapacity();
+      } catch {
+        return; // no room: spares are an optimisation
+      }
+      this.startSpare(agent);
+    }
+  }
+
+  /** Stops every spare of an agent (on delete). */
+  async dropSpares(tenantId: string, agentName: string): Promise<void> {
+    for (const s of [...(this.spares.get(spareKey(tenantId, agentName)) ?? [])]) await this.discardSpare(s);
+  }
+
+  /**
+   * Takes a ready spare of this agent version, if any. The caller must create the session with
+   * the spare's id and then call {@link adoptSpare}.
+   */
+  takeSpare(tenantId: string, agentName: string, agentVersion: number): WarmSpare | undefined {
+    const list = this.spares.get(spareKey(tenantId, agentName));
+    const i =
+      list?.findIndex(
+        (s) => s.agentVersion === agentVersion && s.sandbox?.state === 'ready' && !s.sandbox.busy,
+      ) ?? -1;
+    if (!list || i < 0) {
+      this.counters.preWarmMisses++;
+      return undefined;
+    }
+    const [spare] = list.splice(i, 1);
+    this.counters.preWarmHits++;
+    return spare;
+  }
+
+  /** Attaches a taken spare's sandbox to its (now created) session. */
+  adoptSpare(spare: WarmSpare, session: SessionRecord): void {
+    const live = this.entry(session);
+    live.sandbox = spare.sandbox;
+    spare.sandbox?.onExit(() => {
+      if (live.sandbox === spare.sandbox) live.sandbox = undefined;
+    });
+    void this.deps.repos.sessions
+      .update(session.tenantId, session.id, { ownerId: this.deps.ownerId })
+      .catch(() => undefined);
+  }
+
+  private startSpare(agent: AgentRecord): void {
+    const id = randomUUID();
+    const key = spareKey(agent.tenantId, agent.name);
+    const spare: WarmSpare = {
+      id,
+      tenantId: agent.tenantId,
+      agentName: agent.name,
+      agentVersion: agent.version,
+      sandbox: undefined,
+      ready: Promise.resolve(undefined),
+      createdAt: Date.now(),
+    };
+    const list = this.spares.get(key) ?? [];
+    list.push(spare);
+    this.spares.set(key, list);
+    this.startingCount++;
+    spare.ready = (async () => {
+      try {
+        const { agents, paths, sandboxes } = this.deps;
+        await agents.copyToWorkspace(agent.tenantId, agent.name, agent.version, paths.workspace(id));
+        const sandbox = await sandboxes.start({
+          id,
+          workspaceDir: paths.workspace(id),
+          claudeConfigDir: paths.claudeConfig(id),
+          env: { ...agent.env },
+          limits: this.limitsFor(agent),
+          resolveApiKey: () => this.deps.config.anthropicApiKey,
+        });
+        this.counters.sandboxStarts++;
+        sandbox.onExit(() => {
+          if (spare.sandbox === sandbox) spare.sandbox = undefined;
+        });
+        // Claimable only once its Claude process is up: that is what makes it warm.
+        const warmed = await sandbox.warm(this.sdkOptions({ config: {}, model: null }, {}), {
+          sessionId: id,
+        });
+        if (!warmed || !list.includes(spare)) {
+          await sandbox.stop();
+          if (!warmed) throw new Error('the Claude process did not start');
+          return undefined;
+        }
+        spare.sandbox = sandbox;
+        return sandbox;
+      } catch (err) {
+        this.counters.sandboxStartFailures++;
+        this.deps.log.warn({ err: errText(err), agent: agent.name }, 'could not start a warm sandbox');
+        await this.discardSpare(spare);
+        return undefined;
+      } finally {
+        this.startingCount--;
+      }
+    })();
+  }
+
+  private async discardSpare(spare: WarmSpare): Promise<void> {
+    const key = spareKey(spare.tenantId, spare.agentName);
+    const list = this.spares.get(key);
+    if (list) {
+      const i = list.indexOf(spare);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.spares.delete(key);
+    }
+    const sandbox = spare.sandbox;
+    spare.sandbox = undefined;
+    if (sandbox) await sandbox.stop();
+    await rm(this.deps.paths.sessionDir(spare.id), { recursive: true, force: true });
+  }
+
+  private limitsFor(agent: AgentRecord | undefined) {
+    const override = agent?.config.limits;
+    return resolveLimits(
+      this.deps.sandboxes.defaultLimits,
+      override && typeof override === 'object' ? (override as Record<string, unknown>) : undefined,
+    );
   }
 
   /** Ids of sessions running a turn here. */
@@ -101,6 +370,8 @@ export class SessionRuntime {
     if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
     if (session.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
+    // A session without a process needs a slot: answer 503 now rather than inside the stream.
+    if (!this.hasLiveSandbox(session.id) && !this.live.get(session.id)?.starting) await this.ensureCapacity();
     const turnId = randomUUID();
     const now = new Date().toISOString();
     const acquired = await this.deps.repos.sessions.acquireTurn(
@@ -225,6 +496,10 @@ export class SessionRuntime {
   /** Stops everything (server shutdown). */
   async shutdown(): Promise<void> {
     this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const list of [...this.spares.values()])
+      for (const s of [...list]) await s.ready.catch(() => undefined);
+    for (const list of [...this.spares.values()]) for (const s of [...list]) await this.discardSpare(s);
     await Promise.all([...this.live.keys()].map((id) => this.stop(id, 'shut down').catch(() => undefined)));
   }
 
@@ -249,26 +524,32 @@ export class SessionRuntime {
     if (live.starting) return live.starting;
     const start = (async () => {
       const { sandboxes, paths, repos, config } = this.deps;
-      if (sandboxes.all().length >= config.maxSandboxes) {
-        throw new AppError('capacity_reached', 'no sandbox capacity left; retry later', {
-          headers: { 'Retry-After': '5' },
+      await this.ensureCapacity();
+      this.startingCount++;
+      try {
+        const agent = await repos.agents.get(session.tenantId, session.agentName);
+        const env: Record<string, string> = { ...(agent?.env ?? {}), ...session.extraEnv };
+        const sandbox = await sandboxes.start({
+          id: session.id,
+          workspaceDir: paths.workspace(session.id),
+          claudeConfigDir: paths.claudeConfig(session.id),
+          env,
+          limits: this.limitsFor(agent),
+          resolveApiKey: () => config.anthropicApiKey,
         });
+        this.counters.sandboxStarts++;
+        sandbox.onExit(() => {
+          if (live.sandbox === sandbox) live.sandbox = undefined;
+        });
+        live.sandbox = sandbox;
+        await repos.sessions.update(session.tenantId, session.id, { ownerId: this.deps.ownerId });
+        return sandbox;
+      } catch (err) {
+        if (!(err instanceof AppError)) this.counters.sandboxStartFailures++;
+        throw err;
+      } finally {
+        this.startingCount--;
       }
-      const agent = await repos.agents.get(session.tenantId, session.agentName);
-      const env: Record<string, string> = { ...(agent?.env ?? {}), ...session.extraEnv };
-      const sandbox = await sandboxes.start({
-        id: session.id,
-        workspaceDir: paths.workspace(session.id),
-        claudeConfigDir: paths.claudeConfig(session.id),
-        env,
-        resolveApiKey: () => config.anthropicApiKey,
-      });
-      sandbox.onExit(() => {
-        if (live.sandbox === sandbox) live.sandbox = undefined;
-      });
-      live.sandbox = sandbox;
-      await repos.sessions.update(session.tenantId, session.id, { ownerId: this.deps.ownerId });
-      return sandbox;
     })();
     live.starting = start;
     try {
@@ -279,7 +560,10 @@ export class SessionRuntime {
   }
 
   /** Session config + turn options → what the bridge passes to the SDK. */
-  private sdkOptions(session: SessionRecord, body: Partial<SendMessageBody>): BridgeSdkOptions {
+  private sdkOptions(
+    session: Pick<SessionRecord, 'config' | 'model'>,
+    body: Partial<SendMessageBody>,
+  ): BridgeSdkOptions {
     const o: BridgeSdkOptions = { ...session.config };
     if (session.model && !o.model) o.model = session.model;
     for (const k of ['model', 'maxTurns', 'maxBudgetUsd', 'effort', 'thinking', 'outputFormat'] as const) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type {
   CreateSessionBody,
@@ -20,23 +20,32 @@ import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
 import type { TurnLog } from './turn-log.js';
 
-/** Workspace-data hooks (object storage, attachments): see services/session-data.ts. */
-export interface SessionDataHooks {
-  /** Restores the agent's current folder from object storage when it is missing on disk. */
-  ensureAgentFolder(agent: AgentRecord): Promise<boolean>;
-  /** Restores the session's workspace and transcript from its snapshot when missing here. */
-  restoreWorkspace(session: SessionRecord): Promise<boolean>;
-  /** Resolves attachment references of message content into blocks the model receives. */
-  resolveContent(session: SessionRecord, content: MessageContent): Promise<MessageContent>;
-}
-
 export interface SessionServiceDeps {
   repos: Repos;
   runtime: SessionRuntime;
   agents: AgentStore;
   paths: SessionPaths;
   log: Logger;
-  data?: SessionDataHooks;
+  /** Warm sandboxes per agent unless its config says otherwise. */
+  defaultPrewarmCount: number;
+  /** Extension points (object storage snapshots...). */
+  hooks?: SessionHooks;
+}
+
+/** Optional steps other subsystems add to the lifecycle. */
+export interface SessionHooks {
+  /** After a session was paused (e.g. store a snapshot of its workspace). */
+  onPaused?: (session: SessionRecord) => Promise<void>;
+  /** Before a session (or its fork) starts again here (e.g. restore its workspace when missing). */
+  beforeResume?: (session: SessionRecord) => Promise<void>;
+  /** Tries to bring back a missing agent folder; true when it did. */
+  restoreAgentFolder?: (session: SessionRecord) => Promise<boolean>;
+  /** Before a session is created: brings back the agent's current folder when missing; true when it did. */
+  ensureAgentFolder?: (agent: AgentRecord) => Promise<boolean>;
+  /** Before a turn: e.g. restore the workspace when this server does not have it. */
+  beforeTurn?: (session: SessionRecord) => Promise<void>;
+  /** Resolves attachment references of message content into blocks the model receives. */
+  resolveContent?: (session: SessionRecord, content: MessageContent) => Promise<MessageContent>;
 }
 
 const CONFIG_KEYS = [
@@ -103,16 +112,18 @@ export class SessionService {
 
   /**
    * Creates a session on an agent's current version: a fresh workspace copied from the agent
-   * folder, then its sandbox starts in the background.
-   * @throws AppError 404 `agent_not_found`, 422 `agent_folder_missing`.
+   * folder, then its sandbox starts in the background. When the request sets nothing of its own
+   * (no env, credential or SDK options), a pre-warmed sandbox of the agent is used if one is ready:
+   * the session takes over its id, workspace and running Claude process.
+   * @throws AppError 404 `agent_not_found`, 422 `agent_folder_missing`, 503 `capacity_reached`.
    */
   async create(tenantId: string, body: CreateSessionBody): Promise<Session> {
-    const { repos, agents, paths } = this.deps;
+    const { repos, agents, paths, runtime } = this.deps;
     const agent = await repos.agents.get(tenantId, body.agent);
     if (!agent) throw notFound('agent_not_found', 'Agent', body.agent);
     if (
       !agents.hasVersion(tenantId, agent.name, agent.version) &&
-      !(await this.deps.data?.ensureAgentFolder(agent))
+      !(await this.deps.hooks?.ensureAgentFolder?.(agent))
     ) {
       throw new AppError(
         'agent_folder_missing',
@@ -121,14 +132,16 @@ export class SessionService {
     }
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
-    const id = randomUUID();
-    const now = monotonicIso();
-    await repos.sessions.insert({
+    const plain = Object.keys(config).length === 0 && !body.extraEnv && !body.credentialId;
+    const spare = plain ? runtime.takeSpare(tenantId, agent.name, agent.version) : undefined;
+    if (!spare) await runtime.ensureCapacity();
+    const id = spare?.id ?? randomUUID();
+    let session = await repos.sessions.insert({
       id,
       tenantId,
       agentName: agent.name,
       agentVersion: agent.version,
-      status: 'starting',
+      status: spare ? 'active' : 'starting',
       parentSessionId: null,
       model: body.model ?? null,
       config,
@@ -136,22 +149,163 @@ export class SessionService {
       credentialId: body.credentialId ?? null,
       lastEventSeq: 0,
       lastMessageSeq: 0,
-      now,
+      now: monotonicIso(),
+    });
+    if (spare) {
+      runtime.adoptSpare(spare, session);
+    } else {
+      try {
+        await agents.copyToWorkspace(tenantId, agent.name, agent.version, paths.workspace(id));
+      } catch (err) {
+        await repos.sessions.update(tenantId, id, { status: 'error' });
+        this.deps.log.error({ err, sessionId: id }, 'could not create the workspace');
+        throw new AppError(
+          'agent_folder_missing',
+          `the files of agent '${agent.name}' could not be copied; redeploy the agent`,
+        );
+      }
+      session = (await repos.sessions.update(tenantId, id, { status: 'active' }))!;
+      runtime.prewarm(session);
+    }
+    await this.lifecycle(session, 'created', {
+      agent: agent.name,
+      agentVersion: agent.version,
+      prewarmed: !!spare,
+    });
+    if (spare) void runtime.replenishSpares(agent, this.prewarmCount(agent)).catch(() => undefined);
+    return sessionToApi(session);
+  }
+
+  /** How many warm sandboxes an agent keeps: its `config.preWarmCount`, else the server default. */
+  prewarmCount(agent: { config: Record<string, unknown> }): number {
+    const n = agent.config.preWarmCount;
+    return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 16
+      ? n
+      : this.deps.defaultPrewarmCount;
+  }
+
+  /**
+   * Pauses a session: its process tree stops (a running turn ends as interrupted); workspace and
+   * transcript stay. Pausing a paused session returns it unchanged.
+   * @throws AppError 404, 410 `session_ended`.
+   */
+  async pause(tenantId: string, id: string, action: 'paused' | 'stopped' = 'paused'): Promise<Session> {
+    const s = await this.record(tenantId, id);
+    if (s.status === 'ended')
+      throw new AppError('session_ended', 'the session has ended; it cannot be paused');
+    await this.deps.runtime.stop(id, 'paused');
+    const updated = (await this.deps.repos.sessions.update(tenantId, id, {
+      status: 'paused',
+      pausedAt: new Date().toISOString(),
+      ownerId: null,
+    }))!;
+    if (s.status !== 'paused') await this.lifecycle(updated, action, {});
+    await this.deps.hooks?.onPaused?.(updated);
+    return sessionToApi(updated);
+  }
+
+  /**
+   * Resumes a session: warm when its process is still alive here, cold otherwise (a new sandbox
+   * on the same workspace; the SDK resumes the conversation from its transcript). Returns as soon
+   * as the session is `active`; the process starts in the background.
+   * @throws AppError 404, 410 `session_ended`, 422 `agent_folder_missing`, 503 `capacity_reached`.
+   */
+  async resume(tenantId: string, id: string): Promise<Session> {
+    const s = await this.record(tenantId, id);
+    if (s.status === 'ended')
+      throw new AppError('session_ended', 'the session has ended; fork it to continue its conversation');
+    const { runtime } = this.deps;
+    if (runtime.hasLiveSandbox(id)) {
+      runtime.counters.resumeWarmHits++;
+      if (s.status === 'active') return sessionToApi(s);
+      const warm = (await this.deps.repos.sessions.update(tenantId, id, {
+        status: 'active',
+        pausedAt: null,
+      }))!;
+      await this.lifecycle(warm, 'resumed', { path: 'warm' });
+      return sessionToApi(warm);
+    }
+    await this.requireAgentFolder(s);
+    await this.deps.hooks?.beforeResume?.(s);
+    await runtime.ensureCapacity();
+    runtime.counters.resumeColdHits++;
+    const updated = (await this.deps.repos.sessions.update(tenantId, id, {
+      status: 'active',
+      pausedAt: null,
+    }))!;
+    await this.lifecycle(updated, 'resumed', { path: 'cold' });
+    runtime.prewarm(updated);
+    return sessionToApi(updated);
+  }
+
+  /**
+   * Forks a session: a new session with a copy of the parent's messages, events, SDK transcript
+   * and workspace, and its config; from then on the two are independent.
+   * @throws AppError 404, 409 `session_busy` (a turn is running), 422 `agent_folder_missing`.
+   */
+  async fork(tenantId: string, id: string): Promise<Session> {
+    const parent = await this.record(tenantId, id);
+    if (parent.activeTurnId) {
+      throw new AppError('session_busy', 'the session is running a turn; fork it after the turn ends', {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    await this.requireAgentFolder(parent);
+    await this.deps.hooks?.beforeResume?.(parent);
+    await this.deps.runtime.ensureCapacity();
+    const { repos, paths } = this.deps;
+    const childId = randomUUID();
+    await repos.sessions.insert({
+      id: childId,
+      tenantId,
+      agentName: parent.agentName,
+      agentVersion: parent.agentVersion,
+      status: 'starting',
+      parentSessionId: parent.id,
+      model: parent.model,
+      config: parent.config,
+      extraEnv: parent.extraEnv,
+      credentialId: parent.credentialId,
+      budgetUsd: parent.budgetUsd,
+      lastEventSeq: 0,
+      lastMessageSeq: 0,
+      now: monotonicIso(),
     });
     try {
-      await agents.copyToWorkspace(tenantId, agent.name, agent.version, paths.workspace(id));
+      await cp(paths.workspace(parent.id), paths.workspace(childId), {
+        recursive: true,
+        verbatimSymlinks: true,
+        force: true,
+      });
+      await cp(paths.claudeConfig(parent.id), paths.claudeConfig(childId), {
+        recursive: true,
+        verbatimSymlinks: true,
+        force: true,
+      }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err; // a parent that never ran a turn has no transcript yet
+      });
+      const counters = await repos.history.copySession(tenantId, parent.id, childId, randomUUID);
+      await repos.sessions.update(tenantId, childId, { ...counters, status: 'active' });
     } catch (err) {
-      await repos.sessions.update(tenantId, id, { status: 'error' });
-      this.deps.log.error({ err, sessionId: id }, 'could not create the workspace');
-      throw new AppError(
-        'agent_folder_missing',
-        `the files of agent '${agent.name}' could not be copied; redeploy the agent`,
-      );
+      await repos.sessions.update(tenantId, childId, { status: 'error' });
+      this.deps.log.error({ err, sessionId: childId }, 'fork failed');
+      throw new AppError('internal_error', 'the session could not be forked');
     }
-    const session = (await repos.sessions.update(tenantId, id, { status: 'active' }))!;
-    await this.lifecycle(session, 'created', { agent: agent.name, agentVersion: agent.version });
-    this.deps.runtime.prewarm(session);
-    return sessionToApi(session);
+    const child = (await repos.sessions.get(tenantId, childId))!;
+    await this.lifecycle(child, 'forked', { from: parent.id });
+    await this.lifecycle(parent, 'fork_created', { child: childId });
+    this.deps.runtime.prewarm(child);
+    return sessionToApi(child);
+  }
+
+  /** 422 when the session's agent version is gone from disk (after trying to restore it). */
+  private async requireAgentFolder(s: SessionRecord): Promise<void> {
+    if (this.deps.agents.hasVersion(s.tenantId, s.agentName, s.agentVersion)) return;
+    if (await this.deps.hooks?.restoreAgentFolder?.(s)) return;
+    throw new AppError(
+      'agent_folder_missing',
+      `the files of agent '${s.agentName}' (version ${s.agentVersion}) are missing on the server; redeploy the agent and create a new session`,
+    );
   }
 
   async list(
@@ -200,9 +354,9 @@ export class SessionService {
   /** Starts a turn and returns its event log. @throws AppError 404/409/410. */
   async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnLog> {
     const s = await this.record(tenantId, id);
-    const data = this.deps.data;
-    if (data && s.status !== 'ended') await data.restoreWorkspace(s);
-    const prompt = data ? await data.resolveContent(s, body.content) : body.content;
+    const hooks = this.deps.hooks;
+    if (s.status !== 'ended') await hooks?.beforeTurn?.(s);
+    const prompt = hooks?.resolveContent ? await hooks.resolveContent(s, body.content) : body.content;
     return this.deps.runtime.startTurn(s, body, prompt);
   }
 

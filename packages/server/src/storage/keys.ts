@@ -14,6 +14,9 @@ export const storageKeys = {
   /** One archive of a deployed agent folder (a fresh id per deploy: a failed deploy never overwrites the live one). */
   agentArchive: (tenantId: string, name: string, id: string) =>
     `agents/${tenant(tenantId)}/${name}/${id}.tar.gz`,
+  /** Which archive holds a version (its text is the archive's key). */
+  agentVersionRef: (tenantId: string, name: string, version: number) =>
+    `agents/${tenant(tenantId)}/${name}/v${version}.ref`,
   /** A session's workspace + transcript snapshot (replaced on every save). */
   snapshot: (tenantId: string, sessionId: string) =>
     `sessions/${tenant(tenantId)}/${sessionId}/snapshot.tar.gz`,

@@ -48,6 +48,12 @@ export class AgentsRepo {
     return rows.map(fromRow);
   }
 
+  /** Every agent of every tenant (server start: warm pools). */
+  async listAllInternal(): Promise<AgentRecord[]> {
+    const rows = await this.d.db.select().from(this.d.t.agents);
+    return rows.map(fromRow);
+  }
+
   /**
    * Creates the agent at version 1, or bumps an existing one's version and replaces its fields,
    * atomically. Returns the stored record (with the version it got).

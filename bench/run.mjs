@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+// Ash benchmark: session creation, time to first token vs the SDK's query() called directly,
+// resume, and memory. Everything runs in this one command against the same scripted model, and
+// results are reported as ratios measured in this run. Writes docs/benchmarks/<date>.md.
+//
+//   npm run bench            (after npm install; needs bubblewrap and cgroups like the server)
+//   BENCH_N=20 npm run bench
+import { execSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { query } from '@anthropic-ai/claude-agent-sdk';
+import { AshClient } from '@ash-ai/sdk';
+import { ScriptedModel, serverEnv, startAshProcess } from '@ash-ai/testing';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const N = Number(process.env.BENCH_N ?? 20);
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const summary = (xs) => ({ p50: pct(xs, 50), p95: pct(xs, 95), n: xs.length });
+const ms = (x) => `${x.toFixed(1)} ms`;
+const now = () => performance.now();
+
+async function waitFor(fn, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Time from sending to the first text_delta and to done, through Ash. */
+async function ashTurn(client, sessionId, content) {
+  const t0 = now();
+  let first;
+  for await (const ev of client.sessions.send(sessionId, content)) {
+    if (ev.event === 'text_delta' && first === undefined) first = now() - t0;
+    if (ev.event === 'done' && ev.data.outcome !== 'completed')
+      throw new Error(`turn ended ${ev.data.outcome}`);
+  }
+  return { firstToken: first, total: now() - t0 };
+}
+
+/** Time from calling query() to the first text delta, for a new query (optionally resuming). */
+async function directTurn(modelUrl, cwd, configDir, prompt, resume) {
+  const t0 = now();
+  let first;
+  let sessionId;
+  const q = query({
+    prompt,
+    options: {
+      cwd,
+      includePartialMessages: true,
+      permissionMode: 'bypassPermissions',
+      allowDangerouslySkipPermissions: true,
+      settingSources: ['project'],
+      ...(resume ? { resume } : {}),
+      env: {
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        HOME: configDir,
+        CLAUDE_CONFIG_DIR: configDir,
+        ANTHROPIC_BASE_URL: modelUrl,
+        ANTHROPIC_API_KEY: 'bench-key',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        CLAUDE_CODE_MAX_RETRIES: '0',
+        IS_SANDBOX: '1',
+      },
+    },
+  });
+  for await (const m of q) {
+    sessionId ??= m.session_id;
+    if (first === undefined && m.type === 'stream_event' && m.event?.type === 'content_block_delta')
+      first = now() - t0;
+  }
+  return { firstToken: first, total: now() - t0, sessionId };
+}
+
+function rssOf(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Processes whose command line, environment or cgroup names the session. */
+function processesOf(sessionId) {
+  const out = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const text = ['cmdline', 'environ', 'cgroup']
+        .map((f) => readFileSync(`/proc/${pid}/${f}`, 'utf8'))
+        .join('\n');
+      if (text.includes(sessionId)) out.push(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+async function main() {
+  const model = await ScriptedModel.start();
+  const work = mkdtempSync(join(tmpdir(), 'ash-bench-'));
+  const results = {};
+  const servers = [];
+  const start = async (extra) => {
+    const dataDir = join(work, `data-${servers.length}`);
+    const proc = await startAshProcess(
+      serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_LOG_LEVEL: 'info', ...extra } }),
+    );
+    servers.push(proc);
+    const client = new AshClient({ serverUrl: proc.url });
+    await client.agents.deployDirectory('bench', join(ROOT, 'examples/hello'));
+    return { proc, client, dataDir };
+  };
+  try {
+    // 1. Session creation, cold (no warm sandbox).
+    {
+      const { client } = await start({ ASH_PREWARM_COUNT: '0', ASH_MAX_SANDBOXES: '200' });
+      const times = [];
+      for (let i = 0; i < N + 3; i++) {
+        const t0 = now();
+        const s = await client.sessions.create('bench');
+        if (i >= 3) times.push(now() - t0);
+        await client.sessions.end(s.id);
+      }
+      results.createCold = summary(times);
+    }
+    // 2. Session creation with a warm sandbox ready, and the first turn on it.
+    const warm = await start({ ASH_PREWARM_COUNT: '1' });
+    {
+      const times = [];
+      const firstTurn = [];
+      for (let i = 0; i < N + 2; i++) {
+        await waitFor(async () => (await warm.client.health()).pool.warm >= 1);
+        const t0 = now();
+        const s = await warm.client.sessions.create('bench');
+        const dt = now() - t0;
+        const turn = await ashTurn(warm.client, s.id, 'hello');
+        if (i >= 2) {
+          times.push(dt);
+          firstTurn.push(turn.firstToken);
+        }
+        await warm.client.sessions.end(s.id);
+      }
+      results.createWarm = summary(times);
+      results.firstTurnWarmPool = summary(firstTurn);
+    }
+    // 3. First turn without a warm sandbox (process start in the path), and later turns.
+    const cold = await start({ ASH_PREWARM_COUNT: '0' });
+    {
+      const firstTurn = [];
+      const laterTurns = [];
+      for (let i = 0; i < N + 1; i++) {
+        const s = await cold.client.sessions.create('bench');
+        const t1 = await ashTurn(cold.client, s.id, 'hello');
+        const t2 = await ashTurn(cold.client, s.id, 'again');
+        const t3 = await ashTurn(cold.client, s.id, 'and again');
+        if (i >= 1) {
+          firstTurn.push(t1.firstToken);
+          laterTurns.push(t2.firstToken, t3.firstToken);
+        }
+        await cold.client.sessions.end(s.id);
+      }
+      results.firstTurnCold = summary(firstTurn);
+      results.laterTurns = summary(laterTurns);
+    }
+    // 4. The SDK's query() directly against the same model: a new query per message, resuming.
+    {
+      const first = [];
+      const later = [];
+      for (let i = 0; i < N + 1; i++) {
+        const cwd = join(work, `direct-${i}`, 'ws');
+        const cfg = join(work, `direct-${i}`, 'cfg');
+        mkdirSync(cwd, { recursive: true });
+        mkdirSync(cfg, { recursive: true });
+        writeFileSync(join(cwd, 'CLAUDE.md'), readFileSync(join(ROOT, 'examples/hello/CLAUDE.md')));
+        const a = await directTurn(model.url, cwd, cfg, 'hello');
+        const b = await directTurn(model.url, cwd, cfg, 'again', a.sessionId);
+        if (i >= 1) {
+          first.push(a.firstToken);
+          later.push(b.firstToken);
+        }
+      }
+      results.directFirst = summary(first);
+      results.directLater = summary(later);
+    }
+    // 5. Resume: warm (process alive) and cold (paused: to `active`).
+    {
+      const warmTimes = [];
+      const coldTimes = [];
+      for (let i = 0; i < N + 2; i++) {
+        const s = await cold.client.sessions.create('bench');
+        await ashTurn(cold.client, s.id, 'hello');
+        let t0 = now();
+        await cold.client.http.request('POST', `/api/sessions/${s.id}/resume`);
+        const w = now() - t0;
+        await cold.client.http.request('POST', `/api/sessions/${s.id}/pause`);
+        t0 = now();
+        const r = await cold.client.http.request('POST', `/api/sessions/${s.id}/resume`);
+        const c = now() - t0;
+        if (r.session.status !== 'active') throw new Error('resume did not reach active');
+        if (i >= 2) {
+          warmTimes.push(w);
+          coldTimes.push(c);
+        }
+        await cold.client.sessions.end(s.id);
+      }
+      results.resumeWarm = summary(warmTimes);
+      results.resumeCold = summary(coldTimes);
+    }
+    // 6. Memory: an active session (bridge + its sandbox's cgroup) and a paused one.
+    {
+      const s = await cold.client.sessions.create('bench');
+      await ashTurn(cold.client, s.id, 'hello');
+      const pids = processesOf(s.id);
+      const rss = pids.reduce((n, p) => n + rssOf(p), 0);
+      const metrics = await (await fetch(`${cold.proc.url}/metrics`)).text();
+      const cg = new RegExp(`ash_sandbox_memory_bytes\\{sandbox="${s.id}"\\} (\\d+)`).exec(metrics);
+      await cold.client.http.request('POST', `/api/sessions/${s.id}/pause`);
+      await waitFor(async () => processesOf(s.id).length === 0, 10_000);
+      results.memory = {
+        activeProcesses: pids.length,
+        activeRssMb: rss / 1024 / 1024,
+        activeCgroupMb: cg ? Number(cg[1]) / 1024 / 1024 : null,
+        pausedProcesses: processesOf(s.id).length,
+      };
+    }
+  } finally {
+    for (const s of servers) await s.stop().catch(() => undefined);
+    await model.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+  report(results);
+}
+
+function report(r) {
+  const ratioFirstCold = r.firstTurnCold.p50 / r.directFirst.p50;
+  const ratioFirstWarm = r.firstTurnWarmPool.p50 / r.directFirst.p50;
+  const ratioLater = r.laterTurns.p50 / r.directLater.p50;
+  const check = (ok) => (ok ? 'met' : 'NOT met');
+  const date = new Date().toISOString().slice(0, 10);
+  let cpu = cpus()[0]?.model ?? 'unknown';
+  let kernel = '';
+  try {
+    kernel = execSync('uname -sr').toString().trim();
+  } catch {
+    kernel = '';
+  }
+  cpu = cpu.trim();
+  const lines = [
+    `# Benchmark ${date}`,
+    '',
+    `Machine: ${hostname()}, ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`,
+    `Command: \`npm run bench\` (BENCH_N=${N}). Model: the scripted Messages API server on loopback (replies in ~1 ms), so times are Ash's own overhead plus the Claude process; the real SDK ${'0.3.332'} is used throughout.`,
+    '',
+    '| measure | p50 | p95 | target | |',
+    '|---|---|---|---|---|',
+    `| POST /api/sessions, warm sandbox ready | ${ms(r.createWarm.p50)} | ${ms(r.createWarm.p95)} | p50 < 10 ms | ${check(r.createWarm.p50 < 10)} |`,
+    `| POST /api/sessions, cold | ${ms(r.createCold.p50)} | ${ms(r.createCold.p95)} | p50 < 100 ms | ${check(r.createCold.p50 < 100)} |`,
+    `| first token, first turn, warm pool | ${ms(r.firstTurnWarmPool.p50)} | ${ms(r.firstTurnWarmPool.p95)} | | |`,
+    `| first token, first turn, no warm sandbox | ${ms(r.firstTurnCold.p50)} | ${ms(r.firstTurnCold.p95)} | | |`,
+    `| first token, later turns | ${ms(r.laterTurns.p50)} | ${ms(r.laterTurns.p95)} | | |`,
+    `| first token, query() directly, new session | ${ms(r.directFirst.p50)} | ${ms(r.directFirst.p95)} | | |`,
+    `| first token, query() directly, resuming | ${ms(r.directLater.p50)} | ${ms(r.directLater.p95)} | | |`,
+    `| resume, process alive (warm) | ${ms(r.resumeWarm.p50)} | ${ms(r.resumeWarm.p95)} | p50 < 5 ms | ${check(r.resumeWarm.p50 < 5)} |`,
+    `| resume, paused → active (cold) | ${ms(r.resumeCold.p50)} | ${ms(r.resumeCold.p95)} | < 150 ms | ${check(r.resumeCold.p95 < 150)} |`,
+    '',
+    '| ratio (Ash / direct query(), p50 first token) | value | target | |',
+    '|---|---|---|---|',
+    `| first turn, no warm sandbox | ${ratioFirstCold.toFixed(2)}x | ≤ 1.1x | ${check(ratioFirstCold <= 1.1)} |`,
+    `| first turn, warm pool | ${ratioFirstWarm.toFixed(2)}x | ≤ 1.1x | ${check(ratioFirstWarm <= 1.1)} |`,
+    `| later turns | ${ratioLater.toFixed(2)}x | ≤ 0.5x | ${check(ratioLater <= 0.5)} |`,
+    '',
+    `Memory: an active session runs ${r.memory.activeProcesses} processes (bridge + sandboxed Claude) using ${r.memory.activeRssMb.toFixed(0)} MB RSS` +
+      `${r.memory.activeCgroupMb !== null ? ` (its sandbox cgroup accounts ${r.memory.activeCgroupMb.toFixed(0)} MB, page cache included)` : ''}; ` +
+      `a paused (parked) session runs ${r.memory.pausedProcesses} processes.`,
+    '',
+  ];
+  const text = lines.join('\n');
+  process.stdout.write(`${text}\n`);
+  const dir = join(ROOT, 'docs', 'benchmarks');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${date}.md`), text);
+  process.stdout.write(`written to docs/benchmarks/${date}.md\n`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

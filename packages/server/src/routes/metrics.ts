@@ -1,0 +1,101 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { SessionRuntime } from '../services/session-runtime.js';
+
+/**
+ * `GET /metrics`: Prometheus text exposition (prom-client). Figures are read from the runtime at
+ * scrape time; nothing queries the database.
+ */
+export function metricsRoutes(runtime: SessionRuntime, version: string): FastifyPluginAsync {
+  return async (app) => {
+    const registry = new Registry();
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    new Gauge({
+      name: 'ash_info',
+      help: 'Server version',
+      labelNames: ['version'],
+      registers: [registry],
+    }).set({ version }, 1);
+    gauge('ash_uptime_seconds', 'Seconds since the server started', () => process.uptime());
+    gauge('ash_pool_max_capacity', 'Most live sandboxes', () => runtime.stats().maxCapacity);
+    const byState = new Gauge({
+      name: 'ash_pool_sandboxes',
+      help: 'Live sandboxes by state',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const s = runtime.stats();
+        for (const state of ['running', 'idle', 'warm', 'starting'] as const) this.set({ state }, s[state]);
+      },
+    });
+    void byState;
+    gauge('ash_running_turns', 'Turns running now', () => runtime.runningTurnCount);
+    new Gauge({
+      name: 'ash_sandbox_memory_bytes',
+      help: 'Memory used by each live sandbox (cgroup accounting)',
+      labelNames: ['sandbox'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const m of runtime.memoryBySandbox()) this.set({ sandbox: m.id }, m.bytes);
+      },
+    });
+    const counter = (name: string, help: string, read: () => number) => {
+      const c = new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const delta = read() - last;
+          if (delta > 0) this.inc(delta);
+          last = read();
+        },
+      });
+      let last = 0;
+      return c;
+    };
+    counter(
+      'ash_prewarm_hits_total',
+      'Sessions created on a pre-warmed sandbox',
+      () => runtime.counters.preWarmHits,
+    );
+    counter(
+      'ash_prewarm_misses_total',
+      'Plain session creations that found no warm sandbox',
+      () => runtime.counters.preWarmMisses,
+    );
+    counter(
+      'ash_resume_warm_total',
+      'Resumes that found the process alive',
+      () => runtime.counters.resumeWarmHits,
+    );
+    counter(
+      'ash_resume_cold_total',
+      'Resumes that started a new sandbox',
+      () => runtime.counters.resumeColdHits,
+    );
+    counter(
+      'ash_evictions_total',
+      'Sandboxes stopped to make room or because they were idle',
+      () => runtime.counters.evictions,
+    );
+    counter('ash_sandbox_starts_total', 'Sandboxes started', () => runtime.counters.sandboxStarts);
+    counter(
+      'ash_sandbox_start_failures_total',
+      'Sandboxes that failed to start',
+      () => runtime.counters.sandboxStartFailures,
+    );
+
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+      reply.type(registry.contentType).send(await registry.metrics()),
+    );
+  };
+}

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  api,
+  createSession,
+  deployAgent,
+  expectOutcome,
+  sandboxLeftovers,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+} from './harness.js';
+
+const HOST_SECRET = 'host-secret-value-4f1e2d';
+
+function toolOutput(turn: { events: Array<{ event: string; data: unknown }> }): string {
+  return turn.events
+    .filter((e) => e.event === 'tool_result')
+    .map((e) => (e.data as { content: string }).content)
+    .join('\n');
+}
+
+describe('sandbox isolation', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    process.env.ASH_TEST_HOST_SECRET = HOST_SECRET;
+    t = await startTestServer();
+    await deployAgent(t.url, 'iso', { 'CLAUDE.md': '# Iso\n' });
+  });
+  afterAll(async () => {
+    delete process.env.ASH_TEST_HOST_SECRET;
+    await t?.close();
+  });
+
+  it("cannot read another session's workspace, the data dir, the database or host secrets, nor reach host services", async () => {
+    const a = await createSession(t.url, 'iso');
+    t.model
+      .forSession(a)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo top-secret-of-a > secret.txt' } } },
+        { text: 'ok' },
+      );
+    expectOutcome(await sendTurn(t.url, a, { content: 'write a secret' }), 'completed');
+    const aWorkspace = join(t.dataDir, 'sessions', a, 'workspace');
+    expect(readFileSync(join(aWorkspace, 'secret.txt'), 'utf8')).toBe('top-secret-of-a\n');
+
+    const b = await createSession(t.url, 'iso');
+    const port = new URL(t.url).port;
+    const attempts = [
+      `cat ${aWorkspace}/secret.txt`,
+      `ls ${t.dataDir}`,
+      `cat ${t.dataDir}/ash.db | head -c 100`,
+      'cat /workspace/../sessions/*/workspace/secret.txt',
+      // [a] keeps the pattern from matching its own command line in the transcript
+      'grep -rsE "top-secret-of-[a]" /home /tmp /run /etc /workspace 2>/dev/null | head -3',
+      'cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n" | grep -i -E "ASH_TEST_HOST_SECRET|sk-ant" ',
+      'env | grep -E "ASH_TEST_HOST_SECRET|ASH_DATA_DIR|sk-ant"',
+      `(exec 3<>/dev/tcp/127.0.0.1/${port}) 2>&1 || echo NO-SERVER`,
+      '(exec 3<>/dev/tcp/127.0.0.1/5432) 2>&1 || echo NO-POSTGRES',
+      'ls /root /home 2>&1',
+      'id -u; hostname; ip -o link 2>/dev/null | wc -l; cat /proc/self/status | grep -E "^(Cap(Eff|Bnd)|NoNewPrivs)"',
+    ];
+    t.model
+      .forSession(b)
+      .enqueue(...attempts.map((command) => ({ toolUse: { name: 'Bash', input: { command } } })), {
+        text: 'done probing',
+      });
+    const turn = await sendTurn(t.url, b, { content: 'probe' });
+    expectOutcome(turn, 'completed');
+    const out = toolOutput(turn);
+    expect(out).not.toContain('top-secret-of-a');
+    expect(out).not.toContain(HOST_SECRET);
+    expect(out).not.toContain('sk-ant');
+    expect(out).toContain('NO-SERVER');
+    expect(out).toContain('NO-POSTGRES');
+    expect(out).toMatch(/No such file or directory/);
+    expect(out).toMatch(/CapEff:\s+0000000000000000/);
+    expect(out).toMatch(/NoNewPrivs:\s+1/);
+    expect(out).toMatch(/^65534$/m); // an unprivileged uid
+    expect(out).toMatch(/^sandbox$/m);
+
+    // The server and the other session are unaffected.
+    expect((await api(t.url, 'GET', '/health')).status).toBe(200);
+    t.model
+      .forSession(a)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat secret.txt' } } }, { text: 'still fine' });
+    const again = await sendTurn(t.url, a, { content: 'read it back' });
+    expect(toolOutput(again)).toContain('top-secret-of-a');
+  });
+});
+
+describe('sandbox limits', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    await deployAgent(
+      t.url,
+      'limited',
+      { 'CLAUDE.md': '# Limited\n' },
+      { config: { limits: { memoryMb: 400, maxProcesses: 64 } } },
+    );
+  });
+  afterAll(async () => t?.close());
+
+  it('stops a memory hog with an error naming the memory limit; the next message works', async () => {
+    const id = await createSession(t.url, 'limited');
+    const hog =
+      'python3 -c "import time\nx=[]\nwhile True:\n  x.append(bytearray(64*1024*1024)); time.sleep(0.05)"; echo exit=$?';
+    // No reply after the tool: the turn must end because of the limit, not because the model moved on.
+    t.model.forSession(id).enqueue({ toolUse: { name: 'Bash', input: { command: hog } } });
+    const turn = await sendTurn(t.url, id, { content: 'allocate' });
+    expectOutcome(turn, 'error');
+    const err = turn.events.find((e) => e.event === 'error')!.data as {
+      code: string;
+      limit?: string;
+      error: string;
+    };
+    expect(err).toMatchObject({ code: 'limit_exceeded', limit: 'memory' });
+    expect(err.error).toMatch(/memory limit \(400 MiB\)/);
+    t.model.forSession(id).enqueue({ text: 'recovered from memory' });
+    expectOutcome(await sendTurn(t.url, id, { content: 'are you ok?' }), 'completed');
+  });
+
+  it('stops a fork bomb with an error naming the process limit; the next message works and nothing is left running', async () => {
+    const id = await createSession(t.url, 'limited');
+    t.model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'bomb() { bomb | bomb & }; bomb; sleep 30' } } });
+    const turn = await sendTurn(t.url, id, { content: 'fork' });
+    expectOutcome(turn, 'error');
+    expect(turn.events.find((e) => e.event === 'error')!.data).toMatchObject({
+      code: 'limit_exceeded',
+      limit: 'pids',
+    });
+    t.model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'echo alive' } } }, { text: 'back' });
+    const next = await sendTurn(t.url, id, { content: 'still alive?' });
+    expectOutcome(next, 'completed');
+    expect(toolOutput(next)).toBe('alive');
+    await api(t.url, 'DELETE', `/api/sessions/${id}`);
+    expect(sandboxLeftovers(id)).toEqual({ processes: [], cgroups: [], runtimeDirs: [] });
+  });
+});
