@@ -93,6 +93,8 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
     const s = await createSession(t.url, 'fragile');
     await api(t.url, 'POST', `/api/sessions/${s}/pause`);
     rmSync(join(t.dataDir, 'agents', 'default', 'fragile'), { recursive: true, force: true });
+    // Gone from object storage too (else the folder is restored from its archive).
+    rmSync(join(t.dataDir, 'storage', 'agents', 'default', 'fragile'), { recursive: true, force: true });
     for (const action of ['resume', 'fork']) {
       const res = await api(t.url, 'POST', `/api/sessions/${s}/${action}`);
       expect(res.status, action).toBe(422);
