@@ -15,6 +15,7 @@ import { SandboxStartError, type Sandbox, type SandboxManager, type TurnEvent } 
 import type { Config } from '../config.js';
 import type { Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
+import type { CredentialResolver } from './credential-service.js';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
@@ -50,6 +51,8 @@ export interface SessionRuntimeDeps {
   /** Stable id of this server (owner of the sandboxes it starts). */
   ownerId: string;
   scrubber: PathScrubber;
+  /** Decrypts a session's credential when its sandbox starts. */
+  credentials: CredentialResolver;
 }
 
 /**
@@ -255,13 +258,24 @@ export class SessionRuntime {
         });
       }
       const agent = await repos.agents.get(session.tenantId, session.agentName);
-      const env: Record<string, string> = { ...(agent?.env ?? {}), ...session.extraEnv };
+      // The session's credential: an anthropic key stays on the host (model proxy only); other
+      // types become agent-visible variables. Checked again here: a credential deleted or
+      // switched off since the session was created stops the session from starting a sandbox.
+      const credential = session.credentialId
+        ? await this.deps.credentials.resolve(session.tenantId, session.credentialId)
+        : undefined;
+      const env: Record<string, string> = {
+        ...(agent?.env ?? {}),
+        ...(credential?.env ?? {}),
+        ...session.extraEnv,
+      };
+      const modelKey = credential?.anthropicKey ?? config.anthropicApiKey;
       const sandbox = await sandboxes.start({
         id: session.id,
         workspaceDir: paths.workspace(session.id),
         claudeConfigDir: paths.claudeConfig(session.id),
         env,
-        resolveApiKey: () => config.anthropicApiKey,
+        resolveApiKey: () => modelKey,
       });
       sandbox.onExit(() => {
         if (live.sandbox === sandbox) live.sandbox = undefined;

@@ -15,6 +15,7 @@ import type { EventRecord, MessageRecord, Repos, SessionRecord } from '../db/rep
 import { AppError, notFound } from '../errors.js';
 import { monotonicIso } from '../util/clock.js';
 import type { AgentStore } from '../storage/agent-store.js';
+import type { CredentialResolver } from './credential-service.js';
 import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
 import type { TurnLog } from './turn-log.js';
@@ -25,6 +26,8 @@ export interface SessionServiceDeps {
   agents: AgentStore;
   paths: SessionPaths;
   log: Logger;
+  /** Checks a `credentialId` at creation (400 `invalid_credential` when unusable). */
+  credentials: CredentialResolver;
 }
 
 const CONFIG_KEYS = [
@@ -92,7 +95,8 @@ export class SessionService {
   /**
    * Creates a session on an agent's current version: a fresh workspace copied from the agent
    * folder, then its sandbox starts in the background.
-   * @throws AppError 404 `agent_not_found`, 422 `agent_folder_missing`.
+   * @throws AppError 404 `agent_not_found`, 422 `agent_folder_missing`, 400 `invalid_credential`,
+   * 503 `feature_unavailable` (a credential without ASH_CREDENTIAL_KEY).
    */
   async create(tenantId: string, body: CreateSessionBody): Promise<Session> {
     const { repos, agents, paths } = this.deps;
@@ -104,6 +108,7 @@ export class SessionService {
         `the files of agent '${agent.name}' are missing on the server; redeploy the agent`,
       );
     }
+    if (body.credentialId) await this.deps.credentials.resolve(tenantId, body.credentialId);
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
     const id = randomUUID();
