@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import {
   REPO_ROOT,
   ScriptedModel,
+  TEST_API_KEY,
   removeDir,
   serverEnv,
   startAshProcess,
@@ -31,7 +32,7 @@ describe('SDK against a real server process', () => {
     model = await ScriptedModel.start();
     dataDir = tempDir('ash-sdk-');
     proc = await startAshProcess(serverEnv({ dataDir, modelUrl: model.url }));
-    client = new AshClient({ serverUrl: proc.url });
+    client = new AshClient({ serverUrl: proc.url, apiKey: TEST_API_KEY });
   });
   afterAll(async () => {
     await proc?.stop();
