@@ -3,6 +3,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BEARER_TOKEN_PATTERN, type ApiKey, type CreatedApiKeyResponse } from '@ash-ai/shared';
+import { ConfigError } from '../config.js';
 import type { ApiKeyRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import type { SecretRegistry } from '../logger.js';
@@ -31,6 +32,7 @@ export function generateApiKey(): string {
  * The secret API keys are hashed with: `ASH_KEY_HASH_SECRET`, else the one kept in
  * `<dataDir>/key-hash-secret`, generated (32 random bytes) on first start. It is deliberately not
  * the credential master key: rotating that one must not invalidate every API key.
+ * @throws ConfigError when the file exists but is damaged.
  */
 export function loadKeyHashSecret(dataDir: string, fromEnv: string | undefined): string {
   if (fromEnv) return fromEnv;
@@ -38,6 +40,10 @@ export function loadKeyHashSecret(dataDir: string, fromEnv: string | undefined):
   if (existsSync(file)) {
     const s = readFileSync(file, 'utf8').trim();
     if (s.length >= 32) return s;
+    // Replacing it would silently invalidate every stored key: refuse instead.
+    throw new ConfigError(
+      `${file} is damaged (shorter than 32 characters): restore it from a backup, or delete it to invalidate every stored API key`,
+    );
   }
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });

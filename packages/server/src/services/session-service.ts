@@ -14,6 +14,7 @@ import type {
 import type { EventRecord, MessageRecord, Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import { monotonicIso } from '../util/clock.js';
+import { redactConfigSecrets } from '../util/redact.js';
 import type { AgentStore } from '../storage/agent-store.js';
 import type { CredentialResolver } from './credential-service.js';
 import type { SessionPaths } from './session-paths.js';
@@ -42,7 +43,7 @@ const CONFIG_KEYS = [
   'initialAgent',
 ] as const;
 
-/** The API view of a session (never includes `extraEnv`). */
+/** The API view of a session (never includes `extraEnv`; MCP server env/headers redacted). */
 export function sessionToApi(s: SessionRecord): Session {
   return {
     id: s.id,
@@ -54,7 +55,7 @@ export function sessionToApi(s: SessionRecord): Session {
     runnerId: s.runnerId,
     parentSessionId: s.parentSessionId,
     model: s.config.model ?? s.model,
-    config: s.config,
+    config: redactConfigSecrets(s.config),
     activeTurnId: s.activeTurnId,
     createdAt: s.createdAt,
     lastActiveAt: s.lastActiveAt,
