@@ -208,5 +208,15 @@ describe('first start, keys and credentials from the ash CLI against real server
     expect((await runAsh(['session', 'send', s2, 'hello'], newEnv)).stdout).toContain('still works');
     expect(model.messageRequests(s2).at(-1)!.apiKey).toBe(MODEL_KEY);
     expect(readFileSync(join(home, '.ash', 'ash.db')).includes(MODEL_KEY)).toBe(false);
+
+    // Deleted after the session was created: the session's next sandbox start is refused.
+    expect((await runAsh(['credentials', 'delete', credId], newEnv)).code).toBe(0);
+    expect((await runAsh(['stop'], newEnv)).code).toBe(0);
+    expect((await runAsh(['start'], newEnv)).code).toBe(0);
+    const before = model.messageRequests(s2).length;
+    const refused = await runAsh(['session', 'send', s2, 'hello again'], newEnv);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: credential '.*' does not exist \(invalid_credential\)$/m);
+    expect(model.messageRequests(s2)).toHaveLength(before);
   });
 });

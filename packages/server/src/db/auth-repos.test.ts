@@ -65,9 +65,7 @@ describe.each(['sqlite', 'postgres'] as const)('auth repositories on %s', (diale
     expect(await repos.apiKeys.list('ta')).toEqual([]);
     expect(await repos.apiKeys.findActiveByHash(b.keyHash)).toBeDefined();
     // A duplicate hash is refused by the unique index.
-    await expect(
-      repos.apiKeys.insert({ ...b, id: randomUUID(), createdAt: iso() }),
-    ).rejects.toThrow();
+    await expect(repos.apiKeys.insert({ ...b, id: randomUUID(), createdAt: iso() })).rejects.toThrow();
   });
 
   it('records last use at most once per interval', async () => {
@@ -130,8 +128,12 @@ describe.each(['sqlite', 'postgres'] as const)('auth repositories on %s', (diale
       failed: [],
     });
     // With a key that opens nothing, every row is reported.
-    expect((await rotateCredentialKey(repos, 'wrong-key-000000', 'new-master-key-4567')).alreadyRotated).toBe(2);
-    expect((await rotateCredentialKey(repos, 'wrong-key-000000', 'other-key-0000000')).failed).toHaveLength(2);
+    expect((await rotateCredentialKey(repos, 'wrong-key-000000', 'new-master-key-4567')).alreadyRotated).toBe(
+      2,
+    );
+    expect((await rotateCredentialKey(repos, 'wrong-key-000000', 'other-key-0000000')).failed).toHaveLength(
+      2,
+    );
     // The compare-and-swap refuses a stale ciphertext.
     const two = (await repos.credentials.get('c2', ids[1]!))!;
     const resealed = await next.seal('x', 'y');

@@ -34,7 +34,10 @@ describe('API key format and Authorization parsing', () => {
     ]) {
       expect(parseAuthorization(bad), JSON.stringify(bad)).toEqual({ ok: false, reason: 'malformed' });
     }
-    expect(parseAuthorization([`Bearer ${key}`, `Bearer ${key}`])).toEqual({ ok: false, reason: 'malformed' });
+    expect(parseAuthorization([`Bearer ${key}`, `Bearer ${key}`])).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
   });
 
   it('keeps a generated hashing secret in the data dir (0600), or uses the one given', () => {
