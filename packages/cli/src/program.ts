@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { AshClient } from '@ash-ai/sdk';
 import { registerAgentCommands } from './commands/agents.js';
+import { registerAuthCommands } from './commands/auth.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerSessionCommands } from './commands/sessions.js';
 import { resolveApiKey, resolveServerUrl } from './config.js';
@@ -39,6 +40,7 @@ export function buildProgram(version: string): Command {
   registerServerCommands(program, globals);
   registerAgentCommands(program, globals);
   registerSessionCommands(program, globals);
+  registerAuthCommands(program, globals);
   return program;
 }
 

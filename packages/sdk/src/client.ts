@@ -1,6 +1,8 @@
-import type { Health, SendMessageBody, StreamEvent } from '@ash-ai/shared';
+import type { CredentialType, Health, SendMessageBody, StreamEvent } from '@ash-ai/shared';
 import { HttpClient, type HttpClientOptions } from './core/http.js';
 import { Agents } from './resources/agents.js';
+import { ApiKeys } from './resources/api-keys.js';
+import { Credentials } from './resources/credentials.js';
 import { Sessions, type SendOptions } from './resources/sessions.js';
 
 /** Options of {@link AshClient}. All are optional. */
@@ -16,7 +18,7 @@ function env(name: string): string | undefined {
  * Client of the Ash API.
  *
  * `serverUrl` defaults to `ASH_SERVER_URL` or `http://localhost:4100`; `apiKey` to `ASH_API_KEY`.
- * Resources: `agents`, `sessions`. The flat methods (`createSession`, `sendMessageStream`...)
+ * Resources: `agents`, `sessions`, `credentials`, `apiKeys`. The flat methods (`createSession`, `sendMessageStream`...)
  * keep code written for the upstream Ash SDK working.
  * @example
  * const client = new AshClient({ serverUrl: 'http://localhost:4100', apiKey });
@@ -26,6 +28,8 @@ function env(name: string): string | undefined {
 export class AshClient {
   readonly agents: Agents;
   readonly sessions: Sessions;
+  readonly credentials: Credentials;
+  readonly apiKeys: ApiKeys;
   /** The underlying transport (advanced use). */
   readonly http: HttpClient;
 
@@ -37,6 +41,8 @@ export class AshClient {
     });
     this.agents = new Agents(this.http);
     this.sessions = new Sessions(this.http);
+    this.credentials = new Credentials(this.http);
+    this.apiKeys = new ApiKeys(this.http);
   }
 
   get serverUrl(): string {
@@ -84,6 +90,15 @@ export class AshClient {
     opts: SendOptions = {},
   ): AsyncGenerator<StreamEvent> {
     return this.sessions.send(sessionId, content, opts);
+  }
+  storeCredential(type: CredentialType, key: string, label?: string) {
+    return this.credentials.store(type, key, label);
+  }
+  listCredentials() {
+    return this.credentials.list();
+  }
+  deleteCredential(id: string) {
+    return this.credentials.delete(id);
   }
   listMessages(sessionId: string, opts: { limit?: number; afterSequence?: number } = {}) {
     return this.sessions

@@ -25,10 +25,16 @@ export { HttpClient, type HttpClientOptions, type RequestOptions } from './core/
 export { readSseEvents } from './core/streaming.js';
 export { readAgentFolder, type ReadFolderOptions } from './internal/folder.js';
 export { Agents } from './resources/agents.js';
+export { ApiKeys } from './resources/api-keys.js';
+export { Credentials } from './resources/credentials.js';
 export { Sessions, type HistoryPage, type SendOptions } from './resources/sessions.js';
 export type {
   Agent,
+  ApiKey,
   ContentBlock,
+  CreatedApiKeyResponse,
+  Credential,
+  CredentialType,
   Health,
   Message,
   MessageContent,

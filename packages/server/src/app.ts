@@ -6,18 +6,27 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import {
   AgentSchema,
+  ApiKeySchema,
+  CredentialSchema,
   MessageSchema,
   ProblemSchema,
   SessionEventSchema,
   SessionSchema,
   type Health,
 } from '@ash-ai/shared';
+import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { agentRoutes } from './routes/agents.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { internalRoutes } from './routes/internal.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { AgentService } from './services/agent-service.js';
+import type { ApiKeyService } from './services/api-key-service.js';
+import type { CredentialService } from './services/credential-service.js';
+import type { RunnerService } from './services/runner-service.js';
 import type { SessionRuntime } from './services/session-runtime.js';
 import type { SessionService } from './services/session-service.js';
 
@@ -40,6 +49,11 @@ export interface AppDeps {
   sessions: SessionService;
   runtime: SessionRuntime;
   health: () => Promise<Health>;
+  apiKeys: ApiKeyService;
+  credentials: CredentialService;
+  runners: RunnerService;
+  /** Internal-route guard, rate limit and CORS settings (the API key service comes from `apiKeys`). */
+  security: Omit<SecurityOptions, 'keys'>;
   limits: { deployBodyBytes: number; messageBodyBytes: number };
   sseHeartbeatMs: number;
 }
@@ -61,13 +75,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const s of [ProblemSchema, AgentSchema, SessionSchema, MessageSchema, SessionEventSchema])
+  for (const s of [
+    ProblemSchema,
+    AgentSchema,
+    SessionSchema,
+    MessageSchema,
+    SessionEventSchema,
+    ApiKeySchema,
+    CredentialSchema,
+  ])
     app.addSchema(s);
   app.decorateRequest('tenantId', '');
-  app.addHook('onRequest', async (req) => {
-    req.tenantId = 'default';
-  });
   registerErrorHandler(app);
+  await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });
 
   await app.register(swagger, {
     openapi: {
@@ -78,16 +98,48 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         description:
           'Deploy Claude agent folders and run sessions on the Claude Agent SDK, streamed over SSE.',
       },
-      tags: [{ name: 'health' }, { name: 'agents' }, { name: 'sessions' }],
+      tags: [
+        { name: 'health' },
+        { name: 'agents' },
+        { name: 'sessions' },
+        { name: 'credentials' },
+        { name: 'api-keys' },
+        { name: 'internal', description: 'Guarded by ASH_INTERNAL_SECRET, not by API keys' },
+      ],
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An Ash API key (`ash_…`): `Authorization: Bearer <key>`',
+          },
+          internalSecret: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The server’s ASH_INTERNAL_SECRET: `Authorization: Bearer <secret>`',
+          },
+        },
+      },
+      security: [{ apiKey: [] }],
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list' },
+    // swagger-ui's own CSP (hashes of its inline scripts), minus upgrade-insecure-requests, which
+    // would break the page on a plain-HTTP server reached by a non-localhost name.
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+  });
 
   await app.register(healthRoutes(deps.health));
+  await app.register(apiKeyRoutes(deps.apiKeys));
+  await app.register(credentialRoutes(deps.credentials));
+  await app.register(internalRoutes(deps.apiKeys, deps.runners));
   await app.register(agentRoutes(deps.agents, { deployBodyLimit: deps.limits.deployBodyBytes }));
   await app.register(
     sessionRoutes(deps.sessions, deps.runtime, {

@@ -14,6 +14,9 @@ import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos } from './db/repos/index.js';
 import { createLogger, SecretRegistry } from './logger.js';
 import { AgentService } from './services/agent-service.js';
+import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
+import { CredentialService } from './services/credential-service.js';
+import { RunnerService } from './services/runner-service.js';
 import { SessionPaths } from './services/session-paths.js';
 import { SessionRuntime } from './services/session-runtime.js';
 import { SessionService } from './services/session-service.js';
@@ -46,6 +49,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secrets = new SecretRegistry();
   secrets.add(config.anthropicApiKey);
+  secrets.add(config.internalSecret);
   const logger = createLogger({
     level: config.logLevel,
     secrets,
@@ -56,6 +60,24 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') },
   );
   const repos = createRepos(db);
+  if (config.databaseUrl && !config.keyHashSecret) {
+    logger.warn(
+      'ASH_KEY_HASH_SECRET is unset: API keys are hashed with a secret kept in this server’s data dir; servers sharing this database must all set the same ASH_KEY_HASH_SECRET',
+    );
+  }
+  const apiKeys = new ApiKeyService({
+    repos,
+    hashSecret: loadKeyHashSecret(config.dataDir, config.keyHashSecret),
+    envKey: config.apiKey,
+    secrets,
+    log: logger.child({ component: 'auth' }),
+  });
+  const credentials = new CredentialService({
+    repos,
+    masterKey: config.credentialKey,
+    secrets,
+    log: logger.child({ component: 'credentials' }),
+  });
   let sandboxes: SandboxManager;
   try {
     sandboxes = await SandboxManager.create({
@@ -95,6 +117,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     version: SERVER_VERSION,
     ownerId,
     scrubber,
+    credentials,
     onSessionEvicted: async (s, reason) => {
       const record = await repos.sessions.get(s.tenantId, s.id);
       if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
@@ -106,6 +129,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     agents: store,
     paths,
     log: logger,
+    credentials,
     defaultPrewarmCount: config.prewarmCount,
   });
   const sessionService = sessions;
@@ -122,6 +146,8 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined),
   });
   await reconcile(repos, ownerId, logger);
+  await apiKeys.bootstrap(config.dataDir);
+  await credentials.selfCheck();
   runtime.start();
   // Warm pools for every agent, in the background.
   void repos.agents
@@ -154,6 +180,14 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     sessions: sessionService,
     runtime,
     health,
+    apiKeys,
+    credentials,
+    runners: new RunnerService(repos),
+    security: {
+      internal: { secret: config.internalSecret, open: config.internalOpen },
+      rateLimit: config.rateLimit,
+      allowedOrigins: config.allowedOrigins,
+    },
     // base64 inflates by 4/3; allow for JSON around it.
     limits: {
       deployBodyBytes: Math.ceil(config.agentMaxSizeBytes * 1.4) + 1024 * 1024,

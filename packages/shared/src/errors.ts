@@ -28,6 +28,10 @@ export const ErrorCodes = {
   session_not_found: 404,
   file_not_found: 404,
   resource_not_found: 404,
+  /** An API key id that is unknown, revoked or another tenant's. */
+  api_key_not_found: 404,
+  /** A credential id that is unknown or another tenant's. */
+  credential_not_found: 404,
   /** The session is running a turn and the busy policy is `reject`. */
   session_busy: 409,
   /** The session is in a state that does not allow the operation (e.g. pausing a paused session). */

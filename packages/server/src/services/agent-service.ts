@@ -4,6 +4,7 @@ import type { Agent, DeployAgentBody, UpdateAgentBody } from '@ash-ai/shared';
 import type { AgentRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import type { AgentStore } from '../storage/agent-store.js';
+import { redactConfigSecrets } from '../util/redact.js';
 
 export interface AgentServiceDeps {
   repos: Repos;
@@ -16,7 +17,7 @@ export interface AgentServiceDeps {
   onAgentDeployed: (agent: AgentRecord) => void;
 }
 
-/** Redacts env values: env is write-only over the API. */
+/** Redacts env values (and MCP server env/headers in config): they are write-only over the API. */
 export function agentToApi(a: AgentRecord): Agent {
   const env: Record<string, string> = {};
   for (const k of Object.keys(a.env)) env[k] = '***';
@@ -27,7 +28,7 @@ export function agentToApi(a: AgentRecord): Agent {
     version: a.version,
     description: a.description,
     env,
-    config: a.config,
+    config: redactConfigSecrets(a.config),
     fileCount: a.fileCount,
     sizeBytes: a.sizeBytes,
     createdAt: a.createdAt,

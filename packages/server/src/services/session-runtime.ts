@@ -26,6 +26,7 @@ import { AppError, notFound } from '../errors.js';
 import type { AgentStore } from '../storage/agent-store.js';
 import { AsyncLock } from './async-lock.js';
 import { PoolCounters } from './pool-stats.js';
+import type { CredentialResolver } from './credential-service.js';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
@@ -67,6 +68,8 @@ export interface SessionRuntimeDeps {
     session: { id: string; tenantId: string },
     reason: 'idle' | 'capacity',
   ) => Promise<void>;
+  /** Decrypts a session's credential when its sandbox starts. */
+  credentials: CredentialResolver;
 }
 
 /** A pre-warmed sandbox waiting for a session: its id is the id the session will get. */
@@ -528,14 +531,25 @@ export class SessionRuntime {
       this.startingCount++;
       try {
         const agent = await repos.agents.get(session.tenantId, session.agentName);
-        const env: Record<string, string> = { ...(agent?.env ?? {}), ...session.extraEnv };
+        // The session's credential: an anthropic key stays on the host (model proxy only); other
+        // types become agent-visible variables. Checked again here: a credential deleted or
+        // switched off since the session was created stops the session from starting a sandbox.
+        const credential = session.credentialId
+          ? await this.deps.credentials.resolve(session.tenantId, session.credentialId)
+          : undefined;
+        const env: Record<string, string> = {
+          ...(agent?.env ?? {}),
+          ...(credential?.env ?? {}),
+          ...session.extraEnv,
+        };
+        const modelKey = credential?.anthropicKey ?? config.anthropicApiKey;
         const sandbox = await sandboxes.start({
           id: session.id,
           workspaceDir: paths.workspace(session.id),
           claudeConfigDir: paths.claudeConfig(session.id),
           env,
           limits: this.limitsFor(agent),
-          resolveApiKey: () => config.anthropicApiKey,
+          resolveApiKey: () => modelKey,
         });
         this.counters.sandboxStarts++;
         sandbox.onExit(() => {

@@ -14,7 +14,9 @@ import type {
 import type { EventRecord, MessageRecord, Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import { monotonicIso } from '../util/clock.js';
+import { redactConfigSecrets } from '../util/redact.js';
 import type { AgentStore } from '../storage/agent-store.js';
+import type { CredentialResolver } from './credential-service.js';
 import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
 import type { TurnLog } from './turn-log.js';
@@ -29,6 +31,8 @@ export interface SessionServiceDeps {
   defaultPrewarmCount: number;
   /** Extension points (object storage snapshots...). */
   hooks?: SessionHooks;
+  /** Checks a `credentialId` at creation (400 `invalid_credential` when unusable). */
+  credentials: CredentialResolver;
 }
 
 /** Optional steps other subsystems add to the lifecycle. */
@@ -53,7 +57,7 @@ const CONFIG_KEYS = [
   'initialAgent',
 ] as const;
 
-/** The API view of a session (never includes `extraEnv`). */
+/** The API view of a session (never includes `extraEnv`; MCP server env/headers redacted). */
 export function sessionToApi(s: SessionRecord): Session {
   return {
     id: s.id,
@@ -65,7 +69,7 @@ export function sessionToApi(s: SessionRecord): Session {
     runnerId: s.runnerId,
     parentSessionId: s.parentSessionId,
     model: s.config.model ?? s.model,
-    config: s.config,
+    config: redactConfigSecrets(s.config),
     activeTurnId: s.activeTurnId,
     createdAt: s.createdAt,
     lastActiveAt: s.lastActiveAt,
@@ -108,7 +112,8 @@ export class SessionService {
    * folder, then its sandbox starts in the background. When the request sets nothing of its own
    * (no env, credential or SDK options), a pre-warmed sandbox of the agent is used if one is ready:
    * the session takes over its id, workspace and running Claude process.
-   * @throws AppError 404 `agent_not_found`, 422 `agent_folder_missing`, 503 `capacity_reached`.
+   * @throws AppError 404 `agent_not_found`, 422 `agent_folder_missing`, 400 `invalid_credential`,
+   * 503 `feature_unavailable` (a credential without ASH_CREDENTIAL_KEY), 503 `capacity_reached`.
    */
   async create(tenantId: string, body: CreateSessionBody): Promise<Session> {
     const { repos, agents, paths, runtime } = this.deps;
@@ -120,6 +125,7 @@ export class SessionService {
         `the files of agent '${agent.name}' are missing on the server; redeploy the agent`,
       );
     }
+    if (body.credentialId) await this.deps.credentials.resolve(tenantId, body.credentialId);
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
     const plain = Object.keys(config).length === 0 && !body.extraEnv && !body.credentialId;

@@ -1,9 +1,15 @@
 import type { AshDatabase } from '../client.js';
 import { AgentsRepo } from './agents-repo.js';
+import { ApiKeysRepo } from './api-keys-repo.js';
+import { CredentialsRepo } from './credentials-repo.js';
 import { HistoryRepo } from './history-repo.js';
+import { RunnersRepo } from './runners-repo.js';
 import { SessionsRepo } from './sessions-repo.js';
 
 export { AgentsRepo, type AgentRecord } from './agents-repo.js';
+export { ApiKeysRepo, type ApiKeyRecord } from './api-keys-repo.js';
+export { CredentialsRepo, type CredentialRecord, type SealedValue } from './credentials-repo.js';
+export { RunnersRepo, type RunnerRecord } from './runners-repo.js';
 export { HistoryRepo, type EventRecord, type MessageRecord } from './history-repo.js';
 export { SessionsRepo, type NewSession, type SessionRecord } from './sessions-repo.js';
 
@@ -12,8 +18,18 @@ export interface Repos {
   agents: AgentsRepo;
   sessions: SessionsRepo;
   history: HistoryRepo;
+  apiKeys: ApiKeysRepo;
+  credentials: CredentialsRepo;
+  runners: RunnersRepo;
 }
 
 export function createRepos(d: AshDatabase): Repos {
-  return { agents: new AgentsRepo(d), sessions: new SessionsRepo(d), history: new HistoryRepo(d) };
+  return {
+    agents: new AgentsRepo(d),
+    sessions: new SessionsRepo(d),
+    history: new HistoryRepo(d),
+    apiKeys: new ApiKeysRepo(d),
+    credentials: new CredentialsRepo(d),
+    runners: new RunnersRepo(d),
+  };
 }
