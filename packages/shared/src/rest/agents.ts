@@ -1,5 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { AgentName, EnvMap, Timestamp, Uuid } from './common.js';
+import { TurnOptionsSchema } from './messages.js';
+import { SessionConfigSchema } from './sessions.js';
 
 /** One uploaded file: a relative path inside the agent folder and its bytes in base64. */
 export const UploadFileSchema = Type.Object({
@@ -8,10 +10,20 @@ export const UploadFileSchema = Type.Object({
 });
 export type UploadFile = Static<typeof UploadFileSchema>;
 
-/** Free-form agent configuration defaults (model, permission mode, pre-warm count...). */
-export const AgentConfigSchema = Type.Record(Type.String(), Type.Unknown(), {
-  description: 'Agent-level defaults; see docs/api.md for recognised keys',
-});
+/**
+ * Agent configuration: defaults for the agent's sessions. The SDK options (every session config
+ * option and every turn option: `model`, `systemPrompt`, `permissionMode`, `allowedTools`,
+ * `maxTurns`, `effort`...) are validated like on a session or turn; other keys are kept as given
+ * (free-form settings of other features). Precedence: turn > session > agent config > agent folder.
+ */
+export const AgentConfigSchema = Type.Object(
+  { ...SessionConfigSchema.properties, ...TurnOptionsSchema.properties },
+  {
+    additionalProperties: true,
+    description: 'Agent-level defaults; see docs/api.md for recognised keys',
+  },
+);
+export type AgentConfig = Static<typeof AgentConfigSchema>;
 
 /**
  * `POST /api/agents`: deploy (or redeploy) an agent. Either `path` (a folder on the server's
