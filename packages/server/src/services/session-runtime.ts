@@ -11,10 +11,17 @@ import {
   type ErrorData,
   type TurnOutcome,
 } from '@ash-ai/shared';
-import { SandboxStartError, type Sandbox, type SandboxManager, type TurnEvent } from '@ash-ai/sandbox';
+import {
+  SandboxStartError,
+  type ModelCallUsage,
+  type Sandbox,
+  type SandboxManager,
+  type TurnEvent,
+} from '@ash-ai/sandbox';
 import type { Config } from '../config.js';
 import type { Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
+import { resolveSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
@@ -50,6 +57,40 @@ export interface SessionRuntimeDeps {
   /** Stable id of this server (owner of the sandboxes it starts). */
   ownerId: string;
   scrubber: PathScrubber;
+  /** Usage metering and budgets (issue 6). */
+  hooks?: TurnHooks;
+}
+
+/** An error a hook ends a turn with. */
+export interface TurnEndError {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * Hooks into a session's turns (usage ledger, budgets). All optional; none may throw.
+ */
+export interface TurnHooks {
+  /** Before a turn runs; an error returned ends the turn at once with that `error` (e.g. a spent budget). */
+  beforeTurn?(session: SessionRecord, turnId: string): Promise<TurnEndError | undefined>;
+  /**
+   * After a turn ended (its events are final). `cpuSeconds`: CPU time (user + system) the
+   * sandbox's processes used while it ran (cgroup accounting), undefined when not measurable.
+   */
+  afterTurn?(
+    session: SessionRecord,
+    log: TurnLog,
+    outcome: TurnOutcome,
+    cpuSeconds: number | undefined,
+  ): void;
+  /**
+   * One model response metered by the session's model proxy. `turnId` is the turn running when it
+   * completed (undefined outside turns); `endTurn` ends that turn with an `error` event.
+   */
+  onModelUsage?(
+    call: { session: SessionRecord; turnId: string | undefined; endTurn: (error: TurnEndError) => void },
+    usage: ModelCallUsage,
+  ): void;
 }
 
 /**
@@ -86,7 +127,7 @@ export class SessionRuntime {
     if (this.closed) return;
     const live = this.entry(session);
     void this.ensureSandbox(live, session)
-      .then((sb) => sb.warm(this.sdkOptions(session, {}), this.conversation(session)))
+      .then(async (sb) => sb.warm(await this.sdkOptions(session, {}), this.conversation(session)))
       .catch((err: unknown) =>
         this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'),
       );
@@ -262,6 +303,7 @@ export class SessionRuntime {
         claudeConfigDir: paths.claudeConfig(session.id),
         env,
         resolveApiKey: () => config.anthropicApiKey,
+        onUsage: (usage) => this.meterModelCall(live, session, usage),
       });
       sandbox.onExit(() => {
         if (live.sandbox === sandbox) live.sandbox = undefined;
@@ -278,14 +320,39 @@ export class SessionRuntime {
     }
   }
 
-  /** Session config + turn options → what the bridge passes to the SDK. */
-  private sdkOptions(session: SessionRecord, body: Partial<SendMessageBody>): BridgeSdkOptions {
-    const o: BridgeSdkOptions = { ...session.config };
-    if (session.model && !o.model) o.model = session.model;
-    for (const k of ['model', 'maxTurns', 'maxBudgetUsd', 'effort', 'thinking', 'outputFormat'] as const) {
-      if (body[k] !== undefined) (o as Record<string, unknown>)[k] = body[k];
+  /** Agent config + session config + turn options → what the bridge passes to the SDK (see session-options.ts). */
+  private async sdkOptions(
+    session: SessionRecord,
+    body: Partial<SendMessageBody>,
+  ): Promise<BridgeSdkOptions> {
+    const agent = await this.deps.repos.agents.get(session.tenantId, session.agentName);
+    return resolveSdkOptions(agent?.config ?? {}, session, body);
+  }
+
+  /** Hands a metered model call to the usage hook, with a way to end the running turn (budgets). */
+  private meterModelCall(live: LiveSession, session: SessionRecord, usage: ModelCallUsage): void {
+    const hooks = this.deps.hooks;
+    if (!hooks?.onModelUsage) return;
+    const running = live.turn;
+    const endTurn = (error: TurnEndError) => {
+      if (!running || running.log.finished || live.turn !== running) return;
+      void live.sandbox?.abortTurn(running.log.turnId, { message: error.message, code: error.code });
+    };
+    try {
+      hooks.onModelUsage({ session, turnId: running?.log.turnId, endTurn }, usage);
+    } catch (err) {
+      this.deps.log.error({ err: errText(err), sessionId: session.id }, 'usage hook failed');
     }
-    return o;
+  }
+
+  /**
+   * Resolves when the session's running turn on this server has ended, or after `pollMs` when
+   * none runs here (a turn starting, or one on another server): callers then retry their claim.
+   */
+  async waitForTurnEnd(sessionId: string, pollMs: number): Promise<void> {
+    const running = this.live.get(sessionId)?.turn;
+    if (running) await running.ended;
+    else await new Promise((r) => setTimeout(r, pollMs));
   }
 
   private conversation(session: SessionRecord): Conversation {
@@ -308,16 +375,24 @@ export class SessionRuntime {
     const startedAt = Date.now();
     let firstEventAt: number | undefined;
     this.deps.log.debug({ sessionId: session.id, turnId: log.turnId }, 'turn started');
+    let measured: { sandbox: Sandbox; cpuBefore: number } | undefined;
     try {
+      const refused = await this.deps.hooks?.beforeTurn?.(session, log.turnId);
+      if (refused) {
+        log.emit({ event: 'error', data: { error: refused.message, code: refused.code } });
+        return;
+      }
       const sandbox = await this.ensureSandbox(live, session);
       if (running.interruptRequested) {
         outcome = 'interrupted';
         return;
       }
+      const cpuBefore = sandbox.cpuSeconds();
+      if (cpuBefore !== undefined) measured = { sandbox, cpuBefore };
       const events = sandbox.runTurn(
         log.turnId,
         prompt,
-        this.sdkOptions(session, body),
+        await this.sdkOptions(session, body),
         this.conversation(session),
       );
       const arm = () => {
@@ -358,6 +433,13 @@ export class SessionRuntime {
         );
       if (live.turn === running) live.turn = undefined;
       live.lastTurn = log;
+      const cpuAfter = measured?.sandbox.cpuSeconds();
+      this.deps.hooks?.afterTurn?.(
+        session,
+        log,
+        outcome,
+        measured && cpuAfter !== undefined ? Math.max(0, cpuAfter - measured.cpuBefore) : undefined,
+      );
       this.deps.log.info(
         {
           sessionId: session.id,
