@@ -15,9 +15,10 @@ import type { EventRecord, MessageRecord, Repos, SessionRecord } from '../db/rep
 import { AppError, notFound } from '../errors.js';
 import { monotonicIso } from '../util/clock.js';
 import type { AgentStore } from '../storage/agent-store.js';
+import type { TurnScheduler, TurnStream } from './busy-policy.js';
+import { resolveSdkOptions, validateSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
-import type { TurnLog } from './turn-log.js';
 
 export interface SessionServiceDeps {
   repos: Repos;
@@ -25,6 +26,8 @@ export interface SessionServiceDeps {
   agents: AgentStore;
   paths: SessionPaths;
   log: Logger;
+  /** Busy policy (`onBusy`) of messages. */
+  turns: TurnScheduler;
 }
 
 const CONFIG_KEYS = [
@@ -52,6 +55,7 @@ export function sessionToApi(s: SessionRecord): Session {
     parentSessionId: s.parentSessionId,
     model: s.config.model ?? s.model,
     config: s.config,
+    budgetUsd: s.budgetUsd,
     activeTurnId: s.activeTurnId,
     createdAt: s.createdAt,
     lastActiveAt: s.lastActiveAt,
@@ -106,6 +110,11 @@ export class SessionService {
     }
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
+    validateSdkOptions(
+      config,
+      resolveSdkOptions(agent.config, { config, model: null }, {}),
+      agents.versionDir(tenantId, agent.name, agent.version),
+    );
     const id = randomUUID();
     const now = monotonicIso();
     await repos.sessions.insert({
@@ -119,6 +128,7 @@ export class SessionService {
       config,
       extraEnv: body.extraEnv ?? {},
       credentialId: body.credentialId ?? null,
+      budgetUsd: body.budgetUsd ?? null,
       lastEventSeq: 0,
       lastMessageSeq: 0,
       now,
@@ -172,20 +182,22 @@ export class SessionService {
   async end(tenantId: string, id: string): Promise<Session> {
     const s = await this.record(tenantId, id);
     if (s.status === 'ended') return sessionToApi(s);
-    await this.deps.runtime.stop(id, 'ended');
+    // Ended first, so no turn can claim the slot between the stop and the update (a queued
+    // message waiting for the running turn would otherwise start on the ending session).
     const updated = await this.deps.repos.sessions.update(tenantId, id, {
       status: 'ended',
       endedAt: new Date().toISOString(),
       ownerId: null,
     });
+    await this.deps.runtime.stop(id, 'ended');
     await this.lifecycle(updated!, 'ended', {});
     return sessionToApi(updated!);
   }
 
-  /** Starts a turn and returns its event log. @throws AppError 404/409/410. */
-  async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnLog> {
+  /** Starts a turn (following `onBusy`) and returns its event stream. @throws AppError 400/404/409/410. */
+  async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnStream> {
     const s = await this.record(tenantId, id);
-    return this.deps.runtime.startTurn(s, body, body.content);
+    return this.deps.turns.start(s, body);
   }
 
   /**
