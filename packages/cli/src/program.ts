@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { AshClient } from '@ash-ai/sdk';
 import { registerAgentCommands } from './commands/agents.js';
+import { registerQueueCommands } from './commands/queue.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerSessionCommands } from './commands/sessions.js';
+import { registerUsageCommands } from './commands/usage.js';
 import { resolveApiKey, resolveServerUrl } from './config.js';
 import { describeError } from './output.js';
 
@@ -39,6 +41,8 @@ export function buildProgram(version: string): Command {
   registerServerCommands(program, globals);
   registerAgentCommands(program, globals);
   registerSessionCommands(program, globals);
+  registerQueueCommands(program, globals);
+  registerUsageCommands(program, globals);
   return program;
 }
 

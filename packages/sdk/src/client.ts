@@ -1,7 +1,9 @@
 import type { Health, SendMessageBody, StreamEvent } from '@ash-ai/shared';
 import { HttpClient, type HttpClientOptions } from './core/http.js';
 import { Agents } from './resources/agents.js';
+import { Queue } from './resources/queue.js';
 import { Sessions, type SendOptions } from './resources/sessions.js';
+import { Usage } from './resources/usage.js';
 
 /** Options of {@link AshClient}. All are optional. */
 export interface AshClientOptions extends Partial<HttpClientOptions> {}
@@ -16,7 +18,7 @@ function env(name: string): string | undefined {
  * Client of the Ash API.
  *
  * `serverUrl` defaults to `ASH_SERVER_URL` or `http://localhost:4100`; `apiKey` to `ASH_API_KEY`.
- * Resources: `agents`, `sessions`. The flat methods (`createSession`, `sendMessageStream`...)
+ * Resources: `agents`, `sessions`, `queue`, `usage`. The flat methods (`createSession`, `sendMessageStream`...)
  * keep code written for the upstream Ash SDK working.
  * @example
  * const client = new AshClient({ serverUrl: 'http://localhost:4100', apiKey });
@@ -26,6 +28,8 @@ function env(name: string): string | undefined {
 export class AshClient {
   readonly agents: Agents;
   readonly sessions: Sessions;
+  readonly queue: Queue;
+  readonly usage: Usage;
   /** The underlying transport (advanced use). */
   readonly http: HttpClient;
 
@@ -37,6 +41,8 @@ export class AshClient {
     });
     this.agents = new Agents(this.http);
     this.sessions = new Sessions(this.http);
+    this.queue = new Queue(this.http);
+    this.usage = new Usage(this.http);
   }
 
   get serverUrl(): string {

@@ -25,18 +25,29 @@ export { HttpClient, type HttpClientOptions, type RequestOptions } from './core/
 export { readSseEvents } from './core/streaming.js';
 export { readAgentFolder, type ReadFolderOptions } from './internal/folder.js';
 export { Agents } from './resources/agents.js';
+export { Queue } from './resources/queue.js';
 export { Sessions, type HistoryPage, type SendOptions } from './resources/sessions.js';
+export { Usage } from './resources/usage.js';
 export type {
   Agent,
   ContentBlock,
   Health,
+  EnqueueBody,
   Message,
   MessageContent,
+  QueueItem,
+  QueueStats,
+  QueueStatus,
   Session,
   SessionConfig,
   SessionEvent,
   SessionStatus,
   StreamEvent,
+  TenantBudget,
+  UpdateSessionConfigBody,
+  UsageRecord,
+  UsageStatsResponse,
+  UsageTotals,
   StreamEventName,
   TurnOutcome,
 } from '@ash-ai/shared';

@@ -8,15 +8,23 @@ import {
   AgentSchema,
   MessageSchema,
   ProblemSchema,
+  QueueItemSchema,
   SessionEventSchema,
   SessionSchema,
+  UsageRecordSchema,
   type Health,
 } from '@ash-ai/shared';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { agentRoutes } from './routes/agents.js';
 import { healthRoutes } from './routes/health.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { queueRoutes } from './routes/queue.js';
+import { sessionConfigRoutes } from './routes/session-config.js';
+import { usageRoutes } from './routes/usage.js';
 import type { AgentService } from './services/agent-service.js';
+import type { QueueService } from './services/queue-service.js';
+import type { SessionConfigService } from './services/session-config.js';
+import type { UsageService } from './services/usage-service.js';
 import type { SessionRuntime } from './services/session-runtime.js';
 import type { SessionService } from './services/session-service.js';
 
@@ -41,6 +49,9 @@ export interface AppDeps {
   health: () => Promise<Health>;
   limits: { deployBodyBytes: number; messageBodyBytes: number };
   sseHeartbeatMs: number;
+  sessionConfig: SessionConfigService;
+  usage: UsageService;
+  queue: QueueService;
 }
 
 /**
@@ -62,6 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   for (const s of [ProblemSchema, AgentSchema, SessionSchema, MessageSchema, SessionEventSchema])
     app.addSchema(s);
+  for (const s of [UsageRecordSchema, QueueItemSchema]) app.addSchema(s);
   app.decorateRequest('tenantId', '');
   app.addHook('onRequest', async (req) => {
     req.tenantId = 'default';
@@ -77,7 +89,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         description:
           'Deploy Claude agent folders and run sessions on the Claude Agent SDK, streamed over SSE.',
       },
-      tags: [{ name: 'health' }, { name: 'agents' }, { name: 'sessions' }],
+      tags: [
+        { name: 'health' },
+        { name: 'agents' },
+        { name: 'sessions' },
+        { name: 'usage' },
+        { name: 'queue' },
+      ],
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
@@ -94,6 +112,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       heartbeatMs: deps.sseHeartbeatMs,
     }),
   );
+  await app.register(sessionConfigRoutes(deps.sessionConfig));
+  await app.register(usageRoutes(deps.usage));
+  await app.register(queueRoutes(deps.queue));
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }

@@ -57,6 +57,20 @@ export const EnvSchema = Type.Object({
   ASH_MESSAGE_MAX_SIZE_MB: Int(50, 1),
   /** Path to the Claude executable (default: the SDK's platform package). */
   CLAUDE_CODE_EXECUTABLE: Type.Optional(Type.String({ minLength: 1 })),
+  /** JSON price table laid over the built-in one (usage ledger costs); see docs/configuration.md. */
+  ASH_PRICES_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Queue items this server runs at once (0: this server runs no queue processor). */
+  ASH_QUEUE_CONCURRENCY: Int(2, 0, 64),
+  /** How often an idle queue processor looks for due items, ms. */
+  ASH_QUEUE_POLL_MS: Int(1000, 10, 60_000),
+  /** First retry delay of a failed queue item, ms; doubled on every further retry. */
+  ASH_QUEUE_RETRY_BASE_MS: Int(5000, 0),
+  /** Longest retry delay, ms. */
+  ASH_QUEUE_RETRY_MAX_MS: Int(15 * 60_000, 0),
+  /** How often a running queue item's heartbeat is written, ms. */
+  ASH_QUEUE_HEARTBEAT_MS: Int(5000, 10),
+  /** A running item whose heartbeat is older than this is taken back (its server died), ms. */
+  ASH_QUEUE_STALE_MS: Int(30_000, 100),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -82,6 +96,15 @@ export interface Config {
   agentMaxSizeBytes: number;
   messageMaxSizeBytes: number;
   claudeExecutable: string | undefined;
+  pricesFile: string | undefined;
+  queue: {
+    concurrency: number;
+    pollMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    heartbeatMs: number;
+    staleMs: number;
+  };
 }
 
 /** Raised when the environment is invalid; the message names every bad variable. */
@@ -142,6 +165,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentMaxSizeBytes: e.ASH_AGENT_MAX_SIZE_MB * 1024 * 1024,
     messageMaxSizeBytes: e.ASH_MESSAGE_MAX_SIZE_MB * 1024 * 1024,
     claudeExecutable: e.CLAUDE_CODE_EXECUTABLE,
+    pricesFile: e.ASH_PRICES_FILE ? resolveDir(e.ASH_PRICES_FILE) : undefined,
+    queue: {
+      concurrency: e.ASH_QUEUE_CONCURRENCY,
+      pollMs: e.ASH_QUEUE_POLL_MS,
+      retryBaseMs: e.ASH_QUEUE_RETRY_BASE_MS,
+      retryMaxMs: e.ASH_QUEUE_RETRY_MAX_MS,
+      heartbeatMs: e.ASH_QUEUE_HEARTBEAT_MS,
+      staleMs: e.ASH_QUEUE_STALE_MS,
+    },
   };
 }
 

@@ -14,6 +14,12 @@ import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos } from './db/repos/index.js';
 import { createLogger, SecretRegistry } from './logger.js';
 import { AgentService } from './services/agent-service.js';
+import { TurnScheduler } from './services/busy-policy.js';
+import { QueueProcessor } from './services/queue-processor.js';
+import { QueueService } from './services/queue-service.js';
+import { SessionConfigService } from './services/session-config.js';
+import { loadPricing } from './services/usage-prices.js';
+import { UsageService } from './services/usage-service.js';
 import { SessionPaths } from './services/session-paths.js';
 import { SessionRuntime } from './services/session-runtime.js';
 import { SessionService } from './services/session-service.js';
@@ -52,6 +58,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
   });
   const ownerId = serverId(config.dataDir);
+  const pricing = loadPricing(config.pricesFile);
   const db = await openDatabase(
     config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') },
   );
@@ -82,6 +89,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
+  const usage = new UsageService({ repos, pricing, log: logger.child({ component: 'usage' }) });
   const runtime = new SessionRuntime({
     repos,
     sandboxes,
@@ -91,8 +99,10 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     version: SERVER_VERSION,
     ownerId,
     scrubber,
+    hooks: usage,
   });
-  const sessions = new SessionService({ repos, runtime, agents: store, paths, log: logger });
+  const turns = new TurnScheduler({ runtime, repos, log: logger });
+  const sessions = new SessionService({ repos, runtime, agents: store, paths, log: logger, turns });
   const agents = new AgentService({
     repos,
     store,
@@ -101,6 +111,14 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     onAgentDeleted: (tenantId, name) => sessions.endAgentSessions(tenantId, name),
   });
   await reconcile(repos, ownerId, logger);
+  const processor = new QueueProcessor({
+    id: ownerId,
+    repos,
+    sessions,
+    log: logger.child({ component: 'queue' }),
+    ...config.queue,
+  });
+  const queue = new QueueService({ repos, onEnqueued: () => processor.notify() });
 
   const startedAt = Date.now();
   const coordinatorId = `${hostname()}-${process.pid}`;
@@ -143,8 +161,12 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       messageBodyBytes: Math.ceil(config.messageMaxSizeBytes * 1.4) + 64 * 1024,
     },
     sseHeartbeatMs: config.sseHeartbeatMs,
+    sessionConfig: new SessionConfigService({ repos, paths }),
+    usage,
+    queue,
   });
 
+  processor.start();
   let closed = false;
   return {
     app,
@@ -161,7 +183,10 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     async close() {
       if (closed) return;
       closed = true;
+      processor.stop();
       await runtime.shutdown();
+      await processor.drain();
+      await usage.settled();
       await app.close();
       await sandboxes.close();
       await closeDb(db);
