@@ -321,11 +321,16 @@ describe('session and turn options reach the SDK', () => {
     });
   });
 
-  it('sends an image content block to the model as an image and keeps the blocks in the history', async () => {
+  it('sends image and document content blocks to the model as such and keeps the blocks in the history', async () => {
     const id = await createSession(t.url, 'opts');
     const content = [
       { type: 'text', text: 'What is in this picture?' },
       { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG_1PX } },
+      {
+        type: 'document',
+        source: { type: 'text', media_type: 'text/plain', data: 'DOC-BODY-3141' },
+        title: 'notes.txt',
+      },
     ];
     const turn = await sendTurn(t.url, id, { content });
     expect(turn.events.at(-1)!.data).toMatchObject({ outcome: 'completed' });
@@ -335,6 +340,10 @@ describe('session and turn options reach the SDK', () => {
       expect.arrayContaining([
         { type: 'text', text: 'What is in this picture?' },
         { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG_1PX } },
+        expect.objectContaining({
+          type: 'document',
+          source: { type: 'text', media_type: 'text/plain', data: 'DOC-BODY-3141' },
+        }),
       ]),
     );
     const history = await api(t.url, 'GET', `/api/sessions/${id}/messages`);

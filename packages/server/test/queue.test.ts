@@ -202,6 +202,21 @@ describe('queue', () => {
     expect((await api(t.url, 'GET', '/api/queue?status=bogus')).body.errors[0].path).toBe('/query/status');
     expect((await api(t.url, 'GET', `/api/queue/${randomUUID()}`)).status).toBe(404);
   });
+
+  it('documents the new routes in the OpenAPI spec', async () => {
+    const spec = (await api(t.url, 'GET', '/openapi.json')).body;
+    for (const p of [
+      '/api/queue',
+      '/api/queue/stats',
+      '/api/queue/{id}',
+      '/api/usage',
+      '/api/usage/stats',
+      '/api/usage/budget',
+      '/api/sessions/{id}/config',
+    ])
+      expect(Object.keys(spec.paths), p).toContain(p);
+    expect(Object.keys(spec.paths['/api/queue/{id}'])).toEqual(expect.arrayContaining(['get', 'delete']));
+  });
 });
 
 describe('queue: two processors on one Postgres database', () => {
