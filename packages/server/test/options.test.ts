@@ -211,7 +211,11 @@ describe('session and turn options reach the SDK', () => {
     expect(cleared.body.session.config.model).toBeUndefined();
     await sendTurn(t.url, s3, { content: 'agent again' });
     expect(main(t.model.messageRequests(s3)).at(-1)!.model).toBe('agent-model');
-    await api(t.url, 'PATCH', '/api/agents/layered', { config: { model: null, permissionMode: null } });
+    const reset = await api(t.url, 'PATCH', '/api/agents/layered', {
+      config: { model: null, permissionMode: null },
+    });
+    expect(reset.status).toBe(200);
+    expect(reset.body.agent.config).toEqual({});
   });
 
   it('PATCH /config changes later turns only, never the running one', async () => {

@@ -1,4 +1,5 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TOptional, type TSchema, Type } from '@sinclair/typebox';
+import type { BridgeSdkOptions } from '../bridge.js';
 import { AgentName, EnvMap, Timestamp, Uuid } from './common.js';
 import { TurnOptionsSchema } from './messages.js';
 import { SessionConfigSchema } from './sessions.js';
@@ -17,13 +18,20 @@ export type UploadFile = Static<typeof UploadFileSchema>;
  * (free-form settings of other features). Precedence: turn > session > agent config > agent folder.
  */
 export const AgentConfigSchema = Type.Object(
-  { ...SessionConfigSchema.properties, ...TurnOptionsSchema.properties },
+  Object.fromEntries(
+    Object.entries({ ...SessionConfigSchema.properties, ...TurnOptionsSchema.properties }).map(([k, v]) => [
+      k,
+      // `null` is accepted in PATCH bodies, where it removes the key.
+      Type.Optional(Type.Union([v as TSchema, Type.Null()])),
+    ]),
+  ) as Record<string, TOptional<TSchema>>,
   {
     additionalProperties: true,
     description: 'Agent-level defaults; see docs/api.md for recognised keys',
   },
 );
-export type AgentConfig = Static<typeof AgentConfigSchema>;
+/** Agent configuration: the SDK option defaults, plus other features' keys. */
+export type AgentConfig = Partial<BridgeSdkOptions> & Record<string, unknown>;
 
 /**
  * `POST /api/agents`: deploy (or redeploy) an agent. Either `path` (a folder on the server's
