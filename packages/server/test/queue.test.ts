@@ -8,7 +8,7 @@ import { api, createSession, deployAgent, startTestServer, type TestServer } fro
 const QUEUE_ENV = {
   ASH_QUEUE_CONCURRENCY: '1',
   ASH_QUEUE_POLL_MS: '50',
-  ASH_QUEUE_RETRY_BASE_MS: '400',
+  ASH_QUEUE_RETRY_BASE_MS: '1000',
   ASH_QUEUE_HEARTBEAT_MS: '200',
   ASH_QUEUE_STALE_MS: '3000',
 };
@@ -121,11 +121,11 @@ describe('queue', () => {
     expect(attempts).toHaveLength(3); // the first attempt and 2 retries
     const gap1 = attempts[1]! - attempts[0]!;
     const gap2 = attempts[2]! - attempts[1]!;
-    expect(gap1).toBeGreaterThanOrEqual(400); // ASH_QUEUE_RETRY_BASE_MS
-    expect(gap2).toBeGreaterThanOrEqual(800); // doubled
+    expect(gap1).toBeGreaterThanOrEqual(1000); // ASH_QUEUE_RETRY_BASE_MS
+    expect(gap2).toBeGreaterThanOrEqual(2000); // doubled
     expect(gap2).toBeGreaterThan(gap1);
     // And nothing more after it failed.
-    await new Promise((r) => setTimeout(r, 1200));
+    await new Promise((r) => setTimeout(r, 2500));
     expect(mainRequests(t.model, 'flaky job')).toHaveLength(3);
     t.model.reset();
   });

@@ -91,6 +91,8 @@ export interface TurnHooks {
     call: { session: SessionRecord; turnId: string | undefined; endTurn: (error: TurnEndError) => void },
     usage: ModelCallUsage,
   ): void;
+  /** Before the session's proxy forwards a model call; an error refuses it (the proxy answers 403). */
+  admitModelCall?(session: SessionRecord): Promise<TurnEndError | undefined>;
 }
 
 /**
@@ -304,6 +306,10 @@ export class SessionRuntime {
         env,
         resolveApiKey: () => config.anthropicApiKey,
         onUsage: (usage) => this.meterModelCall(live, session, usage),
+        admit: async () => {
+          const refused = await this.deps.hooks?.admitModelCall?.(session);
+          return refused && { status: 403, type: 'permission_error', message: refused.message };
+        },
       });
       sandbox.onExit(() => {
         if (live.sandbox === sandbox) live.sandbox = undefined;
@@ -334,9 +340,17 @@ export class SessionRuntime {
     const hooks = this.deps.hooks;
     if (!hooks?.onModelUsage) return;
     const running = live.turn;
+    // Ends the turn like an interrupt (the SDK's soft interrupt, so the Claude process stays
+    // usable for the next turn; killed after the grace period) but with outcome `error`.
     const endTurn = (error: TurnEndError) => {
-      if (!running || running.log.finished || live.turn !== running) return;
-      void live.sandbox?.abortTurn(running.log.turnId, { message: error.message, code: error.code });
+      if (!running || running.log.finished || live.turn !== running || running.hostEnd) return;
+      running.hostEnd = { outcome: 'error', error };
+      const { turnId } = running.log;
+      live.sandbox?.interrupt(turnId);
+      const timer = setTimeout(() => {
+        if (!running.log.finished) void live.sandbox?.abortTurn(turnId, error);
+      }, this.deps.config.interruptGraceMs);
+      void running.ended.then(() => clearTimeout(timer));
     };
     try {
       hooks.onModelUsage({ session, turnId: running?.log.turnId, endTurn }, usage);
@@ -477,6 +491,13 @@ export class SessionRuntime {
     }
     let outcome = ev.outcome;
     if (running.interruptRequested && outcome !== 'completed') outcome = 'interrupted';
+    const hostError =
+      running.hostEnd?.outcome === 'error' && outcome !== 'completed' && running.hostEnd.error;
+    if (hostError) {
+      // Ended by a hook (a budget reached): its error, not the interrupt it used.
+      log.emit({ event: 'error', data: { error: hostError.message, code: hostError.code } });
+      return 'error';
+    }
     if (outcome === 'error' && ev.error) {
       const data: ErrorData = {
         error: this.deps.scrubber.scrub(ev.error.message),

@@ -46,6 +46,8 @@ export class UsageService implements TurnHooks {
   /** Per-session chain, so budget checks see the calls recorded before them. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly unpriced = new Set<string>();
+  /** Sessions over a budget, as last checked: their model calls are refused until a turn finds them under. */
+  private readonly blocked = new Map<string, TurnEndError>();
 
   constructor(private readonly deps: UsageServiceDeps) {}
 
@@ -57,16 +59,34 @@ export class UsageService implements TurnHooks {
     const { session } = call;
     this.serialise(session.id, async () => {
       const inserted = await this.recordModelCall(session, call.turnId, usage);
-      if (!inserted || !call.turnId) return;
-      const over = await this.budgetProblem(session);
-      if (over) call.endTurn(over);
+      if (!inserted) return;
+      const over = await this.check(session);
+      if (over && call.turnId) call.endTurn(over);
     });
   }
 
   /** {@link TurnHooks.beforeTurn}: a turn does not start over a budget. */
   async beforeTurn(session: SessionRecord): Promise<TurnEndError | undefined> {
     await this.chains.get(session.id);
-    return this.budgetProblem(session);
+    return this.check(session);
+  }
+
+  /**
+   * {@link TurnHooks.admitModelCall}: once a call of the session reached a budget, the proxy
+   * refuses its further calls (the turn is being ended; nothing more may be spent), until a turn
+   * starts under the budget again. Waits for the calls recorded before it.
+   */
+  async admitModelCall(session: SessionRecord): Promise<TurnEndError | undefined> {
+    await this.chains.get(session.id);
+    return this.blocked.get(session.id);
+  }
+
+  /** Checks the budgets and remembers the verdict for {@link admitModelCall}. */
+  private async check(session: Pick<SessionRecord, 'id' | 'tenantId'>): Promise<TurnEndError | undefined> {
+    const over = await this.budgetProblem(session);
+    if (over) this.blocked.set(session.id, over);
+    else this.blocked.delete(session.id);
+    return over;
   }
 
   /** {@link TurnHooks.afterTurn}: records the turn, its tool calls and its compute time. */
