@@ -3,7 +3,9 @@ import { HttpClient, type HttpClientOptions } from './core/http.js';
 import { Agents } from './resources/agents.js';
 import { ApiKeys } from './resources/api-keys.js';
 import { Credentials } from './resources/credentials.js';
+import { Queue } from './resources/queue.js';
 import { Sessions, type SendOptions } from './resources/sessions.js';
+import { Usage } from './resources/usage.js';
 
 /** Options of {@link AshClient}. All are optional. */
 export interface AshClientOptions extends Partial<HttpClientOptions> {}
@@ -18,7 +20,7 @@ function env(name: string): string | undefined {
  * Client of the Ash API.
  *
  * `serverUrl` defaults to `ASH_SERVER_URL` or `http://localhost:4100`; `apiKey` to `ASH_API_KEY`.
- * Resources: `agents`, `sessions`, `credentials`, `apiKeys`. The flat methods (`createSession`, `sendMessageStream`...)
+ * Resources: `agents`, `sessions`, `credentials`, `apiKeys`, `queue`, `usage`. The flat methods (`createSession`, `sendMessageStream`...)
  * keep code written for the upstream Ash SDK working.
  * @example
  * const client = new AshClient({ serverUrl: 'http://localhost:4100', apiKey });
@@ -30,6 +32,8 @@ export class AshClient {
   readonly sessions: Sessions;
   readonly credentials: Credentials;
   readonly apiKeys: ApiKeys;
+  readonly queue: Queue;
+  readonly usage: Usage;
   /** The underlying transport (advanced use). */
   readonly http: HttpClient;
 
@@ -43,6 +47,8 @@ export class AshClient {
     this.sessions = new Sessions(this.http);
     this.credentials = new Credentials(this.http);
     this.apiKeys = new ApiKeys(this.http);
+    this.queue = new Queue(this.http);
+    this.usage = new Usage(this.http);
   }
 
   get serverUrl(): string {

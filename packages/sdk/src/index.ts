@@ -27,7 +27,9 @@ export { readAgentFolder, type ReadFolderOptions } from './internal/folder.js';
 export { Agents } from './resources/agents.js';
 export { ApiKeys } from './resources/api-keys.js';
 export { Credentials } from './resources/credentials.js';
+export { Queue } from './resources/queue.js';
 export { Sessions, type HistoryPage, type SendOptions } from './resources/sessions.js';
+export { Usage } from './resources/usage.js';
 export type {
   Agent,
   ApiKey,
@@ -36,13 +38,22 @@ export type {
   Credential,
   CredentialType,
   Health,
+  EnqueueBody,
   Message,
   MessageContent,
+  QueueItem,
+  QueueStats,
+  QueueStatus,
   Session,
   SessionConfig,
   SessionEvent,
   SessionStatus,
   StreamEvent,
+  TenantBudget,
+  UpdateSessionConfigBody,
+  UsageRecord,
+  UsageStatsResponse,
+  UsageTotals,
   StreamEventName,
   TurnOutcome,
 } from '@ash-ai/shared';

@@ -10,8 +10,10 @@ import {
   CredentialSchema,
   MessageSchema,
   ProblemSchema,
+  QueueItemSchema,
   SessionEventSchema,
   SessionSchema,
+  UsageRecordSchema,
   type Health,
 } from '@ash-ai/shared';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
@@ -23,10 +25,16 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { internalRoutes } from './routes/internal.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { queueRoutes } from './routes/queue.js';
+import { sessionConfigRoutes } from './routes/session-config.js';
+import { usageRoutes } from './routes/usage.js';
 import type { AgentService } from './services/agent-service.js';
 import type { ApiKeyService } from './services/api-key-service.js';
 import type { CredentialService } from './services/credential-service.js';
 import type { RunnerService } from './services/runner-service.js';
+import type { QueueService } from './services/queue-service.js';
+import type { SessionConfigService } from './services/session-config.js';
+import type { UsageService } from './services/usage-service.js';
 import type { SessionRuntime } from './services/session-runtime.js';
 import type { SessionService } from './services/session-service.js';
 
@@ -56,6 +64,9 @@ export interface AppDeps {
   security: Omit<SecurityOptions, 'keys'>;
   limits: { deployBodyBytes: number; messageBodyBytes: number };
   sseHeartbeatMs: number;
+  sessionConfig: SessionConfigService;
+  usage: UsageService;
+  queue: QueueService;
 }
 
 /**
@@ -85,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     CredentialSchema,
   ])
     app.addSchema(s);
+  for (const s of [UsageRecordSchema, QueueItemSchema]) app.addSchema(s);
   app.decorateRequest('tenantId', '');
   registerErrorHandler(app);
   await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });
@@ -105,6 +117,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'credentials' },
         { name: 'api-keys' },
         { name: 'internal', description: 'Guarded by ASH_INTERNAL_SECRET, not by API keys' },
+        { name: 'usage' },
+        { name: 'queue' },
       ],
       components: {
         securitySchemes: {
@@ -148,6 +162,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
   );
   await app.register(metricsRoutes(deps.runtime, deps.version));
+  await app.register(sessionConfigRoutes(deps.sessionConfig));
+  await app.register(usageRoutes(deps.usage));
+  await app.register(queueRoutes(deps.queue));
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }

@@ -82,6 +82,20 @@ export const EnvSchema = Type.Object({
   ASH_RATE_LIMIT_WINDOW_MS: Int(60_000, 1000),
   /** Comma-separated origins allowed by CORS (exact, e.g. `https://app.example.com`); `*` allows any. */
   ASH_ALLOWED_ORIGINS: Type.Optional(Type.String()),
+  /** JSON price table laid over the built-in one (usage ledger costs); see docs/configuration.md. */
+  ASH_PRICES_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Queue items this server runs at once (0: this server runs no queue processor). */
+  ASH_QUEUE_CONCURRENCY: Int(2, 0, 64),
+  /** How often an idle queue processor looks for due items, ms. */
+  ASH_QUEUE_POLL_MS: Int(1000, 10, 60_000),
+  /** First retry delay of a failed queue item, ms; doubled on every further retry. */
+  ASH_QUEUE_RETRY_BASE_MS: Int(5000, 0),
+  /** Longest retry delay, ms. */
+  ASH_QUEUE_RETRY_MAX_MS: Int(15 * 60_000, 0),
+  /** How often a running queue item's heartbeat is written, ms. */
+  ASH_QUEUE_HEARTBEAT_MS: Int(5000, 10),
+  /** A running item whose heartbeat is older than this is taken back (its server died), ms. */
+  ASH_QUEUE_STALE_MS: Int(30_000, 100),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -122,6 +136,15 @@ export interface Config {
   rateLimit: { max: number; windowMs: number };
   /** Exact origins CORS allows (`*` = any); empty = none. */
   allowedOrigins: string[];
+  pricesFile: string | undefined;
+  queue: {
+    concurrency: number;
+    pollMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    heartbeatMs: number;
+    staleMs: number;
+  };
 }
 
 /** Raised when the environment is invalid; the message names every bad variable. */
@@ -208,6 +231,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     credentialKey: e.ASH_CREDENTIAL_KEY,
     rateLimit: { max: e.ASH_RATE_LIMIT_MAX, windowMs: e.ASH_RATE_LIMIT_WINDOW_MS },
     allowedOrigins,
+    pricesFile: e.ASH_PRICES_FILE ? resolveDir(e.ASH_PRICES_FILE) : undefined,
+    queue: {
+      concurrency: e.ASH_QUEUE_CONCURRENCY,
+      pollMs: e.ASH_QUEUE_POLL_MS,
+      retryBaseMs: e.ASH_QUEUE_RETRY_BASE_MS,
+      retryMaxMs: e.ASH_QUEUE_RETRY_MAX_MS,
+      heartbeatMs: e.ASH_QUEUE_HEARTBEAT_MS,
+      staleMs: e.ASH_QUEUE_STALE_MS,
+    },
   };
 }
 

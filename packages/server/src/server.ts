@@ -17,6 +17,12 @@ import { AgentService } from './services/agent-service.js';
 import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
 import { CredentialService } from './services/credential-service.js';
 import { RunnerService } from './services/runner-service.js';
+import { TurnScheduler } from './services/busy-policy.js';
+import { QueueProcessor } from './services/queue-processor.js';
+import { QueueService } from './services/queue-service.js';
+import { SessionConfigService } from './services/session-config.js';
+import { loadPricing } from './services/usage-prices.js';
+import { UsageService } from './services/usage-service.js';
 import { SessionPaths } from './services/session-paths.js';
 import { SessionRuntime } from './services/session-runtime.js';
 import { SessionService } from './services/session-service.js';
@@ -56,6 +62,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
   });
   const ownerId = serverId(config.dataDir);
+  const pricing = loadPricing(config.pricesFile);
   const db = await openDatabase(
     config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') },
   );
@@ -106,6 +113,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
+  const usage = new UsageService({ repos, pricing, log: logger.child({ component: 'usage' }) });
   let sessions: SessionService | undefined;
   const runtime = new SessionRuntime({
     repos,
@@ -118,11 +126,13 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     ownerId,
     scrubber,
     credentials,
+    hooks: usage,
     onSessionEvicted: async (s, reason) => {
       const record = await repos.sessions.get(s.tenantId, s.id);
       if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
     },
   });
+  const turns = new TurnScheduler({ runtime, repos, log: logger });
   sessions = new SessionService({
     repos,
     runtime,
@@ -130,6 +140,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     paths,
     log: logger,
     credentials,
+    turns,
     defaultPrewarmCount: config.prewarmCount,
   });
   const sessionService = sessions;
@@ -159,6 +170,14 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       }
     })
     .catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
+  const processor = new QueueProcessor({
+    id: ownerId,
+    repos,
+    sessions: sessionService,
+    log: logger.child({ component: 'queue' }),
+    ...config.queue,
+  });
+  const queue = new QueueService({ repos, onEnqueued: () => processor.notify() });
 
   const startedAt = Date.now();
   const coordinatorId = `${hostname()}-${process.pid}`;
@@ -194,8 +213,12 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       messageBodyBytes: Math.ceil(config.messageMaxSizeBytes * 1.4) + 64 * 1024,
     },
     sseHeartbeatMs: config.sseHeartbeatMs,
+    sessionConfig: new SessionConfigService({ repos, paths }),
+    usage,
+    queue,
   });
 
+  processor.start();
   let closed = false;
   return {
     app,
@@ -212,7 +235,10 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     async close() {
       if (closed) return;
       closed = true;
+      processor.stop();
       await runtime.shutdown();
+      await processor.drain();
+      await usage.settled();
       await app.close();
       await sandboxes.close();
       await closeDb(db);

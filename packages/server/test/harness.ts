@@ -17,12 +17,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on a free port with its own data dir. `env` overrides ASH_* variables. */
+/**
+ * Starts a server on a free port with its own data dir. `env` overrides ASH_* variables. With
+ * `dataDir`, the server uses that one (a restart) and `close()` leaves it in place.
+ */
 export async function startTestServer(
-  opts: { env?: Record<string, string>; model?: ScriptedModel } = {},
+  opts: { env?: Record<string, string>; model?: ScriptedModel; dataDir?: string } = {},
 ): Promise<TestServer> {
   const model = opts.model ?? (await ScriptedModel.start());
-  const dataDir = tempDir('ash-srv-');
+  const dataDir = opts.dataDir ?? tempDir('ash-srv-');
   let logText = '';
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -48,7 +51,7 @@ export async function startTestServer(
     async close() {
       await server.close();
       if (!opts.model) await model.close();
-      removeDir(dataDir);
+      if (!opts.dataDir) removeDir(dataDir);
     },
   };
 }

@@ -113,11 +113,9 @@ describe('disk limit', () => {
 
   it('ends a turn that fills the workspace past its disk limit with an error naming it', async () => {
     const id = await createSession(t.url, 'disk');
-    t.model
-      .forSession(id)
-      .enqueue({
-        toolUse: { name: 'Bash', input: { command: 'head -c 20000000 /dev/zero > big.bin; sleep 10' } },
-      });
+    t.model.forSession(id).enqueue({
+      toolUse: { name: 'Bash', input: { command: 'head -c 20000000 /dev/zero > big.bin; sleep 10' } },
+    });
     const turn = await sendTurn(t.url, id, { content: 'fill the disk' });
     expectOutcome(turn, 'error');
     expect(turn.events.find((e) => e.event === 'error')!.data).toMatchObject({

@@ -32,12 +32,16 @@ export const ErrorCodes = {
   api_key_not_found: 404,
   /** A credential id that is unknown or another tenant's. */
   credential_not_found: 404,
+  /** No such queue item (for this tenant). */
+  queue_item_not_found: 404,
   /** The session is running a turn and the busy policy is `reject`. */
   session_busy: 409,
   /** The session is in a state that does not allow the operation (e.g. pausing a paused session). */
   invalid_session_state: 409,
   /** The resource already exists. */
   conflict: 409,
+  /** The queue item is no longer pending (running, finished or cancelled), so it cannot be cancelled. */
+  queue_item_not_pending: 409,
   /** The session has ended; it can be read but not used. */
   session_ended: 410,
   /** The body is larger than the route allows, or decoded content exceeds a limit. */

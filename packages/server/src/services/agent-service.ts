@@ -108,13 +108,19 @@ export class AgentService {
     return a;
   }
 
-  /** Replaces env, shallow-merges config, sets description. @throws AppError 404. */
+  /** Replaces env, shallow-merges config (a `null` value removes the key), sets description. @throws AppError 404. */
   async update(tenantId: string, name: string, body: UpdateAgentBody): Promise<Agent> {
     const current = await this.record(tenantId, name);
     const updated = await this.deps.repos.agents.update(tenantId, name, {
       ...(body.description !== undefined ? { description: body.description } : {}),
       ...(body.env !== undefined ? { env: body.env } : {}),
-      ...(body.config !== undefined ? { config: { ...current.config, ...body.config } } : {}),
+      ...(body.config !== undefined
+        ? {
+            config: Object.fromEntries(
+              Object.entries({ ...current.config, ...body.config }).filter(([, v]) => v !== null),
+            ),
+          }
+        : {}),
       now: new Date().toISOString(),
     });
     if (!updated) throw notFound('agent_not_found', 'Agent', name);

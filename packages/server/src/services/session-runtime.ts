@@ -15,6 +15,7 @@ import type { PoolStats } from '@ash-ai/shared';
 import {
   resolveLimits,
   SandboxStartError,
+  type ModelCallUsage,
   type Sandbox,
   type SandboxManager,
   type TurnEvent,
@@ -27,6 +28,7 @@ import type { AgentStore } from '../storage/agent-store.js';
 import { AsyncLock } from './async-lock.js';
 import { PoolCounters } from './pool-stats.js';
 import type { CredentialResolver } from './credential-service.js';
+import { resolveSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
@@ -70,6 +72,42 @@ export interface SessionRuntimeDeps {
   ) => Promise<void>;
   /** Decrypts a session's credential when its sandbox starts. */
   credentials: CredentialResolver;
+  /** Usage metering and budgets (issue 6). */
+  hooks?: TurnHooks;
+}
+
+/** An error a hook ends a turn with. */
+export interface TurnEndError {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * Hooks into a session's turns (usage ledger, budgets). All optional; none may throw.
+ */
+export interface TurnHooks {
+  /** Before a turn runs; an error returned ends the turn at once with that `error` (e.g. a spent budget). */
+  beforeTurn?(session: SessionRecord, turnId: string): Promise<TurnEndError | undefined>;
+  /**
+   * After a turn ended (its events are final). `cpuSeconds`: CPU time (user + system) the
+   * sandbox's processes used while it ran (cgroup accounting), undefined when not measurable.
+   */
+  afterTurn?(
+    session: SessionRecord,
+    log: TurnLog,
+    outcome: TurnOutcome,
+    cpuSeconds: number | undefined,
+  ): void;
+  /**
+   * One model response metered by the session's model proxy. `turnId` is the turn running when it
+   * completed (undefined outside turns); `endTurn` ends that turn with an `error` event.
+   */
+  onModelUsage?(
+    call: { session: SessionRecord; turnId: string | undefined; endTurn: (error: TurnEndError) => void },
+    usage: ModelCallUsage,
+  ): void;
+  /** Before the session's proxy forwards a model call; an error refuses it (the proxy answers 403). */
+  admitModelCall?(session: SessionRecord): Promise<TurnEndError | undefined>;
 }
 
 /** A pre-warmed sandbox waiting for a session: its id is the id the session will get. */
@@ -81,6 +119,9 @@ interface WarmSpare {
   sandbox: Sandbox | undefined;
   ready: Promise<Sandbox | undefined>;
   createdAt: number;
+  /** The session's metering hooks, bound when a session takes the spare over. */
+  onUsage?: (usage: ModelCallUsage) => void;
+  admit?: () => Promise<{ status: number; type: string; message: string } | undefined>;
 }
 
 const spareKey = (tenantId: string, agentName: string) => `${tenantId}\u0000${agentName}`;
@@ -254,6 +295,8 @@ export class SessionRuntime {
   /** Attaches a taken spare's sandbox to its (now created) session. */
   adoptSpare(spare: WarmSpare, session: SessionRecord): void {
     const live = this.entry(session);
+    spare.onUsage = (usage) => this.meterModelCall(live, session, usage);
+    spare.admit = () => this.admitModelCall(session);
     live.sandbox = spare.sandbox;
     spare.sandbox?.onExit(() => {
       if (live.sandbox === spare.sandbox) live.sandbox = undefined;
@@ -290,13 +333,15 @@ export class SessionRuntime {
           env: { ...agent.env },
           limits: this.limitsFor(agent),
           resolveApiKey: () => this.deps.config.anthropicApiKey,
+          onUsage: (usage) => spare.onUsage?.(usage),
+          admit: async () => spare.admit?.(),
         });
         this.counters.sandboxStarts++;
         sandbox.onExit(() => {
           if (spare.sandbox === sandbox) spare.sandbox = undefined;
         });
         // Claimable only once its Claude process is up: that is what makes it warm.
-        const warmed = await sandbox.warm(this.sdkOptions({ config: {}, model: null }, {}), {
+        const warmed = await sandbox.warm(resolveSdkOptions(agent.config, { config: {}, model: null }, {}), {
           sessionId: id,
         });
         if (!warmed || !list.includes(spare)) {
@@ -358,7 +403,7 @@ export class SessionRuntime {
     if (this.closed) return;
     const live = this.entry(session);
     void this.ensureSandbox(live, session)
-      .then((sb) => sb.warm(this.sdkOptions(session, {}), this.conversation(session)))
+      .then(async (sb) => sb.warm(await this.sdkOptions(session, {}), this.conversation(session)))
       .catch((err: unknown) =>
         this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'),
       );
@@ -550,6 +595,8 @@ export class SessionRuntime {
           env,
           limits: this.limitsFor(agent),
           resolveApiKey: () => modelKey,
+          onUsage: (usage) => this.meterModelCall(live, session, usage),
+          admit: () => this.admitModelCall(session),
         });
         this.counters.sandboxStarts++;
         sandbox.onExit(() => {
@@ -573,17 +620,55 @@ export class SessionRuntime {
     }
   }
 
-  /** Session config + turn options → what the bridge passes to the SDK. */
-  private sdkOptions(
-    session: Pick<SessionRecord, 'config' | 'model'>,
+  /** Agent config + session config + turn options → what the bridge passes to the SDK (see session-options.ts). */
+  private async sdkOptions(
+    session: SessionRecord,
     body: Partial<SendMessageBody>,
-  ): BridgeSdkOptions {
-    const o: BridgeSdkOptions = { ...session.config };
-    if (session.model && !o.model) o.model = session.model;
-    for (const k of ['model', 'maxTurns', 'maxBudgetUsd', 'effort', 'thinking', 'outputFormat'] as const) {
-      if (body[k] !== undefined) (o as Record<string, unknown>)[k] = body[k];
+  ): Promise<BridgeSdkOptions> {
+    const agent = await this.deps.repos.agents.get(session.tenantId, session.agentName);
+    return resolveSdkOptions(agent?.config ?? {}, session, body);
+  }
+
+  /** Asks the usage hook whether the session may make another model call (budgets). */
+  private async admitModelCall(
+    session: SessionRecord,
+  ): Promise<{ status: number; type: string; message: string } | undefined> {
+    const refused = await this.deps.hooks?.admitModelCall?.(session);
+    return refused && { status: 403, type: 'permission_error', message: refused.message };
+  }
+
+  /** Hands a metered model call to the usage hook, with a way to end the running turn (budgets). */
+  private meterModelCall(live: LiveSession, session: SessionRecord, usage: ModelCallUsage): void {
+    const hooks = this.deps.hooks;
+    if (!hooks?.onModelUsage) return;
+    const running = live.turn;
+    // Ends the turn like an interrupt (the SDK's soft interrupt, so the Claude process stays
+    // usable for the next turn; killed after the grace period) but with outcome `error`.
+    const endTurn = (error: TurnEndError) => {
+      if (!running || running.log.finished || live.turn !== running || running.hostEnd) return;
+      running.hostEnd = { outcome: 'error', error };
+      const { turnId } = running.log;
+      live.sandbox?.interrupt(turnId);
+      const timer = setTimeout(() => {
+        if (!running.log.finished) void live.sandbox?.abortTurn(turnId, error);
+      }, this.deps.config.interruptGraceMs);
+      void running.ended.then(() => clearTimeout(timer));
+    };
+    try {
+      hooks.onModelUsage({ session, turnId: running?.log.turnId, endTurn }, usage);
+    } catch (err) {
+      this.deps.log.error({ err: errText(err), sessionId: session.id }, 'usage hook failed');
     }
-    return o;
+  }
+
+  /**
+   * Resolves when the session's running turn on this server has ended, or after `pollMs` when
+   * none runs here (a turn starting, or one on another server): callers then retry their claim.
+   */
+  async waitForTurnEnd(sessionId: string, pollMs: number): Promise<void> {
+    const running = this.live.get(sessionId)?.turn;
+    if (running) await running.ended;
+    else await new Promise((r) => setTimeout(r, pollMs));
   }
 
   private conversation(session: SessionRecord): Conversation {
@@ -606,16 +691,24 @@ export class SessionRuntime {
     const startedAt = Date.now();
     let firstEventAt: number | undefined;
     this.deps.log.debug({ sessionId: session.id, turnId: log.turnId }, 'turn started');
+    let measured: { sandbox: Sandbox; cpuBefore: number } | undefined;
     try {
+      const refused = await this.deps.hooks?.beforeTurn?.(session, log.turnId);
+      if (refused) {
+        log.emit({ event: 'error', data: { error: refused.message, code: refused.code } });
+        return;
+      }
       const sandbox = await this.ensureSandbox(live, session);
       if (running.interruptRequested) {
         outcome = 'interrupted';
         return;
       }
+      const cpuBefore = sandbox.cpuSeconds();
+      if (cpuBefore !== undefined) measured = { sandbox, cpuBefore };
       const events = sandbox.runTurn(
         log.turnId,
         prompt,
-        this.sdkOptions(session, body),
+        await this.sdkOptions(session, body),
         this.conversation(session),
       );
       const arm = () => {
@@ -656,6 +749,13 @@ export class SessionRuntime {
         );
       if (live.turn === running) live.turn = undefined;
       live.lastTurn = log;
+      const cpuAfter = measured?.sandbox.cpuSeconds();
+      this.deps.hooks?.afterTurn?.(
+        session,
+        log,
+        outcome,
+        measured && cpuAfter !== undefined ? Math.max(0, cpuAfter - measured.cpuBefore) : undefined,
+      );
       this.deps.log.info(
         {
           sessionId: session.id,
@@ -693,6 +793,13 @@ export class SessionRuntime {
     }
     let outcome = ev.outcome;
     if (running.interruptRequested && outcome !== 'completed') outcome = 'interrupted';
+    const hostError =
+      running.hostEnd?.outcome === 'error' && outcome !== 'completed' && running.hostEnd.error;
+    if (hostError) {
+      // Ended by a hook (a budget reached): its error, not the interrupt it used.
+      log.emit({ event: 'error', data: { error: hostError.message, code: hostError.code } });
+      return 'error';
+    }
     if (outcome === 'error' && ev.error) {
       const data: ErrorData = {
         error: this.deps.scrubber.scrub(ev.error.message),

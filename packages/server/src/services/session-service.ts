@@ -17,9 +17,10 @@ import { monotonicIso } from '../util/clock.js';
 import { redactConfigSecrets } from '../util/redact.js';
 import type { AgentStore } from '../storage/agent-store.js';
 import type { CredentialResolver } from './credential-service.js';
+import type { TurnScheduler, TurnStream } from './busy-policy.js';
+import { inheritedSessionSettings, resolveSdkOptions, validateSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
-import type { TurnLog } from './turn-log.js';
 
 export interface SessionServiceDeps {
   repos: Repos;
@@ -33,6 +34,8 @@ export interface SessionServiceDeps {
   hooks?: SessionHooks;
   /** Checks a `credentialId` at creation (400 `invalid_credential` when unusable). */
   credentials: CredentialResolver;
+  /** Busy policy (`onBusy`) of messages. */
+  turns: TurnScheduler;
 }
 
 /** Optional steps other subsystems add to the lifecycle. */
@@ -70,6 +73,7 @@ export function sessionToApi(s: SessionRecord): Session {
     parentSessionId: s.parentSessionId,
     model: s.config.model ?? s.model,
     config: redactConfigSecrets(s.config),
+    budgetUsd: s.budgetUsd,
     activeTurnId: s.activeTurnId,
     createdAt: s.createdAt,
     lastActiveAt: s.lastActiveAt,
@@ -128,6 +132,11 @@ export class SessionService {
     if (body.credentialId) await this.deps.credentials.resolve(tenantId, body.credentialId);
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
+    validateSdkOptions(
+      config,
+      resolveSdkOptions(agent.config, { config, model: null }, {}),
+      agents.versionDir(tenantId, agent.name, agent.version),
+    );
     const plain = Object.keys(config).length === 0 && !body.extraEnv && !body.credentialId;
     const spare = plain ? runtime.takeSpare(tenantId, agent.name, agent.version) : undefined;
     if (!spare) await runtime.ensureCapacity();
@@ -143,6 +152,7 @@ export class SessionService {
       config,
       extraEnv: body.extraEnv ?? {},
       credentialId: body.credentialId ?? null,
+      budgetUsd: body.budgetUsd ?? null,
       lastEventSeq: 0,
       lastMessageSeq: 0,
       now: monotonicIso(),
@@ -258,11 +268,7 @@ export class SessionService {
       agentVersion: parent.agentVersion,
       status: 'starting',
       parentSessionId: parent.id,
-      model: parent.model,
-      config: parent.config,
-      extraEnv: parent.extraEnv,
-      credentialId: parent.credentialId,
-      budgetUsd: parent.budgetUsd,
+      ...inheritedSessionSettings(parent),
       lastEventSeq: 0,
       lastMessageSeq: 0,
       now: monotonicIso(),
@@ -337,20 +343,22 @@ export class SessionService {
   async end(tenantId: string, id: string): Promise<Session> {
     const s = await this.record(tenantId, id);
     if (s.status === 'ended') return sessionToApi(s);
-    await this.deps.runtime.stop(id, 'ended');
+    // Ended first, so no turn can claim the slot between the stop and the update (a queued
+    // message waiting for the running turn would otherwise start on the ending session).
     const updated = await this.deps.repos.sessions.update(tenantId, id, {
       status: 'ended',
       endedAt: new Date().toISOString(),
       ownerId: null,
     });
+    await this.deps.runtime.stop(id, 'ended');
     await this.lifecycle(updated!, 'ended', {});
     return sessionToApi(updated!);
   }
 
-  /** Starts a turn and returns its event log. @throws AppError 404/409/410. */
-  async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnLog> {
+  /** Starts a turn (following `onBusy`) and returns its event stream. @throws AppError 400/404/409/410. */
+  async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnStream> {
     const s = await this.record(tenantId, id);
-    return this.deps.runtime.startTurn(s, body, body.content);
+    return this.deps.turns.start(s, body);
   }
 
   /**

@@ -4,7 +4,9 @@ import { ApiKeysRepo } from './api-keys-repo.js';
 import { CredentialsRepo } from './credentials-repo.js';
 import { HistoryRepo } from './history-repo.js';
 import { RunnersRepo } from './runners-repo.js';
+import { QueueRepo } from './queue-repo.js';
 import { SessionsRepo } from './sessions-repo.js';
+import { UsageRepo } from './usage-repo.js';
 
 export { AgentsRepo, type AgentRecord } from './agents-repo.js';
 export { ApiKeysRepo, type ApiKeyRecord } from './api-keys-repo.js';
@@ -12,6 +14,8 @@ export { CredentialsRepo, type CredentialRecord, type SealedValue } from './cred
 export { RunnersRepo, type RunnerRecord } from './runners-repo.js';
 export { HistoryRepo, type EventRecord, type MessageRecord } from './history-repo.js';
 export { SessionsRepo, type NewSession, type SessionRecord } from './sessions-repo.js';
+export { QueueRepo, type NewQueueItem, type QueueRecord } from './queue-repo.js';
+export { UsageRepo, type UsageFilter, type UsageRow, type UsageSums } from './usage-repo.js';
 
 /** All repositories over one database. */
 export interface Repos {
@@ -21,6 +25,8 @@ export interface Repos {
   apiKeys: ApiKeysRepo;
   credentials: CredentialsRepo;
   runners: RunnersRepo;
+  usage: UsageRepo;
+  queue: QueueRepo;
 }
 
 export function createRepos(d: AshDatabase): Repos {
@@ -31,5 +37,7 @@ export function createRepos(d: AshDatabase): Repos {
     apiKeys: new ApiKeysRepo(d),
     credentials: new CredentialsRepo(d),
     runners: new RunnersRepo(d),
+    usage: new UsageRepo(d),
+    queue: new QueueRepo(d),
   };
 }
