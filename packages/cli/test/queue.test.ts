@@ -9,6 +9,7 @@ import {
   removeDir,
   runAsh,
   serverEnv,
+  TEST_API_KEY,
   startAshProcess,
   tempDir,
   type AshProcess,
@@ -49,7 +50,12 @@ describe('ash queue against real server processes', () => {
     model = await ScriptedModel.start();
     home = tempDir('ash-q-cli-');
     dataDir = join(home, 'data');
-    cliEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ASH_DATA_DIR: join(home, 'cli') };
+    cliEnv = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      ASH_DATA_DIR: join(home, 'cli'),
+      ASH_API_KEY: TEST_API_KEY,
+    };
   });
   afterAll(async () => {
     await server?.stop();
@@ -191,7 +197,10 @@ describe('queue: two server processes on one Postgres database', () => {
         extra: { ...QUEUE_ENV, ASH_DATABASE_URL: pg.url },
       });
     servers.push(...(await Promise.all([startAshProcess(env('a')), startAshProcess(env('b'))])));
-    const [a, b] = servers.map((s) => new AshClient({ serverUrl: s.url })) as [AshClient, AshClient];
+    const [a, b] = servers.map((s) => new AshClient({ serverUrl: s.url, apiKey: TEST_API_KEY })) as [
+      AshClient,
+      AshClient,
+    ];
     await a.agents.deployDirectory('hello', join(REPO_ROOT, 'examples/hello'));
     // Both servers need the agent's files (shared storage in production).
     cpSync(join(home, 'a', 'agents'), join(home, 'b', 'agents'), { recursive: true });

@@ -68,10 +68,15 @@ describe('session and turn options reach the SDK', () => {
       ...config,
     });
     expect(created.status).toBe(201);
-    expect(created.body.session.config).toEqual(config);
+    // MCP env and header values are write-only: responses redact them.
+    const shown = {
+      ...config,
+      mcpServers: { demo: { ...config.mcpServers.demo, env: { MCP_MARK: '***' } } },
+    };
+    expect(created.body.session.config).toEqual(shown);
     expect(created.body.session.model).toBe('claude-sonnet-4-5');
     const id = created.body.session.id as string;
-    expect((await api(t.url, 'GET', `/api/sessions/${id}`)).body.session.config).toEqual(config);
+    expect((await api(t.url, 'GET', `/api/sessions/${id}`)).body.session.config).toEqual(shown);
 
     t.model
       .forSession(id)
