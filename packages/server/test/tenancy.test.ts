@@ -122,6 +122,16 @@ describe('tenant isolation on every id-bearing route of the live OpenAPI documen
     expect(cred.status).toBe(201);
     const key2 = await api(t.url, 'POST', '/api/api-keys', { label: 'a-second' }, asA());
     expect(key2.status).toBe(201);
+    // A queue item that stays pending (due next year).
+    const later = new Date(Date.now() + 365 * 24 * 3600_000).toISOString();
+    const item = await api(
+      t.url,
+      'POST',
+      '/api/queue',
+      { agentName: A_ONLY_AGENT, prompt: 'later', runAt: later },
+      asA(),
+    );
+    expect(item.status).toBe(201);
     // B has resources of its own, too.
     await deployAgent(t.url, 'bravo-agent', { 'CLAUDE.md': '# B\n' }, {}, keyB);
     await createSession(t.url, 'bravo-agent', {}, keyB);
