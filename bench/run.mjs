@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 import { AshClient } from '@ash-ai/sdk';
-import { ScriptedModel, serverEnv, startAshProcess } from '@ash-ai/testing';
+import { ScriptedModel, TEST_API_KEY, serverEnv, startAshProcess } from '@ash-ai/testing';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(process.env.BENCH_N ?? 20);
@@ -116,7 +116,7 @@ async function main() {
       serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_LOG_LEVEL: 'info', ...extra } }),
     );
     servers.push(proc);
-    const client = new AshClient({ serverUrl: proc.url });
+    const client = new AshClient({ serverUrl: proc.url, apiKey: TEST_API_KEY });
     await client.agents.deployDirectory('bench', join(ROOT, 'examples/hello'));
     return { proc, client, dataDir };
   };
@@ -222,7 +222,9 @@ async function main() {
       await ashTurn(cold.client, s.id, 'hello');
       const pids = processesOf(s.id);
       const rss = pids.reduce((n, p) => n + rssOf(p), 0);
-      const metrics = await (await fetch(`${cold.proc.url}/metrics`)).text();
+      const metrics = await (
+        await fetch(`${cold.proc.url}/metrics`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
+      ).text();
       const cg = new RegExp(`ash_sandbox_memory_bytes\\{sandbox="${s.id}"\\} (\\d+)`).exec(metrics);
       await cold.client.http.request('POST', `/api/sessions/${s.id}/pause`);
       await waitFor(async () => processesOf(s.id).length === 0, 10_000);

@@ -1,4 +1,4 @@
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import {
@@ -266,7 +266,8 @@ export class AgentRunner {
       includePartialMessages: true,
       settingSources: cfg.settingSources,
       persistSession: true,
-      permissionMode: options.permissionMode ?? 'bypassPermissions',
+      // Folder settings rank below every API layer, above our unattended default.
+      permissionMode: options.permissionMode ?? folderPermissionMode(cfg.hostCwd) ?? 'bypassPermissions',
       stderr: (data: string) => this.send({ ev: 'log', level: 'debug', text: truncate(data, 4000) }),
     };
     if (sdk.permissionMode === 'bypassPermissions') sdk.allowDangerouslySkipPermissions = true;
@@ -278,7 +279,10 @@ export class AgentRunner {
       sdk.sessionId = conversation.sessionId;
     } else sdk.sessionId = conversation.sessionId;
     if (options.model) sdk.model = options.model;
-    if (options.systemPrompt) sdk.systemPrompt = options.systemPrompt;
+    // Not recorded in the transcript (snapshot: false), so a session's changed prompt applies on
+    // resume; the SDK otherwise replays the first launch's prompt for the whole conversation.
+    if (options.systemPrompt)
+      sdk.systemPrompt = { type: 'custom', prompt: options.systemPrompt, snapshot: false };
     if (options.mcpServers) sdk.mcpServers = options.mcpServers as Options['mcpServers'];
     if (options.allowedTools) sdk.allowedTools = options.allowedTools;
     if (options.disallowedTools) sdk.disallowedTools = options.disallowedTools;
@@ -324,6 +328,27 @@ export class AgentRunner {
   get version(): string {
     return this.sdkVersion;
   }
+}
+
+const PERMISSION_MODES = new Set(['default', 'acceptEdits', 'bypassPermissions', 'plan', 'dontAsk']);
+
+/**
+ * `permissions.defaultMode` of the agent folder's `.claude/settings.local.json` or
+ * `.claude/settings.json` (the local file wins, as in Claude Code), if set to a known mode.
+ */
+export function folderPermissionMode(workspace: string): Options['permissionMode'] | undefined {
+  for (const name of ['settings.local.json', 'settings.json']) {
+    try {
+      const settings = JSON.parse(readFileSync(join(workspace, '.claude', name), 'utf8')) as {
+        permissions?: { defaultMode?: unknown };
+      };
+      const mode = settings.permissions?.defaultMode;
+      if (typeof mode === 'string' && PERMISSION_MODES.has(mode)) return mode as Options['permissionMode'];
+    } catch {
+      // no such file, or not JSON: the SDK reports unreadable settings itself
+    }
+  }
+  return undefined;
 }
 
 function optionsKey(options: BridgeSdkOptions, conversation: Conversation): string {

@@ -2,8 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { AshClient } from '@ash-ai/sdk';
 import { registerAgentCommands } from './commands/agents.js';
 import { registerFileCommands } from './commands/files.js';
+import { registerAuthCommands } from './commands/auth.js';
+import { registerQueueCommands } from './commands/queue.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerSessionCommands } from './commands/sessions.js';
+import { registerUsageCommands } from './commands/usage.js';
 import { resolveApiKey, resolveServerUrl } from './config.js';
 import { describeError } from './output.js';
 
@@ -41,6 +44,9 @@ export function buildProgram(version: string): Command {
   registerAgentCommands(program, globals);
   registerSessionCommands(program, globals);
   registerFileCommands(program, globals);
+  registerAuthCommands(program, globals);
+  registerQueueCommands(program, globals);
+  registerUsageCommands(program, globals);
   return program;
 }
 

@@ -7,6 +7,7 @@ import {
   runAsh,
   serverEnv,
   startAshProcess,
+  TEST_API_KEY,
   tempDir,
   tinyPng,
   type AshProcess,
@@ -35,6 +36,7 @@ describe('ash session files|download|upload and workspace save|restore, ash depl
       HOME: work,
       ASH_DATA_DIR: join(work, '.ash'),
       ASH_SERVER_URL: proc.url,
+      ASH_API_KEY: TEST_API_KEY,
     };
   });
   afterAll(async () => {

@@ -10,6 +10,8 @@ interface V1Mounts {
   memory?: string;
   pids?: string;
   cpu?: string;
+  /** CPU accounting (often co-mounted with cpu). */
+  cpuacct?: string;
 }
 
 /** Resource-limit counters read from a sandbox's cgroup. */
@@ -78,6 +80,24 @@ export class SandboxCgroup {
       if (usage > c.memoryBytes) c.memoryBytes = usage;
     }
     return c;
+  }
+
+  /**
+   * CPU time (user + system) the group's processes have used since it was created, in seconds:
+   * `usage_usec` of `cpu.stat` (v2) or `cpuacct.usage` (v1, nanoseconds). Undefined when the
+   * kernel does not account it (no cpuacct controller) or the group is gone.
+   */
+  cpuSeconds(): number | undefined {
+    for (const d of this.dirs) {
+      if (this.version === 'cgroup-v2') {
+        const usec = readKey(join(d, 'cpu.stat'), 'usage_usec', -1);
+        if (usec >= 0) return usec / 1e6;
+      } else if (existsSync(join(d, 'cpuacct.usage'))) {
+        const ns = readNumber(join(d, 'cpuacct.usage'), -1);
+        if (ns >= 0) return ns / 1e9;
+      }
+    }
+    return undefined;
   }
 
   /** Which limit was hit between two counter readings, if any. */
@@ -153,11 +173,12 @@ export class CgroupManager {
       const mounts = v1Mounts();
       if (mounts.memory && mounts.pids) {
         const parents: string[] = [];
-        for (const ctl of ['memory', 'pids', 'cpu'] as const) {
+        for (const ctl of ['memory', 'pids', 'cpu', 'cpuacct'] as const) {
           const mount = mounts[ctl];
           if (!mount) continue;
           const ownPath = own.get(ctl) ?? own.get(ctl === 'cpu' ? 'cpu,cpuacct' : ctl) ?? '/';
           const parent = join(mount, ownPath, groupName);
+          if (parents.includes(parent)) continue; // co-mounted controllers (cpu,cpuacct)
           mkdirSync(parent, { recursive: true });
           parents.push(parent);
         }
@@ -272,6 +293,7 @@ function v1Mounts(): V1Mounts {
     if (opts.includes('memory')) out.memory = mountPoint;
     if (opts.includes('pids')) out.pids = mountPoint;
     if (opts.includes('cpu')) out.cpu = mountPoint;
+    if (opts.includes('cpuacct')) out.cpuacct = mountPoint;
   }
   return out;
 }
@@ -316,7 +338,7 @@ function prepareV2Parent(ownDir: string, parent: string): void {
   );
 }
 
-function readKey(file: string, key: string): number {
+function readKey(file: string, key: string, missing = 0): number {
   try {
     for (const line of readFileSync(file, 'utf8').split('\n')) {
       const [k, v] = line.trim().split(/\s+/);
@@ -325,13 +347,13 @@ function readKey(file: string, key: string): number {
   } catch {
     // missing counter
   }
-  return 0;
+  return missing;
 }
 
-function readNumber(file: string): number {
+function readNumber(file: string, missing = 0): number {
   try {
     return Number.parseInt(readFileSync(file, 'utf8'), 10) || 0;
   } catch {
-    return 0;
+    return missing;
   }
 }

@@ -27,6 +27,7 @@ export {
 export {
   ModelProxy,
   createUpstreamDispatcher,
+  type ModelCallRefusal,
   type ModelCallUsage,
   type ModelProxyOptions,
 } from './model-proxy.js';

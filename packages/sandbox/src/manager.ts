@@ -18,7 +18,12 @@ import {
 } from './isolation.js';
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 import type { Logger } from './logger.js';
-import { createUpstreamDispatcher, ModelProxy, type ModelCallUsage } from './model-proxy.js';
+import {
+  createUpstreamDispatcher,
+  ModelProxy,
+  type ModelCallUsage,
+  type ModelProxyOptions,
+} from './model-proxy.js';
 import { Sandbox } from './sandbox.js';
 
 const execFileAsync = promisify(execFile);
@@ -86,6 +91,8 @@ export interface StartSandboxSpec {
   resolveApiKey: () => string | undefined;
   /** Metering hook of the model proxy. */
   onUsage?: (usage: ModelCallUsage) => void;
+  /** Admission hook of the model proxy (refuses calls, e.g. over a budget). */
+  admit?: ModelProxyOptions['admit'];
 }
 
 /** Raised when the requested isolation cannot be provided; the message says what to do. */
@@ -249,6 +256,7 @@ export class SandboxManager {
         resolveApiKey: spec.resolveApiKey,
         socketOwner: this.sandboxUser,
         onUsage: spec.onUsage,
+        admit: spec.admit,
         dispatcher: this.dispatcher,
         log,
       });

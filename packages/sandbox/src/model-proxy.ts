@@ -20,6 +20,13 @@ export interface ModelCallUsage {
   cacheReadInputTokens: number;
 }
 
+/** Why the proxy refuses a model call: answered as `{type:'error', error:{type, message}}` with `status`. */
+export interface ModelCallRefusal {
+  status: number;
+  type: string;
+  message: string;
+}
+
 export interface ModelProxyOptions {
   /** Unix socket to listen on. */
   socketPath: string;
@@ -31,6 +38,11 @@ export interface ModelProxyOptions {
   socketOwner?: { uid: number; gid: number };
   /** Called once per completed model response with its usage. */
   onUsage?: (usage: ModelCallUsage) => void;
+  /**
+   * Asked before each Messages API call is forwarded; a refusal is answered locally with an
+   * Anthropic-style error (e.g. a spending budget reached) and nothing reaches the upstream.
+   */
+  admit?: () => Promise<ModelCallRefusal | undefined>;
   /** Shared upstream connection pool. */
   dispatcher?: Dispatcher;
   log: Logger;
@@ -105,6 +117,12 @@ export class ModelProxy {
     if (req.method !== 'POST' || !path.startsWith('/v1/messages')) {
       sendApiError(res, 404, 'not_found_error', 'only the Messages API is reachable from a sandbox');
       req.resume();
+      return;
+    }
+    const refusal = await this.opts.admit?.().catch(() => undefined);
+    if (refusal) {
+      req.resume();
+      sendApiError(res, refusal.status, refusal.type, refusal.message);
       return;
     }
     const headers = forwardHeaders(req.headers);

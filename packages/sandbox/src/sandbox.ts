@@ -157,6 +157,14 @@ export class Sandbox {
     this.parts.connection.endTurn(turnId, { ev: 'turn_end', turnId, outcome, error });
   }
 
+  /**
+   * CPU seconds (user + system) the sandbox's processes — the Claude process and everything it
+   * started — have used so far (cgroup accounting); undefined without cgroups.
+   */
+  cpuSeconds(): number | undefined {
+    return this.parts.cgroup?.cpuSeconds();
+  }
+
   /** Memory in use by the sandbox's processes, bytes (cgroup), or undefined without cgroups. */
   memoryBytes(): number | undefined {
     return this.parts.cgroup?.counters().memoryBytes;

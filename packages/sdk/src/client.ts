@@ -1,9 +1,13 @@
-import type { Health, SendMessageBody, StreamEvent } from '@ash-ai/shared';
+import type { CredentialType, Health, SendMessageBody, StreamEvent } from '@ash-ai/shared';
 import { HttpClient, type HttpClientOptions } from './core/http.js';
 import { Agents } from './resources/agents.js';
 import { Attachments } from './resources/attachments.js';
 import type { FileToUpload } from './resources/files.js';
+import { ApiKeys } from './resources/api-keys.js';
+import { Credentials } from './resources/credentials.js';
+import { Queue } from './resources/queue.js';
 import { Sessions, type SendOptions } from './resources/sessions.js';
+import { Usage } from './resources/usage.js';
 
 /** Options of {@link AshClient}. All are optional. */
 export interface AshClientOptions extends Partial<HttpClientOptions> {}
@@ -18,7 +22,7 @@ function env(name: string): string | undefined {
  * Client of the Ash API.
  *
  * `serverUrl` defaults to `ASH_SERVER_URL` or `http://localhost:4100`; `apiKey` to `ASH_API_KEY`.
- * Resources: `agents`, `sessions`. The flat methods (`createSession`, `sendMessageStream`...)
+ * Resources: `agents`, `sessions`, `credentials`, `apiKeys`, `queue`, `usage`. The flat methods (`createSession`, `sendMessageStream`...)
  * keep code written for the upstream Ash SDK working.
  * @example
  * const client = new AshClient({ serverUrl: 'http://localhost:4100', apiKey });
@@ -30,6 +34,10 @@ export class AshClient {
   readonly sessions: Sessions;
   /** Session attachments (upload, list, download, delete). */
   readonly attachments: Attachments;
+  readonly credentials: Credentials;
+  readonly apiKeys: ApiKeys;
+  readonly queue: Queue;
+  readonly usage: Usage;
   /** The underlying transport (advanced use). */
   readonly http: HttpClient;
 
@@ -42,6 +50,10 @@ export class AshClient {
     this.agents = new Agents(this.http);
     this.sessions = new Sessions(this.http);
     this.attachments = new Attachments(this.http);
+    this.credentials = new Credentials(this.http);
+    this.apiKeys = new ApiKeys(this.http);
+    this.queue = new Queue(this.http);
+    this.usage = new Usage(this.http);
   }
 
   get serverUrl(): string {
@@ -89,6 +101,15 @@ export class AshClient {
     opts: SendOptions = {},
   ): AsyncGenerator<StreamEvent> {
     return this.sessions.send(sessionId, content, opts);
+  }
+  storeCredential(type: CredentialType, key: string, label?: string) {
+    return this.credentials.store(type, key, label);
+  }
+  listCredentials() {
+    return this.credentials.list();
+  }
+  deleteCredential(id: string) {
+    return this.credentials.delete(id);
   }
   listMessages(sessionId: string, opts: { limit?: number; afterSequence?: number } = {}) {
     return this.sessions

@@ -27,7 +27,11 @@ export { readAgentFolder, type ReadFolderOptions } from './internal/folder.js';
 export { Agents } from './resources/agents.js';
 export { Attachments, type DownloadedAttachment } from './resources/attachments.js';
 export { AgentFiles, SessionFiles, SessionWorkspace, type FileToUpload } from './resources/files.js';
+export { ApiKeys } from './resources/api-keys.js';
+export { Credentials } from './resources/credentials.js';
+export { Queue } from './resources/queue.js';
 export { Sessions, type HistoryPage, type SendOptions } from './resources/sessions.js';
+export { Usage } from './resources/usage.js';
 export type {
   Agent,
   AgentFilesChange,
@@ -40,15 +44,28 @@ export type {
   SessionUploadResponse,
   WorkspaceSnapshot,
   WorkspaceSource,
+  ApiKey,
   ContentBlock,
+  CreatedApiKeyResponse,
+  Credential,
+  CredentialType,
   Health,
+  EnqueueBody,
   Message,
   MessageContent,
+  QueueItem,
+  QueueStats,
+  QueueStatus,
   Session,
   SessionConfig,
   SessionEvent,
   SessionStatus,
   StreamEvent,
+  TenantBudget,
+  UpdateSessionConfigBody,
+  UsageRecord,
+  UsageStatsResponse,
+  UsageTotals,
   StreamEventName,
   TurnOutcome,
 } from '@ash-ai/shared';

@@ -4,6 +4,7 @@ import {
   removeDir,
   serverEnv,
   startAshProcess,
+  TEST_API_KEY,
   tempDir,
   tinyPng,
   type AshProcess,
@@ -29,7 +30,7 @@ describe('SDK: files, attachments and workspaces against a real server process',
         extra: { ASH_FILE_MAX_SIZE_MB: '1', ASH_ATTACHMENT_MAX_SIZE_MB: '1' },
       }),
     );
-    client = new AshClient({ serverUrl: proc.url });
+    client = new AshClient({ serverUrl: proc.url, apiKey: TEST_API_KEY });
     await client.agents.deploy({
       name: 'sdkfiles',
       files: [{ path: 'CLAUDE.md', content: Buffer.from('# SDK files\n').toString('base64') }],

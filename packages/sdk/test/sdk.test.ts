@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import {
   REPO_ROOT,
   ScriptedModel,
+  TEST_API_KEY,
   removeDir,
   serverEnv,
   startAshProcess,
@@ -13,6 +14,7 @@ import {
   AshApiError,
   AshClient,
   AshConnectionError,
+  AuthenticationError,
   BadRequestError,
   ConflictError,
   GoneError,
@@ -20,6 +22,8 @@ import {
   UnprocessableEntityError,
   type StreamEvent,
 } from '../src/index.js';
+
+const INTERNAL = 'sdk-test-internal-secret-0123456789';
 
 describe('SDK against a real server process', () => {
   let model: ScriptedModel;
@@ -30,8 +34,14 @@ describe('SDK against a real server process', () => {
   beforeAll(async () => {
     model = await ScriptedModel.start();
     dataDir = tempDir('ash-sdk-');
-    proc = await startAshProcess(serverEnv({ dataDir, modelUrl: model.url }));
-    client = new AshClient({ serverUrl: proc.url });
+    proc = await startAshProcess(
+      serverEnv({
+        dataDir,
+        modelUrl: model.url,
+        extra: { ASH_CREDENTIAL_KEY: 'sdk-test-master-key-0123456789', ASH_INTERNAL_SECRET: INTERNAL },
+      }),
+    );
+    client = new AshClient({ serverUrl: proc.url, apiKey: TEST_API_KEY });
   });
   afterAll(async () => {
     await proc?.stop();
@@ -120,5 +130,52 @@ describe('SDK against a real server process', () => {
 
     const offline = new AshClient({ serverUrl: 'http://127.0.0.1:9' });
     await expect(offline.health()).rejects.toBeInstanceOf(AshConnectionError);
+  });
+
+  it('manages API keys and credentials through client.apiKeys and client.credentials', async () => {
+    const created = await client.apiKeys.create({ label: 'sdk' });
+    expect(created.key).toMatch(/^ash_[A-Za-z0-9_-]{32}$/);
+    const keyed = new AshClient({ serverUrl: proc.url, apiKey: created.key });
+    expect(await keyed.agents.list()).toEqual(expect.any(Array));
+    const keys = await client.apiKeys.list();
+    expect(keys.find((k) => k.id === created.id)).toMatchObject({
+      label: 'sdk',
+      keyPrefix: created.key.slice(0, 8),
+    });
+    await client.apiKeys.revoke(created.id);
+    const refused = await keyed.agents.list().catch((e) => e);
+    expect(refused).toBeInstanceOf(AuthenticationError);
+    expect(refused).toMatchObject({ status: 401, code: 'unauthorized' });
+    await expect(client.apiKeys.revoke(created.id)).rejects.toMatchObject({ code: 'api_key_not_found' });
+    // Tenants are provisioned with the internal secret.
+    const other = await client.apiKeys.createForTenant('sdk-tenant', {
+      internalSecret: INTERNAL,
+      label: 'first',
+    });
+    expect(other.tenantId).toBe('sdk-tenant');
+    const otherClient = new AshClient({ serverUrl: proc.url, apiKey: other.key });
+    expect((await otherClient.apiKeys.list()).map((k) => k.tenantId)).toEqual(['sdk-tenant']);
+    await expect(
+      client.apiKeys.createForTenant('x', { internalSecret: 'wrong-secret-0123456789' }),
+    ).rejects.toBeInstanceOf(AuthenticationError);
+
+    const cred = await client.credentials.create({
+      type: 'openai',
+      key: 'sk-sdk-openai-0123456',
+      label: 'one',
+    });
+    expect(cred).toMatchObject({ type: 'openai', label: 'one', active: true });
+    expect(JSON.stringify(await client.credentials.list())).not.toContain('sk-sdk-openai-0123456');
+    expect(await client.credentials.update(cred.id, { active: false })).toMatchObject({ active: false });
+    await expect(client.sessions.create('plain', { credentialId: cred.id })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_credential',
+    });
+    expect(await otherClient.listCredentials()).toEqual([]);
+    await expect(otherClient.credentials.get(cred.id)).rejects.toBeInstanceOf(NotFoundError);
+    await client.deleteCredential(cred.id);
+    expect(await client.credentials.list()).toEqual([]);
+    const flat = await client.storeCredential('custom', 'custom-sdk-value-0123');
+    expect(flat.type).toBe('custom');
   });
 });

@@ -7,19 +7,27 @@ import type { Logger } from 'pino';
 import {
   AgentSchema,
   AttachmentSchema,
+  ApiKeySchema,
+  CredentialSchema,
   MessageSchema,
   ProblemSchema,
+  QueueItemSchema,
   SessionEventSchema,
   SessionSchema,
+  UsageRecordSchema,
   type Health,
 } from '@ash-ai/shared';
+import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { agentRoutes } from './routes/agents.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { fileRoutes } from './routes/files.js';
 import { workspaceRoutes } from './routes/workspace.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { internalRoutes } from './routes/internal.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { Repos } from './db/repos/index.js';
 import type { AgentFiles } from './services/agent-files.js';
@@ -27,6 +35,15 @@ import type { AgentService } from './services/agent-service.js';
 import type { AttachmentService } from './services/attachment-service.js';
 import type { SessionFiles } from './services/session-files.js';
 import type { WorkspaceSnapshots } from './services/workspace-snapshots.js';
+import { queueRoutes } from './routes/queue.js';
+import { sessionConfigRoutes } from './routes/session-config.js';
+import { usageRoutes } from './routes/usage.js';
+import type { ApiKeyService } from './services/api-key-service.js';
+import type { CredentialService } from './services/credential-service.js';
+import type { RunnerService } from './services/runner-service.js';
+import type { QueueService } from './services/queue-service.js';
+import type { SessionConfigService } from './services/session-config.js';
+import type { UsageService } from './services/usage-service.js';
 import type { SessionRuntime } from './services/session-runtime.js';
 import type { SessionService } from './services/session-service.js';
 
@@ -49,6 +66,11 @@ export interface AppDeps {
   sessions: SessionService;
   runtime: SessionRuntime;
   health: () => Promise<Health>;
+  apiKeys: ApiKeyService;
+  credentials: CredentialService;
+  runners: RunnerService;
+  /** Internal-route guard, rate limit and CORS settings (the API key service comes from `apiKeys`). */
+  security: Omit<SecurityOptions, 'keys'>;
   limits: { deployBodyBytes: number; messageBodyBytes: number };
   sseHeartbeatMs: number;
   /** Workspace data: files, bundles, snapshots, attachments (issue 5). */
@@ -61,6 +83,9 @@ export interface AppDeps {
     /** Body limits, bytes: file batches, bundles sent as JSON, attachments. */
     limits: { uploadBodyBytes: number; bundleJsonBodyBytes: number; attachmentBodyBytes: number };
   };
+  sessionConfig: SessionConfigService;
+  usage: UsageService;
+  queue: QueueService;
 }
 
 /**
@@ -87,13 +112,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     MessageSchema,
     SessionEventSchema,
     AttachmentSchema,
+    ApiKeySchema,
+    CredentialSchema,
   ])
     app.addSchema(s);
+  for (const s of [UsageRecordSchema, QueueItemSchema]) app.addSchema(s);
   app.decorateRequest('tenantId', '');
-  app.addHook('onRequest', async (req) => {
-    req.tenantId = 'default';
-  });
   registerErrorHandler(app);
+  await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });
 
   await app.register(swagger, {
     openapi: {
@@ -111,16 +137,46 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'files' },
         { name: 'workspace' },
         { name: 'attachments' },
+        { name: 'credentials' },
+        { name: 'api-keys' },
+        { name: 'internal', description: 'Guarded by ASH_INTERNAL_SECRET, not by API keys' },
+        { name: 'usage' },
+        { name: 'queue' },
       ],
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An Ash API key (`ash_…`): `Authorization: Bearer <key>`',
+          },
+          internalSecret: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The server’s ASH_INTERNAL_SECRET: `Authorization: Bearer <secret>`',
+          },
+        },
+      },
+      security: [{ apiKey: [] }],
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list' },
+    // swagger-ui's own CSP (hashes of its inline scripts), minus upgrade-insecure-requests, which
+    // would break the page on a plain-HTTP server reached by a non-localhost name.
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+  });
 
   await app.register(healthRoutes(deps.health));
+  await app.register(apiKeyRoutes(deps.apiKeys));
+  await app.register(credentialRoutes(deps.credentials));
+  await app.register(internalRoutes(deps.apiKeys, deps.runners));
   await app.register(agentRoutes(deps.agents, { deployBodyLimit: deps.limits.deployBodyBytes }));
   await app.register(
     sessionRoutes(deps.sessions, deps.runtime, {
@@ -142,6 +198,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     attachmentRoutes(data.attachments, { uploadBodyLimit: data.limits.attachmentBodyBytes }),
   );
+  await app.register(sessionConfigRoutes(deps.sessionConfig));
+  await app.register(usageRoutes(deps.usage));
+  await app.register(queueRoutes(deps.queue));
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }

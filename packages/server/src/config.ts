@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { DEFAULT_SANDBOX_LIMITS, type IsolationMode, type SandboxLimits } from '@ash-ai/sandbox';
+import { BEARER_TOKEN_PATTERN } from '@ash-ai/shared';
 
 const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   Type.Integer({ default: def, minimum: min, maximum: max });
@@ -87,6 +88,38 @@ export const EnvSchema = Type.Object({
   AWS_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
   AWS_SECRET_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1 })),
   AWS_SESSION_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  // Auth, tenants, credentials (docs/security.md).
+  /** A key of the `default` tenant (kept in memory only; not stored in the database). */
+  ASH_API_KEY: Type.Optional(Type.String({ minLength: 16, maxLength: 512, pattern: BEARER_TOKEN_PATTERN })),
+  /** Secret API keys are hashed with (HMAC-SHA256). Default: generated once into `<data dir>/key-hash-secret`. */
+  ASH_KEY_HASH_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  /** Bearer secret of the internal routes (`/api/internal/*`: tenant keys, runners). */
+  ASH_INTERNAL_SECRET: Type.Optional(
+    Type.String({ minLength: 16, maxLength: 512, pattern: BEARER_TOKEN_PATTERN }),
+  ),
+  /** `1`: internal routes need no secret. Only allowed when the server listens on loopback only. */
+  ASH_INTERNAL_OPEN: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
+  /** Master key of stored credentials (AES-256-GCM, per-credential scrypt). Unset: credentials are off. */
+  ASH_CREDENTIAL_KEY: Type.Optional(Type.String({ minLength: 16 })),
+  /** Requests per API key (or per client IP without one) and window; `0` switches rate limiting off. */
+  ASH_RATE_LIMIT_MAX: Int(1000, 0),
+  ASH_RATE_LIMIT_WINDOW_MS: Int(60_000, 1000),
+  /** Comma-separated origins allowed by CORS (exact, e.g. `https://app.example.com`); `*` allows any. */
+  ASH_ALLOWED_ORIGINS: Type.Optional(Type.String()),
+  /** JSON price table laid over the built-in one (usage ledger costs); see docs/configuration.md. */
+  ASH_PRICES_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Queue items this server runs at once (0: this server runs no queue processor). */
+  ASH_QUEUE_CONCURRENCY: Int(2, 0, 64),
+  /** How often an idle queue processor looks for due items, ms. */
+  ASH_QUEUE_POLL_MS: Int(1000, 10, 60_000),
+  /** First retry delay of a failed queue item, ms; doubled on every further retry. */
+  ASH_QUEUE_RETRY_BASE_MS: Int(5000, 0),
+  /** Longest retry delay, ms. */
+  ASH_QUEUE_RETRY_MAX_MS: Int(15 * 60_000, 0),
+  /** How often a running queue item's heartbeat is written, ms. */
+  ASH_QUEUE_HEARTBEAT_MS: Int(5000, 10),
+  /** A running item whose heartbeat is older than this is taken back (its server died), ms. */
+  ASH_QUEUE_STALE_MS: Int(30_000, 100),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -134,6 +167,27 @@ export interface Config {
         credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
       }
     | undefined;
+  /** A key of the `default` tenant from the environment. */
+  apiKey: string | undefined;
+  /** The HMAC secret for API keys, when given by the environment. */
+  keyHashSecret: string | undefined;
+  internalSecret: string | undefined;
+  /** Internal routes need no secret (loopback-only servers; checked at load). */
+  internalOpen: boolean;
+  credentialKey: string | undefined;
+  /** Requests per key per window; `max` 0 = off. */
+  rateLimit: { max: number; windowMs: number };
+  /** Exact origins CORS allows (`*` = any); empty = none. */
+  allowedOrigins: string[];
+  pricesFile: string | undefined;
+  queue: {
+    concurrency: number;
+    pollMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    heartbeatMs: number;
+    staleMs: number;
+  };
 }
 
 /** Raised when the environment is invalid; the message names every bad variable. */
@@ -167,6 +221,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.ASH_S3_ENDPOINT && !/^https?:\/\//i.test(e.ASH_S3_ENDPOINT)) {
     throw new ConfigError('invalid configuration: ASH_S3_ENDPOINT must be an http(s):// URL');
+  }
+  if (e.ASH_INTERNAL_OPEN === '1' && !isLoopbackHost(e.ASH_HOST)) {
+    throw new ConfigError(
+      `invalid configuration: ASH_INTERNAL_OPEN=1 is only allowed when ASH_HOST is a loopback address (it is ${e.ASH_HOST}); set ASH_INTERNAL_SECRET instead`,
+    );
+  }
+  const allowedOrigins = (e.ASH_ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const o of allowedOrigins) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) {
+      throw new ConfigError(
+        `invalid configuration: ASH_ALLOWED_ORIGINS: '${o}' is not an origin (scheme://host[:port], no path)`,
+      );
+    }
   }
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash');
   return {
@@ -224,10 +294,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
               : undefined,
         }
       : undefined,
+    apiKey: e.ASH_API_KEY,
+    keyHashSecret: e.ASH_KEY_HASH_SECRET,
+    internalSecret: e.ASH_INTERNAL_SECRET,
+    internalOpen: e.ASH_INTERNAL_OPEN === '1',
+    credentialKey: e.ASH_CREDENTIAL_KEY,
+    rateLimit: { max: e.ASH_RATE_LIMIT_MAX, windowMs: e.ASH_RATE_LIMIT_WINDOW_MS },
+    allowedOrigins,
+    pricesFile: e.ASH_PRICES_FILE ? resolveDir(e.ASH_PRICES_FILE) : undefined,
+    queue: {
+      concurrency: e.ASH_QUEUE_CONCURRENCY,
+      pollMs: e.ASH_QUEUE_POLL_MS,
+      retryBaseMs: e.ASH_QUEUE_RETRY_BASE_MS,
+      retryMaxMs: e.ASH_QUEUE_RETRY_MAX_MS,
+      heartbeatMs: e.ASH_QUEUE_HEARTBEAT_MS,
+      staleMs: e.ASH_QUEUE_STALE_MS,
+    },
   };
 }
 
 function resolveDir(p: string): string {
   if (p === '~' || p.startsWith('~/')) return join(homedir(), p.slice(1));
   return isAbsolute(p) ? p : resolve(p);
+}
+
+/**
+ * True when `host` only accepts connections from this machine: `localhost`, `127.0.0.0/8`
+ * (RFC 1122 §3.2.1.3) or `::1`.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

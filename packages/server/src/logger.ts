@@ -8,9 +8,15 @@ import pino, { type Logger } from 'pino';
 export class SecretRegistry {
   private readonly secrets = new Set<string>();
 
-  /** Registers a secret (values shorter than 8 characters are ignored: too likely to match by chance). */
+  /**
+   * Registers a secret (values shorter than 8 characters are ignored: too likely to match by
+   * chance). Its JSON-escaped form is registered too, since log lines are JSON.
+   */
   add(secret: string | undefined): void {
-    if (secret && secret.length >= 8) this.secrets.add(secret);
+    if (!secret || secret.length < 8) return;
+    this.secrets.add(secret);
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    if (escaped !== secret) this.secrets.add(escaped);
   }
 
   scrub(text: string): string {

@@ -3,7 +3,8 @@ import { createAshServer } from './server.js';
 
 /**
  * Runs the server in the foreground until SIGINT/SIGTERM (then stops sandboxes and exits).
- * @throws ConfigError for an invalid environment; SandboxUnavailableError when isolation is missing.
+ * @throws ConfigError for an invalid environment; PriceTableError for an unusable ASH_PRICES_FILE;
+ * SandboxUnavailableError when isolation is missing.
  */
 export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env);
@@ -28,7 +29,12 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
 /** One line for stderr describing a startup failure (no stack for expected ones). */
 export function startupErrorMessage(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
-  if (err instanceof Error && (err.name === 'SandboxUnavailableError' || err.name === 'SandboxStartError'))
+  if (
+    err instanceof Error &&
+    (err.name === 'SandboxUnavailableError' ||
+      err.name === 'SandboxStartError' ||
+      err.name === 'PriceTableError')
+  )
     return err.message;
   if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE')
     return `${err.message}: the port is taken (set ASH_PORT)`;

@@ -14,6 +14,15 @@ import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos } from './db/repos/index.js';
 import { createLogger, SecretRegistry } from './logger.js';
 import { AgentService } from './services/agent-service.js';
+import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
+import { CredentialService } from './services/credential-service.js';
+import { RunnerService } from './services/runner-service.js';
+import { TurnScheduler } from './services/busy-policy.js';
+import { QueueProcessor } from './services/queue-processor.js';
+import { QueueService } from './services/queue-service.js';
+import { SessionConfigService } from './services/session-config.js';
+import { loadPricing } from './services/usage-prices.js';
+import { UsageService } from './services/usage-service.js';
 import { SessionPaths } from './services/session-paths.js';
 import { SessionRuntime } from './services/session-runtime.js';
 import { SessionService } from './services/session-service.js';
@@ -53,16 +62,36 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   secrets.add(config.anthropicApiKey);
   secrets.add(config.s3?.credentials?.secretAccessKey);
   secrets.add(config.s3?.credentials?.sessionToken);
+  secrets.add(config.internalSecret);
   const logger = createLogger({
     level: config.logLevel,
     secrets,
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
   });
   const ownerId = serverId(config.dataDir);
+  const pricing = loadPricing(config.pricesFile);
   const db = await openDatabase(
     config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') },
   );
   const repos = createRepos(db);
+  if (config.databaseUrl && !config.keyHashSecret) {
+    logger.warn(
+      'ASH_KEY_HASH_SECRET is unset: API keys are hashed with a secret kept in this server’s data dir; servers sharing this database must all set the same ASH_KEY_HASH_SECRET',
+    );
+  }
+  const apiKeys = new ApiKeyService({
+    repos,
+    hashSecret: loadKeyHashSecret(config.dataDir, config.keyHashSecret),
+    envKey: config.apiKey,
+    secrets,
+    log: logger.child({ component: 'auth' }),
+  });
+  const credentials = new CredentialService({
+    repos,
+    masterKey: config.credentialKey,
+    secrets,
+    log: logger.child({ component: 'credentials' }),
+  });
   const objects = createObjectStore(config);
   try {
     await objects.check();
@@ -98,6 +127,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
+  const usage = new UsageService({ repos, pricing, log: logger.child({ component: 'usage' }) });
   let sessions: SessionService | undefined;
   const runtime = new SessionRuntime({
     repos,
@@ -109,6 +139,8 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     version: SERVER_VERSION,
     ownerId,
     scrubber,
+    credentials,
+    hooks: usage,
     onSessionEvicted: async (s, reason) => {
       const record = await repos.sessions.get(s.tenantId, s.id);
       if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
@@ -147,12 +179,15 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     maxBytes: config.data.attachmentMaxBytes,
     log: logger,
   });
+  const turns = new TurnScheduler({ runtime, repos, log: logger });
   sessions = new SessionService({
     repos,
     runtime,
     agents: store,
     paths,
     log: logger,
+    credentials,
+    turns,
     defaultPrewarmCount: config.prewarmCount,
     hooks: {
       // Snapshots go to object storage on pause when it is remote (S3): another server sharing
@@ -181,6 +216,8 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     archives,
   });
   await reconcile(repos, ownerId, logger);
+  await apiKeys.bootstrap(config.dataDir);
+  await credentials.selfCheck();
   runtime.start();
   // Warm pools for every agent, in the background.
   void repos.agents
@@ -192,6 +229,14 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       }
     })
     .catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
+  const processor = new QueueProcessor({
+    id: ownerId,
+    repos,
+    sessions: sessionService,
+    log: logger.child({ component: 'queue' }),
+    ...config.queue,
+  });
+  const queue = new QueueService({ repos, onEnqueued: () => processor.notify() });
 
   const startedAt = Date.now();
   const coordinatorId = `${hostname()}-${process.pid}`;
@@ -213,12 +258,23 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     sessions: sessionService,
     runtime,
     health,
+    apiKeys,
+    credentials,
+    runners: new RunnerService(repos),
+    security: {
+      internal: { secret: config.internalSecret, open: config.internalOpen },
+      rateLimit: config.rateLimit,
+      allowedOrigins: config.allowedOrigins,
+    },
     // base64 inflates by 4/3; allow for JSON around it.
     limits: {
       deployBodyBytes: Math.ceil(config.agentMaxSizeBytes * 1.4) + 1024 * 1024,
       messageBodyBytes: Math.ceil(config.messageMaxSizeBytes * 1.4) + 64 * 1024,
     },
     sseHeartbeatMs: config.sseHeartbeatMs,
+    sessionConfig: new SessionConfigService({ repos, paths }),
+    usage,
+    queue,
     data: {
       repos,
       sessionFiles,
@@ -233,6 +289,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     },
   });
 
+  processor.start();
   let closed = false;
   return {
     app,
@@ -249,7 +306,10 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     async close() {
       if (closed) return;
       closed = true;
+      processor.stop();
       await runtime.shutdown();
+      await processor.drain();
+      await usage.settled();
       await app.close();
       await sandboxes.close();
       await objects.close();

@@ -2,7 +2,17 @@ import { ALL_BYTES, tinyPng } from '@ash-ai/testing';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
+import {
+  api,
+  createSession,
+  deployAgent,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+  TEST_API_KEY,
+} from './harness.js';
+
+const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
@@ -53,7 +63,7 @@ describe('attachments', () => {
       // The agent can read it in its workspace.
       expect(readFileSync(join(ws, ...a.workspacePath.split('/'))).equals(bytes)).toBe(true);
 
-      const res = await fetch(`${t.url}/api/attachments/${a.id}`);
+      const res = await fetch(`${t.url}/api/attachments/${a.id}`, { headers: AUTH });
       expect(res.status).toBe(200);
       expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -72,7 +82,7 @@ describe('attachments', () => {
     // Types: given, or from the name.
     const pdf = list.body.attachments[0];
     expect(pdf.mimeType).toBe('application/pdf');
-    const res = await fetch(`${t.url}/api/attachments/${pdf.id}`);
+    const res = await fetch(`${t.url}/api/attachments/${pdf.id}`, { headers: AUTH });
     expect(res.headers.get('content-type')).toBe('application/pdf');
   });
 
@@ -154,7 +164,7 @@ describe('attachments', () => {
       'session_not_found',
     );
     const first = after.body.attachments[0];
-    const del = await fetch(`${t.url}/api/attachments/${first.id}`, { method: 'DELETE' });
+    const del = await fetch(`${t.url}/api/attachments/${first.id}`, { method: 'DELETE', headers: AUTH });
     expect(del.status).toBe(204);
     expect((await api(t.url, 'GET', `/api/attachments/${first.id}`)).status).toBe(404);
     expect((await api(t.url, 'DELETE', `/api/attachments/${first.id}`)).status).toBe(404);

@@ -12,7 +12,17 @@ import {
 import { join } from 'node:path';
 import { removeDir, ScriptedModel, tempDir, ALL_BYTES, tinyPng } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
+import {
+  api,
+  createSession,
+  deployAgent,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+  TEST_API_KEY,
+} from './harness.js';
+
+const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
@@ -20,7 +30,7 @@ const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 function rawGet(url: string, path: string, method = 'GET'): Promise<{ status: number; body: Buffer }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, path, method }, (res) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method, headers: AUTH }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
@@ -31,7 +41,7 @@ function rawGet(url: string, path: string, method = 'GET'): Promise<{ status: nu
 }
 
 async function getRaw(url: string, path: string) {
-  const res = await fetch(url + path);
+  const res = await fetch(url + path, { headers: AUTH });
   return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
 }
 

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { ScriptedModel, removeDir, serverEnv, tempDir } from '@ash-ai/testing';
+import { ScriptedModel, TEST_API_KEY, removeDir, serverEnv, tempDir } from '@ash-ai/testing';
 import { SseDecoder, type StreamEvent } from '@ash-ai/shared';
 import { createAshServer, loadConfig, type AshServer } from '../src/index.js';
 
@@ -17,7 +17,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on a free port with its own data dir. `env` overrides ASH_* variables. */
+/**
+ * Starts a server on a free port with its own data dir. `env` overrides ASH_* variables. With
+ * `dataDir`, the server uses that one (a restart) and `close()` leaves it in place.
+ */
 export async function startTestServer(
   opts: { env?: Record<string, string>; model?: ScriptedModel; dataDir?: string } = {},
 ): Promise<TestServer> {
@@ -54,7 +57,15 @@ export async function startTestServer(
   };
 }
 
-/** JSON request helper: resolves to status, parsed body and headers. */
+export { TEST_API_KEY };
+
+/** `Authorization` header value for a key. */
+export const bearer = (key: string) => `Bearer ${key}`;
+
+/**
+ * JSON request helper: resolves to status, parsed body and headers. Authenticates with
+ * {@link TEST_API_KEY} unless `headers.authorization` is given (an empty string sends none).
+ */
 export async function api(
   url: string,
   method: string,
@@ -62,9 +73,11 @@ export async function api(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: any; headers: Headers; text: string }> {
+  const h: Record<string, string> = { authorization: bearer(TEST_API_KEY), ...headers };
+  if (h.authorization === '') delete h.authorization;
   const res = await fetch(url + path, {
     method,
-    headers: body !== undefined ? { 'content-type': 'application/json', ...headers } : headers,
+    headers: body !== undefined ? { 'content-type': 'application/json', ...h } : h,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -82,10 +95,11 @@ export async function sendTurn(
   url: string,
   sessionId: string,
   body: Record<string, unknown>,
+  key = TEST_API_KEY,
 ): Promise<{ status: number; raw: string; events: StreamEvent[]; headers: Headers }> {
   const res = await fetch(`${url}/api/sessions/${sessionId}/messages`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: bearer(key) },
     body: JSON.stringify(body),
   });
   const raw = await res.text();
@@ -101,15 +115,22 @@ export async function deployAgent(
   name: string,
   files: Record<string, string>,
   extra: Record<string, unknown> = {},
+  key = TEST_API_KEY,
 ) {
-  const r = await api(url, 'POST', '/api/agents', {
-    name,
-    files: Object.entries(files).map(([path, content]) => ({
-      path,
-      content: Buffer.from(content).toString('base64'),
-    })),
-    ...extra,
-  });
+  const r = await api(
+    url,
+    'POST',
+    '/api/agents',
+    {
+      name,
+      files: Object.entries(files).map(([path, content]) => ({
+        path,
+        content: Buffer.from(content).toString('base64'),
+      })),
+      ...extra,
+    },
+    { authorization: bearer(key) },
+  );
   if (r.status !== 201) throw new Error(`deploy failed: ${r.status} ${r.text}`);
   return r.body.agent;
 }
@@ -118,8 +139,9 @@ export async function createSession(
   url: string,
   agent: string,
   extra: Record<string, unknown> = {},
+  key = TEST_API_KEY,
 ): Promise<string> {
-  const r = await api(url, 'POST', '/api/sessions', { agent, ...extra });
+  const r = await api(url, 'POST', '/api/sessions', { agent, ...extra }, { authorization: bearer(key) });
   if (r.status !== 201) throw new Error(`create session failed: ${r.status} ${r.text}`);
   return r.body.session.id as string;
 }

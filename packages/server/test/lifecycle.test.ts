@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SseDecoder, type StreamEvent } from '@ash-ai/shared';
-import { requestText } from '@ash-ai/testing';
+import { TEST_API_KEY, requestText } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -16,6 +16,7 @@ import {
   type TestServer,
 } from './harness.js';
 
+const AUTH = `Bearer ${TEST_API_KEY}`;
 const ws = (t: TestServer, id: string, file: string) => join(t.dataDir, 'sessions', id, 'workspace', file);
 
 describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, reconnect', () => {
@@ -233,7 +234,7 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
     const ctrl = new AbortController();
     const res = await fetch(`${t.url}/api/sessions/${id}/messages`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: AUTH },
       body: JSON.stringify({ content: 'stream please' }),
       signal: ctrl.signal,
     });
@@ -248,7 +249,7 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
     ctrl.abort();
     const lastId = first.at(-1)!.id;
     const again = await fetch(`${t.url}/api/sessions/${id}/stream`, {
-      headers: { 'last-event-id': String(lastId) },
+      headers: { 'last-event-id': String(lastId), authorization: AUTH },
     });
     expect(again.status).toBe(200);
     const rest = new SseDecoder()
@@ -264,7 +265,9 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
     const persisted = await api(t.url, 'GET', `/api/sessions/${id}/events?limit=1000&after=${ids[0]! - 1}`);
     expect(persisted.body.events.map((e: { sequence: number }) => e.sequence)).toEqual(ids);
     // ?after= works too, and a finished turn replays from history
-    const replay = await fetch(`${t.url}/api/sessions/${id}/stream?after=${ids[0]}`);
+    const replay = await fetch(`${t.url}/api/sessions/${id}/stream?after=${ids[0]}`, {
+      headers: { authorization: AUTH },
+    });
     const replayed = new SseDecoder().push(await replay.text()).map((f) => Number(f.id));
     expect(replayed).toEqual(ids.slice(1));
   });

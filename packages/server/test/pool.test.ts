@@ -1,3 +1,4 @@
+import { TEST_API_KEY } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -35,7 +36,9 @@ describe('warm pool', () => {
       (turn.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content,
     ).toContain('# Warm');
     await eventually(async () => (await health(t)).pool.warm === 1, 20_000, 'the spare to be replaced');
-    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
+    ).text();
     expect(metrics).toMatch(/^ash_prewarm_hits_total \d+/m);
     expect(metrics).toMatch(/^ash_pool_sandboxes\{state="warm"\} 1/m);
     expect(metrics).toMatch(/^ash_pool_max_capacity \d+/m);

@@ -1,42 +1,9 @@
-import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { environsOf, grepTree } from './inspect.js';
 import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
 
 const REAL_KEY = 'sk-ant-real-key-must-never-leak-7f3a9c';
-
-/** Environments of live processes whose command line mentions `needle`. */
-function environsOf(needle: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes(needle)) out.push(readFileSync(`/proc/${pid}/environ`, 'utf8'));
-    } catch {
-      // process gone or not readable
-    }
-  }
-  return out;
-}
-
-function grepTree(dir: string, needle: string): string[] {
-  const hits: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) {
-        try {
-          if (readFileSync(p).includes(needle)) hits.push(p);
-        } catch {
-          // unreadable
-        }
-      }
-    }
-  };
-  walk(dir);
-  return hits;
-}
 
 describe('the real Anthropic key stays on the host', () => {
   let t: TestServer;

@@ -12,7 +12,17 @@ import {
 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../src/storage/s3-object-store.js';
-import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
+import {
+  api,
+  createSession,
+  deployAgent,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+  TEST_API_KEY,
+} from './harness.js';
+
+const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
@@ -43,7 +53,7 @@ describe('agent files (knowledge files) and agent folders in storage', () => {
       { path: 'knowledge/all.bin', written: true, size: 256 },
       { path: 'knowledge/facts.md', written: true, size: 25 },
     ]);
-    const raw = await fetch(`${t.url}/api/agents/kb/files/knowledge/all.bin`);
+    const raw = await fetch(`${t.url}/api/agents/kb/files/knowledge/all.bin`, { headers: AUTH });
     expect(raw.headers.get('x-ash-agent-version')).toBe('2');
     expect(Buffer.from(await raw.arrayBuffer()).equals(ALL_BYTES)).toBe(true);
     const json = await api(t.url, 'GET', '/api/agents/kb/files/knowledge/facts.md?format=json');
@@ -184,11 +194,11 @@ describe('two servers sharing Postgres and an S3 bucket', () => {
     expect(resumed.status).toBe(200);
     expect(resumed.body.session.status).toBe('active');
     expect(existsSync(join(b.dataDir, 'sessions', x, 'workspace', 'memory.txt'))).toBe(true);
-    const mem = await fetch(`${b.url}/api/sessions/${x}/files/memory.txt`);
+    const mem = await fetch(`${b.url}/api/sessions/${x}/files/memory.txt`, { headers: AUTH });
     expect(mem.status).toBe(200);
     expect(mem.headers.get('x-ash-source')).toMatch(/^(live|stored)$/);
     expect(await mem.text()).toBe('kumquat\n');
-    const bin = await fetch(`${b.url}/api/sessions/${x}/files/bin/all.bin`);
+    const bin = await fetch(`${b.url}/api/sessions/${x}/files/bin/all.bin`, { headers: AUTH });
     expect(Buffer.from(await bin.arrayBuffer()).equals(ALL_BYTES)).toBe(true);
 
     // The conversation continues on B: the model receives the earlier turn.

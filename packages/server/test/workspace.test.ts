@@ -3,8 +3,18 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { removeDir, tempDir, ALL_BYTES, tinyPng } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
+import {
+  api,
+  createSession,
+  deployAgent,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+  TEST_API_KEY,
+} from './harness.js';
 import { rawTarGz, zeroBombTarGz } from './tar-fixtures.js';
+
+const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
@@ -12,14 +22,14 @@ async function download(
   url: string,
   id: string,
 ): Promise<{ status: number; bytes: Buffer; headers: Headers }> {
-  const res = await fetch(`${url}/api/sessions/${id}/workspace`);
+  const res = await fetch(`${url}/api/sessions/${id}/workspace`, { headers: AUTH });
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), headers: res.headers };
 }
 
 async function uploadRaw(url: string, id: string, bundle: Buffer) {
   const res = await fetch(`${url}/api/sessions/${id}/workspace`, {
     method: 'POST',
-    headers: { 'content-type': 'application/gzip' },
+    headers: { 'content-type': 'application/gzip', ...AUTH },
     body: new Uint8Array(bundle),
   });
   return { status: res.status, body: (await res.json()) as any };

@@ -33,12 +33,20 @@ export const ErrorCodes = {
   attachment_not_found: 404,
   /** A workspace bundle that is not a gzip tar, or holds unsafe entries (links out, absolute or `..` names, devices). */
   invalid_bundle: 400,
+  /** An API key id that is unknown, revoked or another tenant's. */
+  api_key_not_found: 404,
+  /** A credential id that is unknown or another tenant's. */
+  credential_not_found: 404,
+  /** No such queue item (for this tenant). */
+  queue_item_not_found: 404,
   /** The session is running a turn and the busy policy is `reject`. */
   session_busy: 409,
   /** The session is in a state that does not allow the operation (e.g. pausing a paused session). */
   invalid_session_state: 409,
   /** The resource already exists. */
   conflict: 409,
+  /** The queue item is no longer pending (running, finished or cancelled), so it cannot be cancelled. */
+  queue_item_not_pending: 409,
   /** The session has ended; it can be read but not used. */
   session_ended: 410,
   /** The body is larger than the route allows, or decoded content exceeds a limit. */

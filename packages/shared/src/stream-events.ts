@@ -36,7 +36,10 @@ export const TurnCompleteDataSchema = Type.Object({
   /** SDK result subtype: `success`, `error_max_turns`, `error_max_budget_usd`, ... */
   subtype: Type.String(),
   durationMs: Type.Number(),
-  /** The SDK's own cost estimate for the turn in USD. */
+  /**
+   * The SDK's own cost estimate for this turn in USD (its per-result model usage; the SDK's
+   * `total_cost_usd` is cumulative over the conversation).
+   */
   totalCostUsd: Type.Number(),
   usage: Type.Record(Type.String(), Type.Unknown()),
   /** With `outputFormat`: the structured result. */
@@ -209,11 +212,27 @@ export function turnCompleteFromResult(msg: Rec): TurnCompleteData {
     isError: msg.is_error === true,
     subtype: typeof msg.subtype === 'string' ? msg.subtype : 'unknown',
     durationMs: typeof msg.duration_ms === 'number' ? msg.duration_ms : 0,
-    totalCostUsd: typeof msg.total_cost_usd === 'number' ? msg.total_cost_usd : 0,
+    totalCostUsd: sdkTurnCostUsd(msg),
     usage: isRec(msg.usage) ? msg.usage : {},
   };
   if (msg.structured_output !== undefined) data.structuredOutput = msg.structured_output;
   return data;
+}
+
+/**
+ * The SDK's cost estimate for the turn a `result` message ends, USD: the sum of `costUSD` over
+ * `model_usage_since_last_result` (what this turn used). The message's `total_cost_usd` counts the
+ * whole conversation (it survives process restarts), so it is used only when the per-result
+ * figures are absent (older SDKs).
+ */
+export function sdkTurnCostUsd(msg: Rec): number {
+  const since = msg.model_usage_since_last_result;
+  if (isRec(since)) {
+    let sum = 0;
+    for (const u of Object.values(since)) if (isRec(u) && typeof u.costUSD === 'number') sum += u.costUSD;
+    return sum;
+  }
+  return typeof msg.total_cost_usd === 'number' ? msg.total_cost_usd : 0;
 }
 
 /** The plain text of an SDK message: text blocks joined, or the result text. */

@@ -12,6 +12,7 @@ export { TEST_POSTGRES_URL, createTestPostgresDatabase, type TestDatabase } from
 export {
   ENTRIES,
   REPO_ROOT,
+  TEST_API_KEY,
   removeDir,
   runAsh,
   serverEnv,

@@ -22,7 +22,17 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Environment for a server under test: isolated data dir, scripted model, no retries. */
+/**
+ * The API key servers under test accept (as `ASH_API_KEY`, a key of the `default` tenant) unless a
+ * test overrides it. Test clients send it as `Authorization: Bearer <key>`.
+ */
+export const TEST_API_KEY = 'ash_test-key-for-the-test-suite-00001';
+
+/**
+ * Environment for a server under test: isolated data dir, scripted model, no retries, and
+ * {@link TEST_API_KEY} as its `ASH_API_KEY` (pass `extra: { ASH_API_KEY: '' }` for a server
+ * without one, e.g. to see the first-start key).
+ */
 export function serverEnv(opts: {
   dataDir: string;
   modelUrl: string;
@@ -38,6 +48,7 @@ export function serverEnv(opts: {
     ANTHROPIC_API_KEY: 'sk-ant-test-0123456789abcdef',
     ASH_MODEL_MAX_RETRIES: '0',
     ASH_LOG_LEVEL: 'info',
+    ASH_API_KEY: TEST_API_KEY,
     ...opts.extra,
   };
 }

@@ -66,6 +66,14 @@ export interface RecordedRequest {
   at: number;
   /** The reply the server chose. */
   reply?: ScriptedReply;
+  /**
+   * What the response reported: the API message id and its final `usage` (what a metering proxy
+   * should count for this request). Absent for error replies and non-message endpoints.
+   */
+  reported?: {
+    id: string;
+    usage: Required<ScriptedUsage>;
+  };
 }
 
 /** Chooses the reply for a request; return undefined to fall back to the default. */
@@ -244,8 +252,18 @@ export class ScriptedModel {
       return;
     }
     if (rec.body.stream !== true) {
+      const body = nonStreaming(rec, reply);
+      rec.reported = {
+        id: body.id as string,
+        usage: {
+          input_tokens: 10,
+          output_tokens: 5,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        },
+      };
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(nonStreaming(rec, reply)));
+      res.end(JSON.stringify(body));
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -256,6 +274,15 @@ export class ScriptedModel {
     };
     const usage = 'usage' in reply && reply.usage ? reply.usage : {};
     const msgId = `msg_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+    rec.reported = {
+      id: msgId,
+      usage: {
+        input_tokens: usage.input_tokens ?? 10,
+        output_tokens: 'stall' in reply ? 1 : (usage.output_tokens ?? 5),
+        cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+        cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+      },
+    };
     send('message_start', {
       type: 'message_start',
       message: {

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AshClient } from '@ash-ai/sdk';
-import { ashHome, DEFAULT_PORT, resolveServerUrl, writeCliConfig } from '../config.js';
+import { ashHome, configPath, DEFAULT_PORT, resolveServerUrl, writeCliConfig } from '../config.js';
+
+/** Where a server writes the key it creates on its first start (same name as the server's INITIAL_KEY_FILE). */
+const INITIAL_KEY_FILE = 'initial-api-key';
 import { CliError, printJson } from '../output.js';
 import type { GlobalOptions } from '../program.js';
 
@@ -44,6 +47,21 @@ async function waitHealthy(
   return false;
 }
 
+/**
+ * Moves the key a server wrote on its first start (`<data dir>/initial-api-key`) into the CLI
+ * config (0600), so the next command is authenticated with no manual step, then deletes the
+ * file: the plaintext then exists in one place only. Returns true when a key was picked up.
+ */
+function adoptInitialKey(home: string): boolean {
+  const file = join(home, INITIAL_KEY_FILE);
+  if (!existsSync(file)) return false;
+  const key = readFileSync(file, 'utf8').trim();
+  if (!key) return false;
+  writeCliConfig({ api_key: key });
+  rmSync(file, { force: true });
+  return true;
+}
+
 function tail(file: string, lines: number): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -76,6 +94,7 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
       const existing = readPid();
       if (existing && alive(existing)) {
         if (await waitHealthy(client, 2000)) {
+          adoptInitialKey(home);
           process.stdout.write(`Ash is already running at ${url} (pid ${existing})\n`);
           return;
         }
@@ -104,7 +123,9 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
         throw new CliError(`the server did not become healthy; last log lines:\n${tail(logFile(), 15)}`);
       }
       writeCliConfig({ server_url: url });
+      const adopted = adoptInitialKey(home);
       process.stdout.write(`Ash is running at ${url} (pid ${child.pid}; logs: ${logFile()})\n`);
+      if (adopted) process.stdout.write(`Saved the server's first API key to ${configPath()} (mode 0600)\n`);
     });
 
   program

@@ -98,18 +98,25 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .description('create a session on an agent')
     .option('-m, --model <model>', 'model for this session')
     .option('-e, --env <KEY=VALUE...>', 'extra environment variable (repeatable)')
+    .option('-c, --credential <id>', 'stored credential the session uses (see ash credentials)')
     .option('--json', 'print JSON')
-    .action(async (agent: string, opts: { model?: string; env?: string[]; json?: boolean }) => {
-      const extraEnv = parseEnvPairs(opts.env);
-      const s = await globals()
-        .client()
-        .sessions.create(agent, {
-          ...(opts.model ? { model: opts.model } : {}),
-          ...(extraEnv ? { extraEnv } : {}),
-        });
-      if (opts.json) printJson(s);
-      else process.stdout.write(`${s.id}\n`);
-    });
+    .action(
+      async (
+        agent: string,
+        opts: { model?: string; env?: string[]; credential?: string; json?: boolean },
+      ) => {
+        const extraEnv = parseEnvPairs(opts.env);
+        const s = await globals()
+          .client()
+          .sessions.create(agent, {
+            ...(opts.model ? { model: opts.model } : {}),
+            ...(extraEnv ? { extraEnv } : {}),
+            ...(opts.credential ? { credentialId: opts.credential } : {}),
+          });
+        if (opts.json) printJson(s);
+        else process.stdout.write(`${s.id}\n`);
+      },
+    );
 
   session
     .command('send <id> <message>')

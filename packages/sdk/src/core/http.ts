@@ -52,7 +52,11 @@ export class HttpClient {
       ...this.opts.defaultHeaders,
       ...o.headers,
     };
-    if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
+    if (this.opts.apiKey && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization'))
+      headers.authorization = `Bearer ${this.opts.apiKey}`;
+    // An empty Authorization header means: send none.
+    for (const h of Object.keys(headers))
+      if (h.toLowerCase() === 'authorization' && !headers[h]) delete headers[h];
     let body: string | Uint8Array | undefined;
     if (o.binaryBody) {
       headers['content-type'] = o.binaryBody.contentType;

@@ -6,6 +6,7 @@ import type {
   Session,
   SessionEvent,
   StreamEvent,
+  UpdateSessionConfigBody,
 } from '@ash-ai/shared';
 import { AshConnectionError } from '../core/errors.js';
 import type { HttpClient } from '../core/http.js';
@@ -61,6 +62,17 @@ export class Sessions {
   /** Ends the session (its process stops; history stays). @throws NotFoundError */
   async end(id: string): Promise<Session> {
     return (await this.http.request<{ session: Session }>('DELETE', `/api/sessions/${id}`)).session;
+  }
+
+  /**
+   * Changes the session's options for later turns (a value sets an option, `null` removes it;
+   * `budgetUsd` sets the session budget). @throws NotFoundError, GoneError, BadRequestError.
+   * @example await client.sessions.updateConfig(id, { model: 'claude-sonnet-4-5', allowedTools: null })
+   */
+  async updateConfig(id: string, patch: UpdateSessionConfigBody): Promise<Session> {
+    return (
+      await this.http.request<{ session: Session }>('PATCH', `/api/sessions/${id}/config`, { body: patch })
+    ).session;
   }
 
   /** Interrupts the running turn; resolves once it has ended. */

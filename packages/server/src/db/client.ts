@@ -64,6 +64,10 @@ export async function openDatabase(
       await lockClient.end();
     }
     const pool = new pg.Pool({ connectionString: target.postgresUrl, max: 10 });
+    // An idle connection the server terminates (restart, failover, pg_terminate_backend) is
+    // dropped from the pool and replaced on the next query; unhandled, its error would crash the
+    // process (node-postgres emits it on the pool).
+    pool.on('error', () => undefined);
     const db = drizzlePg(pool, { schema: pgSchema }) as unknown as QueryDb;
     return {
       dialect: 'postgres',

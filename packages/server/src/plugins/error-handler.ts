@@ -16,7 +16,8 @@ function send(
 
 /** Maps a Fastify/Ajv validation error to field errors (`/body/name`, `/query/limit`...). */
 function fieldErrors(err: FastifyError): FieldError[] {
-  const ctx = err.validationContext ?? 'body';
+  // Fastify names the query context `querystring`; the documented paths say `/query/…`.
+  const ctx = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
   return (err.validation ?? []).map((v) => {
     const missing = (v.params as { missingProperty?: string; additionalProperty?: string }) ?? {};
     const extraName = missing.missingProperty ?? missing.additionalProperty;

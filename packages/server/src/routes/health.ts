@@ -10,6 +10,7 @@ export function healthRoutes(health: () => Promise<Health>): FastifyPluginAsyncT
         schema: {
           tags: ['health'],
           summary: 'Liveness, version and pool figures',
+          security: [],
           response: { 200: HealthSchema },
         },
         config: { public: true },

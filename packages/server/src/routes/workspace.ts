@@ -84,6 +84,8 @@ export function workspaceRoutes(
         },
       },
       async (req) => {
+        // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
+        await files.open(req.tenantId, req.params.id, 'write');
         const body = req.body as unknown;
         let stream: Readable;
         if (body instanceof Readable) stream = body;

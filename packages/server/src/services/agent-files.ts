@@ -212,6 +212,7 @@ export class AgentFiles {
 
   /** Adds or replaces files; publishes a new version. @throws AppError 400, 404, 409, 413, 503. */
   async upload(tenantId: string, name: string, body: UploadFilesBody): Promise<AgentFilesChange> {
+    if (!(await this.deps.repos.agents.get(tenantId, name))) throw notFound('agent_not_found', 'Agent', name);
     const { files, skipped } = decodeBatch(body, this.deps.limits);
     let results: UploadResult[] = [];
     const agent = await this.change(tenantId, name, async (staged) => {

@@ -5,6 +5,7 @@ import type { AgentRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import type { AgentStore } from '../storage/agent-store.js';
 import type { AgentArchives } from './agent-files.js';
+import { redactConfigSecrets } from '../util/redact.js';
 
 export interface AgentServiceDeps {
   repos: Repos;
@@ -19,7 +20,7 @@ export interface AgentServiceDeps {
   archives?: AgentArchives;
 }
 
-/** Redacts env values: env is write-only over the API. */
+/** Redacts env values (and MCP server env/headers in config): they are write-only over the API. */
 export function agentToApi(a: AgentRecord): Agent {
   const env: Record<string, string> = {};
   for (const k of Object.keys(a.env)) env[k] = '***';
@@ -30,7 +31,7 @@ export function agentToApi(a: AgentRecord): Agent {
     version: a.version,
     description: a.description,
     env,
-    config: a.config,
+    config: redactConfigSecrets(a.config),
     fileCount: a.fileCount,
     sizeBytes: a.sizeBytes,
     createdAt: a.createdAt,
@@ -117,13 +118,19 @@ export class AgentService {
     return a;
   }
 
-  /** Replaces env, shallow-merges config, sets description. @throws AppError 404. */
+  /** Replaces env, shallow-merges config (a `null` value removes the key), sets description. @throws AppError 404. */
   async update(tenantId: string, name: string, body: UpdateAgentBody): Promise<Agent> {
     const current = await this.record(tenantId, name);
     const updated = await this.deps.repos.agents.update(tenantId, name, {
       ...(body.description !== undefined ? { description: body.description } : {}),
       ...(body.env !== undefined ? { env: body.env } : {}),
-      ...(body.config !== undefined ? { config: { ...current.config, ...body.config } } : {}),
+      ...(body.config !== undefined
+        ? {
+            config: Object.fromEntries(
+              Object.entries({ ...current.config, ...body.config }).filter(([, v]) => v !== null),
+            ),
+          }
+        : {}),
       now: new Date().toISOString(),
     });
     if (!updated) throw notFound('agent_not_found', 'Agent', name);

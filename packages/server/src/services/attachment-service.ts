@@ -92,6 +92,8 @@ export class AttachmentService {
    * @throws AppError 400, 404, 410, 413, 503.
    */
   async create(tenantId: string, sessionId: string, body: CreateAttachmentBody): Promise<Attachment> {
+    // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
+    const ws = await this.deps.files.open(tenantId, sessionId, 'write');
     const bytes = decodeBase64Strict(body.content);
     if (!bytes)
       throw new AppError('invalid_base64', 'content is not valid base64', {
@@ -103,7 +105,6 @@ export class AttachmentService {
         `the attachment is ${bytes.length} bytes; the limit is ${this.deps.maxBytes} bytes (ASH_ATTACHMENT_MAX_SIZE_MB); nothing was stored`,
       );
     if (bytes.length === 0) throw invalidField('/body/content', 'must not be empty');
-    const ws = await this.deps.files.open(tenantId, sessionId, 'write');
     const taken = new Set(
       (await this.deps.repos.attachments.listBySession(tenantId, sessionId)).map((a) => a.storedName),
     );

@@ -131,8 +131,9 @@ export class SessionFiles {
    * @throws AppError 400, 404, 410, 413.
    */
   async upload(tenantId: string, id: string, body: UploadFilesBody): Promise<SessionUploadResponse> {
-    const { files, skipped } = decodeBatch(body, this.deps.limits);
+    // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
     const ws = await this.open(tenantId, id, 'write');
+    const { files, skipped } = decodeBatch(body, this.deps.limits);
     return { files: await writeBatch(ws.dir, files, skipped), source: ws.source };
   }
 

@@ -15,6 +15,7 @@ import type { PoolStats } from '@ash-ai/shared';
 import {
   resolveLimits,
   SandboxStartError,
+  type ModelCallUsage,
   type Sandbox,
   type SandboxManager,
   type TurnEvent,
@@ -26,6 +27,8 @@ import { AppError, notFound } from '../errors.js';
 import type { AgentStore } from '../storage/agent-store.js';
 import { AsyncLock } from './async-lock.js';
 import { PoolCounters } from './pool-stats.js';
+import type { CredentialResolver } from './credential-service.js';
+import { resolveSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
@@ -67,6 +70,44 @@ export interface SessionRuntimeDeps {
     session: { id: string; tenantId: string },
     reason: 'idle' | 'capacity',
   ) => Promise<void>;
+  /** Decrypts a session's credential when its sandbox starts. */
+  credentials: CredentialResolver;
+  /** Usage metering and budgets (issue 6). */
+  hooks?: TurnHooks;
+}
+
+/** An error a hook ends a turn with. */
+export interface TurnEndError {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * Hooks into a session's turns (usage ledger, budgets). All optional; none may throw.
+ */
+export interface TurnHooks {
+  /** Before a turn runs; an error returned ends the turn at once with that `error` (e.g. a spent budget). */
+  beforeTurn?(session: SessionRecord, turnId: string): Promise<TurnEndError | undefined>;
+  /**
+   * After a turn ended (its events are final). `cpuSeconds`: CPU time (user + system) the
+   * sandbox's processes used while it ran (cgroup accounting), undefined when not measurable.
+   */
+  afterTurn?(
+    session: SessionRecord,
+    log: TurnLog,
+    outcome: TurnOutcome,
+    cpuSeconds: number | undefined,
+  ): void;
+  /**
+   * One model response metered by the session's model proxy. `turnId` is the turn running when it
+   * completed (undefined outside turns); `endTurn` ends that turn with an `error` event.
+   */
+  onModelUsage?(
+    call: { session: SessionRecord; turnId: string | undefined; endTurn: (error: TurnEndError) => void },
+    usage: ModelCallUsage,
+  ): void;
+  /** Before the session's proxy forwards a model call; an error refuses it (the proxy answers 403). */
+  admitModelCall?(session: SessionRecord): Promise<TurnEndError | undefined>;
 }
 
 /** A pre-warmed sandbox waiting for a session: its id is the id the session will get. */
@@ -78,6 +119,9 @@ interface WarmSpare {
   sandbox: Sandbox | undefined;
   ready: Promise<Sandbox | undefined>;
   createdAt: number;
+  /** The session's metering hooks, bound when a session takes the spare over. */
+  onUsage?: (usage: ModelCallUsage) => void;
+  admit?: () => Promise<{ status: number; type: string; message: string } | undefined>;
 }
 
 const spareKey = (tenantId: string, agentName: string) => `${tenantId}\u0000${agentName}`;
@@ -251,6 +295,8 @@ export class SessionRuntime {
   /** Attaches a taken spare's sandbox to its (now created) session. */
   adoptSpare(spare: WarmSpare, session: SessionRecord): void {
     const live = this.entry(session);
+    spare.onUsage = (usage) => this.meterModelCall(live, session, usage);
+    spare.admit = () => this.admitModelCall(session);
     live.sandbox = spare.sandbox;
     spare.sandbox?.onExit(() => {
       if (live.sandbox === spare.sandbox) live.sandbox = undefined;
@@ -287,13 +333,15 @@ export class SessionRuntime {
           env: { ...agent.env },
           limits: this.limitsFor(agent),
           resolveApiKey: () => this.deps.config.anthropicApiKey,
+          onUsage: (usage) => spare.onUsage?.(usage),
+          admit: async () => spare.admit?.(),
         });
         this.counters.sandboxStarts++;
         sandbox.onExit(() => {
           if (spare.sandbox === sandbox) spare.sandbox = undefined;
         });
         // Claimable only once its Claude process is up: that is what makes it warm.
-        const warmed = await sandbox.warm(this.sdkOptions({ config: {}, model: null }, {}), {
+        const warmed = await sandbox.warm(resolveSdkOptions(agent.config, { config: {}, model: null }, {}), {
           sessionId: id,
         });
         if (!warmed || !list.includes(spare)) {
@@ -355,7 +403,7 @@ export class SessionRuntime {
     if (this.closed) return;
     const live = this.entry(session);
     void this.ensureSandbox(live, session)
-      .then((sb) => sb.warm(this.sdkOptions(session, {}), this.conversation(session)))
+      .then(async (sb) => sb.warm(await this.sdkOptions(session, {}), this.conversation(session)))
       .catch((err: unknown) =>
         this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'),
       );
@@ -416,11 +464,13 @@ export class SessionRuntime {
       interruptRequested: false,
     };
     live.turn = running;
+    // History keeps the message as sent (attachment references stay references, not their bytes).
+    const sent = body.content;
     log.addMessage({
       role: 'user',
       type: 'user',
-      content: { type: 'user', message: { role: 'user', content: prompt } },
-      text: typeof prompt === 'string' ? prompt : sdkMessageText({ message: { content: prompt } }),
+      content: { type: 'user', message: { role: 'user', content: sent } },
+      text: typeof sent === 'string' ? sent : sdkMessageText({ message: { content: sent } }),
     });
     log.emit({ event: 'session_start', data: { sessionId: record.id, version: this.deps.version, turnId } });
     void this.execute(live, running, record, body, prompt).finally(markEnded);
@@ -528,14 +578,27 @@ export class SessionRuntime {
       this.startingCount++;
       try {
         const agent = await repos.agents.get(session.tenantId, session.agentName);
-        const env: Record<string, string> = { ...(agent?.env ?? {}), ...session.extraEnv };
+        // The session's credential: an anthropic key stays on the host (model proxy only); other
+        // types become agent-visible variables. Checked again here: a credential deleted or
+        // switched off since the session was created stops the session from starting a sandbox.
+        const credential = session.credentialId
+          ? await this.deps.credentials.resolve(session.tenantId, session.credentialId)
+          : undefined;
+        const env: Record<string, string> = {
+          ...(agent?.env ?? {}),
+          ...(credential?.env ?? {}),
+          ...session.extraEnv,
+        };
+        const modelKey = credential?.anthropicKey ?? config.anthropicApiKey;
         const sandbox = await sandboxes.start({
           id: session.id,
           workspaceDir: paths.workspace(session.id),
           claudeConfigDir: paths.claudeConfig(session.id),
           env,
           limits: this.limitsFor(agent),
-          resolveApiKey: () => config.anthropicApiKey,
+          resolveApiKey: () => modelKey,
+          onUsage: (usage) => this.meterModelCall(live, session, usage),
+          admit: () => this.admitModelCall(session),
         });
         this.counters.sandboxStarts++;
         sandbox.onExit(() => {
@@ -559,17 +622,55 @@ export class SessionRuntime {
     }
   }
 
-  /** Session config + turn options → what the bridge passes to the SDK. */
-  private sdkOptions(
-    session: Pick<SessionRecord, 'config' | 'model'>,
+  /** Agent config + session config + turn options → what the bridge passes to the SDK (see session-options.ts). */
+  private async sdkOptions(
+    session: SessionRecord,
     body: Partial<SendMessageBody>,
-  ): BridgeSdkOptions {
-    const o: BridgeSdkOptions = { ...session.config };
-    if (session.model && !o.model) o.model = session.model;
-    for (const k of ['model', 'maxTurns', 'maxBudgetUsd', 'effort', 'thinking', 'outputFormat'] as const) {
-      if (body[k] !== undefined) (o as Record<string, unknown>)[k] = body[k];
+  ): Promise<BridgeSdkOptions> {
+    const agent = await this.deps.repos.agents.get(session.tenantId, session.agentName);
+    return resolveSdkOptions(agent?.config ?? {}, session, body);
+  }
+
+  /** Asks the usage hook whether the session may make another model call (budgets). */
+  private async admitModelCall(
+    session: SessionRecord,
+  ): Promise<{ status: number; type: string; message: string } | undefined> {
+    const refused = await this.deps.hooks?.admitModelCall?.(session);
+    return refused && { status: 403, type: 'permission_error', message: refused.message };
+  }
+
+  /** Hands a metered model call to the usage hook, with a way to end the running turn (budgets). */
+  private meterModelCall(live: LiveSession, session: SessionRecord, usage: ModelCallUsage): void {
+    const hooks = this.deps.hooks;
+    if (!hooks?.onModelUsage) return;
+    const running = live.turn;
+    // Ends the turn like an interrupt (the SDK's soft interrupt, so the Claude process stays
+    // usable for the next turn; killed after the grace period) but with outcome `error`.
+    const endTurn = (error: TurnEndError) => {
+      if (!running || running.log.finished || live.turn !== running || running.hostEnd) return;
+      running.hostEnd = { outcome: 'error', error };
+      const { turnId } = running.log;
+      live.sandbox?.interrupt(turnId);
+      const timer = setTimeout(() => {
+        if (!running.log.finished) void live.sandbox?.abortTurn(turnId, error);
+      }, this.deps.config.interruptGraceMs);
+      void running.ended.then(() => clearTimeout(timer));
+    };
+    try {
+      hooks.onModelUsage({ session, turnId: running?.log.turnId, endTurn }, usage);
+    } catch (err) {
+      this.deps.log.error({ err: errText(err), sessionId: session.id }, 'usage hook failed');
     }
-    return o;
+  }
+
+  /**
+   * Resolves when the session's running turn on this server has ended, or after `pollMs` when
+   * none runs here (a turn starting, or one on another server): callers then retry their claim.
+   */
+  async waitForTurnEnd(sessionId: string, pollMs: number): Promise<void> {
+    const running = this.live.get(sessionId)?.turn;
+    if (running) await running.ended;
+    else await new Promise((r) => setTimeout(r, pollMs));
   }
 
   private conversation(session: SessionRecord): Conversation {
@@ -592,16 +693,24 @@ export class SessionRuntime {
     const startedAt = Date.now();
     let firstEventAt: number | undefined;
     this.deps.log.debug({ sessionId: session.id, turnId: log.turnId }, 'turn started');
+    let measured: { sandbox: Sandbox; cpuBefore: number } | undefined;
     try {
+      const refused = await this.deps.hooks?.beforeTurn?.(session, log.turnId);
+      if (refused) {
+        log.emit({ event: 'error', data: { error: refused.message, code: refused.code } });
+        return;
+      }
       const sandbox = await this.ensureSandbox(live, session);
       if (running.interruptRequested) {
         outcome = 'interrupted';
         return;
       }
+      const cpuBefore = sandbox.cpuSeconds();
+      if (cpuBefore !== undefined) measured = { sandbox, cpuBefore };
       const events = sandbox.runTurn(
         log.turnId,
         prompt,
-        this.sdkOptions(session, body),
+        await this.sdkOptions(session, body),
         this.conversation(session),
       );
       const arm = () => {
@@ -642,6 +751,13 @@ export class SessionRuntime {
         );
       if (live.turn === running) live.turn = undefined;
       live.lastTurn = log;
+      const cpuAfter = measured?.sandbox.cpuSeconds();
+      this.deps.hooks?.afterTurn?.(
+        session,
+        log,
+        outcome,
+        measured && cpuAfter !== undefined ? Math.max(0, cpuAfter - measured.cpuBefore) : undefined,
+      );
       this.deps.log.info(
         {
           sessionId: session.id,
@@ -679,6 +795,13 @@ export class SessionRuntime {
     }
     let outcome = ev.outcome;
     if (running.interruptRequested && outcome !== 'completed') outcome = 'interrupted';
+    const hostError =
+      running.hostEnd?.outcome === 'error' && outcome !== 'completed' && running.hostEnd.error;
+    if (hostError) {
+      // Ended by a hook (a budget reached): its error, not the interrupt it used.
+      log.emit({ event: 'error', data: { error: hostError.message, code: hostError.code } });
+      return 'error';
+    }
     if (outcome === 'error' && ev.error) {
       const data: ErrorData = {
         error: this.deps.scrubber.scrub(ev.error.message),

@@ -15,10 +15,13 @@ import type {
 import type { AgentRecord, EventRecord, MessageRecord, Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import { monotonicIso } from '../util/clock.js';
+import { redactConfigSecrets } from '../util/redact.js';
 import type { AgentStore } from '../storage/agent-store.js';
+import type { CredentialResolver } from './credential-service.js';
+import type { TurnScheduler, TurnStream } from './busy-policy.js';
+import { inheritedSessionSettings, resolveSdkOptions, validateSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
-import type { TurnLog } from './turn-log.js';
 
 export interface SessionServiceDeps {
   repos: Repos;
@@ -30,6 +33,10 @@ export interface SessionServiceDeps {
   defaultPrewarmCount: number;
   /** Extension points (object storage snapshots...). */
   hooks?: SessionHooks;
+  /** Checks a `credentialId` at creation (400 `invalid_credential` when unusable). */
+  credentials: CredentialResolver;
+  /** Busy policy (`onBusy`) of messages. */
+  turns: TurnScheduler;
 }
 
 /** Optional steps other subsystems add to the lifecycle. */
@@ -60,7 +67,7 @@ const CONFIG_KEYS = [
   'initialAgent',
 ] as const;
 
-/** The API view of a session (never includes `extraEnv`). */
+/** The API view of a session (never includes `extraEnv`; MCP server env/headers redacted). */
 export function sessionToApi(s: SessionRecord): Session {
   return {
     id: s.id,
@@ -72,7 +79,8 @@ export function sessionToApi(s: SessionRecord): Session {
     runnerId: s.runnerId,
     parentSessionId: s.parentSessionId,
     model: s.config.model ?? s.model,
-    config: s.config,
+    config: redactConfigSecrets(s.config),
+    budgetUsd: s.budgetUsd,
     activeTurnId: s.activeTurnId,
     createdAt: s.createdAt,
     lastActiveAt: s.lastActiveAt,
@@ -115,7 +123,8 @@ export class SessionService {
    * folder, then its sandbox starts in the background. When the request sets nothing of its own
    * (no env, credential or SDK options), a pre-warmed sandbox of the agent is used if one is ready:
    * the session takes over its id, workspace and running Claude process.
-   * @throws AppError 404 `agent_not_found`, 422 `agent_folder_missing`, 503 `capacity_reached`.
+   * @throws AppError 404 `agent_not_found`, 422 `agent_folder_missing`, 400 `invalid_credential`,
+   * 503 `feature_unavailable` (a credential without ASH_CREDENTIAL_KEY), 503 `capacity_reached`.
    */
   async create(tenantId: string, body: CreateSessionBody): Promise<Session> {
     const { repos, agents, paths, runtime } = this.deps;
@@ -130,8 +139,14 @@ export class SessionService {
         `the files of agent '${agent.name}' are missing on the server; redeploy the agent`,
       );
     }
+    if (body.credentialId) await this.deps.credentials.resolve(tenantId, body.credentialId);
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
+    validateSdkOptions(
+      config,
+      resolveSdkOptions(agent.config, { config, model: null }, {}),
+      agents.versionDir(tenantId, agent.name, agent.version),
+    );
     const plain = Object.keys(config).length === 0 && !body.extraEnv && !body.credentialId;
     const spare = plain ? runtime.takeSpare(tenantId, agent.name, agent.version) : undefined;
     if (!spare) await runtime.ensureCapacity();
@@ -147,6 +162,7 @@ export class SessionService {
       config,
       extraEnv: body.extraEnv ?? {},
       credentialId: body.credentialId ?? null,
+      budgetUsd: body.budgetUsd ?? null,
       lastEventSeq: 0,
       lastMessageSeq: 0,
       now: monotonicIso(),
@@ -262,11 +278,7 @@ export class SessionService {
       agentVersion: parent.agentVersion,
       status: 'starting',
       parentSessionId: parent.id,
-      model: parent.model,
-      config: parent.config,
-      extraEnv: parent.extraEnv,
-      credentialId: parent.credentialId,
-      budgetUsd: parent.budgetUsd,
+      ...inheritedSessionSettings(parent),
       lastEventSeq: 0,
       lastMessageSeq: 0,
       now: monotonicIso(),
@@ -341,23 +353,25 @@ export class SessionService {
   async end(tenantId: string, id: string): Promise<Session> {
     const s = await this.record(tenantId, id);
     if (s.status === 'ended') return sessionToApi(s);
-    await this.deps.runtime.stop(id, 'ended');
+    // Ended first, so no turn can claim the slot between the stop and the update (a queued
+    // message waiting for the running turn would otherwise start on the ending session).
     const updated = await this.deps.repos.sessions.update(tenantId, id, {
       status: 'ended',
       endedAt: new Date().toISOString(),
       ownerId: null,
     });
+    await this.deps.runtime.stop(id, 'ended');
     await this.lifecycle(updated!, 'ended', {});
     return sessionToApi(updated!);
   }
 
-  /** Starts a turn and returns its event log. @throws AppError 404/409/410. */
-  async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnLog> {
+  /** Starts a turn (following `onBusy`) and returns its event stream. @throws AppError 400/404/409/410. */
+  async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnStream> {
     const s = await this.record(tenantId, id);
     const hooks = this.deps.hooks;
     if (s.status !== 'ended') await hooks?.beforeTurn?.(s);
     const prompt = hooks?.resolveContent ? await hooks.resolveContent(s, body.content) : body.content;
-    return this.deps.runtime.startTurn(s, body, prompt);
+    return this.deps.turns.start(s, body, prompt);
   }
 
   /**

@@ -1,5 +1,8 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TOptional, type TSchema, Type } from '@sinclair/typebox';
+import type { BridgeSdkOptions } from '../bridge.js';
 import { AgentName, EnvMap, Timestamp, Uuid } from './common.js';
+import { TurnOptionsSchema } from './messages.js';
+import { SessionConfigSchema } from './sessions.js';
 
 /** One uploaded file: a relative path inside the agent folder and its bytes in base64. */
 export const UploadFileSchema = Type.Object({
@@ -8,10 +11,27 @@ export const UploadFileSchema = Type.Object({
 });
 export type UploadFile = Static<typeof UploadFileSchema>;
 
-/** Free-form agent configuration defaults (model, permission mode, pre-warm count...). */
-export const AgentConfigSchema = Type.Record(Type.String(), Type.Unknown(), {
-  description: 'Agent-level defaults; see docs/api.md for recognised keys',
-});
+/**
+ * Agent configuration: defaults for the agent's sessions. The SDK options (every session config
+ * option and every turn option: `model`, `systemPrompt`, `permissionMode`, `allowedTools`,
+ * `maxTurns`, `effort`...) are validated like on a session or turn; other keys are kept as given
+ * (free-form settings of other features). Precedence: turn > session > agent config > agent folder.
+ */
+export const AgentConfigSchema = Type.Object(
+  Object.fromEntries(
+    Object.entries({ ...SessionConfigSchema.properties, ...TurnOptionsSchema.properties }).map(([k, v]) => [
+      k,
+      // `null` is accepted in PATCH bodies, where it removes the key.
+      Type.Optional(Type.Union([v as TSchema, Type.Null()])),
+    ]),
+  ) as Record<string, TOptional<TSchema>>,
+  {
+    additionalProperties: true,
+    description: 'Agent-level defaults; see docs/api.md for recognised keys',
+  },
+);
+/** Agent configuration: the SDK option defaults, plus other features' keys. */
+export type AgentConfig = Partial<BridgeSdkOptions> & Record<string, unknown>;
 
 /**
  * `POST /api/agents`: deploy (or redeploy) an agent. Either `path` (a folder on the server's

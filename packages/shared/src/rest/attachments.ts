@@ -47,4 +47,5 @@ export type Attachment = Static<typeof AttachmentSchema>;
 
 export const AttachmentResponseSchema = Type.Object({ attachment: AttachmentSchema });
 export const AttachmentListResponseSchema = Type.Object({ attachments: Type.Array(AttachmentSchema) });
-export const AttachmentIdParamsSchema = Type.Object({ id: Uuid });
+/** Any id string: an unknown one (UUID or not) is a 404, like another tenant's. */
+export const AttachmentIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });

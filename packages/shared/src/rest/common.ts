@@ -17,6 +17,8 @@ export const EnvMap = Type.Record(
   Type.String({ maxLength: 65536 }),
   {
     maxProperties: 200,
+    // Keys must match the name pattern (patternProperties alone lets other keys through).
+    additionalProperties: false,
   },
 );
 

@@ -53,9 +53,7 @@ export const McpServerSchema = Type.Union([
 export const McpServersSchema = Type.Record(
   Type.String({ pattern: '^[a-zA-Z0-9_.-]+$', maxLength: 128 }),
   McpServerSchema,
-  {
-    maxProperties: 64,
-  },
+  { maxProperties: 64, additionalProperties: false },
 );
 
 /** A programmatic subagent (Claude Agent SDK `AgentDefinition`). */
@@ -72,10 +70,12 @@ export const SubagentSchema = Type.Object(
 export const SubagentsSchema = Type.Record(
   Type.String({ pattern: '^[a-zA-Z0-9_.-]+$', maxLength: 128 }),
   SubagentSchema,
-  {
-    maxProperties: 64,
-  },
+  { maxProperties: 64, additionalProperties: false },
 );
+
+const ModelName = Type.String({ minLength: 1, maxLength: 100 });
+const SystemPrompt = Type.String({ maxLength: 1_000_000 });
+const InitialAgent = Type.String({ minLength: 1, maxLength: 128 });
 
 /**
  * Session-level SDK options, persisted as the session's config and applied to every turn.
@@ -83,19 +83,28 @@ export const SubagentsSchema = Type.Record(
  */
 export const SessionConfigSchema = Type.Object(
   {
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    systemPrompt: Type.Optional(Type.String({ maxLength: 1_000_000 })),
+    model: Type.Optional(ModelName),
+    systemPrompt: Type.Optional(SystemPrompt),
     permissionMode: Type.Optional(PermissionModeSchema),
     mcpServers: Type.Optional(McpServersSchema),
     allowedTools: Type.Optional(StringList),
     disallowedTools: Type.Optional(StringList),
     betas: Type.Optional(StringList),
     subagents: Type.Optional(SubagentsSchema),
-    initialAgent: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    initialAgent: Type.Optional(InitialAgent),
   },
   { additionalProperties: false },
 );
 export type SessionConfig = Static<typeof SessionConfigSchema>;
+
+/** The names of the session config options. */
+export const SESSION_CONFIG_KEYS = Object.keys(SessionConfigSchema.properties) as Array<keyof SessionConfig>;
+
+/**
+ * A session's spending limit in USD, enforced by the host over every model call of the session
+ * (the usage ledger's cost); reaching it ends the turn with `budget_exceeded`.
+ */
+export const SessionBudgetUsd = Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 });
 
 /** `POST /api/sessions`. */
 export const CreateSessionBodySchema = Type.Object(
@@ -103,16 +112,33 @@ export const CreateSessionBodySchema = Type.Object(
     agent: AgentName,
     credentialId: Type.Optional(Uuid),
     extraEnv: Type.Optional(EnvMap),
+    budgetUsd: Type.Optional(SessionBudgetUsd),
     ...SessionConfigSchema.properties,
   },
   { additionalProperties: false },
 );
 export type CreateSessionBody = Static<typeof CreateSessionBodySchema>;
 
-/** `PATCH /api/sessions/:id/config`: merged into the session config; applies to later turns. */
-export const UpdateSessionConfigBodySchema = Type.Partial(SessionConfigSchema, {
-  additionalProperties: false,
-});
+/**
+ * `PATCH /api/sessions/:id/config`: a JSON merge patch (RFC 7396) of the session config: a value
+ * replaces the option, `null` removes it (the agent's default applies again). `budgetUsd` sets or
+ * (with `null`) removes the session's budget. Applies to later turns only.
+ */
+export const UpdateSessionConfigBodySchema = Type.Object(
+  {
+    model: Type.Optional(Nullable(ModelName)),
+    systemPrompt: Type.Optional(Nullable(SystemPrompt)),
+    permissionMode: Type.Optional(Nullable(PermissionModeSchema)),
+    mcpServers: Type.Optional(Nullable(McpServersSchema)),
+    allowedTools: Type.Optional(Nullable(StringList)),
+    disallowedTools: Type.Optional(Nullable(StringList)),
+    betas: Type.Optional(Nullable(StringList)),
+    subagents: Type.Optional(Nullable(SubagentsSchema)),
+    initialAgent: Type.Optional(Nullable(InitialAgent)),
+    budgetUsd: Type.Optional(Nullable(SessionBudgetUsd)),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
 export type UpdateSessionConfigBody = Static<typeof UpdateSessionConfigBodySchema>;
 
 /** A session as the API returns it. */
@@ -130,6 +156,8 @@ export const SessionSchema = Type.Object(
     parentSessionId: Nullable(Uuid),
     model: Nullable(Type.String()),
     config: SessionConfigSchema,
+    /** The session's spending limit in USD (host-enforced), or null. */
+    budgetUsd: Nullable(Type.Number()),
     /** The id of the turn running now, if any. */
     activeTurnId: Nullable(Type.String()),
     createdAt: Timestamp,

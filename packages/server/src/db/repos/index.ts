@@ -1,13 +1,23 @@
 import type { AshDatabase } from '../client.js';
 import { AgentsRepo } from './agents-repo.js';
 import { AttachmentsRepo } from './attachments-repo.js';
+import { ApiKeysRepo } from './api-keys-repo.js';
+import { CredentialsRepo } from './credentials-repo.js';
 import { HistoryRepo } from './history-repo.js';
+import { RunnersRepo } from './runners-repo.js';
+import { QueueRepo } from './queue-repo.js';
 import { SessionsRepo } from './sessions-repo.js';
+import { UsageRepo } from './usage-repo.js';
 
 export { AgentsRepo, type AgentRecord } from './agents-repo.js';
 export { AttachmentsRepo, type AttachmentRecord } from './attachments-repo.js';
+export { ApiKeysRepo, type ApiKeyRecord } from './api-keys-repo.js';
+export { CredentialsRepo, type CredentialRecord, type SealedValue } from './credentials-repo.js';
+export { RunnersRepo, type RunnerRecord } from './runners-repo.js';
 export { HistoryRepo, type EventRecord, type MessageRecord } from './history-repo.js';
 export { SessionsRepo, type NewSession, type SessionRecord } from './sessions-repo.js';
+export { QueueRepo, type NewQueueItem, type QueueRecord } from './queue-repo.js';
+export { UsageRepo, type UsageFilter, type UsageRow, type UsageSums } from './usage-repo.js';
 
 /** All repositories over one database. */
 export interface Repos {
@@ -15,6 +25,11 @@ export interface Repos {
   sessions: SessionsRepo;
   history: HistoryRepo;
   attachments: AttachmentsRepo;
+  apiKeys: ApiKeysRepo;
+  credentials: CredentialsRepo;
+  runners: RunnersRepo;
+  usage: UsageRepo;
+  queue: QueueRepo;
 }
 
 export function createRepos(d: AshDatabase): Repos {
@@ -23,5 +38,10 @@ export function createRepos(d: AshDatabase): Repos {
     sessions: new SessionsRepo(d),
     history: new HistoryRepo(d),
     attachments: new AttachmentsRepo(d),
+    apiKeys: new ApiKeysRepo(d),
+    credentials: new CredentialsRepo(d),
+    runners: new RunnersRepo(d),
+    usage: new UsageRepo(d),
+    queue: new QueueRepo(d),
   };
 }
