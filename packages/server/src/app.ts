@@ -18,6 +18,7 @@ import {
 } from '@ash-ai/shared';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { buildValidatorFactory } from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { credentialRoutes } from './routes/credentials.js';
@@ -81,9 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Reject unknown fields and prototype pollution instead of silently dropping them.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
-    },
+    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   for (const s of [
@@ -97,6 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   ])
     app.addSchema(s);
   for (const s of [UsageRecordSchema, QueueItemSchema]) app.addSchema(s);
+  // JSON only: a JSON text sent as text/plain is a 415, not a confusing schema error.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('tenantId', '');
   registerErrorHandler(app);
   await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });

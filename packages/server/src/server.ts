@@ -9,6 +9,7 @@ import { bridgeEntryPath, resolveClaudeExecutable } from '@ash-ai/bridge';
 import { SandboxManager } from '@ash-ai/sandbox';
 import type { Health } from '@ash-ai/shared';
 import { buildApp } from './app.js';
+import { lockDataDir } from './data-dir-lock.js';
 import type { Config } from './config.js';
 import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos } from './db/repos/index.js';
@@ -29,6 +30,14 @@ import { SessionService } from './services/session-service.js';
 import { PathScrubber } from './services/text-safety.js';
 import { AgentStore } from './storage/agent-store.js';
 import { SERVER_VERSION } from './version.js';
+
+/** A setting that cannot work was found at start. */
+export class StartupCheckError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupCheckError';
+  }
+}
 
 /** A wired Ash server: the Fastify app plus everything behind it. */
 export interface AshServer {
@@ -53,6 +62,25 @@ export interface CreateServerOptions {
  */
 export async function createAshServer(config: Config, opts: CreateServerOptions = {}): Promise<AshServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(config.dataDir);
+  try {
+    return await createLocked(config, opts, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function createLocked(
+  config: Config,
+  opts: CreateServerOptions,
+  unlock: () => void,
+): Promise<AshServer> {
+  if (config.claudeExecutable && !existsSync(config.claudeExecutable)) {
+    throw new StartupCheckError(
+      `CLAUDE_CODE_EXECUTABLE points to ${config.claudeExecutable}, which does not exist`,
+    );
+  }
   const secrets = new SecretRegistry();
   secrets.add(config.anthropicApiKey);
   secrets.add(config.internalSecret);
@@ -109,6 +137,13 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     throw err;
   }
   for (const w of sandboxes.info.warnings) logger.warn(w);
+  const warnings: string[] = [];
+  if (!config.anthropicApiKey) {
+    warnings.push(
+      'ANTHROPIC_API_KEY is not set: sessions reach the model only with an anthropic credential (credentialId)',
+    );
+  }
+  for (const w of warnings) logger.warn(w);
 
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
@@ -149,6 +184,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     store,
     dataDir: config.dataDir,
     maxAgentBytes: config.agentMaxSizeBytes,
+    deployPathRoots: config.deployPathRoots,
     onAgentDeleted: async (tenantId, name) => {
       await runtime.dropSpares(tenantId, name);
       await sessionService.endAgentSessions(tenantId, name);
@@ -190,6 +226,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     coordinatorId,
     pool: runtime.stats(),
     sandbox: sandboxes.info,
+    warnings,
   });
 
   const app = await buildApp({
@@ -242,6 +279,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       await app.close();
       await sandboxes.close();
       await closeDb(db);
+      unlock();
     },
   };
 }

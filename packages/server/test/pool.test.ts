@@ -42,7 +42,8 @@ describe('warm pool', () => {
     expect(metrics).toMatch(/^ash_prewarm_hits_total \d+/m);
     expect(metrics).toMatch(/^ash_pool_sandboxes\{state="warm"\} 1/m);
     expect(metrics).toMatch(/^ash_pool_max_capacity \d+/m);
-    expect(metrics).toMatch(/^ash_sandbox_memory_bytes\{sandbox="[0-9a-f-]+"\} \d+/m);
+    expect(metrics).toMatch(/^ash_sandbox_memory_bytes_total [1-9]\d*/m);
+    expect(metrics).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/); // no session ids
   });
 
   it('does not use a warm sandbox when the session has settings of its own, and honours them', async () => {
