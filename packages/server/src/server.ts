@@ -189,23 +189,31 @@ async function createLocked(
       await runtime.dropSpares(tenantId, name);
       await sessionService.endAgentSessions(tenantId, name);
     },
-    onAgentDeployed: (agent) =>
-      void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined),
+    onAgentDeployed: async (agent, replaceSpares) => {
+      if (replaceSpares) await runtime.dropSpares(agent.tenantId, agent.name);
+      void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined);
+    },
+  });
+  credentials.onRevoked(async (tenantId, id) => {
+    await runtime.stopSessionsUsingCredential(tenantId, id);
   });
   await reconcile(repos, ownerId, logger);
   await apiKeys.bootstrap(config.dataDir);
   await credentials.selfCheck();
   runtime.start();
-  // Warm pools for every agent, in the background.
-  void repos.agents
-    .listAllInternal()
-    .then(async (all) => {
-      for (const a of all) {
-        if (store.hasVersion(a.tenantId, a.name, a.version))
-          await runtime.replenishSpares(a, sessionService.prewarmCount(a));
-      }
-    })
-    .catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
+  // Warm pools, in the background, for the agents used within the idle timeout (not for every
+  // agent ever deployed: a spare is a process).
+  void (async () => {
+    const since = new Date(Date.now() - config.idleTimeoutMs).toISOString();
+    const used = new Set(
+      (await repos.sessions.agentsUsedSince(since)).map((u) => `${u.tenantId}\u0000${u.agentName}`),
+    );
+    for (const a of await repos.agents.listAllInternal()) {
+      if (!used.has(`${a.tenantId}\u0000${a.name}`) || !store.hasVersion(a.tenantId, a.name, a.version))
+        continue;
+      await runtime.replenishSpares(a, sessionService.prewarmCount(a));
+    }
+  })().catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
   const processor = new QueueProcessor({
     id: ownerId,
     repos,

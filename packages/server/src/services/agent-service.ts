@@ -16,8 +16,11 @@ export interface AgentServiceDeps {
   deployPathRoots: string[];
   /** Called before an agent is deleted, to end its sessions' sandboxes. */
   onAgentDeleted: (tenantId: string, name: string) => Promise<void>;
-  /** Called after a deploy, to refresh the agent's warm sandboxes. */
-  onAgentDeployed: (agent: AgentRecord) => void;
+  /**
+   * Called after a deploy or an update, to refresh the agent's warm sandboxes; resolves once
+   * out-of-date spares are gone (new ones start in the background).
+   */
+  onAgentDeployed: (agent: AgentRecord, replaceSpares?: boolean) => Promise<void>;
 }
 
 /** Redacts env values (and MCP server env/headers in config): they are write-only over the API. */
@@ -84,7 +87,7 @@ export class AgentService {
         now: new Date().toISOString(),
       });
       await store.publish(staged, tenantId, record.name, record.version);
-      this.deps.onAgentDeployed(record);
+      await this.deps.onAgentDeployed(record);
       return agentToApi(record);
     } catch (err) {
       await store.discard(staged);
@@ -162,6 +165,8 @@ export class AgentService {
       now: new Date().toISOString(),
     });
     if (!updated) throw notFound('agent_not_found', 'Agent', name);
+    // Warm sandboxes were started with the old env and limits: replace them.
+    if (body.env !== undefined || body.config !== undefined) await this.deps.onAgentDeployed(updated, true);
     return agentToApi(updated);
   }
 
