@@ -225,7 +225,8 @@ async function main() {
       const metrics = await (
         await fetch(`${cold.proc.url}/metrics`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
       ).text();
-      const cg = new RegExp(`ash_sandbox_memory_bytes\\{sandbox="${s.id}"\\} (\\d+)`).exec(metrics);
+      // The largest live sandbox: this server has only this session's (no warm spares here).
+      const cg = /^ash_sandbox_memory_bytes_max (\d+)/m.exec(metrics);
       await cold.client.http.request('POST', `/api/sessions/${s.id}/pause`);
       await waitFor(async () => processesOf(s.id).length === 0, 10_000);
       results.memory = {

@@ -19,6 +19,7 @@ import {
 } from '@ash-ai/shared';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { buildValidatorFactory } from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { fileRoutes } from './routes/files.js';
@@ -100,9 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Reject unknown fields and prototype pollution instead of silently dropping them.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
-    },
+    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   for (const s of [
@@ -117,6 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   ])
     app.addSchema(s);
   for (const s of [UsageRecordSchema, QueueItemSchema]) app.addSchema(s);
+  // JSON only: a JSON text sent as text/plain is a 415, not a confusing schema error.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('tenantId', '');
   registerErrorHandler(app);
   await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });

@@ -60,6 +60,11 @@ export const EnvSchema = Type.Object({
   ASH_MODEL_MAX_RETRIES: Type.Optional(Int(10, 0, 100)),
   /** Largest agent deploy upload (decoded), MiB. */
   ASH_AGENT_MAX_SIZE_MB: Int(100, 1),
+  /**
+   * Comma-separated folders on the server from which agents may be deployed by `path`. Unset:
+   * deploying by path is off (every tenant would otherwise read any folder of the server).
+   */
+  ASH_DEPLOY_PATH_ROOTS: Type.Optional(Type.String({ minLength: 1 })),
   /** Largest message body, MiB. */
   ASH_MESSAGE_MAX_SIZE_MB: Int(50, 1),
   /** Path to the Claude executable (default: the SDK's platform package). */
@@ -146,6 +151,8 @@ export interface Config {
   anthropicBaseUrl: string;
   modelMaxRetries: number | undefined;
   agentMaxSizeBytes: number;
+  /** Absolute folders `path` deploys must lie in; empty = path deploys are off. */
+  deployPathRoots: string[];
   messageMaxSizeBytes: number;
   claudeExecutable: string | undefined;
   /** Limits on workspace data, bytes / counts. */
@@ -268,6 +275,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     anthropicBaseUrl: e.ANTHROPIC_BASE_URL,
     modelMaxRetries: e.ASH_MODEL_MAX_RETRIES,
     agentMaxSizeBytes: e.ASH_AGENT_MAX_SIZE_MB * 1024 * 1024,
+    deployPathRoots: (e.ASH_DEPLOY_PATH_ROOTS ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map(resolveDir),
     messageMaxSizeBytes: e.ASH_MESSAGE_MAX_SIZE_MB * 1024 * 1024,
     claudeExecutable: e.CLAUDE_CODE_EXECUTABLE,
     data: {

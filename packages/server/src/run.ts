@@ -31,9 +31,14 @@ export function startupErrorMessage(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
   if (
     err instanceof Error &&
-    (err.name === 'SandboxUnavailableError' ||
-      err.name === 'SandboxStartError' ||
-      err.name === 'PriceTableError')
+    [
+      'SandboxUnavailableError',
+      'SandboxStartError',
+      'PriceTableError',
+      'ApiKeyConfigError',
+      'DataDirLockedError',
+      'StartupCheckError',
+    ].includes(err.name)
   )
     return err.message;
   if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE')

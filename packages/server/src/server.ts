@@ -9,6 +9,7 @@ import { bridgeEntryPath, resolveClaudeExecutable } from '@ash-ai/bridge';
 import { SandboxManager } from '@ash-ai/sandbox';
 import type { Health } from '@ash-ai/shared';
 import { buildApp } from './app.js';
+import { lockDataDir } from './data-dir-lock.js';
 import type { Config } from './config.js';
 import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos } from './db/repos/index.js';
@@ -35,6 +36,14 @@ import { SessionFiles } from './services/session-files.js';
 import { WorkspaceSnapshots } from './services/workspace-snapshots.js';
 import { SERVER_VERSION } from './version.js';
 
+/** A setting that cannot work was found at start. */
+export class StartupCheckError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupCheckError';
+  }
+}
+
 /** A wired Ash server: the Fastify app plus everything behind it. */
 export interface AshServer {
   app: FastifyInstance;
@@ -58,6 +67,25 @@ export interface CreateServerOptions {
  */
 export async function createAshServer(config: Config, opts: CreateServerOptions = {}): Promise<AshServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(config.dataDir);
+  try {
+    return await createLocked(config, opts, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function createLocked(
+  config: Config,
+  opts: CreateServerOptions,
+  unlock: () => void,
+): Promise<AshServer> {
+  if (config.claudeExecutable && !existsSync(config.claudeExecutable)) {
+    throw new StartupCheckError(
+      `CLAUDE_CODE_EXECUTABLE points to ${config.claudeExecutable}, which does not exist`,
+    );
+  }
   const secrets = new SecretRegistry();
   secrets.add(config.anthropicApiKey);
   secrets.add(config.s3?.credentials?.secretAccessKey);
@@ -123,6 +151,13 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     throw err;
   }
   for (const w of sandboxes.info.warnings) logger.warn(w);
+  const warnings: string[] = [];
+  if (!config.anthropicApiKey) {
+    warnings.push(
+      'ANTHROPIC_API_KEY is not set: sessions reach the model only with an anthropic credential (credentialId)',
+    );
+  }
+  for (const w of warnings) logger.warn(w);
 
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
@@ -207,28 +242,37 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     store,
     dataDir: config.dataDir,
     maxAgentBytes: config.agentMaxSizeBytes,
+    deployPathRoots: config.deployPathRoots,
     onAgentDeleted: async (tenantId, name) => {
       await runtime.dropSpares(tenantId, name);
       await sessionService.endAgentSessions(tenantId, name);
     },
-    onAgentDeployed: (agent) =>
-      void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined),
+    onAgentDeployed: async (agent, replaceSpares) => {
+      if (replaceSpares) await runtime.dropSpares(agent.tenantId, agent.name);
+      void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined);
+    },
     archives,
+  });
+  credentials.onRevoked(async (tenantId, id) => {
+    await runtime.stopSessionsUsingCredential(tenantId, id);
   });
   await reconcile(repos, ownerId, logger);
   await apiKeys.bootstrap(config.dataDir);
   await credentials.selfCheck();
   runtime.start();
-  // Warm pools for every agent, in the background.
-  void repos.agents
-    .listAllInternal()
-    .then(async (all) => {
-      for (const a of all) {
-        if (store.hasVersion(a.tenantId, a.name, a.version))
-          await runtime.replenishSpares(a, sessionService.prewarmCount(a));
-      }
-    })
-    .catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
+  // Warm pools, in the background, for the agents used within the idle timeout (not for every
+  // agent ever deployed: a spare is a process).
+  void (async () => {
+    const since = new Date(Date.now() - config.idleTimeoutMs).toISOString();
+    const used = new Set(
+      (await repos.sessions.agentsUsedSince(since)).map((u) => `${u.tenantId}\u0000${u.agentName}`),
+    );
+    for (const a of await repos.agents.listAllInternal()) {
+      if (!used.has(`${a.tenantId}\u0000${a.name}`) || !store.hasVersion(a.tenantId, a.name, a.version))
+        continue;
+      await runtime.replenishSpares(a, sessionService.prewarmCount(a));
+    }
+  })().catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
   const processor = new QueueProcessor({
     id: ownerId,
     repos,
@@ -249,6 +293,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
     coordinatorId,
     pool: runtime.stats(),
     sandbox: sandboxes.info,
+    warnings,
   });
 
   const app = await buildApp({
@@ -314,6 +359,7 @@ export async function createAshServer(config: Config, opts: CreateServerOptions 
       await sandboxes.close();
       await objects.close();
       await closeDb(db);
+      unlock();
     },
   };
 }

@@ -285,3 +285,42 @@ describe('credentials', () => {
     }
   });
 });
+
+describe('revoking a credential in use', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ env: { ASH_CREDENTIAL_KEY: MASTER } });
+    await deployAgent(t.url, 'worker', { 'CLAUDE.md': '# Worker\n' });
+  });
+  afterAll(async () => t?.close());
+
+  for (const how of ['delete', 'deactivate'] as const) {
+    it(`pauses the live sessions using it when it is ${how}d; their next message fails with invalid_credential`, async () => {
+      const created = await api(t.url, 'POST', '/api/credentials', {
+        type: 'anthropic',
+        key: `sk-ant-revoked-${how}-0123456789`,
+      });
+      const credId = created.body.credential.id as string;
+      const id = await createSession(t.url, 'worker', { credentialId: credId });
+      t.model.forSession(id).enqueue({ text: 'with the credential' });
+      expect((await sendTurn(t.url, id, { content: 'hi' })).events.at(-1)!.data).toMatchObject({
+        outcome: 'completed',
+      });
+      expect(t.model.messageRequests(id).at(-1)!.apiKey).toBe(`sk-ant-revoked-${how}-0123456789`);
+      const r =
+        how === 'delete'
+          ? await api(t.url, 'DELETE', `/api/credentials/${credId}`)
+          : await api(t.url, 'PATCH', `/api/credentials/${credId}`, { active: false });
+      expect(r.status).toBe(200);
+      const session = (await api(t.url, 'GET', `/api/sessions/${id}`)).body.session;
+      expect(session.status).toBe('paused');
+      const before = t.model.messageRequests(id).length;
+      const next = await sendTurn(t.url, id, { content: 'and now?' });
+      expect(next.events.at(-1)!.data).toMatchObject({ outcome: 'error' });
+      expect(next.events.find((e) => e.event === 'error')!.data).toMatchObject({
+        code: 'invalid_credential',
+      });
+      expect(t.model.messageRequests(id).length).toBe(before);
+    });
+  }
+});

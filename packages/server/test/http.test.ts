@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { tempDir, removeDir } from '@ash-ai/testing';
@@ -23,8 +23,8 @@ describe('HTTP API: shapes and bad input', () => {
   let scratch: string;
 
   beforeAll(async () => {
-    t = await startTestServer();
     scratch = tempDir('ash-http-');
+    t = await startTestServer({ env: { ASH_DEPLOY_PATH_ROOTS: scratch } });
     await deployAgent(t.url, 'basic', { 'CLAUDE.md': '# Basic\n' });
   });
   afterAll(async () => {
@@ -95,6 +95,39 @@ describe('HTTP API: shapes and bad input', () => {
     const del = await api(t.url, 'DELETE', '/api/agents/from-path');
     expect(del.status).toBe(200);
     expectProblem(await api(t.url, 'GET', '/api/agents/from-path'), 404, 'agent_not_found');
+  });
+
+  it('deploys by path only from the configured folders, never from the data dir', async () => {
+    const outside = await api(t.url, 'POST', '/api/agents', {
+      name: 'steal',
+      path: '/etc',
+      systemPrompt: 'x',
+    });
+    expectProblem(outside, 403, 'forbidden');
+    expectProblem(
+      await api(t.url, 'POST', '/api/agents', { name: 'steal2', path: t.dataDir, systemPrompt: 'x' }),
+      403,
+      'forbidden',
+    );
+    // A symlink inside the allowed folder that points out of it does not open a way out.
+    symlinkSync('/etc', join(scratch, 'etc-link'));
+    expectProblem(
+      await api(t.url, 'POST', '/api/agents', {
+        name: 'steal3',
+        path: join(scratch, 'etc-link'),
+        systemPrompt: 'x',
+      }),
+      403,
+      'forbidden',
+    );
+    const off = await startTestServer();
+    try {
+      const r = await api(off.url, 'POST', '/api/agents', { name: 'any', path: scratch, systemPrompt: 'x' });
+      expectProblem(r, 403, 'forbidden');
+      expect(r.body.detail).toMatch(/upload the folder/);
+    } finally {
+      await off.close();
+    }
   });
 
   it('rejects bad agent input with the right status', async () => {
@@ -176,6 +209,30 @@ describe('HTTP API: shapes and bad input', () => {
     expectProblem(await api(t.url, 'POST', '/api/sessions', {}), 400, 'validation_failed');
     expectProblem(await api(t.url, 'GET', '/api/sessions?limit=0'), 400, 'validation_failed');
     expectProblem(await api(t.url, 'GET', '/api/nothing-here'), 404, 'route_not_found');
+  });
+
+  it('validates bodies strictly (no type coercion) and coerces only the query string', async () => {
+    expectProblem(await api(t.url, 'POST', '/api/sessions', { agent: 123 }), 400, 'validation_failed');
+    expectProblem(
+      await api(t.url, 'POST', '/api/sessions', '{"agent":"basic"}', { 'content-type': 'text/plain' }),
+      415,
+      'unsupported_media_type',
+    );
+    const id = await createSession(t.url, 'basic');
+    // A one-block content array is an array, not its element.
+    const one = await sendTurn(t.url, id, { content: [{ type: 'text', text: 'one block' }] });
+    expect(one.status).toBe(200);
+    expect(one.events.at(-1)!.data).toMatchObject({ outcome: 'completed' });
+    expect(JSON.stringify(t.model.messageRequests(id).at(-1)!.messages)).toContain('one block');
+    expectProblem(
+      await api(t.url, 'POST', `/api/sessions/${id}/messages`, { content: 'x', maxTurns: '2' }),
+      400,
+      'validation_failed',
+    );
+    const page = await api(t.url, 'GET', '/api/sessions?limit=1&offset=0');
+    expect(page.status).toBe(200);
+    expect(page.body.sessions).toHaveLength(1);
+    await api(t.url, 'DELETE', `/api/sessions/${id}`);
   });
 
   it('answers unknown agents, unknown sessions and ended sessions clearly', async () => {

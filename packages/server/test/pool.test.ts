@@ -42,7 +42,8 @@ describe('warm pool', () => {
     expect(metrics).toMatch(/^ash_prewarm_hits_total \d+/m);
     expect(metrics).toMatch(/^ash_pool_sandboxes\{state="warm"\} 1/m);
     expect(metrics).toMatch(/^ash_pool_max_capacity \d+/m);
-    expect(metrics).toMatch(/^ash_sandbox_memory_bytes\{sandbox="[0-9a-f-]+"\} \d+/m);
+    expect(metrics).toMatch(/^ash_sandbox_memory_bytes_total [1-9]\d*/m);
+    expect(metrics).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/); // no session ids
   });
 
   it('does not use a warm sandbox when the session has settings of its own, and honours them', async () => {
@@ -64,6 +65,22 @@ describe('warm pool', () => {
       'flavour=vanilla',
     );
     expect(t.model.messageRequests(id).every((r) => r.model === 'claude-special-model')).toBe(true);
+  });
+
+  it('replaces warm sandboxes when the agent env or limits change, so the next session gets the new ones', async () => {
+    await deployAgent(t.url, 'envy', { 'CLAUDE.md': '# Envy\n' }, { env: { FLAVOUR: 'old' } });
+    await eventually(async () => (await health(t)).pool.warm >= 2, 20_000, 'a spare of envy');
+    expect((await api(t.url, 'PATCH', '/api/agents/envy', { env: { FLAVOUR: 'new' } })).status).toBe(200);
+    await eventually(async () => (await health(t)).pool.warm >= 2, 20_000, 'the replaced spare');
+    const id = await createSession(t.url, 'envy');
+    t.model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'echo flavour=$FLAVOUR' } } }, { text: 'ok' });
+    const turn = await sendTurn(t.url, id, { content: 'flavour?' });
+    expect((turn.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+      'flavour=new',
+    );
+    await api(t.url, 'DELETE', '/api/agents/envy');
   });
 
   it('drops the spares of a redeployed or deleted agent', async () => {
@@ -148,5 +165,25 @@ describe('idle sweep', () => {
     t.model.forSession(id).enqueue({ text: 'awake' });
     expectOutcome(await sendTurn(t.url, id, { content: 'wake up' }), 'completed');
     expect(JSON.stringify(t.model.messageRequests(id).at(-1)!.messages)).toContain('Echo: hi');
+  });
+});
+
+describe('idle warm sandboxes', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ env: { ASH_PREWARM_COUNT: '1', ASH_IDLE_TIMEOUT_MS: '1500' } });
+    await deployAgent(t.url, 'sleepy', { 'CLAUDE.md': '# Sleepy\n' });
+  });
+  afterAll(async () => t?.close());
+
+  it('stops spares nobody took within the idle timeout, and brings them back with the next session', async () => {
+    await eventually(async () => (await health(t)).pool.warm === 1, 20_000, 'a spare');
+    await eventually(
+      async () => (await health(t)).pool.warm === 0 && (await health(t)).pool.live === 0,
+      15_000,
+      'the idle spare to go',
+    );
+    await createSession(t.url, 'sleepy');
+    await eventually(async () => (await health(t)).pool.warm === 1, 20_000, 'a new spare');
   });
 });

@@ -38,16 +38,13 @@ export function metricsRoutes(runtime: SessionRuntime, version: string): Fastify
     });
     void byState;
     gauge('ash_running_turns', 'Turns running now', () => runtime.runningTurnCount);
-    new Gauge({
-      name: 'ash_sandbox_memory_bytes',
-      help: 'Memory used by each live sandbox (cgroup accounting)',
-      labelNames: ['sandbox'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const m of runtime.memoryBySandbox()) this.set({ sandbox: m.id }, m.bytes);
-      },
-    });
+    // Aggregates only: labels with session ids would show every tenant's sessions to any key.
+    gauge('ash_sandbox_memory_bytes_total', 'Memory used by all live sandboxes (cgroup accounting)', () =>
+      runtime.memoryBySandbox().reduce((n, m) => n + m.bytes, 0),
+    );
+    gauge('ash_sandbox_memory_bytes_max', 'Memory used by the largest live sandbox (cgroup accounting)', () =>
+      Math.max(0, ...runtime.memoryBySandbox().map((m) => m.bytes)),
+    );
     const counter = (name: string, help: string, read: () => number) => {
       const c = new Counter({
         name,

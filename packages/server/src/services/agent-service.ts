@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { isAbsolute, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
 import type { Agent, DeployAgentBody, UpdateAgentBody } from '@ash-ai/shared';
 import type { AgentRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
@@ -12,10 +13,15 @@ export interface AgentServiceDeps {
   store: AgentStore;
   dataDir: string;
   maxAgentBytes: number;
+  /** Folders `path` deploys must lie in (ASH_DEPLOY_PATH_ROOTS); empty = path deploys are off. */
+  deployPathRoots: string[];
   /** Called before an agent is deleted, to end its sessions' sandboxes. */
   onAgentDeleted: (tenantId: string, name: string) => Promise<void>;
-  /** Called after a deploy, to refresh the agent's warm sandboxes. */
-  onAgentDeployed: (agent: AgentRecord) => void;
+  /**
+   * Called after a deploy or an update, to refresh the agent's warm sandboxes; resolves once
+   * out-of-date spares are gone (new ones start in the background).
+   */
+  onAgentDeployed: (agent: AgentRecord, replaceSpares?: boolean) => Promise<void>;
   /** Object storage copies of deployed folders (uploaded before a version is recorded). */
   archives?: AgentArchives;
 }
@@ -67,10 +73,7 @@ export class AgentService {
     const { store } = this.deps;
     const staged =
       body.path !== undefined
-        ? await store.stageFromPath(
-            isAbsolute(body.path) ? body.path : resolve(this.deps.dataDir, body.path),
-            limits,
-          )
+        ? await store.stageFromPath(this.allowedDeployPath(body.path), limits)
         : await store.stageFromFiles(body.files ?? [], limits);
     let storageKey: string | null = null;
     try {
@@ -93,13 +96,51 @@ export class AgentService {
       await store.publish(staged, tenantId, record.name, record.version);
       if (storageKey)
         await this.deps.archives?.recordVersion(tenantId, record.name, record.version, storageKey);
-      this.deps.onAgentDeployed(record);
+      await this.deps.onAgentDeployed(record);
       return agentToApi(record);
     } catch (err) {
       await store.discard(staged);
       await this.deps.archives?.discard(storageKey);
       throw err;
     }
+  }
+
+  /**
+   * Where a `path` deploy may read from: only inside ASH_DEPLOY_PATH_ROOTS (symlinks resolved),
+   * never the data dir.
+   * @throws AppError 403 `forbidden` when path deploys are off or the folder is outside the roots.
+   */
+  private allowedDeployPath(path: string): string {
+    const roots = this.deps.deployPathRoots;
+    if (roots.length === 0) {
+      throw new AppError(
+        'forbidden',
+        'deploying from a folder on the server is switched off; upload the folder instead (`ash deploy` does), or have the operator set ASH_DEPLOY_PATH_ROOTS',
+      );
+    }
+    const absolute = isAbsolute(path) ? path : resolve(roots[0]!, path);
+    let real: string;
+    try {
+      real = realpathSync(absolute);
+    } catch {
+      throw new AppError('invalid_agent_folder', 'the agent folder does not exist on the server');
+    }
+    const inside = (dir: string) => {
+      let r: string;
+      try {
+        r = realpathSync(dir);
+      } catch {
+        return false;
+      }
+      return real === r || real.startsWith(r.endsWith(sep) ? r : r + sep);
+    };
+    if (!roots.some(inside) || inside(this.deps.dataDir)) {
+      throw new AppError(
+        'forbidden',
+        'that folder is outside the folders agents may be deployed from (ASH_DEPLOY_PATH_ROOTS)',
+      );
+    }
+    return real;
   }
 
   async list(tenantId: string): Promise<Agent[]> {
@@ -134,6 +175,8 @@ export class AgentService {
       now: new Date().toISOString(),
     });
     if (!updated) throw notFound('agent_not_found', 'Agent', name);
+    // Warm sandboxes were started with the old env and limits: replace them.
+    if (body.env !== undefined || body.config !== undefined) await this.deps.onAgentDeployed(updated, true);
     return agentToApi(updated);
   }
 

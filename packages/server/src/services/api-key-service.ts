@@ -8,6 +8,14 @@ import type { ApiKeyRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import type { SecretRegistry } from '../logger.js';
 
+/** The server's key configuration is unusable; the message says why. */
+export class ApiKeyConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ApiKeyConfigError';
+  }
+}
+
 /** The tenant of keys from `ASH_API_KEY` and of the first key created at start. */
 export const DEFAULT_TENANT = 'default';
 /** Id under which the `ASH_API_KEY` key is listed. */
@@ -185,7 +193,17 @@ export class ApiKeyService {
    * file's path, never the key. Returns the path when a key was created.
    */
   async bootstrap(dataDir: string): Promise<string | undefined> {
-    if (this.deps.envKey) return undefined;
+    if (this.deps.envKey) {
+      // A key created through the API (maybe another tenant's, maybe revoked) must not become the
+      // default tenant's key just because it sits in the server's environment.
+      const existing = await this.deps.repos.apiKeys.findAnyByHash(this.hash(this.deps.envKey));
+      if (existing) {
+        throw new ApiKeyConfigError(
+          'ASH_API_KEY holds a key that was created through the API (a client key, possibly revoked or of another tenant); give the server a key of its own or unset ASH_API_KEY',
+        );
+      }
+      return undefined;
+    }
     if (await this.deps.repos.apiKeys.hasActive(DEFAULT_TENANT)) return undefined;
     const created = await this.create(DEFAULT_TENANT, 'initial');
     const file = join(dataDir, INITIAL_KEY_FILE);

@@ -112,6 +112,16 @@ export class CredentialService implements CredentialResolver {
     return credentialToApi(row);
   }
 
+  private revoked: ((tenantId: string, id: string) => Promise<void>) | undefined;
+
+  /**
+   * Sets what happens to live sessions when a credential is deleted or deactivated (the runtime
+   * pauses the sessions using it, so no process keeps a revoked key).
+   */
+  onRevoked(handler: (tenantId: string, id: string) => Promise<void>): void {
+    this.revoked = handler;
+  }
+
   /** Relabels or (de)activates. @throws AppError 404 `credential_not_found`. */
   async update(tenantId: string, id: string, body: UpdateCredentialBody): Promise<Credential> {
     this.requireCipher();
@@ -121,15 +131,17 @@ export class CredentialService implements CredentialResolver {
       now: new Date().toISOString(),
     });
     if (!row) throw notFound('credential_not_found', 'Credential', id);
+    if (body.active === false) await this.revoked?.(tenantId, id);
     return credentialToApi(row);
   }
 
-  /** Deletes the credential (sessions created with it can no longer start a sandbox). */
+  /** Deletes the credential: sessions using it are paused and can no longer start a sandbox. */
   async delete(tenantId: string, id: string): Promise<void> {
     this.requireCipher();
     if (!(await this.deps.repos.credentials.delete(tenantId, id)))
       throw notFound('credential_not_found', 'Credential', id);
     this.deps.log.info({ tenantId, credentialId: id }, 'credential deleted');
+    await this.revoked?.(tenantId, id);
   }
 
   async resolve(tenantId: string, id: string): Promise<ResolvedCredential> {

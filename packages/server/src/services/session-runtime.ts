@@ -39,6 +39,7 @@ const FINISHED_TURN_TTL_MS = 5 * 60_000;
 interface LiveSession {
   sessionId: string;
   tenantId: string;
+  credentialId: string | null;
   sandbox: Sandbox | undefined;
   starting: Promise<Sandbox> | undefined;
   turn: RunningTurn | undefined;
@@ -68,7 +69,7 @@ export interface SessionRuntimeDeps {
   /** Called when the runtime pauses a session on its own (idle sweep, eviction). */
   onSessionEvicted?: (
     session: { id: string; tenantId: string },
-    reason: 'idle' | 'capacity',
+    reason: 'idle' | 'capacity' | 'credential_revoked',
   ) => Promise<void>;
   /** Decrypts a session's credential when its sandbox starts. */
   credentials: CredentialResolver;
@@ -133,6 +134,8 @@ const spareKey = (tenantId: string, agentName: string) => `${tenantId}\u0000${ag
 export class SessionRuntime {
   private readonly live = new Map<string, LiveSession>();
   private readonly spares = new Map<string, WarmSpare[]>();
+  private readonly replenishing = new Set<string>();
+  private readonly refillAgain = new Map<string, { agent: AgentRecord; count: number }>();
   private readonly slotLock = new AsyncLock();
   private startingCount = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -234,9 +237,39 @@ export class SessionRuntime {
     await this.deps.onSessionEvicted?.({ id: l.sessionId, tenantId: l.tenantId }, reason);
   }
 
+  /**
+   * Pauses every live session of the tenant that uses this credential (deleted or deactivated):
+   * no process keeps a revoked key. Their next start fails with `invalid_credential`.
+   */
+  async stopSessionsUsingCredential(tenantId: string, credentialId: string): Promise<number> {
+    let n = 0;
+    for (const l of [...this.live.values()]) {
+      if (l.tenantId !== tenantId || l.credentialId !== credentialId || (!l.sandbox && !l.starting)) continue;
+      await this.stop(l.sessionId, 'paused because its credential was revoked');
+      await this.deps.repos.sessions.update(l.tenantId, l.sessionId, {
+        status: 'paused',
+        pausedAt: new Date().toISOString(),
+        ownerId: null,
+      });
+      await this.deps.onSessionEvicted?.({ id: l.sessionId, tenantId: l.tenantId }, 'credential_revoked');
+      n++;
+    }
+    return n;
+  }
+
   /** Stops the sandboxes of sessions idle for longer than the idle timeout. */
   async sweepIdle(now = Date.now()): Promise<number> {
     let n = 0;
+    // Warm spares nobody took within the idle timeout go too (the agent's next session brings
+    // them back), so agents nobody uses do not hold processes.
+    for (const list of [...this.spares.values()]) {
+      for (const spare of [...list]) {
+        if (spare.sandbox && now - spare.createdAt >= this.deps.config.idleTimeoutMs) {
+          await this.discardSpare(spare);
+          n++;
+        }
+      }
+    }
     for (const l of [...this.live.values()]) {
       const sb = l.sandbox;
       if (l.turn || l.starting || !sb || sb.state !== 'ready' || sb.busy) continue;
@@ -255,6 +288,25 @@ export class SessionRuntime {
   async replenishSpares(agent: AgentRecord, count: number): Promise<void> {
     if (this.closed) return;
     const key = spareKey(agent.tenantId, agent.name);
+    if (this.replenishing.has(key)) {
+      // One refill per agent at a time; the latest request runs when the current one ends.
+      this.refillAgain.set(key, { agent, count });
+      return;
+    }
+    this.replenishing.add(key);
+    try {
+      await this.refill(agent, key, count);
+    } finally {
+      this.replenishing.delete(key);
+    }
+    const again = this.refillAgain.get(key);
+    if (again) {
+      this.refillAgain.delete(key);
+      await this.replenishSpares(again.agent, again.count);
+    }
+  }
+
+  private async refill(agent: AgentRecord, key: string, count: number): Promise<void> {
     const list = this.spares.get(key) ?? [];
     for (const stale of list.filter((s) => s.agentVersion !== agent.version)) await this.discardSpare(stale);
     const current = (this.spares.get(key) ?? []).filter((s) => s.agentVersion === agent.version);
@@ -419,7 +471,10 @@ export class SessionRuntime {
     if (session.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
     // A session without a process needs a slot: answer 503 now rather than inside the stream.
-    if (!this.hasLiveSandbox(session.id) && !this.live.get(session.id)?.starting) await this.ensureCapacity();
+    // A start already under way (the prewarm at creation) may itself be waiting for room.
+    const pending = this.live.get(session.id)?.starting;
+    if (pending) await pending.catch(() => undefined);
+    if (!this.hasLiveSandbox(session.id)) await this.ensureCapacity();
     const turnId = randomUUID();
     const now = new Date().toISOString();
     const acquired = await this.deps.repos.sessions.acquireTurn(
@@ -559,6 +614,7 @@ export class SessionRuntime {
       live = {
         sessionId: session.id,
         tenantId: session.tenantId,
+        credentialId: session.credentialId,
         sandbox: undefined,
         starting: undefined,
         turn: undefined,

@@ -188,7 +188,8 @@ export class SessionService {
       agentVersion: agent.version,
       prewarmed: !!spare,
     });
-    if (spare) void runtime.replenishSpares(agent, this.prewarmCount(agent)).catch(() => undefined);
+    // Keep (or bring back, after the idle sweep took them) the agent's warm sandboxes.
+    if (plain) void runtime.replenishSpares(agent, this.prewarmCount(agent)).catch(() => undefined);
     return sessionToApi(session);
   }
 

@@ -1,4 +1,7 @@
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Standard alphabet, padding only at the end. A plain character class (no groups) keeps the
+// match linear and iterative: a grouped `(?:[…]{4})*` overflows V8's regexp stack on inputs of a
+// few megabytes.
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * Decodes standard base64 (RFC 4648 §4, with padding). Whitespace is not allowed.
@@ -6,7 +9,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  * @returns the bytes, or undefined when `text` is not valid base64.
  */
 export function decodeBase64Strict(text: string): Buffer | undefined {
-  if (!BASE64.test(text)) return undefined;
+  if (text.length % 4 !== 0 || !BASE64.test(text)) return undefined;
   return Buffer.from(text, 'base64');
 }
 

@@ -51,5 +51,7 @@ export const HealthSchema = Type.Object({
   coordinatorId: Type.String(),
   pool: PoolStatsSchema,
   sandbox: SandboxInfoSchema,
+  /** Configuration problems that do not stop the server (e.g. no model key). */
+  warnings: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;

@@ -39,14 +39,10 @@ export const ContentBlockSchema = Type.Union([
 ]);
 export type ContentBlock = Static<typeof ContentBlockSchema>;
 
-/**
- * What a turn may be told: `string` or 1..20 content blocks. The array comes first: with the
- * server's `coerceTypes: 'array'`, trying the string branch first would unwrap a one-block array
- * in place and reject it.
- */
+/** What a turn may be told: `string` or 1..20 content blocks. */
 export const MessageContentSchema = Type.Union([
-  Type.Array(ContentBlockSchema, { minItems: 1, maxItems: 20 }),
   Type.String({ minLength: 1, maxLength: 500_000 }),
+  Type.Array(ContentBlockSchema, { minItems: 1, maxItems: 20 }),
 ]);
 export type MessageContent = Static<typeof MessageContentSchema>;
 

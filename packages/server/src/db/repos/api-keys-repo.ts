@@ -36,6 +36,13 @@ export class ApiKeysRepo {
     return rows[0];
   }
 
+  /** The key with this hash, revoked or not (any tenant). */
+  async findAnyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const t = this.d.t.apiKeys;
+    const rows = await this.d.db.select().from(t).where(eq(t.keyHash, keyHash)).limit(1);
+    return rows[0];
+  }
+
   /** The tenant's unrevoked keys, oldest first. */
   async list(tenantId: string): Promise<ApiKeyRecord[]> {
     const t = this.d.t.apiKeys;

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { SessionConfig, SessionStatus } from '@ash-ai/shared';
 import type { AshDatabase } from '../client.js';
 import { parseJsonColumn } from './json.js';
@@ -219,6 +219,15 @@ export class SessionsRepo {
       .from(t)
       .where(and(eq(t.tenantId, tenantId), eq(t.agentName, agentName), inArray(t.status, statuses)));
     return rows.map(fromRow);
+  }
+
+  /** Agents (tenant, name) with a session active since `sinceIso` (all tenants). */
+  async agentsUsedSince(sinceIso: string): Promise<Array<{ tenantId: string; agentName: string }>> {
+    const t = this.d.t.sessions;
+    return this.d.db
+      .selectDistinct({ tenantId: t.tenantId, agentName: t.agentName })
+      .from(t)
+      .where(gte(t.lastActiveAt, sinceIso));
   }
 
   /** Counts sessions in `active` status (all tenants). */
