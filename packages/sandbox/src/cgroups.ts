@@ -238,6 +238,18 @@ export class CgroupManager {
     return dirs.length > 0 ? new SandboxCgroup(this.version, dirs) : undefined;
   }
 
+  /** Removes this server's parent groups (after its sandboxes are gone; v1: one per controller). */
+  async removeParents(): Promise<void> {
+    await this.sweepStale();
+    for (const p of this.parents) {
+      try {
+        rmdirSync(p);
+      } catch {
+        // still in use, or gone
+      }
+    }
+  }
+
   /** Ids of the sandbox groups present under the parent. */
   listIds(): string[] {
     const ids = new Set<string>();

@@ -444,6 +444,7 @@ export class SandboxManager {
     await this.refilling;
     for (const b of this.idleBridges.splice(0)) killBridge(b);
     await this.stopAll();
+    await this.cgroups.removeParents();
     await this.dispatcher.close().catch(() => undefined);
     rmSync(this.runtimeRoot, { recursive: true, force: true });
   }

@@ -217,7 +217,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw));
   if (!Value.Check(EnvSchema, converted)) {
-    const problems = [...Value.Errors(EnvSchema, converted)].map((e) => `${e.path.slice(1)}: ${e.message}`);
+    const seen = new Set<string>();
+    const problems = [...Value.Errors(EnvSchema, converted)].flatMap((e) => {
+      const name = e.path.slice(1);
+      if (seen.has(name)) return [];
+      seen.add(name);
+      // A union of literals: name the allowed values instead of "Expected union value".
+      const options = (e.schema as { anyOf?: Array<{ const?: unknown }> }).anyOf
+        ?.map((s) => s.const)
+        .filter((c) => c !== undefined);
+      return [`${name}: ${options?.length ? `must be one of ${options.join(', ')}` : e.message}`];
+    });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = converted as Env;

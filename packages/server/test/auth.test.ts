@@ -413,6 +413,20 @@ describe('first start, internal routes switched off or opened, rate limit and CO
     expect(anon.slice(first429).every((s) => s === 429)).toBe(true);
   });
 
+  it('counts failed authentications per address, so made-up keys do not each get a fresh budget', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await api(fresh.url, 'GET', '/api/agents', undefined, {
+        authorization: bearer(`ash_madeup${i}${'x'.repeat(24)}`),
+      });
+      statuses.push(r.status);
+    }
+    expect(statuses).toContain(429);
+    const first429 = statuses.indexOf(429);
+    expect(statuses.slice(0, first429).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(first429).every((s) => s === 429)).toBe(true);
+  });
+
   it('sends CORS headers to allowed origins only (default-deny)', async () => {
     const probe = async (origin: string, method = 'GET') =>
       fetch(`${fresh.url}/health`, {

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScriptedModel, removeDir, requestText, serverEnv, startAshProcess, tempDir } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,10 @@ describe('a server killed with SIGKILL', () => {
     } finally {
       await second.stop();
     }
+    // A stopped server leaves no cgroup of its own behind either.
+    const group = `ash-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`;
+    for (const ctl of ['pids', 'cpu'])
+      expect(existsSync(join('/sys/fs/cgroup', ctl, group)), ctl).toBe(false);
   });
 });
 
@@ -126,6 +131,51 @@ describe('isolation that is not available', () => {
         ).toBe(join(dataDir, 'sessions', id, 'workspace'));
       } finally {
         await unsafe.stop();
+      }
+    } finally {
+      await model.close();
+      removeDir(dataDir);
+    }
+  });
+});
+
+describe('startup checks', () => {
+  it('refuses a second server on the same data dir, a client key as ASH_API_KEY, a missing Claude executable; warns without a model key', async () => {
+    const model = await ScriptedModel.start();
+    const dataDir = tempDir('ash-startup-');
+    try {
+      const env = serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_PREWARM_COUNT: '0' } });
+      const first = await startAshProcess(env);
+      try {
+        const second = await startAshProcess(env).catch((err: Error) => err);
+        expect(String(second)).toMatch(
+          new RegExp(`another Ash server \\(pid ${first.child.pid}\\) is using the data dir`),
+        );
+        expect((await api(first.url, 'GET', '/health')).status).toBe(200);
+        const created = await api(first.url, 'POST', '/api/api-keys', { label: 'client' });
+        expect(created.status).toBe(201);
+        const clientKey = created.body.key as string;
+        await first.stop();
+        const withClientKey = await startAshProcess({ ...env, ASH_API_KEY: clientKey }).catch(
+          (err: Error) => err,
+        );
+        expect(String(withClientKey)).toMatch(/ASH_API_KEY holds a key that was created through the API/);
+      } finally {
+        await first.stop();
+      }
+      const noClaude = await startAshProcess({ ...env, CLAUDE_CODE_EXECUTABLE: '/nonexistent/claude' }).catch(
+        (err: Error) => err,
+      );
+      expect(String(noClaude)).toMatch(
+        /CLAUDE_CODE_EXECUTABLE points to \/nonexistent\/claude, which does not exist/,
+      );
+      const { ANTHROPIC_API_KEY: _unused, ...withoutKey } = env;
+      const keyless = await startAshProcess(withoutKey);
+      try {
+        const health = (await api(keyless.url, 'GET', '/health')).body;
+        expect(health.warnings.join(' ')).toMatch(/ANTHROPIC_API_KEY is not set/);
+      } finally {
+        await keyless.stop();
       }
     } finally {
       await model.close();

@@ -208,6 +208,12 @@ describe('HTTP API: shapes and bad input', () => {
     );
     expectProblem(await api(t.url, 'POST', '/api/sessions', {}), 400, 'validation_failed');
     expectProblem(await api(t.url, 'GET', '/api/sessions?limit=0'), 400, 'validation_failed');
+    const badStatus = await api(t.url, 'GET', '/api/sessions?status=sleeping');
+    expectProblem(badStatus, 400, 'validation_failed');
+    expect(badStatus.body.errors[0]).toEqual({
+      path: '/query/status',
+      message: 'must be one of: "starting", "active", "paused", "ended", "error"',
+    });
     expectProblem(await api(t.url, 'GET', '/api/nothing-here'), 404, 'route_not_found');
   });
 

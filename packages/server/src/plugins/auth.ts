@@ -101,9 +101,26 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
     }) as unknown as (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
   }
 
+  // Failed authentications are also counted per client address: otherwise every made-up key
+  // would get a fresh rate-limit bucket of its own.
+  const failures =
+    opts.rateLimit.max > 0
+      ? new FailureCounter(Math.max(5, Math.ceil(opts.rateLimit.max / 50)), opts.rateLimit.windowMs)
+      : undefined;
   app.addHook('onRequest', async (req, reply) => {
     if (limiter && req.routeOptions.url !== '/health') await limiter(req, reply);
     if (isPublic(req)) return;
+    const blockedForMs = failures?.blockedFor(req.ip);
+    if (blockedForMs) {
+      const seconds = Math.ceil(blockedForMs / 1000);
+      throw new AppError(
+        'rate_limited',
+        `too many failed authentications from this address; retry after ${seconds} s`,
+        {
+          headers: { 'Retry-After': String(seconds) },
+        },
+      );
+    }
     if (req.routeOptions.config?.internal) return checkInternal(req, opts.internal);
     const parsed = parseAuthorization(req.headers.authorization);
     if (!parsed.ok) {
@@ -115,10 +132,45 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
           );
     }
     const principal = await opts.keys.authenticate(parsed.token);
-    if (!principal) throw unauthorized('the API key is unknown or has been revoked', 'invalid_token');
+    if (!principal) {
+      failures?.fail(req.ip);
+      throw unauthorized('the API key is unknown or has been revoked', 'invalid_token');
+    }
     req.tenantId = principal.tenantId;
     req.apiKeyId = principal.keyId;
   });
+}
+
+/** Failed authentications per client address in a fixed window (in memory, bounded). */
+class FailureCounter {
+  private readonly byIp = new Map<string, { count: number; resetAt: number }>();
+
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Milliseconds until `ip` may try again, or 0. */
+  blockedFor(ip: string): number {
+    const e = this.byIp.get(ip);
+    if (!e) return 0;
+    const now = Date.now();
+    if (now >= e.resetAt) {
+      this.byIp.delete(ip);
+      return 0;
+    }
+    return e.count >= this.max ? e.resetAt - now : 0;
+  }
+
+  fail(ip: string): void {
+    const now = Date.now();
+    const e = this.byIp.get(ip);
+    if (e && now < e.resetAt) e.count++;
+    else {
+      if (this.byIp.size >= 100_000) this.byIp.delete(this.byIp.keys().next().value!);
+      this.byIp.set(ip, { count: 1, resetAt: now + this.windowMs });
+    }
+  }
 }
 
 /**

@@ -18,13 +18,34 @@ function send(
 function fieldErrors(err: FastifyError): FieldError[] {
   // Fastify names the query context `querystring`; the documented paths say `/query/…`.
   const ctx = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
-  return (err.validation ?? []).map((v) => {
-    const missing = (v.params as { missingProperty?: string; additionalProperty?: string }) ?? {};
-    const extraName = missing.missingProperty ?? missing.additionalProperty;
+  const out: FieldError[] = [];
+  const allowed = new Map<string, unknown[]>();
+  for (const v of err.validation ?? []) {
+    const params = (v.params ?? {}) as {
+      missingProperty?: string;
+      additionalProperty?: string;
+      allowedValue?: unknown;
+      allowedValues?: unknown[];
+    };
+    const extraName = params.missingProperty ?? params.additionalProperty;
     const path = `/${ctx}${v.instancePath}${extraName ? `/${extraName}` : ''}`;
-    const message = missing.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
-    return { path, message };
-  });
+    // A union of literals (TypeBox) fails once per literal: collect them into one "one of" message.
+    if (v.keyword === 'const' || v.keyword === 'enum') {
+      const list = allowed.get(path) ?? [];
+      if (v.keyword === 'const') list.push(params.allowedValue);
+      else list.push(...(params.allowedValues ?? []));
+      allowed.set(path, list);
+      continue;
+    }
+    if (v.keyword === 'anyOf' && allowed.has(path)) continue;
+    const message = params.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
+    out.push({ path, message });
+  }
+  const oneOf = [...allowed].map(([path, values]) => ({
+    path,
+    message: `must be one of: ${values.map((x) => JSON.stringify(x)).join(', ')}`,
+  }));
+  return [...oneOf, ...out];
 }
 
 /**

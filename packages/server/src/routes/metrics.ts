@@ -91,8 +91,22 @@ export function metricsRoutes(runtime: SessionRuntime, version: string): Fastify
       () => runtime.counters.sandboxStartFailures,
     );
 
-    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-      reply.type(registry.contentType).send(await registry.metrics()),
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['health'],
+          summary:
+            'Prometheus metrics: pool by state, sandbox memory, pre-warm, resume and eviction counters',
+          response: {
+            200: {
+              description: 'Prometheus text exposition format',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
+      async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()),
     );
   };
 }
