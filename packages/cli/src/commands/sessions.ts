@@ -113,7 +113,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
             ...(extraEnv ? { extraEnv } : {}),
             ...(opts.credential ? { credentialId: opts.credential } : {}),
           });
-        if (opts.json) printJson(s);
+        if (opts.json) printJson({ session: s });
         else process.stdout.write(`${s.id}\n`);
       },
     );
@@ -161,7 +161,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const s = await globals().client().sessions.get(id);
-      if (opts.json) printJson(s);
+      if (opts.json) printJson({ session: s });
       else printSession(s);
     });
 
@@ -171,7 +171,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const s = await globals().client().sessions.end(id);
-      if (opts.json) printJson(s);
+      if (opts.json) printJson({ session: s });
       else process.stdout.write(`ended ${s.id}\n`);
     });
 
@@ -185,7 +185,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
       const page = await globals()
         .client()
         .sessions.messages(id, { after: Number(opts.after), limit: Number(opts.limit) });
-      if (opts.json) printJson(page);
+      if (opts.json) printJson({ messages: page.items, hasMore: page.hasMore });
       else
         for (const m of page.items)
           process.stdout.write(
@@ -208,7 +208,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
           limit: Number(opts.limit),
           ...(opts.type ? { type: opts.type } : {}),
         });
-      if (opts.json) printJson(page);
+      if (opts.json) printJson({ events: page.items, hasMore: page.hasMore });
       else
         for (const e of page.items)
           process.stdout.write(`#${e.sequence} ${e.type} ${oneLine(e.data, 200)}\n`);
