@@ -70,6 +70,28 @@ function tail(file: string, lines: number): string {
   }
 }
 
+/**
+ * The environment of the server `ash start` runs. `ASH_API_KEY` is the CLI's own client key (the
+ * README has users export it): passed on, the server would take it as the default tenant's key,
+ * so a revoked key would keep working and another tenant's key would act for the default
+ * tenant. The operator gives the server a key with `ASH_SERVER_API_KEY` instead.
+ */
+export function serverEnvForStart(
+  env: NodeJS.ProcessEnv,
+  settings: { port: string; host: string; dataDir: string },
+): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {
+    ...env,
+    ASH_PORT: settings.port,
+    ASH_HOST: settings.host,
+    ASH_DATA_DIR: settings.dataDir,
+  };
+  delete out.ASH_API_KEY;
+  delete out.ASH_SERVER_API_KEY;
+  if (env.ASH_SERVER_API_KEY) out.ASH_API_KEY = env.ASH_SERVER_API_KEY;
+  return out;
+}
+
 /** `ash start`, `ash stop`, `ash status`, `ash serve`, `ash health`. */
 export function registerServerCommands(program: Command, globals: () => GlobalOptions): void {
   program
@@ -86,6 +108,14 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
       process.env.ASH_HOST ?? '127.0.0.1',
     )
     .option('--timeout <ms>', 'how long to wait for the server to become healthy', '60000')
+    .addHelpText(
+      'after',
+      `
+The server gets this shell's environment (ANTHROPIC_API_KEY, ASH_* settings) except ASH_API_KEY,
+which is the CLI's own client key. To give the server an API key of the default tenant (its
+ASH_API_KEY), set ASH_SERVER_API_KEY:
+  ASH_SERVER_API_KEY=<key> ash start`,
+    )
     .action(async (opts: { port: string; host: string; timeout: string }) => {
       const home = ashHome();
       mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -107,7 +137,7 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
       const child = spawn(process.execPath, [entry, 'serve'], {
         detached: true,
         stdio: ['ignore', log, log],
-        env: { ...process.env, ASH_PORT: opts.port, ASH_HOST: opts.host, ASH_DATA_DIR: home },
+        env: serverEnvForStart(process.env, { port: opts.port, host: opts.host, dataDir: home }),
       });
       closeSync(log);
       const state = { exited: false };

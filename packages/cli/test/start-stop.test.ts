@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ScriptedModel, removeDir, runAsh, tempDir } from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const INTERNAL = 'cli-start-internal-secret-0123456789';
+const OPERATOR_KEY = 'ash_operator-key-given-to-ash-start-0001';
+
+interface KeyList {
+  keys: Array<{ id: string; tenantId: string; label: string | null }>;
+}
+
+describe('ash start, stop and status against real server processes', () => {
+  let model: ScriptedModel;
+  let home: string;
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    home = tempDir('ash-cli-start-');
+    dataDir = join(home, '.ash');
+    env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      ASH_DATA_DIR: dataDir,
+      ASH_PORT: String(await freePort()),
+      ANTHROPIC_BASE_URL: model.url,
+      ASH_MODEL_MAX_RETRIES: '0',
+      ASH_INTERNAL_SECRET: INTERNAL,
+    };
+  });
+  afterAll(async () => {
+    await runAsh(['stop'], env);
+    await model.close();
+    removeDir(home);
+  });
+
+  it("does not give the server the CLI's ASH_API_KEY; ASH_SERVER_API_KEY gives it a key", async () => {
+    const first = await runAsh(['start'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const admin = (JSON.parse(readFileSync(join(dataDir, 'config.json'), 'utf8')) as { api_key: string })
+      .api_key;
+    const laptop = (await runAsh(['api-key', 'create', '--label', 'laptop'], env)).stdout.trim();
+    const acme = JSON.parse(
+      (await runAsh(['api-key', 'create', '--tenant', 'acme', '--json'], env)).stdout,
+    ) as {
+      key: string;
+    };
+    expect((await runAsh(['stop'], env)).code).toBe(0);
+
+    // As the README suggests: the user's own key exported in the shell that runs ash start.
+    const withClientKey = { ...env, ASH_API_KEY: laptop };
+    expect((await runAsh(['start'], withClientKey)).code).toBe(0);
+    const keys = JSON.parse((await runAsh(['api-key', 'list', '--json'], withClientKey)).stdout) as KeyList;
+    expect(keys.keys.map((k) => k.id)).not.toContain('env');
+    const laptopId = keys.keys.find((k) => k.label === 'laptop')!.id;
+    expect((await runAsh(['--api-key', admin, 'api-key', 'revoke', laptopId], env)).code).toBe(0);
+    const revoked = await runAsh(['agent', 'list'], withClientKey);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toMatch(/\(401 unauthorized\)/);
+    expect((await runAsh(['stop'], env)).code).toBe(0);
+
+    // Another tenant's key in the shell stays that tenant's key.
+    const withAcmeKey = { ...env, ASH_API_KEY: acme.key };
+    expect((await runAsh(['start'], withAcmeKey)).code).toBe(0);
+    const acmeKeys = JSON.parse((await runAsh(['api-key', 'list', '--json'], withAcmeKey)).stdout) as KeyList;
+    expect(acmeKeys.keys.map((k) => k.tenantId)).toEqual(['acme']);
+    expect((await runAsh(['stop'], env)).code).toBe(0);
+
+    // The operator's way to give the server a key of the default tenant.
+    const withOperatorKey = { ...withAcmeKey, ASH_SERVER_API_KEY: OPERATOR_KEY };
+    expect((await runAsh(['start'], withOperatorKey)).code).toBe(0);
+    const operatorKeys = JSON.parse(
+      (await runAsh(['--api-key', OPERATOR_KEY, 'api-key', 'list', '--json'], env)).stdout,
+    ) as KeyList;
+    expect(operatorKeys.keys[0]).toMatchObject({ id: 'env', tenantId: 'default', label: 'ASH_API_KEY' });
+    const stillAcme = JSON.parse(
+      (await runAsh(['api-key', 'list', '--json'], withAcmeKey)).stdout,
+    ) as KeyList;
+    expect(stillAcme.keys.map((k) => k.tenantId)).toEqual(['acme']);
+    expect((await runAsh(['stop'], env)).code).toBe(0);
+
+    const help = await runAsh(['start', '--help'], env);
+    expect(help.stdout).toContain('ASH_SERVER_API_KEY');
+  });
+});
