@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ScriptedModel, removeDir, runAsh, tempDir } from '@ash-ai/testing';
@@ -14,6 +15,15 @@ function freePort(): Promise<number> {
   });
 }
 
+/** True while `pid` runs (not gone, not a zombie nobody has reaped yet). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 const INTERNAL = 'cli-start-internal-secret-0123456789';
 const OPERATOR_KEY = 'ash_operator-key-given-to-ash-start-0001';
 
@@ -26,6 +36,7 @@ describe('ash start, stop and status against real server processes', () => {
   let home: string;
   let dataDir: string;
   let env: Record<string, string>;
+  const pidFile = () => join(dataDir, 'server.pid');
 
   beforeAll(async () => {
     model = await ScriptedModel.start();
@@ -94,5 +105,42 @@ describe('ash start, stop and status against real server processes', () => {
 
     const help = await runAsh(['start', '--help'], env);
     expect(help.stdout).toContain('ASH_SERVER_API_KEY');
+  });
+
+  it('ash stop and status leave a process that is not the Ash server alone', async () => {
+    const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(pidFile(), String(sleeper.pid));
+      const status = JSON.parse((await runAsh(['status', '--json'], env)).stdout) as { pid: number | null };
+      expect(status.pid).toBeNull();
+      const r = await runAsh(['stop'], env);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(
+        /^Ash is not running \(removed the stale .*server\.pid: pid \d+ is not an Ash server\)\n$/,
+      );
+      expect(existsSync(pidFile())).toBe(false);
+      expect(sleeper.exitCode).toBeNull();
+      expect(sleeper.signalCode).toBeNull();
+      expect(running(sleeper.pid!)).toBe(true);
+
+      // ash start ignores such a pid file, and ash stop stops the server it started.
+      writeFileSync(pidFile(), String(sleeper.pid));
+      const started = await runAsh(['start'], env);
+      expect(started.code, started.stderr).toBe(0);
+      const pid = Number(readFileSync(pidFile(), 'utf8'));
+      expect(pid).not.toBe(sleeper.pid);
+      expect(started.stdout).toContain(`(pid ${pid};`);
+      expect((await runAsh(['start'], env)).stdout).toContain(`Ash is already running at`);
+      expect(JSON.parse((await runAsh(['status', '--json'], env)).stdout)).toMatchObject({
+        running: true,
+        pid,
+      });
+      expect((await runAsh(['stop'], env)).stdout).toBe(`Ash stopped (pid ${pid})\n`);
+      expect(running(pid)).toBe(false);
+      expect(sleeper.exitCode).toBeNull();
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
   });
 });

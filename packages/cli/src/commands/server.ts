@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AshClient } from '@ash-ai/sdk';
@@ -11,6 +20,10 @@ const INITIAL_KEY_FILE = 'initial-api-key';
 import { CliError, printJson } from '../output.js';
 import type { GlobalOptions } from '../program.js';
 
+/** The CLI entry `ash start` runs the server with: `node <ENTRY> serve`. */
+const ENTRY = fileURLToPath(new URL('../main.js', import.meta.url));
+const CLI_PACKAGE = '@ash-ai/cli';
+
 const pidFile = () => join(ashHome(), 'server.pid');
 const logFile = () => join(ashHome(), 'server.log');
 
@@ -20,13 +33,41 @@ function readPid(): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-function alive(pid: number): boolean {
+function sameFile(a: string, b: string): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return realpathSync(a) === realpathSync(b);
   } catch {
     return false;
   }
+}
+
+/** True when `file` is the `main.js` of an installed ash CLI (this one or another copy of it). */
+function isCliEntry(file: string): boolean {
+  if (sameFile(file, ENTRY)) return true;
+  if (basename(file) !== 'main.js') return false;
+  try {
+    const pkg = JSON.parse(readFileSync(join(dirname(file), '..', 'package.json'), 'utf8')) as {
+      name?: string;
+    };
+    return pkg.name === CLI_PACKAGE;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `pid` is a server `ash start` started: its command line (`/proc/<pid>/cmdline`) is
+ * `node <the CLI's main.js> serve`. A pid file can outlive its server and the pid be reused by
+ * an unrelated process: that one must never be signalled.
+ */
+function isAshServer(pid: number): boolean {
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false; // gone (or not visible to us)
+  }
+  return args.length >= 3 && args[2] === 'serve' && isCliEntry(args[1]!);
 }
 
 async function waitHealthy(
@@ -122,7 +163,7 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
       const url = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${opts.port}`;
       const client = new AshClient({ serverUrl: url });
       const existing = readPid();
-      if (existing && alive(existing)) {
+      if (existing && isAshServer(existing)) {
         if (await waitHealthy(client, 2000)) {
           adoptInitialKey(home);
           process.stdout.write(`Ash is already running at ${url} (pid ${existing})\n`);
@@ -132,9 +173,10 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
           `a server process (pid ${existing}) is running but not healthy; see ${logFile()} or run: ash stop`,
         );
       }
+      // Whatever the pid file named is gone or is not our server: forget it.
+      rmSync(pidFile(), { force: true });
       const log = openSync(logFile(), 'a');
-      const entry = fileURLToPath(new URL('../main.js', import.meta.url));
-      const child = spawn(process.execPath, [entry, 'serve'], {
+      const child = spawn(process.execPath, [ENTRY, 'serve'], {
         detached: true,
         stdio: ['ignore', log, log],
         env: serverEnvForStart(process.env, { port: opts.port, host: opts.host, dataDir: home }),
@@ -163,15 +205,20 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
     .description('stop the background server started with ash start')
     .action(async () => {
       const pid = readPid();
-      if (!pid || !alive(pid)) {
+      if (!pid || !isAshServer(pid)) {
+        const stale = existsSync(pidFile());
         rmSync(pidFile(), { force: true });
-        process.stdout.write('Ash is not running\n');
+        process.stdout.write(
+          stale
+            ? `Ash is not running (removed the stale ${pidFile()}${pid ? `: pid ${pid} is not an Ash server` : ''})\n`
+            : 'Ash is not running\n',
+        );
         return;
       }
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 20_000;
-      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      while (isAshServer(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (isAshServer(pid)) process.kill(pid, 'SIGKILL');
       rmSync(pidFile(), { force: true });
       process.stdout.write(`Ash stopped (pid ${pid})\n`);
     });
@@ -191,7 +238,12 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
         health = undefined;
       }
       if (opts.json) {
-        printJson({ running: !!health, url, pid: pid && alive(pid) ? pid : null, health: health ?? null });
+        printJson({
+          running: !!health,
+          url,
+          pid: pid && isAshServer(pid) ? pid : null,
+          health: health ?? null,
+        });
       } else if (health) {
         process.stdout.write(
           `running at ${url} (version ${health.version}, ${health.activeSessions} active sessions, ${health.activeSandboxes} sandboxes, isolation ${health.sandbox.mode})\n`,
