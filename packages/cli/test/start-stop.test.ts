@@ -1,8 +1,16 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ScriptedModel, removeDir, runAsh, tempDir } from '@ash-ai/testing';
+import {
+  ScriptedModel,
+  removeDir,
+  runAsh,
+  serverEnv,
+  startAshProcess,
+  tempDir,
+  type AshProcess,
+} from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 function freePort(): Promise<number> {
@@ -26,6 +34,7 @@ function running(pid: number): boolean {
 
 const INTERNAL = 'cli-start-internal-secret-0123456789';
 const OPERATOR_KEY = 'ash_operator-key-given-to-ash-start-0001';
+const STALE = 'a stale line an earlier run wrote to the log';
 
 interface KeyList {
   keys: Array<{ id: string; tenantId: string; label: string | null }>;
@@ -37,6 +46,7 @@ describe('ash start, stop and status against real server processes', () => {
   let dataDir: string;
   let env: Record<string, string>;
   const pidFile = () => join(dataDir, 'server.pid');
+  const logFile = () => join(dataDir, 'server.log');
 
   beforeAll(async () => {
     model = await ScriptedModel.start();
@@ -105,6 +115,80 @@ describe('ash start, stop and status against real server processes', () => {
 
     const help = await runAsh(['start', '--help'], env);
     expect(help.stdout).toContain('ASH_SERVER_API_KEY');
+  });
+
+  it('fails at once, in one line, when another Ash server or another process holds the port', async () => {
+    const port = await freePort();
+    const otherDir = join(home, 'other');
+    let other: AshProcess | undefined;
+    try {
+      other = await startAshProcess(
+        serverEnv({ dataDir: otherDir, modelUrl: model.url, extra: { ASH_PORT: String(port) } }),
+      );
+      const startedAt = Date.now();
+      const r = await runAsh(['start', '--port', String(port), '--timeout', '60000'], env);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^ash: port ${port} is taken by another Ash server \\(.+-${other.child.pid}\\); .*--port\\n$`,
+        ),
+      );
+      expect(Date.now() - startedAt).toBeLessThan(30_000);
+      expect(existsSync(pidFile())).toBe(false);
+      // The other server is untouched.
+      expect((await fetch(`${other.url}/health`)).status).toBe(200);
+    } finally {
+      await other?.stop();
+      removeDir(otherDir);
+    }
+    // Any other listener: the server exits with EADDRINUSE, said in one line too.
+    const listener = createServer((socket) => socket.resume()); // reads, never answers
+    await new Promise<void>((resolve) => listener.listen(port, '127.0.0.1', resolve));
+    try {
+      const r = await runAsh(['start', '--port', String(port)], env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `ash: port ${port} is taken by another process; stop it or choose another port with --port\n`,
+      );
+      expect(existsSync(pidFile())).toBe(false);
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
+  it('fails as soon as the server exits, showing only what this start logged', async () => {
+    appendFileSync(logFile(), `${STALE}\n`);
+    const startedAt = Date.now();
+    const r = await runAsh(['start', '--timeout', '60000'], { ...env, ASH_MODEL_MAX_RETRIES: '1000' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ash: the server exited \(code 1\) before it became healthy; its log/);
+    expect(r.stderr).toContain('ASH_MODEL_MAX_RETRIES');
+    expect(r.stderr).not.toContain(STALE);
+    expect(r.stderr).not.toContain('listening');
+    expect(Date.now() - startedAt).toBeLessThan(30_000);
+    expect(existsSync(pidFile())).toBe(false);
+    // The log keeps everything.
+    expect(readFileSync(logFile(), 'utf8')).toContain(STALE);
+  });
+
+  it('refuses port 0, which would leave it polling a port no server listens on', async () => {
+    const logSize = statSync(logFile()).size;
+    for (const [args, extra] of [
+      [['start', '--port', '0'], {}],
+      [['start'], { ASH_PORT: '0' }],
+    ] as const) {
+      const startedAt = Date.now();
+      const r = await runAsh([...args], { ...env, ...extra });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^ash: ash start needs a fixed port: with --port 0 \(or ASH_PORT=0\).*\n$/);
+      expect(Date.now() - startedAt).toBeLessThan(10_000);
+    }
+    const bad = await runAsh(['start', '--port', 'http'], env);
+    expect(bad.stderr).toMatch(/^ash: --port must be a port number from 1 to 65535, got 'http'\n$/);
+    // Nothing was started.
+    expect(statSync(logFile()).size).toBe(logSize);
+    expect(existsSync(pidFile())).toBe(false);
   });
 
   it('ash stop and status leave a process that is not the Ash server alone', async () => {
