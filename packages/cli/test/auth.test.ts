@@ -110,11 +110,11 @@ describe('first start, keys and credentials from the ash CLI against real server
     const key = created.stdout.trim();
     expect(key).toMatch(/^ash_[A-Za-z0-9_-]{32}$/);
     expect(created.stderr).toMatch(/not shown again/);
-    const list = JSON.parse((await runAsh(['api-key', 'list', '--json'], env)).stdout) as Array<{
-      id: string;
-      label: string;
-      keyPrefix: string;
-    }>;
+    const list = (
+      JSON.parse((await runAsh(['api-key', 'list', '--json'], env)).stdout) as {
+        keys: Array<{ id: string; label: string; keyPrefix: string }>;
+      }
+    ).keys;
     const entry = list.find((k) => k.label === 'deploy-bot')!;
     expect(entry.keyPrefix).toBe(key.slice(0, 8));
     expect(JSON.stringify(list)).not.toContain(key);
@@ -131,7 +131,7 @@ describe('first start, keys and credentials from the ash CLI against real server
     const acmeList = JSON.parse(
       (await runAsh(['--api-key', acme.key, 'api-key', 'list', '--json'], env)).stdout,
     );
-    expect(acmeList).toHaveLength(1);
+    expect(acmeList.keys).toHaveLength(1);
     const noSecret = await runAsh(['api-key', 'create', '--tenant', 'acme'], {
       ...env,
       ASH_INTERNAL_SECRET: '',

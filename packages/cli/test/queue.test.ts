@@ -84,7 +84,15 @@ describe('ash queue against real server processes', () => {
 
     // The first attempt's model call never answers: the server dies while the item runs.
     model.forSession(sessionId).enqueue({ stall: true });
-    const crash = await json<QueueItem>(url, 'queue', 'add', 'hello', 'crash test', '--session', sessionId);
+    const { item: crash } = await json<{ item: QueueItem }>(
+      url,
+      'queue',
+      'add',
+      'hello',
+      'crash test',
+      '--session',
+      sessionId,
+    );
     expect(crash).toMatchObject({ status: 'pending', sessionId, agentName: 'hello' });
     const runAt = new Date(Date.now() + 3000).toISOString();
     const laterAdd = await ash(
@@ -117,7 +125,7 @@ describe('ash queue against real server processes', () => {
     await until('the first attempt to reach the model', async () =>
       seen(model, 'crash test').length === 1 ? true : undefined,
     );
-    expect(await json<QueueItem>(url, 'queue', 'get', crash.id)).toMatchObject({
+    expect((await json<{ item: QueueItem }>(url, 'queue', 'get', crash.id)).item).toMatchObject({
       status: 'running',
       retryCount: 0,
     });
@@ -127,14 +135,14 @@ describe('ash queue against real server processes', () => {
     server = await startAshProcess(env);
     url = server.url;
     const retried = await until('the retried item', async () => {
-      const i = await json<QueueItem>(url, 'queue', 'get', crash.id);
+      const { item: i } = await json<{ item: QueueItem }>(url, 'queue', 'get', crash.id);
       return i.status === 'completed' || i.status === 'failed' ? i : undefined;
     });
     expect(retried).toMatchObject({ status: 'completed', retryCount: 1, sessionId });
     expect(retried.result).toMatchObject({ outcome: 'completed', text: 'Echo: crash test' });
     expect(seen(model, 'crash test')).toHaveLength(2);
     const later = await until('the later item', async () => {
-      const i = await json<QueueItem>(url, 'queue', 'get', laterId);
+      const { item: i } = await json<{ item: QueueItem }>(url, 'queue', 'get', laterId);
       return i.status === 'completed' ? i : undefined;
     });
     expect(new Date(later.startedAt!).getTime()).toBeGreaterThanOrEqual(new Date(runAt).getTime());
@@ -144,7 +152,7 @@ describe('ash queue against real server processes', () => {
     const shown = await ash(url, 'queue', 'get', crash.id);
     expect(shown.stdout).toContain('status: completed (retries 1/3');
     expect(shown.stdout).toContain('result: Echo: crash test');
-    const stats = await json<Record<string, number>>(url, 'queue', 'stats');
+    const { stats } = await json<{ stats: Record<string, number> }>(url, 'queue', 'stats');
     expect(stats).toEqual({ pending: 0, running: 0, completed: 2, failed: 0, cancelled: 1 });
     const listed = await json<{ items: QueueItem[]; total: number }>(
       url,

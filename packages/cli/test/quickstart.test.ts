@@ -123,9 +123,9 @@ describe('README quickstart and the ash CLI against a real server process', () =
     };
     expect(after.agents).toEqual(before.agents);
     expect(after.messages).toEqual(before.messages);
-    expect(after.events.items.slice(0, before.events.items.length)).toEqual(before.events.items);
-    expect(after.session.id).toBe(id);
-    expect(['active', 'paused']).toContain(after.session.status);
+    expect(after.events.events.slice(0, before.events.events.length)).toEqual(before.events.events);
+    expect(after.session.session.id).toBe(id);
+    expect(['active', 'paused']).toContain(after.session.session.status);
     // The next message continues the same conversation in the restored workspace.
     model
       .forSession(id)

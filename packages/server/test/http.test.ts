@@ -130,6 +130,35 @@ describe('HTTP API: shapes and bad input', () => {
     }
   });
 
+  it('skips .git in uploads, names an unacceptable path, and follows links that stay inside a deployed folder', async () => {
+    const git = await api(t.url, 'POST', '/api/agents', {
+      name: 'with-git',
+      files: [
+        { path: 'CLAUDE.md', content: b64('# G') },
+        { path: '.git/config', content: b64('[core]') },
+      ],
+    });
+    expect(git.status).toBe(201);
+    expect(git.body.agent.fileCount).toBe(1);
+    const odd = await api(t.url, 'POST', '/api/agents', {
+      name: 'odd',
+      files: [
+        { path: 'CLAUDE.md', content: b64('# O') },
+        { path: 'new\nline.txt', content: b64('x') },
+      ],
+    });
+    expectProblem(odd, 400, 'invalid_path');
+    expect(odd.body.detail).toContain('files[1].path "new\\nline.txt"');
+    const dir = join(scratch, 'linked');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'AGENTS.md'), '# Linked instructions\n');
+    symlinkSync('AGENTS.md', join(dir, 'CLAUDE.md'));
+    symlinkSync('/etc/hostname', join(dir, 'outside.txt'));
+    const linked = await api(t.url, 'POST', '/api/agents', { name: 'linked', path: dir });
+    expect(linked.status).toBe(201);
+    expect(linked.body.agent.fileCount).toBe(2); // AGENTS.md and CLAUDE.md, not the link out
+  });
+
   it('rejects bad agent input with the right status', async () => {
     const badName = await api(t.url, 'POST', '/api/agents', {
       name: 'bad name!',

@@ -58,7 +58,7 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
             );
           throw err;
         });
-      if (opts.json) printJson(agent);
+      if (opts.json) printJson({ agent });
       else
         process.stdout.write(`deployed ${agent.name} (version ${agent.version}, ${agent.fileCount} files)\n`);
     });
@@ -70,7 +70,7 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const agents = await globals().client().agents.list();
-      if (opts.json) printJson(agents);
+      if (opts.json) printJson({ agents });
       else
         printTable(
           agents.map((a) => ({ name: a.name, version: a.version, files: a.fileCount, updated: a.updatedAt })),
@@ -84,7 +84,7 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { json?: boolean }) => {
       const a = await globals().client().agents.get(name);
-      if (opts.json) printJson(a);
+      if (opts.json) printJson({ agent: a });
       else printAgent(a);
     });
   agent

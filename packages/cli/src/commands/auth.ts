@@ -71,7 +71,7 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const keys = await globals().client().apiKeys.list();
-      if (opts.json) return printJson(keys);
+      if (opts.json) return printJson({ keys });
       printTable(
         keys.map((k) => ({
           id: k.id,
@@ -116,7 +116,7 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
           key,
           ...(opts.label ? { label: opts.label } : {}),
         });
-      if (opts.json) printJson(c);
+      if (opts.json) printJson({ credential: c });
       else process.stdout.write(`${c.id}\n`);
     });
 
@@ -126,7 +126,7 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const list = await globals().client().credentials.list();
-      if (opts.json) return printJson(list);
+      if (opts.json) return printJson({ credentials: list });
       printTable(
         list.map((c) => ({
           id: c.id,

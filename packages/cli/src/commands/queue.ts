@@ -69,7 +69,7 @@ export function registerQueueCommands(program: Command, globals: () => GlobalOpt
             ...(runAt ? { runAt } : {}),
             ...(opts.model ? { options: { model: opts.model } } : {}),
           });
-        if (opts.json) printJson(item);
+        if (opts.json) printJson({ item });
         else process.stdout.write(`${item.id}\n`);
       },
     );
@@ -112,7 +112,7 @@ export function registerQueueCommands(program: Command, globals: () => GlobalOpt
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const item = await globals().client().queue.get(id);
-      if (opts.json) printJson(item);
+      if (opts.json) printJson({ item });
       else printItem(item);
     });
   queue
@@ -128,7 +128,7 @@ export function registerQueueCommands(program: Command, globals: () => GlobalOpt
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const stats = await globals().client().queue.stats();
-      if (opts.json) printJson(stats);
+      if (opts.json) printJson({ stats });
       else for (const s of STATUSES) process.stdout.write(`${s.padEnd(10)} ${stats[s]}\n`);
     });
 }

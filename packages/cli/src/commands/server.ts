@@ -1,15 +1,29 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { AshClient } from '@ash-ai/sdk';
+import { AshClient, type Health } from '@ash-ai/sdk';
 import { ashHome, configPath, DEFAULT_PORT, resolveServerUrl, writeCliConfig } from '../config.js';
+import { CliError, printJson } from '../output.js';
+import type { GlobalOptions } from '../program.js';
 
 /** Where a server writes the key it creates on its first start (same name as the server's INITIAL_KEY_FILE). */
 const INITIAL_KEY_FILE = 'initial-api-key';
-import { CliError, printJson } from '../output.js';
-import type { GlobalOptions } from '../program.js';
+/** The CLI entry `ash start` runs the server with: `node <ENTRY> serve`. */
+const ENTRY = fileURLToPath(new URL('../main.js', import.meta.url));
+const CLI_PACKAGE = '@ash-ai/cli';
 
 const pidFile = () => join(ashHome(), 'server.pid');
 const logFile = () => join(ashHome(), 'server.log');
@@ -20,31 +34,95 @@ function readPid(): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-function alive(pid: number): boolean {
+function sameFile(a: string, b: string): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return realpathSync(a) === realpathSync(b);
   } catch {
     return false;
   }
 }
 
-async function waitHealthy(
-  client: AshClient,
-  timeoutMs: number,
-  child?: { exited: boolean },
-): Promise<boolean> {
+/** True when `file` is the `main.js` of an installed ash CLI (this one or another copy of it). */
+function isCliEntry(file: string): boolean {
+  if (sameFile(file, ENTRY)) return true;
+  if (basename(file) !== 'main.js') return false;
+  try {
+    const pkg = JSON.parse(readFileSync(join(dirname(file), '..', 'package.json'), 'utf8')) as {
+      name?: string;
+    };
+    return pkg.name === CLI_PACKAGE;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `pid` is a server `ash start` started: its command line (`/proc/<pid>/cmdline`) is
+ * `node <the CLI's main.js> serve`. A pid file can outlive its server and the pid be reused by
+ * an unrelated process: that one must never be signalled.
+ */
+function isAshServer(pid: number): boolean {
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false; // gone (or not visible to us)
+  }
+  return args.length >= 3 && args[2] === 'serve' && isCliEntry(args[1]!);
+}
+
+/** The `coordinatorId` a server running in process `pid` on this machine reports in `/health`. */
+const coordinatorIdOf = (pid: number) => `${hostname()}-${pid}`;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `/health` until a server answers; resolves to its health, or undefined after `timeoutMs`. */
+async function pollHealth(client: AshClient, timeoutMs: number): Promise<Health | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child?.exited) return false;
     try {
-      await client.health();
-      return true;
+      return await client.health();
     } catch {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
-  return false;
+  return undefined;
+}
+
+type StartOutcome =
+  | { kind: 'healthy' }
+  /** The child exited; `foreign` is the coordinatorId of another server that answered meanwhile. */
+  | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null; foreign: string | undefined }
+  | { kind: 'timeout'; foreign: string | undefined };
+
+/**
+ * Waits until the server answering `/health` is the child itself (its `coordinatorId` names the
+ * child's pid): another server already on the port also answers, while the child dies with
+ * EADDRINUSE. Returns as soon as the child exits.
+ */
+async function waitForChild(
+  client: AshClient,
+  pid: number,
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+  timeoutMs: number,
+): Promise<StartOutcome> {
+  const deadline = Date.now() + timeoutMs;
+  const mine = coordinatorIdOf(pid);
+  let foreign: string | undefined;
+  const exit = exited.then((e) => ({ exit: e }));
+  while (Date.now() < deadline) {
+    const probe = client.health().then(
+      (health) => ({ health }),
+      () => ({ health: undefined }),
+    );
+    const first = await Promise.race([probe, exit]);
+    if ('exit' in first) return { kind: 'exited', ...first.exit, foreign };
+    if (first.health?.coordinatorId === mine) return { kind: 'healthy' };
+    if (first.health) foreign = first.health.coordinatorId;
+    const next = await Promise.race([sleep(200).then(() => undefined), exit]);
+    if (next) return { kind: 'exited', ...next.exit, foreign };
+  }
+  return { kind: 'timeout', foreign };
 }
 
 /**
@@ -62,12 +140,61 @@ function adoptInitialKey(home: string): boolean {
   return true;
 }
 
-function tail(file: string, lines: number): string {
+function fileSize(file: string): number {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The last `lines` lines written to `file` after byte `offset` (what this start wrote). */
+function tailFrom(file: string, offset: number, lines: number): string {
+  try {
+    return readFileSync(file)
+      .subarray(offset)
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '';
   }
+}
+
+/**
+ * The environment of the server `ash start` runs. `ASH_API_KEY` is the CLI's own client key (the
+ * README has users export it): passed on, the server would take it as the default tenant's key,
+ * so a revoked key would keep working and another tenant's key would act for the default
+ * tenant. The operator gives the server a key with `ASH_SERVER_API_KEY` instead.
+ */
+export function serverEnvForStart(
+  env: NodeJS.ProcessEnv,
+  settings: { port: string; host: string; dataDir: string },
+): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {
+    ...env,
+    ASH_PORT: settings.port,
+    ASH_HOST: settings.host,
+    ASH_DATA_DIR: settings.dataDir,
+  };
+  delete out.ASH_API_KEY;
+  delete out.ASH_SERVER_API_KEY;
+  if (env.ASH_SERVER_API_KEY) out.ASH_API_KEY = env.ASH_SERVER_API_KEY;
+  return out;
+}
+
+/** Validates `ash start`'s port: a fixed one, since the CLI must know where to find the server. */
+function startPort(value: string): number {
+  const port = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (port === 0)
+    throw new CliError(
+      'ash start needs a fixed port: with --port 0 (or ASH_PORT=0) the server would pick a random one the CLI cannot find; give a port such as 4100 (ash serve accepts 0)',
+    );
+  if (!Number.isInteger(port) || port > 65535)
+    throw new CliError(`--port must be a port number from 1 to 65535, got '${value}'`);
+  return port;
 }
 
 /** `ash start`, `ash stop`, `ash status`, `ash serve`, `ash health`. */
@@ -77,7 +204,7 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
     .description('start the Ash server in the background and wait until it is healthy')
     .option(
       '-p, --port <port>',
-      'port to listen on (default: $ASH_PORT or 4100)',
+      'port to listen on, not 0 (default: $ASH_PORT or 4100)',
       process.env.ASH_PORT ?? String(DEFAULT_PORT),
     )
     .option(
@@ -86,45 +213,77 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
       process.env.ASH_HOST ?? '127.0.0.1',
     )
     .option('--timeout <ms>', 'how long to wait for the server to become healthy', '60000')
+    .addHelpText(
+      'after',
+      `
+The server gets this shell's environment (ANTHROPIC_API_KEY, ASH_* settings) except ASH_API_KEY,
+which is the CLI's own client key. To give the server an API key of the default tenant (its
+ASH_API_KEY), set ASH_SERVER_API_KEY:
+  ASH_SERVER_API_KEY=<key> ash start`,
+    )
     .action(async (opts: { port: string; host: string; timeout: string }) => {
+      const port = startPort(opts.port);
+      const timeoutMs = Number(opts.timeout);
+      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+        throw new CliError(`--timeout must be a number of milliseconds, got '${opts.timeout}'`);
       const home = ashHome();
       mkdirSync(home, { recursive: true, mode: 0o700 });
-      const url = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${opts.port}`;
-      const client = new AshClient({ serverUrl: url });
+      const url = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
+      const client = new AshClient({ serverUrl: url, timeoutMs: 2000 });
       const existing = readPid();
-      if (existing && alive(existing)) {
-        if (await waitHealthy(client, 2000)) {
+      if (existing && isAshServer(existing)) {
+        const health = await pollHealth(client, 2000);
+        if (health?.coordinatorId === coordinatorIdOf(existing)) {
           adoptInitialKey(home);
           process.stdout.write(`Ash is already running at ${url} (pid ${existing})\n`);
           return;
         }
         throw new CliError(
-          `a server process (pid ${existing}) is running but not healthy; see ${logFile()} or run: ash stop`,
+          `an Ash server started by ash start (pid ${existing}) is running but does not answer at ${url}; see ${logFile()} or run: ash stop`,
         );
       }
+      // Whatever the pid file named is gone or is not our server: forget it.
+      rmSync(pidFile(), { force: true });
+      const logOffset = fileSize(logFile());
       const log = openSync(logFile(), 'a');
-      const entry = fileURLToPath(new URL('../main.js', import.meta.url));
-      const child = spawn(process.execPath, [entry, 'serve'], {
+      const child = spawn(process.execPath, [ENTRY, 'serve'], {
         detached: true,
         stdio: ['ignore', log, log],
-        env: { ...process.env, ASH_PORT: opts.port, ASH_HOST: opts.host, ASH_DATA_DIR: home },
+        env: serverEnvForStart(process.env, { port: String(port), host: opts.host, dataDir: home }),
       });
       closeSync(log);
-      const state = { exited: false };
-      child.once('exit', () => {
-        state.exited = true;
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('exit', (code, signal) => resolve({ code, signal })),
+      );
+      const spawned = await new Promise<Error | undefined>((resolve) => {
+        child.once('spawn', () => resolve(undefined));
+        child.once('error', resolve);
       });
-      writeFileSync(pidFile(), String(child.pid));
+      if (spawned || !child.pid) throw new CliError(`could not start the server: ${spawned?.message}`);
+      const pid = child.pid;
+      writeFileSync(pidFile(), String(pid));
       child.unref();
-      const ok = await waitHealthy(client, Number(opts.timeout), state);
-      if (!ok) {
-        if (!state.exited && child.pid) process.kill(child.pid, 'SIGTERM');
+      const outcome = await waitForChild(client, pid, exited, timeoutMs);
+      if (outcome.kind !== 'healthy') {
+        if (outcome.kind === 'timeout' && isAshServer(pid)) process.kill(pid, 'SIGTERM');
         rmSync(pidFile(), { force: true });
-        throw new CliError(`the server did not become healthy; last log lines:\n${tail(logFile(), 15)}`);
+        const written = tailFrom(logFile(), logOffset, 15);
+        const taken = /EADDRINUSE/.test(written) || (outcome.kind === 'timeout' && outcome.foreign);
+        if (taken)
+          throw new CliError(
+            `port ${port} is taken by another ${outcome.foreign ? `Ash server (${outcome.foreign})` : 'process'}; stop it or choose another port with --port`,
+          );
+        const what =
+          outcome.kind === 'exited'
+            ? `the server exited (${outcome.signal ? `signal ${outcome.signal}` : `code ${outcome.code}`}) before it became healthy`
+            : `the server did not become healthy in ${timeoutMs} ms`;
+        throw new CliError(
+          `${what}; ${written ? `its log (${logFile()}):\n${written}` : `it wrote nothing to ${logFile()}`}`,
+        );
       }
       writeCliConfig({ server_url: url });
       const adopted = adoptInitialKey(home);
-      process.stdout.write(`Ash is running at ${url} (pid ${child.pid}; logs: ${logFile()})\n`);
+      process.stdout.write(`Ash is running at ${url} (pid ${pid}; logs: ${logFile()})\n`);
       if (adopted) process.stdout.write(`Saved the server's first API key to ${configPath()} (mode 0600)\n`);
     });
 
@@ -133,15 +292,20 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
     .description('stop the background server started with ash start')
     .action(async () => {
       const pid = readPid();
-      if (!pid || !alive(pid)) {
+      if (!pid || !isAshServer(pid)) {
+        const stale = existsSync(pidFile());
         rmSync(pidFile(), { force: true });
-        process.stdout.write('Ash is not running\n');
+        process.stdout.write(
+          stale
+            ? `Ash is not running (removed the stale ${pidFile()}${pid ? `: pid ${pid} is not an Ash server` : ''})\n`
+            : 'Ash is not running\n',
+        );
         return;
       }
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 20_000;
-      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      while (isAshServer(pid) && Date.now() < deadline) await sleep(100);
+      if (isAshServer(pid)) process.kill(pid, 'SIGKILL');
       rmSync(pidFile(), { force: true });
       process.stdout.write(`Ash stopped (pid ${pid})\n`);
     });
@@ -161,7 +325,12 @@ export function registerServerCommands(program: Command, globals: () => GlobalOp
         health = undefined;
       }
       if (opts.json) {
-        printJson({ running: !!health, url, pid: pid && alive(pid) ? pid : null, health: health ?? null });
+        printJson({
+          running: !!health,
+          url,
+          pid: pid && isAshServer(pid) ? pid : null,
+          health: health ?? null,
+        });
       } else if (health) {
         process.stdout.write(
           `running at ${url} (version ${health.version}, ${health.activeSessions} active sessions, ${health.activeSandboxes} sandboxes, isolation ${health.sandbox.mode})\n`,

@@ -39,8 +39,36 @@ function oneLine(text: string, max = 200): string {
 }
 
 /**
+ * One line for an SDK `system` / `api_retry` message (the Claude process failed to reach the
+ * model API and will try again), e.g. `[retrying: attempt 2 of 10 in 1.1s after 529 overloaded]`;
+ * undefined for any other message. Without it a turn whose model API is down prints nothing
+ * for minutes.
+ */
+export function retryNote(msg: Record<string, unknown>): string | undefined {
+  if (msg.type !== 'system' || msg.subtype !== 'api_retry') return undefined;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const attempt = num(msg.attempt);
+  const max = num(msg.max_retries);
+  const delay = num(msg.retry_delay_ms);
+  const status = num(msg.error_status);
+  const error = typeof msg.error === 'string' && msg.error !== 'unknown' ? msg.error.replace(/_/g, ' ') : '';
+  const cause =
+    status !== undefined
+      ? `${status}${error ? ` ${error}` : ''}`
+      : isRecord(msg.no_response)
+        ? 'no response'
+        : `a connection error${error ? ` (${error})` : ''}`;
+  return `[retrying: attempt ${attempt ?? '?'}${max !== undefined ? ` of ${max}` : ''}${
+    delay !== undefined ? ` in ${(delay / 1000).toFixed(1)}s` : ''
+  } after ${cause}]`;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
  * Renders a turn for a terminal: text as it streams, each tool call and result on its own line,
- * errors on stderr. Returns the turn's outcome.
+ * errors and model API retries on stderr. Returns the turn's outcome.
  */
 export async function renderTurn(events: AsyncIterable<StreamEvent>, json: boolean): Promise<string> {
   let outcome = 'error';
@@ -77,6 +105,14 @@ export async function renderTurn(events: AsyncIterable<StreamEvent>, json: boole
         );
         atLineStart = true;
         break;
+      case 'message': {
+        const note = retryNote(ev.data);
+        if (note) {
+          if (!atLineStart) out('\n');
+          process.stderr.write(`${note}\n`);
+        }
+        break;
+      }
       case 'done':
         outcome = ev.data.outcome;
         if (!atLineStart) out('\n');
@@ -113,7 +149,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
             ...(extraEnv ? { extraEnv } : {}),
             ...(opts.credential ? { credentialId: opts.credential } : {}),
           });
-        if (opts.json) printJson(s);
+        if (opts.json) printJson({ session: s });
         else process.stdout.write(`${s.id}\n`);
       },
     );
@@ -161,7 +197,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const s = await globals().client().sessions.get(id);
-      if (opts.json) printJson(s);
+      if (opts.json) printJson({ session: s });
       else printSession(s);
     });
 
@@ -171,7 +207,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const s = await globals().client().sessions.end(id);
-      if (opts.json) printJson(s);
+      if (opts.json) printJson({ session: s });
       else process.stdout.write(`ended ${s.id}\n`);
     });
 
@@ -185,7 +221,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
       const page = await globals()
         .client()
         .sessions.messages(id, { after: Number(opts.after), limit: Number(opts.limit) });
-      if (opts.json) printJson(page);
+      if (opts.json) printJson({ messages: page.items, hasMore: page.hasMore });
       else
         for (const m of page.items)
           process.stdout.write(
@@ -208,7 +244,7 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
           limit: Number(opts.limit),
           ...(opts.type ? { type: opts.type } : {}),
         });
-      if (opts.json) printJson(page);
+      if (opts.json) printJson({ events: page.items, hasMore: page.hasMore });
       else
         for (const e of page.items)
           process.stdout.write(`#${e.sequence} ${e.type} ${oneLine(e.data, 200)}\n`);

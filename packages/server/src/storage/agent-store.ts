@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { cp, lstat, mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import type { UploadFile } from '@ash-ai/shared';
 import { AppError } from '../errors.js';
 import { base64DecodedLength, decodeBase64Strict } from '../util/base64.js';
@@ -81,13 +81,19 @@ export class AgentStore {
     const seen = new Set<string>();
     for (const [i, f] of files.entries()) {
       const rel = safeRelativePath(f.path);
-      if (!rel || rel.split('/').some((s) => SKIP_NAMES.has(s))) {
-        throw new AppError('invalid_path', `files[${i}].path is not an acceptable relative path`, {
+      if (!rel) {
+        const shown = JSON.stringify(f.path.length > 120 ? `${f.path.slice(0, 120)}…` : f.path);
+        throw new AppError('invalid_path', `files[${i}].path ${shown} is not an acceptable relative path`, {
           errors: [
-            { path: `/body/files/${i}/path`, message: 'must be a relative path without ".." segments' },
+            {
+              path: `/body/files/${i}/path`,
+              message: 'must be a relative, /-separated path without "..", backslashes or control characters',
+            },
           ],
         });
       }
+      // Like a folder deploy: .git, node_modules and .DS_Store are never copied.
+      if (rel.split('/').some((s) => SKIP_NAMES.has(s))) continue;
       total += base64DecodedLength(f.content);
       if (total > limits.maxBytes)
         throw new AppError('payload_too_large', `the agent exceeds ${limits.maxBytes} bytes`);
@@ -198,14 +204,30 @@ export class AgentStore {
     return { dir, fileCount: 0, sizeBytes: 0 };
   }
 
-  private async copyTree(src: string, dest: string, staged: StagedAgent, limits: AgentLimits): Promise<void> {
+  private async copyTree(
+    src: string,
+    dest: string,
+    staged: StagedAgent,
+    limits: AgentLimits,
+    root = src,
+  ): Promise<void> {
     await mkdir(dest, { recursive: true });
     for (const e of await readdir(src, { withFileTypes: true })) {
       if (SKIP_NAMES.has(e.name)) continue;
-      const from = join(src, e.name);
+      let from = join(src, e.name);
       const to = join(dest, e.name);
-      if (e.isDirectory()) await this.copyTree(from, to, staged, limits);
-      else if (e.isFile()) {
+      let isFile = e.isFile();
+      if (e.isSymbolicLink()) {
+        // A link to a file inside the folder (CLAUDE.md -> AGENTS.md) is copied as that file;
+        // links that leave the folder, or point at folders, are skipped.
+        const target = await realpath(from).catch(() => undefined);
+        const inside = target !== undefined && target.startsWith(root.endsWith(sep) ? root : root + sep);
+        if (!inside || !(await stat(target!)).isFile()) continue;
+        from = target!;
+        isFile = true;
+      }
+      if (e.isDirectory()) await this.copyTree(from, to, staged, limits, root);
+      else if (isFile) {
         const size = (await lstat(from)).size;
         staged.fileCount++;
         staged.sizeBytes += size;

@@ -1,0 +1,230 @@
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import {
+  ScriptedModel,
+  removeDir,
+  runAsh,
+  serverEnv,
+  startAshProcess,
+  tempDir,
+  type AshProcess,
+} from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** True while `pid` runs (not gone, not a zombie nobody has reaped yet). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+const INTERNAL = 'cli-start-internal-secret-0123456789';
+const OPERATOR_KEY = 'ash_operator-key-given-to-ash-start-0001';
+const STALE = 'a stale line an earlier run wrote to the log';
+
+interface KeyList {
+  keys: Array<{ id: string; tenantId: string; label: string | null }>;
+}
+
+describe('ash start, stop and status against real server processes', () => {
+  let model: ScriptedModel;
+  let home: string;
+  let dataDir: string;
+  let env: Record<string, string>;
+  const pidFile = () => join(dataDir, 'server.pid');
+  const logFile = () => join(dataDir, 'server.log');
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    home = tempDir('ash-cli-start-');
+    dataDir = join(home, '.ash');
+    env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      ASH_DATA_DIR: dataDir,
+      ASH_PORT: String(await freePort()),
+      ANTHROPIC_BASE_URL: model.url,
+      ASH_MODEL_MAX_RETRIES: '0',
+      ASH_INTERNAL_SECRET: INTERNAL,
+    };
+  });
+  afterAll(async () => {
+    await runAsh(['stop'], env);
+    await model.close();
+    removeDir(home);
+  });
+
+  it("does not give the server the CLI's ASH_API_KEY; ASH_SERVER_API_KEY gives it a key", async () => {
+    const first = await runAsh(['start'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const admin = (JSON.parse(readFileSync(join(dataDir, 'config.json'), 'utf8')) as { api_key: string })
+      .api_key;
+    const laptop = (await runAsh(['api-key', 'create', '--label', 'laptop'], env)).stdout.trim();
+    const acme = JSON.parse(
+      (await runAsh(['api-key', 'create', '--tenant', 'acme', '--json'], env)).stdout,
+    ) as {
+      key: string;
+    };
+    expect((await runAsh(['stop'], env)).code).toBe(0);
+
+    // As the README suggests: the user's own key exported in the shell that runs ash start.
+    const withClientKey = { ...env, ASH_API_KEY: laptop };
+    expect((await runAsh(['start'], withClientKey)).code).toBe(0);
+    const keys = JSON.parse((await runAsh(['api-key', 'list', '--json'], withClientKey)).stdout) as KeyList;
+    expect(keys.keys.map((k) => k.id)).not.toContain('env');
+    const laptopId = keys.keys.find((k) => k.label === 'laptop')!.id;
+    expect((await runAsh(['--api-key', admin, 'api-key', 'revoke', laptopId], env)).code).toBe(0);
+    const revoked = await runAsh(['agent', 'list'], withClientKey);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toMatch(/\(401 unauthorized\)/);
+    expect((await runAsh(['stop'], env)).code).toBe(0);
+
+    // Another tenant's key in the shell stays that tenant's key.
+    const withAcmeKey = { ...env, ASH_API_KEY: acme.key };
+    expect((await runAsh(['start'], withAcmeKey)).code).toBe(0);
+    const acmeKeys = JSON.parse((await runAsh(['api-key', 'list', '--json'], withAcmeKey)).stdout) as KeyList;
+    expect(acmeKeys.keys.map((k) => k.tenantId)).toEqual(['acme']);
+    expect((await runAsh(['stop'], env)).code).toBe(0);
+
+    // The operator's way to give the server a key of the default tenant.
+    const withOperatorKey = { ...withAcmeKey, ASH_SERVER_API_KEY: OPERATOR_KEY };
+    expect((await runAsh(['start'], withOperatorKey)).code).toBe(0);
+    const operatorKeys = JSON.parse(
+      (await runAsh(['--api-key', OPERATOR_KEY, 'api-key', 'list', '--json'], env)).stdout,
+    ) as KeyList;
+    expect(operatorKeys.keys[0]).toMatchObject({ id: 'env', tenantId: 'default', label: 'ASH_API_KEY' });
+    const stillAcme = JSON.parse(
+      (await runAsh(['api-key', 'list', '--json'], withAcmeKey)).stdout,
+    ) as KeyList;
+    expect(stillAcme.keys.map((k) => k.tenantId)).toEqual(['acme']);
+    expect((await runAsh(['stop'], env)).code).toBe(0);
+
+    const help = await runAsh(['start', '--help'], env);
+    expect(help.stdout).toContain('ASH_SERVER_API_KEY');
+  });
+
+  it('fails at once, in one line, when another Ash server or another process holds the port', async () => {
+    const port = await freePort();
+    const otherDir = join(home, 'other');
+    let other: AshProcess | undefined;
+    try {
+      other = await startAshProcess(
+        serverEnv({ dataDir: otherDir, modelUrl: model.url, extra: { ASH_PORT: String(port) } }),
+      );
+      const startedAt = Date.now();
+      const r = await runAsh(['start', '--port', String(port), '--timeout', '60000'], env);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^ash: port ${port} is taken by another Ash server \\(.+-${other.child.pid}\\); .*--port\\n$`,
+        ),
+      );
+      expect(Date.now() - startedAt).toBeLessThan(30_000);
+      expect(existsSync(pidFile())).toBe(false);
+      // The other server is untouched.
+      expect((await fetch(`${other.url}/health`)).status).toBe(200);
+    } finally {
+      await other?.stop();
+      removeDir(otherDir);
+    }
+    // Any other listener: the server exits with EADDRINUSE, said in one line too.
+    const listener = createServer((socket) => socket.resume()); // reads, never answers
+    await new Promise<void>((resolve) => listener.listen(port, '127.0.0.1', resolve));
+    try {
+      const r = await runAsh(['start', '--port', String(port)], env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `ash: port ${port} is taken by another process; stop it or choose another port with --port\n`,
+      );
+      expect(existsSync(pidFile())).toBe(false);
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
+  it('fails as soon as the server exits, showing only what this start logged', async () => {
+    appendFileSync(logFile(), `${STALE}\n`);
+    const startedAt = Date.now();
+    const r = await runAsh(['start', '--timeout', '60000'], { ...env, ASH_MODEL_MAX_RETRIES: '1000' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ash: the server exited \(code 1\) before it became healthy; its log/);
+    expect(r.stderr).toContain('ASH_MODEL_MAX_RETRIES');
+    expect(r.stderr).not.toContain(STALE);
+    expect(r.stderr).not.toContain('listening');
+    expect(Date.now() - startedAt).toBeLessThan(30_000);
+    expect(existsSync(pidFile())).toBe(false);
+    // The log keeps everything.
+    expect(readFileSync(logFile(), 'utf8')).toContain(STALE);
+  });
+
+  it('refuses port 0, which would leave it polling a port no server listens on', async () => {
+    const logSize = statSync(logFile()).size;
+    for (const [args, extra] of [
+      [['start', '--port', '0'], {}],
+      [['start'], { ASH_PORT: '0' }],
+    ] as const) {
+      const startedAt = Date.now();
+      const r = await runAsh([...args], { ...env, ...extra });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^ash: ash start needs a fixed port: with --port 0 \(or ASH_PORT=0\).*\n$/);
+      expect(Date.now() - startedAt).toBeLessThan(10_000);
+    }
+    const bad = await runAsh(['start', '--port', 'http'], env);
+    expect(bad.stderr).toMatch(/^ash: --port must be a port number from 1 to 65535, got 'http'\n$/);
+    // Nothing was started.
+    expect(statSync(logFile()).size).toBe(logSize);
+    expect(existsSync(pidFile())).toBe(false);
+  });
+
+  it('ash stop and status leave a process that is not the Ash server alone', async () => {
+    const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(pidFile(), String(sleeper.pid));
+      const status = JSON.parse((await runAsh(['status', '--json'], env)).stdout) as { pid: number | null };
+      expect(status.pid).toBeNull();
+      const r = await runAsh(['stop'], env);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(
+        /^Ash is not running \(removed the stale .*server\.pid: pid \d+ is not an Ash server\)\n$/,
+      );
+      expect(existsSync(pidFile())).toBe(false);
+      expect(sleeper.exitCode).toBeNull();
+      expect(sleeper.signalCode).toBeNull();
+      expect(running(sleeper.pid!)).toBe(true);
+
+      // ash start ignores such a pid file, and ash stop stops the server it started.
+      writeFileSync(pidFile(), String(sleeper.pid));
+      const started = await runAsh(['start'], env);
+      expect(started.code, started.stderr).toBe(0);
+      const pid = Number(readFileSync(pidFile(), 'utf8'));
+      expect(pid).not.toBe(sleeper.pid);
+      expect(started.stdout).toContain(`(pid ${pid};`);
+      expect((await runAsh(['start'], env)).stdout).toContain(`Ash is already running at`);
+      expect(JSON.parse((await runAsh(['status', '--json'], env)).stdout)).toMatchObject({
+        running: true,
+        pid,
+      });
+      expect((await runAsh(['stop'], env)).stdout).toBe(`Ash stopped (pid ${pid})\n`);
+      expect(running(pid)).toBe(false);
+      expect(sleeper.exitCode).toBeNull();
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+});
