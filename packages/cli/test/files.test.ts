@@ -68,11 +68,11 @@ describe('ash session files|download|upload and workspace save|restore, ash depl
     const files = JSON.parse(
       (await runAsh(['agent', 'get', 'cliagent', '--json'], env, { cwd: work })).stdout,
     );
-    expect(files.fileCount).toBe(5); // CLAUDE.md, .gitignore, .ashignore, docs/keep.md, big.bin
+    expect(files.agent.fileCount).toBe(5); // CLAUDE.md, .gitignore, .ashignore, docs/keep.md, big.bin
   });
 
   it('uploads, lists and downloads byte-identical files; saves and restores workspaces', async () => {
-    const id = JSON.parse((await ash('session', 'create', 'cliagent', '--json')).stdout).id as string;
+    const id = JSON.parse((await ash('session', 'create', 'cliagent', '--json')).stdout).session.id as string;
     const local = join(work, 'local');
     mkdirSync(join(local, 'nested'), { recursive: true });
     writeFileSync(join(local, 'pixel.png'), tinyPng());
@@ -111,7 +111,7 @@ describe('ash session files|download|upload and workspace save|restore, ash depl
 
     const bundle = join(work, 'ws.tar.gz');
     await ash('session', 'workspace', 'save', id, '-o', bundle);
-    const other = JSON.parse((await ash('session', 'create', 'cliagent', '--json')).stdout).id as string;
+    const other = JSON.parse((await ash('session', 'create', 'cliagent', '--json')).stdout).session.id as string;
     const restored = await ash('session', 'workspace', 'restore', other, bundle);
     expect(restored.stdout).toMatch(/restored \d+ files/);
     const back = join(work, 'back.bin');
