@@ -111,7 +111,8 @@ describe('ash session files|download|upload and workspace save|restore, ash depl
 
     const bundle = join(work, 'ws.tar.gz');
     await ash('session', 'workspace', 'save', id, '-o', bundle);
-    const other = JSON.parse((await ash('session', 'create', 'cliagent', '--json')).stdout).session.id as string;
+    const other = JSON.parse((await ash('session', 'create', 'cliagent', '--json')).stdout).session
+      .id as string;
     const restored = await ash('session', 'workspace', 'restore', other, bundle);
     expect(restored.stdout).toMatch(/restored \d+ files/);
     const back = join(work, 'back.bin');
