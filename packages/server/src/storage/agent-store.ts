@@ -221,9 +221,9 @@ export class AgentStore {
         // A link to a file inside the folder (CLAUDE.md -> AGENTS.md) is copied as that file;
         // links that leave the folder, or point at folders, are skipped.
         const target = await realpath(from).catch(() => undefined);
-        const inside = target !== undefined && target.startsWith(root.endsWith(sep) ? root : root + sep);
-        if (!inside || !(await stat(target!)).isFile()) continue;
-        from = target!;
+        if (!target?.startsWith(root.endsWith(sep) ? root : root + sep) || !(await stat(target)).isFile())
+          continue;
+        from = target;
         isFile = true;
       }
       if (e.isDirectory()) await this.copyTree(from, to, staged, limits, root);
