@@ -1,9 +1,9 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
+import { lchown, lstat, readdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Dispatcher } from 'undici';
 import type { BridgeProcessConfig, SandboxInfo } from '@ash-ai/shared';
 import { BridgeConnection } from './bridge-connection.js';
@@ -25,8 +25,6 @@ import {
   type ModelProxyOptions,
 } from './model-proxy.js';
 import { Sandbox } from './sandbox.js';
-
-const execFileAsync = promisify(execFile);
 
 /** Environment names a sandbox's own variables can never override (routing and identity of the Claude process). */
 export const RESERVED_SANDBOX_ENV = new Set([
@@ -215,8 +213,18 @@ export class SandboxManager {
   async adoptPath(path: string, recursive = true): Promise<void> {
     const u = this.sandboxUser;
     if (!u) return;
-    if (recursive) await execFileAsync('chown', ['-R', '-h', `${u.uid}:${u.gid}`, path]);
-    else chownSync(path, u.uid, u.gid);
+    if (!recursive) {
+      chownSync(path, u.uid, u.gid);
+      return;
+    }
+    // lchown never follows a link; a walk in-process costs far less than spawning chown -R.
+    const walk = async (p: string): Promise<void> => {
+      await lchown(p, u.uid, u.gid);
+      const st = await lstat(p);
+      if (!st.isDirectory()) return;
+      for (const name of await readdir(p)) await walk(join(p, name));
+    };
+    await walk(path);
   }
 
   /**
