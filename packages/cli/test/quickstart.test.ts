@@ -174,4 +174,34 @@ describe('README quickstart and the ash CLI against a real server process', () =
     const unknownCommand = await runAsh(['frobnicate'], env);
     expect(unknownCommand.code).toBe(2);
   });
+
+  it('pauses, resumes, forks, interrupts and rejoins sessions from the CLI', async () => {
+    expect((await runAsh(['status'], env)).code).toBe(0);
+    const id = (await runAsh(['session', 'create', 'hello'], env)).stdout.trim();
+    model.forSession(id).enqueue({ text: 'first' });
+    expect((await runAsh(['session', 'send', id, 'one'], env)).code).toBe(0);
+    expect((await runAsh(['session', 'pause', id], env)).stdout).toBe(`${id} paused\n`);
+    expect((await runAsh(['session', 'resume', id], env)).stdout).toBe(`${id} active\n`);
+    const fork = await runAsh(['session', 'fork', id], env);
+    expect(fork.code).toBe(0);
+    const child = fork.stdout.trim();
+    expect(child).toMatch(/^[0-9a-f-]{36}$/);
+    expect(
+      JSON.parse((await runAsh(['session', 'get', child, '--json'], env)).stdout).session.parentSessionId,
+    ).toBe(id);
+    const replay = await runAsh(['session', 'stream', id], env);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain('first');
+    model.forSession(id).enqueue({ slow: { deltas: 100, intervalMs: 100 } });
+    const running = runAsh(['session', 'send', id, 'slowly'], env);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await runAsh(['session', 'interrupt', id], env)).stdout).toBe('interrupted\n');
+    const interrupted = await running;
+    expect(interrupted.code).toBe(1);
+    expect(interrupted.stderr).toContain('(interrupted)');
+    expect((await runAsh(['session', 'interrupt', id], env)).stdout).toBe('no turn was running\n');
+    const gone = await runAsh(['session', 'resume', '00000000-0000-4000-8000-000000000000'], env);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/404 session_not_found/);
+  });
 });

@@ -91,6 +91,18 @@ export class AshClient {
   getSession(id: string) {
     return this.sessions.get(id);
   }
+  pauseSession(id: string) {
+    return this.sessions.pause(id);
+  }
+  stopSession(id: string) {
+    return this.sessions.stop(id);
+  }
+  resumeSession(id: string) {
+    return this.sessions.resume(id);
+  }
+  forkSession(id: string) {
+    return this.sessions.fork(id);
+  }
   endSession(id: string) {
     return this.sessions.end(id);
   }

@@ -178,4 +178,40 @@ describe('SDK against a real server process', () => {
     const flat = await client.storeCredential('custom', 'custom-sdk-value-0123');
     expect(flat.type).toBe('custom');
   });
+
+  it('pauses, resumes, forks and rejoins streams', async () => {
+    await client.agents.deploy({
+      name: 'life',
+      files: [{ path: 'CLAUDE.md', content: Buffer.from('# life').toString('base64') }],
+    });
+    const s = await client.createSession('life');
+    model.forSession(s.id).enqueue({ text: 'first answer' });
+    const first: StreamEvent[] = [];
+    for await (const ev of client.sessions.send(s.id, 'one')) first.push(ev);
+    expect((await client.pauseSession(s.id)).status).toBe('paused');
+    expect((await client.sessions.resume(s.id)).status).toBe('active');
+    expect((await client.stopSession(s.id)).status).toBe('paused');
+    const child = await client.forkSession(s.id);
+    expect(child).toMatchObject({ parentSessionId: s.id, status: 'active' });
+    // Rejoining a finished session's stream replays its history and ends.
+    const replay: StreamEvent[] = [];
+    for await (const ev of client.sessions.stream(s.id)) replay.push(ev);
+    expect(replay.map((e) => e.id)).toEqual(first.map((e) => e.id));
+    const after: StreamEvent[] = [];
+    for await (const ev of client.sessions.stream(s.id, { after: first.at(-1)!.id })) after.push(ev);
+    expect(after).toEqual([]);
+    // Rejoining a running turn follows it to its done.
+    model.forSession(s.id).enqueue({ slow: { deltas: 10, intervalMs: 100 } });
+    const running = (async () => {
+      const evs: StreamEvent[] = [];
+      for await (const ev of client.sessions.send(s.id, 'two')) evs.push(ev);
+      return evs;
+    })();
+    await model.waitForRequests(model.messageRequests().length + 1);
+    const joined: StreamEvent[] = [];
+    for await (const ev of client.sessions.stream(s.id, { after: first.at(-1)!.id })) joined.push(ev);
+    const direct = await running;
+    expect(joined.map((e) => e.id)).toEqual(direct.map((e) => e.id));
+    expect(joined.at(-1)).toMatchObject({ event: 'done' });
+  });
 });

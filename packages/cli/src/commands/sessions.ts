@@ -211,6 +211,50 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
       else process.stdout.write(`ended ${s.id}\n`);
     });
 
+  for (const [name, what] of [
+    ['pause', 'pause a session: its processes stop, workspace and conversation stay (a message resumes it)'],
+    ['stop', 'same as pause'],
+    ['resume', 'resume a paused session'],
+    ['fork', 'fork a session into a new, independent one (prints the new id)'],
+  ] as const) {
+    session
+      .command(`${name} <id>`)
+      .description(what)
+      .option('--json', 'print JSON')
+      .action(async (id: string, opts: { json?: boolean }) => {
+        const s = await globals().client().sessions[name](id);
+        if (opts.json) printJson({ session: s });
+        else if (name === 'fork') process.stdout.write(`${s.id}\n`);
+        else process.stdout.write(`${s.id} ${s.status}\n`);
+      });
+  }
+
+  session
+    .command('interrupt <id>')
+    .description('stop the running turn (resolves once it has ended)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const interrupted = await globals().client().sessions.interrupt(id);
+      if (opts.json) printJson({ interrupted });
+      else process.stdout.write(interrupted ? 'interrupted\n' : 'no turn was running\n');
+    });
+
+  session
+    .command('stream <id>')
+    .description(
+      'rejoin a session stream: events after --after (an SSE id), then the live rest of the running turn',
+    )
+    .option('--after <id>', 'the last event id seen', '0')
+    .option('--json', 'print every SSE event as a JSON line')
+    .action(async (id: string, opts: { after: string; json?: boolean }) => {
+      await renderTurn(
+        globals()
+          .client()
+          .sessions.stream(id, { after: Number(opts.after) }),
+        !!opts.json,
+      );
+    });
+
   session
     .command('messages <id>')
     .description("print a session's messages")

@@ -75,6 +75,36 @@ export class Sessions {
     ).session;
   }
 
+  /**
+   * Pauses the session: its processes stop; workspace and transcript stay; a message resumes it.
+   * @throws NotFoundError, GoneError (ended).
+   */
+  async pause(id: string): Promise<Session> {
+    return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/pause`)).session;
+  }
+
+  /** Same as {@link pause} (the upstream name). */
+  async stop(id: string): Promise<Session> {
+    return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/stop`)).session;
+  }
+
+  /**
+   * Resumes a paused session (warm when its process is alive, else a new sandbox on the same
+   * workspace and conversation). @throws NotFoundError, GoneError (ended), UnprocessableEntityError
+   * (agent files gone), ServiceUnavailableError (no capacity).
+   */
+  async resume(id: string): Promise<Session> {
+    return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/resume`)).session;
+  }
+
+  /**
+   * Forks the session: a new, independent session with a copy of its history, transcript,
+   * workspace and config. @throws NotFoundError, ConflictError (a turn is running).
+   */
+  async fork(id: string): Promise<Session> {
+    return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/fork`)).session;
+  }
+
   /** Interrupts the running turn; resolves once it has ended. */
   async interrupt(id: string): Promise<boolean> {
     return (await this.http.request<{ interrupted: boolean }>('POST', `/api/sessions/${id}/interrupt`))
@@ -102,7 +132,7 @@ export class Sessions {
       headers: { accept: 'text/event-stream' },
       ...(signal ? { signal } : {}),
     });
-    yield* this.follow(id, res, maxReconnects, signal);
+    yield* this.follow(id, res, maxReconnects, signal, 0, 'first');
   }
 
   /**
@@ -114,7 +144,15 @@ export class Sessions {
     opts: { after?: number; signal?: AbortSignal; maxReconnects?: number } = {},
   ): AsyncGenerator<StreamEvent> {
     const res = await this.openStream(id, opts.after ?? 0, opts.signal);
-    yield* this.follow(id, res, opts.maxReconnects ?? 5, opts.signal, opts.after ?? 0);
+    const turn = res.headers.get('x-ash-turn');
+    yield* this.follow(
+      id,
+      res,
+      opts.maxReconnects ?? 5,
+      opts.signal,
+      opts.after ?? 0,
+      turn && turn !== 'none' ? turn : null,
+    );
   }
 
   /** Persisted messages with sequence > `after`. */
@@ -152,32 +190,39 @@ export class Sessions {
     });
   }
 
+  /**
+   * Reads a stream to its end, rejoining it after a dropped connection.
+   * @param until the `done` to stop at: `'first'` (a sent message: its own turn), a turn id (the
+   *   turn `/stream` follows), or `null` (history only: the stream simply ends).
+   */
   private async *follow(
     id: string,
     first: Response,
     maxReconnects: number,
-    signal?: AbortSignal,
-    after = 0,
+    signal: AbortSignal | undefined,
+    after: number,
+    until: 'first' | string | null,
   ): AsyncGenerator<StreamEvent> {
     let res = first;
     let lastId = after;
     for (let attempt = 0; ; attempt++) {
-      let sawDone = false;
+      let finished = false;
       try {
         if (!res.body) throw new AshConnectionError('the stream has no body');
         for await (const ev of readSseEvents(res.body)) {
           if (ev.id && ev.id <= lastId) continue; // already delivered before a reconnect
           if (ev.id) lastId = ev.id;
           yield ev;
-          if (ev.event === 'done') {
-            sawDone = true;
+          if (ev.event === 'done' && (until === 'first' || ev.data.turnId === until)) {
+            finished = true;
             break;
           }
         }
+        if (until === null) return;
       } catch (err) {
         if (signal?.aborted) throw err;
       }
-      if (sawDone || signal?.aborted) return;
+      if (finished || signal?.aborted) return;
       if (attempt >= maxReconnects)
         throw new AshConnectionError(`the stream of session ${id} ended before its done event`);
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));

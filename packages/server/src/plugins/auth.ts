@@ -78,7 +78,13 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
     origin: (origin, cb) => cb(null, origin !== undefined && (origins.has('*') || origins.has(origin))),
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE'],
     allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'accept'],
-    exposedHeaders: ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+    exposedHeaders: [
+      'retry-after',
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+      'x-ash-turn',
+    ],
     credentials: false,
     maxAge: 600,
   });

@@ -165,6 +165,8 @@ export function sessionRoutes(
         const fromHeader = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
         const after = fromHeader ?? req.query.after ?? 0;
         await sessions.record(req.tenantId, req.params.id);
+        // Which turn this stream follows to its `done` (`none`: history only, it just ends).
+        reply.header('x-ash-turn', runtime.turnFor(req.params.id)?.turnId ?? 'none');
         return sendSse(reply, sessions.stream(req.tenantId, req.params.id, after), {
           heartbeatMs: opts.heartbeatMs,
         });
