@@ -1,6 +1,7 @@
 import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import {
   query,
   type Options,
@@ -10,13 +11,16 @@ import {
   type SpawnOptions,
   type SpawnedProcess,
 } from '@anthropic-ai/claude-agent-sdk';
-import type {
-  BridgeEvent,
-  BridgeProcessConfig,
-  BridgeSdkOptions,
-  Conversation,
-  MessageContent,
-  TurnOutcome,
+import {
+  type BridgeEvent,
+  type BridgeProcessConfig,
+  type BridgeSdkOptions,
+  type Conversation,
+  encodeLaunchEnv,
+  LAUNCH_ENV_FD,
+  LAUNCHER_ENV,
+  type MessageContent,
+  type TurnOutcome,
 } from '@ash-ai/shared';
 import { InputQueue } from './input-queue.js';
 import { claudeAgentSdkVersion } from './sdk-info.js';
@@ -304,12 +308,17 @@ export class AgentRunner {
     o: SpawnOptions,
     launch: NonNullable<BridgeProcessConfig['launch']>,
   ): SpawnedProcess {
+    // The launcher steps run with host privileges: they get a fixed environment, and the
+    // agent's (tenant-chosen) variables reach only the sandboxed last stage, through fd 3.
     const child = spawn(launch.command, [...launch.args, launch.claudePath, ...o.args], {
       cwd: this.config.hostCwd,
-      env: o.env as NodeJS.ProcessEnv,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...LAUNCHER_ENV },
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       signal: o.signal,
     });
+    const envPipe = child.stdio[LAUNCH_ENV_FD] as Writable | null;
+    envPipe?.on('error', () => undefined);
+    envPipe?.end(encodeLaunchEnv(o.env));
     child.stderr?.on('data', (d: Buffer) =>
       this.send({ ev: 'log', level: 'debug', text: truncate(d.toString(), 4000) }),
     );

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxCgroup } from './cgroups.js';
 import type { SandboxLimits } from './limits.js';
+import { launchEnvTrampoline } from '@ash-ai/shared';
 
 /** How sandboxes are isolated. */
 export type IsolationMode = 'bwrap' | 'unsafe-process';
@@ -115,8 +116,11 @@ export interface LaunchInput {
 
 /** The launcher command and how paths look to the Claude process. */
 export interface Launch {
-  /** Wrapper command; undefined = spawn the Claude process directly. */
-  command: string | undefined;
+  /**
+   * Wrapper command, spawned with only {@link LAUNCHER_ENV}; its last stage reads the Claude
+   * process's environment from fd {@link LAUNCH_ENV_FD} (see `launchEnvTrampoline`).
+   */
+  command: string;
   args: string[];
   /** The Claude executable as the launched process sees it. */
   claudePath: string;
@@ -132,7 +136,7 @@ export const USERNS_INNER_UID = 1000;
 /**
  * Builds the launcher: join the cgroup → set rlimits (prlimit) → enter bubblewrap namespaces
  * (mount, pid, net, ipc, uts; a read-only system; only the workspace and config dir writable)
- * → drop to the sandbox user → exec Claude. Each step `exec`s the next, so the bridge's child
+ * → drop to the sandbox user → apply the agent's environment (from fd 3) → exec Claude. Each step `exec`s the next, so the bridge's child
  * *is* the sandbox and `--die-with-parent` ties it to the bridge.
  */
 export function buildLaunch(input: LaunchInput): Launch {
@@ -149,8 +153,9 @@ export function buildLaunch(input: LaunchInput): Launch {
     if (rl.length > 0) prefix.push(input.tools.prlimit, ...rl, '--');
   }
   if (input.mode === 'unsafe-process') {
+    prefix.push(...launchEnvTrampoline());
     return {
-      command: prefix[0],
+      command: prefix[0]!,
       args: prefix.slice(1),
       claudePath: input.claudeExecutable,
       cwd: input.workspaceDir,
@@ -201,9 +206,11 @@ export function buildLaunch(input: LaunchInput): Launch {
       '--',
     );
   }
+  // Last: the tenant's environment, applied only now (as the sandbox user, inside the sandbox).
+  b.push(...launchEnvTrampoline());
   prefix.push(...b);
   return {
-    command: prefix[0],
+    command: prefix[0]!,
     args: prefix.slice(1),
     claudePath: SANDBOX_PATHS.claude,
     cwd: SANDBOX_PATHS.workspace,

@@ -290,9 +290,7 @@ export class SandboxManager {
         claudeConfigDir: spec.claudeConfigDir,
         claudeEnv,
         settingSources: ['project', 'local'],
-        ...(launch.command
-          ? { launch: { command: launch.command, args: launch.args, claudePath: launch.claudePath } }
-          : {}),
+        launch: { command: launch.command, args: launch.args, claudePath: launch.claudePath },
       };
       // A bridge started ahead of time saves its Node start-up (~200 ms); else start one now.
       bridge = this.takeIdleBridge();

@@ -114,7 +114,8 @@ export class ModelProxy {
       res.writeHead(200).end();
       return;
     }
-    if (req.method !== 'POST' || !path.startsWith('/v1/messages')) {
+    const target = req.method === 'POST' ? messagesApiTarget(path) : undefined;
+    if (!target) {
       sendApiError(res, 404, 'not_found_error', 'only the Messages API is reachable from a sandbox');
       req.resume();
       return;
@@ -130,7 +131,7 @@ export class ModelProxy {
     if (key) headers['x-api-key'] = key;
     let upstream: Dispatcher.ResponseData;
     try {
-      upstream = await request(new URL(path, this.opts.upstreamUrl), {
+      upstream = await request(new URL(target, this.opts.upstreamUrl), {
         method: 'POST',
         headers,
         body: req,
@@ -263,4 +264,24 @@ function fromUsage(messageId: string, model: string, u: Record<string, number>):
 /** A connection pool for upstream model calls, shared by every proxy of a process. */
 export function createUpstreamDispatcher(): Dispatcher {
   return new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+}
+
+/** Paths of the Messages API a sandbox may call (exact, after nothing is normalised). */
+const MESSAGES_API_PATHS = new Set(['/v1/messages', '/v1/messages/count_tokens']);
+
+/**
+ * The upstream path for a sandbox request, or undefined when it is not the Messages API. The
+ * raw request target must be exactly an allowed path, optionally with a plain query string
+ * (the SDK sends `?beta=true`): no `..`, `%2e`, `//` or other spelling that a URL parser would
+ * resolve to another endpoint (the operator's key would otherwise reach `/v1/files`, batches…,
+ * unmetered).
+ * @param rawTarget the request line's target (`req.url`).
+ */
+export function messagesApiTarget(rawTarget: string): string | undefined {
+  const q = rawTarget.indexOf('?');
+  const path = q < 0 ? rawTarget : rawTarget.slice(0, q);
+  const query = q < 0 ? '' : rawTarget.slice(q + 1);
+  if (!MESSAGES_API_PATHS.has(path)) return undefined;
+  if (!/^[A-Za-z0-9_.=&-]*$/.test(query)) return undefined;
+  return query ? `${path}?${query}` : path;
 }

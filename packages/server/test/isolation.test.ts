@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -87,6 +87,65 @@ describe('sandbox isolation', () => {
       .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat secret.txt' } } }, { text: 'still fine' });
     const again = await sendTurn(t.url, a, { content: 'read it back' });
     expect(toolOutput(again)).toContain('top-secret-of-a');
+  });
+
+  it("keeps a tenant's environment out of the privileged launcher (LD_PRELOAD, BASH_ENV) but gives it to the agent", async () => {
+    const s = await createSession(t.url, 'iso', {
+      extraEnv: { ASH_TENANT_CANARY: "it's \n there", LD_PRELOAD: '', BASH_ENV: '/dev/null' },
+    });
+    t.model
+      .forSession(s)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'printf "canary=%s|" "$ASH_TENANT_CANARY"' } } },
+        { text: 'ok' },
+      );
+    const turn = await sendTurn(t.url, s, { content: 'env' });
+    expectOutcome(turn, 'completed');
+    expect(toolOutput(turn)).toContain("canary=it's \n there|");
+    // The sandbox stays up between turns: its launcher (bwrap, as root on the host) must have
+    // been started with none of the tenant's variables.
+    const workspace = join(t.dataDir, 'sessions', s, 'workspace');
+    const launchers = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .flatMap((pid) => {
+        try {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          if (!argv[0]?.endsWith('bwrap') || !argv.includes(workspace)) return [];
+          return [readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)];
+        } catch {
+          return [];
+        }
+      });
+    expect(launchers.length).toBeGreaterThan(0);
+    for (const env of launchers) {
+      const names = env.map((kv) => kv.slice(0, kv.indexOf('=')));
+      expect(names).not.toContain('ASH_TENANT_CANARY');
+      expect(names).not.toContain('LD_PRELOAD');
+      expect(names).not.toContain('BASH_ENV');
+    }
+  });
+
+  it('lets the sandbox reach only the Messages API through the model proxy, however the path is spelled', async () => {
+    const s = await createSession(t.url, 'iso');
+    const paths = [
+      '/v1/messages/../files',
+      '/v1/messages/%2e%2e/skills',
+      '/v1/messages/batches',
+      '/v1/messagesXYZ',
+      '//v1/messages',
+      '/v1/messages?x=/../files',
+    ];
+    const script = `const h=require("http");for(const p of ${JSON.stringify(paths)})h.request({socketPath:"/run/ash/model.sock",path:p,method:"POST",headers:{"content-type":"application/json"}},r=>{console.log("PROXY",p,r.statusCode);r.resume()}).end("{}")`;
+    t.model
+      .forSession(s)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: `node -e '${script}'` } } }, { text: 'probed' });
+    const before = t.model.requests.length;
+    const turn = await sendTurn(t.url, s, { content: 'probe the proxy' });
+    expectOutcome(turn, 'completed');
+    const out = toolOutput(turn);
+    for (const p of paths) expect(out).toContain(`PROXY ${p} 404`);
+    const upstream = t.model.requests.slice(before).map((r) => r.path.split('?')[0]);
+    expect(upstream.filter((p) => p !== '/v1/messages')).toEqual([]);
   });
 });
 

@@ -17,6 +17,48 @@ export const BRIDGE_PROTOCOL_VERSION = 1;
 /** Largest accepted line, in bytes (UTF-16 units): 64 MiB (a turn prompt may hold base64 images). */
 export const BRIDGE_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * The whole environment of the sandbox launcher (cgroup join, prlimit, bwrap, setpriv). These
+ * run with host privileges before any sandboxing, so nothing a tenant chooses may reach them:
+ * `LD_PRELOAD`, `LD_AUDIT`, `BASH_ENV`… in the launcher would run tenant code as the server's
+ * user (root). The agent's own environment travels on fd 3 instead (see {@link encodeLaunchEnv}).
+ */
+export const LAUNCHER_ENV: Readonly<Record<string, string>> = Object.freeze({
+  PATH: '/usr/local/bin:/usr/bin:/bin',
+});
+
+/** File descriptor of the launcher that carries the Claude process's environment. */
+export const LAUNCH_ENV_FD = 3;
+
+/** Environment variable names that can be exported from sh (POSIX name rule). */
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Encodes an environment as POSIX sh text, one `export NAME='value'` line per variable (single
+ * quotes, `'` written as `'\''`), for {@link launchEnvTrampoline} to evaluate. Names that are not
+ * POSIX shell names are left out (the REST schemas already refuse them).
+ * @param env variable → value; values may hold any character but NUL.
+ * @returns the script text, ending in a newline (empty for an empty environment).
+ */
+export function encodeLaunchEnv(env: Record<string, string | undefined>): string {
+  let out = '';
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || !SHELL_NAME.test(name) || value.includes('\0')) continue;
+    out += `export ${name}='${value.replaceAll("'", "'\\''")}'\n`;
+  }
+  return out;
+}
+
+/**
+ * The last launcher stage, as argv: a `/bin/sh -c` that reads the environment script from fd 3
+ * (written by the bridge), closes it, and `exec`s its arguments (`<claude> <SDK args>`). It runs
+ * inside the sandbox as the sandbox user, so a tenant's variables never touch a privileged step.
+ * @param sh the shell as seen at that stage (`/bin/sh`).
+ */
+export function launchEnvTrampoline(sh = '/bin/sh'): string[] {
+  return [sh, '-c', `eval "$(cat <&${LAUNCH_ENV_FD})" && exec ${LAUNCH_ENV_FD}<&- && exec "$@"`, 'sh'];
+}
+
 /** SDK options for a query: the session config merged with the turn options. */
 export const BridgeSdkOptionsSchema = Type.Object(
   { ...SessionConfigSchema.properties, ...TurnOptionsSchema.properties },
@@ -57,7 +99,10 @@ export const BridgeProcessConfigSchema = Type.Object(
     claudeEnv: Type.Record(Type.String(), Type.String()),
     /**
      * Wrapper that runs the Claude process inside the sandbox: the bridge spawns
-     * `command ...args <claudePath> <SDK args>`. Absent: the Claude process is spawned directly.
+     * `command ...args <claudePath> <SDK args>` with the fixed {@link LAUNCHER_ENV} and writes
+     * the Claude process's environment to the launcher's fd 3 as {@link encodeLaunchEnv} text;
+     * `args` end with {@link launchEnvTrampoline}, which applies it only after the sandbox and
+     * uid drop are in place. Absent: the Claude process is spawned directly.
      */
     launch: Type.Optional(
       Type.Object({
