@@ -37,6 +37,7 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
         .client()
         .agents.deployDirectory(name, dir, {
           maxBytes: Math.floor(maxMb * 1024 * 1024),
+          onSkip: (rel: string, reason: string) => process.stderr.write(`skipped ${rel}: ${reason}\n`),
           ...(env ? { env } : {}),
           ...(showProgress
             ? {

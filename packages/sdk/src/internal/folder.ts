@@ -7,6 +7,12 @@ export interface ReadFolderOptions {
   maxBytes?: number;
   /** Called after each file is read with the bytes read so far and the total. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /**
+   * Called for each entry left out that the user may have expected to be uploaded: a symbolic
+   * link that leads outside the folder or nowhere, a link cycle, a special file (socket, FIFO).
+   * `rel` is the `/`-separated path in the folder.
+   */
+  onSkip?: (rel: string, reason: string) => void;
 }
 
 const ALWAYS_SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
@@ -16,7 +22,10 @@ const ALWAYS_SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
  * Skips `.git`, `node_modules`, `.DS_Store`, `.env` files and what the folder's `.gitignore` and
  * `.ashignore` exclude (full gitignore syntax: globs, `**`, folders with a trailing `/`,
  * anchoring with a leading `/`, `!` to re-include; `.ashignore` is applied after `.gitignore`).
- * Symlinks are not followed. The size limit is checked before anything is read.
+ * A symbolic link whose target lies inside the folder is uploaded as what it points to (a file
+ * or a whole directory, as `cp -L` would; cycles are cut); a link leading outside the folder or
+ * nowhere is left out and reported to `onSkip`, like the server's own path deploy does. The
+ * size limit is checked before anything is read.
  * @throws Error when the folder does not exist or exceeds `maxBytes`.
  */
 export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {}): Promise<UploadFile[]> {
@@ -26,15 +35,41 @@ export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {})
   const st = await fs.stat(root).catch(() => undefined);
   if (!st?.isDirectory()) throw new Error(`not a directory: ${dir}`);
   const isIgnored = await readIgnore(root, fs, path.join);
+  const realRoot = await fs.realpath(root);
+  const inside = (p: string) => p === realRoot || p.startsWith(realRoot + path.sep);
   const entries: Array<{ rel: string; abs: string; size: number }> = [];
+  // Real paths of the directories on the current walk path: a link back into one is a cycle.
+  const onPath = new Set<string>([realRoot]);
   const walk = async (abs: string, rel: string): Promise<void> => {
     for (const e of await fs.readdir(abs, { withFileTypes: true })) {
       if (ALWAYS_SKIP.has(e.name) || e.name === '.env' || e.name.startsWith('.env.')) continue;
       const r = rel ? `${rel}/${e.name}` : e.name;
-      if (isIgnored(r, e.isDirectory())) continue;
       const a = path.join(abs, e.name);
-      if (e.isDirectory()) await walk(a, r);
-      else if (e.isFile()) entries.push({ rel: r, abs: a, size: (await fs.stat(a)).size });
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      let real = a;
+      if (e.isSymbolicLink()) {
+        const target = await fs.realpath(a).catch(() => undefined);
+        if (!target || !inside(target)) {
+          opts.onSkip?.(r, target ? 'symbolic link to outside the folder' : 'broken symbolic link');
+          continue;
+        }
+        const st = await fs.stat(target);
+        isDir = st.isDirectory();
+        isFile = st.isFile();
+        real = target;
+      } else if (isDir) real = await fs.realpath(a);
+      if (isIgnored(r, isDir)) continue;
+      if (isDir) {
+        if (onPath.has(real)) {
+          opts.onSkip?.(r, 'symbolic link cycle');
+          continue;
+        }
+        onPath.add(real);
+        await walk(a, r);
+        onPath.delete(real);
+      } else if (isFile) entries.push({ rel: r, abs: a, size: (await fs.stat(a)).size });
+      else opts.onSkip?.(r, 'not a regular file');
     }
   };
   await walk(root, '');

@@ -31,10 +31,11 @@ export class Agents {
     dir: string,
     opts: Omit<DeployAgentBody, 'name' | 'path' | 'files'> & ReadFolderOptions = {},
   ): Promise<Agent> {
-    const { maxBytes, onProgress, ...rest } = opts;
+    const { maxBytes, onProgress, onSkip, ...rest } = opts;
     const files: UploadFile[] = await readAgentFolder(dir, {
       ...(maxBytes ? { maxBytes } : {}),
       ...(onProgress ? { onProgress } : {}),
+      ...(onSkip ? { onSkip } : {}),
     });
     return this.deploy({ ...rest, name, files });
   }

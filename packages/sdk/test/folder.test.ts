@@ -1,0 +1,47 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeDir, tempDir } from '@ash-ai/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readAgentFolder } from '../src/index.js';
+
+describe('readAgentFolder', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) removeDir(d);
+  });
+
+  it('uploads what in-folder symlinks point to, and reports links that lead outside, nowhere, or in a cycle', async () => {
+    const outside = tempDir('ash-folder-outside-');
+    const root = tempDir('ash-folder-');
+    dirs.push(outside, root);
+    writeFileSync(join(outside, 'secret.txt'), 'not for upload');
+    writeFileSync(join(root, 'CLAUDE.md'), '# Agent\n');
+    mkdirSync(join(root, 'shared', 'review'), { recursive: true });
+    writeFileSync(join(root, 'shared', 'review', 'SKILL.md'), '# Review\n');
+    mkdirSync(join(root, '.claude', 'skills'), { recursive: true });
+    symlinkSync('../../shared/review', join(root, '.claude', 'skills', 'review'));
+    symlinkSync('CLAUDE.md', join(root, 'AGENTS.md'));
+    symlinkSync(join(outside, 'secret.txt'), join(root, 'leak.txt'));
+    symlinkSync(outside, join(root, 'leakdir'));
+    symlinkSync('missing.md', join(root, 'broken.md'));
+    symlinkSync('..', join(root, 'shared', 'up'));
+
+    const skipped: Array<[string, string]> = [];
+    const files = await readAgentFolder(root, { onSkip: (rel, reason) => skipped.push([rel, reason]) });
+    const byPath = new Map(files.map((f) => [f.path, Buffer.from(f.content, 'base64').toString()]));
+    expect([...byPath.keys()].sort()).toEqual([
+      '.claude/skills/review/SKILL.md',
+      'AGENTS.md',
+      'CLAUDE.md',
+      'shared/review/SKILL.md',
+    ]);
+    expect(byPath.get('.claude/skills/review/SKILL.md')).toBe('# Review\n');
+    expect(byPath.get('AGENTS.md')).toBe('# Agent\n');
+    expect(skipped.sort()).toEqual([
+      ['broken.md', 'broken symbolic link'],
+      ['leak.txt', 'symbolic link to outside the folder'],
+      ['leakdir', 'symbolic link to outside the folder'],
+      ['shared/up', 'symbolic link cycle'],
+    ]);
+  });
+});
