@@ -13,6 +13,8 @@ export interface HostTools {
   bwrap: string | undefined;
   setpriv: string | undefined;
   prlimit: string | undefined;
+  /** coreutils `nice` (starts background work at a low CPU priority). */
+  nice: string | undefined;
   /** Why bwrap cannot be used, when it cannot. */
   bwrapProblem: string | undefined;
 }
@@ -46,7 +48,7 @@ export function detectHostTools(bwrapPath?: string): HostTools {
     if (r.status !== 0)
       bwrapProblem = `bwrap cannot create namespaces: ${String(r.stderr ?? '').trim() || `exit ${r.status}`}`;
   }
-  return { bwrap, setpriv: which('setpriv'), prlimit: which('prlimit'), bwrapProblem };
+  return { bwrap, setpriv: which('setpriv'), prlimit: which('prlimit'), nice: which('nice'), bwrapProblem };
 }
 
 /** Paths inside a bwrap sandbox. */

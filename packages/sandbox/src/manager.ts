@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { lchown, lstat, readdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { BridgeProcessConfig, SandboxInfo } from '@ash-ai/shared';
@@ -340,12 +340,16 @@ export class SandboxManager {
   /**
    * Starts a bridge process in `dir` and waits until it connected and said `ready`.
    * @param env extra environment for it, given the socket path it must connect to.
+   * @param background a spare: when the server is root, it boots at nice 19 so it never takes
+   *   CPU from a Claude process starting for a waiting user (on 2 cores a Node boot next to it
+   *   added ~40% to a first turn); {@link takeIdleBridge} restores normal priority.
    * @throws SandboxStartError when it exits or does not connect in time.
    */
   private async spawnBridge(
     dir: string,
     env: (socketPath: string) => Record<string, string>,
     log: Logger,
+    background = false,
   ): Promise<BridgeProcess> {
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     const socketPath = join(dir, 'bridge.sock');
@@ -362,6 +366,9 @@ export class SandboxManager {
     const argv = this.tools.setpriv
       ? [this.tools.setpriv, '--pdeathsig', 'SIGKILL', '--', process.execPath, this.opts.bridgeEntry]
       : [process.execPath, this.opts.bridgeEntry];
+    // Lowering a nice value needs root: only then can a niced spare be brought back to normal.
+    const niced = background && this.tools.nice !== undefined && process.getuid?.() === 0;
+    if (niced) argv.unshift(this.tools.nice!, '-n', '19');
     const child = spawn(argv[0]!, argv.slice(1), {
       env: {
         PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -389,7 +396,7 @@ export class SandboxManager {
       ]);
       const connection = new BridgeConnection(socket, log);
       await Promise.race([connection.ready, exitedEarly, timeout(timeoutMs, 'bridge did not become ready')]);
-      return { child, server, connection, socketPath, dir };
+      return { child, server, connection, socketPath, dir, niced };
     } catch (err) {
       killBridge({ child, server });
       throw err;
@@ -400,7 +407,10 @@ export class SandboxManager {
   private takeIdleBridge(): BridgeProcess | undefined {
     while (this.idleBridges.length > 0) {
       const b = this.idleBridges.shift()!;
-      if (!b.connection.isClosed && b.child.exitCode === null && b.child.signalCode === null) return b;
+      if (!b.connection.isClosed && b.child.exitCode === null && b.child.signalCode === null) {
+        if (b.niced && b.child.pid !== undefined) setTreePriority(b.child.pid, 0);
+        return b;
+      }
       killBridge(b);
       rmSync(b.dir, { recursive: true, force: true });
     }
@@ -416,7 +426,7 @@ export class SandboxManager {
       while (!this.closing && this.idleBridges.length < target) {
         const dir = join(this.runtimeRoot, `bridge-${++this.instances}`);
         try {
-          const b = await this.spawnBridge(dir, () => ({}), this.opts.log);
+          const b = await this.spawnBridge(dir, () => ({}), this.opts.log, true);
           if (this.closing) {
             killBridge(b);
             break;
@@ -490,6 +500,28 @@ interface BridgeProcess {
   connection: BridgeConnection;
   socketPath: string;
   dir: string;
+  /** Started at a low CPU priority (a spare), to be restored when taken. */
+  niced: boolean;
+}
+
+/**
+ * Sets the nice value of every thread of a process (Linux priorities are per thread, and Node's
+ * helper threads inherited the low one). Best effort: a thread may come and go meanwhile.
+ */
+function setTreePriority(pid: number, priority: number): void {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    tids = [String(pid)];
+  }
+  for (const tid of tids) {
+    try {
+      setPriority(Number(tid), priority);
+    } catch {
+      // gone, or not permitted
+    }
+  }
 }
 
 function killBridge(b: { child: ChildProcess; server: Server }): void {

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { TEST_API_KEY } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -185,5 +186,62 @@ describe('idle warm sandboxes', () => {
     );
     await createSession(t.url, 'sleepy');
     await eventually(async () => (await health(t)).pool.warm === 1, 20_000, 'a new spare');
+  });
+});
+
+/** Bridge processes this test process started (in-process server): pid → nice of each thread. */
+function bridgeNice(): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== process.pid) continue; // ppid
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bridge')) continue;
+      const nice = readdirSync(`/proc/${pid}/task`).map((tid) => {
+        const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]); // field 19: nice
+      });
+      out.set(Number(pid), nice);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+describe.runIf(process.getuid?.() === 0)('spare bridges', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ env: { ASH_PREWARM_COUNT: '0' } });
+    await deployAgent(t.url, 'plain', { 'CLAUDE.md': '# Plain\n' });
+  });
+  afterAll(async () => t?.close());
+
+  it('boot at a low CPU priority and get normal priority back when a session takes one', async () => {
+    let spare = 0;
+    await eventually(
+      async () => {
+        const all = [...bridgeNice()];
+        spare = all.find(([, nice]) => nice.every((n) => n === 19))?.[0] ?? 0;
+        return spare > 0;
+      },
+      20_000,
+      'a spare bridge at nice 19',
+    );
+    const id = await createSession(t.url, 'plain');
+    t.model.forSession(id).enqueue({ text: 'hi' });
+    expectOutcome(await sendTurn(t.url, id, { content: 'hello' }), 'completed');
+    // The spare now serves the session, at normal priority (every thread), and a new spare waits.
+    expect(
+      bridgeNice()
+        .get(spare)
+        ?.every((n) => n === 0),
+    ).toBe(true);
+    await eventually(
+      async () => [...bridgeNice()].some(([pid, nice]) => pid !== spare && nice.every((n) => n === 19)),
+      20_000,
+      'a new spare at nice 19',
+    );
   });
 });
