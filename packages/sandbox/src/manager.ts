@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { lchown, lstat, readdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { setPriority, tmpdir } from 'node:os';
+import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { BridgeProcessConfig, SandboxInfo } from '@ash-ai/shared';
@@ -342,7 +342,7 @@ export class SandboxManager {
    * @param env extra environment for it, given the socket path it must connect to.
    * @param background a spare: when the server is root, it boots at nice 19 so it never takes
    *   CPU from a Claude process starting for a waiting user (on 2 cores a Node boot next to it
-   *   added ~40% to a first turn); {@link takeIdleBridge} restores normal priority.
+   *   added ~40% to a first turn); {@link takeIdleBridge} restores the server's own priority.
    * @throws SandboxStartError when it exits or does not connect in time.
    */
   private async spawnBridge(
@@ -408,7 +408,8 @@ export class SandboxManager {
     while (this.idleBridges.length > 0) {
       const b = this.idleBridges.shift()!;
       if (!b.connection.isClosed && b.child.exitCode === null && b.child.signalCode === null) {
-        if (b.niced && b.child.pid !== undefined) setTreePriority(b.child.pid, 0);
+        // Back to the server's own priority (an operator may run it niced, or above normal).
+        if (b.niced && b.child.pid !== undefined) setTreePriority(b.child.pid, getPriority());
         return b;
       }
       killBridge(b);

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { TEST_API_KEY } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -218,12 +219,15 @@ describe.runIf(process.getuid?.() === 0)('spare bridges', () => {
   });
   afterAll(async () => t?.close());
 
-  it('boot at a low CPU priority and get normal priority back when a session takes one', async () => {
+  it("boot at a low CPU priority and get the server's priority back when a session takes one", async () => {
+    // nice(1) adds to the caller's value (capped at 19); a taken spare returns to the server's.
+    const base = getPriority();
+    const low = Math.min(base + 19, 19);
     let spare = 0;
     await eventually(
       async () => {
         const all = [...bridgeNice()];
-        spare = all.find(([, nice]) => nice.every((n) => n === 19))?.[0] ?? 0;
+        spare = all.find(([, nice]) => nice.every((n) => n === low))?.[0] ?? 0;
         return spare > 0;
       },
       20_000,
@@ -236,10 +240,10 @@ describe.runIf(process.getuid?.() === 0)('spare bridges', () => {
     expect(
       bridgeNice()
         .get(spare)
-        ?.every((n) => n === 0),
+        ?.every((n) => n === base),
     ).toBe(true);
     await eventually(
-      async () => [...bridgeNice()].some(([pid, nice]) => pid !== spare && nice.every((n) => n === 19)),
+      async () => [...bridgeNice()].some(([pid, nice]) => pid !== spare && nice.every((n) => n === low)),
       20_000,
       'a new spare at nice 19',
     );
