@@ -125,6 +125,12 @@ export const EnvSchema = Type.Object({
   ASH_QUEUE_HEARTBEAT_MS: Int(5000, 10),
   /** A running item whose heartbeat is older than this is taken back (its server died), ms. */
   ASH_QUEUE_STALE_MS: Int(30_000, 100),
+  /**
+   * Session ownership lease, ms: a server renews the lease of the sessions it runs every third of
+   * this; another server sharing the database may take a session over only when its owner released
+   * it or did not renew the lease for this long (the owner is considered dead).
+   */
+  ASH_OWNER_LEASE_MS: Int(30_000, 300),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -187,6 +193,8 @@ export interface Config {
   /** Exact origins CORS allows (`*` = any); empty = none. */
   allowedOrigins: string[];
   pricesFile: string | undefined;
+  /** Session ownership lease (multi-server), ms. */
+  ownerLeaseMs: number;
   queue: {
     concurrency: number;
     pollMs: number;
@@ -324,6 +332,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: { max: e.ASH_RATE_LIMIT_MAX, windowMs: e.ASH_RATE_LIMIT_WINDOW_MS },
     allowedOrigins,
     pricesFile: e.ASH_PRICES_FILE ? resolveDir(e.ASH_PRICES_FILE) : undefined,
+    ownerLeaseMs: e.ASH_OWNER_LEASE_MS,
     queue: {
       concurrency: e.ASH_QUEUE_CONCURRENCY,
       pollMs: e.ASH_QUEUE_POLL_MS,

@@ -12,7 +12,7 @@ import { buildApp } from './app.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { Config } from './config.js';
 import { openDatabase, type AshDatabase } from './db/client.js';
-import { createRepos, type Repos } from './db/repos/index.js';
+import { createRepos, type Repos, type SessionRecord } from './db/repos/index.js';
 import { createLogger, SecretRegistry } from './logger.js';
 import { AgentService } from './services/agent-service.js';
 import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
@@ -26,6 +26,7 @@ import { loadPricing } from './services/usage-prices.js';
 import { UsageService } from './services/usage-service.js';
 import { SessionPaths } from './services/session-paths.js';
 import { SessionRuntime } from './services/session-runtime.js';
+import { closeInterruptedTurn, SessionOwnership } from './services/session-ownership.js';
 import { SessionService } from './services/session-service.js';
 import { PathScrubber } from './services/text-safety.js';
 import { AgentStore } from './storage/agent-store.js';
@@ -180,14 +181,36 @@ async function createLocked(
       const record = await repos.sessions.get(s.tenantId, s.id);
       if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
     },
+    // Evicted sessions are released like paused ones: their snapshot first (see below).
+    beforeRelease: async (s) => {
+      const record = await repos.sessions.get(s.tenantId, s.id);
+      if (record) await persist?.(record);
+    },
   });
   // Workspace data (issue 5): object storage copies, files, bundles, snapshots, attachments.
   const archives = new AgentArchives({ repos, store: objects, agents: store, log: logger });
   const snapshots = new WorkspaceSnapshots({ repos, store: objects, paths, log: logger });
+  // Snapshots go to object storage when a session is released (pause, eviction, shutdown) and
+  // the store is remote (S3): another server sharing the database and the bucket can then take
+  // the session over. A local store shares the disk with the workspace: a copy would add nothing.
+  const persist =
+    objects.kind === 's3' ? async (s: SessionRecord) => void (await snapshots.save(s)) : undefined;
+  const ownership = new SessionOwnership({
+    repos,
+    ownerId,
+    leaseMs: config.ownerLeaseMs,
+    paths,
+    snapshots,
+    log: logger.child({ component: 'ownership' }),
+    localSessions: () => runtime.localSessionIds(),
+    onLost: (id) => runtime.stop(id, 'ended or taken over by another server'),
+    ...(persist ? { persist } : {}),
+  });
   const sessionFiles = new SessionFiles({
     repos,
     paths,
     snapshots,
+    ownership,
     isLive: (id) => runtime.hasLiveSandbox(id),
     owner: sandboxes.sandboxOwner,
     limits: {
@@ -223,12 +246,10 @@ async function createLocked(
     log: logger,
     credentials,
     turns,
+    ownership,
     defaultPrewarmCount: config.prewarmCount,
     hooks: {
-      // Snapshots go to object storage on pause when it is remote (S3): another server sharing
-      // the database and the bucket can then resume the session. A local store shares the disk
-      // with the workspace, so a copy there would add nothing.
-      ...(objects.kind === 's3' ? { onPaused: async (s) => void (await snapshots.save(s)) } : {}),
+      ...(persist ? { beforeRelease: persist } : {}),
       beforeResume: async (s) => void (await snapshots.restore(s)),
       beforeTurn: async (s) => void (await snapshots.restore(s)),
       restoreAgentFolder: (s) => archives.ensureVersion(s.tenantId, s.agentName, s.agentVersion),
@@ -256,10 +277,11 @@ async function createLocked(
   credentials.onRevoked(async (tenantId, id) => {
     await runtime.stopSessionsUsingCredential(tenantId, id);
   });
-  await reconcile(repos, ownerId, logger);
+  await releaseOwned(repos, ownerId, logger, persist);
   await apiKeys.bootstrap(config.dataDir);
   await credentials.selfCheck();
   runtime.start();
+  ownership.start();
   // Warm pools, in the background, for the agents used within the idle timeout (not for every
   // agent ever deployed: a spare is a process).
   void (async () => {
@@ -356,6 +378,12 @@ async function createLocked(
       await processor.drain();
       await usage.settled();
       await app.close();
+      // Give the sessions this server ran back (snapshots stored first, with S3): another server
+      // can take them over at once instead of waiting for the lease to run out.
+      await ownership.stop();
+      await releaseOwned(repos, ownerId, logger, persist).catch((err: unknown) =>
+        logger.error({ err }, 'could not release the sessions of this server'),
+      );
       await sandboxes.close();
       await objects.close();
       await closeDb(db);
@@ -381,42 +409,29 @@ function serverId(dataDir: string): string {
 }
 
 /**
- * After a crash: sessions this server hosted have no process any more. A turn that was running
- * is closed with `error` + `done` (so clients and history see how it ended), its slot released;
- * active sessions become `paused` (resumable; the next message resumes them).
+ * Releases the sessions this server owns (at start, after a crash; at shutdown). A turn that was
+ * running is closed with `error` + `done` (so clients and history see how it ended), its slot
+ * released; active sessions become `paused` (resumable; the next message resumes them). With
+ * `persist` (S3), their files are stored first so another server can take them over; a session
+ * whose files cannot be stored is released all the same (logged): this server is going away.
  */
-async function reconcile(repos: Repos, ownerId: string, log: Logger): Promise<void> {
+async function releaseOwned(
+  repos: Repos,
+  ownerId: string,
+  log: Logger,
+  persist: ((s: SessionRecord) => Promise<void>) | undefined,
+): Promise<void> {
   const owned = await repos.sessions.listOwnedBy(ownerId);
   for (const s of owned) {
-    if (s.activeTurnId) {
-      const counters = await repos.history.maxSequences(s.id);
-      const now = new Date().toISOString();
-      const turnId = s.activeTurnId;
-      await repos.history.insertEvents(
-        [
-          { type: 'error', data: { error: 'the server stopped during the turn', code: 'sandbox_crashed' } },
-          { type: 'done', data: { sessionId: s.id, turnId, outcome: 'error' } },
-        ].map((e, i) => ({
-          id: randomUUID(),
-          tenantId: s.tenantId,
-          sessionId: s.id,
-          type: e.type,
-          data: JSON.stringify(e.data),
-          sequence: counters.lastEventSeq + 1 + i,
-          turnId,
-          createdAt: now,
-        })),
+    await closeInterruptedTurn(repos, s, log);
+    if (persist && s.status !== 'ended') {
+      await persist(s).catch((err: unknown) =>
+        log.error({ err, sessionId: s.id }, 'could not store the files of a session being released'),
       );
-      await repos.sessions.releaseTurn(
-        s.id,
-        turnId,
-        { lastEventSeq: counters.lastEventSeq + 2, lastMessageSeq: counters.lastMessageSeq },
-        now,
-      );
-      log.warn({ sessionId: s.id, turnId }, 'closed a turn interrupted by a server stop');
     }
     await repos.sessions.update(s.tenantId, s.id, {
       ownerId: null,
+      ownerHeartbeatAt: null,
       ...(s.status === 'active' || s.status === 'starting' ? { status: 'paused' } : {}),
     });
   }

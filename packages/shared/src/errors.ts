@@ -41,6 +41,11 @@ export const ErrorCodes = {
   queue_item_not_found: 404,
   /** The session is running a turn and the busy policy is `reject`. */
   session_busy: 409,
+  /**
+   * The session is live on another server sharing this database (its sandbox runs there and the
+   * owner's lease is current): send the request to that server, or retry once it paused the session.
+   */
+  session_owned_elsewhere: 409,
   /** The session is in a state that does not allow the operation (e.g. pausing a paused session). */
   invalid_session_state: 409,
   /** The resource already exists. */

@@ -117,6 +117,38 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
     expect(await repos.sessions.acquireTurn('tt', s.id, 'turn-d', 'owner', now())).toBeUndefined();
   });
 
+  it('session ownership: one winner among racing claims, a current lease blocks, an expired one does not', async () => {
+    const s = await repos.sessions.insert(newSession('to'));
+    const t0 = Date.now();
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    const lease = 1000;
+    // Nobody owns it: of several servers claiming at once, exactly one wins.
+    const claims = await Promise.all(
+      ['srv-a', 'srv-b', 'srv-c'].map((o) => repos.sessions.claimOwnership('to', s.id, o, at(0), at(-lease))),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    const winner = claims.find(Boolean)!.ownerId!;
+    const other = winner === 'srv-a' ? 'srv-b' : 'srv-a';
+    expect((await repos.sessions.get('to', s.id))!).toMatchObject({
+      ownerId: winner,
+      ownerHeartbeatAt: at(0),
+    });
+    // The owner's lease is current: another server cannot claim it, nor take its turn slot.
+    expect(await repos.sessions.claimOwnership('to', s.id, other, at(500), at(500 - lease))).toBeUndefined();
+    expect(await repos.sessions.acquireTurn('to', s.id, 'turn-x', other, at(500))).toBeUndefined();
+    // The owner renews; claiming again is idempotent for it.
+    expect(await repos.sessions.renewOwnership(winner, at(900))).toEqual([{ id: s.id, tenantId: 'to' }]);
+    expect(await repos.sessions.claimOwnership('to', s.id, winner, at(950), at(950 - lease))).toBeDefined();
+    // Its lease expires (no renewal for longer than the lease): another server takes over.
+    const taken = await repos.sessions.claimOwnership('to', s.id, other, at(2500), at(2500 - lease));
+    expect(taken).toMatchObject({ ownerId: other, ownerHeartbeatAt: at(2500) });
+    // The old owner can no longer release or renew what it lost.
+    expect(await repos.sessions.releaseOwnership(s.id, winner)).toBe(false);
+    expect(await repos.sessions.renewOwnership(winner, at(2600))).toEqual([]);
+    expect(await repos.sessions.releaseOwnership(s.id, other)).toBe(true);
+    expect((await repos.sessions.get('to', s.id))!).toMatchObject({ ownerId: null, ownerHeartbeatAt: null });
+  });
+
   it('pages messages and events by sequence and copies them for forks', async () => {
     const s = await repos.sessions.insert(newSession('th'));
     const messages = Array.from({ length: 5 }, (_, i) => ({

@@ -26,7 +26,10 @@ export function attachmentRoutes(
           summary: 'Attach a file to a session (stored, and copied into the workspace under attachments/)',
           params: SessionIdParamsSchema,
           body: CreateAttachmentBodySchema,
-          response: { 201: AttachmentResponseSchema, ...errorResponses(400, 401, 404, 410, 413, 415, 503) },
+          response: {
+            201: AttachmentResponseSchema,
+            ...errorResponses(400, 401, 404, 409, 410, 413, 415, 503),
+          },
         },
       },
       async (req, reply) =>

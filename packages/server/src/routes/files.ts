@@ -79,7 +79,7 @@ export function fileRoutes(
             'List a session workspace recursively (files and links; node_modules and .git are not walked)',
           params: SessionIdParamsSchema,
           querystring: ListFilesQuerySchema,
-          response: { 200: SessionFileListResponseSchema, ...errorResponses(400, 401, 404, 503) },
+          response: { 200: SessionFileListResponseSchema, ...errorResponses(400, 401, 404, 409, 503) },
         },
       },
       async (req) => sessionFiles.list(req.tenantId, req.params.id, req.query),
@@ -95,7 +95,7 @@ export function fileRoutes(
           querystring: ReadFileQuerySchema,
           response: {
             200: fileResponse(SessionFileContentResponseSchema),
-            ...errorResponses(400, 401, 404, 413, 503),
+            ...errorResponses(400, 401, 404, 409, 413, 503),
           },
         },
       },
@@ -118,7 +118,7 @@ export function fileRoutes(
           body: UploadFilesBodySchema,
           response: {
             200: SessionUploadResponseSchema,
-            ...errorResponses(400, 401, 404, 410, 413, 415, 503),
+            ...errorResponses(400, 401, 404, 409, 410, 413, 415, 503),
           },
         },
       },
@@ -132,7 +132,7 @@ export function fileRoutes(
           tags: ['files'],
           summary: 'Delete a workspace file or folder (links are refused, never followed)',
           params: FilePathParams,
-          response: { 200: SessionDeleteFileResponseSchema, ...errorResponses(400, 401, 404, 410, 503) },
+          response: { 200: SessionDeleteFileResponseSchema, ...errorResponses(400, 401, 404, 409, 410, 503) },
         },
       },
       async (req) => {

@@ -180,13 +180,10 @@ export function sessionRoutes(
           tags: ['sessions'],
           summary: 'Interrupt the running turn (soft first, then kill); resolves when the turn has ended',
           params,
-          response: { 200: Type.Object({ interrupted: Type.Boolean() }), ...errorResponses(401, 404) },
+          response: { 200: Type.Object({ interrupted: Type.Boolean() }), ...errorResponses(401, 404, 409) },
         },
       },
-      async (req) => {
-        await sessions.record(req.tenantId, req.params.id);
-        return { interrupted: await runtime.interrupt(req.params.id) };
-      },
+      async (req) => ({ interrupted: await sessions.interrupt(req.tenantId, req.params.id) }),
     );
 
     app.get(

@@ -45,7 +45,7 @@ export function workspaceRoutes(
               description: 'application/gzip',
               content: { 'application/gzip': { schema: Type.String({ format: 'binary' }) } },
             },
-            ...errorResponses(401, 404, 503),
+            ...errorResponses(401, 404, 409, 503),
           },
         },
       },
@@ -79,13 +79,13 @@ export function workspaceRoutes(
           },
           response: {
             200: RestoreWorkspaceResponseSchema,
-            ...errorResponses(400, 401, 404, 410, 413, 415, 503),
+            ...errorResponses(400, 401, 404, 409, 410, 413, 415, 503),
           },
         },
       },
       async (req) => {
         // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
-        await files.open(req.tenantId, req.params.id, 'write');
+        await files.checkWritable(req.tenantId, req.params.id);
         const body = req.body as unknown;
         let stream: Readable;
         if (body instanceof Readable) stream = body;
@@ -122,6 +122,9 @@ export function workspaceRoutes(
           session = await repos.sessions.get(req.tenantId, req.params.id);
         }
         if (!session) throw notFound('session_not_found', 'Session', req.params.id);
+        // Live on another server: only that server has the current files. Otherwise make this
+        // server's copy the latest one before storing it.
+        await files.prepareSnapshot(session);
         if (session.activeTurnId)
           throw new AppError(
             'session_busy',

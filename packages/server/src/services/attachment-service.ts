@@ -9,7 +9,7 @@ import { storageKeys } from '../storage/keys.js';
 import { type ObjectStore, readAll } from '../storage/object-store.js';
 import { decodeBase64Strict } from '../util/base64.js';
 import { toAppError } from './file-errors.js';
-import { mimeFor, type SessionFiles } from './session-files.js';
+import { mimeFor, type OpenWorkspace, type SessionFiles } from './session-files.js';
 
 /** Folder of the workspace attachments are copied into. */
 export const ATTACHMENTS_DIR = 'attachments';
@@ -94,6 +94,19 @@ export class AttachmentService {
   async create(tenantId: string, sessionId: string, body: CreateAttachmentBody): Promise<Attachment> {
     // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
     const ws = await this.deps.files.open(tenantId, sessionId, 'write');
+    try {
+      return await this.createIn(ws, tenantId, sessionId, body);
+    } finally {
+      await ws.finish();
+    }
+  }
+
+  private async createIn(
+    ws: OpenWorkspace,
+    tenantId: string,
+    sessionId: string,
+    body: CreateAttachmentBody,
+  ): Promise<Attachment> {
     const bytes = decodeBase64Strict(body.content);
     if (!bytes)
       throw new AppError('invalid_base64', 'content is not valid base64', {

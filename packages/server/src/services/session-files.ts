@@ -22,6 +22,7 @@ import { BUNDLE_EXCLUDES, extractTarGz, mergeInto, packTarGz } from '../storage/
 import { ConfinedDir, ConfinementError } from '../storage/confined-dir.js';
 import { type BatchLimits, decodeBatch, requestPath, textOrBase64 } from './file-batch.js';
 import { mapFileErrors, toAppError } from './file-errors.js';
+import type { SessionOwnership } from './session-ownership.js';
 import type { SessionPaths } from './session-paths.js';
 import type { WorkspaceSnapshots } from './workspace-snapshots.js';
 
@@ -44,6 +45,11 @@ export interface OpenWorkspace {
   session: SessionRecord;
   dir: ConfinedDir;
   source: WorkspaceSource;
+  /**
+   * Call after a write (also when it failed): a session this server did not own was claimed for
+   * the write; its changed files are stored and the claim released. No-op otherwise.
+   */
+  finish: () => Promise<void>;
 }
 
 /** A file opened for streaming; the caller closes `handle` (a stream from it closes it). */
@@ -59,6 +65,8 @@ export interface SessionFilesDeps {
   repos: Repos;
   paths: SessionPaths;
   snapshots: WorkspaceSnapshots;
+  /** The single-owner rule: a session live on another server is refused (409). */
+  ownership: SessionOwnership;
   /** True when the session has a running process on this server. */
   isLive: (sessionId: string) => boolean;
   /** Owner given to what the server writes into workspaces (the sandbox user), if any. */
@@ -78,25 +86,51 @@ export class SessionFiles {
   /**
    * Resolves a session's workspace for this tenant.
    * @throws AppError 404 `session_not_found` (also for other tenants' ids), 404
-   *   `workspace_not_found`, 410 `session_ended` for writes to an ended session.
+   *   `workspace_not_found`, 409 `session_owned_elsewhere` (live on another server), 410
+   *   `session_ended` for writes to an ended session.
    */
   async open(tenantId: string, id: string, intent: 'read' | 'write'): Promise<OpenWorkspace> {
     const session = await this.deps.repos.sessions.get(tenantId, id);
     if (!session) throw notFound('session_not_found', 'Session', id);
     if (intent === 'write' && session.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; its files can be read but not changed');
-    const root = this.deps.paths.workspace(id);
-    if (!existsSync(root)) await this.deps.snapshots.restore(session);
-    if (!existsSync(root))
-      throw new AppError(
-        'workspace_not_found',
-        `session '${id}' has no workspace on this server or in storage`,
-      );
-    return {
-      session,
-      dir: new ConfinedDir(root, this.deps.owner),
-      source: this.deps.isLive(id) ? 'live' : 'stored',
-    };
+    const { finish } = await this.deps.ownership.forFiles(session, intent);
+    try {
+      const root = this.deps.paths.workspace(id);
+      if (!existsSync(root)) await this.deps.snapshots.restore(session);
+      if (!existsSync(root))
+        throw new AppError(
+          'workspace_not_found',
+          `session '${id}' has no workspace on this server or in storage`,
+        );
+      return {
+        session,
+        dir: new ConfinedDir(root, this.deps.owner),
+        source: this.deps.isLive(id) ? 'live' : 'stored',
+        finish,
+      };
+    } catch (err) {
+      await finish();
+      throw err;
+    }
+  }
+
+  /**
+   * Checks a write could go ahead (the session exists, has not ended, is not live on another
+   * server) without touching anything. @throws AppError 404, 409, 410.
+   */
+  async checkWritable(tenantId: string, id: string): Promise<SessionRecord> {
+    const session = await this.deps.repos.sessions.get(tenantId, id);
+    if (!session) throw notFound('session_not_found', 'Session', id);
+    if (session.status === 'ended')
+      throw new AppError('session_ended', 'the session has ended; its files can be read but not changed');
+    this.deps.ownership.assertNotOwnedElsewhere(session);
+    return session;
+  }
+
+  /** Before storing a snapshot: refuses a session live elsewhere, brings this server's copy up to date. */
+  async prepareSnapshot(session: SessionRecord): Promise<void> {
+    await this.deps.ownership.forFiles(session, 'read');
   }
 
   /** Recursive listing of files and links. @throws AppError 400/404. */
@@ -133,8 +167,12 @@ export class SessionFiles {
   async upload(tenantId: string, id: string, body: UploadFilesBody): Promise<SessionUploadResponse> {
     // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
     const ws = await this.open(tenantId, id, 'write');
-    const { files, skipped } = decodeBatch(body, this.deps.limits);
-    return { files: await writeBatch(ws.dir, files, skipped), source: ws.source };
+    try {
+      const { files, skipped } = decodeBatch(body, this.deps.limits);
+      return { files: await writeBatch(ws.dir, files, skipped), source: ws.source };
+    } finally {
+      await ws.finish();
+    }
   }
 
   /** Deletes a file or a folder. @throws AppError 400 (links), 404. */
@@ -145,7 +183,11 @@ export class SessionFiles {
   ): Promise<{ path: string; source: WorkspaceSource }> {
     const { path, segments } = requestPath(rawPath);
     const ws = await this.open(tenantId, id, 'write');
-    await mapFileErrors(() => ws.dir.remove(segments));
+    try {
+      await mapFileErrors(() => ws.dir.remove(segments));
+    } finally {
+      await ws.finish();
+    }
     return { path, source: ws.source };
   }
 
@@ -189,6 +231,7 @@ export class SessionFiles {
     } finally {
       body.resume();
       await rm(staging, { recursive: true, force: true });
+      await ws.finish();
     }
   }
 }

@@ -32,6 +32,7 @@ import { resolveSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
+import { ownedElsewhere, ownedElsewhereError } from './session-ownership.js';
 
 /** How long a finished turn stays in memory for late reconnects, ms. */
 const FINISHED_TURN_TTL_MS = 5 * 60_000;
@@ -75,6 +76,12 @@ export interface SessionRuntimeDeps {
   credentials: CredentialResolver;
   /** Usage metering and budgets (issue 6). */
   hooks?: TurnHooks;
+  /**
+   * Before the runtime releases a session it stopped on its own (idle sweep, eviction, revoked
+   * credential): e.g. store its files where other servers find them. A failure keeps the session
+   * owned by this server (its files are only here).
+   */
+  beforeRelease?: (session: { id: string; tenantId: string }) => Promise<void>;
 }
 
 /** An error a hook ends a turn with. */
@@ -229,12 +236,31 @@ export class SessionRuntime {
       'stopping an idle session sandbox (session paused)',
     );
     await this.stop(l.sessionId, 'evicted');
+    if (!(await this.releaseStopped(l))) return;
+    await this.deps.onSessionEvicted?.({ id: l.sessionId, tenantId: l.tenantId }, reason);
+  }
+
+  /**
+   * After the runtime stopped a session on its own: stores its files (`beforeRelease`), then marks
+   * it paused and gives up its ownership. False when storing failed (the session stays owned here).
+   */
+  private async releaseStopped(l: { sessionId: string; tenantId: string }): Promise<boolean> {
+    try {
+      await this.deps.beforeRelease?.({ id: l.sessionId, tenantId: l.tenantId });
+    } catch (err) {
+      this.deps.log.error(
+        { err: errText(err), sessionId: l.sessionId },
+        'could not store the session files; the session stays owned by this server',
+      );
+      return false;
+    }
     await this.deps.repos.sessions.update(l.tenantId, l.sessionId, {
       status: 'paused',
       pausedAt: new Date().toISOString(),
       ownerId: null,
+      ownerHeartbeatAt: null,
     });
-    await this.deps.onSessionEvicted?.({ id: l.sessionId, tenantId: l.tenantId }, reason);
+    return true;
   }
 
   /**
@@ -246,11 +272,7 @@ export class SessionRuntime {
     for (const l of [...this.live.values()]) {
       if (l.tenantId !== tenantId || l.credentialId !== credentialId || (!l.sandbox && !l.starting)) continue;
       await this.stop(l.sessionId, 'paused because its credential was revoked');
-      await this.deps.repos.sessions.update(l.tenantId, l.sessionId, {
-        status: 'paused',
-        pausedAt: new Date().toISOString(),
-        ownerId: null,
-      });
+      if (!(await this.releaseStopped(l))) continue;
       await this.deps.onSessionEvicted?.({ id: l.sessionId, tenantId: l.tenantId }, 'credential_revoked');
       n++;
     }
@@ -353,9 +375,6 @@ export class SessionRuntime {
     spare.sandbox?.onExit(() => {
       if (live.sandbox === spare.sandbox) live.sandbox = undefined;
     });
-    void this.deps.repos.sessions
-      .update(session.tenantId, session.id, { ownerId: this.deps.ownerId })
-      .catch(() => undefined);
   }
 
   private startSpare(agent: AgentRecord): void {
@@ -443,6 +462,11 @@ export class SessionRuntime {
     return n;
   }
 
+  /** Sessions with a sandbox, a start or a turn (running or kept for reconnects) on this server. */
+  localSessionIds(): string[] {
+    return [...this.live.keys()];
+  }
+
   hasLiveSandbox(sessionId: string): boolean {
     return this.live.get(sessionId)?.sandbox?.state === 'ready';
   }
@@ -489,6 +513,8 @@ export class SessionRuntime {
       if (!current) throw notFound('session_not_found', 'Session', session.id);
       if (current.status === 'ended')
         throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
+      if (current.ownerId && current.ownerId !== this.deps.ownerId)
+        throw ownedElsewhereError(current, this.deps.config.ownerLeaseMs);
       throw new AppError(
         'session_busy',
         'the session is running a turn; wait for its `done` event, interrupt it, or send with onBusy',
@@ -633,6 +659,21 @@ export class SessionRuntime {
       await this.ensureCapacity();
       this.startingCount++;
       try {
+        // A sandbox runs only on the session's owner: (re)claim it, atomically.
+        const now = Date.now();
+        const owned = await repos.sessions.claimOwnership(
+          session.tenantId,
+          session.id,
+          this.deps.ownerId,
+          new Date(now).toISOString(),
+          new Date(now - config.ownerLeaseMs).toISOString(),
+        );
+        if (!owned) {
+          const current = await repos.sessions.get(session.tenantId, session.id);
+          if (current && ownedElsewhere(current, this.deps.ownerId, config.ownerLeaseMs))
+            throw ownedElsewhereError(current, config.ownerLeaseMs);
+          throw notFound('session_not_found', 'Session', session.id);
+        }
         const agent = await repos.agents.get(session.tenantId, session.agentName);
         // The session's credential: an anthropic key stays on the host (model proxy only); other
         // types become agent-visible variables. Checked again here: a credential deleted or
@@ -661,7 +702,6 @@ export class SessionRuntime {
           if (live.sandbox === sandbox) live.sandbox = undefined;
         });
         live.sandbox = sandbox;
-        await repos.sessions.update(session.tenantId, session.id, { ownerId: this.deps.ownerId });
         return sandbox;
       } catch (err) {
         if (!(err instanceof AppError)) this.counters.sandboxStartFailures++;

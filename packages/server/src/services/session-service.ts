@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type {
@@ -20,6 +21,7 @@ import type { AgentStore } from '../storage/agent-store.js';
 import type { CredentialResolver } from './credential-service.js';
 import type { TurnScheduler, TurnStream } from './busy-policy.js';
 import { inheritedSessionSettings, resolveSdkOptions, validateSdkOptions } from './session-options.js';
+import type { SessionOwnership } from './session-ownership.js';
 import type { SessionPaths } from './session-paths.js';
 import type { SessionRuntime } from './session-runtime.js';
 
@@ -37,12 +39,17 @@ export interface SessionServiceDeps {
   credentials: CredentialResolver;
   /** Busy policy (`onBusy`) of messages. */
   turns: TurnScheduler;
+  /** The single-owner rule between servers sharing the database. */
+  ownership: SessionOwnership;
 }
 
 /** Optional steps other subsystems add to the lifecycle. */
 export interface SessionHooks {
-  /** After a session was paused (e.g. store a snapshot of its workspace). */
-  onPaused?: (session: SessionRecord) => Promise<void>;
+  /**
+   * When this server, the session's owner, stopped it and is about to release it (pause, stop):
+   * e.g. store a snapshot of its workspace for other servers. A failure keeps it owned here.
+   */
+  beforeRelease?: (session: SessionRecord) => Promise<void>;
   /** Before a session (or its fork) starts again here (e.g. restore its workspace when missing). */
   beforeResume?: (session: SessionRecord) => Promise<void>;
   /** Tries to bring back a missing agent folder; true when it did. */
@@ -165,6 +172,7 @@ export class SessionService {
       budgetUsd: body.budgetUsd ?? null,
       lastEventSeq: 0,
       lastMessageSeq: 0,
+      ownerId: this.deps.ownership.ownerId,
       now: monotonicIso(),
     });
     if (spare) {
@@ -203,21 +211,27 @@ export class SessionService {
 
   /**
    * Pauses a session: its process tree stops (a running turn ends as interrupted); workspace and
-   * transcript stay. Pausing a paused session returns it unchanged.
-   * @throws AppError 404, 410 `session_ended`.
+   * transcript stay. The session is released: when this server owned it, its files are stored
+   * first (`beforeRelease`: the snapshot another server resumes from). Pausing a paused session
+   * returns it unchanged.
+   * @throws AppError 404, 409 `session_owned_elsewhere`, 410 `session_ended`, 503 `storage_unavailable`.
    */
   async pause(tenantId: string, id: string, action: 'paused' | 'stopped' = 'paused'): Promise<Session> {
     const s = await this.record(tenantId, id);
     if (s.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; it cannot be paused');
+    const { ownership } = this.deps;
+    ownership.assertNotOwnedElsewhere(s);
     await this.deps.runtime.stop(id, 'paused');
+    await ownership.closeDeadOwnersTurn(s);
+    if (s.ownerId === ownership.ownerId) await this.deps.hooks?.beforeRelease?.(s);
     const updated = (await this.deps.repos.sessions.update(tenantId, id, {
       status: 'paused',
-      pausedAt: new Date().toISOString(),
+      pausedAt: s.status === 'paused' ? s.pausedAt : new Date().toISOString(),
       ownerId: null,
+      ownerHeartbeatAt: null,
     }))!;
     if (s.status !== 'paused') await this.lifecycle(updated, action, {});
-    await this.deps.hooks?.onPaused?.(updated);
     return sessionToApi(updated);
   }
 
@@ -225,12 +239,16 @@ export class SessionService {
    * Resumes a session: warm when its process is still alive here, cold otherwise (a new sandbox
    * on the same workspace; the SDK resumes the conversation from its transcript). Returns as soon
    * as the session is `active`; the process starts in the background.
-   * @throws AppError 404, 410 `session_ended`, 422 `agent_folder_missing`, 503 `capacity_reached`.
+   * Another server's session is taken over only when it was released or its owner is dead: its
+   * files and transcript come from the stored snapshot.
+   * @throws AppError 404 (`workspace_not_found`: taking over, but no snapshot anywhere), 409
+   * `session_owned_elsewhere`, 410 `session_ended`, 422 `agent_folder_missing`, 503 `capacity_reached`.
    */
   async resume(tenantId: string, id: string): Promise<Session> {
-    const s = await this.record(tenantId, id);
+    let s = await this.record(tenantId, id);
     if (s.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; fork it to continue its conversation');
+    s = await this.deps.ownership.claim(s);
     const { runtime } = this.deps;
     if (runtime.hasLiveSandbox(id)) {
       runtime.counters.resumeWarmHits++;
@@ -258,10 +276,13 @@ export class SessionService {
   /**
    * Forks a session: a new session with a copy of the parent's messages, events, SDK transcript
    * and workspace, and its config; from then on the two are independent.
-   * @throws AppError 404, 409 `session_busy` (a turn is running), 422 `agent_folder_missing`.
+   * @throws AppError 404 (`workspace_not_found`), 409 `session_busy` (a turn is running), 409
+   * `session_owned_elsewhere` (the parent is live on another server), 422 `agent_folder_missing`.
    */
   async fork(tenantId: string, id: string): Promise<Session> {
     const parent = await this.record(tenantId, id);
+    // The parent's files must be the latest: not live elsewhere, and restored here when newer.
+    await this.deps.ownership.forFiles(parent, 'read');
     if (parent.activeTurnId) {
       throw new AppError('session_busy', 'the session is running a turn; fork it after the turn ends', {
         headers: { 'Retry-After': '1' },
@@ -269,8 +290,13 @@ export class SessionService {
     }
     await this.requireAgentFolder(parent);
     await this.deps.hooks?.beforeResume?.(parent);
-    await this.deps.runtime.ensureCapacity();
     const { repos, paths } = this.deps;
+    if (!existsSync(paths.workspace(parent.id)))
+      throw new AppError(
+        'workspace_not_found',
+        `session '${parent.id}' has no workspace on this server or in storage`,
+      );
+    await this.deps.runtime.ensureCapacity();
     const childId = randomUUID();
     await repos.sessions.insert({
       id: childId,
@@ -282,6 +308,7 @@ export class SessionService {
       ...inheritedSessionSettings(parent),
       lastEventSeq: 0,
       lastMessageSeq: 0,
+      ownerId: this.deps.ownership.ownerId,
       now: monotonicIso(),
     });
     try {
@@ -354,23 +381,43 @@ export class SessionService {
   async end(tenantId: string, id: string): Promise<Session> {
     const s = await this.record(tenantId, id);
     if (s.status === 'ended') return sessionToApi(s);
+    // Allowed from any server: the owner (if another) stops its sandbox at its next lease renewal.
+    await this.deps.ownership.closeDeadOwnersTurn(s);
     // Ended first, so no turn can claim the slot between the stop and the update (a queued
     // message waiting for the running turn would otherwise start on the ending session).
     const updated = await this.deps.repos.sessions.update(tenantId, id, {
       status: 'ended',
       endedAt: new Date().toISOString(),
       ownerId: null,
+      ownerHeartbeatAt: null,
     });
     await this.deps.runtime.stop(id, 'ended');
     await this.lifecycle(updated!, 'ended', {});
     return sessionToApi(updated!);
   }
 
-  /** Starts a turn (following `onBusy`) and returns its event stream. @throws AppError 400/404/409/410. */
-  async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnStream> {
+  /**
+   * Interrupts the session's running turn on this server.
+   * @throws AppError 404, 409 `session_owned_elsewhere` (the turn runs on another server).
+   */
+  async interrupt(tenantId: string, id: string): Promise<boolean> {
     const s = await this.record(tenantId, id);
+    this.deps.ownership.assertNotOwnedElsewhere(s);
+    return this.deps.runtime.interrupt(id);
+  }
+
+  /**
+   * Starts a turn (following `onBusy`) and returns its event stream.
+   * @throws AppError 400/404/409 (`session_busy`, `session_owned_elsewhere`)/410.
+   */
+  async sendMessage(tenantId: string, id: string, body: SendMessageBody): Promise<TurnStream> {
+    let s = await this.record(tenantId, id);
     const hooks = this.deps.hooks;
-    if (s.status !== 'ended') await hooks?.beforeTurn?.(s);
+    if (s.status !== 'ended') {
+      // Runs only on the session's owner: claim it (a takeover restores its files).
+      s = await this.deps.ownership.claim(s);
+      await hooks?.beforeTurn?.(s);
+    }
     const prompt = hooks?.resolveContent ? await hooks.resolveContent(s, body.content) : body.content;
     return this.deps.turns.start(s, body, prompt);
   }

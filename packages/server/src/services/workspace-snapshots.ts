@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { WorkspaceSnapshot } from '@ash-ai/shared';
@@ -82,23 +82,37 @@ export class WorkspaceSnapshots {
       }
       const snapshotAt = new Date().toISOString();
       await repos.sessions.update(session.tenantId, session.id, { snapshotKey: key, snapshotAt });
+      await this.markLocal(session.id, snapshotAt);
       this.deps.log.info({ sessionId: session.id, size }, 'workspace snapshot saved');
       return { sessionId: session.id, snapshotAt, size };
     });
   }
 
   /**
+   * True when this server's copy of the session's files is older than the session's last stored
+   * snapshot (another server ran the session since this one last saved or restored it).
+   */
+  async localIsStale(session: SessionRecord): Promise<boolean> {
+    if (!session.snapshotAt) return false;
+    if (!existsSync(this.deps.paths.workspace(session.id))) return true;
+    return (await this.localMark(session.id)) !== session.snapshotAt;
+  }
+
+  /**
    * Restores the workspace and transcript from the session's snapshot when this server has no
-   * local workspace. Safe to call repeatedly and concurrently.
+   * local workspace (with `replace`: also when its copy is older than the snapshot; the old copy
+   * is swapped out only once the snapshot is extracted). Safe to call repeatedly and concurrently.
    * @returns true when files were restored; false when there was nothing to do or no snapshot.
    * @throws AppError 503 `storage_unavailable`; 500 for an unreadable snapshot.
    */
-  async restore(session: SessionRecord): Promise<boolean> {
+  async restore(session: SessionRecord, opts: { replace?: boolean } = {}): Promise<boolean> {
     const { paths } = this.deps;
-    if (existsSync(paths.workspace(session.id))) return false;
+    const needed = async (s: SessionRecord) =>
+      !existsSync(paths.workspace(session.id)) || (opts.replace === true && (await this.localIsStale(s)));
+    if (!(await needed(session))) return false;
     return this.exclusive(session.id, async () => {
-      if (existsSync(paths.workspace(session.id))) return false;
       const current = (await this.deps.repos.sessions.get(session.tenantId, session.id)) ?? session;
+      if (!(await needed(current))) return false;
       if (!current.snapshotKey) return false;
       let body: import('node:stream').Readable | undefined;
       try {
@@ -117,11 +131,13 @@ export class WorkspaceSnapshots {
         const ws = join(staging, 'workspace');
         await mkdir(ws, { recursive: true });
         const claude = join(staging, 'claude');
-        if (existsSync(claude)) {
-          await rm(paths.claudeConfig(session.id), { recursive: true, force: true });
-          await rename(claude, paths.claudeConfig(session.id));
-        }
+        await rm(paths.claudeConfig(session.id), { recursive: true, force: true });
+        if (existsSync(claude)) await rename(claude, paths.claudeConfig(session.id));
+        // A stale copy (replace) goes aside first; it is removed with the staging folder.
+        if (existsSync(paths.workspace(session.id)))
+          await rename(paths.workspace(session.id), join(staging, 'stale-workspace'));
         await rename(ws, paths.workspace(session.id));
+        if (current.snapshotAt) await this.markLocal(session.id, current.snapshotAt);
         this.deps.log.info({ sessionId: session.id }, 'workspace restored from snapshot');
         return true;
       } catch (err) {
@@ -131,6 +147,25 @@ export class WorkspaceSnapshots {
         await rm(staging, { recursive: true, force: true });
       }
     });
+  }
+
+  /** Which snapshot (its `snapshotAt`) the local copy matches: written on save and restore. */
+  private markFile(id: string): string {
+    return join(this.deps.paths.sessionDir(id), 'snapshot-at');
+  }
+
+  private async markLocal(id: string, snapshotAt: string): Promise<void> {
+    await writeFile(this.markFile(id), `${snapshotAt}\n`, { mode: 0o600 }).catch((err: unknown) =>
+      this.deps.log.warn({ err, sessionId: id }, 'could not record the local snapshot mark'),
+    );
+  }
+
+  private async localMark(id: string): Promise<string | undefined> {
+    try {
+      return (await readFile(this.markFile(id), 'utf8')).trim();
+    } catch {
+      return undefined;
+    }
   }
 
   /** Runs `fn` with no other save/restore of the same session running in this process. */

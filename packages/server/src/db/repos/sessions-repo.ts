@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { SessionConfig, SessionStatus } from '@ash-ai/shared';
 import type { AshDatabase } from '../client.js';
 import { parseJsonColumn } from './json.js';
@@ -13,6 +13,8 @@ export interface SessionRecord {
   runnerId: string | null;
   /** Stable id of the server process hosting the session's sandbox (null: none). */
   ownerId: string | null;
+  /** When the owner last renewed its lease (null: no owner, or a row from before leases). */
+  ownerHeartbeatAt: string | null;
   parentSessionId: string | null;
   model: string | null;
   config: SessionConfig;
@@ -56,6 +58,8 @@ export interface NewSession {
   lastEventSeq: number;
   lastMessageSeq: number;
   budgetUsd?: number | null;
+  /** The server the session is created on (its owner from the start). */
+  ownerId?: string | null;
   now: string;
 }
 
@@ -74,7 +78,8 @@ export class SessionsRepo {
         agentVersion: s.agentVersion,
         status: s.status,
         runnerId: null,
-        ownerId: null,
+        ownerId: s.ownerId ?? null,
+        ownerHeartbeatAt: s.ownerId ? s.now : null,
         parentSessionId: s.parentSessionId,
         model: s.model,
         config: JSON.stringify(s.config),
@@ -146,8 +151,72 @@ export class SessionsRepo {
   }
 
   /**
-   * Claims the session's turn slot: succeeds only if no turn runs and the session has not ended.
-   * The row it returns carries the sequence counters the turn continues from.
+   * Claims the ownership of a session for `ownerId`, atomically (one conditional UPDATE): succeeds
+   * when nobody owns it, `ownerId` already does, or the owner's lease is older than `staleBefore`
+   * (the owner is dead). Two servers racing cannot both win. Returns the updated row, or undefined
+   * when another server's lease is current (or the session is gone).
+   */
+  async claimOwnership(
+    tenantId: string,
+    id: string,
+    ownerId: string,
+    now: string,
+    staleBefore: string,
+  ): Promise<SessionRecord | undefined> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .update(t)
+      .set({ ownerId, ownerHeartbeatAt: now })
+      .where(
+        and(
+          eq(t.tenantId, tenantId),
+          eq(t.id, id),
+          or(
+            isNull(t.ownerId),
+            eq(t.ownerId, ownerId),
+            isNull(t.ownerHeartbeatAt),
+            lt(t.ownerHeartbeatAt, staleBefore),
+          ),
+        ),
+      )
+      .returning();
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  /**
+   * Gives a claim back: sets the owner to `to` (default none) only while `ownerId` still owns the
+   * session. Returns false when it did not (any more).
+   */
+  async releaseOwnership(
+    id: string,
+    ownerId: string,
+    to: { ownerId: string | null; ownerHeartbeatAt: string | null } = {
+      ownerId: null,
+      ownerHeartbeatAt: null,
+    },
+  ): Promise<boolean> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .update(t)
+      .set(to)
+      .where(and(eq(t.id, id), eq(t.ownerId, ownerId)))
+      .returning({ id: t.id });
+    return rows.length > 0;
+  }
+
+  /** Renews the lease of every session `ownerId` owns; returns them. */
+  async renewOwnership(ownerId: string, now: string): Promise<Array<{ id: string; tenantId: string }>> {
+    const t = this.d.t.sessions;
+    return this.d.db
+      .update(t)
+      .set({ ownerHeartbeatAt: now })
+      .where(eq(t.ownerId, ownerId))
+      .returning({ id: t.id, tenantId: t.tenantId });
+  }
+
+  /**
+   * Claims the session's turn slot: succeeds only if no turn runs, the session has not ended and
+   * no other server owns it. The row it returns carries the sequence counters the turn continues from.
    */
   async acquireTurn(
     tenantId: string,
@@ -159,8 +228,16 @@ export class SessionsRepo {
     const t = this.d.t.sessions;
     const rows = await this.d.db
       .update(t)
-      .set({ activeTurnId: turnId, turnStartedAt: now, ownerId, lastActiveAt: now })
-      .where(and(eq(t.tenantId, tenantId), eq(t.id, id), isNull(t.activeTurnId), ne(t.status, 'ended')))
+      .set({ activeTurnId: turnId, turnStartedAt: now, ownerId, ownerHeartbeatAt: now, lastActiveAt: now })
+      .where(
+        and(
+          eq(t.tenantId, tenantId),
+          eq(t.id, id),
+          isNull(t.activeTurnId),
+          ne(t.status, 'ended'),
+          or(isNull(t.ownerId), eq(t.ownerId, ownerId)),
+        ),
+      )
       .returning();
     return rows[0] ? fromRow(rows[0]) : undefined;
   }

@@ -35,6 +35,8 @@ export const sessions = pgTable(
     status: text('status').notNull(),
     runnerId: text('runner_id'),
     ownerId: text('owner_id'),
+    /** Lease of the owner: renewed by its heartbeat; older than ASH_OWNER_LEASE_MS = the owner is dead. */
+    ownerHeartbeatAt: text('owner_heartbeat_at'),
     parentSessionId: text('parent_session_id'),
     model: text('model'),
     config: text('config').notNull(),

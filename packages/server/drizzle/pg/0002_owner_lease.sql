@@ -1,0 +1,1 @@
+ALTER TABLE "sessions" ADD COLUMN "owner_heartbeat_at" text;

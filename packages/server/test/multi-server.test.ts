@@ -1,0 +1,294 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type AshProcess,
+  createTestPostgresDatabase,
+  removeDir,
+  requestText,
+  ScriptedModel,
+  serverEnv,
+  startAshProcess,
+  startTestS3,
+  tempDir,
+  type TestDatabase,
+  type TestS3,
+} from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  api,
+  createSession,
+  deployAgent,
+  eventually,
+  expectOutcome,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+} from './harness.js';
+
+/** Short in tests: a dead server's sessions can be taken over after this long. */
+const LEASE_MS = 3000;
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** Asserts a 409 `session_owned_elsewhere` problem-details answer. */
+function expectOwnedElsewhere(r: { status: number; body: any; headers: Headers }, what: string): void {
+  expect(r.status, `${what}: ${JSON.stringify(r.body)}`).toBe(409);
+  expect(r.body).toMatchObject({ code: 'session_owned_elsewhere', status: 409 });
+  expect(r.body.detail).toContain('live on another server');
+  expect(r.headers.get('content-type')).toContain('application/problem+json');
+  expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+}
+
+describe('several servers sharing Postgres and S3: one owner per session', () => {
+  let s3: TestS3;
+  let db: TestDatabase;
+  let model: ScriptedModel;
+  let a: TestServer | undefined;
+  let b: TestServer | undefined;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    s3 = await startTestS3();
+    db = await createTestPostgresDatabase('ash_multi');
+    model = await ScriptedModel.start();
+    env = { ...s3.env, ASH_DATABASE_URL: db.url, ASH_OWNER_LEASE_MS: String(LEASE_MS) };
+    a = await startTestServer({ model, env });
+    b = await startTestServer({ model, env });
+    await deployAgent(a.url, 'owned', { 'CLAUDE.md': '# Owned\nRemember what you are told.\n' });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await model?.close();
+    await db?.drop();
+    await s3?.close();
+  });
+
+  let id: string;
+
+  it('B refuses every use of a session live on A with 409 session_owned_elsewhere, and changes nothing', async () => {
+    id = await createSession(a!.url, 'owned');
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo kumquat > memory.txt && echo SAVED' } } },
+        { text: 'I will remember kumquat.' },
+      );
+    expectOutcome(await sendTurn(a!.url, id, { content: 'Remember the word kumquat.' }), 'completed');
+    const requestsBefore = model.messageRequests(id).length;
+    const messagesBefore = (await api(a!.url, 'GET', `/api/sessions/${id}/messages`)).body.messages;
+    const eventsBefore = (await api(a!.url, 'GET', `/api/sessions/${id}/events?limit=1000`)).body.events;
+
+    // A turn on B: refused before any stream opens, for every busy policy.
+    for (const onBusy of [undefined, 'queue', 'interrupt']) {
+      const turn = await sendTurn(b!.url, id, { content: 'hijack', ...(onBusy ? { onBusy } : {}) });
+      expect(turn.status, turn.raw).toBe(409);
+      expect(JSON.parse(turn.raw)).toMatchObject({ code: 'session_owned_elsewhere' });
+    }
+    for (const action of ['resume', 'fork', 'pause', 'stop', 'interrupt']) {
+      expectOwnedElsewhere(await api(b!.url, 'POST', `/api/sessions/${id}/${action}`), action);
+    }
+    // The live workspace: reads, writes, bundles and snapshots.
+    expectOwnedElsewhere(await api(b!.url, 'GET', `/api/sessions/${id}/files`), 'list files');
+    expectOwnedElsewhere(
+      await api(b!.url, 'GET', `/api/sessions/${id}/files/memory.txt?format=json`),
+      'read a file',
+    );
+    expectOwnedElsewhere(
+      await api(b!.url, 'POST', `/api/sessions/${id}/files`, {
+        files: [{ path: 'memory.txt', content: b64('overwritten\n') }],
+      }),
+      'write a file',
+    );
+    expectOwnedElsewhere(await api(b!.url, 'DELETE', `/api/sessions/${id}/files/memory.txt`), 'delete');
+    expectOwnedElsewhere(await api(b!.url, 'GET', `/api/sessions/${id}/workspace`), 'bundle');
+    expectOwnedElsewhere(
+      await api(b!.url, 'POST', `/api/sessions/${id}/workspace`, { bundle: b64('x') }),
+      'restore a bundle',
+    );
+    expectOwnedElsewhere(await api(b!.url, 'POST', `/api/sessions/${id}/workspace/snapshot`), 'snapshot');
+    expectOwnedElsewhere(
+      await api(b!.url, 'POST', `/api/sessions/${id}/attachments`, {
+        filename: 'a.txt',
+        content: b64('attached'),
+      }),
+      'attachment',
+    );
+
+    // Nothing moved: no model call, no message, no event, no files on B, A still runs it.
+    expect(model.messageRequests(id).length).toBe(requestsBefore);
+    expect((await api(b!.url, 'GET', `/api/sessions/${id}/messages`)).body.messages).toEqual(messagesBefore);
+    expect((await api(b!.url, 'GET', `/api/sessions/${id}/events?limit=1000`)).body.events).toEqual(
+      eventsBefore,
+    );
+    expect(existsSync(join(b!.dataDir, 'sessions', id))).toBe(false);
+    expect((await api(b!.url, 'GET', `/api/sessions?limit=100`)).body.sessions).toHaveLength(1);
+    const session = (await api(b!.url, 'GET', `/api/sessions/${id}`)).body.session;
+    expect(session).toMatchObject({ status: 'active', activeTurnId: null });
+    const mem = await api(a!.url, 'GET', `/api/sessions/${id}/files/memory.txt?format=json`);
+    expect(mem.body).toMatchObject({ content: 'kumquat\n', source: 'live' });
+
+    // A keeps the session, past several lease periods (it renews its lease).
+    await new Promise((r) => setTimeout(r, LEASE_MS * 1.5));
+    expectOwnedElsewhere(await api(b!.url, 'POST', `/api/sessions/${id}/resume`), 'resume after a while');
+    model.forSession(id).enqueue({ text: 'Still kumquat.' });
+    expectOutcome(await sendTurn(a!.url, id, { content: 'Still there?' }), 'completed');
+  });
+
+  it('after A pauses, B takes the session over with its files and the whole conversation; a racing claim has one winner', async () => {
+    const paused = await api(a!.url, 'POST', `/api/sessions/${id}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.body.session.status).toBe('paused');
+
+    // Both servers resume at once: the conditional claim lets exactly one win.
+    const [ra, rb] = await Promise.all([
+      api(a!.url, 'POST', `/api/sessions/${id}/resume`),
+      api(b!.url, 'POST', `/api/sessions/${id}/resume`),
+    ]);
+    expect([ra.status, rb.status].sort()).toEqual([200, 409]);
+    const loser = ra.status === 409 ? ra : rb;
+    expect(loser.body.code).toBe('session_owned_elsewhere');
+    if (ra.status === 200) {
+      // A won: it gives the session back (pausing stores the snapshot again).
+      await eventually(
+        async () => (await api(a!.url, 'POST', `/api/sessions/${id}/pause`)).status === 200,
+        10_000,
+        'A to pause',
+      );
+      const again = await api(b!.url, 'POST', `/api/sessions/${id}/resume`);
+      expect(again.status, again.text).toBe(200);
+    }
+
+    // B now owns it: A is refused, B has the files A wrote.
+    expectOwnedElsewhere(await api(a!.url, 'POST', `/api/sessions/${id}/resume`), 'A after the takeover');
+    const refused = await sendTurn(a!.url, id, { content: 'hijack back' });
+    expect(refused.status).toBe(409);
+    const mem = await api(b!.url, 'GET', `/api/sessions/${id}/files/memory.txt?format=json`);
+    expect(mem.body).toMatchObject({ content: 'kumquat\n' });
+
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'cat memory.txt' } } },
+        { text: 'The word was kumquat.' },
+      );
+    const turn = await sendTurn(b!.url, id, { content: 'Which word did I ask you to remember?' });
+    expectOutcome(turn, 'completed');
+    expect(JSON.stringify(turn.events.filter((e) => e.event === 'tool_result'))).toContain('kumquat');
+    // The model sees every earlier turn, including the ones A ran.
+    const seen = requestText(model.messageRequests(id).at(-1)!);
+    for (const text of [
+      'Remember the word kumquat.',
+      'I will remember kumquat.',
+      'Still there?',
+      'Still kumquat.',
+      'Which word did I ask you to remember?',
+    ])
+      expect(seen).toContain(text);
+    const texts = (await api(b!.url, 'GET', `/api/sessions/${id}/messages?limit=500`)).body.messages.map(
+      (m: { text: string }) => m.text,
+    );
+    expect(texts.filter((t: string) => t === 'Remember the word kumquat.')).toHaveLength(1);
+    expect(texts.at(-1)).toContain('kumquat');
+  });
+
+  describe('a server that dies', () => {
+    let dead: AshProcess | undefined;
+    let deadDir: string;
+    afterAll(async () => {
+      await dead?.kill();
+      if (deadDir) removeDir(deadDir);
+    });
+
+    it('B takes its sessions over once its lease expired (a snapshot restored, the open turn closed); without a snapshot: 404 workspace_not_found', async () => {
+      deadDir = tempDir('ash-dying-');
+      dead = await startAshProcess(
+        serverEnv({ dataDir: deadDir, modelUrl: model.url, extra: { ...env, ASH_PREWARM_COUNT: '0' } }),
+      );
+      const saved = await createSession(dead.url, 'owned');
+      const unsaved = await createSession(dead.url, 'owned');
+      model
+        .forSession(saved)
+        .enqueue(
+          { toolUse: { name: 'Bash', input: { command: 'echo 4711 > code.txt && echo OK' } } },
+          { text: 'Noted: the code is 4711.' },
+          { slow: { deltas: 200, intervalMs: 100 } },
+        );
+      expectOutcome(
+        await sendTurn(dead.url, saved, { content: 'The code is 4711; write it down.' }),
+        'completed',
+      );
+      expect((await api(dead.url, 'POST', `/api/sessions/${saved}/workspace/snapshot`)).status).toBe(201);
+      model.forSession(unsaved).enqueue({ text: 'Hello from the unsaved session.' });
+      expectOutcome(await sendTurn(dead.url, unsaved, { content: 'Say hello.' }), 'completed');
+      const unsavedBefore = (await api(b!.url, 'GET', `/api/sessions/${unsaved}`)).body.session;
+      const unsavedMessages = (await api(b!.url, 'GET', `/api/sessions/${unsaved}/messages`)).body.messages;
+
+      // A turn is running on the server when it dies.
+      const dying = sendTurn(dead.url, saved, { content: 'a long answer please' }).catch(
+        (err: unknown) => err,
+      );
+      await eventually(() => model.messageRequests(saved).length >= 3, 15_000, 'the slow model call');
+      await dead.kill();
+      await dying;
+      const killedAt = Date.now();
+
+      // Its lease is still current (renewed every LEASE_MS / 3): B must not run the session yet.
+      if (Date.now() - killedAt < LEASE_MS / 3) {
+        const early = await sendTurn(b!.url, saved, { content: 'too early' });
+        expect(early.status, early.raw).toBe(409);
+        expect(JSON.parse(early.raw).code).toBe('session_owned_elsewhere');
+      }
+
+      // Once the lease has run out, B takes over from the stored snapshot.
+      await new Promise((r) => setTimeout(r, Math.max(0, killedAt + LEASE_MS + 300 - Date.now())));
+      model
+        .forSession(saved)
+        .enqueue(
+          { toolUse: { name: 'Bash', input: { command: 'cat code.txt' } } },
+          { text: 'The code is 4711.' },
+        );
+      const turn = await sendTurn(b!.url, saved, { content: 'What is the code?' });
+      expectOutcome(turn, 'completed');
+      expect(JSON.stringify(turn.events.filter((e) => e.event === 'tool_result'))).toContain('4711');
+      const seen = requestText(model.messageRequests(saved).at(-1)!);
+      expect(seen).toContain('The code is 4711; write it down.');
+      expect(seen).toContain('Noted: the code is 4711.');
+      // The turn the dead server left open was closed (error + done), before the new one.
+      let events: Array<{ type: string; data: string; turnId: string | null }> = [];
+      const dones = () => events.filter((e) => e.type === 'done').map((e) => JSON.parse(e.data).outcome);
+      await eventually(
+        async () => {
+          events = (await api(b!.url, 'GET', `/api/sessions/${saved}/events?limit=1000`)).body.events;
+          return dones().length >= 3;
+        },
+        10_000,
+        'the events to be stored',
+      ).catch(() => undefined);
+      expect(dones()).toEqual(['completed', 'error', 'completed']);
+      expect(events.filter((e) => e.type === 'session_start')).toHaveLength(3);
+      expect((await api(b!.url, 'GET', `/api/sessions/${saved}`)).body.session).toMatchObject({
+        status: 'active',
+        activeTurnId: null,
+      });
+
+      // The other session never had a snapshot: its files died with the server.
+      const lost = await sendTurn(b!.url, unsaved, { content: 'Still there?' });
+      expect(lost.status, lost.raw).toBe(404);
+      expect(JSON.parse(lost.raw)).toMatchObject({ code: 'workspace_not_found', status: 404 });
+      const resume = await api(b!.url, 'POST', `/api/sessions/${unsaved}/resume`);
+      expect(resume.status).toBe(404);
+      expect(resume.body.code).toBe('workspace_not_found');
+      expect(resume.body.detail).toContain('no snapshot');
+      expect((await api(b!.url, 'GET', `/api/sessions/${unsaved}/files`)).body.code).toBe(
+        'workspace_not_found',
+      );
+      // Nothing was changed by the refusals.
+      expect((await api(b!.url, 'GET', `/api/sessions/${unsaved}`)).body.session).toEqual(unsavedBefore);
+      expect((await api(b!.url, 'GET', `/api/sessions/${unsaved}/messages`)).body.messages).toEqual(
+        unsavedMessages,
+      );
+      expect(existsSync(join(b!.dataDir, 'sessions', unsaved, 'workspace'))).toBe(false);
+    });
+  });
+});
