@@ -64,6 +64,12 @@ describe('ash session files|download|upload and workspace save|restore, ash depl
     });
     expect(tooBig.code).toBe(1);
     expect(tooBig.stderr).toMatch(/byte limit.*--max-size/);
+    // An unusable --max-size is refused before anything is read or sent, naming the value.
+    for (const bad of ['abc', '10MB', '0x10', '1e3', '-5', '0', '', '0.0000000001', 'Infinity']) {
+      const r = await runAsh(['deploy', agent, '--name', 'cliagent', '--max-size', bad], env, { cwd: work });
+      expect(r.code, bad).toBe(1);
+      expect(r.stderr, bad).toContain(`invalid --max-size '${bad}'`);
+    }
     await ash('deploy', agent, '--name', 'cliagent');
     const files = JSON.parse(
       (await runAsh(['agent', 'get', 'cliagent', '--json'], env, { cwd: work })).stdout,
@@ -104,6 +110,16 @@ describe('ash session files|download|upload and workspace save|restore, ash depl
       const out = join(work, 'dl', remote.replace(/\//g, '_'));
       await ash('session', 'download', id, remote, '-o', out);
       expect(readFileSync(out).equals(bytes)).toBe(true);
+    }
+    // A local target that cannot be written is a clear one-line error, not a raw system error.
+    writeFileSync(join(work, 'a-file'), 'x');
+    for (const [target, why] of [
+      [work, /cannot write .*: it is a folder/],
+      [join(work, 'a-file', 'under.bin'), /cannot write .*: a parent of it is a file/],
+    ] as const) {
+      const r = await runAsh(['session', 'download', id, 'in/all.bin', '-o', target], env, { cwd: work });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(why);
     }
     const missing = await runAsh(['session', 'download', id, 'nope.txt'], env, { cwd: work });
     expect(missing.code).toBe(1);

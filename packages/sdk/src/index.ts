@@ -7,6 +7,8 @@ export {
   AshApiError,
   AshConnectionError,
   AshError,
+  AshLocalError,
+  type AshLocalErrorCode,
   AshTimeoutError,
   AuthenticationError,
   BadRequestError,

@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir } from '@ash-ai/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readAgentFolder } from '../src/index.js';
+import { AshClient, AshError, AshLocalError, readAgentFolder } from '../src/index.js';
 
 describe('readAgentFolder', () => {
   const dirs: string[] = [];
@@ -43,5 +43,28 @@ describe('readAgentFolder', () => {
       ['leakdir', 'symbolic link to outside the folder'],
       ['shared/up', 'symbolic link cycle'],
     ]);
+  });
+
+  it('throws errors with a stable code for local path problems', async () => {
+    const root = tempDir('ash-folder-codes-');
+    dirs.push(root);
+    writeFileSync(join(root, 'CLAUDE.md'), '# Agent\n');
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(2048));
+    const missing = await readAgentFolder(join(root, 'nope')).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(AshLocalError);
+    expect(missing).toBeInstanceOf(AshError);
+    expect(missing).toMatchObject({ code: 'not_a_directory', path: join(root, 'nope') });
+    await expect(readAgentFolder(join(root, 'CLAUDE.md'))).rejects.toMatchObject({ code: 'not_a_directory' });
+    await expect(readAgentFolder(root, { maxBytes: 1024 })).rejects.toMatchObject({
+      code: 'payload_too_large',
+    });
+    const client = new AshClient({ serverUrl: 'http://127.0.0.1:9', apiKey: 'ash_x' });
+    await expect(client.agents.deployDirectory('x', join(root, 'nope'))).rejects.toMatchObject({
+      code: 'not_a_directory',
+    });
+    await expect(client.sessions.files.read('s', '../etc/passwd')).rejects.toMatchObject({
+      code: 'invalid_path',
+    });
+    await expect(client.sessions.files.read('s', 'a//b')).rejects.toMatchObject({ code: 'invalid_path' });
   });
 });

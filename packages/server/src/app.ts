@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -89,6 +89,19 @@ export interface AppDeps {
   queue: QueueService;
 }
 
+/** The OpenAPI view of a wildcard route: `*` becomes the path parameter `path` (the route is unchanged). */
+function namedWildcard(schema: FastifySchema, url: string): { schema: FastifySchema; url: string } {
+  const params = schema?.params as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+  if (!params?.properties || !('*' in params.properties)) return { schema, url: url.replace(/\*$/, ':path') };
+  const { '*': wildcard, ...rest } = params.properties;
+  const renamed = {
+    ...params,
+    properties: { ...rest, path: wildcard },
+    required: (params.required ?? []).map((n) => (n === '*' ? 'path' : n)),
+  };
+  return { schema: { ...schema, params: renamed }, url: url.replace(/\*$/, ':path') };
+}
+
 /**
  * Builds the Fastify app: schemas, the one error handler, OpenAPI (`/openapi.json`, UI at
  * `/docs`) and the routes. Does not listen.
@@ -160,6 +173,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       security: [{ apiKey: [] }],
     },
+    // Fastify's wildcard (`…/files/*`, param `*`) would be published as `{*}`, which is no valid
+    // OpenAPI parameter name: publish it as the named parameter `{path}`.
+    transform: ({ schema, url }) => (url.endsWith('/*') ? namedWildcard(schema, url) : { schema, url }),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         typeof json.$id === 'string' ? json.$id : `def-${i}`,

@@ -41,6 +41,7 @@ describe('attachments', () => {
     `${'very-long-file-name-'.repeat(30)}end.bin`,
     '../../etc/passwd',
     '.hidden\u0000name\r\n.txt',
+    'Q3 "final" 100% (sûr) – 50%25 done.txt',
   ];
 
   it('stores any name intact for display, sanitised on disk, and downloads with a valid header and the right bytes', async () => {
@@ -175,13 +176,13 @@ describe('attachments', () => {
     const paths = Object.keys(spec.body.paths);
     for (const p of [
       '/api/sessions/{id}/files',
-      '/api/sessions/{id}/files/{*}',
+      '/api/sessions/{id}/files/{path}',
       '/api/sessions/{id}/workspace',
       '/api/sessions/{id}/workspace/snapshot',
       '/api/sessions/{id}/attachments',
       '/api/attachments/{id}',
       '/api/agents/{name}/files',
-      '/api/agents/{name}/files/{*}',
+      '/api/agents/{name}/files/{path}',
     ])
       expect(paths).toContain(p);
     expect(spec.body.components.schemas).toHaveProperty('Attachment');

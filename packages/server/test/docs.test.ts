@@ -16,6 +16,31 @@ describe('docs stay true', () => {
     }
   });
 
+  it('lists exactly the catalogue codes, each once', () => {
+    const rows = [...doc('errors.md').matchAll(/^\| `([a-z0-9_]+)` \| (\d{3}) \|/gm)].map((m) => m[1]);
+    expect([...rows].sort()).toEqual(Object.keys(ErrorCodes).sort());
+    expect(new Set(rows).size).toBe(rows.length);
+  });
+
+  it('repeats no passage within a page', () => {
+    // Sentences of prose (tables and code left out), whitespace-normalised: a long one seen twice
+    // is a paragraph pasted twice.
+    for (const name of ['api.md', 'errors.md', 'configuration.md', 'security.md', 'architecture.md']) {
+      const prose = doc(name)
+        .replace(/```[\s\S]*?```/g, '')
+        .split('\n')
+        .filter((l) => !l.startsWith('|'))
+        .join(' ')
+        .replace(/\s+/g, ' ');
+      const seen = new Set<string>();
+      for (const sentence of prose.split(/(?<=[.;:]) /)) {
+        if (sentence.length < 60) continue;
+        expect(seen.has(sentence), `${name}: ${sentence}`).toBe(false);
+        seen.add(sentence);
+      }
+    }
+  });
+
   it('documents every environment variable the server reads', () => {
     const text = doc('configuration.md');
     for (const name of Object.keys(EnvSchema.properties)) expect(text, name).toContain(`\`${name}\``);

@@ -59,6 +59,18 @@ describe('HTTP API: shapes and bad input', () => {
     ]) {
       expect(Object.keys(spec.body.paths)).toContain(p);
     }
+    // Wildcard routes publish a named path parameter, not Fastify's `{*}`.
+    const paths = Object.keys(spec.body.paths);
+    expect(paths.filter((p) => p.includes('{*}'))).toEqual([]);
+    expect(paths).toContain('/api/sessions/{id}/files/{path}');
+    expect(paths).toContain('/api/agents/{name}/files/{path}');
+    const read = spec.body.paths['/api/sessions/{id}/files/{path}'].get;
+    expect(
+      read.parameters
+        .filter((p: any) => p.in === 'path')
+        .map((p: any) => p.name)
+        .sort(),
+    ).toEqual(['id', 'path']);
     expect(spec.body.components.schemas).toHaveProperty('Session');
     expect(spec.body.components.schemas).toHaveProperty('Problem');
     const docs = await fetch(`${t.url}/docs/`);

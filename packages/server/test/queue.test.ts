@@ -180,6 +180,14 @@ describe('queue', () => {
       return r.body.errors[0].path;
     };
     expect(await path({ agentName: 'worker' })).toBe('/body/prompt');
+    // Unknown properties are refused, naming the field (at the top and inside options).
+    expect(await path({ agentName: 'worker', prompt: 'x', retries: 2 })).toBe('/body/retries');
+    expect(await path({ agentName: 'worker', prompt: 'x', options: { modle: 'typo' } })).toBe(
+      '/body/options/modle',
+    );
+    expect(await path({ agentName: 'worker', prompt: 'x', options: { onBusy: 'reject' } })).toBe(
+      '/body/options/onBusy',
+    );
     expect(await path({ agentName: 'worker', prompt: 'x', priority: -1 })).toBe('/body/priority');
     expect(await path({ agentName: 'worker', prompt: 'x', maxRetries: 99 })).toBe('/body/maxRetries');
     expect(await path({ agentName: 'worker', prompt: 'x', runAt: 'tomorrow' })).toBe('/body/runAt');

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Agent } from '@ash-ai/sdk';
+import { type Agent, AshApiError } from '@ash-ai/sdk';
 import { CliError, printJson, printTable } from '../output.js';
 import type { GlobalOptions } from '../program.js';
 import { parseEnvPairs } from './env-pairs.js';
@@ -10,6 +10,20 @@ function printAgent(a: Agent): void {
   process.stdout.write(
     `${a.name} (version ${a.version})\n  files: ${a.fileCount} (${a.sizeBytes} bytes)\n  env: ${Object.keys(a.env).join(', ') || '-'}\n  updated: ${a.updatedAt}\n`,
   );
+}
+
+/**
+ * `--max-size` as MB: a plain decimal number (`100`, `0.5`), positive, at least one byte, at most
+ * 1 TiB. Anything else (`10MB`, `0x10`, `1e3`, `-1`, `0`) is refused with a message naming the value.
+ */
+export function parseMaxSizeMb(value: string): number {
+  const trimmed = value.trim();
+  const mb = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isFinite(mb) || mb * 1024 * 1024 < 1 || mb > 1024 * 1024)
+    throw new CliError(
+      `invalid --max-size '${value}': give the limit in MB as a positive number (e.g. 100 or 0.5), at most 1048576`,
+    );
+  return mb;
 }
 
 /** `ash deploy` and `ash agent list|get|delete`. */
@@ -24,9 +38,7 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
     .option('--max-size <MB>', 'refuse folders larger than this (default 100, the server default)', '100')
     .option('--json', 'print JSON')
     .action(async (dir: string, opts: { name?: string; env?: string[]; maxSize: string; json?: boolean }) => {
-      const maxMb = Number(opts.maxSize);
-      if (!Number.isFinite(maxMb) || maxMb <= 0)
-        throw new CliError('--max-size must be a positive number of MB');
+      const maxMb = parseMaxSizeMb(opts.maxSize);
       const name = opts.name ?? basename(resolve(dir)).replace(/[^a-zA-Z0-9_-]/g, '-');
       if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`not a directory: ${dir}`);
       if (!existsSync(join(dir, 'CLAUDE.md')))
@@ -51,11 +63,12 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
             : {}),
         })
         .catch((err: unknown) => {
-          if (err instanceof Error && err.message.startsWith('not a directory'))
-            throw new CliError(err.message);
-          if (err instanceof Error && /more than the \d+-byte limit/.test(err.message))
+          const code = (err as { code?: unknown } | null)?.code;
+          if (code === 'not_a_directory' || code === 'local_io_error')
+            throw new CliError((err as Error).message);
+          if (code === 'payload_too_large' && !(err instanceof AshApiError))
             throw new CliError(
-              `${err.message} (after .gitignore/.ashignore excludes); exclude more, or raise --max-size`,
+              `${(err as Error).message} (after .gitignore/.ashignore excludes); exclude more, or raise --max-size`,
             );
           throw err;
         });

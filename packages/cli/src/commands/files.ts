@@ -11,12 +11,27 @@ async function writeOut(target: string, bytes: Uint8Array): Promise<void> {
     await new Promise<void>((res, rej) => process.stdout.write(bytes, (err) => (err ? rej(err) : res())));
     return;
   }
-  mkdirSync(dirname(resolve(target)), { recursive: true });
-  await new Promise<void>((res, rej) => {
-    const s = createWriteStream(target);
-    s.on('error', rej);
-    s.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), () => res());
-  });
+  try {
+    if (existsSync(target) && statSync(target).isDirectory())
+      throw Object.assign(new Error(), { code: 'EISDIR' });
+    mkdirSync(dirname(resolve(target)), { recursive: true });
+    await new Promise<void>((res, rej) => {
+      const s = createWriteStream(target);
+      s.on('error', rej);
+      s.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), () => res());
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EISDIR'
+        ? 'it is a folder; give a file name'
+        : code === 'ENOTDIR' || code === 'EEXIST'
+          ? 'a parent of it is a file, not a folder'
+          : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+            ? 'permission denied'
+            : (code ?? (err as Error).message);
+    throw new CliError(`cannot write ${target}: ${why}`);
+  }
 }
 
 /** Local files to upload: files as given (by name), folders recursively (paths relative to the folder's parent). */

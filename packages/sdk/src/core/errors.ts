@@ -1,10 +1,39 @@
 import type { FieldError, Problem } from '@ash-ai/shared';
 
-/** Base class of every error the SDK throws. */
+/**
+ * Base class of every error the SDK throws. `code` is stable and machine-readable: the server's
+ * problem code for {@link AshApiError}, else one of {@link AshLocalErrorCode} or
+ * `connection_error` / `timeout`.
+ */
 export class AshError extends Error {
-  constructor(message: string) {
+  readonly code: string;
+
+  constructor(message: string, code = 'ash_error') {
     super(message);
     this.name = 'AshError';
+    this.code = code;
+  }
+}
+
+/**
+ * Codes of errors found on the client before (or instead of) a request: `invalid_path` (a path
+ * with empty, `.` or `..` segments), `not_a_directory` (a local folder that does not exist or is
+ * not a folder), `payload_too_large` (a local folder over `maxBytes`), `local_io_error` (a local
+ * file could not be read or written; `cause` holds the system error).
+ */
+export type AshLocalErrorCode = 'invalid_path' | 'not_a_directory' | 'payload_too_large' | 'local_io_error';
+
+/** An error about local input (paths, folders, files) raised by the SDK itself, with a stable `code`. */
+export class AshLocalError extends AshError {
+  constructor(
+    override readonly code: AshLocalErrorCode,
+    message: string,
+    /** The local path concerned, when there is one. */
+    readonly path?: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message, code);
+    this.name = 'AshLocalError';
   }
 }
 
@@ -19,12 +48,12 @@ export class AshApiError extends AshError {
 
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
     readonly body: Partial<Problem> | undefined,
     readonly headers: Headers | undefined,
   ) {
-    super(message);
+    super(message, code);
     this.name = 'AshApiError';
     this.statusCode = status;
     this.errors = body?.errors ?? [];
@@ -113,7 +142,7 @@ export class AshConnectionError extends AshError {
     message: string,
     override readonly cause?: unknown,
   ) {
-    super(message);
+    super(message, 'connection_error');
     this.name = 'AshConnectionError';
   }
 }
@@ -121,7 +150,7 @@ export class AshConnectionError extends AshError {
 /** The request took longer than the client's timeout. */
 export class AshTimeoutError extends AshError {
   constructor(message: string) {
-    super(message);
+    super(message, 'timeout');
     this.name = 'AshTimeoutError';
   }
 }

@@ -1,4 +1,4 @@
-import { AshError } from '../core/errors.js';
+import { AshLocalError } from '../core/errors.js';
 
 /** Bytes as standard base64 (works in Node.js and browsers). */
 export function toBase64(data: Uint8Array | string): string {
@@ -12,13 +12,17 @@ export function toBase64(data: Uint8Array | string): string {
 
 /**
  * `a/b c.txt` → `a/b%20c.txt` (each segment encoded, `/` kept).
- * @throws AshError for `.`/`..` or empty segments: URLs would silently resolve them, so such a
+ * @throws AshLocalError `invalid_path` for `.`/`..` or empty segments: URLs would silently resolve them, so such a
  *   path could never reach the server as written.
  */
 export function encodePath(path: string): string {
   const segs = path.split('/');
   if (segs.some((s) => s === '' || s === '.' || s === '..'))
-    throw new AshError(`invalid path '${path}': use a relative path without empty, '.' or '..' segments`);
+    throw new AshLocalError(
+      'invalid_path',
+      `invalid path '${path}': use a relative path without empty, '.' or '..' segments`,
+      path,
+    );
   return segs.map((s) => encodeURIComponent(s)).join('/');
 }
 

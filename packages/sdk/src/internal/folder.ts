@@ -1,5 +1,6 @@
 import type { UploadFile } from '@ash-ai/shared';
 import ignore from 'ignore';
+import { AshLocalError } from '../core/errors.js';
 
 /** Options for reading an agent folder to upload. */
 export interface ReadFolderOptions {
@@ -26,14 +27,30 @@ const ALWAYS_SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
  * or a whole directory, as `cp -L` would; cycles are cut); a link leading outside the folder or
  * nowhere is left out and reported to `onSkip`, like the server's own path deploy does. The
  * size limit is checked before anything is read.
- * @throws Error when the folder does not exist or exceeds `maxBytes`.
+ * @throws AshLocalError `not_a_directory` when the folder does not exist (or is a file),
+ *   `payload_too_large` when it exceeds `maxBytes`, `local_io_error` when a file cannot be read.
  */
 export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {}): Promise<UploadFile[]> {
+  try {
+    return await readFolder(dir, opts);
+  } catch (err) {
+    if (err instanceof AshLocalError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new AshLocalError(
+      'local_io_error',
+      `cannot read the folder ${dir}: ${e?.code ? `${e.code} ` : ''}${e?.path ?? ''}`.trim(),
+      e?.path ?? dir,
+      err,
+    );
+  }
+}
+
+async function readFolder(dir: string, opts: ReadFolderOptions): Promise<UploadFile[]> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   const root = path.resolve(dir);
   const st = await fs.stat(root).catch(() => undefined);
-  if (!st?.isDirectory()) throw new Error(`not a directory: ${dir}`);
+  if (!st?.isDirectory()) throw new AshLocalError('not_a_directory', `not a directory: ${dir}`, dir);
   const isIgnored = await readIgnore(root, fs, path.join);
   const realRoot = await fs.realpath(root);
   const inside = (p: string) => p === realRoot || p.startsWith(realRoot + path.sep);
@@ -75,7 +92,12 @@ export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {})
   await walk(root, '');
   const total = entries.reduce((n, e) => n + e.size, 0);
   const max = opts.maxBytes ?? 100 * 1024 * 1024;
-  if (total > max) throw new Error(`the folder holds ${total} bytes, more than the ${max}-byte limit`);
+  if (total > max)
+    throw new AshLocalError(
+      'payload_too_large',
+      `the folder holds ${total} bytes, more than the ${max}-byte limit`,
+      dir,
+    );
   const files: UploadFile[] = [];
   let done = 0;
   for (const e of entries) {

@@ -18,6 +18,7 @@ describe('Content-Disposition (RFC 6266 + RFC 8187)', () => {
     "it's (100%) * done;.txt",
     `${'very-long-name-'.repeat(40)}.csv`,
     'a,b;c=d.txt',
+    'Q3 "final" 100% (sûr) – 50%25 done & más.txt',
   ];
   for (const name of names) {
     it(`round-trips ${JSON.stringify(name.slice(0, 30))}`, () => {
@@ -33,6 +34,16 @@ describe('Content-Disposition (RFC 6266 + RFC 8187)', () => {
       expect(fallback.length).toBeLessThanOrEqual(150);
     });
   }
+
+  it('never throws on a name that is not well-formed UTF-16 (lone surrogates become U+FFFD)', () => {
+    for (const name of ['half \ud83d pair.txt', '\udc00start', 'end\ud800']) {
+      const h = contentDisposition('attachment', name);
+      expect(/^[\x20-\x7e]*$/.test(h)).toBe(true);
+      expect(parse(h).exact).toBe(name.replace(/[\ud800-\udfff]/g, '\ufffd'));
+    }
+    // A well-formed pair is kept.
+    expect(parse(contentDisposition('attachment', '🚀.txt')).exact).toBe('🚀.txt');
+  });
 
   it('drops control characters and never yields an empty name', () => {
     expect(parse(contentDisposition('inline', 'a\r\nb\u0000.txt')).exact).toBe('ab.txt');

@@ -13,8 +13,12 @@ export function contentDisposition(type: 'attachment' | 'inline', filename: stri
 // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 
+/** A high surrogate without its low half, or a low one without its high half. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Drops control characters and replaces lone surrogates (which have no UTF-8 form) with U+FFFD. */
 function stripControls(s: string): string {
-  return s.replace(CONTROLS, '');
+  return s.replace(CONTROLS, '').replace(LONE_SURROGATE, '\ufffd');
 }
 
 /** RFC 8187 `value-chars`: attr-char stays, every other UTF-8 byte is `%XX`. */

@@ -71,8 +71,11 @@ export const EnqueueBodySchema = Type.Object(
     maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, default: 3 })),
     /** Do not run before this time (default now). */
     runAt: Type.Optional(Timestamp),
-    /** Turn options for the run (`model`, `maxTurns`, `maxBudgetUsd`, `outputFormat`...). */
-    options: Type.Optional(TurnOptionsSchema),
+    /**
+     * Turn options for the run (`model`, `maxTurns`, `maxBudgetUsd`, `outputFormat`...); unknown
+     * keys are refused (400 naming `/body/options/<key>`), as they are on `POST …/messages`.
+     */
+    options: Type.Optional(Type.Object(TurnOptionsSchema.properties, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
