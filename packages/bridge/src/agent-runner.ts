@@ -32,7 +32,12 @@ interface LiveQuery {
   input: InputQueue<SDKUserMessage>;
   /** Options that need a new process to change (everything but the model). */
   key: string;
-  model: string | undefined;
+  /**
+   * The model the process runs with: a name given explicitly (at start or by `setModel`);
+   * undefined = the SDK's built-in default; null = unknown (a resumed conversation without an
+   * explicit model: the CLI goes back to the transcript's last model, maybe a past turn's).
+   */
+  model: string | undefined | null;
   abort: AbortController;
   dead: boolean;
   /** Resolves when the output pump has finished. */
@@ -104,9 +109,12 @@ export class AgentRunner {
     this.turn = turn;
     try {
       const live = await this.ensureLive(options, conversation);
-      if (options.model !== live.model) {
-        await live.q.setModel(options.model);
-        live.model = options.model;
+      // Every turn states its model, so a turn's own model ends with it: the next turn goes back
+      // to the session's / agent's model, or the folder settings', or the SDK's default.
+      const model = this.modelFor(options);
+      if (model !== live.model) {
+        await live.q.setModel(model);
+        live.model = model;
       }
       live.input.push({
         type: 'user',
@@ -168,12 +176,13 @@ export class AgentRunner {
   private startLive(options: BridgeSdkOptions, conversation: Conversation, key: string): LiveQuery {
     const input = new InputQueue<SDKUserMessage>();
     const abort = new AbortController();
-    const q = query({ prompt: input, options: this.sdkOptions(options, conversation, abort) });
+    const sdkOptions = this.sdkOptions(options, conversation, abort);
+    const q = query({ prompt: input, options: sdkOptions });
     const live: LiveQuery = {
       q,
       input,
       key,
-      model: options.model,
+      model: sdkOptions.model ?? (sdkOptions.resume ? null : undefined),
       abort,
       dead: false,
       pumped: Promise.resolve(),
@@ -282,7 +291,8 @@ export class AgentRunner {
       sdk.forkSession = true;
       sdk.sessionId = conversation.sessionId;
     } else sdk.sessionId = conversation.sessionId;
-    if (options.model) sdk.model = options.model;
+    const model = this.modelFor(options);
+    if (model) sdk.model = model;
     // Not recorded in the transcript (snapshot: false), so a session's changed prompt applies on
     // resume; the SDK otherwise replays the first launch's prompt for the whole conversation.
     if (options.systemPrompt)
@@ -334,6 +344,15 @@ export class AgentRunner {
     return false;
   }
 
+  /**
+   * The model of a turn: its options' (turn > session > agent config, resolved by the server),
+   * else the agent folder's settings, else undefined (the SDK's default). Stated explicitly because
+   * `setModel(undefined)` and a resumed process do not re-read the settings.
+   */
+  private modelFor(options: BridgeSdkOptions): string | undefined {
+    return options.model ?? folderModel(this.config.hostCwd, this.config.settingSources);
+  }
+
   get version(): string {
     return this.sdkVersion;
   }
@@ -353,6 +372,31 @@ export function folderPermissionMode(workspace: string): Options['permissionMode
       };
       const mode = settings.permissions?.defaultMode;
       if (typeof mode === 'string' && PERMISSION_MODES.has(mode)) return mode as Options['permissionMode'];
+    } catch {
+      // no such file, or not JSON: the SDK reports unreadable settings itself
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `model` of the agent folder's `.claude/settings.local.json` or `.claude/settings.json` (the local
+ * file wins, as in Claude Code), each only when its setting source is enabled.
+ */
+export function folderModel(
+  workspace: string,
+  sources: ReadonlyArray<'user' | 'project' | 'local'>,
+): string | undefined {
+  for (const [name, source] of [
+    ['settings.local.json', 'local'],
+    ['settings.json', 'project'],
+  ] as const) {
+    if (!sources.includes(source)) continue;
+    try {
+      const settings = JSON.parse(readFileSync(join(workspace, '.claude', name), 'utf8')) as {
+        model?: unknown;
+      };
+      if (typeof settings.model === 'string' && settings.model.trim()) return settings.model;
     } catch {
       // no such file, or not JSON: the SDK reports unreadable settings itself
     }

@@ -72,6 +72,8 @@ export interface AppDeps {
   runners: RunnerService;
   /** Internal-route guard, rate limit and CORS settings (the API key service comes from `apiKeys`). */
   security: Omit<SecurityOptions, 'keys'>;
+  /** Fastify `trustProxy` (`ASH_TRUST_PROXY`): whose `X-Forwarded-For` sets `req.ip`; default none. */
+  trustProxy?: boolean | string[];
   limits: { deployBodyBytes: number; messageBodyBytes: number };
   sseHeartbeatMs: number;
   /** Workspace data: files, bundles, snapshots, attachments (issue 5). */
@@ -111,6 +113,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
+    // `X-Forwarded-For` is believed only from the proxies the operator names (ASH_TRUST_PROXY).
+    trustProxy: deps.trustProxy ?? false,
     // Reject unknown fields and prototype pollution instead of silently dropping them.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
@@ -109,6 +110,12 @@ export const EnvSchema = Type.Object({
   /** Requests per API key (or per client IP without one) and window; `0` switches rate limiting off. */
   ASH_RATE_LIMIT_MAX: Int(1000, 0),
   ASH_RATE_LIMIT_WINDOW_MS: Int(60_000, 1000),
+  /**
+   * Which proxies' `X-Forwarded-For` is believed for the client address (rate limits, failed-auth
+   * lockout): `true` (every hop: only when the server is reachable solely through the proxy) or
+   * comma-separated proxy addresses / CIDRs. Unset: the socket's peer address.
+   */
+  ASH_TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
   /** Comma-separated origins allowed by CORS (exact, e.g. `https://app.example.com`); `*` allows any. */
   ASH_ALLOWED_ORIGINS: Type.Optional(Type.String()),
   /** JSON price table laid over the built-in one (usage ledger costs); see docs/configuration.md. */
@@ -192,6 +199,8 @@ export interface Config {
   rateLimit: { max: number; windowMs: number };
   /** Exact origins CORS allows (`*` = any); empty = none. */
   allowedOrigins: string[];
+  /** Fastify `trustProxy`: whose `X-Forwarded-For` gives the client address; `false` = none. */
+  trustProxy: boolean | string[];
   pricesFile: string | undefined;
   /** Session ownership lease (multi-server), ms. */
   ownerLeaseMs: number;
@@ -203,6 +212,31 @@ export interface Config {
     heartbeatMs: number;
     staleMs: number;
   };
+}
+
+/**
+ * `ASH_TRUST_PROXY`: unset/`false` = no proxy is trusted; `true` = every hop; otherwise
+ * comma-separated IP addresses or CIDR ranges of the trusted proxies. (Hop counts are not offered:
+ * they cannot check the immediate peer, and Fastify ignores them.)
+ */
+function parseTrustProxy(value: string | undefined): boolean | string[] {
+  const v = value?.trim().toLowerCase();
+  if (!v || v === 'false' || v === '0') return false;
+  if (v === 'true') return true;
+  const list = v
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const a of list) {
+    const [addr, bits, ...rest] = a.split('/');
+    const okBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= 128);
+    if (rest.length || !okBits || !addr || isIP(addr) === 0) {
+      throw new ConfigError(
+        `invalid configuration: ASH_TRUST_PROXY: '${a}' is not an IP address or CIDR range (expected true or comma-separated proxy addresses)`,
+      );
+    }
+  }
+  return list;
 }
 
 /** Raised when the environment is invalid; the message names every bad variable. */
@@ -263,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       );
     }
   }
+  const trustProxy = parseTrustProxy(e.ASH_TRUST_PROXY);
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash');
   return {
     port: e.ASH_PORT,
@@ -331,6 +366,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     credentialKey: e.ASH_CREDENTIAL_KEY,
     rateLimit: { max: e.ASH_RATE_LIMIT_MAX, windowMs: e.ASH_RATE_LIMIT_WINDOW_MS },
     allowedOrigins,
+    trustProxy,
     pricesFile: e.ASH_PRICES_FILE ? resolveDir(e.ASH_PRICES_FILE) : undefined,
     ownerLeaseMs: e.ASH_OWNER_LEASE_MS,
     queue: {

@@ -333,6 +333,7 @@ async function createLocked(
       rateLimit: config.rateLimit,
       allowedOrigins: config.allowedOrigins,
     },
+    trustProxy: config.trustProxy,
     // base64 inflates by 4/3; allow for JSON around it.
     limits: {
       deployBodyBytes: Math.ceil(config.agentMaxSizeBytes * 1.4) + 1024 * 1024,

@@ -456,3 +456,82 @@ describe('first start, internal routes switched off or opened, rate limit and CO
     expect(none.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+
+describe('failed-authentication lockout never refuses a valid key (QA #5)', () => {
+  let model: ScriptedModel;
+  let direct: TestServer;
+  let proxied: TestServer;
+  const madeUp = (i: number) => ({ authorization: bearer(`ash_attacker${i}${'x'.repeat(24)}`) });
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    // Failure limit: max(5, 200/50) = 5 per address; the per-key limit (200) is not reached.
+    direct = await startTestServer({ model, env: { ASH_RATE_LIMIT_MAX: '200' } });
+    proxied = await startTestServer({
+      model,
+      env: { ASH_RATE_LIMIT_MAX: '200', ASH_TRUST_PROXY: '127.0.0.1' },
+    });
+  });
+  afterAll(async () => {
+    await direct?.close();
+    await proxied?.close();
+    await model?.close();
+  });
+
+  it('blocks made-up keys from a locked-out address, but a valid key from it still works', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++)
+      statuses.push((await api(direct.url, 'GET', '/api/agents', undefined, madeUp(i))).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual([429, 429, 429]);
+    // Missing keys are refused with 429 too while the address is blocked.
+    expect((await api(direct.url, 'GET', '/api/agents', undefined, noAuth)).status).toBe(429);
+    // The legitimate user behind the same address is unaffected.
+    for (let i = 0; i < 3; i++) expect((await api(direct.url, 'GET', '/api/agents')).status).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For unless ASH_TRUST_PROXY is set', async () => {
+    // Without ASH_TRUST_PROXY a forged header does not give the attacker fresh addresses.
+    const spoofed: number[] = [];
+    for (let i = 0; i < 3; i++)
+      spoofed.push(
+        (
+          await api(direct.url, 'GET', '/api/agents', undefined, {
+            ...madeUp(100 + i),
+            'x-forwarded-for': `203.0.113.${i + 1}`,
+          })
+        ).status,
+      );
+    expect(spoofed).toEqual([429, 429, 429]);
+  });
+
+  it('with ASH_TRUST_PROXY, counts failures per forwarded client address', async () => {
+    const from = (ip: string, i: number) => ({ ...madeUp(i), 'x-forwarded-for': ip });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++)
+      statuses.push(
+        (await api(proxied.url, 'GET', '/api/agents', undefined, from('198.51.100.7', i))).status,
+      );
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual([429, 429]);
+    // Another client behind the same proxy is not blocked.
+    expect((await api(proxied.url, 'GET', '/api/agents', undefined, from('198.51.100.8', 50))).status).toBe(
+      401,
+    );
+    // And a valid key from the blocked client still works.
+    const ok = await api(proxied.url, 'GET', '/api/agents', undefined, { 'x-forwarded-for': '198.51.100.7' });
+    expect(ok.status).toBe(200);
+  });
+
+  it('validates ASH_TRUST_PROXY', () => {
+    const base = serverEnv({ dataDir: '/tmp/x', modelUrl: 'http://127.0.0.1:1' });
+    expect(loadConfig(base).trustProxy).toBe(false);
+    expect(loadConfig({ ...base, ASH_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(() => loadConfig({ ...base, ASH_TRUST_PROXY: '2' })).toThrow(/ASH_TRUST_PROXY/);
+    expect(loadConfig({ ...base, ASH_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8' }).trustProxy).toEqual([
+      '127.0.0.1',
+      '10.0.0.0/8',
+    ]);
+    expect(() => loadConfig({ ...base, ASH_TRUST_PROXY: 'not an address' })).toThrow(ConfigError);
+  });
+});

@@ -218,6 +218,40 @@ describe('session and turn options reach the SDK', () => {
     expect(reset.body.agent.config).toEqual({});
   });
 
+  it('a per-turn model applies to that turn only when neither session nor agent sets one (QA #6)', async () => {
+    // Nothing sets a model: the SDK default applies, learnt from a first plain turn.
+    const plain = await createSession(t.url, 'opts');
+    await sendTurn(t.url, plain, { content: 'default' });
+    const defaultModel = main(t.model.messageRequests(plain)).at(-1)!.model;
+    expect(defaultModel).toBeTruthy();
+    expect(defaultModel).not.toBe('turn-only-model');
+
+    const id = await createSession(t.url, 'opts');
+    await sendTurn(t.url, id, { content: 'one', model: 'turn-only-model' });
+    expect(main(t.model.messageRequests(id)).at(-1)!.model).toBe('turn-only-model');
+    await sendTurn(t.url, id, { content: 'two' });
+    const second = main(t.model.messageRequests(id)).at(-1)!;
+    expect(lastUserText(second)).toBe('two');
+    expect(second.model).toBe(defaultModel);
+
+    // Also when the next turn needs a new Claude process, which resumes the conversation (its
+    // transcript remembers the last turn's model).
+    await sendTurn(t.url, id, { content: 'three', model: 'turn-only-model' });
+    const patched = await api(t.url, 'PATCH', `/api/sessions/${id}/config`, { systemPrompt: 'RESTARTED' });
+    expect(patched.status).toBe(200);
+    await sendTurn(t.url, id, { content: 'four' });
+    const fourth = main(t.model.messageRequests(id)).at(-1)!;
+    expect(fourth.systemText).toContain('RESTARTED');
+    expect(fourth.model).toBe(defaultModel);
+
+    // With a model from the agent folder's settings, the next turn is back on it.
+    const layered = await createSession(t.url, 'layered');
+    await sendTurn(t.url, layered, { content: 'one', model: 'turn-only-model' });
+    expect(main(t.model.messageRequests(layered)).at(-1)!.model).toBe('turn-only-model');
+    await sendTurn(t.url, layered, { content: 'two' });
+    expect(main(t.model.messageRequests(layered)).at(-1)!.model).toBe('folder-model');
+  });
+
   it('PATCH /config changes later turns only, never the running one', async () => {
     const id = await createSession(t.url, 'opts', { model: 'model-before', systemPrompt: 'PROMPT-BEFORE' });
     t.model

@@ -60,6 +60,8 @@ function isPublic(req: FastifyRequest): boolean {
  *    a token; `/health` is exempt;
  * 4. authentication: `Authorization: Bearer <API key>` on every route except `/health`,
  *    `/openapi.json` and `/docs*`; `/api/internal/*` routes need the internal secret instead.
+ *    Failed authentications are counted per client address; past the limit, requests from it
+ *    whose key is missing or invalid get 429 — a valid key is always let through.
  * Sets `req.tenantId` and `req.apiKeyId`.
  */
 export async function registerSecurity(app: FastifyInstance, opts: SecurityOptions): Promise<void> {
@@ -113,23 +115,34 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
     opts.rateLimit.max > 0
       ? new FailureCounter(Math.max(5, Math.ceil(opts.rateLimit.max / 50)), opts.rateLimit.windowMs)
       : undefined;
+  // The failure block applies only to requests that fail to authenticate: a valid key (or the
+  // internal secret) is never refused by it, so whoever shares an address with an attacker (NAT,
+  // proxy) keeps working. The address is `req.ip`: the socket peer, or the client named by
+  // `X-Forwarded-For` only when the operator trusts the proxy (ASH_TRUST_PROXY).
+  const refuseIfBlocked = (req: FastifyRequest): void => {
+    const blockedForMs = failures?.blockedFor(req.ip);
+    if (!blockedForMs) return;
+    const seconds = Math.ceil(blockedForMs / 1000);
+    throw new AppError(
+      'rate_limited',
+      `too many failed authentications from this address; retry after ${seconds} s`,
+      { headers: { 'Retry-After': String(seconds) } },
+    );
+  };
   app.addHook('onRequest', async (req, reply) => {
     if (limiter && req.routeOptions.url !== '/health') await limiter(req, reply);
     if (isPublic(req)) return;
-    const blockedForMs = failures?.blockedFor(req.ip);
-    if (blockedForMs) {
-      const seconds = Math.ceil(blockedForMs / 1000);
-      throw new AppError(
-        'rate_limited',
-        `too many failed authentications from this address; retry after ${seconds} s`,
-        {
-          headers: { 'Retry-After': String(seconds) },
-        },
-      );
+    if (req.routeOptions.config?.internal) {
+      try {
+        return checkInternal(req, opts.internal);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'unauthorized') refuseIfBlocked(req);
+        throw err;
+      }
     }
-    if (req.routeOptions.config?.internal) return checkInternal(req, opts.internal);
     const parsed = parseAuthorization(req.headers.authorization);
     if (!parsed.ok) {
+      refuseIfBlocked(req);
       throw parsed.reason === 'missing'
         ? unauthorized('this route needs an API key: send `Authorization: Bearer <key>`')
         : unauthorized(
@@ -139,6 +152,7 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
     }
     const principal = await opts.keys.authenticate(parsed.token);
     if (!principal) {
+      refuseIfBlocked(req);
       failures?.fail(req.ip);
       throw unauthorized('the API key is unknown or has been revoked', 'invalid_token');
     }
