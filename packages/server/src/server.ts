@@ -13,6 +13,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import type { Config } from './config.js';
 import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos } from './db/repos/index.js';
+import { AppError } from './errors.js';
 import { createLogger, SecretRegistry } from './logger.js';
 import { AgentService } from './services/agent-service.js';
 import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
@@ -228,7 +229,25 @@ async function createLocked(
       // Snapshots go to object storage on pause when it is remote (S3): another server sharing
       // the database and the bucket can then resume the session. A local store shares the disk
       // with the workspace, so a copy there would add nothing.
-      ...(objects.kind === 's3' ? { onPaused: async (s) => void (await snapshots.save(s)) } : {}),
+      // If the snapshot cannot be stored, the session stays paused with its workspace kept here
+      // (resumable on this server); pausing again retries the snapshot.
+      ...(objects.kind === 's3'
+        ? {
+            onPaused: async (s) => {
+              try {
+                await snapshots.save(s);
+              } catch (err) {
+                if (err instanceof AppError && err.code === 'storage_unavailable')
+                  throw new AppError(
+                    'storage_unavailable',
+                    'object storage is unavailable: the session is paused and its workspace kept on this server (it can be resumed here), but its snapshot was not stored; pause it again to retry',
+                    err.extra,
+                  );
+                throw err;
+              }
+            },
+          }
+        : {}),
       beforeResume: async (s) => void (await snapshots.restore(s)),
       beforeTurn: async (s) => void (await snapshots.restore(s)),
       restoreAgentFolder: (s) => archives.ensureVersion(s.tenantId, s.agentName, s.agentVersion),
