@@ -90,6 +90,13 @@ export const EnvSchema = Type.Object({
   ASH_S3_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
   /** Path-style bucket URLs (needed by most S3-compatible servers). */
   ASH_S3_FORCE_PATH_STYLE: Type.Boolean({ default: false }),
+  /**
+   * Longest wait of one S3 attempt, ms: for the connection, for an answer to a request without a
+   * large body, and for any pause while data flows.
+   */
+  ASH_S3_TIMEOUT_MS: Int(10_000, 100, 600_000),
+  /** Attempts per S3 operation (first try + retries of transient failures: no answer, 5xx, 429). */
+  ASH_S3_MAX_ATTEMPTS: Int(3, 1, 10),
   /** Static S3 credentials (else the AWS default chain: instance role, profile...). */
   AWS_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
   AWS_SECRET_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -184,6 +191,10 @@ export interface Config {
         prefix: string | undefined;
         region: string;
         forcePathStyle: boolean;
+        /** Per-attempt timeout, ms. */
+        timeoutMs: number;
+        /** Attempts per operation (≥ 1). */
+        maxAttempts: number;
         credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
       }
     | undefined;
@@ -349,6 +360,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           prefix: e.ASH_S3_PREFIX,
           region: e.ASH_S3_REGION,
           forcePathStyle: e.ASH_S3_FORCE_PATH_STYLE,
+          timeoutMs: e.ASH_S3_TIMEOUT_MS,
+          maxAttempts: e.ASH_S3_MAX_ATTEMPTS,
           credentials:
             e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
               ? {

@@ -13,6 +13,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import type { Config } from './config.js';
 import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos, type SessionRecord } from './db/repos/index.js';
+import { AppError } from './errors.js';
 import { createLogger, SecretRegistry } from './logger.js';
 import { AgentService } from './services/agent-service.js';
 import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
@@ -193,8 +194,26 @@ async function createLocked(
   // Snapshots go to object storage when a session is released (pause, eviction, shutdown) and
   // the store is remote (S3): another server sharing the database and the bucket can then take
   // the session over. A local store shares the disk with the workspace: a copy would add nothing.
+  // Snapshots go to object storage when it is remote (S3): another server sharing the database
+  // and the bucket can then take the session over. A local store shares the disk with the
+  // workspace, so a copy there would add nothing. If the snapshot cannot be stored, the session
+  // keeps its workspace here (resumable on this server); pausing again retries the snapshot.
   const persist =
-    objects.kind === 's3' ? async (s: SessionRecord) => void (await snapshots.save(s)) : undefined;
+    objects.kind === 's3'
+      ? async (s: SessionRecord) => {
+          try {
+            await snapshots.save(s);
+          } catch (err) {
+            if (err instanceof AppError && err.code === 'storage_unavailable')
+              throw new AppError(
+                'storage_unavailable',
+                'object storage is unavailable: the session keeps its workspace on this server (it can be resumed here), but its snapshot was not stored; pause it again to retry',
+                err.extra,
+              );
+            throw err;
+          }
+        }
+      : undefined;
   const ownership = new SessionOwnership({
     repos,
     ownerId,

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   invalid_base64: 400,
   /** A credential id that is unknown, inactive or another tenant's. */
   invalid_credential: 400,
+  /** A `messageId` that is not a message of this session (unknown, another session's or another tenant's). */
+  invalid_message_id: 400,
   /** No or malformed credentials on a protected route. */
   unauthorized: 401,
   /** Authenticated, but not allowed (e.g. an internal route from outside). */
@@ -54,6 +56,11 @@ export const ErrorCodes = {
   queue_item_not_pending: 409,
   /** The session has ended; it can be read but not used. */
   session_ended: 410,
+  /**
+   * The attachment is recorded, but its bytes are neither in the configured object storage (e.g.
+   * the operator switched storage backends or data dirs) nor intact in the session's workspace.
+   */
+  attachment_gone: 410,
   /** The body is larger than the route allows, or decoded content exceeds a limit. */
   payload_too_large: 413,
   /** The request's Content-Type is not accepted by the route. */

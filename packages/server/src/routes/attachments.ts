@@ -61,7 +61,7 @@ export function attachmentRoutes(
               description: 'The bytes',
               content: { '*/*': { schema: Type.String({ format: 'binary' }) } },
             },
-            ...errorResponses(400, 401, 404, 503),
+            ...errorResponses(400, 401, 404, 410, 503),
           },
         },
       },

@@ -138,7 +138,7 @@ export function sessionRoutes(
           summary: 'Send a message; the turn streams back as SSE',
           params,
           body: SendMessageBodySchema,
-          response: { 200: SseResponse, ...errorResponses(400, 401, 404, 409, 410, 413, 415) },
+          response: { 200: SseResponse, ...errorResponses(400, 401, 404, 409, 410, 413, 415, 503) },
         },
       },
       async (req, reply) => {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Attachment, ContentBlock, CreateAttachmentBody, MessageContent } from '@ash-ai/shared';
 import type { AttachmentRecord, Repos, SessionRecord } from '../db/repos/index.js';
@@ -87,7 +87,8 @@ export class AttachmentService {
   constructor(private readonly deps: AttachmentServiceDeps) {}
 
   /**
-   * Stores an attachment. Validated first (base64 400, size 413); then stored, copied into the
+   * Stores an attachment. Validated first (base64 400, size 413, `messageId` 400
+   * `invalid_message_id` unless it is a message of this session); then stored, copied into the
    * workspace and recorded — a failure at any step undoes the earlier ones.
    * @throws AppError 400, 404, 410, 413, 503.
    */
@@ -118,6 +119,15 @@ export class AttachmentService {
         `the attachment is ${bytes.length} bytes; the limit is ${this.deps.maxBytes} bytes (ASH_ATTACHMENT_MAX_SIZE_MB); nothing was stored`,
       );
     if (bytes.length === 0) throw invalidField('/body/content', 'must not be empty');
+    if (
+      body.messageId !== undefined &&
+      !(await this.deps.repos.history.getMessage(tenantId, sessionId, body.messageId))
+    )
+      throw new AppError(
+        'invalid_message_id',
+        `messageId '${body.messageId}' is not a message of session '${sessionId}'; nothing was stored`,
+        { errors: [{ path: '/body/messageId', message: 'must be the id of a message of this session' }] },
+      );
     const taken = new Set(
       (await this.deps.repos.attachments.listBySession(tenantId, sessionId)).map((a) => a.storedName),
     );
@@ -165,18 +175,64 @@ export class AttachmentService {
     return (await this.deps.repos.attachments.listBySession(tenantId, sessionId)).map(attachmentToApi);
   }
 
-  /** The row and a stream of the bytes. @throws AppError 404 `attachment_not_found`, 503. */
+  /**
+   * The row and a stream of the bytes.
+   * @throws AppError 404 `attachment_not_found`, 410 `attachment_gone`, 503.
+   */
   async open(tenantId: string, id: string): Promise<{ attachment: Attachment; stream: Readable }> {
     const row = await this.deps.repos.attachments.get(tenantId, id);
     if (!row) throw notFound('attachment_not_found', 'Attachment', id);
-    let stream: Readable | undefined;
+    return { attachment: attachmentToApi(row), stream: await this.bytes(row) };
+  }
+
+  /**
+   * The stored bytes of an attachment. When the object is not in the configured storage (the
+   * operator switched backends or data dirs since it was stored), the session's workspace copy is
+   * used if it is still intact (same size and SHA-256), and copied back into storage.
+   * @throws AppError 410 `attachment_gone` when neither has the bytes; 503 when storage fails
+   *   and there is no intact copy.
+   */
+  private async bytes(row: AttachmentRecord): Promise<Readable> {
+    let failure: unknown;
     try {
-      stream = await this.deps.store.get(row.storageKey);
+      const stream = await this.deps.store.get(row.storageKey);
+      if (stream) return stream;
     } catch (err) {
-      throw toAppError(err);
+      failure = err;
     }
-    if (!stream) throw notFound('attachment_not_found', 'Attachment', id);
-    return { attachment: attachmentToApi(row), stream };
+    const copy = await this.workspaceCopy(row);
+    if (copy) {
+      if (!failure)
+        void this.deps.store
+          .put(row.storageKey, copy)
+          .catch((err: unknown) =>
+            this.deps.log.warn({ err, attachmentId: row.id }, 'could not store an attachment again'),
+          );
+      return Readable.from([copy]);
+    }
+    if (failure) throw toAppError(failure);
+    this.deps.log.warn({ attachmentId: row.id }, 'attachment bytes are missing from object storage');
+    throw new AppError(
+      'attachment_gone',
+      `the bytes of attachment '${row.id}' are no longer in storage (it was switched or emptied since the attachment was stored); upload it again`,
+    );
+  }
+
+  /** The workspace copy (`attachments/<stored name>`) when it still holds exactly the stored bytes. */
+  private async workspaceCopy(row: AttachmentRecord): Promise<Buffer | undefined> {
+    try {
+      const ws = await this.deps.files.open(row.tenantId, row.sessionId, 'read');
+      const { handle, stats } = await ws.dir.openRead([ATTACHMENTS_DIR, row.storedName]);
+      try {
+        if (stats.size !== row.size) return undefined;
+        const buf = await handle.readFile();
+        return createHash('sha256').update(buf).digest('hex') === row.sha256 ? buf : undefined;
+      } finally {
+        await handle.close();
+      }
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -200,7 +256,8 @@ export class AttachmentService {
    * documents, UTF-8 text as plain-text documents (titled with the file name). Other content is
    * returned unchanged.
    * @throws AppError 400 `validation_failed` naming the block (unknown attachment of this session,
-   *   a type the block cannot carry), 413 over {@link MAX_MESSAGE_ATTACHMENT_BYTES}, 503.
+   *   a type the block cannot carry), 410 `attachment_gone`, 413 over
+   *   {@link MAX_MESSAGE_ATTACHMENT_BYTES}, 503.
    */
   async resolveContent(session: SessionRecord, content: MessageContent): Promise<MessageContent> {
     if (typeof content === 'string') return content;
@@ -222,14 +279,7 @@ export class AttachmentService {
           'payload_too_large',
           `the attachments of this message exceed ${MAX_MESSAGE_ATTACHMENT_BYTES} bytes`,
         );
-      let stream: Readable | undefined;
-      try {
-        stream = await this.deps.store.get(row.storageKey);
-      } catch (err) {
-        throw toAppError(err);
-      }
-      if (!stream) throw invalidField(where, 'the attachment bytes are gone from storage');
-      const bytes = await readAll(stream);
+      const bytes = await readAll(await this.bytes(row));
       const mime = row.mimeType.toLowerCase();
       if (block.type === 'image') {
         if (!IMAGE_TYPES.has(mime))

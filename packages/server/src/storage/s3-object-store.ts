@@ -37,7 +37,18 @@ export interface S3StoreOptions {
     | undefined;
   /** Scratch folder where streamed bodies are spooled before upload (S3 needs the length). */
   spoolDir: string;
+  /**
+   * Longest wait of one attempt, ms (default 10 s): for the connection, for the response of a
+   * request without a large body, and for any pause while data flows (uploads, downloads).
+   */
+  timeoutMs?: number | undefined;
+  /** Attempts per operation (default 3): the first try and retries of transient failures. */
+  maxAttempts?: number | undefined;
 }
+
+/** Defaults of {@link S3StoreOptions.timeoutMs} and {@link S3StoreOptions.maxAttempts}. */
+export const S3_DEFAULT_TIMEOUT_MS = 10_000;
+export const S3_DEFAULT_MAX_ATTEMPTS = 3;
 
 const isNotFound = (err: unknown): boolean => {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -45,20 +56,45 @@ const isNotFound = (err: unknown): boolean => {
 };
 
 /**
+ * Failures worth another attempt: no HTTP answer at all (refused, reset, timed out, aborted by
+ * our deadline), 5xx, 429 and throttling. A 4xx answer (denied, missing bucket...) is final.
+ */
+const isTransient = (err: unknown): boolean => {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === undefined) return true;
+  return status >= 500 || status === 429 || Boolean(e?.$retryable) || /throttl|slowdown/i.test(e?.name ?? '');
+};
+
+/**
  * Object storage on any S3-compatible service (`@aws-sdk/client-s3`). Streamed bodies are spooled
  * to a temporary file first, so the upload has a known length and a failing source stream never
  * leaves a partial object (a single PutObject is atomic: readers see the old or the new object).
  * Objects up to 5 GiB (the PutObject limit).
+ *
+ * Every operation is bounded: each attempt gives up after `timeoutMs` without a connection, a
+ * response (requests without a large body) or progress (streamed uploads and downloads), and at
+ * most `maxAttempts` attempts are made (transient failures only, with a short backoff). A dead or
+ * hanging endpoint therefore fails with {@link StorageError} within about
+ * `maxAttempts × timeoutMs` instead of holding requests forever. Retries are made here, not by
+ * the SDK, so a streamed upload is re-read from its spool file on every attempt.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   private readonly client: S3Client;
   private readonly prefix: string;
+  private readonly timeoutMs: number;
+  private readonly maxAttempts: number;
 
   constructor(private readonly opts: S3StoreOptions) {
+    this.timeoutMs = opts.timeoutMs ?? S3_DEFAULT_TIMEOUT_MS;
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? S3_DEFAULT_MAX_ATTEMPTS);
     this.client = new S3Client({
       region: opts.region,
       forcePathStyle: opts.forcePathStyle,
+      maxAttempts: 1,
+      // Options of the SDK's Node HTTP handler: connect timeout, and socket inactivity timeout.
+      requestHandler: { connectionTimeout: this.timeoutMs, socketTimeout: this.timeoutMs },
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
       // Plain checksums keep S3-compatible servers that predate the 2025 default (CRC32 trailers) working.
@@ -82,8 +118,10 @@ export class S3ObjectStore implements ObjectStore {
       ...(opts.contentType ? { ContentType: opts.contentType } : {}),
     };
     if (Buffer.isBuffer(body)) {
-      await this.send(`store ${key}`, () =>
-        this.client.send(new PutObjectCommand({ ...common, Body: body, ContentLength: body.length })),
+      await this.send(`store ${key}`, (abortSignal) =>
+        this.client.send(new PutObjectCommand({ ...common, Body: body, ContentLength: body.length }), {
+          abortSignal,
+        }),
       );
       return { size: body.length };
     }
@@ -98,10 +136,15 @@ export class S3ObjectStore implements ObjectStore {
         });
       }
       const { size } = await stat(spool);
-      await this.send(`store ${key}`, () =>
-        this.client.send(
-          new PutObjectCommand({ ...common, Body: createReadStream(spool), ContentLength: size }),
-        ),
+      // No overall deadline (a large upload takes its time): a stall is cut by the socket timeout.
+      await this.send(
+        `store ${key}`,
+        (abortSignal) =>
+          this.client.send(
+            new PutObjectCommand({ ...common, Body: createReadStream(spool), ContentLength: size }),
+            { abortSignal },
+          ),
+        { deadline: false },
       );
       return { size };
     } finally {
@@ -112,31 +155,38 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<Readable | undefined> {
     const Key = this.fullKey(key);
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key }));
+      // The deadline covers the response headers; the body then streams under the socket timeout.
+      const res = await this.send(`read ${key}`, (abortSignal) =>
+        this.client.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key }), { abortSignal }),
+      );
       const body = res.Body;
       if (!body) return Readable.from([]);
       return body instanceof Readable ? body : Readable.fromWeb(body as never);
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw new StorageError(`could not read ${key}: ${describe(err)}`, { cause: err });
+      if (isNotFound((err as Error).cause ?? err)) return undefined;
+      throw new StorageError(`could not read ${key}: ${describe((err as Error).cause ?? err)}`, {
+        cause: err,
+      });
     }
   }
 
   async exists(key: string): Promise<boolean> {
     const Key = this.fullKey(key);
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key }));
+      await this.send(`check ${key}`, (abortSignal) =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key }), { abortSignal }),
+      );
       return true;
     } catch (err) {
-      if (isNotFound(err)) return false;
-      throw new StorageError(`could not check ${key}: ${describe(err)}`, { cause: err });
+      if (isNotFound((err as Error).cause ?? err)) return false;
+      throw err;
     }
   }
 
   async delete(key: string): Promise<void> {
     const Key = this.fullKey(key);
-    await this.send(`delete ${key}`, () =>
-      this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key })),
+    await this.send(`delete ${key}`, (abortSignal) =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key }), { abortSignal }),
     );
   }
 
@@ -144,13 +194,14 @@ export class S3ObjectStore implements ObjectStore {
     const out: ObjectInfo[] = [];
     let token: string | undefined;
     do {
-      const page = await this.send(`list ${prefix}`, () =>
+      const page = await this.send(`list ${prefix}`, (abortSignal) =>
         this.client.send(
           new ListObjectsV2Command({
             Bucket: this.opts.bucket,
             Prefix: this.prefix + prefix,
             ...(token ? { ContinuationToken: token } : {}),
           }),
+          { abortSignal },
         ),
       );
       for (const o of page.Contents ?? []) {
@@ -167,8 +218,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async check(): Promise<void> {
-    await this.send(`reach bucket ${this.opts.bucket}`, () =>
-      this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket })),
+    await this.send(`reach bucket ${this.opts.bucket}`, (abortSignal) =>
+      this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }), { abortSignal }),
     );
   }
 
@@ -176,13 +227,35 @@ export class S3ObjectStore implements ObjectStore {
     this.client.destroy();
   }
 
-  private async send<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(`could not ${what}: ${describe(err)}`, { cause: err });
+  /**
+   * Runs one S3 call with the timeout and retry policy. `fn` builds a fresh request per attempt.
+   * With `deadline` (default), an attempt is aborted `timeoutMs` after it started unless it has
+   * its response by then. A 404 is returned at once (callers turn it into "missing").
+   * @throws StorageError whose `cause` is the last SDK error.
+   */
+  private async send<T>(
+    what: string,
+    fn: (abortSignal: AbortSignal) => Promise<T>,
+    opts: { deadline?: boolean } = {},
+  ): Promise<T> {
+    let last: unknown;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const ctrl = new AbortController();
+      const timer =
+        opts.deadline === false
+          ? undefined
+          : setTimeout(() => ctrl.abort(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      try {
+        return await fn(ctrl.signal);
+      } catch (err) {
+        last = err;
+        if (isNotFound(err) || !isTransient(err) || attempt === this.maxAttempts) break;
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** (attempt - 1))));
     }
+    throw new StorageError(`could not ${what}: ${describe(last)}`, { cause: last });
   }
 }
 

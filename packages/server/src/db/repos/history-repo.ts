@@ -43,6 +43,17 @@ export class HistoryRepo {
       await this.d.db.insert(this.d.t.sessionEvents).values(rows.slice(i, i + 500));
   }
 
+  /** One message of a session of a tenant (undefined for another session's or tenant's id). */
+  async getMessage(tenantId: string, sessionId: string, id: string): Promise<MessageRecord | undefined> {
+    const t = this.d.t.messages;
+    const rows = await this.d.db
+      .select()
+      .from(t)
+      .where(and(eq(t.tenantId, tenantId), eq(t.sessionId, sessionId), eq(t.id, id)))
+      .limit(1);
+    return rows[0] as MessageRecord | undefined;
+  }
+
   /** Messages with `sequence > after`, at most `limit`, and whether more follow. */
   async listMessages(
     tenantId: string,

@@ -1,0 +1,177 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type Server, Socket } from 'node:net';
+import { join } from 'node:path';
+import { startTestS3, type TestS3 } from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, createSession, deployAgent, startTestServer, type TestServer } from './harness.js';
+
+/**
+ * A TCP front for the S3 server that can forward, hold every connection without answering
+ * ("hang": accepts TCP, never responds) or stop listening ("closed": connection refused).
+ */
+class FlakyProxy {
+  mode: 'forward' | 'hang' = 'forward';
+  port = 0;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly upstreamPort: number) {}
+
+  async listen(): Promise<void> {
+    this.server = createServer((client) => {
+      this.track(client);
+      if (this.mode === 'hang') {
+        client.resume(); // read and drop: the request goes out, no answer ever comes
+        return;
+      }
+      const upstream = new Socket();
+      this.track(upstream);
+      upstream.connect(this.upstreamPort, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** Switches mode and drops open connections (pooled keep-alive sockets would bypass it). */
+  set(mode: 'forward' | 'hang'): void {
+    this.mode = mode;
+    this.dropConnections();
+  }
+
+  get listening(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** Stops listening: connections to the port are refused. */
+  async closePort(): Promise<void> {
+    this.dropConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+    this.server = undefined;
+  }
+
+  private dropConnections(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.on('close', () => this.sockets.delete(s));
+    s.on('error', () => undefined);
+  }
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+describe('object storage outages (S3 hanging or refusing connections)', () => {
+  let s3: TestS3;
+  let proxy: FlakyProxy;
+  let t: TestServer;
+  // Per attempt 400 ms, 2 attempts: every storage-bound request must answer well within 5 s.
+  const BOUND_MS = 5000;
+
+  beforeAll(async () => {
+    s3 = await startTestS3();
+    proxy = new FlakyProxy(Number(new URL(s3.endpoint).port));
+    await proxy.listen();
+    t = await startTestServer({
+      env: {
+        ...s3.env,
+        ASH_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+        ASH_S3_TIMEOUT_MS: '400',
+        ASH_S3_MAX_ATTEMPTS: '2',
+      },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await proxy?.closePort();
+    await s3?.close();
+  });
+
+  const timed = async <T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> => {
+    const start = Date.now();
+    const value = await fn();
+    return { value, ms: Date.now() - start };
+  };
+
+  const agentDirs = (name: string) => {
+    const dir = join(t.dataDir, 'agents', 'default', name);
+    return existsSync(dir) ? readdirSync(dir) : [];
+  };
+
+  for (const outage of ['hang', 'closed'] as const) {
+    it(`${outage}: deploy, pause and attachments fail fast with 503 storage_unavailable and store nothing half-way`, async () => {
+      proxy.set('forward');
+      if (!proxy.listening) await proxy.listen();
+      const agent = `kept-${outage}`;
+      await deployAgent(t.url, agent, { 'CLAUDE.md': '# v1\n' });
+      const id = await createSession(t.url, agent);
+      const up = await api(t.url, 'POST', `/api/sessions/${id}/files`, {
+        files: [{ path: 'notes/work.txt', content: b64('precious work\n') }],
+      });
+      expect(up.status).toBe(200);
+
+      if (outage === 'hang') proxy.set('hang');
+      else await proxy.closePort();
+
+      // A new agent: 503, and no agent row nor folder is left behind.
+      const fresh = await timed(() =>
+        api(t.url, 'POST', '/api/agents', {
+          name: `new-${outage}`,
+          files: [{ path: 'CLAUDE.md', content: b64('# new\n') }],
+        }),
+      );
+      expect(fresh.ms).toBeLessThan(BOUND_MS);
+      expect(fresh.value.status).toBe(503);
+      expect(fresh.value.body.code).toBe('storage_unavailable');
+      expect(fresh.value.headers.get('retry-after')).toBeTruthy();
+      expect((await api(t.url, 'GET', `/api/agents/new-${outage}`)).status).toBe(404);
+      expect(agentDirs(`new-${outage}`)).toEqual([]);
+
+      // A redeploy: 503, the live version is unchanged.
+      const re = await timed(() =>
+        api(t.url, 'POST', '/api/agents', {
+          name: agent,
+          files: [{ path: 'CLAUDE.md', content: b64('# v2\n') }],
+        }),
+      );
+      expect(re.ms).toBeLessThan(BOUND_MS);
+      expect(re.value.body.code).toBe('storage_unavailable');
+      expect((await api(t.url, 'GET', `/api/agents/${agent}`)).body.agent.version).toBe(1);
+      expect(agentDirs(agent)).toEqual(['v1']);
+
+      // An attachment: 503, no row, no workspace copy.
+      const att = await timed(() =>
+        api(t.url, 'POST', `/api/sessions/${id}/attachments`, { filename: 'a.txt', content: b64('hello') }),
+      );
+      expect(att.ms).toBeLessThan(BOUND_MS);
+      expect(att.value.status).toBe(503);
+      expect(att.value.body.code).toBe('storage_unavailable');
+      expect((await api(t.url, 'GET', `/api/sessions/${id}/attachments`)).body.attachments).toEqual([]);
+      expect(existsSync(join(t.dataDir, 'sessions', id, 'workspace', 'attachments', 'a.txt'))).toBe(false);
+
+      // Pause: the snapshot cannot be stored → 503; the workspace stays and the session resumes.
+      const paused = await timed(() => api(t.url, 'POST', `/api/sessions/${id}/pause`));
+      expect(paused.ms).toBeLessThan(BOUND_MS);
+      expect(paused.value.status).toBe(503);
+      expect(paused.value.body.code).toBe('storage_unavailable');
+      expect(paused.value.body.detail).toMatch(/kept on this server/);
+      const file = await api(t.url, 'GET', `/api/sessions/${id}/files/notes/work.txt?format=json`);
+      expect(file.body.content).toBe('precious work\n');
+      const resumed = await api(t.url, 'POST', `/api/sessions/${id}/resume`);
+      expect(resumed.status).toBe(200);
+      expect(resumed.body.session.status).toBe('active');
+
+      // Storage back: the same operations work again.
+      if (outage === 'closed') await proxy.listen();
+      proxy.set('forward');
+      expect((await api(t.url, 'POST', `/api/sessions/${id}/pause`)).status).toBe(200);
+      await deployAgent(t.url, agent, { 'CLAUDE.md': '# v2\n' });
+      expect((await api(t.url, 'GET', `/api/agents/${agent}`)).body.agent.version).toBe(2);
+    });
+  }
+});
