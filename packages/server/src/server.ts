@@ -207,7 +207,7 @@ async function createLocked(
             if (err instanceof AppError && err.code === 'storage_unavailable')
               throw new AppError(
                 'storage_unavailable',
-                'object storage is unavailable: the session keeps its workspace on this server (it can be resumed here), but its snapshot was not stored; pause it again to retry',
+                'object storage is unavailable: the session workspace is kept on this server (it can be resumed here), but its snapshot was not stored; pause it again to retry',
                 err.extra,
               );
             throw err;
