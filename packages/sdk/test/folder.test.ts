@@ -44,7 +44,6 @@ describe('readAgentFolder', () => {
       ['shared/up', 'symbolic link cycle'],
     ]);
   });
-
   it('throws errors with a stable code for local path problems', async () => {
     const root = tempDir('ash-folder-codes-');
     dirs.push(root);
@@ -66,5 +65,34 @@ describe('readAgentFolder', () => {
       code: 'invalid_path',
     });
     await expect(client.sessions.files.read('s', 'a//b')).rejects.toMatchObject({ code: 'invalid_path' });
+  });
+
+  it('never uploads .git or node_modules, at any depth, nor through links (QA #9)', async () => {
+    const root = tempDir('ash-folder-');
+    dirs.push(root);
+    const write = (rel: string, text: string) => {
+      mkdirSync(join(root, rel, '..'), { recursive: true });
+      writeFileSync(join(root, rel), text);
+    };
+    write('CLAUDE.md', '# Agent\n');
+    write('.git/HEAD', 'ref: refs/heads/main\n');
+    write('node_modules/dep/index.js', 'module.exports = 1;\n');
+    write('lib/node_modules/x.js', 'x');
+    write('lib/.git/config', '[core]');
+    write('lib/ok.js', 'ok');
+    symlinkSync('.git/HEAD', join(root, 'head'));
+    symlinkSync('node_modules/dep', join(root, 'deps'));
+    symlinkSync('../node_modules/dep/index.js', join(root, 'lib', 'dep.js'));
+    symlinkSync('lib', join(root, 'liblink'));
+
+    const skipped: Array<[string, string]> = [];
+    const files = await readAgentFolder(root, { onSkip: (rel, reason) => skipped.push([rel, reason]) });
+    expect(files.map((f) => f.path).sort()).toEqual(['CLAUDE.md', 'lib/ok.js', 'liblink/ok.js']);
+    expect(skipped.sort()).toEqual([
+      ['deps', 'symbolic link into .git or node_modules'],
+      ['head', 'symbolic link into .git or node_modules'],
+      ['lib/dep.js', 'symbolic link into .git or node_modules'],
+      ['liblink/dep.js', 'symbolic link into .git or node_modules'],
+    ]);
   });
 });

@@ -1,10 +1,19 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   createTestPostgresDatabase,
   requestText,
   ScriptedModel,
   startTestS3,
+  removeDir,
   tempDir,
   type TestDatabase,
   type TestS3,
@@ -25,6 +34,87 @@ import {
 const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
+
+describe('agent folders never hold .git or node_modules (QA #9)', () => {
+  let t: TestServer;
+  let roots: string;
+  beforeAll(async () => {
+    roots = tempDir('ash-deploy-roots-');
+    t = await startTestServer({ env: { ASH_DEPLOY_PATH_ROOTS: roots } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    removeDir(roots);
+  });
+
+  const paths = (r: { body: { files: Array<{ path: string }> } }) => r.body.files.map((f) => f.path).sort();
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((p) => p.split('\\').join('/'));
+
+  it('a path deploy, the files API and new sessions leave them out, also behind links', async () => {
+    const src = join(roots, 'agent');
+    const write = (rel: string, text: string) => {
+      mkdirSync(join(src, rel, '..'), { recursive: true });
+      writeFileSync(join(src, rel), text);
+    };
+    write('CLAUDE.md', '# Git agent\n');
+    write('docs/a.txt', 'doc\n');
+    write('.git/HEAD', 'ref: refs/heads/main\n');
+    write('.git/config', '[core]\n');
+    write('node_modules/dep/index.js', 'module.exports = 1;\n');
+    write('sub/node_modules/x.js', 'x\n');
+    write('sub/.git/config', '[core]\n');
+    symlinkSync('docs/a.txt', join(src, 'ok.txt'));
+    symlinkSync('.git/HEAD', join(src, 'head'));
+    symlinkSync('node_modules/dep/index.js', join(src, 'dep.js'));
+    symlinkSync('../node_modules/dep', join(src, 'sub', 'deplink'));
+
+    const deployed = await api(t.url, 'POST', '/api/agents', { name: 'gitty', path: src });
+    expect(deployed.status).toBe(201);
+    const list = await api(t.url, 'GET', '/api/agents/gitty/files');
+    expect(list.status).toBe(200);
+    expect(paths(list)).toEqual(['CLAUDE.md', 'docs/a.txt', 'ok.txt']);
+    const id = await createSession(t.url, 'gitty');
+    const ws = walk(join(t.dataDir, 'sessions', id, 'workspace'));
+    expect(ws.filter((p) => /(^|\/)(\.git|node_modules)(\/|$)|^head$|^dep\.js$/.test(p))).toEqual([]);
+    expect(ws).toContain('ok.txt');
+
+    // Uploading into an agent: such paths are skipped (reported), never stored.
+    const up = await api(t.url, 'POST', '/api/agents/gitty/files', {
+      files: [
+        { path: 'good.txt', content: b64('good') },
+        { path: 'node_modules/evil.js', content: b64('evil') },
+        { path: 'lib/.git/hooks/pre-commit', content: b64('#!/bin/sh') },
+      ],
+    });
+    expect(up.status).toBe(200);
+    expect(up.body.files).toEqual([
+      { path: 'good.txt', written: true, size: 4 },
+      { path: 'node_modules/evil.js', written: false, error: expect.stringMatching(/skipped/) },
+      { path: 'lib/.git/hooks/pre-commit', written: false, error: expect.stringMatching(/skipped/) },
+    ]);
+    expect(paths(await api(t.url, 'GET', '/api/agents/gitty/files'))).toEqual([
+      'CLAUDE.md',
+      'docs/a.txt',
+      'good.txt',
+      'ok.txt',
+    ]);
+    const version = up.body.agent.version as number;
+    const vdir = readdirSync(join(t.dataDir, 'agents'), { recursive: true, encoding: 'utf8' });
+    expect(vdir.filter((p) => p.includes(`v${version}`) && /node_modules|\.git/.test(p))).toEqual([]);
+    // Reading one by path: not found, like any file the agent does not have.
+    for (const p of ['node_modules/evil.js', '.git/config'])
+      expect((await api(t.url, 'GET', `/api/agents/gitty/files/${p}`)).status, p).toBe(404);
+
+    // A files deploy skips them too.
+    await deployAgent(t.url, 'gitty2', {
+      'CLAUDE.md': '# G\n',
+      '.git/config': '[core]\n',
+      'a/node_modules/b.js': 'b',
+    });
+    expect(paths(await api(t.url, 'GET', '/api/agents/gitty2/files'))).toEqual(['CLAUDE.md']);
+  });
+});
 
 describe('agent files (knowledge files) and agent folders in storage', () => {
   let t: TestServer;

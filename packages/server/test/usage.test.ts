@@ -359,4 +359,32 @@ describe('tenant budget', () => {
     expect(ok.events.at(-1)!.data).toMatchObject({ outcome: 'completed' });
     expect((await api(t.url, 'PUT', '/api/usage/budget', { budgetUsd: -1 })).status).toBe(400);
   });
+
+  it('prices a newer model at the dearest known rate of its family, and says so on the record (QA #10)', async () => {
+    const id = await createSession(t.url, 'tb', { model: 'claude-opus-5-5' });
+    t.model.forSession(id).enqueue({
+      text: 'priced',
+      usage: {
+        input_tokens: 1000,
+        output_tokens: 100,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
+    });
+    await sendTurn(t.url, id, { content: 'what does this cost' });
+    await settle(t, id, 1);
+    const calls = (await api(t.url, 'GET', `/api/usage?sessionId=${id}&kind=model_call`)).body.records;
+    const opus = calls.filter((c: { model: string }) => c.model === 'claude-opus-5-5');
+    expect(opus.length).toBeGreaterThan(0);
+    for (const c of opus) {
+      expect(c.priceVersion).toBe('anthropic-list-2025-11;fallback=opus');
+      // Opus 4.1's $15 in / $75 out per MTok, not a cheaper default.
+      const want =
+        (c.inputTokens * 15 + c.outputTokens * 75 + c.cacheCreationTokens * 18.75 + c.cacheReadTokens * 1.5) /
+        1e6;
+      expect(c.costUsd).toBeCloseTo(want, 12);
+      expect(c.costUsd).toBeGreaterThan(0);
+    }
+    expect(t.logs()).toMatch(/priced at a fallback rate/);
+  });
 });

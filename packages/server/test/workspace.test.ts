@@ -128,6 +128,37 @@ describe('workspace bundles', () => {
     ).toBe(true);
   });
 
+  it('restores bundles with links that stay inside the workspace, also over the same links (QA #7)', async () => {
+    const id = await createSession(t.url, 'bundler');
+    const ws = join(t.dataDir, 'sessions', id, 'workspace');
+    const bundle = rawTarGz([
+      { path: 'link', type: 'SymbolicLink', linkpath: 'sub/file.txt' },
+      { path: 'sub/file.txt', body: 'inside' },
+      { path: 'sub/up', type: 'SymbolicLink', linkpath: '../link' },
+    ]);
+    const first = await uploadRaw(t.url, id, bundle);
+    expect(first.status).toBe(200);
+    expect(readlinkSync(join(ws, 'link'))).toBe('sub/file.txt');
+    expect(readFileSync(join(ws, 'sub', 'up'), 'utf8')).toBe('inside');
+    // The same bundle again, and this workspace's own download: its links replace the links there.
+    const again = await uploadRaw(t.url, id, bundle);
+    expect(again.status).toBe(200);
+    const dl = await download(t.url, id);
+    expect(dl.status).toBe(200);
+    const own = await uploadRaw(t.url, id, dl.bytes);
+    expect(own.status).toBe(200);
+    expect(readlinkSync(join(ws, 'link'))).toBe('sub/file.txt');
+    expect(readlinkSync(join(ws, 'sub', 'up'))).toBe('../link');
+    // A link escaping the workspace is still refused.
+    const out = await uploadRaw(
+      t.url,
+      id,
+      rawTarGz([{ path: 'sub/out', type: 'SymbolicLink', linkpath: '../../escape' }]),
+    );
+    expect(out.status).toBe(400);
+    expect(existsSync(join(ws, 'sub', 'out'))).toBe(false);
+  });
+
   it('rejects malicious bundles whole and writes nothing, inside or outside', async () => {
     const id = await createSession(t.url, 'bundler');
     const ws = join(t.dataDir, 'sessions', id, 'workspace');

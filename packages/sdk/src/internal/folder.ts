@@ -24,8 +24,9 @@ const ALWAYS_SKIP = new Set(['.git', 'node_modules', '.DS_Store']);
  * `.ashignore` exclude (full gitignore syntax: globs, `**`, folders with a trailing `/`,
  * anchoring with a leading `/`, `!` to re-include; `.ashignore` is applied after `.gitignore`).
  * A symbolic link whose target lies inside the folder is uploaded as what it points to (a file
- * or a whole directory, as `cp -L` would; cycles are cut); a link leading outside the folder or
- * nowhere is left out and reported to `onSkip`, like the server's own path deploy does. The
+ * or a whole directory, as `cp -L` would; cycles are cut); a link leading outside the folder,
+ * nowhere, or into `.git` / `node_modules` is left out and reported to `onSkip`, like the
+ * server's own path deploy does. The
  * size limit is checked before anything is read.
  * @throws AshLocalError `not_a_directory` when the folder does not exist (or is a file),
  *   `payload_too_large` when it exceeds `maxBytes`, `local_io_error` when a file cannot be read.
@@ -69,6 +70,16 @@ async function readFolder(dir: string, opts: ReadFolderOptions): Promise<UploadF
         const target = await fs.realpath(a).catch(() => undefined);
         if (!target || !inside(target)) {
           opts.onSkip?.(r, target ? 'symbolic link to outside the folder' : 'broken symbolic link');
+          continue;
+        }
+        // What `.git` and `node_modules` hold is never uploaded, not even through a link.
+        if (
+          path
+            .relative(realRoot, target)
+            .split(path.sep)
+            .some((s) => ALWAYS_SKIP.has(s))
+        ) {
+          opts.onSkip?.(r, 'symbolic link into .git or node_modules');
           continue;
         }
         const st = await fs.stat(target);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AgentFilesChange, FileContent, FileEntry, UploadFilesBody, UploadResult } from '@ash-ai/shared';
 import type { AgentRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
-import type { AgentStore, StagedAgent } from '../storage/agent-store.js';
+import { type AgentStore, isSkippedPath, type StagedAgent } from '../storage/agent-store.js';
 import { extractTarGz, packTarGz, treeSize } from '../storage/bundle.js';
 import { ConfinedDir } from '../storage/confined-dir.js';
 import { storageKeys } from '../storage/keys.js';
@@ -13,6 +13,9 @@ import { agentToApi } from './agent-service.js';
 import { type BatchLimits, decodeBatch, requestPath } from './file-batch.js';
 import { mapFileErrors, toAppError } from './file-errors.js';
 import { listTree, mimeFor, readForJson, writeBatch } from './session-files.js';
+
+/** Never archived with an agent (nor deployed, listed or copied into sessions). */
+const AGENT_EXCLUDES = new Set(['.git', 'node_modules', '.DS_Store']);
 
 /** Limits for restoring an agent archive. */
 const ARCHIVE_LIMITS = { maxCompressedBytes: 4 * 1024 ** 3, maxBytes: 8 * 1024 ** 3, maxEntries: 200_000 };
@@ -45,7 +48,7 @@ export class AgentArchives {
     try {
       await this.deps.store.put(
         key,
-        packTarGz([{ dir: new ConfinedDir(dir), prefix: '', exclude: new Set(), links: 'inside' }]),
+        packTarGz([{ dir: new ConfinedDir(dir), prefix: '', exclude: AGENT_EXCLUDES, links: 'inside' }]),
         { contentType: 'application/gzip' },
       );
     } catch (err) {
@@ -193,6 +196,8 @@ export class AgentFiles {
   async openFile(tenantId: string, name: string, rawPath: string | undefined) {
     const { path, segments } = requestPath(rawPath);
     const { agent, dir } = await this.current(tenantId, name);
+    // An agent never holds `.git` / `node_modules` (an old version might): not found, like the listing.
+    if (isSkippedPath(segments)) throw notFound('file_not_found', 'File', path);
     const { handle, stats } = await mapFileErrors(() => dir.openRead(segments));
     return { path, handle, size: stats.size, mimeType: mimeFor(path), version: agent.version };
   }
@@ -213,11 +218,20 @@ export class AgentFiles {
   /** Adds or replaces files; publishes a new version. @throws AppError 400, 404, 409, 413, 503. */
   async upload(tenantId: string, name: string, body: UploadFilesBody): Promise<AgentFilesChange> {
     if (!(await this.deps.repos.agents.get(tenantId, name))) throw notFound('agent_not_found', 'Agent', name);
-    const { files, skipped } = decodeBatch(body, this.deps.limits);
+    const decoded = decodeBatch(body, this.deps.limits);
+    // Like a deploy: `.git`, `node_modules` and `.DS_Store` are never stored in an agent.
+    const files = decoded.files.filter((f) => !isSkippedPath(f.segments));
+    const neverStored = decoded.files.filter((f) => isSkippedPath(f.segments));
     let results: UploadResult[] = [];
     const agent = await this.change(tenantId, name, async (staged) => {
-      results = await writeBatch(new ConfinedDir(staged.dir), files, skipped);
+      results = await writeBatch(new ConfinedDir(staged.dir), files, decoded.skipped);
     });
+    for (const f of neverStored)
+      results.push({
+        path: f.path,
+        written: false,
+        error: 'skipped (an agent never holds .git or node_modules)',
+      });
     return { agent: agentToApi(agent), files: results };
   }
 

@@ -27,8 +27,55 @@ describe('price tables', () => {
         cacheReadInputTokens: 200_000,
       }),
     ).toBeCloseTo(3 + 1.5 + 0.0375 + 0.06, 12);
-    // Unknown models fall back to the default entry.
-    expect(p.priceOf('some-gateway-model')).toEqual(BUILTIN_PRICES.default);
+    // Unknown models of no known family: the most expensive rate of the table.
+    expect(p.lookup('some-gateway-model')).toMatchObject({ kind: 'max', price: { outputPerMTok: 75 } });
+  });
+
+  it('never prices a newer or unknown model as free or cheap (QA #10)', () => {
+    const p = new Pricing(BUILTIN_PRICES);
+    const opusMax = BUILTIN_PRICES.models['claude-opus-4-1']!;
+    const sonnetMax = BUILTIN_PRICES.models['claude-sonnet-4-5']!;
+    const haikuMax = BUILTIN_PRICES.models['claude-haiku-4-5']!;
+    // New major / minor versions and dated variants: the family's most expensive known rate.
+    for (const id of ['claude-opus-5-5', 'claude-opus-5', 'claude-opus-5-5-20261101', 'claude-opus-4-6']) {
+      expect(p.lookup(id), id).toEqual({ kind: 'family', family: 'opus', price: opusMax });
+      expect(p.versionFor(id), id).toBe('anthropic-list-2025-11;fallback=opus');
+    }
+    for (const id of ['claude-sonnet-5', 'claude-sonnet-5-20260301', 'claude-sonnet-4-7'])
+      expect(p.lookup(id), id).toEqual({ kind: 'family', family: 'sonnet', price: sonnetMax });
+    expect(p.lookup('claude-haiku-5')).toEqual({ kind: 'family', family: 'haiku', price: haikuMax });
+    // A known id in a provider's or a dated form keeps its own price.
+    for (const id of [
+      'claude-opus-4-5-20251101',
+      'claude-opus-4-5@20251101',
+      'us.anthropic.claude-opus-4-5-20251101-v1:0',
+      'anthropic/claude-opus-4-5',
+      'CLAUDE-OPUS-4-5',
+    ]) {
+      expect(p.lookup(id), id).toMatchObject({ kind: 'exact', key: 'claude-opus-4-5' });
+      expect(p.versionFor(id), id).toBe('anthropic-list-2025-11');
+    }
+    expect(p.lookup('claude-opus-4-20250514')).toMatchObject({ kind: 'exact', key: 'claude-opus-4' });
+    // A longer version number is not a variant of a shorter key.
+    expect(p.lookup('claude-opus-45')).toMatchObject({ kind: 'family', family: 'opus' });
+    // Unknown and unheard-of models: the dearest rate of all, never 0.
+    for (const id of ['claude-mythos-1', 'gpt-9', '']) {
+      expect(p.lookup(id), id).toEqual({ kind: 'max', price: opusMax });
+      expect(p.versionFor(id), id).toBe('anthropic-list-2025-11;fallback=max');
+      expect(
+        p.cost(id, {
+          inputTokens: 1_000_000,
+          outputTokens: 0,
+          cacheCreationInputTokens: 0,
+          cacheReadInputTokens: 0,
+        }),
+      ).toBe(15);
+    }
+    // The operator's `default` prices models of no known family; families still use their own rates.
+    const ops = new Pricing({ ...BUILTIN_PRICES, default: { ...sonnetMax, outputPerMTok: 99 } });
+    expect(ops.lookup('gpt-9')).toMatchObject({ kind: 'default', price: { outputPerMTok: 99 } });
+    expect(ops.versionFor('gpt-9')).toBe('anthropic-list-2025-11;fallback=default');
+    expect(ops.lookup('claude-opus-5-5')).toMatchObject({ kind: 'family', price: opusMax });
   });
 
   it('lays the operator file over the built-in table and takes its version', () => {

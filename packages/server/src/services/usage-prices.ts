@@ -19,9 +19,11 @@ export const ModelPriceSchema = Type.Object(
 export type ModelPrice = Static<typeof ModelPriceSchema>;
 
 /**
- * A versioned price table. `models` keys are model ids or id prefixes (the longest matching key
- * wins, so `claude-sonnet-4-5` prices `claude-sonnet-4-5-20250929`); `default` prices any other
- * model (absent: such calls cost 0 and are logged).
+ * A versioned price table. `models` keys are model ids or id prefixes: the longest key that the
+ * id equals or continues past a separator wins (`claude-sonnet-4-5` prices the dated
+ * `claude-sonnet-4-5-20250929` and `claude-sonnet-4-5@20250929`), but never another version
+ * (`claude-opus-4` does not price `claude-opus-4-6`). Other models are priced by
+ * {@link Pricing.lookup}'s fallbacks; `default`, when given, prices models of no known family.
  */
 export const PriceTableSchema = Type.Object(
   {
@@ -44,7 +46,8 @@ const p = (input: number, output: number, cacheWrite: number, cacheRead: number)
 /**
  * The built-in table: Anthropic's published list prices per million tokens
  * (https://docs.anthropic.com/en/docs/about-claude/pricing), cache writes at the 5-minute rate.
- * Unknown models are priced like Sonnet (`default`), so budgets never see a free model.
+ * It has no `default`: a model it does not know is priced at the most expensive rate of its
+ * family (Opus, Sonnet, Haiku), or of all models, so budgets never see a free or cheap model.
  */
 export const BUILTIN_PRICES: PriceTable = {
   version: 'anthropic-list-2025-11',
@@ -61,9 +64,50 @@ export const BUILTIN_PRICES: PriceTable = {
     'claude-3-5-haiku': p(0.8, 4, 1, 0.08),
     'claude-3-haiku': p(0.25, 1.25, 0.3, 0.03),
   },
-  default: p(3, 15, 3.75, 0.3),
 };
 
+/** Model families priced together when a model's own id is unknown. */
+const FAMILIES = ['opus', 'sonnet', 'haiku'] as const;
+
+/**
+ * How a model's price was found: `exact` (a key of the table), or a fallback — `family` (the most
+ * expensive rate of the model's family), `default` (the table's `default`), `max` (the most
+ * expensive rate of the table).
+ */
+export type PriceMatch =
+  | { price: ModelPrice; kind: 'exact'; key: string }
+  | { price: ModelPrice; kind: 'family'; family: (typeof FAMILIES)[number] }
+  | { price: ModelPrice; kind: 'default' | 'max' };
+
+/** Dearer first: by output, then input, then cache prices. */
+const dearer = (a: ModelPrice, b: ModelPrice) =>
+  b.outputPerMTok - a.outputPerMTok ||
+  b.inputPerMTok - a.inputPerMTok ||
+  b.cacheWritePerMTok - a.cacheWritePerMTok ||
+  b.cacheReadPerMTok - a.cacheReadPerMTok;
+
+/**
+ * The model id as priced: lower case, without a cloud provider's prefix
+ * (`us.anthropic.claude-…` on Bedrock, `anthropic/claude-…` on gateways).
+ */
+function normalise(model: string): string {
+  const id = model.trim().toLowerCase();
+  const at = id.search(/(^|[./])claude-/);
+  return at > 0 ? id.slice(at + 1) : id;
+}
+
+/**
+ * True when `key` prices `id`: equal, or `id` continues past a separator with something that is
+ * not a further version number (`-20250929`, `@20250929`, `-v1:0` are variants of `key`;
+ * `-6` in `claude-opus-4-6` is another version).
+ */
+function keyMatches(id: string, key: string): boolean {
+  if (id === key) return true;
+  if (!id.startsWith(key)) return false;
+  const rest = id.slice(key.length);
+  if (/[a-z0-9]$/.test(key) && /^[a-z0-9]/.test(rest)) return false;
+  return !/^[-._]\d{1,2}(?!\d)/.test(rest);
+}
 /** Token counts of one model call. */
 export interface TokenCounts {
   inputTokens: number;
@@ -82,25 +126,64 @@ export class PriceTableError extends Error {
 
 /** Prices model calls with one table. */
 export class Pricing {
-  private readonly keys: string[];
+  private readonly keys: Array<{ key: string; lower: string }>;
+  private readonly familyMax = new Map<string, ModelPrice>();
+  private readonly max: ModelPrice | undefined;
 
   constructor(readonly table: PriceTable) {
     // Longest key first: the most specific prefix wins.
-    this.keys = Object.keys(table.models).sort((a, b) => b.length - a.length);
+    this.keys = Object.keys(table.models)
+      .sort((a, b) => b.length - a.length)
+      .map((key) => ({ key, lower: key.toLowerCase() }));
+    const all = Object.values(table.models);
+    this.max = [...all, ...(table.default ? [table.default] : [])].sort(dearer)[0];
+    for (const family of FAMILIES) {
+      const members = Object.entries(table.models)
+        .filter(([k]) => new RegExp(`(^|[^a-z])${family}([^a-z]|$)`).test(k.toLowerCase()))
+        .map(([, v]) => v)
+        .sort(dearer);
+      if (members[0]) this.familyMax.set(family, members[0]);
+    }
   }
 
   get version(): string {
     return this.table.version;
   }
 
-  /** The price entry for a model id, or undefined when neither a key nor `default` matches. */
-  priceOf(model: string): ModelPrice | undefined {
-    const id = model.toLowerCase();
-    const key = this.keys.find((k) => id === k.toLowerCase() || id.startsWith(k.toLowerCase()));
-    return key ? this.table.models[key] : this.table.default;
+  /**
+   * The price of a model id and how it was found: a key of the table; else, for an unknown
+   * model of a known family (`claude-opus-5-5`, `claude-sonnet-5-20260101`), the most expensive
+   * rate of that family; else the table's `default`; else the most expensive rate of the table.
+   * Undefined only for an empty table.
+   */
+  lookup(model: string): PriceMatch | undefined {
+    const id = normalise(model);
+    const hit = this.keys.find((k) => keyMatches(id, k.lower));
+    if (hit) return { price: this.table.models[hit.key]!, kind: 'exact', key: hit.key };
+    const family = FAMILIES.find((f) => new RegExp(`(^|[^a-z])${f}([^a-z]|$)`).test(id));
+    const familyPrice = family && this.familyMax.get(family);
+    if (family && familyPrice) return { price: familyPrice, kind: 'family', family };
+    if (this.table.default) return { price: this.table.default, kind: 'default' };
+    return this.max ? { price: this.max, kind: 'max' } : undefined;
   }
 
-  /** Cost of one call in USD (0 when the model has no price). */
+  /** The price entry for a model id (see {@link lookup}); undefined only for an empty table. */
+  priceOf(model: string): ModelPrice | undefined {
+    return this.lookup(model)?.price;
+  }
+
+  /**
+   * The price version to record with a call of `model`: the table's version, followed by
+   * `;fallback=<family|default|max>` when the model had no price of its own
+   * (e.g. `anthropic-list-2025-11;fallback=opus`).
+   */
+  versionFor(model: string): string {
+    const m = this.lookup(model);
+    if (!m || m.kind === 'exact') return this.version;
+    return `${this.version};fallback=${m.kind === 'family' ? m.family : m.kind}`;
+  }
+
+  /** Cost of one call in USD (0 when the table has no price at all). */
   cost(model: string, t: TokenCounts): number {
     const price = this.priceOf(model);
     if (!price) return 0;
@@ -116,8 +199,8 @@ export class Pricing {
 
 /**
  * The pricing in force: the built-in table, or the operator's file (`ASH_PRICES_FILE`) laid over
- * it — its `models` entries replace or add to the built-in ones, its `default` replaces the
- * built-in default, and its `version` names the result.
+ * it — its `models` entries replace or add to the built-in ones, its `default` (if any) prices
+ * models of no known family, and its `version` names the result.
  * @throws PriceTableError when the file cannot be read or does not match {@link PriceTableSchema}.
  */
 export function loadPricing(file: string | undefined): Pricing {
@@ -139,8 +222,6 @@ export function loadPricing(file: string | undefined): Pricing {
   return new Pricing({
     version: parsed.version,
     models: { ...BUILTIN_PRICES.models, ...parsed.models },
-    ...((parsed.default ?? BUILTIN_PRICES.default)
-      ? { default: parsed.default ?? BUILTIN_PRICES.default }
-      : {}),
+    ...(parsed.default ? { default: parsed.default } : {}),
   });
 }

@@ -115,9 +115,20 @@ export class UsageService implements TurnHooks {
     u: ModelCallUsage,
   ): Promise<boolean> {
     const { pricing } = this.deps;
-    if (!pricing.priceOf(u.model) && !this.unpriced.has(u.model)) {
+    const match = pricing.lookup(u.model);
+    if ((!match || match.kind !== 'exact') && !this.unpriced.has(u.model)) {
       this.unpriced.add(u.model);
-      this.deps.log.warn({ model: u.model }, 'no price for this model: its calls cost 0 in the ledger');
+      if (!match)
+        this.deps.log.warn({ model: u.model }, 'no price for this model: its calls cost 0 in the ledger');
+      else
+        this.deps.log.warn(
+          {
+            model: u.model,
+            fallback: match.kind === 'family' ? match.family : match.kind,
+            price: match.price,
+          },
+          'no price of its own for this model: priced at a fallback rate (add it to ASH_PRICES_FILE)',
+        );
     }
     return this.deps.repos.usage.insert({
       ...this.base(session, turnId ?? null, 'model_call', u.messageId),
@@ -127,7 +138,7 @@ export class UsageService implements TurnHooks {
       cacheCreationTokens: u.cacheCreationInputTokens,
       cacheReadTokens: u.cacheReadInputTokens,
       costUsd: pricing.cost(u.model, u),
-      priceVersion: pricing.version,
+      priceVersion: pricing.versionFor(u.model),
     });
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, lstat, mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type { UploadFile } from '@ash-ai/shared';
 import { AppError } from '../errors.js';
 import { base64DecodedLength, decodeBase64Strict } from '../util/base64.js';
@@ -22,6 +22,14 @@ export interface AgentLimits {
 
 /** Folder entries never copied into an agent. */
 const SKIP_NAMES = new Set(['.git', 'node_modules', '.DS_Store']);
+
+/**
+ * True when a relative path (segments) lies in or is an entry an agent never holds: `.git`,
+ * `node_modules` (at any depth) or `.DS_Store`. Deploys, the agent files API and archives skip them.
+ */
+export function isSkippedPath(segments: readonly string[]): boolean {
+  return segments.some((s) => SKIP_NAMES.has(s));
+}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -93,7 +101,7 @@ export class AgentStore {
         });
       }
       // Like a folder deploy: .git, node_modules and .DS_Store are never copied.
-      if (rel.split('/').some((s) => SKIP_NAMES.has(s))) continue;
+      if (isSkippedPath(rel.split('/'))) continue;
       total += base64DecodedLength(f.content);
       if (total > limits.maxBytes)
         throw new AppError('payload_too_large', `the agent exceeds ${limits.maxBytes} bytes`);
@@ -219,10 +227,11 @@ export class AgentStore {
       let isFile = e.isFile();
       if (e.isSymbolicLink()) {
         // A link to a file inside the folder (CLAUDE.md -> AGENTS.md) is copied as that file;
-        // links that leave the folder, or point at folders, are skipped.
+        // links that leave the folder, point at folders, or into `.git` / `node_modules`, are skipped.
         const target = await realpath(from).catch(() => undefined);
         if (!target?.startsWith(root.endsWith(sep) ? root : root + sep) || !(await stat(target)).isFile())
           continue;
+        if (isSkippedPath(relative(root, target).split(sep))) continue;
         from = target;
         isFile = true;
       }

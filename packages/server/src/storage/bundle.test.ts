@@ -194,4 +194,81 @@ describe('workspace bundles', () => {
     expect(readdirSync(outside)).toEqual([]);
     expect(existsSync(join(ws, 'a.txt'))).toBe(false);
   });
+  describe('links that stay inside the workspace (QA #7)', () => {
+    const archive = () =>
+      rawTarGz([
+        { path: 'link', type: 'SymbolicLink', linkpath: 'sub/file.txt' },
+        { path: 'sub/file.txt', body: 'inside' },
+        { path: 'sub/up', type: 'SymbolicLink', linkpath: '../top.txt' },
+        { path: 'sub/dirlink', type: 'SymbolicLink', linkpath: './' },
+        { path: 'top.txt', body: 'top' },
+      ]);
+
+    it('extracts them (a link may come before its target) and merges them into a workspace', async () => {
+      const staged = join(base, 'staged');
+      mkdirSync(staged);
+      const r = await extractTarGz(Readable.from([archive()]), staged, LIMITS, { links: 'inside' });
+      expect(readlinkSync(join(staged, 'link'))).toBe('sub/file.txt');
+      const ws = join(base, 'ws');
+      mkdirSync(ws);
+      await mergeInto(staged, r, new ConfinedDir(ws));
+      expect(readlinkSync(join(ws, 'link'))).toBe('sub/file.txt');
+      expect(readFileSync(join(ws, 'link'), 'utf8')).toBe('inside');
+      expect(readFileSync(join(ws, 'sub', 'up'), 'utf8')).toBe('top');
+      expect(readlinkSync(join(ws, 'sub', 'dirlink'))).toBe('./');
+    });
+
+    it('restores over the same links already in the workspace (a bundle of this very workspace)', async () => {
+      const ws = join(base, 'ws');
+      mkdirSync(join(ws, 'sub'), { recursive: true });
+      writeFileSync(join(ws, 'sub', 'file.txt'), 'old');
+      writeFileSync(join(ws, 'other.txt'), 'other');
+      symlinkSync('other.txt', join(ws, 'link'));
+      symlinkSync('../top.txt', join(ws, 'sub', 'up'));
+      const staged = join(base, 'staged');
+      mkdirSync(staged);
+      const r = await extractTarGz(Readable.from([archive()]), staged, LIMITS, { links: 'inside' });
+      await mergeInto(staged, r, new ConfinedDir(ws));
+      expect(readlinkSync(join(ws, 'link'))).toBe('sub/file.txt');
+      expect(readFileSync(join(ws, 'link'), 'utf8')).toBe('inside');
+      expect(readFileSync(join(ws, 'other.txt'), 'utf8')).toBe('other');
+      expect(readFileSync(join(ws, 'sub', 'up'), 'utf8')).toBe('top');
+    });
+
+    it('round-trips them through a bundle and a snapshot archive', async () => {
+      const src = join(base, 'src');
+      mkdirSync(join(src, 'sub'), { recursive: true });
+      writeFileSync(join(src, 'sub', 'file.txt'), 'inside');
+      symlinkSync('sub/file.txt', join(src, 'link'));
+      for (const [links, prefix] of [
+        ['inside', ''],
+        ['all', 'workspace'],
+      ] as const) {
+        const gz = await readAll(
+          packTarGz([{ dir: new ConfinedDir(src), prefix, exclude: new Set(), links }]),
+        );
+        const dest = join(base, `dest-${links}`);
+        mkdirSync(dest);
+        await extractTarGz(Readable.from([gz]), dest, LIMITS, { links });
+        const root = prefix ? join(dest, prefix) : dest;
+        expect(readlinkSync(join(root, 'link'))).toBe('sub/file.txt');
+        expect(readFileSync(join(root, 'link'), 'utf8')).toBe('inside');
+      }
+    });
+
+    it('still refuses a workspace link that is not replaced by one of the bundle', async () => {
+      const ws = join(base, 'ws');
+      const outside = join(base, 'outside');
+      mkdirSync(ws);
+      mkdirSync(outside);
+      symlinkSync(outside, join(ws, 'sub'));
+      const staged = join(base, 'staged');
+      mkdirSync(staged);
+      const r = await extractTarGz(Readable.from([archive()]), staged, LIMITS, { links: 'inside' });
+      const err = await mergeInto(staged, r, new ConfinedDir(ws)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfinementError);
+      expect(readdirSync(outside)).toEqual([]);
+      expect(existsSync(join(ws, 'link'))).toBe(false);
+    });
+  });
 });

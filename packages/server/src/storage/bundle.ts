@@ -356,7 +356,9 @@ function printable(s: string): string {
 /**
  * Copies an extracted tree (from {@link extractTarGz}, in a server-owned folder) into a confined
  * target, overwriting files of the same name. Refuses (before writing anything) when any entry
- * would go through or replace a symbolic link of the target, or change a file into a folder.
+ * would go through a symbolic link of the target, replace one of its links by a file or folder,
+ * or change a file into a folder. A link of the bundle replaces a link of the same name (restoring
+ * a bundle of this very workspace); links are created last, so no write can go through one.
  * @throws ConfinementError naming the first conflicting path.
  */
 export async function mergeInto(src: string, result: ExtractResult, target: ConfinedDir): Promise<void> {
@@ -369,7 +371,10 @@ export async function mergeInto(src: string, result: ExtractResult, target: Conf
       if (err instanceof ConfinementError && err.reason === 'missing') continue;
       throw err;
     }
-    if (st.isSymbolicLink()) throw new ConfinementError('symlink', e.path);
+    if (st.isSymbolicLink()) {
+      if (e.kind === 'symlink') continue;
+      throw new ConfinementError('symlink', e.path);
+    }
     if (e.kind === 'directory' && !st.isDirectory()) throw new ConfinementError('not_directory', e.path);
     if (e.kind !== 'directory' && st.isDirectory()) throw new ConfinementError('is_directory', e.path);
   }
@@ -378,12 +383,14 @@ export async function mergeInto(src: string, result: ExtractResult, target: Conf
     if (e.kind === 'directory') await target.mkdirp(segs);
     else if (e.kind === 'file')
       await target.writeFile(segs, createReadStream(join(src, ...segs)), { mode: e.mode });
-    else {
-      await target.remove(segs).catch((err: unknown) => {
-        if (!(err instanceof ConfinementError && err.reason === 'missing')) throw err;
-      });
-      await target.symlink(segs, e.target ?? '');
-    }
+  }
+  for (const e of result.entries) {
+    if (e.kind !== 'symlink') continue;
+    const segs = e.path.split('/');
+    await target.removeLink(segs).catch((err: unknown) => {
+      if (!(err instanceof ConfinementError && err.reason === 'missing')) throw err;
+    });
+    await target.symlink(segs, e.target ?? '');
   }
 }
 

@@ -251,6 +251,30 @@ export class ConfinedDir {
   }
 
   /**
+   * Deletes the symbolic link `segments` itself (never what it points to; the path to it may hold
+   * no link). Anything else at that name is left alone.
+   * @throws ConfinementError `missing`, `symlink` (a link on the path), `not_directory`;
+   *   `is_directory` / `not_directory` when the entry is a folder / a file, not a link.
+   */
+  async removeLink(segments: string[]): Promise<void> {
+    const rel = segments.join('/');
+    const { dir, name } = await this.parent(segments, false);
+    try {
+      let st: Stats;
+      try {
+        st = await lstat(at(dir.fd, name));
+      } catch (err) {
+        throw await this.classify(dir.fd, name, rel, err);
+      }
+      if (!st.isSymbolicLink())
+        throw new ConfinementError(st.isDirectory() ? 'is_directory' : 'not_directory', rel);
+      await unlink(at(dir.fd, name));
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /**
    * Deletes a file or a folder with everything in it. A symbolic link (at the end or on the
    * path) is refused; links inside a deleted folder are removed themselves, never followed.
    * @throws ConfinementError `missing`, `symlink`, `not_directory`.

@@ -40,7 +40,10 @@ export const UsageRecordSchema = Type.Object(
     costUsd: Type.Number(),
     /** The SDK's own estimate for the turn, USD (`turn` records), kept for comparison. */
     sdkCostUsd: Nullable(Type.Number()),
-    /** Version of the price table `costUsd` was computed with. */
+    /**
+     * Version of the price table `costUsd` was computed with; `<version>;fallback=<family|default|max>`
+     * when the model had no price of its own (priced at a fallback rate, never 0).
+     */
     priceVersion: Nullable(Type.String()),
     createdAt: Timestamp,
   },
