@@ -397,7 +397,10 @@ async function createLocked(
       await runtime.shutdown();
       await processor.drain();
       await usage.settled();
-      await app.close();
+      // Turns have ended, so open streams are closing. A client that stopped reading a response
+      // (a stalled download) would hold the close forever: its connection is cut after a grace.
+      const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      await app.close().finally(() => clearTimeout(cut));
       // Give the sessions this server ran back (snapshots stored first, with S3): another server
       // can take them over at once instead of waiting for the lease to run out.
       await ownership.stop();
@@ -411,6 +414,9 @@ async function createLocked(
     },
   };
 }
+
+/** How long (ms) a closing server waits for in-flight responses before cutting connections. */
+const CLOSE_GRACE_MS = 5_000;
 
 async function closeDb(db: AshDatabase): Promise<void> {
   await db.close().catch(() => undefined);
