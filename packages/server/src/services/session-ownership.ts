@@ -98,6 +98,11 @@ export class SessionOwnership {
     return this.deps.ownerId;
   }
 
+  /** Records that this server just became the owner of a new session (created or forked here). */
+  noteClaimed(sessionId: string): void {
+    this.recentClaims.set(sessionId, Date.now());
+  }
+
   /** True when another live server owns the session. */
   isOwnedElsewhere(s: SessionRecord): boolean {
     return ownedElsewhere(s, this.deps.ownerId, this.deps.leaseMs);
@@ -222,6 +227,8 @@ export class SessionOwnership {
     const owned = new Set(rows.map((r) => r.id));
     for (const id of local) {
       if (owned.has(id)) continue;
+      // Read again: the session may have been released and claimed again here meanwhile.
+      if ((await repos.sessions.getInternal(id))?.ownerId === ownerId) continue;
       log.warn({ sessionId: id }, 'this server no longer owns the session: stopping its sandbox');
       await this.deps.onLost(id).catch((err: unknown) => log.warn({ err, sessionId: id }, 'stop failed'));
     }

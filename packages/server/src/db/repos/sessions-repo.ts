@@ -111,6 +111,13 @@ export class SessionsRepo {
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
+  /** A session by id, any tenant (runtime bookkeeping only; never for a request). */
+  async getInternal(id: string): Promise<SessionRecord | undefined> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db.select().from(t).where(eq(t.id, id)).limit(1);
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
   /** Newest first, filtered by agent/status, with the total count. */
   async list(
     tenantId: string,
