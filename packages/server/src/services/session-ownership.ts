@@ -34,6 +34,15 @@ export async function closeInterruptedTurn(repos: Repos, s: SessionRecord, log: 
   const counters = await repos.history.maxSequences(s.id);
   const now = new Date().toISOString();
   const turnId = s.activeTurnId;
+  // The slot is released first, reserving the two numbers, and only by one caller: two servers
+  // (or requests) closing the same turn cannot both write its end.
+  const won = await repos.sessions.releaseTurn(
+    s.id,
+    turnId,
+    { lastEventSeq: counters.lastEventSeq + 2, lastMessageSeq: counters.lastMessageSeq },
+    now,
+  );
+  if (!won) return;
   await repos.history.insertEvents(
     [
       { type: 'error', data: { error: 'the server stopped during the turn', code: 'sandbox_crashed' } },
@@ -48,12 +57,6 @@ export async function closeInterruptedTurn(repos: Repos, s: SessionRecord, log: 
       turnId,
       createdAt: now,
     })),
-  );
-  await repos.sessions.releaseTurn(
-    s.id,
-    turnId,
-    { lastEventSeq: counters.lastEventSeq + 2, lastMessageSeq: counters.lastMessageSeq },
-    now,
   );
   log.warn({ sessionId: s.id, turnId }, 'closed a turn interrupted by a server stop');
 }
@@ -153,8 +156,10 @@ export class SessionOwnership {
     }
     this.recentClaims.set(s.id, Date.now());
     if (s.ownerId) this.deps.log.info({ sessionId: s.id, from: s.ownerId }, 'session taken over');
-    // A turn is only ever run by the owner: one still open was left by the previous owner.
-    if (claimed.activeTurnId) await closeInterruptedTurn(repos, claimed, this.deps.log);
+    // A turn is only ever run by the owner: the one the previous (dead) owner left open is closed
+    // (not one this server started meanwhile: its id differs).
+    if (s.ownerId && s.activeTurnId && claimed.activeTurnId === s.activeTurnId)
+      await closeInterruptedTurn(repos, claimed, this.deps.log);
     return (await repos.sessions.get(s.tenantId, s.id)) ?? claimed;
   }
 
