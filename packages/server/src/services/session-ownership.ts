@@ -130,6 +130,9 @@ export class SessionOwnership {
     // Checked before claiming: a refused takeover changes nothing.
     if (!hasLocal && !s.snapshotKey) throw this.noWorkspace(s);
     const now = Date.now();
+    // Before the claim: the lease renewal must not release (and snapshot) a session whose files
+    // are still being restored here.
+    this.recentClaims.set(s.id, now);
     const claimed = await repos.sessions.claimOwnership(
       s.tenantId,
       s.id,
