@@ -207,6 +207,36 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
     expect(JSON.parse(after.raw).code).toBe('session_ended');
   });
 
+  it('a session the idle sweep evicts is released with its snapshot: another server continues it', async () => {
+    const c = await startTestServer({ model, env: { ...env, ASH_IDLE_TIMEOUT_MS: '1000' } });
+    try {
+      const idle = await createSession(c.url, 'owned');
+      model
+        .forSession(idle)
+        .enqueue(
+          { toolUse: { name: 'Bash', input: { command: 'echo plum > fruit.txt && echo OK' } } },
+          { text: 'Saved plum.' },
+        );
+      expectOutcome(await sendTurn(c.url, idle, { content: 'Save the fruit plum.' }), 'completed');
+      await eventually(
+        async () => (await api(b!.url, 'GET', `/api/sessions/${idle}`)).body.session.status === 'paused',
+        20_000,
+        'the idle sweep to pause the session',
+      );
+      expect(existsSync(join(b!.dataDir, 'sessions', idle))).toBe(false);
+      model
+        .forSession(idle)
+        .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat fruit.txt' } } }, { text: 'Plum.' });
+      const turn = await sendTurn(b!.url, idle, { content: 'Which fruit did I name?' });
+      expectOutcome(turn, 'completed');
+      expect(JSON.stringify(turn.events.filter((e) => e.event === 'tool_result'))).toContain('plum');
+      expect(requestText(model.messageRequests(idle).at(-1)!)).toContain('Save the fruit plum.');
+      expectOwnedElsewhere(await api(c.url, 'POST', `/api/sessions/${idle}/resume`), 'C after B took over');
+    } finally {
+      await c.close();
+    }
+  });
+
   describe('a server that dies', () => {
     let dead: AshProcess | undefined;
     let deadDir: string;
