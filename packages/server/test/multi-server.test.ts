@@ -20,6 +20,7 @@ import {
   deployAgent,
   eventually,
   expectOutcome,
+  sandboxLeftovers,
   sendTurn,
   startTestServer,
   type TestServer,
@@ -192,6 +193,50 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
     expect(texts.at(-1)).toContain('kumquat');
   });
 
+  it('ending works from any server: the owner stops its sandbox at its next lease renewal', async () => {
+    const e = await createSession(a!.url, 'owned');
+    model.forSession(e).enqueue({ text: 'Up and running.' });
+    expectOutcome(await sendTurn(a!.url, e, { content: 'Start.' }), 'completed');
+    expect(sandboxLeftovers(e).processes.length).toBeGreaterThan(0);
+    const ended = await api(b!.url, 'DELETE', `/api/sessions/${e}`);
+    expect(ended.status).toBe(200);
+    expect(ended.body.session.status).toBe('ended');
+    await eventually(() => sandboxLeftovers(e).processes.length === 0, LEASE_MS * 3, 'A to stop the sandbox');
+    const after = await sendTurn(a!.url, e, { content: 'Still there?' });
+    expect(after.status).toBe(410);
+    expect(JSON.parse(after.raw).code).toBe('session_ended');
+  });
+
+  it('a session the idle sweep evicts is released with its snapshot: another server continues it', async () => {
+    const c = await startTestServer({ model, env: { ...env, ASH_IDLE_TIMEOUT_MS: '1000' } });
+    try {
+      const idle = await createSession(c.url, 'owned');
+      model
+        .forSession(idle)
+        .enqueue(
+          { toolUse: { name: 'Bash', input: { command: 'echo plum > fruit.txt && echo OK' } } },
+          { text: 'Saved plum.' },
+        );
+      expectOutcome(await sendTurn(c.url, idle, { content: 'Save the fruit plum.' }), 'completed');
+      await eventually(
+        async () => (await api(b!.url, 'GET', `/api/sessions/${idle}`)).body.session.status === 'paused',
+        20_000,
+        'the idle sweep to pause the session',
+      );
+      expect(existsSync(join(b!.dataDir, 'sessions', idle))).toBe(false);
+      model
+        .forSession(idle)
+        .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat fruit.txt' } } }, { text: 'Plum.' });
+      const turn = await sendTurn(b!.url, idle, { content: 'Which fruit did I name?' });
+      expectOutcome(turn, 'completed');
+      expect(JSON.stringify(turn.events.filter((e) => e.event === 'tool_result'))).toContain('plum');
+      expect(requestText(model.messageRequests(idle).at(-1)!)).toContain('Save the fruit plum.');
+      expectOwnedElsewhere(await api(c.url, 'POST', `/api/sessions/${idle}/resume`), 'C after B took over');
+    } finally {
+      await c.close();
+    }
+  });
+
   describe('a server that dies', () => {
     let dead: AshProcess | undefined;
     let deadDir: string;
@@ -221,8 +266,6 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
       expect((await api(dead.url, 'POST', `/api/sessions/${saved}/workspace/snapshot`)).status).toBe(201);
       model.forSession(unsaved).enqueue({ text: 'Hello from the unsaved session.' });
       expectOutcome(await sendTurn(dead.url, unsaved, { content: 'Say hello.' }), 'completed');
-      const unsavedBefore = (await api(b!.url, 'GET', `/api/sessions/${unsaved}`)).body.session;
-      const unsavedMessages = (await api(b!.url, 'GET', `/api/sessions/${unsaved}/messages`)).body.messages;
 
       // A turn is running on the server when it dies.
       const dying = sendTurn(dead.url, saved, { content: 'a long answer please' }).catch(
@@ -232,6 +275,8 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
       await dead.kill();
       await dying;
       const killedAt = Date.now();
+      const unsavedBefore = (await api(b!.url, 'GET', `/api/sessions/${unsaved}`)).body.session;
+      const unsavedMessages = (await api(b!.url, 'GET', `/api/sessions/${unsaved}/messages`)).body.messages;
 
       // Its lease is still current (renewed every LEASE_MS / 3): B must not run the session yet.
       if (Date.now() - killedAt < LEASE_MS / 3) {

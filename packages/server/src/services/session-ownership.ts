@@ -34,6 +34,15 @@ export async function closeInterruptedTurn(repos: Repos, s: SessionRecord, log: 
   const counters = await repos.history.maxSequences(s.id);
   const now = new Date().toISOString();
   const turnId = s.activeTurnId;
+  // The slot is released first, reserving the two numbers, and only by one caller: two servers
+  // (or requests) closing the same turn cannot both write its end.
+  const won = await repos.sessions.releaseTurn(
+    s.id,
+    turnId,
+    { lastEventSeq: counters.lastEventSeq + 2, lastMessageSeq: counters.lastMessageSeq },
+    now,
+  );
+  if (!won) return;
   await repos.history.insertEvents(
     [
       { type: 'error', data: { error: 'the server stopped during the turn', code: 'sandbox_crashed' } },
@@ -48,12 +57,6 @@ export async function closeInterruptedTurn(repos: Repos, s: SessionRecord, log: 
       turnId,
       createdAt: now,
     })),
-  );
-  await repos.sessions.releaseTurn(
-    s.id,
-    turnId,
-    { lastEventSeq: counters.lastEventSeq + 2, lastMessageSeq: counters.lastMessageSeq },
-    now,
   );
   log.warn({ sessionId: s.id, turnId }, 'closed a turn interrupted by a server stop');
 }
@@ -98,6 +101,11 @@ export class SessionOwnership {
     return this.deps.ownerId;
   }
 
+  /** Records that this server just became the owner of a new session (created or forked here). */
+  noteClaimed(sessionId: string): void {
+    this.recentClaims.set(sessionId, Date.now());
+  }
+
   /** True when another live server owns the session. */
   isOwnedElsewhere(s: SessionRecord): boolean {
     return ownedElsewhere(s, this.deps.ownerId, this.deps.leaseMs);
@@ -122,6 +130,9 @@ export class SessionOwnership {
     // Checked before claiming: a refused takeover changes nothing.
     if (!hasLocal && !s.snapshotKey) throw this.noWorkspace(s);
     const now = Date.now();
+    // Before the claim: the lease renewal must not release (and snapshot) a session whose files
+    // are still being restored here.
+    this.recentClaims.set(s.id, now);
     const claimed = await repos.sessions.claimOwnership(
       s.tenantId,
       s.id,
@@ -148,8 +159,10 @@ export class SessionOwnership {
     }
     this.recentClaims.set(s.id, Date.now());
     if (s.ownerId) this.deps.log.info({ sessionId: s.id, from: s.ownerId }, 'session taken over');
-    // A turn is only ever run by the owner: one still open was left by the previous owner.
-    if (claimed.activeTurnId) await closeInterruptedTurn(repos, claimed, this.deps.log);
+    // A turn is only ever run by the owner: the one the previous (dead) owner left open is closed
+    // (not one this server started meanwhile: its id differs).
+    if (s.ownerId && s.activeTurnId && claimed.activeTurnId === s.activeTurnId)
+      await closeInterruptedTurn(repos, claimed, this.deps.log);
     return (await repos.sessions.get(s.tenantId, s.id)) ?? claimed;
   }
 
@@ -222,6 +235,8 @@ export class SessionOwnership {
     const owned = new Set(rows.map((r) => r.id));
     for (const id of local) {
       if (owned.has(id)) continue;
+      // Read again: the session may have been released and claimed again here meanwhile.
+      if ((await repos.sessions.getInternal(id))?.ownerId === ownerId) continue;
       log.warn({ sessionId: id }, 'this server no longer owns the session: stopping its sandbox');
       await this.deps.onLost(id).catch((err: unknown) => log.warn({ err, sessionId: id }, 'stop failed'));
     }

@@ -175,6 +175,7 @@ export class SessionService {
       ownerId: this.deps.ownership.ownerId,
       now: monotonicIso(),
     });
+    this.deps.ownership.noteClaimed(id);
     if (spare) {
       runtime.adoptSpare(spare, session);
     } else {
@@ -311,6 +312,7 @@ export class SessionService {
       ownerId: this.deps.ownership.ownerId,
       now: monotonicIso(),
     });
+    this.deps.ownership.noteClaimed(childId);
     try {
       await cp(paths.workspace(parent.id), paths.workspace(childId), {
         recursive: true,

@@ -111,6 +111,13 @@ export class SessionsRepo {
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
+  /** A session by id, any tenant (runtime bookkeeping only; never for a request). */
+  async getInternal(id: string): Promise<SessionRecord | undefined> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db.select().from(t).where(eq(t.id, id)).limit(1);
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
   /** Newest first, filtered by agent/status, with the total count. */
   async list(
     tenantId: string,
@@ -242,15 +249,18 @@ export class SessionsRepo {
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
-  /** Releases the turn slot and records the sequence counters the turn reached. */
+  /**
+   * Releases the turn slot and records the sequence counters the turn reached. False when the
+   * slot was not (any more) held by `turnId`.
+   */
   async releaseTurn(
     id: string,
     turnId: string,
     counters: { lastEventSeq: number; lastMessageSeq: number },
     now: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const t = this.d.t.sessions;
-    await this.d.db
+    const rows = await this.d.db
       .update(t)
       .set({
         activeTurnId: null,
@@ -259,7 +269,9 @@ export class SessionsRepo {
         lastEventSeq: sql`CASE WHEN ${t.lastEventSeq} < ${counters.lastEventSeq} THEN ${counters.lastEventSeq} ELSE ${t.lastEventSeq} END`,
         lastMessageSeq: sql`CASE WHEN ${t.lastMessageSeq} < ${counters.lastMessageSeq} THEN ${counters.lastMessageSeq} ELSE ${t.lastMessageSeq} END`,
       })
-      .where(and(eq(t.id, id), eq(t.activeTurnId, turnId)));
+      .where(and(eq(t.id, id), eq(t.activeTurnId, turnId)))
+      .returning({ id: t.id });
+    return rows.length > 0;
   }
 
   /**
