@@ -145,6 +145,45 @@ export class AttachmentService {
     }
   }
 
+  /**
+   * Copies every attachment of `parent` to `child` (a fork): new ids, the bytes copied in object
+   * storage under the child, same names, types and hashes; `messageId` is dropped (the fork's
+   * messages have new ids). The workspace copies came with the forked workspace. The two sets are
+   * independent: deleting one session's attachment leaves the other's. On failure, the objects
+   * already copied are removed.
+   * @throws AppError 503 `storage_unavailable`.
+   */
+  async copyToSession(parent: SessionRecord, child: SessionRecord): Promise<void> {
+    const rows = await this.deps.repos.attachments.listBySession(parent.tenantId, parent.id);
+    const copied: string[] = [];
+    try {
+      for (const row of rows) {
+        const stream = await this.deps.store.get(row.storageKey);
+        if (!stream) {
+          this.deps.log.warn(
+            { attachmentId: row.id, sessionId: parent.id },
+            'attachment bytes missing; not copied to the fork',
+          );
+          continue;
+        }
+        const id = randomUUID();
+        const key = storageKeys.attachment(child.tenantId, child.id, id);
+        await this.deps.store.put(key, await readAll(stream));
+        copied.push(key);
+        await this.deps.repos.attachments.insert({
+          ...row,
+          id,
+          sessionId: child.id,
+          messageId: null,
+          storageKey: key,
+        });
+      }
+    } catch (err) {
+      for (const key of copied) await this.deps.store.delete(key).catch(() => undefined);
+      throw toAppError(err);
+    }
+  }
+
   /** @throws AppError 404 `session_not_found`. */
   async list(tenantId: string, sessionId: string): Promise<Attachment[]> {
     if (!(await this.deps.repos.sessions.get(tenantId, sessionId)))
