@@ -217,6 +217,14 @@ export class AgentFiles {
     let results: UploadResult[] = [];
     const agent = await this.change(tenantId, name, async (staged) => {
       results = await writeBatch(new ConfinedDir(staged.dir), files, skipped);
+      // All or nothing: the staged copy is private, so a file that could not be written
+      // publishes no version at all.
+      const failed = results.findIndex((r) => !r.written && !skipped.includes(r.path));
+      if (failed >= 0)
+        throw new AppError(
+          'invalid_path',
+          `'${results[failed]!.path}': ${results[failed]!.error}; nothing was changed`,
+        );
     });
     return { agent: agentToApi(agent), files: results };
   }
