@@ -101,6 +101,29 @@ describe('queue', () => {
     expect(mainRequests(t.model, 'job one')).toHaveLength(1);
   });
 
+  it('a retry resumes the paused session the queue created for the item', async () => {
+    let calls = 0;
+    t.model.onRequest((r) =>
+      lastUserText(r) === 'retry in my session' && calls++ === 0
+        ? { error: { status: 529, type: 'overloaded_error', message: 'scripted overload' } }
+        : undefined,
+    );
+    const item = await enqueue(t, { agentName: 'worker', prompt: 'retry in my session', maxRetries: 1 });
+    const done = await waitItem(t, item.id);
+    t.model.onRequest(undefined);
+    expect(done).toMatchObject({ status: 'completed', retryCount: 1 });
+    expect(done.result).toMatchObject({ outcome: 'completed', text: 'Echo: retry in my session' });
+    // Both attempts ran in the one session the first attempt created.
+    const sessions = new Set(mainRequests(t.model, 'retry in my session').map((r) => r.sessionId));
+    expect([...sessions]).toEqual([done.sessionId]);
+    await eventually(
+      async () =>
+        (await api(t.url, 'GET', `/api/sessions/${done.sessionId}`)).body.session.status === 'paused',
+      10_000,
+      'the queue session to be paused',
+    );
+  });
+
   it('runs in the given session with the given turn options (structured output)', async () => {
     const sessionId = await createSession(t.url, 'worker');
     t.model.forSession(sessionId).enqueue({ toolUse: { name: 'StructuredOutput', input: { answer: 42 } } });
