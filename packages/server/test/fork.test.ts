@@ -102,12 +102,15 @@ describe('fork', () => {
 
   it("copies the parent's attachments to the fork: listed, downloadable, independent", async () => {
     const parent = await createSession(t.url, 'forker');
+    await sendTurn(t.url, parent, { content: 'a message to attach to' });
+    const parentMessages = (await api(t.url, 'GET', `/api/sessions/${parent}/messages`)).body.messages;
     const names = ['notes "v2" 100%.txt', 'été.bin'];
     const made = [];
     for (const [i, filename] of names.entries()) {
       const r = await api(t.url, 'POST', `/api/sessions/${parent}/attachments`, {
         filename,
         content: Buffer.from(`attachment ${i}`).toString('base64'),
+        ...(i === 1 ? { messageId: parentMessages[0].id } : {}),
       });
       expect(r.status, r.text).toBe(201);
       made.push(r.body.attachment);
@@ -118,6 +121,11 @@ describe('fork', () => {
 
     const listed = (await api(t.url, 'GET', `/api/sessions/${child}/attachments`)).body.attachments;
     expect(listed).toHaveLength(2);
+    // A message reference follows the message: the fork's copy of it (same sequence).
+    const childMessages = (await api(t.url, 'GET', `/api/sessions/${child}/messages`)).body.messages;
+    expect(listed[0].messageId).toBeNull();
+    expect(listed[1].messageId).toBe(childMessages[0].id);
+    expect(childMessages[0].sequence).toBe(parentMessages[0].sequence);
     for (const [i, a] of listed.entries()) {
       expect(a).toMatchObject({
         sessionId: child,
