@@ -274,6 +274,7 @@ async function createLocked(
       restoreAgentFolder: (s) => archives.ensureVersion(s.tenantId, s.agentName, s.agentVersion),
       ensureAgentFolder: (agent) => archives.ensureLocal(agent),
       resolveContent: (session, content) => attachments.resolveContent(session, content),
+      copyForkData: (parent, child) => attachments.copyToSession(parent, child),
     },
   });
   const sessionService = sessions;

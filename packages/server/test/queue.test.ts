@@ -1,9 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestPostgresDatabase, lastUserText, ScriptedModel, type TestDatabase } from '@ash-ai/testing';
+import {
+  createTestPostgresDatabase,
+  lastUserText,
+  removeDir,
+  ScriptedModel,
+  type TestDatabase,
+  tempDir,
+} from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, startTestServer, type TestServer } from './harness.js';
+import {
+  api,
+  bridgePids,
+  createSession,
+  deployAgent,
+  eventually,
+  startTestServer,
+  type TestServer,
+} from './harness.js';
 
 const QUEUE_ENV = {
   ASH_QUEUE_CONCURRENCY: '1',
@@ -67,8 +82,16 @@ describe('queue', () => {
     expect(done.startedAt).not.toBeNull();
     expect(done.completedAt).not.toBeNull();
     // Through the same path as POST /messages: the session, its history and its usage are there.
+    // The session the queue created is paused once the item finished: it holds no sandbox.
+    await eventually(
+      async () =>
+        (await api(t.url, 'GET', `/api/sessions/${done.sessionId}`)).body.session.status === 'paused',
+      10_000,
+      'the queue session to be paused',
+    );
     const session = await api(t.url, 'GET', `/api/sessions/${done.sessionId}`);
-    expect(session.body.session).toMatchObject({ agentName: 'worker', status: 'active' });
+    expect(session.body.session).toMatchObject({ agentName: 'worker', status: 'paused' });
+    expect(bridgePids(done.sessionId)).toEqual([]);
     const history = await api(t.url, 'GET', `/api/sessions/${done.sessionId}/messages`);
     expect(history.body.messages.map((m: { text: string }) => m.text)).toEqual(
       expect.arrayContaining(['job one', 'Echo: job one']),
@@ -76,6 +99,29 @@ describe('queue', () => {
     const turns = await api(t.url, 'GET', `/api/sessions/${done.sessionId}/events?type=done`);
     expect(JSON.parse(turns.body.events[0].data).turnId).toBe(done.result.turnId);
     expect(mainRequests(t.model, 'job one')).toHaveLength(1);
+  });
+
+  it('a retry resumes the paused session the queue created for the item', async () => {
+    let calls = 0;
+    t.model.onRequest((r) =>
+      lastUserText(r) === 'retry in my session' && calls++ === 0
+        ? { error: { status: 529, type: 'overloaded_error', message: 'scripted overload' } }
+        : undefined,
+    );
+    const item = await enqueue(t, { agentName: 'worker', prompt: 'retry in my session', maxRetries: 1 });
+    const done = await waitItem(t, item.id);
+    t.model.onRequest(undefined);
+    expect(done).toMatchObject({ status: 'completed', retryCount: 1 });
+    expect(done.result).toMatchObject({ outcome: 'completed', text: 'Echo: retry in my session' });
+    // Both attempts ran in the one session the first attempt created.
+    const sessions = new Set(mainRequests(t.model, 'retry in my session').map((r) => r.sessionId));
+    expect([...sessions]).toEqual([done.sessionId]);
+    await eventually(
+      async () =>
+        (await api(t.url, 'GET', `/api/sessions/${done.sessionId}`)).body.session.status === 'paused',
+      10_000,
+      'the queue session to be paused',
+    );
   });
 
   it('runs in the given session with the given turn options (structured output)', async () => {
@@ -96,6 +142,8 @@ describe('queue', () => {
     const done = await waitItem(t, item.id);
     expect(done).toMatchObject({ status: 'completed', sessionId });
     expect(done.result.structuredOutput).toEqual({ answer: 42 });
+    // A session given at enqueue is the caller's: left running.
+    expect((await api(t.url, 'GET', `/api/sessions/${sessionId}`)).body.session.status).toBe('active');
     expect(t.model.messageRequests(sessionId).find((r) => r.tools.length > 0)!.model).toBe('queue-model');
   });
 
@@ -127,6 +175,33 @@ describe('queue', () => {
     // And nothing more after it failed.
     await new Promise((r) => setTimeout(r, 2500));
     expect(mainRequests(t.model, 'flaky job')).toHaveLength(3);
+    t.model.reset();
+  });
+
+  it('does not retry an item whose turn reached a budget (budget_exceeded is terminal)', async () => {
+    const sessionId = await createSession(t.url, 'worker', { model: 'budget-model' });
+    t.model.forSession(sessionId).enqueue(
+      {
+        toolUse: { name: 'Bash', input: { command: 'echo spend' } },
+        usage: { input_tokens: 200_000, output_tokens: 2000 },
+      },
+      { text: 'never reached' },
+      { text: 'a retry would get this' },
+      { text: 'and this' },
+    );
+    const item = await enqueue(t, {
+      agentName: 'worker',
+      prompt: 'over budget job',
+      sessionId,
+      maxRetries: 3,
+      options: { maxBudgetUsd: 0.01 },
+    });
+    const done = await waitItem(t, item.id);
+    expect(done).toMatchObject({ status: 'failed', retryCount: 0 });
+    expect(done.error).toMatch(/^budget_exceeded: /);
+    await new Promise((r) => setTimeout(r, 1500)); // past ASH_QUEUE_RETRY_BASE_MS: no retry came
+    expect(mainRequests(t.model, 'over budget job')).toHaveLength(1);
+    expect((await api(t.url, 'GET', `/api/queue/${item.id}`)).body.item.status).toBe('failed');
     t.model.reset();
   });
 
@@ -224,6 +299,55 @@ describe('queue', () => {
     ])
       expect(Object.keys(spec.paths), p).toContain(p);
     expect(Object.keys(spec.paths['/api/queue/{id}'])).toEqual(expect.arrayContaining(['get', 'delete']));
+  });
+});
+
+describe('queue: graceful shutdown', () => {
+  let model: ScriptedModel;
+  let dataDir: string;
+  let t: TestServer | undefined;
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    dataDir = tempDir('ash-queue-stop-');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await model?.close();
+    removeDir(dataDir);
+  });
+
+  /** Starts a server on the same data dir (a restart); `concurrency` 0 runs nothing. */
+  const start = (concurrency: number) =>
+    startTestServer({ model, dataDir, env: { ...QUEUE_ENV, ASH_QUEUE_CONCURRENCY: String(concurrency) } });
+
+  it('counts an attempt cut short by a graceful stop, so retries end', async () => {
+    model.onRequest((r) =>
+      lastUserText(r) === 'never survives a stop' ? { slow: { deltas: 600, intervalMs: 100 } } : undefined,
+    );
+    t = await start(1);
+    await deployAgent(t.url, 'stopper', { 'CLAUDE.md': '# Stopper\n' });
+    const item = await enqueue(t, { agentName: 'stopper', prompt: 'never survives a stop', maxRetries: 1 });
+
+    // First attempt, cut short by a graceful stop: counted, due again.
+    await waitItem(t, item.id, (i) => i.status === 'running' && mainRequests(model, i.prompt).length > 0);
+    await t.close();
+    t = await start(0);
+    const after1 = (await api(t.url, 'GET', `/api/queue/${item.id}`)).body.item;
+    expect(after1).toMatchObject({ status: 'pending', retryCount: 1 });
+    expect(after1.error).toMatch(/server stopped during the attempt/);
+    await t.close();
+
+    // Second (last) attempt, cut short again: the item fails instead of being retried forever.
+    t = await start(1);
+    await waitItem(t, item.id, (i) => i.status === 'running' && mainRequests(model, i.prompt).length > 1);
+    await t.close();
+    t = await start(1);
+    const after2 = (await api(t.url, 'GET', `/api/queue/${item.id}`)).body.item;
+    expect(after2).toMatchObject({ status: 'failed', retryCount: 1 });
+    expect(after2.error).toMatch(/server stopped during the attempt/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(mainRequests(model, 'never survives a stop')).toHaveLength(2);
   });
 });
 

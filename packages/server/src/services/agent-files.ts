@@ -225,6 +225,14 @@ export class AgentFiles {
     let results: UploadResult[] = [];
     const agent = await this.change(tenantId, name, async (staged) => {
       results = await writeBatch(new ConfinedDir(staged.dir), files, decoded.skipped);
+      // All or nothing: the staged copy is private, so a file that could not be written
+      // publishes no version at all.
+      const failed = results.findIndex((r) => !r.written && !decoded.skipped.includes(r.path));
+      if (failed >= 0)
+        throw new AppError(
+          'invalid_path',
+          `'${results[failed]!.path}': ${results[failed]!.error}; nothing was changed`,
+        );
     });
     for (const f of neverStored)
       results.push({

@@ -168,6 +168,67 @@ export class AttachmentService {
     }
   }
 
+  /**
+   * Copies every attachment of `parent` to `child` (a fork): new ids, the bytes copied in object
+   * storage under the child, same names, types and hashes; `messageId` points at the fork's copy
+   * of the message (same sequence), or is null when there is none. The workspace copies came with
+   * the forked workspace (call this after the history was copied). The two sets are
+   * independent: deleting one session's attachment leaves the other's. On failure, the objects
+   * already copied are removed.
+   * @throws AppError 503 `storage_unavailable`.
+   */
+  async copyToSession(parent: SessionRecord, child: SessionRecord): Promise<void> {
+    const rows = await this.deps.repos.attachments.listBySession(parent.tenantId, parent.id);
+    const messageIds = rows.some((r) => r.messageId) ? await this.forkedMessageIds(parent, child) : new Map();
+    const copied: string[] = [];
+    try {
+      for (const row of rows) {
+        const stream = await this.deps.store.get(row.storageKey);
+        if (!stream) {
+          this.deps.log.warn(
+            { attachmentId: row.id, sessionId: parent.id },
+            'attachment bytes missing; not copied to the fork',
+          );
+          continue;
+        }
+        const id = randomUUID();
+        const key = storageKeys.attachment(child.tenantId, child.id, id);
+        await this.deps.store.put(key, await readAll(stream));
+        copied.push(key);
+        await this.deps.repos.attachments.insert({
+          ...row,
+          id,
+          sessionId: child.id,
+          messageId: (row.messageId && messageIds.get(row.messageId)) ?? null,
+          storageKey: key,
+        });
+      }
+    } catch (err) {
+      for (const key of copied) await this.deps.store.delete(key).catch(() => undefined);
+      throw toAppError(err);
+    }
+  }
+
+  /** Parent message id → the fork's message id of the same sequence. */
+  private async forkedMessageIds(parent: SessionRecord, child: SessionRecord): Promise<Map<string, string>> {
+    const bySeq = async (s: SessionRecord) => {
+      const out = new Map<number, string>();
+      for (let after = 0; ; ) {
+        const { rows, hasMore } = await this.deps.repos.history.listMessages(s.tenantId, s.id, after, 500);
+        for (const m of rows) out.set(m.sequence, m.id);
+        if (rows.length > 0) after = rows[rows.length - 1]!.sequence;
+        if (!hasMore || rows.length === 0) return out;
+      }
+    };
+    const [from, to] = [await bySeq(parent), await bySeq(child)];
+    const map = new Map<string, string>();
+    for (const [seq, id] of from) {
+      const copy = to.get(seq);
+      if (copy) map.set(id, copy);
+    }
+    return map;
+  }
+
   /** @throws AppError 404 `session_not_found`. */
   async list(tenantId: string, sessionId: string): Promise<Attachment[]> {
     if (!(await this.deps.repos.sessions.get(tenantId, sessionId)))

@@ -9,6 +9,8 @@ export interface DecodedFile {
   path: string;
   segments: string[];
   bytes: Buffer;
+  /** Its index in the request's `files` (errors name `/body/files/<index>/…`). */
+  index: number;
 }
 
 /** Per-file and per-batch limits, decoded bytes. */
@@ -27,8 +29,9 @@ const invalidPath = (i: number, message: string) =>
 
 /**
  * Validates and decodes an upload batch before anything is written, so a bad batch stores
- * nothing: every path must be relative without `..` (after `targetPath` is applied), unique;
- * every content strict base64; limits are checked on the decoded sizes.
+ * nothing: every path must be relative without `..` (after `targetPath` is applied), unique, and
+ * neither inside nor the parent folder of another file of the batch (`a` and `a/b` cannot both
+ * be files); every content strict base64; limits are checked on the decoded sizes.
  * @returns the files to write, and the skipped ones (`.DS_Store`).
  * @throws AppError 400 `invalid_path` / `invalid_base64`; 413 `payload_too_large` naming the file
  *   and the limit (and the variable that sets it).
@@ -49,6 +52,8 @@ export function decodeBatch(
   const files: DecodedFile[] = [];
   const skipped: string[] = [];
   const seen = new Set<string>();
+  /** Folders the batch's paths need, with the first file needing each. */
+  const folders = new Map<string, number>();
   let total = 0;
   for (const [i, f] of body.files.entries()) {
     const rel = safeRelativePath(f.path);
@@ -61,6 +66,14 @@ export function decodeBatch(
     const segments = path.split('/');
     if (segments.some((s) => s.startsWith('.ash-tmp-'))) throw invalidPath(i, 'uses a reserved name');
     if (seen.has(path)) throw invalidPath(i, 'duplicates another file of the batch');
+    const folderOf = folders.get(path);
+    if (folderOf !== undefined)
+      throw invalidPath(i, `is a folder of files[${folderOf}] of the batch, so it cannot be a file`);
+    for (let k = 1; k < segments.length; k++) {
+      const parent = segments.slice(0, k).join('/');
+      if (seen.has(parent)) throw invalidPath(i, `is inside '${parent}', which is a file of the same batch`);
+      if (!folders.has(parent)) folders.set(parent, i);
+    }
     seen.add(path);
     const bytes = decodeBase64Strict(f.content);
     if (!bytes) {
@@ -85,7 +98,7 @@ export function decodeBatch(
       skipped.push(path);
       continue;
     }
-    files.push({ path, segments, bytes });
+    files.push({ path, segments, bytes, index: i });
   }
   return { files, skipped };
 }

@@ -33,11 +33,18 @@ const PERMANENT: ReadonlySet<string> = new Set([
   'session_not_found',
   'session_ended',
   'validation_failed',
+  // A budget (the turn's, the session's or the tenant's) was reached: retrying would only be
+  // refused again, or spend past the budget.
+  'budget_exceeded',
 ]);
 
-type Attempt =
+type Attempt = (
   | { ok: true; result: QueueResult }
-  | { ok: false; error: string; permanent: boolean; result: QueueResult | null };
+  | { ok: false; error: string; permanent: boolean; result: QueueResult | null }
+) & {
+  /** The session the attempt ran in, when it got one, and whether the queue created it. */
+  session?: { id: string; createdByQueue: boolean };
+};
 
 /**
  * Runs queue items as turns, one processor per server process.
@@ -49,10 +56,16 @@ type Attempt =
  * - **Retries**: a failed attempt is retried after `retryBaseMs · 2^retryCount` (capped), up to
  *   `maxRetries` times, then the item is `failed` with the last error. Permanent errors (unknown
  *   agent or session, invalid options) fail at once.
+ *   A `budget_exceeded` outcome is permanent too.
  * - **Crashes**: running items carry a heartbeat; on start a processor takes back the items its
  *   previous incarnation was running, and any processor takes back items whose heartbeat is older
  *   than `staleMs`. Such an interrupted attempt counts as a failed one.
- * - **Shutdown**: no new claims; attempts cut short by the shutdown are handed back uncounted.
+ * - **Shutdown**: no new claims; an attempt cut short by the shutdown counts as a failed one too
+ *   (due again at once while retries remain, else `failed`), so an item that never survives a
+ *   shutdown cannot be retried forever.
+ * - **Capacity**: a session the queue created for an item is paused when an attempt ends, so it
+ *   holds no sandbox while the item waits or after it finished (a session given at enqueue is
+ *   left as it is). Its history stays readable, and the next message resumes it.
  */
 export class QueueProcessor {
   private readonly running = new Map<string, Promise<void>>();
@@ -160,8 +173,12 @@ export class QueueProcessor {
           now,
         });
       } else if (this.stopping && !attempt.permanent) {
-        await repos.queue.release(item.id, this.id, now);
-        owned = true;
+        owned = await repos.queue.release(
+          item.id,
+          this.id,
+          `the server stopped during the attempt (${attempt.error})`,
+          now,
+        );
       } else if (attempt.permanent || item.retryCount >= item.maxRetries) {
         owned = await repos.queue.finish(item.id, this.id, {
           status: 'failed',
@@ -182,6 +199,7 @@ export class QueueProcessor {
         { itemId: item.id, ok: attempt.ok, ...(attempt.ok ? {} : { error: attempt.error }) },
         'queue item attempt finished',
       );
+      if (attempt.session?.createdByQueue && !this.stopping) await this.release(item, attempt.session.id);
     } catch (err) {
       log.error({ err: errText(err), itemId: item.id }, 'could not record a queue item attempt');
     } finally {
@@ -189,15 +207,43 @@ export class QueueProcessor {
     }
   }
 
+  /** Pauses a session the queue created, so it holds no sandbox (pool capacity) between attempts. */
+  private async release(item: QueueRecord, sessionId: string): Promise<void> {
+    try {
+      await this.deps.sessions.pause(item.tenantId, sessionId);
+    } catch (err) {
+      const ended =
+        err instanceof AppError && (err.code === 'session_ended' || err.code === 'session_not_found');
+      if (!ended)
+        this.deps.log.warn(
+          { err: errText(err), itemId: item.id, sessionId },
+          'could not pause a queue session',
+        );
+    }
+  }
+
+  /**
+   * Whether the item's session was created by the queue (by an earlier attempt) rather than given
+   * at enqueue: a given session exists before the item, a created one only after it was claimed.
+   */
+  private async createdByQueue(item: QueueRecord, sessionId: string): Promise<boolean> {
+    const s = await this.deps.repos.sessions.get(item.tenantId, sessionId);
+    return !!s && s.createdAt > item.createdAt;
+  }
+
   /** One attempt: the item's turn, start to `done`. */
   private async attempt(item: QueueRecord): Promise<Attempt> {
     const { sessions, repos } = this.deps;
     let sessionId = item.sessionId;
+    let session: Attempt['session'];
     try {
       if (!sessionId) {
         const s = await sessions.create(item.tenantId, { agent: item.agentName });
         sessionId = s.id;
+        session = { id: s.id, createdByQueue: true };
         await repos.queue.setSession(item.id, this.id, s.id);
+      } else {
+        session = { id: sessionId, createdByQueue: await this.createdByQueue(item, sessionId) };
       }
       const body: SendMessageBody = { ...item.options, content: item.prompt, onBusy: 'queue' };
       const stream = await sessions.sendMessage(item.tenantId, sessionId, body);
@@ -220,12 +266,13 @@ export class QueueProcessor {
         result.totalCostUsd = complete.totalCostUsd;
         if (complete.structuredOutput !== undefined) result.structuredOutput = complete.structuredOutput;
       }
-      if (outcome === 'completed') return { ok: true, result };
+      if (outcome === 'completed') return { ok: true, result, session };
       return {
         ok: false,
         error: error ? `${error.code}: ${error.error}` : `the turn ended ${outcome}`,
-        permanent: false,
+        permanent: !!error && PERMANENT.has(error.code),
         result,
+        session,
       };
     } catch (err) {
       if (err instanceof AppError)
@@ -234,6 +281,7 @@ export class QueueProcessor {
           error: `${err.code}: ${err.detail}`,
           permanent: PERMANENT.has(err.code),
           result: null,
+          session,
         };
       this.deps.log.error({ err: errText(err), itemId: item.id }, 'queue item attempt failed unexpectedly');
       return {
@@ -241,6 +289,7 @@ export class QueueProcessor {
         error: 'internal_error: the attempt failed unexpectedly',
         permanent: false,
         result: null,
+        session,
       };
     }
   }

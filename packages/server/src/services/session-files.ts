@@ -284,7 +284,7 @@ export async function readForJson(
  */
 export async function writeBatch(
   dir: ConfinedDir,
-  files: Array<{ path: string; segments: string[]; bytes: Buffer }>,
+  files: Array<{ path: string; segments: string[]; bytes: Buffer; index?: number }>,
   skipped: string[],
 ): Promise<UploadResult[]> {
   for (const f of files) {
@@ -294,7 +294,13 @@ export async function writeBatch(
       if (st.isDirectory()) throw new ConfinementError('is_directory', f.path);
     } catch (err) {
       if (err instanceof ConfinementError && err.reason === 'missing') continue;
-      throw toAppError(err);
+      const mapped = toAppError(err);
+      // Name the file of the batch (`/body/files/<i>/path`), like the other validation errors.
+      if (mapped instanceof AppError && f.index !== undefined && !mapped.extra.errors?.length)
+        throw new AppError(mapped.code, `files[${f.index}].path ${mapped.detail}`, {
+          errors: [{ path: `/body/files/${f.index}/path`, message: mapped.detail }],
+        });
+      throw mapped;
     }
   }
   const results: UploadResult[] = [];

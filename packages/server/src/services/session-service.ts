@@ -60,6 +60,11 @@ export interface SessionHooks {
   beforeTurn?: (session: SessionRecord) => Promise<void>;
   /** Resolves attachment references of message content into blocks the model receives. */
   resolveContent?: (session: SessionRecord, content: MessageContent) => Promise<MessageContent>;
+  /**
+   * Copies what else belongs to a forked session (its attachments) from `parent` to `child`,
+   * while the fork is being made: a failure fails the fork.
+   */
+  copyForkData?: (parent: SessionRecord, child: SessionRecord) => Promise<void>;
 }
 
 const CONFIG_KEYS = [
@@ -275,9 +280,12 @@ export class SessionService {
   }
 
   /**
-   * Forks a session: a new session with a copy of the parent's messages, events, SDK transcript
-   * and workspace, and its config; from then on the two are independent.
-   * @throws AppError 404 (`workspace_not_found`), 409 `session_busy` (a turn is running), 409
+   * Forks a session: a new session with a copy of the parent's messages, events, SDK transcript,
+   * workspace and attachments, and its config; from then on the two are independent. A session
+   * budget is carried: the fork's `budgetUsd` is what the parent has left of its own (so forking
+   * does not reset what was spent). The parent's credential must still be usable.
+   * @throws AppError 400 `invalid_credential` (the parent's credential was deleted or
+   * deactivated), 404 (`workspace_not_found`), 409 `session_busy` (a turn is running), 409
    * `session_owned_elsewhere` (the parent is live on another server), 422 `agent_folder_missing`.
    */
   async fork(tenantId: string, id: string): Promise<Session> {
@@ -288,6 +296,17 @@ export class SessionService {
       throw new AppError('session_busy', 'the session is running a turn; fork it after the turn ends', {
         headers: { 'Retry-After': '1' },
       });
+    }
+    if (parent.credentialId) {
+      try {
+        await this.deps.credentials.resolve(tenantId, parent.credentialId);
+      } catch (err) {
+        if (!(err instanceof AppError && err.code === 'invalid_credential')) throw err;
+        throw new AppError(
+          'invalid_credential',
+          `the session's credential cannot be used (${err.detail}); a fork inherits it, so the session was not forked: reactivate the credential, or create a new session`,
+        );
+      }
     }
     await this.requireAgentFolder(parent);
     await this.deps.hooks?.beforeResume?.(parent);
@@ -307,6 +326,7 @@ export class SessionService {
       status: 'starting',
       parentSessionId: parent.id,
       ...inheritedSessionSettings(parent),
+      budgetUsd: await this.remainingBudget(parent),
       lastEventSeq: 0,
       lastMessageSeq: 0,
       ownerId: this.deps.ownership.ownerId,
@@ -327,10 +347,13 @@ export class SessionService {
         if (err.code !== 'ENOENT') throw err; // a parent that never ran a turn has no transcript yet
       });
       const counters = await repos.history.copySession(tenantId, parent.id, childId, randomUUID);
+      const copied = await repos.sessions.get(tenantId, childId);
+      if (copied) await this.deps.hooks?.copyForkData?.(parent, copied);
       await repos.sessions.update(tenantId, childId, { ...counters, status: 'active' });
     } catch (err) {
       await repos.sessions.update(tenantId, childId, { status: 'error' });
       this.deps.log.error({ err, sessionId: childId }, 'fork failed');
+      if (err instanceof AppError && err.code === 'storage_unavailable') throw err;
       throw new AppError('internal_error', 'the session could not be forked');
     }
     const child = (await repos.sessions.get(tenantId, childId))!;
@@ -338,6 +361,13 @@ export class SessionService {
     await this.lifecycle(parent, 'fork_created', { child: childId });
     this.deps.runtime.prewarm(child);
     return sessionToApi(child);
+  }
+
+  /** What is left of a session's budget (null: none): its `budgetUsd` minus what it has spent. */
+  private async remainingBudget(s: SessionRecord): Promise<number | null> {
+    if (s.budgetUsd === null) return null;
+    const spent = await this.deps.repos.usage.spentUsd(s.tenantId, s.id);
+    return Math.max(0, s.budgetUsd - spent);
   }
 
   /** 422 when the session's agent version is gone from disk (after trying to restore it). */

@@ -33,6 +33,24 @@ export type NewQueueItem = Pick<
 
 type Row = AshDatabase['t']['queueItems']['$inferSelect'];
 
+/**
+ * The update for an interrupted attempt (server stop or crash), counted as a failed one: pending
+ * and due `now` while `retryCount < maxRetries` (with `retryCount + 1`), else `failed`.
+ */
+function countedInterruption(t: AshDatabase['t']['queueItems'], error: string, now: string): Partial<Row> {
+  const retry = sql`${t.retryCount} < ${t.maxRetries}`;
+  return {
+    status: sql`CASE WHEN ${retry} THEN 'pending' ELSE 'failed' END` as unknown as string,
+    retryCount:
+      sql`CASE WHEN ${retry} THEN ${t.retryCount} + 1 ELSE ${t.retryCount} END` as unknown as number,
+    completedAt: sql`CASE WHEN ${retry} THEN NULL ELSE ${now} END` as unknown as string,
+    runAt: now,
+    error,
+    claimedAt: null,
+    heartbeatAt: null,
+  };
+}
+
 function fromRow(r: Row): QueueRecord {
   return {
     ...r,
@@ -214,13 +232,19 @@ export class QueueRepo {
     return rows.length > 0;
   }
 
-  /** Gives an attempt back without counting it (graceful shutdown): pending again, due now. */
-  async release(id: string, processorId: string, now: string): Promise<void> {
+  /**
+   * Ends an attempt cut short by a graceful shutdown. It counts as a failed attempt (like one
+   * taken back after a crash): pending again and due at once while retries remain, else `failed`
+   * with `error`. @returns false when the processor no longer owned it.
+   */
+  async release(id: string, processorId: string, error: string, now: string): Promise<boolean> {
     const t = this.d.t.queueItems;
-    await this.d.db
+    const rows = await this.d.db
       .update(t)
-      .set({ status: 'pending', runAt: now, claimedAt: null, heartbeatAt: null })
-      .where(and(eq(t.id, id), eq(t.claimedBy, processorId), eq(t.status, 'running')));
+      .set(countedInterruption(t, error, now))
+      .where(and(eq(t.id, id), eq(t.claimedBy, processorId), eq(t.status, 'running')))
+      .returning({ id: t.id });
+    return rows.length > 0;
   }
 
   /**
@@ -235,19 +259,9 @@ export class QueueRepo {
     now: string,
   ): Promise<number> {
     const t = this.d.t.queueItems;
-    const retry = sql`${t.retryCount} < ${t.maxRetries}`;
     const rows = await this.d.db
       .update(t)
-      .set({
-        status: sql`CASE WHEN ${retry} THEN 'pending' ELSE 'failed' END` as unknown as string,
-        retryCount:
-          sql`CASE WHEN ${retry} THEN ${t.retryCount} + 1 ELSE ${t.retryCount} END` as unknown as number,
-        completedAt: sql`CASE WHEN ${retry} THEN NULL ELSE ${now} END` as unknown as string,
-        runAt: now,
-        error,
-        claimedAt: null,
-        heartbeatAt: null,
-      })
+      .set(countedInterruption(t, error, now))
       .where(
         and(
           eq(t.status, 'running'),

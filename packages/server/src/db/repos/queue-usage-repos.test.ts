@@ -140,6 +140,23 @@ describe.each(['sqlite', 'postgres'] as const)('queue and usage repositories on 
     ).toBe(false);
   });
 
+  it('counts an attempt released by a graceful stop: due again while retries remain, then failed', async () => {
+    const it3 = await repos.queue.insert(item('stop', { maxRetries: 1, priority: 999, runAt: iso(-1000) }));
+    expect((await repos.queue.claim('owner-3', iso()))!.id).toBe(it3.id);
+    expect(await other.queue.release(it3.id, 'intruder', 'stopped', iso())).toBe(false);
+    expect(await repos.queue.release(it3.id, 'owner-3', 'stopped', iso())).toBe(true);
+    expect(await repos.queue.get('stop', it3.id)).toMatchObject({
+      status: 'pending',
+      retryCount: 1,
+      error: 'stopped',
+    });
+    expect((await repos.queue.claim('owner-3', iso(1)))!.id).toBe(it3.id);
+    expect(await repos.queue.release(it3.id, 'owner-3', 'stopped again', iso(2))).toBe(true);
+    const got = (await repos.queue.get('stop', it3.id))!;
+    expect(got).toMatchObject({ status: 'failed', retryCount: 1, error: 'stopped again' });
+    expect(got.completedAt).not.toBeNull();
+  });
+
   it('records each model call once per tenant (the message id is the key) and sums and groups usage', async () => {
     const row = (kind: UsageRow['kind'], key: string, extra: Partial<UsageRow> = {}): UsageRow => ({
       id: randomUUID(),
