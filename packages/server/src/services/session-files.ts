@@ -16,6 +16,7 @@ import type {
   UploadResult,
   WorkspaceSource,
 } from '@ash-ai/shared';
+import { allocatedBytes, directorySize } from '@ash-ai/sandbox';
 import type { Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import { BUNDLE_EXCLUDES, extractTarGz, mergeInto, packTarGz } from '../storage/bundle.js';
@@ -64,7 +65,17 @@ export interface SessionFilesDeps {
   /** Owner given to what the server writes into workspaces (the sandbox user), if any. */
   owner: { uid: number; gid: number } | undefined;
   limits: BatchLimits & { bundleMaxBytes: number; bundleMaxEntries: number };
+  /**
+   * The session's workspace disk limit, bytes (the sandbox limit `diskMb`: ASH_SANDBOX_DISK_MB
+   * or the agent's `limits.diskMb`); 0 = none.
+   */
+  diskLimitBytes: (session: SessionRecord) => Promise<number>;
 }
+
+/** Allocation unit assumed for a file about to be written (the common filesystem block). */
+const BLOCK = 4096;
+/** Disk space a new file of `size` bytes will take. */
+export const allocationFor = (size: number) => Math.ceil(size / BLOCK) * BLOCK;
 
 /**
  * A session's files: list, read, write and delete them, and move whole workspaces as tar.gz
@@ -127,14 +138,48 @@ export class SessionFiles {
 
   /**
    * Writes a batch of files. The whole batch is validated first (paths, base64, limits, and that
-   * no path goes through a link of the workspace): a bad batch writes nothing.
-   * @throws AppError 400, 404, 410, 413.
+   * no path goes through a link of the workspace, and that the workspace stays within its disk
+   * limit): a bad batch writes nothing.
+   * @throws AppError 400, 404, 410, 413 (`payload_too_large`, `disk_limit_exceeded`).
    */
   async upload(tenantId: string, id: string, body: UploadFilesBody): Promise<SessionUploadResponse> {
     // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
     const ws = await this.open(tenantId, id, 'write');
     const { files, skipped } = decodeBatch(body, this.deps.limits);
+    await this.ensureRoom(
+      ws,
+      files.reduce((n, f) => n + allocationFor(f.bytes.length), 0),
+      files.map((f) => f.segments),
+    );
     return { files: await writeBatch(ws.dir, files, skipped), source: ws.source };
+  }
+
+  /**
+   * Refuses a write through the API that would take the workspace over its disk limit. Usage is
+   * measured in allocated blocks (sparse files count for what they really hold), `add` is what
+   * the write allocates and the files at `replaced` are freed by it.
+   * @throws AppError 413 `disk_limit_exceeded`.
+   */
+  async ensureRoom(ws: OpenWorkspace, add: number, replaced: string[][]): Promise<void> {
+    const limit = await this.deps.diskLimitBytes(ws.session);
+    if (!limit) return;
+    const used = await directorySize(this.deps.paths.workspace(ws.session.id));
+    let freed = 0;
+    for (const segments of replaced) {
+      try {
+        const st = await ws.dir.lstat(segments);
+        // A hard-linked file keeps its blocks through its other name.
+        if (st.isFile() && st.nlink <= 1) freed += allocatedBytes(st);
+      } catch {
+        // missing, or not reachable without links: frees nothing
+      }
+    }
+    const after = Math.max(0, used - freed) + add;
+    if (after > limit)
+      throw new AppError(
+        'disk_limit_exceeded',
+        `the write needs ${add} bytes of disk; the workspace would use ${after} of its ${limit}-byte disk limit (ASH_SANDBOX_DISK_MB, or the agent's limits.diskMb); nothing was written`,
+      );
   }
 
   /** Deletes a file or a folder. @throws AppError 400 (links), 404. */
@@ -164,11 +209,15 @@ export class SessionFiles {
   /**
    * Extracts a tar.gz into the workspace (files of the same name are replaced, others kept). The
    * bundle is fully validated and extracted into a private staging folder first; only a clean
-   * bundle is merged, and the merge refuses to go through links of the workspace.
-   * @throws AppError 400 `invalid_bundle` / `invalid_path`, 413 over the limits, 404, 410.
+   * bundle is merged, and the merge refuses to go through links of the workspace. The files
+   * written may not exceed the workspace disk limit, counted as they are written and then as
+   * allocated blocks against the workspace's usage.
+   * @throws AppError 400 `invalid_bundle` / `invalid_path`, 413 over the limits
+   *   (`payload_too_large`, `disk_limit_exceeded`), 404, 410.
    */
   async restoreBundle(tenantId: string, id: string, body: Readable): Promise<RestoreWorkspaceResult> {
     const ws = await this.open(tenantId, id, 'write');
+    const diskLimit = await this.deps.diskLimitBytes(ws.session);
     const staging = join(this.deps.paths.sessionDir(id), `.incoming-${randomUUID()}`);
     await mkdir(staging, { recursive: true, mode: 0o700 });
     try {
@@ -181,8 +230,14 @@ export class SessionFiles {
             maxBytes: this.deps.limits.bundleMaxBytes,
             maxEntries: this.deps.limits.bundleMaxEntries,
           },
-          { links: 'inside' },
+          // The bytes really written never exceed the disk limit (whatever the headers declare).
+          { links: 'inside', ...(diskLimit ? { maxWrittenBytes: diskLimit } : {}) },
         ),
+      );
+      await this.ensureRoom(
+        ws,
+        await directorySize(staging),
+        result.entries.filter((e) => e.kind === 'file').map((e) => e.path.split('/')),
       );
       await mapFileErrors(() => mergeInto(staging, result, ws.dir));
       return { restored: true, files: result.files, bytes: result.bytes, source: ws.source };
