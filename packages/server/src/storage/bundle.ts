@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, symlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readdir, symlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -326,7 +326,7 @@ export async function extractTarGz(
     writes.push(
       (async () => {
         await mkdir(dirname(abs), { recursive: true, mode: 0o755 });
-        await pipeline(body, createWriteStream(abs, { flags: 'wx', mode }));
+        await pipeline(body, new SparseFileWriter(abs, mode));
       })().catch((err: unknown) => {
         body.resume();
         fail(
@@ -382,6 +382,91 @@ export async function extractTarGz(
   }
   if (failure) throw failure;
   return result;
+}
+
+/** Hole granularity of {@link SparseFileWriter}: the common filesystem block. */
+const HOLE = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE);
+
+/**
+ * Writes a new file (`wx`), leaving zeros unwritten (holes, per 4 KiB block): a sparse file
+ * packed into an archive (a snapshot of a workspace where the agent ran `truncate -s 10G`) comes
+ * back sparse instead of taking its apparent size on disk.
+ */
+class SparseFileWriter extends Writable {
+  private handle: FileHandle | undefined;
+  private pos = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly mode: number,
+  ) {
+    super();
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    open(this.path, 'wx', this.mode).then(
+      (h) => {
+        this.handle = h;
+        cb();
+      },
+      (err: Error) => cb(err),
+    );
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.writeChunk(chunk).then(
+      () => cb(),
+      (err: Error) => cb(err),
+    );
+  }
+
+  private async writeChunk(chunk: Buffer): Promise<void> {
+    const h = this.handle!;
+    let runStart = 0;
+    let i = 0;
+    while (i < chunk.length) {
+      const end = Math.min(chunk.length, i + (HOLE - ((this.pos + i) % HOLE)));
+      // Any all-zero piece of a block is skipped (the file is new: unwritten ranges read as
+      // zeros), so chunk edges that split blocks do not allocate them.
+      if (chunk.subarray(i, end).equals(ZERO_BLOCK.subarray(0, end - i))) {
+        if (i > runStart) await writeAll(h, chunk.subarray(runStart, i), this.pos + runStart);
+        runStart = end;
+      }
+      i = end;
+    }
+    if (chunk.length > runStart) await writeAll(h, chunk.subarray(runStart), this.pos + runStart);
+    this.pos += chunk.length;
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    // Trailing holes: the length comes from truncate, not from a write.
+    this.handle!.truncate(this.pos).then(
+      () => cb(),
+      (err: Error) => cb(err),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const h = this.handle;
+    this.handle = undefined;
+    if (!h) {
+      cb(err);
+      return;
+    }
+    h.close().then(
+      () => cb(err),
+      () => cb(err),
+    );
+  }
+}
+
+async function writeAll(h: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await h.write(buf, off, buf.length - off, position + off);
+    off += bytesWritten;
+  }
 }
 
 /** Replaces control characters for messages. */
