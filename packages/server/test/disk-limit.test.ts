@@ -16,6 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { removeDir, tempDir } from '@ash-ai/testing';
 import { directorySize } from '@ash-ai/sandbox';
 import { Header } from 'tar';
+import { zeroBombTarGz } from './tar-fixtures.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -139,6 +140,13 @@ describe('the workspace disk limit applies to writes through the API', () => {
     expect(r1.status).toBe(413);
     expect(r1.body.code).toBe('disk_limit_exceeded');
     expect(existsSync(join(ws, 'bundle'))).toBe(false);
+
+    // 2 MiB of zeros compress to almost nothing and would extract as holes, but the merge
+    // writes them in full: they count for their length.
+    const zeros = await uploadBundle(t.url, id, zeroBombTarGz(2 * MiB));
+    expect(zeros.status).toBe(413);
+    expect(zeros.body.code).toBe('disk_limit_exceeded');
+    expect(existsSync(join(ws, 'zeros.bin'))).toBe(false);
 
     // A header declaring 10 GB (data stops after 6 MiB): stopped at the limit, nothing written.
     const lying = await uploadBundle(t.url, id, lyingTarGz(10 * 1024 ** 3, randomBytes(6 * MiB)));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { contentType } from 'mime-types';
@@ -234,11 +234,11 @@ export class SessionFiles {
           { links: 'inside', ...(diskLimit ? { maxWrittenBytes: diskLimit } : {}) },
         ),
       );
-      await this.ensureRoom(
-        ws,
-        await directorySize(staging),
-        result.entries.filter((e) => e.kind === 'file').map((e) => e.path.split('/')),
-      );
+      // The merge writes every file in full (zeros included), so each counts for its length.
+      const fileEntries = result.entries.filter((e) => e.kind === 'file').map((e) => e.path.split('/'));
+      let incoming = 0;
+      for (const segs of fileEntries) incoming += allocationFor((await lstat(join(staging, ...segs))).size);
+      await this.ensureRoom(ws, incoming, fileEntries);
       await mapFileErrors(() => mergeInto(staging, result, ws.dir));
       return { restored: true, files: result.files, bytes: result.bytes, source: ws.source };
     } finally {
