@@ -163,7 +163,6 @@ export class SessionFiles {
   async ensureRoom(ws: OpenWorkspace, add: number, replaced: string[][]): Promise<void> {
     const limit = await this.deps.diskLimitBytes(ws.session);
     if (!limit) return;
-    const used = await directorySize(this.deps.paths.workspace(ws.session.id));
     let freed = 0;
     for (const segments of replaced) {
       try {
@@ -174,11 +173,13 @@ export class SessionFiles {
         // missing, or not reachable without links: frees nothing
       }
     }
+    // The walk stops as soon as the answer is known to be "over" (large workspaces stay cheap).
+    const used = await directorySize(this.deps.paths.workspace(ws.session.id), limit + freed - add + 1);
     const after = Math.max(0, used - freed) + add;
     if (after > limit)
       throw new AppError(
         'disk_limit_exceeded',
-        `the write needs ${add} bytes of disk; the workspace would use ${after} of its ${limit}-byte disk limit (ASH_SANDBOX_DISK_MB, or the agent's limits.diskMb); nothing was written`,
+        `the write needs ${add} bytes of disk; the workspace would use at least ${after} bytes, over its ${limit}-byte disk limit (ASH_SANDBOX_DISK_MB, or the agent's limits.diskMb); nothing was written`,
       );
   }
 
