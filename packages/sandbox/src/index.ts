@@ -32,4 +32,4 @@ export {
   type ModelProxyOptions,
 } from './model-proxy.js';
 export { Sandbox, type SandboxState } from './sandbox.js';
-export { directorySize } from './workspace-size.js';
+export { allocatedBytes, directorySize } from './workspace-size.js';

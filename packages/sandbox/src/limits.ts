@@ -12,7 +12,7 @@ export interface SandboxLimits {
   maxOpenFiles: number;
   /** Largest file a process may write, MiB (RLIMIT_FSIZE). */
   maxFileSizeMb: number;
-  /** Disk usage of the workspace, MiB (checked while a turn runs). */
+  /** Disk usage of the workspace (allocated blocks), MiB: checked while a turn runs, and for writes through the API. */
   diskMb: number;
 }
 

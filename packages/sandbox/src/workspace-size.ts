@@ -2,11 +2,14 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
- * Bytes used by the files under `dir` (symlinks not followed), stopping early once `stopAt`
- * is reached. Unreadable entries count as zero.
+ * Disk space taken by the files under `dir`, bytes: their allocated blocks (`st_blocks × 512`),
+ * not their apparent size, so a sparse file counts for the data actually written (a 10 GB file
+ * made by `truncate` takes next to nothing) and a hard-linked file counts once. Symlinks are not
+ * followed. Stops early once `stopAt` is reached. Unreadable entries count as zero.
  */
 export async function directorySize(dir: string, stopAt = Number.POSITIVE_INFINITY): Promise<number> {
   let total = 0;
+  const seen = new Set<string>();
   const stack = [dir];
   while (stack.length > 0 && total < stopAt) {
     const d = stack.pop()!;
@@ -21,7 +24,13 @@ export async function directorySize(dir: string, stopAt = Number.POSITIVE_INFINI
       if (e.isDirectory()) stack.push(p);
       else if (e.isFile()) {
         try {
-          total += (await lstat(p)).size;
+          const st = await lstat(p);
+          if (st.nlink > 1) {
+            const id = `${st.dev}:${st.ino}`;
+            if (seen.has(id)) continue;
+            seen.add(id);
+          }
+          total += allocatedBytes(st);
         } catch {
           // vanished
         }
@@ -29,4 +38,9 @@ export async function directorySize(dir: string, stopAt = Number.POSITIVE_INFINI
     }
   }
   return total;
+}
+
+/** Bytes allocated on disk to a file (`st_blocks` counts 512-byte units on Linux). */
+export function allocatedBytes(st: { blocks: number; size: number }): number {
+  return Number.isFinite(st.blocks) ? st.blocks * 512 : st.size;
 }

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type pino from 'pino';
 import { bridgeEntryPath, resolveClaudeExecutable } from '@ash-ai/bridge';
-import { SandboxManager } from '@ash-ai/sandbox';
+import { resolveLimits, SandboxManager } from '@ash-ai/sandbox';
 import type { Health } from '@ash-ai/shared';
 import { buildApp } from './app.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -232,6 +232,16 @@ async function createLocked(
     ownership,
     isLive: (id) => runtime.hasLiveSandbox(id),
     owner: sandboxes.sandboxOwner,
+    // The same per-session limit the sandbox enforces while a turn runs (agent config overrides).
+    diskLimitBytes: async (s) => {
+      const agent = await repos.agents.get(s.tenantId, s.agentName);
+      const override = agent?.config.limits;
+      const limits = resolveLimits(
+        config.sandboxLimits,
+        override && typeof override === 'object' ? (override as Record<string, unknown>) : undefined,
+      );
+      return limits.diskMb * 1024 * 1024;
+    },
     limits: {
       fileMaxBytes: config.data.fileMaxBytes,
       batchMaxBytes: config.data.batchMaxBytes,

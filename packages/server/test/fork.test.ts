@@ -58,15 +58,13 @@ describe('fork', () => {
     expect(child.budgetUsd).toBeCloseTo(0.1 - spent, 9);
     // The fork's next expensive call reaches the carried budget; the one after is refused.
     // (A slow tool after the call: the host, not the turn's own end, must stop it.)
-    model
-      .forSession(child.id)
-      .enqueue(
-        {
-          toolUse: { name: 'Bash', input: { command: 'sleep 30; echo late' } },
-          usage: { input_tokens: 40_000 },
-        },
-        { text: 'never reached' },
-      );
+    model.forSession(child.id).enqueue(
+      {
+        toolUse: { name: 'Bash', input: { command: 'sleep 30; echo late' } },
+        usage: { input_tokens: 40_000 },
+      },
+      { text: 'never reached' },
+    );
     const over = await sendTurn(t.url, child.id, { content: 'spend again' });
     expect(over.events.at(-2)).toMatchObject({ event: 'error', data: { code: 'budget_exceeded' } });
     const refused = await sendTurn(t.url, child.id, { content: 'and again' });

@@ -103,6 +103,21 @@ describe('object storage outages (S3 hanging or refusing connections)', () => {
     return existsSync(dir) ? readdirSync(dir) : [];
   };
 
+  it('documents the storage and disk-limit answers in the OpenAPI document', async () => {
+    const spec = (await api(t.url, 'GET', '/openapi.json')).body;
+    const codes = (path: string, method: string) => Object.keys(spec.paths[path][method].responses);
+    expect(codes('/api/agents', 'post')).toEqual(expect.arrayContaining(['403', '503']));
+    expect(codes('/api/sessions/{id}/pause', 'post')).toContain('503');
+    expect(codes('/api/sessions/{id}/messages', 'post')).toContain('503');
+    expect(codes('/api/attachments/{id}', 'get')).toEqual(expect.arrayContaining(['404', '410', '503']));
+    for (const [path, method] of [
+      ['/api/sessions/{id}/files', 'post'],
+      ['/api/sessions/{id}/workspace', 'post'],
+      ['/api/sessions/{id}/attachments', 'post'],
+    ] as const)
+      expect(codes(path, method), path).toEqual(expect.arrayContaining(['400', '413', '503']));
+  });
+
   for (const outage of ['hang', 'closed'] as const) {
     it(`${outage}: deploy, pause and attachments fail fast with 503 storage_unavailable and store nothing half-way`, async () => {
       proxy.set('forward');

@@ -63,6 +63,12 @@ export const ErrorCodes = {
   attachment_gone: 410,
   /** The body is larger than the route allows, or decoded content exceeds a limit. */
   payload_too_large: 413,
+  /**
+   * The write (files upload, bundle restore, attachment) would take the session's workspace over
+   * its disk limit (allocated blocks; ASH_SANDBOX_DISK_MB or the agent's `limits.diskMb`).
+   * Nothing was written.
+   */
+  disk_limit_exceeded: 413,
   /** The request's Content-Type is not accepted by the route. */
   unsupported_media_type: 415,
   /** The agent folder is not deployable (e.g. no CLAUDE.md). */

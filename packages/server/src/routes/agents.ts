@@ -25,7 +25,7 @@ export function agentRoutes(
           summary:
             'Deploy an agent folder (from a path on the server or uploaded files); redeploy bumps the version',
           body: DeployAgentBodySchema,
-          response: { 201: AgentResponseSchema, ...errorResponses(400, 401, 413, 415, 422) },
+          response: { 201: AgentResponseSchema, ...errorResponses(400, 401, 403, 413, 415, 422, 503) },
         },
       },
       async (req, reply) => reply.code(201).send({ agent: await agents.deploy(req.tenantId, req.body) }),

@@ -83,7 +83,7 @@ export function workspaceRoutes(
           },
         },
       },
-      async (req) => {
+      async (req, reply) => {
         // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
         await files.checkWritable(req.tenantId, req.params.id);
         const body = req.body as unknown;
@@ -98,7 +98,14 @@ export function workspaceRoutes(
             });
           stream = Readable.from([bytes]);
         }
-        return files.restoreBundle(req.tenantId, req.params.id, stream);
+        try {
+          return await files.restoreBundle(req.tenantId, req.params.id, stream);
+        } catch (err) {
+          // Refused before the whole upload was read (over a limit, unsafe entry): the rest of
+          // the body is not read, so the connection cannot carry another request.
+          if (!req.raw.complete) reply.header('connection', 'close');
+          throw err;
+        }
       },
     );
 

@@ -9,7 +9,7 @@ import { storageKeys } from '../storage/keys.js';
 import { type ObjectStore, readAll } from '../storage/object-store.js';
 import { decodeBase64Strict } from '../util/base64.js';
 import { toAppError } from './file-errors.js';
-import { mimeFor, type OpenWorkspace, type SessionFiles } from './session-files.js';
+import { allocationFor, mimeFor, type OpenWorkspace, type SessionFiles } from './session-files.js';
 
 /** Folder of the workspace attachments are copied into. */
 export const ATTACHMENTS_DIR = 'attachments';
@@ -139,6 +139,8 @@ export class AttachmentService {
     } catch (err) {
       if (!(err instanceof ConfinementError && err.reason === 'missing')) throw toAppError(err);
     }
+    // The workspace copy must fit in the session's disk limit (checked before anything is stored).
+    await this.deps.files.ensureRoom(ws, allocationFor(bytes.length), []);
     const id = randomUUID();
     const key = storageKeys.attachment(tenantId, sessionId, id);
     try {

@@ -39,6 +39,8 @@ export function toAppError(err: unknown, shownPath?: string): unknown {
     );
   }
   if (err instanceof BundleError) {
+    if (err.kind === 'disk_limit')
+      return new AppError('disk_limit_exceeded', `${err.message}; nothing was written`);
     return err.kind === 'too_large'
       ? new AppError('payload_too_large', err.message)
       : new AppError('invalid_bundle', err.message);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { contentType } from 'mime-types';
@@ -16,6 +16,7 @@ import type {
   UploadResult,
   WorkspaceSource,
 } from '@ash-ai/shared';
+import { allocatedBytes, directorySize } from '@ash-ai/sandbox';
 import type { Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import { BUNDLE_EXCLUDES, extractTarGz, mergeInto, packTarGz } from '../storage/bundle.js';
@@ -72,7 +73,17 @@ export interface SessionFilesDeps {
   /** Owner given to what the server writes into workspaces (the sandbox user), if any. */
   owner: { uid: number; gid: number } | undefined;
   limits: BatchLimits & { bundleMaxBytes: number; bundleMaxEntries: number };
+  /**
+   * The session's workspace disk limit, bytes (the sandbox limit `diskMb`: ASH_SANDBOX_DISK_MB
+   * or the agent's `limits.diskMb`); 0 = none.
+   */
+  diskLimitBytes: (session: SessionRecord) => Promise<number>;
 }
+
+/** Allocation unit assumed for a file about to be written (the common filesystem block). */
+const BLOCK = 4096;
+/** Disk space a new file of `size` bytes will take. */
+export const allocationFor = (size: number) => Math.ceil(size / BLOCK) * BLOCK;
 
 /**
  * A session's files: list, read, write and delete them, and move whole workspaces as tar.gz
@@ -161,18 +172,53 @@ export class SessionFiles {
 
   /**
    * Writes a batch of files. The whole batch is validated first (paths, base64, limits, and that
-   * no path goes through a link of the workspace): a bad batch writes nothing.
-   * @throws AppError 400, 404, 410, 413.
+   * no path goes through a link of the workspace, and that the workspace stays within its disk
+   * limit): a bad batch writes nothing.
+   * @throws AppError 400, 404, 410, 413 (`payload_too_large`, `disk_limit_exceeded`).
    */
   async upload(tenantId: string, id: string, body: UploadFilesBody): Promise<SessionUploadResponse> {
     // The session first: an unknown (or another tenant's) id is 404 whatever the body holds.
     const ws = await this.open(tenantId, id, 'write');
     try {
       const { files, skipped } = decodeBatch(body, this.deps.limits);
+      await this.ensureRoom(
+        ws,
+        files.reduce((n, f) => n + allocationFor(f.bytes.length), 0),
+        files.map((f) => f.segments),
+      );
       return { files: await writeBatch(ws.dir, files, skipped), source: ws.source };
     } finally {
       await ws.finish();
     }
+  }
+
+  /**
+   * Refuses a write through the API that would take the workspace over its disk limit. Usage is
+   * measured in allocated blocks (sparse files count for what they really hold), `add` is what
+   * the write allocates and the files at `replaced` are freed by it.
+   * @throws AppError 413 `disk_limit_exceeded`.
+   */
+  async ensureRoom(ws: OpenWorkspace, add: number, replaced: string[][]): Promise<void> {
+    const limit = await this.deps.diskLimitBytes(ws.session);
+    if (!limit) return;
+    let freed = 0;
+    for (const segments of replaced) {
+      try {
+        const st = await ws.dir.lstat(segments);
+        // A hard-linked file keeps its blocks through its other name.
+        if (st.isFile() && st.nlink <= 1) freed += allocatedBytes(st);
+      } catch {
+        // missing, or not reachable without links: frees nothing
+      }
+    }
+    // The walk stops as soon as the answer is known to be "over" (large workspaces stay cheap).
+    const used = await directorySize(this.deps.paths.workspace(ws.session.id), limit + freed - add + 1);
+    const after = Math.max(0, used - freed) + add;
+    if (after > limit)
+      throw new AppError(
+        'disk_limit_exceeded',
+        `the write needs ${add} bytes of disk; the workspace would use at least ${after} bytes, over its ${limit}-byte disk limit (ASH_SANDBOX_DISK_MB, or the agent's limits.diskMb); nothing was written`,
+      );
   }
 
   /** Deletes a file or a folder. @throws AppError 400 (links), 404. */
@@ -206,11 +252,15 @@ export class SessionFiles {
   /**
    * Extracts a tar.gz into the workspace (files of the same name are replaced, others kept). The
    * bundle is fully validated and extracted into a private staging folder first; only a clean
-   * bundle is merged, and the merge refuses to go through links of the workspace.
-   * @throws AppError 400 `invalid_bundle` / `invalid_path`, 413 over the limits, 404, 410.
+   * bundle is merged, and the merge refuses to go through links of the workspace. The files
+   * written may not exceed the workspace disk limit, counted as they are written and then as
+   * allocated blocks against the workspace's usage.
+   * @throws AppError 400 `invalid_bundle` / `invalid_path`, 413 over the limits
+   *   (`payload_too_large`, `disk_limit_exceeded`), 404, 410.
    */
   async restoreBundle(tenantId: string, id: string, body: Readable): Promise<RestoreWorkspaceResult> {
     const ws = await this.open(tenantId, id, 'write');
+    const diskLimit = await this.deps.diskLimitBytes(ws.session);
     const staging = join(this.deps.paths.sessionDir(id), `.incoming-${randomUUID()}`);
     await mkdir(staging, { recursive: true, mode: 0o700 });
     try {
@@ -223,9 +273,15 @@ export class SessionFiles {
             maxBytes: this.deps.limits.bundleMaxBytes,
             maxEntries: this.deps.limits.bundleMaxEntries,
           },
-          { links: 'inside' },
+          // The bytes really written never exceed the disk limit (whatever the headers declare).
+          { links: 'inside', ...(diskLimit ? { maxWrittenBytes: diskLimit } : {}) },
         ),
       );
+      // The merge writes every file in full (zeros included), so each counts for its length.
+      const fileEntries = result.entries.filter((e) => e.kind === 'file').map((e) => e.path.split('/'));
+      let incoming = 0;
+      for (const segs of fileEntries) incoming += allocationFor((await lstat(join(staging, ...segs))).size);
+      await this.ensureRoom(ws, incoming, fileEntries);
       await mapFileErrors(() => mergeInto(staging, result, ws.dir));
       return { restored: true, files: result.files, bytes: result.bytes, source: ws.source };
     } finally {

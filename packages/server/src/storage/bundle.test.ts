@@ -1,6 +1,12 @@
 import {
+  closeSync,
   existsSync,
+  ftruncateSync,
   lstatSync,
+  openSync,
+  readSync,
+  statSync,
+  writeSync,
   mkdirSync,
   readFileSync,
   readlinkSync,
@@ -33,6 +39,42 @@ describe('workspace bundles', () => {
     base = tempDir('ash-bundle-');
   });
   afterEach(() => removeDir(base));
+
+  it('a sparse file comes back sparse: zero blocks become holes, data and length are exact', async () => {
+    const src = join(base, 'src');
+    mkdirSync(src, { recursive: true });
+    const MiB = 1024 * 1024;
+    const sparse = join(src, 'disk.img');
+    // 64 MiB apparent: a few bytes at 1 MiB + 3, an unaligned tail at the very end.
+    const fd = openSync(sparse, 'w');
+    ftruncateSync(fd, 64 * MiB);
+    writeSync(fd, ALL_BYTES, 0, ALL_BYTES.length, MiB + 3);
+    writeSync(fd, Buffer.from('tail'), 0, 4, 64 * MiB - 4);
+    closeSync(fd);
+    writeFileSync(join(src, 'plain.txt'), 'plain\n');
+    const dest = join(base, 'dest');
+    mkdirSync(dest);
+    const big = { maxCompressedBytes: 100 * MiB, maxBytes: 100 * MiB, maxEntries: 10 };
+    await extractTarGz(
+      packTarGz([{ dir: new ConfinedDir(src), prefix: '', exclude: new Set(), links: 'all' }]),
+      dest,
+      big,
+      { links: 'all' },
+    );
+    const out = join(dest, 'disk.img');
+    const st = statSync(out);
+    expect(st.size).toBe(64 * MiB);
+    expect(st.blocks * 512).toBeLessThan(MiB);
+    const fdo = openSync(out, 'r');
+    const buf = Buffer.alloc(ALL_BYTES.length + 6);
+    readSync(fdo, buf, 0, buf.length, MiB);
+    expect(buf.equals(Buffer.concat([Buffer.alloc(3), ALL_BYTES, Buffer.alloc(3)]))).toBe(true);
+    const tail = Buffer.alloc(4);
+    readSync(fdo, tail, 0, 4, 64 * MiB - 4);
+    closeSync(fdo);
+    expect(tail.toString()).toBe('tail');
+    expect(readFileSync(join(dest, 'plain.txt'), 'utf8')).toBe('plain\n');
+  });
 
   it('round-trips files byte-identically, keeps inside links and modes, leaves out excluded folders', async () => {
     const src = join(base, 'src');

@@ -1,7 +1,7 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, symlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readdir, symlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { PassThrough, Readable, Transform, Writable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { Header, Parser, Pax, type ReadEntry } from 'tar';
@@ -40,7 +40,8 @@ export interface PackSource {
 export class BundleError extends Error {
   constructor(
     message: string,
-    readonly kind: 'invalid' | 'too_large',
+    /** `disk_limit`: the extracted files would exceed the workspace disk limit. */
+    readonly kind: 'invalid' | 'too_large' | 'disk_limit',
   ) {
     super(message);
     this.name = 'BundleError';
@@ -203,20 +204,29 @@ const ENTRY_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', '
  * - links: with `links: 'inside'` a link whose target is absolute or escapes is refused;
  *   with `'all'` links are recreated as they are (inert data: nothing follows them).
  * Links are created last, after every file, so no write can go through one.
- * @throws BundleError `invalid` (400) or `too_large` (413); `dest` may then hold partial output
+ * @throws BundleError `invalid` (400), `too_large` (413) or `disk_limit` (413, over
+ *   `maxWrittenBytes`); `dest` may then hold partial output
  *   the caller removes.
  */
 export async function extractTarGz(
   input: Readable,
   dest: string,
   limits: ExtractLimits,
-  opts: { links: 'inside' | 'all' },
+  opts: {
+    links: 'inside' | 'all';
+    /**
+     * Most file bytes actually written (counted as they are written, whatever the headers
+     * declare): over it, `disk_limit`.
+     */
+    maxWrittenBytes?: number;
+  },
 ): Promise<ExtractResult> {
+  let written = 0;
   const result: ExtractResult = { files: 0, bytes: 0, entries: [] };
   const seen = new Map<string, 'file' | 'directory' | 'symlink'>();
   const links: Array<{ path: string; target: string }> = [];
   const writes: Promise<void>[] = [];
-  const bodies: PassThrough[] = [];
+  const bodies: Transform[] = [];
   let failure: BundleError | undefined;
   const parser = new Parser({ strict: true });
   const fail = (message: string, kind: BundleError['kind'] = 'invalid') => {
@@ -226,6 +236,16 @@ export async function extractTarGz(
     fail(`the archive is malformed: ${String(message)}`),
   );
   parser.on('error', (err: Error) => fail(`the archive is malformed: ${err.message}`));
+  // Entries the parser skips by itself (old GNU sparse files, unknown types) are refused, not
+  // silently dropped.
+  parser.on('ignoredEntry', (entry: ReadEntry) => {
+    const name = printable(entry.path ?? '');
+    fail(
+      entry.type === 'SparseFile'
+        ? `entry '${name}' is a sparse file; sparse archive entries are not accepted`
+        : `entry '${name}' has an unsupported type (${entry.type}); only files, folders and links are accepted`,
+    );
+  });
   parser.on('entry', (entry: ReadEntry) => {
     if (failure) return entry.resume();
     const type = entry.type;
@@ -238,6 +258,10 @@ export async function extractTarGz(
     const rel = safeRelativePath(raw);
     if (!rel) {
       fail(`entry '${printable(raw)}' has an absolute or parent-relative name`);
+      return entry.resume();
+    }
+    if (type === 'SparseFile' || rel.split('/').some((seg) => /^GNUSparseFile\.\d+$/.test(seg))) {
+      fail(`entry '${printable(rel)}' is a sparse file; sparse archive entries are not accepted`);
       return entry.resume();
     }
     if (!ENTRY_TYPES.has(type)) {
@@ -282,14 +306,27 @@ export async function extractTarGz(
     result.files++;
     result.bytes += entry.size;
     result.entries.push({ path: rel, kind, mode });
-    // Files must stream in order: pipe through a PassThrough that buffers until the folder exists.
-    const body = new PassThrough();
+    // Files must stream in order: pipe through a stream that buffers until the folder exists,
+    // counting the bytes really written (a header's declared size is not trusted).
+    const body = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        if (opts.maxWrittenBytes !== undefined && written > opts.maxWrittenBytes)
+          fail(
+            `the extracted files exceed the ${opts.maxWrittenBytes} bytes the workspace disk limit leaves`,
+            'disk_limit',
+          );
+        // After a failure, bytes are dropped (not written) but still consumed, so the parser
+        // never waits on a stopped entry; the input pipeline then stops on the failure.
+        cb(null, failure ? undefined : chunk);
+      },
+    });
     bodies.push(body);
     entry.pipe(body);
     writes.push(
       (async () => {
         await mkdir(dirname(abs), { recursive: true, mode: 0o755 });
-        await pipeline(body, createWriteStream(abs, { flags: 'wx', mode }));
+        await pipeline(body, new SparseFileWriter(abs, mode));
       })().catch((err: unknown) => {
         body.resume();
         fail(
@@ -345,6 +382,91 @@ export async function extractTarGz(
   }
   if (failure) throw failure;
   return result;
+}
+
+/** Hole granularity of {@link SparseFileWriter}: the common filesystem block. */
+const HOLE = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE);
+
+/**
+ * Writes a new file (`wx`), leaving zeros unwritten (holes, per 4 KiB block): a sparse file
+ * packed into an archive (a snapshot of a workspace where the agent ran `truncate -s 10G`) comes
+ * back sparse instead of taking its apparent size on disk.
+ */
+class SparseFileWriter extends Writable {
+  private handle: FileHandle | undefined;
+  private pos = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly mode: number,
+  ) {
+    super();
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    open(this.path, 'wx', this.mode).then(
+      (h) => {
+        this.handle = h;
+        cb();
+      },
+      (err: Error) => cb(err),
+    );
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.writeChunk(chunk).then(
+      () => cb(),
+      (err: Error) => cb(err),
+    );
+  }
+
+  private async writeChunk(chunk: Buffer): Promise<void> {
+    const h = this.handle!;
+    let runStart = 0;
+    let i = 0;
+    while (i < chunk.length) {
+      const end = Math.min(chunk.length, i + (HOLE - ((this.pos + i) % HOLE)));
+      // Any all-zero piece of a block is skipped (the file is new: unwritten ranges read as
+      // zeros), so chunk edges that split blocks do not allocate them.
+      if (chunk.subarray(i, end).equals(ZERO_BLOCK.subarray(0, end - i))) {
+        if (i > runStart) await writeAll(h, chunk.subarray(runStart, i), this.pos + runStart);
+        runStart = end;
+      }
+      i = end;
+    }
+    if (chunk.length > runStart) await writeAll(h, chunk.subarray(runStart), this.pos + runStart);
+    this.pos += chunk.length;
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    // Trailing holes: the length comes from truncate, not from a write.
+    this.handle!.truncate(this.pos).then(
+      () => cb(),
+      (err: Error) => cb(err),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const h = this.handle;
+    this.handle = undefined;
+    if (!h) {
+      cb(err);
+      return;
+    }
+    h.close().then(
+      () => cb(err),
+      () => cb(err),
+    );
+  }
+}
+
+async function writeAll(h: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await h.write(buf, off, buf.length - off, position + off);
+    off += bytesWritten;
+  }
 }
 
 /** Replaces control characters for messages. */

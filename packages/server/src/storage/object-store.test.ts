@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { removeDir, startTestS3, tempDir, type TestS3 } from '@ash-ai/testing';
@@ -115,6 +116,53 @@ contract('S3 (s3rver)', async () => {
 });
 
 describe('S3 failures', () => {
+  it('bounds every operation against an endpoint that accepts connections and never answers', async () => {
+    let connections = 0;
+    const held: import('node:net').Socket[] = [];
+    const hang = createServer((sock) => {
+      connections++;
+      held.push(sock);
+      sock.resume();
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const spool = tempDir('ash-spool-');
+    const store = new S3ObjectStore({
+      bucket: 'b',
+      endpoint: `http://127.0.0.1:${(hang.address() as { port: number }).port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      spoolDir: spool,
+      timeoutMs: 200,
+      maxAttempts: 2,
+    });
+    try {
+      const ops: Array<[string, () => Promise<unknown>]> = [
+        ['check', () => store.check()],
+        ['put buffer', () => store.put('a/b', Buffer.from('x'))],
+        ['put stream', () => store.put('a/c', Readable.from([Buffer.alloc(100_000, 1)]))],
+        ['get', () => store.get('a/b')],
+        ['exists', () => store.exists('a/b')],
+        ['list', () => store.list('a/')],
+        ['delete', () => store.delete('a/b')],
+      ];
+      for (const [name, op] of ops) {
+        const before = connections;
+        const start = Date.now();
+        await expect(op(), name).rejects.toBeInstanceOf(StorageError);
+        expect(Date.now() - start, name).toBeLessThan(2000);
+        // Two attempts, each on a fresh connection (the held one never answers).
+        expect(connections - before, name).toBeLessThanOrEqual(2);
+      }
+    } finally {
+      await store.close();
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => hang.close(() => r()));
+      removeDir(spool);
+    }
+  });
+
   it('turns an unreachable endpoint or a missing bucket into StorageError', async () => {
     const spool = tempDir('ash-spool-');
     const dead = new S3ObjectStore({

@@ -93,6 +93,14 @@ export class S3ObjectStore implements ObjectStore {
       region: opts.region,
       forcePathStyle: opts.forcePathStyle,
       maxAttempts: 1,
+      // Failures surface as StorageError and are logged by the callers; the SDK's own notices
+      // (e.g. "non-retryable streaming request" on stderr) would only duplicate them.
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: () => undefined,
+      },
       // Options of the SDK's Node HTTP handler: connect timeout, and socket inactivity timeout.
       requestHandler: { connectionTimeout: this.timeoutMs, socketTimeout: this.timeoutMs },
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
