@@ -69,6 +69,12 @@ export interface SandboxManagerOptions {
   limitPollMs?: number;
   /** Bridges kept started ahead of time, ready to be given a session (default 1; 0 = none). */
   spareBridges?: number;
+  /**
+   * How long after a spare bridge is taken its replacement starts, ms (default 0). A Node boot
+   * next to a starting Claude process slows that start even at nice 19 (measured on 2 cores:
+   * +20-30% to a cold first turn), so the server waits until the first turn is under way.
+   */
+  spareRefillDelayMs?: number;
   /** How long a bridge may take to connect and say ready, ms (default 20000). */
   readyTimeoutMs?: number;
   log: Logger;
@@ -117,6 +123,7 @@ export class SandboxManager {
   private instances = 0;
   private readonly idleBridges: BridgeProcess[] = [];
   private refilling: Promise<void> | undefined;
+  private refillTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly dispatcher: Dispatcher;
   private readonly etcDir: string;
@@ -303,7 +310,7 @@ export class SandboxManager {
           log,
         );
       }
-      this.refillIdleBridges();
+      this.scheduleRefill();
       const sandbox = new Sandbox({
         id: spec.id,
         workspaceDir: spec.workspaceDir,
@@ -418,6 +425,21 @@ export class SandboxManager {
     return undefined;
   }
 
+  /** Refills the spare bridges after `spareRefillDelayMs` (at once when it is 0). */
+  private scheduleRefill(): void {
+    const delay = this.opts.spareRefillDelayMs ?? 0;
+    if (delay <= 0) {
+      this.refillIdleBridges();
+      return;
+    }
+    if (this.refillTimer) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refillIdleBridges();
+    }, delay);
+    this.refillTimer.unref();
+  }
+
   /** Keeps `spareBridges` unconfigured bridges started, in the background. */
   refillIdleBridges(): void {
     if (this.closing || this.refilling) return;
@@ -458,6 +480,7 @@ export class SandboxManager {
   /** Stops everything and removes the runtime directory. */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.refilling;
     for (const b of this.idleBridges.splice(0)) killBridge(b);
     await this.stopAll();

@@ -45,6 +45,11 @@ export const EnvSchema = Type.Object({
   ASH_SPARE_BRIDGES: Int(1, 0, 16),
   /** Pre-warmed sandboxes kept per agent (an agent's `config.preWarmCount` overrides it). */
   ASH_PREWARM_COUNT: Int(1, 0, 16),
+  /**
+   * Delay before a taken spare (bridge or pre-warmed sandbox) is replaced, ms: the replacement's
+   * start would otherwise compete for CPU with the first turn of the session that took it.
+   */
+  ASH_POOL_REFILL_DELAY_MS: Int(2000, 0, 600_000),
   /** Idle sessions' processes are stopped (session paused) after this long, ms. */
   ASH_IDLE_TIMEOUT_MS: Int(30 * 60_000, 1000),
   /** A turn with no event for this long ends with `turn_timeout`, ms. */
@@ -163,6 +168,7 @@ export interface Config {
   maxSandboxes: number;
   prewarmCount: number;
   spareBridges: number;
+  poolRefillDelayMs: number;
   idleTimeoutMs: number;
   turnIdleTimeoutMs: number;
   interruptGraceMs: number;
@@ -331,6 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSandboxes: e.ASH_MAX_SANDBOXES,
     prewarmCount: e.ASH_PREWARM_COUNT,
     spareBridges: e.ASH_SPARE_BRIDGES,
+    poolRefillDelayMs: e.ASH_POOL_REFILL_DELAY_MS,
     idleTimeoutMs: e.ASH_IDLE_TIMEOUT_MS,
     turnIdleTimeoutMs: e.ASH_TURN_IDLE_TIMEOUT_MS,
     interruptGraceMs: e.ASH_INTERRUPT_GRACE_MS,

@@ -134,6 +134,7 @@ async function createLocked(
     sandboxes = await SandboxManager.create({
       mode: config.sandboxMode,
       spareBridges: config.spareBridges,
+      spareRefillDelayMs: config.poolRefillDelayMs,
       ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
       bridgeEntry: bridgeEntryPath,
       claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),
@@ -277,6 +278,7 @@ async function createLocked(
     turns,
     ownership,
     defaultPrewarmCount: config.prewarmCount,
+    poolRefillDelayMs: config.poolRefillDelayMs,
     hooks: {
       ...(persist ? { beforeRelease: persist } : {}),
       beforeResume: async (s) => void (await snapshots.restore(s)),

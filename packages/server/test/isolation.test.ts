@@ -157,7 +157,7 @@ describe('sandbox limits', () => {
       t.url,
       'limited',
       { 'CLAUDE.md': '# Limited\n' },
-      { config: { limits: { memoryMb: 400, maxProcesses: 64 } } },
+      { config: { limits: { memoryMb: 400, maxProcesses: 64, cpuPercent: 100 } } },
     );
   });
   afterAll(async () => t?.close());

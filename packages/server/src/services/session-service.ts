@@ -33,6 +33,11 @@ export interface SessionServiceDeps {
   log: Logger;
   /** Warm sandboxes per agent unless its config says otherwise. */
   defaultPrewarmCount: number;
+  /**
+   * Delay (ms) before a taken warm sandbox is replaced at session creation: the replacement's
+   * Claude start would compete with the new session's first turn. 0 = at once.
+   */
+  poolRefillDelayMs?: number;
   /** Extension points (object storage snapshots...). */
   hooks?: SessionHooks;
   /** Checks a `credentialId` at creation (400 `invalid_credential` when unusable). */
@@ -203,7 +208,13 @@ export class SessionService {
       prewarmed: !!spare,
     });
     // Keep (or bring back, after the idle sweep took them) the agent's warm sandboxes.
-    if (plain) void runtime.replenishSpares(agent, this.prewarmCount(agent)).catch(() => undefined);
+    if (plain) {
+      const count = this.prewarmCount(agent);
+      const refill = () => void runtime.replenishSpares(agent, count).catch(() => undefined);
+      const delay = this.deps.poolRefillDelayMs ?? 0;
+      if (delay > 0) setTimeout(refill, delay).unref();
+      else refill();
+    }
     return sessionToApi(session);
   }
 
