@@ -138,9 +138,7 @@ export class ConfinedDir {
   async lstat(segments: string[]): Promise<Stats> {
     const { dir, name } = await this.parent(segments, false);
     try {
-      return await lstat(at(dir.fd, name));
-    } catch (err) {
-      throw await this.classify(dir.fd, name, segments.join('/'), err);
+      return await this.statIn(dir, name, segments.join('/'));
     } finally {
       await dir.close();
     }
@@ -260,12 +258,7 @@ export class ConfinedDir {
     const rel = segments.join('/');
     const { dir, name } = await this.parent(segments, false);
     try {
-      let st: Stats;
-      try {
-        st = await lstat(at(dir.fd, name));
-      } catch (err) {
-        throw await this.classify(dir.fd, name, rel, err);
-      }
+      const st = await this.statIn(dir, name, rel);
       if (!st.isSymbolicLink())
         throw new ConfinementError(st.isDirectory() ? 'is_directory' : 'not_directory', rel);
       await unlink(at(dir.fd, name));
@@ -283,12 +276,7 @@ export class ConfinedDir {
     const rel = segments.join('/');
     const { dir, name } = await this.parent(segments, false);
     try {
-      let st: Stats;
-      try {
-        st = await lstat(at(dir.fd, name));
-      } catch (err) {
-        throw await this.classify(dir.fd, name, rel, err);
-      }
+      const st = await this.statIn(dir, name, rel);
       if (st.isSymbolicLink()) throw new ConfinementError('symlink', rel);
       if (st.isDirectory()) {
         let child: FileHandle;
@@ -422,6 +410,15 @@ export class ConfinedDir {
   }
 
   /** Turns an errno on `name` inside `dirFd` into the refusal it means. */
+  /** lstat of `name` in an open folder (not followed). @throws ConfinementError (classified). */
+  private async statIn(dir: FileHandle, name: string, rel: string): Promise<Stats> {
+    try {
+      return await lstat(at(dir.fd, name));
+    } catch (err) {
+      throw await this.classify(dir.fd, name, rel, err);
+    }
+  }
+
   private async classify(dirFd: number, name: string, rel: string, err: unknown): Promise<Error> {
     const c = code(err);
     if (c === 'ENOENT') return new ConfinementError('missing', rel);
