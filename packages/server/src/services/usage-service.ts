@@ -116,7 +116,7 @@ export class UsageService implements TurnHooks {
   ): Promise<boolean> {
     const { pricing } = this.deps;
     const match = pricing.lookup(u.model);
-    if ((!match || match.kind !== 'exact') && !this.unpriced.has(u.model)) {
+    if (match?.kind !== 'exact' && !this.unpriced.has(u.model)) {
       this.unpriced.add(u.model);
       if (!match)
         this.deps.log.warn({ model: u.model }, 'no price for this model: its calls cost 0 in the ledger');
