@@ -98,14 +98,20 @@ export class TurnLog {
   }
 
   /**
-   * Events with `id > after`, then the live rest of the turn, ending after `done`.
+   * Events with `id > after`, then the live rest of the turn, ending after `done` (given only
+   * once every event and message of the turn is in the database).
    * Each subscriber reads at its own pace (the events stay in memory), so one slow client never
    * holds back the turn or other clients.
    */
   async *subscribe(after: number): AsyncGenerator<StreamEvent> {
     let index = Math.max(0, after - this.firstSeq + 1);
     for (;;) {
-      while (index < this.events.length) yield this.events[index++]!;
+      while (index < this.events.length) {
+        const ev = this.events[index++]!;
+        // A client that saw `done` may read the history at once: it is all there by then.
+        if (ev.event === 'done') await this.flush();
+        yield ev;
+      }
       if (this.finishedFlag) return;
       await new Promise<void>((resolve) => {
         const wake = () => {
