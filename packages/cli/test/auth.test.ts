@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   ScriptedModel,
@@ -9,18 +8,9 @@ import {
   startAshProcess,
   tempDir,
   type AshProcess,
+  freePort,
 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const OLD_MASTER = 'cli-test-master-key-old-0123456789';
 const NEW_MASTER = 'cli-test-master-key-new-9876543210';

@@ -1,20 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { REPO_ROOT, ScriptedModel, removeDir, runAsh, tempDir } from '@ash-ai/testing';
+import { REPO_ROOT, ScriptedModel, removeDir, runAsh, tempDir, freePort } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The shell block after the `<!-- quickstart` marker in README.md. */
 function readmeQuickstart(): string {

@@ -10,18 +10,9 @@ import {
   startAshProcess,
   tempDir,
   type AshProcess,
+  freePort,
 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** True while `pid` runs (not gone, not a zombie nobody has reaped yet). */
 function running(pid: number): boolean {

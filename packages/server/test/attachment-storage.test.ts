@@ -9,11 +9,9 @@ import {
   sendTurn,
   startTestServer,
   type TestServer,
-  TEST_API_KEY,
+  b64,
+  AUTH,
 } from './harness.js';
-
-const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
-const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
 describe('attachments after the operator switches object storage', () => {
   let s3: TestS3;

@@ -9,12 +9,9 @@ import {
   sendTurn,
   startTestServer,
   type TestServer,
-  TEST_API_KEY,
+  b64,
+  AUTH,
 } from './harness.js';
-
-const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
-
-const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
 /** Parses a Content-Disposition the way an RFC 6266 client does (filename* wins). */
 function dispositionName(h: string): { exact: string; fallback: string } {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, startTestServer, type TestServer } from './harness.js';
+import { api, createSession, deployAgent, startTestServer, type TestServer, b64 } from './harness.js';
 
-const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 const good = (path: string) => ({ path, content: b64(`content of ${path}`) });
 
 /**

@@ -18,18 +18,9 @@ import { directorySize } from '@ash-ai/sandbox';
 import { Header } from 'tar';
 import { zeroBombTarGz } from './tar-fixtures.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  api,
-  createSession,
-  deployAgent,
-  startTestServer,
-  type TestServer,
-  TEST_API_KEY,
-} from './harness.js';
+import { api, createSession, deployAgent, startTestServer, type TestServer, b64, AUTH } from './harness.js';
 
-const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
 const MiB = 1024 * 1024;
-const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
 async function uploadBundle(url: string, id: string, bundle: Buffer) {
   const res = await fetch(`${url}/api/sessions/${id}/workspace`, {

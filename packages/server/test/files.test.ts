@@ -19,12 +19,9 @@ import {
   sendTurn,
   startTestServer,
   type TestServer,
-  TEST_API_KEY,
+  b64,
+  AUTH,
 } from './harness.js';
-
-const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
-
-const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
 /** GET with the path sent exactly as written (fetch would normalise `..` and `%2e`). */
 function rawGet(url: string, path: string, method = 'GET'): Promise<{ status: number; body: Buffer }> {

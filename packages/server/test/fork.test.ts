@@ -8,11 +8,10 @@ import {
   deployAgent,
   sendTurn,
   startTestServer,
-  TEST_API_KEY,
   type TestServer,
+  AUTH,
 } from './harness.js';
 
-const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
 const PRICES = {
   version: 'fork-test-prices',
   models: {

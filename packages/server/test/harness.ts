@@ -62,6 +62,12 @@ export { TEST_API_KEY };
 /** `Authorization` header value for a key. */
 export const bearer = (key: string) => `Bearer ${key}`;
 
+/** Headers of an authenticated request with the test key. */
+export const AUTH = { authorization: bearer(TEST_API_KEY) };
+
+/** Base64 of bytes or a UTF-8 string (file and attachment uploads). */
+export const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64');
+
 /**
  * JSON request helper: resolves to status, parsed body and headers. Authenticates with
  * {@link TEST_API_KEY} unless `headers.authorization` is given (an empty string sends none).

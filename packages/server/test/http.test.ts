@@ -3,9 +3,15 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { tempDir, removeDir } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
+import {
+  api,
+  createSession,
+  deployAgent,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+  b64,
+} from './harness.js';
 
 /** Every error leaves as problem details with a stable code, never a 500. */
 function expectProblem(r: { status: number; body: any; headers: Headers }, status: number, code: string) {

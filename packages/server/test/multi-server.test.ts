@@ -24,12 +24,11 @@ import {
   sendTurn,
   startTestServer,
   type TestServer,
+  b64,
 } from './harness.js';
 
 /** Short in tests: a dead server's sessions can be taken over after this long. */
 const LEASE_MS = 3000;
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 /** Asserts a 409 `session_owned_elsewhere` problem-details answer. */
 function expectOwnedElsewhere(r: { status: number; body: any; headers: Headers }, what: string): void {

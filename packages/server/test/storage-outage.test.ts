@@ -3,7 +3,7 @@ import { createServer, type Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { startTestS3, type TestS3 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, startTestServer, type TestServer } from './harness.js';
+import { api, createSession, deployAgent, startTestServer, type TestServer, b64 } from './harness.js';
 
 /**
  * A TCP front for the S3 server that can forward, hold every connection without answering
@@ -63,8 +63,6 @@ class FlakyProxy {
     s.on('error', () => undefined);
   }
 }
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('object storage outages (S3 hanging or refusing connections)', () => {
   let s3: TestS3;

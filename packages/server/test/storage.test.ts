@@ -28,12 +28,9 @@ import {
   sendTurn,
   startTestServer,
   type TestServer,
-  TEST_API_KEY,
+  b64,
+  AUTH,
 } from './harness.js';
-
-const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
-
-const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
 describe('agent folders never hold .git or node_modules (QA #9)', () => {
   let t: TestServer;

@@ -10,13 +10,10 @@ import {
   sendTurn,
   startTestServer,
   type TestServer,
-  TEST_API_KEY,
+  b64,
+  AUTH,
 } from './harness.js';
 import { rawTarGz, zeroBombTarGz } from './tar-fixtures.js';
-
-const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
-
-const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
 async function download(
   url: string,

@@ -13,6 +13,7 @@ export {
   ENTRIES,
   REPO_ROOT,
   TEST_API_KEY,
+  freePort,
   removeDir,
   runAsh,
   serverEnv,
