@@ -8,6 +8,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@ash-ai/source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    globalSetup: ['./vitest.global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
