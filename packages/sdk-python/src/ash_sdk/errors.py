@@ -21,7 +21,7 @@ class AshError(Exception):
     code: str = "ash_error"
 
     def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
+        Exception.__init__(self, message)  # not super(): AshApiError's MRO continues to httpx
         self.message = message
         if code is not None:
             self.code = code
