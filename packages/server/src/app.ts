@@ -135,6 +135,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   for (const s of [UsageRecordSchema, QueueItemSchema]) app.addSchema(s);
   // JSON only: a JSON text sent as text/plain is a 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
+  // Upstream clients POST bodiless actions (pause, stop, resume, fork…) with
+  // `Content-Type: application/json` and an empty body: on a route that takes no body, that is
+  // no body (not an `invalid_json` 400). Routes with a body schema still refuse an empty one.
+  app.addHook('onRequest', async (req) => {
+    if (req.headers['content-length'] === '0' && !req.routeOptions.schema?.body)
+      delete req.headers['content-type'];
+  });
   app.decorateRequest('tenantId', '');
   registerErrorHandler(app);
   await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });
