@@ -5,7 +5,15 @@
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { REPO_ROOT, ScriptedModel, TEST_API_KEY, removeDir, serverEnv, startAshProcess, tempDir } from '@ash-ai/testing';
+import {
+  REPO_ROOT,
+  ScriptedModel,
+  TEST_API_KEY,
+  removeDir,
+  serverEnv,
+  startAshProcess,
+  tempDir,
+} from '@ash-ai/testing';
 
 const INTERNAL_SECRET = 'pytest-internal-secret-0123456789';
 const opts = JSON.parse(process.argv[2] ?? '{}');

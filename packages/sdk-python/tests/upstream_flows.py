@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import httpx
 from ash_sdk import AshClient
+from ash_sdk.api.health import get_health
 from ash_sdk.api.sessions import get_api_sessions_id_events, get_api_sessions_id_messages
 from ash_sdk.client import AuthenticatedClient
 from ash_sdk.streaming import DoneEvent, SessionStartEvent, TextDeltaEvent
@@ -44,6 +45,11 @@ def health() -> Any:
     h = client.health()
     assert h["status"] == "ok", h
     return h.get("uptime")
+
+
+def health_generated_client() -> Any:
+    h = get_health.sync(client=AuthenticatedClient(base_url=URL, token=KEY))
+    assert h.status == "ok" and h.pool.max_capacity >= 1, h
 
 
 def health_uptime_whole_seconds() -> Any:
@@ -171,6 +177,7 @@ def auth_texts() -> Any:
 
 
 step("health", health)
+step("health_generated_client", health_generated_client)
 step("health_uptime_whole_seconds", health_uptime_whole_seconds)
 step("deploy", deploy)
 deploy_fallback()

@@ -169,10 +169,11 @@ export class SessionRuntime {
     let warm = 0;
     for (const list of this.spares.values()) warm += list.filter((s) => s.sandbox?.state === 'ready').length;
     const running = this.runningTurnCount;
+    const idle = Math.max(0, all.length - running - warm);
     return {
       live: all.length,
       running,
-      idle: Math.max(0, all.length - running - warm),
+      idle,
       warm,
       starting: this.startingCount,
       maxCapacity: this.deps.config.maxSandboxes,
@@ -180,6 +181,10 @@ export class SessionRuntime {
       resumeWarmHits: this.counters.resumeWarmHits,
       resumeColdHits: this.counters.resumeColdHits,
       evictions: this.counters.evictions,
+      total: all.length,
+      cold: 0,
+      warming: this.startingCount,
+      waiting: idle,
     };
   }
 

@@ -22,6 +22,11 @@ export const PoolStatsSchema = Type.Object({
   resumeColdHits: Type.Integer(),
   /** Sandboxes evicted to make room or because they were idle. */
   evictions: Type.Integer(),
+  /** Upstream names (its generated clients require them): `total` = live, `warming` = starting, `waiting` = idle, `cold` = 0 (no such state here). */
+  total: Type.Integer(),
+  cold: Type.Integer(),
+  warming: Type.Integer(),
+  waiting: Type.Integer(),
 });
 export type PoolStats = Static<typeof PoolStatsSchema>;
 
