@@ -7,6 +7,7 @@ import pytest
 from ash_sdk import AshClient, AsyncAshClient
 from ash_sdk.streaming import (
     DoneEvent,
+    ErrorEvent,
     MessageEvent,
     SessionStartEvent,
     StreamEvent,
@@ -74,6 +75,30 @@ def test_stream_session_replays_history_after_a_cursor(client: AshClient, ash_se
     replay = list(client.stream_session(session.id, after=start))
     assert [e.event_id for e in replay] == [e.event_id for e in live[1:]]
     assert isinstance(replay[-1], DoneEvent)
+
+
+def test_a_failed_turn_streams_a_typed_error_event_then_done(client: AshClient, ash_server, agent_name: str) -> None:
+    session = client.create_session(agent_name)
+    ash_server.enqueue({"error": {"status": 529, "type": "overloaded_error", "message": "scripted overload"}}, session_id=session.id)
+    events = list(client.send_message_stream(session.id, "fail please"))
+    errors = [e for e in events if isinstance(e, ErrorEvent)]
+    assert errors and errors[0].code == "model_error", errors
+    assert isinstance(events[-1], DoneEvent) and events[-1].outcome == "error"
+    # The session stays usable.
+    ash_server.enqueue({"text": "Recovered."}, session_id=session.id)
+    again = list(client.send_message_stream(session.id, "again"))
+    assert isinstance(again[-1], DoneEvent) and again[-1].outcome == "completed"
+
+
+def test_upstream_stream_helpers_parse_a_response() -> None:
+    import httpx
+
+    from ash_sdk.streaming import parse_sse_stream
+
+    body = b"id: 1\nevent: session_start\ndata: {\"sessionId\": \"s\", \"version\": \"1\"}\n\nevent: done\ndata: {\"sessionId\": \"s\"}\n\n"
+    evs = list(parse_sse_stream(httpx.Response(200, content=body)))
+    assert evs[0] == SessionStartEvent("s", "1", None, event_id=1, raw={"sessionId": "s", "version": "1"})
+    assert isinstance(evs[1], DoneEvent) and evs[1].session_id == "s"
 
 
 def test_unknown_event_names_come_as_the_generic_event() -> None:

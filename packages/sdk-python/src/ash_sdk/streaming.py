@@ -253,6 +253,16 @@ async def aiter_sse_events(lines: AsyncIterator[str]) -> AsyncIterator[AshEvent]
                 yield ev
 
 
+def parse_sse_stream(response: Any) -> Iterator[AshEvent]:
+    """Typed events of a streaming ``httpx.Response`` (the upstream client's helper name)."""
+    return iter_sse_events(response.iter_lines())
+
+
+def parse_sse_stream_async(response: Any) -> AsyncIterator[AshEvent]:
+    """Async form of :func:`parse_sse_stream` (the upstream client's helper name)."""
+    return aiter_sse_events(response.aiter_lines())
+
+
 def event_name(ev: AshEvent) -> str:
     """The SSE event name of a typed event (``text_delta``, ``done``...)."""
     return ev.event if isinstance(ev, StreamEvent) else type(ev).EVENT
@@ -275,4 +285,6 @@ __all__ = [
     "event_name",
     "iter_sse_events",
     "parse_event",
+    "parse_sse_stream",
+    "parse_sse_stream_async",
 ]
