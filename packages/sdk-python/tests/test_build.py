@@ -44,3 +44,13 @@ def test_wheel_builds_installs_and_talks_to_the_server(tmp_path: Path, ash_serve
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok True"
+
+
+def test_the_package_type_checks_strictly() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", str(PACKAGE / "src" / "ash_sdk")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -68,8 +68,8 @@ def read_agent_folder(folder: str | os.PathLike[str], max_bytes: int = 100 * 102
         nonlocal total
         try:
             children = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError as e:
-            raise AshLocalError("local_io_error", f"cannot read {d}: {e.strerror}", str(d)) from e
+        except OSError as err:
+            raise AshLocalError("local_io_error", f"cannot read {d}: {err.strerror}", str(d)) from err
         for e in children:
             name = e.name
             if name in _ALWAYS_SKIP or name == ".env" or name.startswith(".env."):

@@ -28,7 +28,7 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
     30 s), else 0.25 s doubling up to 4 s, with jitter."""
     if retry_after is not None:
         return min(retry_after, 30.0)
-    return min(4.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2)
+    return float(min(4.0, 0.25 * 2**attempt)) * (0.5 + random.random() / 2)
 
 
 def _retry_after(r: httpx.Response) -> float | None:
@@ -87,19 +87,17 @@ class _Common:
     def api_key(self) -> str | None:
         return self.token
 
-    def _request_headers(self, req: Req) -> dict[str, str]:
-        h = dict(req.headers)
-        # An empty Authorization header means: send none (httpx drops None-valued merges poorly).
-        return h
-
     def _build(self, http: httpx.Client | httpx.AsyncClient, req: Req, **extra: Any) -> httpx.Request:
         headers = {"accept": "application/json", **req.headers}
-        if headers.get("authorization") == "":
+        drop_auth = headers.get("authorization") == ""  # an empty value means: send no key
+        if drop_auth:
             headers.pop("authorization")
-            r = http.build_request(req.method, req.path, params=req.params, json=req.json, content=req.content, headers=headers, **extra)
+        r = http.build_request(
+            req.method, req.path, params=req.params, json=req.json, content=req.content, headers=headers, **extra
+        )
+        if drop_auth:
             r.headers.pop("authorization", None)
-            return r
-        return http.build_request(req.method, req.path, params=req.params, json=req.json, content=req.content, headers=headers, **extra)
+        return r
 
     def _stream_timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout, read=None)
@@ -366,7 +364,7 @@ class AsyncAshClient(Api, _Common):
         """Closes the connection pool."""
         await self._http.aclose()
 
-    async def _run(self, req: Req) -> Any:  # type: ignore[override]
+    async def _run(self, req: Req) -> Any:
         attempt = 0
         while True:
             try:
