@@ -313,28 +313,46 @@ def test_errors_map_to_the_typed_tree(client: AshClient, ash_server) -> None:
     assert type(unknown) is AshApiError and unknown.code == "http_418"
 
 
-def test_idempotent_requests_are_retried_and_others_not(ash_server) -> None:
-    calls: list[str] = []
+def test_idempotent_requests_are_retried_and_others_not() -> None:
+    """A real HTTP server on a socket answers 503 (Retry-After: 0) to the first request of each
+    method: GET is retried and succeeds, POST is not retried."""
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request.method)
-        if len(calls) == 1:
-            return httpx.Response(503, headers={"retry-after": "0"}, json={"code": "capacity_reached", "detail": "full"})
-        return httpx.Response(200, json={"agents": []})
+    seen: list[str] = []
 
-    with AshClient("http://ash.test", http_client=httpx.Client(transport=httpx.MockTransport(handler))) as c:
-        assert c.list_agents() == []
-        assert calls == ["GET", "GET"]  # the 503 was retried after its Retry-After
-    posted: list[str] = []
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append(self.command)
+            length = int(self.headers.get("content-length") or 0)
+            self.rfile.read(length)
+            first = seen.count(self.command) == 1
+            status, body = (503, {"code": "capacity_reached", "detail": "full"}) if first else (200, {"agents": []})
+            data = _json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("retry-after", "0")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
-    def always_503(request: httpx.Request) -> httpx.Response:
-        posted.append(request.method)
-        return httpx.Response(503, json={"code": "capacity_reached", "detail": "full"})
+        do_GET = do_POST = _answer
 
-    with AshClient("http://ash.test", http_client=httpx.Client(transport=httpx.MockTransport(always_503))) as c:
-        with pytest.raises(AshApiError) as err:
-            c.create_session("a")
-        assert err.value.code == "capacity_reached" and posted == ["POST"]
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with AshClient(f"http://127.0.0.1:{server.server_address[1]}", token="k") as c:
+            assert c.list_agents() == []
+            assert seen == ["GET", "GET"]  # the 503 was retried after its Retry-After
+            with pytest.raises(AshApiError) as err:
+                c.create_session("a")
+            assert err.value.code == "capacity_reached" and seen == ["GET", "GET", "POST"]
+    finally:
+        server.shutdown()
 
 
 @pytest.mark.anyio
