@@ -371,3 +371,27 @@ async def test_async_client_covers_the_same_methods(ash_server, agent_name: str)
         with pytest.raises(SessionNotFoundError):
             await ash.get_session(str(uuid.uuid4()))
         assert (await ash.end_session(session.id)).status == "ended"
+
+
+def test_remaining_methods_and_aliases(client: AshClient, ash_server, agent_name: str) -> None:
+    session = client.create_session(agent_name)
+    client.upload_session_files(session.id, {"keep.txt": "kept"})
+    snap = client.snapshot_workspace(session.id)
+    assert snap["sessionId"] == session.id and snap["size"] > 0
+    assert "keep.txt" in {f["path"] for f in client.get_session_files(session.id)["files"]}
+
+    ash_server.enqueue({"text": "Collected."}, session_id=session.id)
+    events = client.send_message(session.id, [{"type": "text", "text": "content blocks work"}])
+    assert isinstance(events[0], SessionStartEvent) and isinstance(events[-1], DoneEvent)
+    assert client.list_messages(session.id)[0].text == "content blocks work"
+    assert client.interrupt(session.id) is False
+
+    cred = client.create_credential("custom", "custom-secret-0123456789", "alias")
+    assert cred.type == "custom" and cred.label == "alias"
+    assert cred["type"] == "custom" and cred.to_dict()["id"] == cred.id
+    assert client.update_credential(cred.id, label=None).label is None
+    client.delete_credential(cred.id)
+
+    # Models keep fields a newer server adds, and dict-style access by the API's names.
+    agent = client.get_agent(agent_name)
+    assert agent["name"] == agent_name and agent.get("nope") is None
