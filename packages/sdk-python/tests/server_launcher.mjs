@@ -26,6 +26,8 @@ const server = await startAshProcess(
     extra: {
       ASH_CREDENTIAL_KEY: 'pytest-credential-key-0123456789abcdef',
       ASH_INTERNAL_SECRET: INTERNAL_SECRET,
+      // The suite makes many sessions; idle ones beyond this are paused (LRU), keeping the machine light.
+      ASH_MAX_SANDBOXES: '6',
       ASH_DEPLOY_PATH_ROOTS: [join(REPO_ROOT, 'examples'), tmpdir()].join(','),
       ...(opts.env ?? {}),
     },
