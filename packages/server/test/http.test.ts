@@ -254,6 +254,13 @@ describe('HTTP API: shapes and bad input', () => {
       'payload_too_large',
     );
     expectProblem(await api(t.url, 'POST', '/api/sessions', {}), 400, 'validation_failed');
+    // An empty JSON body is refused where the route takes a body, and is no body on a bodiless
+    // action (the upstream Python client POSTs pause/stop/fork so).
+    expectProblem(await api(t.url, 'POST', '/api/sessions', ''), 400, 'invalid_json');
+    const idle = await createSession(t.url, 'basic');
+    const paused = await api(t.url, 'POST', `/api/sessions/${idle}/pause`, '');
+    expect(paused.status).toBe(200);
+    expect(paused.body.session.status).toBe('paused');
     expectProblem(await api(t.url, 'GET', '/api/sessions?limit=0'), 400, 'validation_failed');
     const badStatus = await api(t.url, 'GET', '/api/sessions?status=sleeping');
     expectProblem(badStatus, 400, 'validation_failed');
