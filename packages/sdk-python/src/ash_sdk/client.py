@@ -50,6 +50,12 @@ class _Follow:
         self.turn: str | None = None if until == "first" else until
         self.finished = False
 
+    def learn_turn(self, r: httpx.Response) -> None:
+        """After a drop before ``session_start``: the running turn a rejoin reports is ours."""
+        turn = r.headers.get("x-ash-turn")
+        if self.until == "first" and self.turn is None and turn and turn != "none":
+            self.turn = turn
+
     def accept(self, ev: AshEvent) -> bool:
         """Whether to yield ``ev`` (False for an event already delivered before a reconnect)."""
         eid = ev.event_id
@@ -224,6 +230,7 @@ class AshClient(Api, _Common):
             attempt += 1
             try:
                 r = self._open_rejoin(session_id, st.last)
+                st.learn_turn(r)
             except AshConnectionError:
                 r = None
                 if attempt >= max_reconnects:
@@ -435,6 +442,7 @@ class AsyncAshClient(Api, _Common):
             attempt += 1
             try:
                 r = await self._open_rejoin(session_id, st.last)
+                st.learn_turn(r)
             except AshConnectionError:
                 r = None
                 if attempt >= max_reconnects:
