@@ -19,7 +19,6 @@ import {
   ConflictError,
   GoneError,
   NotFoundError,
-  UnprocessableEntityError,
   type StreamEvent,
 } from '../src/index.js';
 
@@ -90,14 +89,14 @@ describe('SDK against a real server process', () => {
     await expect(
       client.agents.deploy({ name: 'nomd', files: [{ path: 'a.txt', content: 'eA==' }] }),
     ).rejects.toMatchObject({
-      status: 422,
+      status: 400,
       code: 'invalid_agent_folder',
     });
     expect(
       await client.agents
         .deploy({ name: 'nomd', files: [{ path: 'a.txt', content: 'eA==' }] })
         .catch((e) => e),
-    ).toBeInstanceOf(UnprocessableEntityError);
+    ).toBeInstanceOf(BadRequestError);
     const validation = (await client.agents
       .deploy({ name: 'x', files: [{ path: 'CLAUDE.md', content: '!!' }] })
       .catch((e) => e)) as BadRequestError;

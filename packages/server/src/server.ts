@@ -341,7 +341,7 @@ async function createLocked(
   const health = async (): Promise<Health> => ({
     status: 'ok',
     version: SERVER_VERSION,
-    uptime: (Date.now() - startedAt) / 1000,
+    uptime: Math.floor((Date.now() - startedAt) / 1000),
     activeSessions: await repos.sessions.countActive(),
     activeSandboxes: runtime.liveSandboxCount,
     coordinatorId,

@@ -189,19 +189,19 @@ describe('HTTP API: shapes and bad input', () => {
         name: 'no-claude',
         files: [{ path: 'README.md', content: b64('x') }],
       }),
-      422,
+      400,
       'invalid_agent_folder',
     );
     const noClaudeDir = join(scratch, 'empty');
     mkdirSync(noClaudeDir, { recursive: true });
     expectProblem(
       await api(t.url, 'POST', '/api/agents', { name: 'empty', path: noClaudeDir }),
-      422,
+      400,
       'invalid_agent_folder',
     );
     expectProblem(
       await api(t.url, 'POST', '/api/agents', { name: 'ghost', path: join(scratch, 'nope') }),
-      422,
+      400,
       'invalid_agent_folder',
     );
     expectProblem(

@@ -115,8 +115,10 @@ export function sessionRoutes(
       'Pause: stop the process tree, keep workspace and transcript (a message resumes it)',
       (t, id) => sessions.pause(t, id),
     );
-    lifecycleRoute('stop', 'Stop: same as pause (process gone, state kept)', (t, id) =>
-      sessions.pause(t, id, 'stopped'),
+    lifecycleRoute(
+      'stop',
+      'Stop: like pause (process gone, state kept), status `stopped`; resumable',
+      (t, id) => sessions.pause(t, id, 'stopped'),
     );
     lifecycleRoute(
       'resume',
