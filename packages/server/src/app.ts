@@ -6,7 +6,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import {
   AgentSchema,
+  AgentVersionSchema,
   AttachmentSchema,
+  ExecResultSchema,
   ApiKeySchema,
   CredentialSchema,
   MessageSchema,
@@ -14,6 +16,7 @@ import {
   QueueItemSchema,
   SessionEventSchema,
   SessionSchema,
+  UsageEventSchema,
   UsageRecordSchema,
   type Health,
 } from '@ash-ai/shared';
@@ -21,6 +24,7 @@ import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { buildValidatorFactory } from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
+import { compatRoutes } from './routes/compat.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { fileRoutes } from './routes/files.js';
 import { workspaceRoutes } from './routes/workspace.js';
@@ -33,6 +37,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import type { Repos } from './db/repos/index.js';
 import type { AgentFiles } from './services/agent-files.js';
 import type { AgentService } from './services/agent-service.js';
+import type { CompatService } from './services/compat-service.js';
 import type { AttachmentService } from './services/attachment-service.js';
 import type { SessionFiles } from './services/session-files.js';
 import type { WorkspaceSnapshots } from './services/workspace-snapshots.js';
@@ -89,6 +94,8 @@ export interface AppDeps {
   sessionConfig: SessionConfigService;
   usage: UsageService;
   queue: QueueService;
+  /** Upstream Ash routes with its shapes: agent versions and config, analytics. */
+  compat: CompatService;
 }
 
 /** The OpenAPI view of a wildcard route: `*` becomes the path parameter `path` (the route is unchanged). */
@@ -133,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   ])
     app.addSchema(s);
   for (const s of [UsageRecordSchema, QueueItemSchema]) app.addSchema(s);
+  for (const s of [AgentVersionSchema, ExecResultSchema, UsageEventSchema]) app.addSchema(s);
   // JSON only: a JSON text sent as text/plain is a 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('tenantId', '');
@@ -222,6 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sessionConfigRoutes(deps.sessionConfig));
   await app.register(usageRoutes(deps.usage));
   await app.register(queueRoutes(deps.queue));
+  await app.register(compatRoutes(deps.compat));
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }

@@ -281,3 +281,28 @@ export {
 } from './errors.js';
 export { registerFormats } from './formats.js';
 export { UntrustedJsonError, findPollutingKey, parseUntrustedJson } from './json-safety.js';
+export {
+  ActivatedVersionResponseSchema,
+  AgentConfigResponseSchema,
+  AgentVersionListResponseSchema,
+  AgentVersionParamsSchema,
+  AgentVersionResponseSchema,
+  AgentVersionSchema,
+  AnalyticsQuerySchema,
+  AnalyticsSchema,
+  CreateAgentVersionBodySchema,
+  ExecBodySchema,
+  ExecResultSchema,
+  LogEntrySchema,
+  LogsQuerySchema,
+  LogsResponseSchema,
+  UpdateAgentVersionBodySchema,
+  type AgentVersion,
+  type Analytics,
+  type CreateAgentVersionBody,
+  type ExecBody,
+  type ExecResult,
+  type LogEntry,
+  type LogsResponse,
+  type UpdateAgentVersionBody,
+} from './rest/compat.js';

@@ -3,6 +3,10 @@ import { Type } from '@sinclair/typebox';
 import {
   CreateSessionBodySchema,
   EventListResponseSchema,
+  ExecBodySchema,
+  ExecResultSchema,
+  LogsQuerySchema,
+  LogsResponseSchema,
   ListEventsQuerySchema,
   ListSessionsQuerySchema,
   MessageListResponseSchema,
@@ -186,6 +190,38 @@ export function sessionRoutes(
         },
       },
       async (req) => ({ interrupted: await sessions.interrupt(req.tenantId, req.params.id) }),
+    );
+
+    app.post(
+      '/api/sessions/:id/exec',
+      {
+        schema: {
+          operationId: 'execInSession',
+          tags: ['sessions'],
+          summary:
+            "Run a shell command in the session's sandbox (its workspace; killed after `timeout` ms; output cut at 1 MiB per stream)",
+          params,
+          body: ExecBodySchema,
+          response: { 200: Type.Ref(ExecResultSchema), ...errorResponses(400, 401, 404, 409, 410, 503) },
+        },
+      },
+      async (req) => sessions.exec(req.tenantId, req.params.id, req.body),
+    );
+
+    app.get(
+      '/api/sessions/:id/logs',
+      {
+        schema: {
+          operationId: 'getSessionLogs',
+          tags: ['sessions'],
+          summary:
+            "The sandbox's output ring (Claude's stderr, exec output, system notes) after `after`; empty without a live sandbox",
+          params,
+          querystring: LogsQuerySchema,
+          response: { 200: LogsResponseSchema, ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (req) => sessions.logs(req.tenantId, req.params.id, req.query.after ?? -1),
     );
 
     app.get(

@@ -4,7 +4,10 @@ import { cp, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type {
   CreateSessionBody,
+  ExecBody,
+  ExecResult,
   ListSessionsQuery,
+  LogsResponse,
   Message,
   MessageContent,
   SendMessageBody,
@@ -169,6 +172,11 @@ export class SessionService {
     if (body.credentialId) await this.deps.credentials.resolve(tenantId, body.credentialId);
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
+    // The agent's active prompt version (upstream Ash versions) is the default system prompt.
+    if (config.systemPrompt === undefined) {
+      const active = await repos.agentVersions.active(tenantId, agent.name);
+      if (active?.systemPrompt) config.systemPrompt = active.systemPrompt;
+    }
     validateSdkOptions(
       config,
       resolveSdkOptions(agent.config, { config, model: null }, {}),
@@ -533,6 +541,27 @@ export class SessionService {
     );
     const events = rows.map(eventToApi);
     return { events: ours ? events.map((e) => ({ ...e, type: q.type! })) : events, hasMore };
+  }
+
+  /**
+   * Runs a shell command in an active session's sandbox (upstream Ash `exec`).
+   * @throws AppError 404, 409 `invalid_session_state` (not active: resume it first),
+   * `session_owned_elsewhere`, 410 `session_ended`, 503 `sandbox_unavailable`.
+   */
+  async exec(tenantId: string, id: string, body: ExecBody): Promise<ExecResult> {
+    const s = await this.record(tenantId, id);
+    if (s.status === 'ended')
+      throw new AppError('session_ended', 'the session has ended; commands cannot run in it');
+    if (s.status !== 'active' && s.status !== 'starting')
+      throw new AppError('invalid_session_state', `the session is ${s.status}; resume it first`);
+    this.deps.ownership.assertNotOwnedElsewhere(s);
+    return this.deps.runtime.exec(s, body.command, body.timeout ?? 30_000);
+  }
+
+  /** The session's sandbox output after `after` (upstream Ash `logs`). @throws AppError 404. */
+  async logs(tenantId: string, id: string, after: number): Promise<LogsResponse> {
+    await this.record(tenantId, id);
+    return { logs: this.deps.runtime.logs(id, after), source: 'sandbox' };
   }
 
   /** Ends every live session of an agent (before the agent is deleted). */

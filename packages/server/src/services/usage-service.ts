@@ -322,7 +322,8 @@ function filterOf(q: {
   return f;
 }
 
-function totals(s: UsageSums): UsageTotals {
+/** Totals in the API's shape. */
+export function totals(s: UsageSums): UsageTotals {
   return {
     totalInputTokens: s.inputTokens,
     totalOutputTokens: s.outputTokens,
