@@ -20,6 +20,7 @@ import {
   UsageRecordSchema,
   type Health,
 } from '@ash-ai/shared';
+import { finishOpenApi } from './openapi.js';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { buildValidatorFactory } from './plugins/validation.js';
@@ -153,21 +154,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       info: {
         title: 'Ash API',
         version: deps.version,
+        license: { name: 'MIT', identifier: 'MIT' },
         description:
           'Deploy Claude agent folders and run sessions on the Claude Agent SDK, streamed over SSE.',
       },
       tags: [
-        { name: 'health' },
-        { name: 'agents' },
-        { name: 'sessions' },
-        { name: 'files' },
-        { name: 'workspace' },
-        { name: 'attachments' },
-        { name: 'credentials' },
-        { name: 'api-keys' },
+        { name: 'health', description: 'Liveness and figures (no key needed)' },
+        { name: 'agents', description: 'Deployed agent folders, their files, config and prompt versions' },
+        { name: 'sessions', description: 'Sessions, their turns (SSE), history, lifecycle, exec and logs' },
+        { name: 'files', description: 'Files of a session workspace or an agent folder' },
+        { name: 'workspace', description: 'Whole workspaces as tar.gz bundles, snapshots' },
+        { name: 'attachments', description: 'Files attached to a session' },
+        { name: 'credentials', description: 'Stored provider keys (encrypted; never returned)' },
+        { name: 'api-keys', description: 'API keys of the caller’s tenant' },
         { name: 'internal', description: 'Guarded by ASH_INTERNAL_SECRET, not by API keys' },
-        { name: 'usage' },
-        { name: 'queue' },
+        { name: 'usage', description: 'The usage ledger, budgets, analytics' },
+        { name: 'queue', description: 'Background prompts run as turns' },
       ],
       components: {
         securitySchemes: {
@@ -188,6 +190,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify's wildcard (`…/files/*`, param `*`) would be published as `{*}`, which is no valid
     // OpenAPI parameter name: publish it as the named parameter `{path}`.
     transform: ({ schema, url }) => (url.endsWith('/*') ? namedWildcard(schema, url) : { schema, url }),
+    // Operation ids, named components, problem+json errors, the SSE event union, servers.
+    transformObject: (documentObject) =>
+      finishOpenApi(
+        (documentObject as { openapiObject: Record<string, unknown> }).openapiObject,
+      ) as never,
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
