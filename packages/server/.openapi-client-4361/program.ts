@@ -8,7 +8,9 @@ const client = createClient<paths>({
   baseUrl: process.env.ASH_URL!,
   headers: { authorization: `Bearer ${process.env.ASH_KEY!}` },
 });
-const created = await client.POST('/api/sessions', { body: { agent: 'gen-agent', model: 'claude-sonnet-4-5' } });
+const created = await client.POST('/api/sessions', {
+  body: { agent: 'gen-agent', model: 'claude-sonnet-4-5' },
+});
 if (!created.data) throw new Error(`create failed: ${created.error?.code}`);
 const session: Session = created.data.session;
 const listed = await client.GET('/api/sessions/{id}/messages', {

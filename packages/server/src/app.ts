@@ -192,9 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     transform: ({ schema, url }) => (url.endsWith('/*') ? namedWildcard(schema, url) : { schema, url }),
     // Operation ids, named components, problem+json errors, the SSE event union, servers.
     transformObject: (documentObject) =>
-      finishOpenApi(
-        (documentObject as { openapiObject: Record<string, unknown> }).openapiObject,
-      ) as never,
+      finishOpenApi((documentObject as { openapiObject: Record<string, unknown> }).openapiObject) as never,
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         typeof json.$id === 'string' ? json.$id : `def-${i}`,

@@ -77,7 +77,9 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** The servers the document names (a local default; clients pass their own base URL). */
-export const OPENAPI_SERVERS = [{ url: 'http://localhost:4100', description: 'A local Ash server (ash start)' }];
+export const OPENAPI_SERVERS = [
+  { url: 'http://localhost:4100', description: 'A local Ash server (ash start)' },
+];
 
 const STREAM_EVENTS: Record<string, unknown> = {
   session_start: SessionStartDataSchema,
@@ -159,8 +161,8 @@ function canonical(v: unknown): string {
  * @throws Error naming an operation that has no operationId (a new route must get one).
  */
 export function finishOpenApi(doc: Json): Json {
-  const components = ((doc.components ??= {}) as Json);
-  const schemas = ((components.schemas ??= {}) as Record<string, Json>);
+  const components = (doc.components ??= {}) as Json;
+  const schemas = (components.schemas ??= {}) as Record<string, Json>;
   const named = Object.entries(schemas).map(([name, s]) => [name, canonical(s)] as const);
   const byCanonical = new Map<string, string>(named.map(([n, c]) => [c, n]));
 

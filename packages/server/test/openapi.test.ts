@@ -38,7 +38,9 @@ describe('OpenAPI document', () => {
         ids.push(op.operationId);
         for (const [status, res] of Object.entries(op.responses as Record<string, any>)) {
           if (Number(status) >= 400) {
-            expect(Object.keys(res.content), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+            expect(Object.keys(res.content), `${method} ${path} ${status}`).toEqual([
+              'application/problem+json',
+            ]);
             expect(res.content['application/problem+json'].schema.$ref).toBe('#/components/schemas/Problem');
           }
           const json = res.content?.['application/json']?.schema;
@@ -57,7 +59,8 @@ describe('OpenAPI document', () => {
     expect(schemas.ListMessagesResponse.properties.messages.items).toEqual({
       $ref: '#/components/schemas/Message',
     });
-    const sse = served.paths['/api/sessions/{id}/messages'].post.responses['200'].content['text/event-stream'];
+    const sse =
+      served.paths['/api/sessions/{id}/messages'].post.responses['200'].content['text/event-stream'];
     expect(sse.schema).toEqual({ $ref: '#/components/schemas/StreamEvent' });
     expect(schemas.StreamEvent.oneOf).toHaveLength(9);
     expect(served.servers[0].url).toBe('http://localhost:4100');

@@ -1,17 +1,17 @@
 import createClient from 'openapi-fetch';
 const client = createClient({
-    baseUrl: process.env.ASH_URL,
-    headers: { authorization: `Bearer ${process.env.ASH_KEY}` },
+  baseUrl: process.env.ASH_URL,
+  headers: { authorization: `Bearer ${process.env.ASH_KEY}` },
 });
-const created = await client.POST('/api/sessions', { body: { agent: 'gen-agent', model: 'claude-sonnet-4-5' } });
-if (!created.data)
-    throw new Error(`create failed: ${created.error?.code}`);
+const created = await client.POST('/api/sessions', {
+  body: { agent: 'gen-agent', model: 'claude-sonnet-4-5' },
+});
+if (!created.data) throw new Error(`create failed: ${created.error?.code}`);
 const session = created.data.session;
 const listed = await client.GET('/api/sessions/{id}/messages', {
-    params: { path: { id: session.id }, query: { after: 0, limit: 10 } },
+  params: { path: { id: session.id }, query: { after: 0, limit: 10 } },
 });
-if (!listed.data)
-    throw new Error('list failed');
+if (!listed.data) throw new Error('list failed');
 const messages = listed.data.messages;
 const missing = await client.GET('/api/sessions/{id}', { params: { path: { id: 'nope' } } });
 const code = missing.error?.code;
