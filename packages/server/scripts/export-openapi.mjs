@@ -29,7 +29,7 @@ try {
   else {
     const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'openapi.json');
     writeFileSync(out, text);
-    console.error(`wrote ${out}`);
+    process.stderr.write(`wrote ${out}\n`);
   }
 } finally {
   await server.close();

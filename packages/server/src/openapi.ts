@@ -161,8 +161,10 @@ function canonical(v: unknown): string {
  * @throws Error naming an operation that has no operationId (a new route must get one).
  */
 export function finishOpenApi(doc: Json): Json {
-  const components = (doc.components ??= {}) as Json;
-  const schemas = (components.schemas ??= {}) as Record<string, Json>;
+  doc.components ??= {};
+  const components = doc.components as Json;
+  components.schemas ??= {};
+  const schemas = components.schemas as Record<string, Json>;
   const named = Object.entries(schemas).map(([name, s]) => [name, canonical(s)] as const);
   const byCanonical = new Map<string, string>(named.map(([n, c]) => [c, n]));
 
