@@ -27,10 +27,10 @@ describe('@ash-ai/sdk as a real package', () => {
   beforeAll(async () => {
     model = await ScriptedModel.start();
     dataDir = tempDir('ash-sdk-pack-');
-    proc = await startAshProcess(serverEnv({ dataDir, modelUrl: model.url }));
+    proc = await startAshProcess(serverEnv({ dataDir, modelUrl: model.url }), 120_000);
     // An empty project outside the repository (os tmpdir): no workspace, no links.
     project = tempDir('ash-sdk-consumer-');
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     await proc?.stop();
     await model?.close();
