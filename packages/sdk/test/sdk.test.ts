@@ -189,7 +189,7 @@ describe('SDK against a real server process', () => {
     for await (const ev of client.sessions.send(s.id, 'one')) first.push(ev);
     expect((await client.pauseSession(s.id)).status).toBe('paused');
     expect((await client.sessions.resume(s.id)).status).toBe('active');
-    expect((await client.stopSession(s.id)).status).toBe('paused');
+    expect((await client.stopSession(s.id)).status).toBe('stopped');
     const child = await client.forkSession(s.id);
     expect(child).toMatchObject({ parentSessionId: s.id, status: 'active' });
     // Rejoining a finished session's stream replays its history and ends.
