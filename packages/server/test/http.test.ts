@@ -259,7 +259,7 @@ describe('HTTP API: shapes and bad input', () => {
     expectProblem(badStatus, 400, 'validation_failed');
     expect(badStatus.body.errors[0]).toEqual({
       path: '/query/status',
-      message: 'must be one of: "starting", "active", "paused", "ended", "error"',
+      message: 'must be one of: "starting", "active", "paused", "stopped", "ended", "error"',
     });
     expectProblem(await api(t.url, 'GET', '/api/nothing-here'), 404, 'route_not_found');
   });
