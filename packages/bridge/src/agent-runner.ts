@@ -280,7 +280,11 @@ export class AgentRunner {
       settingSources: cfg.settingSources,
       persistSession: true,
       // Folder settings rank below every API layer, above our unattended default.
-      permissionMode: options.permissionMode ?? folderPermissionMode(cfg.hostCwd) ?? 'bypassPermissions',
+      // `permissionsByAgent` (upstream Ash): the folder's settings decide, with the SDK's `default`.
+      permissionMode:
+        options.permissionMode === 'permissionsByAgent'
+          ? (folderPermissionMode(cfg.hostCwd) ?? 'default')
+          : (options.permissionMode ?? folderPermissionMode(cfg.hostCwd) ?? 'bypassPermissions'),
       stderr: (data: string) => this.send({ ev: 'log', level: 'debug', text: truncate(data, 4000) }),
     };
     if (sdk.permissionMode === 'bypassPermissions') sdk.allowDangerouslySkipPermissions = true;

@@ -153,7 +153,7 @@ describe('ash queue against real server processes', () => {
     expect(shown.stdout).toContain('status: completed (retries 1/3');
     expect(shown.stdout).toContain('result: Echo: crash test');
     const { stats } = await json<{ stats: Record<string, number> }>(url, 'queue', 'stats');
-    expect(stats).toEqual({ pending: 0, running: 0, completed: 2, failed: 0, cancelled: 1 });
+    expect(stats).toEqual({ pending: 0, running: 0, processing: 0, completed: 2, failed: 0, cancelled: 1 });
     const listed = await json<{ items: QueueItem[]; total: number }>(
       url,
       'queue',
@@ -226,7 +226,14 @@ describe('queue: two server processes on one Postgres database', () => {
     for (const d of done) expect(d).toMatchObject({ status: 'completed', retryCount: 0 });
     for (const p of prompts) expect(seen(model, p), p).toHaveLength(1);
     expect(new Set(done.map((d) => d.claimedBy)).size).toBe(2);
-    expect(await b.queue.stats()).toEqual({ pending: 0, running: 0, completed: 8, failed: 0, cancelled: 0 });
+    expect(await b.queue.stats()).toEqual({
+      pending: 0,
+      running: 0,
+      processing: 0,
+      completed: 8,
+      failed: 0,
+      cancelled: 0,
+    });
     // The SDK's other additions, against the same servers.
     const patched = await b.sessions.updateConfig(done[0]!.sessionId!, {
       model: 'patched-model',

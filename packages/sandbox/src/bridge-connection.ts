@@ -158,6 +158,9 @@ export class BridgeConnection {
     this.socket.destroy();
   }
 
+  /** Receives the bridge's log lines (the sandbox's output ring). */
+  onLog: ((level: string, text: string) => void) | undefined;
+
   private dispatch(ev: BridgeEvent): void {
     switch (ev.ev) {
       case 'message':
@@ -173,6 +176,7 @@ export class BridgeConnection {
         return;
       case 'log':
         this.log.debug({ bridge: ev.level }, ev.text);
+        this.onLog?.(ev.level, ev.text);
         return;
       default:
         return;

@@ -4,6 +4,7 @@
  * No HTTP API and no database: the server (and a runner) drive it.
  */
 export { BridgeConnection, TurnChannel, type TurnEvent } from './bridge-connection.js';
+export { execInSandbox, LogRing, type ExecLaunch, type ExecOutcome, type SandboxLogEntry } from './exec.js';
 export { CgroupManager, SandboxCgroup, type CgroupCounters, type CgroupVersion } from './cgroups.js';
 export {
   buildLaunch,

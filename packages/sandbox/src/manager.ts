@@ -323,6 +323,12 @@ export class SandboxManager {
         cgroup,
         log,
         limitPollMs: this.opts.limitPollMs ?? 250,
+        execLaunch: {
+          command: launch.command,
+          args: launch.args,
+          hostCwd: spec.workspaceDir,
+          env: claudeEnv,
+        },
       });
       this.live.set(spec.id, sandbox);
       sandbox.onExit(() => {

@@ -4,6 +4,7 @@ import type { Server } from 'node:net';
 import type { BridgeSdkOptions, Conversation, MessageContent } from '@ash-ai/shared';
 import type { BridgeConnection, TurnChannel, TurnEvent } from './bridge-connection.js';
 import { SandboxCgroup, type CgroupCounters } from './cgroups.js';
+import { execInSandbox, LogRing, type ExecLaunch, type ExecOutcome } from './exec.js';
 import type { LimitName, SandboxLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { ModelProxy } from './model-proxy.js';
@@ -27,6 +28,8 @@ export interface SandboxParts {
   log: Logger;
   /** Interval for checking resource counters while a turn runs, ms. */
   limitPollMs: number;
+  /** How commands run in this sandbox (`exec`): its launcher and environment. */
+  execLaunch?: ExecLaunch;
 }
 
 /**
@@ -45,9 +48,14 @@ export class Sandbox {
   /** Times this sandbox hit a resource limit. */
   limitHits = 0;
 
+  /** The sandbox's output: the Claude process's stderr, commands run by `exec`, system notes. */
+  readonly logs = new LogRing();
+
   constructor(private readonly parts: SandboxParts) {
     this.id = parts.id;
     this.workspaceDir = parts.workspaceDir;
+    this.logs.push('system', 'sandbox started');
+    parts.connection.onLog = (level, text) => this.logs.push(level === 'error' ? 'system' : 'stderr', text);
     parts.connection.onClose(() => {
       const expected = this.stateValue !== 'ready';
       this.stateValue = 'closed';
@@ -135,6 +143,23 @@ export class Sandbox {
         }
       },
     };
+  }
+
+  /**
+   * Runs a shell command in the sandbox (same isolation, limits and environment as the Claude
+   * process; cwd = the workspace), killed after `timeoutMs`. Its output also goes to {@link logs}.
+   * @throws Error when the sandbox is not running or cannot run commands.
+   */
+  async exec(command: string, opts: { timeoutMs: number; maxOutputBytes: number }): Promise<ExecOutcome> {
+    if (this.stateValue !== 'ready') throw new Error('sandbox is not running');
+    if (!this.parts.execLaunch) throw new Error('this sandbox cannot run commands');
+    this.lastUsedAt = Date.now();
+    this.logs.push('system', `$ ${command.slice(0, 1000)}`);
+    const r = await execInSandbox(this.parts.execLaunch, command, opts);
+    this.logs.push('stdout', r.stdout);
+    this.logs.push('stderr', r.stderr);
+    this.logs.push('system', r.timedOut ? `killed after ${opts.timeoutMs} ms` : `exit ${r.exitCode}`);
+    return r;
   }
 
   /** Asks the SDK to stop the turn (soft). */

@@ -1,4 +1,21 @@
-import type { CredentialType, Health, SendMessageBody, StreamEvent } from '@ash-ai/shared';
+import type {
+  AgentVersion,
+  Analytics,
+  CreateAgentVersionBody,
+  CredentialType,
+  EnqueueBody,
+  ExecResult,
+  Health,
+  ListQueueQuery,
+  ListUsageQuery,
+  LogsResponse,
+  SendMessageBody,
+  StreamEvent,
+  UpdateAgentBody,
+  UpdateAgentVersionBody,
+  UpdateSessionConfigBody,
+  UsageStatsQuery,
+} from '@ash-ai/shared';
 import { HttpClient, type HttpClientOptions } from './core/http.js';
 import { Agents } from './resources/agents.js';
 import { Attachments } from './resources/attachments.js';
@@ -181,6 +198,145 @@ export class AshClient {
   }
   deleteAttachment(id: string) {
     return this.attachments.delete(id);
+  }
+  /**
+   * Sends a message and returns the raw SSE `Response` (upstream `sendMessage`); read it with
+   * {@link readSseEvents}, or use {@link sendMessageStream} for parsed events.
+   */
+  sendMessage(
+    sessionId: string,
+    content: SendMessageBody['content'],
+    opts: Omit<SendMessageBody, 'content'> & { signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    const { signal, ...body } = opts;
+    return this.http.request<Response>('POST', `/api/sessions/${encodeURIComponent(sessionId)}/messages`, {
+      body: { content, ...body },
+      raw: true,
+      headers: { accept: 'text/event-stream' },
+      ...(signal ? { signal } : {}),
+    });
+  }
+  /** Interrupts the running turn of a session. */
+  interruptSession(id: string) {
+    return this.sessions.interrupt(id);
+  }
+  /** Changes a session's options for later turns (`null` removes one). */
+  updateSessionConfig(id: string, patch: UpdateSessionConfigBody) {
+    return this.sessions.updateConfig(id, patch);
+  }
+  /** Lists sessions with the total count (upstream `listSessionsWithTotal`). */
+  listSessionsWithTotal(query: Parameters<Sessions['list']>[0] = {}) {
+    return this.sessions.list(query);
+  }
+  /** Replaces env / merges config / sets description of an agent. */
+  updateAgent(name: string, body: UpdateAgentBody) {
+    return this.agents.update(name, body);
+  }
+  /** The agent's config. */
+  async getAgentConfig(name: string): Promise<Record<string, unknown>> {
+    return (
+      await this.http.request<{ config: Record<string, unknown> }>(
+        'GET',
+        `/api/agents/${encodeURIComponent(name)}/config`,
+      )
+    ).config;
+  }
+  /** Shallow-merges into the agent's config (`null` removes a key). */
+  async updateAgentConfig(name: string, config: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return (
+      await this.http.request<{ config: Record<string, unknown> }>(
+        'PATCH',
+        `/api/agents/${encodeURIComponent(name)}/config`,
+        { body: config },
+      )
+    ).config;
+  }
+  /**
+   * Runs a shell command in an active session's sandbox (its workspace), killed after
+   * `timeout` ms (default 30000, at most 300000). @throws ConflictError (not active), GoneError (ended).
+   */
+  exec(sessionId: string, command: string, opts: { timeout?: number } = {}): Promise<ExecResult> {
+    return this.http.request<ExecResult>('POST', `/api/sessions/${encodeURIComponent(sessionId)}/exec`, {
+      body: { command, ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}) },
+      // The request lasts as long as the command may.
+      timeoutMs: (opts.timeout ?? 30_000) + 30_000,
+    });
+  }
+  /** The sandbox output ring of a session (entries with index > `after`, default all). */
+  getSessionLogs(sessionId: string, opts: { after?: number } = {}): Promise<LogsResponse> {
+    return this.http.request<LogsResponse>('GET', `/api/sessions/${encodeURIComponent(sessionId)}/logs`, {
+      query: { after: opts.after },
+    });
+  }
+  enqueue(body: EnqueueBody) {
+    return this.queue.add(body);
+  }
+  async listQueueItems(query: ListQueueQuery = {}) {
+    return (await this.queue.list(query)).items;
+  }
+  getQueueItem(id: string) {
+    return this.queue.get(id);
+  }
+  cancelQueueItem(id: string) {
+    return this.queue.cancel(id);
+  }
+  getQueueStats() {
+    return this.queue.stats();
+  }
+  /** Usage rows in the upstream shape (`events`) plus ours (`records`). */
+  listUsageEvents(query: ListUsageQuery = {}) {
+    return this.usage.list(query);
+  }
+  /** Usage totals (`totalInputTokens`...). */
+  async getUsageStats(query: UsageStatsQuery = {}) {
+    return (await this.usage.stats(query)).stats;
+  }
+  /** Tenant figures: agents, sessions by status, usage totals. */
+  getAnalytics(query: { after?: string; before?: string } = {}): Promise<Analytics> {
+    return this.http.request<Analytics>('GET', '/api/analytics', { query });
+  }
+  async listAgentVersions(name: string): Promise<AgentVersion[]> {
+    return (
+      await this.http.request<{ versions: AgentVersion[] }>(
+        'GET',
+        `/api/agents/${encodeURIComponent(name)}/versions`,
+      )
+    ).versions;
+  }
+  async createAgentVersion(name: string, body: CreateAgentVersionBody = {}): Promise<AgentVersion> {
+    return (
+      await this.http.request<{ version: AgentVersion }>(
+        'POST',
+        `/api/agents/${encodeURIComponent(name)}/versions`,
+        { body },
+      )
+    ).version;
+  }
+  async getAgentVersion(name: string, version: number | string): Promise<AgentVersion> {
+    return (await this.http.request<{ version: AgentVersion }>('GET', this.versionPath(name, version)))
+      .version;
+  }
+  async updateAgentVersion(
+    name: string,
+    version: number | string,
+    body: UpdateAgentVersionBody,
+  ): Promise<AgentVersion> {
+    return (
+      await this.http.request<{ version: AgentVersion }>('PATCH', this.versionPath(name, version), { body })
+    ).version;
+  }
+  async deleteAgentVersion(name: string, version: number | string): Promise<void> {
+    await this.http.request('DELETE', this.versionPath(name, version));
+  }
+  /** Makes a version active: new sessions get its system prompt. */
+  activateAgentVersion(
+    name: string,
+    version: number | string,
+  ): Promise<{ activated: true; versionNumber: number }> {
+    return this.http.request('POST', `${this.versionPath(name, version)}/activate`);
+  }
+  private versionPath(name: string, version: number | string): string {
+    return `/api/agents/${encodeURIComponent(name)}/versions/${encodeURIComponent(String(version))}`;
   }
   listSessionEvents(sessionId: string, opts: { limit?: number; afterSequence?: number; type?: string } = {}) {
     return this.sessions

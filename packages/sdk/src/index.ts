@@ -36,6 +36,12 @@ export { Sessions, type HistoryPage, type SendOptions } from './resources/sessio
 export { Usage } from './resources/usage.js';
 export type {
   Agent,
+  AgentVersion,
+  Analytics,
+  ExecResult,
+  LogEntry,
+  LogsResponse,
+  UsageEvent,
   AgentFilesChange,
   Attachment,
   FileContent,

@@ -19,7 +19,6 @@ import {
   ConflictError,
   GoneError,
   NotFoundError,
-  UnprocessableEntityError,
   type StreamEvent,
 } from '../src/index.js';
 
@@ -90,14 +89,14 @@ describe('SDK against a real server process', () => {
     await expect(
       client.agents.deploy({ name: 'nomd', files: [{ path: 'a.txt', content: 'eA==' }] }),
     ).rejects.toMatchObject({
-      status: 422,
+      status: 400,
       code: 'invalid_agent_folder',
     });
     expect(
       await client.agents
         .deploy({ name: 'nomd', files: [{ path: 'a.txt', content: 'eA==' }] })
         .catch((e) => e),
-    ).toBeInstanceOf(UnprocessableEntityError);
+    ).toBeInstanceOf(BadRequestError);
     const validation = (await client.agents
       .deploy({ name: 'x', files: [{ path: 'CLAUDE.md', content: '!!' }] })
       .catch((e) => e)) as BadRequestError;
@@ -190,7 +189,7 @@ describe('SDK against a real server process', () => {
     for await (const ev of client.sessions.send(s.id, 'one')) first.push(ev);
     expect((await client.pauseSession(s.id)).status).toBe('paused');
     expect((await client.sessions.resume(s.id)).status).toBe('active');
-    expect((await client.stopSession(s.id)).status).toBe('paused');
+    expect((await client.stopSession(s.id)).status).toBe('stopped');
     const child = await client.forkSession(s.id);
     expect(child).toMatchObject({ parentSessionId: s.id, status: 'active' });
     // Rejoining a finished session's stream replays its history and ends.

@@ -6,7 +6,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import {
   AgentSchema,
+  AgentVersionSchema,
   AttachmentSchema,
+  ExecResultSchema,
   ApiKeySchema,
   CredentialSchema,
   MessageSchema,
@@ -14,13 +16,16 @@ import {
   QueueItemSchema,
   SessionEventSchema,
   SessionSchema,
+  UsageEventSchema,
   UsageRecordSchema,
   type Health,
 } from '@ash-ai/shared';
+import { finishOpenApi } from './openapi.js';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { buildValidatorFactory } from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
+import { compatRoutes } from './routes/compat.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { fileRoutes } from './routes/files.js';
 import { workspaceRoutes } from './routes/workspace.js';
@@ -33,6 +38,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import type { Repos } from './db/repos/index.js';
 import type { AgentFiles } from './services/agent-files.js';
 import type { AgentService } from './services/agent-service.js';
+import type { CompatService } from './services/compat-service.js';
 import type { AttachmentService } from './services/attachment-service.js';
 import type { SessionFiles } from './services/session-files.js';
 import type { WorkspaceSnapshots } from './services/workspace-snapshots.js';
@@ -89,6 +95,8 @@ export interface AppDeps {
   sessionConfig: SessionConfigService;
   usage: UsageService;
   queue: QueueService;
+  /** Upstream Ash routes with its shapes: agent versions and config, analytics. */
+  compat: CompatService;
 }
 
 /** The OpenAPI view of a wildcard route: `*` becomes the path parameter `path` (the route is unchanged). */
@@ -133,6 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   ])
     app.addSchema(s);
   for (const s of [UsageRecordSchema, QueueItemSchema]) app.addSchema(s);
+  for (const s of [AgentVersionSchema, ExecResultSchema, UsageEventSchema]) app.addSchema(s);
   // JSON only: a JSON text sent as text/plain is a 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
   // Upstream clients POST bodiless actions (pause, stop, resume, fork…) with
@@ -152,21 +161,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       info: {
         title: 'Ash API',
         version: deps.version,
+        license: { name: 'MIT', identifier: 'MIT' },
         description:
           'Deploy Claude agent folders and run sessions on the Claude Agent SDK, streamed over SSE.',
       },
       tags: [
-        { name: 'health' },
-        { name: 'agents' },
-        { name: 'sessions' },
-        { name: 'files' },
-        { name: 'workspace' },
-        { name: 'attachments' },
-        { name: 'credentials' },
-        { name: 'api-keys' },
+        { name: 'health', description: 'Liveness and figures (no key needed)' },
+        { name: 'agents', description: 'Deployed agent folders, their files, config and prompt versions' },
+        { name: 'sessions', description: 'Sessions, their turns (SSE), history, lifecycle, exec and logs' },
+        { name: 'files', description: 'Files of a session workspace or an agent folder' },
+        { name: 'workspace', description: 'Whole workspaces as tar.gz bundles, snapshots' },
+        { name: 'attachments', description: 'Files attached to a session' },
+        { name: 'credentials', description: 'Stored provider keys (encrypted; never returned)' },
+        { name: 'api-keys', description: 'API keys of the caller’s tenant' },
         { name: 'internal', description: 'Guarded by ASH_INTERNAL_SECRET, not by API keys' },
-        { name: 'usage' },
-        { name: 'queue' },
+        { name: 'usage', description: 'The usage ledger, budgets, analytics' },
+        { name: 'queue', description: 'Background prompts run as turns' },
       ],
       components: {
         securitySchemes: {
@@ -187,6 +197,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify's wildcard (`…/files/*`, param `*`) would be published as `{*}`, which is no valid
     // OpenAPI parameter name: publish it as the named parameter `{path}`.
     transform: ({ schema, url }) => (url.endsWith('/*') ? namedWildcard(schema, url) : { schema, url }),
+    // Operation ids, named components, problem+json errors, the SSE event union, servers.
+    transformObject: (documentObject) =>
+      finishOpenApi((documentObject as { openapiObject: Record<string, unknown> }).openapiObject) as never,
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
@@ -229,6 +242,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sessionConfigRoutes(deps.sessionConfig));
   await app.register(usageRoutes(deps.usage));
   await app.register(queueRoutes(deps.queue));
+  await app.register(compatRoutes(deps.compat));
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }

@@ -11,7 +11,13 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly detail: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; status?: number } = {},
+    readonly extra: {
+      errors?: FieldError[];
+      headers?: Record<string, string>;
+      status?: number;
+      /** The body's `error` field when it must differ from `detail` (the upstream Ash's text). */
+      error?: string;
+    } = {},
   ) {
     super(detail);
     this.name = 'AppError';

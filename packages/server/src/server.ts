@@ -16,6 +16,7 @@ import { createRepos, type Repos, type SessionRecord } from './db/repos/index.js
 import { AppError } from './errors.js';
 import { createLogger, SecretRegistry } from './logger.js';
 import { AgentService } from './services/agent-service.js';
+import { CompatService } from './services/compat-service.js';
 import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
 import { CredentialService } from './services/credential-service.js';
 import { RunnerService } from './services/runner-service.js';
@@ -299,6 +300,7 @@ async function createLocked(
     onAgentDeleted: async (tenantId, name) => {
       await runtime.dropSpares(tenantId, name);
       await sessionService.endAgentSessions(tenantId, name);
+      await repos.agentVersions.deleteAgent(tenantId, name);
     },
     onAgentDeployed: async (agent, replaceSpares) => {
       if (replaceSpares) await runtime.dropSpares(agent.tenantId, agent.name);
@@ -341,7 +343,7 @@ async function createLocked(
   const health = async (): Promise<Health> => ({
     status: 'ok',
     version: SERVER_VERSION,
-    uptime: (Date.now() - startedAt) / 1000,
+    uptime: Math.floor((Date.now() - startedAt) / 1000),
     activeSessions: await repos.sessions.countActive(),
     activeSandboxes: runtime.liveSandboxCount,
     coordinatorId,
@@ -375,6 +377,7 @@ async function createLocked(
     sessionConfig: new SessionConfigService({ repos, paths }),
     usage,
     queue,
+    compat: new CompatService({ repos, agents }),
     data: {
       repos,
       sessionFiles,

@@ -189,19 +189,19 @@ describe('HTTP API: shapes and bad input', () => {
         name: 'no-claude',
         files: [{ path: 'README.md', content: b64('x') }],
       }),
-      422,
+      400,
       'invalid_agent_folder',
     );
     const noClaudeDir = join(scratch, 'empty');
     mkdirSync(noClaudeDir, { recursive: true });
     expectProblem(
       await api(t.url, 'POST', '/api/agents', { name: 'empty', path: noClaudeDir }),
-      422,
+      400,
       'invalid_agent_folder',
     );
     expectProblem(
       await api(t.url, 'POST', '/api/agents', { name: 'ghost', path: join(scratch, 'nope') }),
-      422,
+      400,
       'invalid_agent_folder',
     );
     expectProblem(
@@ -266,7 +266,7 @@ describe('HTTP API: shapes and bad input', () => {
     expectProblem(badStatus, 400, 'validation_failed');
     expect(badStatus.body.errors[0]).toEqual({
       path: '/query/status',
-      message: 'must be one of: "starting", "active", "paused", "ended", "error"',
+      message: 'must be one of: "starting", "active", "paused", "stopped", "ended", "error"',
     });
     expectProblem(await api(t.url, 'GET', '/api/nothing-here'), 404, 'route_not_found');
   });

@@ -63,7 +63,7 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
     expect((await api(t.url, 'GET', `/api/sessions/${id}`)).body.session.status).toBe('active');
 
     const stopped = await api(t.url, 'POST', `/api/sessions/${id}/stop`);
-    expect(stopped.body.session.status).toBe('paused');
+    expect(stopped.body.session.status).toBe('stopped');
     await eventually(() => sandboxLeftovers(id).processes.length === 0, 5000, 'processes gone after stop');
     const resumed = await api(t.url, 'POST', `/api/sessions/${id}/resume`);
     expect(resumed.status).toBe(200);

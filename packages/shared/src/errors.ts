@@ -71,8 +71,8 @@ export const ErrorCodes = {
   disk_limit_exceeded: 413,
   /** The request's Content-Type is not accepted by the route. */
   unsupported_media_type: 415,
-  /** The agent folder is not deployable (e.g. no CLAUDE.md). */
-  invalid_agent_folder: 422,
+  /** The agent folder is not deployable (e.g. no CLAUDE.md); 400 as in the upstream Ash. */
+  invalid_agent_folder: 400,
   /** The agent's deployed folder is gone from disk and storage: redeploy the agent. */
   agent_folder_missing: 422,
   /** Too many requests for this API key. See `Retry-After`. */
@@ -128,7 +128,10 @@ export const ProblemSchema = Type.Object(
     code: Type.String({ description: 'Stable machine-readable code (see docs/errors.md)' }),
     instance: Type.Optional(Type.String()),
     errors: Type.Optional(Type.Array(FieldErrorSchema)),
-    error: Type.String({ description: 'Same as detail (upstream compatibility)' }),
+    error: Type.String({
+      description:
+        'Upstream compatibility: the upstream Ash text where one exists (401: `Missing Authorization header`, `Invalid API key`), else the same as detail',
+    }),
     statusCode: Type.Integer({ description: 'Same as status (upstream compatibility)' }),
   },
   { $id: 'Problem', description: 'RFC 9457 problem details' },
@@ -144,11 +147,12 @@ export function errorTitle(code: ErrorCode): string {
 /**
  * Builds a problem-details body.
  * @param code the stable code; its catalogue status is used unless `status` overrides it.
+ * @param extra.error the `error` field, when it must differ from `detail` (upstream texts).
  */
 export function problem(
   code: ErrorCode,
   detail: string,
-  extra: { status?: number; errors?: FieldError[]; instance?: string } = {},
+  extra: { status?: number; errors?: FieldError[]; instance?: string; error?: string } = {},
 ): Problem {
   const status = extra.status ?? ErrorCodes[code];
   const body: Problem = {
@@ -157,7 +161,8 @@ export function problem(
     status,
     detail,
     code,
-    error: detail,
+    // The upstream Ash's own text where one exists (e.g. 401 "Invalid API key"), else `detail`.
+    error: extra.error ?? detail,
     statusCode: status,
   };
   if (extra.instance) body.instance = extra.instance;

@@ -23,6 +23,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Return the raw Response (for streams and downloads) instead of parsed JSON. */
   raw?: boolean;
+  /** This request's timeout, ms (default: the client's `timeoutMs`). */
+  timeoutMs?: number;
 }
 
 /** Thin JSON-over-HTTP transport: auth header, timeouts, problem-details errors. */
@@ -65,7 +67,8 @@ export class HttpClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(o.body);
     }
-    const timeout = o.raw ? undefined : AbortSignal.timeout(this.opts.timeoutMs ?? 60_000);
+    const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
+    const timeout = o.raw ? undefined : AbortSignal.timeout(timeoutMs);
     const signal = o.signal && timeout ? AbortSignal.any([o.signal, timeout]) : (o.signal ?? timeout);
     let res: Response;
     try {
@@ -76,8 +79,7 @@ export class HttpClient {
         signal,
       });
     } catch (err) {
-      if (timeout?.aborted)
-        throw new AshTimeoutError(`${method} ${path} timed out after ${this.opts.timeoutMs ?? 60_000} ms`);
+      if (timeout?.aborted) throw new AshTimeoutError(`${method} ${path} timed out after ${timeoutMs} ms`);
       if (o.signal?.aborted) throw err;
       throw new AshConnectionError(`cannot reach the Ash server at ${this.serverUrl}: ${describe(err)}`, err);
     }

@@ -15,7 +15,7 @@ export class Agents {
   /**
    * Deploys an agent from uploaded files or from a folder path on the server's machine.
    * Redeploying an existing name bumps its version.
-   * @throws BadRequestError, UnprocessableEntityError (no CLAUDE.md), PayloadTooLargeError.
+   * @throws BadRequestError (also: no CLAUDE.md), PayloadTooLargeError.
    */
   async deploy(body: DeployAgentBody): Promise<Agent> {
     return (await this.http.request<{ agent: Agent }>('POST', '/api/agents', { body })).agent;

@@ -83,7 +83,7 @@ export class Sessions {
     return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/pause`)).session;
   }
 
-  /** Same as {@link pause} (the upstream name). */
+  /** Like {@link pause}, but the session reports status `stopped` (the upstream name); resumable. */
   async stop(id: string): Promise<Session> {
     return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/stop`)).session;
   }

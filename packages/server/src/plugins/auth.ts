@@ -30,10 +30,25 @@ export interface SecurityOptions {
 
 const REALM = 'Bearer realm="ash"';
 
+/**
+ * The upstream Ash's 401 texts, sent in the body's `error` field (upstream clients show it);
+ * `detail` keeps our fuller explanation.
+ */
+const UPSTREAM_401 = {
+  missing: 'Missing Authorization header',
+  malformed: 'Invalid Authorization header format',
+  invalid: 'Invalid API key',
+} as const;
+
 /** 401 with a `WWW-Authenticate` challenge (RFC 6750 §3) saying what is wrong, never echoing the token. */
-function unauthorized(detail: string, error?: 'invalid_request' | 'invalid_token'): AppError {
+function unauthorized(
+  detail: string,
+  upstream: keyof typeof UPSTREAM_401,
+  error?: 'invalid_request' | 'invalid_token',
+): AppError {
   return new AppError('unauthorized', detail, {
     headers: { 'WWW-Authenticate': error ? `${REALM}, error="${error}"` : REALM },
+    error: UPSTREAM_401[upstream],
   });
 }
 
@@ -144,9 +159,10 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
     if (!parsed.ok) {
       refuseIfBlocked(req);
       throw parsed.reason === 'missing'
-        ? unauthorized('this route needs an API key: send `Authorization: Bearer <key>`')
+        ? unauthorized('this route needs an API key: send `Authorization: Bearer <key>`', 'missing')
         : unauthorized(
             'malformed Authorization header: expected `Bearer <key>` (one space, one token)',
+            'malformed',
             'invalid_request',
           );
     }
@@ -154,7 +170,7 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
     if (!principal) {
       refuseIfBlocked(req);
       failures?.fail(req.ip);
-      throw unauthorized('the API key is unknown or has been revoked', 'invalid_token');
+      throw unauthorized('the API key is unknown or has been revoked', 'invalid', 'invalid_token');
     }
     req.tenantId = principal.tenantId;
     req.apiKeyId = principal.keyId;
@@ -209,9 +225,16 @@ function checkInternal(req: FastifyRequest, internal: SecurityOptions['internal'
   const parsed = parseAuthorization(req.headers.authorization);
   if (!parsed.ok) {
     throw parsed.reason === 'missing'
-      ? unauthorized('internal routes need the internal secret: send `Authorization: Bearer <secret>`')
-      : unauthorized('malformed Authorization header: expected `Bearer <secret>`', 'invalid_request');
+      ? unauthorized(
+          'internal routes need the internal secret: send `Authorization: Bearer <secret>`',
+          'missing',
+        )
+      : unauthorized(
+          'malformed Authorization header: expected `Bearer <secret>`',
+          'malformed',
+          'invalid_request',
+        );
   }
   if (!safeEqual(parsed.token, internal.secret))
-    throw unauthorized('the internal secret is wrong', 'invalid_token');
+    throw unauthorized('the internal secret is wrong', 'invalid', 'invalid_token');
 }

@@ -8,7 +8,7 @@ function send(
   reply: FastifyReply,
   code: ErrorCode,
   detail: string,
-  extra: { status?: number; errors?: FieldError[] } = {},
+  extra: { status?: number; errors?: FieldError[]; error?: string } = {},
 ) {
   const body = problem(code, detail, { ...extra, instance: reply.request.url.split('?')[0] });
   return reply.code(body.status).type(PROBLEM_TYPE).send(body);
@@ -59,6 +59,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return send(reply, err.code, err.detail, {
         status: err.status,
         ...(err.extra.errors ? { errors: err.extra.errors } : {}),
+        ...(err.extra.error ? { error: err.extra.error } : {}),
       });
     }
     if (err.validation) {

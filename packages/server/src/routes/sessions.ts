@@ -3,6 +3,10 @@ import { Type } from '@sinclair/typebox';
 import {
   CreateSessionBodySchema,
   EventListResponseSchema,
+  ExecBodySchema,
+  ExecResultSchema,
+  LogsQuerySchema,
+  LogsResponseSchema,
   ListEventsQuerySchema,
   ListSessionsQuerySchema,
   MessageListResponseSchema,
@@ -115,8 +119,10 @@ export function sessionRoutes(
       'Pause: stop the process tree, keep workspace and transcript (a message resumes it)',
       (t, id) => sessions.pause(t, id),
     );
-    lifecycleRoute('stop', 'Stop: same as pause (process gone, state kept)', (t, id) =>
-      sessions.pause(t, id, 'stopped'),
+    lifecycleRoute(
+      'stop',
+      'Stop: like pause (process gone, state kept), status `stopped`; resumable',
+      (t, id) => sessions.pause(t, id, 'stopped'),
     );
     lifecycleRoute(
       'resume',
@@ -184,6 +190,38 @@ export function sessionRoutes(
         },
       },
       async (req) => ({ interrupted: await sessions.interrupt(req.tenantId, req.params.id) }),
+    );
+
+    app.post(
+      '/api/sessions/:id/exec',
+      {
+        schema: {
+          operationId: 'execInSession',
+          tags: ['sessions'],
+          summary:
+            "Run a shell command in the session's sandbox (its workspace; killed after `timeout` ms; output cut at 1 MiB per stream)",
+          params,
+          body: ExecBodySchema,
+          response: { 200: Type.Ref(ExecResultSchema), ...errorResponses(400, 401, 404, 409, 410, 503) },
+        },
+      },
+      async (req) => sessions.exec(req.tenantId, req.params.id, req.body),
+    );
+
+    app.get(
+      '/api/sessions/:id/logs',
+      {
+        schema: {
+          operationId: 'getSessionLogs',
+          tags: ['sessions'],
+          summary:
+            "The sandbox's output ring (Claude's stderr, exec output, system notes) after `after`; empty without a live sandbox",
+          params,
+          querystring: LogsQuerySchema,
+          response: { 200: LogsResponseSchema, ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (req) => sessions.logs(req.tenantId, req.params.id, req.query.after ?? -1),
     );
 
     app.get(

@@ -35,6 +35,7 @@ export function agentToApi(a: AgentRecord): Agent {
     name: a.name,
     tenantId: a.tenantId,
     version: a.version,
+    path: `agents/${a.name}/v${a.version}`,
     description: a.description,
     env,
     config: redactConfigSecrets(a.config),
@@ -52,7 +53,7 @@ export class AgentService {
   /**
    * Deploys (or redeploys, bumping the version) an agent from a folder on the server or from
    * uploaded files. Sessions created earlier keep the version they started with.
-   * @throws AppError 400 (bad paths, base64), 413 (too large), 422 (no folder, no CLAUDE.md).
+   * @throws AppError 400 (bad paths, base64; `invalid_agent_folder`: no folder, no CLAUDE.md), 413 (too large).
    */
   async deploy(tenantId: string, body: DeployAgentBody): Promise<Agent> {
     if (body.path === undefined && body.files === undefined) {
@@ -115,7 +116,7 @@ export class AgentService {
     if (roots.length === 0) {
       throw new AppError(
         'forbidden',
-        'deploying from a folder on the server is switched off; upload the folder instead (`ash deploy` does), or have the operator set ASH_DEPLOY_PATH_ROOTS',
+        'deploying from a folder on the server is switched off: upload the folder instead (`ash deploy` does), or start the server with ASH_DEPLOY_PATH_ROOTS set to the folders agents may be deployed from (comma-separated absolute paths, e.g. ASH_DEPLOY_PATH_ROOTS=/srv/agents)',
       );
     }
     const absolute = isAbsolute(path) ? path : resolve(roots[0]!, path);
@@ -137,7 +138,7 @@ export class AgentService {
     if (!roots.some(inside) || inside(this.deps.dataDir)) {
       throw new AppError(
         'forbidden',
-        'that folder is outside the folders agents may be deployed from (ASH_DEPLOY_PATH_ROOTS)',
+        'that folder is outside the folders agents may be deployed from: add a folder containing it to ASH_DEPLOY_PATH_ROOTS (comma-separated absolute paths; never the data dir) and restart the server',
       );
     }
     return real;

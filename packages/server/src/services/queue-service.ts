@@ -81,7 +81,7 @@ export class QueueService {
     const limit = q.limit ?? 50;
     const offset = q.offset ?? 0;
     const { rows, total } = await this.deps.repos.queue.list(tenantId, {
-      ...(q.status ? { status: q.status } : {}),
+      ...(q.status ? { status: q.status === 'processing' ? 'running' : q.status } : {}),
       limit,
       offset,
     });
@@ -116,6 +116,7 @@ export class QueueService {
     return {
       pending: counts.pending ?? 0,
       running: counts.running ?? 0,
+      processing: counts.running ?? 0,
       completed: counts.completed ?? 0,
       failed: counts.failed ?? 0,
       cancelled: counts.cancelled ?? 0,

@@ -11,7 +11,7 @@ import {
   type ErrorData,
   type TurnOutcome,
 } from '@ash-ai/shared';
-import type { PoolStats } from '@ash-ai/shared';
+import type { ExecResult, LogEntry, PoolStats } from '@ash-ai/shared';
 import {
   resolveLimits,
   SandboxStartError,
@@ -472,6 +472,34 @@ export class SessionRuntime {
     return [...this.live.keys()];
   }
 
+  /**
+   * Runs a shell command in the session's sandbox (started first when it has none), in its
+   * workspace, killed after `timeoutMs`; stdout and stderr are cut at 1 MiB each.
+   * @throws AppError 503 `sandbox_unavailable` (the sandbox cannot start, or the server is closing).
+   */
+  async exec(session: SessionRecord, command: string, timeoutMs: number): Promise<ExecResult> {
+    if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
+    let sandbox: Sandbox;
+    try {
+      sandbox = await this.ensureSandbox(this.entry(session), session);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      const f = describeFailure(err);
+      throw new AppError(f.code, f.message);
+    }
+    try {
+      return await sandbox.exec(command, { timeoutMs, maxOutputBytes: EXEC_MAX_OUTPUT_BYTES });
+    } catch (err) {
+      this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'exec failed');
+      throw new AppError('sandbox_unavailable', 'the command could not be started in the sandbox');
+    }
+  }
+
+  /** The session's sandbox output ring after `after` (empty when it has no sandbox here). */
+  logs(sessionId: string, after: number): LogEntry[] {
+    return this.live.get(sessionId)?.sandbox?.logs.since(after) ?? [];
+  }
+
   hasLiveSandbox(sessionId: string): boolean {
     return this.live.get(sessionId)?.sandbox?.state === 'ready';
   }
@@ -920,6 +948,9 @@ export class SessionRuntime {
     return outcome;
   }
 }
+
+/** Output kept per stream of an `exec` command, bytes. */
+const EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
 
 function describeFailure(err: unknown): { code: ErrorCode; message: string } {
   if (err instanceof AppError) return { code: err.code, message: err.detail };

@@ -4,7 +4,10 @@ import { cp, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type {
   CreateSessionBody,
+  ExecBody,
+  ExecResult,
   ListSessionsQuery,
+  LogsResponse,
   Message,
   MessageContent,
   SendMessageBody,
@@ -131,6 +134,16 @@ export function eventToApi(e: EventRecord): SessionEvent {
   };
 }
 
+/**
+ * Event type names of the upstream Ash's timeline that differ from ours (`?type=` filter):
+ * `text` = our `text_delta`, `tool_start` = `tool_use`, `reasoning` = `thinking_delta`.
+ */
+export const UPSTREAM_EVENT_TYPES: Readonly<Record<string, string>> = Object.freeze({
+  text: 'text_delta',
+  tool_start: 'tool_use',
+  reasoning: 'thinking_delta',
+});
+
 /** Session lifecycle and history for a tenant. */
 export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
@@ -159,6 +172,11 @@ export class SessionService {
     if (body.credentialId) await this.deps.credentials.resolve(tenantId, body.credentialId);
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
+    // The agent's active prompt version (upstream Ash versions) is the default system prompt.
+    if (config.systemPrompt === undefined) {
+      const active = await repos.agentVersions.active(tenantId, agent.name);
+      if (active?.systemPrompt) config.systemPrompt = active.systemPrompt;
+    }
     validateSdkOptions(
       config,
       resolveSdkOptions(agent.config, { config, model: null }, {}),
@@ -230,7 +248,8 @@ export class SessionService {
    * Pauses a session: its process tree stops (a running turn ends as interrupted); workspace and
    * transcript stay. The session is released: when this server owned it, its files are stored
    * first (`beforeRelease`: the snapshot another server resumes from). Pausing a paused session
-   * returns it unchanged.
+   * returns it unchanged. `action` `stopped` (`POST …/stop`) does the same and reports status
+   * `stopped`, the upstream Ash's name.
    * @throws AppError 404, 409 `session_owned_elsewhere`, 410 `session_ended`, 503 `storage_unavailable`.
    */
   async pause(tenantId: string, id: string, action: 'paused' | 'stopped' = 'paused'): Promise<Session> {
@@ -242,13 +261,15 @@ export class SessionService {
     await this.deps.runtime.stop(id, 'paused');
     await ownership.closeDeadOwnersTurn(s);
     if (s.ownerId === ownership.ownerId) await this.deps.hooks?.beforeRelease?.(s);
+    const wasReleased = s.status === 'paused' || s.status === 'stopped';
     const updated = (await this.deps.repos.sessions.update(tenantId, id, {
-      status: 'paused',
-      pausedAt: s.status === 'paused' ? s.pausedAt : new Date().toISOString(),
+      // `stop` reports `stopped` as the upstream Ash does; both are resumable alike.
+      status: action,
+      pausedAt: wasReleased ? s.pausedAt : new Date().toISOString(),
       ownerId: null,
       ownerHeartbeatAt: null,
     }))!;
-    if (s.status !== 'paused') await this.lifecycle(updated, action, {});
+    if (s.status !== action) await this.lifecycle(updated, action, {});
     return sessionToApi(updated);
   }
 
@@ -510,8 +531,37 @@ export class SessionService {
     q: { after: number; limit: number; type?: string; turnId?: string },
   ): Promise<{ events: SessionEvent[]; hasMore: boolean }> {
     await this.record(tenantId, id);
-    const { rows, hasMore } = await this.deps.repos.history.listEvents(tenantId, id, q);
-    return { events: rows.map(eventToApi), hasMore };
+    // The upstream Ash's timeline names select our events of the same meaning; the rows then
+    // carry the name asked for, as upstream clients compare it.
+    const ours = q.type !== undefined ? UPSTREAM_EVENT_TYPES[q.type] : undefined;
+    const { rows, hasMore } = await this.deps.repos.history.listEvents(
+      tenantId,
+      id,
+      ours ? { ...q, type: ours } : q,
+    );
+    const events = rows.map(eventToApi);
+    return { events: ours ? events.map((e) => ({ ...e, type: q.type! })) : events, hasMore };
+  }
+
+  /**
+   * Runs a shell command in an active session's sandbox (upstream Ash `exec`).
+   * @throws AppError 404, 409 `invalid_session_state` (not active: resume it first),
+   * `session_owned_elsewhere`, 410 `session_ended`, 503 `sandbox_unavailable`.
+   */
+  async exec(tenantId: string, id: string, body: ExecBody): Promise<ExecResult> {
+    const s = await this.record(tenantId, id);
+    if (s.status === 'ended')
+      throw new AppError('session_ended', 'the session has ended; commands cannot run in it');
+    if (s.status !== 'active' && s.status !== 'starting')
+      throw new AppError('invalid_session_state', `the session is ${s.status}; resume it first`);
+    this.deps.ownership.assertNotOwnedElsewhere(s);
+    return this.deps.runtime.exec(s, body.command, body.timeout ?? 30_000);
+  }
+
+  /** The session's sandbox output after `after` (upstream Ash `logs`). @throws AppError 404. */
+  async logs(tenantId: string, id: string, after: number): Promise<LogsResponse> {
+    await this.record(tenantId, id);
+    return { logs: this.deps.runtime.logs(id, after), source: 'sandbox' };
   }
 
   /** Ends every live session of an agent (before the agent is deleted). */
@@ -520,6 +570,7 @@ export class SessionService {
       'starting',
       'active',
       'paused',
+      'stopped',
       'error',
     ]);
     for (const s of sessions) await this.end(tenantId, s.id);

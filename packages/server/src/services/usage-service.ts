@@ -6,6 +6,7 @@ import {
   type ListUsageQuery,
   type TenantBudget,
   type TurnOutcome,
+  type UsageEvent,
   type UsageRecord,
   type UsageStatsQuery,
   type UsageStatsResponse,
@@ -200,11 +201,17 @@ export class UsageService implements TurnHooks {
   async list(
     tenantId: string,
     q: ListUsageQuery,
-  ): Promise<{ records: UsageRecord[]; total: number; hasMore: boolean }> {
+  ): Promise<{ records: UsageRecord[]; total: number; hasMore: boolean; events: UsageEvent[] }> {
     const limit = q.limit ?? 100;
     const offset = q.offset ?? 0;
     const { rows, total } = await this.deps.repos.usage.list(tenantId, filterOf(q), limit, offset);
-    return { records: rows.map(toApi), total, hasMore: offset + rows.length < total };
+    const records = rows.map(toApi);
+    return {
+      records,
+      total,
+      hasMore: offset + rows.length < total,
+      events: records.flatMap(upstreamEvents),
+    };
   }
 
   /** `GET /api/usage/stats`. */
@@ -270,13 +277,40 @@ export class UsageService implements TurnHooks {
   }
 }
 
+/** A record as the upstream Ash's usage rows: one row per non-zero metric. */
+function upstreamEvents(r: UsageRecord): UsageEvent[] {
+  const metrics: Array<[string, number]> = [
+    ['input_tokens', r.inputTokens],
+    ['output_tokens', r.outputTokens],
+    ['cache_creation_tokens', r.cacheCreationTokens],
+    ['cache_read_tokens', r.cacheReadTokens],
+    ['message', r.kind === 'model_call' ? 1 : 0],
+    ['tool_call', r.toolCalls],
+    ['compute_seconds', r.computeSeconds],
+  ];
+  return metrics
+    .filter(([, v]) => v > 0)
+    .map(([eventType, value]) => ({
+      id: `${r.id}:${eventType}`,
+      sessionId: r.sessionId,
+      agentName: r.agentName,
+      eventType,
+      value,
+      createdAt: r.createdAt,
+    }));
+}
+
 function filterOf(q: {
   sessionId?: string;
   agentName?: string;
   from?: string;
   to?: string;
+  after?: string;
+  before?: string;
   kind?: UsageRow['kind'];
 }): UsageFilter {
+  // `after`/`before` are the upstream names of `from`/`to`.
+  q = { ...q, from: q.from ?? q.after, to: q.to ?? q.before };
   const f: UsageFilter = {};
   if (q.sessionId) f.sessionId = q.sessionId;
   if (q.agentName) f.agentName = q.agentName;
@@ -288,7 +322,8 @@ function filterOf(q: {
   return f;
 }
 
-function totals(s: UsageSums): UsageTotals {
+/** Totals in the API's shape. */
+export function totals(s: UsageSums): UsageTotals {
   return {
     totalInputTokens: s.inputTokens,
     totalOutputTokens: s.outputTokens,

@@ -57,7 +57,7 @@ export class AgentStore {
   /**
    * Copies a folder on the server's machine into staging (regular files and directories only:
    * symlinks, sockets and devices are skipped, as are `.git` and `node_modules`).
-   * @throws AppError 422 `invalid_agent_folder` when the path is not a readable directory; 413 over the limits.
+   * @throws AppError 400 `invalid_agent_folder` when the path is not a readable directory; 413 over the limits.
    */
   async stageFromPath(source: string, limits: AgentLimits): Promise<StagedAgent> {
     let info: import('node:fs').Stats;
@@ -135,7 +135,7 @@ export class AgentStore {
 
   /**
    * Makes sure the staged folder has CLAUDE.md, writing it from `systemPrompt` when given.
-   * @throws AppError 422 `invalid_agent_folder` when there is neither.
+   * @throws AppError 400 `invalid_agent_folder` when there is neither.
    */
   async requireClaudeMd(staged: StagedAgent, systemPrompt: string | undefined): Promise<void> {
     const file = join(staged.dir, 'CLAUDE.md');

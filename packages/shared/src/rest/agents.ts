@@ -62,6 +62,11 @@ export const AgentSchema = Type.Object(
     tenantId: Type.String(),
     /** Bumped by one on every redeploy. */
     version: Type.Integer(),
+    /**
+     * Where the deployed folder lives, relative to the server's data dir
+     * (`agents/<name>/v<version>`): never a host path. Upstream clients read it on every agent.
+     */
+    path: Type.String(),
     description: Type.Union([Type.String(), Type.Null()]),
     /** Variable names with redacted values (write-only). */
     env: Type.Record(Type.String(), Type.String()),

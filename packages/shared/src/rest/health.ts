@@ -46,8 +46,8 @@ export const HealthSchema = Type.Object({
   status: Type.Literal('ok'),
   /** Server package version. */
   version: Type.String(),
-  /** Seconds since the process started. */
-  uptime: Type.Number(),
+  /** Whole seconds since the process started (an integer, as upstream clients parse it). */
+  uptime: Type.Integer(),
   /** Sessions in `active` status. */
   activeSessions: Type.Integer(),
   /** Live sandbox processes on this server. */

@@ -84,10 +84,10 @@ export type EnqueueBody = Static<typeof EnqueueBodySchema>;
 export const QueueItemResponseSchema = Type.Object({ item: QueueItemSchema });
 export const QueueItemParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
-/** `GET /api/queue`: newest first. */
+/** `GET /api/queue`: newest first. `status=processing` is the upstream Ash's name of `running`. */
 export const ListQueueQuerySchema = Type.Object(
   {
-    status: Type.Optional(QueueStatusSchema),
+    status: Type.Optional(Type.Union([...QueueStatusSchema.anyOf, Type.Literal('processing')])),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
   },
@@ -105,6 +105,8 @@ export const QueueListResponseSchema = Type.Object({
 export const QueueStatsSchema = Type.Object({
   pending: Type.Integer(),
   running: Type.Integer(),
+  /** Same as `running` (the upstream Ash's name). */
+  processing: Type.Integer(),
   completed: Type.Integer(),
   failed: Type.Integer(),
   cancelled: Type.Integer(),

@@ -5,7 +5,8 @@ import { AgentName, EnvMap, Nullable, Timestamp, Uuid } from './common.js';
  * Session lifecycle states.
  * - `starting`: created, its sandbox is being prepared;
  * - `active`: usable (its process may be alive or will start on the next message);
- * - `paused`: no process; workspace and transcript kept; resumable (stop and eviction also land here);
+ * - `paused`: no process; workspace and transcript kept; resumable (eviction also lands here);
+ * - `stopped`: the same as `paused`, reached by `POST …/stop` (the upstream Ash's name); resumable;
  * - `ended`: terminal; history readable, no more turns (410);
  * - `error`: the sandbox failed; resumable.
  */
@@ -13,13 +14,20 @@ export const SessionStatusSchema = Type.Union([
   Type.Literal('starting'),
   Type.Literal('active'),
   Type.Literal('paused'),
+  Type.Literal('stopped'),
   Type.Literal('ended'),
   Type.Literal('error'),
 ]);
 export type SessionStatus = Static<typeof SessionStatusSchema>;
 
-/** SDK permission modes (Claude Agent SDK `PermissionMode`). */
+/**
+ * SDK permission modes (Claude Agent SDK `PermissionMode`), plus the upstream Ash's
+ * `permissionsByAgent`: the agent folder's own `.claude/settings.json` decides (its
+ * `permissions.defaultMode`, else `default` with its allow/deny rules) instead of Ash's unattended
+ * `bypassPermissions` default.
+ */
 export const PermissionModeSchema = Type.Union([
+  Type.Literal('permissionsByAgent'),
   Type.Literal('default'),
   Type.Literal('acceptEdits'),
   Type.Literal('bypassPermissions'),

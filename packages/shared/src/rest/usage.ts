@@ -58,6 +58,10 @@ const UsageFilters = {
   from: Type.Optional(Timestamp),
   /** Records created before this time. */
   to: Type.Optional(Timestamp),
+  /** Upstream name of `from`. */
+  after: Type.Optional(Timestamp),
+  /** Upstream name of `to`. */
+  before: Type.Optional(Timestamp),
 };
 
 /** `GET /api/usage`: newest first, offset-paginated. */
@@ -72,10 +76,30 @@ export const ListUsageQuerySchema = Type.Object(
 );
 export type ListUsageQuery = Static<typeof ListUsageQuerySchema>;
 
+/**
+ * The upstream Ash's usage row: one metric of one record (`eventType` `input_tokens`,
+ * `output_tokens`, `cache_creation_tokens`, `cache_read_tokens`, `message`, `tool_call`,
+ * `compute_seconds`; zero metrics are left out). `id` is `<record id>:<eventType>`.
+ */
+export const UsageEventSchema = Type.Object(
+  {
+    id: Type.String(),
+    sessionId: Nullable(Type.String()),
+    agentName: Nullable(Type.String()),
+    eventType: Type.String(),
+    value: Type.Number(),
+    createdAt: Timestamp,
+  },
+  { $id: 'UsageEvent' },
+);
+export type UsageEvent = Static<typeof UsageEventSchema>;
+
 export const UsageListResponseSchema = Type.Object({
   records: Type.Array(UsageRecordSchema),
   total: Type.Integer(),
   hasMore: Type.Boolean(),
+  /** The same records as upstream-shaped rows (what upstream clients read). */
+  events: Type.Array(UsageEventSchema),
 });
 
 /** What usage stats can be grouped by. `day` is the UTC date (`YYYY-MM-DD`) of the record. */

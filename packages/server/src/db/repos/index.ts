@@ -1,5 +1,6 @@
 import type { AshDatabase } from '../client.js';
 import { AgentsRepo } from './agents-repo.js';
+import { AgentVersionsRepo } from './agent-versions-repo.js';
 import { AttachmentsRepo } from './attachments-repo.js';
 import { ApiKeysRepo } from './api-keys-repo.js';
 import { CredentialsRepo } from './credentials-repo.js';
@@ -10,6 +11,7 @@ import { SessionsRepo } from './sessions-repo.js';
 import { UsageRepo } from './usage-repo.js';
 
 export { AgentsRepo, type AgentRecord } from './agents-repo.js';
+export { AgentVersionsRepo, type AgentVersionRecord } from './agent-versions-repo.js';
 export { AttachmentsRepo, type AttachmentRecord } from './attachments-repo.js';
 export { ApiKeysRepo, type ApiKeyRecord } from './api-keys-repo.js';
 export { CredentialsRepo, type CredentialRecord, type SealedValue } from './credentials-repo.js';
@@ -22,6 +24,7 @@ export { UsageRepo, type UsageFilter, type UsageRow, type UsageSums } from './us
 /** All repositories over one database. */
 export interface Repos {
   agents: AgentsRepo;
+  agentVersions: AgentVersionsRepo;
   sessions: SessionsRepo;
   history: HistoryRepo;
   attachments: AttachmentsRepo;
@@ -35,6 +38,7 @@ export interface Repos {
 export function createRepos(d: AshDatabase): Repos {
   return {
     agents: new AgentsRepo(d),
+    agentVersions: new AgentVersionsRepo(d),
     sessions: new SessionsRepo(d),
     history: new HistoryRepo(d),
     attachments: new AttachmentsRepo(d),

@@ -319,6 +319,20 @@ export class SessionsRepo {
       .where(gte(t.lastActiveAt, sinceIso));
   }
 
+  /** A tenant's sessions per status, created in [after, before) when given (analytics). */
+  async countByStatus(tenantId: string, after?: string, before?: string): Promise<Record<string, number>> {
+    const t = this.d.t.sessions;
+    const conds: SQL[] = [eq(t.tenantId, tenantId)];
+    if (after) conds.push(gte(t.createdAt, after));
+    if (before) conds.push(lt(t.createdAt, before));
+    const rows = await this.d.db
+      .select({ status: t.status, n: sql<number>`count(*)` })
+      .from(t)
+      .where(and(...conds))
+      .groupBy(t.status);
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
   /** Counts sessions in `active` status (all tenants). */
   async countActive(): Promise<number> {
     const t = this.d.t.sessions;

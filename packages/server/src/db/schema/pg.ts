@@ -232,3 +232,25 @@ export const tenantSettings = pgTable('tenant_settings', {
   budgetUsd: doublePrecision('budget_usd'),
   updatedAt: text('updated_at').notNull(),
 });
+
+/**
+ * Prompt versions of an agent (the upstream Ash's "agent versions"): a system prompt, release
+ * notes and knowledge file paths; the active one gives new sessions their system prompt.
+ */
+export const agentVersions = pgTable(
+  'agent_versions',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    agentName: text('agent_name').notNull(),
+    versionNumber: integer('version_number').notNull(),
+    name: text('name').notNull(),
+    systemPrompt: text('system_prompt'),
+    releaseNotes: text('release_notes'),
+    isActive: integer('is_active').notNull(),
+    knowledgeFiles: text('knowledge_files').notNull(),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('agent_versions_tenant_agent_number').on(t.tenantId, t.agentName, t.versionNumber)],
+);
