@@ -4,7 +4,7 @@ import { type AshClient, NotFoundError, type Session } from '@ash-ai/sdk';
 import { nonEmptyFlag } from '../options.js';
 import { describeError } from '../output.js';
 import type { GlobalOptions } from '../program.js';
-import { renderTurn } from './sessions.js';
+import { messageContent, renderTurn } from './sessions.js';
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -132,9 +132,13 @@ function chatLoop(client: AshClient, sessionId: string, tty: boolean): Promise<n
       // Out of raw mode while the answer streams: Ctrl-C becomes SIGINT, typed keys wait.
       if (tty) process.stdin.setRawMode?.(false);
       try {
-        await renderTurn(client.sessions.send(sessionId, text, { signal: abort.signal }), false, {
-          spinner: true,
-        });
+        await renderTurn(
+          client.sessions.send(sessionId, messageContent(text), { signal: abort.signal }),
+          false,
+          {
+            spinner: true,
+          },
+        );
       } catch (err) {
         if (!abort.signal.aborted) process.stderr.write(`ash: ${describeError(err, client.serverUrl)}\n`);
       } finally {

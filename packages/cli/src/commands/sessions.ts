@@ -23,6 +23,34 @@ export async function readStdin(stream: NodeJS.ReadableStream = process.stdin): 
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Longest text the API takes as one string or one text block, characters. */
+const TEXT_BLOCK_CHARS = 500_000;
+/** Most content blocks in one message. */
+const MAX_BLOCKS = 20;
+
+/**
+ * A message as API content: the text itself up to 500,000 characters (the API's limit for one
+ * string), else consecutive text blocks of at most that size (never splitting a surrogate
+ * pair), which the model reads as one text.
+ * @throws CliError over 20 blocks (10,000,000 characters).
+ */
+export function messageContent(text: string): string | Array<{ type: 'text'; text: string }> {
+  if (text.length <= TEXT_BLOCK_CHARS) return text;
+  const blocks: Array<{ type: 'text'; text: string }> = [];
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(text.length, at + TEXT_BLOCK_CHARS);
+    const code = text.charCodeAt(end - 1);
+    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--;
+    blocks.push({ type: 'text', text: text.slice(at, end) });
+    at = end;
+  }
+  if (blocks.length > MAX_BLOCKS)
+    throw new CliError(
+      `the message has ${text.length} characters; one message holds at most ${TEXT_BLOCK_CHARS * MAX_BLOCKS}`,
+    );
+  return blocks;
+}
+
 /**
  * The message of `ash session send`: the argument, `-` (stdin), `--file <path>`, or stdin when it
  * is piped and no argument is given.
@@ -232,9 +260,13 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .option('--json', 'print every SSE event as a JSON line')
     .action(async (id: string, message: string | undefined, opts: { file?: string; json?: boolean }) => {
       const text = await messageInput(message, opts.file);
-      const outcome = await renderTurn(globals().client().sessions.send(id, text), !!opts.json, {
-        spinner: true,
-      });
+      const outcome = await renderTurn(
+        globals().client().sessions.send(id, messageContent(text)),
+        !!opts.json,
+        {
+          spinner: true,
+        },
+      );
       if (outcome !== 'completed') process.exitCode = 1;
     });
 
