@@ -39,7 +39,7 @@ export interface PtyAsh {
   output(): string;
   /** Types into the terminal (`\r` is Enter, `\x03` is Ctrl-C). */
   write(text: string): void;
-  /** Resolves once the output (after `from`) matches, else rejects after `timeoutMs`. */
+  /** Resolves once the output after `from` (without escape codes) matches, else rejects after `timeoutMs`. */
   waitFor(pattern: RegExp, timeoutMs?: number, from?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code of `ash` (`script -e` passes it on). */
   exited: Promise<number>;
@@ -77,7 +77,7 @@ export function ashInPty(args: string[], env: Record<string, string>): PtyAsh {
     waitFor(pattern, timeoutMs = 60_000, from = 0) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const m = out.slice(from).match(pattern);
+          const m = plain(out.slice(from)).match(pattern);
           if (m) {
             waiters.delete(check);
             clearTimeout(timer);
