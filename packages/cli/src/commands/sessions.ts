@@ -470,6 +470,9 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
       else {
         process.stdout.write(r.stdout);
         process.stderr.write(r.stderr);
+        if (r.truncated) process.stderr.write('ash: the output was cut at the server limit\n');
+        if (r.timedOut)
+          process.stderr.write(`ash: the command was killed at its timeout (exit ${r.exitCode})\n`);
       }
       process.exitCode = r.exitCode === 0 ? 0 : r.exitCode > 0 && r.exitCode < 256 ? r.exitCode : 1;
     });

@@ -36,9 +36,15 @@ export interface SessionLogEntry {
 
 /** Result of {@link Sessions.exec}. */
 export interface ExecResult {
+  /** Exit status (124 after a timeout, 128+n after signal n). */
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** The command was killed at its timeout. */
+  timedOut?: boolean;
+  /** Output beyond the server's limit was cut. */
+  truncated?: boolean;
+  durationMs?: number;
 }
 
 /** A page of history. */
