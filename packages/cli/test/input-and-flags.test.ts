@@ -13,6 +13,7 @@ import {
   type AshProcess,
 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { messageContent } from '../src/commands/sessions.js';
 import { runAshWithInput } from './terminal.js';
 
 /** Messages too large for a shell argument, bad flags, and the small CLI fixes of issue 16. */
@@ -196,6 +197,30 @@ describe('ash: messages from stdin or a file, flag errors named as flags', () =>
     // New env is a change too.
     expect((await ash('deploy', dir, '-e', 'A=1')).stdout).toBe('deployed steady (version 3, 2 files)\n');
     expect((await ash('deploy', dir, '-e', 'A=1')).stdout).toBe('unchanged steady (version 3, 2 files)\n');
+  });
+
+  it('splits a message over 500,000 characters into text blocks, never inside a surrogate pair', () => {
+    expect(messageContent('short')).toBe('short');
+    expect(messageContent('x'.repeat(500_000))).toBe('x'.repeat(500_000));
+    const emoji = '😀'; // two UTF-16 code units
+    const text = `${'a'.repeat(499_999)}${emoji}${'b'.repeat(10)}`;
+    const blocks = messageContent(text) as Array<{ type: string; text: string }>;
+    expect(blocks.map((b) => b.text.length)).toEqual([499_999, 12]);
+    expect(blocks.map((b) => b.text).join('')).toBe(text);
+    expect(blocks[1]!.text.startsWith(emoji)).toBe(true);
+    expect(() => messageContent('y'.repeat(10_000_001))).toThrow(/at most 10000000/);
+  });
+
+  it('chats from a pipe too: each line a turn, the end of input ends the chat', async () => {
+    const r = await runAshWithInput(['-s', server.url, 'chat', 'hello'], env, 'first line\nsecond line\n');
+    expect(r.code, r.stderr).toBe(0);
+    const id = /session ([0-9a-f-]{36})/.exec(r.stderr)![1]!;
+    const texts = model
+      .messageRequests(id)
+      .filter((q) => q.tools.length > 0)
+      .map((q) => lastUserText(q));
+    expect(texts).toEqual(expect.arrayContaining(['first line', 'second line']));
+    expect(r.stderr).toContain(`continue later with: ash chat ${id}`);
   });
 
   it('prints each answer once in `session messages`', async () => {
