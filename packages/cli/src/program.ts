@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { AshClient } from '@ash-ai/sdk';
 import { registerAgentCommands } from './commands/agents.js';
+import { registerChatCommand } from './commands/chat.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerAuthCommands } from './commands/auth.js';
 import { registerQueueCommands } from './commands/queue.js';
@@ -8,7 +9,8 @@ import { registerServerCommands } from './commands/server.js';
 import { registerSessionCommands } from './commands/sessions.js';
 import { registerUsageCommands } from './commands/usage.js';
 import { resolveApiKey, resolveServerUrl } from './config.js';
-import { describeError } from './output.js';
+import { CliError, describeError } from './output.js';
+import { conciseUsageErrors } from './options.js';
 
 /** Options every command understands. */
 export interface GlobalOptions {
@@ -28,7 +30,6 @@ export function buildProgram(version: string): Command {
       'Ash server URL (default: $ASH_SERVER_URL, the saved config, or http://localhost:4100)',
     )
     .option('-k, --api-key <key>', 'API key (default: $ASH_API_KEY or the saved config)')
-    .showHelpAfterError()
     .exitOverride();
   const globals = (): GlobalOptions => {
     const o = program.opts<{ server?: string; apiKey?: string }>();
@@ -37,17 +38,42 @@ export function buildProgram(version: string): Command {
     return {
       server,
       apiKey,
-      client: () => new AshClient({ serverUrl: server, ...(apiKey ? { apiKey } : {}) }),
+      client: () => {
+        checkServerUrl(server, o.server !== undefined ? '--server' : undefined);
+        return new AshClient({ serverUrl: server, ...(apiKey ? { apiKey } : {}) });
+      },
     };
   };
   registerServerCommands(program, globals);
   registerAgentCommands(program, globals);
   registerSessionCommands(program, globals);
   registerFileCommands(program, globals);
+  registerChatCommand(program, globals);
   registerAuthCommands(program, globals);
   registerQueueCommands(program, globals);
   registerUsageCommands(program, globals);
+  // After every command exists: each prints its own one-line error and usage line.
+  conciseUsageErrors(program);
   return program;
+}
+
+/**
+ * Refuses a server URL that is not an http(s) URL, naming where it came from (`--server`, else
+ * ASH_SERVER_URL or the saved config), before any request: otherwise it would read as "cannot reach".
+ * @throws CliError
+ */
+export function checkServerUrl(url: string, flag: string | undefined): void {
+  let ok = false;
+  try {
+    const u = new URL(url);
+    ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname.length > 0;
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    throw new CliError(
+      `${flag ?? 'the server URL (ASH_SERVER_URL or the saved config)'} '${url}' is not a valid URL; give one like http://localhost:4100`,
+    );
 }
 
 /** Runs the CLI; resolves to the exit code. Failures print one line on stderr. */

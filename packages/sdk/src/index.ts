@@ -26,13 +26,25 @@ export {
 export { HttpClient, type HttpClientOptions, type RequestOptions } from './core/http.js';
 export { readSseEvents } from './core/streaming.js';
 export { readAgentFolder, type ReadFolderOptions } from './internal/folder.js';
-export { Agents } from './resources/agents.js';
+export { Agents, type DeployedAgent } from './resources/agents.js';
 export { Attachments, type DownloadedAttachment } from './resources/attachments.js';
-export { AgentFiles, SessionFiles, SessionWorkspace, type FileToUpload } from './resources/files.js';
+export {
+  AgentFiles,
+  SessionFiles,
+  SessionWorkspace,
+  type FileToUpload,
+  type ProgressCallback,
+} from './resources/files.js';
 export { ApiKeys } from './resources/api-keys.js';
 export { Credentials } from './resources/credentials.js';
 export { Queue } from './resources/queue.js';
-export { Sessions, type HistoryPage, type SendOptions } from './resources/sessions.js';
+export {
+  Sessions,
+  type ExecResult as SessionExecResult,
+  type HistoryPage,
+  type SendOptions,
+  type SessionLogEntry,
+} from './resources/sessions.js';
 export { Usage } from './resources/usage.js';
 export type {
   Agent,
@@ -58,6 +70,7 @@ export type {
   Credential,
   CredentialType,
   Health,
+  UploadLimits,
   EnqueueBody,
   Message,
   MessageContent,

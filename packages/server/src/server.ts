@@ -350,6 +350,14 @@ async function createLocked(
     pool: runtime.stats(),
     sandbox: sandboxes.info,
     warnings,
+    uploadLimits: {
+      agentBytes: config.agentMaxSizeBytes,
+      messageBytes: config.messageMaxSizeBytes,
+      fileBytes: config.data.fileMaxBytes,
+      fileBatchBytes: config.data.batchMaxBytes,
+      attachmentBytes: config.data.attachmentMaxBytes,
+      bundleBytes: config.data.bundleMaxBytes,
+    },
   });
 
   const app = await buildApp({

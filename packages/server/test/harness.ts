@@ -137,7 +137,8 @@ export async function deployAgent(
     },
     { authorization: bearer(key) },
   );
-  if (r.status !== 201) throw new Error(`deploy failed: ${r.status} ${r.text}`);
+  // 200: a redeploy identical to the current version (nothing published).
+  if (r.status !== 201 && r.status !== 200) throw new Error(`deploy failed: ${r.status} ${r.text}`);
   return r.body.agent;
 }
 

@@ -101,7 +101,14 @@ describe('HTTP API: shapes and bad input', () => {
       fileCount: 2,
       env: { TOKEN: '***' },
     });
+    // The same folder again: nothing changes (no version, spares kept).
+    const same = await api(t.url, 'POST', '/api/agents', { name: 'from-path', path: dir });
+    expect(same.status).toBe(200);
+    expect(same.body).toMatchObject({ unchanged: true, agent: { version: 1 } });
+    writeFileSync(join(dir, 'CLAUDE.md'), '# From path, edited\n');
     const b = await api(t.url, 'POST', '/api/agents', { name: 'from-path', path: dir });
+    expect(b.status).toBe(201);
+    expect(b.body.unchanged).toBeUndefined();
     expect(b.body.agent.version).toBe(2);
     expect(b.body.agent.env).toEqual({ TOKEN: '***' });
     const list = await api(t.url, 'GET', '/api/agents');

@@ -147,11 +147,12 @@ describe('queue', () => {
     expect(t.model.messageRequests(sessionId).find((r) => r.tools.length > 0)!.model).toBe('queue-model');
   });
 
-  it('fails an item whose agent is unknown at once, with a clear error', async () => {
-    const item = await enqueue(t, { agentName: 'ghost', prompt: 'boo', maxRetries: 5 });
-    const done = await waitItem(t, item.id);
-    expect(done).toMatchObject({ status: 'failed', retryCount: 0, sessionId: null, result: null });
-    expect(done.error).toBe("agent_not_found: Agent 'ghost' was not found");
+  it('refuses to queue for an unknown agent at once (404), queueing nothing', async () => {
+    const r = await api(t.url, 'POST', '/api/queue', { agentName: 'ghost', prompt: 'boo', maxRetries: 5 });
+    expect(r.status, r.text).toBe(404);
+    expect(r.body).toMatchObject({ code: 'agent_not_found', detail: "Agent 'ghost' was not found" });
+    const list = await api(t.url, 'GET', '/api/queue');
+    expect(list.body.items.filter((i: { agentName: string }) => i.agentName === 'ghost')).toEqual([]);
   });
 
   it('retries a failing item with growing delays exactly maxRetries times, then marks it failed', async () => {

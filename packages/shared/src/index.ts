@@ -20,15 +20,18 @@ export {
   HealthSchema,
   PoolStatsSchema,
   SandboxInfoSchema,
+  UploadLimitsSchema,
   type Health,
   type PoolStats,
   type SandboxInfo,
+  type UploadLimits,
 } from './rest/health.js';
 export {
   AgentConfigSchema,
   AgentListResponseSchema,
   AgentNameParamsSchema,
   AgentResponseSchema,
+  DeployAgentResponseSchema,
   AgentSchema,
   DeployAgentBodySchema,
   UpdateAgentBodySchema,

@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type Agent, AshApiError } from '@ash-ai/sdk';
 import { CliError, printJson, printTable } from '../output.js';
+import { progressBar } from '../progress.js';
 import type { GlobalOptions } from '../program.js';
 import { parseEnvPairs } from './env-pairs.js';
 
@@ -44,24 +45,16 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
       if (!existsSync(join(dir, 'CLAUDE.md')))
         throw new CliError(`${dir} has no CLAUDE.md; an agent folder needs one`);
       const env = parseEnvPairs(opts.env);
-      const showProgress = !opts.json && process.stderr.isTTY;
+      const bar = progressBar('upload', { json: opts.json });
       const agent = await globals()
         .client()
         .agents.deployDirectory(name, dir, {
           maxBytes: Math.floor(maxMb * 1024 * 1024),
           onSkip: (rel: string, reason: string) => process.stderr.write(`skipped ${rel}: ${reason}\n`),
           ...(env ? { env } : {}),
-          ...(showProgress
-            ? {
-                onProgress: (done: number, total: number) => {
-                  const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
-                  const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-                  process.stderr.write(`\rupload [${bar}] ${pct}%`);
-                  if (done === total) process.stderr.write('\n');
-                },
-              }
-            : {}),
+          onProgress: (done: number, total: number) => bar.update(done, total),
         })
+        .finally(() => bar.done())
         .catch((err: unknown) => {
           const code = (err as { code?: unknown } | null)?.code;
           if (code === 'not_a_directory' || code === 'local_io_error')
@@ -72,9 +65,12 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
             );
           throw err;
         });
-      if (opts.json) printJson({ agent });
+      const { unchanged, ...shown } = agent;
+      if (opts.json) printJson(unchanged ? { agent: shown, unchanged } : { agent: shown });
       else
-        process.stdout.write(`deployed ${agent.name} (version ${agent.version}, ${agent.fileCount} files)\n`);
+        process.stdout.write(
+          `${unchanged ? 'unchanged' : 'deployed'} ${agent.name} (version ${agent.version}, ${agent.fileCount} files)\n`,
+        );
     });
 
   const agent = program.command('agent').description('manage agents');

@@ -1,8 +1,9 @@
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
-import type { FileToUpload } from '@ash-ai/sdk';
+import { AshLocalError } from '@ash-ai/sdk';
 import { CliError, printJson, printTable } from '../output.js';
+import { progressBar } from '../progress.js';
 import type { GlobalOptions } from '../program.js';
 
 /** Writes bytes to a file, or to stdout for `-`. */
@@ -34,14 +35,17 @@ async function writeOut(target: string, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/** Local files to upload: files as given (by name), folders recursively (paths relative to the folder's parent). */
-function collect(paths: string[]): FileToUpload[] {
-  const out: FileToUpload[] = [];
+/**
+ * Local files to upload (never read here: the SDK streams them): files as given (by name),
+ * folders recursively (paths relative to the folder's parent).
+ */
+function collect(paths: string[]): Array<{ path: string; localPath: string }> {
+  const out: Array<{ path: string; localPath: string }> = [];
   for (const p of paths) {
     if (!existsSync(p)) throw new CliError(`no such file or folder: ${p}`);
     const st = statSync(p);
     if (st.isFile()) {
-      out.push({ path: basename(p), content: readFileSync(p) });
+      out.push({ path: basename(p), localPath: resolve(p) });
       continue;
     }
     if (!st.isDirectory()) throw new CliError(`not a regular file or folder: ${p}`);
@@ -50,13 +54,18 @@ function collect(paths: string[]): FileToUpload[] {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
         const abs = join(dir, e.name);
         if (e.isDirectory()) walk(abs);
-        else if (e.isFile())
-          out.push({ path: relative(base, abs).split(sep).join('/'), content: readFileSync(abs) });
+        else if (e.isFile()) out.push({ path: relative(base, abs).split(sep).join('/'), localPath: abs });
       }
     };
     walk(resolve(p));
   }
   return out;
+}
+
+/** An SDK error about local input (too large, unreadable) as a one-line CLI error. */
+function localError(err: unknown): never {
+  if (err instanceof AshLocalError) throw new CliError(err.message);
+  throw err;
 }
 
 const kb = (n: number) =>
@@ -118,9 +127,15 @@ export function registerFileCommands(program: Command, globals: () => GlobalOpti
     .action(async (id: string, local: string[], opts: { to?: string; json?: boolean }) => {
       const files = collect(local);
       if (files.length === 0) throw new CliError('nothing to upload');
+      const bar = progressBar('upload', { json: opts.json });
       const r = await globals()
         .client()
-        .sessions.files.upload(id, files, opts.to ? { targetPath: opts.to } : {});
+        .sessions.files.uploadFromDisk(id, files, {
+          ...(opts.to ? { targetPath: opts.to } : {}),
+          onProgress: (done, total) => bar.update(done, total),
+        })
+        .catch(localError)
+        .finally(() => bar.done());
       if (opts.json) return printJson(r);
       for (const f of r.files)
         process.stdout.write(
@@ -142,7 +157,11 @@ export function registerFileCommands(program: Command, globals: () => GlobalOpti
     .description('download the workspace as a tar.gz (without node_modules, .git, caches)')
     .option('-o, --output <file>', 'bundle file (default: <id>.tar.gz; `-` = stdout)')
     .action(async (id: string, opts: { output?: string }) => {
-      const bytes = await globals().client().sessions.workspace.download(id);
+      const bar = progressBar('download');
+      const bytes = await globals()
+        .client()
+        .sessions.workspace.download(id, { onProgress: (done, total) => bar.update(done, total) })
+        .finally(() => bar.done());
       const target = opts.output ?? `${id}.tar.gz`;
       await writeOut(target, bytes);
       if (target !== '-') process.stderr.write(`saved the workspace to ${target} (${bytes.length} bytes)\n`);
@@ -151,9 +170,12 @@ export function registerFileCommands(program: Command, globals: () => GlobalOpti
     .description('restore a tar.gz into the workspace (same-named files replaced, others kept)')
     .action(async (id: string, bundle: string) => {
       if (!existsSync(bundle) || !statSync(bundle).isFile()) throw new CliError(`no such file: ${bundle}`);
+      const bar = progressBar('restore');
       const r = await globals()
         .client()
-        .sessions.workspace.upload(id, new Uint8Array(readFileSync(bundle)));
+        .sessions.workspace.uploadFile(id, bundle, { onProgress: (done, total) => bar.update(done, total) })
+        .catch(localError)
+        .finally(() => bar.done());
       process.stdout.write(`restored ${r.files} files (${r.bytes} bytes) into the ${r.source} workspace\n`);
     });
   ws.command('snapshot <id>')

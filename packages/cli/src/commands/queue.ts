@@ -1,15 +1,10 @@
 import type { Command } from 'commander';
 import type { QueueItem, QueueStatus } from '@ash-ai/sdk';
+import { intFlag, nonEmptyFlag } from '../options.js';
 import { CliError, printJson, printTable } from '../output.js';
 import type { GlobalOptions } from '../program.js';
 
 const STATUSES: QueueStatus[] = ['pending', 'running', 'completed', 'failed', 'cancelled'];
-
-function int(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new CliError(`${name} must be a whole number, got '${value}'`);
-  return Number(value);
-}
 
 function printItem(i: QueueItem): void {
   const lines = [
@@ -32,10 +27,10 @@ export function registerQueueCommands(program: Command, globals: () => GlobalOpt
     .command('add <agent> <prompt>')
     .description('queue a prompt for an agent; prints the item id')
     .option('--session <id>', 'run in this session (default: a new session)')
-    .option('--priority <n>', 'higher runs first (default 0)')
-    .option('--max-retries <n>', 'retries after a failed attempt (default 3)')
+    .option('--priority <n>', 'higher runs first (default 0)', intFlag('--priority'))
+    .option('--max-retries <n>', 'retries after a failed attempt (default 3)', intFlag('--max-retries'))
     .option('--run-at <time>', 'not before this time (ISO 8601)')
-    .option('--model <model>', 'model for the turn')
+    .option('--model <model>', 'model for the turn', nonEmptyFlag('--model'))
     .option('--json', 'print JSON')
     .action(
       async (
@@ -43,15 +38,14 @@ export function registerQueueCommands(program: Command, globals: () => GlobalOpt
         prompt: string,
         opts: {
           session?: string;
-          priority?: string;
-          maxRetries?: string;
+          priority?: number;
+          maxRetries?: number;
           runAt?: string;
           model?: string;
           json?: boolean;
         },
       ) => {
-        const priority = int('--priority', opts.priority);
-        const maxRetries = int('--max-retries', opts.maxRetries);
+        const { priority, maxRetries } = opts;
         let runAt: string | undefined;
         if (opts.runAt !== undefined) {
           const t = new Date(opts.runAt);
@@ -67,7 +61,7 @@ export function registerQueueCommands(program: Command, globals: () => GlobalOpt
             ...(priority !== undefined ? { priority } : {}),
             ...(maxRetries !== undefined ? { maxRetries } : {}),
             ...(runAt ? { runAt } : {}),
-            ...(opts.model ? { options: { model: opts.model } } : {}),
+            ...(opts.model !== undefined ? { options: { model: opts.model } } : {}),
           });
         if (opts.json) printJson({ item });
         else process.stdout.write(`${item.id}\n`);
@@ -77,14 +71,13 @@ export function registerQueueCommands(program: Command, globals: () => GlobalOpt
     .command('list')
     .description('queue items, newest first')
     .option('--status <status>', `only items in this status (${STATUSES.join(', ')})`)
-    .option('--limit <n>', 'at most this many (default 50)')
-    .option('--offset <n>', 'skip this many')
+    .option('--limit <n>', 'at most this many (default 50)', intFlag('--limit', { min: 1 }))
+    .option('--offset <n>', 'skip this many', intFlag('--offset'))
     .option('--json', 'print JSON')
-    .action(async (opts: { status?: string; limit?: string; offset?: string; json?: boolean }) => {
+    .action(async (opts: { status?: string; limit?: number; offset?: number; json?: boolean }) => {
       if (opts.status && !STATUSES.includes(opts.status as QueueStatus))
         throw new CliError(`--status must be one of ${STATUSES.join(', ')}`);
-      const limit = int('--limit', opts.limit);
-      const offset = int('--offset', opts.offset);
+      const { limit, offset } = opts;
       const page = await globals()
         .client()
         .queue.list({

@@ -1,4 +1,4 @@
-import { AshApiError, AshConnectionError, AshTimeoutError } from './errors.js';
+import { AshApiError, AshConnectionError, AshError, AshTimeoutError } from './errors.js';
 
 /** Options of an {@link HttpClient}. */
 export interface HttpClientOptions {
@@ -19,11 +19,16 @@ export interface RequestOptions {
   body?: unknown;
   /** A binary body sent as is (instead of `body` as JSON). */
   binaryBody?: { data: Uint8Array; contentType: string };
+  /**
+   * A body streamed from a ReadableStream (never held in memory whole), with its exact length
+   * when known (sent as `Content-Length`, so the server can refuse an oversized body at once).
+   */
+  streamBody?: { stream: ReadableStream<Uint8Array>; contentType: string; length?: number };
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Return the raw Response (for streams and downloads) instead of parsed JSON. */
   raw?: boolean;
-  /** This request's timeout, ms (default: the client's `timeoutMs`). */
+  /** Overrides the client's `timeoutMs` for this request. */
   timeoutMs?: number;
 }
 
@@ -32,8 +37,20 @@ export class HttpClient {
   readonly serverUrl: string;
   private readonly fetchImpl: typeof fetch;
 
+  /** @throws AshError `invalid_server_url` when `serverUrl` is not an http(s) URL. */
   constructor(private readonly opts: HttpClientOptions) {
     this.serverUrl = opts.serverUrl.replace(/\/+$/, '');
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(this.serverUrl);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
+      throw new AshError(
+        `the server URL '${opts.serverUrl}' is not a valid http(s) URL (e.g. http://localhost:4100)`,
+        'invalid_server_url',
+      );
     this.fetchImpl = opts.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
@@ -59,28 +76,38 @@ export class HttpClient {
     // An empty Authorization header means: send none.
     for (const h of Object.keys(headers))
       if (h.toLowerCase() === 'authorization' && !headers[h]) delete headers[h];
-    let body: string | Uint8Array | undefined;
-    if (o.binaryBody) {
+    let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined;
+    if (o.streamBody) {
+      headers['content-type'] = o.streamBody.contentType;
+      if (o.streamBody.length !== undefined) headers['content-length'] = String(o.streamBody.length);
+      body = o.streamBody.stream;
+    } else if (o.binaryBody) {
       headers['content-type'] = o.binaryBody.contentType;
       body = o.binaryBody.data;
     } else if (o.body !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(o.body);
     }
+    // Uploads of unknown duration and raw responses have no overall timeout.
     const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
-    const timeout = o.raw ? undefined : AbortSignal.timeout(timeoutMs);
+    const timeout = o.raw || o.streamBody ? undefined : AbortSignal.timeout(timeoutMs);
+    const url = this.url(path, o.query);
     const signal = o.signal && timeout ? AbortSignal.any([o.signal, timeout]) : (o.signal ?? timeout);
     let res: Response;
     try {
-      res = await this.fetchImpl(this.url(path, o.query), {
+      res = await this.fetchImpl(url, {
         method,
         headers,
         body: body as BodyInit,
         signal,
-      });
+        ...(o.streamBody ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (err) {
       if (timeout?.aborted) throw new AshTimeoutError(`${method} ${path} timed out after ${timeoutMs} ms`);
       if (o.signal?.aborted) throw err;
+      // A streamed body that failed to read (a local file) is the caller's error, not the network's.
+      for (let c: unknown = err; c instanceof Error; c = (c as { cause?: unknown }).cause)
+        if (c instanceof AshError) throw c;
       throw new AshConnectionError(`cannot reach the Ash server at ${this.serverUrl}: ${describe(err)}`, err);
     }
     if (!res.ok) {

@@ -46,7 +46,48 @@ export async function readAgentFolder(dir: string, opts: ReadFolderOptions = {})
   }
 }
 
+/**
+ * The files {@link readAgentFolder} would upload, without reading them: `/`-separated relative
+ * path, absolute path and size. Same skipping rules, same size check.
+ * @throws AshLocalError `not_a_directory`, `payload_too_large`, `local_io_error`.
+ */
+export async function listAgentFolder(
+  dir: string,
+  opts: ReadFolderOptions = {},
+): Promise<Array<{ rel: string; abs: string; size: number }>> {
+  try {
+    return await listFolder(dir, opts);
+  } catch (err) {
+    if (err instanceof AshLocalError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new AshLocalError(
+      'local_io_error',
+      `cannot read the folder ${dir}: ${e?.code ? `${e.code} ` : ''}${e?.path ?? ''}`.trim(),
+      e?.path ?? dir,
+      err,
+    );
+  }
+}
+
 async function readFolder(dir: string, opts: ReadFolderOptions): Promise<UploadFile[]> {
+  const fs = await import('node:fs/promises');
+  const entries = await listFolder(dir, opts);
+  const total = entries.reduce((n, e) => n + e.size, 0);
+  const files: UploadFile[] = [];
+  let done = 0;
+  for (const e of entries) {
+    const bytes = await fs.readFile(e.abs);
+    files.push({ path: e.rel, content: bytes.toString('base64') });
+    done += bytes.length;
+    opts.onProgress?.(done, total);
+  }
+  return files;
+}
+
+async function listFolder(
+  dir: string,
+  opts: ReadFolderOptions,
+): Promise<Array<{ rel: string; abs: string; size: number }>> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   const root = path.resolve(dir);
@@ -109,15 +150,7 @@ async function readFolder(dir: string, opts: ReadFolderOptions): Promise<UploadF
       `the folder holds ${total} bytes, more than the ${max}-byte limit`,
       dir,
     );
-  const files: UploadFile[] = [];
-  let done = 0;
-  for (const e of entries) {
-    const bytes = await fs.readFile(e.abs);
-    files.push({ path: e.rel, content: bytes.toString('base64') });
-    done += bytes.length;
-    opts.onProgress?.(done, total);
-  }
-  return files;
+  return entries;
 }
 
 async function readIgnore(

@@ -24,6 +24,29 @@ export type SendOptions = Omit<SendMessageBody, 'content'> & {
   maxReconnects?: number;
 };
 
+/** One line of a sandbox's output (`GET /api/sessions/:id/logs`). */
+export interface SessionLogEntry {
+  /** Position in the sandbox's log ring; pass the last one seen as `after` to get only newer lines. */
+  index: number;
+  level: 'stdout' | 'stderr' | 'system';
+  text: string;
+  /** ISO 8601 time the line was written. */
+  ts: string;
+}
+
+/** Result of {@link Sessions.exec}. */
+export interface ExecResult {
+  /** Exit status (124 after a timeout, 128+n after signal n). */
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** The command was killed at its timeout. */
+  timedOut?: boolean;
+  /** Output beyond the server's limit was cut. */
+  truncated?: boolean;
+  durationMs?: number;
+}
+
 /** A page of history. */
 export interface HistoryPage<T> {
   items: T[];
@@ -180,6 +203,31 @@ export class Sessions {
       },
     );
     return { items: r.events, hasMore: r.hasMore };
+  }
+
+  /**
+   * The sandbox's recent output lines (its process's stdout/stderr and system notes) with an
+   * index greater than `after` (default -1: all that are kept).
+   * @throws NotFoundError
+   */
+  async logs(
+    id: string,
+    opts: { after?: number } = {},
+  ): Promise<{ logs: SessionLogEntry[]; source: string }> {
+    return this.http.request('GET', `/api/sessions/${id}/logs`, { query: { after: opts.after } });
+  }
+
+  /**
+   * Runs a shell command (`sh -c`) in the session's sandbox, in its workspace, and resolves with
+   * its exit code and output. `timeoutMs` (1..300000) bounds the command on the server.
+   * @throws NotFoundError, BadRequestError (session not running), GoneError (ended).
+   */
+  async exec(id: string, command: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    return this.http.request('POST', `/api/sessions/${id}/exec`, {
+      body: { command, ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}) },
+      // The request may take as long as the command (plus a margin).
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs + 30_000 } : {}),
+    });
   }
 
   private openStream(id: string, after: number, signal?: AbortSignal): Promise<Response> {

@@ -4,6 +4,7 @@ import {
   AgentNameParamsSchema,
   AgentResponseSchema,
   DeployAgentBodySchema,
+  DeployAgentResponseSchema,
   OkSchema,
   UpdateAgentBodySchema,
 } from '@ash-ai/shared';
@@ -23,12 +24,19 @@ export function agentRoutes(
         schema: {
           tags: ['agents'],
           summary:
-            'Deploy an agent folder (from a path on the server or uploaded files); redeploy bumps the version',
+            'Deploy an agent folder (from a path on the server or uploaded files); a redeploy bumps the version (201), unless nothing changed (200, `unchanged: true`)',
           body: DeployAgentBodySchema,
-          response: { 201: AgentResponseSchema, ...errorResponses(400, 401, 403, 413, 415, 422, 503) },
+          response: {
+            200: DeployAgentResponseSchema,
+            201: DeployAgentResponseSchema,
+            ...errorResponses(400, 401, 403, 413, 415, 422, 503),
+          },
         },
       },
-      async (req, reply) => reply.code(201).send({ agent: await agents.deploy(req.tenantId, req.body) }),
+      async (req, reply) => {
+        const r = await agents.deploy(req.tenantId, req.body);
+        return r.unchanged ? reply.code(200).send(r) : reply.code(201).send({ agent: r.agent });
+      },
     );
     app.get(
       '/api/agents',

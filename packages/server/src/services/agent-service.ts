@@ -52,10 +52,12 @@ export class AgentService {
 
   /**
    * Deploys (or redeploys, bumping the version) an agent from a folder on the server or from
-   * uploaded files. Sessions created earlier keep the version they started with.
+   * uploaded files. Sessions created earlier keep the version they started with. A redeploy whose
+   * files, env, config and description equal the current version's changes nothing
+   * (`unchanged: true`: same version, warm sandboxes kept).
    * @throws AppError 400 (bad paths, base64; `invalid_agent_folder`: no folder, no CLAUDE.md), 413 (too large).
    */
-  async deploy(tenantId: string, body: DeployAgentBody): Promise<Agent> {
+  async deploy(tenantId: string, body: DeployAgentBody): Promise<{ agent: Agent; unchanged: boolean }> {
     if (body.path === undefined && body.files === undefined) {
       throw new AppError(
         'validation_failed',
@@ -79,9 +81,13 @@ export class AgentService {
     let storageKey: string | null = null;
     try {
       await store.requireClaudeMd(staged, body.systemPrompt);
+      const existing = await this.deps.repos.agents.get(tenantId, body.name);
+      if (existing && (await this.sameAsCurrent(existing, body, staged.dir))) {
+        await store.discard(staged);
+        return { agent: agentToApi(existing), unchanged: true };
+      }
       // Stored before the version is recorded: the database never points at a missing archive.
       if (this.deps.archives) storageKey = await this.deps.archives.upload(tenantId, body.name, staged.dir);
-      const existing = await this.deps.repos.agents.get(tenantId, body.name);
       const record = await this.deps.repos.agents.upsert({
         id: existing?.id ?? randomUUID(),
         tenantId,
@@ -98,12 +104,31 @@ export class AgentService {
       if (storageKey)
         await this.deps.archives?.recordVersion(tenantId, record.name, record.version, storageKey);
       await this.deps.onAgentDeployed(record);
-      return agentToApi(record);
+      return { agent: agentToApi(record), unchanged: false };
     } catch (err) {
       await store.discard(staged);
       await this.deps.archives?.discard(storageKey);
       throw err;
     }
+  }
+
+  /**
+   * True when a redeploy would publish exactly the current version: same files (by content
+   * digest, when that version is on this server's disk), and env / config / description either
+   * not given or equal.
+   */
+  private async sameAsCurrent(
+    existing: AgentRecord,
+    body: DeployAgentBody,
+    stagedDir: string,
+  ): Promise<boolean> {
+    const same = (a: unknown, b: unknown) => a === undefined || JSON.stringify(a) === JSON.stringify(b);
+    if (!same(body.env, existing.env) || !same(body.config, existing.config)) return false;
+    if (body.description !== undefined && body.description !== existing.description) return false;
+    const { store } = this.deps;
+    if (!store.hasVersion(existing.tenantId, existing.name, existing.version)) return false;
+    const current = store.versionDir(existing.tenantId, existing.name, existing.version);
+    return (await store.treeDigest(stagedDir)) === (await store.treeDigest(current));
   }
 
   /**

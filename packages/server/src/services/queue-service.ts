@@ -37,13 +37,14 @@ export class QueueService {
   constructor(private readonly deps: QueueServiceDeps) {}
 
   /**
-   * Adds an item. The agent is not checked here (it may be deployed before the item is due); an
-   * unknown agent fails the item when it runs. A given session must exist, belong to the agent and
-   * not have ended.
-   * @throws AppError 404 `session_not_found`, 410 `session_ended`, 400 `validation_failed`.
+   * Adds an item. The agent must exist now (an agent deleted before the item runs fails the item
+   * then). A given session must exist, belong to the agent and not have ended.
+   * @throws AppError 404 `agent_not_found` / `session_not_found`, 410 `session_ended`, 400 `validation_failed`.
    */
   async enqueue(tenantId: string, body: EnqueueBody): Promise<QueueItem> {
     const { repos } = this.deps;
+    if (!(await repos.agents.get(tenantId, body.agentName)))
+      throw notFound('agent_not_found', 'Agent', body.agentName);
     if (body.sessionId) {
       const s = await repos.sessions.get(tenantId, body.sessionId);
       if (!s) throw notFound('session_not_found', 'Session', body.sessionId);

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, lstat, mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { UploadFile } from '@ash-ai/shared';
 import { AppError } from '../errors.js';
@@ -150,6 +150,31 @@ export class AgentStore {
       'invalid_agent_folder',
       'the agent folder has no CLAUDE.md (add one, or pass systemPrompt)',
     );
+  }
+
+  /**
+   * A SHA-256 over a folder's tree: every regular file's `/`-separated path and bytes, in sorted
+   * order (empty folders and links do not count: deploys hold neither). Two folders with the
+   * same digest hold the same files.
+   */
+  async treeDigest(dir: string): Promise<string> {
+    const hash = createHash('sha256');
+    const walk = async (abs: string, rel: string): Promise<void> => {
+      const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
+      for (const e of entries) {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) await walk(join(abs, e.name), r);
+        else if (e.isFile()) {
+          const bytes = await readFile(join(abs, e.name));
+          hash.update(`${r}\u0000${bytes.length}\u0000`);
+          hash.update(bytes);
+        }
+      }
+    };
+    await walk(dir, '');
+    return hash.digest('hex');
   }
 
   /** Moves a staged folder into place as `version`. */

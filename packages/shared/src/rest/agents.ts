@@ -83,6 +83,11 @@ export const AgentSchema = Type.Object(
 export type Agent = Static<typeof AgentSchema>;
 
 export const AgentResponseSchema = Type.Object({ agent: AgentSchema });
+/** `POST /api/agents`: the agent; `unchanged: true` when the redeploy matched the current version (nothing published). */
+export const DeployAgentResponseSchema = Type.Object({
+  agent: AgentSchema,
+  unchanged: Type.Optional(Type.Boolean()),
+});
 export const AgentListResponseSchema = Type.Object({ agents: Type.Array(AgentSchema) });
 export const AgentNameParamsSchema = Type.Object({ name: Type.String({ minLength: 1, maxLength: 255 }) });
 

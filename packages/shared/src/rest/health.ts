@@ -41,6 +41,26 @@ export const SandboxInfoSchema = Type.Object({
 });
 export type SandboxInfo = Static<typeof SandboxInfoSchema>;
 
+/**
+ * The largest uploads this server accepts, bytes, so a client can refuse an oversized upload
+ * before sending anything (the server refuses it with 413 `payload_too_large` anyway).
+ */
+export const UploadLimitsSchema = Type.Object({
+  /** Total size of an agent folder (`POST /api/agents`, agent files). */
+  agentBytes: Type.Integer(),
+  /** One message's content (`POST /api/sessions/:id/messages`). */
+  messageBytes: Type.Integer(),
+  /** One workspace file (`POST /api/sessions/:id/files`). */
+  fileBytes: Type.Integer(),
+  /** All files of one upload request together. */
+  fileBatchBytes: Type.Integer(),
+  /** One attachment. */
+  attachmentBytes: Type.Integer(),
+  /** A workspace bundle (`POST /api/sessions/:id/workspace`). */
+  bundleBytes: Type.Integer(),
+});
+export type UploadLimits = Static<typeof UploadLimitsSchema>;
+
 /** `GET /health`: liveness and a few figures. Public (no auth). */
 export const HealthSchema = Type.Object({
   status: Type.Literal('ok'),
@@ -58,5 +78,6 @@ export const HealthSchema = Type.Object({
   sandbox: SandboxInfoSchema,
   /** Configuration problems that do not stop the server (e.g. no model key). */
   warnings: Type.Array(Type.String()),
+  uploadLimits: UploadLimitsSchema,
 });
 export type Health = Static<typeof HealthSchema>;
