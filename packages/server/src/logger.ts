@@ -68,8 +68,7 @@ export function serializeError(err: unknown): unknown {
   record.stack = cut(record.stack);
   // An AppError's `detail` is the client-facing text (no values): it stays.
   const isAppError = (err as { name?: unknown }).name === 'AppError';
-  for (const f of VALUE_FIELDS)
-    if (f in record && !(isAppError && f === 'detail')) record[f] = '[REDACTED]';
+  for (const f of VALUE_FIELDS) if (f in record && !(isAppError && f === 'detail')) record[f] = '[REDACTED]';
   return out;
 }
 

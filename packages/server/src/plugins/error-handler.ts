@@ -13,7 +13,10 @@ function send(
   extra: { status?: number; errors?: FieldError[] } = {},
 ) {
   const path = reply.request.url.split('?')[0] ?? '';
-  const body = problem(code, detail, { ...extra, instance: path.length > 1024 ? `${path.slice(0, 1024)}…` : path });
+  const body = problem(code, detail, {
+    ...extra,
+    instance: path.length > 1024 ? `${path.slice(0, 1024)}…` : path,
+  });
   return reply.code(body.status).type(PROBLEM_TYPE).send(body);
 }
 
@@ -141,11 +144,7 @@ export function handleFrameworkError(err: FastifyError, request: FastifyRequest,
  * code (431 `headers_too_large`, 408 `request_timeout`, 400 `invalid_request`) instead of Node's
  * bare answer; the connection is then closed.
  */
-export function handleClientError(
-  this: FastifyInstance,
-  err: NodeJS.ErrnoException,
-  socket: Socket,
-): void {
+export function handleClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nobody to answer.
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const [code, detail]: [ErrorCode, string] =

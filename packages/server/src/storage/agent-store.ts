@@ -126,7 +126,10 @@ export class AgentStore {
       // A file and a directory with the same name, for instance.
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR')
-        throw new AppError('invalid_path', 'the uploaded paths conflict with each other (a file is also a folder)');
+        throw new AppError(
+          'invalid_path',
+          'the uploaded paths conflict with each other (a file is also a folder)',
+        );
       if (code === 'ENAMETOOLONG')
         throw new AppError('invalid_path', 'an uploaded path is too long for the file system');
       throw err;
