@@ -9,7 +9,8 @@ import type {
   WorkspaceSnapshot,
 } from '@ash-ai/shared';
 import type { HttpClient } from '../core/http.js';
-import { encodePath, toBase64 } from '../internal/bytes.js';
+import { toBase64 } from '../internal/bytes.js';
+import { filePath, route } from '../internal/route.js';
 
 /** A file to upload: a relative path and its bytes (a string is sent as UTF-8). */
 export interface FileToUpload {
@@ -36,7 +37,7 @@ export class SessionFiles {
 
   /** Recursive listing (files and links). `includeHidden` (default true); `path` lists a sub-folder. */
   list(id: string, opts: { includeHidden?: boolean; path?: string } = {}): Promise<SessionFileList> {
-    return this.http.request('GET', `/api/sessions/${id}/files`, {
+    return this.http.request('GET', route`/api/sessions/${id}/files`, {
       query: { includeHidden: opts.includeHidden, path: opts.path },
     });
   }
@@ -44,7 +45,7 @@ export class SessionFiles {
   /** A file's exact bytes. @throws NotFoundError, BadRequestError (links, folders, bad paths). */
   async read(id: string, path: string): Promise<Uint8Array> {
     return bytesOf(
-      await this.http.request<Response>('GET', `/api/sessions/${id}/files/${encodePath(path)}`, {
+      await this.http.request<Response>('GET', route`/api/sessions/${id}/files/${filePath(path)}`, {
         raw: true,
       }),
     );
@@ -52,7 +53,7 @@ export class SessionFiles {
 
   /** A file in JSON form (`encoding` `utf8` for text, else `base64`), at most 1 MiB. */
   readJson(id: string, path: string): Promise<SessionFileContent> {
-    return this.http.request('GET', `/api/sessions/${id}/files/${encodePath(path)}`, {
+    return this.http.request('GET', route`/api/sessions/${id}/files/${filePath(path)}`, {
       query: { format: 'json' },
     });
   }
@@ -66,12 +67,14 @@ export class SessionFiles {
     files: FileToUpload[],
     opts: { targetPath?: string } = {},
   ): Promise<SessionUploadResponse> {
-    return this.http.request('POST', `/api/sessions/${id}/files`, { body: toBody(files, opts.targetPath) });
+    return this.http.request('POST', route`/api/sessions/${id}/files`, {
+      body: toBody(files, opts.targetPath),
+    });
   }
 
   /** Deletes a file or folder. @throws NotFoundError */
   async delete(id: string, path: string): Promise<void> {
-    await this.http.request('DELETE', `/api/sessions/${id}/files/${encodePath(path)}`);
+    await this.http.request('DELETE', route`/api/sessions/${id}/files/${filePath(path)}`);
   }
 }
 
@@ -81,7 +84,9 @@ export class SessionWorkspace {
 
   /** The workspace as tar.gz bytes (without node_modules, .git and caches). */
   async download(id: string): Promise<Uint8Array> {
-    return bytesOf(await this.http.request<Response>('GET', `/api/sessions/${id}/workspace`, { raw: true }));
+    return bytesOf(
+      await this.http.request<Response>('GET', route`/api/sessions/${id}/workspace`, { raw: true }),
+    );
   }
 
   /**
@@ -90,7 +95,7 @@ export class SessionWorkspace {
    * @throws BadRequestError `invalid_bundle`, PayloadTooLargeError, GoneError.
    */
   upload(id: string, bundle: Uint8Array): Promise<RestoreWorkspaceResult> {
-    return this.http.request('POST', `/api/sessions/${id}/workspace`, {
+    return this.http.request('POST', route`/api/sessions/${id}/workspace`, {
       binaryBody: { data: bundle, contentType: 'application/gzip' },
     });
   }
@@ -100,7 +105,7 @@ export class SessionWorkspace {
     return (
       await this.http.request<{ snapshot: WorkspaceSnapshot }>(
         'POST',
-        `/api/sessions/${id}/workspace/snapshot`,
+        route`/api/sessions/${id}/workspace/snapshot`,
       )
     ).snapshot;
   }
@@ -114,34 +119,30 @@ export class AgentFiles {
   constructor(private readonly http: HttpClient) {}
 
   list(name: string): Promise<{ files: FileEntry[]; version: number; truncated: boolean }> {
-    return this.http.request('GET', `/api/agents/${encodeURIComponent(name)}/files`);
+    return this.http.request('GET', route`/api/agents/${name}/files`);
   }
 
   async read(name: string, path: string): Promise<Uint8Array> {
     return bytesOf(
-      await this.http.request<Response>(
-        'GET',
-        `/api/agents/${encodeURIComponent(name)}/files/${encodePath(path)}`,
-        {
-          raw: true,
-        },
-      ),
+      await this.http.request<Response>('GET', route`/api/agents/${name}/files/${filePath(path)}`, {
+        raw: true,
+      }),
     );
   }
 
   readJson(name: string, path: string): Promise<FileContent & { version: number }> {
-    return this.http.request('GET', `/api/agents/${encodeURIComponent(name)}/files/${encodePath(path)}`, {
+    return this.http.request('GET', route`/api/agents/${name}/files/${filePath(path)}`, {
       query: { format: 'json' },
     });
   }
 
   upload(name: string, files: FileToUpload[], opts: { targetPath?: string } = {}): Promise<AgentFilesChange> {
-    return this.http.request('POST', `/api/agents/${encodeURIComponent(name)}/files`, {
+    return this.http.request('POST', route`/api/agents/${name}/files`, {
       body: toBody(files, opts.targetPath),
     });
   }
 
   delete(name: string, path: string): Promise<AgentFilesChange> {
-    return this.http.request('DELETE', `/api/agents/${encodeURIComponent(name)}/files/${encodePath(path)}`);
+    return this.http.request('DELETE', route`/api/agents/${name}/files/${filePath(path)}`);
   }
 }
