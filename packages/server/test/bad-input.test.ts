@@ -151,6 +151,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         ],
         ['POST', `/api/sessions/${session}/messages`, { content: `hi${NUL}` }, '/body/content'],
         ['GET', `/api/sessions/${session}/files?path=a%00b`, undefined, '/query/path'],
+        ['GET', '/api/agents/a%00b', undefined, '/params/name'],
+        ['DELETE', '/api/agents/a%00b', undefined, '/params/name'],
+        ['GET', `/api/sessions/${session}/files/a%00b`, undefined, '/params/*'],
         ['POST', '/api/api-keys', { label: NUL }, '/body/label'],
       ];
       for (const [method, path, body, field] of cases) {

@@ -90,7 +90,8 @@ export class AgentStore {
     for (const [i, f] of files.entries()) {
       const checked = checkRelativePath(f.path);
       if ('reason' in checked) {
-        throw new AppError('invalid_path', `files[${i}].path ${checked.reason}`, {
+        const shown = JSON.stringify(f.path.length > 120 ? `${f.path.slice(0, 120)}…` : f.path);
+        throw new AppError('invalid_path', `files[${i}].path ${shown} ${checked.reason}`, {
           errors: [{ path: `/body/files/${i}/path`, message: checked.reason }],
         });
       }
