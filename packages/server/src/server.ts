@@ -300,7 +300,7 @@ async function createLocked(
       await runtime.dropSpares(tenantId, name);
       await sessionService.endAgentSessions(tenantId, name);
     },
-    beforeRedeploy: (tenantId, name) => runtime.dropSpares(tenantId, name),
+    stopWarmSandboxes: (tenantId, name) => runtime.dropSpares(tenantId, name),
     onAgentDeployed: async (agent, replaceSpares) => {
       if (replaceSpares) await runtime.dropSpares(agent.tenantId, agent.name);
       void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined);

@@ -1,7 +1,16 @@
 import { connect } from 'node:net';
 import { createTestPostgresDatabase, type TestDatabase } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, api, b64, createSession, deployAgent, startTestServer, type TestServer } from './harness.js';
+import {
+  AUTH,
+  api,
+  b64,
+  createSession,
+  deployAgent,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+} from './harness.js';
 
 // Issue 10: bad input gets the documented 4xx in problem-details shape, never a 500, on SQLite
 // and PostgreSQL alike.
@@ -258,9 +267,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       );
       const cred = await api(t.url, 'POST', '/api/credentials', { type: 'custom', key: MARK.credential });
       expect(cred.status).toBe(201);
-      expect(
-        (await api(t.url, 'POST', '/api/sessions', { agent: 'logged', extraEnv: { X: MARK.env } })).status,
-      ).toBe(201);
+      const logged = await api(t.url, 'POST', '/api/sessions', {
+        agent: 'logged',
+        extraEnv: { X: MARK.env },
+      });
+      expect(logged.status).toBe(201);
+      // A whole turn whose agent and session env hold the value, and whose prompt is a body.
+      t.model
+        .forSession(logged.body.session.id)
+        .enqueue({ toolUse: { name: 'Bash', input: { command: 'echo ran' } } }, { text: 'finished' });
+      const turn = await sendTurn(t.url, logged.body.session.id, { content: `please ${MARK.body}` });
+      expect(turn.events.at(-1)?.event).toBe('done');
       expect(
         (await api(t.url, 'POST', '/api/agents', `{"name": "x", "env": {"T": "${MARK.env}"`)).status,
       ).toBe(400);
@@ -274,6 +291,6 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const logs = t.logs();
       expect(logs.length).toBeGreaterThan(1000);
       for (const value of Object.values(MARK)) expect(logs.includes(value), value).toBe(false);
-    });
+    }, 180_000);
   });
 }

@@ -22,10 +22,11 @@ export interface AgentServiceDeps {
    */
   onAgentDeleted: (tenantId: string, name: string) => Promise<void>;
   /**
-   * Called before a redeploy publishes a new version: stops the agent's warm sandboxes and waits
-   * for those still starting (they copy the agent's folder), so no start races the new folder.
+   * Stops the agent's warm sandboxes and waits for those still starting (they copy the agent's
+   * folder): called before a redeploy publishes a new version, and by a delete once the record is
+   * gone (no refill starts a spare for it after that), before its folders are removed.
    */
-  beforeRedeploy?: (tenantId: string, name: string) => Promise<void>;
+  stopWarmSandboxes?: (tenantId: string, name: string) => Promise<void>;
   /**
    * Called after a deploy or an update, to refresh the agent's warm sandboxes; resolves once
    * out-of-date spares are gone (new ones start in the background).
@@ -121,7 +122,7 @@ export class AgentService {
   ): Promise<Agent> {
     const { store } = this.deps;
     const existing = await this.deps.repos.agents.get(tenantId, body.name);
-    if (existing) await this.deps.beforeRedeploy?.(tenantId, body.name);
+    if (existing) await this.deps.stopWarmSandboxes?.(tenantId, body.name);
     const record = await this.deps.repos.agents.upsert({
       id: existing?.id ?? randomUUID(),
       tenantId,
@@ -231,6 +232,8 @@ export class AgentService {
       // are the agent's folders removed, so no start copies from or into a folder being removed.
       await this.deps.onAgentDeleted(tenantId, name);
       await this.deps.repos.agents.delete(tenantId, name);
+      // A refill that looked the agent up before the record went may have started one more.
+      await this.deps.stopWarmSandboxes?.(tenantId, name);
       await this.deps.store.removeAgent(tenantId, name);
       await this.deps.archives?.removeAgent(tenantId, name);
     });

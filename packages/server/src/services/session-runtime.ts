@@ -343,7 +343,11 @@ export class SessionRuntime {
       } catch {
         return; // no room: spares are an optimisation
       }
-      // The agent's spares were dropped meanwhile (delete, env change): start none for it.
+      // The agent's spares were dropped meanwhile (delete, env change), or the agent is gone or
+      // redeployed (a delete drops its spares again once the record is gone): start none for it.
+      if (this.closed || (this.spareGeneration.get(key) ?? 0) !== generation) return;
+      const current = await this.deps.repos.agents.get(agent.tenantId, agent.name);
+      if (!current || current.version !== agent.version) return;
       if (this.closed || (this.spareGeneration.get(key) ?? 0) !== generation) return;
       this.startSpare(agent);
     }

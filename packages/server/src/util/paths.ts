@@ -27,9 +27,11 @@ export function checkRelativePath(input: string): { path: string } | { reason: s
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(input)) return { reason: 'contains a control character' };
   if (input.includes('\\')) return { reason: 'contains a backslash; use / to separate folders' };
-  if (input.startsWith('/') || /^[a-zA-Z]:/.test(input)) return { reason: 'must be relative' };
+  if (input.startsWith('/') || /^[a-zA-Z]:/.test(input))
+    return { reason: 'is absolute; it must be relative' };
   const segments = input.split('/');
-  if (segments.some((s) => s === '..')) return { reason: 'must not contain ".." segments' };
+  if (segments.some((s) => s === '..'))
+    return { reason: 'contains a parent reference (".."), which is not allowed' };
   const long = segments.find((s) => Buffer.byteLength(s) > MAX_COMPONENT_BYTES);
   if (long !== undefined)
     return {
@@ -37,7 +39,8 @@ export function checkRelativePath(input: string): { path: string } | { reason: s
     };
   const normalised = posix.normalize(input).replace(/\/+$/, '');
   if (normalised === '' || normalised === '.') return { reason: 'names no file' };
-  if (normalised.startsWith('../') || normalised === '..') return { reason: 'must not leave its folder' };
+  if (normalised.startsWith('../') || normalised === '..')
+    return { reason: 'climbs out of its folder (a parent reference)' };
   return { path: normalised };
 }
 
