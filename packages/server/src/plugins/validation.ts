@@ -11,14 +11,13 @@ const pointer = (key: string | number) => String(key).replace(/~/g, '~0').replac
 
 /**
  * Where a NUL character (U+0000) hides in a decoded request part — in a string value or in an
- * object key — as a JSON pointer (`/env/TOKEN`, `/files/0/path`); undefined when there is none.
+ * object key of plain objects and arrays (parsed JSON; streams and Buffers are skipped) — as a JSON pointer (`/env/TOKEN`, `/files/0/path`); undefined when there is none.
  * No stored string may hold one: PostgreSQL refuses it in text and JSON, and SQLite would store
  * what PostgreSQL cannot, so both dialects refuse it here, before any route runs.
  */
 export function findNul(value: unknown, path = '', depth = 0): string | undefined {
   if (typeof value === 'string') return value.includes('\u0000') ? path || '/' : undefined;
   if (typeof value !== 'object' || value === null || depth > 256) return undefined;
-  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return undefined;
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) {
       const found = findNul(v, `${path}/${i}`, depth + 1);
@@ -26,6 +25,10 @@ export function findNul(value: unknown, path = '', depth = 0): string | undefine
     }
     return undefined;
   }
+  // Only parsed JSON is walked: a raw body passed through as a stream (workspace bundles), a
+  // Buffer or any other class instance is not data of the request's fields.
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
   for (const [k, v] of Object.entries(value)) {
     const here = `${path}/${pointer(k)}`;
     if (k.includes('\u0000')) return here;
