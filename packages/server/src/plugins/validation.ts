@@ -25,10 +25,11 @@ export function findNul(value: unknown, path = '', depth = 0): string | undefine
     }
     return undefined;
   }
-  // Only parsed JSON is walked: a raw body passed through as a stream (workspace bundles), a
-  // Buffer or any other class instance is not data of the request's fields.
+  // Only parsed data is walked: plain objects (JSON bodies; the query string parser's objects,
+  // whose prototype has a null prototype). A raw body passed through as a stream (workspace
+  // bundles), a Buffer or any other class instance is not data of the request's fields.
   const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return undefined;
+  if (proto !== Object.prototype && proto !== null && Object.getPrototypeOf(proto) !== null) return undefined;
   for (const [k, v] of Object.entries(value)) {
     const here = `${path}/${pointer(k)}`;
     if (k.includes('\u0000')) return here;
