@@ -22,7 +22,7 @@ import {
 } from '@ash-ai/shared';
 import { finishOpenApi } from './openapi.js';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
-import { registerErrorHandler } from './plugins/error-handler.js';
+import { handleClientError, handleFrameworkError, registerErrorHandler } from './plugins/error-handler.js';
 import { buildValidatorFactory } from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
 import { compatRoutes } from './routes/compat.js';
@@ -127,6 +127,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     schemaController: { compilersFactory: { buildValidator: buildValidatorFactory } },
+    // Ids are UUIDs and names at most 255 characters: a longer path parameter is refused (414).
+    routerOptions: { maxParamLength: 1024 },
+    // Router and HTTP-parser refusals answer in problem details too (error-handler.ts).
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   for (const s of [

@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type Logger, stdSerializers } from 'pino';
 
 /**
  * Secret values that must never appear in a log line: the real Anthropic key, API keys,
@@ -42,7 +42,39 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * The server's one logger: pino JSON lines with path redaction (headers, keys) and, on top,
+ * Fields of database errors that carry the values of a statement: the query parameters (drizzle's
+ * `params`, which its message repeats), PostgreSQL's `detail` (`Key (x)=(value)…`) and `where`
+ * (`JSON data, line 1: …`). They may hold agent env values, credential material or whole bodies.
+ */
+const VALUE_FIELDS = ['params', 'parameters', 'detail', 'where'];
+
+/**
+ * The `err` serializer: pino's standard one, minus the statement values of database errors
+ * ({@link VALUE_FIELDS}), also cut out of the message and stack (`…\nparams: <values>`). The
+ * query text (with `$1` placeholders), codes and the rest of the stack stay.
+ */
+export function serializeError(err: unknown): unknown {
+  const out = stdSerializers.err(err as Error) as unknown;
+  if (typeof out !== 'object' || out === null || typeof err !== 'object' || err === null) return out;
+  const record = out as Record<string, unknown>;
+  const params = (err as { params?: unknown }).params;
+  const cut = (text: unknown): unknown => {
+    if (typeof text !== 'string') return text;
+    let t = text;
+    if (params !== undefined) t = t.split(`params: ${String(params)}`).join('params: [REDACTED]');
+    return t;
+  };
+  record.message = cut(record.message);
+  record.stack = cut(record.stack);
+  // An AppError's `detail` is the client-facing text (no values): it stays.
+  const isAppError = (err as { name?: unknown }).name === 'AppError';
+  for (const f of VALUE_FIELDS) if (f in record && !(isAppError && f === 'detail')) record[f] = '[REDACTED]';
+  return out;
+}
+
+/**
+ * The server's one logger: pino JSON lines with path redaction (headers, keys), database
+ * errors without their statement values ({@link serializeError}) and, on top,
  * every registered secret scrubbed from each finished line before it is written, whatever field
  * or message it hides in.
  */
@@ -55,5 +87,12 @@ export function createLogger(opts: {
   const scrubbing: pino.DestinationStream = {
     write: (line: string) => target.write(opts.secrets.scrub(line)),
   };
-  return pino({ level: opts.level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } }, scrubbing);
+  return pino(
+    {
+      level: opts.level,
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      serializers: { err: serializeError, error: serializeError },
+    },
+    scrubbing,
+  );
 }

@@ -302,6 +302,7 @@ async function createLocked(
       await sessionService.endAgentSessions(tenantId, name);
       await repos.agentVersions.deleteAgent(tenantId, name);
     },
+    stopWarmSandboxes: (tenantId, name) => runtime.dropSpares(tenantId, name),
     onAgentDeployed: async (agent, replaceSpares) => {
       if (replaceSpares) await runtime.dropSpares(agent.tenantId, agent.name);
       void runtime.replenishSpares(agent, sessionService.prewarmCount(agent)).catch(() => undefined);

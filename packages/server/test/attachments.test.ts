@@ -37,11 +37,20 @@ describe('attachments', () => {
     'he said "hi" \\ and \'bye\'.txt',
     `${'very-long-file-name-'.repeat(30)}end.bin`,
     '../../etc/passwd',
-    '.hidden\u0000name\r\n.txt',
+    '.hidden name .txt',
     'Q3 "final" 100% (sûr) – 50%25 done.txt',
   ];
 
   it('stores any name intact for display, sanitised on disk, and downloads with a valid header and the right bytes', async () => {
+    // A name with control characters would display one way and download another: refused.
+    for (const filename of ['.hidden\u0000name\r\n.txt', 'tab\tname.txt']) {
+      const refused = await api(t.url, 'POST', `/api/sessions/${sessionId}/attachments`, {
+        filename,
+        content: b64('x'),
+      });
+      expect(refused.status, JSON.stringify(filename)).toBe(400);
+      expect(refused.body.errors[0].path).toBe('/body/filename');
+    }
     const ws = join(t.dataDir, 'sessions', sessionId, 'workspace');
     const seen = new Set<string>();
     for (const [i, filename] of names.entries()) {

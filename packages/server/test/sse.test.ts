@@ -124,3 +124,55 @@ describe('disk limit', () => {
     });
   });
 });
+
+// Issue 10: a 17-second silent tool call once produced a 20-second gap with a 15-second heartbeat
+// (the heartbeat polled every third of its period). It is now scheduled from the last write, so
+// with the default ASH_SSE_HEARTBEAT_MS (15 s) a 20-second silent tool call never leaves the
+// client more than 15 s (+1 s of slack) without a byte.
+describe('SSE heartbeat bound', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ env: { ASH_SSE_HEARTBEAT_MS: '15000' } });
+    await deployAgent(t.url, 'quiet', { 'CLAUDE.md': '# Quiet\n' });
+  });
+  afterAll(async () => t?.close());
+
+  it('keeps every gap between frames within ASH_SSE_HEARTBEAT_MS + 1 s across a 20 s silent tool call', async () => {
+    const heartbeatMs = 15_000;
+    const id = await createSession(t.url, 'quiet');
+    t.model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'sleep 20; echo awake' } } },
+        { text: 'done waiting' },
+      );
+    const res = await fetch(`${t.url}/api/sessions/${id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_API_KEY}` },
+      body: JSON.stringify({ content: 'wait quietly' }),
+    });
+    expect(res.status).toBe(200);
+    let last = Date.now();
+    const gaps: number[] = [];
+    /** Arrival times of event frames (not comments). */
+    const eventTimes: number[] = [];
+    let raw = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const now = Date.now();
+      gaps.push(now - last);
+      last = now;
+      const text = decoder.decode(chunk, { stream: true });
+      raw += text;
+      if (/^(event|data):/m.test(text)) eventTimes.push(now);
+    }
+    const events = new SseDecoder().push(raw);
+    expect(events.at(-1)?.event).toBe('done');
+    expect(raw).toMatch(/^: ping$/m);
+    // The tool really was silent for longer than one heartbeat period...
+    const eventGaps = eventTimes.slice(1).map((t0, i) => t0 - eventTimes[i]!);
+    expect(Math.max(...eventGaps)).toBeGreaterThan(heartbeatMs + 1_000);
+    // ...and the client never waited longer than the setting (+1 s) for a byte.
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(heartbeatMs + 1_000);
+  }, 120_000);
+});

@@ -20,6 +20,10 @@ export const ErrorCodes = {
   invalid_credential: 400,
   /** A `messageId` that is not a message of this session (unknown, another session's or another tenant's). */
   invalid_message_id: 400,
+  /** The URL is not valid: a malformed percent-encoding (`%zz`, a lone `%`). */
+  invalid_url: 400,
+  /** The request is not valid HTTP/1.1 (refused by the server's HTTP parser before routing). */
+  invalid_request: 400,
   /** No or malformed credentials on a protected route. */
   unauthorized: 401,
   /** Authenticated, but not allowed (e.g. an internal route from outside). */
@@ -69,6 +73,12 @@ export const ErrorCodes = {
    * Nothing was written.
    */
   disk_limit_exceeded: 413,
+  /** A path parameter (an id, a name) is longer than any valid one (1024 characters). */
+  uri_too_long: 414,
+  /** The request did not arrive completely within the server's request timeout. */
+  request_timeout: 408,
+  /** The request line and headers together exceed the server's limit (Node's 16 KiB by default). */
+  headers_too_large: 431,
   /** The request's Content-Type is not accepted by the route. */
   unsupported_media_type: 415,
   /** The agent folder is not deployable (e.g. no CLAUDE.md); 400 as in the upstream Ash. */

@@ -3,6 +3,7 @@ import type { HttpClient } from '../core/http.js';
 import { listAgentFolder, type ReadFolderOptions } from '../internal/folder.js';
 import { jsonFilesBody } from '../internal/upload-stream.js';
 import { AgentFiles } from './files.js';
+import { route } from '../internal/route.js';
 
 /** A deployed agent; `unchanged` is true when the server found nothing new (no version was published). */
 export type DeployedAgent = Agent & { unchanged?: boolean };
@@ -65,19 +66,16 @@ export class Agents {
 
   /** @throws NotFoundError */
   async get(name: string): Promise<Agent> {
-    return (await this.http.request<{ agent: Agent }>('GET', `/api/agents/${encodeURIComponent(name)}`))
-      .agent;
+    return (await this.http.request<{ agent: Agent }>('GET', route`/api/agents/${name}`)).agent;
   }
 
   /** Replaces env, merges config, sets description. @throws NotFoundError */
   async update(name: string, body: UpdateAgentBody): Promise<Agent> {
-    return (
-      await this.http.request<{ agent: Agent }>('PATCH', `/api/agents/${encodeURIComponent(name)}`, { body })
-    ).agent;
+    return (await this.http.request<{ agent: Agent }>('PATCH', route`/api/agents/${name}`, { body })).agent;
   }
 
   /** Deletes the agent; its sessions end. @throws NotFoundError */
   async delete(name: string): Promise<void> {
-    await this.http.request('DELETE', `/api/agents/${encodeURIComponent(name)}`);
+    await this.http.request('DELETE', route`/api/agents/${name}`);
   }
 }

@@ -1,5 +1,6 @@
 import type { ApiKey, CreatedApiKeyResponse } from '@ash-ai/shared';
 import type { HttpClient } from '../core/http.js';
+import { route } from '../internal/route.js';
 
 /** API keys: `client.apiKeys`. Keys belong to the tenant of the key the client uses. */
 export class ApiKeys {
@@ -20,7 +21,7 @@ export class ApiKeys {
 
   /** Revokes a key; the next request with it gets 401. @throws NotFoundError, ConflictError (the ASH_API_KEY entry). */
   async revoke(id: string): Promise<void> {
-    await this.http.request('DELETE', `/api/api-keys/${encodeURIComponent(id)}`);
+    await this.http.request('DELETE', route`/api/api-keys/${id}`);
   }
 
   /**

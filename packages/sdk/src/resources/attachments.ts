@@ -1,6 +1,7 @@
 import type { Attachment } from '@ash-ai/shared';
 import type { HttpClient } from '../core/http.js';
 import { dispositionFilename, toBase64 } from '../internal/bytes.js';
+import { route } from '../internal/route.js';
 
 /** A downloaded attachment. */
 export interface DownloadedAttachment {
@@ -25,20 +26,27 @@ export class Attachments {
   ): Promise<Attachment> {
     const { content, ...rest } = file;
     return (
-      await this.http.request<{ attachment: Attachment }>('POST', `/api/sessions/${sessionId}/attachments`, {
-        body: { ...rest, content: toBase64(content) },
-      })
+      await this.http.request<{ attachment: Attachment }>(
+        'POST',
+        route`/api/sessions/${sessionId}/attachments`,
+        {
+          body: { ...rest, content: toBase64(content) },
+        },
+      )
     ).attachment;
   }
 
   async list(sessionId: string): Promise<Attachment[]> {
     return (
-      await this.http.request<{ attachments: Attachment[] }>('GET', `/api/sessions/${sessionId}/attachments`)
+      await this.http.request<{ attachments: Attachment[] }>(
+        'GET',
+        route`/api/sessions/${sessionId}/attachments`,
+      )
     ).attachments;
   }
 
   async download(id: string): Promise<DownloadedAttachment> {
-    const res = await this.http.request<Response>('GET', `/api/attachments/${id}`, { raw: true });
+    const res = await this.http.request<Response>('GET', route`/api/attachments/${id}`, { raw: true });
     return {
       bytes: new Uint8Array(await res.arrayBuffer()),
       filename: dispositionFilename(res.headers.get('content-disposition')),
@@ -47,6 +55,6 @@ export class Attachments {
   }
 
   async delete(id: string): Promise<void> {
-    await this.http.request('DELETE', `/api/attachments/${id}`);
+    await this.http.request('DELETE', route`/api/attachments/${id}`);
   }
 }

@@ -1,5 +1,6 @@
 import type { CreateCredentialBody, Credential, CredentialType, UpdateCredentialBody } from '@ash-ai/shared';
 import type { HttpClient } from '../core/http.js';
+import { route } from '../internal/route.js';
 
 /**
  * Stored provider keys: `client.credentials`. Values are write-only: no call returns them. Use
@@ -23,25 +24,20 @@ export class Credentials {
 
   /** @throws NotFoundError */
   async get(id: string): Promise<Credential> {
-    return (
-      await this.http.request<{ credential: Credential }>('GET', `/api/credentials/${encodeURIComponent(id)}`)
-    ).credential;
+    return (await this.http.request<{ credential: Credential }>('GET', route`/api/credentials/${id}`))
+      .credential;
   }
 
   /** Relabels or switches a credential on/off. @throws NotFoundError */
   async update(id: string, body: UpdateCredentialBody): Promise<Credential> {
     return (
-      await this.http.request<{ credential: Credential }>(
-        'PATCH',
-        `/api/credentials/${encodeURIComponent(id)}`,
-        { body },
-      )
+      await this.http.request<{ credential: Credential }>('PATCH', route`/api/credentials/${id}`, { body })
     ).credential;
   }
 
   /** @throws NotFoundError */
   async delete(id: string): Promise<void> {
-    await this.http.request('DELETE', `/api/credentials/${encodeURIComponent(id)}`);
+    await this.http.request('DELETE', route`/api/credentials/${id}`);
   }
 
   /** Upstream-compatible shape of {@link create}. */

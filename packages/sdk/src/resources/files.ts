@@ -12,6 +12,7 @@ import type {
 import { AshLocalError } from '../core/errors.js';
 import type { HttpClient } from '../core/http.js';
 import { encodePath, toBase64 } from '../internal/bytes.js';
+import { filePath, route } from '../internal/route.js';
 import { type DiskFile, fileBody, jsonFilesBody } from '../internal/upload-stream.js';
 
 /** Reports bytes transferred so far and the total (undefined when unknown). */
@@ -92,7 +93,7 @@ export class SessionFiles {
 
   /** Recursive listing (files and links). `includeHidden` (default true); `path` lists a sub-folder. */
   list(id: string, opts: { includeHidden?: boolean; path?: string } = {}): Promise<SessionFileList> {
-    return this.http.request('GET', `/api/sessions/${id}/files`, {
+    return this.http.request('GET', routeroute`/api/sessions/${id}/files`, {
       query: { includeHidden: opts.includeHidden, path: opts.path },
     });
   }
@@ -100,7 +101,7 @@ export class SessionFiles {
   /** A file's exact bytes. @throws NotFoundError, BadRequestError (links, folders, bad paths). */
   async read(id: string, path: string): Promise<Uint8Array> {
     return bytesOf(
-      await this.http.request<Response>('GET', `/api/sessions/${id}/files/${encodePath(path)}`, {
+      await this.http.request<Response>('GET', route`/api/sessions/${id}/files/${filePath(path)}`, {
         raw: true,
       }),
     );
@@ -108,7 +109,7 @@ export class SessionFiles {
 
   /** A file in JSON form (`encoding` `utf8` for text, else `base64`), at most 1 MiB. */
   readJson(id: string, path: string): Promise<SessionFileContent> {
-    return this.http.request('GET', `/api/sessions/${id}/files/${encodePath(path)}`, {
+    return this.http.request('GET', route`/api/sessions/${id}/files/${filePath(path)}`, {
       query: { format: 'json' },
     });
   }
@@ -122,7 +123,9 @@ export class SessionFiles {
     files: FileToUpload[],
     opts: { targetPath?: string } = {},
   ): Promise<SessionUploadResponse> {
-    return this.http.request('POST', `/api/sessions/${id}/files`, { body: toBody(files, opts.targetPath) });
+    return this.http.request('POST', routeroute`/api/sessions/${id}/files`, {
+      body: toBody(files, opts.targetPath),
+    });
   }
 
   /**
@@ -155,14 +158,14 @@ export class SessionFiles {
         );
     }
     const body = jsonFilesBody(opts.targetPath ? { targetPath: opts.targetPath } : {}, disk, opts.onProgress);
-    return this.http.request('POST', `/api/sessions/${id}/files`, {
+    return this.http.request('POST', route`/api/sessions/${id}/files`, {
       streamBody: { stream: body.stream, contentType: 'application/json', length: body.length },
     });
   }
 
   /** Deletes a file or folder. @throws NotFoundError */
   async delete(id: string, path: string): Promise<void> {
-    await this.http.request('DELETE', `/api/sessions/${id}/files/${encodePath(path)}`);
+    await this.http.request('DELETE', route`/api/sessions/${id}/files/${filePath(path)}`);
   }
 }
 
@@ -173,7 +176,7 @@ export class SessionWorkspace {
   /** The workspace as tar.gz bytes (without node_modules, .git and caches); `onProgress` counts bytes received. */
   async download(id: string, opts: { onProgress?: ProgressCallback } = {}): Promise<Uint8Array> {
     return readWithProgress(
-      await this.http.request<Response>('GET', `/api/sessions/${id}/workspace`, { raw: true }),
+      await this.http.request<Response>('GET', route`/api/sessions/${id}/workspace`, { raw: true }),
       opts.onProgress,
     );
   }
@@ -198,7 +201,7 @@ export class SessionWorkspace {
         localPath,
       );
     const body = fileBody(localPath, file!.size, opts.onProgress);
-    return this.http.request('POST', `/api/sessions/${id}/workspace`, {
+    return this.http.request('POST', route`/api/sessions/${id}/workspace`, {
       streamBody: { stream: body.stream, contentType: 'application/gzip', length: body.length },
     });
   }
@@ -209,7 +212,7 @@ export class SessionWorkspace {
    * @throws BadRequestError `invalid_bundle`, PayloadTooLargeError, GoneError.
    */
   upload(id: string, bundle: Uint8Array): Promise<RestoreWorkspaceResult> {
-    return this.http.request('POST', `/api/sessions/${id}/workspace`, {
+    return this.http.request('POST', route`/api/sessions/${id}/workspace`, {
       binaryBody: { data: bundle, contentType: 'application/gzip' },
     });
   }
@@ -219,7 +222,7 @@ export class SessionWorkspace {
     return (
       await this.http.request<{ snapshot: WorkspaceSnapshot }>(
         'POST',
-        `/api/sessions/${id}/workspace/snapshot`,
+        route`/api/sessions/${id}/workspace/snapshot`,
       )
     ).snapshot;
   }
@@ -233,34 +236,30 @@ export class AgentFiles {
   constructor(private readonly http: HttpClient) {}
 
   list(name: string): Promise<{ files: FileEntry[]; version: number; truncated: boolean }> {
-    return this.http.request('GET', `/api/agents/${encodeURIComponent(name)}/files`);
+    return this.http.request('GET', route`/api/agents/${name}/files`);
   }
 
   async read(name: string, path: string): Promise<Uint8Array> {
     return bytesOf(
-      await this.http.request<Response>(
-        'GET',
-        `/api/agents/${encodeURIComponent(name)}/files/${encodePath(path)}`,
-        {
-          raw: true,
-        },
-      ),
+      await this.http.request<Response>('GET', route`/api/agents/${name}/files/${filePath(path)}`, {
+        raw: true,
+      }),
     );
   }
 
   readJson(name: string, path: string): Promise<FileContent & { version: number }> {
-    return this.http.request('GET', `/api/agents/${encodeURIComponent(name)}/files/${encodePath(path)}`, {
+    return this.http.request('GET', route`/api/agents/${name}/files/${filePath(path)}`, {
       query: { format: 'json' },
     });
   }
 
   upload(name: string, files: FileToUpload[], opts: { targetPath?: string } = {}): Promise<AgentFilesChange> {
-    return this.http.request('POST', `/api/agents/${encodeURIComponent(name)}/files`, {
+    return this.http.request('POST', route`/api/agents/${name}/files`, {
       body: toBody(files, opts.targetPath),
     });
   }
 
   delete(name: string, path: string): Promise<AgentFilesChange> {
-    return this.http.request('DELETE', `/api/agents/${encodeURIComponent(name)}/files/${encodePath(path)}`);
+    return this.http.request('DELETE', route`/api/agents/${name}/files/${filePath(path)}`);
   }
 }

@@ -1,5 +1,6 @@
 import type { EnqueueBody, ListQueueQuery, QueueItem, QueueStats } from '@ash-ai/shared';
 import type { HttpClient } from '../core/http.js';
+import { route } from '../internal/route.js';
 
 /** Background work: `client.queue`. Items run as turns on the server, with retries. */
 export class Queue {
@@ -21,13 +22,12 @@ export class Queue {
 
   /** @throws NotFoundError */
   async get(id: string): Promise<QueueItem> {
-    return (await this.http.request<{ item: QueueItem }>('GET', `/api/queue/${encodeURIComponent(id)}`)).item;
+    return (await this.http.request<{ item: QueueItem }>('GET', route`/api/queue/${id}`)).item;
   }
 
   /** Cancels a pending item. @throws NotFoundError, ConflictError (`queue_item_not_pending`). */
   async cancel(id: string): Promise<QueueItem> {
-    return (await this.http.request<{ item: QueueItem }>('DELETE', `/api/queue/${encodeURIComponent(id)}`))
-      .item;
+    return (await this.http.request<{ item: QueueItem }>('DELETE', route`/api/queue/${id}`)).item;
   }
 
   /** Items per status. */

@@ -12,6 +12,7 @@ import { AshConnectionError } from '../core/errors.js';
 import type { HttpClient } from '../core/http.js';
 import { readSseEvents } from '../core/streaming.js';
 import { SessionFiles, SessionWorkspace } from './files.js';
+import { route } from '../internal/route.js';
 
 /** Options of {@link Sessions.send}. */
 export type SendOptions = Omit<SendMessageBody, 'content'> & {
@@ -79,12 +80,12 @@ export class Sessions {
 
   /** @throws NotFoundError */
   async get(id: string): Promise<Session> {
-    return (await this.http.request<{ session: Session }>('GET', `/api/sessions/${id}`)).session;
+    return (await this.http.request<{ session: Session }>('GET', route`/api/sessions/${id}`)).session;
   }
 
   /** Ends the session (its process stops; history stays). @throws NotFoundError */
   async end(id: string): Promise<Session> {
-    return (await this.http.request<{ session: Session }>('DELETE', `/api/sessions/${id}`)).session;
+    return (await this.http.request<{ session: Session }>('DELETE', route`/api/sessions/${id}`)).session;
   }
 
   /**
@@ -94,7 +95,9 @@ export class Sessions {
    */
   async updateConfig(id: string, patch: UpdateSessionConfigBody): Promise<Session> {
     return (
-      await this.http.request<{ session: Session }>('PATCH', `/api/sessions/${id}/config`, { body: patch })
+      await this.http.request<{ session: Session }>('PATCH', route`/api/sessions/${id}/config`, {
+        body: patch,
+      })
     ).session;
   }
 
@@ -103,12 +106,12 @@ export class Sessions {
    * @throws NotFoundError, GoneError (ended).
    */
   async pause(id: string): Promise<Session> {
-    return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/pause`)).session;
+    return (await this.http.request<{ session: Session }>('POST', route`/api/sessions/${id}/pause`)).session;
   }
 
   /** Like {@link pause}, but the session reports status `stopped` (the upstream name); resumable. */
   async stop(id: string): Promise<Session> {
-    return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/stop`)).session;
+    return (await this.http.request<{ session: Session }>('POST', route`/api/sessions/${id}/stop`)).session;
   }
 
   /**
@@ -117,7 +120,7 @@ export class Sessions {
    * (agent files gone), ServiceUnavailableError (no capacity).
    */
   async resume(id: string): Promise<Session> {
-    return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/resume`)).session;
+    return (await this.http.request<{ session: Session }>('POST', route`/api/sessions/${id}/resume`)).session;
   }
 
   /**
@@ -125,12 +128,12 @@ export class Sessions {
    * workspace and config. @throws NotFoundError, ConflictError (a turn is running).
    */
   async fork(id: string): Promise<Session> {
-    return (await this.http.request<{ session: Session }>('POST', `/api/sessions/${id}/fork`)).session;
+    return (await this.http.request<{ session: Session }>('POST', route`/api/sessions/${id}/fork`)).session;
   }
 
   /** Interrupts the running turn; resolves once it has ended. */
   async interrupt(id: string): Promise<boolean> {
-    return (await this.http.request<{ interrupted: boolean }>('POST', `/api/sessions/${id}/interrupt`))
+    return (await this.http.request<{ interrupted: boolean }>('POST', route`/api/sessions/${id}/interrupt`))
       .interrupted;
   }
 
@@ -149,7 +152,7 @@ export class Sessions {
     opts: SendOptions = {},
   ): AsyncGenerator<StreamEvent> {
     const { signal, maxReconnects = 5, ...body } = opts;
-    const res = await this.http.request<Response>('POST', `/api/sessions/${id}/messages`, {
+    const res = await this.http.request<Response>('POST', route`/api/sessions/${id}/messages`, {
       body: { content, ...body },
       raw: true,
       headers: { accept: 'text/event-stream' },
@@ -182,7 +185,7 @@ export class Sessions {
   async messages(id: string, opts: { after?: number; limit?: number } = {}): Promise<HistoryPage<Message>> {
     const r = await this.http.request<{ messages: Message[]; hasMore: boolean }>(
       'GET',
-      `/api/sessions/${id}/messages`,
+      route`/api/sessions/${id}/messages`,
       {
         query: { after: opts.after, limit: opts.limit },
       },
@@ -197,7 +200,7 @@ export class Sessions {
   ): Promise<HistoryPage<SessionEvent>> {
     const r = await this.http.request<{ events: SessionEvent[]; hasMore: boolean }>(
       'GET',
-      `/api/sessions/${id}/events`,
+      route`/api/sessions/${id}/events`,
       {
         query: { after: opts.after, limit: opts.limit, type: opts.type, turnId: opts.turnId },
       },
@@ -214,7 +217,7 @@ export class Sessions {
     id: string,
     opts: { after?: number } = {},
   ): Promise<{ logs: SessionLogEntry[]; source: string }> {
-    return this.http.request('GET', `/api/sessions/${id}/logs`, { query: { after: opts.after } });
+    return this.http.request('GET', route`/api/sessions/${id}/logs`, { query: { after: opts.after } });
   }
 
   /**
@@ -223,7 +226,7 @@ export class Sessions {
    * @throws NotFoundError, BadRequestError (session not running), GoneError (ended).
    */
   async exec(id: string, command: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
-    return this.http.request('POST', `/api/sessions/${id}/exec`, {
+    return this.http.request('POST', route`/api/sessions/${id}/exec`, {
       body: { command, ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}) },
       // The request may take as long as the command (plus a margin).
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs + 30_000 } : {}),
@@ -231,7 +234,7 @@ export class Sessions {
   }
 
   private openStream(id: string, after: number, signal?: AbortSignal): Promise<Response> {
-    return this.http.request<Response>('GET', `/api/sessions/${id}/stream`, {
+    return this.http.request<Response>('GET', route`/api/sessions/${id}/stream`, {
       raw: true,
       headers: { accept: 'text/event-stream', 'last-event-id': String(after) },
       ...(signal ? { signal } : {}),

@@ -1,5 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { problem, type ErrorCode, type FieldError } from '@ash-ai/shared';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCodes, problem, type ErrorCode, type FieldError } from '@ash-ai/shared';
 import { AppError } from '../errors.js';
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
@@ -10,7 +12,11 @@ function send(
   detail: string,
   extra: { status?: number; errors?: FieldError[]; error?: string } = {},
 ) {
-  const body = problem(code, detail, { ...extra, instance: reply.request.url.split('?')[0] });
+  const path = reply.request.url.split('?')[0] ?? '';
+  const body = problem(code, detail, {
+    ...extra,
+    instance: path.length > 1024 ? `${path.slice(0, 1024)}…` : path,
+  });
   return reply.code(body.status).type(PROBLEM_TYPE).send(body);
 }
 
@@ -112,4 +118,49 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     send(reply, 'route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
+}
+
+/**
+ * Fastify's `frameworkErrors`: refusals made by the router before any route runs — a malformed
+ * percent-encoding (FST_ERR_BAD_URL → 400 `invalid_url`) and a path parameter over the router's
+ * `maxParamLength` (FST_ERR_MAX_PARAM_LENGTH → 414 `uri_too_long`) — answered as problem details
+ * like every other error.
+ */
+export function handleFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      return send(reply, 'invalid_url', 'the URL has a malformed percent-encoding (%XX)');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return send(reply, 'uri_too_long', 'a path parameter is longer than any valid id or name');
+    default:
+      request.log.error({ err }, 'unhandled framework error');
+      return send(reply, 'internal_error', 'an unexpected error occurred; it has been logged');
+  }
+}
+
+/**
+ * The HTTP server's `clientError` handler (Fastify `clientErrorHandler`): requests the parser
+ * refuses before Fastify sees them — headers (with the request line) over Node's limit, a
+ * request that did not arrive in time, malformed HTTP — get a problem-details body with a stable
+ * code (431 `headers_too_large`, 408 `request_timeout`, 400 `invalid_request`) instead of Node's
+ * bare answer; the connection is then closed.
+ */
+export function handleClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, detail]: [ErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ['headers_too_large', 'the request line and headers are larger than the server accepts']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['request_timeout', 'the request did not arrive completely in time']
+        : ['invalid_request', 'the request is not valid HTTP/1.1'];
+  this.log.debug({ err }, `client error: ${code}`);
+  if (socket.writable) {
+    const status = ErrorCodes[code];
+    const body = JSON.stringify(problem(code, detail));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

@@ -1,14 +1,82 @@
-import { Ajv, type AnySchema, type Options, type ValidateFunction } from 'ajv';
+import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 
 type HttpPart = 'body' | 'querystring' | 'params' | 'headers' | string;
+
+/** The message of a field refused for a NUL character. */
+export const NUL_MESSAGE = 'must not contain the NUL character (\\u0000)';
+
+/** JSON-pointer escaping of one key (RFC 6901). */
+const pointer = (key: string | number) => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
+
+/**
+ * Where a NUL character (U+0000) hides in a decoded request part — in a string value or in an
+ * object key of plain objects and arrays (parsed JSON; streams and Buffers are skipped) — as a JSON pointer (`/env/TOKEN`, `/files/0/path`); undefined when there is none.
+ * No stored string may hold one: PostgreSQL refuses it in text and JSON, and SQLite would store
+ * what PostgreSQL cannot, so both dialects refuse it here, before any route runs.
+ */
+export function findNul(value: unknown, path = '', depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || '/' : undefined;
+  if (typeof value !== 'object' || value === null || depth > 256) return undefined;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = findNul(v, `${path}/${i}`, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  // Only parsed data is walked: plain objects (JSON bodies; the query string parser's objects,
+  // whose prototype has a null prototype). A raw body passed through as a stream (workspace
+  // bundles), a Buffer or any other class instance is not data of the request's fields.
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null && Object.getPrototypeOf(proto) !== null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const here = `${path}/${pointer(k)}`;
+    if (k.includes('\u0000')) return here;
+    const found = findNul(v, here, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Adds the NUL refusal to a compiled validator: after the schema passes, a NUL anywhere in the
+ * part fails validation like a schema error (400 `validation_failed` naming the field).
+ */
+function refusingNul(validate: ValidateFunction): ValidateFunction {
+  const wrapped = ((data: unknown, ctx?: Parameters<ValidateFunction>[1]) => {
+    const ok = validate(data, ctx);
+    if (!ok) {
+      wrapped.errors = validate.errors;
+      return false;
+    }
+    const at = findNul(data);
+    if (at !== undefined) {
+      const error: ErrorObject = {
+        instancePath: at === '/' ? '' : at,
+        schemaPath: '#',
+        keyword: 'nul',
+        params: {},
+        message: NUL_MESSAGE,
+      };
+      wrapped.errors = [error];
+      return false;
+    }
+    wrapped.errors = null;
+    return true;
+  }) as ValidateFunction;
+  // Fastify passes the parent (so Ajv can apply defaults to the root) when `schemaEnv` is set.
+  Object.assign(wrapped, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+  return wrapped;
+}
 
 /**
  * The route validator factory (Fastify `schemaController.compilersFactory.buildValidator`).
  * Bodies are validated strictly — no type coercion, unknown fields rejected — while the query
  * string, path parameters and headers (always strings on the wire) are coerced to their types.
  * Ajv's `coerceTypes: 'array'` would otherwise turn a one-element array into its element, which
- * broke `content: [block]`.
+ * broke `content: [block]`. Bodies, query strings and path parameters holding a NUL character
+ * anywhere are refused (see {@link findNul}).
  */
 export function buildValidatorFactory(
   externalSchemas: unknown,
@@ -27,5 +95,8 @@ export function buildValidatorFactory(
   };
   const strict = make(false);
   const coercing = make(true);
-  return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema);
+  return ({ schema, httpPart }) => {
+    const validate = (httpPart === 'body' ? strict : coercing).compile(schema);
+    return httpPart === 'headers' ? validate : refusingNul(validate);
+  };
 }

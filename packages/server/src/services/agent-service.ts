@@ -4,8 +4,9 @@ import { isAbsolute, resolve, sep } from 'node:path';
 import type { Agent, DeployAgentBody, UpdateAgentBody } from '@ash-ai/shared';
 import type { AgentRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
-import type { AgentStore } from '../storage/agent-store.js';
+import type { AgentStore, StagedAgent } from '../storage/agent-store.js';
 import type { AgentArchives } from './agent-files.js';
+import { AsyncLock } from './async-lock.js';
 import { redactConfigSecrets } from '../util/redact.js';
 
 export interface AgentServiceDeps {
@@ -15,8 +16,17 @@ export interface AgentServiceDeps {
   maxAgentBytes: number;
   /** Folders `path` deploys must lie in (ASH_DEPLOY_PATH_ROOTS); empty = path deploys are off. */
   deployPathRoots: string[];
-  /** Called before an agent is deleted, to end its sessions' sandboxes. */
+  /**
+   * Called before an agent is deleted, to stop its warm sandboxes (waiting for those still
+   * starting) and end its sessions' sandboxes; its folders are removed only after.
+   */
   onAgentDeleted: (tenantId: string, name: string) => Promise<void>;
+  /**
+   * Stops the agent's warm sandboxes and waits for those still starting (they copy the agent's
+   * folder): called before a redeploy publishes a new version, and by a delete once the record is
+   * gone (no refill starts a spare for it after that), before its folders are removed.
+   */
+  stopWarmSandboxes?: (tenantId: string, name: string) => Promise<void>;
   /**
    * Called after a deploy or an update, to refresh the agent's warm sandboxes; resolves once
    * out-of-date spares are gone (new ones start in the background).
@@ -48,7 +58,20 @@ export function agentToApi(a: AgentRecord): Agent {
 
 /** Deploys, lists, updates and deletes agents of a tenant. */
 export class AgentService {
+  /** Per agent: deploys, updates and deletes of one agent run one at a time. */
+  private readonly locks = new Map<string, AsyncLock>();
+
   constructor(private readonly deps: AgentServiceDeps) {}
+
+  private exclusive<T>(tenantId: string, name: string, fn: () => Promise<T>): Promise<T> {
+    const key = `${tenantId}\u0000${name}`;
+    let lock = this.locks.get(key);
+    if (!lock) {
+      lock = new AsyncLock();
+      this.locks.set(key, lock);
+    }
+    return lock.run(fn);
+  }
 
   /**
    * Deploys (or redeploys, bumping the version) an agent from a folder on the server or from
@@ -88,28 +111,44 @@ export class AgentService {
       }
       // Stored before the version is recorded: the database never points at a missing archive.
       if (this.deps.archives) storageKey = await this.deps.archives.upload(tenantId, body.name, staged.dir);
-      const record = await this.deps.repos.agents.upsert({
-        id: existing?.id ?? randomUUID(),
-        tenantId,
-        name: body.name,
-        description: body.description ?? existing?.description ?? null,
-        env: body.env ?? existing?.env ?? {},
-        config: body.config ?? existing?.config ?? {},
-        fileCount: staged.fileCount,
-        sizeBytes: staged.sizeBytes,
-        storageKey,
-        now: new Date().toISOString(),
-      });
-      await store.publish(staged, tenantId, record.name, record.version);
-      if (storageKey)
-        await this.deps.archives?.recordVersion(tenantId, record.name, record.version, storageKey);
-      await this.deps.onAgentDeployed(record);
-      return { agent: agentToApi(record), unchanged: false };
+      const agent = await this.exclusive(tenantId, body.name, () =>
+        this.publishStaged(tenantId, body, staged, storageKey),
+      );
+      return { agent, unchanged: false };
     } catch (err) {
       await store.discard(staged);
       await this.deps.archives?.discard(storageKey);
       throw err;
     }
+  }
+
+  /** Records and publishes a staged deploy (under the agent's lock). */
+  private async publishStaged(
+    tenantId: string,
+    body: DeployAgentBody,
+    staged: StagedAgent,
+    storageKey: string | null,
+  ): Promise<Agent> {
+    const { store } = this.deps;
+    const existing = await this.deps.repos.agents.get(tenantId, body.name);
+    if (existing) await this.deps.stopWarmSandboxes?.(tenantId, body.name);
+    const record = await this.deps.repos.agents.upsert({
+      id: existing?.id ?? randomUUID(),
+      tenantId,
+      name: body.name,
+      description: body.description ?? existing?.description ?? null,
+      env: body.env ?? existing?.env ?? {},
+      config: body.config ?? existing?.config ?? {},
+      fileCount: staged.fileCount,
+      sizeBytes: staged.sizeBytes,
+      storageKey,
+      now: new Date().toISOString(),
+    });
+    await store.publish(staged, tenantId, record.name, record.version);
+    if (storageKey)
+      await this.deps.archives?.recordVersion(tenantId, record.name, record.version, storageKey);
+    await this.deps.onAgentDeployed(record);
+    return agentToApi(record);
   }
 
   /**
@@ -187,6 +226,10 @@ export class AgentService {
 
   /** Replaces env, shallow-merges config (a `null` value removes the key), sets description. @throws AppError 404. */
   async update(tenantId: string, name: string, body: UpdateAgentBody): Promise<Agent> {
+    return this.exclusive(tenantId, name, () => this.update_(tenantId, name, body));
+  }
+
+  private async update_(tenantId: string, name: string, body: UpdateAgentBody): Promise<Agent> {
     const current = await this.record(tenantId, name);
     const updated = await this.deps.repos.agents.update(tenantId, name, {
       ...(body.description !== undefined ? { description: body.description } : {}),
@@ -211,10 +254,16 @@ export class AgentService {
    * @throws AppError 404.
    */
   async delete(tenantId: string, name: string): Promise<void> {
-    await this.record(tenantId, name);
-    await this.deps.onAgentDeleted(tenantId, name);
-    await this.deps.repos.agents.delete(tenantId, name);
-    await this.deps.store.removeAgent(tenantId, name);
-    await this.deps.archives?.removeAgent(tenantId, name);
+    await this.exclusive(tenantId, name, async () => {
+      await this.record(tenantId, name);
+      // Warm sandboxes (those still starting included) and sessions are stopped first: only then
+      // are the agent's folders removed, so no start copies from or into a folder being removed.
+      await this.deps.onAgentDeleted(tenantId, name);
+      await this.deps.repos.agents.delete(tenantId, name);
+      // A refill that looked the agent up before the record went may have started one more.
+      await this.deps.stopWarmSandboxes?.(tenantId, name);
+      await this.deps.store.removeAgent(tenantId, name);
+      await this.deps.archives?.removeAgent(tenantId, name);
+    });
   }
 }

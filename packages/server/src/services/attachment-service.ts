@@ -108,6 +108,13 @@ export class AttachmentService {
     sessionId: string,
     body: CreateAttachmentBody,
   ): Promise<Attachment> {
+    // A control character would display one name and download under another: refused.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(body.filename))
+      throw invalidField(
+        '/body/filename',
+        'must not contain control characters (U+0000–U+001F, U+007F–U+009F)',
+      );
     const bytes = decodeBase64Strict(body.content);
     if (!bytes)
       throw new AppError('invalid_base64', 'content is not valid base64', {

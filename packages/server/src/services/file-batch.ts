@@ -1,7 +1,7 @@
 import type { UploadFilesBody } from '@ash-ai/shared';
 import { AppError } from '../errors.js';
 import { decodeBase64Strict } from '../util/base64.js';
-import { safeRelativePath } from '../util/paths.js';
+import { checkRelativePath } from '../util/paths.js';
 
 /** One decoded file of an upload batch. */
 export interface DecodedFile {
@@ -43,11 +43,12 @@ export function decodeBatch(
   let base: string | undefined;
   const tp = body.targetPath?.replace(/^\.\/?$/, '');
   if (tp) {
-    base = safeRelativePath(tp);
-    if (!base)
-      throw new AppError('invalid_path', 'targetPath is not an acceptable relative path', {
-        errors: [{ path: '/body/targetPath', message: 'must be a relative path without ".." segments' }],
+    const checked = checkRelativePath(tp);
+    if ('reason' in checked)
+      throw new AppError('invalid_path', `targetPath ${checked.reason}`, {
+        errors: [{ path: '/body/targetPath', message: checked.reason }],
       });
+    base = checked.path;
   }
   const files: DecodedFile[] = [];
   const skipped: string[] = [];
@@ -56,12 +57,9 @@ export function decodeBatch(
   const folders = new Map<string, number>();
   let total = 0;
   for (const [i, f] of body.files.entries()) {
-    const rel = safeRelativePath(f.path);
-    if (!rel)
-      throw invalidPath(
-        i,
-        'must be a relative path without ".." segments, backslashes or control characters',
-      );
+    const checked = checkRelativePath(f.path);
+    if ('reason' in checked) throw invalidPath(i, checked.reason);
+    const rel = checked.path;
     const path = base ? `${base}/${rel}` : rel;
     const segments = path.split('/');
     if (segments.some((s) => s.startsWith('.ash-tmp-'))) throw invalidPath(i, 'uses a reserved name');
@@ -103,15 +101,14 @@ export function decodeBatch(
   return { files, skipped };
 }
 
-/** Validates a path from a URL (`…/files/<path>`). @throws AppError 400 `invalid_path`. */
+/**
+ * Validates a path from a URL (`…/files/<path>`) or a `?path=` query.
+ * @throws AppError 400 `invalid_path` saying why (a component over 255 bytes is named).
+ */
 export function requestPath(raw: string | undefined): { path: string; segments: string[] } {
-  const path = raw ? safeRelativePath(raw) : undefined;
-  if (!path)
-    throw new AppError(
-      'invalid_path',
-      'the file path must be relative, without ".." segments, backslashes or control characters',
-    );
-  return { path, segments: path.split('/') };
+  const checked = checkRelativePath(raw ?? '');
+  if ('reason' in checked) throw new AppError('invalid_path', `the file path ${checked.reason}`);
+  return { path: checked.path, segments: checked.path.split('/') };
 }
 
 /** `utf8` when the bytes are valid UTF-8 text without NUL, else `base64`. */

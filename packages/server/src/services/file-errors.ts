@@ -6,7 +6,7 @@ import { BundleError } from '../storage/bundle.js';
 /**
  * Maps the storage layer's refusals to API errors: a missing entry is 404 `file_not_found`;
  * links, wrong kinds and depth are 400 `invalid_path`; storage failures 503; bundle problems
- * 400 `invalid_bundle` / 413. Other errors pass through unchanged.
+ * 400 `invalid_bundle` / 413; ENAMETOOLONG 400 `invalid_path`. Other errors pass through unchanged.
  */
 export function toAppError(err: unknown, shownPath?: string): unknown {
   if (err instanceof ConfinementError) {
@@ -36,6 +36,15 @@ export function toAppError(err: unknown, shownPath?: string): unknown {
       {
         headers: { 'Retry-After': '5' },
       },
+    );
+  }
+  // Paths are checked component by component before any file-system call (util/paths.ts); a
+  // path that is still too long for the host (the data dir's own length counts) is the client's
+  // path all the same, never a 500.
+  if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENAMETOOLONG') {
+    return new AppError(
+      'invalid_path',
+      `${shownPath ? `'${shownPath}'` : 'the file path'} is too long for the file system`,
     );
   }
   if (err instanceof BundleError) {

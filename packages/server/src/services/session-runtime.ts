@@ -130,6 +130,8 @@ interface WarmSpare {
   /** The session's metering hooks, bound when a session takes the spare over. */
   onUsage?: (usage: ModelCallUsage) => void;
   admit?: () => Promise<{ status: number; type: string; message: string } | undefined>;
+  /** Set once the spare is being discarded: every discard of it waits for the same one. */
+  discarded?: Promise<void>;
 }
 
 const spareKey = (tenantId: string, agentName: string) => `${tenantId}\u0000${agentName}`;
@@ -143,6 +145,8 @@ export class SessionRuntime {
   private readonly spares = new Map<string, WarmSpare[]>();
   private readonly replenishing = new Set<string>();
   private readonly refillAgain = new Map<string, { agent: AgentRecord; count: number }>();
+  /** Per agent: bumped by {@link dropSpares}, so a refill begun before the drop starts nothing after it. */
+  private readonly spareGeneration = new Map<string, number>();
   private readonly slotLock = new AsyncLock();
   private startingCount = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -334,6 +338,7 @@ export class SessionRuntime {
   }
 
   private async refill(agent: AgentRecord, key: string, count: number): Promise<void> {
+    const generation = this.spareGeneration.get(key) ?? 0;
     const list = this.spares.get(key) ?? [];
     for (const stale of list.filter((s) => s.agentVersion !== agent.version)) await this.discardSpare(stale);
     const current = (this.spares.get(key) ?? []).filter((s) => s.agentVersion === agent.version);
@@ -343,13 +348,27 @@ export class SessionRuntime {
       } catch {
         return; // no room: spares are an optimisation
       }
+      // The agent's spares were dropped meanwhile (delete, env change), or the agent is gone or
+      // redeployed (a delete drops its spares again once the record is gone): start none for it.
+      if (this.closed || (this.spareGeneration.get(key) ?? 0) !== generation) return;
+      const current = await this.deps.repos.agents.get(agent.tenantId, agent.name);
+      if (!current || current.version !== agent.version) return;
+      if (this.closed || (this.spareGeneration.get(key) ?? 0) !== generation) return;
       this.startSpare(agent);
     }
   }
 
-  /** Stops every spare of an agent (on delete). */
+  /**
+   * Stops every spare of an agent (on delete, and before replacing them) and resolves only once
+   * they are gone, folders included: spares still starting are waited for (their start copies
+   * the agent's folder into the spare's), and no refill begun earlier starts another one. So the
+   * caller may then remove or replace the agent's folders without racing a start.
+   */
   async dropSpares(tenantId: string, agentName: string): Promise<void> {
-    for (const s of [...(this.spares.get(spareKey(tenantId, agentName)) ?? [])]) await this.discardSpare(s);
+    const key = spareKey(tenantId, agentName);
+    this.spareGeneration.set(key, (this.spareGeneration.get(key) ?? 0) + 1);
+    this.refillAgain.delete(key);
+    await Promise.all([...(this.spares.get(key) ?? [])].map((s) => this.discardSpare(s)));
   }
 
   /**
@@ -402,6 +421,8 @@ export class SessionRuntime {
       try {
         const { agents, paths, sandboxes } = this.deps;
         await agents.copyToWorkspace(agent.tenantId, agent.name, agent.version, paths.workspace(id));
+        // Discarded while copying: start no sandbox (the discard removes the folder once this ends).
+        if (!list.includes(spare)) return undefined;
         const sandbox = await sandboxes.start({
           id,
           workspaceDir: paths.workspace(id),
@@ -430,7 +451,8 @@ export class SessionRuntime {
       } catch (err) {
         this.counters.sandboxStartFailures++;
         this.deps.log.warn({ err: errText(err), agent: agent.name }, 'could not start a warm sandbox');
-        await this.discardSpare(spare);
+        // A discard already under way waits for this start and cleans up after it.
+        if (!spare.discarded) await this.discardSpare(spare, false);
         return undefined;
       } finally {
         this.startingCount--;
@@ -438,7 +460,13 @@ export class SessionRuntime {
     })();
   }
 
-  private async discardSpare(spare: WarmSpare): Promise<void> {
+  /**
+   * Takes a spare out of the pool, stops its sandbox and removes its folder. A spare still
+   * starting is waited for first (`waitForStart`, except from inside its own start), so its
+   * folder is never removed while the start writes into it; discarding a spare twice waits for
+   * the one discard.
+   */
+  private discardSpare(spare: WarmSpare, waitForStart = true): Promise<void> {
     const key = spareKey(spare.tenantId, spare.agentName);
     const list = this.spares.get(key);
     if (list) {
@@ -446,10 +474,14 @@ export class SessionRuntime {
       if (i >= 0) list.splice(i, 1);
       if (list.length === 0) this.spares.delete(key);
     }
-    const sandbox = spare.sandbox;
-    spare.sandbox = undefined;
-    if (sandbox) await sandbox.stop();
-    await rm(this.deps.paths.sessionDir(spare.id), { recursive: true, force: true });
+    spare.discarded ??= (async () => {
+      if (waitForStart) await spare.ready.catch(() => undefined);
+      const sandbox = spare.sandbox;
+      spare.sandbox = undefined;
+      if (sandbox) await sandbox.stop();
+      await rm(this.deps.paths.sessionDir(spare.id), { recursive: true, force: true, maxRetries: 3 });
+    })();
+    return spare.discarded;
   }
 
   private limitsFor(agent: AgentRecord | undefined) {

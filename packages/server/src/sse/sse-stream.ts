@@ -11,7 +11,7 @@ export const SSE_HEADERS = {
 } as const;
 
 export interface SseOptions {
-  /** Send a comment when nothing was written for this long, ms. */
+  /** Send a comment when nothing was written for this long, ms (counted from the last write). */
   heartbeatMs: number;
   /** A client that does not drain its socket for this long is disconnected, ms. */
   writeTimeoutMs?: number;
@@ -41,18 +41,20 @@ export function sendSse(
   });
   raw.once('close', onClosed);
   body.once('close', onClosed);
-  let lastWrite = Date.now();
-  const write = (chunk: string): boolean => {
-    lastWrite = Date.now();
-    return body.write(chunk);
-  };
-  const heartbeat = setInterval(
+  // The heartbeat is scheduled from the last write (re-armed by every write), so a silent gap
+  // is at most `heartbeatMs` — a polling interval would add up to one period on top.
+  const heartbeat = setTimeout(
     () => {
-      if (!closed && Date.now() - lastWrite >= opts.heartbeatMs) write(encodeSseComment('ping'));
+      if (!closed) write(encodeSseComment('ping'));
     },
-    Math.max(50, Math.floor(opts.heartbeatMs / 3)),
+    Math.max(50, opts.heartbeatMs),
   );
   heartbeat.unref();
+  const write = (chunk: string): boolean => {
+    const ok = body.write(chunk);
+    heartbeat.refresh();
+    return ok;
+  };
   const writeTimeoutMs = opts.writeTimeoutMs ?? 30_000;
   void (async () => {
     const it = events[Symbol.asyncIterator]();
@@ -80,7 +82,7 @@ export function sendSse(
     } catch (err) {
       reply.log.warn({ err }, 'SSE stream failed');
     } finally {
-      clearInterval(heartbeat);
+      clearTimeout(heartbeat);
       await it.return?.();
       if (!body.destroyed) body.end();
     }

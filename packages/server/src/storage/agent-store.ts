@@ -5,7 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { UploadFile } from '@ash-ai/shared';
 import { AppError } from '../errors.js';
 import { base64DecodedLength, decodeBase64Strict } from '../util/base64.js';
-import { safeRelativePath, tenantDirName } from '../util/paths.js';
+import { checkRelativePath, tenantDirName } from '../util/paths.js';
 
 /** A deploy being prepared in a staging directory. */
 export interface StagedAgent {
@@ -88,18 +88,14 @@ export class AgentStore {
     const decoded: Array<{ path: string; bytes: Buffer }> = [];
     const seen = new Set<string>();
     for (const [i, f] of files.entries()) {
-      const rel = safeRelativePath(f.path);
-      if (!rel) {
+      const checked = checkRelativePath(f.path);
+      if ('reason' in checked) {
         const shown = JSON.stringify(f.path.length > 120 ? `${f.path.slice(0, 120)}…` : f.path);
-        throw new AppError('invalid_path', `files[${i}].path ${shown} is not an acceptable relative path`, {
-          errors: [
-            {
-              path: `/body/files/${i}/path`,
-              message: 'must be a relative, /-separated path without "..", backslashes or control characters',
-            },
-          ],
+        throw new AppError('invalid_path', `files[${i}].path ${shown} ${checked.reason}`, {
+          errors: [{ path: `/body/files/${i}/path`, message: checked.reason }],
         });
       }
+      const rel = checked.path;
       // Like a folder deploy: .git, node_modules and .DS_Store are never copied.
       if (isSkippedPath(rel.split('/'))) continue;
       total += base64DecodedLength(f.content);
@@ -129,7 +125,15 @@ export class AgentStore {
       await this.discard(staged);
       if (err instanceof AppError) throw err;
       // A file and a directory with the same name, for instance.
-      throw new AppError('invalid_path', 'the uploaded paths conflict with each other');
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR')
+        throw new AppError(
+          'invalid_path',
+          'the uploaded paths conflict with each other (a file is also a folder)',
+        );
+      if (code === 'ENAMETOOLONG')
+        throw new AppError('invalid_path', 'an uploaded path is too long for the file system');
+      throw err;
     }
   }
 

@@ -5,7 +5,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { Header, Parser, Pax, type ReadEntry } from 'tar';
-import { safeRelativePath } from '../util/paths.js';
+import { checkRelativePath } from '../util/paths.js';
 import { type ConfinedDir, ConfinementError } from './confined-dir.js';
 
 /** Folder names never put in a workspace bundle (dependencies, VCS data, caches). */
@@ -255,11 +255,12 @@ export async function extractTarGz(
       fail(`the archive has more than ${limits.maxEntries} entries`, 'too_large');
       return entry.resume();
     }
-    const rel = safeRelativePath(raw);
-    if (!rel) {
-      fail(`entry '${printable(raw)}' has an absolute or parent-relative name`);
+    const checked = checkRelativePath(raw);
+    if ('reason' in checked) {
+      fail(`entry '${printable(raw)}' ${checked.reason}`);
       return entry.resume();
     }
+    const rel = checked.path;
     if (type === 'SparseFile' || rel.split('/').some((seg) => /^GNUSparseFile\.\d+$/.test(seg))) {
       fail(`entry '${printable(rel)}' is a sparse file; sparse archive entries are not accepted`);
       return entry.resume();

@@ -52,4 +52,28 @@ describe('Content-Disposition (RFC 6266 + RFC 8187)', () => {
     expect(asciiFallback('café')).toBe('cafe');
     expect(encodeRfc8187("a'b(c)*")).toBe('a%27b%28c%29%2A');
   });
+
+  it('always falls back to a safe basename: no separator, no `.`/`..`, no hidden name, no control character', () => {
+    const cases: Array<[string, string]> = [
+      ['../../../etc/passwd', 'passwd'],
+      ['..', 'download'],
+      ['.', 'download'],
+      ['a/..', 'download'],
+      ['..\\..\\win.ini', 'win.ini'],
+      ['.hidden', 'hidden'],
+      ['x..y.txt', 'x_y.txt'],
+      ['dir/', 'dir'],
+      ['/', 'download'],
+    ];
+    for (const [name, fallback] of cases) expect(asciiFallback(name), name).toBe(fallback);
+    const hostile = ['../../../etc/passwd', '..', '.', 'a/b\\c', 'tab\there', '\u0085x/..', ' ../x', '....'];
+    for (const name of hostile) {
+      const { fallback } = parse(contentDisposition('attachment', name));
+      expect(fallback, name).toMatch(/^[\x20-\x7e]+$/);
+      expect(fallback, name).not.toMatch(/[/\\]/);
+      expect(fallback, name).not.toMatch(/^\./);
+      expect(fallback, name).not.toContain('..');
+      expect(fallback.length, name).toBeGreaterThan(0);
+    }
+  });
 });

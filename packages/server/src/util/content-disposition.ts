@@ -27,16 +27,25 @@ export function encodeRfc8187(s: string): string {
 }
 
 /**
- * ASCII stand-in for the name: accents dropped (NFKD), other non-ASCII characters and the
- * quoted-string specials `"` `\` become `_`, `%` too (some clients decode it), at most 150
- * characters keeping the extension.
+ * ASCII stand-in for the name, always a safe basename (old clients save under it as is): only
+ * the last `/`- or `\`-separated segment, accents dropped (NFKD), other non-ASCII characters,
+ * control characters and the quoted-string specials `"` `\` become `_`, `%` too (some clients
+ * decode it); leading dots go and runs of dots become `_` (no `.`, `..` or hidden names); at most
+ * 150 characters keeping the extension; `download` when nothing is left.
  */
 export function asciiFallback(s: string): string {
-  let out = s
+  const base =
+    s
+      .split(/[/\\]/)
+      .filter((seg) => seg !== '')
+      .pop() ?? '';
+  let out = base
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^\x20-\x7e]/g, '_')
-    .replace(/["\\%]/g, '_');
+    .replace(/["\\%]/g, '_')
+    .replace(/^[.\s]+/, '')
+    .replace(/\.{2,}/g, '_');
   if (out.length > 150) {
     const dot = out.lastIndexOf('.');
     const ext = dot > 0 && out.length - dot <= 16 ? out.slice(dot) : '';

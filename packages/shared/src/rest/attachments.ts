@@ -2,8 +2,8 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Nullable, Timestamp, Uuid } from './common.js';
 
 /**
- * `POST /api/sessions/:id/attachments`. `filename` is kept intact for display (any Unicode);
- * the name used on disk is sanitised.
+ * `POST /api/sessions/:id/attachments`. `filename` is kept intact for display (any Unicode but
+ * control characters, which are refused); the name used on disk is sanitised.
  */
 export const CreateAttachmentBodySchema = Type.Object(
   {
