@@ -143,7 +143,7 @@ export function sessionRoutes(
       },
       async (req, reply) => {
         const turn = await sessions.sendMessage(req.tenantId, req.params.id, req.body);
-        return sendSse(reply, turn.subscribe(0), { heartbeatMs: opts.heartbeatMs });
+        return sendSse(reply, turn.stream(0), { heartbeatMs: opts.heartbeatMs });
       },
     );
 

@@ -38,7 +38,13 @@ export type SandboxInfo = Static<typeof SandboxInfoSchema>;
 
 /** `GET /health`: liveness and a few figures. Public (no auth). */
 export const HealthSchema = Type.Object({
-  status: Type.Literal('ok'),
+  /**
+   * `ok`, or `degraded` when the server runs but refuses some new work (`reasons` says why, e.g.
+   * the data disk is under ASH_MIN_FREE_DISK_MB). Either way the answer is HTTP 200.
+   */
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  /** Why the server is degraded (empty when `ok`). */
+  reasons: Type.Array(Type.String()),
   /** Server package version. */
   version: Type.String(),
   /** Seconds since the process started. */
