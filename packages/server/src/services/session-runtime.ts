@@ -58,6 +58,8 @@ interface LiveSession {
   queuePosition: number;
   /** A finished turn's slot release still being retried (its end not stored yet: full disk). */
   releasing: Promise<void> | undefined;
+  /** Turns being started (never evicted meanwhile: their sandbox is about to be used). */
+  claiming: number;
 }
 
 /** A reserved sandbox slot: counts as used until released (the started sandbox then counts itself). */
@@ -207,6 +209,8 @@ export class SessionRuntime {
       idle: Math.max(0, all.length - running - warm),
       warm,
       starting: this.reservedSlots,
+      startsRunning: this.startGate.stats.starting,
+      startsQueued: this.startGate.stats.queued,
       maxCapacity: this.deps.config.maxSandboxes,
       preWarmHits: this.counters.preWarmHits,
       resumeWarmHits: this.counters.resumeWarmHits,
@@ -270,7 +274,8 @@ export class SessionRuntime {
     }
     let lru: LiveSession | undefined;
     for (const l of this.live.values()) {
-      if (l.turn || l.starting || !l.sandbox || l.sandbox.state !== 'ready' || l.sandbox.busy) continue;
+      if (l.turn || l.claiming || l.starting || !l.sandbox || l.sandbox.state !== 'ready' || l.sandbox.busy)
+        continue;
       if (!lru || l.sandbox.lastUsedAt < lru.sandbox!.lastUsedAt) lru = l;
     }
     if (!lru) return false;
@@ -344,7 +349,7 @@ export class SessionRuntime {
     }
     for (const l of [...this.live.values()]) {
       const sb = l.sandbox;
-      if (l.turn || l.starting || !sb || sb.state !== 'ready' || sb.busy) continue;
+      if (l.turn || l.claiming || l.starting || !sb || sb.state !== 'ready' || sb.busy) continue;
       if (now - sb.lastUsedAt < this.deps.config.idleTimeoutMs) continue;
       await this.evictSession(l, 'idle');
       n++;
@@ -580,8 +585,23 @@ export class SessionRuntime {
     if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
     if (session.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
-    await this.deps.diskGuard?.assertRoom('a new turn');
+    // From here the session's sandbox is about to be used: no eviction may take it meanwhile.
     const known = this.live.get(session.id);
+    if (known) known.claiming++;
+    try {
+      return await this.startTurnClaimed(session, body, prompt, known);
+    } finally {
+      if (known) known.claiming--;
+    }
+  }
+
+  private async startTurnClaimed(
+    session: SessionRecord,
+    body: SendMessageBody,
+    prompt: MessageContent,
+    known: LiveSession | undefined,
+  ): Promise<TurnLog> {
+    await this.deps.diskGuard?.assertRoom('a new turn');
     // The last turn's end may still wait for the store (full disk): give it a moment.
     if (known?.releasing)
       await Promise.race([known.releasing, new Promise((r) => setTimeout(r, RELEASE_WAIT_MS).unref())]);
@@ -784,6 +804,7 @@ export class SessionRuntime {
         permit: undefined,
         queuePosition: 0,
         releasing: undefined,
+        claiming: 0,
       };
       this.live.set(session.id, live);
     }

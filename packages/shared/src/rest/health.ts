@@ -12,6 +12,10 @@ export const PoolStatsSchema = Type.Object({
   warm: Type.Integer(),
   /** Sandboxes being started. */
   starting: Type.Integer(),
+  /** Sandbox starts admitted and booting (at most ASH_MAX_CONCURRENT_STARTS). */
+  startsRunning: Type.Integer(),
+  /** Sandbox starts waiting for admission, in order. */
+  startsQueued: Type.Integer(),
   /** Maximum number of live sandboxes. */
   maxCapacity: Type.Integer(),
   /** Sessions created on a pre-warmed sandbox. */
