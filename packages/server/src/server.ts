@@ -344,17 +344,17 @@ async function createLocked(
   const health = async (): Promise<Health> => {
     const disk = await diskGuard.problem();
     return {
-    status: disk ? 'degraded' : 'ok',
-    reasons: disk ? [disk] : [],
-    version: SERVER_VERSION,
-    uptime: (Date.now() - startedAt) / 1000,
-    activeSessions: await repos.sessions.countActive(),
-    activeSandboxes: runtime.liveSandboxCount,
-    coordinatorId,
-    pool: runtime.stats(),
-    sandbox: sandboxes.info,
-    warnings,
-  };
+      status: disk ? 'degraded' : 'ok',
+      reasons: disk ? [disk] : [],
+      version: SERVER_VERSION,
+      uptime: (Date.now() - startedAt) / 1000,
+      activeSessions: await repos.sessions.countActive(),
+      activeSandboxes: runtime.liveSandboxCount,
+      coordinatorId,
+      pool: runtime.stats(),
+      sandbox: sandboxes.info,
+      warnings,
+    };
   };
 
   const app = await buildApp({

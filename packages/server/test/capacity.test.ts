@@ -51,7 +51,8 @@ describe('exact capacity under concurrency', () => {
       ids.push(await createSession(t.url, 'cap'));
       await eventually(async () => (await health(t)).pool.starting === 0, 60_000, 'the sandbox to start');
     }
-    for (const id of ids) t.model.forSession(id).enqueue({ slow: { deltas: 20, intervalMs: 100, text: 'x' } });
+    for (const id of ids)
+      t.model.forSession(id).enqueue({ slow: { deltas: 20, intervalMs: 100, text: 'x' } });
     const watch = watchPool(t);
     const results = await Promise.all(ids.map((id) => sendTurn(t.url, id, { content: 'go' })));
     const seen = await watch.stop();

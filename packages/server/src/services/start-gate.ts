@@ -73,7 +73,8 @@ export class StartGate {
       this.running++;
       return ticket;
     }
-    if (this.queue.length >= this.opts.maxQueued) throw this.refusal('too many sandboxes are waiting to start');
+    if (this.queue.length >= this.opts.maxQueued)
+      throw this.refusal('too many sandboxes are waiting to start');
     ticket.granted = new Promise<void>((resolve, reject) => {
       const w: Waiter = { ticket, onPosition, resolve, reject, timer: undefined };
       w.timer = setTimeout(() => {
