@@ -44,7 +44,7 @@ export function sessionRoutes(
           tags: ['sessions'],
           summary: 'Create a session on an agent',
           body: CreateSessionBodySchema,
-          response: { 201: SessionResponseSchema, ...errorResponses(400, 401, 404, 422, 503) },
+          response: { 201: SessionResponseSchema, ...errorResponses(400, 401, 404, 422, 503, 507) },
         },
       },
       async (req, reply) => reply.code(201).send({ session: await sessions.create(req.tenantId, req.body) }),
@@ -103,7 +103,7 @@ export function sessionRoutes(
             params,
             response: {
               [action === 'fork' ? 201 : 200]: SessionResponseSchema,
-              ...errorResponses(401, 404, 409, 410, 422, 503),
+              ...errorResponses(401, 404, 409, 410, 422, 503, 507),
             },
           },
         },
@@ -138,7 +138,7 @@ export function sessionRoutes(
           summary: 'Send a message; the turn streams back as SSE',
           params,
           body: SendMessageBodySchema,
-          response: { 200: SseResponse, ...errorResponses(400, 401, 404, 409, 410, 413, 415, 503) },
+          response: { 200: SseResponse, ...errorResponses(400, 401, 404, 409, 410, 413, 415, 503, 507) },
         },
       },
       async (req, reply) => {

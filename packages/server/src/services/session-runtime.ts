@@ -480,6 +480,8 @@ export class SessionRuntime {
           return undefined;
         }
         spare.sandbox = sandbox;
+        // Idle from when it is warm (a start that waited at the start gate is not idle time).
+        spare.createdAt = Date.now();
         return sandbox;
       } catch (err) {
         this.counters.sandboxStartFailures++;
