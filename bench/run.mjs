@@ -118,6 +118,7 @@ async function main() {
     const dataDir = join(work, `data-${servers.length}`);
     const proc = await startAshProcess(
       serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_LOG_LEVEL: 'info', ...extra } }),
+      120_000,
     );
     servers.push(proc);
     const client = new AshClient({ serverUrl: proc.url, apiKey: TEST_API_KEY });

@@ -941,12 +941,9 @@ export class SessionRuntime {
       this.unsettled.delete(log);
       if (live.releasing === done) live.releasing = undefined;
     });
-    if (log.persistFailure) {
-      live.releasing = done;
-      return Promise.resolve();
-    }
     live.releasing = done;
-    return attempted;
+    // A failed turn's end may wait long for the disk: its stream ends now, the release follows.
+    return log.persistFailure ? Promise.resolve() : attempted;
   }
 
   /** Agent config + session config + turn options → what the bridge passes to the SDK (see session-options.ts). */
@@ -1030,6 +1027,7 @@ export class SessionRuntime {
       }
       if (live.queuePosition > 0) log.notice(`queued position=${live.queuePosition}`);
       const sandbox = await this.ensureSandbox(live, session, slot);
+      if (log.persistFailure) return; // the user message could not be stored: nothing runs
       if (running.interruptRequested) {
         outcome = 'interrupted';
         return;
