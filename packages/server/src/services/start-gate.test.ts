@@ -29,7 +29,7 @@ describe('StartGate', () => {
     await e.granted;
     expect(order).toEqual(['c', 'e']);
     expect(seen.c).toEqual([1, 0]);
-    expect(seen.e.at(-1)).toBe(0);
+    expect(seen.e!.at(-1)).toBe(0);
     c.release();
     e.release();
     e.release(); // idempotent
