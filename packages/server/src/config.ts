@@ -46,7 +46,7 @@ export const EnvSchema = Type.Object({
   /** Sandbox starts that may wait for one of those; more are refused with 503 `capacity_reached`. */
   ASH_START_QUEUE_MAX: Int(256, 0, 100_000),
   /** Longest wait in the start queue before the turn ends with `capacity_reached`, ms. */
-  ASH_START_QUEUE_TIMEOUT_MS: Int(120_000, 100),
+  ASH_START_QUEUE_TIMEOUT_MS: Int(300_000, 100),
   /** Below this much free space in the data dir (MiB) new sessions, turns and uploads answer 507 (0 = off). */
   ASH_MIN_FREE_DISK_MB: Int(256, 0),
   /** Bridge processes kept started ahead of time, given to the next sandbox that starts (saves ~200 ms). */
