@@ -51,7 +51,7 @@ interface LiveSession {
   turn: RunningTurn | undefined;
   lastTurn: TurnLog | undefined;
   /** The prewarm's slot reservation under way (a turn waits for it rather than reserving twice). */
-  reserving: Promise<SlotReservation> | undefined;
+  reserving: Promise<SlotReservation | undefined> | undefined;
   /** The start permit, held from the sandbox start until its Claude process is up. */
   permit: StartTicket | undefined;
   /** Place of this session's sandbox start in the start queue (0: not waiting). */
@@ -540,8 +540,12 @@ export class SessionRuntime {
   prewarm(session: SessionRecord): void {
     if (this.closed) return;
     const live = this.entry(session);
-    if (live.sandbox || live.starting || live.reserving) return;
-    const reserving = this.reserveSlot();
+    if (live.reserving) return;
+    // A slot for a new start; a live sandbox or a start under way is only warmed.
+    const reserving =
+      live.sandbox?.state === 'ready' || live.starting
+        ? Promise.resolve<SlotReservation | undefined>(undefined)
+        : this.reserveSlot();
     live.reserving = reserving;
     const clear = () => {
       if (live.reserving === reserving) live.reserving = undefined;
