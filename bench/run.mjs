@@ -5,9 +5,11 @@
 //
 //   npm run bench            (after npm install; needs bubblewrap and cgroups like the server)
 //   BENCH_N=20 npm run bench
+//   BENCH_ONLY=burst npm run bench   (only the burst phase: admission control vs none)
+//   BENCH_BURST_ROUNDS=2             (burst rounds per setting, interleaved)
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { query } from '@anthropic-ai/claude-agent-sdk';
@@ -16,6 +18,8 @@ import { ScriptedModel, TEST_API_KEY, serverEnv, startAshProcess } from '@ash-ai
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(process.env.BENCH_N ?? 20);
+const ONLY = process.env.BENCH_ONLY;
+const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 2);
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -37,10 +41,12 @@ async function waitFor(fn, timeoutMs = 30_000) {
 async function ashTurn(client, sessionId, content) {
   const t0 = now();
   let first;
+  let error;
   for await (const ev of client.sessions.send(sessionId, content)) {
     if (ev.event === 'text_delta' && first === undefined) first = now() - t0;
+    if (ev.event === 'error') error = ev.data;
     if (ev.event === 'done' && ev.data.outcome !== 'completed')
-      throw new Error(`turn ended ${ev.data.outcome}`);
+      throw new Error(`turn ended ${ev.data.outcome}: ${JSON.stringify(error)}`);
   }
   return { firstToken: first, total: now() - t0 };
 }
@@ -114,6 +120,7 @@ async function main() {
     const dataDir = join(work, `data-${servers.length}`);
     const proc = await startAshProcess(
       serverEnv({ dataDir, modelUrl: model.url, extra: { ASH_LOG_LEVEL: 'info', ...extra } }),
+      120_000,
     );
     servers.push(proc);
     const client = new AshClient({ serverUrl: proc.url, apiKey: TEST_API_KEY });
@@ -121,6 +128,74 @@ async function main() {
     return { proc, client, dataDir };
   };
   try {
+    if (ONLY !== 'burst') await phases(start, model, work, results);
+    // 7. A burst of first turns: admission control for sandbox starts vs none, interleaved.
+    results.burst = await burstPhase(start);
+  } finally {
+    for (const s of servers) await s.stop().catch(() => undefined);
+    await model.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+  report(results);
+}
+
+/**
+ * 10x the start concurrency (ASH_MAX_CONCURRENT_STARTS, default the CPU count) of new sessions
+ * and their first turns, all at once: with admission control (the default) and without it (the
+ * setting raised past the burst), rounds interleaved so both see the same machine. Each turn's
+ * time is from the burst's start to its `done`; no turn may fail.
+ */
+async function burstPhase(start) {
+  const concurrency = availableParallelism();
+  const size = 10 * concurrency;
+  const common = {
+    ASH_PREWARM_COUNT: '0',
+    ASH_MAX_SANDBOXES: String(size + 4),
+    ASH_START_QUEUE_MAX: String(size * 2),
+    // A loaded shared machine can take minutes for the burst: the bench measures, it does not refuse.
+    ASH_START_QUEUE_TIMEOUT_MS: '1800000',
+  };
+  const gated = await start({ ...common, ASH_MAX_CONCURRENT_STARTS: String(concurrency) });
+  const open = await start({ ...common, ASH_MAX_CONCURRENT_STARTS: String(size * 10) });
+  const times = { admission: [], none: [] };
+  const loads = { admission: [], none: [] };
+  const burst = async (client, kind) => {
+    const load0 = loadavg()[0];
+    const t0 = now();
+    const ids = [];
+    const done = await Promise.all(
+      Array.from({ length: size }, async () => {
+        const s = await client.sessions.create('bench');
+        ids.push(s.id);
+        await ashTurn(client, s.id, 'hello');
+        return now() - t0;
+      }),
+    );
+    times[kind].push(...done);
+    loads[kind].push([load0, loadavg()[0]]);
+    process.stdout.write(
+      `burst ${kind}: p50 ${ms(pct(done, 50))} p95 ${ms(pct(done, 95))} load ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}\n`,
+    );
+    for (const id of ids) await client.sessions.end(id);
+    await waitFor(async () => (await client.health()).pool.live === 0, 60_000);
+  };
+  for (let round = 0; round < BURST_ROUNDS; round++) {
+    // Alternate which goes first, so neither always follows the other's leftovers.
+    const order = round % 2 === 0 ? ['admission', 'none'] : ['none', 'admission'];
+    for (const kind of order) await burst(kind === 'admission' ? gated.client : open.client, kind);
+  }
+  return {
+    concurrency,
+    size,
+    rounds: BURST_ROUNDS,
+    admission: summary(times.admission),
+    none: summary(times.none),
+    loads,
+  };
+}
+
+async function phases(start, model, work, results) {
+  {
     // 1. Session creation, cold (no warm sandbox).
     {
       const { client } = await start({ ASH_PREWARM_COUNT: '0', ASH_MAX_SANDBOXES: '200' });
@@ -236,32 +311,45 @@ async function main() {
         pausedProcesses: processesOf(s.id).length,
       };
     }
-  } finally {
-    for (const s of servers) await s.stop().catch(() => undefined);
-    await model.close();
-    rmSync(work, { recursive: true, force: true });
   }
-  report(results);
+}
+
+/** The burst section of the report. */
+function burstLines(b) {
+  const ratio = b.admission.p50 / b.none.p50;
+  const fmt = (xs) => xs.map(([a, z]) => `${a.toFixed(1)}→${z.toFixed(1)}`).join(', ');
+  return [
+    `Burst: ${b.size} new sessions and their first turns at once (10x the start concurrency ${b.concurrency}), ${b.rounds} rounds per setting, interleaved; time from the burst's start to each turn's \`done\`; every turn completed.`,
+    '',
+    '| burst of first turns | p50 | p95 | n | 1-min load average (start→end of each burst) |',
+    '|---|---|---|---|---|',
+    `| admission control (ASH_MAX_CONCURRENT_STARTS=${b.concurrency}) | ${ms(b.admission.p50)} | ${ms(b.admission.p95)} | ${b.admission.n} | ${fmt(b.loads.admission)} |`,
+    `| no admission control (ASH_MAX_CONCURRENT_STARTS=${b.size * 10}) | ${ms(b.none.p50)} | ${ms(b.none.p95)} | ${b.none.n} | ${fmt(b.loads.none)} |`,
+    '',
+    `| ratio (admission / none, p50) | ${ratio.toFixed(2)}x | target ≤ 0.6x | ${ratio <= 0.6 ? 'met' : 'NOT met'} |`,
+    '|---|---|---|---|',
+    '',
+  ];
 }
 
 function report(r) {
+  if (ONLY === 'burst')
+    return writeReport([
+      `# Benchmark ${new Date().toISOString().slice(0, 10)} (burst)`,
+      '',
+      machineLine(),
+      '',
+      ...burstLines(r.burst),
+    ]);
   const ratioFirstCold = r.firstTurnCold.p50 / r.directFirst.p50;
   const ratioFirstWarm = r.firstTurnWarmPool.p50 / r.directFirst.p50;
   const ratioLater = r.laterTurns.p50 / r.directLater.p50;
   const check = (ok) => (ok ? 'met' : 'NOT met');
   const date = new Date().toISOString().slice(0, 10);
-  let cpu = cpus()[0]?.model ?? 'unknown';
-  let kernel = '';
-  try {
-    kernel = execSync('uname -sr').toString().trim();
-  } catch {
-    kernel = '';
-  }
-  cpu = cpu.trim();
   const lines = [
     `# Benchmark ${date}`,
     '',
-    `Machine: ${hostname()}, ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`,
+    machineLine(),
     `Command: \`npm run bench\` (BENCH_N=${N}). Model: the scripted Messages API server on loopback (replies in ~1 ms), so times are Ash's own overhead plus the Claude process; the real SDK ${'0.3.332'} is used throughout.`,
     '',
     '| measure | p50 | p95 | target | |',
@@ -286,7 +374,24 @@ function report(r) {
       `${r.memory.activeCgroupMb !== null ? ` (its sandbox cgroup accounts ${r.memory.activeCgroupMb.toFixed(0)} MB, page cache included)` : ''}; ` +
       `a paused (parked) session runs ${r.memory.pausedProcesses} processes.`,
     '',
+    ...burstLines(r.burst),
   ];
+  writeReport(lines);
+}
+
+function machineLine() {
+  let kernel = '';
+  try {
+    kernel = execSync('uname -sr').toString().trim();
+  } catch {
+    kernel = '';
+  }
+  const cpu = (cpus()[0]?.model ?? 'unknown').trim();
+  return `Machine: ${hostname()}, ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`;
+}
+
+function writeReport(lines) {
+  const date = new Date().toISOString().slice(0, 10);
   const text = lines.join('\n');
   process.stdout.write(`${text}\n`);
   const dir = join(ROOT, 'docs', 'benchmarks');

@@ -31,6 +31,7 @@ import { fileRoutes } from './routes/files.js';
 import { workspaceRoutes } from './routes/workspace.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { credentialRoutes } from './routes/credentials.js';
+import type { DiskGuard } from './services/disk-guard.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { internalRoutes } from './routes/internal.js';
@@ -73,6 +74,8 @@ export interface AppDeps {
   sessions: SessionService;
   runtime: SessionRuntime;
   health: () => Promise<Health>;
+  /** Free space of the data dir: the routes in {@link NEEDS_DISK} answer 507 when it is low. */
+  diskGuard?: DiskGuard;
   apiKeys: ApiKeyService;
   credentials: CredentialService;
   runners: RunnerService;
@@ -98,6 +101,23 @@ export interface AppDeps {
   /** Upstream Ash routes with its shapes: agent versions and config, analytics. */
   compat: CompatService;
 }
+
+/**
+ * Routes that start new work on the data disk (sessions, turns, uploads, deploys), by method and
+ * route pattern, with what the 507 refusal names. Checked before the body is read.
+ */
+const NEEDS_DISK = new Map<string, string>([
+  ['POST /api/sessions', 'a new session'],
+  ['POST /api/sessions/:id/fork', 'a fork'],
+  ['POST /api/sessions/:id/resume', 'a resume'],
+  ['POST /api/sessions/:id/messages', 'a new turn'],
+  ['POST /api/sessions/:id/attachments', 'an upload'],
+  ['POST /api/sessions/:id/files', 'an upload'],
+  ['POST /api/sessions/:id/workspace', 'a workspace restore'],
+  ['POST /api/agents', 'a deploy'],
+  ['POST /api/agents/:name/files', 'an upload'],
+  ['POST /api/queue', 'a queued message'],
+]);
 
 /** The OpenAPI view of a wildcard route: `*` becomes the path parameter `path` (the route is unchanged). */
 function namedWildcard(schema: FastifySchema, url: string): { schema: FastifySchema; url: string } {
@@ -219,6 +239,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
   });
 
+  const { diskGuard } = deps;
+  if (diskGuard) {
+    // After authentication (registered later than the auth hook), before any body is read.
+    app.addHook('onRequest', async (req) => {
+      const what = NEEDS_DISK.get(`${req.method} ${req.routeOptions.url}`);
+      if (what) await diskGuard.assertRoom(what);
+    });
+  }
   await app.register(healthRoutes(deps.health));
   await app.register(apiKeyRoutes(deps.apiKeys));
   await app.register(credentialRoutes(deps.credentials));

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -41,6 +41,14 @@ export const EnvSchema = Type.Object({
   ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
   /** Most live sandbox processes at once. */
   ASH_MAX_SANDBOXES: Int(64, 1),
+  /** Sandboxes starting (Claude process booting) at once; default the number of CPUs. */
+  ASH_MAX_CONCURRENT_STARTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+  /** Sandbox starts that may wait for one of those; more are refused with 503 `capacity_reached`. */
+  ASH_START_QUEUE_MAX: Int(256, 0, 100_000),
+  /** Longest wait in the start queue before the turn ends with `capacity_reached`, ms. */
+  ASH_START_QUEUE_TIMEOUT_MS: Int(300_000, 100),
+  /** Below this much free space in the data dir (MiB) new sessions, turns and uploads answer 507 (0 = off). */
+  ASH_MIN_FREE_DISK_MB: Int(256, 0),
   /** Bridge processes kept started ahead of time, given to the next sandbox that starts (saves ~200 ms). */
   ASH_SPARE_BRIDGES: Int(1, 0, 16),
   /** Pre-warmed sandboxes kept per agent (an agent's `config.preWarmCount` overrides it). */
@@ -166,6 +174,12 @@ export interface Config {
   sandboxGid: number | undefined;
   sandboxLimits: SandboxLimits;
   maxSandboxes: number;
+  /** ASH_MAX_CONCURRENT_STARTS (default: CPUs). */
+  maxConcurrentStarts: number;
+  startQueueMax: number;
+  startQueueTimeoutMs: number;
+  /** ASH_MIN_FREE_DISK_MB. */
+  minFreeDiskMb: number;
   prewarmCount: number;
   spareBridges: number;
   poolRefillDelayMs: number;
@@ -335,6 +349,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       diskMb: e.ASH_SANDBOX_DISK_MB,
     },
     maxSandboxes: e.ASH_MAX_SANDBOXES,
+    maxConcurrentStarts: e.ASH_MAX_CONCURRENT_STARTS ?? Math.max(1, availableParallelism()),
+    startQueueMax: e.ASH_START_QUEUE_MAX,
+    startQueueTimeoutMs: e.ASH_START_QUEUE_TIMEOUT_MS,
+    minFreeDiskMb: e.ASH_MIN_FREE_DISK_MB,
     prewarmCount: e.ASH_PREWARM_COUNT,
     spareBridges: e.ASH_SPARE_BRIDGES,
     poolRefillDelayMs: e.ASH_POOL_REFILL_DELAY_MS,

@@ -35,3 +35,16 @@ export const notFound = (
 /** Builds a 400 `validation_failed` naming one field. */
 export const invalidField = (path: string, message: string): AppError =>
   new AppError('validation_failed', `${path}: ${message}`, { errors: [{ path, message }] });
+
+/**
+ * True when an error (or one it wraps) says the disk or a quota is full: ENOSPC/EDQUOT from the
+ * file system, SQLITE_FULL, PostgreSQL 53100 (disk_full).
+ */
+export function isStorageFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === '53100') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -27,6 +27,7 @@ import { SessionConfigService } from './services/session-config.js';
 import { loadPricing } from './services/usage-prices.js';
 import { UsageService } from './services/usage-service.js';
 import { SessionPaths } from './services/session-paths.js';
+import { DiskGuard } from './services/disk-guard.js';
 import { SessionRuntime } from './services/session-runtime.js';
 import { closeInterruptedTurn, SessionOwnership } from './services/session-ownership.js';
 import { SessionService } from './services/session-service.js';
@@ -168,7 +169,9 @@ async function createLocked(
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
   const usage = new UsageService({ repos, pricing, log: logger.child({ component: 'usage' }) });
   let sessions: SessionService | undefined;
+  const diskGuard = new DiskGuard(config.dataDir, config.minFreeDiskMb);
   const runtime = new SessionRuntime({
+    diskGuard,
     repos,
     sandboxes,
     paths,
@@ -341,25 +344,29 @@ async function createLocked(
 
   const startedAt = Date.now();
   const coordinatorId = `${hostname()}-${process.pid}`;
-  const health = async (): Promise<Health> => ({
-    status: 'ok',
-    version: SERVER_VERSION,
-    uptime: Math.floor((Date.now() - startedAt) / 1000),
-    activeSessions: await repos.sessions.countActive(),
-    activeSandboxes: runtime.liveSandboxCount,
-    coordinatorId,
-    pool: runtime.stats(),
-    sandbox: sandboxes.info,
-    warnings,
-    uploadLimits: {
-      agentBytes: config.agentMaxSizeBytes,
-      messageBytes: config.messageMaxSizeBytes,
-      fileBytes: config.data.fileMaxBytes,
-      fileBatchBytes: config.data.batchMaxBytes,
-      attachmentBytes: config.data.attachmentMaxBytes,
-      bundleBytes: config.data.bundleMaxBytes,
-    },
-  });
+  const health = async (): Promise<Health> => {
+    const disk = await diskGuard.problem();
+    return {
+      status: disk ? 'degraded' : 'ok',
+      reasons: disk ? [disk] : [],
+      version: SERVER_VERSION,
+      uptime: Math.floor((Date.now() - startedAt) / 1000),
+      activeSessions: await repos.sessions.countActive(),
+      activeSandboxes: runtime.liveSandboxCount,
+      coordinatorId,
+      pool: runtime.stats(),
+      sandbox: sandboxes.info,
+      warnings,
+      uploadLimits: {
+        agentBytes: config.agentMaxSizeBytes,
+        messageBytes: config.messageMaxSizeBytes,
+        fileBytes: config.data.fileMaxBytes,
+        fileBatchBytes: config.data.batchMaxBytes,
+        attachmentBytes: config.data.attachmentMaxBytes,
+        bundleBytes: config.data.bundleMaxBytes,
+      },
+    };
+  };
 
   const app = await buildApp({
     logger,
@@ -368,6 +375,7 @@ async function createLocked(
     sessions: sessionService,
     runtime,
     health,
+    diskGuard,
     apiKeys,
     credentials,
     runners: new RunnerService(repos),

@@ -114,14 +114,14 @@ describe('capacity, eviction and the idle sweep', () => {
     const s1 = await createSession(t.url, 'cap');
     const s2 = await createSession(t.url, 'cap');
     await eventually(async () => (await health(t)).pool.live === 2, 20_000, 'two sandboxes');
-    t.model.forSession(s1).enqueue({ slow: { deltas: 40, intervalMs: 100 } });
+    t.model.forSession(s1).enqueue({ slow: { deltas: 150, intervalMs: 100 } });
     const busy1 = sendTurn(t.url, s1, { content: 'busy one' });
     await eventually(() => t.model.messageRequests(s1).length > 0, 10_000, 's1 busy');
 
     const s3 = await createSession(t.url, 'cap'); // takes s2's slot
     expect((await api(t.url, 'GET', `/api/sessions/${s2}`)).body.session.status).toBe('paused');
     expect(sandboxLeftovers(s2).processes).toEqual([]);
-    t.model.forSession(s3).enqueue({ slow: { deltas: 40, intervalMs: 100 } });
+    t.model.forSession(s3).enqueue({ slow: { deltas: 150, intervalMs: 100 } });
     const busy3 = sendTurn(t.url, s3, { content: 'busy three' });
     await eventually(() => t.model.messageRequests(s3).length > 0, 20_000, 's3 busy');
 

@@ -95,6 +95,11 @@ export const ErrorCodes = {
   sandbox_unavailable: 503,
   /** Object storage (local disk or S3) failed or is unreachable; nothing was changed. Retry later. */
   storage_unavailable: 503,
+  /**
+   * The server's data disk is full or under ASH_MIN_FREE_DISK_MB: new sessions, turns and uploads
+   * are refused before they start; a turn whose history cannot be stored ends with it (stream).
+   */
+  insufficient_storage: 507,
   /** A feature is switched off by configuration (e.g. credentials without ASH_CREDENTIAL_KEY). */
   feature_unavailable: 503,
   /** stream: the model API answered with an error. */

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, problem, type ErrorCode, type FieldError } from '@ash-ai/shared';
-import { AppError } from '../errors.js';
+import { AppError, isStorageFull } from '../errors.js';
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -110,6 +110,16 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       request.log.info({ err }, 'client error');
       return send(reply, 'validation_failed', 'the request is invalid', { status: err.statusCode });
+    }
+    if (isStorageFull(err)) {
+      // A full disk (or quota) is the operator's to fix, not a bug: 507 with the reason.
+      request.log.error({ err }, 'a write failed: the disk is full');
+      reply.header('Retry-After', '30');
+      return send(
+        reply,
+        'insufficient_storage',
+        "the server's data disk is full; nothing more can be stored until space is freed",
+      );
     }
     request.log.error({ err }, 'unhandled error');
     return send(reply, 'internal_error', 'an unexpected error occurred; it has been logged');

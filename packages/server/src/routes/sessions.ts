@@ -48,7 +48,7 @@ export function sessionRoutes(
           tags: ['sessions'],
           summary: 'Create a session on an agent',
           body: CreateSessionBodySchema,
-          response: { 201: SessionResponseSchema, ...errorResponses(400, 401, 404, 422, 503) },
+          response: { 201: SessionResponseSchema, ...errorResponses(400, 401, 404, 422, 503, 507) },
         },
       },
       async (req, reply) => reply.code(201).send({ session: await sessions.create(req.tenantId, req.body) }),
@@ -107,7 +107,7 @@ export function sessionRoutes(
             params,
             response: {
               [action === 'fork' ? 201 : 200]: SessionResponseSchema,
-              ...errorResponses(401, 404, 409, 410, 422, 503),
+              ...errorResponses(401, 404, 409, 410, 422, 503, 507),
             },
           },
         },
@@ -144,12 +144,12 @@ export function sessionRoutes(
           summary: 'Send a message; the turn streams back as SSE',
           params,
           body: SendMessageBodySchema,
-          response: { 200: SseResponse, ...errorResponses(400, 401, 404, 409, 410, 413, 415, 503) },
+          response: { 200: SseResponse, ...errorResponses(400, 401, 404, 409, 410, 413, 415, 503, 507) },
         },
       },
       async (req, reply) => {
         const turn = await sessions.sendMessage(req.tenantId, req.params.id, req.body);
-        return sendSse(reply, turn.subscribe(0), { heartbeatMs: opts.heartbeatMs });
+        return sendSse(reply, turn.stream(0), { heartbeatMs: opts.heartbeatMs });
       },
     );
 

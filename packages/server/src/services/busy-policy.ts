@@ -5,12 +5,14 @@ import type { Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError } from '../errors.js';
 import type { SessionRuntime } from './session-runtime.js';
 import { validateSdkOptions } from './session-options.js';
-import type { TurnLog } from './turn-log.js';
+import type { SseComment, TurnLog } from './turn-log.js';
 
 /** A turn's event stream, as `POST /messages` and the queue processor read it. */
 export interface TurnStream {
   /** Events with `id > after`, then the live rest of the turn, ending after `done`. */
   subscribe(after: number): AsyncGenerator<StreamEvent>;
+  /** Like `subscribe`, with transient notices (start-queue position) as SSE comments. */
+  stream(after: number): AsyncGenerator<StreamEvent | SseComment>;
 }
 
 export interface TurnSchedulerDeps {
@@ -148,6 +150,17 @@ class PendingTurn implements TurnStream {
       return;
     }
     yield* log.subscribe(after);
+  }
+
+  async *stream(after: number): AsyncGenerator<StreamEvent | SseComment> {
+    let log: TurnLog;
+    try {
+      log = await this.started;
+    } catch (err) {
+      yield* this.failed(err);
+      return;
+    }
+    yield* log.stream(after);
   }
 
   /** `error` + `done` for a message that never got its turn, numbered and recorded like lifecycle events. */

@@ -23,7 +23,7 @@ import {
 import { rm } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { AgentRecord, Repos, SessionRecord } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, isStorageFull, notFound } from '../errors.js';
 import type { AgentStore } from '../storage/agent-store.js';
 import { AsyncLock } from './async-lock.js';
 import { PoolCounters } from './pool-stats.js';
@@ -31,8 +31,13 @@ import type { CredentialResolver } from './credential-service.js';
 import { resolveSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
+import { StartGate, type StartTicket } from './start-gate.js';
 import { TurnLog } from './turn-log.js';
+import type { DiskGuard } from './disk-guard.js';
 import { ownedElsewhere, ownedElsewhereError } from './session-ownership.js';
+
+/** How long a new turn waits for the previous turn's pending release (full disk), ms. */
+const RELEASE_WAIT_MS = 2000;
 
 /** How long a finished turn stays in memory for late reconnects, ms. */
 const FINISHED_TURN_TTL_MS = 5 * 60_000;
@@ -45,6 +50,22 @@ interface LiveSession {
   starting: Promise<Sandbox> | undefined;
   turn: RunningTurn | undefined;
   lastTurn: TurnLog | undefined;
+  /** The prewarm's slot reservation under way (a turn waits for it rather than reserving twice). */
+  reserving: Promise<SlotReservation | undefined> | undefined;
+  /** The start permit, held from the sandbox start until its Claude process is up. */
+  permit: StartTicket | undefined;
+  /** Place of this session's sandbox start in the start queue (0: not waiting). */
+  queuePosition: number;
+  /** A finished turn's slot release still being retried (its end not stored yet: full disk). */
+  releasing: Promise<void> | undefined;
+  /** Turns being started (never evicted meanwhile: their sandbox is about to be used). */
+  claiming: number;
+}
+
+/** A reserved sandbox slot: counts as used until released (the started sandbox then counts itself). */
+export interface SlotReservation {
+  /** Idempotent. */
+  release(): void;
 }
 
 interface RunningTurn {
@@ -72,6 +93,8 @@ export interface SessionRuntimeDeps {
     session: { id: string; tenantId: string },
     reason: 'idle' | 'capacity' | 'credential_revoked',
   ) => Promise<void>;
+  /** Free space of the data dir: new turns are refused with 507 below the threshold. */
+  diskGuard?: DiskGuard;
   /** Decrypts a session's credential when its sandbox starts. */
   credentials: CredentialResolver;
   /** Usage metering and budgets (issue 6). */
@@ -148,12 +171,23 @@ export class SessionRuntime {
   /** Per agent: bumped by {@link dropSpares}, so a refill begun before the drop starts nothing after it. */
   private readonly spareGeneration = new Map<string, number>();
   private readonly slotLock = new AsyncLock();
-  private startingCount = 0;
+  /** Slots reserved for sandboxes being started (not yet in the manager's list). */
+  private reservedSlots = 0;
+  /** Admission control of sandbox starts (ASH_MAX_CONCURRENT_STARTS). */
+  readonly startGate: StartGate;
+  /** Finished turns whose end is not stored yet (given up at shutdown). */
+  private readonly unsettled = new Set<TurnLog>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
   readonly counters = new PoolCounters();
 
-  constructor(private readonly deps: SessionRuntimeDeps) {}
+  constructor(private readonly deps: SessionRuntimeDeps) {
+    this.startGate = new StartGate({
+      maxConcurrent: deps.config.maxConcurrentStarts,
+      maxQueued: deps.config.startQueueMax,
+      maxWaitMs: deps.config.startQueueTimeoutMs,
+    });
+  }
 
   /** Starts the idle sweep (stops sandboxes of sessions idle longer than ASH_IDLE_TIMEOUT_MS). */
   start(): void {
@@ -179,7 +213,9 @@ export class SessionRuntime {
       running,
       idle,
       warm,
-      starting: this.startingCount,
+      starting: this.reservedSlots,
+      startsRunning: this.startGate.stats.starting,
+      startsQueued: this.startGate.stats.queued,
       maxCapacity: this.deps.config.maxSandboxes,
       preWarmHits: this.counters.preWarmHits,
       resumeWarmHits: this.counters.resumeWarmHits,
@@ -203,18 +239,36 @@ export class SessionRuntime {
    * @throws AppError 503 `capacity_reached` (with Retry-After) when every sandbox is busy.
    */
   async ensureCapacity(): Promise<void> {
-    await this.slotLock.run(async () => {
-      if (this.usedSlots() < this.deps.config.maxSandboxes) return;
-      if (!(await this.evictOne())) {
+    (await this.reserveSlot()).release();
+  }
+
+  /**
+   * Reserves a slot for a sandbox about to start, atomically with the check (so concurrent starts
+   * never exceed ASH_MAX_SANDBOXES), evicting as {@link ensureCapacity} does. Release it once the
+   * sandbox is started (it then counts itself) or when the start is given up.
+   * @throws AppError 503 `capacity_reached` (with Retry-After) when every sandbox is busy.
+   */
+  async reserveSlot(): Promise<SlotReservation> {
+    return this.slotLock.run(async () => {
+      if (this.usedSlots() >= this.deps.config.maxSandboxes && !(await this.evictOne())) {
         throw new AppError('capacity_reached', 'every sandbox is busy; retry later', {
           headers: { 'Retry-After': '5' },
         });
       }
+      this.reservedSlots++;
+      let held = true;
+      return {
+        release: () => {
+          if (!held) return;
+          held = false;
+          this.reservedSlots--;
+        },
+      };
     });
   }
 
   private usedSlots(): number {
-    return this.deps.sandboxes.all().length + this.startingCount;
+    return this.deps.sandboxes.all().length + this.reservedSlots;
   }
 
   /** Frees one slot: the oldest warm spare first, else the least recently used idle session. */
@@ -229,7 +283,8 @@ export class SessionRuntime {
     }
     let lru: LiveSession | undefined;
     for (const l of this.live.values()) {
-      if (l.turn || l.starting || !l.sandbox || l.sandbox.state !== 'ready' || l.sandbox.busy) continue;
+      if (l.turn || l.claiming || l.starting || !l.sandbox || l.sandbox.state !== 'ready' || l.sandbox.busy)
+        continue;
       if (!lru || l.sandbox.lastUsedAt < lru.sandbox!.lastUsedAt) lru = l;
     }
     if (!lru) return false;
@@ -303,7 +358,7 @@ export class SessionRuntime {
     }
     for (const l of [...this.live.values()]) {
       const sb = l.sandbox;
-      if (l.turn || l.starting || !sb || sb.state !== 'ready' || sb.busy) continue;
+      if (l.turn || l.claiming || l.starting || !sb || sb.state !== 'ready' || sb.busy) continue;
       if (now - sb.lastUsedAt < this.deps.config.idleTimeoutMs) continue;
       await this.evictSession(l, 'idle');
       n++;
@@ -343,18 +398,25 @@ export class SessionRuntime {
     for (const stale of list.filter((s) => s.agentVersion !== agent.version)) await this.discardSpare(stale);
     const current = (this.spares.get(key) ?? []).filter((s) => s.agentVersion === agent.version);
     for (let i = current.length; i < count; i++) {
+      let slot: SlotReservation;
       try {
-        await this.ensureCapacity();
+        slot = await this.reserveSlot();
       } catch {
         return; // no room: spares are an optimisation
       }
       // The agent's spares were dropped meanwhile (delete, env change), or the agent is gone or
       // redeployed (a delete drops its spares again once the record is gone): start none for it.
-      if (this.closed || (this.spareGeneration.get(key) ?? 0) !== generation) return;
-      const current = await this.deps.repos.agents.get(agent.tenantId, agent.name);
-      if (!current || current.version !== agent.version) return;
-      if (this.closed || (this.spareGeneration.get(key) ?? 0) !== generation) return;
-      this.startSpare(agent);
+      const dropped = () => this.closed || (this.spareGeneration.get(key) ?? 0) !== generation;
+      if (dropped()) {
+        slot.release();
+        return;
+      }
+      const record = await this.deps.repos.agents.get(agent.tenantId, agent.name);
+      if (!record || record.version !== agent.version || dropped()) {
+        slot.release();
+        return;
+      }
+      this.startSpare(agent, slot);
     }
   }
 
@@ -401,7 +463,7 @@ export class SessionRuntime {
     });
   }
 
-  private startSpare(agent: AgentRecord): void {
+  private startSpare(agent: AgentRecord, slot: SlotReservation): void {
     const id = randomUUID();
     const key = spareKey(agent.tenantId, agent.name);
     const spare: WarmSpare = {
@@ -416,10 +478,13 @@ export class SessionRuntime {
     const list = this.spares.get(key) ?? [];
     list.push(spare);
     this.spares.set(key, list);
-    this.startingCount++;
     spare.ready = (async () => {
+      let ticket: StartTicket | undefined;
       try {
         const { agents, paths, sandboxes } = this.deps;
+        // A spare boots a Claude process too: it takes its turn at the start gate.
+        ticket = this.startGate.acquire();
+        await ticket.granted;
         await agents.copyToWorkspace(agent.tenantId, agent.name, agent.version, paths.workspace(id));
         // Discarded while copying: start no sandbox (the discard removes the folder once this ends).
         if (!list.includes(spare)) return undefined;
@@ -447,6 +512,8 @@ export class SessionRuntime {
           return undefined;
         }
         spare.sandbox = sandbox;
+        // Idle from when it is warm (a start that waited at the start gate is not idle time).
+        spare.createdAt = Date.now();
         return sandbox;
       } catch (err) {
         this.counters.sandboxStartFailures++;
@@ -455,7 +522,8 @@ export class SessionRuntime {
         if (!spare.discarded) await this.discardSpare(spare, false);
         return undefined;
       } finally {
-        this.startingCount--;
+        ticket?.release();
+        slot.release();
       }
     })();
   }
@@ -543,11 +611,46 @@ export class SessionRuntime {
   prewarm(session: SessionRecord): void {
     if (this.closed) return;
     const live = this.entry(session);
-    void this.ensureSandbox(live, session)
+    if (live.reserving) return;
+    // A slot for a new start; a live sandbox or a start under way is only warmed.
+    const reserving =
+      live.sandbox?.state === 'ready' || live.starting
+        ? Promise.resolve<SlotReservation | undefined>(undefined)
+        : this.reserveSlot();
+    live.reserving = reserving;
+    const clear = () => {
+      if (live.reserving === reserving) live.reserving = undefined;
+    };
+    void reserving
+      .then(
+        (slot) => {
+          clear();
+          return this.ensureSandbox(live, session, slot);
+        },
+        (err: unknown) => {
+          clear();
+          throw err;
+        },
+      )
       .then(async (sb) => sb.warm(await this.sdkOptions(session, {}), this.conversation(session)))
       .catch((err: unknown) =>
         this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'),
-      );
+      )
+      .finally(() => this.releasePermit(live));
+  }
+
+  /** The Claude process is up (or its start is over): the next queued start may go. */
+  private releasePermit(live: LiveSession): void {
+    const permit = live.permit;
+    live.permit = undefined;
+    permit?.release();
+  }
+
+  /** Records a session's place in the start queue and tells its running turn's clients. */
+  private onQueuePosition(live: LiveSession, position: number): void {
+    live.queuePosition = position;
+    const log = live.turn?.log;
+    if (log && !log.finished) log.notice(position > 0 ? `queued position=${position}` : 'starting');
   }
 
   /**
@@ -559,11 +662,51 @@ export class SessionRuntime {
     if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
     if (session.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
-    // A session without a process needs a slot: answer 503 now rather than inside the stream.
-    // A start already under way (the prewarm at creation) may itself be waiting for room.
-    const pending = this.live.get(session.id)?.starting;
-    if (pending) await pending.catch(() => undefined);
-    if (!this.hasLiveSandbox(session.id)) await this.ensureCapacity();
+    // From here the session's sandbox is about to be used: no eviction may take it meanwhile.
+    const known = this.live.get(session.id);
+    if (known) known.claiming++;
+    try {
+      return await this.startTurnClaimed(session, body, prompt, known);
+    } finally {
+      if (known) known.claiming--;
+    }
+  }
+
+  private async startTurnClaimed(
+    session: SessionRecord,
+    body: SendMessageBody,
+    prompt: MessageContent,
+    known: LiveSession | undefined,
+  ): Promise<TurnLog> {
+    await this.deps.diskGuard?.assertRoom('a new turn');
+    // The last turn's end may still wait for the store (full disk): give it a moment.
+    if (known?.releasing)
+      await Promise.race([known.releasing, new Promise((r) => setTimeout(r, RELEASE_WAIT_MS).unref())]);
+    // A session without a process needs a slot: reserved now (503 before any byte of the stream),
+    // unless a start is already under way (the prewarm at creation holds one).
+    if (known?.reserving) await known.reserving.catch(() => undefined);
+    let slot: SlotReservation | undefined;
+    if (!this.hasLiveSandbox(session.id) && !known?.starting) {
+      if (!this.startGate.hasRoom())
+        throw new AppError('capacity_reached', 'too many sandboxes are waiting to start; retry later', {
+          headers: { 'Retry-After': '5' },
+        });
+      slot = await this.reserveSlot();
+    }
+    try {
+      return await this.claimTurn(session, body, prompt, slot);
+    } catch (err) {
+      slot?.release();
+      throw err;
+    }
+  }
+
+  private async claimTurn(
+    session: SessionRecord,
+    body: SendMessageBody,
+    prompt: MessageContent,
+    slot: SlotReservation | undefined,
+  ): Promise<TurnLog> {
     const turnId = randomUUID();
     const now = new Date().toISOString();
     const acquired = await this.deps.repos.sessions.acquireTurn(
@@ -580,6 +723,12 @@ export class SessionRuntime {
         throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
       if (current.ownerId && current.ownerId !== this.deps.ownerId)
         throw ownedElsewhereError(current, this.deps.config.ownerLeaseMs);
+      if (this.live.get(session.id)?.releasing)
+        throw new AppError(
+          'insufficient_storage',
+          "the session's last turn could not be stored yet (the server's data disk is full); retry when space is back",
+          { headers: { 'Retry-After': '5' } },
+        );
       throw new AppError(
         'session_busy',
         'the session is running a turn; wait for its `done` event, interrupt it, or send with onBusy',
@@ -595,20 +744,21 @@ export class SessionRuntime {
         (await this.deps.repos.sessions.update(record.tenantId, record.id, { status: 'active' })) ?? record;
     }
     const live = this.entry(record);
-    const log = new TurnLog(
+    let markEnded!: () => void;
+    const running = {
+      ended: new Promise<void>((r) => (markEnded = r)),
+      interruptRequested: false,
+    } as RunningTurn;
+    running.log = new TurnLog(
       record.id,
       record.tenantId,
       turnId,
       record,
       this.deps.repos.history,
       this.deps.log,
+      { onPersistFailure: (failure) => this.endTurnForStorage(live, running, failure) },
     );
-    let markEnded!: () => void;
-    const running: RunningTurn = {
-      log,
-      ended: new Promise((r) => (markEnded = r)),
-      interruptRequested: false,
-    };
+    const { log } = running;
     live.turn = running;
     // History keeps the message as sent (attachment references stay references, not their bytes).
     const sent = body.content;
@@ -619,8 +769,22 @@ export class SessionRuntime {
       text: typeof sent === 'string' ? sent : sdkMessageText({ message: { content: sent } }),
     });
     log.emit({ event: 'session_start', data: { sessionId: record.id, version: this.deps.version, turnId } });
-    void this.execute(live, running, record, body, prompt).finally(markEnded);
+    void this.execute(live, running, record, body, prompt, slot).finally(markEnded);
     return log;
+  }
+
+  /**
+   * The turn's history cannot be stored (full disk, database error): stop the turn now (its
+   * processes are killed; the bridge stays for the next turn). It ends with `error` + `done`.
+   */
+  private endTurnForStorage(
+    live: LiveSession,
+    running: RunningTurn,
+    failure: { code: ErrorCode; message: string },
+  ): void {
+    if (running.log.finished || running.hostEnd) return;
+    running.hostEnd = { outcome: 'error', error: failure };
+    void live.sandbox?.abortTurn(running.log.turnId, failure).catch(() => undefined);
   }
 
   /**
@@ -685,6 +849,7 @@ export class SessionRuntime {
     if (live.starting) await live.starting.catch(() => undefined);
     const sandbox = live.sandbox;
     live.sandbox = undefined;
+    this.releasePermit(live);
     if (sandbox) await sandbox.stop();
     this.live.delete(sessionId);
   }
@@ -697,6 +862,8 @@ export class SessionRuntime {
       for (const s of [...list]) await s.ready.catch(() => undefined);
     for (const list of [...this.spares.values()]) for (const s of [...list]) await this.discardSpare(s);
     await Promise.all([...this.live.keys()].map((id) => this.stop(id, 'shut down').catch(() => undefined)));
+    // Turns whose end is not stored yet stay open in the database: the next start closes them.
+    for (const log of this.unsettled) log.abandon();
   }
 
   private entry(session: SessionRecord): LiveSession {
@@ -710,20 +877,37 @@ export class SessionRuntime {
         starting: undefined,
         turn: undefined,
         lastTurn: undefined,
+        reserving: undefined,
+        permit: undefined,
+        queuePosition: 0,
+        releasing: undefined,
+        claiming: 0,
       };
       this.live.set(session.id, live);
     }
     return live;
   }
 
-  private async ensureSandbox(live: LiveSession, session: SessionRecord): Promise<Sandbox> {
+  /**
+   * The session's sandbox: the live one, the start under way, or a new start with `slot` (else a
+   * slot reserved here). A new start waits its turn at the start gate; its permit is held (in
+   * `live.permit`) until the Claude process is up.
+   */
+  private async ensureSandbox(
+    live: LiveSession,
+    session: SessionRecord,
+    slot?: SlotReservation,
+  ): Promise<Sandbox> {
+    if (live.sandbox?.state === 'ready' || live.starting) slot?.release();
     if (live.sandbox?.state === 'ready') return live.sandbox;
     if (live.starting) return live.starting;
     const start = (async () => {
       const { sandboxes, paths, repos, config } = this.deps;
-      await this.ensureCapacity();
-      this.startingCount++;
+      const reservation = slot ?? (await this.reserveSlot());
+      let ticket: StartTicket | undefined;
       try {
+        ticket = this.startGate.acquire((position) => this.onQueuePosition(live, position));
+        await ticket.granted;
         // A sandbox runs only on the session's owner: (re)claim it, atomically.
         const now = Date.now();
         const owned = await repos.sessions.claimOwnership(
@@ -765,14 +949,21 @@ export class SessionRuntime {
         this.counters.sandboxStarts++;
         sandbox.onExit(() => {
           if (live.sandbox === sandbox) live.sandbox = undefined;
+          if (live.permit === permit) this.releasePermit(live);
         });
         live.sandbox = sandbox;
+        const permit = ticket;
+        this.releasePermit(live);
+        live.permit = permit;
+        ticket = undefined;
         return sandbox;
       } catch (err) {
         if (!(err instanceof AppError)) this.counters.sandboxStartFailures++;
         throw err;
       } finally {
-        this.startingCount--;
+        ticket?.release();
+        live.queuePosition = 0;
+        reservation.release();
       }
     })();
     live.starting = start;
@@ -781,6 +972,53 @@ export class SessionRuntime {
     } finally {
       if (live.starting === start) live.starting = undefined;
     }
+  }
+
+  /**
+   * Releases a finished turn's slot in the database, recording the sequence numbers that are
+   * stored (never ones handed out but lost). When the turn's end is not stored yet (full disk) or
+   * the release fails, it is retried in the background until the store takes it, and
+   * `live.releasing` tells new turns to wait (507 instead of a stuck 409). Resolves after the first
+   * attempt.
+   */
+  private releaseWhenStored(live: LiveSession, session: SessionRecord, log: TurnLog): Promise<void> {
+    let firstAttempt!: () => void;
+    const attempted = new Promise<void>((r) => (firstAttempt = r));
+    this.unsettled.add(log);
+    const done = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        await log.flush();
+        if (!log.fullyStored) {
+          firstAttempt(); // abandoned (shutdown): the next start closes the turn
+          return;
+        }
+        try {
+          await this.deps.repos.sessions.releaseTurn(
+            session.id,
+            log.turnId,
+            log.storedCounters,
+            new Date().toISOString(),
+          );
+          return;
+        } catch (err) {
+          if (attempt === 1)
+            this.deps.log.error(
+              { err: errText(err), sessionId: session.id },
+              'could not release the turn slot; retrying',
+            );
+          firstAttempt();
+          if (this.closed) return;
+          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+        }
+      }
+    })().finally(() => {
+      firstAttempt();
+      this.unsettled.delete(log);
+      if (live.releasing === done) live.releasing = undefined;
+    });
+    live.releasing = done;
+    // A failed turn's end may wait long for the disk: its stream ends now, the release follows.
+    return log.persistFailure ? Promise.resolve() : attempted;
   }
 
   /** Agent config + session config + turn options → what the bridge passes to the SDK (see session-options.ts). */
@@ -846,6 +1084,7 @@ export class SessionRuntime {
     session: SessionRecord,
     body: SendMessageBody,
     prompt: MessageContent,
+    slot: SlotReservation | undefined,
   ): Promise<void> {
     const { log } = running;
     const { config } = this.deps;
@@ -861,7 +1100,9 @@ export class SessionRuntime {
         log.emit({ event: 'error', data: { error: refused.message, code: refused.code } });
         return;
       }
-      const sandbox = await this.ensureSandbox(live, session);
+      if (live.queuePosition > 0) log.notice(`queued position=${live.queuePosition}`);
+      const sandbox = await this.ensureSandbox(live, session, slot);
+      if (log.persistFailure) return; // the user message could not be stored: nothing runs
       if (running.interruptRequested) {
         outcome = 'interrupted';
         return;
@@ -890,7 +1131,10 @@ export class SessionRuntime {
       arm();
       for await (const ev of events) {
         arm();
-        firstEventAt ??= Date.now();
+        if (firstEventAt === undefined) {
+          firstEventAt = Date.now();
+          this.releasePermit(live); // the Claude process is up
+        }
         outcome = this.onBridgeEvent(log, ev, body.includePartialMessages === true, running) ?? outcome;
       }
     } catch (err) {
@@ -899,17 +1143,20 @@ export class SessionRuntime {
       outcome = 'error';
     } finally {
       if (watchdog) clearTimeout(watchdog);
-      log.emit({ event: 'done', data: { sessionId: session.id, turnId: log.turnId, outcome } });
-      log.finish();
+      slot?.release();
+      if (live.permit && !live.starting) this.releasePermit(live);
+      if (!log.persistFailure)
+        log.emit({ event: 'done', data: { sessionId: session.id, turnId: log.turnId, outcome } });
       await log.flush();
-      await this.deps.repos.sessions
-        .releaseTurn(session.id, log.turnId, log.counters, new Date().toISOString())
-        .catch((err: unknown) =>
-          this.deps.log.error(
-            { err: errText(err), sessionId: session.id },
-            'could not release the turn slot',
-          ),
-        );
+      const failure = log.persistFailure;
+      if (failure) {
+        // Nothing unstored was sent: the turn ends right after the last stored event, saying why.
+        outcome = 'error';
+        log.emitFinal({ event: 'error', data: { error: failure.message, code: failure.code } });
+        log.emitFinal({ event: 'done', data: { sessionId: session.id, turnId: log.turnId, outcome } });
+      }
+      log.finish();
+      await this.releaseWhenStored(live, session, log);
       if (live.turn === running) live.turn = undefined;
       live.lastTurn = log;
       const cpuAfter = measured?.sandbox.cpuSeconds();
@@ -986,6 +1233,8 @@ const EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
 
 function describeFailure(err: unknown): { code: ErrorCode; message: string } {
   if (err instanceof AppError) return { code: err.code, message: err.detail };
+  if (isStorageFull(err))
+    return { code: 'insufficient_storage', message: "the server's data disk is full; the turn was stopped" };
   if (err instanceof SandboxStartError)
     return { code: 'sandbox_unavailable', message: `the sandbox could not start: ${err.message}` };
   return { code: 'internal_error', message: 'the turn failed unexpectedly' };

@@ -18,14 +18,15 @@ export interface SseOptions {
 }
 
 /**
- * Streams `events` to the client as SSE frames (`id:` = event sequence). Honours backpressure:
+ * Streams `events` to the client as SSE frames (`id:` = event sequence); `{ comment }` items
+ * become comment frames (`: text`, transient notices such as the start-queue position). Honours backpressure:
  * when the socket buffer is full it waits for `drain` (never queues unboundedly); a client that
  * does not drain within `writeTimeoutMs` is dropped. A client that disconnects stops the
  * iteration (`return()` is called) and nothing else: the turn goes on and can be rejoined.
  */
 export function sendSse(
   reply: FastifyReply,
-  events: AsyncIterable<StreamEvent>,
+  events: AsyncIterable<StreamEvent | { comment: string }>,
   opts: SseOptions,
 ): FastifyReply {
   const body = new PassThrough({ highWaterMark: 64 * 1024 });
@@ -63,7 +64,11 @@ export function sendSse(
         const next = await Promise.race([it.next(), closedPromise]);
         if (next === 'closed' || next.done) break;
         const ev = next.value;
-        if (!write(encodeSseFrame({ id: ev.id, event: ev.event, data: JSON.stringify(ev.data) }))) {
+        const frame =
+          'comment' in ev
+            ? encodeSseComment(ev.comment)
+            : encodeSseFrame({ id: ev.id, event: ev.event, data: JSON.stringify(ev.data) });
+        if (!write(frame)) {
           let timer: NodeJS.Timeout | undefined;
           const drained = await Promise.race([
             new Promise<'drain'>((resolve) => body.once('drain', () => resolve('drain'))),

@@ -12,6 +12,10 @@ export const PoolStatsSchema = Type.Object({
   warm: Type.Integer(),
   /** Sandboxes being started. */
   starting: Type.Integer(),
+  /** Sandbox starts admitted and booting (at most ASH_MAX_CONCURRENT_STARTS). */
+  startsRunning: Type.Integer(),
+  /** Sandbox starts waiting for admission, in order. */
+  startsQueued: Type.Integer(),
   /** Maximum number of live sandboxes. */
   maxCapacity: Type.Integer(),
   /** Sessions created on a pre-warmed sandbox. */
@@ -63,7 +67,13 @@ export type UploadLimits = Static<typeof UploadLimitsSchema>;
 
 /** `GET /health`: liveness and a few figures. Public (no auth). */
 export const HealthSchema = Type.Object({
-  status: Type.Literal('ok'),
+  /**
+   * `ok`, or `degraded` when the server runs but refuses some new work (`reasons` says why, e.g.
+   * the data disk is under ASH_MIN_FREE_DISK_MB). Either way the answer is HTTP 200.
+   */
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  /** Why the server is degraded (empty when `ok`). */
+  reasons: Type.Array(Type.String()),
   /** Server package version. */
   version: Type.String(),
   /** Whole seconds since the process started (an integer, as upstream clients parse it). */
