@@ -70,8 +70,11 @@ export interface SessionFilesDeps {
   ownership: SessionOwnership;
   /** True when the session has a running process on this server. */
   isLive: (sessionId: string) => boolean;
-  /** Owner given to what the server writes into workspaces (the sandbox user), if any. */
-  owner: { uid: number; gid: number } | undefined;
+  /**
+   * Owner given to what the server writes into a session's workspace (its live sandbox's user),
+   * if any; a sandbox starting later takes ownership of all its files itself.
+   */
+  owner: (sessionId: string) => { uid: number; gid: number } | undefined;
   limits: BatchLimits & { bundleMaxBytes: number; bundleMaxEntries: number };
   /**
    * The session's workspace disk limit, bytes (the sandbox limit `diskMb`: ASH_SANDBOX_DISK_MB
@@ -116,7 +119,7 @@ export class SessionFiles {
         );
       return {
         session,
-        dir: new ConfinedDir(root, this.deps.owner),
+        dir: new ConfinedDir(root, this.deps.owner(id)),
         source: this.deps.isLive(id) ? 'live' : 'stored',
         finish,
       };
