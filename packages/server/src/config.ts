@@ -34,10 +34,10 @@ export const EnvSchema = Type.Object({
    * One fixed host uid/gid every sandbox runs as when the server is root. Unset (default): each
    * live sandbox gets its own uid from ASH_SANDBOX_UID_RANGE.
    */
-  ASH_SANDBOX_UID: Type.Optional(Int(65534, 1, 2 ** 31)),
+  ASH_SANDBOX_UID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
   /** Host uids given one per live sandbox when the server is root, `first-last`. */
   ASH_SANDBOX_UID_RANGE: Type.String({ default: '200000-265535', pattern: '^[0-9]{1,10}-[0-9]{1,10}$' }),
-  ASH_SANDBOX_GID: Type.Optional(Int(65534, 1, 2 ** 31)),
+  ASH_SANDBOX_GID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
   ASH_SANDBOX_MEMORY_MB: Int(DEFAULT_SANDBOX_LIMITS.memoryMb),
   ASH_SANDBOX_MAX_PROCESSES: Int(DEFAULT_SANDBOX_LIMITS.maxProcesses),
   ASH_SANDBOX_CPU_PERCENT: Int(DEFAULT_SANDBOX_LIMITS.cpuPercent),
