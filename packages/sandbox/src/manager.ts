@@ -25,6 +25,7 @@ import {
   type ModelProxyOptions,
 } from './model-proxy.js';
 import { Sandbox } from './sandbox.js';
+import { neutralClaudePath } from './claude-image.js';
 import { detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.js';
 import { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';
 
@@ -79,6 +80,12 @@ export interface SandboxManagerOptions {
   sessionsRoot?: string;
   /** Give each sandbox its own fixed-size file system (default true; needs root and loop devices). */
   diskImages?: boolean;
+  /**
+   * Host-wide cache for the read-only image of the Claude executable (default /var/cache/ash) and
+   * where it is mounted (default /run/ash-claude): see `neutralClaudePath`.
+   */
+  claudeImageDir?: string;
+  claudeMountRoot?: string;
   /** Where runtime sockets live (default the OS temp dir). Keep it short: Unix socket paths max out at 107 bytes. */
   runtimeRoot?: string;
   /** How often limits are checked while a turn runs, ms (default 250). */
@@ -156,6 +163,8 @@ export class SandboxManager {
     private readonly uids: UidPool | undefined,
     /** Tools for per-sandbox file systems, when this host supports them. */
     private readonly diskTools: DiskTools | undefined,
+    /** What sandboxes bind as /opt/claude/claude (a path on a neutral image, or the executable). */
+    private readonly claudeBindSource: string,
     warnings: string[],
   ) {
     this.dispatcher = createUpstreamDispatcher();
@@ -216,18 +225,42 @@ export class SandboxManager {
     // The disk limit is enforced by the kernel when each sandbox can get its own file system;
     // otherwise the workspace size is polled during turns (weaker: see docs/security.md).
     let diskTools: DiskTools | undefined;
+    let claudeBindSource = opts.claudeExecutable;
     if (opts.mode === 'bwrap' && opts.diskImages !== false) {
       const probe = await detectDiskSupport(root);
       if ('tools' in probe) {
         diskTools = probe.tools;
         opts.log.info({ probeMs: probe.probeMs }, 'sandbox disks: one loop-mounted ext4 image per sandbox');
         if (opts.sessionsRoot) await SandboxDisk.recoverAll(diskTools, opts.sessionsRoot, opts.log);
+        try {
+          claudeBindSource = await neutralClaudePath(
+            diskTools,
+            opts.claudeExecutable,
+            opts.log,
+            opts.claudeImageDir,
+            opts.claudeMountRoot,
+          );
+        } catch (err) {
+          warnings.push(
+            `the Claude executable is bound from its install path, which sandboxes can read in their mount info: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
       } else
         warnings.push(
           `sandbox disk limit enforced by polling the workspace size during turns (not by the kernel): ${probe.problem}`,
         );
     }
-    const manager = new SandboxManager(opts, tools, cgroups, root, sandboxUser, uids, diskTools, warnings);
+    const manager = new SandboxManager(
+      opts,
+      tools,
+      cgroups,
+      root,
+      sandboxUser,
+      uids,
+      diskTools,
+      claudeBindSource,
+      warnings,
+    );
     await cgroups.sweepStale();
     manager.refillIdleBridges();
     return manager;
@@ -365,7 +398,7 @@ export class SandboxManager {
         etcDir,
         ...(tmpDir ? { tmpDir } : {}),
         argsFile: join(runtimeDir, 'bwrap.args'),
-        claudeExecutable: this.opts.claudeExecutable,
+        claudeExecutable: this.opts.mode === 'bwrap' ? this.claudeBindSource : this.opts.claudeExecutable,
       });
       const claudeEnv = this.claudeEnv(launch, spec.env);
       const config: BridgeProcessConfig = {

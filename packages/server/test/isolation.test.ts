@@ -114,7 +114,8 @@ describe('sandbox isolation', () => {
         try {
           const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
           // bwrap reads its options from a descriptor: find this session's by its cgroup.
-          if (!argv[0]?.endsWith('bwrap') || !readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(s)) return [];
+          if (!argv[0]?.endsWith('bwrap') || !readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(s))
+            return [];
           return [readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)];
         } catch {
           return [];
@@ -150,7 +151,6 @@ describe('sandbox isolation', () => {
       expect(out).toMatch(/ \/workspace /); // the mount info was read
       expect(out).not.toContain(t.dataDir);
       expect(out).not.toContain(runtimeRoot);
-      console.log('HOSTPATH', out.split('\n').filter((l) => l.includes(process.cwd())).join('\n'));
       expect(out).not.toContain(process.cwd());
     }
     // Both sandboxes are live at once, each with its own uid, owning its own files.
