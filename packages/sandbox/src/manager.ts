@@ -26,6 +26,7 @@ import {
 } from './model-proxy.js';
 import { Sandbox } from './sandbox.js';
 import { neutralClaudePath } from './claude-image.js';
+import { KeyedLock } from './keyed-lock.js';
 import { detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.js';
 import { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';
 
@@ -150,6 +151,9 @@ export class SandboxManager {
   private closing = false;
   private readonly dispatcher: Dispatcher;
   private readonly limits: SandboxLimits;
+  private readonly fileLocks = new KeyedLock();
+  /** uid of each session's sandbox from the moment it is taken (before the sandbox is live). */
+  private readonly owners = new Map<string, { uid: number; gid: number }>();
   readonly info: SandboxInfo;
 
   private constructor(
@@ -285,12 +289,22 @@ export class SandboxManager {
   }
 
   /**
+   * Holds off the moments a session's sandbox disk is filled (start) or emptied (stop), when its
+   * files move between the host folders and the image: the server takes this around every file
+   * request of the session. Resolves to the release function.
+   */
+  lockSessionFiles(id: string): Promise<() => void> {
+    return this.fileLocks.acquire(id);
+  }
+
+  /**
    * The host uid/gid the sandbox of session `id` runs as, while it lives (or the fixed sandbox
    * user); undefined when no sandbox of it runs here or sandboxes run as the server's own user.
    * A sandbox that starts later takes ownership of every file of its session itself.
    */
   ownerOf(id: string): { uid: number; gid: number } | undefined {
-    return this.live.get(id)?.owner ?? this.sandboxOwner;
+    const o = this.owners.get(id);
+    return o ? { ...o } : this.sandboxOwner;
   }
 
   get defaultLimits(): SandboxLimits {
@@ -343,6 +357,7 @@ export class SandboxManager {
     try {
       if (this.uids) uid = this.uids.acquire();
       const owner = uid !== undefined ? { uid, gid: uid } : this.sandboxUser;
+      if (owner) this.owners.set(spec.id, owner);
       rmSync(runtimeDir, { recursive: true, force: true });
       mkdirSync(runtimeDir, { recursive: true, mode: 0o711 });
       chmodSync(runtimeDir, 0o711);
@@ -355,6 +370,7 @@ export class SandboxManager {
           limitBytes: limits.diskMb * 1024 * 1024,
           owner,
           log,
+          exclusive: (fn) => this.fileLocks.run(spec.id, fn),
         });
         apiDir = disk.path('run');
         homeDir = disk.path('home');
@@ -437,6 +453,7 @@ export class SandboxManager {
         disk,
         owner,
         onCleanedUp: () => {
+          if (this.owners.get(spec.id) === owner) this.owners.delete(spec.id);
           if (uid !== undefined) this.uids?.release(uid);
         },
       });
@@ -455,7 +472,10 @@ export class SandboxManager {
       await disk
         ?.release()
         .catch((e: unknown) => log.error({ err: String(e) }, 'sandbox disk release failed'));
-      if (uid !== undefined) this.uids?.release(uid);
+      if (uid !== undefined) {
+        if (this.owners.get(spec.id)?.uid === uid) this.owners.delete(spec.id);
+        this.uids?.release(uid);
+      }
       rmSync(runtimeDir, { recursive: true, force: true });
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sandbox failed to start');
       throw err instanceof SandboxStartError

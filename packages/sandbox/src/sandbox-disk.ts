@@ -172,6 +172,8 @@ export class SandboxDisk {
     /** Usable size, bytes. */
     readonly limitBytes: number,
     private readonly log: Logger,
+    /** Runs a step with the host's file access to the session held off (see `SandboxManager.lockSessionFiles`). */
+    private readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>,
   ) {}
 
   /** The image's mount point on the host. */
@@ -197,6 +199,20 @@ export class SandboxDisk {
     limitBytes: number;
     owner: { uid: number; gid: number };
     log: Logger;
+    exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+  }): Promise<SandboxDisk> {
+    const exclusive = input.exclusive ?? (<T>(fn: () => Promise<T>) => fn());
+    return exclusive(() => SandboxDisk.doCreate({ ...input, exclusive }));
+  }
+
+  private static async doCreate(input: {
+    tools: DiskTools;
+    workspaceDir: string;
+    claudeConfigDir: string;
+    limitBytes: number;
+    owner: { uid: number; gid: number };
+    log: Logger;
+    exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
   }): Promise<SandboxDisk> {
     const l = layout(input.workspaceDir, input.claudeConfigDir);
     await SandboxDisk.recover(input.tools, input.workspaceDir, input.claudeConfigDir, input.log);
@@ -204,7 +220,7 @@ export class SandboxDisk {
     await mkdir(l.claudeConfigDir, { recursive: true });
     const used = (await directorySize(l.workspaceDir)) + (await directorySize(l.claudeConfigDir));
     const usable = used > input.limitBytes ? used + 16 * MiB : input.limitBytes;
-    const disk = new SandboxDisk(input.tools, l, usable, input.log);
+    const disk = new SandboxDisk(input.tools, l, usable, input.log, input.exclusive);
     const { tools } = input;
     try {
       await makeImage(tools, l.image, usable);
@@ -239,7 +255,9 @@ export class SandboxDisk {
       await run(tools.mount, ['--bind', join(l.mount, 'claude'), l.claudeConfigDir]);
       return disk;
     } catch (err) {
-      await disk.release().catch((e: unknown) => input.log.error({ err: errText(e) }, 'disk cleanup failed'));
+      await SandboxDisk.recover(input.tools, l.workspaceDir, l.claudeConfigDir, input.log).catch(
+        (e: unknown) => input.log.error({ err: errText(e) }, 'disk cleanup failed'),
+      );
       throw err;
     }
   }
@@ -262,7 +280,9 @@ export class SandboxDisk {
    */
   release(): Promise<void> {
     if (!this.released)
-      this.released = SandboxDisk.recover(this.tools, this.l.workspaceDir, this.l.claudeConfigDir, this.log);
+      this.released = this.exclusive(() =>
+        SandboxDisk.recover(this.tools, this.l.workspaceDir, this.l.claudeConfigDir, this.log),
+      );
     return this.released;
   }
 

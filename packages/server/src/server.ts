@@ -235,6 +235,7 @@ async function createLocked(
     ownership,
     isLive: (id) => runtime.hasLiveSandbox(id),
     owner: (id) => sandboxes.ownerOf(id),
+    lockFiles: (id) => sandboxes.lockSessionFiles(id),
     // The same per-session limit the sandbox enforces while a turn runs (agent config overrides).
     diskLimitBytes: async (s) => {
       const agent = await repos.agents.get(s.tenantId, s.agentName);

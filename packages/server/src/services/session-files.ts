@@ -81,6 +81,11 @@ export interface SessionFilesDeps {
    * or the agent's `limits.diskMb`); 0 = none.
    */
   diskLimitBytes: (session: SessionRecord) => Promise<number>;
+  /**
+   * Excludes the session's sandbox from moving its files (disk set-up at start, copy-out at stop)
+   * while a write uses them; resolves to the release function.
+   */
+  lockFiles?: (sessionId: string) => Promise<() => void>;
 }
 
 /** Allocation unit assumed for a file about to be written (the common filesystem block). */
@@ -108,7 +113,23 @@ export class SessionFiles {
     if (!session) throw notFound('session_not_found', 'Session', id);
     if (intent === 'write' && session.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; its files can be read but not changed');
-    const { finish } = await this.deps.ownership.forFiles(session, intent);
+    // Writes only: every write path finishes in a `finally`; reads (some stream past `open`) do
+    // not take it, so one racing a sandbox start or stop may see the folder empty for a moment.
+    const unlock = (intent === 'write' && (await this.deps.lockFiles?.(id))) || (() => undefined);
+    let ownedFinish: () => Promise<void>;
+    try {
+      ownedFinish = (await this.deps.ownership.forFiles(session, intent)).finish;
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+    const finish = async () => {
+      try {
+        await ownedFinish();
+      } finally {
+        unlock();
+      }
+    };
     try {
       const root = this.deps.paths.workspace(id);
       if (!existsSync(root)) await this.deps.snapshots.restore(session);
