@@ -152,6 +152,8 @@ export class SandboxManager {
   private readonly dispatcher: Dispatcher;
   private readonly limits: SandboxLimits;
   private readonly fileLocks = new KeyedLock();
+  /** Starts under way (close() waits for them). */
+  private readonly inFlight = new Set<Promise<Sandbox>>();
   /** uid of each session's sandbox from the moment it is taken (before the sandbox is live). */
   private readonly owners = new Map<string, { uid: number; gid: number }>();
   readonly info: SandboxInfo;
@@ -337,6 +339,22 @@ export class SandboxManager {
    * @throws SandboxStartError when any step fails (everything started is cleaned up).
    */
   async start(spec: StartSandboxSpec): Promise<Sandbox> {
+    const started = this.doStart(spec);
+    this.inFlight.add(started);
+    try {
+      const sandbox = await started;
+      // Closed meanwhile: close() waited for this start; nothing may outlive it (its disk stays mounted).
+      if (this.closing) {
+        await sandbox.stop();
+        throw new SandboxStartError('the sandbox manager is closing');
+      }
+      return sandbox;
+    } finally {
+      this.inFlight.delete(started);
+    }
+  }
+
+  private async doStart(spec: StartSandboxSpec): Promise<Sandbox> {
     if (!/^[a-zA-Z0-9-]{1,48}$/.test(spec.id)) throw new SandboxStartError('invalid sandbox id');
     if (this.live.has(spec.id)) throw new SandboxStartError('sandbox already running');
     const log = this.opts.log.child({ sandboxId: spec.id });
@@ -623,6 +641,7 @@ export class SandboxManager {
     if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.refilling;
     for (const b of this.idleBridges.splice(0)) killBridge(b);
+    await Promise.allSettled([...this.inFlight]);
     await this.stopAll();
     await this.cgroups.removeParents();
     await this.dispatcher.close().catch(() => undefined);
