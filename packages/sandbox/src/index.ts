@@ -34,3 +34,5 @@ export {
 } from './model-proxy.js';
 export { Sandbox, type SandboxState } from './sandbox.js';
 export { allocatedBytes, directorySize } from './workspace-size.js';
+export { DISK_IMAGE_NAME, DISK_MOUNT_NAME, diskImageBytes, SandboxDisk } from './sandbox-disk.js';
+export { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';

@@ -112,6 +112,13 @@ export interface LaunchInput {
   apiDir: string;
   /** Generated /etc files. */
   etcDir: string;
+  /** Host folder mounted as /tmp (on the sandbox's own disk); a tmpfs when undefined. */
+  tmpDir?: string;
+  /**
+   * Where to write bubblewrap's options (root-only file): bwrap reads them from a file descriptor
+   * (`--args`), so its command line — which the sandbox sees as `/proc/1/cmdline` — names no host path.
+   */
+  argsFile?: string;
   /** The Claude executable on the host. */
   claudeExecutable: string;
 }
@@ -188,7 +195,9 @@ export function buildLaunch(input: LaunchInput): Launch {
   b.push('--perms', '0755', '--dir', '/etc');
   for (const f of ['passwd', 'group', 'hosts']) b.push('--ro-bind', join(input.etcDir, f), `/etc/${f}`);
   for (const p of ETC_READ_ONLY) if (existsSync(p)) b.push('--ro-bind', p, p);
-  b.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
+  b.push('--proc', '/proc', '--dev', '/dev');
+  if (input.tmpDir) b.push('--bind', input.tmpDir, '/tmp');
+  else b.push('--perms', '1777', '--tmpfs', '/tmp');
   b.push('--perms', '0755', '--dir', '/home', '--bind', input.homeDir, SANDBOX_PATHS.home);
   b.push('--bind', input.claudeConfigDir, SANDBOX_PATHS.claudeConfig);
   b.push('--bind', input.workspaceDir, SANDBOX_PATHS.workspace);
@@ -196,7 +205,21 @@ export function buildLaunch(input: LaunchInput): Launch {
   b.push('--perms', '0755', '--dir', '/run', '--ro-bind', input.apiDir, SANDBOX_PATHS.apiDir);
   b.push('--perms', '0755', '--dir', '/opt', '--perms', '0755', '--dir', '/opt/claude');
   b.push('--ro-bind', input.claudeExecutable, SANDBOX_PATHS.claude);
-  b.push('--chdir', SANDBOX_PATHS.workspace, '--');
+  b.push('--chdir', SANDBOX_PATHS.workspace);
+  if (input.argsFile) {
+    // bwrap closes the descriptor once read; the options never reach the sandbox.
+    writeFileSync(input.argsFile, `${b.slice(1).join('\0')}\0`, { mode: 0o600 });
+    b.splice(
+      0,
+      b.length,
+      '/bin/sh',
+      '-c',
+      'f=$1; shift; exec "$0" --args 9 "$@" 9<"$f"',
+      bwrap,
+      input.argsFile,
+    );
+  }
+  b.push('--');
   if (user) {
     b.push(
       input.tools.setpriv!,

@@ -25,6 +25,10 @@ import {
   type ModelProxyOptions,
 } from './model-proxy.js';
 import { Sandbox } from './sandbox.js';
+import { neutralClaudePath } from './claude-image.js';
+import { KeyedLock } from './keyed-lock.js';
+import { detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.js';
+import { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';
 
 /** Environment names a sandbox's own variables can never override (routing and identity of the Claude process). */
 export const RESERVED_SANDBOX_ENV = new Set([
@@ -60,9 +64,29 @@ export interface SandboxManagerOptions {
   modelUpstreamUrl: string;
   /** Extra variables for every Claude process (e.g. CLAUDE_CODE_MAX_RETRIES). */
   baseClaudeEnv?: Record<string, string>;
-  /** Host uid/gid sandboxes run as when the server is root (default 65534, "nobody"). */
+  /**
+   * One fixed host uid/gid every sandbox runs as when the server is root. Unset (the default):
+   * each live sandbox gets its own uid (gid = uid) from {@link sandboxUidRange}.
+   */
   sandboxUid?: number;
   sandboxGid?: number;
+  /** Host uids handed out one per live sandbox when the server is root (default 200000-265535). */
+  sandboxUidRange?: { first: number; last: number };
+  /** Where servers on this host record the uids they hand out (default /run/ash-sandbox-uids). */
+  uidLockDir?: string;
+  /**
+   * Folder holding the session folders (`<id>/workspace`, `<id>/claude`): sandbox disks a crashed
+   * run left there are repaired when the manager starts.
+   */
+  sessionsRoot?: string;
+  /** Give each sandbox its own fixed-size file system (default true; needs root and loop devices). */
+  diskImages?: boolean;
+  /**
+   * Host-wide cache for the read-only image of the Claude executable (default /var/cache/ash) and
+   * where it is mounted (default /run/ash-claude): see `neutralClaudePath`.
+   */
+  claudeImageDir?: string;
+  claudeMountRoot?: string;
   /** Where runtime sockets live (default the OS temp dir). Keep it short: Unix socket paths max out at 107 bytes. */
   runtimeRoot?: string;
   /** How often limits are checked while a turn runs, ms (default 250). */
@@ -126,8 +150,12 @@ export class SandboxManager {
   private refillTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly dispatcher: Dispatcher;
-  private readonly etcDir: string;
   private readonly limits: SandboxLimits;
+  private readonly fileLocks = new KeyedLock();
+  /** Starts under way (close() waits for them). */
+  private readonly inFlight = new Set<Promise<Sandbox>>();
+  /** uid of each session's sandbox from the moment it is taken (before the sandbox is live). */
+  private readonly owners = new Map<string, { uid: number; gid: number }>();
   readonly info: SandboxInfo;
 
   private constructor(
@@ -135,14 +163,24 @@ export class SandboxManager {
     private readonly tools: HostTools,
     private readonly cgroups: CgroupManager,
     private readonly runtimeRoot: string,
+    /** A fixed sandbox user (ASH_SANDBOX_UID), when one is configured and the server is root. */
     private readonly sandboxUser: { uid: number; gid: number } | undefined,
+    /** Per-sandbox uids, when the server is root and no fixed user is configured. */
+    private readonly uids: UidPool | undefined,
+    /** Tools for per-sandbox file systems, when this host supports them. */
+    private readonly diskTools: DiskTools | undefined,
+    /** What sandboxes bind as /opt/claude/claude (a path on a neutral image, or the executable). */
+    private readonly claudeBindSource: string,
     warnings: string[],
   ) {
     this.dispatcher = createUpstreamDispatcher();
     this.limits = opts.defaultLimits ?? DEFAULT_SANDBOX_LIMITS;
-    this.etcDir = join(runtimeRoot, 'etc');
-    writeSandboxEtc(this.etcDir, sandboxUser ? sandboxUser.uid : USERNS_INNER_UID);
-    this.info = { mode: opts.mode, limits: cgroups.version, warnings };
+    this.info = {
+      mode: opts.mode,
+      limits: cgroups.version,
+      disk: diskTools ? 'filesystem' : 'poll',
+      warnings,
+    };
   }
 
   /**
@@ -175,9 +213,14 @@ export class SandboxManager {
       if (cgroups.version === 'none') warnings.push('cgroups unavailable: no memory, process or CPU limits');
     }
     const isRoot = process.getuid?.() === 0;
+    const privileged = opts.mode === 'bwrap' && isRoot;
     const sandboxUser =
-      opts.mode === 'bwrap' && isRoot
-        ? { uid: opts.sandboxUid ?? 65534, gid: opts.sandboxGid ?? opts.sandboxUid ?? 65534 }
+      privileged && opts.sandboxUid !== undefined
+        ? { uid: opts.sandboxUid, gid: opts.sandboxGid ?? opts.sandboxUid }
+        : undefined;
+    const uids =
+      privileged && !sandboxUser
+        ? new UidPool(opts.sandboxUidRange ?? DEFAULT_SANDBOX_UID_RANGE, opts.uidLockDir)
         : undefined;
     // One runtime dir per server (named like its cgroup): a restart after a crash removes what
     // the previous run left there (sockets of sandboxes that died with it).
@@ -185,7 +228,45 @@ export class SandboxManager {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true, mode: 0o711 });
     chmodSync(root, 0o711);
-    const manager = new SandboxManager(opts, tools, cgroups, root, sandboxUser, warnings);
+    // The disk limit is enforced by the kernel when each sandbox can get its own file system;
+    // otherwise the workspace size is polled during turns (weaker: see docs/security.md).
+    let diskTools: DiskTools | undefined;
+    let claudeBindSource = opts.claudeExecutable;
+    if (opts.mode === 'bwrap' && opts.diskImages !== false) {
+      const probe = await detectDiskSupport(root);
+      if ('tools' in probe) {
+        diskTools = probe.tools;
+        opts.log.info({ probeMs: probe.probeMs }, 'sandbox disks: one loop-mounted ext4 image per sandbox');
+        if (opts.sessionsRoot) await SandboxDisk.recoverAll(diskTools, opts.sessionsRoot, opts.log);
+        try {
+          claudeBindSource = await neutralClaudePath(
+            diskTools,
+            opts.claudeExecutable,
+            opts.log,
+            opts.claudeImageDir,
+            opts.claudeMountRoot,
+          );
+        } catch (err) {
+          warnings.push(
+            `the Claude executable is bound from its install path, which sandboxes can read in their mount info: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+      } else
+        warnings.push(
+          `sandbox disk limit enforced by polling the workspace size during turns (not by the kernel): ${probe.problem}`,
+        );
+    }
+    const manager = new SandboxManager(
+      opts,
+      tools,
+      cgroups,
+      root,
+      sandboxUser,
+      uids,
+      diskTools,
+      claudeBindSource,
+      warnings,
+    );
     await cgroups.sweepStale();
     manager.refillIdleBridges();
     return manager;
@@ -209,6 +290,25 @@ export class SandboxManager {
     return this.sandboxUser ? { ...this.sandboxUser } : undefined;
   }
 
+  /**
+   * Holds off the moments a session's sandbox disk is filled (start) or emptied (stop), when its
+   * files move between the host folders and the image: the server takes this around every file
+   * request of the session. Resolves to the release function.
+   */
+  lockSessionFiles(id: string): Promise<() => void> {
+    return this.fileLocks.acquire(id);
+  }
+
+  /**
+   * The host uid/gid the sandbox of session `id` runs as, while it lives (or the fixed sandbox
+   * user); undefined when no sandbox of it runs here or sandboxes run as the server's own user.
+   * A sandbox that starts later takes ownership of every file of its session itself.
+   */
+  ownerOf(id: string): { uid: number; gid: number } | undefined {
+    const o = this.owners.get(id);
+    return o ? { ...o } : this.sandboxOwner;
+  }
+
   get defaultLimits(): SandboxLimits {
     return this.limits;
   }
@@ -217,8 +317,8 @@ export class SandboxManager {
    * Makes a host path usable by sandboxed processes (owned by the sandbox user when the server is
    * root). Call after writing into a workspace from the host.
    */
-  async adoptPath(path: string, recursive = true): Promise<void> {
-    const u = this.sandboxUser;
+  async adoptPath(path: string, recursive = true, owner = this.sandboxUser): Promise<void> {
+    const u = owner;
     if (!u) return;
     if (!recursive) {
       chownSync(path, u.uid, u.gid);
@@ -239,6 +339,22 @@ export class SandboxManager {
    * @throws SandboxStartError when any step fails (everything started is cleaned up).
    */
   async start(spec: StartSandboxSpec): Promise<Sandbox> {
+    const started = this.doStart(spec);
+    this.inFlight.add(started);
+    try {
+      const sandbox = await started;
+      // Closed meanwhile: close() waited for this start; nothing may outlive it (its disk stays mounted).
+      if (this.closing) {
+        await sandbox.stop();
+        throw new SandboxStartError('the sandbox manager is closing');
+      }
+      return sandbox;
+    } finally {
+      this.inFlight.delete(started);
+    }
+  }
+
+  private async doStart(spec: StartSandboxSpec): Promise<Sandbox> {
     if (!/^[a-zA-Z0-9-]{1,48}$/.test(spec.id)) throw new SandboxStartError('invalid sandbox id');
     if (this.live.has(spec.id)) throw new SandboxStartError('sandbox already running');
     const log = this.opts.log.child({ sandboxId: spec.id });
@@ -247,29 +363,55 @@ export class SandboxManager {
     // with the same id can never remove what this one creates.
     const instance = `${spec.id}.${++this.instances}`;
     const runtimeDir = join(this.runtimeRoot, instance);
-    const apiDir = join(runtimeDir, 'api');
-    const homeDir = join(runtimeDir, 'home');
+    let apiDir = join(runtimeDir, 'api');
+    let homeDir = join(runtimeDir, 'home');
+    let etcDir = join(runtimeDir, 'etc');
+    let tmpDir: string | undefined;
     let cgroup: SandboxCgroup | undefined;
     let proxy: ModelProxy | undefined;
     let bridge: BridgeProcess | undefined;
+    let disk: SandboxDisk | undefined;
+    let uid: number | undefined;
     try {
+      if (this.uids) uid = this.uids.acquire();
+      const owner = uid !== undefined ? { uid, gid: uid } : this.sandboxUser;
+      if (owner) this.owners.set(spec.id, owner);
       rmSync(runtimeDir, { recursive: true, force: true });
-      mkdirSync(apiDir, { recursive: true, mode: 0o700 });
-      mkdirSync(homeDir, { recursive: true, mode: 0o700 });
+      mkdirSync(runtimeDir, { recursive: true, mode: 0o711 });
       chmodSync(runtimeDir, 0o711);
-      mkdirSync(spec.workspaceDir, { recursive: true });
-      mkdirSync(spec.claudeConfigDir, { recursive: true });
-      if (this.sandboxUser) {
-        chownSync(apiDir, this.sandboxUser.uid, this.sandboxUser.gid);
-        chownSync(homeDir, this.sandboxUser.uid, this.sandboxUser.gid);
-        await this.adoptPath(spec.workspaceDir);
-        await this.adoptPath(spec.claudeConfigDir);
+      if (this.diskTools && owner && limits.diskMb > 0) {
+        // Workspace, config dir, home, /tmp and the proxy socket on one fixed-size file system.
+        disk = await SandboxDisk.create({
+          tools: this.diskTools,
+          workspaceDir: spec.workspaceDir,
+          claudeConfigDir: spec.claudeConfigDir,
+          limitBytes: limits.diskMb * 1024 * 1024,
+          owner,
+          log,
+          exclusive: (fn) => this.fileLocks.run(spec.id, fn),
+        });
+        apiDir = disk.path('run');
+        homeDir = disk.path('home');
+        etcDir = disk.path('etc');
+        tmpDir = disk.path('tmp');
+      } else {
+        mkdirSync(apiDir, { recursive: true, mode: 0o700 });
+        mkdirSync(homeDir, { recursive: true, mode: 0o700 });
+        mkdirSync(spec.workspaceDir, { recursive: true });
+        mkdirSync(spec.claudeConfigDir, { recursive: true });
+        if (owner) {
+          chownSync(apiDir, owner.uid, owner.gid);
+          chownSync(homeDir, owner.uid, owner.gid);
+          await this.adoptPath(spec.workspaceDir, true, owner);
+          await this.adoptPath(spec.claudeConfigDir, true, owner);
+        }
       }
+      writeSandboxEtc(etcDir, owner ? owner.uid : USERNS_INNER_UID);
       proxy = await ModelProxy.listen({
         socketPath: join(apiDir, 'model.sock'),
         upstreamUrl: this.opts.modelUpstreamUrl,
         resolveApiKey: spec.resolveApiKey,
-        socketOwner: this.sandboxUser,
+        socketOwner: owner,
         onUsage: spec.onUsage,
         admit: spec.admit,
         dispatcher: this.dispatcher,
@@ -281,13 +423,16 @@ export class SandboxManager {
         tools: this.tools,
         limits,
         cgroup,
-        sandboxUser: this.sandboxUser,
-        workspaceDir: spec.workspaceDir,
-        claudeConfigDir: spec.claudeConfigDir,
+        sandboxUser: owner,
+        // Bound from the image itself: inside, mount info shows `/workspace`, not a host path.
+        workspaceDir: disk ? disk.path('workspace') : spec.workspaceDir,
+        claudeConfigDir: disk ? disk.path('claude') : spec.claudeConfigDir,
         homeDir,
         apiDir,
-        etcDir: this.etcDir,
-        claudeExecutable: this.opts.claudeExecutable,
+        etcDir,
+        ...(tmpDir ? { tmpDir } : {}),
+        argsFile: join(runtimeDir, 'bwrap.args'),
+        claudeExecutable: this.opts.mode === 'bwrap' ? this.claudeBindSource : this.opts.claudeExecutable,
       });
       const claudeEnv = this.claudeEnv(launch, spec.env);
       const config: BridgeProcessConfig = {
@@ -329,6 +474,12 @@ export class SandboxManager {
           hostCwd: spec.workspaceDir,
           env: claudeEnv,
         },
+        disk,
+        owner,
+        onCleanedUp: () => {
+          if (this.owners.get(spec.id) === owner) this.owners.delete(spec.id);
+          if (uid !== undefined) this.uids?.release(uid);
+        },
       });
       this.live.set(spec.id, sandbox);
       sandbox.onExit(() => {
@@ -342,6 +493,13 @@ export class SandboxManager {
         cgroup.remove();
       }
       await proxy?.close().catch(() => undefined);
+      await disk
+        ?.release()
+        .catch((e: unknown) => log.error({ err: String(e) }, 'sandbox disk release failed'));
+      if (uid !== undefined) {
+        if (this.owners.get(spec.id)?.uid === uid) this.owners.delete(spec.id);
+        this.uids?.release(uid);
+      }
       rmSync(runtimeDir, { recursive: true, force: true });
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sandbox failed to start');
       throw err instanceof SandboxStartError
@@ -489,9 +647,11 @@ export class SandboxManager {
     if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.refilling;
     for (const b of this.idleBridges.splice(0)) killBridge(b);
+    await Promise.allSettled([...this.inFlight]);
     await this.stopAll();
     await this.cgroups.removeParents();
     await this.dispatcher.close().catch(() => undefined);
+    this.uids?.releaseAll();
     rmSync(this.runtimeRoot, { recursive: true, force: true });
   }
 

@@ -8,6 +8,7 @@ import { execInSandbox, LogRing, type ExecLaunch, type ExecOutcome } from './exe
 import type { LimitName, SandboxLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { ModelProxy } from './model-proxy.js';
+import type { SandboxDisk } from './sandbox-disk.js';
 import { directorySize } from './workspace-size.js';
 
 /** State of a sandbox process. */
@@ -30,6 +31,12 @@ export interface SandboxParts {
   limitPollMs: number;
   /** How commands run in this sandbox (`exec`): its launcher and environment. */
   execLaunch?: ExecLaunch;
+  /** The sandbox's own file system (kernel-enforced disk limit), when the host supports it. */
+  disk?: SandboxDisk | undefined;
+  /** Host uid/gid the sandboxed processes run as (server is root). */
+  owner?: { uid: number; gid: number } | undefined;
+  /** Called once everything of the sandbox is gone (releases its uid). */
+  onCleanedUp?: () => void;
 }
 
 /**
@@ -82,6 +89,16 @@ export class Sandbox {
     return this.parts.limits;
   }
 
+  /** Host uid/gid of the sandboxed processes, when the server is root. */
+  get owner(): { uid: number; gid: number } | undefined {
+    return this.parts.owner ? { ...this.parts.owner } : undefined;
+  }
+
+  /** True when the disk limit is a file system of fixed size (enforced by the kernel). */
+  get hasOwnDisk(): boolean {
+    return this.parts.disk !== undefined;
+  }
+
   /** Called once when the bridge goes away (`expected` = we were stopping it). */
   onExit(listener: (info: { expected: boolean }) => void): void {
     if (this.stateValue === 'closed') listener({ expected: true });
@@ -123,7 +140,7 @@ export class Sandbox {
           for await (const ev of channel) {
             // A limit hit the watcher had no time to see (the turn ended first) still fails the turn.
             if (ev.ev === 'turn_end' && !ev.error) {
-              const late = watch.check();
+              const late = await watch.check();
               if (late) {
                 yield {
                   ev: 'turn_end',
@@ -238,7 +255,12 @@ export class Sandbox {
     this.parts.connection.close();
     await new Promise<void>((resolve) => this.parts.bridgeServer.close(() => resolve()));
     await this.parts.proxy.close().catch(() => undefined);
+    // The session's files go back to their host folders (the processes are gone).
+    await this.parts.disk
+      ?.release()
+      .catch((err: unknown) => this.parts.log.error({ err: String(err) }, 'sandbox disk release failed'));
     for (const d of this.parts.runtimeDirs) rmSync(d, { recursive: true, force: true });
+    this.parts.onCleanedUp?.();
     this.stateValue = 'closed';
   }
 
@@ -254,12 +276,24 @@ export class Sandbox {
   private watchLimits(
     turnId: string,
     channel: TurnChannel,
-  ): { stop: () => void; check: () => { limit: LimitName; message: string } | undefined } {
+  ): { stop: () => void; check: () => Promise<{ limit: LimitName; message: string } | undefined> } {
     const cg = this.parts.cgroup;
     const limits = this.parts.limits;
+    const disk = this.parts.disk;
     const before: CgroupCounters | undefined = cg?.counters();
     let lastDiskCheck = 0;
     let stopped = false;
+    // With its own file system, the disk is "hit" when it becomes full during the turn. A disk
+    // already full when the turn starts (a background writer between turns) fails the turn only
+    // once the turn made room and filled it again: a turn that frees space must work.
+    const startedFull = disk ? diskFull(disk).catch(() => false) : undefined;
+    let hadRoom = false;
+    const diskHit = async (): Promise<boolean> => {
+      if (!disk || !startedFull) return false;
+      const full = await diskFull(disk);
+      if (!full) hadRoom = true;
+      return full && (!(await startedFull) || hadRoom);
+    };
     const describe = (limit: LimitName): string => {
       switch (limit) {
         case 'memory':
@@ -267,7 +301,9 @@ export class Sandbox {
         case 'pids':
           return `the sandbox exceeded its process limit (${limits.maxProcesses} processes)`;
         case 'disk':
-          return `the workspace exceeded its disk limit (${limits.diskMb} MiB)`;
+          return disk
+            ? `the sandbox filled its disk limit (${limits.diskMb} MiB for workspace, home, config dir and /tmp); writes past it fail with ENOSPC`
+            : `the workspace exceeded its disk limit (${limits.diskMb} MiB)`;
         default:
           return `the sandbox exceeded its ${limit} limit`;
       }
@@ -286,7 +322,14 @@ export class Sandbox {
       const which = counterHit();
       if (which) hit(which);
       const now = Date.now();
-      if (limits.diskMb > 0 && now - lastDiskCheck >= 2000) {
+      if (disk) {
+        // statfs is cheap: checked on every tick.
+        void diskHit()
+          .then((full) => {
+            if (full) hit('disk');
+          })
+          .catch(() => undefined);
+      } else if (limits.diskMb > 0 && now - lastDiskCheck >= 2000) {
         lastDiskCheck = now;
         void directorySize(this.workspaceDir, limits.diskMb * 1024 * 1024 + 1).then((bytes) => {
           if (bytes > limits.diskMb * 1024 * 1024) hit('disk');
@@ -299,14 +342,22 @@ export class Sandbox {
         stopped = true;
         clearInterval(timer);
       },
-      check: () => {
-        const which = counterHit();
+      check: async () => {
+        const which = counterHit() ?? ((await diskHit().catch(() => false)) ? 'disk' : undefined);
         if (!which) return undefined;
         this.limitHits++;
         return { limit: which, message: describe(which) };
       },
     };
   }
+}
+
+/**
+ * Whether a sandbox disk is full: under 2% or 4 MiB free, whichever is more (a writer stopped by
+ * ENOSPC leaves up to one write's worth free — dd with bs=1M left 600 KiB).
+ */
+async function diskFull(disk: SandboxDisk): Promise<boolean> {
+  return (await disk.freeBytes()) < Math.max(4 * 1024 * 1024, disk.limitBytes / 50);
 }
 
 function killGroup(child: ChildProcess): void {

@@ -30,9 +30,14 @@ export const EnvSchema = Type.Object({
   ASH_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('unsafe-process')], { default: 'bwrap' }),
   /** Path of the bubblewrap binary when it is not in /usr/bin, /bin or /usr/local/bin. */
   ASH_BWRAP_PATH: Type.Optional(Type.String({ minLength: 1 })),
-  /** Host uid/gid sandboxed processes run as when the server is root (default 65534). */
-  ASH_SANDBOX_UID: Type.Optional(Int(65534, 1, 2 ** 31)),
-  ASH_SANDBOX_GID: Type.Optional(Int(65534, 1, 2 ** 31)),
+  /**
+   * One fixed host uid/gid every sandbox runs as when the server is root. Unset (default): each
+   * live sandbox gets its own uid from ASH_SANDBOX_UID_RANGE.
+   */
+  ASH_SANDBOX_UID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
+  /** Host uids given one per live sandbox when the server is root, `first-last`. */
+  ASH_SANDBOX_UID_RANGE: Type.String({ default: '200000-265535', pattern: '^[0-9]{1,10}-[0-9]{1,10}$' }),
+  ASH_SANDBOX_GID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
   ASH_SANDBOX_MEMORY_MB: Int(DEFAULT_SANDBOX_LIMITS.memoryMb),
   ASH_SANDBOX_MAX_PROCESSES: Int(DEFAULT_SANDBOX_LIMITS.maxProcesses),
   ASH_SANDBOX_CPU_PERCENT: Int(DEFAULT_SANDBOX_LIMITS.cpuPercent),
@@ -172,6 +177,8 @@ export interface Config {
   bwrapPath: string | undefined;
   sandboxUid: number | undefined;
   sandboxGid: number | undefined;
+  /** Host uids for sandboxes, one per live sandbox (inclusive). */
+  sandboxUidRange: { first: number; last: number };
   sandboxLimits: SandboxLimits;
   maxSandboxes: number;
   /** ASH_MAX_CONCURRENT_STARTS (default: CPUs). */
@@ -340,6 +347,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bwrapPath: e.ASH_BWRAP_PATH,
     sandboxUid: e.ASH_SANDBOX_UID,
     sandboxGid: e.ASH_SANDBOX_GID,
+    sandboxUidRange: parseUidRange(e.ASH_SANDBOX_UID_RANGE),
     sandboxLimits: {
       memoryMb: e.ASH_SANDBOX_MEMORY_MB,
       maxProcesses: e.ASH_SANDBOX_MAX_PROCESSES,
@@ -430,4 +438,14 @@ function resolveDir(p: string): string {
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** `first-last` (inclusive) of ASH_SANDBOX_UID_RANGE, at least 1 and below 2^31. */
+function parseUidRange(value: string): { first: number; last: number } {
+  const [first, last] = value.split('-').map(Number) as [number, number];
+  if (!(first >= 1 && last >= first && last < 2 ** 31))
+    throw new ConfigError(
+      `invalid configuration: ASH_SANDBOX_UID_RANGE must be first-last with 1 <= first <= last < 2^31 (it is ${value})`,
+    );
+  return { first, last };
 }

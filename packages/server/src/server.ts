@@ -149,6 +149,8 @@ async function createLocked(
           : {},
       ...(config.sandboxUid !== undefined ? { sandboxUid: config.sandboxUid } : {}),
       ...(config.sandboxGid !== undefined ? { sandboxGid: config.sandboxGid } : {}),
+      sandboxUidRange: config.sandboxUidRange,
+      sessionsRoot: join(config.dataDir, 'sessions'),
       log: logger.child({ component: 'sandbox' }),
     });
   } catch (err) {
@@ -236,7 +238,8 @@ async function createLocked(
     snapshots,
     ownership,
     isLive: (id) => runtime.hasLiveSandbox(id),
-    owner: sandboxes.sandboxOwner,
+    owner: (id) => sandboxes.ownerOf(id),
+    lockFiles: (id) => sandboxes.lockSessionFiles(id),
     // The same per-session limit the sandbox enforces while a turn runs (agent config overrides).
     diskLimitBytes: async (s) => {
       const agent = await repos.agents.get(s.tenantId, s.agentName);

@@ -42,10 +42,22 @@ describe('a server killed with SIGKILL', () => {
     await dying;
     // Bridges die with the server (parent-death signal) and take their sandboxes with them.
     await eventually(() => sandboxLeftovers(id).processes.length === 0, 10_000, 'orphans to die');
+    // The sandbox's own disk outlives the killed server: its image, still mounted, holds the files.
+    const sessionDir = join(dataDir, 'sessions', id);
+    const mountsOf = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.split(' ')[4]?.startsWith(`${sessionDir}/`));
+    expect(existsSync(join(sessionDir, '.ash-disk.img'))).toBe(true);
+    expect(mountsOf().length).toBe(3);
 
     const second = await startAshProcess(env);
     try {
       expect(sandboxLeftovers(id)).toEqual({ processes: [], cgroups: [], runtimeDirs: [] });
+      // The restart copied the files back to the session's folders and removed the disk.
+      expect(existsSync(join(sessionDir, '.ash-disk.img'))).toBe(false);
+      expect(mountsOf()).toEqual([]);
+      expect(readFileSync(join(sessionDir, 'workspace', 'keep.txt'), 'utf8')).toBe('kept across the crash\n');
       const session = (await api(second.url, 'GET', `/api/sessions/${id}`)).body.session;
       expect(session).toMatchObject({ status: 'paused', activeTurnId: null });
       const events = (await api(second.url, 'GET', `/api/sessions/${id}/events?limit=1000`)).body
@@ -83,6 +95,7 @@ describe('a server killed with SIGKILL', () => {
     } finally {
       await second.stop();
     }
+    expect(mountsOf()).toEqual([]);
     // A stopped server leaves no cgroup of its own behind either.
     const group = `ash-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`;
     for (const ctl of ['pids', 'cpu'])

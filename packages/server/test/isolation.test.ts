@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -77,7 +78,10 @@ describe('sandbox isolation', () => {
     expect(out).toMatch(/No such file or directory/);
     expect(out).toMatch(/CapEff:\s+0000000000000000/);
     expect(out).toMatch(/NoNewPrivs:\s+1/);
-    expect(out).toMatch(/^65534$/m); // an unprivileged uid
+    // An unprivileged uid of its own, from ASH_SANDBOX_UID_RANGE (default 200000-265535).
+    const uid = Number(/^(\d+)$/m.exec(out)?.[1]);
+    expect(uid).toBeGreaterThanOrEqual(200_000);
+    expect(uid).toBeLessThanOrEqual(265_535);
     expect(out).toMatch(/^sandbox$/m);
 
     // The server and the other session are unaffected.
@@ -104,13 +108,14 @@ describe('sandbox isolation', () => {
     expect(toolOutput(turn)).toContain("canary=it's \n there|");
     // The sandbox stays up between turns: its launcher (bwrap, as root on the host) must have
     // been started with none of the tenant's variables.
-    const workspace = join(t.dataDir, 'sessions', s, 'workspace');
     const launchers = readdirSync('/proc')
       .filter((p) => /^\d+$/.test(p))
       .flatMap((pid) => {
         try {
           const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-          if (!argv[0]?.endsWith('bwrap') || !argv.includes(workspace)) return [];
+          // bwrap reads its options from a descriptor: find this session's by its cgroup.
+          if (!argv[0]?.endsWith('bwrap') || !readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(s))
+            return [];
           return [readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)];
         } catch {
           return [];
@@ -122,6 +127,50 @@ describe('sandbox isolation', () => {
       expect(names).not.toContain('ASH_TENANT_CANARY');
       expect(names).not.toContain('LD_PRELOAD');
       expect(names).not.toContain('BASH_ENV');
+    }
+  });
+
+  it('shows no host path inside (command lines, environments, mount info); two live sandboxes have different host uids', async () => {
+    const probe =
+      'id -u; stat -c "owner=%u" /workspace/CLAUDE.md; ' +
+      'for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do tr "\\0" " " < $f 2>/dev/null; echo; done; ' +
+      'cat /proc/self/mountinfo /proc/1/mountinfo';
+    const ids = [await createSession(t.url, 'iso'), await createSession(t.url, 'iso')];
+    const outs: string[] = [];
+    for (const id of ids) {
+      t.model
+        .forSession(id)
+        .enqueue({ toolUse: { name: 'Bash', input: { command: probe } } }, { text: 'probed' });
+      const turn = await sendTurn(t.url, id, { content: 'where am I?' });
+      expectOutcome(turn, 'completed');
+      outs.push(toolOutput(turn));
+    }
+    const runtimeRoot = join(tmpdir(), 'ash-');
+    for (const out of outs) {
+      expect(out).toContain('bwrap --args 9 --'); // pid 1 is bwrap, without its options
+      expect(out).toMatch(/ \/workspace /); // the mount info was read
+      expect(out).not.toContain(t.dataDir);
+      expect(out).not.toContain(runtimeRoot);
+      expect(out).not.toContain(process.cwd());
+    }
+    // Both sandboxes are live at once, each with its own uid, owning its own files.
+    const uids = outs.map((o) => Number(/^(\d+)$/m.exec(o)?.[1]));
+    expect(uids[0]).not.toBe(uids[1]);
+    for (const [i, o] of outs.entries()) expect(o).toContain(`owner=${uids[i]}`);
+    // Seen from the host: the processes of each sandbox run as its own uid.
+    for (const [i, id] of ids.entries()) {
+      const procUids = readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .flatMap((pid) => {
+          try {
+            if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(id)) return [];
+            const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+            return m ? [Number(m[1])] : [];
+          } catch {
+            return [];
+          }
+        });
+      expect(procUids).toContain(uids[i]);
     }
   });
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,25 @@ export function tempDir(prefix = 'ash-test-'): string {
 }
 
 export function removeDir(dir: string): void {
+  // A server killed for good (never restarted) leaves its sandboxes' disks mounted in its data dir.
+  unmountUnder(dir);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Detaches every mount under `dir`, deepest first (root only; a no-op when there are none). */
+function unmountUnder(dir: string): void {
+  let lines: string[];
+  try {
+    lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  } catch {
+    return;
+  }
+  const prefix = `${dir.replace(/\/+$/, '')}/`;
+  const points = lines
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p?.startsWith(prefix) === true)
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) spawnSync('umount', ['-l', p], { stdio: 'ignore' });
 }
 
 /**

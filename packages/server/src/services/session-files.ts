@@ -70,14 +70,22 @@ export interface SessionFilesDeps {
   ownership: SessionOwnership;
   /** True when the session has a running process on this server. */
   isLive: (sessionId: string) => boolean;
-  /** Owner given to what the server writes into workspaces (the sandbox user), if any. */
-  owner: { uid: number; gid: number } | undefined;
+  /**
+   * Owner given to what the server writes into a session's workspace (its live sandbox's user),
+   * if any; a sandbox starting later takes ownership of all its files itself.
+   */
+  owner: (sessionId: string) => { uid: number; gid: number } | undefined;
   limits: BatchLimits & { bundleMaxBytes: number; bundleMaxEntries: number };
   /**
    * The session's workspace disk limit, bytes (the sandbox limit `diskMb`: ASH_SANDBOX_DISK_MB
    * or the agent's `limits.diskMb`); 0 = none.
    */
   diskLimitBytes: (session: SessionRecord) => Promise<number>;
+  /**
+   * Excludes the session's sandbox from moving its files (disk set-up at start, copy-out at stop)
+   * while a write uses them; resolves to the release function.
+   */
+  lockFiles?: (sessionId: string) => Promise<() => void>;
 }
 
 /** Allocation unit assumed for a file about to be written (the common filesystem block). */
@@ -105,7 +113,23 @@ export class SessionFiles {
     if (!session) throw notFound('session_not_found', 'Session', id);
     if (intent === 'write' && session.status === 'ended')
       throw new AppError('session_ended', 'the session has ended; its files can be read but not changed');
-    const { finish } = await this.deps.ownership.forFiles(session, intent);
+    // Writes only: every write path finishes in a `finally`; reads (some stream past `open`) do
+    // not take it, so one racing a sandbox start or stop may see the folder empty for a moment.
+    const unlock = (intent === 'write' && (await this.deps.lockFiles?.(id))) || (() => undefined);
+    let ownedFinish: () => Promise<void>;
+    try {
+      ownedFinish = (await this.deps.ownership.forFiles(session, intent)).finish;
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+    const finish = async () => {
+      try {
+        await ownedFinish();
+      } finally {
+        unlock();
+      }
+    };
     try {
       const root = this.deps.paths.workspace(id);
       if (!existsSync(root)) await this.deps.snapshots.restore(session);
@@ -116,7 +140,7 @@ export class SessionFiles {
         );
       return {
         session,
-        dir: new ConfinedDir(root, this.deps.owner),
+        dir: new ConfinedDir(root, this.deps.owner(id)),
         source: this.deps.isLive(id) ? 'live' : 'stored',
         finish,
       };

@@ -40,6 +40,12 @@ export const SandboxInfoSchema = Type.Object({
   mode: Type.Union([Type.Literal('bwrap'), Type.Literal('unsafe-process')]),
   /** Resource-limit mechanism available: `cgroup-v1`, `cgroup-v2` or `none`. */
   limits: Type.Union([Type.Literal('cgroup-v1'), Type.Literal('cgroup-v2'), Type.Literal('none')]),
+  /**
+   * How the disk limit is enforced: `filesystem` (each sandbox has its own fixed-size file system
+   * holding workspace, home, config dir and /tmp: writes past it fail with ENOSPC) or `poll` (the
+   * workspace size is checked during turns; the server is not root or has no loop devices).
+   */
+  disk: Type.Union([Type.Literal('filesystem'), Type.Literal('poll')]),
   /** Human-readable warnings, e.g. why a weaker mode is in use. */
   warnings: Type.Array(Type.String()),
 });

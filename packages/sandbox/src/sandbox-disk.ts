@@ -1,0 +1,405 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  chmod,
+  chown,
+  lchown,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  statfs,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from './logger.js';
+import { directorySize } from './workspace-size.js';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+
+/** Name of the image file and its mount point, next to the session's `workspace` and `claude`. */
+export const DISK_IMAGE_NAME = '.ash-disk.img';
+export const DISK_MOUNT_NAME = '.ash-disk';
+/** Written into the image once the session's files are copied in: from then on the image holds the truth. */
+const COMPLETE_MARK = '.ash-complete';
+
+/**
+ * Host space an image may take beyond its usable size (`diskMb`): ext4 metadata (inode tables,
+ * 1/64 of the size at one inode per 16 KiB, group descriptors, bitmaps) and a 4 MiB journal.
+ */
+export function diskImageBytes(usableBytes: number): number {
+  return usableBytes + Math.ceil(usableBytes / 32) + 8 * MiB;
+}
+
+/** Tools the per-sandbox file system needs (root only). */
+export interface DiskTools {
+  mkfs: string;
+  dumpe2fs: string;
+  tune2fs: string;
+  mount: string;
+  umount: string;
+  cp: string;
+}
+
+const SEARCH = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+function find(name: string): string | undefined {
+  for (const d of SEARCH) if (existsSync(join(d, name))) return join(d, name);
+  return undefined;
+}
+
+/**
+ * Checks that this host can give each sandbox its own file system: root, mkfs.ext4, loop mounts.
+ * Makes, mounts and removes a small image in `scratchDir` and returns the tools with the time it
+ * took, or the reason it cannot.
+ */
+export async function detectDiskSupport(
+  scratchDir: string,
+): Promise<{ tools: DiskTools; probeMs: number } | { problem: string }> {
+  if (process.getuid?.() !== 0) return { problem: 'the server is not root (loop mounts need root)' };
+  const mkfs = find('mkfs.ext4');
+  const mount = find('mount');
+  const umount = find('umount');
+  const cp = find('cp');
+  const dumpe2fs = find('dumpe2fs');
+  const tune2fs = find('tune2fs');
+  if (!mkfs || !mount || !umount || !cp || !dumpe2fs || !tune2fs)
+    return { problem: 'mkfs.ext4, dumpe2fs, tune2fs, mount, umount or cp is missing' };
+  const tools = { mkfs, dumpe2fs, tune2fs, mount, umount, cp };
+  const image = join(scratchDir, 'probe.img');
+  const mnt = join(scratchDir, 'probe');
+  const t0 = performance.now();
+  try {
+    await mkdir(mnt, { recursive: true });
+    await makeImage(tools, image, 8 * MiB);
+    await run(mount, ['-o', 'loop,nosuid,nodev', image, mnt]);
+    await run(umount, [mnt]);
+    return { tools, probeMs: Math.round(performance.now() - t0) };
+  } catch (err) {
+    return { problem: `loop-mounted images do not work here: ${errText(err)}` };
+  } finally {
+    await rm(image, { force: true });
+    await rm(mnt, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Makes a sparse ext4 image whose space for non-root users is exactly `usableBytes`: the blocks
+ * the metadata leaves beyond it are reserved for root (the sandbox user cannot use them; the host
+ * copying a session's files in can).
+ */
+async function makeImage(tools: DiskTools, image: string, usableBytes: number): Promise<void> {
+  const fh = await open(image, 'wx', 0o600);
+  try {
+    await fh.truncate(diskImageBytes(usableBytes));
+  } finally {
+    await fh.close();
+  }
+  // 4 KiB blocks and an inode per 16 KiB whatever the size (mkfs picks 1 KiB blocks and an inode per
+  // 4 KiB for small file systems: 6% of the space); no reserved blocks (the sandbox user is not root);
+  // lazy init keeps the sparse image at ~2 MiB on the host however large it is.
+  await run(tools.mkfs, [
+    '-q',
+    '-F',
+    '-b',
+    '4096',
+    '-i',
+    '16384',
+    '-m',
+    '0',
+    '-J',
+    'size=4',
+    '-E',
+    'lazy_itable_init=1,lazy_journal_init=1,nodiscard',
+    image,
+  ]);
+  const { stdout } = await run(tools.dumpe2fs, ['-h', image], { maxBuffer: MiB });
+  const field = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(stdout)?.[1] ?? Number.NaN);
+  const free = field('Free blocks');
+  const blockSize = field('Block size');
+  const reserve = free - Math.ceil(usableBytes / blockSize);
+  if (!(reserve >= 0))
+    throw new Error(`the disk image has ${free} free blocks of ${blockSize} bytes, too few`);
+  await run(tools.tune2fs, ['-r', String(reserve), image]);
+}
+
+/** Where a session's disk lives, derived from its workspace directory. */
+function layout(workspaceDir: string, claudeConfigDir: string) {
+  const sessionDir = dirname(workspaceDir);
+  return {
+    sessionDir,
+    image: join(sessionDir, DISK_IMAGE_NAME),
+    mount: join(sessionDir, DISK_MOUNT_NAME),
+    out: join(sessionDir, '.ash-disk-out'),
+    workspaceDir,
+    claudeConfigDir,
+  };
+}
+
+/** Mount points currently mounted (from /proc/self/mountinfo; octal escapes decoded). */
+function mountPoints(): Set<string> {
+  const out = new Set<string>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[4])
+      out.add(f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
+  }
+  return out;
+}
+
+/**
+ * One sandbox's own file system: a sparse ext4 image of fixed size, loop-mounted next to the
+ * session's folders, holding `workspace/`, `claude/` (CLAUDE_CONFIG_DIR), `home/`, `tmp/`, `run/`
+ * and `etc/`. Every path the sandbox can write is on it, so the kernel refuses a write past the
+ * size with ENOSPC, during a turn or between turns, whoever writes.
+ *
+ * The host keeps reading and writing the session at its usual paths: `workspace/` and `claude/`
+ * are bind-mounted from the image over them while the sandbox lives. At start the session's files
+ * are copied in (ownership set to the sandbox user) and the host copies emptied; at stop they are
+ * copied back out and the image is deleted. A crash in between is repaired by {@link recover}:
+ * once the image is marked complete it holds the truth, before that the host copies do.
+ */
+export class SandboxDisk {
+  private released: Promise<void> | undefined;
+
+  private constructor(
+    private readonly tools: DiskTools,
+    private readonly l: ReturnType<typeof layout>,
+    /** Usable size, bytes. */
+    readonly limitBytes: number,
+    private readonly log: Logger,
+    /** Runs a step with the host's file access to the session held off (see `SandboxManager.lockSessionFiles`). */
+    private readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>,
+  ) {}
+
+  /** The image's mount point on the host. */
+  get root(): string {
+    return this.l.mount;
+  }
+
+  /** Host path of a folder on the image (`home`, `tmp`, `run`, `etc`, `workspace`, `claude`). */
+  path(name: 'home' | 'tmp' | 'run' | 'etc' | 'workspace' | 'claude'): string {
+    return join(this.l.mount, name);
+  }
+
+  /**
+   * Creates, mounts and fills the disk of a session. The image's usable size is `limitBytes`, or
+   * what the session's files already take plus 16 MiB when that is more (a limit lowered below
+   * the current usage must not make the session unusable).
+   * @throws Error when a step fails (what was done is undone; the host copies are untouched).
+   */
+  static async create(input: {
+    tools: DiskTools;
+    workspaceDir: string;
+    claudeConfigDir: string;
+    limitBytes: number;
+    owner: { uid: number; gid: number };
+    log: Logger;
+    exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+  }): Promise<SandboxDisk> {
+    const exclusive = input.exclusive ?? (<T>(fn: () => Promise<T>) => fn());
+    return exclusive(() => SandboxDisk.doCreate({ ...input, exclusive }));
+  }
+
+  private static async doCreate(input: {
+    tools: DiskTools;
+    workspaceDir: string;
+    claudeConfigDir: string;
+    limitBytes: number;
+    owner: { uid: number; gid: number };
+    log: Logger;
+    exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
+  }): Promise<SandboxDisk> {
+    const l = layout(input.workspaceDir, input.claudeConfigDir);
+    await SandboxDisk.recover(input.tools, input.workspaceDir, input.claudeConfigDir, input.log);
+    await mkdir(l.workspaceDir, { recursive: true });
+    await mkdir(l.claudeConfigDir, { recursive: true });
+    const used = (await directorySize(l.workspaceDir)) + (await directorySize(l.claudeConfigDir));
+    const usable = used > input.limitBytes ? used + 16 * MiB : input.limitBytes;
+    const disk = new SandboxDisk(input.tools, l, usable, input.log, input.exclusive);
+    const { tools } = input;
+    try {
+      await makeImage(tools, l.image, usable);
+      await mkdir(l.mount, { recursive: true, mode: 0o700 });
+      await run(tools.mount, ['-o', 'loop,nosuid,nodev', l.image, l.mount]);
+      await rm(join(l.mount, 'lost+found'), { recursive: true, force: true });
+      await chmod(l.mount, 0o755);
+      const { uid, gid } = input.owner;
+      for (const [name, mode, owned] of [
+        ['workspace', 0o755, true],
+        ['claude', 0o700, true],
+        ['home', 0o700, true],
+        ['tmp', 0o1777, false],
+        ['run', 0o755, false],
+        ['etc', 0o755, false],
+      ] as const) {
+        const p = join(l.mount, name);
+        await mkdir(p);
+        await chmod(p, mode);
+        if (owned) await chown(p, uid, gid);
+      }
+      await copyContents(tools, l.workspaceDir, join(l.mount, 'workspace'));
+      await copyContents(tools, l.claudeConfigDir, join(l.mount, 'claude'));
+      await chownTree(join(l.mount, 'workspace'), uid, gid);
+      await chownTree(join(l.mount, 'claude'), uid, gid);
+      // From here the image holds the truth: the host copies can go (the host's usage for the
+      // session is then the image alone), and the image is bound over their paths.
+      await writeFile(join(l.mount, COMPLETE_MARK), '');
+      await emptyDir(l.workspaceDir);
+      await emptyDir(l.claudeConfigDir);
+      await run(tools.mount, ['--bind', join(l.mount, 'workspace'), l.workspaceDir]);
+      await run(tools.mount, ['--bind', join(l.mount, 'claude'), l.claudeConfigDir]);
+      return disk;
+    } catch (err) {
+      await SandboxDisk.recover(input.tools, l.workspaceDir, l.claudeConfigDir, input.log).catch(
+        (e: unknown) => input.log.error({ err: errText(e) }, 'disk cleanup failed'),
+      );
+      throw err;
+    }
+  }
+
+  /** Free bytes left for the sandbox (statfs of the image). */
+  async freeBytes(): Promise<number> {
+    const s = await statfs(this.l.mount);
+    return s.bavail * s.bsize;
+  }
+
+  /** Bytes in use on the image (its files and metadata). */
+  async usedBytes(): Promise<number> {
+    const s = await statfs(this.l.mount);
+    return (s.blocks - s.bfree) * s.bsize;
+  }
+
+  /**
+   * Copies the files back to the host paths and removes the image. Call once no sandboxed
+   * process runs any more. Idempotent.
+   */
+  release(): Promise<void> {
+    if (!this.released)
+      this.released = this.exclusive(() =>
+        SandboxDisk.recover(this.tools, this.l.workspaceDir, this.l.claudeConfigDir, this.log),
+      );
+    return this.released;
+  }
+
+  /**
+   * Brings a session's files back from a disk left by a stopped sandbox or a crashed server: if
+   * the image is complete, its `workspace/` and `claude/` replace the host copies; then every
+   * mount is undone and the image deleted. Does nothing when there is no disk.
+   */
+  static async recover(
+    tools: DiskTools,
+    workspaceDir: string,
+    claudeConfigDir: string,
+    log: Logger,
+  ): Promise<void> {
+    const l = layout(workspaceDir, claudeConfigDir);
+    let mounted = mountPoints();
+    const hasImage = existsSync(l.image);
+    if (
+      !hasImage &&
+      !mounted.has(l.mount) &&
+      !mounted.has(l.workspaceDir) &&
+      !mounted.has(l.claudeConfigDir)
+    ) {
+      await rm(l.out, { recursive: true, force: true });
+      return;
+    }
+    if (hasImage && !mounted.has(l.mount)) {
+      await mkdir(l.mount, { recursive: true, mode: 0o700 });
+      await run(tools.mount, ['-o', 'loop,nosuid,nodev', l.image, l.mount]);
+      mounted = mountPoints();
+    }
+    const complete = hasImage && existsSync(join(l.mount, COMPLETE_MARK));
+    if (complete) {
+      // Copy out beside the host paths, then swap: the host paths are empty only for a moment.
+      await rm(l.out, { recursive: true, force: true });
+      await mkdir(join(l.out, 'workspace'), { recursive: true });
+      await mkdir(join(l.out, 'claude'), { recursive: true });
+      await copyContents(tools, join(l.mount, 'workspace'), join(l.out, 'workspace'));
+      await copyContents(tools, join(l.mount, 'claude'), join(l.out, 'claude'));
+    }
+    for (const p of [l.workspaceDir, l.claudeConfigDir]) if (mounted.has(p)) await unmount(tools, p);
+    if (complete) {
+      for (const [from, to] of [
+        [join(l.out, 'workspace'), l.workspaceDir],
+        [join(l.out, 'claude'), l.claudeConfigDir],
+      ] as const) {
+        await rm(to, { recursive: true, force: true });
+        await rename(from, to);
+      }
+    }
+    // The image file goes before the unmount: a crash from here on leaves no image to restore from.
+    await rm(l.image, { force: true });
+    if (mountPoints().has(l.mount)) await unmount(tools, l.mount);
+    await rm(l.mount, { recursive: true, force: true });
+    await rm(l.out, { recursive: true, force: true });
+    if (complete) log.debug({ workspaceDir }, 'sandbox disk released');
+  }
+
+  /**
+   * Repairs the disks of every session under `sessionsRoot` (`<id>/workspace`, `<id>/claude`)
+   * that a crashed server or a reboot left behind. Returns how many were found.
+   */
+  static async recoverAll(tools: DiskTools, sessionsRoot: string, log: Logger): Promise<number> {
+    let ids: string[];
+    try {
+      ids = await readdir(sessionsRoot);
+    } catch {
+      return 0;
+    }
+    const mounted = mountPoints();
+    let n = 0;
+    for (const id of ids) {
+      const dir = join(sessionsRoot, id);
+      if (!existsSync(join(dir, DISK_IMAGE_NAME)) && !mounted.has(join(dir, DISK_MOUNT_NAME))) continue;
+      n++;
+      try {
+        await SandboxDisk.recover(tools, join(dir, 'workspace'), join(dir, 'claude'), log);
+      } catch (err) {
+        log.error({ err: errText(err), sessionId: id }, 'could not recover a sandbox disk');
+      }
+    }
+    if (n > 0) log.info({ count: n }, 'recovered sandbox disks left by a previous run');
+    return n;
+  }
+}
+
+/** Copies what is inside `from` into `to` (owners, modes, links, holes kept). */
+async function copyContents(tools: DiskTools, from: string, to: string): Promise<void> {
+  if (!existsSync(from)) return;
+  await run(tools.cp, ['-a', '--sparse=always', '--no-target-directory', `${from}/.`, to], {
+    maxBuffer: 4 * MiB,
+  });
+}
+
+async function emptyDir(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
+}
+
+/** lchown of a whole tree (links are not followed). */
+async function chownTree(p: string, uid: number, gid: number): Promise<void> {
+  await lchown(p, uid, gid);
+  const st = await lstat(p);
+  if (!st.isDirectory()) return;
+  for (const name of await readdir(p)) await chownTree(join(p, name), uid, gid);
+}
+
+async function unmount(tools: DiskTools, p: string): Promise<void> {
+  try {
+    await run(tools.umount, [p]);
+  } catch {
+    // Busy (a host read in flight): detach now, the kernel finishes when it is closed.
+    await run(tools.umount, ['-l', p]);
+  }
+}
+
+function errText(err: unknown): string {
+  if (err && typeof err === 'object' && 'stderr' in err && String((err as { stderr: unknown }).stderr).trim())
+    return String((err as { stderr: unknown }).stderr).trim();
+  return err instanceof Error ? err.message : String(err);
+}
