@@ -301,6 +301,7 @@ function totals(s: UsageSums): UsageTotals {
     totalComputeSeconds: s.computeSeconds,
     totalCostUsd: s.costUsd,
     totalSdkCostUsd: s.sdkCostUsd,
+    fallbackPricedCalls: s.fallbackModelCalls,
   };
 }
 
