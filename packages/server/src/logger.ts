@@ -50,10 +50,19 @@ export function createLogger(opts: {
   level: string;
   secrets: SecretRegistry;
   destination?: pino.DestinationStream;
+  /** Fields added to every line (e.g. the sessionId/turnId/tenantId/traceId of the current work). */
+  mixin?: () => object;
 }): Logger {
   const target = opts.destination ?? pino.destination(1);
   const scrubbing: pino.DestinationStream = {
     write: (line: string) => target.write(opts.secrets.scrub(line)),
   };
-  return pino({ level: opts.level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } }, scrubbing);
+  return pino(
+    {
+      level: opts.level,
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      ...(opts.mixin ? { mixin: opts.mixin } : {}),
+    },
+    scrubbing,
+  );
 }

@@ -15,6 +15,7 @@ import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos, type SessionRecord } from './db/repos/index.js';
 import { AppError } from './errors.js';
 import { createLogger, SecretRegistry } from './logger.js';
+import { createTelemetry } from './telemetry/telemetry.js';
 import { AgentService } from './services/agent-service.js';
 import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
 import { CredentialService } from './services/credential-service.js';
@@ -93,9 +94,16 @@ async function createLocked(
   secrets.add(config.s3?.credentials?.secretAccessKey);
   secrets.add(config.s3?.credentials?.sessionToken);
   secrets.add(config.internalSecret);
+  // Traces only with OTEL_EXPORTER_OTLP_ENDPOINT (the SDK is loaded only then); metrics always.
+  const telemetry = await createTelemetry({
+    tracesUrl: config.otel.tracesUrl,
+    serviceName: config.otel.serviceName,
+    version: SERVER_VERSION,
+  });
   const logger = createLogger({
     level: config.logLevel,
     secrets,
+    mixin: () => telemetry.logIds(),
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
   });
   const ownerId = serverId(config.dataDir);
@@ -165,7 +173,12 @@ async function createLocked(
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
-  const usage = new UsageService({ repos, pricing, log: logger.child({ component: 'usage' }) });
+  const usage = new UsageService({
+    repos,
+    pricing,
+    log: logger.child({ component: 'usage' }),
+    metrics: telemetry.metrics,
+  });
   let sessions: SessionService | undefined;
   const runtime = new SessionRuntime({
     repos,
@@ -179,6 +192,7 @@ async function createLocked(
     scrubber,
     credentials,
     hooks: usage,
+    telemetry,
     onSessionEvicted: async (s, reason) => {
       const record = await repos.sessions.get(s.tenantId, s.id);
       if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
@@ -202,9 +216,16 @@ async function createLocked(
   const persist =
     objects.kind === 's3'
       ? async (s: SessionRecord) => {
+          const span = telemetry.tracing.start('ash.checkpoint', {
+            ...(telemetry.current()?.span ? { parent: telemetry.current()!.span! } : {}),
+            attributes: { 'ash.session_id': s.id },
+          });
           try {
             await snapshots.save(s);
+            span.end();
           } catch (err) {
+            span.fail(err instanceof Error ? err.message : String(err));
+            span.end();
             if (err instanceof AppError && err.code === 'storage_unavailable')
               throw new AppError(
                 'storage_unavailable',
@@ -332,6 +353,7 @@ async function createLocked(
     repos,
     sessions: sessionService,
     log: logger.child({ component: 'queue' }),
+    metrics: telemetry.metrics,
     ...config.queue,
   });
   const queue = new QueueService({ repos, onEnqueued: () => processor.notify() });
@@ -352,6 +374,7 @@ async function createLocked(
 
   const app = await buildApp({
     logger,
+    telemetry,
     version: SERVER_VERSION,
     agents,
     sessions: sessionService,
@@ -423,6 +446,7 @@ async function createLocked(
       await sandboxes.close();
       await objects.close();
       await closeDb(db);
+      await telemetry.shutdown().catch(() => undefined);
       unlock();
     },
   };
