@@ -108,6 +108,8 @@ async function createLocked(
   });
   const ownerId = serverId(config.dataDir);
   const pricing = loadPricing(config.pricesFile);
+  // `phase` lines tell `ash start` how far the start got (it shows them while it waits).
+  logger.info({ phase: 'database' }, 'opening the database and applying migrations');
   const db = await openDatabase(
     config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') },
   );
@@ -137,6 +139,7 @@ async function createLocked(
     await db.close();
     throw err;
   }
+  logger.info({ phase: 'sandbox' }, 'checking sandbox isolation (bubblewrap, cgroups)');
   let sandboxes: SandboxManager;
   try {
     sandboxes = await SandboxManager.create({
@@ -330,6 +333,7 @@ async function createLocked(
   credentials.onRevoked(async (tenantId, id) => {
     await runtime.stopSessionsUsingCredential(tenantId, id);
   });
+  logger.info({ phase: 'recover' }, 'recovering the sessions of a previous run');
   await releaseOwned(repos, ownerId, logger, persist);
   await apiKeys.bootstrap(config.dataDir);
   await credentials.selfCheck();
@@ -345,6 +349,7 @@ async function createLocked(
     for (const a of await repos.agents.listAllInternal()) {
       if (!used.has(`${a.tenantId}\u0000${a.name}`) || !store.hasVersion(a.tenantId, a.name, a.version))
         continue;
+      logger.info({ phase: 'warm', agent: a.name }, `warming sandboxes for agent ${a.name}`);
       await runtime.replenishSpares(a, sessionService.prewarmCount(a));
     }
   })().catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
