@@ -76,7 +76,7 @@ describe('fresh-clone install (install.sh) and the README quickstart with `ash` 
       TMPDIR: root,
     };
     mkdirSync(env.HOME!, { recursive: true });
-  });
+  }, 120_000);
   afterAll(async () => {
     await bash('ash stop || true', clone, env, 60_000).catch(() => undefined);
     await model?.close();
@@ -105,7 +105,7 @@ describe('fresh-clone install (install.sh) and the README quickstart with `ash` 
     const which = await bash('command -v ash', root, env, 10_000);
     expect(which.stdout.trim()).toBe(join(bin, 'ash'));
     expect(realpathSync(which.stdout.trim())).toBe(join(realpathSync(clone), 'packages/cli/bin/ash.js'));
-  });
+  }, 1_600_000);
 
   it('runs the README quickstart as written, with `ash`, in the fresh clone', async () => {
     const readme = readFileSync(join(clone, 'README.md'), 'utf8');
@@ -136,5 +136,5 @@ describe('fresh-clone install (install.sh) and the README quickstart with `ash` 
     expect(r.stdout).toMatch(/Ash is running at http:\/\/127\.0\.0\.1:\d+/);
     expect(r.stdout).toMatch(/^\[result\] fresh-clone$/m);
     expect(r.stdout).toContain('Ash stopped');
-  });
+  }, 320_000);
 });
