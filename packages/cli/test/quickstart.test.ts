@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, ScriptedModel, removeDir, runAsh, tempDir, freePort } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,8 +40,12 @@ describe('README quickstart and the ash CLI against a real server process', () =
   beforeAll(async () => {
     model = await ScriptedModel.start();
     home = tempDir('ash-cli-');
+    // `ash` on the PATH, as install.sh links it (the install test checks install.sh itself).
+    const bin = join(home, 'bin');
+    mkdirSync(bin);
+    symlinkSync(join(REPO_ROOT, 'packages/cli/bin/ash.js'), join(bin, 'ash'));
     env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       HOME: home,
       npm_config_cache: join(home, '.npm'),
       ASH_DATA_DIR: join(home, '.ash'),
@@ -67,6 +71,12 @@ describe('README quickstart and the ash CLI against a real server process', () =
     expect(r.stderr).not.toMatch(/^ash: /m);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Ash is running at http:\/\/127\.0\.0\.1:\d+/);
+    // `ash start` showed how far the start got, then where the key is.
+    expect(r.stdout).toMatch(
+      /^Starting Ash \(pid \d+\)…\n {2}opening the database and applying migrations\n/m,
+    );
+    expect(r.stdout).toMatch(/^ {2}checking sandbox isolation/m);
+    expect(r.stdout).toMatch(/Saved the server's first API key to .*config\.json/);
     expect(r.stdout).toContain('deployed hello (version 1');
     // The answer streamed, with the tool call and its result on their own lines.
     expect(r.stdout).toMatch(/^\[tool\] Bash \{"command":"echo hello-from-the-sandbox"\}$/m);

@@ -30,6 +30,8 @@ export {
   createUpstreamDispatcher,
   type ModelCallRefusal,
   type ModelCallUsage,
+  type ModelCallObserver,
+  type ModelCallOutcome,
   type ModelProxyOptions,
 } from './model-proxy.js';
 export { Sandbox, type SandboxState } from './sandbox.js';

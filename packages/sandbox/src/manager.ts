@@ -121,6 +121,8 @@ export interface StartSandboxSpec {
   onUsage?: (usage: ModelCallUsage) => void;
   /** Admission hook of the model proxy (refuses calls, e.g. over a budget). */
   admit?: ModelProxyOptions['admit'];
+  /** Observer of each model call (traces, metrics). */
+  observe?: ModelProxyOptions['observe'];
 }
 
 /** Raised when the requested isolation cannot be provided; the message says what to do. */
@@ -414,6 +416,7 @@ export class SandboxManager {
         socketOwner: owner,
         onUsage: spec.onUsage,
         admit: spec.admit,
+        observe: spec.observe,
         dispatcher: this.dispatcher,
         log,
       });

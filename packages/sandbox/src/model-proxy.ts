@@ -20,6 +20,28 @@ export interface ModelCallUsage {
   cacheReadInputTokens: number;
 }
 
+/** What the proxy saw of one forwarded model call (for traces and metrics). */
+export interface ModelCallOutcome {
+  /** Upstream HTTP status; 0 when the upstream could not be reached. */
+  status: number;
+  /** The model the response names (else the one requested, when known). */
+  model: string | undefined;
+  usage: ModelCallUsage | undefined;
+  /** From forwarding the request to the first text/tool delta of a stream (or the whole body), ms. */
+  timeToFirstTokenMs: number | undefined;
+  /** From forwarding the request to the end of the response, ms. */
+  durationMs: number;
+}
+
+/**
+ * Watches one model call: `headers` are added to the upstream request (e.g. W3C `traceparent`),
+ * `end` is called once when the response ended (or failed).
+ */
+export interface ModelCallObserver {
+  headers?: Record<string, string>;
+  end(outcome: ModelCallOutcome): void;
+}
+
 /** Why the proxy refuses a model call: answered as `{type:'error', error:{type, message}}` with `status`. */
 export interface ModelCallRefusal {
   status: number;
@@ -45,6 +67,8 @@ export interface ModelProxyOptions {
   admit?: () => Promise<ModelCallRefusal | undefined>;
   /** Shared upstream connection pool. */
   dispatcher?: Dispatcher;
+  /** Called as each admitted Messages API call is forwarded; see {@link ModelCallObserver}. */
+  observe?: () => ModelCallObserver | undefined;
   log: Logger;
 }
 
@@ -129,6 +153,14 @@ export class ModelProxy {
     const headers = forwardHeaders(req.headers);
     const key = this.opts.resolveApiKey();
     if (key) headers['x-api-key'] = key;
+    let observer: ModelCallObserver | undefined;
+    try {
+      observer = this.opts.observe?.();
+    } catch {
+      observer = undefined;
+    }
+    if (observer?.headers) Object.assign(headers, observer.headers);
+    const startedAt = performance.now();
     let upstream: Dispatcher.ResponseData;
     try {
       upstream = await request(new URL(target, this.opts.upstreamUrl), {
@@ -145,6 +177,13 @@ export class ModelProxy {
         'model upstream unreachable',
       );
       sendApiError(res, 502, 'api_error', 'the model API could not be reached');
+      observer?.end({
+        status: 0,
+        model: undefined,
+        usage: undefined,
+        timeToFirstTokenMs: undefined,
+        durationMs: performance.now() - startedAt,
+      });
       return;
     }
     const outHeaders: Record<string, string | string[]> = {};
@@ -154,8 +193,8 @@ export class ModelProxy {
     res.writeHead(upstream.statusCode, outHeaders);
     const contentType = String(upstream.headers['content-type'] ?? '');
     const meter =
-      upstream.statusCode < 300 && this.opts.onUsage
-        ? new UsageMeter(contentType.includes('event-stream'))
+      upstream.statusCode < 300 && (this.opts.onUsage || observer)
+        ? new UsageMeter(contentType.includes('event-stream'), startedAt)
         : undefined;
     res.on('close', () => {
       if (!res.writableFinished) upstream.body.destroy();
@@ -172,6 +211,18 @@ export class ModelProxy {
     }
     const usage = meter?.finish();
     if (usage && this.opts.onUsage) this.opts.onUsage(usage);
+    const durationMs = performance.now() - startedAt;
+    try {
+      observer?.end({
+        status: upstream.statusCode,
+        model: usage?.model || undefined,
+        usage,
+        timeToFirstTokenMs: meter?.firstTokenMs ?? (meter && !meter.streaming ? durationMs : undefined),
+        durationMs,
+      });
+    } catch {
+      // observers never break a model call
+    }
   }
 }
 
@@ -198,8 +249,13 @@ class UsageMeter {
   private text = '';
   private usage: ModelCallUsage | undefined;
   private readonly decoder = new TextDecoder();
+  /** When the first content delta arrived, ms after the request was forwarded. */
+  firstTokenMs: number | undefined;
 
-  constructor(private readonly streaming: boolean) {}
+  constructor(
+    readonly streaming: boolean,
+    private readonly startedAt: number,
+  ) {}
 
   push(chunk: Buffer): void {
     this.text += this.decoder.decode(chunk, { stream: true });
@@ -236,6 +292,8 @@ class UsageMeter {
     } catch {
       return;
     }
+    if (ev.type === 'content_block_delta' && this.firstTokenMs === undefined)
+      this.firstTokenMs = performance.now() - this.startedAt;
     if (ev.type === 'message_start' && ev.message?.id) {
       this.usage = fromUsage(ev.message.id, ev.message.model ?? '', ev.message.usage ?? {});
     } else if (ev.type === 'message_delta' && this.usage && ev.usage) {

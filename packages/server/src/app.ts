@@ -54,6 +54,7 @@ import type { SessionConfigService } from './services/session-config.js';
 import type { UsageService } from './services/usage-service.js';
 import type { SessionRuntime } from './services/session-runtime.js';
 import type { SessionService } from './services/session-service.js';
+import type { Telemetry } from './telemetry/telemetry.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -69,6 +70,8 @@ declare module 'fastify' {
 /** Everything the HTTP layer needs; built by `createAshServer` (or a test). */
 export interface AppDeps {
   logger: Logger;
+  /** Traces, metrics and log ids (HTTP spans, `/metrics`). */
+  telemetry: Telemetry;
   version: string;
   agents: AgentService;
   sessions: SessionService;
@@ -178,6 +181,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.decorateRequest('tenantId', '');
   registerErrorHandler(app);
+  deps.telemetry.register(app);
   await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });
 
   await app.register(swagger, {
@@ -258,7 +262,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       heartbeatMs: deps.sseHeartbeatMs,
     }),
   );
-  await app.register(metricsRoutes(deps.runtime, deps.version));
+  await app.register(metricsRoutes(deps.runtime, deps.version, deps.telemetry.metrics));
   const { data } = deps;
   await app.register(
     fileRoutes(data.sessionFiles, data.agentFiles, { uploadBodyLimit: data.limits.uploadBodyBytes }),

@@ -163,6 +163,12 @@ export const EnvSchema = Type.Object({
    * it or did not renew the lease for this long (the owner is considered dead).
    */
   ASH_OWNER_LEASE_MS: Int(30_000, 300),
+  /** OpenTelemetry: traces are exported over OTLP/HTTP to this base URL (`/v1/traces` is added); off when unset. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ minLength: 1 })),
+  /** OpenTelemetry: the full traces URL (takes precedence over the base endpoint). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ minLength: 1 })),
+  /** OpenTelemetry: `service.name` of the spans. */
+  OTEL_SERVICE_NAME: Type.String({ default: 'ash-server', minLength: 1 }),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -240,6 +246,8 @@ export interface Config {
   /** Fastify `trustProxy`: whose `X-Forwarded-For` gives the client address; `false` = none. */
   trustProxy: boolean | string[];
   pricesFile: string | undefined;
+  /** OpenTelemetry traces: the OTLP/HTTP traces URL (tracing is off without one) and service name. */
+  otel: { tracesUrl: string | undefined; serviceName: string };
   /** Session ownership lease (multi-server), ms. */
   ownerLeaseMs: number;
   queue: {
@@ -414,6 +422,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedOrigins,
     trustProxy,
     pricesFile: e.ASH_PRICES_FILE ? resolveDir(e.ASH_PRICES_FILE) : undefined,
+    otel: {
+      tracesUrl:
+        e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (e.OTEL_EXPORTER_OTLP_ENDPOINT && `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`),
+      serviceName: e.OTEL_SERVICE_NAME,
+    },
     ownerLeaseMs: e.ASH_OWNER_LEASE_MS,
     queue: {
       concurrency: e.ASH_QUEUE_CONCURRENCY,

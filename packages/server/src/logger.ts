@@ -82,6 +82,8 @@ export function createLogger(opts: {
   level: string;
   secrets: SecretRegistry;
   destination?: pino.DestinationStream;
+  /** Fields added to every line (e.g. the sessionId/turnId/tenantId/traceId of the current work). */
+  mixin?: () => object;
 }): Logger {
   const target = opts.destination ?? pino.destination(1);
   const scrubbing: pino.DestinationStream = {
@@ -92,6 +94,7 @@ export function createLogger(opts: {
       level: opts.level,
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       serializers: { err: serializeError, error: serializeError },
+      ...(opts.mixin ? { mixin: opts.mixin } : {}),
     },
     scrubbing,
   );

@@ -15,6 +15,7 @@ import { openDatabase, type AshDatabase } from './db/client.js';
 import { createRepos, type Repos, type SessionRecord } from './db/repos/index.js';
 import { AppError } from './errors.js';
 import { createLogger, SecretRegistry } from './logger.js';
+import { createTelemetry } from './telemetry/telemetry.js';
 import { AgentService } from './services/agent-service.js';
 import { CompatService } from './services/compat-service.js';
 import { ApiKeyService, loadKeyHashSecret } from './services/api-key-service.js';
@@ -95,13 +96,22 @@ async function createLocked(
   secrets.add(config.s3?.credentials?.secretAccessKey);
   secrets.add(config.s3?.credentials?.sessionToken);
   secrets.add(config.internalSecret);
+  // Traces only with OTEL_EXPORTER_OTLP_ENDPOINT (the SDK is loaded only then); metrics always.
+  const telemetry = await createTelemetry({
+    tracesUrl: config.otel.tracesUrl,
+    serviceName: config.otel.serviceName,
+    version: SERVER_VERSION,
+  });
   const logger = createLogger({
     level: config.logLevel,
     secrets,
+    mixin: () => telemetry.logIds(),
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
   });
   const ownerId = serverId(config.dataDir);
   const pricing = loadPricing(config.pricesFile);
+  // `phase` lines tell `ash start` how far the start got (it shows them while it waits).
+  logger.info({ phase: 'database' }, 'opening the database and applying migrations');
   const db = await openDatabase(
     config.databaseUrl ? { postgresUrl: config.databaseUrl } : { sqlitePath: join(config.dataDir, 'ash.db') },
   );
@@ -131,6 +141,7 @@ async function createLocked(
     await db.close();
     throw err;
   }
+  logger.info({ phase: 'sandbox' }, 'checking sandbox isolation (bubblewrap, cgroups)');
   let sandboxes: SandboxManager;
   try {
     sandboxes = await SandboxManager.create({
@@ -169,7 +180,12 @@ async function createLocked(
   const paths = new SessionPaths(config.dataDir);
   const store = new AgentStore(config.dataDir);
   const scrubber = new PathScrubber([config.dataDir, tmpdir()]);
-  const usage = new UsageService({ repos, pricing, log: logger.child({ component: 'usage' }) });
+  const usage = new UsageService({
+    repos,
+    pricing,
+    log: logger.child({ component: 'usage' }),
+    metrics: telemetry.metrics,
+  });
   let sessions: SessionService | undefined;
   const diskGuard = new DiskGuard(config.dataDir, config.minFreeDiskMb);
   const runtime = new SessionRuntime({
@@ -185,6 +201,7 @@ async function createLocked(
     scrubber,
     credentials,
     hooks: usage,
+    telemetry,
     onSessionEvicted: async (s, reason) => {
       const record = await repos.sessions.get(s.tenantId, s.id);
       if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
@@ -208,9 +225,16 @@ async function createLocked(
   const persist =
     objects.kind === 's3'
       ? async (s: SessionRecord) => {
+          const span = telemetry.tracing.start('ash.checkpoint', {
+            ...(telemetry.current()?.span ? { parent: telemetry.current()!.span! } : {}),
+            attributes: { 'ash.session_id': s.id },
+          });
           try {
             await snapshots.save(s);
+            span.end();
           } catch (err) {
+            span.fail(err instanceof Error ? err.message : String(err));
+            span.end();
             if (err instanceof AppError && err.code === 'storage_unavailable')
               throw new AppError(
                 'storage_unavailable',
@@ -318,6 +342,7 @@ async function createLocked(
   credentials.onRevoked(async (tenantId, id) => {
     await runtime.stopSessionsUsingCredential(tenantId, id);
   });
+  logger.info({ phase: 'recover' }, 'recovering the sessions of a previous run');
   await releaseOwned(repos, ownerId, logger, persist);
   await apiKeys.bootstrap(config.dataDir);
   await credentials.selfCheck();
@@ -333,6 +358,7 @@ async function createLocked(
     for (const a of await repos.agents.listAllInternal()) {
       if (!used.has(`${a.tenantId}\u0000${a.name}`) || !store.hasVersion(a.tenantId, a.name, a.version))
         continue;
+      logger.info({ phase: 'warm', agent: a.name }, `warming sandboxes for agent ${a.name}`);
       await runtime.replenishSpares(a, sessionService.prewarmCount(a));
     }
   })().catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
@@ -341,6 +367,7 @@ async function createLocked(
     repos,
     sessions: sessionService,
     log: logger.child({ component: 'queue' }),
+    metrics: telemetry.metrics,
     ...config.queue,
   });
   const queue = new QueueService({ repos, onEnqueued: () => processor.notify() });
@@ -373,6 +400,7 @@ async function createLocked(
 
   const app = await buildApp({
     logger,
+    telemetry,
     version: SERVER_VERSION,
     agents,
     sessions: sessionService,
@@ -446,6 +474,7 @@ async function createLocked(
       await sandboxes.close();
       await objects.close();
       await closeDb(db);
+      await telemetry.shutdown().catch(() => undefined);
       unlock();
     },
   };

@@ -1,8 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ScriptedModel, removeDir, tempDir, type RecordedRequest } from '@ash-ai/testing';
+import { ScriptedModel, removeDir, runAsh, tempDir, type RecordedRequest } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
+import {
+  api,
+  createSession,
+  deployAgent,
+  sendTurn,
+  startTestServer,
+  TEST_API_KEY,
+  type TestServer,
+} from './harness.js';
 
 /** The operator's price table for these tests (USD per million tokens). */
 const PRICES = {
@@ -360,24 +368,43 @@ describe('tenant budget', () => {
     expect((await api(t.url, 'PUT', '/api/usage/budget', { budgetUsd: -1 })).status).toBe(400);
   });
 
-  it('prices a newer model at the dearest known rate of its family, and says so on the record (QA #10)', async () => {
-    const id = await createSession(t.url, 'tb', { model: 'claude-opus-5-5' });
-    t.model.forSession(id).enqueue({
-      text: 'priced',
-      usage: {
-        input_tokens: 1000,
-        output_tokens: 100,
-        cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 0,
-      },
-    });
+  it("prices the SDK's own models as the SDK does, a newer model at the dearest rate of its family, and `ash usage` says so (issue 16)", async () => {
+    const u = {
+      input_tokens: 1000,
+      output_tokens: 100,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    };
+    // claude-opus-5-5 (what the bundled Claude Code asks for): priced exactly, same figure as the SDK's.
+    const known = await createSession(t.url, 'tb', { model: 'claude-opus-5-5' });
+    t.model.forSession(known).enqueue({ text: 'priced', usage: u });
+    await sendTurn(t.url, known, { content: 'what does this cost' });
+    const knownStats = await settle(t, known, 1);
+    const knownCalls = (await api(t.url, 'GET', `/api/usage?sessionId=${known}&kind=model_call`)).body
+      .records;
+    const opus55 = knownCalls.filter((c: { model: string }) => c.model === 'claude-opus-5-5');
+    expect(opus55.length).toBeGreaterThan(0);
+    for (const c of opus55) {
+      expect(c.priceVersion).toBe('anthropic-list-2026-06');
+      expect(c.costUsd).toBeCloseTo((c.inputTokens * 4 + c.outputTokens * 20) / 1e6, 12);
+    }
+    expect(knownStats.fallbackPricedCalls).toBe(0);
+    expect(knownStats.totalSdkCostUsd).toBeGreaterThan(0);
+    // Ours and the SDK's own total_cost_usd agree for the model calls the SDK made with this model.
+    const opusCost = opus55.reduce((n: number, c: { costUsd: number }) => n + c.costUsd, 0);
+    expect(knownStats.totalSdkCostUsd).toBeGreaterThanOrEqual(opusCost - 1e-9);
+    expect(knownStats.totalCostUsd).toBeCloseTo(knownStats.totalSdkCostUsd, 9);
+
+    // A model the table does not know: the dearest known rate of its family, marked as a fallback.
+    const id = await createSession(t.url, 'tb', { model: 'claude-opus-6' });
+    t.model.forSession(id).enqueue({ text: 'priced', usage: u });
     await sendTurn(t.url, id, { content: 'what does this cost' });
     await settle(t, id, 1);
     const calls = (await api(t.url, 'GET', `/api/usage?sessionId=${id}&kind=model_call`)).body.records;
-    const opus = calls.filter((c: { model: string }) => c.model === 'claude-opus-5-5');
+    const opus = calls.filter((c: { model: string }) => c.model === 'claude-opus-6');
     expect(opus.length).toBeGreaterThan(0);
     for (const c of opus) {
-      expect(c.priceVersion).toBe('anthropic-list-2025-11;fallback=opus');
+      expect(c.priceVersion).toBe('anthropic-list-2026-06;fallback=opus');
       // Opus 4.1's $15 in / $75 out per MTok, not a cheaper default.
       const want =
         (c.inputTokens * 15 + c.outputTokens * 75 + c.cacheCreationTokens * 18.75 + c.cacheReadTokens * 1.5) /
@@ -386,5 +413,25 @@ describe('tenant budget', () => {
       expect(c.costUsd).toBeGreaterThan(0);
     }
     expect(t.logs()).toMatch(/priced at a fallback rate/);
+    const s = (await stats(t, `sessionId=${id}`)).stats;
+    expect(s.fallbackPricedCalls).toBe(opus.length);
+
+    // `ash usage` names both figures and their source, and flags the fallback.
+    const cli = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: t.dataDir,
+      ASH_SERVER_URL: t.url,
+      ASH_API_KEY: TEST_API_KEY,
+    };
+    const plain = await runAsh(['usage', '--session', known], cli);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/sdk_usd: the Claude SDK's own total_cost_usd/);
+    expect(plain.stdout).not.toMatch(/fallback/);
+    const flagged = await runAsh(['usage', '--session', id, '--group-by', 'model'], cli);
+    expect(flagged.code, flagged.stderr).toBe(0);
+    expect(flagged.stdout).toMatch(/^claude-opus-6 .*fallback \(\d+ calls\)$/m);
+    expect(flagged.stdout).toMatch(
+      /note: \d+ model calls? had no price of (its|their) own and (was|were) priced at a fallback rate/,
+    );
   });
 });

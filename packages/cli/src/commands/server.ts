@@ -4,6 +4,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readSync,
   readFileSync,
   realpathSync,
   rmSync,
@@ -94,6 +95,54 @@ type StartOutcome =
   /** The child exited; `foreign` is the coordinatorId of another server that answered meanwhile. */
   | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null; foreign: string | undefined }
   | { kind: 'timeout'; foreign: string | undefined };
+
+/**
+ * Shows the start phases the server logs (`phase` lines of its log from `offset`: database and
+ * migrations, sandbox check, recovery, warming sandboxes) as they appear, one line each.
+ */
+function followStartLog(file: string, offset: number): { stop(): void } {
+  let at = offset;
+  let rest = '';
+  const seen = new Set<string>();
+  const read = () => {
+    let text: string;
+    try {
+      const size = fileSize(file);
+      if (size <= at) return;
+      const fd = openSync(file, 'r');
+      try {
+        const buf = Buffer.alloc(size - at);
+        readSync(fd, buf, 0, buf.length, at);
+        text = buf.toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+      at = size;
+    } catch {
+      return;
+    }
+    const lines = (rest + text).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      let entry: { phase?: unknown; msg?: unknown };
+      try {
+        entry = JSON.parse(line) as { phase?: unknown; msg?: unknown };
+      } catch {
+        continue;
+      }
+      if (typeof entry.phase !== 'string' || typeof entry.msg !== 'string' || seen.has(entry.msg)) continue;
+      seen.add(entry.msg);
+      process.stdout.write(`  ${entry.msg}\n`);
+    }
+  };
+  const timer = setInterval(read, 150);
+  return {
+    stop() {
+      clearInterval(timer);
+      read();
+    },
+  };
+}
 
 /**
  * Waits until the server answering `/health` is the child itself (its `coordinatorId` names the
@@ -263,7 +312,9 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
       const pid = child.pid;
       writeFileSync(pidFile(), String(pid));
       child.unref();
-      const outcome = await waitForChild(client, pid, exited, timeoutMs);
+      process.stdout.write(`Starting Ash (pid ${pid})…\n`);
+      const progress = followStartLog(logFile(), logOffset);
+      const outcome = await waitForChild(client, pid, exited, timeoutMs).finally(() => progress.stop());
       if (outcome.kind !== 'healthy') {
         if (outcome.kind === 'timeout' && isAshServer(pid)) process.kill(pid, 'SIGTERM');
         rmSync(pidFile(), { force: true });
@@ -285,6 +336,8 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
       const adopted = adoptInitialKey(home);
       process.stdout.write(`Ash is running at ${url} (pid ${pid}; logs: ${logFile()})\n`);
       if (adopted) process.stdout.write(`Saved the server's first API key to ${configPath()} (mode 0600)\n`);
+      else if (!process.env.ASH_SERVER_API_KEY)
+        process.stdout.write(`API key: the one in ${configPath()} (or ASH_API_KEY)\n`);
     });
 
   program

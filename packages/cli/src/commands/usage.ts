@@ -68,7 +68,24 @@ export function registerUsageCommands(program: Command, globals: () => GlobalOpt
           ...totalsRow(g.stats),
         }));
         rows.push({ [opts.groupBy ?? 'key']: 'TOTAL', ...totalsRow(r.stats) });
-        printTable(rows, [opts.groupBy ?? 'key', ...Object.keys(totalsRow(r.stats))]);
+        const fallback = r.stats.fallbackPricedCalls ?? 0;
+        if (fallback > 0) {
+          const all = [...(r.groups ?? []).map((g) => g.stats), r.stats];
+          rows.forEach((row, i) => {
+            const n = all[i]?.fallbackPricedCalls ?? 0;
+            row.priced = n > 0 ? `fallback (${n} calls)` : 'table';
+          });
+        }
+        const columns = [opts.groupBy ?? 'key', ...Object.keys(totalsRow(r.stats))];
+        printTable(rows, fallback > 0 ? [...columns, 'priced'] : columns);
+        console.log(
+          "cost_usd: Ash's price table (tokens of each model call x its price); sdk_usd: the Claude SDK's own total_cost_usd (per turn)",
+        );
+        if (fallback > 0)
+          console.log(
+            `note: ${fallback} model call${fallback === 1 ? '' : 's'} had no price of ${fallback === 1 ? 'its' : 'their'} own and ${fallback === 1 ? 'was' : 'were'} priced at a fallback rate (the dearest of the model's family); ` +
+              'see `ash usage --group-by model`, and give the price in ASH_PRICES_FILE',
+          );
       },
     );
 }

@@ -11,7 +11,7 @@ import type {
 } from '@ash-ai/shared';
 import { AshLocalError } from '../core/errors.js';
 import type { HttpClient } from '../core/http.js';
-import { encodePath, toBase64 } from '../internal/bytes.js';
+import { toBase64 } from '../internal/bytes.js';
 import { filePath, route } from '../internal/route.js';
 import { type DiskFile, fileBody, jsonFilesBody } from '../internal/upload-stream.js';
 
@@ -93,7 +93,7 @@ export class SessionFiles {
 
   /** Recursive listing (files and links). `includeHidden` (default true); `path` lists a sub-folder. */
   list(id: string, opts: { includeHidden?: boolean; path?: string } = {}): Promise<SessionFileList> {
-    return this.http.request('GET', routeroute`/api/sessions/${id}/files`, {
+    return this.http.request('GET', route`/api/sessions/${id}/files`, {
       query: { includeHidden: opts.includeHidden, path: opts.path },
     });
   }
@@ -123,7 +123,7 @@ export class SessionFiles {
     files: FileToUpload[],
     opts: { targetPath?: string } = {},
   ): Promise<SessionUploadResponse> {
-    return this.http.request('POST', routeroute`/api/sessions/${id}/files`, {
+    return this.http.request('POST', route`/api/sessions/${id}/files`, {
       body: toBody(files, opts.targetPath),
     });
   }

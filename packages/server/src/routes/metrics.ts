@@ -1,14 +1,20 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { SessionRuntime } from '../services/session-runtime.js';
+import type { ServerMetrics } from '../telemetry/metrics.js';
 
 /**
- * `GET /metrics`: Prometheus text exposition (prom-client). Figures are read from the runtime at
- * scrape time; nothing queries the database.
+ * `GET /metrics`: Prometheus text exposition (prom-client): the server's {@link ServerMetrics}
+ * (process metrics, turn/model/tool/queue/sandbox histograms, counters) plus pool figures read
+ * from the runtime at scrape time; nothing queries the database. See docs/observability.md.
  */
-export function metricsRoutes(runtime: SessionRuntime, version: string): FastifyPluginAsync {
+export function metricsRoutes(
+  runtime: SessionRuntime,
+  version: string,
+  metrics: ServerMetrics,
+): FastifyPluginAsync {
   return async (app) => {
-    const registry = new Registry();
+    const { registry } = metrics;
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
@@ -97,7 +103,7 @@ export function metricsRoutes(runtime: SessionRuntime, version: string): Fastify
         schema: {
           tags: ['health'],
           summary:
-            'Prometheus metrics: pool by state, sandbox memory, pre-warm, resume and eviction counters',
+            'Prometheus metrics: process, turns, model calls, tools, queue, sandboxes, pool, errors, tokens and cost (docs/observability.md)',
           response: {
             200: {
               description: 'Prometheus text exposition format',

@@ -3,6 +3,7 @@ import type { ErrorData, QueueResult, SendMessageBody, TurnCompleteData } from '
 import type { QueueRecord, Repos } from '../db/repos/index.js';
 import { AppError } from '../errors.js';
 import type { SessionService } from './session-service.js';
+import type { ServerMetrics } from '../telemetry/metrics.js';
 
 export interface QueueProcessorOptions {
   /** Items run at once by this processor (≥ 1). */
@@ -24,6 +25,8 @@ export interface QueueProcessorDeps extends QueueProcessorOptions {
   repos: Repos;
   sessions: SessionService;
   log: Logger;
+  /** `ash_queue_wait_seconds` (`/metrics`). */
+  metrics?: ServerMetrics;
 }
 
 /** Errors no retry can fix: the item fails at once. */
@@ -162,6 +165,8 @@ export class QueueProcessor {
     }, this.deps.heartbeatMs);
     heartbeat.unref();
     log.info({ itemId: item.id, attempt: item.retryCount + 1, agent: item.agentName }, 'queue item started');
+    const due = Math.max(Date.parse(item.runAt), Date.parse(item.createdAt));
+    if (Number.isFinite(due)) this.deps.metrics?.queueWait.observe(Math.max(0, Date.now() - due) / 1000);
     try {
       const attempt = await this.attempt(item);
       const now = new Date().toISOString();

@@ -15,6 +15,7 @@ import type { ExecResult, LogEntry, PoolStats } from '@ash-ai/shared';
 import {
   resolveLimits,
   SandboxStartError,
+  type ModelCallObserver,
   type ModelCallUsage,
   type Sandbox,
   type SandboxManager,
@@ -35,6 +36,8 @@ import { StartGate, type StartTicket } from './start-gate.js';
 import { TurnLog } from './turn-log.js';
 import type { DiskGuard } from './disk-guard.js';
 import { ownedElsewhere, ownedElsewhereError } from './session-ownership.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { NOOP_SPAN, type TraceSpan } from '../telemetry/tracing.js';
 
 /** How long a new turn waits for the previous turn's pending release (full disk), ms. */
 const RELEASE_WAIT_MS = 2000;
@@ -75,6 +78,10 @@ interface RunningTurn {
   interruptRequested: boolean;
   /** Why the host ended the turn, when it did. */
   hostEnd?: { outcome: TurnOutcome; error?: { message: string; code: ErrorCode } };
+  /** The turn's span (a no-op without tracing). */
+  span: TraceSpan;
+  /** Tool calls under way, by tool-use id. */
+  tools: Map<string, { name: string; startedAt: number; span: TraceSpan }>;
 }
 
 export interface SessionRuntimeDeps {
@@ -99,6 +106,8 @@ export interface SessionRuntimeDeps {
   credentials: CredentialResolver;
   /** Usage metering and budgets (issue 6). */
   hooks?: TurnHooks;
+  /** Traces, metrics and log ids (issue 16); none without it. */
+  telemetry?: Telemetry;
   /**
    * Before the runtime releases a session it stopped on its own (idle sweep, eviction, revoked
    * credential): e.g. store its files where other servers find them. A failure keeps the session
@@ -152,6 +161,7 @@ interface WarmSpare {
   createdAt: number;
   /** The session's metering hooks, bound when a session takes the spare over. */
   onUsage?: (usage: ModelCallUsage) => void;
+  observe?: () => ModelCallObserver | undefined;
   admit?: () => Promise<{ status: number; type: string; message: string } | undefined>;
   /** Set once the spare is being discarded: every discard of it waits for the same one. */
   discarded?: Promise<void>;
@@ -223,7 +233,7 @@ export class SessionRuntime {
       evictions: this.counters.evictions,
       total: all.length,
       cold: 0,
-      warming: this.startingCount,
+      warming: this.reservedSlots,
       waiting: idle,
     };
   }
@@ -456,6 +466,7 @@ export class SessionRuntime {
   adoptSpare(spare: WarmSpare, session: SessionRecord): void {
     const live = this.entry(session);
     spare.onUsage = (usage) => this.meterModelCall(live, session, usage);
+    spare.observe = () => this.observeModelCall(live);
     spare.admit = () => this.admitModelCall(session);
     live.sandbox = spare.sandbox;
     spare.sandbox?.onExit(() => {
@@ -497,8 +508,13 @@ export class SessionRuntime {
           resolveApiKey: () => this.deps.config.anthropicApiKey,
           onUsage: (usage) => spare.onUsage?.(usage),
           admit: async () => spare.admit?.(),
+          observe: () => spare.observe?.(),
         });
         this.counters.sandboxStarts++;
+        this.deps.telemetry?.metrics.sandboxStart.observe(
+          { kind: 'spare', outcome: 'ok' },
+          (Date.now() - spare.createdAt) / 1000,
+        );
         sandbox.onExit(() => {
           if (spare.sandbox === sandbox) spare.sandbox = undefined;
         });
@@ -759,6 +775,23 @@ export class SessionRuntime {
       { onPersistFailure: (failure) => this.endTurnForStorage(live, running, failure) },
     );
     const { log } = running;
+    const telemetry = this.deps.telemetry;
+    const scope = { sessionId: record.id, turnId, tenantId: record.tenantId };
+    // A turn is a span of the request that started it (joining the client's trace), or a trace of its own.
+    const parent = telemetry?.current()?.span;
+    const span = telemetry
+      ? telemetry.tracing.start('ash.turn', {
+          ...(parent ? { parent } : {}),
+          attributes: {
+            'ash.session_id': record.id,
+            'ash.turn_id': turnId,
+            'ash.tenant_id': record.tenantId,
+            'ash.agent': record.agentName,
+          },
+        })
+      : NOOP_SPAN;
+    running.span = span;
+    running.tools = new Map();
     live.turn = running;
     // History keeps the message as sent (attachment references stay references, not their bytes).
     const sent = body.content;
@@ -769,7 +802,8 @@ export class SessionRuntime {
       text: typeof sent === 'string' ? sent : sdkMessageText({ message: { content: sent } }),
     });
     log.emit({ event: 'session_start', data: { sessionId: record.id, version: this.deps.version, turnId } });
-    void this.execute(live, running, record, body, prompt, slot).finally(markEnded);
+    const run = () => this.execute(live, running, record, body, prompt, slot).finally(markEnded);
+    void (telemetry ? telemetry.run({ ...scope, span }, run) : run());
     return log;
   }
 
@@ -936,16 +970,43 @@ export class SessionRuntime {
           ...session.extraEnv,
         };
         const modelKey = credential?.anthropicKey ?? config.anthropicApiKey;
-        const sandbox = await sandboxes.start({
-          id: session.id,
-          workspaceDir: paths.workspace(session.id),
-          claudeConfigDir: paths.claudeConfig(session.id),
-          env,
-          limits: this.limitsFor(agent),
-          resolveApiKey: () => modelKey,
-          onUsage: (usage) => this.meterModelCall(live, session, usage),
-          admit: () => this.admitModelCall(session),
+        const startedAt = Date.now();
+        const telemetry = this.deps.telemetry;
+        const span = telemetry?.tracing.start('ash.sandbox.start', {
+          ...(telemetry.current()?.span ? { parent: telemetry.current()!.span! } : {}),
+          attributes: { 'ash.session_id': session.id },
         });
+        const sandbox = await sandboxes
+          .start({
+            id: session.id,
+            workspaceDir: paths.workspace(session.id),
+            claudeConfigDir: paths.claudeConfig(session.id),
+            env,
+            limits: this.limitsFor(agent),
+            resolveApiKey: () => modelKey,
+            onUsage: (usage) => this.meterModelCall(live, session, usage),
+            admit: () => this.admitModelCall(session),
+            observe: () => this.observeModelCall(live),
+          })
+          .then(
+            (sb) => {
+              telemetry?.metrics.sandboxStart.observe(
+                { kind: 'session', outcome: 'ok' },
+                (Date.now() - startedAt) / 1000,
+              );
+              span?.end();
+              return sb;
+            },
+            (err: unknown) => {
+              telemetry?.metrics.sandboxStart.observe(
+                { kind: 'session', outcome: 'error' },
+                (Date.now() - startedAt) / 1000,
+              );
+              span?.fail(errText(err));
+              span?.end();
+              throw err;
+            },
+          );
         this.counters.sandboxStarts++;
         sandbox.onExit(() => {
           if (live.sandbox === sandbox) live.sandbox = undefined;
@@ -1036,6 +1097,49 @@ export class SessionRuntime {
   ): Promise<{ status: number; type: string; message: string } | undefined> {
     const refused = await this.deps.hooks?.admitModelCall?.(session);
     return refused && { status: 403, type: 'permission_error', message: refused.message };
+  }
+
+  /**
+   * Watches one model call of the session's proxy: a client span under the running turn (its
+   * W3C `traceparent` goes upstream with the request) and the model request metrics.
+   */
+  private observeModelCall(live: LiveSession): ModelCallObserver | undefined {
+    const telemetry = this.deps.telemetry;
+    if (!telemetry) return undefined;
+    const running = live.turn;
+    const span = telemetry.tracing.start('ash.model.request', {
+      kind: 'client',
+      ...(running ? { parent: running.span } : {}),
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.system': 'anthropic',
+        'ash.session_id': live.sessionId,
+        'ash.turn_id': running?.log.turnId,
+      },
+    });
+    const traceparent = span.traceparent();
+    return {
+      ...(traceparent ? { headers: { traceparent } } : {}),
+      end: (o) => {
+        const model = o.model ?? 'unknown';
+        const { metrics } = telemetry;
+        metrics.modelRequestDuration.observe({ model, status: String(o.status) }, o.durationMs / 1000);
+        if (o.timeToFirstTokenMs !== undefined)
+          metrics.timeToFirstToken.observe({ model }, o.timeToFirstTokenMs / 1000);
+        span.set({
+          'gen_ai.request.model': o.model,
+          'gen_ai.response.id': o.usage?.messageId,
+          'gen_ai.usage.input_tokens': o.usage?.inputTokens,
+          'gen_ai.usage.output_tokens': o.usage?.outputTokens,
+          'gen_ai.usage.cache_creation_input_tokens': o.usage?.cacheCreationInputTokens,
+          'gen_ai.usage.cache_read_input_tokens': o.usage?.cacheReadInputTokens,
+          'ash.model.time_to_first_token_ms': o.timeToFirstTokenMs,
+          'http.response.status_code': o.status,
+        });
+        if (o.status === 0 || o.status >= 400) span.fail(`model API status ${o.status}`);
+        span.end();
+      },
+    };
   }
 
   /** Hands a metered model call to the usage hook, with a way to end the running turn (budgets). */
@@ -1134,6 +1238,7 @@ export class SessionRuntime {
         if (firstEventAt === undefined) {
           firstEventAt = Date.now();
           this.releasePermit(live); // the Claude process is up
+          this.deps.telemetry?.metrics.timeToFirstEvent.observe((firstEventAt - startedAt) / 1000);
         }
         outcome = this.onBridgeEvent(log, ev, body.includePartialMessages === true, running) ?? outcome;
       }
@@ -1147,16 +1252,24 @@ export class SessionRuntime {
       if (live.permit && !live.starting) this.releasePermit(live);
       if (!log.persistFailure)
         log.emit({ event: 'done', data: { sessionId: session.id, turnId: log.turnId, outcome } });
+      const telemetry = this.deps.telemetry;
+      const persist = telemetry?.tracing.start('ash.persist', {
+        parent: running.span,
+        attributes: { 'ash.events': log.events.length },
+      });
       await log.flush();
       const failure = log.persistFailure;
       if (failure) {
         // Nothing unstored was sent: the turn ends right after the last stored event, saying why.
         outcome = 'error';
+        persist?.fail(failure.message);
         log.emitFinal({ event: 'error', data: { error: failure.message, code: failure.code } });
         log.emitFinal({ event: 'done', data: { sessionId: session.id, turnId: log.turnId, outcome } });
       }
       log.finish();
       await this.releaseWhenStored(live, session, log);
+      persist?.end();
+      this.endTurnTelemetry(running, outcome, Date.now() - startedAt);
       if (live.turn === running) live.turn = undefined;
       live.lastTurn = log;
       const cpuAfter = measured?.sandbox.cpuSeconds();
@@ -1180,6 +1293,52 @@ export class SessionRuntime {
     }
   }
 
+  /** A tool call's span and duration: from its `tool_use` to its `tool_result`. */
+  private traceTool(
+    running: RunningTurn,
+    se:
+      | { event: 'tool_use'; data: { id: string; name: string } }
+      | { event: 'tool_result'; data: { tool_use_id: string; is_error: boolean } },
+  ): void {
+    const telemetry = this.deps.telemetry;
+    if (!telemetry) return;
+    if (se.event === 'tool_use') {
+      const span = telemetry.tracing.start('ash.tool', {
+        parent: running.span,
+        attributes: { 'gen_ai.tool.name': se.data.name, 'gen_ai.tool.call.id': se.data.id },
+      });
+      running.tools.set(se.data.id, { name: se.data.name, startedAt: Date.now(), span });
+      return;
+    }
+    const tool = running.tools.get(se.data.tool_use_id);
+    if (!tool) return;
+    running.tools.delete(se.data.tool_use_id);
+    const status = se.data.is_error ? 'error' : 'ok';
+    telemetry.metrics.toolDuration.observe({ tool: tool.name, status }, (Date.now() - tool.startedAt) / 1000);
+    tool.span.set({ 'ash.tool.status': status, 'ash.tool.duration_ms': Date.now() - tool.startedAt });
+    if (se.data.is_error) tool.span.fail('the tool returned an error');
+    tool.span.end();
+  }
+
+  /** Ends the turn's span (and its unfinished tool spans) and records the turn metrics. */
+  private endTurnTelemetry(running: RunningTurn, outcome: TurnOutcome, durationMs: number): void {
+    const telemetry = this.deps.telemetry;
+    if (!telemetry) return;
+    for (const tool of running.tools.values()) {
+      tool.span.set({ 'ash.tool.status': 'unfinished' });
+      tool.span.end();
+    }
+    running.tools.clear();
+    const { metrics } = telemetry;
+    metrics.turns.inc({ outcome });
+    metrics.turnDuration.observe({ outcome }, durationMs / 1000);
+    for (const ev of running.log.events)
+      if (ev.event === 'error') metrics.errors.inc({ code: ev.data.code ?? 'unknown', source: 'turn' });
+    running.span.set({ 'ash.outcome': outcome, 'ash.events': running.log.events.length });
+    if (outcome === 'error') running.span.fail('the turn ended with an error');
+    running.span.end();
+  }
+
   /** Handles one bridge event of a turn; returns the outcome when the turn ended. */
   private onBridgeEvent(
     log: TurnLog,
@@ -1189,7 +1348,10 @@ export class SessionRuntime {
   ): TurnOutcome | undefined {
     if (ev.ev === 'message') {
       const msg = ev.data;
-      for (const se of classifySdkMessage(msg, { includePartialMessages: includePartial })) log.emit(se);
+      for (const se of classifySdkMessage(msg, { includePartialMessages: includePartial })) {
+        log.emit(se);
+        if (se.event === 'tool_use' || se.event === 'tool_result') this.traceTool(running, se);
+      }
       const type = msg.type;
       if (type === 'assistant' || type === 'user' || type === 'result') {
         log.addMessage({

@@ -4,15 +4,29 @@ import { Value } from '@sinclair/typebox/value';
 
 const Usd = Type.Number({ minimum: 0, maximum: 1_000_000 });
 
+const TokenPrices = {
+  inputPerMTok: Usd,
+  outputPerMTok: Usd,
+  /** Writing the prompt cache (5-minute TTL). */
+  cacheWritePerMTok: Usd,
+  /** Reading the prompt cache. */
+  cacheReadPerMTok: Usd,
+};
+
 /** Prices of one model, USD per million tokens. */
 export const ModelPriceSchema = Type.Object(
   {
-    inputPerMTok: Usd,
-    outputPerMTok: Usd,
-    /** Writing the prompt cache (5-minute TTL). */
-    cacheWritePerMTok: Usd,
-    /** Reading the prompt cache. */
-    cacheReadPerMTok: Usd,
+    ...TokenPrices,
+    /**
+     * Other prices for a call whose prompt (input + cache read + cache write tokens) exceeds
+     * `abovePromptTokens`.
+     */
+    longPrompt: Type.Optional(
+      Type.Object(
+        { abovePromptTokens: Type.Integer({ minimum: 1 }), ...TokenPrices },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -44,30 +58,54 @@ const p = (input: number, output: number, cacheWrite: number, cacheRead: number)
 });
 
 /**
- * The built-in table: Anthropic's published list prices per million tokens
- * (https://docs.anthropic.com/en/docs/about-claude/pricing), cache writes at the 5-minute rate.
+ * The built-in table: Anthropic's list prices per million tokens, as the bundled Claude Code
+ * (`@anthropic-ai/claude-agent-sdk` 0.3.332) prices them in its own model catalog — the figures
+ * behind the SDK's `total_cost_usd` — with cache writes at the 5-minute rate. Every model id that
+ * catalog lists has an entry (usage-prices.test.ts checks it against the installed SDK).
  * It has no `default`: a model it does not know is priced at the most expensive rate of its
- * family (Opus, Sonnet, Haiku), or of all models, so budgets never see a free or cheap model.
+ * family (Opus, Sonnet, Haiku, Fable, Mythos), or of all models, so budgets never see a free or
+ * cheap model.
  */
 export const BUILTIN_PRICES: PriceTable = {
-  version: 'anthropic-list-2025-11',
+  version: 'anthropic-list-2026-06',
   models: {
+    'claude-opus-5-5': p(4, 20, 5, 0.2),
+    'claude-opus-5': p(5, 25, 6.25, 0.5),
+    'claude-opus-4-8': p(5, 25, 6.25, 0.5),
+    'claude-opus-4-7': p(5, 25, 6.25, 0.5),
+    'claude-opus-4-6': p(5, 25, 6.25, 0.5),
     'claude-opus-4-5': p(5, 25, 6.25, 0.5),
     'claude-opus-4-1': p(15, 75, 18.75, 1.5),
+    'claude-opus-4-0': p(15, 75, 18.75, 1.5),
     'claude-opus-4': p(15, 75, 18.75, 1.5),
     'claude-3-opus': p(15, 75, 18.75, 1.5),
+    'claude-sonnet-5-5': p(2, 10, 2.5, 0.1),
+    'claude-sonnet-5': p(2, 10, 2.5, 0.2),
+    'claude-sonnet-4-6': p(3, 15, 3.75, 0.3),
     'claude-sonnet-4-5': p(3, 15, 3.75, 0.3),
+    'claude-sonnet-4-0': p(3, 15, 3.75, 0.3),
     'claude-sonnet-4': p(3, 15, 3.75, 0.3),
     'claude-3-7-sonnet': p(3, 15, 3.75, 0.3),
     'claude-3-5-sonnet': p(3, 15, 3.75, 0.3),
+    // Haiku 5.5 costs 5x above 100k prompt tokens (input + cache read + cache write) of a call.
+    'claude-haiku-5-5': {
+      ...p(0.1, 0.5, 0.125, 0.01),
+      longPrompt: { abovePromptTokens: 100_000, ...p(0.5, 2.5, 0.625, 0.05) },
+    },
     'claude-haiku-4-5': p(1, 5, 1.25, 0.1),
     'claude-3-5-haiku': p(0.8, 4, 1, 0.08),
     'claude-3-haiku': p(0.25, 1.25, 0.3, 0.03),
+    'claude-fable-5-2': p(8, 40, 10, 0.2),
+    'claude-fable-5-1': p(10, 50, 12.5, 0.25),
+    'claude-fable-5': p(10, 50, 12.5, 1),
+    'claude-mythos-5-2': p(8, 40, 10, 0.2),
+    'claude-mythos-5-1': p(10, 50, 12.5, 0.25),
+    'claude-mythos-5': p(10, 50, 12.5, 1),
   },
 };
 
 /** Model families priced together when a model's own id is unknown. */
-const FAMILIES = ['opus', 'sonnet', 'haiku'] as const;
+const FAMILIES = ['opus', 'sonnet', 'haiku', 'fable', 'mythos'] as const;
 
 /**
  * How a model's price was found: `exact` (a key of the table), or a fallback — `family` (the most
@@ -185,8 +223,10 @@ export class Pricing {
 
   /** Cost of one call in USD (0 when the table has no price at all). */
   cost(model: string, t: TokenCounts): number {
-    const price = this.priceOf(model);
-    if (!price) return 0;
+    const base = this.priceOf(model);
+    if (!base) return 0;
+    const prompt = t.inputTokens + t.cacheCreationInputTokens + t.cacheReadInputTokens;
+    const price = base.longPrompt && prompt > base.longPrompt.abovePromptTokens ? base.longPrompt : base;
     return (
       (t.inputTokens * price.inputPerMTok +
         t.outputTokens * price.outputPerMTok +

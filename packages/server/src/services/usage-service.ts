@@ -17,11 +17,14 @@ import { invalidField } from '../errors.js';
 import type { TurnEndError, TurnHooks } from './session-runtime.js';
 import type { TurnLog } from './turn-log.js';
 import type { Pricing } from './usage-prices.js';
+import type { ServerMetrics } from '../telemetry/metrics.js';
 
 export interface UsageServiceDeps {
   repos: Repos;
   pricing: Pricing;
   log: Logger;
+  /** Token and cost counters by model (`/metrics`). */
+  metrics?: ServerMetrics;
 }
 
 /**
@@ -131,16 +134,27 @@ export class UsageService implements TurnHooks {
           'no price of its own for this model: priced at a fallback rate (add it to ASH_PRICES_FILE)',
         );
     }
-    return this.deps.repos.usage.insert({
+    const costUsd = pricing.cost(u.model, u);
+    const inserted = await this.deps.repos.usage.insert({
       ...this.base(session, turnId ?? null, 'model_call', u.messageId),
       model: u.model || null,
       inputTokens: u.inputTokens,
       outputTokens: u.outputTokens,
       cacheCreationTokens: u.cacheCreationInputTokens,
       cacheReadTokens: u.cacheReadInputTokens,
-      costUsd: pricing.cost(u.model, u),
+      costUsd,
       priceVersion: pricing.versionFor(u.model),
     });
+    const metrics = this.deps.metrics;
+    if (inserted && metrics) {
+      const model = u.model || 'unknown';
+      metrics.tokens.inc({ model, type: 'input' }, u.inputTokens);
+      metrics.tokens.inc({ model, type: 'output' }, u.outputTokens);
+      metrics.tokens.inc({ model, type: 'cache_write' }, u.cacheCreationInputTokens);
+      metrics.tokens.inc({ model, type: 'cache_read' }, u.cacheReadInputTokens);
+      metrics.costUsd.inc({ model }, costUsd);
+    }
+    return inserted;
   }
 
   private async recordTurn(
@@ -336,6 +350,7 @@ export function totals(s: UsageSums): UsageTotals {
     totalComputeSeconds: s.computeSeconds,
     totalCostUsd: s.costUsd,
     totalSdkCostUsd: s.sdkCostUsd,
+    fallbackPricedCalls: s.fallbackModelCalls,
   };
 }
 

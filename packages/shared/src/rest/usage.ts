@@ -134,6 +134,11 @@ export const UsageTotalsSchema = Type.Object({
   totalCostUsd: Type.Number(),
   /** The SDK's own estimate, USD (sum over turns). */
   totalSdkCostUsd: Type.Number(),
+  /**
+   * Model calls whose model had no price of its own in the price table: `totalCostUsd` priced
+   * them at a fallback rate (their records' `priceVersion` ends in `;fallback=…`).
+   */
+  fallbackPricedCalls: Type.Integer(),
 });
 export type UsageTotals = Static<typeof UsageTotalsSchema>;
 

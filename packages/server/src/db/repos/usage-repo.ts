@@ -46,6 +46,8 @@ export interface UsageSums {
   computeSeconds: number;
   costUsd: number;
   sdkCostUsd: number;
+  /** Model calls priced at a fallback rate (their model had no price of its own). */
+  fallbackModelCalls: number;
 }
 
 type Row = AshDatabase['t']['usageRecords']['$inferSelect'];
@@ -181,6 +183,7 @@ export class UsageRepo {
       computeSeconds: sum(t.computeSeconds),
       costUsd: sum(t.costUsd),
       sdkCostUsd: sum(t.sdkCostUsd),
+      fallbackModelCalls: sql<number>`coalesce(sum(CASE WHEN ${t.kind} = 'model_call' AND ${t.priceVersion} LIKE '%;fallback=%' THEN 1 ELSE 0 END), 0)`,
     };
   }
 }
@@ -203,5 +206,6 @@ function toSums(r: Record<string, unknown> | undefined): UsageSums {
     computeSeconds: n('computeSeconds'),
     costUsd: n('costUsd'),
     sdkCostUsd: n('sdkCostUsd'),
+    fallbackModelCalls: n('fallbackModelCalls'),
   };
 }
