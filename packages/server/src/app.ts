@@ -19,6 +19,7 @@ import {
 } from '@ash-ai/shared';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { findConsoleDir, registerConsole } from './plugins/console.js';
 import { buildValidatorFactory } from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
 import { attachmentRoutes } from './routes/attachments.js';
@@ -89,6 +90,8 @@ export interface AppDeps {
   sessionConfig: SessionConfigService;
   usage: UsageService;
   queue: QueueService;
+  /** The built web console to serve at `/console/` (default: `@ash-ai/console`'s dist when built; null = none). */
+  consoleDir?: string | null;
 }
 
 /** The OpenAPI view of a wildcard route: `*` becomes the path parameter `path` (the route is unchanged). */
@@ -222,6 +225,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sessionConfigRoutes(deps.sessionConfig));
   await app.register(usageRoutes(deps.usage));
   await app.register(queueRoutes(deps.queue));
+  await registerConsole(app, deps.consoleDir === undefined ? findConsoleDir() : (deps.consoleDir ?? undefined));
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }
