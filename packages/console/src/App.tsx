@@ -1,13 +1,15 @@
 import type { AshClient } from '@ash-ai/sdk';
-import { type FormEvent, useEffect, useMemo, useState } from 'react';
+import { type FormEvent, Suspense, lazy, useEffect, useMemo, useState } from 'react';
 import { forgetKey, makeClient, storedKey, storeKey } from './client.js';
 import { errorText } from './ui.js';
 import { AgentDetail, AgentsView } from './views/Agents.js';
 import { OperationsView } from './views/Operations.js';
 import { PlaygroundView } from './views/Playground.js';
 import { SessionDetail, SessionsView } from './views/Sessions.js';
-import { UsageView } from './views/Usage.js';
 import { WorkspaceView } from './views/Workspace.js';
+
+// Chart.js is loaded with the Usage view only.
+const UsageView = lazy(() => import('./views/Usage.js').then((m) => ({ default: m.UsageView })));
 
 const NAV = [
   ['agents', 'Agents'],
@@ -19,17 +21,18 @@ const NAV = [
 ] as const;
 
 /** The current hash route as path segments (`#/sessions/abc` → `['sessions', 'abc']`). */
+const readRoute = () =>
+  window.location.hash
+    .replace(/^#\/?/, '')
+    .replace(/\?.*$/, '')
+    .split('/')
+    .filter(Boolean)
+    .map(decodeURIComponent);
+
 function useRoute(): string[] {
-  const read = () =>
-    window.location.hash
-      .replace(/^#\/?/, '')
-      .replace(/\?.*$/, '')
-      .split('/')
-      .filter(Boolean)
-      .map(decodeURIComponent);
-  const [route, setRoute] = useState(read);
+  const [route, setRoute] = useState(readRoute);
   useEffect(() => {
-    const on = () => setRoute(read());
+    const on = () => setRoute(readRoute());
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
@@ -143,16 +146,13 @@ export function App() {
     );
   return (
     <div className="shell">
-      <a className="skip" href="#main" onClick={(e) => {
-        e.preventDefault();
-        document.getElementById('main')?.focus();
-      }}>
+      <button type="button" className="skip" onClick={() => document.getElementById('main')?.focus()}>
         Skip to content
-      </a>
+      </button>
       <header className="topbar">
         <span className="brand">Ash console</span>
         <nav aria-label="Main">
-          <ul>
+          <ul className="nav-list">
             {NAV.map(([k, label]) => (
               <li key={k}>
                 <a href={`#/${k}`} aria-current={current === k ? 'page' : undefined}>
@@ -162,8 +162,13 @@ export function App() {
             ))}
           </ul>
         </nav>
-        <div className="actions">
-          <button type="button" className="secondary" onClick={toggleTheme} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
+        <div className="actions topbar-actions">
+          <button
+            type="button"
+            className="secondary"
+            onClick={toggleTheme}
+            aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}
+          >
             {theme === 'dark' ? 'Light' : 'Dark'}
           </button>
           <button
@@ -179,7 +184,9 @@ export function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <View client={client} route={route} />
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <View client={client} route={route} />
+        </Suspense>
       </main>
     </div>
   );

@@ -10,9 +10,10 @@ export function LongText({ text, label }: { text: string; label: string }) {
   const long = text.length > TRUNCATE;
   return (
     <div>
-      <pre className="code" aria-label={label} tabIndex={0}>
-        {all || !long ? text : `${text.slice(0, TRUNCATE)}…`}
-      </pre>
+      {/* A scrollable region must be reachable by keyboard (axe: scrollable-region-focusable). */}
+      <section className="code" aria-label={label} tabIndex={0}>
+        <pre>{all || !long ? text : `${text.slice(0, TRUNCATE)}…`}</pre>
+      </section>
       {long ? (
         <button type="button" className="link" onClick={() => setAll(!all)}>
           {all ? 'show less' : `show all (${text.length.toLocaleString()} characters)`}

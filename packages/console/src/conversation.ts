@@ -80,10 +80,19 @@ export function buildTurns(events: StreamEvent[], messages: Message[]): Turn[] {
         const msg = ev.data as { type?: string; message?: { content?: unknown } };
         const content = Array.isArray(msg.message?.content) ? (msg.message.content as unknown[]) : [];
         for (const raw of content) {
-          const c = raw as { type?: string; text?: string; source?: { type?: string; media_type?: string; data?: string } };
+          const c = raw as {
+            type?: string;
+            text?: string;
+            source?: { type?: string; media_type?: string; data?: string };
+          };
           if (c.type === 'image' && c.source?.type === 'base64' && c.source.data)
-            t.blocks.push({ kind: 'image', src: `data:${c.source.media_type};base64,${c.source.data}`, alt: 'image from the conversation' });
-          else if (msg.type === 'assistant' && c.type === 'text' && !sawDeltas && c.text) appendText(t, 'text', c.text);
+            t.blocks.push({
+              kind: 'image',
+              src: `data:${c.source.media_type};base64,${c.source.data}`,
+              alt: 'image from the conversation',
+            });
+          else if (msg.type === 'assistant' && c.type === 'text' && !sawDeltas && c.text)
+            appendText(t, 'text', c.text);
         }
         break;
       }
@@ -104,7 +113,12 @@ export function buildTurns(events: StreamEvent[], messages: Message[]): Turn[] {
 /** Adds `incoming` events to `known`, each id once, in id order. */
 export function mergeEvents(known: StreamEvent[], incoming: StreamEvent[]): StreamEvent[] {
   const seen = new Set(known.map((e) => e.id));
-  const add = incoming.filter((e) => !seen.has(e.id) && (seen.add(e.id), true));
+  const add: StreamEvent[] = [];
+  for (const e of incoming) {
+    if (seen.has(e.id)) continue;
+    seen.add(e.id);
+    add.push(e);
+  }
   if (add.length === 0) return known;
   return [...known, ...add].sort((a, b) => a.id - b.id);
 }

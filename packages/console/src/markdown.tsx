@@ -1,22 +1,26 @@
 import { Marked } from 'marked';
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 // Raw HTML in the markdown is shown as text, never as markup; links keep only http(s) targets.
 const md = new Marked({
   gfm: true,
   renderer: {
-    html: ({ text }) => escape(text),
+    html: ({ text }) => escapeHtml(text),
     link({ href, text }) {
-      return /^https?:\/\//i.test(href) ? `<a href="${escape(href)}" rel="noreferrer noopener">${escape(text)}</a>` : escape(text);
+      return /^https?:\/\//i.test(href)
+        ? `<a href="${escapeHtml(href)}" rel="noreferrer noopener">${escapeHtml(text)}</a>`
+        : escapeHtml(text);
     },
-    image: ({ text }) => escape(text),
+    image: ({ text }) => escapeHtml(text),
   },
 });
 
 /** Markdown (CLAUDE.md) rendered to HTML without raw HTML, scripts or remote images. */
 export function Markdown({ source }: { source: string }) {
-  // biome-ignore lint/security/noDangerouslySetInnerHtml: marked's output with raw HTML escaped (see renderer above)
-  return <div className="markdown" dangerouslySetInnerHTML={{ __html: md.parse(source, { async: false }) }} />;
+  return (
+    // biome-ignore lint/security/noDangerouslySetInnerHtml: marked's output with raw HTML escaped (see renderer above)
+    <div className="markdown" dangerouslySetInnerHTML={{ __html: md.parse(source, { async: false }) }} />
+  );
 }

@@ -47,7 +47,10 @@ export function useSessionEvents(client: AshClient, sessionId: string | undefine
         if (!paused.current) {
           try {
             let sawTurn = false;
-            for await (const ev of client.sessions.stream(sessionId, { after: lastId.current, signal: ctl.signal })) {
+            for await (const ev of client.sessions.stream(sessionId, {
+              after: lastId.current,
+              signal: ctl.signal,
+            })) {
               if (ev.event === 'session_start') {
                 sawTurn = true;
                 setLive(true);

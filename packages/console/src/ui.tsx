@@ -4,7 +4,9 @@ import { type DependencyList, type ReactNode, useCallback, useEffect, useRef, us
 export function errorText(err: unknown): string {
   if (err && typeof err === 'object') {
     const e = err as { message?: string; code?: string; status?: number };
-    return [e.status ? `${e.status}` : '', e.code ?? '', e.message ?? String(err)].filter(Boolean).join(' · ');
+    return [e.status ? `${e.status}` : '', e.code ?? '', e.message ?? String(err)]
+      .filter(Boolean)
+      .join(' · ');
   }
   return String(err);
 }
@@ -32,7 +34,7 @@ export function useLoad<T>(fn: () => Promise<T>, deps: DependencyList) {
         setLoading(false);
       },
     );
-  }, deps);
+  }, [...deps]);
   useEffect(() => reload(), [reload]);
   return { data, error, loading, reload, setData };
 }

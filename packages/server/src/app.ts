@@ -225,7 +225,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sessionConfigRoutes(deps.sessionConfig));
   await app.register(usageRoutes(deps.usage));
   await app.register(queueRoutes(deps.queue));
-  await registerConsole(app, deps.consoleDir === undefined ? findConsoleDir() : (deps.consoleDir ?? undefined));
+  await registerConsole(
+    app,
+    deps.consoleDir === undefined ? findConsoleDir() : (deps.consoleDir ?? undefined),
+  );
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }

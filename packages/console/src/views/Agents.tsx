@@ -150,7 +150,8 @@ export function AgentDetail({ client, name }: { client: AshClient; name: string 
   const agent = useLoad(() => client.agents.get(name), [client, name]);
   const files = useLoad(() => client.agents.files.list(name), [client, name]);
   const claude = useLoad(
-    () => client.agents.files.readJson(name, 'CLAUDE.md').then((f) => (f.encoding === 'utf8' ? f.content : '')),
+    () =>
+      client.agents.files.readJson(name, 'CLAUDE.md').then((f) => (f.encoding === 'utf8' ? f.content : '')),
     [client, name],
   );
   const settings = useLoad(
@@ -239,7 +240,11 @@ export function AgentDetail({ client, name }: { client: AshClient; name: string 
         </Section>
       </div>
       <Section title="Settings (.claude/settings.json)">
-        {settings.data ? <pre className="code">{settings.data}</pre> : <p className="muted">No settings file.</p>}
+        {settings.data ? (
+          <pre className="code">{settings.data}</pre>
+        ) : (
+          <p className="muted">No settings file.</p>
+        )}
       </Section>
     </>
   );

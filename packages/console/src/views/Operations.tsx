@@ -145,7 +145,11 @@ function QueuePanel({ client }: { client: AshClient }) {
                       </td>
                       <td className="row-actions">
                         {q.status === 'pending' ? (
-                          <button type="button" className="link" onClick={() => act(() => client.queue.cancel(q.id))}>
+                          <button
+                            type="button"
+                            className="link"
+                            onClick={() => act(() => client.queue.cancel(q.id))}
+                          >
                             Cancel
                           </button>
                         ) : null}
@@ -206,11 +210,17 @@ function KeysPanel({ client }: { client: AshClient }) {
       {created ? (
         <div className="card notice" role="status">
           <p>
-            New key <strong>{created.apiKey.label ?? created.apiKey.keyPrefix}</strong>. Copy it now: it is shown
-            only once.
+            New key <strong>{created.apiKey.label ?? created.apiKey.keyPrefix}</strong>. Copy it now: it is
+            shown only once.
           </p>
           <label htmlFor="new-key">New API key</label>
-          <input id="new-key" readOnly value={created.key} className="mono" onFocus={(e) => e.target.select()} />
+          <input
+            id="new-key"
+            readOnly
+            value={created.key}
+            className="mono"
+            onFocus={(e) => e.target.select()}
+          />
           <button type="button" className="secondary" onClick={() => setCreated(undefined)}>
             I have copied it
           </button>
@@ -279,7 +289,11 @@ function CredentialsPanel({ client }: { client: AshClient }) {
   return (
     <Section title="Credentials">
       <p className="muted small">Stored provider keys. Their values are write-only: no view shows them.</p>
-      <ErrorBox error={creds.error} />
+      {(creds.error as { code?: string } | undefined)?.code === 'feature_unavailable' ? (
+        <p className="muted">Stored credentials are off on this server (it has no ASH_CREDENTIAL_KEY).</p>
+      ) : (
+        <ErrorBox error={creds.error} />
+      )}
       {creds.data && creds.data.length === 0 ? <p className="muted">No credentials stored.</p> : null}
       {creds.data && creds.data.length > 0 ? (
         <div className="table-wrap">

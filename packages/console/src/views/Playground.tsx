@@ -111,8 +111,11 @@ function Chat({ client, sessionId }: { client: AshClient; sessionId: string }) {
       <h1>Playground</h1>
       {session.data ? (
         <p>
-          Session <a href={`#/sessions/${sessionId}`} className="mono">{sessionId.slice(0, 8)}</a> on agent{' '}
-          {session.data.agentName} · <Status value={session.data.status} /> ·{' '}
+          Session{' '}
+          <a href={`#/sessions/${sessionId}`} className="mono">
+            {sessionId.slice(0, 8)}
+          </a>{' '}
+          on agent {session.data.agentName} · <Status value={session.data.status} /> ·{' '}
           <a href={`#/workspace/${sessionId}`}>Workspace</a>
         </p>
       ) : null}
@@ -159,4 +162,3 @@ function Chat({ client, sessionId }: { client: AshClient; sessionId: string }) {
 export function PlaygroundView({ client, sessionId }: { client: AshClient; sessionId?: string | undefined }) {
   return sessionId ? <Chat client={client} sessionId={sessionId} /> : <StartSession client={client} />;
 }
-

@@ -37,9 +37,9 @@ export function SessionsView({ client }: { client: AshClient }) {
     <>
       <h1>Sessions</h1>
       <form className="filters" aria-label="Filter sessions" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Agent
-          <select value={agent} onChange={(e) => setAgent(e.target.value)}>
+        <div className="field">
+          <label htmlFor="f-agent">Agent</label>
+          <select id="f-agent" value={agent} onChange={(e) => setAgent(e.target.value)}>
             <option value="">All agents</option>
             {(agents.data ?? []).map((a) => (
               <option key={a.id} value={a.name}>
@@ -47,10 +47,10 @@ export function SessionsView({ client }: { client: AshClient }) {
               </option>
             ))}
           </select>
-        </label>
-        <label>
-          Status
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
+        </div>
+        <div className="field">
+          <label htmlFor="f-status">Status</label>
+          <select id="f-status" value={status} onChange={(e) => setStatus(e.target.value)}>
             <option value="">Any status</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -58,17 +58,17 @@ export function SessionsView({ client }: { client: AshClient }) {
               </option>
             ))}
           </select>
-        </label>
-        <label>
-          Active
-          <select value={since} onChange={(e) => setSince(e.target.value)}>
+        </div>
+        <div className="field">
+          <label htmlFor="f-since">Active</label>
+          <select id="f-since" value={since} onChange={(e) => setSince(e.target.value)}>
             {SINCE.map(([v, l]) => (
               <option key={v} value={v}>
                 {l}
               </option>
             ))}
           </select>
-        </label>
+        </div>
         <button type="button" className="secondary" onClick={() => list.reload()}>
           Refresh
         </button>
@@ -132,9 +132,9 @@ export function SessionDetail({ client, id }: { client: AshClient; id: string })
       <ErrorBox error={session.error ?? stream.error} />
       {session.data ? (
         <p>
-          Agent {session.data.agentName} (version {session.data.agentVersion}) · <Status value={session.data.status} />{' '}
-          · started <Time at={session.data.createdAt} /> · <a href={`#/playground/${id}`}>Chat</a> ·{' '}
-          <a href={`#/workspace/${id}`}>Workspace</a>
+          Agent {session.data.agentName} (version {session.data.agentVersion}) ·{' '}
+          <Status value={session.data.status} /> · started <Time at={session.data.createdAt} /> ·{' '}
+          <a href={`#/playground/${id}`}>Chat</a> · <a href={`#/workspace/${id}`}>Workspace</a>
           {stream.live ? <span className="badge badge-active"> live</span> : null}
         </p>
       ) : session.loading ? (

@@ -24,17 +24,30 @@ async function loadRecords(client: AshClient, fromIso: string): Promise<UsageRec
 function series(records: UsageRecord[], by: By, metric: Metric, hourly: boolean) {
   const bucketOf = (iso: string) => (hourly ? `${iso.slice(0, 13)}:00` : iso.slice(0, 10));
   const buckets = [...new Set(records.map((r) => bucketOf(r.createdAt)))].sort();
-  const groups = [...new Set(records.map((r) => (by === 'agent' ? r.agentName : r.model) ?? '(none)'))].sort();
+  const groups = [
+    ...new Set(records.map((r) => (by === 'agent' ? r.agentName : r.model) ?? '(none)')),
+  ].sort();
   const values = new Map(groups.map((g) => [g, new Array<number>(buckets.length).fill(0)]));
   for (const r of records) {
     const g = (by === 'agent' ? r.agentName : r.model) ?? '(none)';
-    const v = metric === 'cost' ? r.costUsd : r.inputTokens + r.outputTokens + r.cacheCreationTokens + r.cacheReadTokens;
+    const v =
+      metric === 'cost'
+        ? r.costUsd
+        : r.inputTokens + r.outputTokens + r.cacheCreationTokens + r.cacheReadTokens;
     values.get(g)![buckets.indexOf(bucketOf(r.createdAt))]! += v;
   }
   return { buckets, groups, values };
 }
 
-function UsageChart({ data, metric, label }: { data: ReturnType<typeof series>; metric: Metric; label: string }) {
+function UsageChart({
+  data,
+  metric,
+  label,
+}: {
+  data: ReturnType<typeof series>;
+  metric: Metric;
+  label: string;
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!canvas.current) return;
@@ -92,35 +105,41 @@ export function UsageView({ client }: { client: AshClient }) {
     <>
       <h1>Usage</h1>
       <form className="filters" aria-label="Usage options" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Window
-          <select value={days} onChange={(e) => setDays(e.target.value)}>
+        <div className="field">
+          <label htmlFor="u-window">Window</label>
+          <select id="u-window" value={days} onChange={(e) => setDays(e.target.value)}>
             <option value="1">Last 24 hours (hourly)</option>
             <option value="7">Last 7 days</option>
             <option value="30">Last 30 days</option>
           </select>
-        </label>
-        <label>
-          Per
-          <select value={by} onChange={(e) => setBy(e.target.value as By)}>
+        </div>
+        <div className="field">
+          <label htmlFor="u-by">Per</label>
+          <select id="u-by" value={by} onChange={(e) => setBy(e.target.value as By)}>
             <option value="agent">agent</option>
             <option value="model">model</option>
           </select>
-        </label>
-        <label>
-          Measure
-          <select value={metric} onChange={(e) => setMetric(e.target.value as Metric)}>
+        </div>
+        <div className="field">
+          <label htmlFor="u-metric">Measure</label>
+          <select id="u-metric" value={metric} onChange={(e) => setMetric(e.target.value as Metric)}>
             <option value="tokens">tokens</option>
             <option value="cost">cost (USD)</option>
           </select>
-        </label>
+        </div>
       </form>
       <ErrorBox error={records.error ?? stats.error} />
       <Section title={`${metric === 'cost' ? 'Cost' : 'Tokens'} over time per ${by}`}>
         {records.loading && !records.data ? <Loading what="usage" /> : null}
-        {records.data && records.data.length === 0 ? <p className="muted">No model calls in this window.</p> : null}
+        {records.data && records.data.length === 0 ? (
+          <p className="muted">No model calls in this window.</p>
+        ) : null}
         {records.data && records.data.length > 0 ? (
-          <UsageChart data={data} metric={metric} label={`${metric} over time per ${by}; the table below has the figures`} />
+          <UsageChart
+            data={data}
+            metric={metric}
+            label={`${metric} over time per ${by}; the table below has the figures`}
+          />
         ) : null}
       </Section>
       <Section title={`Totals per ${by}`}>

@@ -1,6 +1,16 @@
 import type { AshClient } from '@ash-ai/sdk';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { ErrorBox, Loading, Section, Status, Time, fileBytes, formatBytes, saveBytes, useLoad } from '../ui.js';
+import {
+  ErrorBox,
+  Loading,
+  Section,
+  Status,
+  Time,
+  fileBytes,
+  formatBytes,
+  saveBytes,
+  useLoad,
+} from '../ui.js';
 
 const IMAGE = /\.(png|jpe?g|gif|webp|svg)$/i;
 const MIME: Record<string, string> = {
@@ -44,7 +54,10 @@ function PickSession({ client }: { client: AshClient }) {
 type Preview = { path: string; text?: string; image?: string };
 
 function Files({ client, sessionId }: { client: AshClient; sessionId: string }) {
-  const files = useLoad(() => client.sessions.files.list(sessionId, { includeHidden: false }), [client, sessionId]);
+  const files = useLoad(
+    () => client.sessions.files.list(sessionId, { includeHidden: false }),
+    [client, sessionId],
+  );
   const [preview, setPreview] = useState<Preview | undefined>();
   const [error, setError] = useState<unknown>();
   const [note, setNote] = useState<string | undefined>();
@@ -59,7 +72,10 @@ function Files({ client, sessionId }: { client: AshClient; sessionId: string }) 
         const ext = path.split('.').pop()!.toLowerCase();
         setPreview({ path, image: URL.createObjectURL(new Blob([bytes as BlobPart], { type: MIME[ext] })) });
       } else {
-        setPreview({ path, text: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, 512 * 1024)) });
+        setPreview({
+          path,
+          text: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, 512 * 1024)),
+        });
       }
     } catch (err) {
       setError(err);
@@ -123,7 +139,10 @@ function Files({ client, sessionId }: { client: AshClient; sessionId: string }) 
                 className="secondary"
                 onClick={async () => {
                   try {
-                    saveBytes(await client.sessions.workspace.download(sessionId), `workspace-${sessionId.slice(0, 8)}.tar.gz`);
+                    saveBytes(
+                      await client.sessions.workspace.download(sessionId),
+                      `workspace-${sessionId.slice(0, 8)}.tar.gz`,
+                    );
                   } catch (err) {
                     setError(err);
                   }
@@ -139,7 +158,9 @@ function Files({ client, sessionId }: { client: AshClient; sessionId: string }) 
               Read from the {files.data.source} workspace{files.data.truncated ? ' (listing truncated)' : ''}.
             </p>
           ) : null}
-          {files.data && files.data.files.length === 0 ? <p className="muted">The workspace is empty.</p> : null}
+          {files.data && files.data.files.length === 0 ? (
+            <p className="muted">The workspace is empty.</p>
+          ) : null}
           {files.data && files.data.files.length > 0 ? (
             <div className="table-wrap">
               <table>
@@ -163,7 +184,12 @@ function Files({ client, sessionId }: { client: AshClient; sessionId: string }) 
                       <td className="row-actions">
                         {f.type === 'file' ? (
                           <>
-                            <button type="button" className="link" onClick={() => view(f.path)} aria-label={`View ${f.path}`}>
+                            <button
+                              type="button"
+                              className="link"
+                              onClick={() => view(f.path)}
+                              aria-label={`View ${f.path}`}
+                            >
                               View
                             </button>
                             <button
@@ -178,7 +204,12 @@ function Files({ client, sessionId }: { client: AshClient; sessionId: string }) 
                         ) : (
                           <span className="muted">link</span>
                         )}
-                        <button type="button" className="link danger-text" onClick={() => remove(f.path)} aria-label={`Delete ${f.path}`}>
+                        <button
+                          type="button"
+                          className="link danger-text"
+                          onClick={() => remove(f.path)}
+                          aria-label={`Delete ${f.path}`}
+                        >
                           Delete
                         </button>
                       </td>
@@ -188,7 +219,7 @@ function Files({ client, sessionId }: { client: AshClient; sessionId: string }) 
               </table>
             </div>
           ) : null}
-          <form onSubmit={submit} className="form-inline" aria-label="Upload files">
+          <form onSubmit={submit} className="form-inline" aria-label="Upload to the workspace">
             <label htmlFor="ws-upload">Upload files</label>
             <input id="ws-upload" ref={upload} type="file" multiple />
             <button type="submit">Upload</button>
@@ -197,9 +228,9 @@ function Files({ client, sessionId }: { client: AshClient; sessionId: string }) 
         <Section title={preview ? `Preview: ${preview.path}` : 'Preview'}>
           {!preview ? <p className="muted">Choose View on a file.</p> : null}
           {preview?.text !== undefined ? (
-            <pre className="code" tabIndex={0} aria-label={`Contents of ${preview.path}`}>
-              {preview.text}
-            </pre>
+            <section className="code" tabIndex={0} aria-label={`Contents of ${preview.path}`}>
+              <pre>{preview.text}</pre>
+            </section>
           ) : null}
           {preview?.image ? <img className="preview" src={preview.image} alt={preview.path} /> : null}
         </Section>
