@@ -62,6 +62,7 @@ function UsageChart({
           label: g,
           data: data.values.get(g)!,
           backgroundColor: PALETTE[i % PALETTE.length]!,
+          maxBarThickness: 64,
         })),
       },
       options: {
