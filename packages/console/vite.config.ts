@@ -6,7 +6,13 @@ export default defineConfig({
   root: import.meta.dirname,
   base: '/console/',
   esbuild: { jsx: 'automatic' },
-  resolve: { conditions: ['@ash-ai/source', 'browser', 'module', 'import', 'default'] },
+  resolve: {
+    conditions: ['@ash-ai/source', 'browser', 'module', 'import', 'default'],
+    alias: {
+      'node:fs/promises': `${import.meta.dirname}/src/node-builtins.ts`,
+      'node:path': `${import.meta.dirname}/src/node-builtins.ts`,
+    },
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
