@@ -105,7 +105,10 @@ beforeAll(async () => {
     if (text.includes('TOOL:Bash'))
       return {
         text: 'Writing the notes.',
-        toolUse: { name: 'Bash', input: { command: 'echo hello > notes.txt && echo wrote notes' } },
+        toolUse: {
+          name: 'Bash',
+          input: { command: 'echo hello > notes.txt && seq 1 3000 && echo wrote notes' },
+        },
       };
     if (text.includes('SLOWER')) return { slow: { deltas: 200, intervalMs: 300, text: 'wait ' } };
     if (text.includes('SLOW')) return { slow: { deltas: SLOW_DELTAS, intervalMs: 400, text: 'tick ' } };
@@ -255,7 +258,10 @@ describe('web console', { timeout: 60_000 }, () => {
     await page.getByText('Turn completed').waitFor();
     await tool.locator('summary').click();
     await expect(tool.getByLabel('Bash input').textContent()).resolves.toContain('echo hello > notes.txt');
-    await expect(tool.getByLabel('Bash result').textContent()).resolves.toContain('wrote notes');
+    // The long output (3000 lines) is cut until "show all".
+    await expect(tool.getByLabel('Bash result').textContent()).resolves.not.toContain('wrote notes');
+    await tool.getByRole('button', { name: /show all/ }).click();
+    await expect(tool.getByLabel('Bash result').textContent()).resolves.toContain('2999\n3000\nwrote notes');
     await expect(page.locator('.bubble.user').first().textContent()).resolves.toContain('Please take notes');
     const timeline = await page.locator('.timeline summary').allTextContents();
     expect(timeline.some((t) => t.includes('text_delta'))).toBe(true);
