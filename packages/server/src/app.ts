@@ -23,6 +23,7 @@ import {
 import { finishOpenApi } from './openapi.js';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, registerErrorHandler } from './plugins/error-handler.js';
+import { findConsoleDir, registerConsole } from './plugins/console.js';
 import { buildValidatorFactory } from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
 import { compatRoutes } from './routes/compat.js';
@@ -103,6 +104,8 @@ export interface AppDeps {
   queue: QueueService;
   /** Upstream Ash routes with its shapes: agent versions and config, analytics. */
   compat: CompatService;
+  /** The built web console to serve at `/console/` (default: `@ash-ai/console`'s dist when built; null = none). */
+  consoleDir?: string | null;
 }
 
 /**
@@ -280,6 +283,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(usageRoutes(deps.usage));
   await app.register(queueRoutes(deps.queue));
   await app.register(compatRoutes(deps.compat));
+  await registerConsole(
+    app,
+    deps.consoleDir === undefined ? findConsoleDir() : (deps.consoleDir ?? undefined),
+  );
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   return app;
 }
