@@ -7,6 +7,7 @@ and returns the value; :class:`ash_sdk.AsyncAshClient` returns an awaitable of t
 from __future__ import annotations
 
 import base64
+from abc import ABC, abstractmethod
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -145,11 +146,12 @@ def _send_body(
     )
 
 
-class Api:
+class Api(ABC):
     """The API operations shared by :class:`AshClient` and :class:`AsyncAshClient`."""
 
-    def _run(self, req: Req) -> Any:  # pragma: no cover - provided by the clients
-        raise NotImplementedError
+    @abstractmethod
+    def _run(self, req: Req) -> Any:
+        """Sends one request: the sync client returns the result, the async one an awaitable."""
 
     # -- health ---------------------------------------------------------------------------------
 
