@@ -36,7 +36,6 @@ from ash_sdk.errors import (
     SessionBusyError,
     SessionEndedError,
     SessionNotFoundError,
-    UnprocessableEntityError,
     ValidationError,
     api_error_from_response,
 )
@@ -62,7 +61,10 @@ def test_health_and_agents(client: AshClient, tmp_path: Path) -> None:
     assert agent.env == {"GREETING": "***"} and agent.description == "from python"
     files = sorted(f["path"] for f in client.list_agent_files(name)["files"])
     assert files == [".ashignore", ".claude/skills/greet/SKILL.md", "CLAUDE.md"]
-    assert client.deploy_agent(name, folder).version == 2  # redeploy bumps the version
+    assert client.deploy_agent(name, folder).version == 1  # an unchanged redeploy keeps the version
+    (folder / "CLAUDE.md").write_text("# py agent\nBe brief.\n")
+    (folder / "extra.md").write_text("more")
+    assert client.deploy_agent(name, folder).version == 2  # a changed redeploy bumps it
     assert name in [a.name for a in client.list_agents()]
     assert client.get_agent(name).id == agent.id
     assert client.update_agent(name, description="changed", config={"model": "claude-x"}).description == "changed"
@@ -289,9 +291,9 @@ def test_errors_map_to_the_typed_tree(client: AshClient, ash_server) -> None:
         client.create_session("")
     assert invalid.value.code == "validation_failed" and invalid.value.errors
     assert isinstance(invalid.value, BadRequestError) and isinstance(invalid.value, httpx.HTTPStatusError)
-    with pytest.raises(UnprocessableEntityError) as unprocessable:
+    with pytest.raises(BadRequestError) as no_claude_md:  # 400, as the upstream Ash answers
         client.deploy_agent("no-claude-md", files=[{"path": "a.txt", "content": "eA=="}])
-    assert unprocessable.value.code == "invalid_agent_folder"
+    assert no_claude_md.value.code == "invalid_agent_folder"
     with AshClient(ash_server.url, token="ash_wrong-key-000000000000000000000000") as wrong:
         with pytest.raises(AuthenticationError):
             wrong.list_agents()

@@ -20,16 +20,12 @@ HERE = Path(__file__).resolve().parent
 VENV = HERE.parent / ".venv-upstream"
 UPSTREAM = "ash-ai-sdk==0.0.22"
 
-# Flows that need server changes another branch makes (issue 12, "Upstream contracts"): they are
-# expected to fail until those land; `strict=False` so they turn green by themselves then.
+# Flows the server does not yet answer in the published client's shape (issue 12, "Upstream
+# contracts"): expected to fail; `strict=False` so a fix turns them green by itself.
 PENDING_COMPAT = {
-    "health_uptime_whole_seconds": "/health uptime as whole seconds",
-    "deploy": "agent objects carry `path` (the client reads it: KeyError 'path')",
-    "list_get_agent": "agent objects carry `path`",
-    "create_session_permissions_by_agent": "permissionMode 'permissionsByAgent' accepted",
-    "stop_resume": "stop leaves status 'stopped'",
+    # The published client parses every timeline row into its enum (text, tool_start, tool_result, reasoning,
+    # turn_complete, error, lifecycle) and rejects our other event types (session_start, done, ...).
     "list_events": "event timeline type names (the client's enum: text, tool_start, tool_result, reasoning, turn_complete, error, lifecycle)",
-    "auth_texts": "401 bodies carry the upstream `error` texts",
 }
 
 FLOWS = [
