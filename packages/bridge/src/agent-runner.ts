@@ -78,10 +78,15 @@ export class AgentRunner {
     this.sdkVersion = claudeAgentSdkVersion();
   }
 
-  /** Starts the Claude process ahead of the first turn. */
+  /**
+   * Starts the Claude process ahead of the first turn. A warm-up never replaces a process that
+   * is already there (a turn that arrived first may be using it, with its own options): it then
+   * only waits for that one to be up.
+   */
   async warm(options: BridgeSdkOptions, conversation: Conversation): Promise<void> {
     try {
-      const live = await this.ensureLive(options, conversation);
+      const current = this.live && !this.live.dead ? this.live : undefined;
+      const live = current ?? (await this.ensureLive(options, conversation));
       await live.q.initializationResult();
       this.send({ ev: 'warmed', ok: true });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -28,9 +28,14 @@ export async function startTestServer(
   // A given data dir is the caller's (kept on close: restart tests reuse it).
   const dataDir = opts.dataDir ?? tempDir('ash-srv-');
   let logText = '';
+  // ASH_TEST_LOG_DIR=dir: the log is also written to dir/server-<time>.log (debugging).
+  const logFile = process.env.ASH_TEST_LOG_DIR
+    ? join(process.env.ASH_TEST_LOG_DIR, `server-${Date.now()}-${process.pid}.log`)
+    : undefined;
   const destination = new Writable({
     write(chunk, _enc, cb) {
       logText += chunk.toString();
+      if (logFile) appendFileSync(logFile, chunk);
       cb();
     },
   });

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,14 +91,25 @@ export interface AshProcess {
 export async function startAshProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<AshProcess> {
   const child = spawn(process.execPath, [ENTRIES.server], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // ASH_TEST_LOG_DIR=dir: each server's output is also written to dir/server-<pid>.log (debugging).
+  const logDir = process.env.ASH_TEST_LOG_DIR;
+  const logFile = logDir ? join(logDir, `server-${child.pid}.log`) : undefined;
+  const collect = (d: Buffer) => {
+    out += d.toString();
+    if (logFile) appendFileSync(logFile, d);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  // A server that never says it listens is killed, not left running.
+  const reap = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      reap();
+      reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
       if (m) {

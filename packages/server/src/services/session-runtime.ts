@@ -648,7 +648,10 @@ export class SessionRuntime {
           throw err;
         },
       )
-      .then(async (sb) => sb.warm(await this.sdkOptions(session, {}), this.conversation(session)))
+      // A turn that got the sandbox first starts Claude with its own options: no warm-up then.
+      .then(async (sb) =>
+        live.turn ? true : sb.warm(await this.sdkOptions(session, {}), this.conversation(session)),
+      )
       .catch((err: unknown) =>
         this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'),
       )
