@@ -98,6 +98,8 @@ class _Common:
         drop_auth = headers.get("authorization") == ""  # an empty value means: send no key
         if drop_auth:
             headers.pop("authorization")
+        if req.timeout is not None and "timeout" not in extra:
+            extra["timeout"] = httpx.Timeout(max(req.timeout, self.timeout))
         r = http.build_request(
             req.method, req.path, params=req.params, json=req.json, content=req.content, headers=headers, **extra
         )
