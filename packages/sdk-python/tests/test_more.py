@@ -4,6 +4,9 @@ total, analytics; sync and async."""
 
 from __future__ import annotations
 
+import io
+import os
+import tarfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -23,7 +26,7 @@ from ash_sdk import (
     SessionLogs,
     UsageTotals,
 )
-from ash_sdk.errors import BadRequestError, ConflictError, GoneError, NotFoundError
+from ash_sdk.errors import AshLocalError, BadRequestError, ConflictError, GoneError, NotFoundError
 from ash_sdk.streaming import DoneEvent
 
 
@@ -179,4 +182,76 @@ async def test_async_client_has_the_same_methods(ash_server, agent_name: str) ->
         listed = await ash.list_sessions_with_total(agent_name)
         assert listed.total == 1 and listed.sessions[0].id == session.id
         assert (await ash.get_analytics()).sessions_total >= 1
+        await ash.end_session(session.id)
+
+
+def _bundle(path, files: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_uploads_streamed_from_disk_and_refused_over_the_limits(client: AshClient, agent_name: str, tmp_path) -> None:
+    session = client.create_session(agent_name)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * 1024 * 1024 + 1))  # not a multiple of the chunk size nor of 3
+    small = tmp_path / "small.txt"
+    small.write_text("héllo")
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    out = client.upload_session_files_from_disk(
+        session.id, {"data/big.bin": big, "data/small.txt": str(small), "data/empty": empty}
+    )
+    assert sorted(f["path"] for f in out["files"]) == ["data/big.bin", "data/empty", "data/small.txt"]
+    assert client.download_session_file(session.id, "data/big.bin") == big.read_bytes()
+    assert client.download_session_file(session.id, "data/small.txt") == "héllo".encode()
+    assert client.download_session_file(session.id, "data/empty") == b""
+    client.upload_session_files_from_disk(session.id, [("s.txt", small)], target_path="sub")
+    assert client.download_session_file(session.id, "sub/s.txt") == "héllo".encode()
+
+    # Over a limit: refused before anything is sent (the server's own, or given ones).
+    with pytest.raises(AshLocalError) as err:
+        client.upload_session_files_from_disk(session.id, {"x.bin": big}, limits={"fileBytes": 1024})
+    assert err.value.code == "payload_too_large" and "nothing was sent" in str(err.value)
+    with pytest.raises(AshLocalError) as err:
+        client.upload_session_files_from_disk(
+            session.id, {"a": small, "b": small}, limits={"fileBytes": 100, "fileBatchBytes": 10}
+        )
+    assert err.value.code == "payload_too_large"
+    with pytest.raises(NotFoundError):
+        client.download_session_file(session.id, "x.bin")
+    with pytest.raises(AshLocalError) as err:
+        client.upload_session_files_from_disk(session.id, {"x": tmp_path / "missing"})
+    assert err.value.code == "local_io_error"
+
+    bundle = tmp_path / "ws.tar.gz"
+    _bundle(bundle, {"restored/one.txt": b"one", "restored/two.bin": b"\x00\x02"})
+    restored = client.upload_workspace_file(session.id, bundle)
+    assert restored["restored"] is True and restored["files"] == 2
+    assert client.download_session_file(session.id, "restored/two.bin") == b"\x00\x02"
+    with pytest.raises(AshLocalError) as err:
+        client.upload_workspace_file(session.id, bundle, limits={"bundleBytes": 10})
+    assert err.value.code == "payload_too_large"
+    not_gzip = tmp_path / "bad.tar.gz"
+    not_gzip.write_bytes(b"not a bundle")
+    with pytest.raises(BadRequestError):
+        client.upload_workspace_file(session.id, not_gzip)
+    client.end_session(session.id)
+
+
+@pytest.mark.anyio
+async def test_async_uploads_streamed_from_disk(ash_server, agent_name: str, tmp_path) -> None:
+    payload = os.urandom(200_001)
+    (tmp_path / "p.bin").write_bytes(payload)
+    _bundle(tmp_path / "b.tar.gz", {"from-bundle.txt": b"bundled"})
+    async with AsyncAshClient(ash_server.url, token=ash_server.api_key) as ash:
+        session = await ash.create_session(agent_name)
+        await ash.upload_session_files_from_disk(session.id, {"p.bin": tmp_path / "p.bin"})
+        assert await ash.download_session_file(session.id, "p.bin") == payload
+        assert (await ash.upload_workspace_file(session.id, tmp_path / "b.tar.gz"))["files"] == 1
+        assert await ash.download_session_file(session.id, "from-bundle.txt") == b"bundled"
+        with pytest.raises(AshLocalError):
+            await ash.upload_workspace_file(session.id, tmp_path / "b.tar.gz", limits={"bundleBytes": 1})
         await ash.end_session(session.id)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from ._folder import read_agent_folder
+from ._upload import DiskBody, DiskFile, json_files_body
 from .errors import AshLocalError
 from .models import (
     ActivatedVersion,
@@ -58,6 +59,8 @@ class Req:
     parse: Callable[[httpx.Response], Any] = lambda r: r.json() if r.content else None
     timeout: float | None = None
     """Seconds for this request instead of the client's ``timeout`` (e.g. a long ``exec``)."""
+    stream: DiskBody | None = None
+    """A body streamed from local files (instead of ``json``/``content``)."""
 
 
 def seg(value: str) -> str:
@@ -607,6 +610,22 @@ class Api(ABC):
         """Writes files into the workspace (``{path: bytes}``; str is UTF-8): ``{"files", "source"}``."""
         return self._run(
             Req("POST", f"/api/sessions/{seg(session_id)}/files", json=_files_body(files, target_path))
+        )
+
+    def _disk_files_req(self, session_id: str, disk: list[DiskFile], target_path: str | None) -> Req:
+        return Req(
+            "POST",
+            f"/api/sessions/{seg(session_id)}/files",
+            stream=json_files_body(disk, target_path),
+            headers={"content-type": "application/json"},
+        )
+
+    def _workspace_file_req(self, session_id: str, file: DiskFile) -> Req:
+        return Req(
+            "POST",
+            f"/api/sessions/{seg(session_id)}/workspace",
+            stream=DiskBody([(file, False)]),
+            headers={"content-type": "application/gzip"},
         )
 
     def delete_session_file(self, session_id: str, path: str) -> Any:
