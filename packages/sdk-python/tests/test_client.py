@@ -183,6 +183,12 @@ def test_messages_and_events_with_cursors(client: AshClient, ash_server, agent_n
     ]
     assert client.list_session_events(session.id, limit=1)[0].sequence == events[0].sequence
     assert client.list_events_page(session.id, limit=1).has_more is True
+    # Our own client gets the full log by default (its User-Agent is its own), the timeline on request.
+    assert "session_start" in {e.type for e in events}
+    timeline = client.list_events(session.id, view="timeline", limit=1000)
+    assert timeline and {e.type for e in timeline} <= {
+        "text", "tool_start", "tool_result", "reasoning", "turn_complete", "error", "lifecycle"
+    }
 
 
 def test_files_workspace_and_attachments(client: AshClient, agent_name: str) -> None:

@@ -22,11 +22,7 @@ UPSTREAM = "ash-ai-sdk==0.0.22"
 
 # Flows the server does not yet answer in the published client's shape (issue 12, "Upstream
 # contracts"): expected to fail; `strict=False` so a fix turns them green by itself.
-PENDING_COMPAT = {
-    # The published client parses every timeline row into its enum (text, tool_start, tool_result, reasoning,
-    # turn_complete, error, lifecycle) and rejects our other event types (session_start, done, ...).
-    "list_events": "event timeline type names (the client's enum: text, tool_start, tool_result, reasoning, turn_complete, error, lifecycle)",
-}
+PENDING_COMPAT: dict[str, str] = {}
 
 FLOWS = [
     "health",

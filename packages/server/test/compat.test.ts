@@ -69,6 +69,59 @@ describe('upstream Ash contracts', () => {
     expect(JSON.parse(tool.data).name).toBe('Bash');
   });
 
+  it('serves the upstream timeline view: only its seven types, renamed; the default for the published Python client', async () => {
+    const upstreamTypes = [
+      'text',
+      'tool_start',
+      'tool_result',
+      'reasoning',
+      'turn_complete',
+      'error',
+      'lifecycle',
+    ];
+    const log = (await api(t.url, 'GET', `/api/sessions/${session}/events?limit=1000`)).body.events as Array<{
+      id: string;
+      type: string;
+    }>;
+    expect(log.map((e) => e.type)).toContain('session_start'); // our log is unchanged by default
+    const timeline = await api(t.url, 'GET', `/api/sessions/${session}/events?view=timeline&limit=1000`);
+    expect(timeline.status).toBe(200);
+    const rows = timeline.body.events as Array<{ id: string; type: string; sequence: number }>;
+    expect(new Set(rows.map((e) => e.type))).toEqual(
+      new Set(['lifecycle', 'tool_start', 'tool_result', 'text', 'reasoning', 'turn_complete']),
+    );
+    for (const e of rows) expect(upstreamTypes).toContain(e.type);
+    // The same rows as in our log (same ids, in order), nothing else.
+    const renamed: Record<string, string> = {
+      text_delta: 'text',
+      tool_use: 'tool_start',
+      thinking_delta: 'reasoning',
+    };
+    expect(rows.map((e) => e.id)).toEqual(
+      log.filter((e) => upstreamTypes.includes(renamed[e.type] ?? e.type)).map((e) => e.id),
+    );
+    // A type filter within the view, and a cursor.
+    const tools = await api(t.url, 'GET', `/api/sessions/${session}/events?view=timeline&type=tool_start`);
+    expect(tools.body.events.map((e: { type: string }) => e.type)).toEqual(['tool_start']);
+    const none = await api(t.url, 'GET', `/api/sessions/${session}/events?view=timeline&type=session_start`);
+    expect(none.body).toEqual({ events: [], hasMore: false });
+    const page = await api(t.url, 'GET', `/api/sessions/${session}/events?view=timeline&limit=2`);
+    expect(page.body.hasMore).toBe(true);
+    expect(page.body.events.map((e: { id: string }) => e.id)).toEqual(rows.slice(0, 2).map((e) => e.id));
+    // The published upstream Python client (httpx's own User-Agent) gets the timeline unasked.
+    const asUpstream = await api(t.url, 'GET', `/api/sessions/${session}/events?limit=1000`, undefined, {
+      'user-agent': 'python-httpx/0.28.1',
+    });
+    expect(asUpstream.body.events.map((e: { id: string }) => e.id)).toEqual(rows.map((e) => e.id));
+    const asked = await api(t.url, 'GET', `/api/sessions/${session}/events?view=log&limit=1000`, undefined, {
+      'user-agent': 'python-httpx/0.28.1',
+    });
+    expect(asked.body.events).toHaveLength(log.length);
+    const bad = await api(t.url, 'GET', `/api/sessions/${session}/events?view=upstream`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('validation_failed');
+  });
+
   it('answers GET /api/usage?after=&before= with rows under events', async () => {
     const after = new Date(Date.now() - 3_600_000).toISOString();
     const before = new Date(Date.now() + 60_000).toISOString();

@@ -561,9 +561,14 @@ class Api(ABC):
         limit: int | None = None,
         type: str | None = None,
         turn_id: str | None = None,
+        view: str | None = None,
     ) -> Any:
-        """A :class:`Page` of :class:`SessionEvent` with ``sequence > after``."""
-        params = _q(after=after, limit=limit, type=type, turnId=turn_id)
+        """A :class:`Page` of :class:`SessionEvent` with ``sequence > after``.
+
+        ``view="timeline"`` gives the upstream Ash's timeline (text, tool_start, tool_result, reasoning,
+        turn_complete, error, lifecycle) instead of the full log.
+        """
+        params = _q(after=after, limit=limit, type=type, turnId=turn_id, view=view)
         return self._run(
             Req("GET", f"/api/sessions/{seg(session_id)}/events", params=params, parse=_page(SessionEvent, "events"))
         )
@@ -576,9 +581,14 @@ class Api(ABC):
         limit: int | None = None,
         type: str | None = None,
         turn_id: str | None = None,
+        view: str | None = None,
     ) -> Any:
-        """Persisted events (what was streamed, plus lifecycle events), one page: ``list[SessionEvent]``."""
-        params = _q(after=after, limit=limit, type=type, turnId=turn_id)
+        """Persisted events (what was streamed, plus lifecycle events), one page: ``list[SessionEvent]``.
+
+        ``view="timeline"`` gives the upstream Ash's timeline (text, tool_start, tool_result, reasoning,
+        turn_complete, error, lifecycle) instead of the full log.
+        """
+        params = _q(after=after, limit=limit, type=type, turnId=turn_id, view=view)
         return self._run(
             Req("GET", f"/api/sessions/{seg(session_id)}/events", params=params, parse=_many(SessionEvent, "events"))
         )

@@ -193,16 +193,26 @@ export class Sessions {
     return { items: r.messages, hasMore: r.hasMore };
   }
 
-  /** Persisted events (what was streamed, plus lifecycle events) with sequence > `after`. */
+  /**
+   * Persisted events (what was streamed, plus lifecycle events) with sequence > `after`.
+   * `view: 'timeline'` gives the upstream Ash's timeline (text, tool_start, tool_result,
+   * reasoning, turn_complete, error, lifecycle) instead of the full log.
+   */
   async events(
     id: string,
-    opts: { after?: number; limit?: number; type?: string; turnId?: string } = {},
+    opts: { after?: number; limit?: number; type?: string; turnId?: string; view?: 'log' | 'timeline' } = {},
   ): Promise<HistoryPage<SessionEvent>> {
     const r = await this.http.request<{ events: SessionEvent[]; hasMore: boolean }>(
       'GET',
       route`/api/sessions/${id}/events`,
       {
-        query: { after: opts.after, limit: opts.limit, type: opts.type, turnId: opts.turnId },
+        query: {
+          after: opts.after,
+          limit: opts.limit,
+          type: opts.type,
+          turnId: opts.turnId,
+          view: opts.view,
+        },
       },
     );
     return { items: r.events, hasMore: r.hasMore };

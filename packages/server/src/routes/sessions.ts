@@ -18,7 +18,7 @@ import {
   STREAM_EVENT_NAMES,
 } from '@ash-ai/shared';
 import type { SessionRuntime } from '../services/session-runtime.js';
-import type { SessionService } from '../services/session-service.js';
+import { isUpstreamPythonClient, type SessionService } from '../services/session-service.js';
 import { sendSse } from '../sse/sse-stream.js';
 import { errorResponses } from './common.js';
 
@@ -256,6 +256,7 @@ export function sessionRoutes(
           limit: req.query.limit ?? 200,
           ...(req.query.type ? { type: req.query.type } : {}),
           ...(req.query.turnId ? { turnId: req.query.turnId } : {}),
+          view: req.query.view ?? (isUpstreamPythonClient(req.headers['user-agent']) ? 'timeline' : 'log'),
         }),
     );
   };

@@ -144,6 +144,30 @@ export const UPSTREAM_EVENT_TYPES: Readonly<Record<string, string>> = Object.fre
   reasoning: 'thinking_delta',
 });
 
+/**
+ * The upstream Ash's timeline (`GET …/events?view=timeline`): its row types, each with the type
+ * of our persisted events it is made of. Our other events (session_start, message, done, …) are
+ * not part of it.
+ */
+const TIMELINE_TYPES: Readonly<Record<string, string>> = Object.freeze({
+  text_delta: 'text',
+  tool_use: 'tool_start',
+  thinking_delta: 'reasoning',
+  tool_result: 'tool_result',
+  turn_complete: 'turn_complete',
+  error: 'error',
+  lifecycle: 'lifecycle',
+});
+
+/**
+ * True for the published upstream Python client (`ash-ai-sdk` 0.0.x, generated on httpx): it
+ * sends httpx's own User-Agent and rejects every row of `GET …/events` outside the timeline's
+ * types, so it gets the timeline view unless it asks otherwise. Our SDKs send their own agent.
+ */
+export function isUpstreamPythonClient(userAgent: string | undefined): boolean {
+  return userAgent !== undefined && /^python-httpx\/\d/.test(userAgent);
+}
+
 /** Session lifecycle and history for a tenant. */
 export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
@@ -528,17 +552,22 @@ export class SessionService {
   async events(
     tenantId: string,
     id: string,
-    q: { after: number; limit: number; type?: string; turnId?: string },
+    q: { after: number; limit: number; type?: string; turnId?: string; view?: 'log' | 'timeline' },
   ): Promise<{ events: SessionEvent[]; hasMore: boolean }> {
     await this.record(tenantId, id);
+    const { history } = this.deps.repos;
+    if (q.view === 'timeline') {
+      // The timeline's names select our events of the same meaning, renamed.
+      const ours = Object.keys(TIMELINE_TYPES);
+      const wanted = q.type === undefined ? ours : ours.filter((t) => TIMELINE_TYPES[t] === q.type);
+      if (wanted.length === 0) return { events: [], hasMore: false };
+      const { rows, hasMore } = await history.listEvents(tenantId, id, { ...q, type: wanted });
+      return { events: rows.map((r) => ({ ...eventToApi(r), type: TIMELINE_TYPES[r.type]! })), hasMore };
+    }
     // The upstream Ash's timeline names select our events of the same meaning; the rows then
     // carry the name asked for, as upstream clients compare it.
     const ours = q.type !== undefined ? UPSTREAM_EVENT_TYPES[q.type] : undefined;
-    const { rows, hasMore } = await this.deps.repos.history.listEvents(
-      tenantId,
-      id,
-      ours ? { ...q, type: ours } : q,
-    );
+    const { rows, hasMore } = await history.listEvents(tenantId, id, ours ? { ...q, type: ours } : q);
     const events = rows.map(eventToApi);
     return { events: ours ? events.map((e) => ({ ...e, type: q.type! })) : events, hasMore };
   }

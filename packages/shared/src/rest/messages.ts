@@ -153,6 +153,12 @@ export const ListEventsQuerySchema = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
   type: Type.Optional(Type.String({ maxLength: 64 })),
   turnId: Type.Optional(Type.String({ maxLength: 64 })),
+  view: Type.Optional(
+    Type.Union([Type.Literal('log'), Type.Literal('timeline')], {
+      description:
+        "`log` (default): every persisted event, exactly as streamed. `timeline`: the upstream Ash's timeline — only text, tool_start, tool_result, reasoning, turn_complete, error and lifecycle rows, under those names (what the published upstream Python client parses; it is served by default to that client, see docs/compat.md)",
+    }),
+  ),
 });
 
 export const EventListResponseSchema = Type.Object({

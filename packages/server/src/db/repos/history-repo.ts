@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { AshDatabase } from '../client.js';
 
 /** A persisted message row. `content` is the message as JSON text. */
@@ -71,15 +71,16 @@ export class HistoryRepo {
     return { rows: rows.slice(0, limit) as MessageRecord[], hasMore: rows.length > limit };
   }
 
-  /** Events with `sequence > after` (optionally of one type or turn), at most `limit`. */
+  /** Events with `sequence > after` (optionally of one type, or one of several, or of one turn), at most `limit`. */
   async listEvents(
     tenantId: string,
     sessionId: string,
-    f: { after: number; limit: number; type?: string; turnId?: string },
+    f: { after: number; limit: number; type?: string | readonly string[]; turnId?: string },
   ): Promise<{ rows: EventRecord[]; hasMore: boolean }> {
     const t = this.d.t.sessionEvents;
     const conds: SQL[] = [eq(t.tenantId, tenantId), eq(t.sessionId, sessionId), gt(t.sequence, f.after)];
-    if (f.type) conds.push(eq(t.type, f.type));
+    if (typeof f.type === 'string') conds.push(eq(t.type, f.type));
+    else if (f.type) conds.push(inArray(t.type, [...f.type]));
     if (f.turnId) conds.push(eq(t.turnId, f.turnId));
     const rows = await this.d.db
       .select()
