@@ -254,3 +254,23 @@ export const agentVersions = pgTable(
   },
   (t) => [uniqueIndex('agent_versions_tenant_agent_number').on(t.tenantId, t.agentName, t.versionNumber)],
 );
+
+/**
+ * Objects of the Managed Agents API (`/v1`) that Ash has no table for, as JSON documents:
+ * `environment` (version 0), `agent` (one row per config version, from 1; the agent itself
+ * is an agent folder), `session` (version 0: environment id, title, metadata of an Ash session).
+ */
+export const managedObjects = pgTable(
+  'managed_objects',
+  {
+    tenantId: text('tenant_id').notNull(),
+    kind: text('kind').notNull(),
+    id: text('id').notNull(),
+    version: integer('version').notNull(),
+    data: text('data').notNull(),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    archivedAt: text('archived_at'),
+  },
+  (t) => [uniqueIndex('managed_objects_key').on(t.tenantId, t.kind, t.id, t.version)],
+);
