@@ -37,6 +37,8 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { internalRoutes } from './routes/internal.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { managedRoutes } from './routes/managed.js';
+import type { ManagedAgentsService } from './managed/managed-service.js';
 import type { Repos } from './db/repos/index.js';
 import type { AgentFiles } from './services/agent-files.js';
 import type { AgentService } from './services/agent-service.js';
@@ -104,6 +106,8 @@ export interface AppDeps {
   queue: QueueService;
   /** Upstream Ash routes with its shapes: agent versions and config, analytics. */
   compat: CompatService;
+  /** The Managed Agents API (`/v1`) over the same engine. */
+  managed: ManagedAgentsService;
   /** The built web console to serve at `/console/` (default: `@ash-ai/console`'s dist when built; null = none). */
   consoleDir?: string | null;
 }
@@ -123,6 +127,9 @@ const NEEDS_DISK = new Map<string, string>([
   ['POST /api/agents', 'a deploy'],
   ['POST /api/agents/:name/files', 'an upload'],
   ['POST /api/queue', 'a queued message'],
+  ['POST /v1/sessions', 'a new session'],
+  ['POST /v1/sessions/:id/events', 'a new turn'],
+  ['POST /v1/agents', 'a deploy'],
 ]);
 
 /** The OpenAPI view of a wildcard route: `*` becomes the path parameter `path` (the route is unchanged). */
@@ -209,6 +216,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'internal', description: 'Guarded by ASH_INTERNAL_SECRET, not by API keys' },
         { name: 'usage', description: 'The usage ledger, budgets, analytics' },
         { name: 'queue', description: 'Background prompts run as turns' },
+        {
+          name: 'managed-agents',
+          description:
+            'The Claude Managed Agents API (`/v1`) for the official Anthropic SDKs; errors use the Anthropic envelope (docs/managed-agents.md)',
+        },
       ],
       components: {
         securitySchemes: {
@@ -283,6 +295,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(usageRoutes(deps.usage));
   await app.register(queueRoutes(deps.queue));
   await app.register(compatRoutes(deps.compat));
+  await app.register(
+    managedRoutes(deps.managed, {
+      heartbeatMs: deps.sseHeartbeatMs,
+      eventsBodyLimit: deps.limits.messageBodyBytes,
+    }),
+  );
   await registerConsole(
     app,
     deps.consoleDir === undefined ? findConsoleDir() : (deps.consoleDir ?? undefined),

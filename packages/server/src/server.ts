@@ -31,6 +31,7 @@ import { DiskGuard } from './services/disk-guard.js';
 import { SessionRuntime } from './services/session-runtime.js';
 import { closeInterruptedTurn, SessionOwnership } from './services/session-ownership.js';
 import { SessionService } from './services/session-service.js';
+import { ManagedAgentsService } from './managed/managed-service.js';
 import { PathScrubber } from './services/text-safety.js';
 import { AgentStore } from './storage/agent-store.js';
 import { createObjectStore } from './storage/create-object-store.js';
@@ -425,6 +426,13 @@ async function createLocked(
     usage,
     queue,
     compat: new CompatService({ repos, agents }),
+    managed: new ManagedAgentsService({
+      repos,
+      agents,
+      sessions: sessionService,
+      runtime,
+      log: logger.child({ component: 'managed-agents' }),
+    }),
     data: {
       repos,
       sessionFiles,

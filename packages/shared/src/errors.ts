@@ -45,6 +45,12 @@ export const ErrorCodes = {
   credential_not_found: 404,
   /** No such queue item (for this tenant). */
   queue_item_not_found: 404,
+  /** No such Managed Agents environment (`/v1/environments`, for this tenant). */
+  environment_not_found: 404,
+  /** The Managed Agents environment is archived: it cannot be changed or used by new sessions. */
+  environment_archived: 400,
+  /** A Managed Agents (`/v1`) feature Ash does not support yet (docs/managed-agents.md lists them). */
+  not_yet_supported: 400,
   /** The session is running a turn and the busy policy is `reject`. */
   session_busy: 409,
   /**

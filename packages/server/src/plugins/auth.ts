@@ -4,6 +4,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import { isManagedAgentsPath } from './error-handler.js';
 import { parseAuthorization, type ApiKeyService } from '../services/api-key-service.js';
 
 declare module 'fastify' {
@@ -59,6 +60,18 @@ function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(da, db);
 }
 
+/**
+ * The `Authorization` header to authenticate with. On the Managed Agents API (`/v1/…`) an
+ * `x-api-key: <key>` header (what the official Python SDK sends) stands for `Bearer <key>` when
+ * there is no `Authorization` header.
+ */
+function authorizationOf(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (header !== undefined || !isManagedAgentsPath(req.url)) return header;
+  const key = req.headers['x-api-key'];
+  return typeof key === 'string' && key !== '' ? `Bearer ${key}` : undefined;
+}
+
 /** True for routes that need no key: marked `public`, and the docs UI under `/docs`. */
 function isPublic(req: FastifyRequest): boolean {
   if (req.routeOptions.config?.public) return true;
@@ -94,13 +107,22 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
   await app.register(cors, {
     origin: (origin, cb) => cb(null, origin !== undefined && (origins.has('*') || origins.has(origin))),
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'accept'],
+    allowedHeaders: [
+      'authorization',
+      'content-type',
+      'last-event-id',
+      'accept',
+      'x-api-key',
+      'anthropic-version',
+      'anthropic-beta',
+    ],
     exposedHeaders: [
       'retry-after',
       'x-ratelimit-limit',
       'x-ratelimit-remaining',
       'x-ratelimit-reset',
       'x-ash-turn',
+      'request-id',
     ],
     credentials: false,
     maxAge: 600,
@@ -113,7 +135,7 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
       max: opts.rateLimit.max,
       timeWindow: opts.rateLimit.windowMs,
       keyGenerator: (req) => {
-        const parsed = parseAuthorization(req.headers.authorization);
+        const parsed = parseAuthorization(authorizationOf(req));
         return parsed.ok ? `key:${opts.keys.hash(parsed.token).slice(0, 32)}` : `ip:${req.ip}`;
       },
       errorResponseBuilder: (_req, ctx) =>
@@ -155,7 +177,7 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
         throw err;
       }
     }
-    const parsed = parseAuthorization(req.headers.authorization);
+    const parsed = parseAuthorization(authorizationOf(req));
     if (!parsed.ok) {
       refuseIfBlocked(req);
       throw parsed.reason === 'missing'

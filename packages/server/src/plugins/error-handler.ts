@@ -6,6 +6,49 @@ import { AppError, isStorageFull } from '../errors.js';
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
+/** True for the Managed Agents API (`/v1/…`), whose clients (the official Anthropic SDKs) parse another error body. */
+export function isManagedAgentsPath(url: string): boolean {
+  return url === '/v1' || url.startsWith('/v1/') || url.startsWith('/v1?');
+}
+
+/** The Managed Agents `request-id` of a request (also sent as a response header on `/v1`). */
+export function managedRequestId(request: FastifyRequest): string {
+  return `req_${String(request.id).replace(/-/g, '')}`;
+}
+
+/** The Anthropic API's error category (`error.type`) for a status, as the official SDKs map it. */
+function managedErrorType(status: number): string {
+  switch (status) {
+    case 400:
+    case 413:
+    case 414:
+    case 415:
+    case 422:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+    case 410:
+      return 'not_found_error';
+    case 408:
+    case 504:
+      return 'timeout_error';
+    case 409:
+      return 'conflict_error';
+    case 429:
+      return 'rate_limit_error';
+    case 503:
+    case 529:
+      return 'overloaded_error';
+    default:
+      return status < 500 ? 'invalid_request_error' : 'api_error';
+  }
+}
+
 function send(
   reply: FastifyReply,
   code: ErrorCode,
@@ -13,6 +56,21 @@ function send(
   extra: { status?: number; errors?: FieldError[]; error?: string } = {},
 ) {
   const path = reply.request.url.split('?')[0] ?? '';
+  if (isManagedAgentsPath(path)) {
+    // The same error, in the envelope the official Anthropic SDKs parse into their typed errors;
+    // our stable code travels as `details.error_code`.
+    const status = extra.status ?? ErrorCodes[code];
+    const requestId = managedRequestId(reply.request);
+    return reply
+      .code(status)
+      .header('request-id', requestId)
+      .type('application/json; charset=utf-8')
+      .send({
+        type: 'error',
+        error: { type: managedErrorType(status), message: detail, details: { error_code: code } },
+        request_id: requestId,
+      });
+  }
   const body = problem(code, detail, {
     ...extra,
     instance: path.length > 1024 ? `${path.slice(0, 1024)}…` : path,
@@ -55,10 +113,15 @@ function fieldErrors(err: FastifyError): FieldError[] {
 }
 
 /**
- * The one error handler: every error leaves as RFC 9457 problem details with a stable `code`.
- * 5xx answers never carry internals (the log has them).
+ * The one error handler: every error leaves as RFC 9457 problem details with a stable `code`, or,
+ * on the Managed Agents API (`/v1/…`), as `{type:"error", error:{type, message, details:{error_code}},
+ * request_id}` with the same status. 5xx answers never carry internals (the log has them).
  */
 export function registerErrorHandler(app: FastifyInstance): void {
+  // Every Managed Agents response carries `request-id` (the SDKs read it into `requestID`).
+  app.addHook('onRequest', async (req, reply) => {
+    if (isManagedAgentsPath(req.url)) reply.header('request-id', managedRequestId(req));
+  });
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof AppError) {
       if (err.extra.headers) reply.headers(err.extra.headers);

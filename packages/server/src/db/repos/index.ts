@@ -5,6 +5,7 @@ import { AttachmentsRepo } from './attachments-repo.js';
 import { ApiKeysRepo } from './api-keys-repo.js';
 import { CredentialsRepo } from './credentials-repo.js';
 import { HistoryRepo } from './history-repo.js';
+import { ManagedObjectsRepo } from './managed-objects-repo.js';
 import { RunnersRepo } from './runners-repo.js';
 import { QueueRepo } from './queue-repo.js';
 import { SessionsRepo } from './sessions-repo.js';
@@ -17,6 +18,11 @@ export { ApiKeysRepo, type ApiKeyRecord } from './api-keys-repo.js';
 export { CredentialsRepo, type CredentialRecord, type SealedValue } from './credentials-repo.js';
 export { RunnersRepo, type RunnerRecord } from './runners-repo.js';
 export { HistoryRepo, type EventRecord, type MessageRecord } from './history-repo.js';
+export {
+  ManagedObjectsRepo,
+  type ManagedKind,
+  type ManagedObjectRecord,
+} from './managed-objects-repo.js';
 export { SessionsRepo, type NewSession, type SessionRecord } from './sessions-repo.js';
 export { QueueRepo, type NewQueueItem, type QueueRecord } from './queue-repo.js';
 export { UsageRepo, type UsageFilter, type UsageRow, type UsageSums } from './usage-repo.js';
@@ -33,6 +39,8 @@ export interface Repos {
   runners: RunnersRepo;
   usage: UsageRepo;
   queue: QueueRepo;
+  /** Managed Agents (`/v1`) objects: environments, agent config versions, session extras. */
+  managed: ManagedObjectsRepo;
 }
 
 export function createRepos(d: AshDatabase): Repos {
@@ -47,5 +55,6 @@ export function createRepos(d: AshDatabase): Repos {
     runners: new RunnersRepo(d),
     usage: new UsageRepo(d),
     queue: new QueueRepo(d),
+    managed: new ManagedObjectsRepo(d),
   };
 }

@@ -1,0 +1,165 @@
+/**
+ * The one translation from the engine's persisted session events (`session_events` rows: the
+ * turn's SSE events plus `lifecycle` rows) to the Managed Agents event vocabulary served under
+ * `/v1/sessions/{id}/events` (list and stream).
+ *
+ * | engine event                          | Managed Agents event(s)                                   |
+ * |---------------------------------------|-----------------------------------------------------------|
+ * | lifecycle `user_message`              | `user.message` (the content as sent)                       |
+ * | lifecycle `user_interrupt`            | `user.interrupt`                                           |
+ * | `session_start`                       | `session.status_running`                                   |
+ * | `message` (SDK `assistant`)           | `agent.thinking` when it has thinking, then `agent.message`|
+ * |                                       | when it has text                                           |
+ * | `tool_use` (`mcp__<server>__<tool>`)  | `agent.mcp_tool_use`                                       |
+ * | `tool_use` (any other tool)           | `agent.tool_use` (`evaluated_permission: "allow"`)         |
+ * | `tool_result`                         | `agent.mcp_tool_result` / `agent.tool_result`              |
+ * | `error`                               | `session.error` (`retry_status: exhausted`)                |
+ * | `turn_complete` (budget subtype)      | nothing; remembered for the idle reason                    |
+ * | `done`                                | `session.status_idle` (`end_turn`; `retries_exhausted`     |
+ * |                                       | after an error; `budget_reached` after a budget stop)      |
+ * | deltas, other messages, lifecycle     | nothing                                                    |
+ *
+ * Not yet: `span.model_request_*` (the engine does not persist request boundaries in order).
+ *
+ * Event ids are `sevt_<sequence>` (plus `_<n>` for the n-th extra event made from one row), so a
+ * list and a stream give the same ids. A tool use's event id is the model's tool-use id, which is
+ * also the `tool_use_id` of its result.
+ */
+
+/** A persisted engine event: what the translation needs of a `session_events` row. */
+export interface EngineEvent {
+  sequence: number;
+  type: string;
+  /** Parsed JSON data. */
+  data: unknown;
+  createdAt: string;
+}
+
+/** A Managed Agents session event (wire shape). */
+export type ManagedEvent = { type: string; id: string; processed_at: string } & Record<string, unknown>;
+
+type Rec = Record<string, unknown>;
+const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Splits an Agent SDK MCP tool name `mcp__<server>__<tool>`; undefined for other tools. */
+export function splitMcpToolName(name: string): { server: string; tool: string } | undefined {
+  const m = /^mcp__(.+?)__(.+)$/.exec(name);
+  return m ? { server: m[1]!, tool: m[2]! } : undefined;
+}
+
+/** The lifecycle actions this module writes and reads (recorded by the `/v1` events route). */
+export const USER_MESSAGE_ACTION = 'user_message';
+export const USER_INTERRUPT_ACTION = 'user_interrupt';
+
+/**
+ * Translates engine events in sequence order. Keeps what a later event needs (which tool uses
+ * were MCP calls, whether the turn stopped on an error or a budget): feed one session's events to
+ * one translator, in order.
+ */
+export class EventTranslator {
+  private readonly mcpToolUses = new Set<string>();
+  private turnError = false;
+  private budgetStop = false;
+
+  /** The Managed Agents events of one engine event (often none). */
+  translate(e: EngineEvent): ManagedEvent[] {
+    const d = isRec(e.data) ? e.data : {};
+    const base = (n = 0) => ({ id: n === 0 ? `sevt_${e.sequence}` : `sevt_${e.sequence}_${n}`, processed_at: e.createdAt });
+    switch (e.type) {
+      case 'lifecycle':
+        if (d.action === USER_MESSAGE_ACTION)
+          return [{ type: 'user.message', ...base(), content: Array.isArray(d.content) ? d.content : [] }];
+        if (d.action === USER_INTERRUPT_ACTION) return [{ type: 'user.interrupt', ...base() }];
+        return [];
+      case 'session_start':
+        this.turnError = false;
+        this.budgetStop = false;
+        return [{ type: 'session.status_running', ...base() }];
+      case 'tool_use': {
+        const name = String(d.name ?? '');
+        const id = typeof d.id === 'string' && d.id ? d.id : base().id;
+        const mcp = splitMcpToolName(name);
+        if (mcp) {
+          this.mcpToolUses.add(id);
+          return [
+            {
+              type: 'agent.mcp_tool_use',
+              id,
+              processed_at: e.createdAt,
+              mcp_server_name: mcp.server,
+              name: mcp.tool,
+              input: isRec(d.input) ? d.input : {},
+              evaluated_permission: 'allow',
+            },
+          ];
+        }
+        return [
+          {
+            type: 'agent.tool_use',
+            id,
+            processed_at: e.createdAt,
+            name,
+            input: isRec(d.input) ? d.input : {},
+            evaluated_permission: 'allow',
+          },
+        ];
+      }
+      case 'tool_result': {
+        const useId = String(d.tool_use_id ?? '');
+        const content = [{ type: 'text', text: typeof d.content === 'string' ? d.content : '' }];
+        const isError = d.is_error === true;
+        if (this.mcpToolUses.has(useId))
+          return [{ type: 'agent.mcp_tool_result', ...base(), mcp_tool_use_id: useId, content, is_error: isError }];
+        return [{ type: 'agent.tool_result', ...base(), tool_use_id: useId, content, is_error: isError }];
+      }
+      case 'message':
+        return this.assistantMessage(d, base);
+      case 'error':
+        this.turnError = true;
+        return [
+          {
+            type: 'session.error',
+            ...base(),
+            error: {
+              type: 'unknown_error',
+              message: typeof d.error === 'string' ? d.error : 'the turn failed',
+              retry_status: { type: 'exhausted' },
+            },
+          },
+        ];
+      case 'turn_complete':
+        if (typeof d.subtype === 'string' && d.subtype.includes('budget')) this.budgetStop = true;
+        else if (d.isError === true) this.turnError = true;
+        return [];
+      case 'done': {
+        const reason = this.budgetStop
+          ? 'budget_reached'
+          : this.turnError || d.outcome === 'error'
+            ? 'retries_exhausted'
+            : 'end_turn';
+        return [{ type: 'session.status_idle', ...base(), stop_reason: { type: reason }, stop_details: null }];
+      }
+      default:
+        return [];
+    }
+  }
+
+  /** An SDK `assistant` message: its thinking (no text, as the API defines it) and its text. */
+  private assistantMessage(d: Rec, base: (n?: number) => { id: string; processed_at: string }): ManagedEvent[] {
+    if (d.type !== 'assistant' || !isRec(d.message)) return [];
+    const blocks = Array.isArray(d.message.content) ? d.message.content.filter(isRec) : [];
+    const out: ManagedEvent[] = [];
+    if (blocks.some((b) => b.type === 'thinking' || b.type === 'redacted_thinking'))
+      out.push({ type: 'agent.thinking', ...base(out.length) });
+    const text = blocks
+      .filter((b) => b.type === 'text' && typeof b.text === 'string' && b.text !== '')
+      .map((b) => ({ type: 'text', text: b.text as string }));
+    if (text.length > 0) out.push({ type: 'agent.message', ...base(out.length), content: text });
+    return out;
+  }
+}
+
+/** Translates a run of engine events (one translator, in order). */
+export function translateEvents(events: readonly EngineEvent[], t = new EventTranslator()): ManagedEvent[] {
+  return events.flatMap((e) => t.translate(e));
+}
