@@ -110,7 +110,11 @@ describe('Managed Agents API with the official TS SDK', () => {
       if (n.done) throw new Error('stream ended');
       if ((n.value as Ev).type === 'session.status_running') break;
     }
-    await t.model.waitForRequests(1);
+    // …and the model is streaming this session's slow answer.
+    const deadline = Date.now() + 60_000;
+    while (t.model.messageRequests(session.id).length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(t.model.messageRequests(session.id).length).toBeGreaterThan(0);
     const t0 = Date.now();
     await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.interrupt' }] });
     let idle: Ev | undefined;

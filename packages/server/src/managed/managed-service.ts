@@ -623,7 +623,7 @@ export class ManagedAgentsService {
       if (e.type === 'user.interrupt') {
         const row = await this.recordClientEvent(s, USER_INTERRUPT_ACTION, {});
         out.push({ type: 'user.interrupt', id: row ? `sevt_${row.sequence}` : newId('sevt'), processed_at: row?.createdAt ?? now() });
-        void this.deps.sessions.interrupt(tenantId, id).catch((err) => this.deps.log.warn({ err, sessionId: id }, 'interrupt failed'));
+        void this.interruptSoon(tenantId, id).catch((err) => this.deps.log.warn({ err, sessionId: id }, 'interrupt failed'));
         continue;
       }
       const row = await this.recordClientEvent(s, USER_MESSAGE_ACTION, { content: e.content });
@@ -635,6 +635,19 @@ export class ManagedAgentsService {
       })().catch((err) => this.deps.log.warn({ err, sessionId: id }, 'a /v1 turn stream failed'));
     }
     return { data: out };
+  }
+
+  /**
+   * Interrupts the session's turn; a turn that is still starting (its log exists, its process
+   * has not taken it yet) is interrupted as soon as it runs (tried for up to 10 s).
+   */
+  private async interruptSoon(tenantId: string, id: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if (await this.deps.sessions.interrupt(tenantId, id)) return;
+      const turn = this.deps.runtime.turnFor(id);
+      if (!turn || turn.finished) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Checks one client event; `prompt` is the Ash message content of a `user.message`. */

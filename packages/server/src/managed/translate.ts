@@ -13,10 +13,11 @@
  * | `tool_use` (`mcp__<server>__<tool>`)  | `agent.mcp_tool_use`                                       |
  * | `tool_use` (any other tool)           | `agent.tool_use` (`evaluated_permission: "allow"`)         |
  * | `tool_result`                         | `agent.mcp_tool_result` / `agent.tool_result`              |
- * | `error`                               | `session.error` (`retry_status: exhausted`)                |
+ * | `error` (not `turn_interrupted`)       | `session.error` (`retry_status: exhausted`)                |
  * | `turn_complete` (budget subtype)      | nothing; remembered for the idle reason                    |
- * | `done`                                | `session.status_idle` (`end_turn`; `retries_exhausted`     |
- * |                                       | after an error; `budget_reached` after a budget stop)      |
+ * | `done`                                | `session.status_idle` (`end_turn`, also when interrupted;  |
+ * |                                       | `retries_exhausted` after an error; `budget_reached` after |
+ * |                                       | a budget stop)                                             |
  * | deltas, other messages, lifecycle     | nothing                                                    |
  *
  * Not yet: `span.model_request_*` (the engine does not persist request boundaries in order).
@@ -115,6 +116,8 @@ export class EventTranslator {
       case 'message':
         return this.assistantMessage(d, base);
       case 'error':
+        // An interrupt is the client's own doing, not an error of the session.
+        if (d.code === 'turn_interrupted') return [];
         this.turnError = true;
         return [
           {
@@ -134,7 +137,9 @@ export class EventTranslator {
       case 'done': {
         const reason = this.budgetStop
           ? 'budget_reached'
-          : this.turnError || d.outcome === 'error'
+          : d.outcome === 'interrupted'
+            ? 'end_turn'
+            : this.turnError || d.outcome === 'error'
             ? 'retries_exhausted'
             : 'end_turn';
         return [{ type: 'session.status_idle', ...base(), stop_reason: { type: reason }, stop_details: null }];

@@ -49,7 +49,7 @@ export function managedRoutes(svc: ManagedAgentsService, opts: ManagedRouteOptio
           tags,
           summary,
           ...(url.includes(':id') ? { params: Id } : {}),
-          ...(method === 'POST' ? { body: Type.Optional(AnyBody) } : {}),
+          ...(method === 'POST' && !url.endsWith('/archive') ? { body: AnyBody } : {}),
           querystring: AnyQuery,
           response: ok,
         },
