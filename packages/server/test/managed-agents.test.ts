@@ -1,6 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createSession, deployAgent, startTestServer, TEST_API_KEY, type TestServer } from './harness.js';
+import {
+  api,
+  createSession,
+  deployAgent,
+  startTestServer,
+  TEST_API_KEY,
+  type TestServer,
+} from './harness.js';
 
 /**
  * The Managed Agents API (`/v1`) through the official TypeScript SDK, unchanged
@@ -32,13 +39,18 @@ describe('Managed Agents API with the official TS SDK', () => {
   beforeAll(async () => {
     t = await startTestServer();
     client = new Anthropic({ baseURL: t.url, apiKey: TEST_API_KEY, maxRetries: 0 });
-    const env = await client.beta.environments.create({ name: 'test-env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
+    const env = await client.beta.environments.create({
+      name: 'test-env',
+      config: { type: 'cloud', networking: { type: 'unrestricted' } },
+    });
     environmentId = env.id;
     const agent = await client.beta.agents.create({
       name: 'Bash worker',
       model: 'claude-sonnet-4-5',
       system: 'You are the managed-agents acceptance worker.',
-      tools: [{ type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_allow' } } }],
+      tools: [
+        { type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_allow' } } },
+      ],
     });
     agentId = agent.id;
   }, 120_000);
@@ -46,34 +58,71 @@ describe('Managed Agents API with the official TS SDK', () => {
 
   it('acceptance 1: agent with Bash, environment, session; events.send → stream and list show the turn in order', async () => {
     const got = await client.beta.agents.retrieve(agentId);
-    expect(got).toMatchObject({ type: 'agent', id: agentId, name: 'Bash worker', version: 1, model: { id: 'claude-sonnet-4-5' } });
+    expect(got).toMatchObject({
+      type: 'agent',
+      id: agentId,
+      name: 'Bash worker',
+      version: 1,
+      model: { id: 'claude-sonnet-4-5' },
+    });
     expect(got.system).toBe('You are the managed-agents acceptance worker.');
     const env = await client.beta.environments.retrieve(environmentId);
     expect(env).toMatchObject({ type: 'environment', id: environmentId, name: 'test-env' });
 
-    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, title: 'acceptance 1' });
-    expect(session).toMatchObject({ type: 'session', status: 'idle', environment_id: environmentId, title: 'acceptance 1' });
+    const session = await client.beta.sessions.create({
+      agent: agentId,
+      environment_id: environmentId,
+      title: 'acceptance 1',
+    });
+    expect(session).toMatchObject({
+      type: 'session',
+      status: 'idle',
+      environment_id: environmentId,
+      title: 'acceptance 1',
+    });
     expect(session.agent).toMatchObject({ id: agentId, version: 1 });
 
-    t.model.forSession(session.id).enqueue(
-      { toolUse: { name: 'Bash', input: { command: 'echo MANAGED-BASH-OK' } } },
-      { text: 'The command printed MANAGED-BASH-OK.' },
-    );
+    t.model
+      .forSession(session.id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo MANAGED-BASH-OK' } } },
+        { text: 'The command printed MANAGED-BASH-OK.' },
+      );
     const sent = await client.beta.sessions.events.send(session.id, {
       events: [{ type: 'user.message', content: [{ type: 'text', text: 'Run echo in Bash.' }] }],
     });
     expect(sent.data).toHaveLength(1);
-    expect(sent.data[0]).toMatchObject({ type: 'user.message', content: [{ type: 'text', text: 'Run echo in Bash.' }] });
+    const sentEvents = sent.data!;
+    expect(sentEvents[0]).toMatchObject({
+      type: 'user.message',
+      content: [{ type: 'text', text: 'Run echo in Bash.' }],
+    });
 
     const stream = await client.beta.sessions.events.stream(session.id);
     const seen = await untilIdle(stream);
     const types = seen.map((e) => e.type);
     const core = types.filter((x) =>
-      ['session.status_running', 'agent.tool_use', 'agent.tool_result', 'agent.message', 'session.status_idle'].includes(x),
+      [
+        'session.status_running',
+        'agent.tool_use',
+        'agent.tool_result',
+        'agent.message',
+        'session.status_idle',
+      ].includes(x),
     );
-    expect(core).toEqual(['session.status_running', 'agent.tool_use', 'agent.tool_result', 'agent.message', 'session.status_idle']);
+    expect(core).toEqual([
+      'session.status_running',
+      'agent.tool_use',
+      'agent.tool_result',
+      'agent.message',
+      'session.status_idle',
+    ]);
     const use = seen.find((e) => e.type === 'agent.tool_use')!;
-    expect(use).toMatchObject({ name: 'Bash', input: { command: 'echo MANAGED-BASH-OK' }, evaluated_permission: 'allow' });
+    expect(use).toMatchObject({
+      name: 'Bash',
+      input: { command: 'echo MANAGED-BASH-OK' },
+      evaluated_permission: 'allow',
+    });
     const result = seen.find((e) => e.type === 'agent.tool_result')!;
     expect(result.tool_use_id).toBe(use.id);
     expect(JSON.stringify(result.content)).toContain('MANAGED-BASH-OK');
@@ -86,7 +135,7 @@ describe('Managed Agents API with the official TS SDK', () => {
     // events.list: the same events, in the same order (after the user.message that started the turn).
     const listed: Ev[] = [];
     for await (const e of client.beta.sessions.events.list(session.id, { limit: 3 })) listed.push(e as Ev);
-    expect(listed[0]).toMatchObject({ type: 'user.message', id: sent.data[0]!.id });
+    expect(listed[0]).toMatchObject({ type: 'user.message', id: sentEvents[0]!.id });
     const from = listed.findIndex((e) => e.id === seen[0]!.id);
     expect(from).toBeGreaterThan(-1);
     expect(listed.slice(from).map((e) => [e.type, e.id])).toEqual(seen.map((e) => [e.type, e.id]));
@@ -98,7 +147,9 @@ describe('Managed Agents API with the official TS SDK', () => {
 
   it('acceptance 5: user.interrupt idles a slow turn within 5 s; the next user.message works', async () => {
     const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
-    t.model.forSession(session.id).enqueue({ slow: { deltas: 600, intervalMs: 100, text: 'slow ' } }, { text: 'After the interrupt.' });
+    t.model
+      .forSession(session.id)
+      .enqueue({ slow: { deltas: 600, intervalMs: 100, text: 'slow ' } }, { text: 'After the interrupt.' });
     const stream = await client.beta.sessions.events.stream(session.id);
     const it = stream[Symbol.asyncIterator]();
     await client.beta.sessions.events.send(session.id, {
@@ -141,12 +192,16 @@ describe('Managed Agents API with the official TS SDK', () => {
     }
     await it.return?.();
     expect(next.map((e) => e.type)).toContain('session.status_running');
-    expect(next.find((e) => e.type === 'agent.message')).toMatchObject({ content: [{ type: 'text', text: 'After the interrupt.' }] });
+    expect(next.find((e) => e.type === 'agent.message')).toMatchObject({
+      content: [{ type: 'text', text: 'After the interrupt.' }],
+    });
     expect(next.at(-1)).toMatchObject({ stop_reason: { type: 'end_turn' } });
   }, 180_000);
 
   it('acceptance 6: 404, 400 and 401 arrive as the SDK’s typed errors, in the Anthropic envelope', async () => {
-    const missing = await client.beta.sessions.retrieve('00000000-0000-4000-8000-000000000000').catch((e: unknown) => e);
+    const missing = await client.beta.sessions
+      .retrieve('00000000-0000-4000-8000-000000000000')
+      .catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     expect((missing as InstanceType<typeof Anthropic.NotFoundError>).requestID).toMatch(/^req_/);
     expect((missing as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({
@@ -161,7 +216,13 @@ describe('Managed Agents API with the official TS SDK', () => {
     expect((badBody as InstanceType<typeof Anthropic.BadRequestError>).message).toContain('environment_id');
 
     const unsupported = await client.beta.agents
-      .create({ name: 'asks', model: 'claude-sonnet-4-5', tools: [{ type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_ask' } } }] })
+      .create({
+        name: 'asks',
+        model: 'claude-sonnet-4-5',
+        tools: [
+          { type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_ask' } } },
+        ],
+      })
       .catch((e: unknown) => e);
     expect(unsupported).toBeInstanceOf(Anthropic.BadRequestError);
     expect((unsupported as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({
@@ -173,13 +234,20 @@ describe('Managed Agents API with the official TS SDK', () => {
     expect(unauth).toBeInstanceOf(Anthropic.AuthenticationError);
 
     // The Python SDK's header (`x-api-key`) authenticates too; every /v1 answer has a request-id.
-    const viaHeader = await api(t.url, 'GET', '/v1/environments', undefined, { authorization: '', 'x-api-key': TEST_API_KEY });
+    const viaHeader = await api(t.url, 'GET', '/v1/environments', undefined, {
+      authorization: '',
+      'x-api-key': TEST_API_KEY,
+    });
     expect(viaHeader.status).toBe(200);
     expect(viaHeader.headers.get('request-id')).toMatch(/^req_/);
     expect(viaHeader.body.data.map((e: { id: string }) => e.id)).toContain(environmentId);
     const noRoute = await api(t.url, 'GET', '/v1/vaults');
     expect(noRoute.status).toBe(404);
-    expect(noRoute.body).toMatchObject({ type: 'error', error: { type: 'not_found_error' }, request_id: noRoute.headers.get('request-id') });
+    expect(noRoute.body).toMatchObject({
+      type: 'error',
+      error: { type: 'not_found_error' },
+      request_id: noRoute.headers.get('request-id'),
+    });
   }, 60_000);
 
   it('acceptance 7: a /v1 session is visible through /api, and an /api session through /v1', async () => {
@@ -193,7 +261,12 @@ describe('Managed Agents API with the official TS SDK', () => {
     await deployAgent(t.url, 'folder-agent', { 'CLAUDE.md': '# Folder agent\n' });
     const apiId = await createSession(t.url, 'folder-agent');
     const viaV1 = await client.beta.sessions.retrieve(apiId);
-    expect(viaV1).toMatchObject({ type: 'session', id: apiId, status: 'idle', agent: { id: 'folder-agent' } });
+    expect(viaV1).toMatchObject({
+      type: 'session',
+      id: apiId,
+      status: 'idle',
+      agent: { id: 'folder-agent' },
+    });
     const ids: string[] = [];
     for await (const s of client.beta.sessions.list({ limit: 2 })) ids.push(s.id);
     expect(ids).toEqual(expect.arrayContaining([apiId, v1.id]));
@@ -206,27 +279,44 @@ describe('Managed Agents API with the official TS SDK', () => {
   it('agents version on update and archive; environments update, archive and delete; sessions update and delete', async () => {
     const updated = await client.beta.agents.update(agentId, { version: 1, system: 'Version two.' });
     expect(updated).toMatchObject({ version: 2, system: 'Version two.', name: 'Bash worker' });
-    const stale = await client.beta.agents.update(agentId, { version: 1, system: 'x' }).catch((e: unknown) => e);
+    const stale = await client.beta.agents
+      .update(agentId, { version: 1, system: 'x' })
+      .catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(Anthropic.ConflictError);
     const versions = await client.beta.agents.versions.list(agentId);
     expect(versions.data.map((v) => [v.version, v.system])).toEqual([
       [1, 'You are the managed-agents acceptance worker.'],
       [2, 'Version two.'],
     ]);
-    expect((await client.beta.agents.retrieve(agentId, { version: 1 })).system).toBe('You are the managed-agents acceptance worker.');
+    expect((await client.beta.agents.retrieve(agentId, { version: 1 })).system).toBe(
+      'You are the managed-agents acceptance worker.',
+    );
 
     const env = await client.beta.environments.create({ name: 'temp' });
-    expect((await client.beta.environments.update(env.id, { name: 'renamed', metadata: { a: '1' } })).name).toBe('renamed');
+    expect(
+      (await client.beta.environments.update(env.id, { name: 'renamed', metadata: { a: '1' } })).name,
+    ).toBe('renamed');
     expect((await client.beta.environments.archive(env.id)).archived_at).toEqual(expect.any(String));
-    const archivedUse = await client.beta.sessions.create({ agent: agentId, environment_id: env.id }).catch((e: unknown) => e);
+    const archivedUse = await client.beta.sessions
+      .create({ agent: agentId, environment_id: env.id })
+      .catch((e: unknown) => e);
     expect(archivedUse).toBeInstanceOf(Anthropic.BadRequestError);
-    expect(await client.beta.environments.delete(env.id)).toEqual({ id: env.id, type: 'environment_deleted' });
-    expect(await client.beta.environments.retrieve(env.id).catch((e: unknown) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(await client.beta.environments.delete(env.id)).toEqual({
+      id: env.id,
+      type: 'environment_deleted',
+    });
+    expect(await client.beta.environments.retrieve(env.id).catch((e: unknown) => e)).toBeInstanceOf(
+      Anthropic.NotFoundError,
+    );
 
     const s = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
-    expect((await client.beta.sessions.update(s.id, { title: 'named', metadata: { k: 'v' } })).title).toBe('named');
+    expect((await client.beta.sessions.update(s.id, { title: 'named', metadata: { k: 'v' } })).title).toBe(
+      'named',
+    );
     expect(await client.beta.sessions.delete(s.id)).toEqual({ id: s.id, type: 'session_deleted' });
-    expect(await client.beta.sessions.retrieve(s.id).catch((e: unknown) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(await client.beta.sessions.retrieve(s.id).catch((e: unknown) => e)).toBeInstanceOf(
+      Anthropic.NotFoundError,
+    );
     const archived = await client.beta.agents.archive(agentId);
     expect(archived.archived_at).toEqual(expect.any(String));
   }, 120_000);

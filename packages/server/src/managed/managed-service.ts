@@ -1,7 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ContentBlock, MessageContent } from '@ash-ai/shared';
-import type { AgentRecord, EventRecord, ManagedObjectRecord, Repos, SessionRecord } from '../db/repos/index.js';
+import type {
+  AgentRecord,
+  EventRecord,
+  ManagedObjectRecord,
+  Repos,
+  SessionRecord,
+} from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import type { AgentService } from '../services/agent-service.js';
 import type { SessionRuntime } from '../services/session-runtime.js';
@@ -64,7 +70,10 @@ const TOOLSET: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const notYet = (what: string) =>
-  new AppError('not_yet_supported', `${what} is not supported by this server yet (see docs/managed-agents.md)`);
+  new AppError(
+    'not_yet_supported',
+    `${what} is not supported by this server yet (see docs/managed-agents.md)`,
+  );
 const bad = (path: string, message: string) =>
   new AppError('validation_failed', `${path}: ${message}`, { errors: [{ path, message }] });
 
@@ -75,14 +84,16 @@ const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`
 function pageLimit(v: unknown, max = 1000): number {
   if (v === undefined) return 20;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw bad('/query/limit', `must be an integer from 1 to ${max}`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw bad('/query/limit', `must be an integer from 1 to ${max}`);
   return n;
 }
 
 /** A page cursor made by this service: a non-negative integer as text. */
 function pageCursor(v: unknown): number {
   if (v === undefined || v === '') return 0;
-  if (typeof v !== 'string' || !/^\d{1,12}$/.test(v)) throw bad('/query/page', 'is not a page cursor of this server');
+  if (typeof v !== 'string' || !/^\d{1,12}$/.test(v))
+    throw bad('/query/page', 'is not a page cursor of this server');
   return Number(v);
 }
 
@@ -94,14 +105,19 @@ function metadataOf(v: unknown, path: string): Record<string, string> {
   if (entries.length > 16) throw bad(path, 'has more than 16 keys');
   for (const [k, val] of entries) {
     if (k.length > 64) throw bad(`${path}/${k}`, 'key is longer than 64 characters');
-    if (typeof val !== 'string' || val.length > 512) throw bad(`${path}/${k}`, 'must be a string of at most 512 characters');
+    if (typeof val !== 'string' || val.length > 512)
+      throw bad(`${path}/${k}`, 'must be a string of at most 512 characters');
     out[k] = val;
   }
   return out;
 }
 
 /** A metadata patch: null deletes a key. */
-function patchMetadata(current: Record<string, string>, patch: unknown, path: string): Record<string, string> {
+function patchMetadata(
+  current: Record<string, string>,
+  patch: unknown,
+  path: string,
+): Record<string, string> {
   if (patch === undefined) return current;
   if (patch === null) return {};
   if (!isRec(patch)) throw bad(path, 'must be an object');
@@ -115,7 +131,8 @@ function patchMetadata(current: Record<string, string>, patch: unknown, path: st
 
 function optionalString(v: unknown, path: string, max: number): string | null {
   if (v === undefined || v === null || v === '') return null;
-  if (typeof v !== 'string' || v.length > max) throw bad(path, `must be a string of at most ${max} characters`);
+  if (typeof v !== 'string' || v.length > max)
+    throw bad(path, `must be a string of at most ${max} characters`);
   return v;
 }
 
@@ -149,12 +166,20 @@ function toolsOf(
 ): { tools: Rec[]; servers: Rec[]; disallowed: string[]; mcpJson: Rec | undefined } {
   const tools: Rec[] = [];
   const disallowed: string[] = [];
-  if (toolsIn !== undefined && toolsIn !== null && !Array.isArray(toolsIn)) throw bad('/body/tools', 'must be an array');
+  if (toolsIn !== undefined && toolsIn !== null && !Array.isArray(toolsIn))
+    throw bad('/body/tools', 'must be an array');
   const servers: Rec[] = [];
   if (serversIn !== undefined && serversIn !== null) {
-    if (!Array.isArray(serversIn) || serversIn.length > 20) throw bad('/body/mcp_servers', 'must be an array of at most 20');
+    if (!Array.isArray(serversIn) || serversIn.length > 20)
+      throw bad('/body/mcp_servers', 'must be an array of at most 20');
     for (const [i, s] of serversIn.entries()) {
-      if (!isRec(s) || s.type !== 'url' || typeof s.name !== 'string' || typeof s.url !== 'string' || !/^https?:\/\//.test(s.url))
+      if (
+        !isRec(s) ||
+        s.type !== 'url' ||
+        typeof s.name !== 'string' ||
+        typeof s.url !== 'string' ||
+        !/^https?:\/\//.test(s.url)
+      )
         throw bad(`/body/mcp_servers/${i}`, "must be {type:'url', name, url} with an http(s) URL");
       servers.push({ type: 'url', name: s.name, url: s.url });
     }
@@ -164,14 +189,20 @@ function toolsOf(
     if (!isRec(t) || typeof t.type !== 'string') throw bad(path, 'must be a tool object with a type');
     if (t.type === 'custom') throw notYet('custom tools');
     const def = isRec(t.default_config) ? t.default_config : {};
-    const defaultConfig = { enabled: def.enabled !== false, permission_policy: policyOf(def.permission_policy, `${path}/default_config/permission_policy`) };
+    const defaultConfig = {
+      enabled: def.enabled !== false,
+      permission_policy: policyOf(def.permission_policy, `${path}/default_config/permission_policy`),
+    };
     const configs: Rec[] = [];
     for (const [j, c] of (Array.isArray(t.configs) ? t.configs : []).entries()) {
       if (!isRec(c) || typeof c.name !== 'string') throw bad(`${path}/configs/${j}`, 'must be {name, …}');
       configs.push({
         name: c.name,
         enabled: c.enabled === undefined ? defaultConfig.enabled : c.enabled !== false,
-        permission_policy: c.permission_policy === undefined ? defaultConfig.permission_policy : policyOf(c.permission_policy, `${path}/configs/${j}/permission_policy`),
+        permission_policy:
+          c.permission_policy === undefined
+            ? defaultConfig.permission_policy
+            : policyOf(c.permission_policy, `${path}/configs/${j}/permission_policy`),
       });
     }
     if (t.type === 'agent_toolset_20260401') {
@@ -185,9 +216,15 @@ function toolsOf(
       if (typeof t.mcp_server_name !== 'string' || !servers.some((s) => s.name === t.mcp_server_name))
         throw bad(`${path}/mcp_server_name`, 'must name one of mcp_servers');
       if (!defaultConfig.enabled) disallowed.push(`mcp__${t.mcp_server_name}`);
-      for (const c of configs) if (!c.enabled) disallowed.push(`mcp__${t.mcp_server_name}__${String(c.name)}`);
+      for (const c of configs)
+        if (!c.enabled) disallowed.push(`mcp__${t.mcp_server_name}__${String(c.name)}`);
     } else throw bad(`${path}/type`, "must be 'agent_toolset_20260401', 'mcp_toolset' or 'custom'");
-    tools.push({ type: t.type, ...(t.type === 'mcp_toolset' ? { mcp_server_name: t.mcp_server_name } : {}), default_config: defaultConfig, configs });
+    tools.push({
+      type: t.type,
+      ...(t.type === 'mcp_toolset' ? { mcp_server_name: t.mcp_server_name } : {}),
+      default_config: defaultConfig,
+      configs,
+    });
   }
   const mcpJson =
     servers.length > 0
@@ -216,7 +253,11 @@ export class ManagedAgentsService {
   // ---------------------------------------------------------------- agents
 
   /** The Agent object of an Ash agent: its config-defined version, or a view of a folder agent. */
-  private agentObject(a: AgentRecord, def: ManagedObjectRecord<AgentDefinition> | undefined, archivedAt: string | null): Rec {
+  private agentObject(
+    a: AgentRecord,
+    def: ManagedObjectRecord<AgentDefinition> | undefined,
+    archivedAt: string | null,
+  ): Rec {
     const cfg = a.config as Rec;
     const d = def?.data;
     return {
@@ -262,7 +303,8 @@ export class ManagedAgentsService {
 
   /** Creates a config-defined agent: deployed as an agent folder, version 1. */
   async createAgent(tenantId: string, body: Rec): Promise<Rec> {
-    if (typeof body.name !== 'string' || body.name.length < 1 || body.name.length > 256) throw bad('/body/name', 'is required (1–256 characters)');
+    if (typeof body.name !== 'string' || body.name.length < 1 || body.name.length > 256)
+      throw bad('/body/name', 'is required (1–256 characters)');
     if (body.model === undefined) throw bad('/body/model', 'is required');
     return this.publishAgent(tenantId, newId('agent'), body, undefined);
   }
@@ -274,16 +316,27 @@ export class ManagedAgentsService {
   async updateAgent(tenantId: string, id: string, body: Rec): Promise<Rec> {
     const a = await this.agentRecord(tenantId, id);
     const current = await this.deps.repos.managed.get<AgentDefinition>(tenantId, 'agent', id);
-    if (!current || current.version === 0) throw notYet('updating a folder-deployed agent through /v1 (redeploy its folder)');
+    if (!current || current.version === 0)
+      throw notYet('updating a folder-deployed agent through /v1 (redeploy its folder)');
     if (body.version !== undefined && body.version !== a.version)
       throw new AppError('conflict', `the agent is at version ${a.version}, not ${String(body.version)}`);
     return this.publishAgent(tenantId, id, { ...body }, current.data);
   }
 
-  private async publishAgent(tenantId: string, id: string, body: Rec, prev: AgentDefinition | undefined): Promise<Rec> {
+  private async publishAgent(
+    tenantId: string,
+    id: string,
+    body: Rec,
+    prev: AgentDefinition | undefined,
+  ): Promise<Rec> {
     for (const k of ['skills', 'multiagent', 'execution_identity'] as const) {
       const v = body[k];
-      if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0) && !(k === 'execution_identity' && isRec(v) && v.type === 'service_account'))
+      if (
+        v !== undefined &&
+        v !== null &&
+        !(Array.isArray(v) && v.length === 0) &&
+        !(k === 'execution_identity' && isRec(v) && v.type === 'service_account')
+      )
         throw notYet(`\`${k}\` on an agent`);
     }
     const pick = <T>(k: string, fallback: T): unknown => (body[k] === undefined ? fallback : body[k]);
@@ -298,10 +351,18 @@ export class ManagedAgentsService {
       model: modelOf(pick('model', prev?.model)),
       tools,
       mcp_servers: servers,
-      metadata: prev ? patchMetadata(prev.metadata, body.metadata, '/body/metadata') : metadataOf(body.metadata, '/body/metadata'),
+      metadata: prev
+        ? patchMetadata(prev.metadata, body.metadata, '/body/metadata')
+        : metadataOf(body.metadata, '/body/metadata'),
     };
-    const files = [{ path: 'CLAUDE.md', content: Buffer.from(def.system ? `${def.system}\n` : '').toString('base64') }];
-    if (mcpJson) files.push({ path: '.mcp.json', content: Buffer.from(JSON.stringify(mcpJson, null, 2)).toString('base64') });
+    const files = [
+      { path: 'CLAUDE.md', content: Buffer.from(def.system ? `${def.system}\n` : '').toString('base64') },
+    ];
+    if (mcpJson)
+      files.push({
+        path: '.mcp.json',
+        content: Buffer.from(JSON.stringify(mcpJson, null, 2)).toString('base64'),
+      });
     const config: Rec = { model: def.model.id, permissionMode: 'bypassPermissions' };
     if (disallowed.length > 0) config.disallowedTools = disallowed;
     const { agent } = await this.deps.agents.deploy(tenantId, {
@@ -312,9 +373,22 @@ export class ManagedAgentsService {
     });
     const existing = await this.deps.repos.managed.get<AgentDefinition>(tenantId, 'agent', id, agent.version);
     const at = now();
-    if (existing) await this.deps.repos.managed.update(tenantId, 'agent', id, agent.version, { data: def, updatedAt: at });
+    if (existing)
+      await this.deps.repos.managed.update(tenantId, 'agent', id, agent.version, {
+        data: def,
+        updatedAt: at,
+      });
     else
-      await this.deps.repos.managed.insert({ tenantId, kind: 'agent', id, version: agent.version, data: def, createdAt: at, updatedAt: at, archivedAt: null });
+      await this.deps.repos.managed.insert({
+        tenantId,
+        kind: 'agent',
+        id,
+        version: agent.version,
+        data: def,
+        createdAt: at,
+        updatedAt: at,
+        archivedAt: null,
+      });
     return this.getAgent(tenantId, id);
   }
 
@@ -323,7 +397,9 @@ export class ManagedAgentsService {
     const limit = pageLimit(q.limit, 100);
     const offset = pageCursor(q.page);
     const includeArchived = q.include_archived === 'true' || q.include_archived === true;
-    const all = (await this.deps.repos.agents.list(tenantId)).sort((x, y) => (x.createdAt < y.createdAt ? 1 : -1));
+    const all = (await this.deps.repos.agents.list(tenantId)).sort((x, y) =>
+      x.createdAt < y.createdAt ? 1 : -1,
+    );
     const out: Rec[] = [];
     for (const a of all) {
       const def = await this.deps.repos.managed.get<AgentDefinition>(tenantId, 'agent', a.name);
@@ -341,9 +417,17 @@ export class ManagedAgentsService {
     const limit = pageLimit(q.limit, 100);
     const offset = pageCursor(q.page);
     const archivedAt = await this.agentArchivedAt(tenantId, id);
-    const defs = (await this.deps.repos.managed.versions<AgentDefinition>(tenantId, 'agent', id)).filter((d) => d.version > 0);
-    const all = defs.length > 0 ? defs.map((d) => this.agentObject(a, d, archivedAt)) : [this.agentObject(a, undefined, archivedAt)];
-    return { data: all.slice(offset, offset + limit), next_page: offset + limit < all.length ? b64(offset + limit) : null };
+    const defs = (await this.deps.repos.managed.versions<AgentDefinition>(tenantId, 'agent', id)).filter(
+      (d) => d.version > 0,
+    );
+    const all =
+      defs.length > 0
+        ? defs.map((d) => this.agentObject(a, d, archivedAt))
+        : [this.agentObject(a, undefined, archivedAt)];
+    return {
+      data: all.slice(offset, offset + limit),
+      next_page: offset + limit < all.length ? b64(offset + limit) : null,
+    };
   }
 
   /** Archives an agent (it stays readable; new sessions cannot use it). */
@@ -351,19 +435,40 @@ export class ManagedAgentsService {
     const a = await this.agentRecord(tenantId, id);
     const at = now();
     const first = (await this.deps.repos.managed.versions<AgentDefinition>(tenantId, 'agent', id))[0];
-    if (first) await this.deps.repos.managed.update(tenantId, 'agent', id, first.version, { archivedAt: first.archivedAt ?? at, updatedAt: at });
-    else await this.deps.repos.managed.insert({ tenantId, kind: 'agent', id: a.name, version: 0, data: {}, createdAt: at, updatedAt: at, archivedAt: at });
+    if (first)
+      await this.deps.repos.managed.update(tenantId, 'agent', id, first.version, {
+        archivedAt: first.archivedAt ?? at,
+        updatedAt: at,
+      });
+    else
+      await this.deps.repos.managed.insert({
+        tenantId,
+        kind: 'agent',
+        id: a.name,
+        version: 0,
+        data: {},
+        createdAt: at,
+        updatedAt: at,
+        archivedAt: at,
+      });
     return this.getAgent(tenantId, id);
   }
 
   // ---------------------------------------------------------------- environments
 
   private environmentObject(r: ManagedObjectRecord): Rec {
-    return { type: 'environment', id: r.id, ...r.data, created_at: r.createdAt, updated_at: r.updatedAt, archived_at: r.archivedAt };
+    return {
+      type: 'environment',
+      id: r.id,
+      ...r.data,
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
+      archived_at: r.archivedAt,
+    };
   }
 
   private async environmentRecord(tenantId: string, id: string): Promise<ManagedObjectRecord> {
-    const r = await this.deps.repos.managed.get<Rec>(tenantId, "environment", id);
+    const r = await this.deps.repos.managed.get<Rec>(tenantId, 'environment', id);
     if (!r) throw notFound('environment_not_found', 'Environment', id);
     return r;
   }
@@ -373,26 +478,57 @@ export class ManagedAgentsService {
    * enforced yet (sessions run with the server's sandbox settings).
    */
   private environmentConfig(v: unknown, prevType?: string): Rec {
-    if (v === undefined || v === null) return { type: prevType ?? 'cloud', networking: { type: 'unrestricted' }, packages: { type: 'packages', apt: [], cargo: [], gem: [], go: [], npm: [], pip: [] } };
-    if (!isRec(v) || (v.type !== 'cloud' && v.type !== 'self_hosted')) throw bad('/body/config/type', "must be 'cloud' or 'self_hosted'");
-    if (prevType && v.type !== prevType) throw new AppError('validation_failed', `config.type cannot change from '${prevType}' to '${String(v.type)}'`);
+    if (v === undefined || v === null)
+      return {
+        type: prevType ?? 'cloud',
+        networking: { type: 'unrestricted' },
+        packages: { type: 'packages', apt: [], cargo: [], gem: [], go: [], npm: [], pip: [] },
+      };
+    if (!isRec(v) || (v.type !== 'cloud' && v.type !== 'self_hosted'))
+      throw bad('/body/config/type', "must be 'cloud' or 'self_hosted'");
+    if (prevType && v.type !== prevType)
+      throw new AppError(
+        'validation_failed',
+        `config.type cannot change from '${prevType}' to '${String(v.type)}'`,
+      );
     if (v.type === 'self_hosted') return { type: 'self_hosted' };
     const net = isRec(v.networking) ? v.networking : { type: 'unrestricted' };
-    if (net.type !== 'unrestricted' && net.type !== 'limited') throw bad('/body/config/networking/type', "must be 'unrestricted' or 'limited'");
+    if (net.type !== 'unrestricted' && net.type !== 'limited')
+      throw bad('/body/config/networking/type', "must be 'unrestricted' or 'limited'");
     const p = isRec(v.packages) ? v.packages : {};
     const list = (k: string) => (Array.isArray(p[k]) ? (p[k] as unknown[]).map(String) : []);
     return {
       type: 'cloud',
-      networking: net.type === 'limited' ? { type: 'limited', allowed_hosts: Array.isArray(net.allowed_hosts) ? net.allowed_hosts.map(String) : [], allow_mcp_servers: net.allow_mcp_servers === true, allow_package_managers: net.allow_package_managers === true } : { type: 'unrestricted' },
-      packages: { type: 'packages', apt: list('apt'), cargo: list('cargo'), gem: list('gem'), go: list('go'), npm: list('npm'), pip: list('pip') },
+      networking:
+        net.type === 'limited'
+          ? {
+              type: 'limited',
+              allowed_hosts: Array.isArray(net.allowed_hosts) ? net.allowed_hosts.map(String) : [],
+              allow_mcp_servers: net.allow_mcp_servers === true,
+              allow_package_managers: net.allow_package_managers === true,
+            }
+          : { type: 'unrestricted' },
+      packages: {
+        type: 'packages',
+        apt: list('apt'),
+        cargo: list('cargo'),
+        gem: list('gem'),
+        go: list('go'),
+        npm: list('npm'),
+        pip: list('pip'),
+      },
     };
   }
 
   async createEnvironment(tenantId: string, body: Rec): Promise<Rec> {
-    if (typeof body.name !== 'string' || body.name.length < 1 || body.name.length > 256) throw bad('/body/name', 'is required (1–256 characters)');
+    if (typeof body.name !== 'string' || body.name.length < 1 || body.name.length > 256)
+      throw bad('/body/name', 'is required (1–256 characters)');
     const at = now();
     const r: ManagedObjectRecord = {
-      tenantId, kind: 'environment', id: newId('env'), version: 0,
+      tenantId,
+      kind: 'environment',
+      id: newId('env'),
+      version: 0,
       data: {
         name: body.name,
         description: optionalString(body.description, '/body/description', 2048),
@@ -400,7 +536,9 @@ export class ManagedAgentsService {
         metadata: metadataOf(body.metadata, '/body/metadata'),
         scope: body.scope === 'account' ? 'account' : 'organization',
       },
-      createdAt: at, updatedAt: at, archivedAt: null,
+      createdAt: at,
+      updatedAt: at,
+      archivedAt: null,
     };
     await this.deps.repos.managed.insert(r);
     return this.environmentObject(r);
@@ -417,8 +555,12 @@ export class ManagedAgentsService {
     const data = {
       ...d,
       ...(body.name !== undefined ? { name: optionalString(body.name, '/body/name', 256) ?? d.name } : {}),
-      ...(body.description !== undefined ? { description: optionalString(body.description, '/body/description', 2048) } : {}),
-      ...(body.config !== undefined ? { config: this.environmentConfig(body.config, String((d.config as Rec).type)) } : {}),
+      ...(body.description !== undefined
+        ? { description: optionalString(body.description, '/body/description', 2048) }
+        : {}),
+      ...(body.config !== undefined
+        ? { config: this.environmentConfig(body.config, String((d.config as Rec).type)) }
+        : {}),
       metadata: patchMetadata(d.metadata as Record<string, string>, body.metadata, '/body/metadata'),
     };
     const at = now();
@@ -429,14 +571,24 @@ export class ManagedAgentsService {
   async listEnvironments(tenantId: string, q: Rec): Promise<Page<Rec>> {
     const limit = pageLimit(q.limit, 100);
     const offset = pageCursor(q.page);
-    const rows = await this.deps.repos.managed.list<Rec>(tenantId, "environment", { offset, limit: limit + 1, includeArchived: q.include_archived === 'true' });
-    return { data: rows.slice(0, limit).map((r) => this.environmentObject(r)), next_page: rows.length > limit ? b64(offset + limit) : null };
+    const rows = await this.deps.repos.managed.list<Rec>(tenantId, 'environment', {
+      offset,
+      limit: limit + 1,
+      includeArchived: q.include_archived === 'true',
+    });
+    return {
+      data: rows.slice(0, limit).map((r) => this.environmentObject(r)),
+      next_page: rows.length > limit ? b64(offset + limit) : null,
+    };
   }
 
   async archiveEnvironment(tenantId: string, id: string): Promise<Rec> {
     const r = await this.environmentRecord(tenantId, id);
     const at = now();
-    await this.deps.repos.managed.update(tenantId, 'environment', id, 0, { archivedAt: r.archivedAt ?? at, updatedAt: at });
+    await this.deps.repos.managed.update(tenantId, 'environment', id, 0, {
+      archivedAt: r.archivedAt ?? at,
+      updatedAt: at,
+    });
     return this.getEnvironment(tenantId, id);
   }
 
@@ -448,19 +600,28 @@ export class ManagedAgentsService {
 
   // ---------------------------------------------------------------- sessions
 
-  private async sessionExtra(tenantId: string, id: string): Promise<ManagedObjectRecord<SessionExtra> | undefined> {
+  private async sessionExtra(
+    tenantId: string,
+    id: string,
+  ): Promise<ManagedObjectRecord<SessionExtra> | undefined> {
     return this.deps.repos.managed.get<SessionExtra>(tenantId, 'session', id, 0);
   }
 
   /** The Ash session behind a `/v1` id; a session deleted through `/v1` is gone there. */
-  private async sessionRecord(tenantId: string, id: string): Promise<{ s: SessionRecord; extra: ManagedObjectRecord<SessionExtra> | undefined }> {
+  private async sessionRecord(
+    tenantId: string,
+    id: string,
+  ): Promise<{ s: SessionRecord; extra: ManagedObjectRecord<SessionExtra> | undefined }> {
     const s = await this.deps.sessions.record(tenantId, id);
     const extra = await this.sessionExtra(tenantId, id);
     if (extra?.data.deleted) throw notFound('session_not_found', 'Session', id);
     return { s, extra };
   }
 
-  private async sessionObject(s: SessionRecord, extra: ManagedObjectRecord<SessionExtra> | undefined): Promise<Rec> {
+  private async sessionObject(
+    s: SessionRecord,
+    extra: ManagedObjectRecord<SessionExtra> | undefined,
+  ): Promise<Rec> {
     let agent: Rec;
     try {
       agent = await this.getAgent(s.tenantId, s.agentName, s.agentVersion);
@@ -496,7 +657,8 @@ export class ManagedAgentsService {
     else if (isRec(body.agent) && body.agent.type === 'agent' && typeof body.agent.id === 'string') {
       agentId = body.agent.id;
       if (body.agent.version !== undefined) version = Number(body.agent.version);
-    } else if (isRec(body.agent) && body.agent.type === 'agent_with_overrides') throw notYet('`agent_with_overrides`');
+    } else if (isRec(body.agent) && body.agent.type === 'agent_with_overrides')
+      throw notYet('`agent_with_overrides`');
     else throw bad('/body/agent', 'must be an agent id or {type:"agent", id, version?}');
     if (typeof body.environment_id !== 'string') throw bad('/body/environment_id', 'is required');
     for (const k of ['resources', 'vault_ids', 'initial_events'] as const)
@@ -505,15 +667,23 @@ export class ManagedAgentsService {
     const env = await this.environmentRecord(tenantId, body.environment_id);
     if (env.archivedAt) throw new AppError('environment_archived', `environment '${env.id}' is archived`);
     const a = await this.agentRecord(tenantId, agentId);
-    if (await this.agentArchivedAt(tenantId, agentId)) throw bad('/body/agent', `agent '${agentId}' is archived`);
-    if (version !== undefined && version !== a.version) throw notYet('a session on an agent version other than the latest');
+    if (await this.agentArchivedAt(tenantId, agentId))
+      throw bad('/body/agent', `agent '${agentId}' is archived`);
+    if (version !== undefined && version !== a.version)
+      throw notYet('a session on an agent version other than the latest');
     const title = optionalString(body.title, '/body/title', 512);
     const metadata = metadataOf(body.metadata, '/body/metadata');
     const session = await this.deps.sessions.create(tenantId, { agent: agentId });
     const at = now();
     await this.deps.repos.managed.insert<SessionExtra>({
-      tenantId, kind: 'session', id: session.id, version: 0,
-      data: { environment_id: env.id, title, metadata }, createdAt: at, updatedAt: at, archivedAt: null,
+      tenantId,
+      kind: 'session',
+      id: session.id,
+      version: 0,
+      data: { environment_id: env.id, title, metadata },
+      createdAt: at,
+      updatedAt: at,
+      archivedAt: null,
     });
     return this.getSession(tenantId, session.id);
   }
@@ -526,7 +696,8 @@ export class ManagedAgentsService {
   /** Title and metadata; other fields are not supported yet. */
   async updateSession(tenantId: string, id: string, body: Rec): Promise<Rec> {
     const { extra } = await this.sessionRecord(tenantId, id);
-    for (const k of ['agent', 'budget', 'vault_ids'] as const) if (body[k] !== undefined) throw notYet(`updating \`${k}\` of a session`);
+    for (const k of ['agent', 'budget', 'vault_ids'] as const)
+      if (body[k] !== undefined) throw notYet(`updating \`${k}\` of a session`);
     const prev: SessionExtra = extra?.data ?? { environment_id: null, title: null, metadata: {} };
     const data: SessionExtra = {
       ...prev,
@@ -537,14 +708,24 @@ export class ManagedAgentsService {
     return this.getSession(tenantId, id);
   }
 
-  private async saveExtra(tenantId: string, id: string, extra: ManagedObjectRecord<SessionExtra> | undefined, patch: { data?: SessionExtra; archivedAt?: string }): Promise<void> {
+  private async saveExtra(
+    tenantId: string,
+    id: string,
+    extra: ManagedObjectRecord<SessionExtra> | undefined,
+    patch: { data?: SessionExtra; archivedAt?: string },
+  ): Promise<void> {
     const at = now();
     if (extra) await this.deps.repos.managed.update(tenantId, 'session', id, 0, { ...patch, updatedAt: at });
     else
       await this.deps.repos.managed.insert<SessionExtra>({
-        tenantId, kind: 'session', id, version: 0,
+        tenantId,
+        kind: 'session',
+        id,
+        version: 0,
         data: patch.data ?? { environment_id: null, title: null, metadata: {} },
-        createdAt: at, updatedAt: at, archivedAt: patch.archivedAt ?? null,
+        createdAt: at,
+        updatedAt: at,
+        archivedAt: patch.archivedAt ?? null,
       });
   }
 
@@ -584,7 +765,10 @@ export class ManagedAgentsService {
   async deleteSession(tenantId: string, id: string): Promise<Rec> {
     const { extra } = await this.sessionRecord(tenantId, id);
     await this.deps.sessions.end(tenantId, id);
-    const data: SessionExtra = { ...(extra?.data ?? { environment_id: null, title: null, metadata: {} }), deleted: true };
+    const data: SessionExtra = {
+      ...(extra?.data ?? { environment_id: null, title: null, metadata: {} }),
+      deleted: true,
+    };
     await this.saveExtra(tenantId, id, extra, { data });
     return { id, type: 'session_deleted' };
   }
@@ -595,13 +779,23 @@ export class ManagedAgentsService {
    * Records a client event in the session's event log (a `lifecycle` row the translation reads).
    * Returns the row, or undefined when a turn holds the sequence (the event then is not listed).
    */
-  private async recordClientEvent(s: SessionRecord, action: string, data: Rec): Promise<EventRecord | undefined> {
+  private async recordClientEvent(
+    s: SessionRecord,
+    action: string,
+    data: Rec,
+  ): Promise<EventRecord | undefined> {
     const { repos } = this.deps;
     const seq = await repos.sessions.reserveEventSeq(s.id, 1);
     if (seq === undefined) return undefined;
     const row: EventRecord = {
-      id: randomUUID(), tenantId: s.tenantId, sessionId: s.id, type: 'lifecycle',
-      data: JSON.stringify({ action, ...data }), sequence: seq, turnId: null, createdAt: now(),
+      id: randomUUID(),
+      tenantId: s.tenantId,
+      sessionId: s.id,
+      type: 'lifecycle',
+      data: JSON.stringify({ action, ...data }),
+      sequence: seq,
+      turnId: null,
+      createdAt: now(),
     };
     await repos.history.insertEvents([row]);
     return row;
@@ -615,19 +809,32 @@ export class ManagedAgentsService {
    */
   async sendEvents(tenantId: string, id: string, body: Rec): Promise<{ data: ManagedEvent[] }> {
     const { s } = await this.sessionRecord(tenantId, id);
-    if (!Array.isArray(body.events) || body.events.length < 1 || body.events.length > 50) throw bad('/body/events', 'must be an array of 1 to 50 events');
+    if (!Array.isArray(body.events) || body.events.length < 1 || body.events.length > 50)
+      throw bad('/body/events', 'must be an array of 1 to 50 events');
     const events = body.events.map((e, i) => this.clientEvent(e, i));
-    if (s.status === 'ended') throw new AppError('session_ended', 'the session is terminated; create a new session');
+    if (s.status === 'ended')
+      throw new AppError('session_ended', 'the session is terminated; create a new session');
     const out: ManagedEvent[] = [];
     for (const e of events) {
       if (e.type === 'user.interrupt') {
         const row = await this.recordClientEvent(s, USER_INTERRUPT_ACTION, {});
-        out.push({ type: 'user.interrupt', id: row ? `sevt_${row.sequence}` : newId('sevt'), processed_at: row?.createdAt ?? now() });
-        void this.interruptSoon(tenantId, id).catch((err) => this.deps.log.warn({ err, sessionId: id }, 'interrupt failed'));
+        out.push({
+          type: 'user.interrupt',
+          id: row ? `sevt_${row.sequence}` : newId('sevt'),
+          processed_at: row?.createdAt ?? now(),
+        });
+        void this.interruptSoon(tenantId, id).catch((err) =>
+          this.deps.log.warn({ err, sessionId: id }, 'interrupt failed'),
+        );
         continue;
       }
       const row = await this.recordClientEvent(s, USER_MESSAGE_ACTION, { content: e.content });
-      out.push({ type: 'user.message', id: row ? `sevt_${row.sequence}` : newId('sevt'), processed_at: row?.createdAt ?? now(), content: e.content });
+      out.push({
+        type: 'user.message',
+        id: row ? `sevt_${row.sequence}` : newId('sevt'),
+        processed_at: row?.createdAt ?? now(),
+        content: e.content,
+      });
       const turn = await this.deps.sessions.sendMessage(tenantId, id, { content: e.prompt, onBusy: 'queue' });
       // The turn runs whether or not anyone streams it; this drains its live copy.
       void (async () => {
@@ -651,7 +858,10 @@ export class ManagedAgentsService {
   }
 
   /** Checks one client event; `prompt` is the Ash message content of a `user.message`. */
-  private clientEvent(e: unknown, i: number): { type: 'user.message'; content: Rec[]; prompt: MessageContent } | { type: 'user.interrupt' } {
+  private clientEvent(
+    e: unknown,
+    i: number,
+  ): { type: 'user.message'; content: Rec[]; prompt: MessageContent } | { type: 'user.interrupt' } {
     const path = `/body/events/${i}`;
     if (!isRec(e) || typeof e.type !== 'string') throw bad(path, 'must be an event with a type');
     if (e.type === 'user.interrupt') {
@@ -661,21 +871,45 @@ export class ManagedAgentsService {
     if (e.type === 'user.tool_confirmation') throw notYet('`user.tool_confirmation` (tool approvals)');
     if (e.type === 'user.custom_tool_result') throw notYet('`user.custom_tool_result` (custom tools)');
     if (e.type !== 'user.message') throw notYet(`the client event type '${e.type}'`);
-    if (!Array.isArray(e.content) || e.content.length < 1 || e.content.length > 20) throw bad(`${path}/content`, 'must be an array of 1 to 20 content blocks');
+    if (!Array.isArray(e.content) || e.content.length < 1 || e.content.length > 20)
+      throw bad(`${path}/content`, 'must be an array of 1 to 20 content blocks');
     const prompt: ContentBlock[] = [];
     for (const [j, b] of e.content.entries()) {
       const bp = `${path}/content/${j}`;
-      if (isRec(b) && b.type === 'text' && typeof b.text === 'string' && b.text.length > 0 && b.text.length <= 500_000) prompt.push({ type: 'text', text: b.text });
-      else if (isRec(b) && b.type === 'image' && isRec(b.source) && b.source.type === 'base64' && typeof b.source.media_type === 'string' && typeof b.source.data === 'string')
-        prompt.push({ type: 'image', source: { type: 'base64', media_type: b.source.media_type, data: b.source.data } } as ContentBlock);
-      else if (isRec(b) && (b.type === 'image' || b.type === 'document')) throw notYet(`a ${b.type} block other than a base64 image`);
+      if (
+        isRec(b) &&
+        b.type === 'text' &&
+        typeof b.text === 'string' &&
+        b.text.length > 0 &&
+        b.text.length <= 500_000
+      )
+        prompt.push({ type: 'text', text: b.text });
+      else if (
+        isRec(b) &&
+        b.type === 'image' &&
+        isRec(b.source) &&
+        b.source.type === 'base64' &&
+        typeof b.source.media_type === 'string' &&
+        typeof b.source.data === 'string'
+      )
+        prompt.push({
+          type: 'image',
+          source: { type: 'base64', media_type: b.source.media_type, data: b.source.data },
+        } as ContentBlock);
+      else if (isRec(b) && (b.type === 'image' || b.type === 'document'))
+        throw notYet(`a ${b.type} block other than a base64 image`);
       else throw bad(bp, "must be {type:'text', text} or a base64 image");
     }
     return { type: 'user.message', content: e.content as Rec[], prompt };
   }
 
   /** Engine events of a session after `after`, in order, `limit` rows at most. */
-  private async engineEvents(tenantId: string, id: string, after: number, limit: number): Promise<{ rows: EngineEvent[]; hasMore: boolean }> {
+  private async engineEvents(
+    tenantId: string,
+    id: string,
+    after: number,
+    limit: number,
+  ): Promise<{ rows: EngineEvent[]; hasMore: boolean }> {
     const { rows, hasMore } = await this.deps.repos.history.listEvents(tenantId, id, { after, limit });
     return {
       rows: rows.map((r) => {
@@ -696,7 +930,8 @@ export class ManagedAgentsService {
     let cursor = pageCursor(q.page);
     if (q.order === 'desc') throw notYet('`order=desc` on events');
     const raw = q['types[]'] ?? q.types;
-    const types = raw === undefined ? undefined : new Set(Array.isArray(raw) ? raw.map(String) : [String(raw)]);
+    const types =
+      raw === undefined ? undefined : new Set(Array.isArray(raw) ? raw.map(String) : [String(raw)]);
     const t = new EventTranslator();
     const data: ManagedEvent[] = [];
     for (;;) {
@@ -716,7 +951,12 @@ export class ManagedAgentsService {
    * when a turn is running, from that turn's start (with the message that started it), else from
    * now. Polls the event log every `pollMs`. Checks the session first (404 before streaming).
    */
-  async follow(tenantId: string, id: string, signal: AbortSignal, pollMs = 200): Promise<AsyncGenerator<ManagedEvent>> {
+  async follow(
+    tenantId: string,
+    id: string,
+    signal: AbortSignal,
+    pollMs = 200,
+  ): Promise<AsyncGenerator<ManagedEvent>> {
     const { s } = await this.sessionRecord(tenantId, id);
     const turn = this.deps.runtime.turnFor(id);
     let cursor = turn ? Math.max(0, turn.firstSeq - 2) : s.lastEventSeq;
@@ -732,7 +972,13 @@ export class ManagedAgentsService {
     return this.poll(tenantId, id, cursor, signal, pollMs);
   }
 
-  private async *poll(tenantId: string, id: string, after: number, signal: AbortSignal, pollMs: number): AsyncGenerator<ManagedEvent> {
+  private async *poll(
+    tenantId: string,
+    id: string,
+    after: number,
+    signal: AbortSignal,
+    pollMs: number,
+  ): AsyncGenerator<ManagedEvent> {
     let cursor = after;
     const t = new EventTranslator();
     while (!signal.aborted) {

@@ -19,7 +19,12 @@ describe('engine events → Managed Agents events', () => {
       ev('message', { type: 'user', message: { content: [] } }),
       ev('message', {
         type: 'assistant',
-        message: { content: [{ type: 'thinking', thinking: 'hmm' }, { type: 'text', text: 'Done.' }] },
+        message: {
+          content: [
+            { type: 'thinking', thinking: 'hmm' },
+            { type: 'text', text: 'Done.' },
+          ],
+        },
       }),
       ev('message', { type: 'result', subtype: 'success' }),
       ev('turn_complete', { subtype: 'success', isError: false }),
@@ -34,9 +39,23 @@ describe('engine events → Managed Agents events', () => {
       'agent.message',
       'session.status_idle',
     ]);
-    expect(out[0]).toEqual({ type: 'user.message', id: 'sevt_2', processed_at: at, content: [{ type: 'text', text: 'hi' }] });
-    expect(out[2]).toMatchObject({ id: 'toolu_1', name: 'Bash', input: { command: 'ls' }, evaluated_permission: 'allow' });
-    expect(out[3]).toMatchObject({ tool_use_id: 'toolu_1', content: [{ type: 'text', text: 'a.txt' }], is_error: false });
+    expect(out[0]).toEqual({
+      type: 'user.message',
+      id: 'sevt_2',
+      processed_at: at,
+      content: [{ type: 'text', text: 'hi' }],
+    });
+    expect(out[2]).toMatchObject({
+      id: 'toolu_1',
+      name: 'Bash',
+      input: { command: 'ls' },
+      evaluated_permission: 'allow',
+    });
+    expect(out[3]).toMatchObject({
+      tool_use_id: 'toolu_1',
+      content: [{ type: 'text', text: 'a.txt' }],
+      is_error: false,
+    });
     expect(out[4]).toEqual({ type: 'agent.thinking', id: 'sevt_9', processed_at: at });
     expect(out[5]).toMatchObject({ id: 'sevt_9_1', content: [{ type: 'text', text: 'Done.' }] });
     expect(out[6]).toMatchObject({ stop_reason: { type: 'end_turn' }, stop_details: null });
@@ -50,7 +69,11 @@ describe('engine events → Managed Agents events', () => {
       ev('tool_use', { id: 'toolu_m', name: 'mcp__github__create_issue', input: { title: 't' } }),
       ev('tool_result', { tool_use_id: 'toolu_m', content: 'ok', is_error: false }),
     ]);
-    expect(out[0]).toMatchObject({ type: 'agent.mcp_tool_use', mcp_server_name: 'github', name: 'create_issue' });
+    expect(out[0]).toMatchObject({
+      type: 'agent.mcp_tool_use',
+      mcp_server_name: 'github',
+      name: 'create_issue',
+    });
     expect(out[1]).toMatchObject({ type: 'agent.mcp_tool_result', mcp_tool_use_id: 'toolu_m' });
   });
 
@@ -58,14 +81,28 @@ describe('engine events → Managed Agents events', () => {
     seq = 0;
     const t = new EventTranslator();
     const failed = translateEvents(
-      [ev('session_start', {}), ev('error', { error: 'model down', code: 'model_error' }), ev('done', { outcome: 'error' })],
+      [
+        ev('session_start', {}),
+        ev('error', { error: 'model down', code: 'model_error' }),
+        ev('done', { outcome: 'error' }),
+      ],
       t,
     );
-    expect(failed.map((e) => e.type)).toEqual(['session.status_running', 'session.error', 'session.status_idle']);
-    expect(failed[1]).toMatchObject({ error: { type: 'unknown_error', message: 'model down', retry_status: { type: 'exhausted' } } });
+    expect(failed.map((e) => e.type)).toEqual([
+      'session.status_running',
+      'session.error',
+      'session.status_idle',
+    ]);
+    expect(failed[1]).toMatchObject({
+      error: { type: 'unknown_error', message: 'model down', retry_status: { type: 'exhausted' } },
+    });
     expect(failed[2]).toMatchObject({ stop_reason: { type: 'retries_exhausted' } });
     const budget = translateEvents(
-      [ev('session_start', {}), ev('turn_complete', { subtype: 'error_max_budget_usd', isError: true }), ev('done', { outcome: 'completed' })],
+      [
+        ev('session_start', {}),
+        ev('turn_complete', { subtype: 'error_max_budget_usd', isError: true }),
+        ev('done', { outcome: 'completed' }),
+      ],
       t,
     );
     expect(budget.at(-1)).toMatchObject({ stop_reason: { type: 'budget_reached' } });
@@ -78,7 +115,11 @@ describe('engine events → Managed Agents events', () => {
       ],
       t,
     );
-    expect(interrupted.map((e) => e.type)).toEqual(['user.interrupt', 'session.status_running', 'session.status_idle']);
+    expect(interrupted.map((e) => e.type)).toEqual([
+      'user.interrupt',
+      'session.status_running',
+      'session.status_idle',
+    ]);
     expect(interrupted.at(-1)).toMatchObject({ stop_reason: { type: 'end_turn' } });
   });
 

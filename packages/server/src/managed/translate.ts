@@ -65,7 +65,10 @@ export class EventTranslator {
   /** The Managed Agents events of one engine event (often none). */
   translate(e: EngineEvent): ManagedEvent[] {
     const d = isRec(e.data) ? e.data : {};
-    const base = (n = 0) => ({ id: n === 0 ? `sevt_${e.sequence}` : `sevt_${e.sequence}_${n}`, processed_at: e.createdAt });
+    const base = (n = 0) => ({
+      id: n === 0 ? `sevt_${e.sequence}` : `sevt_${e.sequence}_${n}`,
+      processed_at: e.createdAt,
+    });
     switch (e.type) {
       case 'lifecycle':
         if (d.action === USER_MESSAGE_ACTION)
@@ -110,7 +113,9 @@ export class EventTranslator {
         const content = [{ type: 'text', text: typeof d.content === 'string' ? d.content : '' }];
         const isError = d.is_error === true;
         if (this.mcpToolUses.has(useId))
-          return [{ type: 'agent.mcp_tool_result', ...base(), mcp_tool_use_id: useId, content, is_error: isError }];
+          return [
+            { type: 'agent.mcp_tool_result', ...base(), mcp_tool_use_id: useId, content, is_error: isError },
+          ];
         return [{ type: 'agent.tool_result', ...base(), tool_use_id: useId, content, is_error: isError }];
       }
       case 'message':
@@ -140,9 +145,11 @@ export class EventTranslator {
           : d.outcome === 'interrupted'
             ? 'end_turn'
             : this.turnError || d.outcome === 'error'
-            ? 'retries_exhausted'
-            : 'end_turn';
-        return [{ type: 'session.status_idle', ...base(), stop_reason: { type: reason }, stop_details: null }];
+              ? 'retries_exhausted'
+              : 'end_turn';
+        return [
+          { type: 'session.status_idle', ...base(), stop_reason: { type: reason }, stop_details: null },
+        ];
       }
       default:
         return [];
@@ -150,7 +157,10 @@ export class EventTranslator {
   }
 
   /** An SDK `assistant` message: its thinking (no text, as the API defines it) and its text. */
-  private assistantMessage(d: Rec, base: (n?: number) => { id: string; processed_at: string }): ManagedEvent[] {
+  private assistantMessage(
+    d: Rec,
+    base: (n?: number) => { id: string; processed_at: string },
+  ): ManagedEvent[] {
     if (d.type !== 'assistant' || !isRec(d.message)) return [];
     const blocks = Array.isArray(d.message.content) ? d.message.content.filter(isRec) : [];
     const out: ManagedEvent[] = [];

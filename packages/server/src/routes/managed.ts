@@ -26,7 +26,10 @@ const ok = { 200: Json };
  * envelope (the one error handler picks it for `/v1`). Bodies are checked by the service, which
  * names the field in a 400.
  */
-export function managedRoutes(svc: ManagedAgentsService, opts: ManagedRouteOptions): FastifyPluginAsyncTypebox {
+export function managedRoutes(
+  svc: ManagedAgentsService,
+  opts: ManagedRouteOptions,
+): FastifyPluginAsyncTypebox {
   return async (app) => {
     const tags = ['managed-agents'];
     // Event streams never end by themselves: a closing server ends them first.
@@ -39,7 +42,12 @@ export function managedRoutes(svc: ManagedAgentsService, opts: ManagedRouteOptio
       url: string,
       operationId: string,
       summary: string,
-      handler: (tenantId: string, params: { id?: string }, body: Record<string, unknown>, query: Record<string, unknown>) => Promise<unknown>,
+      handler: (
+        tenantId: string,
+        params: { id?: string },
+        body: Record<string, unknown>,
+        query: Record<string, unknown>,
+      ) => Promise<unknown>,
     ) =>
       app.route({
         method,
@@ -54,38 +62,138 @@ export function managedRoutes(svc: ManagedAgentsService, opts: ManagedRouteOptio
           response: ok,
         },
         handler: async (req) =>
-          handler(req.tenantId, req.params as { id?: string }, (req.body ?? {}) as Record<string, unknown>, req.query as Record<string, unknown>),
+          handler(
+            req.tenantId,
+            req.params as { id?: string },
+            (req.body ?? {}) as Record<string, unknown>,
+            req.query as Record<string, unknown>,
+          ),
       });
 
-    route('POST', '/v1/agents', 'managedCreateAgent', 'Create a config-defined agent (deployed as an agent folder)', (t, _p, b) => svc.createAgent(t, b));
-    route('GET', '/v1/agents', 'managedListAgents', 'List agents (config-defined and folder-deployed)', (t, _p, _b, q) => svc.listAgents(t, q));
-    route('GET', '/v1/agents/:id', 'managedGetAgent', 'Get an agent (`?version=` for an older one)', (t, p, _b, q) =>
-      svc.getAgent(t, p.id!, q.version === undefined ? undefined : Number(q.version)),
+    route(
+      'POST',
+      '/v1/agents',
+      'managedCreateAgent',
+      'Create a config-defined agent (deployed as an agent folder)',
+      (t, _p, b) => svc.createAgent(t, b),
     );
-    route('POST', '/v1/agents/:id', 'managedUpdateAgent', 'Update a config-defined agent (a new version)', (t, p, b) => svc.updateAgent(t, p.id!, b));
-    route('POST', '/v1/agents/:id/archive', 'managedArchiveAgent', 'Archive an agent', (t, p) => svc.archiveAgent(t, p.id!));
-    route('GET', '/v1/agents/:id/versions', 'managedListAgentVersions', 'List the versions of an agent', (t, p, _b, q) => svc.listAgentVersions(t, p.id!, q));
+    route(
+      'GET',
+      '/v1/agents',
+      'managedListAgents',
+      'List agents (config-defined and folder-deployed)',
+      (t, _p, _b, q) => svc.listAgents(t, q),
+    );
+    route(
+      'GET',
+      '/v1/agents/:id',
+      'managedGetAgent',
+      'Get an agent (`?version=` for an older one)',
+      (t, p, _b, q) => svc.getAgent(t, p.id!, q.version === undefined ? undefined : Number(q.version)),
+    );
+    route(
+      'POST',
+      '/v1/agents/:id',
+      'managedUpdateAgent',
+      'Update a config-defined agent (a new version)',
+      (t, p, b) => svc.updateAgent(t, p.id!, b),
+    );
+    route('POST', '/v1/agents/:id/archive', 'managedArchiveAgent', 'Archive an agent', (t, p) =>
+      svc.archiveAgent(t, p.id!),
+    );
+    route(
+      'GET',
+      '/v1/agents/:id/versions',
+      'managedListAgentVersions',
+      'List the versions of an agent',
+      (t, p, _b, q) => svc.listAgentVersions(t, p.id!, q),
+    );
 
-    route('POST', '/v1/environments', 'managedCreateEnvironment', 'Create an environment (limits and networking stored, not yet enforced)', (t, _p, b) => svc.createEnvironment(t, b));
-    route('GET', '/v1/environments', 'managedListEnvironments', 'List environments', (t, _p, _b, q) => svc.listEnvironments(t, q));
-    route('GET', '/v1/environments/:id', 'managedGetEnvironment', 'Get an environment', (t, p) => svc.getEnvironment(t, p.id!));
-    route('POST', '/v1/environments/:id', 'managedUpdateEnvironment', 'Update an environment', (t, p, b) => svc.updateEnvironment(t, p.id!, b));
-    route('POST', '/v1/environments/:id/archive', 'managedArchiveEnvironment', 'Archive an environment', (t, p) => svc.archiveEnvironment(t, p.id!));
-    route('DELETE', '/v1/environments/:id', 'managedDeleteEnvironment', 'Delete an environment', (t, p) => svc.deleteEnvironment(t, p.id!));
+    route(
+      'POST',
+      '/v1/environments',
+      'managedCreateEnvironment',
+      'Create an environment (limits and networking stored, not yet enforced)',
+      (t, _p, b) => svc.createEnvironment(t, b),
+    );
+    route('GET', '/v1/environments', 'managedListEnvironments', 'List environments', (t, _p, _b, q) =>
+      svc.listEnvironments(t, q),
+    );
+    route('GET', '/v1/environments/:id', 'managedGetEnvironment', 'Get an environment', (t, p) =>
+      svc.getEnvironment(t, p.id!),
+    );
+    route('POST', '/v1/environments/:id', 'managedUpdateEnvironment', 'Update an environment', (t, p, b) =>
+      svc.updateEnvironment(t, p.id!, b),
+    );
+    route(
+      'POST',
+      '/v1/environments/:id/archive',
+      'managedArchiveEnvironment',
+      'Archive an environment',
+      (t, p) => svc.archiveEnvironment(t, p.id!),
+    );
+    route('DELETE', '/v1/environments/:id', 'managedDeleteEnvironment', 'Delete an environment', (t, p) =>
+      svc.deleteEnvironment(t, p.id!),
+    );
 
-    route('POST', '/v1/sessions', 'managedCreateSession', 'Create a session (an Ash session, also on /api)', (t, _p, b) => svc.createSession(t, b));
-    route('GET', '/v1/sessions', 'managedListSessions', 'List sessions (also those created through /api)', (t, _p, _b, q) => svc.listSessions(t, q));
-    route('GET', '/v1/sessions/:id', 'managedGetSession', 'Get a session', (t, p) => svc.getSession(t, p.id!));
-    route('POST', '/v1/sessions/:id', 'managedUpdateSession', 'Update a session’s title and metadata', (t, p, b) => svc.updateSession(t, p.id!, b));
-    route('POST', '/v1/sessions/:id/archive', 'managedArchiveSession', 'Archive a session (it ends)', (t, p) => svc.archiveSession(t, p.id!));
-    route('DELETE', '/v1/sessions/:id', 'managedDeleteSession', 'Delete a session from /v1 (it ends; /api keeps its history)', (t, p) => svc.deleteSession(t, p.id!));
-    route('GET', '/v1/sessions/:id/events', 'managedListEvents', 'List session events, oldest first', (t, p, _b, q) => svc.listEvents(t, p.id!, q));
+    route(
+      'POST',
+      '/v1/sessions',
+      'managedCreateSession',
+      'Create a session (an Ash session, also on /api)',
+      (t, _p, b) => svc.createSession(t, b),
+    );
+    route(
+      'GET',
+      '/v1/sessions',
+      'managedListSessions',
+      'List sessions (also those created through /api)',
+      (t, _p, _b, q) => svc.listSessions(t, q),
+    );
+    route('GET', '/v1/sessions/:id', 'managedGetSession', 'Get a session', (t, p) =>
+      svc.getSession(t, p.id!),
+    );
+    route(
+      'POST',
+      '/v1/sessions/:id',
+      'managedUpdateSession',
+      'Update a session’s title and metadata',
+      (t, p, b) => svc.updateSession(t, p.id!, b),
+    );
+    route(
+      'POST',
+      '/v1/sessions/:id/archive',
+      'managedArchiveSession',
+      'Archive a session (it ends)',
+      (t, p) => svc.archiveSession(t, p.id!),
+    );
+    route(
+      'DELETE',
+      '/v1/sessions/:id',
+      'managedDeleteSession',
+      'Delete a session from /v1 (it ends; /api keeps its history)',
+      (t, p) => svc.deleteSession(t, p.id!),
+    );
+    route(
+      'GET',
+      '/v1/sessions/:id/events',
+      'managedListEvents',
+      'List session events, oldest first',
+      (t, p, _b, q) => svc.listEvents(t, p.id!, q),
+    );
 
     app.post(
       '/v1/sessions/:id/events',
       {
         bodyLimit: opts.eventsBodyLimit,
-        schema: { operationId: 'managedSendEvents', tags, summary: 'Send events (user.message, user.interrupt); returns at once', params: Id, body: AnyBody, response: ok },
+        schema: {
+          operationId: 'managedSendEvents',
+          tags,
+          summary: 'Send events (user.message, user.interrupt); returns at once',
+          params: Id,
+          body: AnyBody,
+          response: ok,
+        },
       },
       async (req) => svc.sendEvents(req.tenantId, req.params.id, req.body as Record<string, unknown>),
     );
@@ -96,10 +204,16 @@ export function managedRoutes(svc: ManagedAgentsService, opts: ManagedRouteOptio
         schema: {
           operationId: 'managedStreamEvents',
           tags,
-          summary: 'The session’s events as Server-Sent Events (`event:` = type, `ping` keep-alives), across turns',
+          summary:
+            'The session’s events as Server-Sent Events (`event:` = type, `ping` keep-alives), across turns',
           params: Id,
           querystring: AnyQuery,
-          response: { 200: { description: 'Server-Sent Events', content: { 'text/event-stream': { schema: Type.String() } } } },
+          response: {
+            200: {
+              description: 'Server-Sent Events',
+              content: { 'text/event-stream': { schema: Type.String() } },
+            },
+          },
         },
       },
       async (req, reply) => {
@@ -147,9 +261,12 @@ async function streamManaged(
     abort.abort();
   };
   raw.on('close', stop);
-  const ping = setInterval(() => {
-    if (Date.now() - last >= heartbeatMs && !raw.destroyed) void write('event: ping\ndata: {}\n\n');
-  }, Math.max(50, Math.min(heartbeatMs, 1000)));
+  const ping = setInterval(
+    () => {
+      if (Date.now() - last >= heartbeatMs && !raw.destroyed) void write('event: ping\ndata: {}\n\n');
+    },
+    Math.max(50, Math.min(heartbeatMs, 1000)),
+  );
   try {
     for await (const e of events) {
       if (abort.signal.aborted) break;
