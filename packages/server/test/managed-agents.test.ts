@@ -250,6 +250,81 @@ describe('Managed Agents API with the official TS SDK', () => {
     });
   }, 60_000);
 
+  it('bad input on /v1 is a 4xx in the envelope, never a 500', async () => {
+    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    const cases: Array<[string, string, unknown, number, string]> = [
+      ['POST', '/v1/agents', '{not json', 400, 'invalid_json'],
+      ['POST', '/v1/agents', { name: 'x' }, 400, 'validation_failed'],
+      [
+        'POST',
+        '/v1/agents',
+        { name: 'x', model: 'm', tools: [{ type: 'custom', name: 'c', input_schema: { type: 'object' } }] },
+        400,
+        'not_yet_supported',
+      ],
+      ['GET', '/v1/agents?limit=abc', undefined, 400, 'validation_failed'],
+      ['GET', '/v1/agents?page=zz', undefined, 400, 'validation_failed'],
+      ['GET', '/v1/agents/nope', undefined, 404, 'agent_not_found'],
+      ['POST', '/v1/environments', { name: 'e', config: { type: 'mars' } }, 400, 'validation_failed'],
+      ['GET', '/v1/environments/env_nope', undefined, 404, 'environment_not_found'],
+      ['POST', '/v1/sessions', { agent: agentId, environment_id: 'env_nope' }, 404, 'environment_not_found'],
+      [
+        'POST',
+        '/v1/sessions',
+        { agent: agentId, environment_id: environmentId, vault_ids: ['vlt_1'] },
+        400,
+        'not_yet_supported',
+      ],
+      ['POST', `/v1/sessions/${session.id}/events`, { events: [] }, 400, 'validation_failed'],
+      [
+        'POST',
+        `/v1/sessions/${session.id}/events`,
+        { events: [{ type: 'user.message', content: 'text' }] },
+        400,
+        'validation_failed',
+      ],
+      [
+        'POST',
+        `/v1/sessions/${session.id}/events`,
+        { events: [{ type: 'user.tool_confirmation', tool_use_id: 'x', result: 'allow' }] },
+        400,
+        'not_yet_supported',
+      ],
+      [
+        'POST',
+        `/v1/sessions/${session.id}/events`,
+        { events: [{ type: 'user.custom_tool_result', custom_tool_use_id: 'x' }] },
+        400,
+        'not_yet_supported',
+      ],
+      [
+        'GET',
+        '/v1/sessions/00000000-0000-4000-8000-000000000000/events/stream',
+        undefined,
+        404,
+        'session_not_found',
+      ],
+      ['GET', `/v1/sessions/${session.id}/events?order=desc`, undefined, 400, 'not_yet_supported'],
+      ['POST', '/v1/vaults', { display_name: 'v' }, 404, 'route_not_found'],
+      ['POST', '/v1/files', {}, 404, 'route_not_found'],
+    ];
+    for (const [method, path, body, status, code] of cases) {
+      const r = await api(t.url, method, path, body);
+      expect([path, r.status]).toEqual([path, status]);
+      expect(r.body).toMatchObject({
+        type: 'error',
+        error: { details: { error_code: code } },
+        request_id: expect.stringMatching(/^req_/),
+      });
+      expect(r.headers.get('request-id')).toBe(r.body.request_id);
+    }
+    // An agent with no system prompt and no tools is fine (an empty CLAUDE.md).
+    const bare = await client.beta.agents.create({ name: 'bare', model: { id: 'claude-sonnet-4-5' } });
+    expect(bare).toMatchObject({ system: null, tools: [], version: 1, model: { id: 'claude-sonnet-4-5' } });
+    // No user.message was recorded for the refused sends.
+    expect((await client.beta.sessions.events.list(session.id)).data).toEqual([]);
+  }, 60_000);
+
   it('acceptance 7: a /v1 session is visible through /api, and an /api session through /v1', async () => {
     const v1 = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
     const viaApi = await api(t.url, 'GET', `/api/sessions/${v1.id}`);
