@@ -37,7 +37,7 @@ describe('Managed Agents API with the official TS SDK', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ env: { ASH_SSE_HEARTBEAT_MS: '300' } });
     client = new Anthropic({ baseURL: t.url, apiKey: TEST_API_KEY, maxRetries: 0 });
     const env = await client.beta.environments.create({
       name: 'test-env',
@@ -324,6 +324,48 @@ describe('Managed Agents API with the official TS SDK', () => {
     // No user.message was recorded for the refused sends.
     expect((await client.beta.sessions.events.list(session.id)).data).toEqual([]);
   }, 60_000);
+
+  it('the event stream: headers at once, event: ping keep-alives while idle, frames named by type, open across turns', async () => {
+    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    const abort = new AbortController();
+    const res = await fetch(`${t.url}/v1/sessions/${session.id}/events/stream`, {
+      headers: { 'x-api-key': TEST_API_KEY, accept: 'application/json' },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('request-id')).toMatch(/^req_/);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const readUntil = async (pred: (s: string) => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!pred(text) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+    await readUntil((s) => s.includes('event: ping'));
+    expect(text).toContain('event: ping\ndata: {}\n\n');
+    for (const n of [1, 2]) {
+      t.model.forSession(session.id).enqueue({ text: `answer ${n}` });
+      await client.beta.sessions.events.send(session.id, {
+        events: [{ type: 'user.message', content: [{ type: 'text', text: `question ${n}` }] }],
+      });
+      await readUntil((s) => s.split('event: session.status_idle').length > n);
+    }
+    abort.abort();
+    const frames = text.split('\n\n').filter((f) => f.startsWith('event: ') && !f.startsWith('event: ping'));
+    for (const f of frames) {
+      const [ev, data] = f.split('\n');
+      expect(JSON.parse(data!.slice('data: '.length)).type).toBe(ev!.slice('event: '.length));
+    }
+    const messages = frames
+      .filter((f) => f.startsWith('event: agent.message'))
+      .map((f) => JSON.parse(f.split('\n')[1]!.slice(6)).content[0].text);
+    expect(messages).toEqual(['answer 1', 'answer 2']);
+  }, 120_000);
 
   it('acceptance 7: a /v1 session is visible through /api, and an /api session through /v1', async () => {
     const v1 = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
