@@ -194,6 +194,7 @@ describe('fresh-clone install (install.sh) and the README quickstart with `ash` 
     expect(r.stdout).toMatch(/ash 0\.\d+\.\d+ works/);
     expect(r.stdout).toMatch(/install\.sh: done in \d+ s\. Next: .*ash start/);
     expect(out).not.toMatch(/EBADENGINE|Unsupported engine/);
+    expect(out).not.toContain('compiling better-sqlite3');
     expect(out).not.toMatch(/npm (warn|WARN|error|ERR)/);
     expect(out).not.toContain('is not on your PATH');
     // `ash` on the PATH is the clone's CLI (not the unrelated npm package `npx ash` would fetch).
