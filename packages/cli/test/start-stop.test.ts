@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFil
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
+  ENTRIES,
   ScriptedModel,
   removeDir,
   runAsh,
@@ -106,7 +107,7 @@ describe('ash start, stop and status against real server processes', () => {
 
     const help = await runAsh(['start', '--help'], env);
     expect(help.stdout).toContain('ASH_SERVER_API_KEY');
-  });
+  }, 180_000); // four server starts and stops: over a minute on a loaded 2-core machine
 
   it('fails at once, in one line, when another Ash server or another process holds the port', async () => {
     const port = await freePort();
@@ -218,6 +219,37 @@ describe('ash start, stop and status against real server processes', () => {
       expect(sleeper.exitCode).toBeNull();
     } finally {
       sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('ash serve runs the server in the foreground as its own program and passes SIGTERM on', async () => {
+    const port = await freePort();
+    const serve = spawn(process.execPath, [ENTRIES.cli, 'serve', '--port', String(port)], {
+      env: { ...env, ASH_DATA_DIR: join(home, 'serve-data') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    serve.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    serve.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => serve.once('exit', (code) => resolve(code)));
+    try {
+      let health: Response | undefined;
+      for (let i = 0; i < 240 && !health?.ok; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+      }
+      expect(health?.ok, out).toBe(true);
+      // The server is a child process running the server's bin, not the CLI with the server loaded.
+      const children = readFileSync(`/proc/${serve.pid}/task/${serve.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/);
+      const cmdlines = children.map((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0'));
+      expect(cmdlines.some((a) => a[1]?.endsWith('/server/bin/ash-server.js'))).toBe(true);
+      serve.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(await fetch(`http://127.0.0.1:${port}/health`).catch(() => 'refused')).toBe('refused');
+    } finally {
+      if (serve.exitCode === null) serve.kill('SIGKILL');
     }
   });
 });

@@ -3,6 +3,7 @@
  * Claude Agent SDK, its Claude process inside bubblewrap and a cgroup, and a host-side model proxy.
  * No HTTP API and no database: the server (and a runner) drive it.
  */
+export { bridgeEntryPath, resolveClaudeExecutable } from './bridge-location.js';
 export { BridgeConnection, TurnChannel, type TurnEvent } from './bridge-connection.js';
 export { execInSandbox, LogRing, type ExecLaunch, type ExecOutcome, type SandboxLogEntry } from './exec.js';
 export { CgroupManager, SandboxCgroup, type CgroupCounters, type CgroupVersion } from './cgroups.js';

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type pino from 'pino';
-import { bridgeEntryPath, resolveClaudeExecutable } from '@ash-ai/bridge';
-import { resolveLimits, SandboxManager } from '@ash-ai/sandbox';
+import { bridgeEntryPath, resolveClaudeExecutable, resolveLimits, SandboxManager } from '@ash-ai/sandbox';
 import type { Health } from '@ash-ai/shared';
 import { buildApp } from './app.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -149,7 +148,7 @@ async function createLocked(
       spareBridges: config.spareBridges,
       spareRefillDelayMs: config.poolRefillDelayMs,
       ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
-      bridgeEntry: bridgeEntryPath,
+      bridgeEntry: bridgeEntryPath(),
       claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),
       groupName: `ash-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
       defaultLimits: config.sandboxLimits,

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { CredentialType } from '@ash-ai/sdk';
 import { ashHome } from '../config.js';
 import { CliError, printJson, printTable } from '../output.js';
+import { runServerCommand } from '../server-bin.js';
 import type { GlobalOptions } from '../program.js';
 
 const CREDENTIAL_TYPES: CredentialType[] = ['anthropic', 'openai', 'bedrock', 'custom'];
@@ -171,13 +172,17 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
       const dataDir = opts.dataDir ?? ashHome();
       if (!databaseUrl && !existsSync(join(dataDir, 'ash.db')))
         throw new CliError(`no database at ${join(dataDir, 'ash.db')} (set --data-dir or --database-url)`);
-      const { rotateCredentialKeyInDatabase } = await import('@ash-ai/server');
-      const report = await rotateCredentialKeyInDatabase({
-        dataDir,
-        databaseUrl: databaseUrl || undefined,
-        oldKey,
-        newKey,
+      // The server's own program does it (the CLI never loads the server's code); keys via the environment.
+      const run = await runServerCommand('rotate-credential-key', {
+        ...process.env,
+        ASH_DATA_DIR: dataDir,
+        ASH_DATABASE_URL: databaseUrl ?? '',
       });
+      if (run.code !== 0)
+        throw new CliError(
+          run.stderr.trim().replace(/^ash-server: /, '') || `the rotation failed (exit ${run.code})`,
+        );
+      const report = JSON.parse(run.stdout) as { rotated: number; alreadyRotated: number; failed: string[] };
       if (opts.json) printJson(report);
       else
         process.stdout.write(

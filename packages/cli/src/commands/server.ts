@@ -6,26 +6,21 @@ import {
   openSync,
   readSync,
   readFileSync,
-  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AshClient, type Health } from '@ash-ai/sdk';
 import { ashHome, configPath, DEFAULT_PORT, resolveServerUrl, writeCliConfig } from '../config.js';
 import { CliError, printJson } from '../output.js';
+import { isServerBin, runServerForeground, serverBinPath } from '../server-bin.js';
 import type { GlobalOptions } from '../program.js';
 
 /** Where a server writes the key it creates on its first start (same name as the server's INITIAL_KEY_FILE). */
 const INITIAL_KEY_FILE = 'initial-api-key';
-/** The CLI entry `ash start` runs the server with: `node <ENTRY> serve`. */
-const ENTRY = fileURLToPath(new URL('../main.js', import.meta.url));
-const CLI_PACKAGE = '@ash-ai/cli';
-
 const pidFile = () => join(ashHome(), 'server.pid');
 const logFile = () => join(ashHome(), 'server.log');
 
@@ -35,31 +30,9 @@ function readPid(): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-function sameFile(a: string, b: string): boolean {
-  try {
-    return realpathSync(a) === realpathSync(b);
-  } catch {
-    return false;
-  }
-}
-
-/** True when `file` is the `main.js` of an installed ash CLI (this one or another copy of it). */
-function isCliEntry(file: string): boolean {
-  if (sameFile(file, ENTRY)) return true;
-  if (basename(file) !== 'main.js') return false;
-  try {
-    const pkg = JSON.parse(readFileSync(join(dirname(file), '..', 'package.json'), 'utf8')) as {
-      name?: string;
-    };
-    return pkg.name === CLI_PACKAGE;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * True when `pid` is a server `ash start` started: its command line (`/proc/<pid>/cmdline`) is
- * `node <the CLI's main.js> serve`. A pid file can outlive its server and the pid be reused by
+ * `node <@ash-ai/server's bin/ash-server.js>`. A pid file can outlive its server and the pid be reused by
  * an unrelated process: that one must never be signalled.
  */
 function isAshServer(pid: number): boolean {
@@ -69,7 +42,7 @@ function isAshServer(pid: number): boolean {
   } catch {
     return false; // gone (or not visible to us)
   }
-  return args.length >= 3 && args[2] === 'serve' && isCliEntry(args[1]!);
+  return args.length >= 2 && args[2] === '' && isServerBin(args[1]!);
 }
 
 /** The `coordinatorId` a server running in process `pid` on this machine reports in `/health`. */
@@ -295,7 +268,7 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
       rmSync(pidFile(), { force: true });
       const logOffset = fileSize(logFile());
       const log = openSync(logFile(), 'a');
-      const child = spawn(process.execPath, [ENTRY, 'serve'], {
+      const child = spawn(process.execPath, [serverBinPath()], {
         detached: true,
         stdio: ['ignore', log, log],
         env: serverEnvForStart(process.env, { port: String(port), host: opts.host, dataDir: home }),
@@ -400,8 +373,7 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
     .option('-p, --port <port>', 'port (overrides ASH_PORT)')
     .option('--host <host>', 'interface (overrides ASH_HOST)')
     .action(async (opts: { port?: string; host?: string }) => {
-      const { runServer } = await import('@ash-ai/server');
-      await runServer({
+      process.exitCode = await runServerForeground({
         ...process.env,
         ...(opts.port ? { ASH_PORT: opts.port } : {}),
         ...(opts.host ? { ASH_HOST: opts.host } : {}),

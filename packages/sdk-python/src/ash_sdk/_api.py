@@ -7,30 +7,38 @@ and returns the value; :class:`ash_sdk.AsyncAshClient` returns an awaitable of t
 from __future__ import annotations
 
 import base64
-from abc import ABC, abstractmethod
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from ._folder import read_agent_folder
+from ._upload import DiskBody, DiskFile, json_files_body
 from .errors import AshLocalError
 from .models import (
+    ActivatedVersion,
     Agent,
+    AgentVersion,
+    Analytics,
     ApiKey,
     Attachment,
     CreatedApiKey,
     Credential,
     DownloadedAttachment,
+    ExecResult,
     Message,
     Page,
     QueueItem,
     Session,
     SessionEvent,
+    SessionList,
+    SessionLogs,
     UsageRecord,
 )
 
@@ -49,6 +57,10 @@ class Req:
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     parse: Callable[[httpx.Response], Any] = lambda r: r.json() if r.content else None
+    timeout: float | None = None
+    """Seconds for this request instead of the client's ``timeout`` (e.g. a long ``exec``)."""
+    stream: DiskBody | None = None
+    """A body streamed from local files (instead of ``json``/``content``)."""
 
 
 def seg(value: str) -> str:
@@ -119,6 +131,25 @@ def _page(cls: Any, key: str) -> Callable[[httpx.Response], Page]:
 
 def _bytes(r: httpx.Response) -> bytes:
     return r.content
+
+
+def _iso(value: str | datetime | None) -> str | None:
+    """A timestamp query value: ISO-8601 text as given, or a datetime formatted so."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _session_list(r: httpx.Response) -> SessionList:
+    j = r.json()
+    return SessionList(
+        [Session.from_dict(x) for x in j["sessions"]], int(j.get("total", len(j["sessions"]))), bool(j.get("hasMore"))
+    )
+
+
+def _version_path(agent_name: str, version: int | str) -> str:
+    return f"/api/agents/{seg(agent_name)}/versions/{seg(str(version))}"
+
+
+_EXEC_DEFAULT_MS = 30_000
 
 
 def _send_body(
@@ -242,6 +273,98 @@ class Api(ABC):
         """Deletes a file of the agent (a new version): ``{"agent", "files"}``."""
         return self._run(Req("DELETE", f"/api/agents/{seg(name)}/files/{file_path(path)}"))
 
+    # -- agent prompt versions and config --------------------------------------------------------
+
+    def list_agent_versions(self, agent_name: str) -> Any:
+        """The agent's prompt versions, oldest first: ``list[AgentVersion]``. Raises NotFoundError."""
+        return self._run(
+            Req("GET", f"/api/agents/{seg(agent_name)}/versions", parse=_many(AgentVersion, "versions"))
+        )
+
+    def create_agent_version(
+        self,
+        agent_name: str,
+        *,
+        name: str | None = None,
+        system_prompt: str | None = None,
+        release_notes: str | None = None,
+        knowledge_files: list[str] | None = None,
+        clone_from: int | str | None = None,
+    ) -> Any:
+        """Creates the agent's next prompt version (inactive; ``name`` defaults to ``v<number>``);
+        returns the :class:`AgentVersion`. ``clone_from`` (a version number or id) copies the
+        ``system_prompt`` and ``knowledge_files`` not given.
+
+        Raises:
+            NotFoundError: unknown agent. BadRequestError: unknown ``clone_from`` or a bad field.
+        """
+        body = _body(
+            name=name,
+            systemPrompt=system_prompt,
+            releaseNotes=release_notes,
+            knowledgeFiles=knowledge_files,
+            cloneFrom=clone_from,
+        )
+        return self._run(
+            Req("POST", f"/api/agents/{seg(agent_name)}/versions", json=body, parse=_one(AgentVersion, "version"))
+        )
+
+    def get_agent_version(self, agent_name: str, version: int | str) -> Any:
+        """One :class:`AgentVersion`, by number or id. Raises NotFoundError."""
+        return self._run(Req("GET", _version_path(agent_name, version), parse=_one(AgentVersion, "version")))
+
+    def update_agent_version(
+        self,
+        agent_name: str,
+        version: int | str,
+        *,
+        name: str | None = None,
+        system_prompt: str | None = None,
+        release_notes: str | None = None,
+        knowledge_files: list[str] | None = None,
+    ) -> Any:
+        """Changes the given fields of a prompt version; returns the :class:`AgentVersion`.
+        Raises NotFoundError, BadRequestError."""
+        body = _body(name=name, systemPrompt=system_prompt, releaseNotes=release_notes, knowledgeFiles=knowledge_files)
+        return self._run(
+            Req("PATCH", _version_path(agent_name, version), json=body, parse=_one(AgentVersion, "version"))
+        )
+
+    def delete_agent_version(self, agent_name: str, version: int | str) -> Any:
+        """Deletes a prompt version (by number or id). Raises NotFoundError."""
+        return self._run(Req("DELETE", _version_path(agent_name, version), parse=lambda r: None))
+
+    def activate_agent_version(self, agent_name: str, version: int | str) -> Any:
+        """Makes a version the active one: new sessions without their own ``system_prompt`` get its
+        prompt. Returns :class:`ActivatedVersion` (``version_number``). Raises NotFoundError."""
+        return self._run(
+            Req(
+                "POST",
+                f"{_version_path(agent_name, version)}/activate",
+                parse=lambda r: ActivatedVersion.from_dict(r.json()),
+            )
+        )
+
+    def get_agent_config(self, name: str) -> Any:
+        """The agent's config (session defaults such as ``model``, ``maxTurns``; secrets redacted)
+        as a dict with the API's camelCase keys. Raises NotFoundError."""
+        return self._run(Req("GET", f"/api/agents/{seg(name)}/config", parse=lambda r: r.json()["config"]))
+
+    def update_agent_config(self, name: str, config: Mapping[str, Any]) -> Any:
+        """Shallow-merges ``config`` (camelCase keys, e.g. ``{"maxTurns": 5}``) into the agent's
+        config; a ``None`` value removes that key. Returns the whole config.
+        Raises NotFoundError, BadRequestError (a bad value)."""
+        return self._run(
+            Req("PATCH", f"/api/agents/{seg(name)}/config", json=dict(config), parse=lambda r: r.json()["config"])
+        )
+
+    def replace_agent_config(self, name: str, config: Mapping[str, Any]) -> Any:
+        """Replaces the agent's config with ``config`` (``PUT``): keys not given are removed.
+        Returns the new config. Raises NotFoundError, BadRequestError."""
+        return self._run(
+            Req("PUT", f"/api/agents/{seg(name)}/config", json=dict(config), parse=lambda r: r.json()["config"])
+        )
+
     # -- sessions -------------------------------------------------------------------------------
 
     def create_session(
@@ -295,6 +418,19 @@ class Api(ABC):
         """Sessions, newest first: ``list[Session]`` (one page; see ``iter_sessions``)."""
         params = _q(agent=agent, status=status, limit=limit, offset=offset)
         return self._run(Req("GET", "/api/sessions", params=params, parse=_many(Session, "sessions")))
+
+    def list_sessions_with_total(
+        self,
+        agent: str | None = None,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> Any:
+        """One page of sessions, newest first, with the number matching the filter: :class:`SessionList`
+        (``sessions``, ``total``, ``has_more``)."""
+        params = _q(agent=agent, status=status, limit=limit, offset=offset)
+        return self._run(Req("GET", "/api/sessions", params=params, parse=_session_list))
 
     def get_session(self, session_id: str) -> Any:
         """One :class:`Session`. Raises NotFoundError (``session_not_found``)."""
@@ -361,6 +497,44 @@ class Api(ABC):
         body = {k: v for k, v in given.items() if v is not _UNSET}
         return self._run(
             Req("PATCH", f"/api/sessions/{seg(session_id)}/config", json=body, parse=_one(Session, "session"))
+        )
+
+    def exec(self, session_id: str, command: str, *, timeout_ms: int | None = None) -> Any:
+        """Runs ``command`` with ``sh -c`` in the session's sandbox (cwd: its workspace, same
+        isolation and limits as its Claude process) and returns the :class:`ExecResult`.
+
+        The server kills the command after ``timeout_ms`` milliseconds (1..300000, default 30000;
+        then ``exit_code`` is 124 and ``timed_out`` True) and cuts stdout and stderr at 1 MiB each
+        (``truncated``). The HTTP request waits that long plus 30 s, whatever the client's timeout.
+        Not retried (a command may have effects).
+
+        Raises:
+            ConflictError: the session is not active (paused/stopped: resume it first).
+            GoneError: the session ended. NotFoundError. BadRequestError: bad ``timeout_ms``.
+        """
+        body = _body(command=command, timeout=timeout_ms)
+        wait = ((timeout_ms if timeout_ms is not None else _EXEC_DEFAULT_MS) + 30_000) / 1000
+        return self._run(
+            Req(
+                "POST",
+                f"/api/sessions/{seg(session_id)}/exec",
+                json=body,
+                timeout=wait,
+                parse=lambda r: ExecResult.from_dict(r.json()),
+            )
+        )
+
+    def get_session_logs(self, session_id: str, *, after: int | None = None) -> Any:
+        """The sandbox's recent output lines (Claude's stderr, ``exec`` output, system notes) with an
+        index greater than ``after`` (default: all that are kept, up to 10,000): :class:`SessionLogs`.
+        Empty when the session has no live sandbox on the server. Raises NotFoundError."""
+        return self._run(
+            Req(
+                "GET",
+                f"/api/sessions/{seg(session_id)}/logs",
+                params=_q(after=after),
+                parse=lambda r: SessionLogs.from_dict(r.json()),
+            )
         )
 
     # -- history --------------------------------------------------------------------------------
@@ -436,6 +610,22 @@ class Api(ABC):
         """Writes files into the workspace (``{path: bytes}``; str is UTF-8): ``{"files", "source"}``."""
         return self._run(
             Req("POST", f"/api/sessions/{seg(session_id)}/files", json=_files_body(files, target_path))
+        )
+
+    def _disk_files_req(self, session_id: str, disk: list[DiskFile], target_path: str | None) -> Req:
+        return Req(
+            "POST",
+            f"/api/sessions/{seg(session_id)}/files",
+            stream=json_files_body(disk, target_path),
+            headers={"content-type": "application/json"},
+        )
+
+    def _workspace_file_req(self, session_id: str, file: DiskFile) -> Req:
+        return Req(
+            "POST",
+            f"/api/sessions/{seg(session_id)}/workspace",
+            stream=DiskBody([(file, False)]),
+            headers={"content-type": "application/gzip"},
         )
 
     def delete_session_file(self, session_id: str, path: str) -> Any:
@@ -650,6 +840,13 @@ class Api(ABC):
         return self._run(
             Req("PUT", "/api/usage/budget", json={"budgetUsd": budget_usd}, parse=lambda r: r.json()["budget"])
         )
+
+    def get_analytics(self, *, after: str | datetime | None = None, before: str | datetime | None = None) -> Any:
+        """Your tenant's figures between ``after`` and ``before`` (ISO-8601 text or datetimes; both
+        optional): agents, sessions by status, usage totals, as :class:`Analytics`.
+        Raises BadRequestError (a malformed timestamp)."""
+        params = _q(after=_iso(after), before=_iso(before))
+        return self._run(Req("GET", "/api/analytics", params=params, parse=lambda r: Analytics.from_dict(r.json())))
 
     # -- upstream and TypeScript-SDK names -------------------------------------------------------
 

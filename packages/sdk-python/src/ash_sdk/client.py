@@ -6,12 +6,13 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
 
 from ._api import Api, Req, _send_body, seg
+from ._upload import check_bundle_limit, check_file_limits, stat_disk_files
 from .errors import AshApiError, AshConnectionError, AshTimeoutError, api_error_from_response
 from .models import Message, Session, SessionEvent
 from .streaming import AshEvent, DoneEvent, SessionStartEvent, aiter_sse_events, iter_sse_events
@@ -98,11 +99,17 @@ class _Common:
         drop_auth = headers.get("authorization") == ""  # an empty value means: send no key
         if drop_auth:
             headers.pop("authorization")
+        if req.timeout is not None and "timeout" not in extra:
+            extra["timeout"] = httpx.Timeout(max(req.timeout, self.timeout))
         r = http.build_request(
             req.method, req.path, params=req.params, json=req.json, content=req.content, headers=headers, **extra
         )
         if drop_auth:
             r.headers.pop("authorization", None)
+        if req.stream is not None:
+            r.stream = req.stream
+            r.headers.pop("transfer-encoding", None)
+            r.headers["content-length"] = str(req.stream.length)
         return r
 
     def _stream_timeout(self) -> httpx.Timeout:
@@ -289,6 +296,44 @@ class AshClient(Api, _Common):
         turn = first.headers.get("x-ash-turn")
         st = _Follow(after, turn if turn and turn != "none" else None)
         yield from self._follow(session_id, first, st, max_reconnects)
+
+    # -- uploads streamed from disk -------------------------------------------------------------
+
+    def upload_session_files_from_disk(
+        self,
+        session_id: str,
+        files: Mapping[str, str | os.PathLike[str]] | list[tuple[str, str | os.PathLike[str]]],
+        *,
+        target_path: str | None = None,
+        limits: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Uploads local files into the workspace (``{workspace path: local path}``), streamed: each
+        file is read in chunks while it is sent, so memory stays small whatever the size. The
+        server's limits (``limits``, else ``GET /health`` ``uploadLimits``) are checked first, so an
+        oversized upload is refused before any byte is sent. Returns ``{"files", "source"}``.
+
+        Raises:
+            AshLocalError: ``payload_too_large`` (nothing sent), ``local_io_error``.
+            The same API errors as :meth:`upload_session_files`.
+        """
+        disk = stat_disk_files(files)
+        check_file_limits(disk, limits if limits is not None else self.health().get("uploadLimits"))
+        return self._run(self._disk_files_req(session_id, disk, target_path))
+
+    def upload_workspace_file(
+        self, session_id: str, local_path: str | os.PathLike[str], *, limits: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Restores a tar.gz bundle from local disk into the workspace, streamed (never read whole
+        into memory); the server's ``bundleBytes`` limit is checked first. Returns
+        ``{"restored", "files", "bytes", "source"}``.
+
+        Raises:
+            AshLocalError: ``payload_too_large`` (nothing sent), ``local_io_error``.
+            BadRequestError: ``invalid_bundle`` (as :meth:`upload_workspace`).
+        """
+        [file] = stat_disk_files([("bundle", local_path)])
+        check_bundle_limit(file, limits if limits is not None else self.health().get("uploadLimits"))
+        return self._run(self._workspace_file_req(session_id, file))
 
     # -- cursor iteration -----------------------------------------------------------------------
 
@@ -498,6 +543,27 @@ class AsyncAshClient(Api, _Common):
             yield ev
 
     stream_session = astream_session
+
+    async def upload_session_files_from_disk(
+        self,
+        session_id: str,
+        files: Mapping[str, str | os.PathLike[str]] | list[tuple[str, str | os.PathLike[str]]],
+        *,
+        target_path: str | None = None,
+        limits: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Async form of :meth:`AshClient.upload_session_files_from_disk` (streamed from disk)."""
+        disk = stat_disk_files(files)
+        check_file_limits(disk, limits if limits is not None else (await self.health()).get("uploadLimits"))
+        return await self._run(self._disk_files_req(session_id, disk, target_path))
+
+    async def upload_workspace_file(
+        self, session_id: str, local_path: str | os.PathLike[str], *, limits: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Async form of :meth:`AshClient.upload_workspace_file` (streamed from disk)."""
+        [file] = stat_disk_files([("bundle", local_path)])
+        check_bundle_limit(file, limits if limits is not None else (await self.health()).get("uploadLimits"))
+        return await self._run(self._workspace_file_req(session_id, file))
 
     async def aiter_messages(self, session_id: str, *, after: int = 0, page_size: int = 100) -> AsyncIterator[Message]:
         """Every message with ``sequence > after``, across pages."""

@@ -217,6 +217,131 @@ class UsageRecord(Model):
 
 
 @dataclass
+class UsageTotals(Model):
+    """Usage totals over a set of ledger records (token counts, calls, turns, compute seconds, USD)."""
+
+    total_input_tokens: int | None = None
+    total_output_tokens: int | None = None
+    total_cache_creation_tokens: int | None = None
+    total_cache_read_tokens: int | None = None
+    total_tool_calls: int | None = None
+    total_messages: int | None = None
+    total_model_calls: int | None = None
+    total_turns: int | None = None
+    total_compute_seconds: float | None = None
+    total_cost_usd: float | None = None
+    total_sdk_cost_usd: float | None = None
+    fallback_priced_calls: int | None = None
+
+
+@dataclass
+class AgentVersion(Model):
+    """A prompt version of an agent; the active one gives new sessions their system prompt."""
+
+    id: str
+    agent_name: str
+    version_number: int
+    name: str
+    system_prompt: str | None = None
+    release_notes: str | None = None
+    is_active: bool = False
+    knowledge_files: list[str] = field(default_factory=list)
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+@dataclass
+class ActivatedVersion(Model):
+    """Answer of ``activate_agent_version``: ``activated`` is always True."""
+
+    activated: bool
+    version_number: int
+
+
+@dataclass
+class ExecResult(Model):
+    """What a command run with ``exec`` did.
+
+    ``exit_code`` is 124 after a timeout (then ``timed_out`` is True) and 128+n after signal n;
+    ``truncated`` says stdout or stderr was cut at the server's limit (1 MiB each);
+    ``duration_ms`` is the command's wall time in milliseconds.
+    """
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    timed_out: bool | None = None
+    truncated: bool | None = None
+    duration_ms: int | None = None
+
+
+@dataclass
+class LogEntry(Model):
+    """One line of a sandbox's output ring: ``level`` is ``stdout``, ``stderr`` or ``system``;
+    ``index`` increases (pass the last one seen as ``after``); ``ts`` is ISO-8601."""
+
+    index: int
+    level: str
+    text: str
+    ts: str | None = None
+
+
+@dataclass
+class SessionLogs(Model):
+    """Answer of ``get_session_logs``: the lines (oldest first) and their ``source`` (``sandbox``)."""
+
+    logs: list[LogEntry]
+    source: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SessionLogs:
+        out = super().from_dict(d)
+        out.logs = [LogEntry.from_dict(x) for x in d.get("logs") or []]
+        return out
+
+
+@dataclass
+class Analytics(Model):
+    """Answer of ``get_analytics``: the tenant's figures in a time range.
+
+    ``agents`` is ``{"total"}``, ``sessions`` ``{"total", "byStatus": {status: count}}``,
+    ``usage`` the :class:`UsageTotals`, ``evals`` ``{"totalRuns", "byStatus"}`` (always zero: Ash has no evals).
+    """
+
+    agents: dict[str, Any]
+    sessions: dict[str, Any]
+    usage: UsageTotals
+    evals: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Analytics:
+        out = super().from_dict(d)
+        out.usage = UsageTotals.from_dict(d.get("usage") or {})
+        return out
+
+    @property
+    def agents_total(self) -> int:
+        return int(self.agents.get("total", 0))
+
+    @property
+    def sessions_total(self) -> int:
+        return int(self.sessions.get("total", 0))
+
+    @property
+    def sessions_by_status(self) -> dict[str, int]:
+        return dict(self.sessions.get("byStatus") or {})
+
+
+@dataclass
+class SessionList:
+    """One page of sessions with the ``total`` matching the filter and ``has_more``."""
+
+    sessions: list[Session]
+    total: int
+    has_more: bool
+
+
+@dataclass
 class Page:
     """One page of a cursor-paginated list, with ``has_more``."""
 
@@ -225,17 +350,25 @@ class Page:
 
 
 __all__ = [
+    "ActivatedVersion",
     "Agent",
+    "AgentVersion",
+    "Analytics",
     "ApiKey",
     "Attachment",
     "CreatedApiKey",
     "Credential",
     "DownloadedAttachment",
+    "ExecResult",
+    "LogEntry",
     "Message",
     "Model",
     "Page",
     "QueueItem",
     "Session",
     "SessionEvent",
+    "SessionList",
+    "SessionLogs",
     "UsageRecord",
+    "UsageTotals",
 ]

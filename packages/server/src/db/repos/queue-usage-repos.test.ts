@@ -202,6 +202,7 @@ describe.each(['sqlite', 'postgres'] as const)('queue and usage repositories on 
       cacheReadTokens: 0,
       toolCalls: 1,
       modelCalls: 2,
+      fallbackModelCalls: 0,
       turns: 1,
       computeSeconds: 1.5,
       costUsd: 0.75,
