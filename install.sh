@@ -4,6 +4,8 @@
 #
 #   ASH_BIN_DIR   where to link `ash` (default: /usr/local/bin when writable, else ~/.local/bin)
 #   npm settings (npm_config_cache, npm_config_prefer_offline, …) apply to the npm step.
+#   better-sqlite3 downloads its prebuilt binary from GitHub or finds it in the npm cache's
+#   _prebuilds/; without either it compiles SQLite from source (10+ minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -55,6 +57,11 @@ while kill -0 "$npm_pid" 2>/dev/null; do
   if kill -0 "$npm_pid" 2>/dev/null; then
     count=$(ls node_modules 2>/dev/null | wc -l)
     phase="downloading and unpacking"
+    # node-gyp configured better-sqlite3 but has not linked it yet: no prebuilt binary was found.
+    if [ -f node_modules/better-sqlite3/build/Makefile ] \
+      && [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]; then
+      phase="compiling better-sqlite3 from source (no prebuilt binary reachable; 10+ min)"
+    fi
     grep -q '^> ash@.* build' "$log" 2>/dev/null && phase="building (tsc)"
     echo "      ${phase}… $(($(date +%s) - started)) s, ${count} packages so far"
   fi

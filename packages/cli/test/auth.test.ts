@@ -208,5 +208,5 @@ describe('first start, keys and credentials from the ash CLI against real server
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^error: credential '.*' does not exist \(invalid_credential\)$/m);
     expect(model.messageRequests(s2)).toHaveLength(before);
-  });
+  }, 180_000);
 });

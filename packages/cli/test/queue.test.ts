@@ -176,7 +176,7 @@ describe('ash queue against real server processes', () => {
     expect(usage.groups.find((g) => g.key === sessionId)!.stats.totalTurns).toBeGreaterThanOrEqual(1);
     const text = await ash(url, 'usage', '--agent', 'hello');
     expect(text.stdout).toMatch(/TOTAL/);
-  });
+  }, 180_000);
 });
 
 describe('queue: two server processes on one Postgres database', () => {

@@ -139,7 +139,7 @@ describe('README quickstart and the ash CLI against a real server process', () =
     const seen = JSON.stringify(model.messageRequests(id).at(-1)!.messages);
     expect(seen).toContain('Remember: cats purr');
     expect(seen).toContain('Noted about cats.');
-  });
+  }, 180_000);
 
   it('surfaces bad input as one clear line and a non-zero exit', async () => {
     expect((await runAsh(['status'], env)).code).toBe(0);

@@ -43,11 +43,8 @@ describe('authentication and API keys', () => {
     t = await startTestServer({ model, env: { ASH_INTERNAL_SECRET: INTERNAL_SECRET } });
   });
   afterAll(async () => {
-    const t0 = Date.now();
     await t?.close();
-    console.log('DBG server closed', Date.now() - t0);
     await model?.close();
-    console.log('DBG model closed', Date.now() - t0);
   });
 
   it('refuses every route without a key, except /health, /openapi.json and /docs', async () => {

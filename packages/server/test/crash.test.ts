@@ -100,7 +100,7 @@ describe('a server killed with SIGKILL', () => {
     const group = `ash-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`;
     for (const ctl of ['pids', 'cpu'])
       expect(existsSync(join('/sys/fs/cgroup', ctl, group)), ctl).toBe(false);
-  });
+  }, 180_000);
 });
 
 describe('isolation that is not available', () => {
@@ -194,5 +194,5 @@ describe('startup checks', () => {
       await model.close();
       removeDir(dataDir);
     }
-  });
+  }, 180_000);
 });

@@ -349,7 +349,7 @@ describe('queue: graceful shutdown', () => {
     expect(after2.error).toMatch(/server stopped during the attempt/);
     await new Promise((r) => setTimeout(r, 500));
     expect(mainRequests(model, 'never survives a stop')).toHaveLength(2);
-  });
+  }, 180_000);
 });
 
 describe('queue: two processors on one Postgres database', () => {
