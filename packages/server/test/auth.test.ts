@@ -34,6 +34,9 @@ function expectUnauthorized(
   expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm="ash"/);
 }
 
+/** The stable code of an error body: problem details' `code`, or `/v1`'s Anthropic envelope's `error.details.error_code`. */
+const errorCode = (body: any): unknown => body?.code ?? body?.error?.details?.error_code;
+
 describe('authentication and API keys', () => {
   let model: ScriptedModel;
   let t: TestServer;
@@ -63,7 +66,7 @@ describe('authentication and API keys', () => {
         continue;
       }
       expect(r.status, `${method} ${path}`).toBe(401);
-      expect(r.body.code).toBe('unauthorized');
+      expect(errorCode(r.body)).toBe('unauthorized');
       expect(r.headers.get('www-authenticate')).toMatch(/^Bearer/);
     }
     expect((await api(t.url, 'GET', '/openapi.json', undefined, noAuth)).status).toBe(200);
@@ -279,7 +282,7 @@ describe('authentication and API keys', () => {
       for (const raw of ['{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}']) {
         const r = await api(t.url, method, fill(path), raw, auth);
         expect(r.status, `${method} ${path} ${raw}`).toBe(400);
-        expect(r.body.code).toBe('invalid_json');
+        expect(errorCode(r.body)).toBe('invalid_json');
       }
       checked++;
     }
