@@ -142,9 +142,13 @@ export class SandboxStartError extends Error {
 }
 
 /**
- * Starts and tracks sandboxes on this host. One per process; the server (and a runner) own one.
+ * Starts sandboxes on this host: prepares the host once (isolation, cgroups, disks, uids) and
+ * makes sandboxes (bridge processes started ahead of time included). It is the factory of the
+ * runner's pool (@ash-ai/runner `SandboxPool`), which is the one registry of live sandboxes,
+ * their capacity, spares and eviction; one per process.
  */
 export class SandboxManager {
+  /** Sandboxes started and still running: only so one id runs once and close() leaves none. */
   private readonly live = new Map<string, Sandbox>();
   private instances = 0;
   private readonly idleBridges: BridgeProcess[] = [];
@@ -272,15 +276,6 @@ export class SandboxManager {
     await cgroups.sweepStale();
     manager.refillIdleBridges();
     return manager;
-  }
-
-  /** Live sandboxes. */
-  all(): Sandbox[] {
-    return [...this.live.values()];
-  }
-
-  get(id: string): Sandbox | undefined {
-    return this.live.get(id);
   }
 
   /**
@@ -639,9 +634,9 @@ export class SandboxManager {
     });
   }
 
-  /** Stops every live sandbox. */
-  async stopAll(): Promise<void> {
-    await Promise.all(this.all().map((s) => s.stop()));
+  /** Stops every sandbox still running (the pool stopped its own before; this is the safety net). */
+  private async stopAll(): Promise<void> {
+    await Promise.all([...this.live.values()].map((s) => s.stop()));
   }
 
   /** Stops everything and removes the runtime directory. */

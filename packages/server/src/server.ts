@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type pino from 'pino';
 import { bridgeEntryPath, resolveClaudeExecutable, resolveLimits, SandboxManager } from '@ash-ai/sandbox';
+import { InProcessRunner } from '@ash-ai/runner';
 import type { Health } from '@ash-ai/shared';
 import { buildApp } from './app.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -188,11 +189,25 @@ async function createLocked(
   });
   let sessions: SessionService | undefined;
   const diskGuard = new DiskGuard(config.dataDir, config.minFreeDiskMb);
+  // The embedded default: this process hosts the sandboxes (one pool, in-process runner).
+  const runner = new InProcessRunner({
+    factory: sandboxes,
+    paths,
+    maxSandboxes: config.maxSandboxes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    startGate: {
+      maxConcurrent: config.maxConcurrentStarts,
+      maxQueued: config.startQueueMax,
+      maxWaitMs: config.startQueueTimeoutMs,
+    },
+    log: logger.child({ component: 'runner' }),
+    onSpareStart: (outcome, seconds) =>
+      telemetry.metrics.sandboxStart.observe({ kind: 'spare', outcome }, seconds),
+  });
   const runtime = new SessionRuntime({
     diskGuard,
     repos,
-    sandboxes,
-    paths,
+    runner,
     agents: store,
     config,
     log: logger,
@@ -346,7 +361,7 @@ async function createLocked(
   await releaseOwned(repos, ownerId, logger, persist);
   await apiKeys.bootstrap(config.dataDir);
   await credentials.selfCheck();
-  runtime.start();
+  runner.start();
   ownership.start();
   // Warm pools, in the background, for the agents used within the idle timeout (not for every
   // agent ever deployed: a spare is a process).
@@ -466,6 +481,7 @@ async function createLocked(
       closed = true;
       processor.stop();
       await runtime.shutdown();
+      await runner.shutdown();
       await processor.drain();
       await usage.settled();
       // Turns have ended, so open streams are closing. A client that stopped reading a response

@@ -309,3 +309,4 @@ export {
   type LogsResponse,
   type UpdateAgentVersionBody,
 } from './rest/compat.js';
+export { AsyncLock } from './async-lock.js';

@@ -6,7 +6,7 @@ import type { AgentRecord, Repos } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
 import type { AgentStore, StagedAgent } from '../storage/agent-store.js';
 import type { AgentArchives } from './agent-files.js';
-import { AsyncLock } from './async-lock.js';
+import { AsyncLock } from '@ash-ai/shared';
 import { redactConfigSecrets } from '../util/redact.js';
 
 export interface AgentServiceDeps {

@@ -13,26 +13,30 @@ import {
 } from '@ash-ai/shared';
 import type { ExecResult, LogEntry, PoolStats } from '@ash-ai/shared';
 import {
-  resolveLimits,
   SandboxStartError,
   type ModelCallObserver,
   type ModelCallUsage,
-  type Sandbox,
-  type SandboxManager,
   type TurnEvent,
 } from '@ash-ai/sandbox';
-import { rm } from 'node:fs/promises';
+import {
+  RunnerCapacityError,
+  RunnerClosedError,
+  type EvictionReason,
+  type ModelCallHooks,
+  type PoolCounters,
+  type RunnerClient,
+  type SandboxSpec,
+  type SandboxStarter,
+  type SandboxTurn,
+  type SlotReservation,
+} from '@ash-ai/runner';
 import type { Config } from '../config.js';
 import type { AgentRecord, Repos, SessionRecord } from '../db/repos/index.js';
 import { AppError, isStorageFull, notFound } from '../errors.js';
 import type { AgentStore } from '../storage/agent-store.js';
-import { AsyncLock } from './async-lock.js';
-import { PoolCounters } from './pool-stats.js';
 import type { CredentialResolver } from './credential-service.js';
 import { resolveSdkOptions } from './session-options.js';
-import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
-import { StartGate, type StartTicket } from './start-gate.js';
 import { TurnLog } from './turn-log.js';
 import type { DiskGuard } from './disk-guard.js';
 import { ownedElsewhere, ownedElsewhereError } from './session-ownership.js';
@@ -45,31 +49,20 @@ const RELEASE_WAIT_MS = 2000;
 /** How long a finished turn stays in memory for late reconnects, ms. */
 const FINISHED_TURN_TTL_MS = 5 * 60_000;
 
+/** What the session engine holds for a session with a sandbox, a start or a turn here. */
 interface LiveSession {
   sessionId: string;
   tenantId: string;
   credentialId: string | null;
-  sandbox: Sandbox | undefined;
-  starting: Promise<Sandbox> | undefined;
   turn: RunningTurn | undefined;
   lastTurn: TurnLog | undefined;
-  /** The prewarm's slot reservation under way (a turn waits for it rather than reserving twice). */
-  reserving: Promise<SlotReservation | undefined> | undefined;
-  /** The start permit, held from the sandbox start until its Claude process is up. */
-  permit: StartTicket | undefined;
   /** Place of this session's sandbox start in the start queue (0: not waiting). */
   queuePosition: number;
   /** A finished turn's slot release still being retried (its end not stored yet: full disk). */
   releasing: Promise<void> | undefined;
-  /** Turns being started (never evicted meanwhile: their sandbox is about to be used). */
-  claiming: number;
 }
 
-/** A reserved sandbox slot: counts as used until released (the started sandbox then counts itself). */
-export interface SlotReservation {
-  /** Idempotent. */
-  release(): void;
-}
+export type { SlotReservation };
 
 interface RunningTurn {
   log: TurnLog;
@@ -86,8 +79,8 @@ interface RunningTurn {
 
 export interface SessionRuntimeDeps {
   repos: Repos;
-  sandboxes: SandboxManager;
-  paths: SessionPaths;
+  /** Where sessions' sandboxes run (the embedded server: an in-process runner). */
+  runner: RunnerClient;
   agents: AgentStore;
   config: Config;
   log: Logger;
@@ -150,97 +143,73 @@ export interface TurnHooks {
   admitModelCall?(session: SessionRecord): Promise<TurnEndError | undefined>;
 }
 
-/** A pre-warmed sandbox waiting for a session: its id is the id the session will get. */
-interface WarmSpare {
-  id: string;
-  tenantId: string;
-  agentName: string;
-  agentVersion: number;
-  sandbox: Sandbox | undefined;
-  ready: Promise<Sandbox | undefined>;
-  createdAt: number;
-  /** The session's metering hooks, bound when a session takes the spare over. */
-  onUsage?: (usage: ModelCallUsage) => void;
-  observe?: () => ModelCallObserver | undefined;
-  admit?: () => Promise<{ status: number; type: string; message: string } | undefined>;
-  /** Set once the spare is being discarded: every discard of it waits for the same one. */
-  discarded?: Promise<void>;
-}
-
-const spareKey = (tenantId: string, agentName: string) => `${tenantId}\u0000${agentName}`;
+/** Pool counters of the runner plus the resume counters the session engine keeps. */
+export type SessionCounters = PoolCounters & { resumeWarmHits: number; resumeColdHits: number };
 
 /**
- * Runs sessions on this server: starts their sandboxes, runs one turn at a time per session,
- * records every event, and stops sandboxes on end, pause and shutdown. HTTP-free: routes call it.
+ * The session engine of this server: runs one turn at a time per session in the session's
+ * sandbox (hosted by a {@link RunnerClient}), records every event, meters model calls, owns the
+ * session's claim and release in the database. HTTP-free: routes call it. The sandbox pool
+ * (capacity, spares, eviction, start queue) is the runner's.
  */
 export class SessionRuntime {
   private readonly live = new Map<string, LiveSession>();
-  private readonly spares = new Map<string, WarmSpare[]>();
-  private readonly replenishing = new Set<string>();
-  private readonly refillAgain = new Map<string, { agent: AgentRecord; count: number }>();
-  /** Per agent: bumped by {@link dropSpares}, so a refill begun before the drop starts nothing after it. */
-  private readonly spareGeneration = new Map<string, number>();
-  private readonly slotLock = new AsyncLock();
-  /** Slots reserved for sandboxes being started (not yet in the manager's list). */
-  private reservedSlots = 0;
-  /** Admission control of sandbox starts (ASH_MAX_CONCURRENT_STARTS). */
-  readonly startGate: StartGate;
   /** Finished turns whose end is not stored yet (given up at shutdown). */
   private readonly unsettled = new Set<TurnLog>();
-  private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  readonly counters = new PoolCounters();
+  private readonly resumes = { warm: 0, cold: 0 };
 
   constructor(private readonly deps: SessionRuntimeDeps) {
-    this.startGate = new StartGate({
-      maxConcurrent: deps.config.maxConcurrentStarts,
-      maxQueued: deps.config.startQueueMax,
-      maxWaitMs: deps.config.startQueueTimeoutMs,
-    });
-  }
-
-  /** Starts the idle sweep (stops sandboxes of sessions idle longer than ASH_IDLE_TIMEOUT_MS). */
-  start(): void {
-    const every = Math.max(250, Math.min(60_000, Math.floor(this.deps.config.idleTimeoutMs / 2)));
-    this.sweepTimer = setInterval(() => void this.sweepIdle().catch(() => undefined), every);
-    this.sweepTimer.unref();
+    deps.runner.listen({ evicted: (sessionId, reason) => this.onEvicted(sessionId, reason) });
   }
 
   /** Sandboxes alive or being started here (sessions and warm spares). */
   get liveSandboxCount(): number {
-    return this.deps.sandboxes.all().length;
+    return this.deps.runner.stats().live;
+  }
+
+  /** The runner's pool counters and the resume counters, for /metrics. */
+  get counters(): Readonly<SessionCounters> {
+    return {
+      ...this.deps.runner.stats().counters,
+      resumeWarmHits: this.resumes.warm,
+      resumeColdHits: this.resumes.cold,
+    };
+  }
+
+  /** Counts a resume: `warm` (its sandbox still ran) or `cold` (a new sandbox). */
+  noteResume(path: 'warm' | 'cold'): void {
+    this.resumes[path]++;
   }
 
   /** Pool figures for /health and /metrics. */
   stats(): PoolStats {
-    const all = this.deps.sandboxes.all();
-    let warm = 0;
-    for (const list of this.spares.values()) warm += list.filter((s) => s.sandbox?.state === 'ready').length;
+    const r = this.deps.runner.stats();
     const running = this.runningTurnCount;
-    const idle = Math.max(0, all.length - running - warm);
+    const idle = Math.max(0, r.live - running - r.warm);
     return {
-      live: all.length,
+      live: r.live,
       running,
       idle,
-      warm,
-      starting: this.reservedSlots,
-      startsRunning: this.startGate.stats.starting,
-      startsQueued: this.startGate.stats.queued,
-      maxCapacity: this.deps.config.maxSandboxes,
-      preWarmHits: this.counters.preWarmHits,
-      resumeWarmHits: this.counters.resumeWarmHits,
-      resumeColdHits: this.counters.resumeColdHits,
-      evictions: this.counters.evictions,
-      total: all.length,
+      warm: r.warm,
+      starting: r.reserved,
+      startsRunning: r.startsRunning,
+      startsQueued: r.startsQueued,
+      maxCapacity: r.maxCapacity,
+      preWarmHits: r.counters.preWarmHits,
+      resumeWarmHits: this.resumes.warm,
+      resumeColdHits: this.resumes.cold,
+      evictions: r.counters.evictions,
+      total: r.live,
       cold: 0,
-      warming: this.reservedSlots,
+      warming: r.reserved,
       waiting: idle,
     };
   }
 
   /** Resident memory of each live sandbox's processes, bytes (cgroup accounting). */
   memoryBySandbox(): Array<{ id: string; bytes: number }> {
-    return this.deps.sandboxes.all().map((s) => ({ id: s.id, bytes: s.memoryBytes() ?? 0 }));
+    return this.deps.runner.memoryBySandbox();
   }
 
   /**
@@ -249,7 +218,11 @@ export class SessionRuntime {
    * @throws AppError 503 `capacity_reached` (with Retry-After) when every sandbox is busy.
    */
   async ensureCapacity(): Promise<void> {
-    (await this.reserveSlot()).release();
+    try {
+      await this.deps.runner.ensureCapacity();
+    } catch (err) {
+      throw asAppError(err);
+    }
   }
 
   /**
@@ -259,58 +232,18 @@ export class SessionRuntime {
    * @throws AppError 503 `capacity_reached` (with Retry-After) when every sandbox is busy.
    */
   async reserveSlot(): Promise<SlotReservation> {
-    return this.slotLock.run(async () => {
-      if (this.usedSlots() >= this.deps.config.maxSandboxes && !(await this.evictOne())) {
-        throw new AppError('capacity_reached', 'every sandbox is busy; retry later', {
-          headers: { 'Retry-After': '5' },
-        });
-      }
-      this.reservedSlots++;
-      let held = true;
-      return {
-        release: () => {
-          if (!held) return;
-          held = false;
-          this.reservedSlots--;
-        },
-      };
-    });
-  }
-
-  private usedSlots(): number {
-    return this.deps.sandboxes.all().length + this.reservedSlots;
-  }
-
-  /** Frees one slot: the oldest warm spare first, else the least recently used idle session. */
-  private async evictOne(): Promise<boolean> {
-    let oldest: WarmSpare | undefined;
-    for (const list of this.spares.values())
-      for (const s of list) if (s.sandbox && (!oldest || s.createdAt < oldest.createdAt)) oldest = s;
-    if (oldest) {
-      await this.discardSpare(oldest);
-      this.counters.evictions++;
-      return true;
+    try {
+      return await this.deps.runner.reserve();
+    } catch (err) {
+      throw asAppError(err);
     }
-    let lru: LiveSession | undefined;
-    for (const l of this.live.values()) {
-      if (l.turn || l.claiming || l.starting || !l.sandbox || l.sandbox.state !== 'ready' || l.sandbox.busy)
-        continue;
-      if (!lru || l.sandbox.lastUsedAt < lru.sandbox!.lastUsedAt) lru = l;
-    }
-    if (!lru) return false;
-    await this.evictSession(lru, 'capacity');
-    return true;
   }
 
-  private async evictSession(l: LiveSession, reason: 'idle' | 'capacity'): Promise<void> {
-    this.counters.evictions++;
-    if (reason === 'idle') this.counters.idleSweeps++;
-    this.deps.log.info(
-      { sessionId: l.sessionId, reason },
-      'stopping an idle session sandbox (session paused)',
-    );
-    await this.stop(l.sessionId, 'evicted');
-    if (!(await this.releaseStopped(l))) return;
+  /** The runner stopped a session's sandbox on its own (idle, capacity): the session is paused. */
+  private async onEvicted(sessionId: string, reason: EvictionReason): Promise<void> {
+    const l = this.live.get(sessionId);
+    this.live.delete(sessionId);
+    if (!l || !(await this.releaseStopped(l))) return;
     await this.deps.onSessionEvicted?.({ id: l.sessionId, tenantId: l.tenantId }, reason);
   }
 
@@ -344,7 +277,8 @@ export class SessionRuntime {
   async stopSessionsUsingCredential(tenantId: string, credentialId: string): Promise<number> {
     let n = 0;
     for (const l of [...this.live.values()]) {
-      if (l.tenantId !== tenantId || l.credentialId !== credentialId || (!l.sandbox && !l.starting)) continue;
+      if (l.tenantId !== tenantId || l.credentialId !== credentialId || !this.deps.runner.hosts(l.sessionId))
+        continue;
       await this.stop(l.sessionId, 'paused because its credential was revoked');
       if (!(await this.releaseStopped(l))) continue;
       await this.deps.onSessionEvicted?.({ id: l.sessionId, tenantId: l.tenantId }, 'credential_revoked');
@@ -353,27 +287,9 @@ export class SessionRuntime {
     return n;
   }
 
-  /** Stops the sandboxes of sessions idle for longer than the idle timeout. */
-  async sweepIdle(now = Date.now()): Promise<number> {
-    let n = 0;
-    // Warm spares nobody took within the idle timeout go too (the agent's next session brings
-    // them back), so agents nobody uses do not hold processes.
-    for (const list of [...this.spares.values()]) {
-      for (const spare of [...list]) {
-        if (spare.sandbox && now - spare.createdAt >= this.deps.config.idleTimeoutMs) {
-          await this.discardSpare(spare);
-          n++;
-        }
-      }
-    }
-    for (const l of [...this.live.values()]) {
-      const sb = l.sandbox;
-      if (l.turn || l.claiming || l.starting || !sb || sb.state !== 'ready' || sb.busy) continue;
-      if (now - sb.lastUsedAt < this.deps.config.idleTimeoutMs) continue;
-      await this.evictSession(l, 'idle');
-      n++;
-    }
-    return n;
+  /** Stops the sandboxes of sessions (and spares) idle for longer than the idle timeout. */
+  sweepIdle(now = Date.now()): Promise<number> {
+    return this.deps.runner.sweepIdle(now);
   }
 
   /**
@@ -383,196 +299,50 @@ export class SessionRuntime {
    */
   async replenishSpares(agent: AgentRecord, count: number): Promise<void> {
     if (this.closed) return;
-    const key = spareKey(agent.tenantId, agent.name);
-    if (this.replenishing.has(key)) {
-      // One refill per agent at a time; the latest request runs when the current one ends.
-      this.refillAgain.set(key, { agent, count });
-      return;
-    }
-    this.replenishing.add(key);
-    try {
-      await this.refill(agent, key, count);
-    } finally {
-      this.replenishing.delete(key);
-    }
-    const again = this.refillAgain.get(key);
-    if (again) {
-      this.refillAgain.delete(key);
-      await this.replenishSpares(again.agent, again.count);
-    }
-  }
-
-  private async refill(agent: AgentRecord, key: string, count: number): Promise<void> {
-    const generation = this.spareGeneration.get(key) ?? 0;
-    const list = this.spares.get(key) ?? [];
-    for (const stale of list.filter((s) => s.agentVersion !== agent.version)) await this.discardSpare(stale);
-    const current = (this.spares.get(key) ?? []).filter((s) => s.agentVersion === agent.version);
-    for (let i = current.length; i < count; i++) {
-      let slot: SlotReservation;
-      try {
-        slot = await this.reserveSlot();
-      } catch {
-        return; // no room: spares are an optimisation
-      }
-      // The agent's spares were dropped meanwhile (delete, env change), or the agent is gone or
-      // redeployed (a delete drops its spares again once the record is gone): start none for it.
-      const dropped = () => this.closed || (this.spareGeneration.get(key) ?? 0) !== generation;
-      if (dropped()) {
-        slot.release();
-        return;
-      }
-      const record = await this.deps.repos.agents.get(agent.tenantId, agent.name);
-      if (!record || record.version !== agent.version || dropped()) {
-        slot.release();
-        return;
-      }
-      this.startSpare(agent, slot);
-    }
+    const { agents, repos, config } = this.deps;
+    await this.deps.runner.replenishSpares(
+      {
+        tenantId: agent.tenantId,
+        name: agent.name,
+        version: agent.version,
+        env: { ...agent.env },
+        limits: limitOverrides(agent),
+        warmOptions: resolveSdkOptions(agent.config, { config: {}, model: null }, {}),
+      },
+      count,
+      {
+        prepareWorkspace: (_id, dir) =>
+          agents.copyToWorkspace(agent.tenantId, agent.name, agent.version, dir),
+        isCurrent: async () =>
+          (await repos.agents.get(agent.tenantId, agent.name))?.version === agent.version,
+        model: { resolveApiKey: () => config.anthropicApiKey },
+      },
+    );
   }
 
   /**
    * Stops every spare of an agent (on delete, and before replacing them) and resolves only once
-   * they are gone, folders included: spares still starting are waited for (their start copies
-   * the agent's folder into the spare's), and no refill begun earlier starts another one. So the
-   * caller may then remove or replace the agent's folders without racing a start.
+   * they are gone, folders included (see {@link RunnerClient.dropSpares}).
    */
-  async dropSpares(tenantId: string, agentName: string): Promise<void> {
-    const key = spareKey(tenantId, agentName);
-    this.spareGeneration.set(key, (this.spareGeneration.get(key) ?? 0) + 1);
-    this.refillAgain.delete(key);
-    await Promise.all([...(this.spares.get(key) ?? [])].map((s) => this.discardSpare(s)));
+  dropSpares(tenantId: string, agentName: string): Promise<void> {
+    return this.deps.runner.dropSpares(tenantId, agentName);
   }
 
   /**
    * Takes a ready spare of this agent version, if any. The caller must create the session with
    * the spare's id and then call {@link adoptSpare}.
    */
-  takeSpare(tenantId: string, agentName: string, agentVersion: number): WarmSpare | undefined {
-    const list = this.spares.get(spareKey(tenantId, agentName));
-    const i =
-      list?.findIndex(
-        (s) => s.agentVersion === agentVersion && s.sandbox?.state === 'ready' && !s.sandbox.busy,
-      ) ?? -1;
-    if (!list || i < 0) {
-      this.counters.preWarmMisses++;
-      return undefined;
-    }
-    const [spare] = list.splice(i, 1);
-    this.counters.preWarmHits++;
-    return spare;
+  takeSpare(tenantId: string, agentName: string, agentVersion: number): { id: string } | undefined {
+    const id = this.deps.runner.takeSpare(tenantId, agentName, agentVersion);
+    return id === undefined ? undefined : { id };
   }
 
-  /** Attaches a taken spare's sandbox to its (now created) session. */
-  adoptSpare(spare: WarmSpare, session: SessionRecord): void {
+  /** Attaches a taken spare's sandbox to its (now created) session: its model calls are the session's. */
+  adoptSpare(spare: { id: string }, session: SessionRecord): void {
     const live = this.entry(session);
-    spare.onUsage = (usage) => this.meterModelCall(live, session, usage);
-    spare.observe = () => this.observeModelCall(live);
-    spare.admit = () => this.admitModelCall(session);
-    live.sandbox = spare.sandbox;
-    spare.sandbox?.onExit(() => {
-      if (live.sandbox === spare.sandbox) live.sandbox = undefined;
-    });
-  }
-
-  private startSpare(agent: AgentRecord, slot: SlotReservation): void {
-    const id = randomUUID();
-    const key = spareKey(agent.tenantId, agent.name);
-    const spare: WarmSpare = {
-      id,
-      tenantId: agent.tenantId,
-      agentName: agent.name,
-      agentVersion: agent.version,
-      sandbox: undefined,
-      ready: Promise.resolve(undefined),
-      createdAt: Date.now(),
-    };
-    const list = this.spares.get(key) ?? [];
-    list.push(spare);
-    this.spares.set(key, list);
-    spare.ready = (async () => {
-      let ticket: StartTicket | undefined;
-      try {
-        const { agents, paths, sandboxes } = this.deps;
-        // A spare boots a Claude process too: it takes its turn at the start gate.
-        ticket = this.startGate.acquire();
-        await ticket.granted;
-        await agents.copyToWorkspace(agent.tenantId, agent.name, agent.version, paths.workspace(id));
-        // Discarded while copying: start no sandbox (the discard removes the folder once this ends).
-        if (!list.includes(spare)) return undefined;
-        const sandbox = await sandboxes.start({
-          id,
-          workspaceDir: paths.workspace(id),
-          claudeConfigDir: paths.claudeConfig(id),
-          env: { ...agent.env },
-          limits: this.limitsFor(agent),
-          resolveApiKey: () => this.deps.config.anthropicApiKey,
-          onUsage: (usage) => spare.onUsage?.(usage),
-          admit: async () => spare.admit?.(),
-          observe: () => spare.observe?.(),
-        });
-        this.counters.sandboxStarts++;
-        this.deps.telemetry?.metrics.sandboxStart.observe(
-          { kind: 'spare', outcome: 'ok' },
-          (Date.now() - spare.createdAt) / 1000,
-        );
-        sandbox.onExit(() => {
-          if (spare.sandbox === sandbox) spare.sandbox = undefined;
-        });
-        // Claimable only once its Claude process is up: that is what makes it warm.
-        const warmed = await sandbox.warm(resolveSdkOptions(agent.config, { config: {}, model: null }, {}), {
-          sessionId: id,
-        });
-        if (!warmed || !list.includes(spare)) {
-          await sandbox.stop();
-          if (!warmed) throw new Error('the Claude process did not start');
-          return undefined;
-        }
-        spare.sandbox = sandbox;
-        // Idle from when it is warm (a start that waited at the start gate is not idle time).
-        spare.createdAt = Date.now();
-        return sandbox;
-      } catch (err) {
-        this.counters.sandboxStartFailures++;
-        this.deps.log.warn({ err: errText(err), agent: agent.name }, 'could not start a warm sandbox');
-        // A discard already under way waits for this start and cleans up after it.
-        if (!spare.discarded) await this.discardSpare(spare, false);
-        return undefined;
-      } finally {
-        ticket?.release();
-        slot.release();
-      }
-    })();
-  }
-
-  /**
-   * Takes a spare out of the pool, stops its sandbox and removes its folder. A spare still
-   * starting is waited for first (`waitForStart`, except from inside its own start), so its
-   * folder is never removed while the start writes into it; discarding a spare twice waits for
-   * the one discard.
-   */
-  private discardSpare(spare: WarmSpare, waitForStart = true): Promise<void> {
-    const key = spareKey(spare.tenantId, spare.agentName);
-    const list = this.spares.get(key);
-    if (list) {
-      const i = list.indexOf(spare);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.spares.delete(key);
-    }
-    spare.discarded ??= (async () => {
-      if (waitForStart) await spare.ready.catch(() => undefined);
-      const sandbox = spare.sandbox;
-      spare.sandbox = undefined;
-      if (sandbox) await sandbox.stop();
-      await rm(this.deps.paths.sessionDir(spare.id), { recursive: true, force: true, maxRetries: 3 });
-    })();
-    return spare.discarded;
-  }
-
-  private limitsFor(agent: AgentRecord | undefined) {
-    const override = agent?.config.limits;
-    return resolveLimits(
-      this.deps.sandboxes.defaultLimits,
-      override && typeof override === 'object' ? (override as Record<string, unknown>) : undefined,
+    this.deps.runner.adoptSpare(
+      spare.id,
+      this.modelHooks(live, session, () => this.deps.config.anthropicApiKey),
     );
   }
 
@@ -595,16 +365,16 @@ export class SessionRuntime {
    */
   async exec(session: SessionRecord, command: string, timeoutMs: number): Promise<ExecResult> {
     if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
-    let sandbox: Sandbox;
     try {
-      sandbox = await this.ensureSandbox(this.entry(session), session);
+      await this.ensureSandbox(this.entry(session), session);
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      const f = describeFailure(err);
-      throw new AppError(f.code, f.message);
+      throw asAppError(err);
     }
     try {
-      return await sandbox.exec(command, { timeoutMs, maxOutputBytes: EXEC_MAX_OUTPUT_BYTES });
+      return await this.deps.runner.exec(session.id, command, {
+        timeoutMs,
+        maxOutputBytes: EXEC_MAX_OUTPUT_BYTES,
+      });
     } catch (err) {
       this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'exec failed');
       throw new AppError('sandbox_unavailable', 'the command could not be started in the sandbox');
@@ -613,11 +383,11 @@ export class SessionRuntime {
 
   /** The session's sandbox output ring after `after` (empty when it has no sandbox here). */
   logs(sessionId: string, after: number): LogEntry[] {
-    return this.live.get(sessionId)?.sandbox?.logs.since(after) ?? [];
+    return this.deps.runner.logs(sessionId, after);
   }
 
   hasLiveSandbox(sessionId: string): boolean {
-    return this.live.get(sessionId)?.sandbox?.state === 'ready';
+    return this.deps.runner.hasLiveSandbox(sessionId);
   }
 
   /**
@@ -626,43 +396,7 @@ export class SessionRuntime {
    */
   prewarm(session: SessionRecord): void {
     if (this.closed) return;
-    const live = this.entry(session);
-    if (live.reserving) return;
-    // A slot for a new start; a live sandbox or a start under way is only warmed.
-    const reserving =
-      live.sandbox?.state === 'ready' || live.starting
-        ? Promise.resolve<SlotReservation | undefined>(undefined)
-        : this.reserveSlot();
-    live.reserving = reserving;
-    const clear = () => {
-      if (live.reserving === reserving) live.reserving = undefined;
-    };
-    void reserving
-      .then(
-        (slot) => {
-          clear();
-          return this.ensureSandbox(live, session, slot);
-        },
-        (err: unknown) => {
-          clear();
-          throw err;
-        },
-      )
-      // A turn that got the sandbox first starts Claude with its own options: no warm-up then.
-      .then(async (sb) =>
-        live.turn ? true : sb.warm(await this.sdkOptions(session, {}), this.conversation(session)),
-      )
-      .catch((err: unknown) =>
-        this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'prewarm failed'),
-      )
-      .finally(() => this.releasePermit(live));
-  }
-
-  /** The Claude process is up (or its start is over): the next queued start may go. */
-  private releasePermit(live: LiveSession): void {
-    const permit = live.permit;
-    live.permit = undefined;
-    permit?.release();
+    this.deps.runner.prewarm(session.id, this.starter(this.entry(session), session));
   }
 
   /** Records a session's place in the start queue and tells its running turn's clients. */
@@ -683,11 +417,11 @@ export class SessionRuntime {
       throw new AppError('session_ended', 'the session has ended; create a new session or fork this one');
     // From here the session's sandbox is about to be used: no eviction may take it meanwhile.
     const known = this.live.get(session.id);
-    if (known) known.claiming++;
+    if (known) this.deps.runner.pin(session.id);
     try {
       return await this.startTurnClaimed(session, body, prompt, known);
     } finally {
-      if (known) known.claiming--;
+      if (known) this.deps.runner.unpin(session.id);
     }
   }
 
@@ -697,16 +431,17 @@ export class SessionRuntime {
     prompt: MessageContent,
     known: LiveSession | undefined,
   ): Promise<TurnLog> {
+    const { runner } = this.deps;
     await this.deps.diskGuard?.assertRoom('a new turn');
     // The last turn's end may still wait for the store (full disk): give it a moment.
     if (known?.releasing)
       await Promise.race([known.releasing, new Promise((r) => setTimeout(r, RELEASE_WAIT_MS).unref())]);
     // A session without a process needs a slot: reserved now (503 before any byte of the stream),
     // unless a start is already under way (the prewarm at creation holds one).
-    if (known?.reserving) await known.reserving.catch(() => undefined);
+    if (known) await runner.awaitPrewarm(session.id);
     let slot: SlotReservation | undefined;
-    if (!this.hasLiveSandbox(session.id) && !known?.starting) {
-      if (!this.startGate.hasRoom())
+    if (!runner.hasLiveSandbox(session.id) && !runner.isStarting(session.id)) {
+      if (!runner.canQueueStart())
         throw new AppError('capacity_reached', 'too many sandboxes are waiting to start; retry later', {
           headers: { 'Retry-After': '5' },
         });
@@ -796,6 +531,8 @@ export class SessionRuntime {
     running.span = span;
     running.tools = new Map();
     live.turn = running;
+    // Never evicted while the turn runs (unpinned when it ended).
+    this.deps.runner.pin(record.id);
     // History keeps the message as sent (attachment references stay references, not their bytes).
     const sent = body.content;
     log.addMessage({
@@ -821,7 +558,7 @@ export class SessionRuntime {
   ): void {
     if (running.log.finished || running.hostEnd) return;
     running.hostEnd = { outcome: 'error', error: failure };
-    void live.sandbox?.abortTurn(running.log.turnId, failure).catch(() => undefined);
+    void this.deps.runner.abortTurn(live.sessionId, running.log.turnId, failure).catch(() => undefined);
   }
 
   /**
@@ -845,12 +582,13 @@ export class SessionRuntime {
     const running = this.live.get(sessionId)?.turn;
     if (!running) return false;
     running.interruptRequested = true;
-    const live = this.live.get(sessionId);
-    live?.sandbox?.interrupt(running.log.turnId);
+    const { runner } = this.deps;
+    runner.interrupt(sessionId, running.log.turnId);
     const timer = setTimeout(() => {
       if (running.log.finished) return;
       running.hostEnd = { outcome: 'interrupted' };
-      void live?.sandbox?.abortTurn(
+      void runner.abortTurn(
+        sessionId,
         running.log.turnId,
         { message: 'interrupted', code: 'turn_interrupted' },
         'interrupted',
@@ -868,6 +606,7 @@ export class SessionRuntime {
   async stop(sessionId: string, reason: string): Promise<void> {
     const live = this.live.get(sessionId);
     if (!live) return;
+    const { runner } = this.deps;
     const running = live.turn;
     if (running) {
       running.interruptRequested = true;
@@ -875,29 +614,24 @@ export class SessionRuntime {
         outcome: 'interrupted',
         error: { message: `the session was ${reason}`, code: 'turn_interrupted' },
       };
-      if (live.sandbox)
-        await live.sandbox.abortTurn(
-          running.log.turnId,
-          { message: `the session was ${reason}`, code: 'turn_interrupted' },
-          'interrupted',
-        );
+      await runner.abortTurn(
+        sessionId,
+        running.log.turnId,
+        { message: `the session was ${reason}`, code: 'turn_interrupted' },
+        'interrupted',
+      );
       await running.ended;
     }
-    if (live.starting) await live.starting.catch(() => undefined);
-    const sandbox = live.sandbox;
-    live.sandbox = undefined;
-    this.releasePermit(live);
-    if (sandbox) await sandbox.stop();
+    await runner.stop(sessionId);
     this.live.delete(sessionId);
   }
 
-  /** Stops everything (server shutdown). */
+  /**
+   * Stops every session here, ending running turns (server shutdown). The runner itself is shut
+   * down by its owner after this.
+   */
   async shutdown(): Promise<void> {
     this.closed = true;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    for (const list of [...this.spares.values()])
-      for (const s of [...list]) await s.ready.catch(() => undefined);
-    for (const list of [...this.spares.values()]) for (const s of [...list]) await this.discardSpare(s);
     await Promise.all([...this.live.keys()].map((id) => this.stop(id, 'shut down').catch(() => undefined)));
     // Turns whose end is not stored yet stay open in the database: the next start closes them.
     for (const log of this.unsettled) log.abandon();
@@ -910,15 +644,10 @@ export class SessionRuntime {
         sessionId: session.id,
         tenantId: session.tenantId,
         credentialId: session.credentialId,
-        sandbox: undefined,
-        starting: undefined,
         turn: undefined,
         lastTurn: undefined,
-        reserving: undefined,
-        permit: undefined,
         queuePosition: 0,
         releasing: undefined,
-        claiming: 0,
       };
       this.live.set(session.id, live);
     }
@@ -926,116 +655,102 @@ export class SessionRuntime {
   }
 
   /**
-   * The session's sandbox: the live one, the start under way, or a new start with `slot` (else a
-   * slot reserved here). A new start waits its turn at the start gate; its permit is held (in
-   * `live.permit`) until the Claude process is up.
+   * The session's sandbox on the runner: the live one, the start under way, or a new start with
+   * `slot` (else a slot reserved by the runner). A new start waits its turn in the runner's start
+   * queue; its permit is held until the Claude process is up.
    */
   private async ensureSandbox(
     live: LiveSession,
     session: SessionRecord,
     slot?: SlotReservation,
-  ): Promise<Sandbox> {
-    if (live.sandbox?.state === 'ready' || live.starting) slot?.release();
-    if (live.sandbox?.state === 'ready') return live.sandbox;
-    if (live.starting) return live.starting;
-    const start = (async () => {
-      const { sandboxes, paths, repos, config } = this.deps;
-      const reservation = slot ?? (await this.reserveSlot());
-      let ticket: StartTicket | undefined;
-      try {
-        ticket = this.startGate.acquire((position) => this.onQueuePosition(live, position));
-        await ticket.granted;
-        // A sandbox runs only on the session's owner: (re)claim it, atomically.
-        const now = Date.now();
-        const owned = await repos.sessions.claimOwnership(
-          session.tenantId,
-          session.id,
-          this.deps.ownerId,
-          new Date(now).toISOString(),
-          new Date(now - config.ownerLeaseMs).toISOString(),
-        );
-        if (!owned) {
-          const current = await repos.sessions.get(session.tenantId, session.id);
-          if (current && ownedElsewhere(current, this.deps.ownerId, config.ownerLeaseMs))
-            throw ownedElsewhereError(current, config.ownerLeaseMs);
-          throw notFound('session_not_found', 'Session', session.id);
-        }
-        const agent = await repos.agents.get(session.tenantId, session.agentName);
-        // The session's credential: an anthropic key stays on the host (model proxy only); other
-        // types become agent-visible variables. Checked again here: a credential deleted or
-        // switched off since the session was created stops the session from starting a sandbox.
-        const credential = session.credentialId
-          ? await this.deps.credentials.resolve(session.tenantId, session.credentialId)
-          : undefined;
-        const env: Record<string, string> = {
-          ...(agent?.env ?? {}),
-          ...(credential?.env ?? {}),
-          ...session.extraEnv,
+  ): Promise<void> {
+    await this.deps.runner.ensureSandbox(session.id, this.starter(live, session), slot);
+  }
+
+  /** The session engine's part of a sandbox start: claim, spec, queue notices, telemetry. */
+  private starter(live: LiveSession, session: SessionRecord): SandboxStarter {
+    const telemetry = this.deps.telemetry;
+    let started: { at: number; span: TraceSpan | undefined } | undefined;
+    return {
+      onQueuePosition: (position) => this.onQueuePosition(live, position),
+      prepare: async () => {
+        const spec = await this.prepareStart(live, session);
+        started = {
+          at: Date.now(),
+          span: telemetry?.tracing.start('ash.sandbox.start', {
+            ...(telemetry.current()?.span ? { parent: telemetry.current()!.span! } : {}),
+            attributes: { 'ash.session_id': session.id },
+          }),
         };
-        const modelKey = credential?.anthropicKey ?? config.anthropicApiKey;
-        const startedAt = Date.now();
-        const telemetry = this.deps.telemetry;
-        const span = telemetry?.tracing.start('ash.sandbox.start', {
-          ...(telemetry.current()?.span ? { parent: telemetry.current()!.span! } : {}),
-          attributes: { 'ash.session_id': session.id },
-        });
-        const sandbox = await sandboxes
-          .start({
-            id: session.id,
-            workspaceDir: paths.workspace(session.id),
-            claudeConfigDir: paths.claudeConfig(session.id),
-            env,
-            limits: this.limitsFor(agent),
-            resolveApiKey: () => modelKey,
-            onUsage: (usage) => this.meterModelCall(live, session, usage),
-            admit: () => this.admitModelCall(session),
-            observe: () => this.observeModelCall(live),
-          })
-          .then(
-            (sb) => {
-              telemetry?.metrics.sandboxStart.observe(
-                { kind: 'session', outcome: 'ok' },
-                (Date.now() - startedAt) / 1000,
-              );
-              span?.end();
-              return sb;
-            },
-            (err: unknown) => {
-              telemetry?.metrics.sandboxStart.observe(
-                { kind: 'session', outcome: 'error' },
-                (Date.now() - startedAt) / 1000,
-              );
-              span?.fail(errText(err));
-              span?.end();
-              throw err;
-            },
-          );
-        this.counters.sandboxStarts++;
-        sandbox.onExit(() => {
-          if (live.sandbox === sandbox) live.sandbox = undefined;
-          if (live.permit === permit) this.releasePermit(live);
-        });
-        live.sandbox = sandbox;
-        const permit = ticket;
-        this.releasePermit(live);
-        live.permit = permit;
-        ticket = undefined;
-        return sandbox;
-      } catch (err) {
-        if (!(err instanceof AppError)) this.counters.sandboxStartFailures++;
-        throw err;
-      } finally {
-        ticket?.release();
+        return spec;
+      },
+      onStarted: (err) => {
         live.queuePosition = 0;
-        reservation.release();
-      }
-    })();
-    live.starting = start;
-    try {
-      return await start;
-    } finally {
-      if (live.starting === start) live.starting = undefined;
+        if (!started) return; // refused before the sandbox start itself
+        const outcome = err === undefined ? 'ok' : 'error';
+        telemetry?.metrics.sandboxStart.observe(
+          { kind: 'session', outcome },
+          (Date.now() - started.at) / 1000,
+        );
+        if (err !== undefined) started.span?.fail(errText(err));
+        started.span?.end();
+      },
+      warmOptions: async () => ({
+        options: await this.sdkOptions(session, {}),
+        conversation: this.conversation(session),
+      }),
+    };
+  }
+
+  /**
+   * Claims the session for this server (a sandbox runs only on the session's owner) and says what
+   * its sandbox starts with: the agent's env and limits, the credential's variables and key.
+   * @throws AppError 409 `session_owned_elsewhere`, 404 `session_not_found`, the credential's errors.
+   */
+  private async prepareStart(live: LiveSession, session: SessionRecord): Promise<SandboxSpec> {
+    const { repos, config } = this.deps;
+    const now = Date.now();
+    const owned = await repos.sessions.claimOwnership(
+      session.tenantId,
+      session.id,
+      this.deps.ownerId,
+      new Date(now).toISOString(),
+      new Date(now - config.ownerLeaseMs).toISOString(),
+    );
+    if (!owned) {
+      const current = await repos.sessions.get(session.tenantId, session.id);
+      if (current && ownedElsewhere(current, this.deps.ownerId, config.ownerLeaseMs))
+        throw ownedElsewhereError(current, config.ownerLeaseMs);
+      throw notFound('session_not_found', 'Session', session.id);
     }
+    const agent = await repos.agents.get(session.tenantId, session.agentName);
+    // The session's credential: an anthropic key stays on the host (model proxy only); other
+    // types become agent-visible variables. Checked again here: a credential deleted or
+    // switched off since the session was created stops the session from starting a sandbox.
+    const credential = session.credentialId
+      ? await this.deps.credentials.resolve(session.tenantId, session.credentialId)
+      : undefined;
+    const env: Record<string, string> = {
+      ...(agent?.env ?? {}),
+      ...(credential?.env ?? {}),
+      ...session.extraEnv,
+    };
+    const modelKey = credential?.anthropicKey ?? config.anthropicApiKey;
+    return { env, limits: limitOverrides(agent), model: this.modelHooks(live, session, () => modelKey) };
+  }
+
+  /** The session's model-call hooks: its key, metering, budgets, traces. */
+  private modelHooks(
+    live: LiveSession,
+    session: SessionRecord,
+    resolveApiKey: () => string | undefined,
+  ): ModelCallHooks {
+    return {
+      resolveApiKey,
+      onUsage: (usage) => this.meterModelCall(live, session, usage),
+      admit: () => this.admitModelCall(session),
+      observe: () => this.observeModelCall(live),
+    };
   }
 
   /**
@@ -1156,9 +871,10 @@ export class SessionRuntime {
       if (!running || running.log.finished || live.turn !== running || running.hostEnd) return;
       running.hostEnd = { outcome: 'error', error };
       const { turnId } = running.log;
-      live.sandbox?.interrupt(turnId);
+      const { runner } = this.deps;
+      runner.interrupt(live.sessionId, turnId);
       const timer = setTimeout(() => {
-        if (!running.log.finished) void live.sandbox?.abortTurn(turnId, error);
+        if (!running.log.finished) void runner.abortTurn(live.sessionId, turnId, error);
       }, this.deps.config.interruptGraceMs);
       void running.ended.then(() => clearTimeout(timer));
     };
@@ -1200,7 +916,8 @@ export class SessionRuntime {
     const startedAt = Date.now();
     let firstEventAt: number | undefined;
     this.deps.log.debug({ sessionId: session.id, turnId: log.turnId }, 'turn started');
-    let measured: { sandbox: Sandbox; cpuBefore: number } | undefined;
+    const { runner } = this.deps;
+    let turn: SandboxTurn | undefined;
     try {
       const refused = await this.deps.hooks?.beforeTurn?.(session, log.turnId);
       if (refused) {
@@ -1208,20 +925,19 @@ export class SessionRuntime {
         return;
       }
       if (live.queuePosition > 0) log.notice(`queued position=${live.queuePosition}`);
-      const sandbox = await this.ensureSandbox(live, session, slot);
+      await this.ensureSandbox(live, session, slot);
       if (log.persistFailure) return; // the user message could not be stored: nothing runs
       if (running.interruptRequested) {
         outcome = 'interrupted';
         return;
       }
-      const cpuBefore = sandbox.cpuSeconds();
-      if (cpuBefore !== undefined) measured = { sandbox, cpuBefore };
-      const events = sandbox.runTurn(
-        log.turnId,
+      const options = await this.sdkOptions(session, body);
+      turn = runner.runTurn(session.id, {
+        turnId: log.turnId,
         prompt,
-        await this.sdkOptions(session, body),
-        this.conversation(session),
-      );
+        options,
+        conversation: this.conversation(session),
+      });
       const arm = () => {
         if (watchdog) clearTimeout(watchdog);
         watchdog = setTimeout(() => {
@@ -1229,18 +945,17 @@ export class SessionRuntime {
             { sessionId: session.id, turnId: log.turnId },
             'turn produced no event in time; ending it',
           );
-          void sandbox.abortTurn(log.turnId, {
+          void runner.abortTurn(session.id, log.turnId, {
             message: `the turn produced no event for ${config.turnIdleTimeoutMs} ms`,
             code: 'turn_timeout',
           });
         }, config.turnIdleTimeoutMs);
       };
       arm();
-      for await (const ev of events) {
+      for await (const ev of turn.events) {
         arm();
         if (firstEventAt === undefined) {
-          firstEventAt = Date.now();
-          this.releasePermit(live); // the Claude process is up
+          firstEventAt = Date.now(); // the Claude process is up (the runner let the next start go)
           this.deps.telemetry?.metrics.timeToFirstEvent.observe((firstEventAt - startedAt) / 1000);
         }
         outcome = this.onBridgeEvent(log, ev, body.includePartialMessages === true, running) ?? outcome;
@@ -1252,7 +967,7 @@ export class SessionRuntime {
     } finally {
       if (watchdog) clearTimeout(watchdog);
       slot?.release();
-      if (live.permit && !live.starting) this.releasePermit(live);
+      if (!runner.isStarting(session.id)) runner.settleStart(session.id);
       if (!log.persistFailure)
         log.emit({ event: 'done', data: { sessionId: session.id, turnId: log.turnId, outcome } });
       const telemetry = this.deps.telemetry;
@@ -1275,13 +990,8 @@ export class SessionRuntime {
       this.endTurnTelemetry(running, outcome, Date.now() - startedAt);
       if (live.turn === running) live.turn = undefined;
       live.lastTurn = log;
-      const cpuAfter = measured?.sandbox.cpuSeconds();
-      this.deps.hooks?.afterTurn?.(
-        session,
-        log,
-        outcome,
-        measured && cpuAfter !== undefined ? Math.max(0, cpuAfter - measured.cpuBefore) : undefined,
-      );
+      runner.unpin(session.id);
+      this.deps.hooks?.afterTurn?.(session, log, outcome, turn?.cpuSeconds());
       this.deps.log.info(
         {
           sessionId: session.id,
@@ -1398,6 +1108,8 @@ const EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
 
 function describeFailure(err: unknown): { code: ErrorCode; message: string } {
   if (err instanceof AppError) return { code: err.code, message: err.detail };
+  if (err instanceof RunnerCapacityError) return { code: 'capacity_reached', message: err.message };
+  if (err instanceof RunnerClosedError) return { code: 'sandbox_unavailable', message: err.message };
   if (isStorageFull(err))
     return { code: 'insufficient_storage', message: "the server's data disk is full; the turn was stopped" };
   if (err instanceof SandboxStartError)
@@ -1407,4 +1119,21 @@ function describeFailure(err: unknown): { code: ErrorCode; message: string } {
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A runner's (or any) error as the AppError the routes answer with (capacity: 503 + Retry-After). */
+function asAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof RunnerCapacityError)
+    return new AppError('capacity_reached', err.message, {
+      headers: { 'Retry-After': String(err.retryAfterSeconds) },
+    });
+  const f = describeFailure(err);
+  return new AppError(f.code, f.message);
+}
+
+/** An agent's `limits` overrides, when it sets any. */
+function limitOverrides(agent: AgentRecord | undefined): Record<string, unknown> | undefined {
+  const override = agent?.config.limits;
+  return override && typeof override === 'object' ? (override as Record<string, unknown>) : undefined;
 }

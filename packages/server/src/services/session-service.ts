@@ -313,7 +313,7 @@ export class SessionService {
     s = await this.deps.ownership.claim(s);
     const { runtime } = this.deps;
     if (runtime.hasLiveSandbox(id)) {
-      runtime.counters.resumeWarmHits++;
+      runtime.noteResume('warm');
       if (s.status === 'active') return sessionToApi(s);
       const warm = (await this.deps.repos.sessions.update(tenantId, id, {
         status: 'active',
@@ -325,7 +325,7 @@ export class SessionService {
     await this.requireAgentFolder(s);
     await this.deps.hooks?.beforeResume?.(s);
     await runtime.ensureCapacity();
-    runtime.counters.resumeColdHits++;
+    runtime.noteResume('cold');
     const updated = (await this.deps.repos.sessions.update(tenantId, id, {
       status: 'active',
       pausedAt: null,

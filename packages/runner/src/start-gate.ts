@@ -1,11 +1,11 @@
-import { AppError } from '../errors.js';
+import { RunnerCapacityError } from './errors.js';
 
 /** A place in the start queue; `position` is 1 for the next to start, 0 once started. */
 export interface StartTicket {
   readonly position: number;
   /** Gives the permit back (or leaves the queue). Idempotent. */
   release(): void;
-  /** Resolves when the permit is granted; rejects with 503 `capacity_reached` after the wait limit. */
+  /** Resolves when the permit is granted; rejects with {@link RunnerCapacityError} after the wait limit. */
   readonly granted: Promise<void>;
 }
 
@@ -43,8 +43,8 @@ export interface StartGateOptions {
  * Admission control for sandbox starts: at most `maxConcurrent` sandboxes boot at once (a Claude
  * process boot takes a core for about a second; many at once on few cores make every one of them
  * slow), the others wait in FIFO order and are told their position as it changes. Bounded: a
- * full queue refuses at once, a wait longer than `maxWaitMs` fails; both with 503
- * `capacity_reached` and `Retry-After`.
+ * full queue refuses at once, a wait longer than `maxWaitMs` fails; both with
+ * {@link RunnerCapacityError} (the server answers 503 `capacity_reached` with `Retry-After`).
  */
 export class StartGate {
   private running = 0;
@@ -65,7 +65,7 @@ export class StartGate {
   /**
    * Asks for a start permit. `onPosition` is called with the queue position (1 = next) whenever it
    * changes, and with 0 when the permit is granted.
-   * @throws AppError 503 `capacity_reached` when the queue is full.
+   * @throws RunnerCapacityError when the queue is full.
    */
   acquire(onPosition?: (position: number) => void): StartTicket {
     const ticket = new Ticket(this);
@@ -125,7 +125,7 @@ export class StartGate {
     }
   }
 
-  private refusal(why: string): AppError {
-    return new AppError('capacity_reached', `${why}; retry later`, { headers: { 'Retry-After': '5' } });
+  private refusal(why: string): RunnerCapacityError {
+    return new RunnerCapacityError(`${why}; retry later`);
   }
 }

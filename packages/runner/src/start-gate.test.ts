@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../errors.js';
+import { RunnerCapacityError } from './errors.js';
 import { StartGate } from './start-gate.js';
 
 describe('StartGate', () => {
@@ -23,7 +23,7 @@ describe('StartGate', () => {
     expect(seen.d).toEqual([2, 1]);
     expect(seen.e).toEqual([3, 2]);
     d.release(); // d leaves the queue: e moves up
-    await expect(d.granted).rejects.toBeInstanceOf(AppError);
+    await expect(d.granted).rejects.toBeInstanceOf(RunnerCapacityError);
     expect(seen.e).toEqual([3, 2, 1]);
     b.release();
     await e.granted;
@@ -36,7 +36,7 @@ describe('StartGate', () => {
     expect(gate.stats).toEqual({ starting: 0, queued: 0 });
   });
 
-  it('refuses beyond the queue bound and fails a wait past maxWaitMs with 503 capacity_reached', async () => {
+  it('refuses beyond the queue bound and fails a wait past maxWaitMs with a capacity refusal', async () => {
     const gate = new StartGate({ maxConcurrent: 1, maxQueued: 1, maxWaitMs: 50 });
     const a = gate.acquire();
     const b = gate.acquire();
@@ -47,11 +47,10 @@ describe('StartGate', () => {
     } catch (err) {
       refused = err;
     }
-    expect(refused).toBeInstanceOf(AppError);
-    expect((refused as AppError).code).toBe('capacity_reached');
-    expect((refused as AppError).extra.headers?.['Retry-After']).toBeTruthy();
+    expect(refused).toBeInstanceOf(RunnerCapacityError);
+    expect((refused as RunnerCapacityError).retryAfterSeconds).toBeGreaterThan(0);
     const err = await b.granted.catch((x: unknown) => x);
-    expect((err as AppError).code).toBe('capacity_reached');
+    expect(err).toBeInstanceOf(RunnerCapacityError);
     expect(gate.stats).toEqual({ starting: 1, queued: 0 });
     b.release(); // after the timeout: no effect on the running count
     expect(gate.stats).toEqual({ starting: 1, queued: 0 });
