@@ -26,7 +26,7 @@ function lint(dir: string, source: string): { code: number; output: string } {
 /**
  * Issue 11: the import direction between packages is a lint rule (biome noRestrictedImports,
  * one override per package): shared ← sandbox ← runner ← server; sdk ← cli; nothing imports the
- * CLI; the server never imports the bridge (it runs as a process).
+ * CLI; neither the server nor the runner imports the bridge (it runs as a process).
  */
 describe('package layering (lint)', () => {
   it.each([
@@ -35,6 +35,10 @@ describe('package layering (lint)', () => {
     ['packages/cli/src', "export const m = () => import('@ash-ai/server');", /only through the SDK/],
     ['packages/sdk/src', "import { SandboxManager } from '@ash-ai/sandbox';", /over HTTP only/],
     ['packages/sandbox/src', "import type { AshServer } from '@ash-ai/server';", /sits below/],
+    ['packages/sandbox/src', "import { InProcessRunner } from '@ash-ai/runner';", /sits below/],
+    ['packages/runner/src', "import type { AshServer } from '@ash-ai/server';", /below the server/],
+    ['packages/runner/src', "export const m = () => import('@ash-ai/bridge');", /below the server/],
+    ['packages/runner/src', "import { main } from '@ash-ai/cli';", /below the server/],
     ['packages/shared/src', "import { AshClient } from '@ash-ai/sdk';", /bottom layer/],
     ['packages/bridge/src', "import { Sandbox } from '@ash-ai/sandbox';", /separate process/],
   ])('refuses a forbidden import in %s: %s', (dir, source, message) => {
@@ -47,6 +51,9 @@ describe('package layering (lint)', () => {
   it('accepts the allowed directions', () => {
     for (const [dir, source] of [
       ['packages/server/src', "export { SandboxManager } from '@ash-ai/sandbox';"],
+      ['packages/server/src', "export { InProcessRunner } from '@ash-ai/runner';"],
+      ['packages/runner/src', "export { SandboxManager } from '@ash-ai/sandbox';"],
+      ['packages/runner/src', "export { AsyncLock } from '@ash-ai/shared';"],
       ['packages/cli/src', "export { AshClient } from '@ash-ai/sdk';"],
       ['packages/sandbox/src', "export { SseDecoder } from '@ash-ai/shared';"],
     ] as const) {
