@@ -1,23 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
-  classifySdkMessage,
   sdkMessageText,
   type BridgeSdkOptions,
   type Conversation,
   type ErrorCode,
   type MessageContent,
   type SendMessageBody,
-  type ErrorData,
   type TurnOutcome,
 } from '@ash-ai/shared';
 import type { ExecResult, LogEntry, PoolStats } from '@ash-ai/shared';
-import {
-  SandboxStartError,
-  type ModelCallObserver,
-  type ModelCallUsage,
-  type TurnEvent,
-} from '@ash-ai/sandbox';
+import { SandboxStartError, type ModelCallUsage } from '@ash-ai/sandbox';
 import {
   RunnerCapacityError,
   RunnerClosedError,
@@ -41,7 +34,9 @@ import { TurnLog } from './turn-log.js';
 import type { DiskGuard } from './disk-guard.js';
 import { ownedElsewhere, ownedElsewhereError } from './session-ownership.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { NOOP_SPAN, type TraceSpan } from '../telemetry/tracing.js';
+import { TurnTelemetry, type TracedTurn } from './turn-telemetry.js';
+import { applyTurnEvent } from './turn-events.js';
+import type { TurnEndError, TurnHooks } from './turn-hooks.js';
 
 /** How long a new turn waits for the previous turn's pending release (full disk), ms. */
 const RELEASE_WAIT_MS = 2000;
@@ -62,19 +57,15 @@ interface LiveSession {
   releasing: Promise<void> | undefined;
 }
 
-export type { SlotReservation };
+export type { SlotReservation, TurnEndError, TurnHooks };
 
-interface RunningTurn {
+interface RunningTurn extends TracedTurn {
   log: TurnLog;
   /** Resolves when the turn has ended and released its slot. */
   ended: Promise<void>;
   interruptRequested: boolean;
   /** Why the host ended the turn, when it did. */
   hostEnd?: { outcome: TurnOutcome; error?: { message: string; code: ErrorCode } };
-  /** The turn's span (a no-op without tracing). */
-  span: TraceSpan;
-  /** Tool calls under way, by tool-use id. */
-  tools: Map<string, { name: string; startedAt: number; span: TraceSpan }>;
 }
 
 export interface SessionRuntimeDeps {
@@ -109,40 +100,6 @@ export interface SessionRuntimeDeps {
   beforeRelease?: (session: { id: string; tenantId: string }) => Promise<void>;
 }
 
-/** An error a hook ends a turn with. */
-export interface TurnEndError {
-  code: ErrorCode;
-  message: string;
-}
-
-/**
- * Hooks into a session's turns (usage ledger, budgets). All optional; none may throw.
- */
-export interface TurnHooks {
-  /** Before a turn runs; an error returned ends the turn at once with that `error` (e.g. a spent budget). */
-  beforeTurn?(session: SessionRecord, turnId: string): Promise<TurnEndError | undefined>;
-  /**
-   * After a turn ended (its events are final). `cpuSeconds`: CPU time (user + system) the
-   * sandbox's processes used while it ran (cgroup accounting), undefined when not measurable.
-   */
-  afterTurn?(
-    session: SessionRecord,
-    log: TurnLog,
-    outcome: TurnOutcome,
-    cpuSeconds: number | undefined,
-  ): void;
-  /**
-   * One model response metered by the session's model proxy. `turnId` is the turn running when it
-   * completed (undefined outside turns); `endTurn` ends that turn with an `error` event.
-   */
-  onModelUsage?(
-    call: { session: SessionRecord; turnId: string | undefined; endTurn: (error: TurnEndError) => void },
-    usage: ModelCallUsage,
-  ): void;
-  /** Before the session's proxy forwards a model call; an error refuses it (the proxy answers 403). */
-  admitModelCall?(session: SessionRecord): Promise<TurnEndError | undefined>;
-}
-
 /** Pool counters of the runner plus the resume counters the session engine keeps. */
 export type SessionCounters = PoolCounters & { resumeWarmHits: number; resumeColdHits: number };
 
@@ -158,8 +115,10 @@ export class SessionRuntime {
   private readonly unsettled = new Set<TurnLog>();
   private closed = false;
   private readonly resumes = { warm: 0, cold: 0 };
+  private readonly traces: TurnTelemetry;
 
   constructor(private readonly deps: SessionRuntimeDeps) {
+    this.traces = new TurnTelemetry(deps.telemetry);
     deps.runner.listen({ evicted: (sessionId, reason) => this.onEvicted(sessionId, reason) });
   }
 
@@ -513,21 +472,8 @@ export class SessionRuntime {
       { onPersistFailure: (failure) => this.endTurnForStorage(live, running, failure) },
     );
     const { log } = running;
-    const telemetry = this.deps.telemetry;
     const scope = { sessionId: record.id, turnId, tenantId: record.tenantId };
-    // A turn is a span of the request that started it (joining the client's trace), or a trace of its own.
-    const parent = telemetry?.current()?.span;
-    const span = telemetry
-      ? telemetry.tracing.start('ash.turn', {
-          ...(parent ? { parent } : {}),
-          attributes: {
-            'ash.session_id': record.id,
-            'ash.turn_id': turnId,
-            'ash.tenant_id': record.tenantId,
-            'ash.agent': record.agentName,
-          },
-        })
-      : NOOP_SPAN;
+    const span = this.traces.turnSpan(record, turnId);
     running.span = span;
     running.tools = new Map();
     live.turn = running;
@@ -543,7 +489,7 @@ export class SessionRuntime {
     });
     log.emit({ event: 'session_start', data: { sessionId: record.id, version: this.deps.version, turnId } });
     const run = () => this.execute(live, running, record, body, prompt, slot).finally(markEnded);
-    void (telemetry ? telemetry.run({ ...scope, span }, run) : run());
+    void this.traces.run(scope, span, run);
     return log;
   }
 
@@ -669,31 +615,17 @@ export class SessionRuntime {
 
   /** The session engine's part of a sandbox start: claim, spec, queue notices, telemetry. */
   private starter(live: LiveSession, session: SessionRecord): SandboxStarter {
-    const telemetry = this.deps.telemetry;
-    let started: { at: number; span: TraceSpan | undefined } | undefined;
+    let started: { end(err: unknown): void } | undefined;
     return {
       onQueuePosition: (position) => this.onQueuePosition(live, position),
       prepare: async () => {
         const spec = await this.prepareStart(live, session);
-        started = {
-          at: Date.now(),
-          span: telemetry?.tracing.start('ash.sandbox.start', {
-            ...(telemetry.current()?.span ? { parent: telemetry.current()!.span! } : {}),
-            attributes: { 'ash.session_id': session.id },
-          }),
-        };
+        started = this.traces.sandboxStart(session.id);
         return spec;
       },
       onStarted: (err) => {
         live.queuePosition = 0;
-        if (!started) return; // refused before the sandbox start itself
-        const outcome = err === undefined ? 'ok' : 'error';
-        telemetry?.metrics.sandboxStart.observe(
-          { kind: 'session', outcome },
-          (Date.now() - started.at) / 1000,
-        );
-        if (err !== undefined) started.span?.fail(errText(err));
-        started.span?.end();
+        started?.end(err); // none when refused before the sandbox start itself
       },
       warmOptions: async () => ({
         options: await this.sdkOptions(session, {}),
@@ -749,7 +681,7 @@ export class SessionRuntime {
       resolveApiKey,
       onUsage: (usage) => this.meterModelCall(live, session, usage),
       admit: () => this.admitModelCall(session),
-      observe: () => this.observeModelCall(live),
+      observe: () => this.traces.modelCall(live.sessionId, live.turn),
     };
   }
 
@@ -815,49 +747,6 @@ export class SessionRuntime {
   ): Promise<{ status: number; type: string; message: string } | undefined> {
     const refused = await this.deps.hooks?.admitModelCall?.(session);
     return refused && { status: 403, type: 'permission_error', message: refused.message };
-  }
-
-  /**
-   * Watches one model call of the session's proxy: a client span under the running turn (its
-   * W3C `traceparent` goes upstream with the request) and the model request metrics.
-   */
-  private observeModelCall(live: LiveSession): ModelCallObserver | undefined {
-    const telemetry = this.deps.telemetry;
-    if (!telemetry) return undefined;
-    const running = live.turn;
-    const span = telemetry.tracing.start('ash.model.request', {
-      kind: 'client',
-      ...(running ? { parent: running.span } : {}),
-      attributes: {
-        'gen_ai.operation.name': 'chat',
-        'gen_ai.system': 'anthropic',
-        'ash.session_id': live.sessionId,
-        'ash.turn_id': running?.log.turnId,
-      },
-    });
-    const traceparent = span.traceparent();
-    return {
-      ...(traceparent ? { headers: { traceparent } } : {}),
-      end: (o) => {
-        const model = o.model ?? 'unknown';
-        const { metrics } = telemetry;
-        metrics.modelRequestDuration.observe({ model, status: String(o.status) }, o.durationMs / 1000);
-        if (o.timeToFirstTokenMs !== undefined)
-          metrics.timeToFirstToken.observe({ model }, o.timeToFirstTokenMs / 1000);
-        span.set({
-          'gen_ai.request.model': o.model,
-          'gen_ai.response.id': o.usage?.messageId,
-          'gen_ai.usage.input_tokens': o.usage?.inputTokens,
-          'gen_ai.usage.output_tokens': o.usage?.outputTokens,
-          'gen_ai.usage.cache_creation_input_tokens': o.usage?.cacheCreationInputTokens,
-          'gen_ai.usage.cache_read_input_tokens': o.usage?.cacheReadInputTokens,
-          'ash.model.time_to_first_token_ms': o.timeToFirstTokenMs,
-          'http.response.status_code': o.status,
-        });
-        if (o.status === 0 || o.status >= 400) span.fail(`model API status ${o.status}`);
-        span.end();
-      },
-    };
   }
 
   /** Hands a metered model call to the usage hook, with a way to end the running turn (budgets). */
@@ -956,9 +845,14 @@ export class SessionRuntime {
         arm();
         if (firstEventAt === undefined) {
           firstEventAt = Date.now(); // the Claude process is up (the runner let the next start go)
-          this.deps.telemetry?.metrics.timeToFirstEvent.observe((firstEventAt - startedAt) / 1000);
+          this.traces.firstEvent((firstEventAt - startedAt) / 1000);
         }
-        outcome = this.onBridgeEvent(log, ev, body.includePartialMessages === true, running) ?? outcome;
+        outcome =
+          applyTurnEvent(log, ev, running, {
+            includePartialMessages: body.includePartialMessages === true,
+            scrub: (text) => this.deps.scrubber.scrub(text),
+            onTool: (se) => this.traces.tool(running, se),
+          }) ?? outcome;
       }
     } catch (err) {
       const { code, message } = describeFailure(err);
@@ -970,11 +864,7 @@ export class SessionRuntime {
       if (!runner.isStarting(session.id)) runner.settleStart(session.id);
       if (!log.persistFailure)
         log.emit({ event: 'done', data: { sessionId: session.id, turnId: log.turnId, outcome } });
-      const telemetry = this.deps.telemetry;
-      const persist = telemetry?.tracing.start('ash.persist', {
-        parent: running.span,
-        attributes: { 'ash.events': log.events.length },
-      });
+      const persist = this.traces.persistSpan(running);
       await log.flush();
       const failure = log.persistFailure;
       if (failure) {
@@ -987,7 +877,7 @@ export class SessionRuntime {
       log.finish();
       await this.releaseWhenStored(live, session, log);
       persist?.end();
-      this.endTurnTelemetry(running, outcome, Date.now() - startedAt);
+      this.traces.endTurn(running, outcome, Date.now() - startedAt);
       if (live.turn === running) live.turn = undefined;
       live.lastTurn = log;
       runner.unpin(session.id);
@@ -1004,102 +894,6 @@ export class SessionRuntime {
         'turn finished',
       );
     }
-  }
-
-  /** A tool call's span and duration: from its `tool_use` to its `tool_result`. */
-  private traceTool(
-    running: RunningTurn,
-    se:
-      | { event: 'tool_use'; data: { id: string; name: string } }
-      | { event: 'tool_result'; data: { tool_use_id: string; is_error: boolean } },
-  ): void {
-    const telemetry = this.deps.telemetry;
-    if (!telemetry) return;
-    if (se.event === 'tool_use') {
-      const span = telemetry.tracing.start('ash.tool', {
-        parent: running.span,
-        attributes: { 'gen_ai.tool.name': se.data.name, 'gen_ai.tool.call.id': se.data.id },
-      });
-      running.tools.set(se.data.id, { name: se.data.name, startedAt: Date.now(), span });
-      return;
-    }
-    const tool = running.tools.get(se.data.tool_use_id);
-    if (!tool) return;
-    running.tools.delete(se.data.tool_use_id);
-    const status = se.data.is_error ? 'error' : 'ok';
-    telemetry.metrics.toolDuration.observe({ tool: tool.name, status }, (Date.now() - tool.startedAt) / 1000);
-    tool.span.set({ 'ash.tool.status': status, 'ash.tool.duration_ms': Date.now() - tool.startedAt });
-    if (se.data.is_error) tool.span.fail('the tool returned an error');
-    tool.span.end();
-  }
-
-  /** Ends the turn's span (and its unfinished tool spans) and records the turn metrics. */
-  private endTurnTelemetry(running: RunningTurn, outcome: TurnOutcome, durationMs: number): void {
-    const telemetry = this.deps.telemetry;
-    if (!telemetry) return;
-    for (const tool of running.tools.values()) {
-      tool.span.set({ 'ash.tool.status': 'unfinished' });
-      tool.span.end();
-    }
-    running.tools.clear();
-    const { metrics } = telemetry;
-    metrics.turns.inc({ outcome });
-    metrics.turnDuration.observe({ outcome }, durationMs / 1000);
-    for (const ev of running.log.events)
-      if (ev.event === 'error') metrics.errors.inc({ code: ev.data.code ?? 'unknown', source: 'turn' });
-    running.span.set({ 'ash.outcome': outcome, 'ash.events': running.log.events.length });
-    if (outcome === 'error') running.span.fail('the turn ended with an error');
-    running.span.end();
-  }
-
-  /** Handles one bridge event of a turn; returns the outcome when the turn ended. */
-  private onBridgeEvent(
-    log: TurnLog,
-    ev: TurnEvent,
-    includePartial: boolean,
-    running: RunningTurn,
-  ): TurnOutcome | undefined {
-    if (ev.ev === 'message') {
-      const msg = ev.data;
-      for (const se of classifySdkMessage(msg, { includePartialMessages: includePartial })) {
-        log.emit(se);
-        if (se.event === 'tool_use' || se.event === 'tool_result') this.traceTool(running, se);
-      }
-      const type = msg.type;
-      if (type === 'assistant' || type === 'user' || type === 'result') {
-        log.addMessage({
-          role: type === 'user' ? 'user' : 'assistant',
-          type: String(type),
-          content: msg,
-          text: sdkMessageText(msg),
-        });
-      }
-      return undefined;
-    }
-    let outcome = ev.outcome;
-    if (running.interruptRequested && outcome !== 'completed') outcome = 'interrupted';
-    const hostError =
-      running.hostEnd?.outcome === 'error' && outcome !== 'completed' && running.hostEnd.error;
-    if (hostError) {
-      // Ended by a hook (a budget reached): its error, not the interrupt it used.
-      log.emit({ event: 'error', data: { error: hostError.message, code: hostError.code } });
-      return 'error';
-    }
-    if (outcome === 'error' && ev.error) {
-      const data: ErrorData = {
-        error: this.deps.scrubber.scrub(ev.error.message),
-        code: ev.error.code,
-      };
-      if (ev.error.limit) data.limit = ev.error.limit;
-      log.emit({ event: 'error', data });
-    } else if (outcome === 'interrupted' && running.hostEnd?.error) {
-      // Ended by the host (session ended/paused mid-turn): say why.
-      log.emit({
-        event: 'error',
-        data: { error: running.hostEnd.error.message, code: running.hostEnd.error.code },
-      });
-    }
-    return outcome;
   }
 }
 

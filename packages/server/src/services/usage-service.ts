@@ -14,7 +14,7 @@ import {
 } from '@ash-ai/shared';
 import type { Repos, SessionRecord, UsageFilter, UsageRow, UsageSums } from '../db/repos/index.js';
 import { invalidField } from '../errors.js';
-import type { TurnEndError, TurnHooks } from './session-runtime.js';
+import type { TurnEndError, TurnHooks } from './turn-hooks.js';
 import type { TurnLog } from './turn-log.js';
 import type { Pricing } from './usage-prices.js';
 import type { ServerMetrics } from '../telemetry/metrics.js';
