@@ -90,7 +90,10 @@ interface WarmSpare<S extends PoolSandbox> {
   tenantId: string;
   agentName: string;
   agentVersion: number;
+  /** Set once its Claude process is up (warm): only then can a session take it. */
   sandbox: S | undefined;
+  /** The sandbox while its Claude process starts (live, counted, not yet takeable). */
+  booting?: S;
   ready: Promise<S | undefined>;
   createdAt: number;
   /** The session's model-call hooks, bound when a session takes the spare over. */
@@ -130,7 +133,11 @@ export class SandboxPool<S extends PoolSandbox> {
   all(): S[] {
     const out: S[] = [];
     for (const e of this.live.values()) if (e.sandbox) out.push(e.sandbox);
-    for (const list of this.spares.values()) for (const s of list) if (s.sandbox) out.push(s.sandbox);
+    for (const list of this.spares.values())
+      for (const s of list) {
+        const sb = s.sandbox ?? s.booting;
+        if (sb) out.push(sb);
+      }
     for (const s of this.taken.values()) if (s.sandbox) out.push(s.sandbox);
     return out;
   }
@@ -563,8 +570,10 @@ export class SandboxPool<S extends PoolSandbox> {
         });
         this.counters.sandboxStarts++;
         this.opts.onSpareStart?.('ok', (Date.now() - spare.createdAt) / 1000);
+        spare.booting = sandbox;
         sandbox.onExit(() => {
           if (spare.sandbox === sandbox) spare.sandbox = undefined;
+          if (spare.booting === sandbox) spare.booting = undefined;
         });
         // Claimable only once its Claude process is up: that is what makes it warm.
         const warmed = await sandbox.warm(agent.warmOptions, { sessionId: id });
@@ -574,6 +583,7 @@ export class SandboxPool<S extends PoolSandbox> {
           return undefined;
         }
         spare.sandbox = sandbox;
+        spare.booting = undefined;
         // Idle from when it is warm (a start that waited at the start gate is not idle time).
         spare.createdAt = Date.now();
         return sandbox;
@@ -606,8 +616,9 @@ export class SandboxPool<S extends PoolSandbox> {
     }
     spare.discarded ??= (async () => {
       if (waitForStart) await spare.ready.catch(() => undefined);
-      const sandbox = spare.sandbox;
+      const sandbox = spare.sandbox ?? spare.booting;
       spare.sandbox = undefined;
+      spare.booting = undefined;
       if (sandbox) await sandbox.stop();
       await rm(this.opts.paths.sessionDir(spare.id), { recursive: true, force: true, maxRetries: 3 });
     })();

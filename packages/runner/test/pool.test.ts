@@ -37,9 +37,11 @@ class TestSandbox implements PoolSandbox {
     readonly id: string,
     readonly spec: StartSandboxSpec,
     private readonly warmResult: boolean,
+    private readonly warmHold?: Promise<void>,
   ) {}
   async warm(options: unknown): Promise<boolean> {
     this.warmed.push(options);
+    await this.warmHold;
     return this.warmResult;
   }
   async stop(): Promise<void> {
@@ -63,13 +65,15 @@ class TestFactory implements SandboxFactory<TestSandbox> {
   warmResult = true;
   failNext = false;
   hold: Promise<void> | undefined;
+  /** Holds every Claude process start (warm) open while set. */
+  warmHold: Promise<void> | undefined;
   async start(spec: StartSandboxSpec): Promise<TestSandbox> {
     if (this.hold) await this.hold;
     if (this.failNext) {
       this.failNext = false;
       throw new Error('could not start');
     }
-    const sb = new TestSandbox(spec.id, spec, this.warmResult);
+    const sb = new TestSandbox(spec.id, spec, this.warmResult, this.warmHold);
     this.started.push(sb);
     return sb;
   }
@@ -329,6 +333,21 @@ describe('SandboxPool warm spares', () => {
     await p.replenishSpares(agent(3), 1, source({ isCurrent: async () => false }));
     expect(factory.live()).toHaveLength(0);
     expect(p.usedSlots).toBe(0);
+  });
+
+  it('counts a spare whose Claude process is still starting, but lets no session take it yet', async () => {
+    const p = pool({ max: 2 });
+    let warmed!: () => void;
+    factory.warmHold = new Promise<void>((r) => (warmed = r));
+    await p.replenishSpares(agent(), 1, source());
+    await waitFor(() => factory.started.length === 1);
+    expect(p.all()).toHaveLength(1);
+    expect(p.warmCount).toBe(0);
+    expect(p.takeSpare('t1', 'helper', 1)).toBeUndefined();
+    warmed();
+    await waitFor(() => p.warmCount === 1);
+    expect(p.all()).toHaveLength(1);
+    expect(p.usedSlots).toBe(1);
   });
 
   it('discards a spare whose Claude process does not come up', async () => {
