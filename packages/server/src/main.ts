@@ -6,7 +6,7 @@
  * ASH_DATA_DIR/ash.db) and prints the report as JSON (what `ash credentials rotate-key` runs: the
  * CLI never loads the server's code, and the keys travel in the environment, not in arguments).
  */
-import { rotateCredentialKeyInDatabase } from './services/credential-rotation.js';
+import { rotateCredentialKeyInDatabase } from './services/auth/credential-rotation.js';
 import { runServer, startupErrorMessage } from './run.js';
 
 async function rotateCredentialKey(env: NodeJS.ProcessEnv): Promise<void> {

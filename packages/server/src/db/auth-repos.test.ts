@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { createTestPostgresDatabase, type TestDatabase } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rotateCredentialKey } from '../services/credential-rotation.js';
-import { CredentialCipher, credentialAad } from '../services/credential-crypto.js';
+import { rotateCredentialKey } from '../services/auth/credential-rotation.js';
+import { CredentialCipher, credentialAad } from '../services/auth/credential-crypto.js';
 import { openDatabase, type AshDatabase } from './client.js';
 import { createRepos, type Repos } from './repos/index.js';
 

@@ -9,9 +9,9 @@ import type {
   SessionRecord,
 } from '../db/repos/index.js';
 import { AppError, notFound } from '../errors.js';
-import type { AgentService } from '../services/agent-service.js';
-import type { SessionRuntime } from '../services/session-runtime.js';
-import type { SessionService } from '../services/session-service.js';
+import type { AgentService } from '../services/agents/agent-service.js';
+import type { SessionRuntime } from '../services/sessions/session-runtime.js';
+import type { SessionService } from '../services/sessions/session-service.js';
 import {
   type EngineEvent,
   EventTranslator,

@@ -5,7 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { isManagedAgentsPath } from './error-handler.js';
-import { parseAuthorization, type ApiKeyService } from '../services/api-key-service.js';
+import { parseAuthorization, type ApiKeyService } from '../services/auth/api-key-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

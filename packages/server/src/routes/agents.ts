@@ -8,7 +8,7 @@ import {
   OkSchema,
   UpdateAgentBodySchema,
 } from '@ash-ai/shared';
-import type { AgentService } from '../services/agent-service.js';
+import type { AgentService } from '../services/agents/agent-service.js';
 import { errorResponses } from './common.js';
 
 /** Agent routes: deploy, list, get, update, delete. */

@@ -6,7 +6,7 @@ import {
   CreatedApiKeyResponseSchema,
   OkSchema,
 } from '@ash-ai/shared';
-import type { ApiKeyService } from '../services/api-key-service.js';
+import type { ApiKeyService } from '../services/auth/api-key-service.js';
 import { errorResponses } from './common.js';
 
 /** Small bodies only: a label. */

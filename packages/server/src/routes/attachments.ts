@@ -7,7 +7,7 @@ import {
   CreateAttachmentBodySchema,
   SessionIdParamsSchema,
 } from '@ash-ai/shared';
-import type { AttachmentService } from '../services/attachment-service.js';
+import type { AttachmentService } from '../services/files/attachment-service.js';
 import { contentDisposition } from '../util/content-disposition.js';
 import { errorResponses } from './common.js';
 

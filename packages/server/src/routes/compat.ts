@@ -13,7 +13,7 @@ import {
   CreateAgentVersionBodySchema,
   UpdateAgentVersionBodySchema,
 } from '@ash-ai/shared';
-import type { CompatService } from '../services/compat-service.js';
+import type { CompatService } from '../services/agents/compat-service.js';
 import { errorResponses } from './common.js';
 
 /** The config body: the config object itself, or `{config: {...}}` (both forms are sent by clients). */

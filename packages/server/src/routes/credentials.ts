@@ -7,7 +7,7 @@ import {
   OkSchema,
   UpdateCredentialBodySchema,
 } from '@ash-ai/shared';
-import type { CredentialService } from '../services/credential-service.js';
+import type { CredentialService } from '../services/auth/credential-service.js';
 import { errorResponses } from './common.js';
 
 /** A key (bedrock JSON included) fits in 16 KiB; the body limit leaves room for JSON around it. */

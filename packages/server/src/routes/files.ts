@@ -16,8 +16,8 @@ import {
   SessionUploadResponseSchema,
   UploadFilesBodySchema,
 } from '@ash-ai/shared';
-import type { AgentFiles } from '../services/agent-files.js';
-import type { SessionFiles } from '../services/session-files.js';
+import type { AgentFiles } from '../services/agents/agent-files.js';
+import type { SessionFiles } from '../services/files/session-files.js';
 import { contentDisposition } from '../util/content-disposition.js';
 import { errorResponses } from './common.js';
 

@@ -8,8 +8,8 @@ import {
   RunnerHeartbeatBodySchema,
   RunnerListResponseSchema,
 } from '@ash-ai/shared';
-import type { ApiKeyService } from '../services/api-key-service.js';
-import type { RunnerService } from '../services/runner-service.js';
+import type { ApiKeyService } from '../services/auth/api-key-service.js';
+import type { RunnerService } from '../services/runners/runner-registry.js';
 import { errorResponses } from './common.js';
 
 const BODY_LIMIT = 16 * 1024;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
-import type { SessionRuntime } from '../services/session-runtime.js';
+import type { SessionRuntime } from '../services/sessions/session-runtime.js';
 import type { ServerMetrics } from '../telemetry/metrics.js';
 
 /**

@@ -7,7 +7,7 @@ import {
   QueueListResponseSchema,
   QueueStatsResponseSchema,
 } from '@ash-ai/shared';
-import type { QueueService } from '../services/queue-service.js';
+import type { QueueService } from '../services/queue/queue-service.js';
 import { errorResponses } from './common.js';
 
 /** Queue routes: background prompts run as turns, with retries. */

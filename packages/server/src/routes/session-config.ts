@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { SessionIdParamsSchema, SessionResponseSchema, UpdateSessionConfigBodySchema } from '@ash-ai/shared';
-import type { SessionConfigService } from '../services/session-config.js';
+import type { SessionConfigService } from '../services/sessions/session-config.js';
 import { errorResponses } from './common.js';
 
 /** `PATCH /api/sessions/:id/config`. */

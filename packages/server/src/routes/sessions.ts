@@ -17,8 +17,8 @@ import {
   SessionResponseSchema,
   STREAM_EVENT_NAMES,
 } from '@ash-ai/shared';
-import type { SessionRuntime } from '../services/session-runtime.js';
-import { isUpstreamPythonClient, type SessionService } from '../services/session-service.js';
+import type { SessionRuntime } from '../services/sessions/session-runtime.js';
+import { isUpstreamPythonClient, type SessionService } from '../services/sessions/session-service.js';
 import { sendSse } from '../sse/sse-stream.js';
 import { errorResponses } from './common.js';
 

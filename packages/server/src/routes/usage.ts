@@ -7,7 +7,7 @@ import {
   UsageStatsQuerySchema,
   UsageStatsResponseSchema,
 } from '@ash-ai/shared';
-import type { UsageService } from '../services/usage-service.js';
+import type { UsageService } from '../services/usage/usage-service.js';
 import { errorResponses } from './common.js';
 
 /** Usage ledger routes: records, stats, the tenant budget. */

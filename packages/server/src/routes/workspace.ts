@@ -9,8 +9,8 @@ import {
 } from '@ash-ai/shared';
 import { AppError, notFound } from '../errors.js';
 import type { Repos } from '../db/repos/index.js';
-import type { SessionFiles } from '../services/session-files.js';
-import type { WorkspaceSnapshots } from '../services/workspace-snapshots.js';
+import type { SessionFiles } from '../services/files/session-files.js';
+import type { WorkspaceSnapshots } from '../services/files/workspace-snapshots.js';
 import { decodeBase64Strict } from '../util/base64.js';
 import { contentDisposition } from '../util/content-disposition.js';
 import { errorResponses } from './common.js';

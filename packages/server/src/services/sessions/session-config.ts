@@ -1,6 +1,6 @@
 import type { Session, UpdateSessionConfigBody } from '@ash-ai/shared';
-import type { Repos } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
+import type { Repos } from '../../db/repos/index.js';
+import { AppError, notFound } from '../../errors.js';
 import { applyConfigPatch, resolveSdkOptions, validateSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import { sessionToApi } from './session-service.js';

@@ -2,12 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Attachment, ContentBlock, CreateAttachmentBody, MessageContent } from '@ash-ai/shared';
-import type { AttachmentRecord, Repos, SessionRecord } from '../db/repos/index.js';
-import { AppError, invalidField, notFound } from '../errors.js';
-import { ConfinementError } from '../storage/confined-dir.js';
-import { storageKeys } from '../storage/keys.js';
-import { type ObjectStore, readAll } from '../storage/object-store.js';
-import { decodeBase64Strict } from '../util/base64.js';
+import type { AttachmentRecord, Repos, SessionRecord } from '../../db/repos/index.js';
+import { AppError, invalidField, notFound } from '../../errors.js';
+import { ConfinementError } from '../../storage/confined-dir.js';
+import { storageKeys } from '../../storage/keys.js';
+import { type ObjectStore, readAll } from '../../storage/object-store.js';
+import { decodeBase64Strict } from '../../util/base64.js';
 import { toAppError } from './file-errors.js';
 import { allocationFor, mimeFor, type OpenWorkspace, type SessionFiles } from './session-files.js';
 

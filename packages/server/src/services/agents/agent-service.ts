@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import type { Agent, DeployAgentBody, UpdateAgentBody } from '@ash-ai/shared';
-import type { AgentRecord, Repos } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
-import type { AgentStore, StagedAgent } from '../storage/agent-store.js';
+import type { AgentRecord, Repos } from '../../db/repos/index.js';
+import { AppError, notFound } from '../../errors.js';
+import type { AgentStore, StagedAgent } from '../../storage/agent-store.js';
 import type { AgentArchives } from './agent-files.js';
 import { AsyncLock } from '@ash-ai/shared';
-import { redactConfigSecrets } from '../util/redact.js';
+import { redactConfigSecrets } from '../../util/redact.js';
 
 export interface AgentServiceDeps {
   repos: Repos;

@@ -1,6 +1,6 @@
 import type { ErrorCode, TurnOutcome } from '@ash-ai/shared';
 import type { ModelCallUsage } from '@ash-ai/sandbox';
-import type { SessionRecord } from '../db/repos/index.js';
+import type { SessionRecord } from '../../db/repos/index.js';
 import type { TurnLog } from './turn-log.js';
 
 /** An error a hook ends a turn with. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BusyPolicy, ErrorCode, MessageContent, SendMessageBody, StreamEvent } from '@ash-ai/shared';
-import type { Repos, SessionRecord } from '../db/repos/index.js';
-import { AppError } from '../errors.js';
+import type { Repos, SessionRecord } from '../../db/repos/index.js';
+import { AppError } from '../../errors.js';
 import type { SessionRuntime } from './session-runtime.js';
 import { validateSdkOptions } from './session-options.js';
 import type { SseComment, TurnLog } from './turn-log.js';

@@ -16,13 +16,13 @@ import type {
   SessionEvent,
   StreamEvent,
 } from '@ash-ai/shared';
-import type { AgentRecord, EventRecord, MessageRecord, Repos, SessionRecord } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
-import { monotonicIso } from '../util/clock.js';
-import { redactConfigSecrets } from '../util/redact.js';
-import type { AgentStore } from '../storage/agent-store.js';
-import type { CredentialResolver } from './credential-service.js';
-import type { TurnScheduler, TurnStream } from './busy-policy.js';
+import type { AgentRecord, EventRecord, MessageRecord, Repos, SessionRecord } from '../../db/repos/index.js';
+import { AppError, notFound } from '../../errors.js';
+import { monotonicIso } from '../../util/clock.js';
+import { redactConfigSecrets } from '../../util/redact.js';
+import type { AgentStore } from '../../storage/agent-store.js';
+import type { CredentialResolver } from '../auth/credential-service.js';
+import type { TurnScheduler, TurnStream } from './turn-scheduler.js';
 import { inheritedSessionSettings, resolveSdkOptions, validateSdkOptions } from './session-options.js';
 import type { SessionOwnership } from './session-ownership.js';
 import type { SessionPaths } from './session-paths.js';

@@ -2,17 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AgentFilesChange, FileContent, FileEntry, UploadFilesBody, UploadResult } from '@ash-ai/shared';
-import type { AgentRecord, Repos } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
-import { type AgentStore, isSkippedPath, type StagedAgent } from '../storage/agent-store.js';
-import { extractTarGz, packTarGz, treeSize } from '../storage/bundle.js';
-import { ConfinedDir } from '../storage/confined-dir.js';
-import { storageKeys } from '../storage/keys.js';
-import { type ObjectStore, readAll } from '../storage/object-store.js';
+import type { AgentRecord, Repos } from '../../db/repos/index.js';
+import { AppError, notFound } from '../../errors.js';
+import { type AgentStore, isSkippedPath, type StagedAgent } from '../../storage/agent-store.js';
+import { extractTarGz, packTarGz, treeSize } from '../../storage/bundle.js';
+import { ConfinedDir } from '../../storage/confined-dir.js';
+import { storageKeys } from '../../storage/keys.js';
+import { type ObjectStore, readAll } from '../../storage/object-store.js';
 import { agentToApi } from './agent-service.js';
-import { type BatchLimits, decodeBatch, requestPath } from './file-batch.js';
-import { mapFileErrors, toAppError } from './file-errors.js';
-import { listTree, mimeFor, readForJson, writeBatch } from './session-files.js';
+import { type BatchLimits, decodeBatch, requestPath } from '../files/file-batch.js';
+import { mapFileErrors, toAppError } from '../files/file-errors.js';
+import { listTree, mimeFor, readForJson, writeBatch } from '../files/session-files.js';
 
 /** Never archived with an agent (nor deployed, listed or copied into sessions). */
 const AGENT_EXCLUDES = new Set(['.git', 'node_modules', '.DS_Store']);

@@ -4,14 +4,14 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { WorkspaceSnapshot } from '@ash-ai/shared';
-import type { Repos, SessionRecord } from '../db/repos/index.js';
-import { AppError } from '../errors.js';
-import { BUNDLE_EXCLUDES, extractTarGz, packTarGz } from '../storage/bundle.js';
-import { ConfinedDir } from '../storage/confined-dir.js';
-import { storageKeys } from '../storage/keys.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { Repos, SessionRecord } from '../../db/repos/index.js';
+import { AppError } from '../../errors.js';
+import { BUNDLE_EXCLUDES, extractTarGz, packTarGz } from '../../storage/bundle.js';
+import { ConfinedDir } from '../../storage/confined-dir.js';
+import { storageKeys } from '../../storage/keys.js';
+import type { ObjectStore } from '../../storage/object-store.js';
 import { toAppError } from './file-errors.js';
-import type { SessionPaths } from './session-paths.js';
+import type { SessionPaths } from '../sessions/session-paths.js';
 
 /** Folders a snapshot leaves out: reinstallable dependencies and caches (`.git` is kept). */
 const SNAPSHOT_EXCLUDES: ReadonlySet<string> = new Set(

@@ -1,7 +1,7 @@
-import { AppError, notFound } from '../errors.js';
-import { ConfinementError } from '../storage/confined-dir.js';
-import { StorageError } from '../storage/object-store.js';
-import { BundleError } from '../storage/bundle.js';
+import { AppError, notFound } from '../../errors.js';
+import { ConfinementError } from '../../storage/confined-dir.js';
+import { StorageError } from '../../storage/object-store.js';
+import { BundleError } from '../../storage/bundle.js';
 
 /**
  * Maps the storage layer's refusals to API errors: a missing entry is 404 `file_not_found`;

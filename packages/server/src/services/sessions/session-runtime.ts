@@ -23,17 +23,17 @@ import {
   type SandboxTurn,
   type SlotReservation,
 } from '@ash-ai/runner';
-import type { Config } from '../config.js';
-import type { AgentRecord, Repos, SessionRecord } from '../db/repos/index.js';
-import { AppError, isStorageFull, notFound } from '../errors.js';
-import type { AgentStore } from '../storage/agent-store.js';
-import type { CredentialResolver } from './credential-service.js';
+import type { Config } from '../../config.js';
+import type { AgentRecord, Repos, SessionRecord } from '../../db/repos/index.js';
+import { AppError, isStorageFull, notFound } from '../../errors.js';
+import type { AgentStore } from '../../storage/agent-store.js';
+import type { CredentialResolver } from '../auth/credential-service.js';
 import { resolveSdkOptions } from './session-options.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
-import type { DiskGuard } from './disk-guard.js';
+import type { DiskGuard } from '../files/disk-guard.js';
 import { ownedElsewhere, ownedElsewhereError } from './session-ownership.js';
-import type { Telemetry } from '../telemetry/telemetry.js';
+import type { Telemetry } from '../../telemetry/telemetry.js';
 import { TurnTelemetry, type TracedTurn } from './turn-telemetry.js';
 import { applyTurnEvent } from './turn-events.js';
 import type { TurnEndError, TurnHooks } from './turn-hooks.js';

@@ -1,7 +1,7 @@
 import type { TurnOutcome } from '@ash-ai/shared';
 import type { ModelCallObserver } from '@ash-ai/sandbox';
-import type { Telemetry } from '../telemetry/telemetry.js';
-import { NOOP_SPAN, type TraceSpan } from '../telemetry/tracing.js';
+import type { Telemetry } from '../../telemetry/telemetry.js';
+import { NOOP_SPAN, type TraceSpan } from '../../telemetry/tracing.js';
 import type { TurnLog } from './turn-log.js';
 
 /** What the turn telemetry keeps of a running turn. */

@@ -1,7 +1,7 @@
 import type { UploadFilesBody } from '@ash-ai/shared';
-import { AppError } from '../errors.js';
-import { decodeBase64Strict } from '../util/base64.js';
-import { checkRelativePath } from '../util/paths.js';
+import { AppError } from '../../errors.js';
+import { decodeBase64Strict } from '../../util/base64.js';
+import { checkRelativePath } from '../../util/paths.js';
 
 /** One decoded file of an upload batch. */
 export interface DecodedFile {

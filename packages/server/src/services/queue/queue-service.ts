@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EnqueueBody, ListQueueQuery, QueueItem, QueueStats } from '@ash-ai/shared';
-import type { QueueRecord, Repos } from '../db/repos/index.js';
-import { AppError, invalidField, notFound } from '../errors.js';
-import { validateSdkOptions } from './session-options.js';
+import type { QueueRecord, Repos } from '../../db/repos/index.js';
+import { AppError, invalidField, notFound } from '../../errors.js';
+import { validateSdkOptions } from '../sessions/session-options.js';
 
 export interface QueueServiceDeps {
   repos: Repos;

@@ -3,10 +3,10 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BEARER_TOKEN_PATTERN, type ApiKey, type CreatedApiKeyResponse } from '@ash-ai/shared';
-import { ConfigError } from '../config.js';
-import type { ApiKeyRecord, Repos } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
-import type { SecretRegistry } from '../logger.js';
+import { ConfigError } from '../../config.js';
+import type { ApiKeyRecord, Repos } from '../../db/repos/index.js';
+import { AppError, notFound } from '../../errors.js';
+import type { SecretRegistry } from '../../logger.js';
 
 /** The server's key configuration is unusable; the message says why. */
 export class ApiKeyConfigError extends Error {

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { ErrorData, QueueResult, SendMessageBody, TurnCompleteData } from '@ash-ai/shared';
-import type { QueueRecord, Repos } from '../db/repos/index.js';
-import { AppError } from '../errors.js';
-import type { SessionService } from './session-service.js';
-import type { ServerMetrics } from '../telemetry/metrics.js';
+import type { QueueRecord, Repos } from '../../db/repos/index.js';
+import { AppError } from '../../errors.js';
+import type { SessionService } from '../sessions/session-service.js';
+import type { ServerMetrics } from '../../telemetry/metrics.js';
 
 export interface QueueProcessorOptions {
   /** Items run at once by this processor (≥ 1). */

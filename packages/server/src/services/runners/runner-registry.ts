@@ -1,6 +1,6 @@
 import type { RegisterRunnerBody, RunnerHeartbeatBody, RunnerListResponse } from '@ash-ai/shared';
-import type { Repos } from '../db/repos/index.js';
-import { notFound } from '../errors.js';
+import type { Repos } from '../../db/repos/index.js';
+import { notFound } from '../../errors.js';
 
 /**
  * The runner registry behind the internal runner routes: runners register, heartbeat and

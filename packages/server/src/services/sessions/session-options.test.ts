@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SessionRecord } from '../db/repos/index.js';
+import type { SessionRecord } from '../../db/repos/index.js';
 import {
   applyConfigPatch,
   folderAgentNames,

@@ -12,12 +12,12 @@ import {
   type UsageStatsResponse,
   type UsageTotals,
 } from '@ash-ai/shared';
-import type { Repos, SessionRecord, UsageFilter, UsageRow, UsageSums } from '../db/repos/index.js';
-import { invalidField } from '../errors.js';
-import type { TurnEndError, TurnHooks } from './turn-hooks.js';
-import type { TurnLog } from './turn-log.js';
+import type { Repos, SessionRecord, UsageFilter, UsageRow, UsageSums } from '../../db/repos/index.js';
+import { invalidField } from '../../errors.js';
+import type { TurnEndError, TurnHooks } from '../sessions/turn-hooks.js';
+import type { TurnLog } from '../sessions/turn-log.js';
 import type { Pricing } from './usage-prices.js';
-import type { ServerMetrics } from '../telemetry/metrics.js';
+import type { ServerMetrics } from '../../telemetry/metrics.js';
 
 export interface UsageServiceDeps {
   repos: Repos;

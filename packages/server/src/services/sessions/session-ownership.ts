@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Repos, SessionRecord } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
+import type { Repos, SessionRecord } from '../../db/repos/index.js';
+import { AppError, notFound } from '../../errors.js';
 import type { SessionPaths } from './session-paths.js';
-import type { WorkspaceSnapshots } from './workspace-snapshots.js';
+import type { WorkspaceSnapshots } from '../files/workspace-snapshots.js';
 
 /**
  * True when another server owns the session and its lease is current: its sandbox may be running

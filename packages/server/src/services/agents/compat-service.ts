@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentVersion, Analytics, CreateAgentVersionBody, UpdateAgentVersionBody } from '@ash-ai/shared';
-import type { AgentVersionRecord, Repos } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
-import { redactConfigSecrets } from '../util/redact.js';
+import type { AgentVersionRecord, Repos } from '../../db/repos/index.js';
+import { AppError, notFound } from '../../errors.js';
+import { redactConfigSecrets } from '../../util/redact.js';
 import type { AgentService } from './agent-service.js';
-import { totals } from './usage-service.js';
+import { totals } from '../usage/usage-service.js';
 
 export interface CompatServiceDeps {
   repos: Repos;

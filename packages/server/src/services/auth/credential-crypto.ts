@@ -5,7 +5,7 @@ import {
   scrypt as scryptCb,
   type ScryptOptions,
 } from 'node:crypto';
-import type { SealedValue } from '../db/repos/index.js';
+import type { SealedValue } from '../../db/repos/index.js';
 
 /**
  * Key derivation for credentials: scrypt (RFC 7914) with N = 2^15, r = 8, p = 1 and a 16-byte

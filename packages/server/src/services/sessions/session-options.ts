@@ -9,8 +9,8 @@ import {
   type TurnOptions,
   type UpdateSessionConfigBody,
 } from '@ash-ai/shared';
-import type { SessionRecord } from '../db/repos/index.js';
-import { invalidField } from '../errors.js';
+import type { SessionRecord } from '../../db/repos/index.js';
+import { invalidField } from '../../errors.js';
 
 /**
  * SDK options and where they come from.

@@ -8,9 +8,9 @@ import {
   type Credential,
   type UpdateCredentialBody,
 } from '@ash-ai/shared';
-import type { CredentialRecord, Repos } from '../db/repos/index.js';
-import { AppError, invalidField, notFound } from '../errors.js';
-import type { SecretRegistry } from '../logger.js';
+import type { CredentialRecord, Repos } from '../../db/repos/index.js';
+import { AppError, invalidField, notFound } from '../../errors.js';
+import type { SecretRegistry } from '../../logger.js';
 import { CredentialCipher, CredentialDecryptError, credentialAad } from './credential-crypto.js';
 
 /**

@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 
 /** Free space of the data dir as last measured. */
 export interface DiskStatus {

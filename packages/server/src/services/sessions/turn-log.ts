@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { StreamEvent, StreamEventBody } from '@ash-ai/shared';
 import type { Logger } from 'pino';
-import type { EventRecord, HistoryRepo, MessageRecord } from '../db/repos/index.js';
-import { isStorageFull } from '../errors.js';
+import type { EventRecord, HistoryRepo, MessageRecord } from '../../db/repos/index.js';
+import { isStorageFull } from '../../errors.js';
 
 /** A comment frame of an SSE stream (`: text`): transient, never stored, ignored by clients. */
 export interface SseComment {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { openDatabase } from '../db/client.js';
-import { createRepos, type Repos } from '../db/repos/index.js';
+import { openDatabase } from '../../db/client.js';
+import { createRepos, type Repos } from '../../db/repos/index.js';
 import { CredentialCipher, CredentialDecryptError, credentialAad } from './credential-crypto.js';
 
 /** What a key rotation did. */

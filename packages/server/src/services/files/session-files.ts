@@ -17,14 +17,14 @@ import type {
   WorkspaceSource,
 } from '@ash-ai/shared';
 import { allocatedBytes, directorySize } from '@ash-ai/sandbox';
-import type { Repos, SessionRecord } from '../db/repos/index.js';
-import { AppError, notFound } from '../errors.js';
-import { BUNDLE_EXCLUDES, extractTarGz, mergeInto, packTarGz } from '../storage/bundle.js';
-import { ConfinedDir, ConfinementError } from '../storage/confined-dir.js';
+import type { Repos, SessionRecord } from '../../db/repos/index.js';
+import { AppError, notFound } from '../../errors.js';
+import { BUNDLE_EXCLUDES, extractTarGz, mergeInto, packTarGz } from '../../storage/bundle.js';
+import { ConfinedDir, ConfinementError } from '../../storage/confined-dir.js';
 import { type BatchLimits, decodeBatch, requestPath, textOrBase64 } from './file-batch.js';
 import { mapFileErrors, toAppError } from './file-errors.js';
-import type { SessionOwnership } from './session-ownership.js';
-import type { SessionPaths } from './session-paths.js';
+import type { SessionOwnership } from '../sessions/session-ownership.js';
+import type { SessionPaths } from '../sessions/session-paths.js';
 import type { WorkspaceSnapshots } from './workspace-snapshots.js';
 
 /** Folders a listing never walks. */
