@@ -212,7 +212,12 @@ export class EgressProxy {
       return;
     }
     const upstream = connect({ host: admitted.address, port });
-    const entry = { destroy: () => (upstream.destroy(), client.destroy()) };
+    const entry = {
+      destroy: () => {
+        upstream.destroy();
+        client.destroy();
+      },
+    };
     this.active.add(entry);
     let connected = false;
     let bytesUp = 0;
@@ -301,7 +306,12 @@ export class EgressProxy {
       setHost: false,
       timeout: this.opts.connectTimeoutMs ?? 10_000,
     });
-    const entry = { destroy: () => (up.destroy(), res.destroy()) };
+    const entry = {
+      destroy: () => {
+        up.destroy();
+        res.destroy();
+      },
+    };
     this.active.add(entry);
     const finish = (reason: string) => {
       if (done) return;

@@ -162,6 +162,10 @@ async function createLocked(
       ...(config.sandboxGid !== undefined ? { sandboxGid: config.sandboxGid } : {}),
       sandboxUidRange: config.sandboxUidRange,
       sessionsRoot: join(config.dataDir, 'sessions'),
+      egress: {
+        allowCidrs: config.egress.allowCidrs,
+        limits: { maxConnections: config.egress.maxConnections, maxBytesPerTurn: config.egress.maxBytesPerTurn },
+      },
       log: logger.child({ component: 'sandbox' }),
     });
   } catch (err) {

@@ -46,6 +46,9 @@ export {
   CreateSessionBodySchema,
   ListSessionsQuerySchema,
   McpServerSchema,
+  HostPatternSchema,
+  NetworkPolicySchema,
+  type NetworkPolicyConfig,
   McpServersSchema,
   PermissionModeSchema,
   SESSION_CONFIG_KEYS,
@@ -172,6 +175,7 @@ export {
 } from './rest/queue.js';
 export {
   DoneDataSchema,
+  EgressDataSchema,
   ErrorDataSchema,
   MessageDataSchema,
   SessionStartDataSchema,
@@ -188,6 +192,7 @@ export {
   toolResultText,
   turnCompleteFromResult,
   type DoneData,
+  type EgressData,
   type ErrorData,
   type SessionStartData,
   type StreamEvent,

@@ -53,6 +53,24 @@ export const ErrorDataSchema = Type.Object({
   /** For `limit_exceeded`: which limit (`memory`, `pids`, `disk`, `fsize`, `nofile`). */
   limit: Type.Optional(Type.String()),
 });
+/**
+ * One network connection a tool made through the sandbox's egress proxy (allowed or refused).
+ * Emitted when the connection ended; between turns it is only counted.
+ */
+export const EgressDataSchema = Type.Object({
+  host: Type.String(),
+  port: Type.Integer(),
+  /** `CONNECT` (a tunnel: HTTPS, git, pip...) or the method of a plain-HTTP request. */
+  method: Type.String(),
+  allowed: Type.Boolean(),
+  /** Why it was refused, naming the policy entry (or `allowed by the network policy`). */
+  reason: Type.String(),
+  /** Bytes sent to the destination. */
+  bytesUp: Type.Integer(),
+  /** Bytes received from the destination. */
+  bytesDown: Type.Integer(),
+  durationMs: Type.Number(),
+});
 /** How a turn ended. */
 export const TurnOutcomeSchema = Type.Union([
   Type.Literal('completed'),
@@ -74,6 +92,7 @@ export type ToolResultData = Static<typeof ToolResultDataSchema>;
 export type TurnCompleteData = Static<typeof TurnCompleteDataSchema>;
 export type ErrorData = Static<typeof ErrorDataSchema>;
 export type DoneData = Static<typeof DoneDataSchema>;
+export type EgressData = Static<typeof EgressDataSchema>;
 
 /** Map of SSE event name → data type. */
 export interface StreamEventDataMap {
@@ -84,6 +103,7 @@ export interface StreamEventDataMap {
   tool_result: ToolResultData;
   message: Record<string, unknown>;
   turn_complete: TurnCompleteData;
+  egress: EgressData;
   error: ErrorData;
   done: DoneData;
 }
@@ -96,6 +116,7 @@ export const STREAM_EVENT_NAMES: readonly StreamEventName[] = [
   'tool_result',
   'message',
   'turn_complete',
+  'egress',
   'error',
   'done',
 ];

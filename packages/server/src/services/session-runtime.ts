@@ -30,6 +30,8 @@ import { AsyncLock } from './async-lock.js';
 import { PoolCounters } from './pool-stats.js';
 import type { CredentialResolver } from './credential-service.js';
 import { resolveSdkOptions } from './session-options.js';
+import { egressSpec, sessionEgressRules, type EgressCounters } from './egress.js';
+import type { EgressRules } from '@ash-ai/sandbox';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
 import { StartGate, type StartTicket } from './start-gate.js';
@@ -63,6 +65,10 @@ interface LiveSession {
   releasing: Promise<void> | undefined;
   /** Turns being started (never evicted meanwhile: their sandbox is about to be used). */
   claiming: number;
+  /** Effective network policy (agent ∩ session), refreshed at each sandbox start and turn. */
+  egressRules?: EgressRules;
+  /** Egress counters of the session on this server. */
+  egress?: EgressCounters;
 }
 
 /** A reserved sandbox slot: counts as used until released (the started sandbox then counts itself). */
@@ -163,6 +169,8 @@ interface WarmSpare {
   onUsage?: (usage: ModelCallUsage) => void;
   observe?: () => ModelCallObserver | undefined;
   admit?: () => Promise<{ status: number; type: string; message: string } | undefined>;
+  /** The session's egress hooks, bound when a session takes the spare over. */
+  egressLive?: LiveSession;
   /** Set once the spare is being discarded: every discard of it waits for the same one. */
   discarded?: Promise<void>;
 }
@@ -468,6 +476,7 @@ export class SessionRuntime {
     spare.onUsage = (usage) => this.meterModelCall(live, session, usage);
     spare.observe = () => this.observeModelCall(live);
     spare.admit = () => this.admitModelCall(session);
+    spare.egressLive = live;
     live.sandbox = spare.sandbox;
     spare.sandbox?.onExit(() => {
       if (live.sandbox === spare.sandbox) live.sandbox = undefined;
@@ -509,6 +518,7 @@ export class SessionRuntime {
           onUsage: (usage) => spare.onUsage?.(usage),
           admit: async () => spare.admit?.(),
           observe: () => spare.observe?.(),
+          egress: this.egressFor(spare, sessionEgressRules(agent.config)),
         });
         this.counters.sandboxStarts++;
         this.deps.telemetry?.metrics.sandboxStart.observe(
@@ -990,6 +1000,7 @@ export class SessionRuntime {
             onUsage: (usage) => this.meterModelCall(live, session, usage),
             admit: () => this.admitModelCall(session),
             observe: () => this.observeModelCall(live),
+            egress: this.egressFor(live, sessionEgressRules(agent?.config, session.config)),
           })
           .then(
             (sb) => {
@@ -1091,7 +1102,36 @@ export class SessionRuntime {
     body: Partial<SendMessageBody>,
   ): Promise<BridgeSdkOptions> {
     const agent = await this.deps.repos.agents.get(session.tenantId, session.agentName);
+    // A policy change (agent redeployed, session config patched) applies from this turn on.
+    const live = this.live.get(session.id);
+    if (live) live.egressRules = sessionEgressRules(agent?.config, session.config);
     return resolveSdkOptions(agent?.config ?? {}, session, body);
+  }
+
+  /**
+   * The sandbox egress of a session (or of a spare, until a session adopts it): its rules, and
+   * each connection counted and streamed as an `egress` event of the running turn.
+   */
+  private egressFor(owner: LiveSession | WarmSpare, rules: EgressRules) {
+    const liveOf = (): LiveSession | undefined => ('sessionId' in owner ? owner : owner.egressLive);
+    const own = liveOf();
+    if (own) own.egressRules = rules;
+    const counters: EgressCounters = { connections: 0, denied: 0, bytesUp: 0, bytesDown: 0 };
+    return egressSpec(
+      () => liveOf()?.egressRules ?? rules,
+      counters,
+      (data) => {
+        const live = liveOf();
+        if (!live) return;
+        live.egress ??= { connections: 0, denied: 0, bytesUp: 0, bytesDown: 0 };
+        live.egress.connections++;
+        if (!data.allowed) live.egress.denied++;
+        live.egress.bytesUp += data.bytesUp;
+        live.egress.bytesDown += data.bytesDown;
+        live.turn?.log.emit({ event: 'egress', data });
+      },
+      this.deps.telemetry?.metrics,
+    );
   }
 
   /** Asks the usage hook whether the session may make another model call (budgets). */

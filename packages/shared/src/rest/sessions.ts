@@ -85,6 +85,31 @@ const ModelName = Type.String({ minLength: 1, maxLength: 100 });
 const SystemPrompt = Type.String({ maxLength: 1_000_000 });
 const InitialAgent = Type.String({ minLength: 1, maxLength: 128 });
 
+const HOST_LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const HOST_PORT = '(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})';
+/**
+ * A host pattern of a network policy: `api.github.com`, `*.pypi.org` (any subdomain, not the apex)
+ * or an IPv4 address, with an optional `:port`; without a port it covers ports 80 and 443.
+ */
+export const HostPatternSchema = Type.String({
+  minLength: 1,
+  maxLength: 260,
+  pattern: `^(?:\\*\\.${HOST_LABEL}\\.${HOST_LABEL}(?:\\.${HOST_LABEL})*|${HOST_LABEL}(?:\\.${HOST_LABEL})*)\\.?(?::${HOST_PORT})?$`,
+  description: 'host, `*.domain` or IPv4 address, optional `:port` (default ports 80 and 443)',
+});
+/**
+ * Network egress of a sandbox: hosts it may reach through the host-side egress proxy. Absent =
+ * no network. On a session it narrows the agent's: allowed = allowed by both, `deny` of either wins.
+ */
+export const NetworkPolicySchema = Type.Object(
+  {
+    allow: Type.Array(HostPatternSchema, { maxItems: 256 }),
+    deny: Type.Optional(Type.Array(HostPatternSchema, { maxItems: 256 })),
+  },
+  { additionalProperties: false },
+);
+export type NetworkPolicyConfig = Static<typeof NetworkPolicySchema>;
+
 /**
  * Session-level SDK options, persisted as the session's config and applied to every turn.
  * Precedence for each option: turn > session > agent config > agent folder settings.
@@ -100,6 +125,7 @@ export const SessionConfigSchema = Type.Object(
     betas: Type.Optional(StringList),
     subagents: Type.Optional(SubagentsSchema),
     initialAgent: Type.Optional(InitialAgent),
+    network: Type.Optional(NetworkPolicySchema),
   },
   { additionalProperties: false },
 );
@@ -143,6 +169,7 @@ export const UpdateSessionConfigBodySchema = Type.Object(
     betas: Type.Optional(Nullable(StringList)),
     subagents: Type.Optional(Nullable(SubagentsSchema)),
     initialAgent: Type.Optional(Nullable(InitialAgent)),
+    network: Type.Optional(Nullable(NetworkPolicySchema)),
     budgetUsd: Type.Optional(Nullable(SessionBudgetUsd)),
   },
   { additionalProperties: false, minProperties: 1 },

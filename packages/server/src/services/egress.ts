@@ -1,0 +1,82 @@
+import {
+  EgressRules,
+  type EgressConnection,
+  type NetworkPolicy,
+  type SandboxEgressSpec,
+} from '@ash-ai/sandbox';
+import type { EgressData } from '@ash-ai/shared';
+import type { ServerMetrics } from '../telemetry/metrics.js';
+
+/** Per-session egress counters since the session's sandbox started on this server. */
+export interface EgressCounters {
+  connections: number;
+  denied: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+/** The `network` key of an agent or session config, when it is a policy object. */
+function networkOf(config: Record<string, unknown> | undefined | null): NetworkPolicy | undefined {
+  const n = config?.network;
+  return n && typeof n === 'object' && !Array.isArray(n) ? (n as NetworkPolicy) : undefined;
+}
+
+/**
+ * The effective egress rules of a session: the agent's `config.network` narrowed by the session's
+ * `network` option (a session can only remove hosts). No agent policy = no network.
+ * Patterns were validated by the request schemas; one that still fails to parse yields no network.
+ */
+export function sessionEgressRules(
+  agentConfig: Record<string, unknown> | undefined | null,
+  sessionConfig?: Record<string, unknown> | undefined | null,
+): EgressRules {
+  try {
+    return new EgressRules([
+      { name: 'agent', policy: networkOf(agentConfig) },
+      ...(sessionConfig !== undefined ? [{ name: 'session', policy: networkOf(sessionConfig) }] : []),
+    ]);
+  } catch {
+    return new EgressRules([{ name: 'agent', policy: undefined }]);
+  }
+}
+
+/** The `egress` event data of one connection. */
+export function egressEventData(c: EgressConnection): EgressData {
+  return {
+    host: c.host,
+    port: c.port,
+    method: c.method,
+    allowed: c.allowed,
+    reason: c.reason,
+    bytesUp: c.bytesUp,
+    bytesDown: c.bytesDown,
+    durationMs: c.durationMs,
+  };
+}
+
+/**
+ * The sandbox egress spec of a session: the rules are read through `rules()` on every connection
+ * (so a policy change applies to the next connection), and every connection is counted and
+ * handed to `emit` (the running turn's event stream, if any).
+ */
+export function egressSpec(
+  rules: () => EgressRules,
+  counters: EgressCounters,
+  emit: (data: EgressData) => void,
+  metrics: ServerMetrics | undefined,
+): SandboxEgressSpec {
+  return {
+    enabled: rules().allowsAnything,
+    decide: (host, port) => rules().decide(host, port),
+    onConnection: (c) => {
+      counters.connections++;
+      if (!c.allowed) counters.denied++;
+      counters.bytesUp += c.bytesUp;
+      counters.bytesDown += c.bytesDown;
+      metrics?.egressConnections.inc({ outcome: c.allowed ? 'allowed' : 'denied' });
+      if (c.bytesUp > 0) metrics?.egressBytes.inc({ direction: 'up' }, c.bytesUp);
+      if (c.bytesDown > 0) metrics?.egressBytes.inc({ direction: 'down' }, c.bytesDown);
+      emit(egressEventData(c));
+    },
+  };
+}
