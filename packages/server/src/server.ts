@@ -164,7 +164,10 @@ async function createLocked(
       sessionsRoot: join(config.dataDir, 'sessions'),
       egress: {
         allowCidrs: config.egress.allowCidrs,
-        limits: { maxConnections: config.egress.maxConnections, maxBytesPerTurn: config.egress.maxBytesPerTurn },
+        limits: {
+          maxConnections: config.egress.maxConnections,
+          maxBytesPerTurn: config.egress.maxBytesPerTurn,
+        },
       },
       log: logger.child({ component: 'sandbox' }),
     });

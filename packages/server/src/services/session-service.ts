@@ -85,6 +85,7 @@ const CONFIG_KEYS = [
   'betas',
   'subagents',
   'initialAgent',
+  'network',
 ] as const;
 
 /** The API view of a session (never includes `extraEnv`; MCP server env/headers redacted). */
