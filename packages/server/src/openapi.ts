@@ -1,5 +1,6 @@
 import {
   DoneDataSchema,
+  EgressDataSchema,
   ErrorDataSchema,
   MessageDataSchema,
   SessionStartDataSchema,
@@ -90,6 +91,7 @@ const STREAM_EVENTS: Record<string, unknown> = {
   tool_result: ToolResultDataSchema,
   message: MessageDataSchema,
   turn_complete: TurnCompleteDataSchema,
+  egress: EgressDataSchema,
   error: ErrorDataSchema,
   done: DoneDataSchema,
 };
@@ -114,7 +116,7 @@ function streamEventSchemas(): Record<string, unknown> {
   }
   out.StreamEvent = {
     description:
-      'One frame of a turn stream (`text/event-stream`): `id: <sequence>`, `event: <name>`, `data: <JSON>`. A turn streams `session_start`, then `text_delta`, `thinking_delta`, `tool_use`, `tool_result` and `message` frames, `turn_complete`, `error` on failure, and always `done` last. Comment lines (`: heartbeat`) keep the connection open.',
+      'One frame of a turn stream (`text/event-stream`): `id: <sequence>`, `event: <name>`, `data: <JSON>`. A turn streams `session_start`, then `text_delta`, `thinking_delta`, `tool_use`, `tool_result` and `message` frames, `egress` for each network connection of a tool, `turn_complete`, `error` on failure, and always `done` last. Comment lines (`: heartbeat`) keep the connection open.',
     oneOf: variants,
     discriminator: { propertyName: 'event' },
   };
