@@ -62,7 +62,7 @@ describe('OpenAPI document', () => {
     const sse =
       served.paths['/api/sessions/{id}/messages'].post.responses['200'].content['text/event-stream'];
     expect(sse.schema).toEqual({ $ref: '#/components/schemas/StreamEvent' });
-    expect(schemas.StreamEvent.oneOf).toHaveLength(9);
+    expect(schemas.StreamEvent.oneOf).toHaveLength(10);
     expect(served.servers[0].url).toBe('http://localhost:4100');
   });
 
