@@ -7,14 +7,6 @@ import {
 import type { EgressData } from '@ash-ai/shared';
 import type { ServerMetrics } from '../telemetry/metrics.js';
 
-/** Per-session egress counters since the session's sandbox started on this server. */
-export interface EgressCounters {
-  connections: number;
-  denied: number;
-  bytesUp: number;
-  bytesDown: number;
-}
-
 /** The `network` key of an agent or session config, when it is a policy object. */
 function networkOf(config: Record<string, unknown> | undefined | null): NetworkPolicy | undefined {
   const n = config?.network;
@@ -56,12 +48,11 @@ export function egressEventData(c: EgressConnection): EgressData {
 
 /**
  * The sandbox egress spec of a session: the rules are read through `rules()` on every connection
- * (so a policy change applies to the next connection), and every connection is counted and
- * handed to `emit` (the running turn's event stream, if any).
+ * (so a policy change applies to the next connection), every connection is counted in the
+ * metrics and handed to `emit` (the running turn's event stream, if any).
  */
 export function egressSpec(
   rules: () => EgressRules,
-  counters: EgressCounters,
   emit: (data: EgressData) => void,
   metrics: ServerMetrics | undefined,
 ): SandboxEgressSpec {
@@ -69,10 +60,6 @@ export function egressSpec(
     enabled: rules().allowsAnything,
     decide: (host, port) => rules().decide(host, port),
     onConnection: (c) => {
-      counters.connections++;
-      if (!c.allowed) counters.denied++;
-      counters.bytesUp += c.bytesUp;
-      counters.bytesDown += c.bytesDown;
       metrics?.egressConnections.inc({ outcome: c.allowed ? 'allowed' : 'denied' });
       if (c.bytesUp > 0) metrics?.egressBytes.inc({ direction: 'up' }, c.bytesUp);
       if (c.bytesDown > 0) metrics?.egressBytes.inc({ direction: 'down' }, c.bytesDown);

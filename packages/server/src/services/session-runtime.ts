@@ -30,7 +30,7 @@ import { AsyncLock } from './async-lock.js';
 import { PoolCounters } from './pool-stats.js';
 import type { CredentialResolver } from './credential-service.js';
 import { resolveSdkOptions } from './session-options.js';
-import { egressSpec, sessionEgressRules, type EgressCounters } from './egress.js';
+import { egressSpec, sessionEgressRules } from './egress.js';
 import type { EgressRules } from '@ash-ai/sandbox';
 import type { SessionPaths } from './session-paths.js';
 import type { PathScrubber } from './text-safety.js';
@@ -67,8 +67,6 @@ interface LiveSession {
   claiming: number;
   /** Effective network policy (agent ∩ session), refreshed at each sandbox start and turn. */
   egressRules?: EgressRules;
-  /** Egress counters of the session on this server. */
-  egress?: EgressCounters;
 }
 
 /** A reserved sandbox slot: counts as used until released (the started sandbox then counts itself). */
@@ -1110,26 +1108,15 @@ export class SessionRuntime {
 
   /**
    * The sandbox egress of a session (or of a spare, until a session adopts it): its rules, and
-   * each connection counted and streamed as an `egress` event of the running turn.
+   * each connection streamed as an `egress` event of the running turn (between turns: metrics only).
    */
   private egressFor(owner: LiveSession | WarmSpare, rules: EgressRules) {
     const liveOf = (): LiveSession | undefined => ('sessionId' in owner ? owner : owner.egressLive);
     const own = liveOf();
     if (own) own.egressRules = rules;
-    const counters: EgressCounters = { connections: 0, denied: 0, bytesUp: 0, bytesDown: 0 };
     return egressSpec(
       () => liveOf()?.egressRules ?? rules,
-      counters,
-      (data) => {
-        const live = liveOf();
-        if (!live) return;
-        live.egress ??= { connections: 0, denied: 0, bytesUp: 0, bytesDown: 0 };
-        live.egress.connections++;
-        if (!data.allowed) live.egress.denied++;
-        live.egress.bytesUp += data.bytesUp;
-        live.egress.bytesDown += data.bytesDown;
-        live.turn?.log.emit({ event: 'egress', data });
-      },
+      (data) => liveOf()?.turn?.log.emit({ event: 'egress', data }),
       this.deps.telemetry?.metrics,
     );
   }
