@@ -83,12 +83,19 @@ function ruleMatches(rule: HostRule, host: string, port: number): boolean {
  */
 export class EgressRules {
   private readonly layers: Array<{ name: string; allow: HostRule[]; deny: HostRule[] }>;
+  private readonly implicit: HostRule[];
 
   /**
    * @param layers the policies from widest (agent) to narrowest (session); undefined entries are skipped.
+   * @param implicit `host:port` patterns allowed whatever the layers' allow lists say (the
+   *   agent's and session's HTTP/SSE MCP servers), each with a name for the reason; a deny entry still wins.
    * @throws Error when a pattern is invalid.
    */
-  constructor(layers: Array<{ name: string; policy: NetworkPolicy | null | undefined }>) {
+  constructor(
+    layers: Array<{ name: string; policy: NetworkPolicy | null | undefined }>,
+    implicit: Array<{ pattern: string; name: string }> = [],
+  ) {
+    this.implicit = implicit.map((i) => ({ ...parseHostPattern(i.pattern), source: i.name }));
     this.layers = layers
       .filter((l) => l.policy)
       .map((l) => ({
@@ -102,14 +109,14 @@ export class EgressRules {
 
   /** True when some host could be allowed (the sandbox then gets proxy settings). */
   get allowsAnything(): boolean {
-    return this.layers.length > 0 && this.layers.every((l) => l.allow.length > 0);
+    return (
+      this.implicit.length > 0 || (this.layers.length > 0 && this.layers.every((l) => l.allow.length > 0))
+    );
   }
 
   /** Decides one connection. `host` is the name (or IP literal) the client asked for. */
   decide(host: string, port: number): EgressDecision {
     const h = host.toLowerCase().replace(/\.$/, '');
-    if (this.layers.length === 0)
-      return { allowed: false, reason: 'no network policy: the sandbox has no network' };
     for (const l of this.layers) {
       const d = l.deny.find((r) => ruleMatches(r, h, port));
       if (d)
@@ -118,6 +125,10 @@ export class EgressRules {
           reason: `${h}:${port} matches deny entry "${d.source}" of the ${l.name} network policy`,
         };
     }
+    const mcp = this.implicit.find((r) => ruleMatches(r, h, port));
+    if (mcp) return { allowed: true, reason: `allowed as the host of ${mcp.source}` };
+    if (this.layers.length === 0)
+      return { allowed: false, reason: 'no network policy: the sandbox has no network' };
     for (const l of this.layers) {
       const a = l.allow.find((r) => ruleMatches(r, h, port));
       if (!a)

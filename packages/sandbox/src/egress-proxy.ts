@@ -20,7 +20,7 @@ export interface EgressConnection {
   /** `CONNECT` (a tunnel, e.g. HTTPS) or the HTTP method of a forwarded plain-HTTP request. */
   method: string;
   allowed: boolean;
-  /** Why it was refused (or `allowed by the network policy`). */
+  /** Why it was refused, or the rule that allowed it (`allowed by the network policy`, `allowed as the host of MCP server "x"`). */
   reason: string;
   /** The address dialled, when one was. */
   address?: string | undefined;
@@ -157,7 +157,10 @@ export class EgressProxy {
   }
 
   /** Policy, limits and DNS for one connection: the address to dial, or why not. */
-  private async admit(host: string, port: number): Promise<{ address: string } | { reason: string }> {
+  private async admit(
+    host: string,
+    port: number,
+  ): Promise<{ address: string; why: string } | { reason: string }> {
     if (this.tripped) return { reason: this.limitMessage(this.tripped) };
     const max = this.opts.limits.maxConnections;
     if (max > 0 && this.active.size >= max) {
@@ -177,7 +180,7 @@ export class EgressProxy {
       return {
         reason: `${host} resolves to ${addresses.join(', ') || 'no address'}: private, loopback, link-local and metadata addresses are refused (ASH_EGRESS_ALLOW_CIDRS)`,
       };
-    return { address };
+    return { address, why: decision.reason };
   }
 
   private record(c: Omit<EgressConnection, 'durationMs'>, startedAt: number): void {
@@ -262,10 +265,10 @@ export class EgressProxy {
         const reason = `Ash egress: ${host}:${port} unreachable (${(err as NodeJS.ErrnoException).code ?? err.message})`;
         client.end(`HTTP/1.1 502 ${statusText(reason)}\r\nConnection: close\r\n\r\n`);
       }
-      finish(connected ? 'allowed by the network policy' : `connect failed: ${err.message}`);
+      finish(connected ? admitted.why : `connect failed: ${err.message}`);
     });
-    upstream.on('close', () => finish('allowed by the network policy'));
-    client.on('close', () => finish('allowed by the network policy'));
+    upstream.on('close', () => finish(admitted.why));
+    client.on('close', () => finish(admitted.why));
   }
 
   /** A plain-HTTP request with an absolute URI (`GET http://host/path`). */
@@ -341,7 +344,7 @@ export class EgressProxy {
       for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
       res.writeHead(r.statusCode ?? 502, r.statusMessage, out);
       r.pipe(res);
-      r.on('end', () => finish('allowed by the network policy'));
+      r.on('end', () => finish(admitted.why));
       r.on('error', () => finish('the response broke off'));
     });
     up.on('error', (err) => {

@@ -99,6 +99,27 @@ describe('EgressRules', () => {
   });
 });
 
+describe('MCP server hosts', () => {
+  it('are allowed on their port only, without a policy, and a deny entry still wins', () => {
+    const r = new EgressRules(
+      [{ name: 'agent', policy: undefined }],
+      [{ pattern: 'mcp.test:8080', name: 'MCP server "m"' }],
+    );
+    expect(r.allowsAnything).toBe(true);
+    expect(r.decide('mcp.test', 8080)).toEqual({
+      allowed: true,
+      reason: 'allowed as the host of MCP server "m"',
+    });
+    expect(r.decide('mcp.test', 443).allowed).toBe(false);
+    expect(r.decide('other.test', 8080).allowed).toBe(false);
+    const denied = new EgressRules(
+      [{ name: 'agent', policy: { allow: ['x.test'], deny: ['mcp.test:8080'] } }],
+      [{ pattern: 'mcp.test:8080', name: 'MCP server "m"' }],
+    );
+    expect(denied.decide('mcp.test', 8080).reason).toMatch(/deny entry/);
+  });
+});
+
 describe('resolved address checks', () => {
   const none = parseCidrList('');
   it.each([

@@ -71,6 +71,7 @@ class TestHosts {
     this.http = createServer((req, res) => {
       this.hits.push(`http ${req.method} ${req.url}`);
       const url = new URL(req.url ?? '/', 'http://x');
+      if (this.handleMcp(req, res, url.pathname)) return;
       if (url.pathname === '/big') {
         // 6 MiB in 64 KiB chunks, as fast as the client reads.
         const chunk = Buffer.alloc(64 * 1024, 'z');
@@ -135,6 +136,84 @@ class TestHosts {
     this.https.listen(0, '127.0.0.1');
     await once(this.https, 'listening');
     this.httpsPort = (this.https.address() as AddressInfo).port;
+  }
+
+  /** A minimal MCP server (JSON-RPC): streamable HTTP at /mcp, the older SSE transport at /sse. */
+  private mcp(method: string, params: Record<string, unknown> | undefined, kind: string): unknown {
+    if (method === 'initialize')
+      return {
+        protocolVersion: params?.protocolVersion ?? '2025-03-26',
+        capabilities: { tools: {} },
+        serverInfo: { name: `test-${kind}`, version: '1.0.0' },
+      };
+    if (method === 'tools/list')
+      return {
+        tools: [
+          {
+            name: 'echo',
+            description: 'Echoes its text',
+            inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+          },
+        ],
+      };
+    if (method === 'tools/call') {
+      const text = String((params?.arguments as { text?: unknown } | undefined)?.text ?? '');
+      return { content: [{ type: 'text', text: `echo from the ${kind} MCP server: ${text}` }] };
+    }
+    return {};
+  }
+
+  private readonly sseStreams = new Map<string, import('node:http').ServerResponse>();
+
+  /** Handles MCP requests; false when the path is not an MCP one. */
+  handleMcp(
+    req: import('node:http').IncomingMessage,
+    res: import('node:http').ServerResponse,
+    path: string,
+  ): boolean {
+    const readBody = (
+      then: (msg: { id?: unknown; method: string; params?: Record<string, unknown> }) => void,
+    ) => {
+      let body = '';
+      req.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on('end', () => then(JSON.parse(body)));
+    };
+    if (path === '/mcp') {
+      if (req.method !== 'POST') {
+        res.writeHead(405).end();
+        return true;
+      }
+      readBody((msg) => {
+        if (msg.id === undefined) return void res.writeHead(202).end();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: this.mcp(msg.method, msg.params, 'http') }),
+        );
+      });
+      return true;
+    }
+    if (path === '/sse' && req.method === 'GET') {
+      const sid = String(this.sseStreams.size + 1);
+      this.sseStreams.set(sid, res);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write(`event: endpoint\ndata: /messages?sid=${sid}\n\n`);
+      return true;
+    }
+    if (path === '/messages' && req.method === 'POST') {
+      const sid = new URL(req.url ?? '/', 'http://x').searchParams.get('sid') ?? '';
+      readBody((msg) => {
+        res.writeHead(202).end('Accepted');
+        const stream = this.sseStreams.get(sid);
+        if (msg.id !== undefined && stream)
+          stream.write(
+            `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: this.mcp(msg.method, msg.params, 'sse') })}\n\n`,
+          );
+      });
+      return true;
+    }
+    return false;
   }
 
   async close(): Promise<void> {
@@ -304,6 +383,44 @@ describe('sandbox network egress', () => {
       expect(d.status).toBe(400);
     }
   });
+
+  it('HTTP and SSE MCP servers of the session are reachable (their host only) without a network policy', async () => {
+    const base = `http://vm:${hosts.httpPort}`;
+    const s = await createSession(t.url, 'offline', {
+      mcpServers: { h: { type: 'http', url: `${base}/mcp` }, s: { type: 'sse', url: `${base}/sse` } },
+    });
+    t.model
+      .forSession(s)
+      .enqueue(
+        { toolUse: { name: 'mcp__h__echo', input: { text: 'over http' } } },
+        { toolUse: { name: 'mcp__s__echo', input: { text: 'over sse' } } },
+        bash(
+          `curl -sS -m 10 http://vm:${hosts.httpPort}/not-mcp 2>&1; curl -sS -m 10 http://runsc:${hosts.httpPort}/other 2>&1`,
+        ),
+        { text: 'mcp done' },
+      );
+    const turn = await sendTurn(t.url, s, { content: 'use the MCP servers' });
+    expectOutcome(turn, 'completed');
+    const init = turn.events.find(
+      (e) => e.event === 'message' && (e.data as { type?: string; subtype?: string }).subtype === 'init',
+    )?.data as { mcp_servers?: Array<{ name: string; status: string }> } | undefined;
+    expect(init?.mcp_servers).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'h', status: 'connected' }),
+        expect.objectContaining({ name: 's', status: 'connected' }),
+      ]),
+    );
+    const out = toolOutput(turn);
+    expect(out).toContain('echo from the http MCP server: over http');
+    expect(out).toContain('echo from the sse MCP server: over sse');
+    // The MCP server's host and port only: the same host is reachable from a tool (same
+    // host:port), another host is not.
+    expect(out).toContain('hello from the test host /not-mcp');
+    expect(out).toMatch(/runsc:\d+ is not in the allow list|no network policy/);
+    expect(
+      egressEvents(turn).some((e) => e.allowed && e.reason === 'allowed as the host of MCP server "h"'),
+    ).toBe(true);
+  }, 240_000);
 
   it('limits: a download flood ends the turn naming the bandwidth limit; the session stays usable', async () => {
     const s = await createSession(t.url, 'online');

@@ -1,5 +1,6 @@
 import {
   EgressRules,
+  parseHostPattern,
   type EgressConnection,
   type NetworkPolicy,
   type SandboxEgressSpec,
@@ -23,13 +24,43 @@ export function sessionEgressRules(
   sessionConfig?: Record<string, unknown> | undefined | null,
 ): EgressRules {
   try {
-    return new EgressRules([
-      { name: 'agent', policy: networkOf(agentConfig) },
-      ...(sessionConfig !== undefined ? [{ name: 'session', policy: networkOf(sessionConfig) }] : []),
-    ]);
+    return new EgressRules(
+      [
+        { name: 'agent', policy: networkOf(agentConfig) },
+        ...(sessionConfig !== undefined ? [{ name: 'session', policy: networkOf(sessionConfig) }] : []),
+      ],
+      [...mcpHosts(agentConfig), ...mcpHosts(sessionConfig)],
+    );
   } catch {
     return new EgressRules([{ name: 'agent', policy: undefined }]);
   }
+}
+
+/**
+ * The `host:port` of each HTTP/SSE MCP server of a config: reachable automatically (that host and
+ * port only), so such servers connect without a network policy of their own.
+ */
+export function mcpHosts(
+  config: Record<string, unknown> | undefined | null,
+): Array<{ pattern: string; name: string }> {
+  const servers = config?.mcpServers;
+  if (!servers || typeof servers !== 'object') return [];
+  const out: Array<{ pattern: string; name: string }> = [];
+  for (const [name, s] of Object.entries(servers as Record<string, unknown>)) {
+    const server = s as { type?: unknown; url?: unknown } | null;
+    if (!server || (server.type !== 'http' && server.type !== 'sse') || typeof server.url !== 'string')
+      continue;
+    try {
+      const url = new URL(server.url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+      const pattern = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+      parseHostPattern(pattern); // an IPv6 literal has no pattern form: that server stays unreachable
+      out.push({ pattern, name: `MCP server "${name}"` });
+    } catch {
+      // not a URL: the SDK reports that server as failed
+    }
+  }
+  return out;
 }
 
 /** The `egress` event data of one connection. */
