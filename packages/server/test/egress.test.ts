@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -230,6 +231,12 @@ describe('sandbox network egress', () => {
   let t: TestServer;
 
   beforeAll(async () => {
+    // The test host names: this machine's /etc/hosts maps `vm` and `runsc` to 127.0.0.1 (the
+    // egress proxy resolves names on the host). `localhost` itself bypasses the proxy (NO_PROXY).
+    for (const name of ['vm', 'runsc'])
+      expect((await lookup(name)).address, `${name} must resolve to 127.0.0.1 on the test host`).toBe(
+        '127.0.0.1',
+      );
     await hosts.start();
     t = await startTestServer({
       env: {

@@ -50,7 +50,7 @@ export const ErrorDataSchema = Type.Object({
   error: Type.String(),
   /** Stable code (see docs/errors.md), e.g. `turn_timeout`, `limit_exceeded`. */
   code: Type.String(),
-  /** For `limit_exceeded`: which limit (`memory`, `pids`, `disk`, `fsize`, `nofile`). */
+  /** For `limit_exceeded`: which limit (`memory`, `pids`, `disk`, `fsize`, `nofile`, `egress_connections`, `egress_bytes`). */
   limit: Type.Optional(Type.String()),
 });
 /**
