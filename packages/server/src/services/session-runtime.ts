@@ -1116,7 +1116,11 @@ export class SessionRuntime {
     if (own) own.egressRules = rules;
     return egressSpec(
       () => liveOf()?.egressRules ?? rules,
-      (data) => liveOf()?.turn?.log.emit({ event: 'egress', data }),
+      (data) => {
+        // Only into a turn still streaming: never after its `done`.
+        const log = liveOf()?.turn?.log;
+        if (log && !log.finished && log.events.at(-1)?.event !== 'done') log.emit({ event: 'egress', data });
+      },
       this.deps.telemetry?.metrics,
     );
   }
