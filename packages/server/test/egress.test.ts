@@ -13,6 +13,7 @@ import {
   api,
   createSession,
   deployAgent,
+  eventually,
   expectOutcome,
   sendTurn,
   startTestServer,
@@ -506,6 +507,49 @@ describe('sandbox network egress without allowed private ranges', () => {
     expect(egressEvents(turn).map((e) => [e.host, e.allowed])).toEqual([
       ['vm', false],
       ['127.0.0.2', false],
+    ]);
+  }, 180_000);
+});
+
+describe('sandbox network egress on a pre-warmed sandbox', () => {
+  const hosts = new TestHosts();
+  let t: TestServer;
+  const health = async () => (await api(t.url, 'GET', '/health')).body;
+  beforeAll(async () => {
+    await hosts.start();
+    t = await startTestServer({ env: { ASH_PREWARM_COUNT: '1', ASH_EGRESS_ALLOW_CIDRS: '127.0.0.1/32' } });
+    await deployAgent(
+      t.url,
+      'warm-online',
+      { 'CLAUDE.md': '# Warm\n' },
+      { config: { network: { allow: [`vm:${hosts.httpPort}`] } } },
+    );
+    await eventually(async () => (await health()).pool.warm === 1, 30_000, 'a warm sandbox');
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+    await hosts.close();
+  });
+
+  it("a session adopting a spare gets the agent's network and its egress events", async () => {
+    const before = (await health()).pool.preWarmHits;
+    const s = await createSession(t.url, 'warm-online');
+    expect((await health()).pool.preWarmHits).toBe(before + 1);
+    t.model
+      .forSession(s)
+      .enqueue(
+        bash(`curl -sS -m 10 http://vm:${hosts.httpPort}/warm 2>&1`),
+        bash(`curl -sS -m 10 http://runsc:${hosts.httpPort}/warm-other 2>&1`),
+        { text: 'ok' },
+      );
+    const turn = await sendTurn(t.url, s, { content: 'warm network' });
+    expectOutcome(turn, 'completed');
+    const out = toolOutput(turn);
+    expect(out).toContain('hello from the test host /warm');
+    expect(out).toMatch(/runsc:\d+ is not in the allow list of the agent network policy/);
+    expect(egressEvents(turn).map((e) => [e.host, e.allowed])).toEqual([
+      ['vm', true],
+      ['runsc', false],
     ]);
   }, 180_000);
 });
