@@ -360,7 +360,7 @@ describe('sandbox network egress', () => {
     expect(metrics.text).toMatch(/ash_egress_bytes_total\{direction="down"\} [1-9]/);
   }, 240_000);
 
-  it('a session narrows the agent policy', async () => {
+  it('a session narrows the agent policy, and PATCH /config changes it for later turns', async () => {
     const s = await createSession(t.url, 'online', {
       network: { allow: [`vm:${hosts.httpsPort}`] },
     });
@@ -371,6 +371,17 @@ describe('sandbox network egress', () => {
     expectOutcome(turn, 'completed');
     expect(toolOutput(turn)).toMatch(/not in the allow list of the session network policy/);
     expect(hosts.hits).not.toContain('http GET /narrowed');
+    // PATCH /config changes the policy for later turns of the live sandbox.
+    const patched = await api(t.url, 'PATCH', `/api/sessions/${s}/config`, {
+      network: { allow: [`vm:${hosts.httpPort}`] },
+    });
+    expect(patched.status).toBe(200);
+    t.model
+      .forSession(s)
+      .enqueue(bash(`curl -sS -m 10 http://vm:${hosts.httpPort}/patched 2>&1`), { text: 'ok' });
+    const after = await sendTurn(t.url, s, { content: 'patched' });
+    expectOutcome(after, 'completed');
+    expect(toolOutput(after)).toContain('hello from the test host /patched');
   }, 180_000);
 
   it('bad policies are refused with 400 validation_failed', async () => {
