@@ -44,6 +44,7 @@ export {
 } from './rest/agents.js';
 export {
   CreateSessionBodySchema,
+  CustomToolSchema,
   ListSessionsQuerySchema,
   McpServerSchema,
   McpServersSchema,
@@ -60,6 +61,7 @@ export {
   SubagentsSchema,
   UpdateSessionConfigBodySchema,
   type CreateSessionBody,
+  type CustomTool,
   type ListSessionsQuery,
   type PermissionMode,
   type Session,
@@ -178,6 +180,8 @@ export {
   STREAM_EVENT_NAMES,
   TextDeltaDataSchema,
   ThinkingDeltaDataSchema,
+  ToolAnswerDataSchema,
+  ToolRequestDataSchema,
   ToolResultDataSchema,
   ToolUseDataSchema,
   TurnCompleteDataSchema,
@@ -196,6 +200,8 @@ export {
   type StreamEventName,
   type TextDeltaData,
   type ThinkingDeltaData,
+  type ToolAnswerData,
+  type ToolRequestData,
   type ToolResultData,
   type ToolUseData,
   type TurnCompleteData,
@@ -253,6 +259,7 @@ export {
   BridgeProtocolError,
   BridgeProcessConfigSchema,
   BridgeSdkOptionsSchema,
+  CUSTOM_TOOL_SERVER,
   parseBridgeProcessConfig,
   type BridgeProcessConfig,
   ConversationSchema,
@@ -269,6 +276,9 @@ export {
   type BridgeSdkOptions,
   type Conversation,
   type QueryCommand,
+  type ToolAnswer,
+  ToolAnswerSchema,
+  type ToolRequestEvent,
   type TurnEndEvent,
 } from './bridge.js';
 export {
