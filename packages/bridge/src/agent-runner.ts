@@ -215,7 +215,10 @@ export class AgentRunner {
   /** `canUseTool`: a call of an `askTools` tool waits for the host's decision; other calls run. */
   private canUseTool(askTools: ReadonlySet<string>): CanUseTool {
     return async (toolName, input, opts) => {
-      if (!askTools.has(toolName)) return { behavior: 'allow', updatedInput: input };
+      // `mcp__<server>` stands for every tool of that server.
+      const server = /^(mcp__.+?)__/.exec(toolName)?.[1];
+      if (!askTools.has(toolName) && !(server && askTools.has(server)))
+        return { behavior: 'allow', updatedInput: input };
       const answer = await this.ask('permission', opts.toolUseID || `perm_${randomUUID()}`, toolName, input);
       return answer.type === 'allow'
         ? { behavior: 'allow', updatedInput: input }
@@ -231,16 +234,24 @@ export class AgentRunner {
     return createSdkMcpServer({
       name: CUSTOM_TOOL_SERVER,
       tools: tools.map((t) =>
-        tool(t.name, t.description, zodShape(t.inputSchema) as z.ZodRawShape, async (args: unknown, extra: unknown) => {
-          const id = toolUseIdOf(extra) ?? `custom_${randomUUID()}`;
-          const input = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;
-          const answer = await this.ask('custom_tool', id, t.name, input);
-          if (answer.type === 'result') return { content: mcpContent(answer.content), isError: answer.isError };
-          return {
-            content: [{ type: 'text' as const, text: answer.type === 'deny' ? answer.message : 'no result' }],
-            isError: true,
-          };
-        }),
+        tool(
+          t.name,
+          t.description,
+          zodShape(t.inputSchema) as z.ZodRawShape,
+          async (args: unknown, extra: unknown) => {
+            const id = toolUseIdOf(extra) ?? `custom_${randomUUID()}`;
+            const input = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;
+            const answer = await this.ask('custom_tool', id, t.name, input);
+            if (answer.type === 'result')
+              return { content: mcpContent(answer.content), isError: answer.isError };
+            return {
+              content: [
+                { type: 'text' as const, text: answer.type === 'deny' ? answer.message : 'no result' },
+              ],
+              isError: true,
+            };
+          },
+        ),
       ),
     });
   }
@@ -394,7 +405,10 @@ export class AgentRunner {
       sdk.systemPrompt = { type: 'custom', prompt: options.systemPrompt, snapshot: false };
     if (options.mcpServers) sdk.mcpServers = options.mcpServers as Options['mcpServers'];
     if (options.customTools?.length)
-      sdk.mcpServers = { ...sdk.mcpServers, [CUSTOM_TOOL_SERVER]: this.customToolServer(options.customTools) };
+      sdk.mcpServers = {
+        ...sdk.mcpServers,
+        [CUSTOM_TOOL_SERVER]: this.customToolServer(options.customTools),
+      };
     if (options.allowedTools) sdk.allowedTools = options.allowedTools;
     if (options.disallowedTools) sdk.disallowedTools = options.disallowedTools;
     if (options.betas) sdk.betas = options.betas as Options['betas'];

@@ -183,7 +183,11 @@ export const ToolAnswerSchema = Type.Union([
 ]);
 export type ToolAnswer = Static<typeof ToolAnswerSchema>;
 export const ToolAnswerCommandSchema = Type.Object(
-  { cmd: Type.Literal('tool_answer'), requestId: Type.String({ minLength: 1, maxLength: 256 }), answer: ToolAnswerSchema },
+  {
+    cmd: Type.Literal('tool_answer'),
+    requestId: Type.String({ minLength: 1, maxLength: 256 }),
+    answer: ToolAnswerSchema,
+  },
   { additionalProperties: false },
 );
 

@@ -119,9 +119,11 @@ export interface SessionRuntimeDeps {
   /**
    * A running turn's tool call waits for the client (an `askTools` approval or a custom tool):
    * the handler keeps the request and calls `answer` when the client replies (`answer` returns
-   * false when the turn is already over). Without a handler every request is denied.
+   * false when the turn is already over). It may instead return an answer at once (a decision
+   * recorded earlier): the call then goes on without a request event. Without a handler every
+   * request is denied.
    */
-  onToolRequest?: (req: ToolRequestHook) => void;
+  onToolRequest?: (req: ToolRequestHook) => ToolAnswer | undefined;
 }
 
 /** What {@link SessionRuntimeDeps.onToolRequest} receives. */
@@ -1383,10 +1385,6 @@ export class SessionRuntime {
     answered: () => void,
   ): void {
     const { log } = running;
-    const data = { id: req.requestId, name: req.name, input: req.input };
-    log.emit(
-      req.kind === 'permission' ? { event: 'permission_request', data } : { event: 'custom_tool_use', data },
-    );
     let done = false;
     const answer = (a: ToolAnswer): boolean => {
       if (done || log.finished || this.live.get(session.id)?.turn !== running) return false;
@@ -1406,8 +1404,19 @@ export class SessionRuntime {
       return true;
     };
     const hook = this.deps.onToolRequest;
-    if (hook) hook({ session, turnId: log.turnId, request: req, answer });
-    else answer({ type: 'deny', message: 'this server does not answer tool requests' });
+    // A decision recorded earlier answers at once, without a request event.
+    const now = hook?.({ session, turnId: log.turnId, request: req, answer });
+    if (now) {
+      done = true;
+      sandbox.answerToolRequest(req.requestId, now);
+      answered();
+      return;
+    }
+    const data = { id: req.requestId, name: req.name, input: req.input };
+    log.emit(
+      req.kind === 'permission' ? { event: 'permission_request', data } : { event: 'custom_tool_use', data },
+    );
+    if (!hook) answer({ type: 'deny', message: 'this server does not answer tool requests' });
   }
 
   /** Handles one bridge event of a turn; returns the outcome when the turn ended. */
