@@ -233,6 +233,8 @@ export class AgentRunner {
   private customToolServer(tools: readonly CustomTool[]): NonNullable<Options['mcpServers']>[string] {
     return createSdkMcpServer({
       name: CUSTOM_TOOL_SERVER,
+      // Always in the prompt (never deferred behind tool search): the agent defined them to be used.
+      alwaysLoad: true,
       tools: tools.map((t) =>
         tool(
           t.name,
