@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { removeDir, type ScriptedModel, tempDir } from '@ash-ai/testing';
+import { removeDir, ScriptedModel, tempDir } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -652,8 +652,8 @@ describe('Managed Agents API: always_ask approvals across a server restart', () 
 
   it('acceptance 3: requires_action; restart; allow runs the tool and the turn completes; deny reaches the model and the tool never ran', async () => {
     dataDir = tempDir('ash-approval-');
-    t = await startTestServer({ dataDir });
-    model = t.model;
+    model = await ScriptedModel.start();
+    t = await startTestServer({ dataDir, model });
     let client = new Anthropic({ baseURL: t.url, apiKey: TEST_API_KEY, maxRetries: 0 });
     const env = await client.beta.environments.create({ name: 'approvals' });
     const agent = await client.beta.agents.create({
