@@ -340,6 +340,51 @@ describe('Managed Agents API with the official TS SDK', () => {
     expect(existsSync(join(workspace, 'live-denied.txt'))).toBe(false);
   }, 180_000);
 
+  it('user.interrupt ends a call waiting for the client; a late answer resumes the conversation', async () => {
+    const agent = await client.beta.agents.create({
+      name: 'Waiting worker',
+      model: 'claude-sonnet-4-5',
+      tools: [
+        { type: 'custom', name: 'ask_human', description: 'Ask a human.', input_schema: { type: 'object' } },
+      ],
+    });
+    const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environmentId });
+    t.model
+      .forSession(session.id)
+      .enqueue(
+        { toolUse: { name: 'mcp__ash_custom__ask_human', input: {} } },
+        { text: 'Got the late answer.' },
+      );
+    const stream = await client.beta.sessions.events.stream(session.id);
+    const it = stream[Symbol.asyncIterator]();
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.message', content: [{ type: 'text', text: 'Ask.' }] }],
+    });
+    const asked = await pull(it, idleFor('requires_action'));
+    const use = asked.find((e) => e.type === 'agent.custom_tool_use')!;
+    const t0 = Date.now();
+    await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.interrupt' }] });
+    await pull(it, idleFor('end_turn'));
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await client.beta.sessions.retrieve(session.id)).status).toBe('idle');
+    // The answer still counts: a new turn tells the model the result.
+    await client.beta.sessions.events.send(session.id, {
+      events: [
+        {
+          type: 'user.custom_tool_result',
+          custom_tool_use_id: use.id,
+          content: [{ type: 'text', text: 'LATE-42' }],
+        },
+      ],
+    });
+    const resumed = await pull(it, idleFor('end_turn'));
+    await it.return?.();
+    expect(resumed.find((e) => e.type === 'agent.message')).toMatchObject({
+      content: [{ type: 'text', text: 'Got the late answer.' }],
+    });
+    expect(userTextsSeen(t.model, session.id)).toContain('LATE-42');
+  }, 180_000);
+
   it('acceptance 5: user.interrupt idles a slow turn within 5 s; the next user.message works', async () => {
     const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
     t.model
@@ -412,11 +457,9 @@ describe('Managed Agents API with the official TS SDK', () => {
 
     const unsupported = await client.beta.agents
       .create({
-        name: 'asks',
+        name: 'skilled',
         model: 'claude-sonnet-4-5',
-        tools: [
-          { type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_ask' } } },
-        ],
+        skills: [{ type: 'anthropic', skill_id: 'xlsx' }],
       })
       .catch((e: unknown) => e);
     expect(unsupported).toBeInstanceOf(Anthropic.BadRequestError);
@@ -455,7 +498,7 @@ describe('Managed Agents API with the official TS SDK', () => {
         '/v1/agents',
         { name: 'x', model: 'm', tools: [{ type: 'custom', name: 'c', input_schema: { type: 'object' } }] },
         400,
-        'not_yet_supported',
+        'validation_failed',
       ],
       ['GET', '/v1/agents?limit=abc', undefined, 400, 'validation_failed'],
       ['GET', '/v1/agents?page=zz', undefined, 400, 'validation_failed'],
@@ -483,14 +526,21 @@ describe('Managed Agents API with the official TS SDK', () => {
         `/v1/sessions/${session.id}/events`,
         { events: [{ type: 'user.tool_confirmation', tool_use_id: 'x', result: 'allow' }] },
         400,
-        'not_yet_supported',
+        'validation_failed',
       ],
       [
         'POST',
         `/v1/sessions/${session.id}/events`,
         { events: [{ type: 'user.custom_tool_result', custom_tool_use_id: 'x' }] },
         400,
-        'not_yet_supported',
+        'validation_failed',
+      ],
+      [
+        'POST',
+        `/v1/sessions/${session.id}/events`,
+        { events: [{ type: 'user.tool_confirmation', tool_use_id: 'x', result: 'maybe' }] },
+        400,
+        'validation_failed',
       ],
       [
         'GET',
@@ -653,9 +703,11 @@ describe('Managed Agents API: always_ask approvals across a server restart', () 
   it('acceptance 3: requires_action; restart; allow runs the tool and the turn completes; deny reaches the model and the tool never ran', async () => {
     dataDir = tempDir('ash-approval-');
     model = await ScriptedModel.start();
-    t = await startTestServer({ dataDir, model });
+    // A short idle watchdog: a call that waits for the client must outlive it.
+    const env = { ASH_TURN_IDLE_TIMEOUT_MS: '15000' };
+    t = await startTestServer({ dataDir, model, env });
     let client = new Anthropic({ baseURL: t.url, apiKey: TEST_API_KEY, maxRetries: 0 });
-    const env = await client.beta.environments.create({ name: 'approvals' });
+    const environment = await client.beta.environments.create({ name: 'approvals' });
     const agent = await client.beta.agents.create({
       name: 'Approval worker',
       model: 'claude-sonnet-4-5',
@@ -663,8 +715,8 @@ describe('Managed Agents API: always_ask approvals across a server restart', () 
         { type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_ask' } } },
       ],
     });
-    const allowS = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
-    const denyS = await client.beta.sessions.create({ agent: agent.id, environment_id: env.id });
+    const allowS = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    const denyS = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
     const allowCall = { name: 'Bash', input: { command: 'touch approved.txt' } };
     // Before the restart: the call. After it: the same call again (the model is told it was allowed), then text.
     model
@@ -692,9 +744,20 @@ describe('Managed Agents API: always_ask approvals across a server restart', () 
       waiting.set(s.id, use.id);
     }
 
+    // Waiting longer than the turn idle watchdog does not end the calls.
+    await new Promise((r) => setTimeout(r, 17_000));
+    for (const s of [allowS, denyS]) {
+      expect((await client.beta.sessions.retrieve(s.id)).status).toBe('running');
+      const listed = (await client.beta.sessions.events.list(s.id, { limit: 1000 })).data as StreamEv[];
+      expect(listed.at(-1)).toMatchObject({
+        type: 'session.status_idle',
+        stop_reason: { type: 'requires_action' },
+      });
+    }
+
     // Restart: the old server (its sandboxes, bridges, Claude processes) goes away.
     await t.close();
-    t = await startTestServer({ dataDir, model });
+    t = await startTestServer({ dataDir, model, env });
     client = new Anthropic({ baseURL: t.url, apiKey: TEST_API_KEY, maxRetries: 0 });
     const ws = (id: string) => join(dataDir, 'sessions', id, 'workspace');
     expect(existsSync(join(ws(allowS.id), 'approved.txt'))).toBe(false);
