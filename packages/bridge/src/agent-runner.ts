@@ -390,6 +390,23 @@ export class AgentRunner {
     if (askTools.size > 0) {
       sdk.canUseTool = this.canUseTool(askTools);
       if (sdk.permissionMode === 'bypassPermissions') sdk.permissionMode = 'default';
+      // Claude Code runs read-only tools without asking in `default` mode: force the question.
+      sdk.hooks = {
+        PreToolUse: [
+          {
+            matcher: askMatcher(askTools),
+            hooks: [
+              async () => ({
+                hookSpecificOutput: {
+                  hookEventName: 'PreToolUse' as const,
+                  permissionDecision: 'ask' as const,
+                  permissionDecisionReason: 'this tool needs the client approval (always_ask)',
+                },
+              }),
+            ],
+          },
+        ],
+      };
     }
     if (sdk.permissionMode === 'bypassPermissions') sdk.allowDangerouslySkipPermissions = true;
     // Conversation: resume it when its transcript exists; else fork or start it under our id.
@@ -534,6 +551,15 @@ export function stableStringify(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** A hook matcher (anchored regex) for the `askTools` names; `mcp__<server>` stands for all its tools. */
+export function askMatcher(askTools: ReadonlySet<string>): string {
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const parts = [...askTools].map((n) =>
+    n.startsWith('mcp__') && !n.slice(5).includes('__') ? `${esc(n)}__.*` : esc(n),
+  );
+  return `^(${parts.join('|')})$`;
 }
 
 /** A JSON Schema as the Zod raw shape the SDK's `tool()` takes (empty when it is not an object schema). */

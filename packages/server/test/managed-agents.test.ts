@@ -277,7 +277,10 @@ describe('Managed Agents API with the official TS SDK', () => {
       tools: [
         {
           type: 'agent_toolset_20260401',
-          configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }],
+          configs: [
+            { name: 'bash', permission_policy: { type: 'always_ask' } },
+            { name: 'read', permission_policy: { type: 'always_ask' } },
+          ],
         },
       ],
     });
@@ -290,6 +293,8 @@ describe('Managed Agents API with the official TS SDK', () => {
         { text: 'Created it.' },
         { toolUse: { name: 'Bash', input: { command: 'touch live-denied.txt' } } },
         { text: 'Understood.' },
+        { toolUse: { name: 'Read', input: { file_path: '/workspace/live-allowed.txt' } } },
+        { text: 'Read it.' },
       );
     const stream = await client.beta.sessions.events.stream(session.id);
     const it = stream[Symbol.asyncIterator]();
@@ -330,7 +335,6 @@ describe('Managed Agents API with the official TS SDK', () => {
       ],
     });
     const denied = await pull(it, idleFor('end_turn'));
-    await it.return?.();
     expect(denied.find((e) => e.type === 'user.tool_confirmation')).toMatchObject({
       tool_use_id: use2.id,
       result: 'deny',
@@ -338,6 +342,23 @@ describe('Managed Agents API with the official TS SDK', () => {
     });
     expect(toolResultsSeen(t.model, session.id).get(use2.id)).toContain('NOT-THAT-FILE');
     expect(existsSync(join(workspace, 'live-denied.txt'))).toBe(false);
+
+    // A read-only tool asks too (Claude Code would run it unasked in `default` mode).
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.message', content: [{ type: 'text', text: 'Read it back.' }] }],
+    });
+    const asked3 = await pull(it, idleFor('requires_action'));
+    const use3 = asked3.find((e) => e.type === 'agent.tool_use')!;
+    expect(use3).toMatchObject({ name: 'Read', evaluated_permission: 'ask' });
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.tool_confirmation', tool_use_id: use3.id, result: 'allow' }],
+    });
+    const read = await pull(it, idleFor('end_turn'));
+    await it.return?.();
+    expect(read.find((e) => e.type === 'agent.tool_result')).toMatchObject({
+      tool_use_id: use3.id,
+      is_error: false,
+    });
   }, 180_000);
 
   it('user.interrupt ends a call waiting for the client; a late answer resumes the conversation', async () => {
