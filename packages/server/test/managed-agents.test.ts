@@ -220,7 +220,7 @@ describe('Managed Agents API with the official TS SDK', () => {
     expect(use.id).toMatch(/^toolu_/);
     expect(first.some((e) => e.type === 'agent.mcp_tool_use' || e.type === 'agent.tool_use')).toBe(false);
     expect(first.at(-1)!.stop_reason).toEqual({ type: 'requires_action', event_ids: [use.id] });
-    expect((await client.beta.sessions.retrieve(session.id)).status).toBe('running');
+    expect((await client.beta.sessions.retrieve(session.id)).status).toBe('idle');
 
     // A wrong id is a 400; nothing is delivered.
     await expect(
@@ -768,7 +768,7 @@ describe('Managed Agents API: always_ask approvals across a server restart', () 
     // Waiting longer than the turn idle watchdog does not end the calls.
     await new Promise((r) => setTimeout(r, 17_000));
     for (const s of [allowS, denyS]) {
-      expect((await client.beta.sessions.retrieve(s.id)).status).toBe('running');
+      expect((await client.beta.sessions.retrieve(s.id)).status).toBe('idle');
       const listed = (await client.beta.sessions.events.list(s.id, { limit: 1000 })).data as StreamEv[];
       expect(listed.at(-1)).toMatchObject({
         type: 'session.status_idle',

@@ -278,10 +278,11 @@ function toolsOf(
   return { tools, servers, disallowed, mcpJson, askTools, customTools };
 }
 
-/** An Ash session's status as a Managed Agents one. */
-export function managedStatus(s: Pick<SessionRecord, 'status' | 'activeTurnId'>): string {
+/** An Ash session's status as a Managed Agents one (`waiting`: its turn waits for the client). */
+export function managedStatus(s: Pick<SessionRecord, 'status' | 'activeTurnId'>, waiting = false): string {
   if (s.status === 'ended') return 'terminated';
-  if (s.activeTurnId) return 'running';
+  // A turn whose tool call waits for the client reads idle (it said `requires_action`).
+  if (s.activeTurnId && !waiting) return 'running';
   return 'idle';
 }
 
@@ -679,7 +680,7 @@ export class ManagedAgentsService {
     return {
       type: 'session',
       id: s.id,
-      status: managedStatus(s),
+      status: managedStatus(s, this.deps.toolRequests.waitsIn(s.id, s.activeTurnId)),
       title: extra?.data.title ?? null,
       environment_id: extra?.data.environment_id ?? null,
       agent: { type: 'agent', ...snapshot, version: s.agentVersion },

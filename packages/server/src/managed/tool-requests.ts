@@ -50,8 +50,11 @@ const invalid = (message: string) =>
  * so a plain `tool_result` for the old call cannot be delivered: the model is told instead.
  */
 export class ToolRequestService {
-  /** Answer functions of calls waiting in a turn on this server, by tool-use id. */
-  private readonly waiting = new Map<string, (a: ToolAnswer) => boolean>();
+  /** Calls waiting in a turn on this server, by tool-use id. */
+  private readonly waiting = new Map<
+    string,
+    { sessionId: string; turnId: string; answer: (a: ToolAnswer) => boolean }
+  >();
   /** Rows being stored, by tool-use id (an answer waits for its row). */
   private readonly recording = new Map<string, Promise<void>>();
   /** Approvals given after their turn ended, by session: the repeated call runs without asking. */
@@ -74,7 +77,7 @@ export class ToolRequestService {
         return { type: 'allow' };
       }
     }
-    this.waiting.set(r.requestId, h.answer);
+    this.waiting.set(r.requestId, { sessionId: session.id, turnId: h.turnId, answer: h.answer });
     const at = new Date().toISOString();
     const row: ToolRequestRow = {
       sessionId: session.id,
@@ -112,6 +115,13 @@ export class ToolRequestService {
     return undefined;
   }
 
+  /** Whether a call of that turn of the session waits for the client (on this server). */
+  waitsIn(sessionId: string, turnId: string | null): boolean {
+    if (!turnId) return false;
+    for (const w of this.waiting.values()) if (w.sessionId === sessionId && w.turnId === turnId) return true;
+    return false;
+  }
+
   /**
    * Answers a waiting call of a session.
    * @returns `delivered` (its turn took it) or `resume` (its turn is over: start a new turn with
@@ -139,7 +149,7 @@ export class ToolRequestService {
     });
     const deliver = this.waiting.get(id);
     this.waiting.delete(id);
-    if (deliver?.(answer)) return { outcome: 'delivered', request: row.data };
+    if (deliver?.answer(answer)) return { outcome: 'delivered', request: row.data };
     if (kind === 'permission' && answer.type === 'allow') {
       const list = this.decisions.get(sessionId) ?? [];
       list.push({ name: row.data.name, input: canonical(row.data.input) });

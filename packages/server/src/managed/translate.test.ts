@@ -161,6 +161,7 @@ describe('engine events → Managed Agents events', () => {
       'session.status_idle',
       'session.status_idle',
       'user.tool_confirmation',
+      'session.status_idle',
       'user.tool_confirmation',
       'session.status_running',
       'session.status_idle',
@@ -173,8 +174,9 @@ describe('engine events → Managed Agents events', () => {
       stop_reason: { type: 'requires_action', event_ids: ['toolu_a', 'toolu_b'] },
     });
     expect(out[6]).toMatchObject({ tool_use_id: 'toolu_a', result: 'deny', deny_message: 'no' });
-    expect(out[7]).toMatchObject({ tool_use_id: 'toolu_b', result: 'allow' });
-    expect(out[7]).not.toHaveProperty('deny_message');
+    expect(out[7]).toMatchObject({ stop_reason: { type: 'requires_action', event_ids: ['toolu_b'] } });
+    expect(out[8]).toMatchObject({ tool_use_id: 'toolu_b', result: 'allow' });
+    expect(out[8]).not.toHaveProperty('deny_message');
     expect(out.at(-1)).toMatchObject({ stop_reason: { type: 'end_turn' } });
   });
 

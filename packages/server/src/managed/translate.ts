@@ -20,7 +20,8 @@
  * |                                       | the tool uses waiting)                                     |
  * | `custom_tool_use`                     | `agent.custom_tool_use`, then that `session.status_idle`   |
  * | `tool_answer`                         | `user.tool_confirmation` / `user.custom_tool_result`, then |
- * |                                       | `session.status_running` when nothing else waits           |
+ * |                                       | `session.status_running` when nothing else waits, else     |
+ * |                                       | `session.status_idle` listing the rest                     |
  * | lifecycle `tool_answer` (an answer    | `user.tool_confirmation` / `user.custom_tool_result`       |
  * | after the call's turn ended)          |                                                            |
  * | `error` (not `turn_interrupted`)       | `session.error` (`retry_status: exhausted`)                |
@@ -200,9 +201,13 @@ export class EventTranslator {
       case 'tool_answer': {
         const i = this.waiting.indexOf(String(d.id ?? ''));
         if (i >= 0) this.waiting.splice(i, 1);
-        const out = [answerEcho(d, base())];
-        if (this.waiting.length === 0) out.push({ type: 'session.status_running', ...base(1) });
-        return out;
+        // All answered: running again; else idle again, listing what still waits.
+        return [
+          answerEcho(d, base()),
+          this.waiting.length === 0
+            ? { type: 'session.status_running', ...base(1) }
+            : this.idleForAction(base(1)),
+        ];
       }
       case 'tool_result': {
         const useId = String(d.tool_use_id ?? '');
