@@ -268,6 +268,12 @@ describe('Managed Agents API with the official TS SDK', () => {
     expect(listed).toEqual(
       expect.arrayContaining(['agent.custom_tool_use', 'user.custom_tool_result', 'agent.message']),
     );
+    // The echo of the answer is the listed event (same id), and the stream showed it too.
+    const listedResult = (await client.beta.sessions.events.list(session.id, { limit: 1000 })).data.find(
+      (e) => e.type === 'user.custom_tool_result',
+    );
+    expect(listedResult?.id).toBe(sent.data![0]!.id);
+    expect(rest.find((e) => e.type === 'user.custom_tool_result')?.id).toBe(sent.data![0]!.id);
   }, 180_000);
 
   it('always_ask in a live turn: evaluated_permission ask, requires_action; allow runs the tool, deny gives the model the message', async () => {

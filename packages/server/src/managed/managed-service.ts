@@ -879,8 +879,13 @@ export class ManagedAgentsService {
       if (e.type === 'tool_answer') {
         const r = await this.deps.toolRequests.answer(tenantId, id, e.data.id, e.data.kind, e.answer);
         if (r.outcome === 'delivered') {
-          // The running turn records the answer (its `tool_answer` event holds the sequence).
-          out.push(answerEcho(e.data, { id: newId('sevt'), processed_at: now() }));
+          // The running turn recorded the answer: the echo carries that event's id.
+          out.push(
+            answerEcho(e.data, {
+              id: r.sequence ? `sevt_${r.sequence}` : newId('sevt'),
+              processed_at: now(),
+            }),
+          );
           continue;
         }
         // The call's turn is over (restart, interrupt): a new turn tells the model the outcome.

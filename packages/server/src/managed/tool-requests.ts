@@ -53,7 +53,7 @@ export class ToolRequestService {
   /** Calls waiting in a turn on this server, by tool-use id. */
   private readonly waiting = new Map<
     string,
-    { sessionId: string; turnId: string; answer: (a: ToolAnswer) => boolean }
+    { sessionId: string; turnId: string; answer: (a: ToolAnswer) => number | false }
   >();
   /** Rows being stored, by tool-use id (an answer waits for its row). */
   private readonly recording = new Map<string, Promise<void>>();
@@ -124,8 +124,9 @@ export class ToolRequestService {
 
   /**
    * Answers a waiting call of a session.
-   * @returns `delivered` (its turn took it) or `resume` (its turn is over: start a new turn with
-   *   {@link resumePrompt}), with the stored request.
+   * @returns `delivered` (its turn took it; `sequence` = the recorded answer's event sequence, 0
+   *   if unknown) or `resume` (its turn is over: start a new turn with {@link resumePrompt}), with
+   *   the stored request.
    * @throws AppError 400 `validation_failed` when no such call of that kind waits in the session.
    */
   async answer(
@@ -134,7 +135,10 @@ export class ToolRequestService {
     id: string,
     kind: ToolRequestEvent['kind'],
     answer: ToolAnswer,
-  ): Promise<{ outcome: 'delivered' | 'resume'; request: ToolRequestRow }> {
+  ): Promise<
+    | { outcome: 'delivered'; sequence: number; request: ToolRequestRow }
+    | { outcome: 'resume'; request: ToolRequestRow }
+  > {
     await this.recording.get(id);
     const { managed } = this.deps.repos;
     const row = await managed.get<ToolRequestRow>(tenantId, 'tool_request', id, 0);
@@ -149,7 +153,9 @@ export class ToolRequestService {
     });
     const deliver = this.waiting.get(id);
     this.waiting.delete(id);
-    if (deliver?.answer(answer)) return { outcome: 'delivered', request: row.data };
+    const sequence = deliver?.answer(answer);
+    if (sequence !== undefined && sequence !== false)
+      return { outcome: 'delivered', sequence, request: row.data };
     if (kind === 'permission' && answer.type === 'allow') {
       const list = this.decisions.get(sessionId) ?? [];
       list.push({ name: row.data.name, input: canonical(row.data.input) });

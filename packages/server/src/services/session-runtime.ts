@@ -119,7 +119,7 @@ export interface SessionRuntimeDeps {
   /**
    * A running turn's tool call waits for the client (an `askTools` approval or a custom tool):
    * the handler keeps the request and calls `answer` when the client replies (`answer` returns
-   * false when the turn is already over). It may instead return an answer at once (a decision
+   * false when the turn is already over, else the sequence of the recorded answer). It may instead return an answer at once (a decision
    * recorded earlier): the call then goes on without a request event. Without a handler every
    * request is denied.
    */
@@ -131,8 +131,11 @@ export interface ToolRequestHook {
   session: SessionRecord;
   turnId: string;
   request: ToolRequestEvent;
-  /** Delivers the answer to the waiting call and records it (`tool_answer`); false when the turn is over. */
-  answer: (answer: ToolAnswer) => boolean;
+  /**
+   * Delivers the answer to the waiting call and records it as a `tool_answer` event.
+   * @returns that event's sequence number (0 if it could not be stored), or false when the turn is over.
+   */
+  answer: (answer: ToolAnswer) => number | false;
 }
 
 /** An error a hook ends a turn with. */
@@ -1386,11 +1389,11 @@ export class SessionRuntime {
   ): void {
     const { log } = running;
     let done = false;
-    const answer = (a: ToolAnswer): boolean => {
+    const answer = (a: ToolAnswer): number | false => {
       if (done || log.finished || this.live.get(session.id)?.turn !== running) return false;
       done = true;
       const base = { id: req.requestId, kind: req.kind };
-      log.emit({
+      const recorded = log.emit({
         event: 'tool_answer',
         data:
           a.type === 'result'
@@ -1401,7 +1404,7 @@ export class SessionRuntime {
       });
       sandbox.answerToolRequest(req.requestId, a);
       answered();
-      return true;
+      return recorded?.id ?? 0;
     };
     const hook = this.deps.onToolRequest;
     // A decision recorded earlier answers at once, without a request event.
