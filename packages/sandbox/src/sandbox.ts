@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:net';
-import type { BridgeSdkOptions, Conversation, MessageContent } from '@ash-ai/shared';
+import type { BridgeSdkOptions, Conversation, MessageContent, ToolAnswer } from '@ash-ai/shared';
 import type { BridgeConnection, TurnChannel, TurnEvent } from './bridge-connection.js';
 import { SandboxCgroup, type CgroupCounters } from './cgroups.js';
 import { execInSandbox, LogRing, type ExecLaunch, type ExecOutcome } from './exec.js';
@@ -198,6 +198,11 @@ export class Sandbox {
     this.logs.push('system', message);
     if (!turnId || this.stateValue !== 'ready') return;
     void this.abortTurn(turnId, { message, code: 'limit_exceeded', limit });
+  }
+
+  /** Answers a `tool_request` of the running turn (ignored by the bridge when nothing waits for it). */
+  answerToolRequest(requestId: string, answer: ToolAnswer): void {
+    if (this.stateValue === 'ready') this.parts.connection.send({ cmd: 'tool_answer', requestId, answer });
   }
 
   /** Asks the SDK to stop the turn (soft). */

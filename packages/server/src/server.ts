@@ -31,6 +31,7 @@ import { DiskGuard } from './services/disk-guard.js';
 import { SessionRuntime } from './services/session-runtime.js';
 import { closeInterruptedTurn, SessionOwnership } from './services/session-ownership.js';
 import { SessionService } from './services/session-service.js';
+import { ToolRequestService } from './managed/tool-requests.js';
 import { ManagedAgentsService } from './managed/managed-service.js';
 import { PathScrubber } from './services/text-safety.js';
 import { AgentStore } from './storage/agent-store.js';
@@ -194,6 +195,7 @@ async function createLocked(
     metrics: telemetry.metrics,
   });
   let sessions: SessionService | undefined;
+  const toolRequests = new ToolRequestService({ repos, log: logger.child({ component: 'tool-requests' }) });
   const diskGuard = new DiskGuard(config.dataDir, config.minFreeDiskMb);
   const runtime = new SessionRuntime({
     diskGuard,
@@ -209,6 +211,7 @@ async function createLocked(
     credentials,
     hooks: usage,
     telemetry,
+    onToolRequest: (r) => toolRequests.onRequest(r),
     onSessionEvicted: async (s, reason) => {
       const record = await repos.sessions.get(s.tenantId, s.id);
       if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
@@ -438,6 +441,7 @@ async function createLocked(
       agents,
       sessions: sessionService,
       runtime,
+      toolRequests,
       log: logger.child({ component: 'managed-agents' }),
     }),
     data: {

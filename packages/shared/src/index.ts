@@ -44,6 +44,7 @@ export {
 } from './rest/agents.js';
 export {
   CreateSessionBodySchema,
+  CustomToolSchema,
   ListSessionsQuerySchema,
   McpServerSchema,
   HostPatternSchema,
@@ -63,6 +64,7 @@ export {
   SubagentsSchema,
   UpdateSessionConfigBodySchema,
   type CreateSessionBody,
+  type CustomTool,
   type ListSessionsQuery,
   type PermissionMode,
   type Session,
@@ -182,6 +184,8 @@ export {
   STREAM_EVENT_NAMES,
   TextDeltaDataSchema,
   ThinkingDeltaDataSchema,
+  ToolAnswerDataSchema,
+  ToolRequestDataSchema,
   ToolResultDataSchema,
   ToolUseDataSchema,
   TurnCompleteDataSchema,
@@ -201,6 +205,8 @@ export {
   type StreamEventName,
   type TextDeltaData,
   type ThinkingDeltaData,
+  type ToolAnswerData,
+  type ToolRequestData,
   type ToolResultData,
   type ToolUseData,
   type TurnCompleteData,
@@ -258,6 +264,7 @@ export {
   BridgeProtocolError,
   BridgeProcessConfigSchema,
   BridgeSdkOptionsSchema,
+  CUSTOM_TOOL_SERVER,
   parseBridgeProcessConfig,
   type BridgeProcessConfig,
   ConversationSchema,
@@ -274,6 +281,9 @@ export {
   type BridgeSdkOptions,
   type Conversation,
   type QueryCommand,
+  type ToolAnswer,
+  ToolAnswerSchema,
+  type ToolRequestEvent,
   type TurnEndEvent,
 } from './bridge.js';
 export {

@@ -84,6 +84,28 @@ export const DoneDataSchema = Type.Object({
   outcome: TurnOutcomeSchema,
 });
 
+/**
+ * A call that waits for the client (`permission_request`: may an `askTools` tool run;
+ * `custom_tool_use`: a custom tool for the client to execute). `id` is the model's tool-use id.
+ */
+export const ToolRequestDataSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  input: Type.Unknown(),
+});
+/** The client's answer to a `permission_request` or `custom_tool_use`, as delivered to the turn. */
+export const ToolAnswerDataSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.Union([Type.Literal('permission'), Type.Literal('custom_tool')]),
+  /** `allow` / `deny` (permission) or `result` (custom tool). */
+  result: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('result')]),
+  denyMessage: Type.Optional(Type.String()),
+  content: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
+  isError: Type.Optional(Type.Boolean()),
+});
+export type ToolRequestData = Static<typeof ToolRequestDataSchema>;
+export type ToolAnswerData = Static<typeof ToolAnswerDataSchema>;
+
 export type SessionStartData = Static<typeof SessionStartDataSchema>;
 export type TextDeltaData = Static<typeof TextDeltaDataSchema>;
 export type ThinkingDeltaData = Static<typeof ThinkingDeltaDataSchema>;
@@ -101,6 +123,9 @@ export interface StreamEventDataMap {
   thinking_delta: ThinkingDeltaData;
   tool_use: ToolUseData;
   tool_result: ToolResultData;
+  permission_request: ToolRequestData;
+  custom_tool_use: ToolRequestData;
+  tool_answer: ToolAnswerData;
   message: Record<string, unknown>;
   turn_complete: TurnCompleteData;
   egress: EgressData;
@@ -114,6 +139,9 @@ export const STREAM_EVENT_NAMES: readonly StreamEventName[] = [
   'thinking_delta',
   'tool_use',
   'tool_result',
+  'permission_request',
+  'custom_tool_use',
+  'tool_answer',
   'message',
   'turn_complete',
   'egress',

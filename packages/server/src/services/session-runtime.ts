@@ -9,6 +9,8 @@ import {
   type MessageContent,
   type SendMessageBody,
   type ErrorData,
+  type ToolAnswer,
+  type ToolRequestEvent,
   type TurnOutcome,
 } from '@ash-ai/shared';
 import type { ExecResult, LogEntry, PoolStats } from '@ash-ai/shared';
@@ -118,6 +120,26 @@ export interface SessionRuntimeDeps {
    * owned by this server (its files are only here).
    */
   beforeRelease?: (session: { id: string; tenantId: string }) => Promise<void>;
+  /**
+   * A running turn's tool call waits for the client (an `askTools` approval or a custom tool):
+   * the handler keeps the request and calls `answer` when the client replies (`answer` returns
+   * false when the turn is already over, else the sequence of the recorded answer). It may instead return an answer at once (a decision
+   * recorded earlier): the call then goes on without a request event. Without a handler every
+   * request is denied.
+   */
+  onToolRequest?: (req: ToolRequestHook) => ToolAnswer | undefined;
+}
+
+/** What {@link SessionRuntimeDeps.onToolRequest} receives. */
+export interface ToolRequestHook {
+  session: SessionRecord;
+  turnId: string;
+  request: ToolRequestEvent;
+  /**
+   * Delivers the answer to the waiting call and records it as a `tool_answer` event.
+   * @returns that event's sequence number (0 if it could not be stored), or false when the turn is over.
+   */
+  answer: (answer: ToolAnswer) => number | false;
 }
 
 /** An error a hook ends a turn with. */
@@ -1232,6 +1254,8 @@ export class SessionRuntime {
     let firstEventAt: number | undefined;
     this.deps.log.debug({ sessionId: session.id, turnId: log.turnId }, 'turn started');
     let measured: { sandbox: Sandbox; cpuBefore: number } | undefined;
+    /** Tool calls waiting for the client: the idle watchdog is off meanwhile (they may wait for days). */
+    let waiting = 0;
     try {
       const refused = await this.deps.hooks?.beforeTurn?.(session, log.turnId);
       if (refused) {
@@ -1255,6 +1279,7 @@ export class SessionRuntime {
       );
       const arm = () => {
         if (watchdog) clearTimeout(watchdog);
+        if (waiting > 0) return;
         watchdog = setTimeout(() => {
           this.deps.log.warn(
             { sessionId: session.id, turnId: log.turnId },
@@ -1273,6 +1298,15 @@ export class SessionRuntime {
           firstEventAt = Date.now();
           this.releasePermit(live); // the Claude process is up
           this.deps.telemetry?.metrics.timeToFirstEvent.observe((firstEventAt - startedAt) / 1000);
+        }
+        if (ev.ev === 'tool_request') {
+          waiting++;
+          arm();
+          this.requestTool(running, session, sandbox, ev, () => {
+            waiting--;
+            arm();
+          });
+          continue;
         }
         outcome = this.onBridgeEvent(log, ev, body.includePartialMessages === true, running) ?? outcome;
       }
@@ -1373,10 +1407,56 @@ export class SessionRuntime {
     running.span.end();
   }
 
+  /**
+   * A tool call of the turn waits for the client: recorded (`permission_request` /
+   * `custom_tool_use`), handed to the `onToolRequest` hook, answered through the sandbox.
+   */
+  private requestTool(
+    running: RunningTurn,
+    session: SessionRecord,
+    sandbox: Sandbox,
+    req: ToolRequestEvent,
+    answered: () => void,
+  ): void {
+    const { log } = running;
+    let done = false;
+    const answer = (a: ToolAnswer): number | false => {
+      if (done || log.finished || this.live.get(session.id)?.turn !== running) return false;
+      done = true;
+      const base = { id: req.requestId, kind: req.kind };
+      const recorded = log.emit({
+        event: 'tool_answer',
+        data:
+          a.type === 'result'
+            ? { ...base, result: 'result', content: a.content, isError: a.isError }
+            : a.type === 'deny'
+              ? { ...base, result: 'deny', denyMessage: a.message }
+              : { ...base, result: 'allow' },
+      });
+      sandbox.answerToolRequest(req.requestId, a);
+      answered();
+      return recorded?.id ?? 0;
+    };
+    const hook = this.deps.onToolRequest;
+    // A decision recorded earlier answers at once, without a request event.
+    const now = hook?.({ session, turnId: log.turnId, request: req, answer });
+    if (now) {
+      done = true;
+      sandbox.answerToolRequest(req.requestId, now);
+      answered();
+      return;
+    }
+    const data = { id: req.requestId, name: req.name, input: req.input };
+    log.emit(
+      req.kind === 'permission' ? { event: 'permission_request', data } : { event: 'custom_tool_use', data },
+    );
+    if (!hook) answer({ type: 'deny', message: 'this server does not answer tool requests' });
+  }
+
   /** Handles one bridge event of a turn; returns the outcome when the turn ended. */
   private onBridgeEvent(
     log: TurnLog,
-    ev: TurnEvent,
+    ev: Exclude<TurnEvent, { ev: 'tool_request' }>,
     includePartial: boolean,
     running: RunningTurn,
   ): TurnOutcome | undefined {

@@ -81,6 +81,21 @@ export const SubagentsSchema = Type.Record(
   { maxProperties: 64, additionalProperties: false },
 );
 
+/**
+ * A custom tool: defined here, executed by the client. A call waits, with a
+ * `custom_tool_use` event, until the client answers it (`/v1` `user.custom_tool_result`).
+ */
+export const CustomToolSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }),
+    description: Type.String({ maxLength: 10_000 }),
+    /** JSON Schema of the input (`{type: "object", properties, required}`). */
+    inputSchema: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type CustomTool = Static<typeof CustomToolSchema>;
+
 const ModelName = Type.String({ minLength: 1, maxLength: 100 });
 const SystemPrompt = Type.String({ maxLength: 1_000_000 });
 const InitialAgent = Type.String({ minLength: 1, maxLength: 128 });
@@ -126,6 +141,13 @@ export const SessionConfigSchema = Type.Object(
     subagents: Type.Optional(SubagentsSchema),
     initialAgent: Type.Optional(InitialAgent),
     network: Type.Optional(NetworkPolicySchema),
+    /** Tools the client executes (see {@link CustomToolSchema}). */
+    customTools: Type.Optional(Type.Array(CustomToolSchema, { maxItems: 128 })),
+    /**
+     * Tools (Claude Code names: `Bash`, `Write`, `mcp__<server>__<tool>`…) whose every call waits
+     * for the client's approval (`permission_request` event), with no timeout.
+     */
+    askTools: Type.Optional(StringList),
   },
   { additionalProperties: false },
 );
@@ -170,6 +192,8 @@ export const UpdateSessionConfigBodySchema = Type.Object(
     subagents: Type.Optional(Nullable(SubagentsSchema)),
     initialAgent: Type.Optional(Nullable(InitialAgent)),
     network: Type.Optional(Nullable(NetworkPolicySchema)),
+    customTools: Type.Optional(Nullable(Type.Array(CustomToolSchema, { maxItems: 128 }))),
+    askTools: Type.Optional(Nullable(StringList)),
     budgetUsd: Type.Optional(Nullable(SessionBudgetUsd)),
   },
   { additionalProperties: false, minProperties: 1 },
