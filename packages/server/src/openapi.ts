@@ -2,6 +2,8 @@ import {
   DoneDataSchema,
   ErrorDataSchema,
   MessageDataSchema,
+  SandboxReadyDataSchema,
+  SandboxStartingDataSchema,
   SessionStartDataSchema,
   TextDeltaDataSchema,
   ThinkingDeltaDataSchema,
@@ -84,6 +86,8 @@ export const OPENAPI_SERVERS = [
 
 const STREAM_EVENTS: Record<string, unknown> = {
   session_start: SessionStartDataSchema,
+  sandbox_starting: SandboxStartingDataSchema,
+  sandbox_ready: SandboxReadyDataSchema,
   text_delta: TextDeltaDataSchema,
   thinking_delta: ThinkingDeltaDataSchema,
   tool_use: ToolUseDataSchema,
@@ -114,7 +118,7 @@ function streamEventSchemas(): Record<string, unknown> {
   }
   out.StreamEvent = {
     description:
-      'One frame of a turn stream (`text/event-stream`): `id: <sequence>`, `event: <name>`, `data: <JSON>`. A turn streams `session_start`, then `text_delta`, `thinking_delta`, `tool_use`, `tool_result` and `message` frames, `turn_complete`, `error` on failure, and always `done` last. Comment lines (`: heartbeat`) keep the connection open.',
+      'One frame of a turn stream (`text/event-stream`): `id: <sequence>`, `event: <name>`, `data: <JSON>`. A turn streams `session_start`, then `sandbox_starting` / `sandbox_ready` when the session had no live sandbox, then `text_delta`, `thinking_delta`, `tool_use`, `tool_result` and `message` frames, `turn_complete`, `error` on failure, and always `done` last. Comment lines (`: heartbeat`) keep the connection open.',
     oneOf: variants,
     discriminator: { propertyName: 'event' },
   };

@@ -54,6 +54,8 @@ export interface AshServer {
   app: FastifyInstance;
   config: Config;
   logger: Logger;
+  /** The session engine (its start gate is what tests hold to keep a sandbox start pending). */
+  runtime: SessionRuntime;
   /** Starts listening; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops sandboxes, closes the app and the database. */
@@ -453,6 +455,7 @@ async function createLocked(
     app,
     config,
     logger,
+    runtime,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host });
       logger.info(
