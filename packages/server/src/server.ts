@@ -136,7 +136,7 @@ async function createLocked(
     secrets,
     log: logger.child({ component: 'credentials' }),
   });
-  const objects = createObjectStore(config);
+  const objects = await createObjectStore(config);
   try {
     await objects.check();
   } catch (err) {
