@@ -78,7 +78,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const fmt = (xs) => xs.map((t) => t.toFixed(0)).join(', ');
   console.log(`ash serve → healthy (this): ${fmt(times.this)} ms; p50 ${p50(times.this).toFixed(0)} ms`);
   if (other) {
-    console.log(`ash serve → healthy (${other}): ${fmt(times.other)} ms; p50 ${p50(times.other).toFixed(0)} ms`);
+    console.log(
+      `ash serve → healthy (${other}): ${fmt(times.other)} ms; p50 ${p50(times.other).toFixed(0)} ms`,
+    );
     console.log(`ratio this/other p50: ${(p50(times.this) / p50(times.other)).toFixed(2)}x`);
   }
   console.log(`1-min load average before each pair: ${loads.map((l) => l.toFixed(2)).join(', ')}`);
