@@ -67,10 +67,13 @@ const deltaLatency = (text) => {
 
 /** One Ash turn: ms from `t0` (default: sending) to the first text_delta and to done, and each delta's latency. */
 async function ashTurn(client, sessionId, content, t0 = now()) {
+  const sent = now();
+  let firstByte;
   let first;
   let error;
   const deltas = [];
   for await (const ev of client.sessions.send(sessionId, content)) {
+    firstByte ??= now() - sent;
     if (ev.event === 'text_delta') {
       first ??= now() - t0;
       const l = deltaLatency(ev.data.delta);
@@ -80,7 +83,7 @@ async function ashTurn(client, sessionId, content, t0 = now()) {
     if (ev.event === 'done' && ev.data.outcome !== 'completed')
       throw new Error(`turn ended ${ev.data.outcome}: ${JSON.stringify(error)}`);
   }
-  return { firstToken: first, total: now() - t0, deltas };
+  return { firstToken: first, firstByte, total: now() - t0, deltas };
 }
 
 /** query() options as Ash's bridge gives them (no sandbox: this is the floor). */
@@ -279,6 +282,7 @@ async function rounds(start, model, work, results) {
       async () => {
         const r = await ashTurn(hot.client, live.id, `turn ${i}`);
         add('later', 'ash', r.firstToken);
+        add('firstByteLive', 'ash', r.firstByte);
         deltas.ash.push(...r.deltas);
       },
       async () => {
@@ -296,7 +300,8 @@ async function rounds(start, model, work, results) {
       async () => {
         const t0 = now();
         const s = await cold.client.sessions.create('bench');
-        add('firstCold', 'ash', (await ashTurn(cold.client, s.id, 'hello', t0)).firstToken);
+        const r = await ashTurn(cold.client, s.id, 'hello', t0);
+        add('firstCold', 'ash', r.firstToken);
         await cold.client.sessions.end(s.id);
       },
       async () => {
@@ -330,7 +335,10 @@ async function rounds(start, model, work, results) {
         const t0 = now();
         await hot.client.http.request('POST', `/api/sessions/${resumable}/resume`);
         add('resumeDb', 'ash', now() - t0);
-        add('resume', 'ash', (await ashTurn(hot.client, resumable, 'again', t0)).firstToken);
+        const r = await ashTurn(hot.client, resumable, 'again', t0);
+        add('resume', 'ash', r.firstToken);
+        // The turn after a resume starts the sandbox: its stream must open at once all the same.
+        add('firstByteStarting', 'ash', r.firstByte);
       },
       async () =>
         add(
@@ -422,6 +430,7 @@ function report(r) {
       (x) => x <= 1.1,
     ),
     `| per-delta latency model → client (Ash SSE client vs streaming query()'s stream_event) | ${ms(da.p50)} / ${ms(da.p95)} | ${ms(df.p50)} / ${ms(df.p95)} | +${(da.p50 - df.p50).toFixed(1)} ms p50, +${(da.p95 - df.p95).toFixed(1)} ms p95 | p50 ≤ floor + 3 ms, p95 ≤ floor + 15 ms | ${check(da.p50 <= df.p50 + 3 && da.p95 <= df.p95 + 15)} | ${loadText(m.later.loads)} |`,
+    `| first SSE frame of a turn (headers + \`session_start\`), live sandbox / sandbox starting (after a resume) | ${ms(summary(m.firstByteLive.ash).p50)} / ${ms(summary(m.firstByteStarting.ash).p50)} (p50) | | | p50 ≤ 20 ms either way | ${check(summary(m.firstByteLive.ash).p50 <= 20 && summary(m.firstByteStarting.ash).p50 <= 20)} | ${loadText(m.resume.loads)} |`,
     `| \`ash serve\` → /health 200 | ${ms(serve.p50)} / ${ms(serve.p95)} | | | p50 ≤ 1000 ms (idle machine) | ${check(serve.p50 <= 1000)} | ${loadText(m.serve.loads)} |`,
     '',
     `Only the database write, for reference: warm-pool POST /api/sessions p50 ${ms(summary(m.createWarmDb.ash).p50)}, POST …/resume p50 ${ms(summary(m.resumeDb.ash).p50)}. Deltas measured: Ash ${da.n}, floor ${df.n}.`,
