@@ -382,6 +382,9 @@ function pssOf(pid) {
   }
 }
 
+/** A difference with its sign: +1.2 / −3.4. */
+const signed = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
+
 const loadText = (xs) =>
   xs.length
     ? `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} (mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)})`
@@ -429,7 +432,7 @@ function report(r) {
       '≤ 1.1x',
       (x) => x <= 1.1,
     ),
-    `| per-delta latency model → client (Ash SSE client vs streaming query()'s stream_event) | ${ms(da.p50)} / ${ms(da.p95)} | ${ms(df.p50)} / ${ms(df.p95)} | +${(da.p50 - df.p50).toFixed(1)} ms p50, +${(da.p95 - df.p95).toFixed(1)} ms p95 | p50 ≤ floor + 3 ms, p95 ≤ floor + 15 ms | ${check(da.p50 <= df.p50 + 3 && da.p95 <= df.p95 + 15)} | ${loadText(m.later.loads)} |`,
+    `| per-delta latency model → client (Ash SSE client vs streaming query()'s stream_event) | ${ms(da.p50)} / ${ms(da.p95)} | ${ms(df.p50)} / ${ms(df.p95)} | ${signed(da.p50 - df.p50)} ms p50, ${signed(da.p95 - df.p95)} ms p95 | p50 ≤ floor + 3 ms, p95 ≤ floor + 15 ms | ${check(da.p50 <= df.p50 + 3 && da.p95 <= df.p95 + 15)} | ${loadText(m.later.loads)} |`,
     `| first SSE frame of a turn (headers + \`session_start\`), live sandbox / sandbox starting (after a resume) | ${ms(summary(m.firstByteLive.ash).p50)} / ${ms(summary(m.firstByteStarting.ash).p50)} (p50) | | | p50 ≤ 20 ms either way | ${check(summary(m.firstByteLive.ash).p50 <= 20 && summary(m.firstByteStarting.ash).p50 <= 20)} | ${loadText(m.resume.loads)} |`,
     `| \`ash serve\` → /health 200 | ${ms(serve.p50)} / ${ms(serve.p95)} | | | p50 ≤ 1000 ms (idle machine) | ${check(serve.p50 <= 1000)} | ${loadText(m.serve.loads)} |`,
     '',
