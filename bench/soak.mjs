@@ -103,9 +103,26 @@ async function main() {
   /** Server RSS when the slowest session had finished k turns, k = 1..TURNS. */
   const rssAt = [];
   const ids = [];
+  /** The server's V8 heap in use at the same points, MB (its /metrics), to tell garbage from growth. */
+  const heapAt = [];
+  const heapUsedMb = async () => {
+    const text = await (
+      await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
+    ).text();
+    const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
+    return m ? Number(m[1]) / 2 ** 20 : Number.NaN;
+  };
   const sample = () => {
     const k = Math.min(...progress);
-    while (rssAt.length < k) rssAt.push(rssMb(pid));
+    while (rssAt.length < k) {
+      rssAt.push(rssMb(pid));
+      const at = heapAt.length;
+      heapAt.push(Number.NaN);
+      void heapUsedMb().then(
+        (mb) => (heapAt[at] = mb),
+        () => undefined,
+      );
+    }
   };
   const loadStart = loadavg()[0];
   try {
@@ -161,6 +178,7 @@ async function main() {
       firstErrors: errors.slice(0, 5),
       turnMs: { p50: pct(turnMs, 50), p95: pct(turnMs, 95), max: Math.max(...turnMs) },
       serverRssMb: rssAt.map((x) => Math.round(x)),
+      serverHeapUsedMb: heapAt.map((x) => Math.round(x)),
       rssGrowthLastTurns: `${(growth * 100).toFixed(1)}% over the last ${FLAT_WINDOW} turns`,
       fds: { before: fdsBefore, after: fdsAfter },
       leakedProcesses,
