@@ -55,6 +55,8 @@ export interface AshServer {
   app: FastifyInstance;
   config: Config;
   logger: Logger;
+  /** The session engine (its start gate is what tests hold to keep a sandbox start pending). */
+  runtime: SessionRuntime;
   /** Starts listening; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops sandboxes, closes the app and the database. */
@@ -135,7 +137,7 @@ async function createLocked(
     secrets,
     log: logger.child({ component: 'credentials' }),
   });
-  const objects = createObjectStore(config);
+  const objects = await createObjectStore(config);
   try {
     await objects.check();
   } catch (err) {
@@ -358,20 +360,22 @@ async function createLocked(
   await credentials.selfCheck();
   runtime.start();
   ownership.start();
-  // Warm pools, in the background, for the agents used within the idle timeout (not for every
-  // agent ever deployed: a spare is a process).
-  void (async () => {
-    const since = new Date(Date.now() - config.idleTimeoutMs).toISOString();
-    const used = new Set(
-      (await repos.sessions.agentsUsedSince(since)).map((u) => `${u.tenantId}\u0000${u.agentName}`),
-    );
-    for (const a of await repos.agents.listAllInternal()) {
-      if (!used.has(`${a.tenantId}\u0000${a.name}`) || !store.hasVersion(a.tenantId, a.name, a.version))
-        continue;
-      logger.info({ phase: 'warm', agent: a.name }, `warming sandboxes for agent ${a.name}`);
-      await runtime.replenishSpares(a, sessionService.prewarmCount(a));
-    }
-  })().catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
+  // Warm pools, in the background once listening (a sandbox boot takes a core: it must not delay
+  // the start), for the agents used within the idle timeout (not every agent ever deployed: a
+  // spare is a process).
+  const warmPools = () =>
+    (async () => {
+      const since = new Date(Date.now() - config.idleTimeoutMs).toISOString();
+      const used = new Set(
+        (await repos.sessions.agentsUsedSince(since)).map((u) => `${u.tenantId}\u0000${u.agentName}`),
+      );
+      for (const a of await repos.agents.listAllInternal()) {
+        if (!used.has(`${a.tenantId}\u0000${a.name}`) || !store.hasVersion(a.tenantId, a.name, a.version))
+          continue;
+        logger.info({ phase: 'warm', agent: a.name }, `warming sandboxes for agent ${a.name}`);
+        await runtime.replenishSpares(a, sessionService.prewarmCount(a));
+      }
+    })().catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
   const processor = new QueueProcessor({
     id: ownerId,
     repos,
@@ -464,12 +468,14 @@ async function createLocked(
     app,
     config,
     logger,
+    runtime,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host });
       logger.info(
         { version: SERVER_VERSION, address, dataDir: config.dataDir, sandbox: sandboxes.info.mode },
         `Ash v${SERVER_VERSION} listening`,
       );
+      void warmPools();
       return address;
     },
     async close() {

@@ -3,8 +3,9 @@ import { type Static, Type } from '@sinclair/typebox';
 /**
  * SSE events of a turn (`POST /api/sessions/:id/messages`, `GET /api/sessions/:id/stream`).
  *
- * Order within a turn: `session_start` first; then any of `text_delta`, `thinking_delta`,
- * `tool_use`, `tool_result`, `message`; `turn_complete` when the SDK reports its result; `error`
+ * Order within a turn: `session_start` first; then, when the session has no live sandbox, the pair
+ * `sandbox_starting` / `sandbox_ready` while it starts (the stream is open before the start ends);
+ * then any of `text_delta`, `thinking_delta`, `tool_use`, `tool_result`, `message`; `turn_complete` when the SDK reports its result; `error`
  * on failure; `done` always last. Every frame carries `id:` = the per-session event sequence.
  */
 export const SessionStartDataSchema = Type.Object({
@@ -12,6 +13,21 @@ export const SessionStartDataSchema = Type.Object({
   /** Server version. */
   version: Type.String(),
   turnId: Type.String(),
+});
+/**
+ * The session had no live sandbox when the turn began: one is starting (a cold start, a resume
+ * of a paused session, or a start already under way from the prewarm). Sent right after
+ * `session_start`, before the start completes (a wait in the start queue shows as `: queued position=<n>`
+ * comments).
+ */
+export const SandboxStartingDataSchema = Type.Object({
+  sessionId: Type.String(),
+});
+/** The sandbox announced by `sandbox_starting` is up; the turn goes on. Not sent when the start failed (`error` then). */
+export const SandboxReadyDataSchema = Type.Object({
+  sessionId: Type.String(),
+  /** How long the turn waited for the sandbox, ms. */
+  waitMs: Type.Number({ minimum: 0 }),
 });
 export const TextDeltaDataSchema = Type.Object({ delta: Type.String() });
 export const ThinkingDeltaDataSchema = Type.Object({ delta: Type.String() });
@@ -107,6 +123,8 @@ export type ToolRequestData = Static<typeof ToolRequestDataSchema>;
 export type ToolAnswerData = Static<typeof ToolAnswerDataSchema>;
 
 export type SessionStartData = Static<typeof SessionStartDataSchema>;
+export type SandboxStartingData = Static<typeof SandboxStartingDataSchema>;
+export type SandboxReadyData = Static<typeof SandboxReadyDataSchema>;
 export type TextDeltaData = Static<typeof TextDeltaDataSchema>;
 export type ThinkingDeltaData = Static<typeof ThinkingDeltaDataSchema>;
 export type ToolUseData = Static<typeof ToolUseDataSchema>;
@@ -119,6 +137,8 @@ export type EgressData = Static<typeof EgressDataSchema>;
 /** Map of SSE event name → data type. */
 export interface StreamEventDataMap {
   session_start: SessionStartData;
+  sandbox_starting: SandboxStartingData;
+  sandbox_ready: SandboxReadyData;
   text_delta: TextDeltaData;
   thinking_delta: ThinkingDeltaData;
   tool_use: ToolUseData;
@@ -135,6 +155,8 @@ export interface StreamEventDataMap {
 export type StreamEventName = keyof StreamEventDataMap;
 export const STREAM_EVENT_NAMES: readonly StreamEventName[] = [
   'session_start',
+  'sandbox_starting',
+  'sandbox_ready',
   'text_delta',
   'thinking_delta',
   'tool_use',

@@ -29,7 +29,8 @@
  * | `done`                                | `session.status_idle` (`end_turn`, also when interrupted;  |
  * |                                       | `retries_exhausted` after an error; `budget_reached` after |
  * |                                       | a budget stop)                                             |
- * | deltas, other messages, lifecycle     | nothing                                                    |
+ * | deltas, other messages, lifecycle,    | nothing                                                    |
+ * | `sandbox_starting`, `sandbox_ready`   |                                                            |
  *
  * Not yet: `span.model_request_*` (the engine does not persist request boundaries in order).
  *

@@ -1263,7 +1263,14 @@ export class SessionRuntime {
         return;
       }
       if (live.queuePosition > 0) log.notice(`queued position=${live.queuePosition}`);
+      // No live sandbox: the client hears that one is starting (its stream is already open) and
+      // when it is up, instead of a silent wait.
+      const cold = !this.hasLiveSandbox(session.id);
+      const waitFrom = Date.now();
+      if (cold) log.emit({ event: 'sandbox_starting', data: { sessionId: session.id } });
       const sandbox = await this.ensureSandbox(live, session, slot);
+      if (cold)
+        log.emit({ event: 'sandbox_ready', data: { sessionId: session.id, waitMs: Date.now() - waitFrom } });
       if (log.persistFailure) return; // the user message could not be stored: nothing runs
       if (running.interruptRequested) {
         outcome = 'interrupted';
