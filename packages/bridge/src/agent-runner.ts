@@ -2,8 +2,12 @@ import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
 import {
+  createSdkMcpServer,
   query,
+  tool,
+  type CanUseTool,
   type Options,
   type Query,
   type SDKMessage,
@@ -16,12 +20,17 @@ import {
   type BridgeProcessConfig,
   type BridgeSdkOptions,
   type Conversation,
+  CUSTOM_TOOL_SERVER,
+  type CustomTool,
+  type ToolAnswer,
+  type ToolRequestEvent,
   encodeLaunchEnv,
   LAUNCH_ENV_FD,
   LAUNCHER_ENV,
   type MessageContent,
   type TurnOutcome,
 } from '@ash-ai/shared';
+import { z } from 'zod';
 import { InputQueue } from './input-queue.js';
 import { claudeAgentSdkVersion } from './sdk-info.js';
 
@@ -70,6 +79,8 @@ export class AgentRunner {
   private live: LiveQuery | undefined;
   private turn: ActiveTurn | undefined;
   private readonly sdkVersion: string;
+  /** Tool requests waiting for the host's `tool_answer`, by request id (the tool-use id). */
+  private readonly pending = new Map<string, (answer: ToolAnswer) => void>();
 
   constructor(
     private readonly config: BridgeProcessConfig,
@@ -137,6 +148,7 @@ export class AgentRunner {
     const turn = this.turn;
     if (!turn || turn.finished || turn.id !== turnId) return;
     turn.interrupted = true;
+    this.dropPending('the turn was interrupted');
     const live = this.live;
     if (!live || live.dead) {
       this.finishTurn(turn, 'interrupted');
@@ -152,6 +164,7 @@ export class AgentRunner {
   /** Forgets the current turn silently and drops the Claude process (the host already ended the turn). */
   async reset(): Promise<void> {
     if (this.turn) this.turn.finished = true;
+    this.dropPending('the turn was ended by the host');
     const live = this.live;
     this.live = undefined;
     if (live) await this.stopLive(live);
@@ -159,10 +172,90 @@ export class AgentRunner {
 
   /** Ends the Claude process. */
   async shutdown(): Promise<void> {
+    this.dropPending('the session stopped');
     const live = this.live;
     this.live = undefined;
     if (live) await this.stopLive(live);
     if (this.turn && !this.turn.finished) this.finishTurn(this.turn, 'interrupted');
+  }
+
+  /** Delivers the host's answer to a waiting tool request (unknown ids are ignored: already over). */
+  answer(requestId: string, answer: ToolAnswer): void {
+    const resolve = this.pending.get(requestId);
+    if (!resolve) return;
+    this.pending.delete(requestId);
+    resolve(answer);
+  }
+
+  /**
+   * Asks the host about a tool call and waits for its answer with no timeout (a pending approval
+   * may wait for days); an interrupt, reset or shutdown answers `deny`.
+   */
+  private ask(
+    kind: ToolRequestEvent['kind'],
+    requestId: string,
+    name: string,
+    input: Record<string, unknown>,
+  ): Promise<ToolAnswer> {
+    const turn = this.turn;
+    if (!turn || turn.finished || turn.interrupted)
+      return Promise.resolve({ type: 'deny', message: 'the turn is over' });
+    return new Promise((resolve) => {
+      this.pending.set(requestId, resolve);
+      this.send({ ev: 'tool_request', turnId: turn.id, requestId, kind, name, input });
+    });
+  }
+
+  private dropPending(message: string): void {
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const resolve of waiting) resolve({ type: 'deny', message });
+  }
+
+  /** `canUseTool`: a call of an `askTools` tool waits for the host's decision; other calls run. */
+  private canUseTool(askTools: ReadonlySet<string>): CanUseTool {
+    return async (toolName, input, opts) => {
+      // `mcp__<server>` stands for every tool of that server.
+      const server = /^(mcp__.+?)__/.exec(toolName)?.[1];
+      if (!askTools.has(toolName) && !(server && askTools.has(server)))
+        return { behavior: 'allow', updatedInput: input };
+      const answer = await this.ask('permission', opts.toolUseID || `perm_${randomUUID()}`, toolName, input);
+      return answer.type === 'allow'
+        ? { behavior: 'allow', updatedInput: input }
+        : { behavior: 'deny', message: answer.type === 'deny' ? answer.message : 'denied' };
+    };
+  }
+
+  /**
+   * The custom tools as an in-process MCP server: a call sends a `custom_tool` request to the host
+   * and returns the client's result to the model.
+   */
+  private customToolServer(tools: readonly CustomTool[]): NonNullable<Options['mcpServers']>[string] {
+    return createSdkMcpServer({
+      name: CUSTOM_TOOL_SERVER,
+      // Always in the prompt (never deferred behind tool search): the agent defined them to be used.
+      alwaysLoad: true,
+      tools: tools.map((t) =>
+        tool(
+          t.name,
+          t.description,
+          zodShape(t.inputSchema) as z.ZodRawShape,
+          async (args: unknown, extra: unknown) => {
+            const id = toolUseIdOf(extra) ?? `custom_${randomUUID()}`;
+            const input = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;
+            const answer = await this.ask('custom_tool', id, t.name, input);
+            if (answer.type === 'result')
+              return { content: mcpContent(answer.content), isError: answer.isError };
+            return {
+              content: [
+                { type: 'text' as const, text: answer.type === 'deny' ? answer.message : 'no result' },
+              ],
+              isError: true,
+            };
+          },
+        ),
+      ),
+    });
   }
 
   private async ensureLive(options: BridgeSdkOptions, conversation: Conversation): Promise<LiveQuery> {
@@ -292,6 +385,29 @@ export class AgentRunner {
           : (options.permissionMode ?? folderPermissionMode(cfg.hostCwd) ?? 'bypassPermissions'),
       stderr: (data: string) => this.send({ ev: 'log', level: 'debug', text: truncate(data, 4000) }),
     };
+    // Tools that need the client's approval: the SDK must ask (`canUseTool`), so no bypass mode.
+    const askTools = new Set(options.askTools ?? []);
+    if (askTools.size > 0) {
+      sdk.canUseTool = this.canUseTool(askTools);
+      if (sdk.permissionMode === 'bypassPermissions') sdk.permissionMode = 'default';
+      // Claude Code runs read-only tools without asking in `default` mode: force the question.
+      sdk.hooks = {
+        PreToolUse: [
+          {
+            matcher: askMatcher(askTools),
+            hooks: [
+              async () => ({
+                hookSpecificOutput: {
+                  hookEventName: 'PreToolUse' as const,
+                  permissionDecision: 'ask' as const,
+                  permissionDecisionReason: 'this tool needs the client approval (always_ask)',
+                },
+              }),
+            ],
+          },
+        ],
+      };
+    }
     if (sdk.permissionMode === 'bypassPermissions') sdk.allowDangerouslySkipPermissions = true;
     // Conversation: resume it when its transcript exists; else fork or start it under our id.
     if (this.transcriptExists(conversation.sessionId)) sdk.resume = conversation.sessionId;
@@ -307,6 +423,11 @@ export class AgentRunner {
     if (options.systemPrompt)
       sdk.systemPrompt = { type: 'custom', prompt: options.systemPrompt, snapshot: false };
     if (options.mcpServers) sdk.mcpServers = options.mcpServers as Options['mcpServers'];
+    if (options.customTools?.length)
+      sdk.mcpServers = {
+        ...sdk.mcpServers,
+        [CUSTOM_TOOL_SERVER]: this.customToolServer(options.customTools),
+      };
     if (options.allowedTools) sdk.allowedTools = options.allowedTools;
     if (options.disallowedTools) sdk.disallowedTools = options.disallowedTools;
     if (options.betas) sdk.betas = options.betas as Options['betas'];
@@ -430,6 +551,48 @@ export function stableStringify(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** A hook matcher (anchored regex) for the `askTools` names; `mcp__<server>` stands for all its tools. */
+export function askMatcher(askTools: ReadonlySet<string>): string {
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const parts = [...askTools].map((n) =>
+    n.startsWith('mcp__') && !n.slice(5).includes('__') ? `${esc(n)}__.*` : esc(n),
+  );
+  return `^(${parts.join('|')})$`;
+}
+
+/** A JSON Schema as the Zod raw shape the SDK's `tool()` takes (empty when it is not an object schema). */
+function zodShape(schema: Record<string, unknown>): Record<string, z.ZodType> {
+  try {
+    const parsed = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    if (parsed instanceof z.ZodObject) return parsed.shape as Record<string, z.ZodType>;
+  } catch {
+    // not convertible: the tool takes any input
+  }
+  return {};
+}
+
+/** The tool-use id the CLI puts on an MCP tool call (`_meta["claudecode/toolUseId"]`). */
+function toolUseIdOf(extra: unknown): string | undefined {
+  const meta = (extra as { _meta?: Record<string, unknown> } | undefined)?._meta;
+  const id = meta?.['claudecode/toolUseId'];
+  return typeof id === 'string' && id ? id : undefined;
+}
+
+type McpContent = Array<{ type: 'text'; text: string } | { type: 'image'; data: string; mimeType: string }>;
+
+/** Messages API content blocks (text, base64 image) as MCP tool-result content. */
+function mcpContent(blocks: ReadonlyArray<Record<string, unknown>>): McpContent {
+  const out: McpContent = [];
+  for (const b of blocks) {
+    const src = b.source as Record<string, unknown> | undefined;
+    if (b.type === 'text' && typeof b.text === 'string') out.push({ type: 'text', text: b.text });
+    else if (b.type === 'image' && src?.type === 'base64' && typeof src.data === 'string')
+      out.push({ type: 'image', data: src.data, mimeType: String(src.media_type ?? 'image/png') });
+    else out.push({ type: 'text', text: JSON.stringify(b) });
+  }
+  return out.length > 0 ? out : [{ type: 'text', text: '' }];
 }
 
 function errorMessage(err: unknown): string {

@@ -75,6 +75,10 @@ export async function runBridge(configText: string | undefined, socketPath?: str
       case 'interrupt':
         void runner?.interrupt(cmd.turnId);
         return;
+      case 'tool_answer':
+        // Not serial: the turn it answers is waiting in the chain.
+        runner?.answer(cmd.requestId, cmd.answer);
+        return;
       case 'shutdown':
         serial(() => exit(0));
         return;

@@ -1,5 +1,5 @@
-import type { ExecResult, LogEntry } from '@ash-ai/shared';
-import type { Sandbox } from '@ash-ai/sandbox';
+import type { ExecResult, LogEntry, ToolAnswer } from '@ash-ai/shared';
+import type { Sandbox, SandboxEgressSpec } from '@ash-ai/sandbox';
 import { SandboxPool, type SandboxPoolOptions } from './pool.js';
 import type {
   ModelCallHooks,
@@ -118,6 +118,10 @@ export class InProcessRunner implements RunnerClient {
     };
   }
 
+  answerToolRequest(sessionId: string, requestId: string, answer: ToolAnswer): void {
+    this.pool.current(sessionId)?.answerToolRequest(requestId, answer);
+  }
+
   interrupt(sessionId: string, turnId: string): void {
     this.pool.current(sessionId)?.interrupt(turnId);
   }
@@ -161,8 +165,8 @@ export class InProcessRunner implements RunnerClient {
     return this.pool.takeSpare(tenantId, agentName, agentVersion);
   }
 
-  adoptSpare(sessionId: string, hooks: ModelCallHooks): boolean {
-    return this.pool.adoptSpare(sessionId, hooks);
+  adoptSpare(sessionId: string, hooks: ModelCallHooks, egress?: SandboxEgressSpec): boolean {
+    return this.pool.adoptSpare(sessionId, hooks, egress);
   }
 
   sweepIdle(now?: number): Promise<number> {

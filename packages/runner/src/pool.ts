@@ -6,6 +6,7 @@ import {
   type Logger,
   type ModelCallObserver,
   type ModelCallUsage,
+  type SandboxEgressSpec,
   type SandboxLimits,
   type SandboxState,
   type StartSandboxSpec,
@@ -98,6 +99,8 @@ interface WarmSpare<S extends PoolSandbox> {
   createdAt: number;
   /** The session's model-call hooks, bound when a session takes the spare over. */
   hooks: ModelCallHooks;
+  /** Its network: the agent's (the source's) until a session takes it over, then the session's. */
+  egress: SandboxEgressSpec | undefined;
   /** Set once the spare is being discarded: every discard of it waits for the same one. */
   discarded?: Promise<void>;
 }
@@ -319,6 +322,7 @@ export class SandboxPool<S extends PoolSandbox> {
             ...(spec.model.onUsage ? { onUsage: spec.model.onUsage } : {}),
             ...(spec.model.admit ? { admit: spec.model.admit } : {}),
             ...(spec.model.observe ? { observe: spec.model.observe } : {}),
+            ...(spec.egress ? { egress: spec.egress } : {}),
           });
         } catch (err) {
           this.counters.sandboxStartFailures++;
@@ -514,14 +518,17 @@ export class SandboxPool<S extends PoolSandbox> {
   }
 
   /**
-   * Makes a taken spare's sandbox the session's (same id), its model calls now going to `hooks`.
+   * Makes a taken spare's sandbox the session's (same id), its model calls now going to `hooks`
+   * and its network connections to `egress` (when given: decided by the session's policy and
+   * reported to the session).
    * @returns false when no such spare was taken (or it died meanwhile: the session starts cold).
    */
-  adoptSpare(sessionId: string, hooks: ModelCallHooks): boolean {
+  adoptSpare(sessionId: string, hooks: ModelCallHooks, egress?: SandboxEgressSpec): boolean {
     const spare = this.taken.get(sessionId);
     if (!spare) return false;
     this.taken.delete(sessionId);
     spare.hooks = hooks;
+    if (egress) spare.egress = egress;
     const live = this.entry(sessionId);
     const sandbox = spare.sandbox;
     live.sandbox = sandbox;
@@ -543,6 +550,14 @@ export class SandboxPool<S extends PoolSandbox> {
       ready: Promise.resolve(undefined),
       createdAt: Date.now(),
       hooks: source.model,
+      egress: source.egress,
+    };
+    // Whether the sandbox gets a network at all is fixed at its start (the agent's policy); each
+    // connection is then decided and reported by whoever holds the spare.
+    const egress: SandboxEgressSpec | undefined = source.egress && {
+      enabled: source.egress.enabled,
+      decide: (host, port) => (spare.egress ?? source.egress!).decide(host, port),
+      onConnection: (c) => (spare.egress ?? source.egress)?.onConnection?.(c),
     };
     const list = this.spares.get(key) ?? [];
     list.push(spare);
@@ -567,6 +582,7 @@ export class SandboxPool<S extends PoolSandbox> {
           onUsage: (usage: ModelCallUsage) => spare.hooks.onUsage?.(usage),
           admit: async () => spare.hooks.admit?.(),
           observe: (): ModelCallObserver | undefined => spare.hooks.observe?.(),
+          ...(egress ? { egress } : {}),
         });
         this.counters.sandboxStarts++;
         this.opts.onSpareStart?.('ok', (Date.now() - spare.createdAt) / 1000);

@@ -4,9 +4,16 @@ import type {
   ExecResult,
   LogEntry,
   MessageContent,
+  ToolAnswer,
   TurnOutcome,
 } from '@ash-ai/shared';
-import type { ModelCallObserver, ModelCallRefusal, ModelCallUsage, TurnEvent } from '@ash-ai/sandbox';
+import type {
+  ModelCallObserver,
+  ModelCallRefusal,
+  ModelCallUsage,
+  SandboxEgressSpec,
+  TurnEvent,
+} from '@ash-ai/sandbox';
 import type { PoolCounters } from './counters.js';
 
 /**
@@ -34,6 +41,11 @@ export interface SandboxSpec {
   /** The agent's `limits` overrides (the runner's defaults fill the rest). */
   limits?: Record<string, unknown>;
   model: ModelCallHooks;
+  /**
+   * The sandbox's network: its policy (read at each connection) and where each connection is
+   * reported. None = no network. On a link, the runner holds the rules and reports connections.
+   */
+  egress?: SandboxEgressSpec;
 }
 
 /**
@@ -78,6 +90,11 @@ export interface SpareSource {
   isCurrent(): Promise<boolean>;
   /** Hooks of a spare's model calls until a session takes it over ({@link RunnerClient.adoptSpare}). */
   model: ModelCallHooks;
+  /**
+   * A spare's network (the agent's policy) until a session takes it over: then its connections
+   * are decided and reported by the session's egress ({@link RunnerClient.adoptSpare}).
+   */
+  egress?: SandboxEgressSpec;
 }
 
 /** A reserved sandbox slot: counts as used until released. */
@@ -177,6 +194,11 @@ export interface RunnerClient {
    * @throws Error when the sandbox is not ready or already runs a turn.
    */
   runTurn(sessionId: string, turn: TurnRequest): SandboxTurn;
+  /**
+   * Answers a `tool_request` of the session's running turn (an approval or a custom tool's
+   * result); ignored when no sandbox runs or nothing waits for that request.
+   */
+  answerToolRequest(sessionId: string, requestId: string, answer: ToolAnswer): void;
   /** Asks the SDK to stop the turn (soft). */
   interrupt(sessionId: string, turnId: string): void;
   /** Ends the turn from the host: kills the sandbox's processes, the turn ends with `error`. */
@@ -206,8 +228,11 @@ export interface RunnerClient {
   dropSpares(tenantId: string, agentName: string): Promise<void>;
   /** Takes a ready spare: its id is the new session's id. Then {@link adoptSpare}. */
   takeSpare(tenantId: string, agentName: string, agentVersion: number): string | undefined;
-  /** Makes the taken spare the session's sandbox; false when it is gone. */
-  adoptSpare(sessionId: string, hooks: ModelCallHooks): boolean;
+  /**
+   * Makes the taken spare the session's sandbox, its model calls going to `hooks` and its
+   * network to `egress` (when given); false when it is gone.
+   */
+  adoptSpare(sessionId: string, hooks: ModelCallHooks, egress?: SandboxEgressSpec): boolean;
 
   /** Stops spares and session sandboxes idle past the idle timeout; returns how many. */
   sweepIdle(now?: number): Promise<number>;

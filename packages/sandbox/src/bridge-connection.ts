@@ -9,8 +9,11 @@ import {
 } from '@ash-ai/shared';
 import type { Logger } from './logger.js';
 
-/** An event of one turn, as the sandbox delivers it: SDK messages, then exactly one `turn_end`. */
-export type TurnEvent = Extract<BridgeEvent, { ev: 'message' } | { ev: 'turn_end' }>;
+/**
+ * An event of one turn, as the sandbox delivers it: SDK messages and tool requests (the bridge
+ * waits for the host's `tool_answer`), then exactly one `turn_end`.
+ */
+export type TurnEvent = Extract<BridgeEvent, { ev: 'message' } | { ev: 'tool_request' } | { ev: 'turn_end' }>;
 
 /**
  * A pull-based channel of one turn's events. The bridge's events are buffered here until the
@@ -164,6 +167,7 @@ export class BridgeConnection {
   private dispatch(ev: BridgeEvent): void {
     switch (ev.ev) {
       case 'message':
+      case 'tool_request':
       case 'turn_end': {
         const turn = this.turn;
         if (!turn || turn.turnId !== ev.turnId) return;

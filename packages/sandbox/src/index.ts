@@ -23,6 +23,8 @@ export {
   SandboxManager,
   SandboxStartError,
   SandboxUnavailableError,
+  egressProxyEnv,
+  type SandboxEgressSpec,
   type SandboxManagerOptions,
   type StartSandboxSpec,
 } from './manager.js';
@@ -36,6 +38,23 @@ export {
   type ModelProxyOptions,
 } from './model-proxy.js';
 export { Sandbox, type SandboxState } from './sandbox.js';
+export {
+  addressAllowed,
+  EgressRules,
+  parseCidrList,
+  parseHostPattern,
+  validateNetworkPolicy,
+  type EgressDecision,
+  type NetworkPolicy,
+} from './egress-policy.js';
+export {
+  EgressProxy,
+  type EgressConnection,
+  type EgressLimitName,
+  type EgressLimits,
+  type EgressProxyOptions,
+} from './egress-proxy.js';
+export { EGRESS_FORWARDER_SOURCE, EGRESS_PROXY_PORT } from './egress-forwarder.js';
 export { allocatedBytes, directorySize } from './workspace-size.js';
 export { DISK_IMAGE_NAME, DISK_MOUNT_NAME, diskImageBytes, SandboxDisk } from './sandbox-disk.js';
 export { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';

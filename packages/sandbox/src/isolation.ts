@@ -58,6 +58,8 @@ export const SANDBOX_PATHS = {
   claudeConfig: '/home/agent/.claude',
   apiDir: '/run/ash',
   modelSocket: '/run/ash/model.sock',
+  egressSocket: '/run/ash/egress.sock',
+  egressForwarder: '/run/ash/egress-forwarder.cjs',
   claude: '/opt/claude/claude',
 } as const;
 
@@ -121,6 +123,11 @@ export interface LaunchInput {
   argsFile?: string;
   /** The Claude executable on the host. */
   claudeExecutable: string;
+  /**
+   * Start the egress forwarder inside the sandbox before the command (bwrap only): node (a path
+   * under /usr, visible inside) runs {@link SANDBOX_PATHS.egressForwarder} on this port.
+   */
+  egressForwarder?: { nodePath: string; port: number } | undefined;
 }
 
 /** The launcher command and how paths look to the Claude process. */
@@ -229,6 +236,20 @@ export function buildLaunch(input: LaunchInput): Launch {
       '--inh-caps=-all',
       '--bounding-set=-all',
       '--',
+    );
+  }
+  if (input.egressForwarder) {
+    // Inside the sandbox's network namespace (loopback only): 127.0.0.1:<port> → the egress
+    // proxy's socket. The forwarder returns once it listens; if it fails, there is no network.
+    const f = input.egressForwarder;
+    b.push(
+      '/bin/sh',
+      '-c',
+      '"$0" "$1" "$2" "$3" </dev/null >/dev/null 2>&1 3<&-; shift 3; exec "$@"',
+      f.nodePath,
+      SANDBOX_PATHS.egressForwarder,
+      String(f.port),
+      SANDBOX_PATHS.egressSocket,
     );
   }
   // Last: the tenant's environment, applied only now (as the sandbox user, inside the sandbox).

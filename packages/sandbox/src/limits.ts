@@ -31,7 +31,14 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
 };
 
 /** Which limit a sandbox hit (reported in the `error` event as `limit`). */
-export type LimitName = 'memory' | 'pids' | 'disk' | 'fsize' | 'nofile';
+export type LimitName =
+  | 'memory'
+  | 'pids'
+  | 'disk'
+  | 'fsize'
+  | 'nofile'
+  | 'egress_connections'
+  | 'egress_bytes';
 
 /** Merges overrides (e.g. an agent's config) over defaults, ignoring invalid values. */
 export function resolveLimits(

@@ -25,6 +25,11 @@ import {
   type ModelProxyOptions,
 } from './model-proxy.js';
 import { Sandbox } from './sandbox.js';
+import type { EgressDecision } from './egress-policy.js';
+import { EGRESS_FORWARDER_SOURCE, EGRESS_PROXY_PORT } from './egress-forwarder.js';
+import { EgressProxy, type EgressConnection, type EgressLimits } from './egress-proxy.js';
+import type { BlockList } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { neutralClaudePath } from './claude-image.js';
 import { KeyedLock } from './keyed-lock.js';
 import { detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.js';
@@ -101,7 +106,23 @@ export interface SandboxManagerOptions {
   spareRefillDelayMs?: number;
   /** How long a bridge may take to connect and say ready, ms (default 20000). */
   readyTimeoutMs?: number;
+  /** Egress settings of every sandbox that has a network policy allowing something. */
+  egress?: {
+    /** Private ranges that may be reached (`ASH_EGRESS_ALLOW_CIDRS`). */
+    allowCidrs: BlockList;
+    limits: EgressLimits;
+  };
   log: Logger;
+}
+
+/** The network of one sandbox (see `EgressRules`). */
+export interface SandboxEgressSpec {
+  /** False: the sandbox has no network at all (no proxy, no forwarder, no proxy variables). */
+  enabled: boolean;
+  /** Decides each connection (asked per connection, so a policy change applies at once). */
+  decide: (host: string, port: number) => EgressDecision;
+  /** Called once per connection, allowed or refused. */
+  onConnection?: (c: EgressConnection) => void;
 }
 
 /** What a sandbox is started with. */
@@ -123,6 +144,8 @@ export interface StartSandboxSpec {
   admit?: ModelProxyOptions['admit'];
   /** Observer of each model call (traces, metrics). */
   observe?: ModelProxyOptions['observe'];
+  /** The sandbox's network (bwrap only); absent or disabled: no network. */
+  egress?: SandboxEgressSpec;
 }
 
 /** Raised when the requested isolation cannot be provided; the message says what to do. */
@@ -366,6 +389,8 @@ export class SandboxManager {
     let tmpDir: string | undefined;
     let cgroup: SandboxCgroup | undefined;
     let proxy: ModelProxy | undefined;
+    let egress: EgressProxy | undefined;
+    let sandboxRef: Sandbox | undefined;
     let bridge: BridgeProcess | undefined;
     let disk: SandboxDisk | undefined;
     let uid: number | undefined;
@@ -415,6 +440,29 @@ export class SandboxManager {
         dispatcher: this.dispatcher,
         log,
       });
+      // Network: only through the host-side egress proxy, when the policy allows anything.
+      const nodeInside = process.execPath.startsWith('/usr/') ? process.execPath : undefined;
+      if (spec.egress?.enabled && this.opts.mode === 'bwrap' && this.opts.egress) {
+        if (!nodeInside)
+          log.warn(
+            { node: process.execPath },
+            'node is not under /usr: sandboxes cannot run the egress forwarder',
+          );
+        else {
+          writeFileSync(join(apiDir, 'egress-forwarder.cjs'), EGRESS_FORWARDER_SOURCE, { mode: 0o644 });
+          const egressSpec = spec.egress;
+          egress = await EgressProxy.listen({
+            socketPath: join(apiDir, 'egress.sock'),
+            socketOwner: owner,
+            decide: (host, port) => egressSpec.decide(host, port),
+            allowCidrs: this.opts.egress.allowCidrs,
+            limits: this.opts.egress.limits,
+            ...(egressSpec.onConnection ? { onConnection: egressSpec.onConnection } : {}),
+            onLimit: (limit, message) => sandboxRef?.egressLimitHit(limit, message),
+            log,
+          });
+        }
+      }
       cgroup = this.cgroups.create(instance, limits);
       const launch = buildLaunch({
         mode: this.opts.mode,
@@ -431,8 +479,12 @@ export class SandboxManager {
         ...(tmpDir ? { tmpDir } : {}),
         argsFile: join(runtimeDir, 'bwrap.args'),
         claudeExecutable: this.opts.mode === 'bwrap' ? this.claudeBindSource : this.opts.claudeExecutable,
+        ...(egress && nodeInside
+          ? { egressForwarder: { nodePath: nodeInside, port: EGRESS_PROXY_PORT } }
+          : {}),
       });
       const claudeEnv = this.claudeEnv(launch, spec.env);
+      if (egress) Object.assign(claudeEnv, egressProxyEnv(EGRESS_PROXY_PORT));
       const config: BridgeProcessConfig = {
         socketPath: '',
         cwd: launch.cwd,
@@ -463,6 +515,7 @@ export class SandboxManager {
         connection: bridge.connection,
         bridgeServer: bridge.server,
         proxy,
+        egress,
         cgroup,
         log,
         limitPollMs: this.opts.limitPollMs ?? 250,
@@ -479,6 +532,7 @@ export class SandboxManager {
           if (uid !== undefined) this.uids?.release(uid);
         },
       });
+      sandboxRef = sandbox;
       this.live.set(spec.id, sandbox);
       sandbox.onExit(() => {
         if (this.live.get(spec.id) === sandbox) this.live.delete(spec.id);
@@ -491,6 +545,7 @@ export class SandboxManager {
         cgroup.remove();
       }
       await proxy?.close().catch(() => undefined);
+      await egress?.close().catch(() => undefined);
       await disk
         ?.release()
         .catch((e: unknown) => log.error({ err: String(e) }, 'sandbox disk release failed'));
@@ -679,6 +734,26 @@ export class SandboxManager {
     });
     return env;
   }
+}
+
+/**
+ * The proxy variables of a sandbox with network: every common spelling, so curl, git, pip, npm,
+ * node (`NODE_USE_ENV_PROXY`) and the Claude Code WebFetch tool use the in-sandbox forwarder.
+ */
+export function egressProxyEnv(port: number): Record<string, string> {
+  const url = `http://127.0.0.1:${port}`;
+  const noProxy = 'localhost,127.0.0.1,::1';
+  return {
+    HTTP_PROXY: url,
+    HTTPS_PROXY: url,
+    http_proxy: url,
+    https_proxy: url,
+    NO_PROXY: noProxy,
+    no_proxy: noProxy,
+    npm_config_proxy: url,
+    npm_config_https_proxy: url,
+    NODE_USE_ENV_PROXY: '1',
+  };
 }
 
 /** A bridge process with its socket. */

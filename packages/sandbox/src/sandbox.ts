@@ -1,13 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:net';
-import type { BridgeSdkOptions, Conversation, MessageContent } from '@ash-ai/shared';
+import type { BridgeSdkOptions, Conversation, MessageContent, ToolAnswer } from '@ash-ai/shared';
 import type { BridgeConnection, TurnChannel, TurnEvent } from './bridge-connection.js';
 import { SandboxCgroup, type CgroupCounters } from './cgroups.js';
 import { execInSandbox, LogRing, type ExecLaunch, type ExecOutcome } from './exec.js';
 import type { LimitName, SandboxLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { ModelProxy } from './model-proxy.js';
+import type { EgressLimitName, EgressProxy } from './egress-proxy.js';
 import type { SandboxDisk } from './sandbox-disk.js';
 import { directorySize } from './workspace-size.js';
 
@@ -25,6 +26,8 @@ export interface SandboxParts {
   connection: BridgeConnection;
   bridgeServer: Server;
   proxy: ModelProxy;
+  /** The egress proxy, when the sandbox has network. */
+  egress?: EgressProxy | undefined;
   cgroup: SandboxCgroup | undefined;
   log: Logger;
   /** Interval for checking resource counters while a turn runs, ms. */
@@ -130,6 +133,7 @@ export class Sandbox {
     if (this.currentTurn) throw new Error('sandbox is already running a turn');
     this.currentTurn = turnId;
     this.lastUsedAt = Date.now();
+    this.parts.egress?.resetTurn();
     const channel = this.parts.connection.openTurn(turnId);
     this.parts.connection.send({ cmd: 'query', turnId, prompt, options, conversation });
     const watch = this.watchLimits(turnId, channel);
@@ -177,6 +181,28 @@ export class Sandbox {
     this.logs.push('stderr', r.stderr);
     this.logs.push('system', r.timedOut ? `killed after ${opts.timeoutMs} ms` : `exit ${r.exitCode}`);
     return r;
+  }
+
+  /** True when the sandbox has network (an egress proxy). */
+  get hasNetwork(): boolean {
+    return this.parts.egress !== undefined;
+  }
+
+  /**
+   * Called by the egress proxy when a limit is hit: ends the running turn with `limit_exceeded`
+   * naming the limit (the sandbox stays usable; the next turn starts with a fresh budget).
+   */
+  egressLimitHit(limit: EgressLimitName, message: string): void {
+    const turnId = this.currentTurn;
+    this.limitHits++;
+    this.logs.push('system', message);
+    if (!turnId || this.stateValue !== 'ready') return;
+    void this.abortTurn(turnId, { message, code: 'limit_exceeded', limit });
+  }
+
+  /** Answers a `tool_request` of the running turn (ignored by the bridge when nothing waits for it). */
+  answerToolRequest(requestId: string, answer: ToolAnswer): void {
+    if (this.stateValue === 'ready') this.parts.connection.send({ cmd: 'tool_answer', requestId, answer });
   }
 
   /** Asks the SDK to stop the turn (soft). */
@@ -255,6 +281,7 @@ export class Sandbox {
     this.parts.connection.close();
     await new Promise<void>((resolve) => this.parts.bridgeServer.close(() => resolve()));
     await this.parts.proxy.close().catch(() => undefined);
+    await this.parts.egress?.close().catch(() => undefined);
     // The session's files go back to their host folders (the processes are gone).
     await this.parts.disk
       ?.release()

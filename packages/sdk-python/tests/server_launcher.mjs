@@ -55,7 +55,9 @@ const control = createServer(async (req, res) => {
   if (req.method === 'GET' && req.url === '/requests')
     return reply(
       200,
-      model.messageRequests().map((r) => ({ sessionId: r.sessionId, model: r.model, tools: r.tools })),
+      model
+        .messageRequests()
+        .map((r) => ({ sessionId: r.sessionId, model: r.model, tools: r.tools, messages: r.messages })),
     );
   if (req.method === 'GET' && req.url === '/output') return reply(200, { output: server.output() });
   reply(404, { error: 'unknown control route' });

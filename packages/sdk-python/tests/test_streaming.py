@@ -9,6 +9,8 @@ from ash_sdk.streaming import (
     DoneEvent,
     ErrorEvent,
     MessageEvent,
+    SandboxReadyEvent,
+    SandboxStartingEvent,
     SessionStartEvent,
     StreamEvent,
     TextDeltaEvent,
@@ -107,3 +109,9 @@ def test_unknown_event_names_come_as_the_generic_event() -> None:
     assert evs[0] == StreamEvent("brand_new", {"x": 1}, event_id=7, raw={"x": 1})
     assert evs[1] == TextDeltaEvent("a", event_id=None, raw={"delta": "a"})
     assert isinstance(parse_event("done", {"sessionId": "s", "turnId": "t", "outcome": "completed"}), DoneEvent)
+
+
+def test_sandbox_start_events_are_typed() -> None:
+    assert parse_event("sandbox_starting", {"sessionId": "s"}, 2) == SandboxStartingEvent("s", event_id=2, raw={"sessionId": "s"})
+    ready = parse_event("sandbox_ready", {"sessionId": "s", "waitMs": 812}, 3)
+    assert isinstance(ready, SandboxReadyEvent) and ready.session_id == "s" and ready.wait_ms == 812

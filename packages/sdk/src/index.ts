@@ -82,6 +82,8 @@ export type {
   SessionEvent,
   SessionStatus,
   StreamEvent,
+  EgressData,
+  NetworkPolicyConfig,
   TenantBudget,
   UpdateSessionConfigBody,
   UsageRecord,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -24,7 +25,11 @@ import { finishOpenApi } from './openapi.js';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, registerErrorHandler } from './plugins/error-handler.js';
 import { findConsoleDir, registerConsole } from './plugins/console.js';
-import { buildValidatorFactory } from './plugins/validation.js';
+import {
+  buildLazySerializerFactory,
+  buildValidatorFactory,
+  type SerializerFactory,
+} from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
 import { compatRoutes } from './routes/compat.js';
 import { attachmentRoutes } from './routes/attachments.js';
@@ -159,7 +164,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Reject unknown fields and prototype pollution instead of silently dropping them.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory } },
+    // Validators and serializers are compiled on each route's first use, not at start (start time).
+    schemaController: {
+      compilersFactory: {
+        buildValidator: buildValidatorFactory,
+        buildSerializer: buildLazySerializerFactory(SerializerSelector() as SerializerFactory),
+      },
+    },
     // Ids are UUIDs and names at most 255 characters: a longer path parameter is refused (414).
     routerOptions: { maxParamLength: 1024 },
     // Router and HTTP-parser refusals answer in problem details too (error-handler.ts).

@@ -1,9 +1,14 @@
-import { isIP } from 'node:net';
+import { type BlockList, isIP } from 'node:net';
 import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { DEFAULT_SANDBOX_LIMITS, type IsolationMode, type SandboxLimits } from '@ash-ai/sandbox';
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  parseCidrList,
+  type IsolationMode,
+  type SandboxLimits,
+} from '@ash-ai/sandbox';
 import { BEARER_TOKEN_PATTERN } from '@ash-ai/shared';
 
 const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
@@ -44,6 +49,12 @@ export const EnvSchema = Type.Object({
   ASH_SANDBOX_MAX_OPEN_FILES: Int(DEFAULT_SANDBOX_LIMITS.maxOpenFiles),
   ASH_SANDBOX_MAX_FILE_SIZE_MB: Int(DEFAULT_SANDBOX_LIMITS.maxFileSizeMb),
   ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
+  /** Private CIDRs sandboxes may reach through the egress proxy (comma-separated; default none). */
+  ASH_EGRESS_ALLOW_CIDRS: Type.Optional(Type.String()),
+  /** Egress connections a sandbox may hold open at once (0 = no limit). */
+  ASH_EGRESS_MAX_CONNECTIONS: Int(64),
+  /** Egress bytes (up + down) per turn, MiB (0 = no limit). */
+  ASH_EGRESS_MAX_MB_PER_TURN: Int(1024),
   /** Most live sandbox processes at once. */
   ASH_MAX_SANDBOXES: Int(64, 1),
   /** Sandboxes starting (Claude process booting) at once; default the number of CPUs. */
@@ -186,6 +197,8 @@ export interface Config {
   /** Host uids for sandboxes, one per live sandbox (inclusive). */
   sandboxUidRange: { first: number; last: number };
   sandboxLimits: SandboxLimits;
+  /** Sandbox network egress: private CIDRs allowed (ASH_EGRESS_ALLOW_CIDRS) and per-sandbox limits. */
+  egress: { allowCidrs: BlockList; allowCidrsText: string; maxConnections: number; maxBytesPerTurn: number };
   maxSandboxes: number;
   /** ASH_MAX_CONCURRENT_STARTS (default: CPUs). */
   maxConcurrentStarts: number;
@@ -344,6 +357,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   const trustProxy = parseTrustProxy(e.ASH_TRUST_PROXY);
+  let egressCidrs: BlockList;
+  try {
+    egressCidrs = parseCidrList(e.ASH_EGRESS_ALLOW_CIDRS);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ASH_EGRESS_ALLOW_CIDRS: ${(err as Error).message}`);
+  }
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash');
   return {
     port: e.ASH_PORT,
@@ -363,6 +382,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxOpenFiles: e.ASH_SANDBOX_MAX_OPEN_FILES,
       maxFileSizeMb: e.ASH_SANDBOX_MAX_FILE_SIZE_MB,
       diskMb: e.ASH_SANDBOX_DISK_MB,
+    },
+    egress: {
+      allowCidrs: egressCidrs,
+      allowCidrsText: e.ASH_EGRESS_ALLOW_CIDRS ?? '',
+      maxConnections: e.ASH_EGRESS_MAX_CONNECTIONS,
+      maxBytesPerTurn: e.ASH_EGRESS_MAX_MB_PER_TURN * 1024 * 1024,
     },
     maxSandboxes: e.ASH_MAX_SANDBOXES,
     maxConcurrentStarts: e.ASH_MAX_CONCURRENT_STARTS ?? Math.max(1, availableParallelism()),

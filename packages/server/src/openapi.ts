@@ -1,10 +1,15 @@
 import {
   DoneDataSchema,
+  EgressDataSchema,
   ErrorDataSchema,
   MessageDataSchema,
+  SandboxReadyDataSchema,
+  SandboxStartingDataSchema,
   SessionStartDataSchema,
   TextDeltaDataSchema,
   ThinkingDeltaDataSchema,
+  ToolAnswerDataSchema,
+  ToolRequestDataSchema,
   ToolResultDataSchema,
   ToolUseDataSchema,
   TurnCompleteDataSchema,
@@ -84,12 +89,18 @@ export const OPENAPI_SERVERS = [
 
 const STREAM_EVENTS: Record<string, unknown> = {
   session_start: SessionStartDataSchema,
+  sandbox_starting: SandboxStartingDataSchema,
+  sandbox_ready: SandboxReadyDataSchema,
   text_delta: TextDeltaDataSchema,
   thinking_delta: ThinkingDeltaDataSchema,
   tool_use: ToolUseDataSchema,
   tool_result: ToolResultDataSchema,
+  permission_request: ToolRequestDataSchema,
+  custom_tool_use: ToolRequestDataSchema,
+  tool_answer: ToolAnswerDataSchema,
   message: MessageDataSchema,
   turn_complete: TurnCompleteDataSchema,
+  egress: EgressDataSchema,
   error: ErrorDataSchema,
   done: DoneDataSchema,
 };
@@ -114,7 +125,7 @@ function streamEventSchemas(): Record<string, unknown> {
   }
   out.StreamEvent = {
     description:
-      'One frame of a turn stream (`text/event-stream`): `id: <sequence>`, `event: <name>`, `data: <JSON>`. A turn streams `session_start`, then `text_delta`, `thinking_delta`, `tool_use`, `tool_result` and `message` frames, `turn_complete`, `error` on failure, and always `done` last. Comment lines (`: heartbeat`) keep the connection open.',
+      'One frame of a turn stream (`text/event-stream`): `id: <sequence>`, `event: <name>`, `data: <JSON>`. A turn streams `session_start`, then `sandbox_starting` / `sandbox_ready` when the session had no live sandbox, then `text_delta`, `thinking_delta`, `tool_use`, `tool_result`, `permission_request` / `custom_tool_use` / `tool_answer` (calls waiting for the client) and `message` frames, `egress` for each network connection of a tool, `turn_complete`, `error` on failure, and always `done` last. Comment lines (`: heartbeat`) keep the connection open.',
     oneOf: variants,
     discriminator: { propertyName: 'event' },
   };

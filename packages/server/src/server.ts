@@ -32,6 +32,7 @@ import { DiskGuard } from './services/files/disk-guard.js';
 import { SessionRuntime } from './services/sessions/session-runtime.js';
 import { closeInterruptedTurn, SessionOwnership } from './services/sessions/session-ownership.js';
 import { SessionService } from './services/sessions/session-service.js';
+import { ToolRequestService } from './managed/tool-requests.js';
 import { ManagedAgentsService } from './managed/managed-service.js';
 import { PathScrubber } from './services/sessions/text-safety.js';
 import { AgentStore } from './storage/agent-store.js';
@@ -55,6 +56,13 @@ export interface AshServer {
   app: FastifyInstance;
   config: Config;
   logger: Logger;
+  /** The session engine. */
+  runtime: SessionRuntime;
+  /**
+   * The in-process runner hosting this server's sandboxes (`runner.pool.startGate` is what tests
+   * hold to keep a sandbox start pending).
+   */
+  runner: InProcessRunner;
   /** Starts listening; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops sandboxes, closes the app and the database. */
@@ -135,7 +143,7 @@ async function createLocked(
     secrets,
     log: logger.child({ component: 'credentials' }),
   });
-  const objects = createObjectStore(config);
+  const objects = await createObjectStore(config);
   try {
     await objects.check();
   } catch (err) {
@@ -163,6 +171,13 @@ async function createLocked(
       ...(config.sandboxGid !== undefined ? { sandboxGid: config.sandboxGid } : {}),
       sandboxUidRange: config.sandboxUidRange,
       sessionsRoot: join(config.dataDir, 'sessions'),
+      egress: {
+        allowCidrs: config.egress.allowCidrs,
+        limits: {
+          maxConnections: config.egress.maxConnections,
+          maxBytesPerTurn: config.egress.maxBytesPerTurn,
+        },
+      },
       log: logger.child({ component: 'sandbox' }),
     });
   } catch (err) {
@@ -188,6 +203,7 @@ async function createLocked(
     metrics: telemetry.metrics,
   });
   let sessions: SessionService | undefined;
+  const toolRequests = new ToolRequestService({ repos, log: logger.child({ component: 'tool-requests' }) });
   const diskGuard = new DiskGuard(config.dataDir, config.minFreeDiskMb);
   // The embedded default: this process hosts the sandboxes (one pool, in-process runner).
   const runner = new InProcessRunner({
@@ -217,6 +233,7 @@ async function createLocked(
     credentials,
     hooks: usage,
     telemetry,
+    onToolRequest: (r) => toolRequests.onRequest(r),
     onSessionEvicted: async (s, reason) => {
       const record = await repos.sessions.get(s.tenantId, s.id);
       if (record && sessions) await sessions.lifecycle(record, 'paused', { reason });
@@ -363,20 +380,22 @@ async function createLocked(
   await credentials.selfCheck();
   runner.start();
   ownership.start();
-  // Warm pools, in the background, for the agents used within the idle timeout (not for every
-  // agent ever deployed: a spare is a process).
-  void (async () => {
-    const since = new Date(Date.now() - config.idleTimeoutMs).toISOString();
-    const used = new Set(
-      (await repos.sessions.agentsUsedSince(since)).map((u) => `${u.tenantId}\u0000${u.agentName}`),
-    );
-    for (const a of await repos.agents.listAllInternal()) {
-      if (!used.has(`${a.tenantId}\u0000${a.name}`) || !store.hasVersion(a.tenantId, a.name, a.version))
-        continue;
-      logger.info({ phase: 'warm', agent: a.name }, `warming sandboxes for agent ${a.name}`);
-      await runtime.replenishSpares(a, sessionService.prewarmCount(a));
-    }
-  })().catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
+  // Warm pools, in the background once listening (a sandbox boot takes a core: it must not delay
+  // the start), for the agents used within the idle timeout (not every agent ever deployed: a
+  // spare is a process).
+  const warmPools = () =>
+    (async () => {
+      const since = new Date(Date.now() - config.idleTimeoutMs).toISOString();
+      const used = new Set(
+        (await repos.sessions.agentsUsedSince(since)).map((u) => `${u.tenantId}\u0000${u.agentName}`),
+      );
+      for (const a of await repos.agents.listAllInternal()) {
+        if (!used.has(`${a.tenantId}\u0000${a.name}`) || !store.hasVersion(a.tenantId, a.name, a.version))
+          continue;
+        logger.info({ phase: 'warm', agent: a.name }, `warming sandboxes for agent ${a.name}`);
+        await runtime.replenishSpares(a, sessionService.prewarmCount(a));
+      }
+    })().catch((err: unknown) => logger.warn({ err }, 'could not prepare warm sandboxes'));
   const processor = new QueueProcessor({
     id: ownerId,
     repos,
@@ -446,6 +465,7 @@ async function createLocked(
       agents,
       sessions: sessionService,
       runtime,
+      toolRequests,
       log: logger.child({ component: 'managed-agents' }),
     }),
     data: {
@@ -468,12 +488,15 @@ async function createLocked(
     app,
     config,
     logger,
+    runtime,
+    runner,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host });
       logger.info(
         { version: SERVER_VERSION, address, dataDir: config.dataDir, sandbox: sandboxes.info.mode },
         `Ash v${SERVER_VERSION} listening`,
       );
+      void warmPools();
       return address;
     },
     async close() {

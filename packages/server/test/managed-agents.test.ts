@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
+import { removeDir, ScriptedModel, tempDir } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -8,6 +11,39 @@ import {
   TEST_API_KEY,
   type TestServer,
 } from './harness.js';
+
+type StreamEv = { type: string; id: string } & Record<string, unknown>;
+
+/** Reads a stream iterator until `stop` matches (that event included). */
+async function pull(it: AsyncIterator<unknown>, stop: (e: StreamEv) => boolean): Promise<StreamEv[]> {
+  const out: StreamEv[] = [];
+  for (;;) {
+    const n = await it.next();
+    if (n.done) throw new Error(`the stream ended; got ${out.map((e) => e.type).join(', ')}`);
+    out.push(n.value as StreamEv);
+    if (stop(n.value as StreamEv)) return out;
+  }
+}
+const idleFor = (reason: string) => (e: StreamEv) =>
+  e.type === 'session.status_idle' && (e.stop_reason as { type: string }).type === reason;
+
+/** The `tool_result` blocks the model received in a session, by tool-use id, as JSON text. */
+function toolResultsSeen(model: ScriptedModel, sessionId: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of model.messageRequests(sessionId))
+    for (const m of r.messages)
+      if (Array.isArray(m.content))
+        for (const b of m.content as Array<Record<string, unknown>>)
+          if (b.type === 'tool_result') out.set(String(b.tool_use_id), JSON.stringify(b));
+  return out;
+}
+
+/** Every user text the model received in a session. */
+function userTextsSeen(model: ScriptedModel, sessionId: string): string {
+  return JSON.stringify(
+    model.messageRequests(sessionId).map((r) => r.messages.filter((m) => m.role === 'user')),
+  );
+}
 
 /**
  * The Managed Agents API (`/v1`) through the official TypeScript SDK, unchanged
@@ -145,6 +181,237 @@ describe('Managed Agents API with the official TS SDK', () => {
     expect((await client.beta.sessions.retrieve(session.id)).status).toBe('idle');
   }, 180_000);
 
+  it('acceptance 4: custom tool → agent.custom_tool_use, requires_action; user.custom_tool_result → the model receives it', async () => {
+    const agent = await client.beta.agents.create({
+      name: 'Custom tool worker',
+      model: 'claude-sonnet-4-5',
+      tools: [
+        {
+          type: 'custom',
+          name: 'get_weather',
+          description: 'The weather of a city, from the client.',
+          input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        },
+      ],
+    });
+    expect(agent.tools).toContainEqual(
+      expect.objectContaining({ type: 'custom', name: 'get_weather', input_schema: expect.any(Object) }),
+    );
+    const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environmentId });
+    t.model
+      .forSession(session.id)
+      .enqueue(
+        { toolUse: { name: 'mcp__ash_custom__get_weather', input: { city: 'Paris' } } },
+        { text: 'It is sunny in Paris.' },
+      );
+    const stream = await client.beta.sessions.events.stream(session.id);
+    const it = stream[Symbol.asyncIterator]();
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.message', content: [{ type: 'text', text: 'Weather in Paris?' }] }],
+    });
+    const first = await pull(it, idleFor('requires_action'));
+    // The model was offered the tool with its schema.
+    const offered = (
+      t.model.messageRequests(session.id)[0]!.body.tools as Array<Record<string, unknown>>
+    ).find((x) => x.name === 'mcp__ash_custom__get_weather');
+    expect(offered?.input_schema).toMatchObject({ properties: { city: { type: 'string' } } });
+    const use = first.find((e) => e.type === 'agent.custom_tool_use')!;
+    expect(use).toMatchObject({ name: 'get_weather', input: { city: 'Paris' } });
+    expect(use.id).toMatch(/^toolu_/);
+    expect(first.some((e) => e.type === 'agent.mcp_tool_use' || e.type === 'agent.tool_use')).toBe(false);
+    expect(first.at(-1)!.stop_reason).toEqual({ type: 'requires_action', event_ids: [use.id] });
+    expect((await client.beta.sessions.retrieve(session.id)).status).toBe('idle');
+
+    // A wrong id is a 400; nothing is delivered.
+    await expect(
+      client.beta.sessions.events.send(session.id, {
+        events: [
+          {
+            type: 'user.custom_tool_result',
+            custom_tool_use_id: 'toolu_nope',
+            content: [{ type: 'text', text: 'x' }],
+          },
+        ],
+      }),
+    ).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+
+    const sent = await client.beta.sessions.events.send(session.id, {
+      events: [
+        {
+          type: 'user.custom_tool_result',
+          custom_tool_use_id: use.id,
+          content: [{ type: 'text', text: 'SUNNY-22C' }],
+        },
+      ],
+    });
+    expect(sent.data![0]).toMatchObject({ type: 'user.custom_tool_result', custom_tool_use_id: use.id });
+    const rest = await pull(it, idleFor('end_turn'));
+    await it.return?.();
+    const types = rest.map((e) => e.type);
+    expect(types.indexOf('user.custom_tool_result')).toBeGreaterThan(-1);
+    expect(types.indexOf('session.status_running')).toBeGreaterThan(types.indexOf('user.custom_tool_result'));
+    expect(rest.find((e) => e.type === 'agent.message')).toMatchObject({
+      content: [{ type: 'text', text: 'It is sunny in Paris.' }],
+    });
+    // The model received the client's result as the tool's result.
+    expect(toolResultsSeen(t.model, session.id).get(use.id)).toContain('SUNNY-22C');
+    // Answered once: a second answer is a 400.
+    await expect(
+      client.beta.sessions.events.send(session.id, {
+        events: [{ type: 'user.custom_tool_result', custom_tool_use_id: use.id, content: [] }],
+      }),
+    ).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+    // The listed history has the same story.
+    const listed = (await client.beta.sessions.events.list(session.id, { limit: 1000 })).data.map(
+      (e) => e.type,
+    );
+    expect(listed).toEqual(
+      expect.arrayContaining(['agent.custom_tool_use', 'user.custom_tool_result', 'agent.message']),
+    );
+    // The echo of the answer is the listed event (same id), and the stream showed it too.
+    const listedResult = (await client.beta.sessions.events.list(session.id, { limit: 1000 })).data.find(
+      (e) => e.type === 'user.custom_tool_result',
+    );
+    expect(listedResult?.id).toBe(sent.data![0]!.id);
+    expect(rest.find((e) => e.type === 'user.custom_tool_result')?.id).toBe(sent.data![0]!.id);
+  }, 180_000);
+
+  it('always_ask in a live turn: evaluated_permission ask, requires_action; allow runs the tool, deny gives the model the message', async () => {
+    const agent = await client.beta.agents.create({
+      name: 'Careful worker',
+      model: 'claude-sonnet-4-5',
+      tools: [
+        {
+          type: 'agent_toolset_20260401',
+          configs: [
+            { name: 'bash', permission_policy: { type: 'always_ask' } },
+            { name: 'read', permission_policy: { type: 'always_ask' } },
+          ],
+        },
+      ],
+    });
+    const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environmentId });
+    const workspace = join(t.dataDir, 'sessions', session.id, 'workspace');
+    t.model
+      .forSession(session.id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'touch live-allowed.txt' } } },
+        { text: 'Created it.' },
+        { toolUse: { name: 'Bash', input: { command: 'touch live-denied.txt' } } },
+        { text: 'Understood.' },
+        { toolUse: { name: 'Read', input: { file_path: '/workspace/live-allowed.txt' } } },
+        { text: 'Read it.' },
+      );
+    const stream = await client.beta.sessions.events.stream(session.id);
+    const it = stream[Symbol.asyncIterator]();
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.message', content: [{ type: 'text', text: 'Create the file.' }] }],
+    });
+    const asked = await pull(it, idleFor('requires_action'));
+    const use = asked.find((e) => e.type === 'agent.tool_use')!;
+    expect(use).toMatchObject({
+      name: 'Bash',
+      evaluated_permission: 'ask',
+      evaluation: { type: 'always_ask' },
+    });
+    expect(asked.at(-1)!.stop_reason).toEqual({ type: 'requires_action', event_ids: [use.id] });
+    expect(existsSync(join(workspace, 'live-allowed.txt'))).toBe(false);
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.tool_confirmation', tool_use_id: use.id, result: 'allow' }],
+    });
+    const ran = await pull(it, idleFor('end_turn'));
+    expect(ran.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['user.tool_confirmation', 'session.status_running', 'agent.tool_result']),
+    );
+    expect(existsSync(join(workspace, 'live-allowed.txt'))).toBe(true);
+
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.message', content: [{ type: 'text', text: 'And the other one.' }] }],
+    });
+    const asked2 = await pull(it, idleFor('requires_action'));
+    const use2 = asked2.find((e) => e.type === 'agent.tool_use')!;
+    await client.beta.sessions.events.send(session.id, {
+      events: [
+        {
+          type: 'user.tool_confirmation',
+          tool_use_id: use2.id,
+          result: 'deny',
+          deny_message: 'NOT-THAT-FILE',
+        },
+      ],
+    });
+    const denied = await pull(it, idleFor('end_turn'));
+    expect(denied.find((e) => e.type === 'user.tool_confirmation')).toMatchObject({
+      tool_use_id: use2.id,
+      result: 'deny',
+      deny_message: 'NOT-THAT-FILE',
+    });
+    expect(toolResultsSeen(t.model, session.id).get(use2.id)).toContain('NOT-THAT-FILE');
+    expect(existsSync(join(workspace, 'live-denied.txt'))).toBe(false);
+
+    // A read-only tool asks too (Claude Code would run it unasked in `default` mode).
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.message', content: [{ type: 'text', text: 'Read it back.' }] }],
+    });
+    const asked3 = await pull(it, idleFor('requires_action'));
+    const use3 = asked3.find((e) => e.type === 'agent.tool_use')!;
+    expect(use3).toMatchObject({ name: 'Read', evaluated_permission: 'ask' });
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.tool_confirmation', tool_use_id: use3.id, result: 'allow' }],
+    });
+    const read = await pull(it, idleFor('end_turn'));
+    await it.return?.();
+    expect(read.find((e) => e.type === 'agent.tool_result')).toMatchObject({
+      tool_use_id: use3.id,
+      is_error: false,
+    });
+  }, 180_000);
+
+  it('user.interrupt ends a call waiting for the client; a late answer resumes the conversation', async () => {
+    const agent = await client.beta.agents.create({
+      name: 'Waiting worker',
+      model: 'claude-sonnet-4-5',
+      tools: [
+        { type: 'custom', name: 'ask_human', description: 'Ask a human.', input_schema: { type: 'object' } },
+      ],
+    });
+    const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environmentId });
+    t.model
+      .forSession(session.id)
+      .enqueue(
+        { toolUse: { name: 'mcp__ash_custom__ask_human', input: {} } },
+        { text: 'Got the late answer.' },
+      );
+    const stream = await client.beta.sessions.events.stream(session.id);
+    const it = stream[Symbol.asyncIterator]();
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.message', content: [{ type: 'text', text: 'Ask.' }] }],
+    });
+    const asked = await pull(it, idleFor('requires_action'));
+    const use = asked.find((e) => e.type === 'agent.custom_tool_use')!;
+    const t0 = Date.now();
+    await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.interrupt' }] });
+    await pull(it, idleFor('end_turn'));
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await client.beta.sessions.retrieve(session.id)).status).toBe('idle');
+    // The answer still counts: a new turn tells the model the result.
+    await client.beta.sessions.events.send(session.id, {
+      events: [
+        {
+          type: 'user.custom_tool_result',
+          custom_tool_use_id: use.id,
+          content: [{ type: 'text', text: 'LATE-42' }],
+        },
+      ],
+    });
+    const resumed = await pull(it, idleFor('end_turn'));
+    await it.return?.();
+    expect(resumed.find((e) => e.type === 'agent.message')).toMatchObject({
+      content: [{ type: 'text', text: 'Got the late answer.' }],
+    });
+    expect(userTextsSeen(t.model, session.id)).toContain('LATE-42');
+  }, 180_000);
+
   it('acceptance 5: user.interrupt idles a slow turn within 5 s; the next user.message works', async () => {
     const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
     t.model
@@ -217,11 +484,9 @@ describe('Managed Agents API with the official TS SDK', () => {
 
     const unsupported = await client.beta.agents
       .create({
-        name: 'asks',
+        name: 'skilled',
         model: 'claude-sonnet-4-5',
-        tools: [
-          { type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_ask' } } },
-        ],
+        skills: [{ type: 'anthropic', skill_id: 'xlsx' }],
       })
       .catch((e: unknown) => e);
     expect(unsupported).toBeInstanceOf(Anthropic.BadRequestError);
@@ -260,7 +525,7 @@ describe('Managed Agents API with the official TS SDK', () => {
         '/v1/agents',
         { name: 'x', model: 'm', tools: [{ type: 'custom', name: 'c', input_schema: { type: 'object' } }] },
         400,
-        'not_yet_supported',
+        'validation_failed',
       ],
       ['GET', '/v1/agents?limit=abc', undefined, 400, 'validation_failed'],
       ['GET', '/v1/agents?page=zz', undefined, 400, 'validation_failed'],
@@ -288,14 +553,21 @@ describe('Managed Agents API with the official TS SDK', () => {
         `/v1/sessions/${session.id}/events`,
         { events: [{ type: 'user.tool_confirmation', tool_use_id: 'x', result: 'allow' }] },
         400,
-        'not_yet_supported',
+        'validation_failed',
       ],
       [
         'POST',
         `/v1/sessions/${session.id}/events`,
         { events: [{ type: 'user.custom_tool_result', custom_tool_use_id: 'x' }] },
         400,
-        'not_yet_supported',
+        'validation_failed',
+      ],
+      [
+        'POST',
+        `/v1/sessions/${session.id}/events`,
+        { events: [{ type: 'user.tool_confirmation', tool_use_id: 'x', result: 'maybe' }] },
+        400,
+        'validation_failed',
       ],
       [
         'GET',
@@ -437,4 +709,130 @@ describe('Managed Agents API with the official TS SDK', () => {
     const archived = await client.beta.agents.archive(agentId);
     expect(archived.archived_at).toEqual(expect.any(String));
   }, 120_000);
+});
+
+/**
+ * Acceptance 3: an `always_ask` approval survives a server restart. Two sessions stop on
+ * `requires_action`; the server is closed (sandboxes and Claude processes gone) and a new one
+ * starts on the same data dir; one call is allowed, the other denied.
+ */
+describe('Managed Agents API: always_ask approvals across a server restart', () => {
+  let model: ScriptedModel;
+  let dataDir: string;
+  let t: TestServer | undefined;
+
+  afterAll(async () => {
+    await t?.close();
+    await model?.close();
+    if (dataDir) removeDir(dataDir);
+  });
+
+  it('acceptance 3: requires_action; restart; allow runs the tool and the turn completes; deny reaches the model and the tool never ran', async () => {
+    dataDir = tempDir('ash-approval-');
+    model = await ScriptedModel.start();
+    // A short idle watchdog: a call that waits for the client must outlive it.
+    const env = { ASH_TURN_IDLE_TIMEOUT_MS: '15000' };
+    t = await startTestServer({ dataDir, model, env });
+    let client = new Anthropic({ baseURL: t.url, apiKey: TEST_API_KEY, maxRetries: 0 });
+    const environment = await client.beta.environments.create({ name: 'approvals' });
+    const agent = await client.beta.agents.create({
+      name: 'Approval worker',
+      model: 'claude-sonnet-4-5',
+      tools: [
+        { type: 'agent_toolset_20260401', default_config: { permission_policy: { type: 'always_ask' } } },
+      ],
+    });
+    const allowS = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    const denyS = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    const allowCall = { name: 'Bash', input: { command: 'touch approved.txt' } };
+    // Before the restart: the call. After it: the same call again (the model is told it was allowed), then text.
+    model
+      .forSession(allowS.id)
+      .enqueue({ toolUse: allowCall }, { toolUse: allowCall }, { text: 'Created approved.txt.' });
+    model
+      .forSession(denyS.id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'touch denied.txt' } } },
+        { text: 'I will not create it.' },
+      );
+
+    const waiting = new Map<string, string>();
+    for (const s of [allowS, denyS]) {
+      const stream = await client.beta.sessions.events.stream(s.id);
+      const it = stream[Symbol.asyncIterator]();
+      await client.beta.sessions.events.send(s.id, {
+        events: [{ type: 'user.message', content: [{ type: 'text', text: 'Create the file.' }] }],
+      });
+      const asked = await pull(it, idleFor('requires_action'));
+      await it.return?.();
+      const use = asked.find((e) => e.type === 'agent.tool_use')!;
+      expect(use).toMatchObject({ name: 'Bash', evaluated_permission: 'ask' });
+      expect(asked.at(-1)!.stop_reason).toEqual({ type: 'requires_action', event_ids: [use.id] });
+      waiting.set(s.id, use.id);
+    }
+
+    // Waiting longer than the turn idle watchdog does not end the calls.
+    await new Promise((r) => setTimeout(r, 17_000));
+    for (const s of [allowS, denyS]) {
+      expect((await client.beta.sessions.retrieve(s.id)).status).toBe('idle');
+      const listed = (await client.beta.sessions.events.list(s.id, { limit: 1000 })).data as StreamEv[];
+      expect(listed.at(-1)).toMatchObject({
+        type: 'session.status_idle',
+        stop_reason: { type: 'requires_action' },
+      });
+    }
+
+    // Restart: the old server (its sandboxes, bridges, Claude processes) goes away.
+    await t.close();
+    t = await startTestServer({ dataDir, model, env });
+    client = new Anthropic({ baseURL: t.url, apiKey: TEST_API_KEY, maxRetries: 0 });
+    const ws = (id: string) => join(dataDir, 'sessions', id, 'workspace');
+    expect(existsSync(join(ws(allowS.id), 'approved.txt'))).toBe(false);
+
+    // Allow: the tool runs and the turn completes.
+    const allowStream = await client.beta.sessions.events.stream(allowS.id);
+    const ai = allowStream[Symbol.asyncIterator]();
+    const echo = await client.beta.sessions.events.send(allowS.id, {
+      events: [{ type: 'user.tool_confirmation', tool_use_id: waiting.get(allowS.id)!, result: 'allow' }],
+    });
+    expect(echo.data![0]).toMatchObject({ type: 'user.tool_confirmation', result: 'allow' });
+    const allowed = await pull(ai, idleFor('end_turn'));
+    await ai.return?.();
+    const result = allowed.find((e) => e.type === 'agent.tool_result');
+    expect(result).toMatchObject({ is_error: false });
+    expect(allowed.find((e) => e.type === 'agent.message')).toMatchObject({
+      content: [{ type: 'text', text: 'Created approved.txt.' }],
+    });
+    expect(existsSync(join(ws(allowS.id), 'approved.txt'))).toBe(true);
+    // The repeated call ran on the recorded approval: no second requires_action.
+    expect(allowed.some(idleFor('requires_action'))).toBe(false);
+    expect(userTextsSeen(model, allowS.id)).toContain('The user has now allowed it');
+
+    // Deny: the model receives the denial message; the tool never ran.
+    const denyStream = await client.beta.sessions.events.stream(denyS.id);
+    const di = denyStream[Symbol.asyncIterator]();
+    await client.beta.sessions.events.send(denyS.id, {
+      events: [
+        {
+          type: 'user.tool_confirmation',
+          tool_use_id: waiting.get(denyS.id)!,
+          result: 'deny',
+          deny_message: 'DENIED-AFTER-RESTART',
+        },
+      ],
+    });
+    const denied = await pull(di, idleFor('end_turn'));
+    await di.return?.();
+    expect(denied.find((e) => e.type === 'agent.message')).toMatchObject({
+      content: [{ type: 'text', text: 'I will not create it.' }],
+    });
+    expect(userTextsSeen(model, denyS.id)).toContain('DENIED-AFTER-RESTART');
+    expect(existsSync(join(ws(denyS.id), 'denied.txt'))).toBe(false);
+    // Answered: a second confirmation is a 400.
+    await expect(
+      client.beta.sessions.events.send(denyS.id, {
+        events: [{ type: 'user.tool_confirmation', tool_use_id: waiting.get(denyS.id)!, result: 'allow' }],
+      }),
+    ).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+  }, 300_000);
 });

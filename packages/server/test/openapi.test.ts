@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConfig, lint } from '@redocly/openapi-core';
+import { STREAM_EVENT_NAMES } from '@ash-ai/shared';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATION_IDS } from '../src/openapi.js';
@@ -62,7 +63,7 @@ describe('OpenAPI document', () => {
     const sse =
       served.paths['/api/sessions/{id}/messages'].post.responses['200'].content['text/event-stream'];
     expect(sse.schema).toEqual({ $ref: '#/components/schemas/StreamEvent' });
-    expect(schemas.StreamEvent.oneOf).toHaveLength(9);
+    expect(schemas.StreamEvent.oneOf).toHaveLength(STREAM_EVENT_NAMES.length);
     expect(served.servers[0].url).toBe('http://localhost:4100');
   });
 

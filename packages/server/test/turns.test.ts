@@ -6,6 +6,8 @@ import { api, createSession, deployAgent, sendTurn, startTestServer, type TestSe
 
 const ORDER = [
   'session_start',
+  'sandbox_starting',
+  'sandbox_ready',
   'text_delta',
   'thinking_delta',
   'tool_use',

@@ -86,4 +86,30 @@ describe('bridge protocol', () => {
     };
     expect(parseBridgeProcessConfig(JSON.stringify(ok))).toEqual(ok);
   });
+
+  it('carries tool requests up and their answers down; a malformed answer is refused', () => {
+    const ev: BridgeEvent = {
+      ev: 'tool_request',
+      turnId: 't1',
+      requestId: 'toolu_1',
+      kind: 'permission',
+      name: 'Bash',
+      input: { command: 'ls' },
+    };
+    expect(decodeBridgeEvent(encodeBridgeMessage(ev).trim())).toEqual(ev);
+    const answers: BridgeCommand[] = [
+      { cmd: 'tool_answer', requestId: 'toolu_1', answer: { type: 'allow' } },
+      { cmd: 'tool_answer', requestId: 'toolu_1', answer: { type: 'deny', message: 'no' } },
+      {
+        cmd: 'tool_answer',
+        requestId: 'toolu_2',
+        answer: { type: 'result', content: [{ type: 'text', text: 'r' }], isError: false },
+      },
+    ];
+    for (const c of answers) expect(decodeBridgeCommand(encodeBridgeMessage(c).trim())).toEqual(c);
+    expect(() =>
+      decodeBridgeCommand(JSON.stringify({ cmd: 'tool_answer', requestId: 'x', answer: { type: 'maybe' } })),
+    ).toThrow(BridgeProtocolError);
+    expect(() => decodeBridgeEvent(JSON.stringify({ ...ev, kind: 'other' }))).toThrow(BridgeProtocolError);
+  });
 });

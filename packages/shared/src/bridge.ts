@@ -159,6 +159,38 @@ export const ResetCommandSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The in-process MCP server that carries custom tools: the model sees `mcp__ash_custom__<name>`. */
+export const CUSTOM_TOOL_SERVER = 'ash_custom';
+
+/**
+ * The host's answer to a {@link ToolRequestEventSchema}: `allow`/`deny` a permission request, or
+ * the `result` of a custom tool (content blocks as the Messages API's `tool_result` takes them).
+ */
+export const ToolAnswerSchema = Type.Union([
+  Type.Object({ type: Type.Literal('allow') }, { additionalProperties: false }),
+  Type.Object(
+    { type: Type.Literal('deny'), message: Type.String({ maxLength: 100_000 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('result'),
+      content: Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: 100 }),
+      isError: Type.Boolean(),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type ToolAnswer = Static<typeof ToolAnswerSchema>;
+export const ToolAnswerCommandSchema = Type.Object(
+  {
+    cmd: Type.Literal('tool_answer'),
+    requestId: Type.String({ minLength: 1, maxLength: 256 }),
+    answer: ToolAnswerSchema,
+  },
+  { additionalProperties: false },
+);
+
 export const BridgeCommandSchema = Type.Union([
   ConfigureCommandSchema,
   QueryCommandSchema,
@@ -166,6 +198,7 @@ export const BridgeCommandSchema = Type.Union([
   InterruptCommandSchema,
   ShutdownCommandSchema,
   ResetCommandSchema,
+  ToolAnswerCommandSchema,
 ]);
 export type BridgeCommand = Static<typeof BridgeCommandSchema>;
 export type QueryCommand = Static<typeof QueryCommandSchema>;
@@ -224,12 +257,31 @@ export const LogEventSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The bridge asks the host during a turn and waits (no timeout) for a `tool_answer` with the same
+ * `requestId` (the model's tool-use id): `permission` = may this call of an `askTools` tool run;
+ * `custom_tool` = the client's result of a custom tool call.
+ */
+export const ToolRequestEventSchema = Type.Object(
+  {
+    ev: Type.Literal('tool_request'),
+    turnId: Type.String(),
+    requestId: Type.String({ minLength: 1, maxLength: 256 }),
+    kind: Type.Union([Type.Literal('permission'), Type.Literal('custom_tool')]),
+    name: Type.String(),
+    input: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type ToolRequestEvent = Static<typeof ToolRequestEventSchema>;
+
 export const BridgeEventSchema = Type.Union([
   ReadyEventSchema,
   MessageEventSchema,
   TurnEndEventSchema,
   WarmedEventSchema,
   LogEventSchema,
+  ToolRequestEventSchema,
 ]);
 export type BridgeEvent = Static<typeof BridgeEventSchema>;
 export type TurnEndEvent = Static<typeof TurnEndEventSchema>;

@@ -3,8 +3,9 @@ import { type Static, Type } from '@sinclair/typebox';
 /**
  * SSE events of a turn (`POST /api/sessions/:id/messages`, `GET /api/sessions/:id/stream`).
  *
- * Order within a turn: `session_start` first; then any of `text_delta`, `thinking_delta`,
- * `tool_use`, `tool_result`, `message`; `turn_complete` when the SDK reports its result; `error`
+ * Order within a turn: `session_start` first; then, when the session has no live sandbox, the pair
+ * `sandbox_starting` / `sandbox_ready` while it starts (the stream is open before the start ends);
+ * then any of `text_delta`, `thinking_delta`, `tool_use`, `tool_result`, `message`; `turn_complete` when the SDK reports its result; `error`
  * on failure; `done` always last. Every frame carries `id:` = the per-session event sequence.
  */
 export const SessionStartDataSchema = Type.Object({
@@ -12,6 +13,21 @@ export const SessionStartDataSchema = Type.Object({
   /** Server version. */
   version: Type.String(),
   turnId: Type.String(),
+});
+/**
+ * The session had no live sandbox when the turn began: one is starting (a cold start, a resume
+ * of a paused session, or a start already under way from the prewarm). Sent right after
+ * `session_start`, before the start completes (a wait in the start queue shows as `: queued position=<n>`
+ * comments).
+ */
+export const SandboxStartingDataSchema = Type.Object({
+  sessionId: Type.String(),
+});
+/** The sandbox announced by `sandbox_starting` is up; the turn goes on. Not sent when the start failed (`error` then). */
+export const SandboxReadyDataSchema = Type.Object({
+  sessionId: Type.String(),
+  /** How long the turn waited for the sandbox, ms. */
+  waitMs: Type.Number({ minimum: 0 }),
 });
 export const TextDeltaDataSchema = Type.Object({ delta: Type.String() });
 export const ThinkingDeltaDataSchema = Type.Object({ delta: Type.String() });
@@ -50,8 +66,26 @@ export const ErrorDataSchema = Type.Object({
   error: Type.String(),
   /** Stable code (see docs/errors.md), e.g. `turn_timeout`, `limit_exceeded`. */
   code: Type.String(),
-  /** For `limit_exceeded`: which limit (`memory`, `pids`, `disk`, `fsize`, `nofile`). */
+  /** For `limit_exceeded`: which limit (`memory`, `pids`, `disk`, `fsize`, `nofile`, `egress_connections`, `egress_bytes`). */
   limit: Type.Optional(Type.String()),
+});
+/**
+ * One network connection a tool made through the sandbox's egress proxy (allowed or refused).
+ * Emitted when the connection ended; between turns it is only counted.
+ */
+export const EgressDataSchema = Type.Object({
+  host: Type.String(),
+  port: Type.Integer(),
+  /** `CONNECT` (a tunnel: HTTPS, git, pip...) or the method of a plain-HTTP request. */
+  method: Type.String(),
+  allowed: Type.Boolean(),
+  /** Why it was refused, naming the policy entry (or `allowed by the network policy`). */
+  reason: Type.String(),
+  /** Bytes sent to the destination. */
+  bytesUp: Type.Integer(),
+  /** Bytes received from the destination. */
+  bytesDown: Type.Integer(),
+  durationMs: Type.Number(),
 });
 /** How a turn ended. */
 export const TurnOutcomeSchema = Type.Union([
@@ -66,7 +100,31 @@ export const DoneDataSchema = Type.Object({
   outcome: TurnOutcomeSchema,
 });
 
+/**
+ * A call that waits for the client (`permission_request`: may an `askTools` tool run;
+ * `custom_tool_use`: a custom tool for the client to execute). `id` is the model's tool-use id.
+ */
+export const ToolRequestDataSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  input: Type.Unknown(),
+});
+/** The client's answer to a `permission_request` or `custom_tool_use`, as delivered to the turn. */
+export const ToolAnswerDataSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.Union([Type.Literal('permission'), Type.Literal('custom_tool')]),
+  /** `allow` / `deny` (permission) or `result` (custom tool). */
+  result: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('result')]),
+  denyMessage: Type.Optional(Type.String()),
+  content: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
+  isError: Type.Optional(Type.Boolean()),
+});
+export type ToolRequestData = Static<typeof ToolRequestDataSchema>;
+export type ToolAnswerData = Static<typeof ToolAnswerDataSchema>;
+
 export type SessionStartData = Static<typeof SessionStartDataSchema>;
+export type SandboxStartingData = Static<typeof SandboxStartingDataSchema>;
+export type SandboxReadyData = Static<typeof SandboxReadyDataSchema>;
 export type TextDeltaData = Static<typeof TextDeltaDataSchema>;
 export type ThinkingDeltaData = Static<typeof ThinkingDeltaDataSchema>;
 export type ToolUseData = Static<typeof ToolUseDataSchema>;
@@ -74,28 +132,41 @@ export type ToolResultData = Static<typeof ToolResultDataSchema>;
 export type TurnCompleteData = Static<typeof TurnCompleteDataSchema>;
 export type ErrorData = Static<typeof ErrorDataSchema>;
 export type DoneData = Static<typeof DoneDataSchema>;
+export type EgressData = Static<typeof EgressDataSchema>;
 
 /** Map of SSE event name → data type. */
 export interface StreamEventDataMap {
   session_start: SessionStartData;
+  sandbox_starting: SandboxStartingData;
+  sandbox_ready: SandboxReadyData;
   text_delta: TextDeltaData;
   thinking_delta: ThinkingDeltaData;
   tool_use: ToolUseData;
   tool_result: ToolResultData;
+  permission_request: ToolRequestData;
+  custom_tool_use: ToolRequestData;
+  tool_answer: ToolAnswerData;
   message: Record<string, unknown>;
   turn_complete: TurnCompleteData;
+  egress: EgressData;
   error: ErrorData;
   done: DoneData;
 }
 export type StreamEventName = keyof StreamEventDataMap;
 export const STREAM_EVENT_NAMES: readonly StreamEventName[] = [
   'session_start',
+  'sandbox_starting',
+  'sandbox_ready',
   'text_delta',
   'thinking_delta',
   'tool_use',
   'tool_result',
+  'permission_request',
+  'custom_tool_use',
+  'tool_answer',
   'message',
   'turn_complete',
+  'egress',
   'error',
   'done',
 ];

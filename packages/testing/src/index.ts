@@ -1,6 +1,8 @@
 /** @ash-ai/testing — private test helpers. */
 export {
   ScriptedModel,
+  deltaStampMs,
+  deltaStampNow,
   lastUserText,
   requestText,
   type RecordedRequest,

@@ -41,8 +41,12 @@ export type ScriptedReply =
       stall: true;
     }
   | {
-      /** A slow text stream: `deltas` deltas, `intervalMs` apart. */
-      slow: { deltas: number; intervalMs: number; text?: string };
+      /**
+       * A slow text stream: `deltas` deltas, `intervalMs` apart. With `stamp`, each delta's text is
+       * the time it was written to the socket, `⟨t=<epoch ms, µs precision>⟩` (see
+       * {@link deltaStampMs}): a client on the same machine measures each delta's latency from it.
+       */
+      slow: { deltas: number; intervalMs: number; text?: string; stamp?: boolean };
       usage?: ScriptedUsage;
     };
 
@@ -336,7 +340,7 @@ export class ScriptedModel {
         send('content_block_delta', {
           type: 'content_block_delta',
           index,
-          delta: { type: 'text_delta', text },
+          delta: { type: 'text_delta', text: reply.slow.stamp ? stampNow() : text },
         });
       }
       send('content_block_stop', { type: 'content_block_stop', index });
@@ -401,6 +405,23 @@ export class ScriptedModel {
     res.end();
   }
 }
+
+/** Wall-clock time with sub-millisecond precision, ms since the epoch (comparable across processes). */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+const stampNow = () => `⟨t=${wallNow().toFixed(3)}⟩`;
+
+/**
+ * The write time carried by a stamped delta (`slow.stamp`), ms since the epoch; undefined for
+ * text without a stamp. Subtract it from {@link deltaStampNow} on receipt for the delta's latency.
+ */
+export function deltaStampMs(text: string): number | undefined {
+  const m = /⟨t=(\d+\.\d+)⟩/.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The clock {@link deltaStampMs} is measured against, ms since the epoch. */
+export const deltaStampNow = wallNow;
 
 function defaultReply(rec: RecordedRequest): ScriptedReply {
   const last = [...rec.messages].reverse().find((m) => m.role === 'user');

@@ -38,6 +38,27 @@ class SessionStartEvent:
 
 
 @dataclass
+class SandboxStartingEvent:
+    """``sandbox_starting``: the session had no live sandbox; one is starting (after ``session_start``)."""
+
+    EVENT: ClassVar[str] = "sandbox_starting"
+    session_id: str
+    event_id: int | None = field(default=None, kw_only=True)
+    raw: Any = field(default=None, kw_only=True, repr=False)
+
+
+@dataclass
+class SandboxReadyEvent:
+    """``sandbox_ready``: the sandbox announced by ``sandbox_starting`` is up; ``wait_ms``: how long the turn waited."""
+
+    EVENT: ClassVar[str] = "sandbox_ready"
+    session_id: str
+    wait_ms: float | None = None
+    event_id: int | None = field(default=None, kw_only=True)
+    raw: Any = field(default=None, kw_only=True, repr=False)
+
+
+@dataclass
 class TextDeltaEvent:
     """``text_delta``: a chunk of the answer's text."""
 
@@ -134,6 +155,8 @@ class DoneEvent:
 
 AshEvent = Union[
     SessionStartEvent,
+    SandboxStartingEvent,
+    SandboxReadyEvent,
     TextDeltaEvent,
     ThinkingDeltaEvent,
     ToolUseEvent,
@@ -157,6 +180,10 @@ def parse_event(event: str, data: Any, event_id: int | None = None) -> AshEvent:
     kw: dict[str, Any] = {"event_id": event_id, "raw": data}
     if event == "session_start":
         return SessionStartEvent(str(d.get("sessionId", "")), d.get("version"), d.get("turnId"), **kw)
+    if event == "sandbox_starting":
+        return SandboxStartingEvent(str(d.get("sessionId", "")), **kw)
+    if event == "sandbox_ready":
+        return SandboxReadyEvent(str(d.get("sessionId", "")), d.get("waitMs"), **kw)
     if event == "text_delta":
         return TextDeltaEvent(str(d.get("delta", "")), **kw)
     if event == "thinking_delta":
@@ -273,6 +300,8 @@ __all__ = [
     "DoneEvent",
     "ErrorEvent",
     "MessageEvent",
+    "SandboxReadyEvent",
+    "SandboxStartingEvent",
     "SessionStartEvent",
     "SseDecoder",
     "StreamEvent",

@@ -4,10 +4,6 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle as drizzleSqlite, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate as migrateSqlite } from 'drizzle-orm/better-sqlite3/migrator';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import pg from 'pg';
-import * as pgSchema from './schema/pg.js';
 import * as sqliteSchema from './schema/sqlite.js';
 
 /** Which SQL dialect a database speaks. */
@@ -54,6 +50,13 @@ export async function openDatabase(
   target: { postgresUrl: string } | { sqlitePath: string },
 ): Promise<AshDatabase> {
   if ('postgresUrl' in target) {
+    // The Postgres driver is loaded only when used (start time with SQLite).
+    const [{ default: pg }, { drizzle: drizzlePg }, { migrate: migratePg }, pgSchema] = await Promise.all([
+      import('pg'),
+      import('drizzle-orm/node-postgres'),
+      import('drizzle-orm/node-postgres/migrator'),
+      import('./schema/pg.js'),
+    ]);
     const lockClient = new pg.Client({ connectionString: target.postgresUrl });
     await lockClient.connect();
     try {

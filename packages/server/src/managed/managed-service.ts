@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ContentBlock, MessageContent } from '@ash-ai/shared';
+import type { ContentBlock, CustomTool, MessageContent, ToolAnswer, ToolAnswerData } from '@ash-ai/shared';
 import type {
   AgentRecord,
   EventRecord,
@@ -12,10 +12,13 @@ import { AppError, notFound } from '../errors.js';
 import type { AgentService } from '../services/agents/agent-service.js';
 import type { SessionRuntime } from '../services/sessions/session-runtime.js';
 import type { SessionService } from '../services/sessions/session-service.js';
+import { resumePrompt, type ToolRequestService } from './tool-requests.js';
 import {
+  answerEcho,
   type EngineEvent,
   EventTranslator,
   type ManagedEvent,
+  TOOL_ANSWER_ACTION,
   USER_INTERRUPT_ACTION,
   USER_MESSAGE_ACTION,
 } from './translate.js';
@@ -29,6 +32,8 @@ export interface ManagedAgentsDeps {
   agents: AgentService;
   sessions: SessionService;
   runtime: SessionRuntime;
+  /** Tool calls waiting for the client (approvals, custom tools). */
+  toolRequests: ToolRequestService;
   log: Logger;
 }
 
@@ -147,13 +152,28 @@ function modelOf(v: unknown): { id: string } & Rec {
   throw bad('/body/model', 'must be a model id or {id}');
 }
 
-/** The permission policy of a toolset config; `always_ask` is not supported yet. */
+/** The permission policy of a toolset config (`auto` runs like `always_allow`). */
 function policyOf(v: unknown, path: string): { type: string } {
   if (v === undefined || v === null) return { type: 'always_allow' };
   if (!isRec(v) || typeof v.type !== 'string') throw bad(path, 'must be {type}');
-  if (v.type === 'always_allow' || v.type === 'auto') return { type: v.type };
-  if (v.type === 'always_ask') throw notYet('the always_ask permission policy (tool approvals)');
+  if (v.type === 'always_allow' || v.type === 'auto' || v.type === 'always_ask') return { type: v.type };
   throw bad(path, "type must be one of 'always_allow', 'always_ask', 'auto'");
+}
+
+const isAsk = (p: unknown) => isRec(p) && p.type === 'always_ask';
+
+/** A `{type:"custom"}` tool: checked, kept as given (`tools[]`) and as an Ash custom tool. */
+function customToolOf(t: Rec, path: string): { tool: Rec; custom: CustomTool } {
+  if (typeof t.name !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(t.name))
+    throw bad(`${path}/name`, 'must be 1–128 characters of A-Z a-z 0-9 _ -');
+  if (typeof t.description !== 'string' || t.description.length > 10_000)
+    throw bad(`${path}/description`, 'must be a string of at most 10000 characters');
+  if (!isRec(t.input_schema) || t.input_schema.type !== 'object')
+    throw bad(`${path}/input_schema`, "must be a JSON Schema with type 'object'");
+  return {
+    tool: { type: 'custom', name: t.name, description: t.description, input_schema: t.input_schema },
+    custom: { name: t.name, description: t.description, inputSchema: t.input_schema },
+  };
 }
 
 /**
@@ -163,9 +183,18 @@ function policyOf(v: unknown, path: string): { type: string } {
 function toolsOf(
   toolsIn: unknown,
   serversIn: unknown,
-): { tools: Rec[]; servers: Rec[]; disallowed: string[]; mcpJson: Rec | undefined } {
+): {
+  tools: Rec[];
+  servers: Rec[];
+  disallowed: string[];
+  mcpJson: Rec | undefined;
+  askTools: string[];
+  customTools: CustomTool[];
+} {
   const tools: Rec[] = [];
   const disallowed: string[] = [];
+  const askTools: string[] = [];
+  const customTools: CustomTool[] = [];
   if (toolsIn !== undefined && toolsIn !== null && !Array.isArray(toolsIn))
     throw bad('/body/tools', 'must be an array');
   const servers: Rec[] = [];
@@ -187,7 +216,13 @@ function toolsOf(
   for (const [i, t] of ((toolsIn as unknown[] | undefined) ?? []).entries()) {
     const path = `/body/tools/${i}`;
     if (!isRec(t) || typeof t.type !== 'string') throw bad(path, 'must be a tool object with a type');
-    if (t.type === 'custom') throw notYet('custom tools');
+    if (t.type === 'custom') {
+      const { tool, custom } = customToolOf(t, path);
+      if (customTools.some((c) => c.name === custom.name)) throw bad(`${path}/name`, 'is used twice');
+      tools.push(tool);
+      customTools.push(custom);
+      continue;
+    }
     const def = isRec(t.default_config) ? t.default_config : {};
     const defaultConfig = {
       enabled: def.enabled !== false,
@@ -211,13 +246,23 @@ function toolsOf(
       for (const [name, claude] of Object.entries(TOOLSET)) {
         const c = configs.find((x) => x.name === name);
         if (!(c ? c.enabled : defaultConfig.enabled)) disallowed.push(claude);
+        else if (isAsk(c ? c.permission_policy : defaultConfig.permission_policy)) askTools.push(claude);
       }
     } else if (t.type === 'mcp_toolset') {
       if (typeof t.mcp_server_name !== 'string' || !servers.some((s) => s.name === t.mcp_server_name))
         throw bad(`${path}/mcp_server_name`, 'must name one of mcp_servers');
-      if (!defaultConfig.enabled) disallowed.push(`mcp__${t.mcp_server_name}`);
+      const prefix = `mcp__${t.mcp_server_name}`;
+      if (!defaultConfig.enabled) disallowed.push(prefix);
+      else if (isAsk(defaultConfig.permission_policy)) {
+        // `mcp__<server>` asks for every tool of the server.
+        if (configs.some((c) => c.enabled && !isAsk(c.permission_policy)))
+          throw notYet('a tool that does not ask in an mcp_toolset whose default is always_ask');
+        askTools.push(prefix);
+      }
       for (const c of configs)
-        if (!c.enabled) disallowed.push(`mcp__${t.mcp_server_name}__${String(c.name)}`);
+        if (!c.enabled) disallowed.push(`${prefix}__${String(c.name)}`);
+        else if (isAsk(c.permission_policy) && !isAsk(defaultConfig.permission_policy))
+          askTools.push(`${prefix}__${String(c.name)}`);
     } else throw bad(`${path}/type`, "must be 'agent_toolset_20260401', 'mcp_toolset' or 'custom'");
     tools.push({
       type: t.type,
@@ -230,13 +275,14 @@ function toolsOf(
     servers.length > 0
       ? { mcpServers: Object.fromEntries(servers.map((s) => [String(s.name), { type: 'http', url: s.url }])) }
       : undefined;
-  return { tools, servers, disallowed, mcpJson };
+  return { tools, servers, disallowed, mcpJson, askTools, customTools };
 }
 
-/** An Ash session's status as a Managed Agents one. */
-export function managedStatus(s: Pick<SessionRecord, 'status' | 'activeTurnId'>): string {
+/** An Ash session's status as a Managed Agents one (`waiting`: its turn waits for the client). */
+export function managedStatus(s: Pick<SessionRecord, 'status' | 'activeTurnId'>, waiting = false): string {
   if (s.status === 'ended') return 'terminated';
-  if (s.activeTurnId) return 'running';
+  // A turn whose tool call waits for the client reads idle (it said `requires_action`).
+  if (s.activeTurnId && !waiting) return 'running';
   return 'idle';
 }
 
@@ -340,7 +386,7 @@ export class ManagedAgentsService {
         throw notYet(`\`${k}\` on an agent`);
     }
     const pick = <T>(k: string, fallback: T): unknown => (body[k] === undefined ? fallback : body[k]);
-    const { tools, servers, disallowed, mcpJson } = toolsOf(
+    const { tools, servers, disallowed, mcpJson, askTools, customTools } = toolsOf(
       pick('tools', prev?.tools),
       pick('mcp_servers', prev?.mcp_servers),
     );
@@ -365,6 +411,8 @@ export class ManagedAgentsService {
       });
     const config: Rec = { model: def.model.id, permissionMode: 'bypassPermissions' };
     if (disallowed.length > 0) config.disallowedTools = disallowed;
+    if (askTools.length > 0) config.askTools = askTools;
+    if (customTools.length > 0) config.customTools = customTools;
     const { agent } = await this.deps.agents.deploy(tenantId, {
       name: id,
       files,
@@ -632,7 +680,7 @@ export class ManagedAgentsService {
     return {
       type: 'session',
       id: s.id,
-      status: managedStatus(s),
+      status: managedStatus(s, this.deps.toolRequests.waitsIn(s.id, s.activeTurnId)),
       title: extra?.data.title ?? null,
       environment_id: extra?.data.environment_id ?? null,
       agent: { type: 'agent', ...snapshot, version: s.agentVersion },
@@ -828,6 +876,29 @@ export class ManagedAgentsService {
         );
         continue;
       }
+      if (e.type === 'tool_answer') {
+        const r = await this.deps.toolRequests.answer(tenantId, id, e.data.id, e.data.kind, e.answer);
+        if (r.outcome === 'delivered') {
+          // The running turn recorded the answer: the echo carries that event's id.
+          out.push(
+            answerEcho(e.data, {
+              id: r.sequence ? `sevt_${r.sequence}` : newId('sevt'),
+              processed_at: now(),
+            }),
+          );
+          continue;
+        }
+        // The call's turn is over (restart, interrupt): a new turn tells the model the outcome.
+        const row = await this.recordClientEvent(s, TOOL_ANSWER_ACTION, e.data);
+        out.push(
+          answerEcho(e.data, {
+            id: row ? `sevt_${row.sequence}` : newId('sevt'),
+            processed_at: row?.createdAt ?? now(),
+          }),
+        );
+        await this.runTurn(tenantId, id, resumePrompt(r.request, e.answer));
+        continue;
+      }
       const row = await this.recordClientEvent(s, USER_MESSAGE_ACTION, { content: e.content });
       out.push({
         type: 'user.message',
@@ -835,13 +906,18 @@ export class ManagedAgentsService {
         processed_at: row?.createdAt ?? now(),
         content: e.content,
       });
-      const turn = await this.deps.sessions.sendMessage(tenantId, id, { content: e.prompt, onBusy: 'queue' });
-      // The turn runs whether or not anyone streams it; this drains its live copy.
-      void (async () => {
-        for await (const _ of turn.subscribe(0));
-      })().catch((err) => this.deps.log.warn({ err, sessionId: id }, 'a /v1 turn stream failed'));
+      await this.runTurn(tenantId, id, e.prompt);
     }
     return { data: out };
+  }
+
+  /** Starts a turn (queued behind a running one) that runs whether or not anyone streams it. */
+  private async runTurn(tenantId: string, id: string, prompt: MessageContent): Promise<void> {
+    const turn = await this.deps.sessions.sendMessage(tenantId, id, { content: prompt, onBusy: 'queue' });
+    // This drains the turn's live copy.
+    void (async () => {
+      for await (const _ of turn.subscribe(0));
+    })().catch((err) => this.deps.log.warn({ err, sessionId: id }, 'a /v1 turn stream failed'));
   }
 
   /**
@@ -861,15 +937,74 @@ export class ManagedAgentsService {
   private clientEvent(
     e: unknown,
     i: number,
-  ): { type: 'user.message'; content: Rec[]; prompt: MessageContent } | { type: 'user.interrupt' } {
+  ):
+    | { type: 'user.message'; content: Rec[]; prompt: MessageContent }
+    | { type: 'user.interrupt' }
+    | { type: 'tool_answer'; answer: ToolAnswer; data: ToolAnswerData } {
     const path = `/body/events/${i}`;
     if (!isRec(e) || typeof e.type !== 'string') throw bad(path, 'must be an event with a type');
     if (e.type === 'user.interrupt') {
       if (e.session_thread_id !== undefined) throw notYet('`session_thread_id` (threads)');
       return { type: 'user.interrupt' };
     }
-    if (e.type === 'user.tool_confirmation') throw notYet('`user.tool_confirmation` (tool approvals)');
-    if (e.type === 'user.custom_tool_result') throw notYet('`user.custom_tool_result` (custom tools)');
+    if (e.type === 'user.tool_confirmation') {
+      if (typeof e.tool_use_id !== 'string' || e.tool_use_id.length < 1 || e.tool_use_id.length > 256)
+        throw bad(`${path}/tool_use_id`, 'is required (the agent.tool_use event id)');
+      if (e.result !== 'allow' && e.result !== 'deny')
+        throw bad(`${path}/result`, "must be 'allow' or 'deny'");
+      if (e.deny_message !== undefined && e.deny_message !== null) {
+        if (typeof e.deny_message !== 'string' || e.deny_message.length > 100_000)
+          throw bad(`${path}/deny_message`, 'must be a string of at most 100000 characters');
+        if (e.result !== 'deny') throw bad(`${path}/deny_message`, "is only for result 'deny'");
+      }
+      const base = { id: e.tool_use_id, kind: 'permission' as const };
+      if (e.result === 'allow')
+        return { type: 'tool_answer', answer: { type: 'allow' }, data: { ...base, result: 'allow' } };
+      const message =
+        typeof e.deny_message === 'string' && e.deny_message
+          ? e.deny_message
+          : 'The user denied this tool call.';
+      return {
+        type: 'tool_answer',
+        answer: { type: 'deny', message },
+        data: {
+          ...base,
+          result: 'deny',
+          ...(typeof e.deny_message === 'string' ? { denyMessage: e.deny_message } : {}),
+        },
+      };
+    }
+    if (e.type === 'user.custom_tool_result') {
+      if (
+        typeof e.custom_tool_use_id !== 'string' ||
+        e.custom_tool_use_id.length < 1 ||
+        e.custom_tool_use_id.length > 256
+      )
+        throw bad(`${path}/custom_tool_use_id`, 'is required (the agent.custom_tool_use event id)');
+      const content = e.content === undefined || e.content === null ? [] : e.content;
+      if (!Array.isArray(content) || content.length > 100)
+        throw bad(`${path}/content`, 'must be an array of at most 100 content blocks');
+      for (const [j, b] of content.entries()) {
+        const ok =
+          (isRec(b) && b.type === 'text' && typeof b.text === 'string' && b.text.length <= 1_000_000) ||
+          (isRec(b) &&
+            b.type === 'image' &&
+            isRec(b.source) &&
+            b.source.type === 'base64' &&
+            typeof b.source.media_type === 'string' &&
+            typeof b.source.data === 'string');
+        if (!ok) throw bad(`${path}/content/${j}`, "must be {type:'text', text} or a base64 image");
+      }
+      if (e.is_error !== undefined && typeof e.is_error !== 'boolean')
+        throw bad(`${path}/is_error`, 'must be a boolean');
+      const isError = e.is_error === true;
+      const blocks = content as Rec[];
+      return {
+        type: 'tool_answer',
+        answer: { type: 'result', content: blocks, isError },
+        data: { id: e.custom_tool_use_id, kind: 'custom_tool', result: 'result', content: blocks, isError },
+      };
+    }
     if (e.type !== 'user.message') throw notYet(`the client event type '${e.type}'`);
     if (!Array.isArray(e.content) || e.content.length < 1 || e.content.length > 20)
       throw bad(`${path}/content`, 'must be an array of 1 to 20 content blocks');
@@ -923,16 +1058,25 @@ export class ManagedAgentsService {
     };
   }
 
+  /** A translator for a session: it knows which tools ask (session config, else agent config). */
+  private async translator(s: SessionRecord): Promise<EventTranslator> {
+    let ask = (s.config as Rec).askTools;
+    if (!Array.isArray(ask))
+      ask = ((await this.deps.repos.agents.get(s.tenantId, s.agentName))?.config as Rec | undefined)
+        ?.askTools;
+    return new EventTranslator({ askTools: Array.isArray(ask) ? ask.map(String) : [] });
+  }
+
   /** `GET …/events`: the translated events, oldest first, paged by engine sequence. */
   async listEvents(tenantId: string, id: string, q: Rec): Promise<Page<ManagedEvent>> {
-    await this.sessionRecord(tenantId, id);
+    const { s } = await this.sessionRecord(tenantId, id);
     const limit = pageLimit(q.limit, 1000);
     let cursor = pageCursor(q.page);
     if (q.order === 'desc') throw notYet('`order=desc` on events');
     const raw = q['types[]'] ?? q.types;
     const types =
       raw === undefined ? undefined : new Set(Array.isArray(raw) ? raw.map(String) : [String(raw)]);
-    const t = new EventTranslator();
+    const t = await this.translator(s);
     const data: ManagedEvent[] = [];
     for (;;) {
       const { rows, hasMore } = await this.engineEvents(tenantId, id, cursor, 200);
@@ -969,7 +1113,7 @@ export class ManagedAgentsService {
         if (!hasMore) break;
       }
     }
-    return this.poll(tenantId, id, cursor, signal, pollMs);
+    return this.poll(tenantId, id, cursor, signal, pollMs, await this.translator(s));
   }
 
   private async *poll(
@@ -978,9 +1122,9 @@ export class ManagedAgentsService {
     after: number,
     signal: AbortSignal,
     pollMs: number,
+    t: EventTranslator,
   ): AsyncGenerator<ManagedEvent> {
     let cursor = after;
-    const t = new EventTranslator();
     while (!signal.aborted) {
       const { rows, hasMore } = await this.engineEvents(tenantId, id, cursor, 500);
       for (const r of rows) {

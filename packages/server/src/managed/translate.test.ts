@@ -135,4 +135,91 @@ describe('engine events → Managed Agents events', () => {
       ]),
     ).toEqual([]);
   });
+
+  it('an always_ask call: ask permission, requires_action listing what waits, the confirmation, running again', () => {
+    seq = 0;
+    const t = new EventTranslator({ askTools: ['Bash', 'mcp__docs'] });
+    const out = translateEvents(
+      [
+        ev('session_start', {}),
+        ev('tool_use', { id: 'toolu_a', name: 'Bash', input: { command: 'rm x' } }),
+        ev('tool_use', { id: 'toolu_b', name: 'mcp__docs__search', input: {} }),
+        ev('tool_use', { id: 'toolu_c', name: 'Read', input: {} }),
+        ev('permission_request', { id: 'toolu_a', name: 'Bash', input: { command: 'rm x' } }),
+        ev('permission_request', { id: 'toolu_b', name: 'mcp__docs__search', input: {} }),
+        ev('tool_answer', { id: 'toolu_a', kind: 'permission', result: 'deny', denyMessage: 'no' }),
+        ev('tool_answer', { id: 'toolu_b', kind: 'permission', result: 'allow' }),
+        ev('done', { outcome: 'completed' }),
+      ],
+      t,
+    );
+    expect(out.map((e) => e.type)).toEqual([
+      'session.status_running',
+      'agent.tool_use',
+      'agent.mcp_tool_use',
+      'agent.tool_use',
+      'session.status_idle',
+      'session.status_idle',
+      'user.tool_confirmation',
+      'session.status_idle',
+      'user.tool_confirmation',
+      'session.status_running',
+      'session.status_idle',
+    ]);
+    expect(out[1]).toMatchObject({ evaluated_permission: 'ask', evaluation: { type: 'always_ask' } });
+    expect(out[2]).toMatchObject({ evaluated_permission: 'ask' });
+    expect(out[3]).toMatchObject({ name: 'Read', evaluated_permission: 'allow' });
+    expect(out[4]).toMatchObject({ stop_reason: { type: 'requires_action', event_ids: ['toolu_a'] } });
+    expect(out[5]).toMatchObject({
+      stop_reason: { type: 'requires_action', event_ids: ['toolu_a', 'toolu_b'] },
+    });
+    expect(out[6]).toMatchObject({ tool_use_id: 'toolu_a', result: 'deny', deny_message: 'no' });
+    expect(out[7]).toMatchObject({ stop_reason: { type: 'requires_action', event_ids: ['toolu_b'] } });
+    expect(out[8]).toMatchObject({ tool_use_id: 'toolu_b', result: 'allow' });
+    expect(out[8]).not.toHaveProperty('deny_message');
+    expect(out.at(-1)).toMatchObject({ stop_reason: { type: 'end_turn' } });
+  });
+
+  it('a custom tool: agent.custom_tool_use (not an MCP call), requires_action, the client result; a late answer is echoed', () => {
+    seq = 0;
+    const out = translateEvents([
+      ev('session_start', {}),
+      ev('tool_use', { id: 'toolu_c', name: 'mcp__ash_custom__weather', input: { city: 'Oslo' } }),
+      ev('custom_tool_use', { id: 'toolu_c', name: 'weather', input: { city: 'Oslo' } }),
+      ev('tool_answer', {
+        id: 'toolu_c',
+        kind: 'custom_tool',
+        result: 'result',
+        content: [{ type: 'text', text: 'cold' }],
+        isError: false,
+      }),
+      ev('tool_result', { tool_use_id: 'toolu_c', content: 'cold', is_error: false }),
+      ev('done', { outcome: 'completed' }),
+      ev('lifecycle', {
+        action: 'tool_answer',
+        id: 'toolu_d',
+        kind: 'custom_tool',
+        result: 'result',
+        content: [{ type: 'text', text: 'late' }],
+        isError: true,
+      }),
+    ]);
+    expect(out.map((e) => e.type)).toEqual([
+      'session.status_running',
+      'agent.custom_tool_use',
+      'session.status_idle',
+      'user.custom_tool_result',
+      'session.status_running',
+      'session.status_idle',
+      'user.custom_tool_result',
+    ]);
+    expect(out[1]).toMatchObject({ id: 'toolu_c', name: 'weather', input: { city: 'Oslo' } });
+    expect(out[2]).toMatchObject({ stop_reason: { type: 'requires_action', event_ids: ['toolu_c'] } });
+    expect(out[3]).toMatchObject({
+      custom_tool_use_id: 'toolu_c',
+      content: [{ type: 'text', text: 'cold' }],
+      is_error: false,
+    });
+    expect(out.at(-1)).toMatchObject({ custom_tool_use_id: 'toolu_d', is_error: true });
+  });
 });

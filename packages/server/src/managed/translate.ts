@@ -11,14 +11,26 @@
  * | `message` (SDK `assistant`)           | `agent.thinking` when it has thinking, then `agent.message`|
  * |                                       | when it has text                                           |
  * | `tool_use` (`mcp__<server>__<tool>`)  | `agent.mcp_tool_use`                                       |
- * | `tool_use` (any other tool)           | `agent.tool_use` (`evaluated_permission: "allow"`)         |
+ * | `tool_use` (any other tool)           | `agent.tool_use` (`evaluated_permission: "allow"`, `"ask"` |
+ * |                                       | for an `askTools` tool)                                    |
+ * | `tool_use` / `tool_result` of a custom| nothing (`custom_tool_use` and the client's answer say it) |
+ * | tool (`mcp__ash_custom__<name>`)      |                                                            |
  * | `tool_result`                         | `agent.mcp_tool_result` / `agent.tool_result`              |
+ * | `permission_request`                  | `session.status_idle` (`requires_action`, `event_ids` =    |
+ * |                                       | the tool uses waiting)                                     |
+ * | `custom_tool_use`                     | `agent.custom_tool_use`, then that `session.status_idle`   |
+ * | `tool_answer`                         | `user.tool_confirmation` / `user.custom_tool_result`, then |
+ * |                                       | `session.status_running` when nothing else waits, else     |
+ * |                                       | `session.status_idle` listing the rest                     |
+ * | lifecycle `tool_answer` (an answer    | `user.tool_confirmation` / `user.custom_tool_result`       |
+ * | after the call's turn ended)          |                                                            |
  * | `error` (not `turn_interrupted`)       | `session.error` (`retry_status: exhausted`)                |
  * | `turn_complete` (budget subtype)      | nothing; remembered for the idle reason                    |
  * | `done`                                | `session.status_idle` (`end_turn`, also when interrupted;  |
  * |                                       | `retries_exhausted` after an error; `budget_reached` after |
  * |                                       | a budget stop)                                             |
- * | deltas, other messages, lifecycle     | nothing                                                    |
+ * | deltas, other messages, lifecycle,    | nothing                                                    |
+ * | `sandbox_starting`, `sandbox_ready`   |                                                            |
  *
  * Not yet: `span.model_request_*` (the engine does not persist request boundaries in order).
  *
@@ -26,6 +38,8 @@
  * list and a stream give the same ids. A tool use's event id is the model's tool-use id, which is
  * also the `tool_use_id` of its result.
  */
+
+import { CUSTOM_TOOL_SERVER } from '@ash-ai/shared';
 
 /** A persisted engine event: what the translation needs of a `session_events` row. */
 export interface EngineEvent {
@@ -51,6 +65,36 @@ export function splitMcpToolName(name: string): { server: string; tool: string }
 /** The lifecycle actions this module writes and reads (recorded by the `/v1` events route). */
 export const USER_MESSAGE_ACTION = 'user_message';
 export const USER_INTERRUPT_ACTION = 'user_interrupt';
+/** An answer to a call whose turn had ended (data: a `tool_answer` event's data). */
+export const TOOL_ANSWER_ACTION = 'tool_answer';
+
+const CUSTOM_PREFIX = `mcp__${CUSTOM_TOOL_SERVER}__`;
+
+/** The client event that echoes a `tool_answer` (engine event or lifecycle row). */
+export function answerEcho(d: Rec, base: { id: string; processed_at: string }): ManagedEvent {
+  const id = String(d.id ?? '');
+  if (d.kind === 'custom_tool')
+    return {
+      type: 'user.custom_tool_result',
+      ...base,
+      custom_tool_use_id: id,
+      content: Array.isArray(d.content) ? d.content : [],
+      is_error: d.isError === true,
+    };
+  return {
+    type: 'user.tool_confirmation',
+    ...base,
+    tool_use_id: id,
+    result: d.result === 'allow' ? 'allow' : 'deny',
+    ...(typeof d.denyMessage === 'string' ? { deny_message: d.denyMessage } : {}),
+  };
+}
+
+/** Options of an {@link EventTranslator}. */
+export interface TranslatorOptions {
+  /** Tools whose calls wait for approval (`askTools`; `mcp__<server>` = all of that server's). */
+  askTools?: readonly string[];
+}
 
 /**
  * Translates engine events in sequence order. Keeps what a later event needs (which tool uses
@@ -59,8 +103,32 @@ export const USER_INTERRUPT_ACTION = 'user_interrupt';
  */
 export class EventTranslator {
   private readonly mcpToolUses = new Set<string>();
+  private readonly customToolUses = new Set<string>();
+  /** Tool uses waiting for the client, in order. */
+  private readonly waiting: string[] = [];
+  private readonly askTools: ReadonlySet<string>;
   private turnError = false;
   private budgetStop = false;
+
+  constructor(opts: TranslatorOptions = {}) {
+    this.askTools = new Set(opts.askTools ?? []);
+  }
+
+  private permissionOf(name: string): Rec {
+    const server = /^(mcp__.+?)__/.exec(name)?.[1];
+    return this.askTools.has(name) || (server !== undefined && this.askTools.has(server))
+      ? { evaluated_permission: 'ask', evaluation: { type: 'always_ask' } }
+      : { evaluated_permission: 'allow' };
+  }
+
+  private idleForAction(base: { id: string; processed_at: string }): ManagedEvent {
+    return {
+      type: 'session.status_idle',
+      ...base,
+      stop_reason: { type: 'requires_action', event_ids: [...this.waiting] },
+      stop_details: null,
+    };
+  }
 
   /** The Managed Agents events of one engine event (often none). */
   translate(e: EngineEvent): ManagedEvent[] {
@@ -74,14 +142,20 @@ export class EventTranslator {
         if (d.action === USER_MESSAGE_ACTION)
           return [{ type: 'user.message', ...base(), content: Array.isArray(d.content) ? d.content : [] }];
         if (d.action === USER_INTERRUPT_ACTION) return [{ type: 'user.interrupt', ...base() }];
+        if (d.action === TOOL_ANSWER_ACTION) return [answerEcho(d, base())];
         return [];
       case 'session_start':
         this.turnError = false;
         this.budgetStop = false;
+        this.waiting.length = 0;
         return [{ type: 'session.status_running', ...base() }];
       case 'tool_use': {
         const name = String(d.name ?? '');
         const id = typeof d.id === 'string' && d.id ? d.id : base().id;
+        if (name.startsWith(CUSTOM_PREFIX)) {
+          this.customToolUses.add(id);
+          return [];
+        }
         const mcp = splitMcpToolName(name);
         if (mcp) {
           this.mcpToolUses.add(id);
@@ -93,7 +167,7 @@ export class EventTranslator {
               mcp_server_name: mcp.server,
               name: mcp.tool,
               input: isRec(d.input) ? d.input : {},
-              evaluated_permission: 'allow',
+              ...this.permissionOf(name),
             },
           ];
         }
@@ -104,12 +178,41 @@ export class EventTranslator {
             processed_at: e.createdAt,
             name,
             input: isRec(d.input) ? d.input : {},
-            evaluated_permission: 'allow',
+            ...this.permissionOf(name),
           },
+        ];
+      }
+      case 'permission_request':
+        this.waiting.push(String(d.id ?? ''));
+        return [this.idleForAction(base())];
+      case 'custom_tool_use': {
+        const id = String(d.id ?? '');
+        this.waiting.push(id);
+        return [
+          {
+            type: 'agent.custom_tool_use',
+            id,
+            processed_at: e.createdAt,
+            name: String(d.name ?? ''),
+            input: isRec(d.input) ? d.input : {},
+          },
+          this.idleForAction(base(1)),
+        ];
+      }
+      case 'tool_answer': {
+        const i = this.waiting.indexOf(String(d.id ?? ''));
+        if (i >= 0) this.waiting.splice(i, 1);
+        // All answered: running again; else idle again, listing what still waits.
+        return [
+          answerEcho(d, base()),
+          this.waiting.length === 0
+            ? { type: 'session.status_running', ...base(1) }
+            : this.idleForAction(base(1)),
         ];
       }
       case 'tool_result': {
         const useId = String(d.tool_use_id ?? '');
+        if (this.customToolUses.has(useId)) return [];
         const content = [{ type: 'text', text: typeof d.content === 'string' ? d.content : '' }];
         const isError = d.is_error === true;
         if (this.mcpToolUses.has(useId))
@@ -140,6 +243,7 @@ export class EventTranslator {
         else if (d.isError === true) this.turnError = true;
         return [];
       case 'done': {
+        this.waiting.length = 0;
         const reason = this.budgetStop
           ? 'budget_reached'
           : d.outcome === 'interrupted'
@@ -175,6 +279,9 @@ export class EventTranslator {
 }
 
 /** Translates a run of engine events (one translator, in order). */
-export function translateEvents(events: readonly EngineEvent[], t = new EventTranslator()): ManagedEvent[] {
+export function translateEvents(
+  events: readonly EngineEvent[],
+  t: EventTranslator = new EventTranslator(),
+): ManagedEvent[] {
   return events.flatMap((e) => t.translate(e));
 }

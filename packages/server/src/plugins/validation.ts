@@ -93,10 +93,51 @@ export function buildValidatorFactory(
     for (const s of Object.values((externalSchemas ?? {}) as Record<string, AnySchema>)) ajv.addSchema(s);
     return ajv;
   };
-  const strict = make(false);
-  const coercing = make(true);
+  // The Ajv instances and each route's validator are built on first use, not at start: compiling
+  // every route's schemas up front took most of `ash serve`'s time to healthy (seconds of CPU).
+  let instances: { strict: Ajv; coercing: Ajv } | undefined;
   return ({ schema, httpPart }) => {
-    const validate = (httpPart === 'body' ? strict : coercing).compile(schema);
-    return httpPart === 'headers' ? validate : refusingNul(validate);
+    let compiled: ValidateFunction | undefined;
+    const compile = (): ValidateFunction => {
+      instances ??= { strict: make(false), coercing: make(true) };
+      const validate = (httpPart === 'body' ? instances.strict : instances.coercing).compile(schema);
+      return httpPart === 'headers' ? validate : refusingNul(validate);
+    };
+    const lazy = ((data: unknown, cxt?: Parameters<ValidateFunction>[1]) => {
+      compiled ??= compile();
+      const ok = compiled(data, cxt);
+      lazy.errors = compiled.errors;
+      return ok;
+    }) as ValidateFunction;
+    // Fastify passes the parent (so Ajv can apply defaults to the root) only when `schemaEnv` is
+    // set; it must be known before the first call, so it is always set (harmless without defaults).
+    Object.assign(lazy, { schema, schemaEnv: {} });
+    return lazy;
   };
 }
+
+/**
+ * The route serializer factory (Fastify `schemaController.compilersFactory.buildSerializer`):
+ * Fastify's own (fast-json-stringify), each route's serializer compiled on its first response
+ * instead of at start.
+ */
+export function buildLazySerializerFactory(
+  base: SerializerFactory,
+): (externalSchemas: unknown, options: unknown) => (route: unknown) => (data: unknown) => string {
+  return (externalSchemas, options) => {
+    const build = base(externalSchemas, options);
+    return (route) => {
+      let serialize: ((data: unknown) => string) | undefined;
+      return (data) => {
+        serialize ??= build(route);
+        return serialize(data);
+      };
+    };
+  };
+}
+
+/** Fastify's serializer factory shape (`@fastify/fast-json-stringify-compiler`'s `SerializerSelector()`). */
+export type SerializerFactory = (
+  externalSchemas: unknown,
+  options: unknown,
+) => (route: unknown) => (data: unknown) => string;

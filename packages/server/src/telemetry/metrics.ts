@@ -26,6 +26,10 @@ export class ServerMetrics {
   readonly errors: Counter<'code' | 'source'>;
   readonly tokens: Counter<'model' | 'type'>;
   readonly costUsd: Counter<'model'>;
+  /** Sandbox egress connections, by outcome (`allowed`, `denied`). */
+  readonly egressConnections: Counter<'outcome'>;
+  /** Sandbox egress bytes, by direction (`up` = to the destination, `down`). */
+  readonly egressBytes: Counter<'direction'>;
 
   constructor() {
     const registers = [this.registry];
@@ -79,6 +83,18 @@ export class ServerMetrics {
       name: 'ash_model_cost_usd_total',
       help: 'Model cost in USD by model (the usage ledger price table)',
       labelNames: ['model'],
+      registers,
+    });
+    this.egressConnections = new Counter({
+      name: 'ash_egress_connections_total',
+      help: 'Sandbox network connections through the egress proxy, by outcome (allowed, denied)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.egressBytes = new Counter({
+      name: 'ash_egress_bytes_total',
+      help: 'Bytes through the sandbox egress proxy, by direction (up = to the destination, down)',
+      labelNames: ['direction'],
       registers,
     });
   }

@@ -81,9 +81,49 @@ export const SubagentsSchema = Type.Record(
   { maxProperties: 64, additionalProperties: false },
 );
 
+/**
+ * A custom tool: defined here, executed by the client. A call waits, with a
+ * `custom_tool_use` event, until the client answers it (`/v1` `user.custom_tool_result`).
+ */
+export const CustomToolSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }),
+    description: Type.String({ maxLength: 10_000 }),
+    /** JSON Schema of the input (`{type: "object", properties, required}`). */
+    inputSchema: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type CustomTool = Static<typeof CustomToolSchema>;
+
 const ModelName = Type.String({ minLength: 1, maxLength: 100 });
 const SystemPrompt = Type.String({ maxLength: 1_000_000 });
 const InitialAgent = Type.String({ minLength: 1, maxLength: 128 });
+
+const HOST_LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const HOST_PORT = '(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})';
+/**
+ * A host pattern of a network policy: `api.github.com`, `*.pypi.org` (any subdomain, not the apex)
+ * or an IPv4 address, with an optional `:port`; without a port it covers ports 80 and 443.
+ */
+export const HostPatternSchema = Type.String({
+  minLength: 1,
+  maxLength: 260,
+  pattern: `^(?:\\*\\.${HOST_LABEL}\\.${HOST_LABEL}(?:\\.${HOST_LABEL})*|${HOST_LABEL}(?:\\.${HOST_LABEL})*)\\.?(?::${HOST_PORT})?$`,
+  description: 'host, `*.domain` or IPv4 address, optional `:port` (default ports 80 and 443)',
+});
+/**
+ * Network egress of a sandbox: hosts it may reach through the host-side egress proxy. Absent =
+ * no network. On a session it narrows the agent's: allowed = allowed by both, `deny` of either wins.
+ */
+export const NetworkPolicySchema = Type.Object(
+  {
+    allow: Type.Array(HostPatternSchema, { maxItems: 256 }),
+    deny: Type.Optional(Type.Array(HostPatternSchema, { maxItems: 256 })),
+  },
+  { additionalProperties: false },
+);
+export type NetworkPolicyConfig = Static<typeof NetworkPolicySchema>;
 
 /**
  * Session-level SDK options, persisted as the session's config and applied to every turn.
@@ -100,6 +140,14 @@ export const SessionConfigSchema = Type.Object(
     betas: Type.Optional(StringList),
     subagents: Type.Optional(SubagentsSchema),
     initialAgent: Type.Optional(InitialAgent),
+    network: Type.Optional(NetworkPolicySchema),
+    /** Tools the client executes (see {@link CustomToolSchema}). */
+    customTools: Type.Optional(Type.Array(CustomToolSchema, { maxItems: 128 })),
+    /**
+     * Tools (Claude Code names: `Bash`, `Write`, `mcp__<server>__<tool>`…) whose every call waits
+     * for the client's approval (`permission_request` event), with no timeout.
+     */
+    askTools: Type.Optional(StringList),
   },
   { additionalProperties: false },
 );
@@ -143,6 +191,9 @@ export const UpdateSessionConfigBodySchema = Type.Object(
     betas: Type.Optional(Nullable(StringList)),
     subagents: Type.Optional(Nullable(SubagentsSchema)),
     initialAgent: Type.Optional(Nullable(InitialAgent)),
+    network: Type.Optional(Nullable(NetworkPolicySchema)),
+    customTools: Type.Optional(Nullable(Type.Array(CustomToolSchema, { maxItems: 128 }))),
+    askTools: Type.Optional(Nullable(StringList)),
     budgetUsd: Type.Optional(Nullable(SessionBudgetUsd)),
   },
   { additionalProperties: false, minProperties: 1 },

@@ -3,7 +3,7 @@ import type { AshDatabase } from '../client.js';
 import { parseJsonColumn } from './json.js';
 
 /** Kinds of {@link ManagedObjectRecord}. */
-export type ManagedKind = 'environment' | 'agent' | 'session';
+export type ManagedKind = 'environment' | 'agent' | 'session' | 'tool_request';
 
 /** One stored Managed Agents (`/v1`) object version, `data` parsed. */
 export interface ManagedObjectRecord<T = Record<string, unknown>> {

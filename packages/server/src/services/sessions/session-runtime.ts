@@ -7,10 +7,12 @@ import {
   type ErrorCode,
   type MessageContent,
   type SendMessageBody,
+  type ToolAnswer,
+  type ToolRequestEvent,
   type TurnOutcome,
 } from '@ash-ai/shared';
 import type { ExecResult, LogEntry, PoolStats } from '@ash-ai/shared';
-import { SandboxStartError, type ModelCallUsage } from '@ash-ai/sandbox';
+import { SandboxStartError, type EgressRules, type ModelCallUsage } from '@ash-ai/sandbox';
 import {
   RunnerCapacityError,
   RunnerClosedError,
@@ -29,6 +31,7 @@ import { AppError, isStorageFull, notFound } from '../../errors.js';
 import type { AgentStore } from '../../storage/agent-store.js';
 import type { CredentialResolver } from '../auth/credential-service.js';
 import { resolveSdkOptions } from './session-options.js';
+import { egressSpec, sessionEgressRules } from './egress.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
 import type { DiskGuard } from '../files/disk-guard.js';
@@ -55,6 +58,8 @@ interface LiveSession {
   queuePosition: number;
   /** A finished turn's slot release still being retried (its end not stored yet: full disk). */
   releasing: Promise<void> | undefined;
+  /** Effective network policy (agent ∩ session), refreshed at each sandbox start and turn. */
+  egressRules?: EgressRules;
 }
 
 export type { SlotReservation, TurnEndError, TurnHooks };
@@ -98,6 +103,26 @@ export interface SessionRuntimeDeps {
    * owned by this server (its files are only here).
    */
   beforeRelease?: (session: { id: string; tenantId: string }) => Promise<void>;
+  /**
+   * A running turn's tool call waits for the client (an `askTools` approval or a custom tool):
+   * the handler keeps the request and calls `answer` when the client replies (`answer` returns
+   * false when the turn is already over, else the sequence of the recorded answer). It may instead
+   * return an answer at once (a decision recorded earlier): the call then goes on without a
+   * request event. Without a handler every request is denied.
+   */
+  onToolRequest?: (req: ToolRequestHook) => ToolAnswer | undefined;
+}
+
+/** What {@link SessionRuntimeDeps.onToolRequest} receives. */
+export interface ToolRequestHook {
+  session: SessionRecord;
+  turnId: string;
+  request: ToolRequestEvent;
+  /**
+   * Delivers the answer to the waiting call and records it as a `tool_answer` event.
+   * @returns that event's sequence number (0 if it could not be stored), or false when the turn is over.
+   */
+  answer: (answer: ToolAnswer) => number | false;
 }
 
 /** Pool counters of the runner plus the resume counters the session engine keeps. */
@@ -259,6 +284,7 @@ export class SessionRuntime {
   async replenishSpares(agent: AgentRecord, count: number): Promise<void> {
     if (this.closed) return;
     const { agents, repos, config } = this.deps;
+    const agentRules = sessionEgressRules(agent.config);
     await this.deps.runner.replenishSpares(
       {
         tenantId: agent.tenantId,
@@ -275,6 +301,12 @@ export class SessionRuntime {
         isCurrent: async () =>
           (await repos.agents.get(agent.tenantId, agent.name))?.version === agent.version,
         model: { resolveApiKey: () => config.anthropicApiKey },
+        // The agent's network until a session takes the spare (metrics only: no turn streams).
+        egress: egressSpec(
+          () => agentRules,
+          () => undefined,
+          this.deps.telemetry?.metrics,
+        ),
       },
     );
   }
@@ -296,12 +328,17 @@ export class SessionRuntime {
     return id === undefined ? undefined : { id };
   }
 
-  /** Attaches a taken spare's sandbox to its (now created) session: its model calls are the session's. */
-  adoptSpare(spare: { id: string }, session: SessionRecord): void {
+  /**
+   * Attaches a taken spare's sandbox to its (now created) session of `agent`: its model calls and
+   * its network (the agent's policy narrowed by the session's, each connection an `egress` event of
+   * the session's running turn) are the session's.
+   */
+  adoptSpare(spare: { id: string }, session: SessionRecord, agent: AgentRecord): void {
     const live = this.entry(session);
     this.deps.runner.adoptSpare(
       spare.id,
       this.modelHooks(live, session, () => this.deps.config.anthropicApiKey),
+      this.egressFor(live, sessionEgressRules(agent.config, session.config)),
     );
   }
 
@@ -668,7 +705,29 @@ export class SessionRuntime {
       ...session.extraEnv,
     };
     const modelKey = credential?.anthropicKey ?? config.anthropicApiKey;
-    return { env, limits: limitOverrides(agent), model: this.modelHooks(live, session, () => modelKey) };
+    return {
+      env,
+      limits: limitOverrides(agent),
+      model: this.modelHooks(live, session, () => modelKey),
+      egress: this.egressFor(live, sessionEgressRules(agent?.config, session.config)),
+    };
+  }
+
+  /**
+   * The sandbox egress of a session: its rules (the latest ones, see {@link sdkOptions}), and
+   * each connection streamed as an `egress` event of the running turn (between turns: metrics only).
+   */
+  private egressFor(live: LiveSession, rules: EgressRules) {
+    live.egressRules = rules;
+    return egressSpec(
+      () => live.egressRules ?? rules,
+      (data) => {
+        // Only into a turn still streaming: never after its `done`.
+        const log = live.turn?.log;
+        if (log && !log.finished && log.events.at(-1)?.event !== 'done') log.emit({ event: 'egress', data });
+      },
+      this.deps.telemetry?.metrics,
+    );
   }
 
   /** The session's model-call hooks: its key, metering, budgets, traces. */
@@ -738,6 +797,9 @@ export class SessionRuntime {
     body: Partial<SendMessageBody>,
   ): Promise<BridgeSdkOptions> {
     const agent = await this.deps.repos.agents.get(session.tenantId, session.agentName);
+    // A policy change (agent redeployed, session config patched) applies from this turn on.
+    const live = this.live.get(session.id);
+    if (live) live.egressRules = sessionEgressRules(agent?.config, session.config);
     return resolveSdkOptions(agent?.config ?? {}, session, body);
   }
 
@@ -790,6 +852,52 @@ export class SessionRuntime {
       : { sessionId: session.id };
   }
 
+  /**
+   * A tool call of the turn waits for the client: recorded (`permission_request` /
+   * `custom_tool_use`), handed to the `onToolRequest` hook, answered through the runner.
+   */
+  private requestTool(
+    running: RunningTurn,
+    session: SessionRecord,
+    req: ToolRequestEvent,
+    answered: () => void,
+  ): void {
+    const { log } = running;
+    const { runner } = this.deps;
+    let done = false;
+    const answer = (a: ToolAnswer): number | false => {
+      if (done || log.finished || this.live.get(session.id)?.turn !== running) return false;
+      done = true;
+      const base = { id: req.requestId, kind: req.kind };
+      const recorded = log.emit({
+        event: 'tool_answer',
+        data:
+          a.type === 'result'
+            ? { ...base, result: 'result', content: a.content, isError: a.isError }
+            : a.type === 'deny'
+              ? { ...base, result: 'deny', denyMessage: a.message }
+              : { ...base, result: 'allow' },
+      });
+      runner.answerToolRequest(session.id, req.requestId, a);
+      answered();
+      return recorded?.id ?? 0;
+    };
+    const hook = this.deps.onToolRequest;
+    // A decision recorded earlier answers at once, without a request event.
+    const now = hook?.({ session, turnId: log.turnId, request: req, answer });
+    if (now) {
+      done = true;
+      runner.answerToolRequest(session.id, req.requestId, now);
+      answered();
+      return;
+    }
+    const data = { id: req.requestId, name: req.name, input: req.input };
+    log.emit(
+      req.kind === 'permission' ? { event: 'permission_request', data } : { event: 'custom_tool_use', data },
+    );
+    if (!hook) answer({ type: 'deny', message: 'this server does not answer tool requests' });
+  }
+
   private async execute(
     live: LiveSession,
     running: RunningTurn,
@@ -807,6 +915,8 @@ export class SessionRuntime {
     this.deps.log.debug({ sessionId: session.id, turnId: log.turnId }, 'turn started');
     const { runner } = this.deps;
     let turn: SandboxTurn | undefined;
+    /** Tool calls waiting for the client: the idle watchdog is off meanwhile (they may wait for days). */
+    let waiting = 0;
     try {
       const refused = await this.deps.hooks?.beforeTurn?.(session, log.turnId);
       if (refused) {
@@ -814,7 +924,14 @@ export class SessionRuntime {
         return;
       }
       if (live.queuePosition > 0) log.notice(`queued position=${live.queuePosition}`);
+      // No live sandbox: the client hears that one is starting (its stream is already open) and
+      // when it is up, instead of a silent wait.
+      const cold = !runner.hasLiveSandbox(session.id);
+      const waitFrom = Date.now();
+      if (cold) log.emit({ event: 'sandbox_starting', data: { sessionId: session.id } });
       await this.ensureSandbox(live, session, slot);
+      if (cold)
+        log.emit({ event: 'sandbox_ready', data: { sessionId: session.id, waitMs: Date.now() - waitFrom } });
       if (log.persistFailure) return; // the user message could not be stored: nothing runs
       if (running.interruptRequested) {
         outcome = 'interrupted';
@@ -829,6 +946,7 @@ export class SessionRuntime {
       });
       const arm = () => {
         if (watchdog) clearTimeout(watchdog);
+        if (waiting > 0) return;
         watchdog = setTimeout(() => {
           this.deps.log.warn(
             { sessionId: session.id, turnId: log.turnId },
@@ -846,6 +964,15 @@ export class SessionRuntime {
         if (firstEventAt === undefined) {
           firstEventAt = Date.now(); // the Claude process is up (the runner let the next start go)
           this.traces.firstEvent((firstEventAt - startedAt) / 1000);
+        }
+        if (ev.ev === 'tool_request') {
+          waiting++;
+          arm();
+          this.requestTool(running, session, ev, () => {
+            waiting--;
+            arm();
+          });
+          continue;
         }
         outcome =
           applyTurnEvent(log, ev, running, {

@@ -85,6 +85,7 @@ const CONFIG_KEYS = [
   'betas',
   'subagents',
   'initialAgent',
+  'network',
 ] as const;
 
 /** The API view of a session (never includes `extraEnv`; MCP server env/headers redacted). */
@@ -229,7 +230,7 @@ export class SessionService {
     });
     this.deps.ownership.noteClaimed(id);
     if (spare) {
-      runtime.adoptSpare(spare, session);
+      runtime.adoptSpare(spare, session, agent);
     } else {
       try {
         await agents.copyToWorkspace(tenantId, agent.name, agent.version, paths.workspace(id));

@@ -20,11 +20,12 @@ export interface TurnEndState {
  * Records one event a runner relayed from the sandbox's bridge into the turn's log: SDK messages
  * become stream events (and history messages); the `turn_end` becomes the turn's outcome, with
  * the `error` event that says why (a limit, an interrupt by the host, a hook's error).
+ * A `tool_request` is not one of these: the session engine hands it to its tool-request hook.
  * @returns the outcome when the turn ended, else undefined.
  */
 export function applyTurnEvent(
   log: TurnLog,
-  ev: TurnEvent,
+  ev: Exclude<TurnEvent, { ev: 'tool_request' }>,
   running: TurnEndState,
   opts: {
     includePartialMessages: boolean;
