@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import {
   DEFAULT_SANDBOX_LIMITS,
   silentLogger,
+  type EgressConnection,
   type ModelCallUsage,
+  type SandboxEgressSpec,
   type SandboxState,
   type StartSandboxSpec,
 } from '@ash-ai/sandbox';
@@ -314,6 +316,59 @@ describe('SandboxPool warm spares', () => {
     await p.replenishSpares(agent(), 2, src);
     await waitFor(() => p.warmCount === 2);
     expect(p.usedSlots).toBe(3);
+  });
+
+  it("a session start gets its SandboxSpec egress; a spare starts with the agent's and hands its connections to the adopting session's", async () => {
+    const p = pool({ max: 4 });
+    /** An egress spec allowing only `host`, recording the hosts of the connections it hears of. */
+    const egress = (host: string, heard: string[]): SandboxEgressSpec => ({
+      enabled: true,
+      decide: (h) => ({ allowed: h === host, reason: h === host ? 'allowed' : 'refused' }),
+      onConnection: (c) => heard.push(c.host),
+    });
+    const conn = (host: string): EgressConnection => ({
+      host,
+      port: 443,
+      method: 'CONNECT',
+      allowed: true,
+      reason: 'allowed',
+      bytesUp: 0,
+      bytesDown: 0,
+      durationMs: 1,
+    });
+    const sessionHeard: string[] = [];
+    const own = await p.ensureSandbox(
+      's1',
+      starter({
+        prepare: async () => ({ env: {}, model: hooks(), egress: egress('s1.example', sessionHeard) }),
+      }),
+    );
+    expect(own.spec.egress?.decide('s1.example', 443).allowed).toBe(true);
+    own.spec.egress?.onConnection?.(conn('s1.example'));
+    expect(sessionHeard).toEqual(['s1.example']);
+
+    const agentHeard: string[] = [];
+    await p.replenishSpares(agent(), 1, source({ egress: egress('agent.example', agentHeard) }));
+    await waitFor(() => p.warmCount === 1);
+    const spare = factory.started.find((s) => s.id !== 's1')!;
+    expect(spare.spec.egress?.enabled).toBe(true);
+    expect(spare.spec.egress?.decide('agent.example', 443).allowed).toBe(true);
+    spare.spec.egress?.onConnection?.(conn('agent.example'));
+    expect(agentHeard).toEqual(['agent.example']);
+
+    const id = p.takeSpare('t1', 'helper', 1)!;
+    const adoptedHeard: string[] = [];
+    expect(p.adoptSpare(id, hooks(), egress('session.example', adoptedHeard))).toBe(true);
+    // The same sandbox (its proxy was set up at start) now asks and tells the session's egress.
+    expect(spare.spec.egress?.decide('agent.example', 443).allowed).toBe(false);
+    expect(spare.spec.egress?.decide('session.example', 443).allowed).toBe(true);
+    spare.spec.egress?.onConnection?.(conn('session.example'));
+    expect(adoptedHeard).toEqual(['session.example']);
+    expect(agentHeard).toEqual(['agent.example']);
+
+    // Without an egress of its own, a start has no network spec (the sandbox gets no network).
+    const bare = await p.ensureSandbox('s2', starter());
+    expect(bare.spec.egress).toBeUndefined();
   });
 
   it('replaces spares of an older version, starts none for an agent that is gone, and drops them with their folders', async () => {
