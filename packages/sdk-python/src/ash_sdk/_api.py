@@ -383,8 +383,15 @@ class Api(ABC):
         subagents: dict[str, Any] | None = None,
         initial_agent: str | None = None,
         budget_usd: float | None = None,
+        ask_tools: list[str] | None = None,
+        custom_tools: list[dict[str, Any]] | None = None,
     ) -> Any:
         """Creates a session on an agent; returns the :class:`Session` (status ``active``).
+
+        ``ask_tools``: tools whose every call waits for the client's approval (a
+        ``permission_request`` event); ``custom_tools`` (``[{name, description, inputSchema}]``):
+        tools the client executes (a ``custom_tool_use`` event). Answer both with
+        :meth:`answer_tool_request`.
 
         Raises:
             NotFoundError: unknown agent. BadRequestError: bad option or credential.
@@ -404,6 +411,8 @@ class Api(ABC):
             subagents=subagents,
             initialAgent=initial_agent,
             budgetUsd=budget_usd,
+            askTools=ask_tools,
+            customTools=custom_tools,
         )
         return self._run(Req("POST", "/api/sessions", json=body, parse=_one(Session, "session")))
 
