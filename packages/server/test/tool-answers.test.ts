@@ -174,4 +174,35 @@ describe('tool answers on /api', () => {
     expect(rest.at(-1)!.data.outcome).toBe('completed');
     expect(toolResultsSeen(t, sessionId).get(id)).toContain('SUNNY-42C');
   }, 180_000);
+  it('a call whose turn was interrupted: the answer is accepted and resumes; an ended session is 410', async () => {
+    t.model
+      .forSession(sessionId)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'touch never.txt' } } },
+        { text: 'Stopped.' },
+        { text: 'Told about it.' },
+      );
+    const turn = await openTurn(t.url, sessionId, 'Try once more.');
+    const id = String((await turn.until('permission_request')).at(-1)!.data.id);
+    expect((await api(t.url, 'POST', `/api/sessions/${sessionId}/interrupt`)).status).toBe(200);
+    expect((await turn.until('done')).at(-1)!.data.outcome).toBe('interrupted');
+    const r = await answer({ id, result: 'deny', denyMessage: 'TOO-LATE-NO' });
+    expect(r.status).toBe(200);
+    expect(r.body.outcome).toBe('resumed');
+    // The resumed turn tells the model the outcome.
+    const deadline = Date.now() + 90_000;
+    while (
+      !JSON.stringify(t.model.messageRequests(sessionId).at(-1)?.messages ?? []).includes('TOO-LATE-NO')
+    ) {
+      if (Date.now() > deadline) throw new Error('the model never heard of the denial');
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(existsSync(join(workspace, 'never.txt'))).toBe(false);
+
+    const other = await createSession(t.url, 'asker', { askTools: ['Bash'] });
+    expect((await api(t.url, 'DELETE', `/api/sessions/${other}`)).status).toBeLessThan(300);
+    const gone = await answer({ id: 'toolu_x', result: 'allow' }, other);
+    expect(gone.status).toBe(410);
+    expect(gone.body.code).toBe('session_ended');
+  }, 180_000);
 });
