@@ -159,4 +159,45 @@ describe('ash session send with tool approvals, and ash session answer', () => {
     expect(r.stdout).toContain('[answer] allow');
     expect(existsSync(join(workspace, 'cli-yes.txt'))).toBe(true);
   }, 180_000);
+  it('on a terminal it asks allow? [y/N]: y runs the tool, anything else denies it', async () => {
+    // `script` gives the CLI a pseudo-terminal; what we write to its stdin is typed there.
+    const run = (cmd: string, reply: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+        const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        let replied = false;
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`timed out:\n${out}`));
+        }, 120_000);
+        const onData = (d: Buffer) => {
+          out += d.toString();
+          if (!replied && out.includes('allow Bash? [y/N]')) {
+            replied = true;
+            child.stdin.write(reply);
+          }
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, out });
+        });
+      });
+    const cli = `${process.execPath} ${ENTRIES.cli} -s ${server.url} session send ${id}`;
+    model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'touch tty-yes.txt' } } }, { text: 'Ok.' });
+    const yes = await run(`${cli} 'make it'`, 'y\r');
+    expect(yes.code, yes.out).toBe(0);
+    expect(yes.out).toContain('[answer] allow');
+    expect(existsSync(join(workspace, 'tty-yes.txt'))).toBe(true);
+    model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'touch tty-no.txt' } } }, { text: 'Ok then.' });
+    const no = await run(`${cli} 'make another'`, '\r');
+    expect(no.code, no.out).toBe(0);
+    expect(no.out).toContain('[answer] deny');
+    expect(existsSync(join(workspace, 'tty-no.txt'))).toBe(false);
+  }, 240_000);
 });
