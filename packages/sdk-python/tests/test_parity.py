@@ -68,6 +68,7 @@ RESOURCE_METHODS: dict[str, str] = {
     "Sessions.resume": "resume_session",
     "Sessions.fork": "fork_session",
     "Sessions.interrupt": "interrupt_session",
+    "Sessions.answerToolRequest": "answer_tool_request",
     "Sessions.send": "send_message_stream",
     "Sessions.stream": "stream_session",
     "Sessions.messages": "list_messages_page",

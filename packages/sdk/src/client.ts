@@ -11,6 +11,7 @@ import type {
   LogsResponse,
   SendMessageBody,
   StreamEvent,
+  ToolAnswerBody,
   UpdateAgentBody,
   UpdateAgentVersionBody,
   UpdateSessionConfigBody,
@@ -215,6 +216,10 @@ export class AshClient {
       headers: { accept: 'text/event-stream' },
       ...(signal ? { signal } : {}),
     });
+  }
+  /** Answers a session's `permission_request` or `custom_tool_use` (see {@link Sessions.answerToolRequest}). */
+  answerToolRequest(sessionId: string, answer: ToolAnswerBody) {
+    return this.sessions.answerToolRequest(sessionId, answer);
   }
   /** Interrupts the running turn of a session. */
   interruptSession(id: string) {

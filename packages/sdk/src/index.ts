@@ -85,6 +85,8 @@ export type {
   EgressData,
   NetworkPolicyConfig,
   TenantBudget,
+  ToolAnswerBody,
+  ToolAnswerResponse,
   UpdateSessionConfigBody,
   UsageRecord,
   UsageStatsResponse,

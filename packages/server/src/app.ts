@@ -43,6 +43,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { internalRoutes } from './routes/internal.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { managedRoutes } from './routes/managed.js';
+import { toolAnswerRoutes } from './routes/tool-answers.js';
 import type { ManagedAgentsService } from './managed/managed-service.js';
 import type { Repos } from './db/repos/index.js';
 import type { AgentFiles } from './services/agents/agent-files.js';
@@ -306,6 +307,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(usageRoutes(deps.usage));
   await app.register(queueRoutes(deps.queue));
   await app.register(compatRoutes(deps.compat));
+  await app.register(toolAnswerRoutes(deps.managed));
   await app.register(
     managedRoutes(deps.managed, {
       heartbeatMs: deps.sseHeartbeatMs,

@@ -57,6 +57,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = Object.freeze({
   'POST /api/sessions/{id}/messages': 'sendMessage',
   'GET /api/sessions/{id}/messages': 'listMessages',
   'GET /api/sessions/{id}/stream': 'streamSession',
+  'POST /api/sessions/{id}/tool-answers': 'answerToolRequest',
   'POST /api/sessions/{id}/interrupt': 'interruptSession',
   'GET /api/sessions/{id}/events': 'listSessionEvents',
   'PATCH /api/sessions/{id}/config': 'updateSessionConfig',

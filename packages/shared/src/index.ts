@@ -124,6 +124,8 @@ export {
   MessageSchema,
   SendMessageBodySchema,
   SessionEventSchema,
+  ToolAnswerBodySchema,
+  ToolAnswerResponseSchema,
   TurnOptionsSchema,
   type BusyPolicy,
   type ContentBlock,
@@ -131,6 +133,8 @@ export {
   type MessageContent,
   type SendMessageBody,
   type SessionEvent,
+  type ToolAnswerBody,
+  type ToolAnswerResponse,
   type TurnOptions,
 } from './rest/messages.js';
 export {

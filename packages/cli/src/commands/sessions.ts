@@ -1,11 +1,67 @@
 import { readFile, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { Session, StreamEvent } from '@ash-ai/sdk';
+import type { AshClient, Session, StreamEvent, ToolAnswerBody } from '@ash-ai/sdk';
 import { intFlag, nonEmptyFlag } from '../options.js';
 import { CliError, printJson, printTable } from '../output.js';
 import { spinner } from '../progress.js';
 import type { GlobalOptions } from '../program.js';
 import { parseEnvPairs } from './env-pairs.js';
+
+/** A call that waits for the client, as `ash session send` sees it. */
+export interface ToolRequest {
+  kind: 'permission_request' | 'custom_tool_use';
+  id: string;
+  name: string;
+  input: unknown;
+}
+
+/** Asks a yes/no question on the terminal (stderr); true only for `y` / `yes`. */
+async function askYesNo(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const a = await rl.question(question);
+    return /^y(es)?$/i.test(a.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * What `ash session send` does with a waiting call: `--yes` allows every approval; on a terminal
+ * (stdin and stderr TTYs, the message not read from stdin) it asks `allow? [y/N]`; otherwise, and
+ * for custom tools, it prints the `ash session answer` command that answers it while the turn
+ * waits.
+ */
+function toolRequestHandler(
+  sessionId: string,
+  opts: { yes?: boolean; interactive: boolean },
+  client: () => AshClient,
+): (req: ToolRequest) => Promise<void> {
+  return async (req) => {
+    if (req.kind === 'permission_request') {
+      if (opts.yes) {
+        await client().sessions.answerToolRequest(sessionId, { id: req.id, result: 'allow' });
+        return;
+      }
+      if (opts.interactive) {
+        const allow = await askYesNo(`allow ${req.name}? [y/N] `);
+        await client().sessions.answerToolRequest(
+          sessionId,
+          allow ? { id: req.id, result: 'allow' } : { id: req.id, result: 'deny' },
+        );
+        return;
+      }
+      process.stderr.write(
+        `waiting for approval; answer with: ash session answer ${sessionId} ${req.id} allow|deny\n`,
+      );
+      return;
+    }
+    process.stderr.write(
+      `waiting for the custom tool's result; answer with: ash session answer ${sessionId} ${req.id} result --content <text> [--error]\n`,
+    );
+  };
+}
 
 /** Largest message `--file` or stdin may give: 64 MiB (the server's own limit is lower by default). */
 const MAX_MESSAGE_INPUT = 64 * 1024 * 1024;
@@ -143,7 +199,11 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 export async function renderTurn(
   events: AsyncIterable<StreamEvent>,
   json: boolean,
-  opts: { spinner?: boolean } = {},
+  opts: {
+    spinner?: boolean;
+    /** Called (and awaited) for a `permission_request` or `custom_tool_use`: the turn waits for an answer. */
+    onToolRequest?: (req: ToolRequest) => Promise<void> | void;
+  } = {},
 ): Promise<string> {
   let outcome = 'error';
   let atLineStart = true;
@@ -177,6 +237,8 @@ export async function renderTurn(
       if (json) {
         process.stdout.write(`${JSON.stringify(ev)}\n`);
         if (ev.event === 'done') outcome = ev.data.outcome;
+        if (ev.event === 'permission_request' || ev.event === 'custom_tool_use')
+          await opts.onToolRequest?.({ kind: ev.event, ...ev.data });
         continue;
       }
       switch (ev.event) {
@@ -190,6 +252,18 @@ export async function renderTurn(
         case 'tool_result':
           line(`[${ev.data.is_error ? 'tool error' : 'result'}] ${oneLine(ev.data.content)}`);
           wait('waiting for the agent…');
+          break;
+        case 'permission_request':
+        case 'custom_tool_use':
+          line(
+            `[${ev.event === 'permission_request' ? 'approval needed' : 'custom tool'}] ${ev.data.name} ${oneLine(JSON.stringify(ev.data.input))}`,
+          );
+          stopWait();
+          await opts.onToolRequest?.({ kind: ev.event, ...ev.data });
+          wait('waiting for the agent…');
+          break;
+        case 'tool_answer':
+          line(`[answer] ${ev.data.result}${ev.data.denyMessage ? `: ${oneLine(ev.data.denyMessage)}` : ''}`);
           break;
         case 'error':
           stopWait();
@@ -258,17 +332,77 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     )
     .option('-f, --file <path>', 'read the message from this file (UTF-8)')
     .option('--json', 'print every SSE event as a JSON line')
-    .action(async (id: string, message: string | undefined, opts: { file?: string; json?: boolean }) => {
-      const text = await messageInput(message, opts.file);
-      const outcome = await renderTurn(
-        globals().client().sessions.send(id, messageContent(text)),
-        !!opts.json,
-        {
-          spinner: true,
-        },
-      );
-      if (outcome !== 'completed') process.exitCode = 1;
-    });
+    .option('-y, --yes', 'allow every tool approval (permission_request) of this turn without asking')
+    .action(
+      async (
+        id: string,
+        message: string | undefined,
+        opts: { file?: string; json?: boolean; yes?: boolean },
+      ) => {
+        const fromStdin = opts.file === undefined && (message === '-' || message === undefined);
+        const text = await messageInput(message, opts.file);
+        const outcome = await renderTurn(
+          globals().client().sessions.send(id, messageContent(text)),
+          !!opts.json,
+          {
+            spinner: true,
+            onToolRequest: toolRequestHandler(
+              id,
+              {
+                yes: opts.yes,
+                interactive: !fromStdin && !!process.stdin.isTTY && !!process.stderr.isTTY,
+              },
+              () => globals().client(),
+            ),
+          },
+        );
+        if (outcome !== 'completed') process.exitCode = 1;
+      },
+    );
+
+  session
+    .command('answer <id> <requestId> <result>')
+    .description(
+      'answer a call that waits for the client: allow or deny a permission_request, or give a custom_tool_use its result',
+    )
+    .option('-m, --message <text>', 'with deny: what the model is told')
+    .option('--content <text>', 'with result: the tool result (text)')
+    .option('--error', 'with result: the result is an error')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        id: string,
+        requestId: string,
+        result: string,
+        opts: { message?: string; content?: string; error?: boolean; json?: boolean },
+      ) => {
+        let body: ToolAnswerBody;
+        if (result === 'allow' || result === 'deny') {
+          if (opts.content !== undefined || opts.error)
+            throw new CliError('--content and --error go with result');
+          if (opts.message !== undefined && result !== 'deny') throw new CliError('--message goes with deny');
+          body =
+            result === 'deny'
+              ? {
+                  id: requestId,
+                  result,
+                  ...(opts.message !== undefined ? { denyMessage: opts.message } : {}),
+                }
+              : { id: requestId, result };
+        } else if (result === 'result') {
+          if (opts.message !== undefined) throw new CliError('--message goes with deny');
+          body = {
+            id: requestId,
+            result,
+            content: opts.content !== undefined ? [{ type: 'text', text: opts.content }] : [],
+            ...(opts.error ? { isError: true } : {}),
+          };
+        } else throw new CliError(`the answer must be allow, deny or result, not '${result}'`);
+        const r = await globals().client().sessions.answerToolRequest(id, body);
+        if (opts.json) printJson(r);
+        else process.stdout.write(`${r.answer.result} ${r.outcome}\n`);
+      },
+    );
 
   session
     .command('list')

@@ -383,8 +383,15 @@ class Api(ABC):
         subagents: dict[str, Any] | None = None,
         initial_agent: str | None = None,
         budget_usd: float | None = None,
+        ask_tools: list[str] | None = None,
+        custom_tools: list[dict[str, Any]] | None = None,
     ) -> Any:
         """Creates a session on an agent; returns the :class:`Session` (status ``active``).
+
+        ``ask_tools``: tools whose every call waits for the client's approval (a
+        ``permission_request`` event); ``custom_tools`` (``[{name, description, inputSchema}]``):
+        tools the client executes (a ``custom_tool_use`` event). Answer both with
+        :meth:`answer_tool_request`.
 
         Raises:
             NotFoundError: unknown agent. BadRequestError: bad option or credential.
@@ -404,6 +411,8 @@ class Api(ABC):
             subagents=subagents,
             initialAgent=initial_agent,
             budgetUsd=budget_usd,
+            askTools=ask_tools,
+            customTools=custom_tools,
         )
         return self._run(Req("POST", "/api/sessions", json=body, parse=_one(Session, "session")))
 
@@ -463,6 +472,33 @@ class Api(ABC):
         """Interrupts the running turn; returns whether one was running."""
         return self._run(
             Req("POST", f"/api/sessions/{seg(session_id)}/interrupt", parse=lambda r: bool(r.json().get("interrupted")))
+        )
+
+    def answer_tool_request(
+        self,
+        session_id: str,
+        request_id: str,
+        result: str,
+        *,
+        deny_message: str | None = None,
+        content: list[dict[str, Any]] | None = None,
+        is_error: bool | None = None,
+    ) -> Any:
+        """Answers a call that waits for the client (``POST /api/sessions/:id/tool-answers``).
+
+        ``request_id`` is the ``id`` of the ``permission_request`` or ``custom_tool_use`` event.
+        ``result``: ``"allow"`` or ``"deny"`` (with ``deny_message``, what the model receives) for a
+        permission request; ``"result"`` (with ``content``: text or base64 image blocks, and
+        ``is_error``) for a custom tool. Returns the server's answer as a dict:
+        ``{"answer": {...}, "outcome": "delivered" | "resumed"}``.
+
+        Raises:
+            NotFoundError. GoneError: the session ended. BadRequestError: a bad answer, or no
+            such call waits in the session (unknown or already answered).
+        """
+        body = _body(id=request_id, result=result, denyMessage=deny_message, content=content, isError=is_error)
+        return self._run(
+            Req("POST", f"/api/sessions/{seg(session_id)}/tool-answers", json=body, parse=lambda r: r.json())
         )
 
     def update_session_config(

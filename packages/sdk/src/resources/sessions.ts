@@ -6,6 +6,8 @@ import type {
   Session,
   SessionEvent,
   StreamEvent,
+  ToolAnswerBody,
+  ToolAnswerResponse,
   UpdateSessionConfigBody,
 } from '@ash-ai/shared';
 import { AshConnectionError } from '../core/errors.js';
@@ -135,6 +137,20 @@ export class Sessions {
   async interrupt(id: string): Promise<boolean> {
     return (await this.http.request<{ interrupted: boolean }>('POST', route`/api/sessions/${id}/interrupt`))
       .interrupted;
+  }
+
+  /**
+   * Answers a call that waits for the client: a `permission_request` (`{id, result: 'allow'}` or
+   * `{id, result: 'deny', denyMessage?}`) or a `custom_tool_use` (`{id, result: 'result', content,
+   * isError?}`); `id` is the event's `id`. The waiting turn goes on (`outcome: 'delivered'`), or,
+   * when it had ended, a new turn tells the model (`'resumed'`).
+   * @throws NotFoundError, GoneError `session_ended`, BadRequestError (`validation_failed`: no
+   *   such call waits, or it was already answered).
+   */
+  async answerToolRequest(id: string, answer: ToolAnswerBody): Promise<ToolAnswerResponse> {
+    return this.http.request<ToolAnswerResponse>('POST', route`/api/sessions/${id}/tool-answers`, {
+      body: answer,
+    });
   }
 
   /**

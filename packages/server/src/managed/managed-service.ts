@@ -1,6 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ContentBlock, CustomTool, MessageContent, ToolAnswer, ToolAnswerData } from '@ash-ai/shared';
+import type {
+  ContentBlock,
+  CustomTool,
+  MessageContent,
+  ToolAnswer,
+  ToolAnswerBody,
+  ToolAnswerData,
+} from '@ash-ai/shared';
 import type {
   AgentRecord,
   EventRecord,
@@ -22,6 +29,9 @@ import {
   USER_INTERRUPT_ACTION,
   USER_MESSAGE_ACTION,
 } from './translate.js';
+
+/** What the model receives for a denied tool call when the client gave no message. */
+const DEFAULT_DENY_MESSAGE = 'The user denied this tool call.';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -877,26 +887,8 @@ export class ManagedAgentsService {
         continue;
       }
       if (e.type === 'tool_answer') {
-        const r = await this.deps.toolRequests.answer(tenantId, id, e.data.id, e.data.kind, e.answer);
-        if (r.outcome === 'delivered') {
-          // The running turn recorded the answer: the echo carries that event's id.
-          out.push(
-            answerEcho(e.data, {
-              id: r.sequence ? `sevt_${r.sequence}` : newId('sevt'),
-              processed_at: now(),
-            }),
-          );
-          continue;
-        }
-        // The call's turn is over (restart, interrupt): a new turn tells the model the outcome.
-        const row = await this.recordClientEvent(s, TOOL_ANSWER_ACTION, e.data);
-        out.push(
-          answerEcho(e.data, {
-            id: row ? `sevt_${row.sequence}` : newId('sevt'),
-            processed_at: row?.createdAt ?? now(),
-          }),
-        );
-        await this.runTurn(tenantId, id, resumePrompt(r.request, e.answer));
+        const r = await this.deliverToolAnswer(s, e.answer, e.data);
+        out.push(answerEcho(e.data, { id: r.eventId, processed_at: r.processedAt }));
         continue;
       }
       const row = await this.recordClientEvent(s, USER_MESSAGE_ACTION, { content: e.content });
@@ -909,6 +901,71 @@ export class ManagedAgentsService {
       await this.runTurn(tenantId, id, e.prompt);
     }
     return { data: out };
+  }
+
+  /**
+   * `POST /api/sessions/:id/tool-answers`: answers a call that waits for the client, on the same
+   * path as `/v1`'s `user.tool_confirmation` / `user.custom_tool_result`.
+   * @throws AppError 404 `session_not_found`, 410 `session_ended`, 400 `validation_failed` (no
+   *   such call of that kind waits in the session, or it was already answered).
+   */
+  async answerToolRequest(
+    tenantId: string,
+    id: string,
+    body: ToolAnswerBody,
+  ): Promise<{ answer: ToolAnswerData; outcome: 'delivered' | 'resumed' }> {
+    const s = await this.deps.sessions.record(tenantId, id);
+    if (s.status === 'ended') throw new AppError('session_ended', 'the session has ended');
+    let answer: ToolAnswer;
+    let data: ToolAnswerData;
+    if (body.result === 'result') {
+      const content = (body.content ?? []) as Rec[];
+      const isError = body.isError === true;
+      answer = { type: 'result', content, isError };
+      data = { id: body.id, kind: 'custom_tool', result: 'result', content, isError };
+    } else if (body.result === 'allow') {
+      answer = { type: 'allow' };
+      data = { id: body.id, kind: 'permission', result: 'allow' };
+    } else {
+      answer = { type: 'deny', message: body.denyMessage || DEFAULT_DENY_MESSAGE };
+      data = {
+        id: body.id,
+        kind: 'permission',
+        result: 'deny',
+        ...(body.denyMessage !== undefined ? { denyMessage: body.denyMessage } : {}),
+      };
+    }
+    const r = await this.deliverToolAnswer(s, answer, data, '/body/id');
+    return { answer: data, outcome: r.outcome };
+  }
+
+  /**
+   * Hands an answer to its waiting call: straight to the turn when it still runs here, else
+   * (restart, interrupt) records it and starts a turn that tells the model the outcome.
+   * @returns the id (`sevt_<sequence>`) and time of the recorded answer, and which way it went.
+   */
+  private async deliverToolAnswer(
+    s: SessionRecord,
+    answer: ToolAnswer,
+    data: ToolAnswerData,
+    path?: string,
+  ): Promise<{ eventId: string; processedAt: string; outcome: 'delivered' | 'resumed' }> {
+    const r = await this.deps.toolRequests.answer(s.tenantId, s.id, data.id, data.kind, answer, path);
+    if (r.outcome === 'delivered')
+      // The running turn recorded the answer: the echo carries that event's id.
+      return {
+        eventId: r.sequence ? `sevt_${r.sequence}` : newId('sevt'),
+        processedAt: now(),
+        outcome: 'delivered',
+      };
+    // The call's turn is over (restart, interrupt): a new turn tells the model the outcome.
+    const row = await this.recordClientEvent(s, TOOL_ANSWER_ACTION, data);
+    await this.runTurn(s.tenantId, s.id, resumePrompt(r.request, answer));
+    return {
+      eventId: row ? `sevt_${row.sequence}` : newId('sevt'),
+      processedAt: row?.createdAt ?? now(),
+      outcome: 'resumed',
+    };
   }
 
   /** Starts a turn (queued behind a running one) that runs whether or not anyone streams it. */
@@ -961,9 +1018,7 @@ export class ManagedAgentsService {
       if (e.result === 'allow')
         return { type: 'tool_answer', answer: { type: 'allow' }, data: { ...base, result: 'allow' } };
       const message =
-        typeof e.deny_message === 'string' && e.deny_message
-          ? e.deny_message
-          : 'The user denied this tool call.';
+        typeof e.deny_message === 'string' && e.deny_message ? e.deny_message : DEFAULT_DENY_MESSAGE;
       return {
         type: 'tool_answer',
         answer: { type: 'deny', message },

@@ -32,8 +32,8 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-const invalid = (message: string) =>
-  new AppError('validation_failed', message, { errors: [{ path: '/body/events', message }] });
+const invalid = (message: string, path = '/body/events') =>
+  new AppError('validation_failed', message, { errors: [{ path, message }] });
 
 /**
  * Tool calls that wait for the client: `askTools` approvals (`permission`) and custom tools
@@ -127,6 +127,7 @@ export class ToolRequestService {
    * @returns `delivered` (its turn took it; `sequence` = the recorded answer's event sequence, 0
    *   if unknown) or `resume` (its turn is over: start a new turn with {@link resumePrompt}), with
    *   the stored request.
+   * @param path where the id was in the request (for the error), default `/body/events`.
    * @throws AppError 400 `validation_failed` when no such call of that kind waits in the session.
    */
   async answer(
@@ -135,6 +136,7 @@ export class ToolRequestService {
     id: string,
     kind: ToolRequestEvent['kind'],
     answer: ToolAnswer,
+    path?: string,
   ): Promise<
     | { outcome: 'delivered'; sequence: number; request: ToolRequestRow }
     | { outcome: 'resume'; request: ToolRequestRow }
@@ -144,8 +146,8 @@ export class ToolRequestService {
     const row = await managed.get<ToolRequestRow>(tenantId, 'tool_request', id, 0);
     const what = kind === 'permission' ? 'tool confirmation' : 'custom tool call';
     if (!row || row.data.sessionId !== sessionId || row.data.kind !== kind)
-      throw invalid(`no ${what} '${id}' waits in this session`);
-    if (row.data.status !== 'pending') throw invalid(`the ${what} '${id}' was already answered`);
+      throw invalid(`no ${what} '${id}' waits in this session`, path);
+    if (row.data.status !== 'pending') throw invalid(`the ${what} '${id}' was already answered`, path);
     const at = new Date().toISOString();
     await managed.update<ToolRequestRow>(tenantId, 'tool_request', id, 0, {
       data: { ...row.data, status: 'answered', answeredAt: at },

@@ -104,6 +104,68 @@ export const SendMessageBodySchema = Type.Object(
 );
 export type SendMessageBody = Static<typeof SendMessageBodySchema>;
 
+/** An id of a call that waits for the client (the `id` of its `permission_request` / `custom_tool_use` event). */
+const ToolRequestId = Type.String({ minLength: 1, maxLength: 256 });
+
+/**
+ * `POST /api/sessions/:id/tool-answers`: the answer to a call that waits for the client. For a
+ * `permission_request`: `result` `allow` or `deny` (`denyMessage`, default "The user denied this
+ * tool call.", is what the model receives). For a `custom_tool_use`: `result` `result` with the
+ * tool's output as `content` (text or base64 image blocks) and `isError`.
+ */
+export const ToolAnswerBodySchema = Type.Union([
+  Type.Object(
+    {
+      id: ToolRequestId,
+      result: Type.Union([Type.Literal('allow'), Type.Literal('deny')]),
+      denyMessage: Type.Optional(Type.String({ maxLength: 100_000 })),
+    },
+    { additionalProperties: false, title: 'PermissionAnswer' },
+  ),
+  Type.Object(
+    {
+      id: ToolRequestId,
+      result: Type.Literal('result'),
+      content: Type.Optional(
+        Type.Array(
+          Type.Union([
+            Type.Object(
+              { type: Type.Literal('text'), text: Type.String({ maxLength: 1_000_000 }) },
+              { additionalProperties: false },
+            ),
+            Type.Object(
+              { type: Type.Literal('image'), source: Base64Source },
+              { additionalProperties: false },
+            ),
+          ]),
+          { maxItems: 100 },
+        ),
+      ),
+      isError: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false, title: 'CustomToolResult' },
+  ),
+]);
+export type ToolAnswerBody = Static<typeof ToolAnswerBodySchema>;
+
+/**
+ * The answer to `POST /api/sessions/:id/tool-answers`. `outcome` `delivered`: the waiting turn
+ * took it and goes on (its stream shows `tool_answer`); `resumed`: that turn had ended (server
+ * restart, interrupt), so a new turn tells the model the outcome (`GET …/stream` shows it).
+ */
+export const ToolAnswerResponseSchema = Type.Object({
+  answer: Type.Object({
+    id: Type.String(),
+    kind: Type.Union([Type.Literal('permission'), Type.Literal('custom_tool')]),
+    result: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('result')]),
+    denyMessage: Type.Optional(Type.String()),
+    content: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
+    isError: Type.Optional(Type.Boolean()),
+  }),
+  outcome: Type.Union([Type.Literal('delivered'), Type.Literal('resumed')]),
+});
+export type ToolAnswerResponse = Static<typeof ToolAnswerResponseSchema>;
+
 /** A persisted message of the conversation. */
 export const MessageSchema = Type.Object(
   {

@@ -16,6 +16,7 @@ import type {
   SessionEvent,
   StreamEvent,
 } from '@ash-ai/shared';
+import { SESSION_CONFIG_KEYS } from '@ash-ai/shared';
 import type { AgentRecord, EventRecord, MessageRecord, Repos, SessionRecord } from '../../db/repos/index.js';
 import { AppError, notFound } from '../../errors.js';
 import { monotonicIso } from '../../util/clock.js';
@@ -75,18 +76,8 @@ export interface SessionHooks {
   copyForkData?: (parent: SessionRecord, child: SessionRecord) => Promise<void>;
 }
 
-const CONFIG_KEYS = [
-  'model',
-  'systemPrompt',
-  'permissionMode',
-  'mcpServers',
-  'allowedTools',
-  'disallowedTools',
-  'betas',
-  'subagents',
-  'initialAgent',
-  'network',
-] as const;
+/** The create-body keys kept as the session's config: every session config option (`askTools` and `customTools` included). */
+const CONFIG_KEYS = SESSION_CONFIG_KEYS;
 
 /** The API view of a session (never includes `extraEnv`; MCP server env/headers redacted). */
 export function sessionToApi(s: SessionRecord): Session {
