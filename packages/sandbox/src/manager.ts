@@ -627,6 +627,11 @@ export class SandboxManager {
     }
   }
 
+  /** How many ready, unconfigured bridges (spares) wait to be taken right now. */
+  get spareBridgeCount(): number {
+    return this.idleBridges.length;
+  }
+
   /** A ready, unconfigured bridge, if one is waiting. */
   private takeIdleBridge(): BridgeProcess | undefined {
     while (this.idleBridges.length > 0) {

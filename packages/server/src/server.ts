@@ -63,6 +63,8 @@ export interface AshServer {
    * hold to keep a sandbox start pending).
    */
   runner: InProcessRunner;
+  /** This host's sandbox manager (the runner's factory). */
+  sandboxes: SandboxManager;
   /** Starts listening; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops sandboxes, closes the app and the database. */
@@ -490,6 +492,7 @@ async function createLocked(
     logger,
     runtime,
     runner,
+    sandboxes,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host });
       logger.info(
