@@ -181,6 +181,12 @@ export class SandboxManager {
   private readonly dispatcher: Dispatcher;
   private readonly limits: SandboxLimits;
   private readonly fileLocks = new KeyedLock();
+  /**
+   * Per sandbox id, the cleanup of its latest sandbox (resolves when its processes are gone and
+   * its disk was released). A new start with the same id waits for it: a crashed sandbox's disk
+   * release would otherwise unmount the files of its successor.
+   */
+  private readonly cleanups = new Map<string, Promise<void>>();
   /** Starts under way (close() waits for them). */
   private readonly inFlight = new Set<Promise<Sandbox>>();
   /** uid of each session's sandbox from the moment it is taken (before the sandbox is live). */
@@ -377,6 +383,8 @@ export class SandboxManager {
   private async doStart(spec: StartSandboxSpec): Promise<Sandbox> {
     if (!/^[a-zA-Z0-9-]{1,48}$/.test(spec.id)) throw new SandboxStartError('invalid sandbox id');
     if (this.live.has(spec.id)) throw new SandboxStartError('sandbox already running');
+    await this.cleanups.get(spec.id);
+    if (this.live.has(spec.id)) throw new SandboxStartError('sandbox already running');
     const log = this.opts.log.child({ sandboxId: spec.id });
     const limits = spec.limits ?? this.limits;
     // Each start gets its own runtime dir and cgroup name: the cleanup of a crashed predecessor
@@ -506,6 +514,11 @@ export class SandboxManager {
         );
       }
       this.scheduleRefill();
+      let cleanedUp!: () => void;
+      const cleaned = new Promise<void>((resolve) => {
+        cleanedUp = resolve;
+      });
+      this.cleanups.set(spec.id, cleaned);
       const sandbox = new Sandbox({
         id: spec.id,
         workspaceDir: spec.workspaceDir,
@@ -530,6 +543,8 @@ export class SandboxManager {
         onCleanedUp: () => {
           if (this.owners.get(spec.id) === owner) this.owners.delete(spec.id);
           if (uid !== undefined) this.uids?.release(uid);
+          if (this.cleanups.get(spec.id) === cleaned) this.cleanups.delete(spec.id);
+          cleanedUp();
         },
       });
       sandboxRef = sandbox;

@@ -273,6 +273,15 @@ export class Sandbox {
   }
 
   private async doCleanup(): Promise<void> {
+    try {
+      await this.releaseEverything();
+    } finally {
+      this.parts.onCleanedUp?.();
+      this.stateValue = 'closed';
+    }
+  }
+
+  private async releaseEverything(): Promise<void> {
     killGroup(this.parts.bridge);
     if (this.parts.cgroup) {
       await this.parts.cgroup.killAll();
@@ -287,8 +296,6 @@ export class Sandbox {
       ?.release()
       .catch((err: unknown) => this.parts.log.error({ err: String(err) }, 'sandbox disk release failed'));
     for (const d of this.parts.runtimeDirs) rmSync(d, { recursive: true, force: true });
-    this.parts.onCleanedUp?.();
-    this.stateValue = 'closed';
   }
 
   private async killSandboxProcesses(): Promise<void> {
