@@ -26,6 +26,18 @@ export interface EgressDecision {
   allowed: boolean;
   /** Human-readable reason, naming the policy entry (or its absence). */
   reason: string;
+  /**
+   * Headers the egress proxy sets on every request to this destination (credentials bound to the
+   * host): plain HTTP gets them directly, HTTPS is terminated with the egress CA to add them.
+   */
+  inject?: EgressInjection[] | undefined;
+}
+
+/** One header the egress proxy adds on the way out; `value` is a secret (never logged). */
+export interface EgressInjection {
+  /** Lower-case header name, e.g. `authorization`. */
+  header: string;
+  value: string;
 }
 
 const LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?';
@@ -71,7 +83,8 @@ export function validateNetworkPolicy(policy: NetworkPolicy | null | undefined):
   return undefined;
 }
 
-function ruleMatches(rule: HostRule, host: string, port: number): boolean {
+/** Whether a parsed pattern covers `host:port` (host lower-case, no trailing dot). */
+export function ruleMatches(rule: HostRule, host: string, port: number): boolean {
   if (rule.port === undefined ? port !== 80 && port !== 443 : rule.port !== port) return false;
   return rule.wildcard ? host.endsWith(`.${rule.host}`) : host === rule.host;
 }

@@ -1,5 +1,7 @@
 import { chmodSync, chownSync, rmSync } from 'node:fs';
 import { lookup as dnsLookup } from 'node:dns/promises';
+import { request as httpsRequest } from 'node:https';
+import { TLSSocket } from 'node:tls';
 import {
   createServer,
   request as httpRequest,
@@ -9,7 +11,8 @@ import {
 } from 'node:http';
 import { type BlockList, connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { addressAllowed, type EgressDecision } from './egress-policy.js';
+import { addressAllowed, type EgressDecision, type EgressInjection } from './egress-policy.js';
+import type { EgressCa } from './egress-tls.js';
 import type { Logger } from './logger.js';
 
 /** One connection the egress proxy handled (allowed or refused). */
@@ -60,6 +63,13 @@ export interface EgressProxyOptions {
   lookup?: (host: string) => Promise<string[]>;
   /** How long dialling a destination may take, ms (default 10000). */
   connectTimeoutMs?: number;
+  /**
+   * TLS termination for destinations with injected headers ({@link EgressDecision.inject}): the
+   * CA that signs their leaf certificates, and the CA certificates (PEM) that verify the real
+   * upstream (undefined: Node's default roots, including `NODE_EXTRA_CA_CERTS`). Without it, HTTPS
+   * to such a destination is refused.
+   */
+  tls?: { ca: EgressCa; upstreamCa?: string[] | undefined } | undefined;
   log: Logger;
 }
 
@@ -160,7 +170,7 @@ export class EgressProxy {
   private async admit(
     host: string,
     port: number,
-  ): Promise<{ address: string; why: string } | { reason: string }> {
+  ): Promise<{ address: string; why: string; inject?: EgressInjection[] | undefined } | { reason: string }> {
     if (this.tripped) return { reason: this.limitMessage(this.tripped) };
     const max = this.opts.limits.maxConnections;
     if (max > 0 && this.active.size >= max) {
@@ -180,7 +190,7 @@ export class EgressProxy {
       return {
         reason: `${host} resolves to ${addresses.join(', ') || 'no address'}: private, loopback, link-local and metadata addresses are refused (ASH_EGRESS_ALLOW_CIDRS)`,
       };
-    return { address, why: decision.reason };
+    return { address, why: decision.reason, inject: decision.inject };
   }
 
   private record(c: Omit<EgressConnection, 'durationMs'>, startedAt: number): void {
@@ -212,6 +222,19 @@ export class EgressProxy {
         `HTTP/1.1 403 ${statusText(reason)}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
       this.record({ ...base, allowed: false, reason: admitted.reason }, startedAt);
+      return;
+    }
+    if (admitted.inject?.length) {
+      await this.intercept(
+        client,
+        head,
+        host,
+        port,
+        admitted.address,
+        admitted.why,
+        admitted.inject,
+        startedAt,
+      );
       return;
     }
     const upstream = connect({ host: admitted.address, port });
@@ -271,6 +294,122 @@ export class EgressProxy {
     client.on('close', () => finish(admitted.why));
   }
 
+  /**
+   * `CONNECT` to a destination with injected headers: the tunnel is answered here with a leaf
+   * certificate of the egress CA, each HTTP/1.1 request inside gets the headers and goes upstream
+   * over a new TLS connection verified against the real roots. Recorded as one connection.
+   */
+  private async intercept(
+    client: Socket,
+    head: Buffer,
+    host: string,
+    port: number,
+    address: string,
+    why: string,
+    inject: EgressInjection[],
+    startedAt: number,
+  ): Promise<void> {
+    const base = { host, port, method: 'CONNECT', bytesUp: 0, bytesDown: 0 };
+    const reason = `${why}; TLS terminated by the egress proxy to add a bound credential`;
+    const tls = this.opts.tls;
+    let context: import('node:tls').SecureContext | undefined;
+    let failure: string | undefined;
+    if (!tls) failure = 'a credential is bound to this host but the server has no egress CA';
+    else
+      try {
+        context = await tls.ca.leafContext(host);
+      } catch (err) {
+        failure = `no certificate for ${host} (${(err as Error).message.split('\n')[0]})`;
+      }
+    if (!context || !tls) {
+      const text = `Ash egress: ${failure}`;
+      client.end(`HTTP/1.1 502 ${statusText(text)}\r\nConnection: close\r\n\r\n`);
+      this.record({ ...base, allowed: false, reason: failure ?? 'no TLS context' }, startedAt);
+      return;
+    }
+    let bytesUp = 0;
+    let bytesDown = 0;
+    const upstreams = new Set<{ destroy: () => void }>();
+    const entry = {
+      destroy: () => {
+        for (const u of [...upstreams]) u.destroy();
+        client.destroy();
+      },
+    };
+    this.active.add(entry);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.active.delete(entry);
+      for (const u of [...upstreams]) u.destroy();
+      this.record({ ...base, allowed: true, reason, address, bytesUp, bytesDown }, startedAt);
+    };
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) client.unshift(head);
+    const secure = new TLSSocket(client, {
+      isServer: true,
+      secureContext: context,
+      ALPNProtocols: ['http/1.1'],
+    });
+    secure.on('error', () => secure.destroy());
+    secure.on('close', finish);
+    client.on('close', finish);
+    const inner = createServer((req, res) => {
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
+      headers.host = port === 443 ? host : `${host}:${port}`;
+      for (const h of inject) headers[h.header] = h.value;
+      const up = httpsRequest({
+        host: address,
+        port,
+        ...(isIP(host) ? {} : { servername: host }),
+        ...(tls.upstreamCa ? { ca: tls.upstreamCa } : {}),
+        method: req.method,
+        path: req.url ?? '/',
+        headers,
+        agent: false,
+        setHost: false,
+        timeout: this.opts.connectTimeoutMs ?? 10_000,
+      });
+      upstreams.add(up);
+      up.on('close', () => upstreams.delete(up));
+      up.on('socket', (s: Socket) => {
+        s.on('data', (d: Buffer) => {
+          bytesDown += d.length;
+          this.count(d.length);
+        });
+        const write = s.write.bind(s) as (chunk: unknown, ...rest: unknown[]) => boolean;
+        s.write = ((chunk: unknown, ...rest: unknown[]) => {
+          const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+          bytesUp += n;
+          this.count(n);
+          return write(chunk, ...rest);
+        }) as typeof s.write;
+      });
+      up.on('timeout', () => up.destroy(new Error('timeout')));
+      up.on('response', (r) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+        res.writeHead(r.statusCode ?? 502, r.statusMessage, out);
+        r.pipe(res);
+      });
+      up.on('error', (err) => {
+        if (!res.headersSent)
+          refuse(
+            res,
+            502,
+            `Ash egress: ${host}:${port} failed (${(err as NodeJS.ErrnoException).code ?? err.message})`,
+          );
+        else res.destroy();
+      });
+      res.on('close', () => up.destroy());
+      req.pipe(up);
+    });
+    inner.on('clientError', (_err, s) => s.destroy());
+    inner.emit('connection', secure);
+  }
+
   /** A plain-HTTP request with an absolute URI (`GET http://host/path`). */
   private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = Date.now();
@@ -296,6 +435,7 @@ export class EgressProxy {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
     headers.host = url.host;
+    for (const h of admitted.inject ?? []) headers[h.header] = h.value;
     let bytesUp = 0;
     let bytesDown = 0;
     let done = false;

@@ -23,6 +23,7 @@ export {
   SandboxManager,
   SandboxStartError,
   SandboxUnavailableError,
+  egressCaEnv,
   egressProxyEnv,
   type SandboxEgressSpec,
   type SandboxManagerOptions,
@@ -43,8 +44,11 @@ export {
   EgressRules,
   parseCidrList,
   parseHostPattern,
+  ruleMatches,
   validateNetworkPolicy,
   type EgressDecision,
+  type EgressInjection,
+  type HostRule,
   type NetworkPolicy,
 } from './egress-policy.js';
 export {
@@ -55,6 +59,7 @@ export {
   type EgressProxyOptions,
 } from './egress-proxy.js';
 export { EGRESS_FORWARDER_SOURCE, EGRESS_PROXY_PORT } from './egress-forwarder.js';
+export { EgressCa } from './egress-tls.js';
 export { allocatedBytes, directorySize } from './workspace-size.js';
 export { DISK_IMAGE_NAME, DISK_MOUNT_NAME, diskImageBytes, SandboxDisk } from './sandbox-disk.js';
 export { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';

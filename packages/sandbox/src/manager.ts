@@ -11,6 +11,7 @@ import { CgroupManager, type SandboxCgroup } from './cgroups.js';
 import {
   buildLaunch,
   detectHostTools,
+  SANDBOX_PATHS,
   writeSandboxEtc,
   USERNS_INNER_UID,
   type HostTools,
@@ -28,6 +29,7 @@ import { Sandbox } from './sandbox.js';
 import type { EgressDecision } from './egress-policy.js';
 import { EGRESS_FORWARDER_SOURCE, EGRESS_PROXY_PORT } from './egress-forwarder.js';
 import { EgressProxy, type EgressConnection, type EgressLimits } from './egress-proxy.js';
+import type { EgressCa } from './egress-tls.js';
 import type { BlockList } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { neutralClaudePath } from './claude-image.js';
@@ -111,6 +113,13 @@ export interface SandboxManagerOptions {
     /** Private ranges that may be reached (`ASH_EGRESS_ALLOW_CIDRS`). */
     allowCidrs: BlockList;
     limits: EgressLimits;
+    /**
+     * The egress CA, for hosts with a bound credential (TLS terminated to add its header). Its
+     * certificate is trusted in every sandbox with network; undefined: such HTTPS is refused.
+     */
+    ca?: EgressCa | undefined;
+    /** CA certificates (PEM) that verify intercepted upstreams (`ASH_EGRESS_CA_FILE` + Node's roots). */
+    upstreamCa?: string[] | undefined;
   };
   log: Logger;
 }
@@ -467,8 +476,15 @@ export class SandboxManager {
             limits: this.opts.egress.limits,
             ...(egressSpec.onConnection ? { onConnection: egressSpec.onConnection } : {}),
             onLimit: (limit, message) => sandboxRef?.egressLimitHit(limit, message),
+            tls: this.opts.egress.ca && { ca: this.opts.egress.ca, upstreamCa: this.opts.egress.upstreamCa },
             log,
           });
+          if (this.opts.egress.ca) {
+            writeFileSync(join(apiDir, EGRESS_CA_FILES.cert), this.opts.egress.ca.certPem, { mode: 0o644 });
+            writeFileSync(join(apiDir, EGRESS_CA_FILES.bundle), this.opts.egress.ca.bundlePem(), {
+              mode: 0o644,
+            });
+          }
         }
       }
       cgroup = this.cgroups.create(instance, limits);
@@ -493,6 +509,7 @@ export class SandboxManager {
       });
       const claudeEnv = this.claudeEnv(launch, spec.env);
       if (egress) Object.assign(claudeEnv, egressProxyEnv(EGRESS_PROXY_PORT));
+      if (egress && this.opts.egress?.ca) Object.assign(claudeEnv, egressCaEnv());
       const config: BridgeProcessConfig = {
         socketPath: '',
         cwd: launch.cwd,
@@ -773,6 +790,28 @@ export function egressProxyEnv(port: number): Record<string, string> {
     npm_config_proxy: url,
     npm_config_https_proxy: url,
     NODE_USE_ENV_PROXY: '1',
+  };
+}
+
+/** Files of the egress CA in a sandbox's /run/ash: its certificate, and the system roots plus it. */
+const EGRESS_CA_FILES = { cert: 'egress-ca.pem', bundle: 'ca-bundle.pem' } as const;
+
+/**
+ * The variables that make tools in a sandbox with network trust the egress CA (for hosts with a
+ * bound credential): Node adds `NODE_EXTRA_CA_CERTS` to its roots; OpenSSL (`SSL_CERT_FILE`),
+ * curl, Python requests, pip, git and npm get a bundle of the system roots plus the CA.
+ */
+export function egressCaEnv(): Record<string, string> {
+  const dir = SANDBOX_PATHS.apiDir;
+  const bundle = `${dir}/${EGRESS_CA_FILES.bundle}`;
+  return {
+    NODE_EXTRA_CA_CERTS: `${dir}/${EGRESS_CA_FILES.cert}`,
+    SSL_CERT_FILE: bundle,
+    REQUESTS_CA_BUNDLE: bundle,
+    CURL_CA_BUNDLE: bundle,
+    GIT_SSL_CAINFO: bundle,
+    PIP_CERT: bundle,
+    npm_config_cafile: bundle,
   };
 }
 
