@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { type BlockList, isIP } from 'node:net';
 import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -51,6 +53,11 @@ export const EnvSchema = Type.Object({
   ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
   /** Private CIDRs sandboxes may reach through the egress proxy (comma-separated; default none). */
   ASH_EGRESS_ALLOW_CIDRS: Type.Optional(Type.String()),
+  /**
+   * PEM file of extra CA certificates that verify the upstream of hosts with a bound credential
+   * (their TLS is terminated by the egress proxy), added to Node's roots.
+   */
+  ASH_EGRESS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Egress connections a sandbox may hold open at once (0 = no limit). */
   ASH_EGRESS_MAX_CONNECTIONS: Int(64),
   /** Egress bytes (up + down) per turn, MiB (0 = no limit). */
@@ -198,7 +205,14 @@ export interface Config {
   sandboxUidRange: { first: number; last: number };
   sandboxLimits: SandboxLimits;
   /** Sandbox network egress: private CIDRs allowed (ASH_EGRESS_ALLOW_CIDRS) and per-sandbox limits. */
-  egress: { allowCidrs: BlockList; allowCidrsText: string; maxConnections: number; maxBytesPerTurn: number };
+  egress: {
+    allowCidrs: BlockList;
+    allowCidrsText: string;
+    maxConnections: number;
+    maxBytesPerTurn: number;
+    /** Roots verifying intercepted upstreams (Node's + ASH_EGRESS_CA_FILE); undefined: Node's defaults. */
+    upstreamCa?: string[] | undefined;
+  };
   maxSandboxes: number;
   /** ASH_MAX_CONCURRENT_STARTS (default: CPUs). */
   maxConcurrentStarts: number;
@@ -363,6 +377,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError(`invalid configuration: ASH_EGRESS_ALLOW_CIDRS: ${(err as Error).message}`);
   }
+  let upstreamCa: string[] | undefined;
+  if (e.ASH_EGRESS_CA_FILE) {
+    let pem: string;
+    try {
+      pem = readFileSync(e.ASH_EGRESS_CA_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        `invalid configuration: ASH_EGRESS_CA_FILE: cannot read ${e.ASH_EGRESS_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? err})`,
+      );
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConfigError(
+        `invalid configuration: ASH_EGRESS_CA_FILE: ${e.ASH_EGRESS_CA_FILE} holds no PEM certificate`,
+      );
+    upstreamCa = [...rootCertificates, pem];
+  }
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash');
   return {
     port: e.ASH_PORT,
@@ -388,6 +418,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowCidrsText: e.ASH_EGRESS_ALLOW_CIDRS ?? '',
       maxConnections: e.ASH_EGRESS_MAX_CONNECTIONS,
       maxBytesPerTurn: e.ASH_EGRESS_MAX_MB_PER_TURN * 1024 * 1024,
+      upstreamCa,
     },
     maxSandboxes: e.ASH_MAX_SANDBOXES,
     maxConcurrentStarts: e.ASH_MAX_CONCURRENT_STARTS ?? Math.max(1, availableParallelism()),

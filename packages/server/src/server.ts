@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type pino from 'pino';
-import { bridgeEntryPath, resolveClaudeExecutable, resolveLimits, SandboxManager } from '@ash-ai/sandbox';
+import {
+  bridgeEntryPath,
+  EgressCa,
+  resolveClaudeExecutable,
+  resolveLimits,
+  SandboxManager,
+} from '@ash-ai/sandbox';
 import { InProcessRunner } from '@ash-ai/runner';
 import type { Health } from '@ash-ai/shared';
 import { buildApp } from './app.js';
@@ -152,6 +158,16 @@ async function createLocked(
     await db.close();
     throw err;
   }
+  // The egress CA (created once under the data dir): terminates TLS for hosts with a bound credential.
+  let egressCa: EgressCa | undefined;
+  try {
+    egressCa = await EgressCa.open(join(config.dataDir, 'egress-ca'));
+  } catch (err) {
+    logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'no egress CA (is the openssl CLI installed?): HTTPS to hosts with a bound credential is refused',
+    );
+  }
   logger.info({ phase: 'sandbox' }, 'checking sandbox isolation (bubblewrap, cgroups)');
   let sandboxes: SandboxManager;
   try {
@@ -179,6 +195,8 @@ async function createLocked(
           maxConnections: config.egress.maxConnections,
           maxBytesPerTurn: config.egress.maxBytesPerTurn,
         },
+        ca: egressCa,
+        upstreamCa: config.egress.upstreamCa,
       },
       log: logger.child({ component: 'sandbox' }),
     });
@@ -361,6 +379,7 @@ async function createLocked(
     dataDir: config.dataDir,
     maxAgentBytes: config.agentMaxSizeBytes,
     deployPathRoots: config.deployPathRoots,
+    credentials,
     onAgentDeleted: async (tenantId, name) => {
       await runtime.dropSpares(tenantId, name);
       await sessionService.endAgentSessions(tenantId, name);
@@ -458,7 +477,7 @@ async function createLocked(
       messageBodyBytes: Math.ceil(config.messageMaxSizeBytes * 1.4) + 64 * 1024,
     },
     sseHeartbeatMs: config.sseHeartbeatMs,
-    sessionConfig: new SessionConfigService({ repos, paths }),
+    sessionConfig: new SessionConfigService({ repos, paths, credentials }),
     usage,
     queue,
     compat: new CompatService({ repos, agents }),

@@ -49,6 +49,8 @@ export {
   McpServerSchema,
   HostPatternSchema,
   NetworkPolicySchema,
+  CredentialBindingSchema,
+  type CredentialBinding,
   type NetworkPolicyConfig,
   McpServersSchema,
   PermissionModeSchema,

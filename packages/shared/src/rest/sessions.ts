@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { AgentName, EnvMap, Nullable, Timestamp, Uuid } from './common.js';
+import { AgentName, ENV_NAME_PATTERN, EnvMap, Nullable, Timestamp, Uuid } from './common.js';
 
 /**
  * Session lifecycle states.
@@ -113,13 +113,50 @@ export const HostPatternSchema = Type.String({
   description: 'host, `*.domain` or IPv4 address, optional `:port` (default ports 80 and 443)',
 });
 /**
+ * A stored credential bound to a host pattern: the egress proxy sets header `header` to `format`
+ * (its `{value}` replaced by the credential's value) on every request to a matching host, outside
+ * the sandbox; HTTPS to that host is terminated by the proxy with the server's egress CA. The
+ * sandbox never sees the value; with `env` it gets that variable set to a placeholder.
+ */
+export const CredentialBindingSchema = Type.Object(
+  {
+    host: HostPatternSchema,
+    credentialId: Uuid,
+    header: Type.String({
+      pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$",
+      description: 'HTTP header name, e.g. `authorization` or `x-api-key`',
+    }),
+    format: Type.Optional(
+      Type.String({
+        maxLength: 1024,
+        pattern: '^[^\\x00-\\x1f\\x7f]*\\{value\\}[^\\x00-\\x1f\\x7f]*$',
+        description:
+          'header value with `{value}` where the credential goes (default `{value}`), e.g. `Bearer {value}`',
+      }),
+    ),
+    env: Type.Optional(
+      Type.String({
+        pattern: ENV_NAME_PATTERN,
+        maxLength: 255,
+        description: 'a sandbox variable set to a placeholder (for tools that insist on a token being set)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CredentialBinding = Static<typeof CredentialBindingSchema>;
+
+/**
  * Network egress of a sandbox: hosts it may reach through the host-side egress proxy. Absent =
  * no network. On a session it narrows the agent's: allowed = allowed by both, `deny` of either wins.
+ * `inject` binds stored credentials to hosts (the agent's and the session's bindings both apply;
+ * the session's first).
  */
 export const NetworkPolicySchema = Type.Object(
   {
     allow: Type.Array(HostPatternSchema, { maxItems: 256 }),
     deny: Type.Optional(Type.Array(HostPatternSchema, { maxItems: 256 })),
+    inject: Type.Optional(Type.Array(CredentialBindingSchema, { maxItems: 32 })),
   },
   { additionalProperties: false },
 );

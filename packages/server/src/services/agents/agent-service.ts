@@ -1,3 +1,6 @@
+import type { CredentialBinding } from '@ash-ai/shared';
+import type { CredentialResolver } from '../auth/credential-service.js';
+import { resolveBindings } from '../sessions/egress.js';
 import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
@@ -34,6 +37,8 @@ export interface AgentServiceDeps {
   onAgentDeployed: (agent: AgentRecord, replaceSpares?: boolean) => Promise<void>;
   /** Object storage copies of deployed folders (uploaded before a version is recorded). */
   archives?: AgentArchives;
+  /** Checks the credentials of `config.network.inject` bindings (400 `invalid_credential`). */
+  credentials?: CredentialResolver;
 }
 
 /** Redacts env values (and MCP server env/headers in config): they are write-only over the API. */
@@ -95,6 +100,7 @@ export class AgentService {
         errors: [{ path: '/body', message: 'path and files are mutually exclusive' }],
       });
     }
+    await this.checkBindings(tenantId, body.config);
     const limits = { maxBytes: this.deps.maxAgentBytes, maxFiles: 10_000 };
     const { store } = this.deps;
     const staged =
@@ -225,7 +231,15 @@ export class AgentService {
   }
 
   /** Replaces env, shallow-merges config (a `null` value removes the key), sets description. @throws AppError 404. */
+  /** Checks the credential bindings of an agent config. @throws AppError 400 `invalid_credential`. */
+  private async checkBindings(tenantId: string, config: Record<string, unknown> | null | undefined) {
+    const inject = (config?.network as { inject?: CredentialBinding[] } | null | undefined)?.inject;
+    if (inject && this.deps.credentials)
+      await resolveBindings(this.deps.credentials, tenantId, inject, '/body/config/network/inject');
+  }
+
   async update(tenantId: string, name: string, body: UpdateAgentBody): Promise<Agent> {
+    await this.checkBindings(tenantId, body.config);
     return this.exclusive(tenantId, name, () => this.update_(tenantId, name, body));
   }
 

@@ -22,6 +22,11 @@ export interface ResolvedCredential {
   type: CredentialRecord['type'];
   anthropicKey?: string;
   env: Record<string, string>;
+  /**
+   * The raw value, for a credential bound to a host (the egress proxy's header; host side only).
+   * Undefined for bedrock (JSON of several values).
+   */
+  secret?: string;
 }
 
 /** Resolves a session's credential (what SessionService and SessionRuntime depend on). */
@@ -168,7 +173,9 @@ export class CredentialService implements CredentialResolver {
     void this.deps.repos.credentials
       .touch(tenantId, id, new Date().toISOString())
       .catch((err: unknown) => this.deps.log.warn({ err: String(err) }, 'could not record credential use'));
-    return materialize(row, value);
+    const out = materialize(row, value);
+    if (row.type !== 'bedrock') out.secret = value;
+    return out;
   }
 
   /**

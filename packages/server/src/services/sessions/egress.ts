@@ -1,12 +1,17 @@
 import {
   EgressRules,
   parseHostPattern,
+  ruleMatches,
   type EgressConnection,
+  type EgressInjection,
+  type HostRule,
   type NetworkPolicy,
   type SandboxEgressSpec,
 } from '@ash-ai/sandbox';
-import type { EgressData } from '@ash-ai/shared';
+import type { CredentialBinding, EgressData } from '@ash-ai/shared';
+import { AppError, invalidField } from '../../errors.js';
 import type { ServerMetrics } from '../../telemetry/metrics.js';
+import type { CredentialResolver } from '../auth/credential-service.js';
 
 /** The `network` key of an agent or session config, when it is a policy object. */
 function networkOf(config: Record<string, unknown> | undefined | null): NetworkPolicy | undefined {
@@ -86,10 +91,16 @@ export function egressSpec(
   rules: () => EgressRules,
   emit: (data: EgressData) => void,
   metrics: ServerMetrics | undefined,
+  bindings: () => readonly ResolvedBinding[] = () => [],
 ): SandboxEgressSpec {
   return {
     enabled: rules().allowsAnything,
-    decide: (host, port) => rules().decide(host, port),
+    decide: (host, port) => {
+      const d = rules().decide(host, port);
+      if (!d.allowed) return d;
+      const inject = injectionsFor(bindings(), host, port);
+      return inject.length > 0 ? { ...d, inject } : d;
+    },
     onConnection: (c) => {
       metrics?.egressConnections.inc({ outcome: c.allowed ? 'allowed' : 'denied' });
       if (c.bytesUp > 0) metrics?.egressBytes.inc({ direction: 'up' }, c.bytesUp);
@@ -97,4 +108,119 @@ export function egressSpec(
       emit(egressEventData(c));
     },
   };
+}
+
+/** A credential binding with its credential decrypted (server memory only, never in the sandbox). */
+export interface ResolvedBinding {
+  rule: HostRule;
+  header: string;
+  /** The header value: `format` with the credential's value in it. A secret. */
+  value: string;
+  credentialId: string;
+}
+
+/** Headers never set by a binding: they frame the request or belong to the proxy. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+]);
+
+/**
+ * The credential bindings (`network.inject`) of a session: the session's first, then the agent's
+ * (for one host and header the first wins).
+ */
+export function bindingsOf(
+  agentConfig: Record<string, unknown> | undefined | null,
+  sessionConfig?: Record<string, unknown> | undefined | null,
+): CredentialBinding[] {
+  const of = (c: Record<string, unknown> | undefined | null) =>
+    ((networkOf(c) as { inject?: CredentialBinding[] } | undefined)?.inject ?? []).filter(
+      (b) => b && typeof b === 'object',
+    );
+  return [...of(sessionConfig), ...of(agentConfig)];
+}
+
+/** The sandbox variables of bindings with `env`: a placeholder, never the value. */
+export function bindingPlaceholders(bindings: readonly CredentialBinding[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const b of [...bindings].reverse())
+    if (b.env) env[b.env] = `ash-placeholder-credential-${b.credentialId.slice(0, 8)}`;
+  return env;
+}
+
+/**
+ * Decrypts the credentials of `bindings` (tenant-scoped).
+ * @param path where the bindings are in the request, for error messages (e.g. `/body/network/inject`).
+ * @throws AppError 400 `invalid_credential` (unknown, another tenant's, inactive, or a bedrock
+ *   credential, whose value is not one header value), 400 `validation_failed` (a reserved header,
+ *   a bad host pattern, or a value that cannot go in a header); 503 `feature_unavailable`.
+ */
+export async function resolveBindings(
+  credentials: CredentialResolver,
+  tenantId: string,
+  bindings: readonly CredentialBinding[],
+  path = 'network.inject',
+): Promise<ResolvedBinding[]> {
+  const out: ResolvedBinding[] = [];
+  for (const [i, b] of bindings.entries()) {
+    const at = `${path}/${i}`;
+    const header = b.header.toLowerCase();
+    if (RESERVED_HEADERS.has(header))
+      throw invalidField(`${at}/header`, `header '${b.header}' cannot be set by a credential binding`);
+    let rule: HostRule;
+    try {
+      rule = parseHostPattern(b.host);
+    } catch (err) {
+      throw invalidField(`${at}/host`, (err as Error).message);
+    }
+    let resolved: Awaited<ReturnType<CredentialResolver['resolve']>>;
+    try {
+      resolved = await credentials.resolve(tenantId, b.credentialId);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'invalid_credential')
+        throw new AppError('invalid_credential', `${at}/credentialId: ${err.detail}`);
+      throw err;
+    }
+    const value = resolved.secret;
+    if (resolved.type === 'bedrock' || value === undefined)
+      throw new AppError(
+        'invalid_credential',
+        `${at}/credentialId: a ${resolved.type} credential cannot be bound to a host (its value is not a single header value)`,
+      );
+    if ([...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+      throw new AppError(
+        'invalid_credential',
+        `${at}/credentialId: the credential's value contains control characters and cannot go in a header`,
+      );
+    out.push({
+      rule,
+      header,
+      value: (b.format ?? '{value}').split('{value}').join(value),
+      credentialId: b.credentialId,
+    });
+  }
+  return out;
+}
+
+/** The headers to inject for one destination (first binding per header wins). */
+export function injectionsFor(
+  bindings: readonly ResolvedBinding[],
+  host: string,
+  port: number,
+): EgressInjection[] {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  const out: EgressInjection[] = [];
+  for (const b of bindings)
+    if (ruleMatches(b.rule, h, port) && !out.some((o) => o.header === b.header))
+      out.push({ header: b.header, value: b.value });
+  return out;
 }

@@ -3,11 +3,15 @@ import type { Repos } from '../../db/repos/index.js';
 import { AppError, notFound } from '../../errors.js';
 import { applyConfigPatch, resolveSdkOptions, validateSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
+import type { CredentialResolver } from '../auth/credential-service.js';
+import { resolveBindings } from './egress.js';
 import { sessionToApi } from './session-service.js';
 
 export interface SessionConfigServiceDeps {
   repos: Repos;
   paths: SessionPaths;
+  /** Checks the credentials of `network.inject` bindings (400 `invalid_credential`). */
+  credentials?: CredentialResolver;
 }
 
 /** Changes a session's config (`PATCH /api/sessions/:id/config`). */
@@ -33,6 +37,8 @@ export class SessionConfigService {
       resolveSdkOptions(agent?.config ?? {}, { config, model: null }, {}),
       paths.workspace(id),
     );
+    if (patch.network?.inject && this.deps.credentials)
+      await resolveBindings(this.deps.credentials, tenantId, patch.network.inject, '/body/network/inject');
     const updated = await repos.sessions.update(tenantId, id, {
       config,
       // The legacy model column follows config.model, so `null` really falls back to the agent's.

@@ -31,7 +31,14 @@ import { AppError, isStorageFull, notFound } from '../../errors.js';
 import type { AgentStore } from '../../storage/agent-store.js';
 import type { CredentialResolver } from '../auth/credential-service.js';
 import { resolveSdkOptions } from './session-options.js';
-import { egressSpec, sessionEgressRules } from './egress.js';
+import {
+  bindingPlaceholders,
+  bindingsOf,
+  egressSpec,
+  resolveBindings,
+  sessionEgressRules,
+  type ResolvedBinding,
+} from './egress.js';
 import type { PathScrubber } from './text-safety.js';
 import { TurnLog } from './turn-log.js';
 import type { DiskGuard } from '../files/disk-guard.js';
@@ -60,6 +67,8 @@ interface LiveSession {
   releasing: Promise<void> | undefined;
   /** Effective network policy (agent ∩ session), refreshed at each sandbox start and turn. */
   egressRules?: EgressRules;
+  /** Credentials bound to hosts (decrypted; host memory only), refreshed like `egressRules`. */
+  egressBindings?: ResolvedBinding[];
 }
 
 export type { SlotReservation, TurnEndError, TurnHooks };
@@ -290,7 +299,7 @@ export class SessionRuntime {
         tenantId: agent.tenantId,
         name: agent.name,
         version: agent.version,
-        env: { ...agent.env },
+        env: { ...agent.env, ...bindingPlaceholders(bindingsOf(agent.config)) },
         limits: limitOverrides(agent),
         warmOptions: resolveSdkOptions(agent.config, { config: {}, model: null }, {}),
       },
@@ -699,10 +708,14 @@ export class SessionRuntime {
     const credential = session.credentialId
       ? await this.deps.credentials.resolve(session.tenantId, session.credentialId)
       : undefined;
+    // Credentials bound to hosts: decrypted here for the egress proxy; the sandbox gets placeholders.
+    const bindings = bindingsOf(agent?.config, session.config);
+    live.egressBindings = await resolveBindings(this.deps.credentials, session.tenantId, bindings);
     const env: Record<string, string> = {
       ...(agent?.env ?? {}),
       ...(credential?.env ?? {}),
       ...session.extraEnv,
+      ...bindingPlaceholders(bindings),
     };
     const modelKey = credential?.anthropicKey ?? config.anthropicApiKey;
     return {
@@ -727,6 +740,7 @@ export class SessionRuntime {
         if (log && !log.finished && log.events.at(-1)?.event !== 'done') log.emit({ event: 'egress', data });
       },
       this.deps.telemetry?.metrics,
+      () => live.egressBindings ?? [],
     );
   }
 
@@ -799,7 +813,17 @@ export class SessionRuntime {
     const agent = await this.deps.repos.agents.get(session.tenantId, session.agentName);
     // A policy change (agent redeployed, session config patched) applies from this turn on.
     const live = this.live.get(session.id);
-    if (live) live.egressRules = sessionEgressRules(agent?.config, session.config);
+    if (live) {
+      live.egressRules = sessionEgressRules(agent?.config, session.config);
+      // A binding whose credential was deleted or switched off since fails the turn (400
+      // invalid_credential); meanwhile no stale value is injected.
+      live.egressBindings = [];
+      live.egressBindings = await resolveBindings(
+        this.deps.credentials,
+        session.tenantId,
+        bindingsOf(agent?.config, session.config),
+      );
+    }
     return resolveSdkOptions(agent?.config ?? {}, session, body);
   }
 
