@@ -1,0 +1,319 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { once } from 'node:events';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { removeDir, tempDir } from '@ash-ai/testing';
+import type { EgressData, StreamEvent } from '@ash-ai/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { environsOf } from './inspect.js';
+import {
+  api,
+  bearer,
+  createSession,
+  deployAgent,
+  expectOutcome,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+} from './harness.js';
+
+// The credential value, kept apart in two halves so that no tool call's input (and so no event)
+// holds it whole: the sandbox's checks join the halves inside a pipe.
+const HALF_A = 'vault-secret-';
+const HALF_B = randomBytes(12).toString('hex');
+const SECRET = `${HALF_A}${HALF_B}`;
+const MASTER = 'vault-credential-master-key-0123456789';
+const INTERNAL = 'vault-test-internal-secret-0123456';
+
+/** What the in-sandbox file search skips: kernel views and the read-only system folders. */
+const EXCLUDE = '--exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr 2>/dev/null';
+
+const bash = (command: string) => ({ toolUse: { name: 'Bash', input: { command } } });
+
+function toolOutput(turn: { events: StreamEvent[] }): string {
+  return turn.events
+    .filter((e) => e.event === 'tool_result')
+    .map((e) => (e.data as { content: string }).content)
+    .join('\n---\n');
+}
+
+/** A self-signed certificate for `vm` (the test host name), with `cn` as subject and issuer. */
+function selfSigned(dir: string, cn: string): { key: Buffer; cert: Buffer; certPath: string } {
+  const key = join(dir, `${cn}.key`);
+  const certPath = join(dir, `${cn}.pem`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'subjectAltName=DNS:vm',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      certPath,
+    ],
+    { stdio: 'pipe' },
+  );
+  return { key: readFileSync(key), cert: readFileSync(certPath), certPath };
+}
+
+/**
+ * What a test host saw in a request's credential headers, without ever echoing the value (the
+ * answer reaches the sandbox, the events and the model).
+ */
+function sawHeaders(req: IncomingMessage): string {
+  const auth = req.headers.authorization;
+  const apiKey = req.headers['x-api-key'];
+  return [
+    `authorization=${auth === undefined ? 'none' : auth === `Bearer ${SECRET}` ? 'real' : 'other'}`,
+    `x-api-key=${apiKey === undefined ? 'none' : apiKey === SECRET ? 'real' : 'other'}`,
+  ].join(' ');
+}
+
+describe('credentials bound to hosts: injected by the egress proxy, never in the sandbox', () => {
+  const dir = tempDir('ash-vault-hosts-');
+  const servers: Server[] = [];
+  const seen: string[] = [];
+  let bound = 0; // HTTPS, credential bound (Authorization: Bearer)
+  let unbound = 0; // HTTPS, no credential: must stay a plain tunnel
+  let plain = 0; // HTTP, credential bound (x-api-key)
+  let t: TestServer;
+  let credentialId = '';
+
+  const listen = async (server: Server): Promise<number> => {
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return (server.address() as AddressInfo).port;
+  };
+
+  beforeAll(async () => {
+    expect((await lookup('vm')).address, 'vm must resolve to 127.0.0.1 on the test host').toBe('127.0.0.1');
+    const boundCert = selfSigned(dir, 'ash-bound-test-host');
+    const unboundCert = selfSigned(dir, 'ash-unbound-test-host');
+    bound = await listen(
+      createHttpsServer({ key: boundCert.key, cert: boundCert.cert }, (req, res) => {
+        const s = `bound-https ${req.url} ${sawHeaders(req)}`;
+        seen.push(s);
+        res.end(`${s}\n`);
+      }),
+    );
+    unbound = await listen(
+      createHttpsServer({ key: unboundCert.key, cert: unboundCert.cert }, (req, res) => {
+        const s = `unbound-https ${req.url} ${sawHeaders(req)}`;
+        seen.push(s);
+        res.end(`${s}\n`);
+      }),
+    );
+    plain = await listen(
+      createServer((req, res) => {
+        const s = `plain-http ${req.url} ${sawHeaders(req)}`;
+        seen.push(s);
+        res.end(`${s}\n`);
+      }),
+    );
+    // The operator trusts the bound host's certificate for the proxy's upstream verification.
+    const caFile = join(dir, 'upstream-ca.pem');
+    writeFileSync(caFile, boundCert.cert);
+    t = await startTestServer({
+      env: {
+        ASH_EGRESS_ALLOW_CIDRS: '127.0.0.1/32',
+        ASH_EGRESS_CA_FILE: caFile,
+        ASH_CREDENTIAL_KEY: MASTER,
+        ASH_INTERNAL_SECRET: INTERNAL,
+      },
+    });
+    const cred = await api(t.url, 'POST', '/api/credentials', {
+      type: 'custom',
+      key: SECRET,
+      label: 'test host token',
+    });
+    expect(cred.status).toBe(201);
+    credentialId = cred.body.credential?.id ?? cred.body.id;
+    expect(credentialId).toMatch(/^[0-9a-f-]{36}$/);
+    await deployAgent(
+      t.url,
+      'tools',
+      { 'CLAUDE.md': '# Tools\n' },
+      { config: { network: { allow: [`vm:${bound}`, `vm:${unbound}`, `vm:${plain}`] } } },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.close();
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
+    removeDir(dir);
+  });
+
+  it('the bound host gets the real header (HTTPS through the egress CA, and plain HTTP); others do not; the sandbox holds only a placeholder', async () => {
+    const network = {
+      allow: [`vm:${bound}`, `vm:${unbound}`, `vm:${plain}`],
+      inject: [
+        {
+          host: `vm:${bound}`,
+          credentialId,
+          header: 'Authorization',
+          format: 'Bearer {value}',
+          env: 'TEST_HOST_TOKEN',
+        },
+        { host: `vm:${plain}`, credentialId, header: 'x-api-key' },
+      ],
+    };
+    const s = await createSession(t.url, 'tools', { network });
+    const pattern = `<(printf '%s%s\\n' '${HALF_A}' '${HALF_B}')`;
+    t.model.forSession(s).enqueue(
+      // No -k: curl verifies the proxy's leaf certificate against the bundle in the sandbox.
+      bash(`curl -sS -m 20 https://vm:${bound}/bound 2>&1; echo curl-bound-exit=$?`),
+      bash(`curl -sS -m 20 http://vm:${plain}/plain 2>&1`),
+      // A host without a binding: its own certificate (not the egress CA's), no header.
+      bash(
+        `curl -sS -v -k -m 20 https://vm:${unbound}/unbound 2>&1 | grep -iE 'issuer:|unbound-https'; curl -sS -m 20 https://vm:${unbound}/verify >/dev/null 2>&1; echo curl-unbound-verify-exit=$?`,
+      ),
+      bash(
+        [
+          'echo "token=$TEST_HOST_TOKEN"',
+          'echo "bundle=$SSL_CERT_FILE node-ca=$NODE_EXTRA_CA_CERTS"',
+          `echo env-hits=$(env | grep -cF -f ${pattern})`,
+          // grep exits 2 on unreadable files: count the files listed instead. The placeholder
+          // and the agent's CLAUDE.md are found the same way (the searches do read).
+          `echo proc-hits=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -cF -f ${pattern})`,
+          "echo proc-placeholder-hits=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -cF ash-placeholder-credential-)",
+          `echo file-hits=$(grep -rlsF -f ${pattern} / ${EXCLUDE} | wc -l)`,
+          `echo file-control-hits=$(grep -rlsF '# Tools' / ${EXCLUDE} | wc -l)`,
+        ].join('; '),
+      ),
+      { text: 'checked the network' },
+    );
+    const turn = await sendTurn(t.url, s, { content: 'call the APIs' });
+    expectOutcome(turn, 'completed');
+    const out = toolOutput(turn);
+    expect(out).toContain('bound-https /bound authorization=real x-api-key=none');
+    expect(out).toContain('curl-bound-exit=0');
+    expect(out).toContain('plain-http /plain authorization=none x-api-key=real');
+    expect(out).toMatch(/issuer: CN ?= ?ash-unbound-test-host/);
+    expect(out).not.toMatch(/issuer: CN ?= ?Ash egress CA/);
+    expect(out).toContain('unbound-https /unbound authorization=none x-api-key=none');
+    // The sandbox does not trust the unbound host's own certificate: the tunnel was not intercepted.
+    expect(out).toMatch(/curl-unbound-verify-exit=[1-9]/);
+    expect(out).toContain(`token=ash-placeholder-credential-${credentialId.slice(0, 8)}`);
+    expect(out).toContain('bundle=/run/ash/ca-bundle.pem node-ca=/run/ash/egress-ca.pem');
+    expect(out).toContain('env-hits=0');
+    expect(out).toContain('proc-hits=0');
+    expect(out).toMatch(/proc-placeholder-hits=[1-9]/);
+    expect(out).toContain('file-hits=0');
+    expect(out).toMatch(/file-control-hits=[1-9]/);
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        'bound-https /bound authorization=real x-api-key=none',
+        'plain-http /plain authorization=none x-api-key=real',
+        'unbound-https /unbound authorization=none x-api-key=none',
+      ]),
+    );
+    const egress = turn.events.filter((e) => e.event === 'egress').map((e) => e.data as EgressData);
+    expect(egress.find((e) => e.port === bound)).toMatchObject({
+      allowed: true,
+      method: 'CONNECT',
+      reason: expect.stringContaining('TLS terminated by the egress proxy'),
+    });
+    expect(egress.find((e) => e.port === unbound)?.reason).not.toContain('TLS terminated');
+
+    // The value appears nowhere the API, the event log or the server log shows.
+    const everything = [
+      JSON.stringify(turn.events),
+      (await api(t.url, 'GET', `/api/sessions/${s}`)).text,
+      (await api(t.url, 'GET', `/api/sessions/${s}/events?limit=1000`)).text,
+      (await api(t.url, 'GET', `/api/sessions/${s}/messages`)).text,
+      (await api(t.url, 'GET', '/api/credentials')).text,
+      (await api(t.url, 'GET', '/api/agents/tools')).text,
+      t.logs(),
+    ];
+    for (const text of everything) expect(text).not.toContain(SECRET);
+    // And no host process of the session carries it in its environment.
+    for (const env of environsOf(s)) expect(env).not.toContain(SECRET);
+    // The CA's key stays private on the host.
+    expect(statSync(join(t.dataDir, 'egress-ca', 'ca.key')).mode & 0o777).toBe(0o600);
+  }, 300_000);
+
+  it('refuses bindings to unknown or other tenants’ credentials and reserved headers, with clear 4xx problems', async () => {
+    const binding = (over: Record<string, unknown> = {}) => ({
+      allow: [`vm:${bound}`],
+      inject: [{ host: `vm:${bound}`, credentialId, header: 'authorization', ...over }],
+    });
+    const unknown = await api(t.url, 'POST', '/api/sessions', {
+      agent: 'tools',
+      network: binding({ credentialId: '00000000-0000-4000-8000-000000000000' }),
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe('invalid_credential');
+    expect(unknown.body.detail).toMatch(/network\/inject\/0\/credentialId: credential .* does not exist/);
+
+    // Another tenant cannot bind this tenant's credential (it answers as if it did not exist).
+    const keyB = await api(
+      t.url,
+      'POST',
+      '/api/internal/api-keys',
+      { tenantId: 'tenant-vault-b' },
+      { authorization: bearer(INTERNAL) },
+    );
+    expect(keyB.status).toBe(201);
+    await deployAgent(t.url, 'tools-b', { 'CLAUDE.md': '# B\n' }, {}, keyB.body.key);
+    const other = await api(
+      t.url,
+      'POST',
+      '/api/sessions',
+      { agent: 'tools-b', network: binding() },
+      { authorization: bearer(keyB.body.key) },
+    );
+    expect(other.status).toBe(400);
+    expect(other.body.code).toBe('invalid_credential');
+
+    const reserved = await api(t.url, 'POST', '/api/sessions', {
+      agent: 'tools',
+      network: binding({ header: 'Host' }),
+    });
+    expect(reserved.status).toBe(400);
+    expect(reserved.body.code).toBe('validation_failed');
+
+    const noValue = await api(t.url, 'POST', '/api/sessions', {
+      agent: 'tools',
+      network: binding({ format: 'Bearer token' }),
+    });
+    expect(noValue.status).toBe(400);
+    expect(noValue.body.code).toBe('validation_failed');
+
+    // PATCH /config and an agent deploy are checked the same way.
+    const s = await createSession(t.url, 'tools');
+    const patched = await api(t.url, 'PATCH', `/api/sessions/${s}/config`, {
+      network: binding({ credentialId: '00000000-0000-4000-8000-000000000000' }),
+    });
+    expect(patched.status).toBe(400);
+    expect(patched.body.code).toBe('invalid_credential');
+    const deploy = await api(t.url, 'POST', '/api/agents', {
+      name: 'bad-binding',
+      files: [{ path: 'CLAUDE.md', content: Buffer.from('# x').toString('base64') }],
+      config: { network: binding({ credentialId: '00000000-0000-4000-8000-000000000000' }) },
+    });
+    expect(deploy.status).toBe(400);
+    expect(deploy.body.code).toBe('invalid_credential');
+    for (const r of [unknown, other, reserved, noValue, patched, deploy])
+      expect(r.headers.get('content-type')).toMatch(/application\/problem\+json/);
+  }, 120_000);
+});
