@@ -316,4 +316,31 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     for (const r of [unknown, other, reserved, noValue, patched, deploy])
       expect(r.headers.get('content-type')).toMatch(/application\/problem\+json/);
   }, 120_000);
+
+  it('a bound credential deleted later is no longer injected: the next turn fails with invalid_credential', async () => {
+    const cred = await api(t.url, 'POST', '/api/credentials', { type: 'custom', key: `${SECRET}-2` });
+    expect(cred.status).toBe(201);
+    const id = cred.body.credential.id as string;
+    const s = await createSession(t.url, 'tools', {
+      network: {
+        allow: [`vm:${plain}`],
+        inject: [{ host: `vm:${plain}`, credentialId: id, header: 'x-api-key' }],
+      },
+    });
+    t.model.forSession(s).enqueue(bash(`curl -sS -m 20 http://vm:${plain}/before 2>&1`), { text: 'ok' });
+    const first = await sendTurn(t.url, s, { content: 'before' });
+    expectOutcome(first, 'completed');
+    // The test host compares with the first credential's value: a different value reads `other`.
+    expect(toolOutput(first)).toContain('plain-http /before authorization=none x-api-key=other');
+    expect((await api(t.url, 'DELETE', `/api/credentials/${id}`)).status).toBe(200);
+    const before = seen.length;
+    t.model.forSession(s).enqueue(bash(`curl -sS -m 20 http://vm:${plain}/after 2>&1`), { text: 'ok' });
+    const next = await sendTurn(t.url, s, { content: 'after' });
+    // The turn ends before the model runs: an `error` event naming the binding.
+    expectOutcome(next, 'error');
+    const err = next.events.find((e) => e.event === 'error')?.data as { code: string; error: string };
+    expect(err, next.raw).toMatchObject({ code: 'invalid_credential' });
+    expect(err.error).toMatch(/network.inject\/0\/credentialId: credential .* does not exist/);
+    expect(seen.length).toBe(before);
+  }, 180_000);
 });
