@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -85,6 +85,47 @@ function sawHeaders(req: IncomingMessage): string {
   ].join(' ');
 }
 
+/**
+ * A minimal streamable-HTTP MCP server with one tool, `whoami`, answering which credential
+ * headers its request carried (never their value).
+ */
+function answerMcp(req: IncomingMessage, res: ServerResponse): void {
+  let body = '';
+  req.on('data', (d: Buffer) => {
+    body += d.toString();
+  });
+  req.on('end', () => {
+    const msg = JSON.parse(body || '{}') as {
+      id?: unknown;
+      method?: string;
+      params?: { protocolVersion?: string };
+    };
+    if (req.method !== 'POST' || msg.id === undefined) return void res.writeHead(202).end();
+    const result =
+      msg.method === 'initialize'
+        ? {
+            protocolVersion: msg.params?.protocolVersion ?? '2025-03-26',
+            capabilities: { tools: {} },
+            serverInfo: { name: 'vault-test', version: '1.0.0' },
+          }
+        : msg.method === 'tools/list'
+          ? {
+              tools: [
+                {
+                  name: 'whoami',
+                  description: 'Which credential headers came',
+                  inputSchema: { type: 'object' },
+                },
+              ],
+            }
+          : msg.method === 'tools/call'
+            ? { content: [{ type: 'text', text: `mcp whoami: ${sawHeaders(req)}` }] }
+            : {};
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+  });
+}
+
 describe('credentials bound to hosts: injected by the egress proxy, never in the sandbox', () => {
   const dir = tempDir('ash-vault-hosts-');
   const servers: Server[] = [];
@@ -122,6 +163,7 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     );
     plain = await listen(
       createServer((req, res) => {
+        if (req.url === '/mcp') return void answerMcp(req, res);
         const s = `plain-http ${req.url} ${sawHeaders(req)}`;
         seen.push(s);
         res.end(`${s}\n`);
@@ -342,5 +384,28 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     expect(err, next.raw).toMatchObject({ code: 'invalid_credential' });
     expect(err.error).toMatch(/network.inject\/0\/credentialId: credential .* does not exist/);
     expect(seen.length).toBe(before);
+  }, 180_000);
+
+  it('a credential bound to an HTTP MCP server by name reaches that server, outside the sandbox', async () => {
+    const s = await createSession(t.url, 'tools', {
+      mcpServers: { api: { type: 'http', url: `http://vm:${plain}/mcp` } },
+      network: {
+        allow: [`vm:${plain}`],
+        inject: [{ mcpServer: 'api', credentialId, header: 'x-api-key' }],
+      },
+    });
+    t.model.forSession(s).enqueue({ toolUse: { name: 'mcp__api__whoami', input: {} } }, { text: 'done' });
+    const turn = await sendTurn(t.url, s, { content: 'who am I' });
+    expectOutcome(turn, 'completed');
+    expect(toolOutput(turn)).toContain('mcp whoami: authorization=none x-api-key=real');
+    expect(JSON.stringify(turn.events)).not.toContain(SECRET);
+    // A name that is not an http/sse MCP server of the session or agent is refused.
+    const bad = await api(t.url, 'POST', '/api/sessions', {
+      agent: 'tools',
+      network: { allow: [`vm:${plain}`], inject: [{ mcpServer: 'nope', credentialId, header: 'x-api-key' }] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('validation_failed');
+    expect(bad.body.detail ?? JSON.stringify(bad.body)).toMatch(/nope/);
   }, 180_000);
 });

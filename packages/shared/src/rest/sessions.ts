@@ -113,14 +113,24 @@ export const HostPatternSchema = Type.String({
   description: 'host, `*.domain` or IPv4 address, optional `:port` (default ports 80 and 443)',
 });
 /**
- * A stored credential bound to a host pattern: the egress proxy sets header `header` to `format`
- * (its `{value}` replaced by the credential's value) on every request to a matching host, outside
- * the sandbox; HTTPS to that host is terminated by the proxy with the server's egress CA. The
- * sandbox never sees the value; with `env` it gets that variable set to a placeholder.
+ * A stored credential bound to a host pattern (or to the host:port of an `http`/`sse` MCP server
+ * of the agent or session, by name): the egress proxy sets header `header` to `format` (its
+ * `{value}` replaced by the credential's value) on every request to a matching host, outside the
+ * sandbox; HTTPS to that host is terminated by the proxy with the server's egress CA. The sandbox
+ * never sees the value; with `env` it gets that variable set to a placeholder. Exactly one of
+ * `host` and `mcpServer`.
  */
 export const CredentialBindingSchema = Type.Object(
   {
-    host: HostPatternSchema,
+    host: Type.Optional(HostPatternSchema),
+    mcpServer: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        description:
+          'name of an http/sse MCP server in the agent’s or session’s mcpServers (instead of host)',
+      }),
+    ),
     credentialId: Uuid,
     header: Type.String({
       pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$",

@@ -1,6 +1,6 @@
 import type { CredentialBinding } from '@ash-ai/shared';
 import type { CredentialResolver } from '../auth/credential-service.js';
-import { resolveBindings } from '../sessions/egress.js';
+import { bindableMcpServers, resolveBindings } from '../sessions/egress.js';
 import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
@@ -235,7 +235,13 @@ export class AgentService {
   private async checkBindings(tenantId: string, config: Record<string, unknown> | null | undefined) {
     const inject = (config?.network as { inject?: CredentialBinding[] } | null | undefined)?.inject;
     if (inject && this.deps.credentials)
-      await resolveBindings(this.deps.credentials, tenantId, inject, '/body/config/network/inject');
+      await resolveBindings(
+        this.deps.credentials,
+        tenantId,
+        inject,
+        bindableMcpServers(config),
+        '/body/config/network/inject',
+      );
   }
 
   async update(tenantId: string, name: string, body: UpdateAgentBody): Promise<Agent> {

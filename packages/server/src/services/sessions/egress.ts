@@ -41,16 +41,21 @@ export function sessionEgressRules(
   }
 }
 
+/** The `host:port` of an HTTP/SSE MCP server, with its name (`server`) and a label (`name`). */
+export interface McpHost {
+  pattern: string;
+  name: string;
+  server: string;
+}
+
 /**
  * The `host:port` of each HTTP/SSE MCP server of a config: reachable automatically (that host and
  * port only), so such servers connect without a network policy of their own.
  */
-export function mcpHosts(
-  config: Record<string, unknown> | undefined | null,
-): Array<{ pattern: string; name: string }> {
+export function mcpHosts(config: Record<string, unknown> | undefined | null): McpHost[] {
   const servers = config?.mcpServers;
   if (!servers || typeof servers !== 'object') return [];
-  const out: Array<{ pattern: string; name: string }> = [];
+  const out: McpHost[] = [];
   for (const [name, s] of Object.entries(servers as Record<string, unknown>)) {
     const server = s as { type?: unknown; url?: unknown } | null;
     if (!server || (server.type !== 'http' && server.type !== 'sse') || typeof server.url !== 'string')
@@ -60,7 +65,7 @@ export function mcpHosts(
       if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
       const pattern = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
       parseHostPattern(pattern); // an IPv6 literal has no pattern form: that server stays unreachable
-      out.push({ pattern, name: `MCP server "${name}"` });
+      out.push({ pattern, name: `MCP server "${name}"`, server: name });
     } catch {
       // not a URL: the SDK reports that server as failed
     }
@@ -149,6 +154,14 @@ export function bindingsOf(
   return [...of(sessionConfig), ...of(agentConfig)];
 }
 
+/** The HTTP/SSE MCP servers a binding may name: the session's first, then the agent's. */
+export function bindableMcpServers(
+  agentConfig: Record<string, unknown> | undefined | null,
+  sessionConfig?: Record<string, unknown> | undefined | null,
+): McpHost[] {
+  return [...mcpHosts(sessionConfig), ...mcpHosts(agentConfig)];
+}
+
 /** The sandbox variables of bindings with `env`: a placeholder, never the value. */
 export function bindingPlaceholders(bindings: readonly CredentialBinding[]): Record<string, string> {
   const env: Record<string, string> = {};
@@ -168,6 +181,7 @@ export async function resolveBindings(
   credentials: CredentialResolver,
   tenantId: string,
   bindings: readonly CredentialBinding[],
+  mcpServers: readonly McpHost[] = [],
   path = 'network.inject',
 ): Promise<ResolvedBinding[]> {
   const out: ResolvedBinding[] = [];
@@ -176,9 +190,20 @@ export async function resolveBindings(
     const header = b.header.toLowerCase();
     if (RESERVED_HEADERS.has(header))
       throw invalidField(`${at}/header`, `header '${b.header}' cannot be set by a credential binding`);
+    if ((b.host === undefined) === (b.mcpServer === undefined))
+      throw invalidField(at, 'give exactly one of `host` and `mcpServer`');
+    let pattern = b.host;
+    if (b.mcpServer !== undefined) {
+      pattern = mcpServers.find((m) => m.server === b.mcpServer)?.pattern;
+      if (pattern === undefined)
+        throw invalidField(
+          `${at}/mcpServer`,
+          `no http or sse MCP server named '${b.mcpServer}' in the agent's or session's mcpServers`,
+        );
+    }
     let rule: HostRule;
     try {
-      rule = parseHostPattern(b.host);
+      rule = parseHostPattern(pattern ?? '');
     } catch (err) {
       throw invalidField(`${at}/host`, (err as Error).message);
     }

@@ -1,10 +1,10 @@
-import type { Session, UpdateSessionConfigBody } from '@ash-ai/shared';
+import type { CredentialBinding, Session, UpdateSessionConfigBody } from '@ash-ai/shared';
 import type { Repos } from '../../db/repos/index.js';
 import { AppError, notFound } from '../../errors.js';
 import { applyConfigPatch, resolveSdkOptions, validateSdkOptions } from './session-options.js';
 import type { SessionPaths } from './session-paths.js';
 import type { CredentialResolver } from '../auth/credential-service.js';
-import { resolveBindings } from './egress.js';
+import { bindableMcpServers, resolveBindings } from './egress.js';
 import { sessionToApi } from './session-service.js';
 
 export interface SessionConfigServiceDeps {
@@ -37,8 +37,16 @@ export class SessionConfigService {
       resolveSdkOptions(agent?.config ?? {}, { config, model: null }, {}),
       paths.workspace(id),
     );
-    if (patch.network?.inject && this.deps.credentials)
-      await resolveBindings(this.deps.credentials, tenantId, patch.network.inject, '/body/network/inject');
+    // Bindings are checked when they or the MCP servers they may name change.
+    const inject = (config.network as { inject?: CredentialBinding[] } | undefined)?.inject;
+    if (inject && (patch.network || patch.mcpServers !== undefined) && this.deps.credentials)
+      await resolveBindings(
+        this.deps.credentials,
+        tenantId,
+        inject,
+        bindableMcpServers(agent?.config, config as Record<string, unknown>),
+        '/body/network/inject',
+      );
     const updated = await repos.sessions.update(tenantId, id, {
       config,
       // The legacy model column follows config.model, so `null` really falls back to the agent's.

@@ -32,6 +32,7 @@ import type { AgentStore } from '../../storage/agent-store.js';
 import type { CredentialResolver } from '../auth/credential-service.js';
 import { resolveSdkOptions } from './session-options.js';
 import {
+  bindableMcpServers,
   bindingPlaceholders,
   bindingsOf,
   egressSpec,
@@ -710,7 +711,12 @@ export class SessionRuntime {
       : undefined;
     // Credentials bound to hosts: decrypted here for the egress proxy; the sandbox gets placeholders.
     const bindings = bindingsOf(agent?.config, session.config);
-    live.egressBindings = await resolveBindings(this.deps.credentials, session.tenantId, bindings);
+    live.egressBindings = await resolveBindings(
+      this.deps.credentials,
+      session.tenantId,
+      bindings,
+      bindableMcpServers(agent?.config, session.config),
+    );
     const env: Record<string, string> = {
       ...(agent?.env ?? {}),
       ...(credential?.env ?? {}),
@@ -822,6 +828,7 @@ export class SessionRuntime {
         this.deps.credentials,
         session.tenantId,
         bindingsOf(agent?.config, session.config),
+        bindableMcpServers(agent?.config, session.config),
       );
     }
     return resolveSdkOptions(agent?.config ?? {}, session, body);

@@ -24,7 +24,7 @@ import { redactConfigSecrets } from '../../util/redact.js';
 import type { AgentStore } from '../../storage/agent-store.js';
 import type { CredentialResolver } from '../auth/credential-service.js';
 import type { TurnScheduler, TurnStream } from './turn-scheduler.js';
-import { resolveBindings } from './egress.js';
+import { bindableMcpServers, resolveBindings } from './egress.js';
 import { inheritedSessionSettings, resolveSdkOptions, validateSdkOptions } from './session-options.js';
 import type { SessionOwnership } from './session-ownership.js';
 import type { SessionPaths } from './session-paths.js';
@@ -188,7 +188,13 @@ export class SessionService {
     }
     if (body.credentialId) await this.deps.credentials.resolve(tenantId, body.credentialId);
     if (body.network?.inject)
-      await resolveBindings(this.deps.credentials, tenantId, body.network.inject, '/body/network/inject');
+      await resolveBindings(
+        this.deps.credentials,
+        tenantId,
+        body.network.inject,
+        bindableMcpServers(agent.config, body as Record<string, unknown>),
+        '/body/network/inject',
+      );
     const config: SessionConfig = {};
     for (const k of CONFIG_KEYS) if (body[k] !== undefined) (config as Record<string, unknown>)[k] = body[k];
     // The agent's active prompt version (upstream Ash versions) is the default system prompt.
