@@ -158,17 +158,15 @@ describe('idle sweep', () => {
     const id = await createSession(t.url, 'idle');
     expectOutcome(await sendTurn(t.url, id, { content: 'hi' }), 'completed');
     // A tool call that leaves a file: both must survive the park.
-    t.model
-      .forSession(id)
-      .enqueue(
-        {
-          toolUse: {
-            name: 'Bash',
-            input: { command: 'echo parked-note > /workspace/note.txt && echo wrote-it' },
-          },
+    t.model.forSession(id).enqueue(
+      {
+        toolUse: {
+          name: 'Bash',
+          input: { command: 'echo parked-note > /workspace/note.txt && echo wrote-it' },
         },
-        { text: 'noted' },
-      );
+      },
+      { text: 'noted' },
+    );
     expectOutcome(await sendTurn(t.url, id, { content: 'write a note' }), 'completed');
     await eventually(
       async () => (await api(t.url, 'GET', `/api/sessions/${id}`)).body.session.status === 'paused',
