@@ -90,6 +90,13 @@ describe('egress TLS termination for hosts with a bound credential', () => {
     upstream = createHttpsServer(
       { key: readFileSync(join(dir, 'up.key')), cert: upstreamCert },
       (req, res) => {
+        if (req.url === '/stream') {
+          // A slow stream (SSE-like): a first chunk, then silence longer than the proxy's timeout.
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write('data: first\n\n');
+          setTimeout(() => res.end('data: last\n\n'), 1200);
+          return;
+        }
         const auth = req.headers.authorization;
         res.end(`upstream saw ${auth === `Bearer ${SECRET}` ? 'the real header' : (auth ?? 'none')}`);
       },
@@ -105,7 +112,7 @@ describe('egress TLS termination for hosts with a bound credential', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const proxy = async (opts: { upstreamCa?: string[]; withCa?: boolean }) => {
+  const proxy = async (opts: { upstreamCa?: string[]; withCa?: boolean; connectTimeoutMs?: number }) => {
     const seen: EgressConnection[] = [];
     const decide = (host: string): EgressDecision =>
       host === 'bound.test'
@@ -122,6 +129,7 @@ describe('egress TLS termination for hosts with a bound credential', () => {
       limits: { maxConnections: 0, maxBytesPerTurn: 0 },
       lookup: async () => ['127.0.0.1'],
       onConnection: (c) => seen.push(c),
+      ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
       ...(opts.withCa === false ? {} : { tls: { ca, upstreamCa: opts.upstreamCa } }),
       log: silentLogger,
     });
@@ -150,6 +158,18 @@ describe('egress TLS termination for hosts with a bound credential', () => {
       expect(seen[0]!.bytesUp).toBeGreaterThan(0);
       expect(seen[0]!.bytesDown).toBeGreaterThan(0);
       expect(JSON.stringify(seen)).not.toContain(SECRET);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('an intercepted stream may stay silent longer than the connect timeout', async () => {
+    const { p, socketPath } = await proxy({ upstreamCa: [upstreamCert], connectTimeoutMs: 300 });
+    try {
+      const s = await tunnel(socketPath, `bound.test:${port}`);
+      const res = await getOver(s, 'bound.test', ca.certPem, '/stream');
+      expect(res).toContain('data: first');
+      expect(res).toContain('data: last');
     } finally {
       await p.close();
     }
