@@ -149,6 +149,7 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     const unboundCert = selfSigned(dir, 'ash-unbound-test-host');
     bound = await listen(
       createHttpsServer({ key: boundCert.key, cert: boundCert.cert }, (req, res) => {
+        if (req.url === '/mcp') return void answerMcp(req, res);
         const s = `bound-https ${req.url} ${sawHeaders(req)}`;
         seen.push(s);
         res.end(`${s}\n`);
@@ -407,5 +408,26 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('validation_failed');
     expect(bad.body.detail ?? JSON.stringify(bad.body)).toMatch(/nope/);
+  }, 180_000);
+
+  it('an HTTPS MCP server with a bound credential connects: the Claude process trusts the egress CA', async () => {
+    const s = await createSession(t.url, 'tools', {
+      mcpServers: { secure: { type: 'http', url: `https://vm:${bound}/mcp` } },
+      network: {
+        allow: [`vm:${bound}`],
+        inject: [{ mcpServer: 'secure', credentialId, header: 'authorization', format: 'Bearer {value}' }],
+      },
+    });
+    t.model.forSession(s).enqueue({ toolUse: { name: 'mcp__secure__whoami', input: {} } }, { text: 'done' });
+    const turn = await sendTurn(t.url, s, { content: 'who am I, securely' });
+    expectOutcome(turn, 'completed');
+    const init = turn.events.find(
+      (e) => e.event === 'message' && (e.data as { subtype?: string }).subtype === 'init',
+    )?.data as { mcp_servers?: Array<{ name: string; status: string }> } | undefined;
+    expect(init?.mcp_servers).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'secure', status: 'connected' })]),
+    );
+    expect(toolOutput(turn)).toContain('mcp whoami: authorization=real x-api-key=none');
+    expect(JSON.stringify(turn.events)).not.toContain(SECRET);
   }, 180_000);
 });
