@@ -226,6 +226,10 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
       // No -k: curl verifies the proxy's leaf certificate against the bundle in the sandbox.
       bash(`curl -sS -m 20 https://vm:${bound}/bound 2>&1; echo curl-bound-exit=$?`),
       bash(`curl -sS -m 20 http://vm:${plain}/plain 2>&1`),
+      // Python verifies through SSL_CERT_FILE (the bundle), with its default context.
+      bash(
+        `python3 -c 'import urllib.request; print(urllib.request.urlopen("https://vm:${bound}/python", timeout=20).read().decode())' 2>&1`,
+      ),
       // A host without a binding: its own certificate (not the egress CA's), no header.
       bash(
         `curl -sS -v -k -m 20 https://vm:${unbound}/unbound 2>&1 | grep -iE 'issuer:|unbound-https'; curl -sS -m 20 https://vm:${unbound}/verify >/dev/null 2>&1; echo curl-unbound-verify-exit=$?`,
@@ -250,6 +254,7 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     const out = toolOutput(turn);
     expect(out).toContain('bound-https /bound authorization=real x-api-key=none');
     expect(out).toContain('curl-bound-exit=0');
+    expect(out).toContain('bound-https /python authorization=real x-api-key=none');
     expect(out).toContain('plain-http /plain authorization=none x-api-key=real');
     expect(out).toMatch(/issuer: CN ?= ?ash-unbound-test-host/);
     expect(out).not.toMatch(/issuer: CN ?= ?Ash egress CA/);
