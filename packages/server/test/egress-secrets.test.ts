@@ -289,6 +289,7 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
       (await api(t.url, 'GET', `/api/sessions/${s}`)).text,
       (await api(t.url, 'GET', `/api/sessions/${s}/events?limit=1000`)).text,
       (await api(t.url, 'GET', `/api/sessions/${s}/messages`)).text,
+      (await api(t.url, 'GET', `/api/sessions/${s}/logs`)).text,
       (await api(t.url, 'GET', '/api/credentials')).text,
       (await api(t.url, 'GET', '/api/agents/tools')).text,
       t.logs(),
