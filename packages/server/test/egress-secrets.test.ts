@@ -7,9 +7,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { removeDir, tempDir } from '@ash-ai/testing';
+import { removeDir, serverEnv, tempDir } from '@ash-ai/testing';
 import type { EgressData, StreamEvent } from '@ash-ai/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { environsOf } from './inspect.js';
 import {
   api,
@@ -436,4 +437,25 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     expect(toolOutput(turn)).toContain('mcp whoami: authorization=real x-api-key=none');
     expect(JSON.stringify(turn.events)).not.toContain(SECRET);
   }, 180_000);
+});
+
+describe('ASH_EGRESS_CA_FILE', () => {
+  it('adds the file to the roots that verify intercepted upstreams; a bad file stops the server at start', () => {
+    const dir = tempDir('ash-vault-config-');
+    try {
+      const base = serverEnv({ dataDir: dir, modelUrl: 'http://127.0.0.1:1' });
+      expect(loadConfig(base).egress.upstreamCa).toBeUndefined();
+      const { cert, certPath } = selfSigned(dir, 'config-ca');
+      const ca = loadConfig({ ...base, ASH_EGRESS_CA_FILE: certPath }).egress.upstreamCa;
+      expect(ca).toContain(cert.toString());
+      expect(ca!.length).toBeGreaterThan(10); // Node's roots too
+      expect(() => loadConfig({ ...base, ASH_EGRESS_CA_FILE: join(dir, 'missing.pem') })).toThrow(
+        /ASH_EGRESS_CA_FILE: cannot read .*missing.pem \(ENOENT\)/,
+      );
+      writeFileSync(join(dir, 'empty.pem'), 'not a certificate\n');
+      expect(() => loadConfig({ ...base, ASH_EGRESS_CA_FILE: join(dir, 'empty.pem') })).toThrow(ConfigError);
+    } finally {
+      removeDir(dir);
+    }
+  });
 });
