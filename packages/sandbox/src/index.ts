@@ -39,6 +39,13 @@ export {
 } from './model-proxy.js';
 export { Sandbox, type SandboxState } from './sandbox.js';
 export {
+  egressPreloadSource,
+  nodeOptionsWithPreload,
+  SANDBOX_EGRESS_PRELOAD,
+  SANDBOX_UNDICI_DIR,
+  undiciPackageDir,
+} from './egress-preload.js';
+export {
   addressAllowed,
   EgressRules,
   parseCidrList,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { SandboxCgroup } from './cgroups.js';
 import type { SandboxLimits } from './limits.js';
 import { launchEnvTrampoline } from '@ash-ai/shared';
+import { SANDBOX_UNDICI_DIR } from './egress-preload.js';
 
 /** How sandboxes are isolated. */
 export type IsolationMode = 'bwrap' | 'unsafe-process';
@@ -128,6 +129,11 @@ export interface LaunchInput {
    * under /usr, visible inside) runs {@link SANDBOX_PATHS.egressForwarder} on this port.
    */
   egressForwarder?: { nodePath: string; port: number } | undefined;
+  /**
+   * The host's `undici` package directory, bound read-only at `SANDBOX_UNDICI_DIR` for the
+   * egress fetch preload (bwrap only; a sandbox with network).
+   */
+  undiciDir?: string | undefined;
 }
 
 /** The launcher command and how paths look to the Claude process. */
@@ -212,6 +218,8 @@ export function buildLaunch(input: LaunchInput): Launch {
   b.push('--perms', '0755', '--dir', '/run', '--ro-bind', input.apiDir, SANDBOX_PATHS.apiDir);
   b.push('--perms', '0755', '--dir', '/opt', '--perms', '0755', '--dir', '/opt/claude');
   b.push('--ro-bind', input.claudeExecutable, SANDBOX_PATHS.claude);
+  if (input.undiciDir)
+    b.push('--perms', '0755', '--dir', '/opt/ash', '--ro-bind', input.undiciDir, SANDBOX_UNDICI_DIR);
   b.push('--chdir', SANDBOX_PATHS.workspace);
   if (input.argsFile) {
     // bwrap closes the descriptor once read; the options never reach the sandbox.
