@@ -20,16 +20,6 @@ export function undiciPackageDir(): string | undefined {
 }
 
 /**
- * `NODE_OPTIONS` for a sandbox with network: the tenant's own options (if any) plus the preload.
- * Node 20's built-in `fetch` ignores `HTTP(S)_PROXY`; the preload makes it (and the global
- * dispatcher of any `undici` a program loads) use them, without changing the program.
- */
-export function nodeOptionsWithPreload(existing: string | undefined): string {
-  const own = `--require ${SANDBOX_EGRESS_PRELOAD}`;
-  return existing?.trim() ? `${existing.trim()} ${own}` : own;
-}
-
-/**
  * Source of the preload every node program in a sandbox with network loads (`NODE_OPTIONS
  * --require`). With a proxy variable set and undici visible, it installs a lazy global
  * dispatcher (`Symbol.for('undici.globalDispatcher.1')`, which Node's built-in fetch reads): on

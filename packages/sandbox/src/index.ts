@@ -40,7 +40,6 @@ export {
 export { Sandbox, type SandboxState } from './sandbox.js';
 export {
   egressPreloadSource,
-  nodeOptionsWithPreload,
   SANDBOX_EGRESS_PRELOAD,
   SANDBOX_UNDICI_DIR,
   undiciPackageDir,

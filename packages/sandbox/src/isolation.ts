@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { SandboxCgroup } from './cgroups.js';
 import type { SandboxLimits } from './limits.js';
 import { launchEnvTrampoline } from '@ash-ai/shared';
-import { SANDBOX_UNDICI_DIR } from './egress-preload.js';
+import { SANDBOX_EGRESS_PRELOAD, SANDBOX_UNDICI_DIR } from './egress-preload.js';
 
 /** How sandboxes are isolated. */
 export type IsolationMode = 'bwrap' | 'unsafe-process';
@@ -94,6 +94,9 @@ export function writeSandboxEtc(dir: string, uid: number): void {
   writeFileSync(join(dir, 'group'), `root:x:0:\nagent:x:${uid}:\n`);
   writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost sandbox\n::1 localhost\n');
 }
+
+/** Launcher stage adding the egress fetch preload to `NODE_OPTIONS`, then `exec "$@"`. */
+const PRELOAD_STAGE = `NODE_OPTIONS="\${NODE_OPTIONS:+$NODE_OPTIONS }--require ${SANDBOX_EGRESS_PRELOAD}"; export NODE_OPTIONS; exec "$@"`;
 
 /** Everything needed to build the command that starts one sandbox's Claude process. */
 export interface LaunchInput {
@@ -262,6 +265,12 @@ export function buildLaunch(input: LaunchInput): Launch {
   }
   // Last: the tenant's environment, applied only now (as the sandbox user, inside the sandbox).
   b.push(...launchEnvTrampoline());
+  if (input.egressForwarder) {
+    // Node 20's fetch ignores the proxy variables: the preload points it at them. Added after the
+    // tenant's environment (kept, extended) because the Agent SDK drops NODE_OPTIONS from the
+    // environment it gives the Claude process; Claude Code passes it on to its tools.
+    b.push('/bin/sh', '-c', PRELOAD_STAGE, 'sh');
+  }
   prefix.push(...b);
   return {
     command: prefix[0]!,

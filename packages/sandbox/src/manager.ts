@@ -28,7 +28,7 @@ import { Sandbox } from './sandbox.js';
 import type { EgressDecision } from './egress-policy.js';
 import { EGRESS_FORWARDER_SOURCE, EGRESS_PROXY_PORT } from './egress-forwarder.js';
 import { EgressProxy, type EgressConnection, type EgressLimits } from './egress-proxy.js';
-import { egressPreloadSource, nodeOptionsWithPreload, undiciPackageDir } from './egress-preload.js';
+import { egressPreloadSource, undiciPackageDir } from './egress-preload.js';
 import type { BlockList } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { neutralClaudePath } from './claude-image.js';
@@ -497,11 +497,8 @@ export class SandboxManager {
           : {}),
       });
       const claudeEnv = this.claudeEnv(launch, spec.env);
-      if (egress) {
-        Object.assign(claudeEnv, egressProxyEnv(EGRESS_PROXY_PORT));
-        // Node 20's fetch ignores the proxy variables: a preload points it at them.
-        claudeEnv.NODE_OPTIONS = nodeOptionsWithPreload(claudeEnv.NODE_OPTIONS);
-      }
+      // (The launcher adds the fetch preload to NODE_OPTIONS: see buildLaunch.)
+      if (egress) Object.assign(claudeEnv, egressProxyEnv(EGRESS_PROXY_PORT));
       const config: BridgeProcessConfig = {
         socketPath: '',
         cwd: launch.cwd,
