@@ -159,6 +159,48 @@ describe('ash session send with tool approvals, and ash session answer', () => {
     expect(r.stdout).toContain('[answer] allow');
     expect(existsSync(join(workspace, 'cli-yes.txt'))).toBe(true);
   }, 180_000);
+  it('ash chat answers a waiting call from the next line: y allows, other text denies, a custom tool gets the line as its result', async () => {
+    const chat = (input: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [ENTRIES.cli, '-s', server.url, 'chat', id], {
+          env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`timed out:\n${stdout}\n${stderr}`));
+        }, 150_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+        child.stdin.end(input);
+      });
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'touch chat-yes.txt' } } },
+        { text: 'Made.' },
+        { toolUse: { name: 'Bash', input: { command: 'touch chat-no.txt' } } },
+        { text: 'Not made.' },
+        { toolUse: { name: 'mcp__ash_custom__get_weather', input: { city: 'Bergen' } } },
+        { text: 'Wet.' },
+      );
+    const r = await chat('make one\ny\nmake another\nno thanks\nweather?\nRAIN-CHAT-12\n');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('allow Bash? [y/N]');
+    expect(r.stderr).toContain('result of get_weather');
+    expect(r.stdout).toContain('[answer] allow');
+    expect(r.stdout).toContain('[answer] deny');
+    expect(existsSync(join(workspace, 'chat-yes.txt'))).toBe(true);
+    expect(existsSync(join(workspace, 'chat-no.txt'))).toBe(false);
+    expect(JSON.stringify(model.messageRequests(id).map((q) => q.messages))).toContain('RAIN-CHAT-12');
+  }, 240_000);
+
   it('on a terminal it asks allow? [y/N]: y runs the tool, anything else denies it', async () => {
     // `script` gives the CLI a pseudo-terminal; what we write to its stdin is typed there.
     const run = (cmd: string, reply: string) =>

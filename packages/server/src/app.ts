@@ -24,6 +24,7 @@ import {
 import { finishOpenApi } from './openapi.js';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, registerErrorHandler } from './plugins/error-handler.js';
+import { registerSessionForwarding, type SessionForwardingOptions } from './plugins/session-forwarding.js';
 import { findConsoleDir, registerConsole } from './plugins/console.js';
 import {
   buildLazySerializerFactory,
@@ -116,6 +117,8 @@ export interface AppDeps {
   managed: ManagedAgentsService;
   /** The built web console to serve at `/console/` (default: `@ash-ai/console`'s dist when built; null = none). */
   consoleDir?: string | null;
+  /** Several servers on one database: requests for sessions another server runs are forwarded there. */
+  forwarding?: SessionForwardingOptions;
 }
 
 /**
@@ -205,6 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandler(app);
   deps.telemetry.register(app);
   await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });
+  if (deps.forwarding) registerSessionForwarding(app, deps.forwarding);
 
   await app.register(swagger, {
     openapi: {

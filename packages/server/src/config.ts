@@ -174,6 +174,11 @@ export const EnvSchema = Type.Object({
    * it or did not renew the lease for this long (the owner is considered dead).
    */
   ASH_OWNER_LEASE_MS: Int(30_000, 300),
+  /**
+   * The base URL other servers sharing the database reach this one at (they forward requests for
+   * the sessions this server runs); default: the listen address (0.0.0.0 / :: → the host name).
+   */
+  ASH_ADVERTISE_URL: Type.Optional(Type.String({ minLength: 1 })),
   /** OpenTelemetry: traces are exported over OTLP/HTTP to this base URL (`/v1/traces` is added); off when unset. */
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ minLength: 1 })),
   /** OpenTelemetry: the full traces URL (takes precedence over the base endpoint). */
@@ -263,6 +268,8 @@ export interface Config {
   otel: { tracesUrl: string | undefined; serviceName: string };
   /** Session ownership lease (multi-server), ms. */
   ownerLeaseMs: number;
+  /** Where other servers reach this one (multi-server forwarding); undefined = the listen address. */
+  advertiseUrl: string | undefined;
   queue: {
     concurrency: number;
     pollMs: number;
@@ -332,6 +339,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = converted as Env;
+  if (e.ASH_ADVERTISE_URL && !/^https?:\/\/[^/\s]+/i.test(e.ASH_ADVERTISE_URL)) {
+    throw new ConfigError(
+      `invalid configuration: ASH_ADVERTISE_URL must be an http:// or https:// base URL (it is ${e.ASH_ADVERTISE_URL})`,
+    );
+  }
   if (e.ASH_DATABASE_URL && !/^postgres(ql)?:\/\//i.test(e.ASH_DATABASE_URL)) {
     throw new ConfigError(
       'invalid configuration: ASH_DATABASE_URL must be a postgres:// URL (unset it to use SQLite)',
@@ -454,6 +466,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       serviceName: e.OTEL_SERVICE_NAME,
     },
     ownerLeaseMs: e.ASH_OWNER_LEASE_MS,
+    advertiseUrl: e.ASH_ADVERTISE_URL?.replace(/\/+$/, ''),
     queue: {
       concurrency: e.ASH_QUEUE_CONCURRENCY,
       pollMs: e.ASH_QUEUE_POLL_MS,

@@ -470,6 +470,17 @@ async function createLocked(
       toolRequests,
       log: logger.child({ component: 'managed-agents' }),
     }),
+    // Only a shared database (Postgres) can have other servers to forward to.
+    ...(config.databaseUrl
+      ? {
+          forwarding: {
+            repos,
+            serverId: ownerId,
+            leaseMs: config.ownerLeaseMs,
+            log: logger.child({ component: 'forwarding' }),
+          },
+        }
+      : {}),
     data: {
       repos,
       sessionFiles,
@@ -495,6 +506,11 @@ async function createLocked(
     sandboxes,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host });
+      if (config.databaseUrl) {
+        // Where the other servers sharing the database forward requests for our sessions.
+        const url = config.advertiseUrl ?? advertisedAddress(address);
+        await repos.servers.upsert({ id: ownerId, url, now: new Date().toISOString() });
+      }
       logger.info(
         { version: SERVER_VERSION, address, dataDir: config.dataDir, sandbox: sandboxes.info.mode },
         `Ash v${SERVER_VERSION} listening`,
@@ -575,4 +591,11 @@ async function releaseOwned(
       ...(s.status === 'active' || s.status === 'starting' ? { status: 'paused' } : {}),
     });
   }
+}
+
+/** The listen address as others reach it: a wildcard host (0.0.0.0, ::) becomes this host's name. */
+function advertisedAddress(address: string): string {
+  const u = new URL(address);
+  if (u.hostname === '0.0.0.0' || u.hostname === '[::]') u.hostname = hostname();
+  return u.origin;
 }

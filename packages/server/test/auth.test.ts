@@ -337,6 +337,10 @@ describe('authentication and API keys', () => {
     expect(
       loadConfig({ ...base, ASH_ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000' }).allowedOrigins,
     ).toEqual(['https://a.example', 'http://localhost:3000']);
+    expect(() => loadConfig({ ...base, ASH_ADVERTISE_URL: 'server-a:4100' })).toThrow(/ASH_ADVERTISE_URL/);
+    expect(loadConfig({ ...base, ASH_ADVERTISE_URL: 'https://a.internal:4100/' }).advertiseUrl).toBe(
+      'https://a.internal:4100',
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { SseDecoder } from '@ash-ai/shared';
 import {
   type AshProcess,
   createTestPostgresDatabase,
@@ -15,6 +16,7 @@ import {
 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AUTH,
   api,
   createSession,
   deployAgent,
@@ -39,7 +41,7 @@ function expectOwnedElsewhere(r: { status: number; body: any; headers: Headers }
   expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
 }
 
-describe('several servers sharing Postgres and S3: one owner per session', () => {
+describe('several servers sharing Postgres and S3: one owner per session, any server answers', () => {
   let s3: TestS3;
   let db: TestDatabase;
   let model: ScriptedModel;
@@ -66,7 +68,7 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
 
   let id: string;
 
-  it('B refuses every use of a session live on A with 409 session_owned_elsewhere, and changes nothing', async () => {
+  it('any server answers for any session: created on A, a turn sent through B runs on A and streams back while A streams it live; every session route works through B', async () => {
     id = await createSession(a!.url, 'owned');
     model
       .forSession(id)
@@ -75,64 +77,73 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
         { text: 'I will remember kumquat.' },
       );
     expectOutcome(await sendTurn(a!.url, id, { content: 'Remember the word kumquat.' }), 'completed');
-    const requestsBefore = model.messageRequests(id).length;
-    const messagesBefore = (await api(a!.url, 'GET', `/api/sessions/${id}/messages`)).body.messages;
-    const eventsBefore = (await api(a!.url, 'GET', `/api/sessions/${id}/events?limit=1000`)).body.events;
+    const before = (await api(a!.url, 'GET', `/api/sessions/${id}/events?limit=1000`)).body.events;
+    const lastSeen = before.at(-1).sequence as number;
 
-    // A turn on B: refused before any stream opens, for every busy policy.
-    for (const onBusy of [undefined, 'queue', 'interrupt']) {
-      const turn = await sendTurn(b!.url, id, { content: 'hijack', ...(onBusy ? { onBusy } : {}) });
-      expect(turn.status, turn.raw).toBe(409);
-      expect(JSON.parse(turn.raw)).toMatchObject({ code: 'session_owned_elsewhere' });
-    }
-    for (const action of ['resume', 'fork', 'pause', 'stop', 'interrupt']) {
-      expectOwnedElsewhere(await api(b!.url, 'POST', `/api/sessions/${id}/${action}`), action);
-    }
-    // The live workspace: reads, writes, bundles and snapshots.
-    expectOwnedElsewhere(await api(b!.url, 'GET', `/api/sessions/${id}/files`), 'list files');
-    expectOwnedElsewhere(
-      await api(b!.url, 'GET', `/api/sessions/${id}/files/memory.txt?format=json`),
-      'read a file',
-    );
-    expectOwnedElsewhere(
-      await api(b!.url, 'POST', `/api/sessions/${id}/files`, {
-        files: [{ path: 'memory.txt', content: b64('overwritten\n') }],
-      }),
-      'write a file',
-    );
-    expectOwnedElsewhere(await api(b!.url, 'DELETE', `/api/sessions/${id}/files/memory.txt`), 'delete');
-    expectOwnedElsewhere(await api(b!.url, 'GET', `/api/sessions/${id}/workspace`), 'bundle');
-    expectOwnedElsewhere(
-      await api(b!.url, 'POST', `/api/sessions/${id}/workspace`, { bundle: b64('x') }),
-      'restore a bundle',
-    );
-    expectOwnedElsewhere(await api(b!.url, 'POST', `/api/sessions/${id}/workspace/snapshot`), 'snapshot');
-    expectOwnedElsewhere(
-      await api(b!.url, 'POST', `/api/sessions/${id}/attachments`, {
-        filename: 'a.txt',
-        content: b64('attached'),
-      }),
-      'attachment',
-    );
-
-    // Nothing moved: no model call, no message, no event, no files on B, A still runs it.
-    expect(model.messageRequests(id).length).toBe(requestsBefore);
-    expect((await api(b!.url, 'GET', `/api/sessions/${id}/messages`)).body.messages).toEqual(messagesBefore);
-    expect((await api(b!.url, 'GET', `/api/sessions/${id}/events?limit=1000`)).body.events).toEqual(
-      eventsBefore,
-    );
+    // A turn sent through B: B forwards it to A (A runs the session); the answer streams back through B.
+    model.forSession(id).enqueue({ slow: { deltas: 20, intervalMs: 50, text: 'Still kumquat. ' } });
+    const viaB = sendTurn(b!.url, id, { content: 'Still there?' });
+    // Meanwhile a client streams the same turn through A, from the last event it had.
+    await eventually(() => a!.server.runtime.turnFor(id)?.finished === false, 20_000, 'the turn to run on A');
+    const streamA = await fetch(`${a!.url}/api/sessions/${id}/stream`, {
+      headers: { ...AUTH, 'last-event-id': String(lastSeen) },
+    });
+    expect(streamA.status).toBe(200);
+    const seenOnA = new SseDecoder().push(await streamA.text());
+    const turn = await viaB;
+    expect(turn.status, turn.raw).toBe(200);
+    expectOutcome(turn, 'completed');
+    expect(turn.headers.get('x-ash-forwarded-to')).toBeTruthy();
+    expect(turn.events.filter((e) => e.event === 'text_delta').length).toBeGreaterThanOrEqual(20);
+    // Both clients saw the same events, in order, through done.
+    expect(seenOnA.map((f) => Number(f.id))).toEqual(turn.events.map((e) => e.id));
+    expect(seenOnA.at(-1)!.event).toBe('done');
+    // It ran on A, with the conversation A holds; B never hosted it.
+    expect(requestText(model.messageRequests(id).at(-1)!)).toContain('Remember the word kumquat.');
     expect(existsSync(join(b!.dataDir, 'sessions', id))).toBe(false);
-    expect((await api(b!.url, 'GET', `/api/sessions?limit=100`)).body.sessions).toHaveLength(1);
-    const session = (await api(b!.url, 'GET', `/api/sessions/${id}`)).body.session;
-    expect(session).toMatchObject({ status: 'active', activeTurnId: null });
-    const mem = await api(a!.url, 'GET', `/api/sessions/${id}/files/memory.txt?format=json`);
-    expect(mem.body).toMatchObject({ content: 'kumquat\n', source: 'live' });
 
-    // A keeps the session, past several lease periods (it renews its lease).
+    // The live workspace through B: reads, writes, bundles, snapshots, attachments.
+    const list = await api(b!.url, 'GET', `/api/sessions/${id}/files`);
+    expect(list.status).toBe(200);
+    expect(JSON.stringify(list.body)).toContain('memory.txt');
+    const mem = await api(b!.url, 'GET', `/api/sessions/${id}/files/memory.txt?format=json`);
+    expect(mem.body).toMatchObject({ content: 'kumquat\n', source: 'live' });
+    const wrote = await api(b!.url, 'POST', `/api/sessions/${id}/files`, {
+      files: [{ path: 'note.txt', content: b64('written through B\n') }],
+    });
+    expect(wrote.status, wrote.text).toBeLessThan(300);
+    const note = await api(a!.url, 'GET', `/api/sessions/${id}/files/note.txt?format=json`);
+    expect(note.body).toMatchObject({ content: 'written through B\n', source: 'live' });
+    expect((await api(b!.url, 'DELETE', `/api/sessions/${id}/files/note.txt`)).status).toBeLessThan(300);
+    expect((await api(a!.url, 'GET', `/api/sessions/${id}/files/note.txt?format=json`)).status).toBe(404);
+    const bundle = await fetch(`${b!.url}/api/sessions/${id}/workspace`, { headers: AUTH });
+    expect(bundle.status).toBe(200);
+    expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    expect((await api(b!.url, 'POST', `/api/sessions/${id}/workspace/snapshot`)).status).toBe(201);
+    const attached = await api(b!.url, 'POST', `/api/sessions/${id}/attachments`, {
+      filename: 'a.txt',
+      content: b64('attached'),
+    });
+    expect(attached.status, attached.text).toBe(201);
+    expect(existsSync(join(b!.dataDir, 'sessions', id))).toBe(false);
+
+    // A request is forwarded once at most: one that already was (a loop) gets the 409.
+    const looped = await fetch(`${b!.url}/api/sessions/${id}/resume`, {
+      method: 'POST',
+      headers: { ...AUTH, 'x-ash-forwarded-by': 'elsewhere' },
+    });
+    expectOwnedElsewhere(
+      { status: looped.status, body: await looped.json(), headers: looped.headers },
+      'a request forwarded before',
+    );
+
+    // A keeps the session past several lease periods (it renews its lease); B still forwards.
     await new Promise((r) => setTimeout(r, LEASE_MS * 1.5));
-    expectOwnedElsewhere(await api(b!.url, 'POST', `/api/sessions/${id}/resume`), 'resume after a while');
-    model.forSession(id).enqueue({ text: 'Still kumquat.' });
-    expectOutcome(await sendTurn(a!.url, id, { content: 'Still there?' }), 'completed');
+    model.forSession(id).enqueue({ text: 'Yes, kumquat.' });
+    const later = await sendTurn(b!.url, id, { content: 'Still kumquat?' });
+    expectOutcome(later, 'completed');
+    expect(later.headers.get('x-ash-forwarded-to')).toBeTruthy();
+    expect(existsSync(join(b!.dataDir, 'sessions', id))).toBe(false);
   });
 
   it('after A pauses, B takes the session over with its files and the whole conversation; a racing claim has one winner', async () => {
@@ -145,10 +156,15 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
       api(a!.url, 'POST', `/api/sessions/${id}/resume`),
       api(b!.url, 'POST', `/api/sessions/${id}/resume`),
     ]);
-    expect([ra.status, rb.status].sort()).toEqual([200, 409]);
-    const loser = ra.status === 409 ? ra : rb;
-    expect(loser.body.code).toBe('session_owned_elsewhere');
-    if (ra.status === 200) {
+    // Whoever lost the claim either answers 409 (it lost the race) or, if it saw the winner's
+    // claim first, forwards its resume to the winner (200).
+    for (const r of [ra, rb]) {
+      expect([200, 409], r.text).toContain(r.status);
+      if (r.status === 409) expect(r.body.code).toBe('session_owned_elsewhere');
+    }
+    expect([ra.status, rb.status]).toContain(200);
+    const aOwns = !existsSync(join(b!.dataDir, 'sessions', id));
+    if (aOwns) {
       // A won: it gives the session back (pausing stores the snapshot again).
       await eventually(
         async () => (await api(a!.url, 'POST', `/api/sessions/${id}/pause`)).status === 200,
@@ -159,10 +175,10 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
       expect(again.status, again.text).toBe(200);
     }
 
-    // B now owns it: A is refused, B has the files A wrote.
-    expectOwnedElsewhere(await api(a!.url, 'POST', `/api/sessions/${id}/resume`), 'A after the takeover');
-    const refused = await sendTurn(a!.url, id, { content: 'hijack back' });
-    expect(refused.status).toBe(409);
+    // B now owns it: A forwards to B (no takeover), and B has the files A wrote.
+    const viaA = await api(a!.url, 'POST', `/api/sessions/${id}/resume`);
+    expect(viaA.status, viaA.text).toBe(200);
+    expect(viaA.headers.get('x-ash-forwarded-to')).toBeTruthy();
     const mem = await api(b!.url, 'GET', `/api/sessions/${id}/files/memory.txt?format=json`);
     expect(mem.body).toMatchObject({ content: 'kumquat\n' });
 
@@ -181,7 +197,7 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
       'Remember the word kumquat.',
       'I will remember kumquat.',
       'Still there?',
-      'Still kumquat.',
+      'Still kumquat?',
       'Which word did I ask you to remember?',
     ])
       expect(seen).toContain(text);
@@ -230,7 +246,10 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
       expectOutcome(turn, 'completed');
       expect(JSON.stringify(turn.events.filter((e) => e.event === 'tool_result'))).toContain('plum');
       expect(requestText(model.messageRequests(idle).at(-1)!)).toContain('Save the fruit plum.');
-      expectOwnedElsewhere(await api(c.url, 'POST', `/api/sessions/${idle}/resume`), 'C after B took over');
+      // C forwards to the new owner instead of taking the session back.
+      const viaC = await api(c.url, 'POST', `/api/sessions/${idle}/resume`);
+      expect(viaC.status, viaC.text).toBe(200);
+      expect(viaC.headers.get('x-ash-forwarded-to')).toBeTruthy();
     } finally {
       await c.close();
     }
@@ -277,11 +296,13 @@ describe('several servers sharing Postgres and S3: one owner per session', () =>
       const unsavedBefore = (await api(b!.url, 'GET', `/api/sessions/${unsaved}`)).body.session;
       const unsavedMessages = (await api(b!.url, 'GET', `/api/sessions/${unsaved}/messages`)).body.messages;
 
-      // Its lease is still current (renewed every LEASE_MS / 3): B must not run the session yet.
+      // Its lease is still current (renewed every LEASE_MS / 3): B must not run the session yet;
+      // it cannot forward to the dead owner either.
       if (Date.now() - killedAt < LEASE_MS / 3) {
         const early = await sendTurn(b!.url, saved, { content: 'too early' });
-        expect(early.status, early.raw).toBe(409);
-        expect(JSON.parse(early.raw).code).toBe('session_owned_elsewhere');
+        expect(early.status, early.raw).toBe(503);
+        expect(JSON.parse(early.raw).code).toBe('owner_unreachable');
+        expect(Number(early.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       }
 
       // Once the lease has run out, B takes over from the stored snapshot.

@@ -154,9 +154,20 @@ describe('idle sweep', () => {
   });
   afterAll(async () => t?.close());
 
-  it('pauses sessions idle longer than the timeout and removes their processes; a message resumes them', async () => {
+  it('parks sessions idle longer than the timeout (processes gone) and wakes them with the whole conversation and workspace', async () => {
     const id = await createSession(t.url, 'idle');
     expectOutcome(await sendTurn(t.url, id, { content: 'hi' }), 'completed');
+    // A tool call that leaves a file: both must survive the park.
+    t.model.forSession(id).enqueue(
+      {
+        toolUse: {
+          name: 'Bash',
+          input: { command: 'echo parked-note > /workspace/note.txt && echo wrote-it' },
+        },
+      },
+      { text: 'noted' },
+    );
+    expectOutcome(await sendTurn(t.url, id, { content: 'write a note' }), 'completed');
     await eventually(
       async () => (await api(t.url, 'GET', `/api/sessions/${id}`)).body.session.status === 'paused',
       15_000,
@@ -164,9 +175,22 @@ describe('idle sweep', () => {
     );
     await eventually(() => sandboxLeftovers(id).processes.length === 0, 5000, 'processes gone');
     expect(sandboxLeftovers(id)).toEqual({ processes: [], cgroups: [], runtimeDirs: [] });
-    t.model.forSession(id).enqueue({ text: 'awake' });
-    expectOutcome(await sendTurn(t.url, id, { content: 'wake up' }), 'completed');
-    expect(JSON.stringify(t.model.messageRequests(id).at(-1)!.messages)).toContain('Echo: hi');
+    t.model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'cat /workspace/note.txt' } } },
+        { text: 'awake' },
+      );
+    const woken = await sendTurn(t.url, id, { content: 'wake up' });
+    expectOutcome(woken, 'completed');
+    // The whole conversation reached the model: the first turn, the earlier tool call and its result.
+    const seen = JSON.stringify(t.model.messageRequests(id).at(-1)!.messages);
+    expect(seen).toContain('Echo: hi');
+    expect(seen).toContain('echo parked-note > /workspace/note.txt');
+    expect(seen).toContain('wrote-it');
+    // And the workspace: the file written before the park is read back after it.
+    const results = woken.events.filter((e) => e.event === 'tool_result').map((e) => JSON.stringify(e.data));
+    expect(results.join('\n')).toContain('parked-note');
   });
 });
 

@@ -58,6 +58,11 @@ export const ErrorCodes = {
    * owner's lease is current): send the request to that server, or retry once it paused the session.
    */
   session_owned_elsewhere: 409,
+  /**
+   * The session is live on another server and this server could not reach it to forward the
+   * request (it may have died: once its lease runs out, any server takes the session over).
+   */
+  owner_unreachable: 503,
   /** The session is in a state that does not allow the operation (e.g. pausing a paused session). */
   invalid_session_state: 409,
   /** The resource already exists. */

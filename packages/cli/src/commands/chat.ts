@@ -4,7 +4,7 @@ import { type AshClient, NotFoundError, type Session } from '@ash-ai/sdk';
 import { nonEmptyFlag } from '../options.js';
 import { describeError } from '../output.js';
 import type { GlobalOptions } from '../program.js';
-import { messageContent, renderTurn } from './sessions.js';
+import { messageContent, renderTurn, type ToolRequest } from './sessions.js';
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -33,20 +33,25 @@ export function registerChatCommand(program: Command, globals: () => GlobalOptio
       'talk to an agent (starts a session) or continue a session (by id) in the terminal; Ctrl-C interrupts a turn, twice exits',
     )
     .option('-m, --model <model>', 'model for a new session', nonEmptyFlag('--model'))
-    .action(async (target: string, opts: { model?: string }) => {
+    .option('-y, --yes', 'allow every tool approval (permission_request) without asking')
+    .action(async (target: string, opts: { model?: string; yes?: boolean }) => {
       const client = globals().client();
       const session = await openSession(client, target, opts.model);
       const tty = process.stdin.isTTY === true;
       process.stderr.write(
         `session ${session.id} (agent ${session.agentName}). Type a message; /exit or Ctrl-D to leave, Ctrl-C interrupts the answer.\n`,
       );
-      process.exitCode = await chatLoop(client, session.id, tty);
+      process.exitCode = await chatLoop(client, session.id, tty, !!opts.yes);
       process.stderr.write(`continue later with: ash chat ${session.id}\n`);
     });
 }
 
-/** Runs the read–send–render loop; resolves to the exit code (0, or 130 after a Ctrl-C exit). */
-function chatLoop(client: AshClient, sessionId: string, tty: boolean): Promise<number> {
+/**
+ * Runs the read–send–render loop; resolves to the exit code (0, or 130 after a Ctrl-C exit).
+ * A call that waits for the client is answered from the next line typed (or piped): `allow …?
+ * [y/N]` for an approval (`yes` allows them all), the result text for a custom tool.
+ */
+function chatLoop(client: AshClient, sessionId: string, tty: boolean, yes: boolean): Promise<number> {
   return new Promise<number>((resolveLoop) => {
     const rl: Interface = createInterface({
       input: process.stdin,
@@ -96,15 +101,68 @@ function chatLoop(client: AshClient, sessionId: string, tty: boolean): Promise<n
     // once they are answered.
     const pending: string[] = [];
     let inputEnded = false;
+    // Set while a waiting call asks for its answer: the next line goes there, not to the queue.
+    let answering: ((line: string | undefined) => void) | undefined;
     rl.on('close', () => {
       inputEnded = true;
+      answering?.(undefined);
+      answering = undefined;
       if (!turn && pending.length === 0) finish(0);
     });
     rl.on('line', (input) => {
       if (finished) return;
+      if (answering) {
+        const answer = answering;
+        answering = undefined;
+        answer(input);
+        return;
+      }
       pending.push(input);
       if (!turn) next();
     });
+
+    /** Asks on stderr and reads the answer: a line already queued, else the next one; undefined at the end of input. */
+    async function readAnswer(question: string): Promise<string | undefined> {
+      process.stderr.write(question);
+      const queued = pending.shift();
+      if (queued !== undefined) {
+        if (!tty) process.stderr.write(`${queued}\n`);
+        return queued;
+      }
+      if (inputEnded) return undefined;
+      const line = new Promise<string | undefined>((resolve) => {
+        answering = resolve;
+      });
+      rl.resume();
+      try {
+        return await line;
+      } finally {
+        if (!inputEnded && !finished) rl.pause();
+      }
+    }
+
+    async function answerToolRequest(req: ToolRequest): Promise<void> {
+      if (req.kind === 'permission_request') {
+        const allow = yes || /^y(es)?$/i.test((await readAnswer(`allow ${req.name}? [y/N] `))?.trim() ?? '');
+        await client.sessions.answerToolRequest(
+          sessionId,
+          allow ? { id: req.id, result: 'allow' } : { id: req.id, result: 'deny' },
+        );
+        return;
+      }
+      const text = await readAnswer(`result of ${req.name} (one line): `);
+      if (text === undefined) {
+        process.stderr.write(
+          `waiting for the custom tool's result; answer with: ash session answer ${sessionId} ${req.id} result --content <text> [--error]\n`,
+        );
+        return;
+      }
+      await client.sessions.answerToolRequest(sessionId, {
+        id: req.id,
+        result: 'result',
+        content: [{ type: 'text', text }],
+      });
+    }
 
     function next(): void {
       while (!finished && !turn) {
@@ -135,9 +193,7 @@ function chatLoop(client: AshClient, sessionId: string, tty: boolean): Promise<n
         await renderTurn(
           client.sessions.send(sessionId, messageContent(text), { signal: abort.signal }),
           false,
-          {
-            spinner: true,
-          },
+          { spinner: true, onToolRequest: answerToolRequest },
         );
       } catch (err) {
         if (!abort.signal.aborted) process.stderr.write(`ash: ${describeError(err, client.serverUrl)}\n`);

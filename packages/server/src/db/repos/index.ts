@@ -7,6 +7,7 @@ import { CredentialsRepo } from './credentials-repo.js';
 import { HistoryRepo } from './history-repo.js';
 import { ManagedObjectsRepo } from './managed-objects-repo.js';
 import { RunnersRepo } from './runners-repo.js';
+import { ServersRepo } from './servers-repo.js';
 import { QueueRepo } from './queue-repo.js';
 import { SessionsRepo } from './sessions-repo.js';
 import { UsageRepo } from './usage-repo.js';
@@ -17,6 +18,7 @@ export { AttachmentsRepo, type AttachmentRecord } from './attachments-repo.js';
 export { ApiKeysRepo, type ApiKeyRecord } from './api-keys-repo.js';
 export { CredentialsRepo, type CredentialRecord, type SealedValue } from './credentials-repo.js';
 export { RunnersRepo, type RunnerRecord } from './runners-repo.js';
+export { ServersRepo, type ServerRecord } from './servers-repo.js';
 export { HistoryRepo, type EventRecord, type MessageRecord } from './history-repo.js';
 export {
   ManagedObjectsRepo,
@@ -37,6 +39,8 @@ export interface Repos {
   apiKeys: ApiKeysRepo;
   credentials: CredentialsRepo;
   runners: RunnersRepo;
+  /** The servers sharing this database and their URLs (request forwarding). */
+  servers: ServersRepo;
   usage: UsageRepo;
   queue: QueueRepo;
   /** Managed Agents (`/v1`) objects: environments, agent config versions, session extras. */
@@ -53,6 +57,7 @@ export function createRepos(d: AshDatabase): Repos {
     apiKeys: new ApiKeysRepo(d),
     credentials: new CredentialsRepo(d),
     runners: new RunnersRepo(d),
+    servers: new ServersRepo(d),
     usage: new UsageRepo(d),
     queue: new QueueRepo(d),
     managed: new ManagedObjectsRepo(d),

@@ -230,6 +230,16 @@ export const runners = pgTable('runners', {
   registeredAt: text('registered_at').notNull(),
 });
 
+/**
+ * The servers sharing this database, with the URL the others reach each at (ASH_ADVERTISE_URL):
+ * a request for a session another live server owns is forwarded there.
+ */
+export const servers = pgTable('servers', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  heartbeatAt: text('heartbeat_at').notNull(),
+});
+
 /** Per-tenant settings (budgets...). */
 export const tenantSettings = pgTable('tenant_settings', {
   tenantId: text('tenant_id').primaryKey(),
