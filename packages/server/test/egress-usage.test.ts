@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { removeDir, ScriptedModel, tempDir } from '@ash-ai/testing';
+import { removeDir, runAsh, ScriptedModel, tempDir } from '@ash-ai/testing';
 import type { EgressData, StreamEvent } from '@ash-ai/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +13,7 @@ import {
   expectOutcome,
   sendTurn,
   startTestServer,
+  TEST_API_KEY,
   type TestServer,
 } from './harness.js';
 
@@ -123,6 +124,17 @@ describe('egress counters in the usage ledger', () => {
     // Grouped by session, as every other usage total.
     const grouped = await api(server.url, 'GET', '/api/usage/stats?groupBy=session');
     expect(grouped.body.groups.find((g: { key: string }) => g.key === s).stats).toMatchObject(expected);
+
+    // `ash usage --session` shows them.
+    const cli = await runAsh(['usage', '--session', s], {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: server.dataDir,
+      ASH_SERVER_URL: server.url,
+      ASH_API_KEY: TEST_API_KEY,
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/NET ALLOWED\/DENIED +NET BYTES UP\/DOWN/);
+    expect(cli.stdout).toMatch(new RegExp(`^TOTAL .* 2/1 +${up}/${down}$`, 'm'));
 
     // A restart on the same data dir: the counters are stored, not in memory.
     await server.close();
