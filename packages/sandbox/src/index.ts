@@ -40,6 +40,12 @@ export {
 } from './model-proxy.js';
 export { Sandbox, type SandboxState } from './sandbox.js';
 export {
+  egressPreloadSource,
+  SANDBOX_EGRESS_PRELOAD,
+  SANDBOX_UNDICI_DIR,
+  undiciPackageDir,
+} from './egress-preload.js';
+export {
   addressAllowed,
   EgressRules,
   parseCidrList,

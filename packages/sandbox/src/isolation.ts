@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { SandboxCgroup } from './cgroups.js';
 import type { SandboxLimits } from './limits.js';
 import { launchEnvTrampoline } from '@ash-ai/shared';
+import { SANDBOX_EGRESS_PRELOAD, SANDBOX_UNDICI_DIR } from './egress-preload.js';
 
 /** How sandboxes are isolated. */
 export type IsolationMode = 'bwrap' | 'unsafe-process';
@@ -94,6 +95,9 @@ export function writeSandboxEtc(dir: string, uid: number): void {
   writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost sandbox\n::1 localhost\n');
 }
 
+/** Launcher stage adding the egress fetch preload to `NODE_OPTIONS`, then `exec "$@"`. */
+const PRELOAD_STAGE = `NODE_OPTIONS="\${NODE_OPTIONS:+$NODE_OPTIONS }--require ${SANDBOX_EGRESS_PRELOAD}"; export NODE_OPTIONS; exec "$@"`;
+
 /** Everything needed to build the command that starts one sandbox's Claude process. */
 export interface LaunchInput {
   mode: IsolationMode;
@@ -128,6 +132,11 @@ export interface LaunchInput {
    * under /usr, visible inside) runs {@link SANDBOX_PATHS.egressForwarder} on this port.
    */
   egressForwarder?: { nodePath: string; port: number } | undefined;
+  /**
+   * The host's `undici` package directory, bound read-only at `SANDBOX_UNDICI_DIR` for the
+   * egress fetch preload (bwrap only; a sandbox with network).
+   */
+  undiciDir?: string | undefined;
 }
 
 /** The launcher command and how paths look to the Claude process. */
@@ -212,6 +221,8 @@ export function buildLaunch(input: LaunchInput): Launch {
   b.push('--perms', '0755', '--dir', '/run', '--ro-bind', input.apiDir, SANDBOX_PATHS.apiDir);
   b.push('--perms', '0755', '--dir', '/opt', '--perms', '0755', '--dir', '/opt/claude');
   b.push('--ro-bind', input.claudeExecutable, SANDBOX_PATHS.claude);
+  if (input.undiciDir)
+    b.push('--perms', '0755', '--dir', '/opt/ash', '--ro-bind', input.undiciDir, SANDBOX_UNDICI_DIR);
   b.push('--chdir', SANDBOX_PATHS.workspace);
   if (input.argsFile) {
     // bwrap closes the descriptor once read; the options never reach the sandbox.
@@ -254,6 +265,12 @@ export function buildLaunch(input: LaunchInput): Launch {
   }
   // Last: the tenant's environment, applied only now (as the sandbox user, inside the sandbox).
   b.push(...launchEnvTrampoline());
+  if (input.egressForwarder) {
+    // Node 20's fetch ignores the proxy variables: the preload points it at them. Added after the
+    // tenant's environment (kept, extended) because the Agent SDK drops NODE_OPTIONS from the
+    // environment it gives the Claude process; Claude Code passes it on to its tools.
+    b.push('/bin/sh', '-c', PRELOAD_STAGE, 'sh');
+  }
   prefix.push(...b);
   return {
     command: prefix[0]!,

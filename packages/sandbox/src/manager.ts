@@ -30,6 +30,7 @@ import type { EgressDecision } from './egress-policy.js';
 import { EGRESS_FORWARDER_SOURCE, EGRESS_PROXY_PORT } from './egress-forwarder.js';
 import { EgressProxy, type EgressConnection, type EgressLimits } from './egress-proxy.js';
 import type { EgressCa } from './egress-tls.js';
+import { egressPreloadSource, undiciPackageDir } from './egress-preload.js';
 import type { BlockList } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { neutralClaudePath } from './claude-image.js';
@@ -467,6 +468,7 @@ export class SandboxManager {
           );
         else {
           writeFileSync(join(apiDir, 'egress-forwarder.cjs'), EGRESS_FORWARDER_SOURCE, { mode: 0o644 });
+          writeFileSync(join(apiDir, 'egress-preload.cjs'), egressPreloadSource(), { mode: 0o644 });
           const egressSpec = spec.egress;
           egress = await EgressProxy.listen({
             socketPath: join(apiDir, 'egress.sock'),
@@ -504,10 +506,14 @@ export class SandboxManager {
         argsFile: join(runtimeDir, 'bwrap.args'),
         claudeExecutable: this.opts.mode === 'bwrap' ? this.claudeBindSource : this.opts.claudeExecutable,
         ...(egress && nodeInside
-          ? { egressForwarder: { nodePath: nodeInside, port: EGRESS_PROXY_PORT } }
+          ? {
+              egressForwarder: { nodePath: nodeInside, port: EGRESS_PROXY_PORT },
+              undiciDir: undiciPackageDir(),
+            }
           : {}),
       });
       const claudeEnv = this.claudeEnv(launch, spec.env);
+      // (The launcher adds the fetch preload to NODE_OPTIONS: see buildLaunch.)
       if (egress) Object.assign(claudeEnv, egressProxyEnv(EGRESS_PROXY_PORT));
       if (egress && this.opts.egress?.ca) Object.assign(claudeEnv, egressCaEnv());
       const config: BridgeProcessConfig = {
@@ -775,7 +781,8 @@ export class SandboxManager {
 
 /**
  * The proxy variables of a sandbox with network: every common spelling, so curl, git, pip, npm,
- * node (`NODE_USE_ENV_PROXY`) and the Claude Code WebFetch tool use the in-sandbox forwarder.
+ * node (`NODE_USE_ENV_PROXY` on Node >= 24; on Node 20 the fetch preload in `NODE_OPTIONS`, see
+ * egress-preload.ts) and the Claude Code WebFetch tool use the in-sandbox forwarder.
  */
 export function egressProxyEnv(port: number): Record<string, string> {
   const url = `http://127.0.0.1:${port}`;

@@ -21,6 +21,7 @@ from ash_sdk import (
     Session,
     SessionEvent,
     UsageRecord,
+    UsageTotals,
 )
 from ash_sdk.errors import (
     AgentNotFoundError,
@@ -284,6 +285,10 @@ def test_queue_and_usage(client: AshClient, ash_server, agent_name: str) -> None
     assert sum(r.input_tokens for r in calls) >= 11
     stats = client.get_usage_stats(session_id=session.id)
     assert stats["stats"]["totalOutputTokens"] >= 7
+    # Egress counters are part of the totals (this agent has no network: all zero).
+    assert stats["stats"]["totalEgressAllowed"] == 0 and stats["stats"]["totalEgressBytesDown"] == 0
+    assert UsageTotals.from_dict(stats["stats"]).total_egress_denied == 0
+    assert all(r.egress_allowed == 0 for r in records)
     grouped = client.get_usage_stats(group_by="agent")
     assert agent_name in [g["key"] for g in grouped["groups"]]
     assert client.list_usage_events(agent_name=agent_name, limit=1)[0].agent_name == agent_name

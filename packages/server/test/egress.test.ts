@@ -360,6 +360,76 @@ describe('sandbox network egress', () => {
     expect(metrics.text).toMatch(/ash_egress_bytes_total\{direction="down"\} [1-9]/);
   }, 240_000);
 
+  it("node's built-in fetch (Node 20) goes through the proxy: allowed hosts answer, refusals name the policy, NO_PROXY is honoured", async () => {
+    const s = await createSession(t.url, 'online');
+    const p = hosts.httpPort;
+    const tp = hosts.httpsPort;
+    /** A `node -e` program printing `<label> <status> <body>` or `<label> failed <cause>`. */
+    const nodeFetch = (label: string, url: string) =>
+      bash(
+        `NODE_TLS_REJECT_UNAUTHORIZED=0 node -e 'fetch("${url}").then(async (r) => console.log("${label}", r.status, (await r.text()).trim()), (e) => console.log("${label} failed", e.cause?.message ?? e.cause?.code ?? e.message))' 2>/dev/null`,
+      );
+    t.model.forSession(s).enqueue(
+      bash('echo "node-options=$NODE_OPTIONS"'),
+      nodeFetch('http-allowed', `http://vm:${p}/node-fetch`),
+      nodeFetch('https-allowed', `https://vm:${tp}/node-fetch-tls`),
+      nodeFetch('http-denied', `http://runsc:${p}/node-denied`),
+      nodeFetch('https-unlisted', `https://unlisted.example:${tp}/node-unlisted`),
+      // NO_PROXY: localhost is the sandbox's own loopback (nothing listens there), not the proxy.
+      nodeFetch('no-proxy', `http://localhost:${p}/node-local`),
+      // Without the proxy variables the preload does nothing: plain fetch, and no network.
+      bash(
+        `env -u HTTP_PROXY -u http_proxy -u HTTPS_PROXY -u https_proxy node -e 'fetch("http://vm:${p}/node-unproxied").then((r) => console.log("unproxied", r.status), (e) => console.log("unproxied failed", e.cause?.code))'`,
+      ),
+      { text: 'node fetch checked' },
+    );
+    const turn = await sendTurn(t.url, s, { content: 'fetch from node' });
+    expectOutcome(turn, 'completed');
+    const out = toolOutput(turn);
+    expect(out).toContain('node-options=--require /run/ash/egress-preload.cjs');
+    expect(out).toContain('http-allowed 200 hello from the test host /node-fetch');
+    expect(out).toContain('https-allowed 200 secure hello /node-fetch-tls');
+    expect(out).toMatch(
+      /http-denied 403 Ash egress refused: runsc:\d+ matches deny entry "runsc:\d+" of the agent network policy/,
+    );
+    expect(out).toMatch(
+      /https-unlisted failed Ash egress refused: unlisted.example:\d+ is not in the allow list of the agent network policy/,
+    );
+    expect(out).toMatch(/no-proxy failed (ECONNREFUSED|connect ECONNREFUSED)/);
+    expect(out).toMatch(/unproxied failed (ENOTFOUND|EAI_AGAIN)/);
+    expect(hosts.hits).toContain('http GET /node-fetch');
+    expect(hosts.hits).toContain('https GET /node-fetch-tls');
+    expect(hosts.hits).not.toContain('http GET /node-denied');
+    expect(hosts.hits).not.toContain('http GET /node-unproxied');
+    const ev = egressEvents(turn);
+    expect(ev.find((e) => e.allowed && e.method === 'GET' && e.port === p)).toMatchObject({ host: 'vm' });
+    expect(ev.find((e) => e.allowed && e.method === 'CONNECT' && e.port === tp)).toMatchObject({
+      host: 'vm',
+    });
+    expect(ev.filter((e) => !e.allowed).map((e) => e.host)).toEqual(['runsc', 'unlisted.example']);
+    expect(ev.some((e) => e.host === 'localhost')).toBe(false);
+  }, 240_000);
+
+  it('default policy: node fetch fails, and the sandbox has no preload', async () => {
+    const s = await createSession(t.url, 'offline');
+    const before = hosts.hits.length;
+    t.model
+      .forSession(s)
+      .enqueue(
+        bash(
+          `echo "node-options=[$NODE_OPTIONS]"; node -e 'fetch("http://vm:${hosts.httpPort}/offline-node").then((r) => console.log("offline", r.status), (e) => console.log("offline failed", e.cause?.code))'`,
+        ),
+        { text: 'ok' },
+      );
+    const turn = await sendTurn(t.url, s, { content: 'fetch offline' });
+    expectOutcome(turn, 'completed');
+    const out = toolOutput(turn);
+    expect(out).toContain('node-options=[]');
+    expect(out).toMatch(/offline failed (ENOTFOUND|EAI_AGAIN)/);
+    expect(egressEvents(turn)).toEqual([]);
+    expect(hosts.hits.length).toBe(before);
+  }, 180_000);
+
   it('a session narrows the agent policy, and PATCH /config changes it for later turns', async () => {
     const s = await createSession(t.url, 'online', {
       network: { allow: [`vm:${hosts.httpsPort}`] },

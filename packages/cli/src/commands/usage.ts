@@ -76,7 +76,18 @@ export function registerUsageCommands(program: Command, globals: () => GlobalOpt
             row.priced = n > 0 ? `fallback (${n} calls)` : 'table';
           });
         }
+        // Sandbox network connections, when there were any (agents with a network policy).
+        const network = (r.stats.totalEgressAllowed ?? 0) + (r.stats.totalEgressDenied ?? 0) > 0;
+        if (network) {
+          const all = [...(r.groups ?? []).map((g) => g.stats), r.stats];
+          rows.forEach((row, i) => {
+            const t = all[i];
+            row['net allowed/denied'] = `${t?.totalEgressAllowed ?? 0}/${t?.totalEgressDenied ?? 0}`;
+            row['net bytes up/down'] = `${t?.totalEgressBytesUp ?? 0}/${t?.totalEgressBytesDown ?? 0}`;
+          });
+        }
         const columns = [opts.groupBy ?? 'key', ...Object.keys(totalsRow(r.stats))];
+        if (network) columns.push('net allowed/denied', 'net bytes up/down');
         printTable(rows, fallback > 0 ? [...columns, 'priced'] : columns);
         console.log(
           "cost_usd: Ash's price table (tokens of each model call x its price); sdk_usd: the Claude SDK's own total_cost_usd (per turn)",

@@ -209,6 +209,10 @@ class UsageRecord(Model):
     cache_creation_tokens: int | None = None
     cache_read_tokens: int | None = None
     tool_calls: int | None = None
+    egress_allowed: int | None = None
+    egress_denied: int | None = None
+    egress_bytes_up: int | None = None
+    egress_bytes_down: int | None = None
     compute_seconds: float | None = None
     cost_usd: float | None = None
     sdk_cost_usd: float | None = None
@@ -218,7 +222,8 @@ class UsageRecord(Model):
 
 @dataclass
 class UsageTotals(Model):
-    """Usage totals over a set of ledger records (token counts, calls, turns, compute seconds, USD)."""
+    """Usage totals over a set of ledger records (token counts, calls, turns, compute seconds, USD,
+    sandbox network connections allowed/denied and bytes up/down)."""
 
     total_input_tokens: int | None = None
     total_output_tokens: int | None = None
@@ -232,6 +237,10 @@ class UsageTotals(Model):
     total_cost_usd: float | None = None
     total_sdk_cost_usd: float | None = None
     fallback_priced_calls: int | None = None
+    total_egress_allowed: int | None = None
+    total_egress_denied: int | None = None
+    total_egress_bytes_up: int | None = None
+    total_egress_bytes_down: int | None = None
 
 
 @dataclass

@@ -18,7 +18,8 @@ export function usageRoutes(usage: UsageService): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags: ['usage'],
-          summary: 'Usage records (model calls, tool calls, turns, compute), newest first',
+          summary:
+            'Usage records (model calls, tool calls, turns, compute, egress connections), newest first',
           querystring: ListUsageQuerySchema,
           response: { 200: UsageListResponseSchema, ...errorResponses(400, 401) },
         },

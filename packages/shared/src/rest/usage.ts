@@ -7,13 +7,16 @@ import { Nullable, Timestamp } from './common.js';
  *   own `usage` fields; deduplicated by the API message id;
  * - `tool_call`: one tool use of the model (deduplicated by the tool-use id);
  * - `turn`: one finished turn, carrying the SDK's own cost estimate (`sdkCostUsd`);
- * - `compute`: CPU seconds the sandbox's processes used during a turn (cgroup accounting).
+ * - `compute`: CPU seconds the sandbox's processes used during a turn (cgroup accounting);
+ * - `egress`: one network connection of the sandbox through the egress proxy, allowed or denied,
+ *   with the bytes it carried (counted by the host-side proxy).
  */
 export const UsageKindSchema = Type.Union([
   Type.Literal('model_call'),
   Type.Literal('tool_call'),
   Type.Literal('turn'),
   Type.Literal('compute'),
+  Type.Literal('egress'),
 ]);
 export type UsageKind = Static<typeof UsageKindSchema>;
 
@@ -36,6 +39,14 @@ export const UsageRecordSchema = Type.Object(
     toolCalls: Type.Integer(),
     /** CPU seconds (user + system) of the sandbox's processes (`compute`). */
     computeSeconds: Type.Number(),
+    /** 1 for an allowed connection (`egress`), else 0. */
+    egressAllowed: Type.Integer(),
+    /** 1 for a connection the network policy refused (`egress`), else 0. */
+    egressDenied: Type.Integer(),
+    /** Bytes the connection sent out of the sandbox (`egress`). */
+    egressBytesUp: Type.Integer(),
+    /** Bytes the connection brought into the sandbox (`egress`). */
+    egressBytesDown: Type.Integer(),
     /** Cost computed by Ash from the price table, USD (`model_call`; 0 for other kinds). */
     costUsd: Type.Number(),
     /** The SDK's own estimate for the turn, USD (`turn` records), kept for comparison. */
@@ -79,7 +90,8 @@ export type ListUsageQuery = Static<typeof ListUsageQuerySchema>;
 /**
  * The upstream Ash's usage row: one metric of one record (`eventType` `input_tokens`,
  * `output_tokens`, `cache_creation_tokens`, `cache_read_tokens`, `message`, `tool_call`,
- * `compute_seconds`; zero metrics are left out). `id` is `<record id>:<eventType>`.
+ * `compute_seconds`, and Ash's `egress_allowed`, `egress_denied`, `egress_bytes_up`,
+ * `egress_bytes_down`; zero metrics are left out). `id` is `<record id>:<eventType>`.
  */
 export const UsageEventSchema = Type.Object(
   {
@@ -139,6 +151,14 @@ export const UsageTotalsSchema = Type.Object({
    * them at a fallback rate (their records' `priceVersion` ends in `;fallback=…`).
    */
   fallbackPricedCalls: Type.Integer(),
+  /** Sandbox network connections the egress proxy let through. */
+  totalEgressAllowed: Type.Integer(),
+  /** Sandbox network connections the network policy refused. */
+  totalEgressDenied: Type.Integer(),
+  /** Bytes sent out of the sandbox through the egress proxy. */
+  totalEgressBytesUp: Type.Integer(),
+  /** Bytes received into the sandbox through the egress proxy. */
+  totalEgressBytesDown: Type.Integer(),
 });
 export type UsageTotals = Static<typeof UsageTotalsSchema>;
 

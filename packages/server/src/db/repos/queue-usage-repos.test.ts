@@ -172,6 +172,10 @@ describe.each(['sqlite', 'postgres'] as const)('queue and usage repositories on 
       cacheCreationTokens: 0,
       cacheReadTokens: 0,
       toolCalls: 0,
+      egressAllowed: 0,
+      egressDenied: 0,
+      egressBytesUp: 0,
+      egressBytesDown: 0,
       computeSeconds: 0,
       costUsd: 0,
       sdkCostUsd: null,
@@ -193,6 +197,14 @@ describe.each(['sqlite', 'postgres'] as const)('queue and usage repositories on 
     await repos.usage.insert(
       row('compute', 'compute:t1', { computeSeconds: 1.5, createdAt: '2020-01-02T03:04:05.000Z' }),
     );
+    // Egress connections: byte counts past 2^31 sum exactly (bigint columns on Postgres).
+    await repos.usage.insert(
+      row('egress', 'egress:1', { egressAllowed: 1, egressBytesUp: 300, egressBytesDown: 3_000_000_000 }),
+    );
+    await repos.usage.insert(
+      row('egress', 'egress:2', { egressAllowed: 1, egressBytesUp: 200, egressBytesDown: 2_000_000_000 }),
+    );
+    await repos.usage.insert(row('egress', 'egress:3', { egressDenied: 1 }));
 
     const { total, groups } = await repos.usage.sums('led', {}, 'model');
     expect(total).toEqual({
@@ -207,6 +219,16 @@ describe.each(['sqlite', 'postgres'] as const)('queue and usage repositories on 
       computeSeconds: 1.5,
       costUsd: 0.75,
       sdkCostUsd: 0.7,
+      egressAllowed: 2,
+      egressDenied: 1,
+      egressBytesUp: 500,
+      egressBytesDown: 5_000_000_000,
+    });
+    const egressRows = await repos.usage.list('led', { kind: 'egress' }, 10, 0);
+    expect(egressRows.total).toBe(3);
+    expect(egressRows.rows.find((r) => r.dedupeKey === 'egress:1')).toMatchObject({
+      egressAllowed: 1,
+      egressBytesDown: 3_000_000_000,
     });
     expect(groups!.map((g) => [g.key, g.sums.modelCalls])).toEqual([
       ['m', 1],

@@ -18,6 +18,11 @@ export interface UsageRow {
   cacheCreationTokens: number;
   cacheReadTokens: number;
   toolCalls: number;
+  /** `egress` rows: 1 when the connection was allowed / denied; bytes it carried. */
+  egressAllowed: number;
+  egressDenied: number;
+  egressBytesUp: number;
+  egressBytesDown: number;
   computeSeconds: number;
   costUsd: number;
   sdkCostUsd: number | null;
@@ -48,6 +53,10 @@ export interface UsageSums {
   sdkCostUsd: number;
   /** Model calls priced at a fallback rate (their model had no price of its own). */
   fallbackModelCalls: number;
+  egressAllowed: number;
+  egressDenied: number;
+  egressBytesUp: number;
+  egressBytesDown: number;
 }
 
 type Row = AshDatabase['t']['usageRecords']['$inferSelect'];
@@ -184,6 +193,10 @@ export class UsageRepo {
       costUsd: sum(t.costUsd),
       sdkCostUsd: sum(t.sdkCostUsd),
       fallbackModelCalls: sql<number>`coalesce(sum(CASE WHEN ${t.kind} = 'model_call' AND ${t.priceVersion} LIKE '%;fallback=%' THEN 1 ELSE 0 END), 0)`,
+      egressAllowed: sum(t.egressAllowed),
+      egressDenied: sum(t.egressDenied),
+      egressBytesUp: sum(t.egressBytesUp),
+      egressBytesDown: sum(t.egressBytesDown),
     };
   }
 }
@@ -207,5 +220,9 @@ function toSums(r: Record<string, unknown> | undefined): UsageSums {
     costUsd: n('costUsd'),
     sdkCostUsd: n('sdkCostUsd'),
     fallbackModelCalls: n('fallbackModelCalls'),
+    egressAllowed: n('egressAllowed'),
+    egressDenied: n('egressDenied'),
+    egressBytesUp: n('egressBytesUp'),
+    egressBytesDown: n('egressBytesDown'),
   };
 }

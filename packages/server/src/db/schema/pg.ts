@@ -3,7 +3,7 @@
  * repositories are written once against either (drizzle has no dialect-neutral schema; see
  * drizzle-orm issue #1196). Timestamps are ISO-8601 text; JSON is text.
  */
-import { doublePrecision, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, doublePrecision, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export const agents = pgTable(
   'agents',
@@ -153,7 +153,7 @@ export const attachments = pgTable(
 
 /**
  * The usage ledger. `kind`: `model_call` (one per API message, deduplicated by `dedupeKey` =
- * the API message id), `tool_call`, `turn`, `compute`. Cost is computed at write time from a
+ * the API message id), `tool_call`, `turn`, `compute`, `egress` (one sandbox connection). Cost is computed at write time from a
  * versioned price table (`priceVersion`); the SDK's own estimate is kept beside it.
  */
 export const usageRecords = pgTable(
@@ -172,6 +172,10 @@ export const usageRecords = pgTable(
     cacheCreationTokens: integer('cache_creation_tokens').notNull(),
     cacheReadTokens: integer('cache_read_tokens').notNull(),
     toolCalls: integer('tool_calls').notNull(),
+    egressAllowed: integer('egress_allowed').notNull().default(0),
+    egressDenied: integer('egress_denied').notNull().default(0),
+    egressBytesUp: bigint('egress_bytes_up', { mode: 'number' }).notNull().default(0),
+    egressBytesDown: bigint('egress_bytes_down', { mode: 'number' }).notNull().default(0),
     computeSeconds: doublePrecision('compute_seconds').notNull(),
     costUsd: doublePrecision('cost_usd').notNull(),
     sdkCostUsd: doublePrecision('sdk_cost_usd'),

@@ -153,7 +153,7 @@ export const attachments = sqliteTable(
 
 /**
  * The usage ledger. `kind`: `model_call` (one per API message, deduplicated by `dedupeKey` =
- * the API message id), `tool_call`, `turn`, `compute`. Cost is computed at write time from a
+ * the API message id), `tool_call`, `turn`, `compute`, `egress` (one sandbox connection). Cost is computed at write time from a
  * versioned price table (`priceVersion`); the SDK's own estimate is kept beside it.
  */
 export const usageRecords = sqliteTable(
@@ -172,6 +172,10 @@ export const usageRecords = sqliteTable(
     cacheCreationTokens: integer('cache_creation_tokens').notNull(),
     cacheReadTokens: integer('cache_read_tokens').notNull(),
     toolCalls: integer('tool_calls').notNull(),
+    egressAllowed: integer('egress_allowed').notNull().default(0),
+    egressDenied: integer('egress_denied').notNull().default(0),
+    egressBytesUp: integer('egress_bytes_up').notNull().default(0),
+    egressBytesDown: integer('egress_bytes_down').notNull().default(0),
     computeSeconds: real('compute_seconds').notNull(),
     costUsd: real('cost_usd').notNull(),
     sdkCostUsd: real('sdk_cost_usd'),

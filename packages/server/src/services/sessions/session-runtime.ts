@@ -348,7 +348,7 @@ export class SessionRuntime {
     this.deps.runner.adoptSpare(
       spare.id,
       this.modelHooks(live, session, () => this.deps.config.anthropicApiKey),
-      this.egressFor(live, sessionEgressRules(agent.config, session.config)),
+      this.egressFor(live, session, sessionEgressRules(agent.config, session.config)),
     );
   }
 
@@ -728,22 +728,29 @@ export class SessionRuntime {
       env,
       limits: limitOverrides(agent),
       model: this.modelHooks(live, session, () => modelKey),
-      egress: this.egressFor(live, sessionEgressRules(agent?.config, session.config)),
+      egress: this.egressFor(live, session, sessionEgressRules(agent?.config, session.config)),
     };
   }
 
   /**
    * The sandbox egress of a session: its rules (the latest ones, see {@link sdkOptions}), and
-   * each connection streamed as an `egress` event of the running turn (between turns: metrics only).
+   * each connection streamed as an `egress` event of the running turn (between turns: metrics
+   * only) and recorded in the usage ledger (the `onEgress` hook).
    */
-  private egressFor(live: LiveSession, rules: EgressRules) {
+  private egressFor(live: LiveSession, session: SessionRecord, rules: EgressRules) {
     live.egressRules = rules;
     return egressSpec(
       () => live.egressRules ?? rules,
       (data) => {
         // Only into a turn still streaming: never after its `done`.
         const log = live.turn?.log;
-        if (log && !log.finished && log.events.at(-1)?.event !== 'done') log.emit({ event: 'egress', data });
+        const streaming = log && !log.finished && log.events.at(-1)?.event !== 'done';
+        if (streaming) log.emit({ event: 'egress', data });
+        try {
+          this.deps.hooks?.onEgress?.({ session, turnId: log?.turnId }, data);
+        } catch (err) {
+          this.deps.log.error({ err: errText(err), sessionId: session.id }, 'usage hook failed');
+        }
       },
       this.deps.telemetry?.metrics,
       () => live.egressBindings ?? [],

@@ -1,4 +1,4 @@
-import type { ErrorCode, TurnOutcome } from '@ash-ai/shared';
+import type { EgressData, ErrorCode, TurnOutcome } from '@ash-ai/shared';
 import type { ModelCallUsage } from '@ash-ai/sandbox';
 import type { SessionRecord } from '../../db/repos/index.js';
 import type { TurnLog } from './turn-log.js';
@@ -33,6 +33,11 @@ export interface TurnHooks {
     call: { session: SessionRecord; turnId: string | undefined; endTurn: (error: TurnEndError) => void },
     usage: ModelCallUsage,
   ): void;
+  /**
+   * One network connection of the session's sandbox through the egress proxy (allowed or
+   * denied), once it ended. `turnId`: the turn running then (undefined between turns).
+   */
+  onEgress?(call: { session: SessionRecord; turnId: string | undefined }, connection: EgressData): void;
   /** Before the session's proxy forwards a model call; an error refuses it (the proxy answers 403). */
   admitModelCall?(session: SessionRecord): Promise<TurnEndError | undefined>;
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ModelCallUsage } from '@ash-ai/sandbox';
 import {
   sdkTurnCostUsd,
+  type EgressData,
   type ListUsageQuery,
   type TenantBudget,
   type TurnOutcome,
@@ -40,7 +41,10 @@ export interface UsageServiceDeps {
  * - **tool calls**: one record per tool use of the model (dedupe key = the tool-use id);
  * - **turns**: one record per turn, carrying the SDK's own estimate (`sdkCostUsd`) beside ours;
  * - **compute**: CPU seconds (user + system) the sandbox's processes used during the turn, read
- *   from the sandbox cgroup (`cpu.stat` / `cpuacct.usage`); not recorded without cgroups.
+ *   from the sandbox cgroup (`cpu.stat` / `cpuacct.usage`); not recorded without cgroups;
+ * - **egress**: one record per network connection of the sandbox, allowed or denied by its
+ *   network policy, with the bytes up and down the host-side egress proxy counted (written when
+ *   the connection ended; the turn it belongs to, or none between turns).
  *
  * Budgets: a session's `budgetUsd` and the tenant's budget bound Ash's cost (the ledger's
  * `costUsd`). A turn that starts over a budget, or whose model call reaches one, ends with a
@@ -101,6 +105,20 @@ export class UsageService implements TurnHooks {
     cpuSeconds: number | undefined,
   ): void {
     this.serialise(session.id, () => this.recordTurn(session, log, cpuSeconds));
+  }
+
+  /** {@link TurnHooks.onEgress}: records one connection of the session's sandbox. */
+  onEgress(call: { session: SessionRecord; turnId: string | undefined }, c: EgressData): void {
+    const { session } = call;
+    this.serialise(session.id, async () => {
+      await this.deps.repos.usage.insert({
+        ...this.base(session, call.turnId ?? null, 'egress', `egress:${randomUUID()}`),
+        egressAllowed: c.allowed ? 1 : 0,
+        egressDenied: c.allowed ? 0 : 1,
+        egressBytesUp: c.bytesUp,
+        egressBytesDown: c.bytesDown,
+      });
+    });
   }
 
   /** Resolves when everything handed to the ledger so far for `sessionId` is written. */
@@ -266,6 +284,10 @@ export class UsageService implements TurnHooks {
       cacheCreationTokens: 0,
       cacheReadTokens: 0,
       toolCalls: 0,
+      egressAllowed: 0,
+      egressDenied: 0,
+      egressBytesUp: 0,
+      egressBytesDown: 0,
       computeSeconds: 0,
       costUsd: 0,
       sdkCostUsd: null,
@@ -301,6 +323,10 @@ function upstreamEvents(r: UsageRecord): UsageEvent[] {
     ['message', r.kind === 'model_call' ? 1 : 0],
     ['tool_call', r.toolCalls],
     ['compute_seconds', r.computeSeconds],
+    ['egress_allowed', r.egressAllowed],
+    ['egress_denied', r.egressDenied],
+    ['egress_bytes_up', r.egressBytesUp],
+    ['egress_bytes_down', r.egressBytesDown],
   ];
   return metrics
     .filter(([, v]) => v > 0)
@@ -351,6 +377,10 @@ export function totals(s: UsageSums): UsageTotals {
     totalCostUsd: s.costUsd,
     totalSdkCostUsd: s.sdkCostUsd,
     fallbackPricedCalls: s.fallbackModelCalls,
+    totalEgressAllowed: s.egressAllowed,
+    totalEgressDenied: s.egressDenied,
+    totalEgressBytesUp: s.egressBytesUp,
+    totalEgressBytesDown: s.egressBytesDown,
   };
 }
 
@@ -368,6 +398,10 @@ function toApi(r: UsageRow): UsageRecord {
     cacheCreationTokens: r.cacheCreationTokens,
     cacheReadTokens: r.cacheReadTokens,
     toolCalls: r.toolCalls,
+    egressAllowed: r.egressAllowed,
+    egressDenied: r.egressDenied,
+    egressBytesUp: r.egressBytesUp,
+    egressBytesDown: r.egressBytesDown,
     computeSeconds: r.computeSeconds,
     costUsd: r.costUsd,
     sdkCostUsd: r.sdkCostUsd,
