@@ -227,6 +227,10 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
       // No -k: curl verifies the proxy's leaf certificate against the bundle in the sandbox.
       bash(`curl -sS -m 20 https://vm:${bound}/bound 2>&1; echo curl-bound-exit=$?`),
       bash(`curl -sS -m 20 http://vm:${plain}/plain 2>&1`),
+      // Node's fetch (through the sandbox's proxy preload) verifies through NODE_EXTRA_CA_CERTS.
+      bash(
+        `node -e 'fetch("https://vm:${bound}/node").then(async (r) => console.log((await r.text()).trim()), (e) => console.log("node fetch failed", e.cause?.code ?? e.message))' 2>&1`,
+      ),
       // Python verifies through SSL_CERT_FILE (the bundle), with its default context.
       bash(
         `python3 -c 'import urllib.request; print(urllib.request.urlopen("https://vm:${bound}/python", timeout=20).read().decode())' 2>&1`,
@@ -256,6 +260,7 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     expect(out).toContain('bound-https /bound authorization=real x-api-key=none');
     expect(out).toContain('curl-bound-exit=0');
     expect(out).toContain('bound-https /python authorization=real x-api-key=none');
+    expect(out).toContain('bound-https /node authorization=real x-api-key=none');
     expect(out).toContain('plain-http /plain authorization=none x-api-key=real');
     expect(out).toMatch(/issuer: CN ?= ?ash-unbound-test-host/);
     expect(out).not.toMatch(/issuer: CN ?= ?Ash egress CA/);
