@@ -24,6 +24,11 @@ function running(pid: number): boolean {
   }
 }
 
+/** Asserts a CLI run exited 0, showing its output when it did not. */
+function expectOk(r: { code: number | null; stdout: string; stderr: string }): void {
+  expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+}
+
 const INTERNAL = 'cli-start-internal-secret-0123456789';
 const OPERATOR_KEY = 'ash_operator-key-given-to-ash-start-0001';
 const STALE = 'a stale line an earlier run wrote to the log';
@@ -71,11 +76,11 @@ describe('ash start, stop and status against real server processes', () => {
     ) as {
       key: string;
     };
-    expect((await runAsh(['stop'], env)).code).toBe(0);
+    expectOk(await runAsh(['stop'], env));
 
     // As the README suggests: the user's own key exported in the shell that runs ash start.
     const withClientKey = { ...env, ASH_API_KEY: laptop };
-    expect((await runAsh(['start'], withClientKey)).code).toBe(0);
+    expectOk(await runAsh(['start'], withClientKey));
     const keys = JSON.parse((await runAsh(['api-key', 'list', '--json'], withClientKey)).stdout) as KeyList;
     expect(keys.keys.map((k) => k.id)).not.toContain('env');
     const laptopId = keys.keys.find((k) => k.label === 'laptop')!.id;
@@ -83,18 +88,18 @@ describe('ash start, stop and status against real server processes', () => {
     const revoked = await runAsh(['agent', 'list'], withClientKey);
     expect(revoked.code).toBe(1);
     expect(revoked.stderr).toMatch(/\(401 unauthorized\)/);
-    expect((await runAsh(['stop'], env)).code).toBe(0);
+    expectOk(await runAsh(['stop'], env));
 
     // Another tenant's key in the shell stays that tenant's key.
     const withAcmeKey = { ...env, ASH_API_KEY: acme.key };
-    expect((await runAsh(['start'], withAcmeKey)).code).toBe(0);
+    expectOk(await runAsh(['start'], withAcmeKey));
     const acmeKeys = JSON.parse((await runAsh(['api-key', 'list', '--json'], withAcmeKey)).stdout) as KeyList;
     expect(acmeKeys.keys.map((k) => k.tenantId)).toEqual(['acme']);
-    expect((await runAsh(['stop'], env)).code).toBe(0);
+    expectOk(await runAsh(['stop'], env));
 
     // The operator's way to give the server a key of the default tenant.
     const withOperatorKey = { ...withAcmeKey, ASH_SERVER_API_KEY: OPERATOR_KEY };
-    expect((await runAsh(['start'], withOperatorKey)).code).toBe(0);
+    expectOk(await runAsh(['start'], withOperatorKey));
     const operatorKeys = JSON.parse(
       (await runAsh(['--api-key', OPERATOR_KEY, 'api-key', 'list', '--json'], env)).stdout,
     ) as KeyList;
@@ -103,7 +108,7 @@ describe('ash start, stop and status against real server processes', () => {
       (await runAsh(['api-key', 'list', '--json'], withAcmeKey)).stdout,
     ) as KeyList;
     expect(stillAcme.keys.map((k) => k.tenantId)).toEqual(['acme']);
-    expect((await runAsh(['stop'], env)).code).toBe(0);
+    expectOk(await runAsh(['stop'], env));
 
     const help = await runAsh(['start', '--help'], env);
     expect(help.stdout).toContain('ASH_SERVER_API_KEY');

@@ -142,8 +142,10 @@ export class Sandbox {
       async *[Symbol.asyncIterator]() {
         try {
           for await (const ev of channel) {
-            // A limit hit the watcher had no time to see (the turn ended first) still fails the turn.
-            if (ev.ev === 'turn_end' && !ev.error) {
+            // A limit hit the watcher had no time to see (the turn ended first) still fails the
+            // turn, and names the limit — also when the hit is why the turn failed (a fork bomb
+            // can make the Claude process die before the watcher's next poll).
+            if (ev.ev === 'turn_end' && ev.outcome !== 'interrupted' && ev.error?.code !== 'limit_exceeded') {
               const late = await watch.check();
               if (late) {
                 yield {

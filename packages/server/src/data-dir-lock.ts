@@ -10,12 +10,19 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/** True while the process runs; a zombie (exited, not yet reaped by its parent) is not running. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc (not Linux): kill(0) said it exists
   }
 }
 

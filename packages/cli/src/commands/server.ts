@@ -45,6 +45,20 @@ function isAshServer(pid: number): boolean {
   return args.length >= 2 && args[2] === '' && isServerBin(args[1]!);
 }
 
+/**
+ * True while process `pid` runs: it exists and is no zombie (a process that exited but was not yet
+ * reaped has released its port and files, but its `/proc` entry stays).
+ */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 /** The `coordinatorId` a server running in process `pid` on this machine reports in `/health`. */
 const coordinatorIdOf = (pid: number) => `${hostname()}-${pid}`;
 
@@ -330,8 +344,13 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
       }
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 20_000;
-      while (isAshServer(pid) && Date.now() < deadline) await sleep(100);
-      if (isAshServer(pid)) process.kill(pid, 'SIGKILL');
+      while (isRunning(pid) && Date.now() < deadline) await sleep(100);
+      if (isRunning(pid)) {
+        process.kill(pid, 'SIGKILL');
+        // Its port and data dir lock are free only once it has exited.
+        const killDeadline = Date.now() + 10_000;
+        while (isRunning(pid) && Date.now() < killDeadline) await sleep(50);
+      }
       rmSync(pidFile(), { force: true });
       process.stdout.write(`Ash stopped (pid ${pid})\n`);
     });
