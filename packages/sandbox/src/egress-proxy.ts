@@ -482,6 +482,8 @@ export class EgressProxy {
     });
     up.on('timeout', () => up.destroy(new Error('timeout')));
     up.on('response', (r) => {
+      // The timeout guards the connect and the wait for an answer, not a long stream (SSE).
+      up.setTimeout(0);
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
       res.writeHead(r.statusCode ?? 502, r.statusMessage, out);

@@ -172,6 +172,13 @@ describe('EgressProxy', () => {
     dir = mkdtempSync(join(tmpdir(), 'ash-egress-'));
     target = createServer((req, res) => {
       hits.push(`${req.method} ${req.url} host=${req.headers.host}`);
+      if (req.url === '/slow') {
+        // A stream (SSE-like): a first chunk, then silence longer than the proxy's timeout.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('first;');
+        setTimeout(() => res.end('last'), 1200);
+        return;
+      }
       let n = 0;
       req.on('data', (d: Buffer) => {
         n += d.length;
@@ -192,7 +199,12 @@ describe('EgressProxy', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(opts: { cidrs?: string; maxConnections?: number; maxBytesPerTurn?: number }) {
+  async function start(opts: {
+    cidrs?: string;
+    maxConnections?: number;
+    maxBytesPerTurn?: number;
+    connectTimeoutMs?: number;
+  }) {
     const events: EgressConnection[] = [];
     const limits: string[] = [];
     const rules = new EgressRules([
@@ -220,6 +232,7 @@ describe('EgressProxy', () => {
       // A resolver the test controls: good.test → 127.0.0.1, rebind.test → 127.0.0.2 (not allowed).
       lookup: async (h) => (h === 'rebind.test' ? ['127.0.0.2'] : ['127.0.0.1']),
       log: silentLogger,
+      ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
     });
     return { proxy, socketPath, events, limits };
   }
@@ -284,6 +297,17 @@ describe('EgressProxy', () => {
       });
       expect(events[0]!.bytesUp).toBeGreaterThan(3);
       expect(events[0]!.bytesDown).toBeGreaterThan(18);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('keeps a plain-HTTP stream open past its connect/answer timeout once the answer started', async () => {
+    const { proxy, socketPath } = await start({ connectTimeoutMs: 300 });
+    try {
+      const r = await viaProxy(socketPath, `http://good.test:${targetPort}/slow`);
+      expect(r.status).toBe(200);
+      expect(r.text).toBe('first;last');
     } finally {
       await proxy.close();
     }
