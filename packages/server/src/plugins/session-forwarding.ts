@@ -47,7 +47,11 @@ export interface SessionForwardingOptions {
   /** ASH_OWNER_LEASE_MS: an owner whose lease is older is dead, and the session is taken over instead. */
   leaseMs: number;
   log: Logger;
-  /** How long to wait for the owner's response headers, ms (a stream's body has no limit). */
+  /**
+   * How long to wait for the owner's response headers, ms; default none: the owner's own limits
+   * apply (an `exec` or a large upload can take minutes before it answers). An owner that cannot
+   * be reached at all fails at connect time (undici's 10 s connect timeout).
+   */
   headersTimeoutMs?: number;
   dispatcher?: Dispatcher;
 }
@@ -111,7 +115,7 @@ async function forward(
       headers,
       body: hasBody ? req.raw : null,
       signal: abort.signal,
-      headersTimeout: opts.headersTimeoutMs ?? 30_000,
+      headersTimeout: opts.headersTimeoutMs ?? 0,
       bodyTimeout: 0,
       ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
     });
