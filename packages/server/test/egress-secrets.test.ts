@@ -346,6 +346,20 @@ describe('credentials bound to hosts: injected by the egress proxy, never in the
     });
     expect(reserved.status).toBe(400);
     expect(reserved.body.code).toBe('validation_failed');
+    // Any proxy-* header, and a placeholder variable the sandbox sets itself, are refused too.
+    for (const over of [
+      { header: 'Proxy-Foo' },
+      { env: 'PATH' },
+      { env: 'LD_PRELOAD' },
+      { env: 'https_proxy' },
+    ]) {
+      const r = await api(t.url, 'POST', '/api/sessions', { agent: 'tools', network: binding(over) });
+      expect(r.status, JSON.stringify(over)).toBe(400);
+      expect(r.body.code).toBe('validation_failed');
+      expect(r.body.detail).toMatch(
+        over.header ? /cannot be set by a credential binding/ : /set by the sandbox itself/,
+      );
+    }
 
     const noValue = await api(t.url, 'POST', '/api/sessions', {
       agent: 'tools',

@@ -140,6 +140,36 @@ const RESERVED_HEADERS = new Set([
 ]);
 
 /**
+ * Sandbox variables a binding's placeholder may not take: the ones the sandbox itself sets or
+ * that change how programs start (the placeholder would break the sandbox or be ignored).
+ */
+const RESERVED_ENV = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'SHELL',
+  'PWD',
+  'TMPDIR',
+  'BASH_ENV',
+  'ENV',
+  'NODE_OPTIONS',
+  'NODE_EXTRA_CA_CERTS',
+  'NODE_USE_ENV_PROXY',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'REQUESTS_CA_BUNDLE',
+  'CURL_CA_BUNDLE',
+  'GIT_SSL_CAINFO',
+  'PIP_CERT',
+  'NPM_CONFIG_CAFILE',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+]);
+const RESERVED_ENV_PREFIX = /^(LD_|ANTHROPIC_|CLAUDE_|ASH_)/i;
+
+/**
  * The credential bindings (`network.inject`) of a session: the session's first, then the agent's
  * (for one host and header the first wins).
  */
@@ -188,8 +218,13 @@ export async function resolveBindings(
   for (const [i, b] of bindings.entries()) {
     const at = `${path}/${i}`;
     const header = b.header.toLowerCase();
-    if (RESERVED_HEADERS.has(header))
+    if (RESERVED_HEADERS.has(header) || header.startsWith('proxy-'))
       throw invalidField(`${at}/header`, `header '${b.header}' cannot be set by a credential binding`);
+    if (b.env !== undefined && (RESERVED_ENV.has(b.env.toUpperCase()) || RESERVED_ENV_PREFIX.test(b.env)))
+      throw invalidField(
+        `${at}/env`,
+        `'${b.env}' is set by the sandbox itself; give the placeholder another variable name`,
+      );
     if ((b.host === undefined) === (b.mcpServer === undefined))
       throw invalidField(at, 'give exactly one of `host` and `mcpServer`');
     let pattern = b.host;
