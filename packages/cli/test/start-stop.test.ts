@@ -171,7 +171,7 @@ describe('ash start, stop and status against real server processes', () => {
     expect(readFileSync(logFile(), 'utf8')).toContain(STALE);
   });
 
-  it('refuses port 0, which would leave it polling a port no server listens on', async () => {
+  it('refuses port 0 and ports fetch blocks, which would leave it polling a port it cannot reach', async () => {
     const logSize = statSync(logFile()).size;
     for (const [args, extra] of [
       [['start', '--port', '0'], {}],
@@ -185,6 +185,10 @@ describe('ash start, stop and status against real server processes', () => {
     }
     const bad = await runAsh(['start', '--port', 'http'], env);
     expect(bad.stderr).toMatch(/^ash: --port must be a port number from 1 to 65535, got 'http'\n$/);
+    // A port fetch refuses (the WHATWG bad-port list): the health poll could never reach it.
+    const blocked = await runAsh(['start', '--port', '4190'], env);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toMatch(/^ash: port 4190 is on the fetch standard's list of blocked ports.*\n$/);
     // Nothing was started.
     expect(statSync(logFile()).size).toBe(logSize);
     expect(existsSync(pidFile())).toBe(false);

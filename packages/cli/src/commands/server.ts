@@ -59,6 +59,20 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * True when `fetch` refuses the URL's port outright (the WHATWG "bad port" list, e.g. 4190 or
+ * 6000): a server there could never be reached by our clients. Other failures are no answer.
+ */
+async function fetchRefusesPort(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return false;
+  } catch (err) {
+    const cause = (err as { cause?: { message?: string } }).cause;
+    return /bad port/i.test(cause?.message ?? '');
+  }
+}
+
 /** The `coordinatorId` a server running in process `pid` on this machine reports in `/health`. */
 const coordinatorIdOf = (pid: number) => `${hostname()}-${pid}`;
 
@@ -265,6 +279,10 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
       const home = ashHome();
       mkdirSync(home, { recursive: true, mode: 0o700 });
       const url = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}`;
+      if (await fetchRefusesPort(url))
+        throw new CliError(
+          `port ${port} is on the fetch standard's list of blocked ports: HTTP clients (Node's fetch, browsers, the SDKs) refuse to connect to it; choose another --port`,
+        );
       const client = new AshClient({ serverUrl: url, timeoutMs: 2000 });
       const existing = readPid();
       if (existing && isAshServer(existing)) {
