@@ -159,6 +159,35 @@ describe('ash session send with tool approvals, and ash session answer', () => {
     expect(r.stdout).toContain('[answer] allow');
     expect(existsSync(join(workspace, 'cli-yes.txt'))).toBe(true);
   }, 180_000);
+  it('ash session create --ask-tools / --network make such sessions; bad values are clear errors', async () => {
+    const made = await ash(
+      'session',
+      'create',
+      'hello',
+      '--ask-tools',
+      'Bash, Write',
+      '--network',
+      '{"allow":["api.github.com"]}',
+      '--json',
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const sid = JSON.parse(made.stdout).session.id as string;
+    const got = await fetch(`${server.url}/api/sessions/${sid}`, {
+      headers: { authorization: `Bearer ${TEST_API_KEY}` },
+    });
+    const config = ((await got.json()) as { session: { config: Record<string, unknown> } }).session.config;
+    expect(config).toMatchObject({ askTools: ['Bash', 'Write'], network: { allow: ['api.github.com'] } });
+    const notJson = await ash('session', 'create', 'hello', '--network', '{allow');
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toContain('--network must be a JSON object');
+    const badPattern = await ash('session', 'create', 'hello', '--network', '{"allow":["http://x"]}');
+    expect(badPattern.code).toBe(1);
+    expect(badPattern.stderr).toContain('validation_failed');
+    const empty = await ash('session', 'create', 'hello', '--ask-tools', ' , ');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('--ask-tools needs at least one tool name');
+  }, 120_000);
+
   it('ash chat answers a waiting call from the next line: y allows, other text denies, a custom tool gets the line as its result', async () => {
     const chat = (input: string) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {

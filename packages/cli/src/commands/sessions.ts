@@ -306,19 +306,52 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
     .option('-m, --model <model>', 'model for this session', nonEmptyFlag('--model'))
     .option('-e, --env <KEY=VALUE...>', 'extra environment variable (repeatable)')
     .option('-c, --credential <id>', 'stored credential the session uses (see ash credentials)')
+    .option(
+      '--ask-tools <names>',
+      'comma-separated tools that wait for the client approval (e.g. Bash,Write); see ash session answer',
+    )
+    .option(
+      '--network <json>',
+      'network policy as JSON, e.g. \'{"allow":["api.github.com"]}\' (narrows the agent\'s; docs/api.md)',
+    )
     .option('--json', 'print JSON')
     .action(
       async (
         agent: string,
-        opts: { model?: string; env?: string[]; credential?: string; json?: boolean },
+        opts: {
+          model?: string;
+          env?: string[];
+          credential?: string;
+          askTools?: string;
+          network?: string;
+          json?: boolean;
+        },
       ) => {
         const extraEnv = parseEnvPairs(opts.env);
+        const askTools = opts.askTools
+          ?.split(',')
+          .map((t) => t.trim())
+          .filter((t) => t.length > 0);
+        if (opts.askTools !== undefined && askTools?.length === 0)
+          throw new CliError('--ask-tools needs at least one tool name, e.g. --ask-tools Bash');
+        let network: unknown;
+        if (opts.network !== undefined) {
+          try {
+            network = JSON.parse(opts.network);
+          } catch {
+            throw new CliError(
+              `--network must be a JSON object such as '{"allow":["api.github.com"]}', got '${opts.network}'`,
+            );
+          }
+        }
         const s = await globals()
           .client()
           .sessions.create(agent, {
             ...(opts.model !== undefined ? { model: opts.model } : {}),
             ...(extraEnv ? { extraEnv } : {}),
             ...(opts.credential ? { credentialId: opts.credential } : {}),
+            ...(askTools ? { askTools } : {}),
+            ...(network !== undefined ? { network: network as never } : {}),
           });
         if (opts.json) printJson({ session: s });
         else process.stdout.write(`${s.id}\n`);

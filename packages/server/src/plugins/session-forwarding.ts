@@ -19,7 +19,6 @@ const DATABASE_READS = new Set([
   'GET /api/sessions/:id',
   'GET /api/sessions/:id/messages',
   'GET /api/sessions/:id/events',
-  'GET /api/sessions/:id/config',
   'GET /v1/sessions/:id',
 ]);
 
