@@ -374,19 +374,13 @@ export class EgressProxy {
       });
       upstreams.add(up);
       up.on('close', () => upstreams.delete(up));
-      up.on('socket', (s: Socket) => {
-        s.on('data', (d: Buffer) => {
-          bytesDown += d.length;
-          this.count(d.length);
-        });
-        const write = s.write.bind(s) as (chunk: unknown, ...rest: unknown[]) => boolean;
-        s.write = ((chunk: unknown, ...rest: unknown[]) => {
-          const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
-          bytesUp += n;
+      up.on('socket', (s: Socket) =>
+        meterSocket(s, (sent, n) => {
+          if (sent) bytesUp += n;
+          else bytesDown += n;
           this.count(n);
-          return write(chunk, ...rest);
-        }) as typeof s.write;
-      });
+        }),
+      );
       up.on('timeout', () => up.destroy(new Error('timeout')));
       up.on('response', (r) => {
         // The timeout guards the connect and the wait for an answer, not a long stream (SSE).
@@ -467,19 +461,13 @@ export class EgressProxy {
         startedAt,
       );
     };
-    up.on('socket', (s: Socket) => {
-      s.on('data', (d: Buffer) => {
-        bytesDown += d.length;
-        this.count(d.length);
-      });
-      const write = s.write.bind(s) as (chunk: unknown, ...rest: unknown[]) => boolean;
-      s.write = ((chunk: unknown, ...rest: unknown[]) => {
-        const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
-        bytesUp += n;
+    up.on('socket', (s: Socket) =>
+      meterSocket(s, (sent, n) => {
+        if (sent) bytesUp += n;
+        else bytesDown += n;
         this.count(n);
-        return write(chunk, ...rest);
-      }) as typeof s.write;
-    });
+      }),
+    );
     up.on('timeout', () => up.destroy(new Error('timeout')));
     up.on('response', (r) => {
       // The timeout guards the connect and the wait for an answer, not a long stream (SSE).
@@ -502,6 +490,19 @@ export class EgressProxy {
     });
     req.pipe(up);
   }
+}
+
+/**
+ * Counts the bytes of an upstream socket as they pass: `onBytes(true, n)` for bytes written
+ * (request, up), `onBytes(false, n)` for bytes read (answer, down). Headers included.
+ */
+function meterSocket(s: Socket, onBytes: (sent: boolean, n: number) => void): void {
+  s.on('data', (d: Buffer) => onBytes(false, d.length));
+  const write = s.write.bind(s) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  s.write = ((chunk: unknown, ...rest: unknown[]) => {
+    onBytes(true, typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length);
+    return write(chunk, ...rest);
+  }) as typeof s.write;
 }
 
 async function systemLookup(host: string): Promise<string[]> {
