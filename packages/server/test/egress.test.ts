@@ -464,6 +464,11 @@ describe('sandbox network egress', () => {
       const r = await api(t.url, 'POST', '/api/sessions', { agent: 'online', network });
       expect(r.status, JSON.stringify(network)).toBe(400);
       expect(r.body.code).toBe('validation_failed');
+      // The detail names the refused value, not the schema's regular expression.
+      if (network.allow)
+        expect(r.body.detail).toBe(
+          `/body/network/allow/0 "${network.allow[0]}" is not in the accepted form (see the API documentation of this field)`,
+        );
       const d = await api(t.url, 'POST', '/api/agents', {
         name: 'bad-net',
         files: [{ path: 'CLAUDE.md', content: Buffer.from('# x').toString('base64') }],

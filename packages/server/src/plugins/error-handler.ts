@@ -78,8 +78,22 @@ function send(
   return reply.code(body.status).type(PROBLEM_TYPE).send(body);
 }
 
+/** The value at a JSON pointer (`/network/allow/0`) in `root`; undefined when there is none. */
+function valueAt(root: unknown, pointer: string): unknown {
+  let at: unknown = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    if (at === null || typeof at !== 'object') return undefined;
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    at = (at as Record<string, unknown>)[key];
+  }
+  return at;
+}
+
 /** Maps a Fastify/Ajv validation error to field errors (`/body/name`, `/query/limit`...). */
-function fieldErrors(err: FastifyError): FieldError[] {
+function fieldErrors(
+  err: FastifyError,
+  input?: { body?: unknown; query?: unknown; params?: unknown; headers?: unknown },
+): FieldError[] {
   // Fastify names the query context `querystring`; the documented paths say `/query/…`.
   const ctx = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
   const out: FieldError[] = [];
@@ -102,7 +116,16 @@ function fieldErrors(err: FastifyError): FieldError[] {
       continue;
     }
     if (v.keyword === 'anyOf' && allowed.has(path)) continue;
-    const message = params.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
+    let message = params.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
+    // A long pattern (host patterns, ids) says nothing to a reader: name the value instead.
+    const pattern = (v.params as { pattern?: string } | undefined)?.pattern;
+    if (v.keyword === 'pattern' && pattern && pattern.length > 40) {
+      const value = valueAt(input?.[ctx === 'query' ? 'query' : ctx], v.instancePath);
+      message =
+        typeof value === 'string'
+          ? `${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)} is not in the accepted form (see the API documentation of this field)`
+          : 'is not in the accepted form (see the API documentation of this field)';
+    }
     out.push({ path, message });
   }
   const oneOf = [...allowed].map(([path, values]) => ({
@@ -132,7 +155,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
       });
     }
     if (err.validation) {
-      const errors = fieldErrors(err);
+      const errors = fieldErrors(err, request);
       const first = errors[0];
       return send(
         reply,
