@@ -3,6 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { request as httpsRequest } from 'node:https';
 import { TLSSocket } from 'node:tls';
 import {
+  type ClientRequest,
   createServer,
   request as httpRequest,
   type IncomingMessage,
@@ -374,21 +375,10 @@ export class EgressProxy {
       });
       upstreams.add(up);
       up.on('close', () => upstreams.delete(up));
-      up.on('socket', (s: Socket) =>
-        meterSocket(s, (sent, n) => {
-          if (sent) bytesUp += n;
-          else bytesDown += n;
-          this.count(n);
-        }),
-      );
-      up.on('timeout', () => up.destroy(new Error('timeout')));
-      up.on('response', (r) => {
-        // The timeout guards the connect and the wait for an answer, not a long stream (SSE).
-        up.setTimeout(0);
-        const out: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
-        res.writeHead(r.statusCode ?? 502, r.statusMessage, out);
-        r.pipe(res);
+      relayAnswer(up, res, (sent, n) => {
+        if (sent) bytesUp += n;
+        else bytesDown += n;
+        this.count(n);
       });
       up.on('error', (err) => {
         if (!res.headersSent)
@@ -461,21 +451,12 @@ export class EgressProxy {
         startedAt,
       );
     };
-    up.on('socket', (s: Socket) =>
-      meterSocket(s, (sent, n) => {
-        if (sent) bytesUp += n;
-        else bytesDown += n;
-        this.count(n);
-      }),
-    );
-    up.on('timeout', () => up.destroy(new Error('timeout')));
+    relayAnswer(up, res, (sent, n) => {
+      if (sent) bytesUp += n;
+      else bytesDown += n;
+      this.count(n);
+    });
     up.on('response', (r) => {
-      // The timeout guards the connect and the wait for an answer, not a long stream (SSE).
-      up.setTimeout(0);
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
-      res.writeHead(r.statusCode ?? 502, r.statusMessage, out);
-      r.pipe(res);
       r.on('end', () => finish(admitted.why));
       r.on('error', () => finish('the response broke off'));
     });
@@ -490,6 +471,27 @@ export class EgressProxy {
     });
     req.pipe(up);
   }
+}
+
+/**
+ * Relays an upstream request's answer to the client: bytes metered through `onBytes`, the
+ * request's timeout guarding the connect and the wait for an answer (not a long stream such as
+ * SSE), the answer's status and end-to-end headers copied, its body piped.
+ */
+function relayAnswer(
+  up: ClientRequest,
+  res: ServerResponse,
+  onBytes: (sent: boolean, n: number) => void,
+): void {
+  up.on('socket', (s: Socket) => meterSocket(s, onBytes));
+  up.on('timeout', () => up.destroy(new Error('timeout')));
+  up.on('response', (r) => {
+    up.setTimeout(0);
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+    res.writeHead(r.statusCode ?? 502, r.statusMessage, out);
+    r.pipe(res);
+  });
 }
 
 /**
