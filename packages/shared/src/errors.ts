@@ -121,6 +121,17 @@ export const ErrorCodes = {
   sandbox_crashed: 500,
   /** stream: the sandbox hit a resource limit (memory, processes, disk, file size). */
   limit_exceeded: 500,
+  /**
+   * Stream: the runner hosting the session's sandbox was lost during the turn (killed,
+   * unreachable past ASH_RUNNER_TIMEOUT_MS). The session's next message runs on another runner
+   * from its last checkpoint.
+   */
+  runner_lost: 500,
+  /**
+   * A runner wrote for a session whose lease moved on (it was paused, partitioned or too slow):
+   * the write was refused and nothing was stored (internal runner link only).
+   */
+  lease_lost: 409,
   /** stream: the turn was interrupted by a client. */
   turn_interrupted: 409,
   /** stream: the SDK ended the turn with an error result (max turns, execution error...). */

@@ -335,3 +335,4 @@ export {
   type UpdateAgentVersionBody,
 } from './rest/compat.js';
 export { AsyncLock } from './async-lock.js';
+export * from './runner-link.js';

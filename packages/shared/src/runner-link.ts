@@ -1,0 +1,286 @@
+/**
+ * The link between the coordinator tier (servers: API, database, routing, model gateway) and
+ * runner processes (`ash runner`: they host sandboxes). One contract, used by the runner's HTTP
+ * API (`@ash-ai/runner`) and the server's `HttpRunnerClient`.
+ *
+ * Authentication: every call in both directions carries `Authorization: Bearer
+ * <ASH_INTERNAL_SECRET>` (the runner's `/health` and `/metrics` excepted). URLs may be `https`.
+ * Every call has a timeout (turn streams excepted: they end with the turn).
+ *
+ * Runner → coordinator (paths on a server):
+ * - `POST /api/internal/runners/register` {@link RegisterRunnerBody} (with `url`, `labels`):
+ *   registers (again after a coordinator restart: a heartbeat answered 404 means "register").
+ * - `POST /api/internal/runners/heartbeat` {@link RunnerHeartbeatBody} with `report`
+ *   ({@link RunnerReport}) every `heartbeatMs` → {@link RunnerHeartbeatAnswer}.
+ * - `POST /api/internal/runners/deregister` when it exits.
+ * - `POST /api/internal/runners/:runnerId/evicted` {@link RunnerEvictedBody}: the runner stopped a
+ *   session's sandbox on its own (idle, capacity); answered once the coordinator released it.
+ * - `POST /api/internal/sessions/:id/checkout` {@link CheckoutBody} → a workspace delta
+ *   (`application/x-tar`, see {@link WORKSPACE_DELTA_INDEX}) bringing the runner's copy up to the
+ *   coordinator's.
+ * - `POST /api/internal/sessions/:id/checkpoint` (header {@link GENERATION_HEADER}; body a
+ *   workspace delta) → 204; 409 `lease_lost` when the generation is not the session's current one
+ *   (fencing: nothing from a stale runner is stored).
+ * - `POST /api/internal/sessions/:id/egress` {@link RunnerEgressReportBody}: connections made by
+ *   the session's sandbox (header {@link GENERATION_HEADER}).
+ * - `* {@link GATEWAY_PATH}/…`: the model gateway. A runner's sandboxes call the Messages API
+ *   through it with the session's gateway token as `x-api-key`; the gateway adds the provider key,
+ *   meters, enforces budgets and traces exactly as the embedded model proxy does.
+ *
+ * Coordinator → runner (paths on the runner's `--port`, under {@link RUNNER_API_PREFIX}):
+ * - `GET /health` (no auth) → {@link RunnerHealth}; `GET /metrics` (no auth) → Prometheus text.
+ * - `GET  …/state` → {@link RunnerReport}.
+ * - `POST …/reservations` → 201 {@link ReservationAnswer}; 503 `capacity_reached` + Retry-After.
+ * - `DELETE …/reservations/:reservationId` → 204 (idempotent).
+ * - `POST …/sessions/:id/sandbox` {@link RunnerStartBody} → 200 {@link RunnerStartAnswer} once
+ *   the sandbox is up (the runner first checks the workspace out from `coordinatorUrl`); 503
+ *   `capacity_reached` / `sandbox_unavailable`.
+ * - `POST …/sessions/:id/turns` {@link RunnerTurnBody} → `application/x-ndjson`: one line per
+ *   bridge `TurnEvent` (`message`, `tool_request`, `turn_end`), then one {@link TurnTrailer} line
+ *   written after the runner stored the turn's checkpoint. Closing the request aborts the turn.
+ * - `POST …/sessions/:id/tool-answers` {@link RunnerToolAnswerBody} → 204.
+ * - `POST …/sessions/:id/interrupt` {@link RunnerInterruptBody} → 204.
+ * - `POST …/sessions/:id/abort` {@link RunnerAbortBody} → 204.
+ * - `POST …/sessions/:id/exec` {@link RunnerExecBody} → `ExecResult` (checkpoint stored after).
+ * - `GET  …/sessions/:id/logs?after=n` → `{ logs: LogEntry[] }`.
+ * - `POST …/sessions/:id/pin`, `POST …/sessions/:id/unpin` → 204.
+ * - `POST …/sessions/:id/checkpoint` → 204 once a checkpoint of the current files is stored.
+ * - `DELETE …/sessions/:id?checkpoint=1|0` → 204: (checkpoint, then) stop the sandbox and forget it.
+ * - `POST …/sweep` → `{ stopped: number }` (idle sweep now).
+ * - `POST …/drain` → 202: take no new session, checkpoint and release every session, exit 0 when
+ *   empty.
+ * Errors in both directions are problem details (`application/problem+json`) with a stable `code`.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+
+/** Prefix of the runner's API for coordinators. */
+export const RUNNER_API_PREFIX = '/runner/v1';
+/** Path prefix of the coordinator's model gateway (the runner's sandboxes' model upstream). */
+export const GATEWAY_PATH = '/api/internal/gateway';
+/** Header carrying a session's lease generation on runner writes (decimal integer). */
+export const GENERATION_HEADER = 'x-ash-lease-generation';
+/** Header naming the runner that sends a request (its runner id). */
+export const RUNNER_HEADER = 'x-ash-runner';
+/**
+ * A workspace delta is a tar stream whose first entry is this JSON file: `{ deleted: string[],
+ * entries: Record<path, { size, mtimeMs, mode }> }`. Paths are `workspace/<rel>` (the session's
+ * workspace) or `claude/<rel>` (its CLAUDE_CONFIG_DIR: SDK transcripts), POSIX, relative, never
+ * `..`; the receiver refuses anything else and never follows symlinks.
+ */
+export const WORKSPACE_DELTA_INDEX = '.ash-delta.json';
+
+/** Runner labels: `k=v` pairs placement may require (`runnerLabels` of an agent or session). */
+export const RunnerLabelsSchema = Type.Record(
+  Type.String({ pattern: '^[a-zA-Z0-9._/-]{1,63}$' }),
+  Type.String({ maxLength: 63 }),
+  { maxProperties: 32 },
+);
+export type RunnerLabels = Static<typeof RunnerLabelsSchema>;
+
+/** One session on a runner as reported. */
+export const RunnerSessionStateSchema = Type.Object({
+  id: Type.String(),
+  /** `starting`: start under way; `ready`: sandbox up; `busy`: a turn runs. */
+  state: Type.Union([Type.Literal('starting'), Type.Literal('ready'), Type.Literal('busy')]),
+  /** The lease generation it was started with. */
+  generation: Type.Integer({ minimum: 0 }),
+  /** Resident memory of its processes, bytes (0 when unknown). */
+  memoryBytes: Type.Integer({ minimum: 0 }),
+});
+export type RunnerSessionState = Static<typeof RunnerSessionStateSchema>;
+
+/** What a runner reports (heartbeat body's `report`, `GET …/state`). */
+export const RunnerReportSchema = Type.Object({
+  runnerId: Type.String(),
+  /** Base URL coordinators call (http or https). */
+  url: Type.String(),
+  labels: RunnerLabelsSchema,
+  version: Type.String(),
+  draining: Type.Boolean(),
+  maxSandboxes: Type.Integer({ minimum: 0 }),
+  /** Sandboxes alive (sessions and warm spares). */
+  live: Type.Integer({ minimum: 0 }),
+  reserved: Type.Integer({ minimum: 0 }),
+  startsRunning: Type.Integer({ minimum: 0 }),
+  startsQueued: Type.Integer({ minimum: 0 }),
+  /** False when a new start would be refused by the start queue. */
+  canQueueStart: Type.Boolean(),
+  sessions: Type.Array(RunnerSessionStateSchema),
+});
+export type RunnerReport = Static<typeof RunnerReportSchema>;
+
+/** `GET /health` of a runner. */
+export const RunnerHealthSchema = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('draining')]),
+  runnerId: Type.String(),
+  version: Type.String(),
+  labels: RunnerLabelsSchema,
+  capacity: Type.Object({ max: Type.Integer(), active: Type.Integer(), available: Type.Integer() }),
+  /** Coordinators it is registered with (by URL) and the last heartbeat answered, ISO time. */
+  coordinators: Type.Array(
+    Type.Object({ url: Type.String(), lastHeartbeatAt: Type.Union([Type.String(), Type.Null()]) }),
+  ),
+  uptime: Type.Number(),
+});
+export type RunnerHealth = Static<typeof RunnerHealthSchema>;
+
+/** Answer to a heartbeat. */
+export const RunnerHeartbeatAnswerSchema = Type.Object({
+  ok: Type.Literal(true),
+  /**
+   * Sessions this runner reported that no longer belong to it (their lease moved on or they
+   * ended): the runner stops their sandboxes without checkpointing.
+   */
+  foreign: Type.Array(Type.String()),
+  /** True: an operator asked this runner to drain. */
+  drain: Type.Boolean(),
+});
+export type RunnerHeartbeatAnswer = Static<typeof RunnerHeartbeatAnswerSchema>;
+
+export const RunnerEvictedBodySchema = Type.Object(
+  {
+    sessionId: Type.String(),
+    reason: Type.Union([Type.Literal('idle'), Type.Literal('capacity'), Type.Literal('drain')]),
+    generation: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type RunnerEvictedBody = Static<typeof RunnerEvictedBodySchema>;
+
+/** One file's state in a manifest. */
+export const ManifestEntrySchema = Type.Object({
+  size: Type.Integer({ minimum: 0 }),
+  mtimeMs: Type.Number(),
+  mode: Type.Integer({ minimum: 0 }),
+  /** Present for symlinks (the link target, never followed). */
+  link: Type.Optional(Type.String()),
+});
+export type ManifestEntry = Static<typeof ManifestEntrySchema>;
+/** Files by path (`workspace/<rel>` or `claude/<rel>`); directories are implied. */
+export const ManifestSchema = Type.Record(Type.String(), ManifestEntrySchema);
+export type Manifest = Static<typeof ManifestSchema>;
+
+export const CheckoutBodySchema = Type.Object(
+  { generation: Type.Integer({ minimum: 0 }), manifest: ManifestSchema },
+  { additionalProperties: false },
+);
+export type CheckoutBody = Static<typeof CheckoutBodySchema>;
+
+export const ReservationAnswerSchema = Type.Object({
+  reservationId: Type.String(),
+  /** The reservation lapses after this long unless a start uses it, ms. */
+  expiresInMs: Type.Integer(),
+});
+export type ReservationAnswer = Static<typeof ReservationAnswerSchema>;
+
+/**
+ * A session's network as a runner enforces it: the arguments of the sandbox package's
+ * `EgressRules` (policy layers from widest to narrowest, implicit MCP hosts), plain data. A
+ * session with credential bindings (`network.inject`) is never placed on a runner (the value
+ * would have to reach it).
+ */
+export const RunnerEgressSchema = Type.Object({
+  enabled: Type.Boolean(),
+  layers: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      policy: Type.Union([
+        Type.Object({
+          allow: Type.Optional(Type.Array(Type.String())),
+          deny: Type.Optional(Type.Array(Type.String())),
+        }),
+        Type.Null(),
+      ]),
+    }),
+  ),
+  implicit: Type.Array(Type.Object({ pattern: Type.String(), name: Type.String() })),
+});
+export type RunnerEgress = Static<typeof RunnerEgressSchema>;
+
+/** Start a session's sandbox on a runner. */
+export const RunnerStartBodySchema = Type.Object(
+  {
+    reservationId: Type.Optional(Type.String()),
+    /** The session's lease generation: every write back carries it. */
+    generation: Type.Integer({ minimum: 0 }),
+    tenantId: Type.String(),
+    /** Base URL of the coordinator that placed it (checkout, checkpoint, gateway, events). */
+    coordinatorUrl: Type.String(),
+    /** The session's model gateway token (stands in for the provider key). */
+    gatewayToken: Type.String(),
+    env: Type.Record(Type.String(), Type.String()),
+    limits: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    egress: Type.Optional(RunnerEgressSchema),
+    /** Start the Claude process ahead of the first turn with these (a prewarm). */
+    warm: Type.Optional(Type.Object({ options: Type.Unknown(), conversation: Type.Unknown() })),
+  },
+  { additionalProperties: false },
+);
+export type RunnerStartBody = Static<typeof RunnerStartBodySchema>;
+
+export const RunnerStartAnswerSchema = Type.Object({
+  /** Seconds from the request to the sandbox being up (checkout included). */
+  seconds: Type.Number(),
+});
+export type RunnerStartAnswer = Static<typeof RunnerStartAnswerSchema>;
+
+/** A turn (the server's `TurnRequest`). */
+export const RunnerTurnBodySchema = Type.Object(
+  {
+    turnId: Type.String(),
+    prompt: Type.Unknown(),
+    options: Type.Unknown(),
+    conversation: Type.Unknown(),
+    /** True: the coordinator's copy changed since the last checkpoint (a file API write): check out first. */
+    checkout: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type RunnerTurnBody = Static<typeof RunnerTurnBodySchema>;
+
+/** The last line of a turn's NDJSON stream. */
+export const TurnTrailerSchema = Type.Object({
+  ev: Type.Literal('trailer'),
+  /** CPU seconds the sandbox used during the turn; null when not measurable. */
+  cpuSeconds: Type.Union([Type.Number(), Type.Null()]),
+  /** Whether the turn's checkpoint was stored. */
+  checkpoint: Type.Union([Type.Literal('stored'), Type.Literal('failed'), Type.Literal('fenced')]),
+});
+export type TurnTrailer = Static<typeof TurnTrailerSchema>;
+
+export const RunnerToolAnswerBodySchema = Type.Object({ requestId: Type.String(), answer: Type.Unknown() });
+export type RunnerToolAnswerBody = Static<typeof RunnerToolAnswerBodySchema>;
+export const RunnerInterruptBodySchema = Type.Object({ turnId: Type.String() });
+export type RunnerInterruptBody = Static<typeof RunnerInterruptBodySchema>;
+export const RunnerAbortBodySchema = Type.Object({
+  turnId: Type.String(),
+  error: Type.Object({ message: Type.String(), code: Type.String() }),
+  outcome: Type.Optional(Type.Union([Type.Literal('error'), Type.Literal('interrupted')])),
+});
+export type RunnerAbortBody = Static<typeof RunnerAbortBodySchema>;
+export const RunnerExecBodySchema = Type.Object({
+  command: Type.String(),
+  timeoutMs: Type.Integer({ minimum: 1 }),
+  maxOutputBytes: Type.Integer({ minimum: 1 }),
+});
+export type RunnerExecBody = Static<typeof RunnerExecBodySchema>;
+
+/** Connections a runner's sandbox made (allowed or refused), for the session's events and usage. */
+export const RunnerEgressReportBodySchema = Type.Object({
+  /** The sandbox package's `EgressConnection`s, in order. */
+  connections: Type.Array(
+    Type.Object({
+      host: Type.String(),
+      port: Type.Integer(),
+      method: Type.String(),
+      allowed: Type.Boolean(),
+      reason: Type.String(),
+      address: Type.Optional(Type.String()),
+      bytesUp: Type.Integer({ minimum: 0 }),
+      bytesDown: Type.Integer({ minimum: 0 }),
+      durationMs: Type.Number({ minimum: 0 }),
+    }),
+    { maxItems: 1000 },
+  ),
+});
+export type RunnerEgressReportBody = Static<typeof RunnerEgressReportBodySchema>;
