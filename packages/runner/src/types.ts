@@ -160,9 +160,10 @@ export interface RunnerClient {
   /**
    * Reserves room for one sandbox start, evicting the oldest warm spare or the least recently
    * used idle session when full.
+   * @param sessionId the session the slot is for, when known (a client over several runners places it by it).
    * @throws RunnerCapacityError when every sandbox is busy.
    */
-  reserve(): Promise<SlotReservation>;
+  reserve(sessionId?: string): Promise<SlotReservation>;
   /** Makes sure one more sandbox could start now (reserves a slot and gives it back). */
   ensureCapacity(): Promise<void>;
   /** False when the start queue is full (a new start would be refused). */

@@ -186,6 +186,16 @@ export const EnvSchema = Type.Object({
    * the sessions this server runs); default: the listen address (0.0.0.0 / :: → the host name).
    */
   ASH_ADVERTISE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * `off`: this server hosts no sandboxes (no sandbox manager, no local runner) and places every
+   * session on registered runners (`ash runner`); none with room → 503 `capacity_reached`.
+   */
+  ASH_LOCAL_RUNNER: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  /**
+   * A registered runner whose last heartbeat is older than this is lost, ms: its turns end with
+   * `runner_lost` and its sessions are placed elsewhere at their next message.
+   */
+  ASH_RUNNER_TIMEOUT_MS: Int(10_000, 500),
   /** OpenTelemetry: traces are exported over OTLP/HTTP to this base URL (`/v1/traces` is added); off when unset. */
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ minLength: 1 })),
   /** OpenTelemetry: the full traces URL (takes precedence over the base endpoint). */
@@ -284,6 +294,10 @@ export interface Config {
   ownerLeaseMs: number;
   /** Where other servers reach this one (multi-server forwarding); undefined = the listen address. */
   advertiseUrl: string | undefined;
+  /** ASH_LOCAL_RUNNER: whether this server hosts sandboxes itself. */
+  localRunner: boolean;
+  /** ASH_RUNNER_TIMEOUT_MS: a runner silent for this long is lost. */
+  runnerTimeoutMs: number;
   queue: {
     concurrency: number;
     pollMs: number;
@@ -498,6 +512,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     ownerLeaseMs: e.ASH_OWNER_LEASE_MS,
     advertiseUrl: e.ASH_ADVERTISE_URL?.replace(/\/+$/, ''),
+    localRunner: e.ASH_LOCAL_RUNNER === 'on',
+    runnerTimeoutMs: e.ASH_RUNNER_TIMEOUT_MS,
     queue: {
       concurrency: e.ASH_QUEUE_CONCURRENCY,
       pollMs: e.ASH_QUEUE_POLL_MS,

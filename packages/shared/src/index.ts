@@ -19,10 +19,12 @@ export {
 export {
   HealthSchema,
   PoolStatsSchema,
+  RunnerStatusSchema,
   SandboxInfoSchema,
   UploadLimitsSchema,
   type Health,
   type PoolStats,
+  type RunnerStatus,
   type SandboxInfo,
   type UploadLimits,
 } from './rest/health.js';

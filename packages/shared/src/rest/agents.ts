@@ -3,6 +3,7 @@ import type { BridgeSdkOptions } from '../bridge.js';
 import { AgentName, EnvMap, Timestamp, Uuid } from './common.js';
 import { TurnOptionsSchema } from './messages.js';
 import { SessionConfigSchema } from './sessions.js';
+import { RunnerLabelsSchema } from '../runner-link.js';
 
 /** One uploaded file: a relative path inside the agent folder and its bytes in base64. */
 export const UploadFileSchema = Type.Object({
@@ -19,7 +20,12 @@ export type UploadFile = Static<typeof UploadFileSchema>;
  */
 export const AgentConfigSchema = Type.Object(
   Object.fromEntries(
-    Object.entries({ ...SessionConfigSchema.properties, ...TurnOptionsSchema.properties }).map(([k, v]) => [
+    Object.entries({
+      ...SessionConfigSchema.properties,
+      ...TurnOptionsSchema.properties,
+      // Placement: the agent's sessions run only on runners carrying all these labels.
+      runnerLabels: RunnerLabelsSchema,
+    }).map(([k, v]) => [
       k,
       // `null` is accepted in PATCH bodies, where it removes the key.
       Type.Optional(Type.Union([v as TSchema, Type.Null()])),

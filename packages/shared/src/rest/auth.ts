@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Nullable, Timestamp } from './common.js';
+import { RunnerLabelsSchema, RunnerReportSchema } from '../runner-link.js';
 
 /**
  * API keys look like `ash_` followed by 32 base64url characters (24 random bytes, RFC 4648 §5).
@@ -78,6 +79,10 @@ export const RegisterRunnerBodySchema = Type.Object(
     host: Type.String({ minLength: 1, maxLength: 255 }),
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
     maxSandboxes: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100 })),
+    /** Base URL coordinators call the runner at (`http` or `https`); without it nothing is placed on it. */
+    url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://' })),
+    /** Its labels (`--label k=v`): sessions with `runnerLabels` go only to runners carrying them all. */
+    labels: Type.Optional(RunnerLabelsSchema),
   },
   { additionalProperties: false },
 );
@@ -90,6 +95,8 @@ export const RunnerHeartbeatBodySchema = Type.Object(
     activeCount: Type.Integer({ minimum: 0, maximum: 100_000 }),
     /** The runner's pool figures (accepted for upstream compatibility; not stored). */
     stats: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { maxProperties: 64 })),
+    /** What the runner hosts (capacity, sessions with their lease generation); see runner-link.ts. */
+    report: Type.Optional(RunnerReportSchema),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { RunnerLabelsSchema } from '../runner-link.js';
 
 /** Sandbox pool figures reported by `/health` and `/metrics`. */
 export const PoolStatsSchema = Type.Object({
@@ -71,6 +72,24 @@ export const UploadLimitsSchema = Type.Object({
 });
 export type UploadLimits = Static<typeof UploadLimitsSchema>;
 
+/** A runner as `/health` lists it: this server's own (`local`) or a registered `ash runner`. */
+export const RunnerStatusSchema = Type.Object({
+  /** The runner's name (`local`: this server's own sandboxes). */
+  name: Type.String(),
+  local: Type.Boolean(),
+  /** Base URL coordinators reach it at (null for the local one). */
+  url: Type.Union([Type.String(), Type.Null()]),
+  labels: RunnerLabelsSchema,
+  /** `ok`, `draining` (takes no new session), or `lost` (no heartbeat within ASH_RUNNER_TIMEOUT_MS). */
+  state: Type.Union([Type.Literal('ok'), Type.Literal('draining'), Type.Literal('lost')]),
+  capacity: Type.Object({ max: Type.Integer(), active: Type.Integer(), available: Type.Integer() }),
+  /** Sessions with a sandbox on it (its last report; this server's placements for the local one). */
+  liveSessions: Type.Integer(),
+  /** Its last heartbeat, ISO time (null for the local one). */
+  lastHeartbeat: Type.Union([Type.String(), Type.Null()]),
+});
+export type RunnerStatus = Static<typeof RunnerStatusSchema>;
+
 /** `GET /health`: liveness and a few figures. Public (no auth). */
 export const HealthSchema = Type.Object({
   /**
@@ -95,5 +114,7 @@ export const HealthSchema = Type.Object({
   /** Configuration problems that do not stop the server (e.g. no model key). */
   warnings: Type.Array(Type.String()),
   uploadLimits: UploadLimitsSchema,
+  /** Where this server places sessions: its own runner (unless ASH_LOCAL_RUNNER=off) and registered runners. */
+  runners: Type.Array(RunnerStatusSchema),
 });
 export type Health = Static<typeof HealthSchema>;

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { AgentName, ENV_NAME_PATTERN, EnvMap, Nullable, Timestamp, Uuid } from './common.js';
+import { RunnerLabelsSchema } from '../runner-link.js';
 
 /**
  * Session lifecycle states.
@@ -216,6 +217,8 @@ export const CreateSessionBodySchema = Type.Object(
     credentialId: Type.Optional(Uuid),
     extraEnv: Type.Optional(EnvMap),
     budgetUsd: Type.Optional(SessionBudgetUsd),
+    /** `k=v` labels the runner hosting the session must all carry (besides the agent's `runnerLabels`). */
+    runnerLabels: Type.Optional(RunnerLabelsSchema),
     ...SessionConfigSchema.properties,
   },
   { additionalProperties: false },

@@ -1,5 +1,7 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { RunnerReport } from '@ash-ai/shared';
 import type { AshDatabase } from '../client.js';
+import { parseJsonColumn } from './json.js';
 
 /** A registered runner node. */
 export interface RunnerRecord {
@@ -10,21 +12,42 @@ export interface RunnerRecord {
   activeCount: number;
   lastHeartbeatAt: string;
   registeredAt: string;
+  /** Base URL coordinators call it at (null: a runner that gave none; never placed on). */
+  url: string | null;
+  labels: Record<string, string>;
+  /** Its last report (null before the first heartbeat carrying one). */
+  report: RunnerReport | null;
+  /** An operator asked it to drain. */
+  draining: boolean;
+}
+
+type Row = AshDatabase['t']['runners']['$inferSelect'];
+
+function fromRow(r: Row): RunnerRecord {
+  return {
+    ...r,
+    labels: parseJsonColumn<Record<string, string>>(r.labels, {}),
+    report: parseJsonColumn<RunnerReport | null>(r.report, null),
+    draining: Number(r.draining) === 1,
+  };
 }
 
 /** The runner registry (internal routes only; runners are not tenant-owned). */
 export class RunnersRepo {
   constructor(private readonly d: AshDatabase) {}
 
-  /** Registers a runner, or refreshes an existing registration (same id). */
+  /** Registers a runner, or refreshes an existing registration (same id; a drain request stays). */
   async upsert(r: {
     id: string;
     host: string;
     port: number;
     maxSandboxes: number;
+    url?: string | null;
+    labels?: Record<string, string>;
     now: string;
   }): Promise<void> {
     const t = this.d.t.runners;
+    const labels = JSON.stringify(r.labels ?? {});
     await this.d.db
       .insert(t)
       .values({
@@ -35,22 +58,56 @@ export class RunnersRepo {
         activeCount: 0,
         lastHeartbeatAt: r.now,
         registeredAt: r.now,
+        url: r.url ?? null,
+        labels,
       })
       .onConflictDoUpdate({
         target: t.id,
-        set: { host: r.host, port: r.port, maxSandboxes: r.maxSandboxes, lastHeartbeatAt: r.now },
+        set: {
+          host: r.host,
+          port: r.port,
+          maxSandboxes: r.maxSandboxes,
+          lastHeartbeatAt: r.now,
+          url: r.url ?? null,
+          labels,
+        },
       });
   }
 
-  /** Records a heartbeat. False when the runner is not registered (it should register again). */
-  async heartbeat(id: string, activeCount: number, now: string): Promise<boolean> {
+  /**
+   * Records a heartbeat (and the runner's report, when it sent one). Returns whether it is
+   * draining, or undefined when the runner is not registered (it should register again).
+   */
+  async heartbeat(
+    id: string,
+    activeCount: number,
+    now: string,
+    report?: RunnerReport,
+  ): Promise<{ draining: boolean } | undefined> {
     const t = this.d.t.runners;
     const rows = await this.d.db
       .update(t)
-      .set({ activeCount, lastHeartbeatAt: now })
+      .set({
+        activeCount,
+        lastHeartbeatAt: now,
+        ...(report ? { report: JSON.stringify(report), maxSandboxes: report.maxSandboxes } : {}),
+      })
       .where(eq(t.id, id))
-      .returning({ id: t.id });
+      .returning({ draining: t.draining });
+    return rows[0] ? { draining: Number(rows[0].draining) === 1 } : undefined;
+  }
+
+  /** Marks the runner draining. False when it is not registered. */
+  async setDraining(id: string): Promise<boolean> {
+    const t = this.d.t.runners;
+    const rows = await this.d.db.update(t).set({ draining: 1 }).where(eq(t.id, id)).returning({ id: t.id });
     return rows.length > 0;
+  }
+
+  async get(id: string): Promise<RunnerRecord | undefined> {
+    const t = this.d.t.runners;
+    const rows = await this.d.db.select().from(t).where(eq(t.id, id)).limit(1);
+    return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
   /**
@@ -70,6 +127,6 @@ export class RunnersRepo {
 
   async list(): Promise<RunnerRecord[]> {
     const t = this.d.t.runners;
-    return this.d.db.select().from(t).orderBy(asc(t.id));
+    return (await this.d.db.select().from(t).orderBy(asc(t.id))).map(fromRow);
   }
 }

@@ -10,7 +10,12 @@ export interface SessionRecord {
   agentName: string;
   agentVersion: number;
   status: SessionStatus;
+  /** The remote runner hosting its sandbox (null: none, or this server's own runner). */
   runnerId: string | null;
+  /** Bumped at every placement on a remote runner: the runner's writes carry it (fencing). */
+  leaseGeneration: number;
+  /** Labels the session's runner must carry (`runnerLabels` at creation; empty: any runner). */
+  runnerLabels: Record<string, string>;
   /** Stable id of the server process hosting the session's sandbox (null: none). */
   ownerId: string | null;
   /** When the owner last renewed its lease (null: no owner, or a row from before leases). */
@@ -41,6 +46,7 @@ function fromRow(r: Row): SessionRecord {
     status: r.status as SessionStatus,
     config: parseJsonColumn<SessionConfig>(r.config, {}),
     extraEnv: parseJsonColumn<Record<string, string>>(r.extraEnv, {}),
+    runnerLabels: parseJsonColumn<Record<string, string>>(r.runnerLabels, {}),
   };
 }
 
@@ -58,6 +64,8 @@ export interface NewSession {
   lastEventSeq: number;
   lastMessageSeq: number;
   budgetUsd?: number | null;
+  /** Labels its runner must carry (`runnerLabels`). */
+  runnerLabels?: Record<string, string> | null;
   /** The server the session is created on (its owner from the start). */
   ownerId?: string | null;
   now: string;
@@ -90,6 +98,8 @@ export class SessionsRepo {
         lastEventSeq: s.lastEventSeq,
         lastMessageSeq: s.lastMessageSeq,
         budgetUsd: s.budgetUsd ?? null,
+        runnerLabels:
+          s.runnerLabels && Object.keys(s.runnerLabels).length > 0 ? JSON.stringify(s.runnerLabels) : null,
         snapshotKey: null,
         snapshotAt: null,
         pausedAt: null,
@@ -143,7 +153,9 @@ export class SessionsRepo {
   async update(
     tenantId: string,
     id: string,
-    set: Partial<Omit<Row, 'id' | 'tenantId' | 'config' | 'extraEnv'>> & { config?: SessionConfig },
+    set: Partial<Omit<Row, 'id' | 'tenantId' | 'config' | 'extraEnv' | 'runnerLabels'>> & {
+      config?: SessionConfig;
+    },
   ): Promise<SessionRecord | undefined> {
     const t = this.d.t.sessions;
     const { config, ...rest } = set;
@@ -287,6 +299,53 @@ export class SessionsRepo {
       .where(and(eq(t.id, id), isNull(t.activeTurnId)))
       .returning({ seq: t.lastEventSeq });
     return rows[0] ? Number(rows[0].seq) : undefined;
+  }
+
+  /**
+   * Places the session on a remote runner: bumps its lease generation and records the runner.
+   * Returns the new generation and the tenant, or undefined when the session is gone.
+   */
+  async placeOnRunner(
+    id: string,
+    runnerId: string | null,
+  ): Promise<{ generation: number; tenantId: string } | undefined> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .update(t)
+      .set({ leaseGeneration: sql`${t.leaseGeneration} + 1`, runnerId })
+      .where(eq(t.id, id))
+      .returning({ generation: t.leaseGeneration, tenantId: t.tenantId });
+    return rows[0] ? { generation: Number(rows[0].generation), tenantId: rows[0].tenantId } : undefined;
+  }
+
+  /** Clears the session's runner while `generation` is still its lease (no later placement). */
+  async leaveRunner(id: string, generation: number): Promise<void> {
+    const t = this.d.t.sessions;
+    await this.d.db
+      .update(t)
+      .set({ runnerId: null })
+      .where(and(eq(t.id, id), eq(t.leaseGeneration, generation)));
+  }
+
+  /** Runner, lease generation, owner and status of sessions by id (heartbeat fencing). */
+  async leases(
+    ids: string[],
+  ): Promise<
+    Array<{ id: string; runnerId: string | null; generation: number; ownerId: string | null; status: string }>
+  > {
+    if (ids.length === 0) return [];
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .select({
+        id: t.id,
+        runnerId: t.runnerId,
+        generation: t.leaseGeneration,
+        ownerId: t.ownerId,
+        status: t.status,
+      })
+      .from(t)
+      .where(inArray(t.id, ids));
+    return rows.map((r) => ({ ...r, generation: Number(r.generation) }));
   }
 
   /** Sessions whose sandbox or turn this server hosted (for reconciliation after a crash). */

@@ -33,7 +33,12 @@ export const sessions = pgTable(
     agentName: text('agent_name').notNull(),
     agentVersion: integer('agent_version').notNull(),
     status: text('status').notNull(),
+    /** The runner hosting the session's sandbox, when a remote runner does (null: this server's own). */
     runnerId: text('runner_id'),
+    /** Lease generation: bumped at every placement on a runner; a runner's writes carry it (fencing). */
+    leaseGeneration: integer('lease_generation').notNull().default(0),
+    /** `runnerLabels` the session's runner must carry (JSON object; null: none). */
+    runnerLabels: text('runner_labels'),
     ownerId: text('owner_id'),
     /** Lease of the owner: renewed by its heartbeat; older than ASH_OWNER_LEASE_MS = the owner is dead. */
     ownerHeartbeatAt: text('owner_heartbeat_at'),
@@ -228,6 +233,14 @@ export const runners = pgTable('runners', {
   activeCount: integer('active_count').notNull(),
   lastHeartbeatAt: text('last_heartbeat_at').notNull(),
   registeredAt: text('registered_at').notNull(),
+  /** Base URL coordinators call the runner at (null: registered by an older runner, never placed on). */
+  url: text('url'),
+  /** Its labels (JSON object). */
+  labels: text('labels').notNull().default('{}'),
+  /** Its last report (JSON `RunnerReport`; null before the first heartbeat with one). */
+  report: text('report'),
+  /** 1: an operator asked it to drain (it takes no new session). */
+  draining: integer('draining').notNull().default(0),
 });
 
 /**

@@ -82,8 +82,9 @@ export function applyConfigPatch(
  */
 export function inheritedSessionSettings(
   parent: SessionRecord,
-): Pick<SessionRecord, 'model' | 'config' | 'extraEnv' | 'credentialId' | 'budgetUsd'> {
+): Pick<SessionRecord, 'model' | 'config' | 'extraEnv' | 'credentialId' | 'budgetUsd' | 'runnerLabels'> {
   return {
+    runnerLabels: { ...parent.runnerLabels },
     model: parent.model,
     config: structuredClone(parent.config),
     extraEnv: { ...parent.extraEnv },

@@ -225,9 +225,9 @@ export class SessionRuntime {
    * sandbox is started (it then counts itself) or when the start is given up.
    * @throws AppError 503 `capacity_reached` (with Retry-After) when every sandbox is busy.
    */
-  async reserveSlot(): Promise<SlotReservation> {
+  async reserveSlot(sessionId?: string): Promise<SlotReservation> {
     try {
-      return await this.deps.runner.reserve();
+      return await this.deps.runner.reserve(sessionId);
     } catch (err) {
       throw asAppError(err);
     }
@@ -451,7 +451,7 @@ export class SessionRuntime {
         throw new AppError('capacity_reached', 'too many sandboxes are waiting to start; retry later', {
           headers: { 'Retry-After': '5' },
         });
-      slot = await this.reserveSlot();
+      slot = await this.reserveSlot(session.id);
     }
     try {
       return await this.claimTurn(session, body, prompt, slot);

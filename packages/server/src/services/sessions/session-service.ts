@@ -207,7 +207,8 @@ export class SessionService {
       resolveSdkOptions(agent.config, { config, model: null }, {}),
       agents.versionDir(tenantId, agent.name, agent.version),
     );
-    const plain = Object.keys(config).length === 0 && !body.extraEnv && !body.credentialId;
+    const plain =
+      Object.keys(config).length === 0 && !body.extraEnv && !body.credentialId && !body.runnerLabels;
     const spare = plain ? runtime.takeSpare(tenantId, agent.name, agent.version) : undefined;
     if (!spare) await runtime.ensureCapacity();
     const id = spare?.id ?? randomUUID();
@@ -223,6 +224,7 @@ export class SessionService {
       extraEnv: body.extraEnv ?? {},
       credentialId: body.credentialId ?? null,
       budgetUsd: body.budgetUsd ?? null,
+      runnerLabels: body.runnerLabels ?? null,
       lastEventSeq: 0,
       lastMessageSeq: 0,
       ownerId: this.deps.ownership.ownerId,

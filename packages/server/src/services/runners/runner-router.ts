@@ -1,0 +1,439 @@
+import type { ExecResult, LogEntry, ToolAnswer } from '@ash-ai/shared';
+import type { SandboxEgressSpec } from '@ash-ai/sandbox';
+import {
+  emptyPoolCounters,
+  RunnerCapacityError,
+  type ModelCallHooks,
+  type RunnerClient,
+  type RunnerListener,
+  type RunnerStats,
+  type SandboxStarter,
+  type SandboxTurn,
+  type SlotReservation,
+  type SpareAgent,
+  type SpareSource,
+  type TurnRequest,
+} from '@ash-ai/runner';
+import type { Logger } from 'pino';
+
+/** What a session asks of the runner it is placed on. */
+export interface PlacementNeeds {
+  /** `k=v` labels the runner must all carry (the agent's and the session's `runnerLabels`). */
+  labels: Record<string, string>;
+  /** Only this server's own runner (a session with credential bindings: the value stays here). */
+  localOnly: boolean;
+}
+
+/** One runner the router places on. */
+export interface RoutedRunner {
+  /** `local`, or the registered runner's id. */
+  id: string;
+  local: boolean;
+  client: RunnerClient;
+  labels: Record<string, string>;
+  /** True while it takes no new session (an operator asked it to drain). */
+  draining(): boolean;
+}
+
+/** A slot reserved through the router: the runner it is on, and that runner's reservation. */
+class RoutedSlot implements SlotReservation {
+  constructor(
+    readonly runner: RoutedRunner,
+    readonly inner: SlotReservation,
+  ) {}
+  release(): void {
+    this.inner.release();
+  }
+}
+
+export interface RunnerRouterOptions {
+  /** This server's own runner (none with ASH_LOCAL_RUNNER=off). */
+  local?: RunnerClient;
+  /**
+   * What a session needs of its runner (read when there is a choice: some remote runner is
+   * registered). Absent: no labels, no restriction.
+   */
+  needs?: (sessionId: string) => Promise<PlacementNeeds>;
+  log: Logger;
+}
+
+const NO_NEEDS: PlacementNeeds = { labels: {}, localOnly: false };
+
+/**
+ * The session engine's one {@link RunnerClient} when sessions may run on several runners: this
+ * server's own (in process) and registered `ash runner` processes (each an `HttpRunnerClient`).
+ * It maps each session to the runner hosting it and forwards every call there; a session without
+ * one is placed at its next reservation or start: on the least loaded runner (live + reserved
+ * sandboxes over its maximum) that carries the session's labels and is not draining, trying the
+ * next when one refuses for capacity. None fits → {@link RunnerCapacityError} (503
+ * `capacity_reached` + `Retry-After`). Warm spares exist only on the local runner.
+ */
+export class RunnerRouter implements RunnerClient {
+  private readonly runnersById = new Map<string, RoutedRunner>();
+  private readonly placed = new Map<string, RoutedRunner>();
+  /** Placements under way (a prewarm waiting for its runner to be chosen). */
+  private readonly placing = new Map<string, Promise<void>>();
+  private listener: RunnerListener | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: RunnerRouterOptions) {
+    if (opts.local)
+      this.add({ id: 'local', local: true, client: opts.local, labels: {}, draining: () => false });
+  }
+
+  /** This server's own runner, if it has one. */
+  get local(): RunnerClient | undefined {
+    return this.opts.local;
+  }
+
+  /** Adds (or replaces) a runner to place on. */
+  add(runner: RoutedRunner): void {
+    this.runnersById.set(runner.id, runner);
+    runner.client.listen({
+      evicted: async (sessionId, reason) => {
+        if (this.placed.get(sessionId) === runner) this.placed.delete(sessionId);
+        await this.listener?.evicted(sessionId, reason);
+      },
+    });
+  }
+
+  /**
+   * Removes a runner (lost, deregistered): its sessions are forgotten (their next message places
+   * them elsewhere). Returns their ids.
+   */
+  remove(id: string): string[] {
+    const runner = this.runnersById.get(id);
+    if (!runner || runner.local) return [];
+    this.runnersById.delete(id);
+    const lost: string[] = [];
+    for (const [sessionId, r] of this.placed)
+      if (r === runner) {
+        this.placed.delete(sessionId);
+        lost.push(sessionId);
+      }
+    return lost;
+  }
+
+  /** The runners placed on (the local one first). */
+  runners(): RoutedRunner[] {
+    return [...this.runnersById.values()];
+  }
+
+  get(id: string): RoutedRunner | undefined {
+    return this.runnersById.get(id);
+  }
+
+  /** The runner hosting the session, if any. */
+  runnerOf(sessionId: string): RoutedRunner | undefined {
+    return this.placed.get(sessionId);
+  }
+
+  /** Sessions placed on a runner. */
+  sessionsOn(id: string): string[] {
+    const out: string[] = [];
+    for (const [sessionId, r] of this.placed) if (r.id === id) out.push(sessionId);
+    return out;
+  }
+
+  /** Forgets where a session runs (its runner lost it or released it). */
+  forget(sessionId: string): void {
+    this.placed.delete(sessionId);
+  }
+
+  listen(listener: RunnerListener): void {
+    this.listener = listener;
+  }
+
+  /**
+   * The runners a session may go to, least loaded first (ties: the local one, then by id).
+   * Full ones stay in the list (last): a runner makes room by evicting an idle session or spare.
+   */
+  candidates(needs: PlacementNeeds): RoutedRunner[] {
+    const fit = [...this.runnersById.values()].filter(
+      (r) =>
+        !r.draining() &&
+        (!needs.localOnly || r.local) &&
+        Object.entries(needs.labels).every(([k, v]) => r.labels[k] === v),
+    );
+    const load = (r: RoutedRunner) => {
+      const s = r.client.stats();
+      const used = s.live + s.reserved;
+      return { ratio: s.maxCapacity > 0 ? used / s.maxCapacity : 1, full: used >= s.maxCapacity };
+    };
+    const loads = new Map(fit.map((r) => [r, load(r)]));
+    return fit.sort((a, b) => {
+      const la = loads.get(a)!;
+      const lb = loads.get(b)!;
+      if (la.full !== lb.full) return la.full ? 1 : -1;
+      if (la.ratio !== lb.ratio) return la.ratio - lb.ratio;
+      if (a.local !== b.local) return a.local ? -1 : 1;
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+  }
+
+  private async needsOf(sessionId: string | undefined): Promise<PlacementNeeds> {
+    // Only the local runner: nothing to choose (the embedded default reads nothing).
+    if (!sessionId || !this.opts.needs || this.onlyLocal()) return NO_NEEDS;
+    return this.opts.needs(sessionId);
+  }
+
+  /** Reserves a slot on the best runner for `needs`, trying the next on a capacity refusal. */
+  private onlyLocal(): boolean {
+    return this.runnersById.size === 1 && this.runnersById.has('local');
+  }
+
+  private async reserveOn(needs: PlacementNeeds): Promise<RoutedSlot> {
+    const list = this.candidates(needs);
+    if (list.length === 0) throw noRunner(needs, this.runnersById.size);
+    let last: unknown;
+    for (const runner of list) {
+      try {
+        return new RoutedSlot(runner, await runner.client.reserve());
+      } catch (err) {
+        last = err;
+        if (!(err instanceof RunnerCapacityError)) this.opts.log.warn({ err, runner: runner.id }, 'reserve failed');
+      }
+    }
+    throw last instanceof RunnerCapacityError
+      ? last
+      : new RunnerCapacityError('no runner could reserve a sandbox slot; retry later');
+  }
+
+  async reserve(sessionId?: string): Promise<SlotReservation> {
+    const runner = sessionId ? this.placed.get(sessionId) : undefined;
+    if (runner) return new RoutedSlot(runner, await runner.client.reserve(sessionId));
+    return this.reserveOn(await this.needsOf(sessionId));
+  }
+
+  async ensureCapacity(): Promise<void> {
+    (await this.reserveOn(NO_NEEDS)).release();
+  }
+
+  canQueueStart(): boolean {
+    for (const r of this.runnersById.values()) if (!r.draining() && r.client.canQueueStart()) return true;
+    return false;
+  }
+
+  /** The session's runner: where it is placed, else the slot's runner, else the best one (reserving there). */
+  private async placeFor(
+    sessionId: string,
+    slot: SlotReservation | undefined,
+  ): Promise<{ runner: RoutedRunner; slot: SlotReservation | undefined }> {
+    const placed = this.placed.get(sessionId);
+    const routed = slot instanceof RoutedSlot ? slot : undefined;
+    if (placed) {
+      if (routed && routed.runner !== placed) {
+        routed.release();
+        return { runner: placed, slot: undefined };
+      }
+      return { runner: placed, slot: routed?.inner ?? slot };
+    }
+    if (routed) return { runner: routed.runner, slot: routed.inner };
+    if (slot) return { runner: this.runnersById.get('local')!, slot }; // a local runner's own slot
+    const reserved = await this.reserveOn(await this.needsOf(sessionId));
+    return { runner: reserved.runner, slot: reserved.inner };
+  }
+
+  async ensureSandbox(sessionId: string, starter: SandboxStarter, slot?: SlotReservation): Promise<void> {
+    if (this.closed) throw new RunnerCapacityError('the server is shutting down');
+    await this.placing.get(sessionId);
+    let target: { runner: RoutedRunner; slot: SlotReservation | undefined };
+    try {
+      target = await this.placeFor(sessionId, slot);
+    } catch (err) {
+      starter.onStarted?.(err);
+      throw err;
+    }
+    this.placed.set(sessionId, target.runner);
+    try {
+      await target.runner.client.ensureSandbox(sessionId, starter, target.slot);
+    } catch (err) {
+      if (this.placed.get(sessionId) === target.runner && !target.runner.client.hosts(sessionId))
+        this.placed.delete(sessionId);
+      throw err;
+    }
+  }
+
+  prewarm(sessionId: string, starter: SandboxStarter): void {
+    if (this.closed) return;
+    const placed = this.placed.get(sessionId);
+    if (placed) {
+      placed.client.prewarm(sessionId, starter);
+      return;
+    }
+    if (this.onlyLocal()) {
+      // The embedded default: no choice, no wait.
+      const local = this.runnersById.get('local')!;
+      this.placed.set(sessionId, local);
+      local.client.prewarm(sessionId, starter);
+      return;
+    }
+    const p = (async () => {
+      try {
+        const slot = await this.reserveOn(await this.needsOf(sessionId));
+        this.placed.set(sessionId, slot.runner);
+        // The runner's prewarm reserves again: give ours back first.
+        slot.release();
+        slot.runner.client.prewarm(sessionId, starter);
+      } catch (err) {
+        this.opts.log.warn({ sessionId, err: errText(err) }, 'no runner for the prewarm');
+        starter.onStarted?.(err);
+      }
+    })().finally(() => this.placing.delete(sessionId));
+    this.placing.set(sessionId, p);
+  }
+
+  async awaitPrewarm(sessionId: string): Promise<void> {
+    await this.placing.get(sessionId);
+    await this.placed.get(sessionId)?.client.awaitPrewarm(sessionId);
+  }
+
+  settleStart(sessionId: string): void {
+    this.placed.get(sessionId)?.client.settleStart(sessionId);
+  }
+
+  hasLiveSandbox(sessionId: string): boolean {
+    return this.placed.get(sessionId)?.client.hasLiveSandbox(sessionId) ?? false;
+  }
+
+  hosts(sessionId: string): boolean {
+    return this.placing.has(sessionId) || (this.placed.get(sessionId)?.client.hosts(sessionId) ?? false);
+  }
+
+  isStarting(sessionId: string): boolean {
+    return this.placing.has(sessionId) || (this.placed.get(sessionId)?.client.isStarting(sessionId) ?? false);
+  }
+
+  pin(sessionId: string): void {
+    this.placed.get(sessionId)?.client.pin(sessionId);
+  }
+
+  unpin(sessionId: string): void {
+    this.placed.get(sessionId)?.client.unpin(sessionId);
+  }
+
+  runTurn(sessionId: string, turn: TurnRequest): SandboxTurn {
+    const runner = this.placed.get(sessionId);
+    if (!runner) throw new Error('sandbox is not running');
+    return runner.client.runTurn(sessionId, turn);
+  }
+
+  answerToolRequest(sessionId: string, requestId: string, answer: ToolAnswer): void {
+    this.placed.get(sessionId)?.client.answerToolRequest(sessionId, requestId, answer);
+  }
+
+  interrupt(sessionId: string, turnId: string): void {
+    this.placed.get(sessionId)?.client.interrupt(sessionId, turnId);
+  }
+
+  async abortTurn(
+    sessionId: string,
+    turnId: string,
+    error: { message: string; code: string },
+    outcome?: 'error' | 'interrupted',
+  ): Promise<void> {
+    await this.placed.get(sessionId)?.client.abortTurn(sessionId, turnId, error, outcome);
+  }
+
+  exec(
+    sessionId: string,
+    command: string,
+    opts: { timeoutMs: number; maxOutputBytes: number },
+  ): Promise<ExecResult> {
+    const runner = this.placed.get(sessionId);
+    if (!runner) return Promise.reject(new Error('sandbox is not running'));
+    return runner.client.exec(sessionId, command, opts);
+  }
+
+  logs(sessionId: string, after: number): LogEntry[] {
+    return this.placed.get(sessionId)?.client.logs(sessionId, after) ?? [];
+  }
+
+  async stop(sessionId: string): Promise<void> {
+    await this.placing.get(sessionId);
+    const runner = this.placed.get(sessionId);
+    if (runner) await runner.client.stop(sessionId);
+    else await this.opts.local?.stop(sessionId);
+    if (this.placed.get(sessionId) === runner) this.placed.delete(sessionId);
+  }
+
+  replenishSpares(agent: SpareAgent, count: number, source: SpareSource): Promise<void> {
+    return this.opts.local?.replenishSpares(agent, count, source) ?? Promise.resolve();
+  }
+
+  dropSpares(tenantId: string, agentName: string): Promise<void> {
+    return this.opts.local?.dropSpares(tenantId, agentName) ?? Promise.resolve();
+  }
+
+  takeSpare(tenantId: string, agentName: string, agentVersion: number): string | undefined {
+    const id = this.opts.local?.takeSpare(tenantId, agentName, agentVersion);
+    if (id !== undefined) this.placed.set(id, this.runnersById.get('local')!);
+    return id;
+  }
+
+  adoptSpare(sessionId: string, hooks: ModelCallHooks, egress?: SandboxEgressSpec): boolean {
+    return this.opts.local?.adoptSpare(sessionId, hooks, egress) ?? false;
+  }
+
+  /** The local runner's sweep (remote runners sweep themselves and report what they evicted). */
+  sweepIdle(now?: number): Promise<number> {
+    return this.opts.local?.sweepIdle(now) ?? Promise.resolve(0);
+  }
+
+  /** Every runner's figures added up (counters: the local runner's). */
+  stats(): RunnerStats {
+    const sum: RunnerStats = {
+      live: 0,
+      warm: 0,
+      reserved: 0,
+      startsRunning: 0,
+      startsQueued: 0,
+      maxCapacity: 0,
+      counters: emptyPoolCounters(),
+    };
+    for (const r of this.runnersById.values()) {
+      const s = r.client.stats();
+      sum.live += s.live;
+      sum.warm += s.warm;
+      sum.reserved += s.reserved;
+      sum.startsRunning += s.startsRunning;
+      sum.startsQueued += s.startsQueued;
+      sum.maxCapacity += s.maxCapacity;
+      if (r.local) sum.counters = s.counters;
+    }
+    return sum;
+  }
+
+  memoryBySandbox(): Array<{ id: string; bytes: number }> {
+    return [...this.runnersById.values()].flatMap((r) => r.client.memoryBySandbox());
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.runnersById.values()].map((r) => r.client.shutdown().catch(() => undefined)));
+  }
+}
+
+/** Why nothing fits: no runner at all, or none with the labels / the local one. */
+function noRunner(needs: PlacementNeeds, count: number): RunnerCapacityError {
+  if (count === 0)
+    return new RunnerCapacityError(
+      'no runner is available: this server hosts no sandboxes (ASH_LOCAL_RUNNER=off) and no runner is registered',
+    );
+  if (needs.localOnly)
+    return new RunnerCapacityError(
+      "a session with credential bindings (network.inject) runs only on a server's own runner, and this server has none",
+    );
+  const labels = Object.entries(needs.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  return new RunnerCapacityError(
+    labels
+      ? `no runner that takes new sessions carries the labels ${labels}`
+      : 'no runner takes new sessions (all are draining)',
+  );
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
