@@ -32,6 +32,9 @@ export {
 export {
   ModelProxy,
   createUpstreamDispatcher,
+  handleModelCall,
+  messagesApiTarget,
+  type ModelCallHandlerOptions,
   type ModelCallRefusal,
   type ModelCallUsage,
   type ModelCallObserver,

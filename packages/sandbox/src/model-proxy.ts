@@ -131,98 +131,121 @@ export class ModelProxy {
     rmSync(this.opts.socketPath, { force: true });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = req.url ?? '/';
-    // The SDK's preconnect probe; answered locally.
-    if (req.method === 'HEAD' || (req.method === 'GET' && path.startsWith('/api/hello'))) {
-      res.writeHead(200).end();
-      return;
-    }
-    const target = req.method === 'POST' ? messagesApiTarget(path) : undefined;
-    if (!target) {
-      sendApiError(res, 404, 'not_found_error', 'only the Messages API is reachable from a sandbox');
-      req.resume();
-      return;
-    }
-    const refusal = await this.opts.admit?.().catch(() => undefined);
-    if (refusal) {
-      req.resume();
-      sendApiError(res, refusal.status, refusal.type, refusal.message);
-      return;
-    }
-    const headers = forwardHeaders(req.headers);
-    const key = this.opts.resolveApiKey();
-    if (key) headers['x-api-key'] = key;
-    let observer: ModelCallObserver | undefined;
-    try {
-      observer = this.opts.observe?.();
-    } catch {
-      observer = undefined;
-    }
-    if (observer?.headers) Object.assign(headers, observer.headers);
-    const startedAt = performance.now();
-    let upstream: Dispatcher.ResponseData;
-    try {
-      upstream = await request(new URL(target, this.opts.upstreamUrl), {
-        method: 'POST',
-        headers,
-        body: req,
-        dispatcher: this.opts.dispatcher,
-        headersTimeout: 600_000,
-        bodyTimeout: 0,
-      });
-    } catch (err) {
-      this.opts.log.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'model upstream unreachable',
-      );
-      sendApiError(res, 502, 'api_error', 'the model API could not be reached');
-      observer?.end({
-        status: 0,
-        model: undefined,
-        usage: undefined,
-        timeToFirstTokenMs: undefined,
-        durationMs: performance.now() - startedAt,
-      });
-      return;
-    }
-    const outHeaders: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(upstream.headers)) {
-      if (v !== undefined && !DROP_RESPONSE.has(k.toLowerCase())) outHeaders[k] = v;
-    }
-    res.writeHead(upstream.statusCode, outHeaders);
-    const contentType = String(upstream.headers['content-type'] ?? '');
-    const meter =
-      upstream.statusCode < 300 && (this.opts.onUsage || observer)
-        ? new UsageMeter(contentType.includes('event-stream'), startedAt)
-        : undefined;
-    res.on('close', () => {
-      if (!res.writableFinished) upstream.body.destroy();
+  private handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return handleModelCall(req, res, req.url ?? '/', this.opts);
+  }
+}
+
+/** How one model call is handled: the upstream, the key, metering, admission and tracing. */
+export type ModelCallHandlerOptions = Pick<
+  ModelProxyOptions,
+  'upstreamUrl' | 'resolveApiKey' | 'onUsage' | 'admit' | 'dispatcher' | 'observe' | 'log'
+>;
+
+/**
+ * Handles one request of a sandbox's model traffic: the Messages API only (anything else 404),
+ * admitted (`admit`), the real key added, forwarded to the upstream, the response streamed back
+ * while its usage is metered (`onUsage`) and the call observed (`observe`). Used by each
+ * sandbox's {@link ModelProxy} and by the server's model gateway (a remote runner's sandboxes),
+ * so both meter and refuse alike. Never throws: failures are answered as Anthropic-style errors.
+ * @param rawTarget the request target relative to the Messages API root (`/v1/messages?beta=true`).
+ */
+export async function handleModelCall(
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawTarget: string,
+  opts: ModelCallHandlerOptions,
+): Promise<void> {
+  const path = rawTarget;
+  // The SDK's preconnect probe; answered locally.
+  if (req.method === 'HEAD' || (req.method === 'GET' && path.startsWith('/api/hello'))) {
+    res.writeHead(200).end();
+    return;
+  }
+  const target = req.method === 'POST' ? messagesApiTarget(path) : undefined;
+  if (!target) {
+    sendApiError(res, 404, 'not_found_error', 'only the Messages API is reachable from a sandbox');
+    req.resume();
+    return;
+  }
+  const refusal = await opts.admit?.().catch(() => undefined);
+  if (refusal) {
+    req.resume();
+    sendApiError(res, refusal.status, refusal.type, refusal.message);
+    return;
+  }
+  const headers = forwardHeaders(req.headers);
+  const key = opts.resolveApiKey();
+  if (key) headers['x-api-key'] = key;
+  let observer: ModelCallObserver | undefined;
+  try {
+    observer = opts.observe?.();
+  } catch {
+    observer = undefined;
+  }
+  if (observer?.headers) Object.assign(headers, observer.headers);
+  const startedAt = performance.now();
+  let upstream: Dispatcher.ResponseData;
+  try {
+    upstream = await request(new URL(target, opts.upstreamUrl), {
+      method: 'POST',
+      headers,
+      body: req,
+      dispatcher: opts.dispatcher,
+      headersTimeout: 600_000,
+      bodyTimeout: 0,
     });
-    try {
-      for await (const chunk of upstream.body) {
-        meter?.push(chunk as Buffer);
-        if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
-        if (res.destroyed) break;
-      }
-      res.end();
-    } catch {
-      res.destroy();
+  } catch (err) {
+    opts.log.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'model upstream unreachable',
+    );
+    sendApiError(res, 502, 'api_error', 'the model API could not be reached');
+    observer?.end({
+      status: 0,
+      model: undefined,
+      usage: undefined,
+      timeToFirstTokenMs: undefined,
+      durationMs: performance.now() - startedAt,
+    });
+    return;
+  }
+  const outHeaders: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(upstream.headers)) {
+    if (v !== undefined && !DROP_RESPONSE.has(k.toLowerCase())) outHeaders[k] = v;
+  }
+  res.writeHead(upstream.statusCode, outHeaders);
+  const contentType = String(upstream.headers['content-type'] ?? '');
+  const meter =
+    upstream.statusCode < 300 && (opts.onUsage || observer)
+      ? new UsageMeter(contentType.includes('event-stream'), startedAt)
+      : undefined;
+  res.on('close', () => {
+    if (!res.writableFinished) upstream.body.destroy();
+  });
+  try {
+    for await (const chunk of upstream.body) {
+      meter?.push(chunk as Buffer);
+      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
+      if (res.destroyed) break;
     }
-    const usage = meter?.finish();
-    if (usage && this.opts.onUsage) this.opts.onUsage(usage);
-    const durationMs = performance.now() - startedAt;
-    try {
-      observer?.end({
-        status: upstream.statusCode,
-        model: usage?.model || undefined,
-        usage,
-        timeToFirstTokenMs: meter?.firstTokenMs ?? (meter && !meter.streaming ? durationMs : undefined),
-        durationMs,
-      });
-    } catch {
-      // observers never break a model call
-    }
+    res.end();
+  } catch {
+    res.destroy();
+  }
+  const usage = meter?.finish();
+  if (usage && opts.onUsage) opts.onUsage(usage);
+  const durationMs = performance.now() - startedAt;
+  try {
+    observer?.end({
+      status: upstream.statusCode,
+      model: usage?.model || undefined,
+      usage,
+      timeToFirstTokenMs: meter?.firstTokenMs ?? (meter && !meter.streaming ? durationMs : undefined),
+      durationMs,
+    });
+  } catch {
+    // observers never break a model call
   }
 }
 

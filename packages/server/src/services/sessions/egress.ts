@@ -8,7 +8,7 @@ import {
   type NetworkPolicy,
   type SandboxEgressSpec,
 } from '@ash-ai/sandbox';
-import type { CredentialBinding, EgressData } from '@ash-ai/shared';
+import type { CredentialBinding, EgressData, RunnerEgress } from '@ash-ai/shared';
 import { AppError, invalidField } from '../../errors.js';
 import type { ServerMetrics } from '../../telemetry/metrics.js';
 import type { CredentialResolver } from '../auth/credential-service.js';
@@ -28,17 +28,55 @@ export function sessionEgressRules(
   agentConfig: Record<string, unknown> | undefined | null,
   sessionConfig?: Record<string, unknown> | undefined | null,
 ): EgressRules {
+  const layers = [
+    { name: 'agent', policy: networkOf(agentConfig) },
+    ...(sessionConfig !== undefined ? [{ name: 'session', policy: networkOf(sessionConfig) }] : []),
+  ];
+  const implicit = [...mcpHosts(agentConfig), ...mcpHosts(sessionConfig)].map((h) => ({
+    pattern: h.pattern,
+    name: h.name,
+  }));
+  let rules: EgressRules;
   try {
-    return new EgressRules(
-      [
-        { name: 'agent', policy: networkOf(agentConfig) },
-        ...(sessionConfig !== undefined ? [{ name: 'session', policy: networkOf(sessionConfig) }] : []),
-      ],
-      [...mcpHosts(agentConfig), ...mcpHosts(sessionConfig)],
-    );
+    rules = new EgressRules(layers, implicit);
   } catch {
-    return new EgressRules([{ name: 'agent', policy: undefined }]);
+    const none = [{ name: 'agent', policy: undefined }];
+    rules = new EgressRules(none);
+    RULES_DATA.set(rules, { layers: none.map(layerData), implicit: [] });
+    return rules;
   }
+  RULES_DATA.set(rules, { layers: layers.map(layerData), implicit });
+  return rules;
+}
+
+/** What each {@link sessionEgressRules} result was built from (plain data for a remote runner). */
+const RULES_DATA = new WeakMap<EgressRules, Omit<RunnerEgress, 'enabled'>>();
+
+function layerData(l: { name: string; policy: NetworkPolicy | null | undefined }): RunnerEgress['layers'][number] {
+  const p = l.policy;
+  return {
+    name: l.name,
+    policy: p ? { allow: [...(p.allow ?? [])], ...(p.deny ? { deny: [...p.deny] } : {}) } : null,
+  };
+}
+
+/**
+ * The rules as plain data a remote runner rebuilds its `EgressRules` from (no layers: no network).
+ */
+export function egressRulesData(rules: EgressRules): RunnerEgress {
+  const data = RULES_DATA.get(rules) ?? { layers: [{ name: 'agent', policy: null }], implicit: [] };
+  return { enabled: rules.allowsAnything, ...data };
+}
+
+/** A session's egress spec that can also travel to a remote runner ({@link egressSpec}). */
+export interface LinkableEgressSpec extends SandboxEgressSpec {
+  /** The rules as data, and how many credential bindings apply (> 0: only a local runner may host it). */
+  linkData(): { egress: RunnerEgress; bindings: number };
+}
+
+/** True when the spec came from {@link egressSpec}. */
+export function isLinkableEgress(spec: SandboxEgressSpec | undefined): spec is LinkableEgressSpec {
+  return typeof (spec as Partial<LinkableEgressSpec> | undefined)?.linkData === 'function';
 }
 
 /** The `host:port` of an HTTP/SSE MCP server, with its name (`server`) and a label (`name`). */
@@ -97,8 +135,9 @@ export function egressSpec(
   emit: (data: EgressData) => void,
   metrics: ServerMetrics | undefined,
   bindings: () => readonly ResolvedBinding[] = () => [],
-): SandboxEgressSpec {
+): LinkableEgressSpec {
   return {
+    linkData: () => ({ egress: egressRulesData(rules()), bindings: bindings().length }),
     enabled: rules().allowsAnything,
     decide: (host, port) => {
       const d = rules().decide(host, port);

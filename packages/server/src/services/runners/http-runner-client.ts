@@ -1,0 +1,610 @@
+import type { Readable } from 'node:stream';
+import {
+  RUNNER_API_PREFIX,
+  type ExecResult,
+  type LogEntry,
+  type ReservationAnswer,
+  type RunnerReport,
+  type RunnerStartBody,
+  type RunnerTurnBody,
+  type ToolAnswer,
+} from '@ash-ai/shared';
+import {
+  SandboxStartError,
+  type EgressConnection,
+  type SandboxEgressSpec,
+  type TurnEvent,
+} from '@ash-ai/sandbox';
+import {
+  emptyPoolCounters,
+  RunnerCapacityError,
+  RunnerClosedError,
+  type ModelCallHooks,
+  type RunnerClient,
+  type RunnerListener,
+  type RunnerStats,
+  type SandboxStarter,
+  type SandboxTurn,
+  type SlotReservation,
+  type TurnRequest,
+} from '@ash-ai/runner';
+import type { Logger } from 'pino';
+import { Agent, request, type Dispatcher } from 'undici';
+import { isLinkableEgress } from '../sessions/egress.js';
+import type { ModelGateway } from './model-gateway.js';
+
+export interface HttpRunnerClientOptions {
+  runnerId: string;
+  /** The runner's base URL (http or https). */
+  url: string;
+  /** ASH_INTERNAL_SECRET (sent as `Authorization: Bearer`). */
+  secret: string | undefined;
+  /** Timeout of each call (turn streams excepted: they last as long as the turn), ms. */
+  timeoutMs: number;
+  /** This coordinator's base URL, as the runner reaches it (checkout, checkpoint, gateway). */
+  coordinatorUrl: () => string;
+  gateway: ModelGateway;
+  /**
+   * Records the placement in the database: bumps the session's lease generation, sets its runner.
+   * @returns the new generation and the session's tenant; undefined when the session is gone.
+   */
+  place: (sessionId: string, runnerId: string) => Promise<{ generation: number; tenantId: string } | undefined>;
+  /** Clears the session's runner (it stopped there) unless a later placement moved it. */
+  leave: (sessionId: string, generation: number) => Promise<void>;
+  /** A turn stream broke (the runner was killed or is unreachable): the runner is lost. */
+  onBroken: (reason: string) => void;
+  log: Logger;
+}
+
+/** A remote slot reservation (released on the runner, idempotently). */
+class RemoteReservation implements SlotReservation {
+  private released = false;
+  constructor(
+    readonly reservationId: string,
+    private readonly onRelease: (r: RemoteReservation) => void,
+  ) {}
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this);
+  }
+}
+
+interface PlacedSession {
+  state: 'starting' | 'ready';
+  generation: number;
+  start: Promise<void> | undefined;
+  /** The coordinator's copy changed since the runner checked it out: the next turn checks out first. */
+  checkout: boolean;
+  turn: { turnId: string; abort: AbortController; lost?: string } | undefined;
+  /** Where the sandbox's connections are reported (the session's egress events and usage). */
+  egress: SandboxEgressSpec | undefined;
+  logs: { entries: LogEntry[]; fetchedAt: number; fetching: boolean };
+}
+
+/**
+ * {@link RunnerClient} over the runner link (`packages/shared/src/runner-link.ts`) to one `ash
+ * runner` process: every call is a request to its `RUNNER_API_PREFIX` routes (undici keep-alive
+ * pool, a timeout per call, `Authorization: Bearer ASH_INTERNAL_SECRET`, https when the URL is).
+ *
+ * A start is prepared here (`starter.prepare()`: the claim and the spec, with the session's model
+ * hooks kept here behind a fresh gateway token), then the runner starts the sandbox after checking
+ * the workspace out from this coordinator. A turn is one NDJSON response; a stream that breaks
+ * ends the turn with `turn_end` `error` `runner_lost` (and the runner is lost). Synchronous
+ * reads answer from what this client placed and the runner's last report. No warm spares.
+ */
+export class HttpRunnerClient implements RunnerClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly base: URL;
+  private readonly sessions = new Map<string, PlacedSession>();
+  private readonly reservations = new Set<RemoteReservation>();
+  private listener: RunnerListener | undefined;
+  private report: RunnerReport | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: HttpRunnerClientOptions) {
+    this.base = new URL(`${opts.url.replace(/\/+$/, '')}${RUNNER_API_PREFIX}/`);
+    this.dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { timeout: 5_000 } });
+  }
+
+  get runnerId(): string {
+    return this.opts.runnerId;
+  }
+
+  /** The runner's latest report (heartbeat). */
+  applyReport(report: RunnerReport): void {
+    this.report = report;
+  }
+
+  get lastReport(): RunnerReport | undefined {
+    return this.report;
+  }
+
+  /** Sessions this client placed on the runner. */
+  placedSessions(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** The session's lease generation on this runner, if placed here. */
+  generationOf(sessionId: string): number | undefined {
+    return this.sessions.get(sessionId)?.generation;
+  }
+
+  /**
+   * Connections the runner's sandbox made, as the runner reported them: each goes where a local
+   * sandbox's would (the session's running turn's `egress` events, metrics, the usage ledger).
+   * False when the session is not placed here.
+   */
+  reportEgress(sessionId: string, connections: EgressConnection[]): boolean {
+    const placed = this.sessions.get(sessionId);
+    if (!placed) return false;
+    for (const c of connections) placed.egress?.onConnection?.(c);
+    return true;
+  }
+
+  /** The coordinator's copy of the session's files changed: its next turn checks them out first. */
+  markCheckout(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (s) s.checkout = true;
+  }
+
+  /**
+   * The runner is lost: every running turn ends with `runner_lost`, every session is forgotten
+   * (gateway tokens revoked). Returns the sessions it hosted.
+   */
+  lose(reason: string): string[] {
+    const ids = [...this.sessions.keys()];
+    for (const [id, s] of this.sessions) {
+      if (s.turn) {
+        s.turn.lost = reason;
+        s.turn.abort.abort();
+      }
+      this.opts.gateway.unregister(id);
+    }
+    this.sessions.clear();
+    return ids;
+  }
+
+  /** Forgets one session (the runner evicted it, or it moved): no call reaches the runner. */
+  forget(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (s?.turn) {
+      s.turn.lost = 'the session left this runner';
+      s.turn.abort.abort();
+    }
+    this.sessions.delete(sessionId);
+    this.opts.gateway.unregister(sessionId);
+  }
+
+  listen(listener: RunnerListener): void {
+    this.listener = listener;
+  }
+
+  /** The runner's listener (evictions it reports through the coordinator's internal route). */
+  get eventListener(): RunnerListener | undefined {
+    return this.listener;
+  }
+
+  async reserve(): Promise<SlotReservation> {
+    if (this.closed) throw new RunnerClosedError();
+    const answer = await this.call<ReservationAnswer>('POST', 'reservations', {});
+    const r = new RemoteReservation(answer.reservationId, (res) => {
+      this.reservations.delete(res);
+      void this.call('DELETE', `reservations/${encodeURIComponent(res.reservationId)}`).catch(
+        (err: unknown) => this.opts.log.debug({ err: errText(err) }, 'could not release a reservation'),
+      );
+    });
+    this.reservations.add(r);
+    return r;
+  }
+
+  async ensureCapacity(): Promise<void> {
+    (await this.reserve()).release();
+  }
+
+  canQueueStart(): boolean {
+    return this.report?.canQueueStart ?? true;
+  }
+
+  async ensureSandbox(sessionId: string, starter: SandboxStarter, slot?: SlotReservation): Promise<void> {
+    await this.startSandbox(sessionId, starter, slot, false);
+  }
+
+  prewarm(sessionId: string, starter: SandboxStarter): void {
+    void this.startSandbox(sessionId, starter, undefined, true).catch((err: unknown) =>
+      this.opts.log.warn({ sessionId, err: errText(err), runner: this.opts.runnerId }, 'prewarm failed'),
+    );
+  }
+
+  private startSandbox(
+    sessionId: string,
+    starter: SandboxStarter,
+    slot: SlotReservation | undefined,
+    warm: boolean,
+  ): Promise<void> {
+    const known = this.sessions.get(sessionId);
+    if (known) {
+      slot?.release();
+      return known.start ?? Promise.resolve();
+    }
+    if (this.closed) return Promise.reject(new RunnerClosedError());
+    const placed: PlacedSession = {
+      state: 'starting',
+      generation: 0,
+      start: undefined,
+      checkout: false,
+      turn: undefined,
+      egress: undefined,
+      logs: { entries: [], fetchedAt: 0, fetching: false },
+    };
+    this.sessions.set(sessionId, placed);
+    placed.start = (async () => {
+      try {
+        const spec = await starter.prepare();
+        const link = isLinkableEgress(spec.egress) ? spec.egress.linkData() : undefined;
+        if (link && link.bindings > 0)
+          throw new SandboxStartError(
+            "a session with credential bindings (network.inject) runs only on a server's own runner: the credential values never leave the coordinator",
+          );
+        if (spec.egress?.enabled && !link)
+          throw new SandboxStartError('this session’s network policy cannot be sent to a runner');
+        const lease = await this.opts.place(sessionId, this.opts.runnerId);
+        if (!lease) throw new SandboxStartError('the session is gone');
+        placed.generation = lease.generation;
+        placed.egress = spec.egress;
+        const gatewayToken = this.opts.gateway.register(sessionId, spec.model);
+        const warmWith = warm ? await starter.warmOptions?.() : undefined;
+        const body: RunnerStartBody = {
+          ...(slot instanceof RemoteReservation ? { reservationId: slot.reservationId } : {}),
+          generation: lease.generation,
+          tenantId: lease.tenantId,
+          coordinatorUrl: this.opts.coordinatorUrl(),
+          gatewayToken,
+          env: spec.env,
+          ...(spec.limits ? { limits: spec.limits } : {}),
+          ...(link ? { egress: link.egress } : {}),
+          ...(warmWith ? { warm: { options: warmWith.options, conversation: warmWith.conversation } } : {}),
+        };
+        // Starts may wait in the runner's start queue: no per-call timeout beyond its own.
+        await this.call('POST', `sessions/${encodeURIComponent(sessionId)}/sandbox`, body, 0);
+        if (this.sessions.get(sessionId) !== placed) throw new SandboxStartError('the session left this runner');
+        placed.state = 'ready';
+        starter.onStarted?.(undefined);
+      } catch (err) {
+        if (this.sessions.get(sessionId) === placed) {
+          this.sessions.delete(sessionId);
+          this.opts.gateway.unregister(sessionId);
+        }
+        starter.onStarted?.(err);
+        throw err;
+      } finally {
+        // The runner used (or dropped) the reservation with the start.
+        if (slot instanceof RemoteReservation) this.reservations.delete(slot);
+        placed.start = undefined;
+      }
+    })();
+    return placed.start;
+  }
+
+  async awaitPrewarm(sessionId: string): Promise<void> {
+    await this.sessions.get(sessionId)?.start?.catch(() => undefined);
+  }
+
+  /** The runner settles its own start queue (when the Claude process is up). */
+  settleStart(): void {}
+
+  hasLiveSandbox(sessionId: string): boolean {
+    return this.sessions.get(sessionId)?.state === 'ready';
+  }
+
+  hosts(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  isStarting(sessionId: string): boolean {
+    return this.sessions.get(sessionId)?.state === 'starting';
+  }
+
+  pin(sessionId: string): void {
+    this.fireAndForget(sessionId, 'pin');
+  }
+
+  unpin(sessionId: string): void {
+    this.fireAndForget(sessionId, 'unpin');
+  }
+
+  runTurn(sessionId: string, turn: TurnRequest): SandboxTurn {
+    const placed = this.sessions.get(sessionId);
+    if (!placed || placed.state !== 'ready') throw new Error('sandbox is not running');
+    if (placed.turn) throw new Error('the sandbox is already running a turn');
+    const abort = new AbortController();
+    const running = { turnId: turn.turnId, abort } as NonNullable<PlacedSession['turn']>;
+    placed.turn = running;
+    const body: RunnerTurnBody = {
+      turnId: turn.turnId,
+      prompt: turn.prompt,
+      options: turn.options,
+      conversation: turn.conversation,
+      ...(placed.checkout ? { checkout: true } : {}),
+    };
+    placed.checkout = false;
+    let cpuSeconds: number | undefined;
+    const url = this.url(`sessions/${encodeURIComponent(sessionId)}/turns`);
+    const headers = this.headers({ 'content-type': 'application/json', accept: 'application/x-ndjson' });
+    const { dispatcher, opts } = this;
+    const lostEnd = (message: string): TurnEvent => ({
+      ev: 'turn_end',
+      turnId: turn.turnId,
+      outcome: 'error',
+      error: { code: 'runner_lost', message },
+    });
+    return {
+      events: {
+        async *[Symbol.asyncIterator]() {
+          let ended = false;
+          try {
+            const res = await request(url, {
+              method: 'POST',
+              headers,
+              body: JSON.stringify(body),
+              signal: abort.signal,
+              dispatcher,
+              headersTimeout: opts.timeoutMs,
+              bodyTimeout: 0,
+            });
+            if (res.statusCode !== 200) {
+              const problem = await readProblem(res);
+              ended = true;
+              yield {
+                ev: 'turn_end',
+                turnId: turn.turnId,
+                outcome: 'error',
+                error: { code: problem.code ?? 'sandbox_unavailable', message: problem.detail },
+              } satisfies TurnEvent;
+              return;
+            }
+            for await (const line of ndjsonLines(res.body)) {
+              const ev = JSON.parse(line) as TurnEvent | { ev: 'trailer'; cpuSeconds: number | null };
+              if (ev.ev === 'trailer') {
+                cpuSeconds = ev.cpuSeconds ?? undefined;
+                continue;
+              }
+              if (ended) continue;
+              if (ev.ev === 'turn_end') ended = true;
+              yield ev;
+            }
+            if (!ended) throw new Error('the turn stream ended before the turn did');
+          } catch (err) {
+            if (ended) return;
+            ended = true;
+            const reason = running.lost ?? errText(err);
+            if (!running.lost) opts.onBroken(`its turn stream broke: ${reason}`);
+            yield lostEnd(`the runner hosting the session's sandbox was lost (${reason}); send the message again to run it on another runner`);
+          } finally {
+            if (!abort.signal.aborted) abort.abort();
+            if (placed.turn === running) placed.turn = undefined;
+          }
+        },
+      },
+      cpuSeconds: () => cpuSeconds,
+    };
+  }
+
+  answerToolRequest(sessionId: string, requestId: string, answer: ToolAnswer): void {
+    this.fireAndForget(sessionId, 'tool-answers', { requestId, answer });
+  }
+
+  interrupt(sessionId: string, turnId: string): void {
+    this.fireAndForget(sessionId, 'interrupt', { turnId });
+  }
+
+  async abortTurn(
+    sessionId: string,
+    turnId: string,
+    error: { message: string; code: string },
+    outcome?: 'error' | 'interrupted',
+  ): Promise<void> {
+    const placed = this.sessions.get(sessionId);
+    if (!placed) return;
+    try {
+      await this.call('POST', `sessions/${encodeURIComponent(sessionId)}/abort`, {
+        turnId,
+        error,
+        ...(outcome ? { outcome } : {}),
+      });
+    } catch (err) {
+      // The runner does not answer: end the turn here (its stream then says `runner_lost`).
+      if (placed.turn?.turnId === turnId) {
+        placed.turn.lost = `it did not answer an abort: ${errText(err)}`;
+        placed.turn.abort.abort();
+      }
+    }
+  }
+
+  async exec(
+    sessionId: string,
+    command: string,
+    opts: { timeoutMs: number; maxOutputBytes: number },
+  ): Promise<ExecResult> {
+    if (this.sessions.get(sessionId)?.state !== 'ready') throw new Error('sandbox is not running');
+    return this.call<ExecResult>(
+      'POST',
+      `sessions/${encodeURIComponent(sessionId)}/exec`,
+      { command, timeoutMs: opts.timeoutMs, maxOutputBytes: opts.maxOutputBytes },
+      opts.timeoutMs + this.opts.timeoutMs,
+    );
+  }
+
+  /** The cached output (refreshed in the background at most once a second). */
+  logs(sessionId: string, after: number): LogEntry[] {
+    const placed = this.sessions.get(sessionId);
+    if (!placed) return [];
+    const cache = placed.logs;
+    if (!cache.fetching && Date.now() - cache.fetchedAt > 1000) {
+      cache.fetching = true;
+      const from = cache.entries.at(-1)?.index ?? -1;
+      void this.call<{ logs: LogEntry[] }>('GET', `sessions/${encodeURIComponent(sessionId)}/logs?after=${from}`)
+        .then((r) => {
+          cache.entries = [...cache.entries, ...r.logs].slice(-2000);
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          cache.fetching = false;
+          cache.fetchedAt = Date.now();
+        });
+    }
+    return cache.entries.filter((e) => e.index > after);
+  }
+
+  async stop(sessionId: string): Promise<void> {
+    const placed = this.sessions.get(sessionId);
+    if (!placed) return;
+    await placed.start?.catch(() => undefined);
+    try {
+      // Checkpointed first: the coordinator's copy is then the session's latest files.
+      await this.call('DELETE', `sessions/${encodeURIComponent(sessionId)}?checkpoint=1`, undefined, 0);
+    } catch (err) {
+      this.opts.log.warn(
+        { sessionId, runner: this.opts.runnerId, err: errText(err) },
+        'the runner did not stop the session; its sandbox is stopped at its next heartbeat (foreign)',
+      );
+    }
+    if (this.sessions.get(sessionId) === placed) {
+      this.sessions.delete(sessionId);
+      this.opts.gateway.unregister(sessionId);
+    }
+    await this.opts.leave(sessionId, placed.generation).catch(() => undefined);
+  }
+
+  async replenishSpares(): Promise<void> {}
+  async dropSpares(): Promise<void> {}
+  takeSpare(): string | undefined {
+    return undefined;
+  }
+  adoptSpare(_sessionId: string, _hooks: ModelCallHooks, _egress?: SandboxEgressSpec): boolean {
+    return false;
+  }
+
+  /** Runners sweep their idle sessions themselves (and report each eviction). */
+  async sweepIdle(): Promise<number> {
+    return 0;
+  }
+
+  /**
+   * From the last report, raised by what this client placed or reserved since (a burst of
+   * placements must not all go to the runner whose report is oldest).
+   */
+  stats(): RunnerStats {
+    const r = this.report;
+    const mine = this.sessions.size + this.reservations.size;
+    const reported = r ? r.live + r.reserved : 0;
+    return {
+      live: Math.max(r?.live ?? 0, this.sessions.size),
+      warm: 0,
+      reserved: Math.max(0, Math.max(reported, mine) - Math.max(r?.live ?? 0, this.sessions.size)),
+      startsRunning: r?.startsRunning ?? 0,
+      startsQueued: r?.startsQueued ?? 0,
+      maxCapacity: r?.maxSandboxes ?? 0,
+      counters: emptyPoolCounters(),
+    };
+  }
+
+  memoryBySandbox(): Array<{ id: string; bytes: number }> {
+    return (this.report?.sessions ?? []).map((s) => ({ id: s.id, bytes: s.memoryBytes }));
+  }
+
+  /** Closes the connection pool (the runner's sessions were stopped by the session engine). */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    await this.dispatcher.close().catch(() => undefined);
+  }
+
+  /** Asks the runner to drain (take nothing new, checkpoint and release everything, exit). */
+  async drain(): Promise<void> {
+    await this.call('POST', 'drain', {});
+  }
+
+  private fireAndForget(sessionId: string, action: string, body: unknown = {}): void {
+    if (this.sessions.get(sessionId)?.state !== 'ready') return;
+    void this.call('POST', `sessions/${encodeURIComponent(sessionId)}/${action}`, body).catch((err: unknown) =>
+      this.opts.log.debug({ sessionId, action, err: errText(err) }, 'runner call failed'),
+    );
+  }
+
+  private url(path: string): URL {
+    return new URL(path, this.base);
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.opts.secret ? { authorization: `Bearer ${this.opts.secret}` } : {}), ...extra };
+  }
+
+  /**
+   * One JSON call. @param timeoutMs 0 = none (starts wait in the runner's queue).
+   * @throws RunnerCapacityError (503 capacity_reached), SandboxStartError (sandbox_unavailable),
+   *   Error (anything else, unreachable included).
+   */
+  private async call<T = unknown>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+    timeoutMs = this.opts.timeoutMs,
+  ): Promise<T> {
+    const res = await request(this.url(path), {
+      method,
+      headers: this.headers(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      dispatcher: this.dispatcher,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+    });
+    if (res.statusCode >= 400) {
+      const problem = await readProblem(res);
+      if (problem.code === 'capacity_reached') {
+        const after = Number(res.headers['retry-after']);
+        throw new RunnerCapacityError(problem.detail, Number.isFinite(after) && after > 0 ? after : 5);
+      }
+      if (problem.code === 'sandbox_unavailable') throw new SandboxStartError(problem.detail);
+      throw new Error(`runner ${this.opts.runnerId}: ${problem.detail} (${problem.code ?? res.statusCode})`);
+    }
+    if (res.statusCode === 204) {
+      await res.body.dump();
+      return undefined as T;
+    }
+    const text = await res.body.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+/** A problem details answer's code and detail (best effort). */
+async function readProblem(res: Dispatcher.ResponseData): Promise<{ code?: string; detail: string }> {
+  const text = await res.body.text().catch(() => '');
+  try {
+    const p = JSON.parse(text) as { code?: string; detail?: string; title?: string };
+    return { ...(p.code ? { code: p.code } : {}), detail: p.detail ?? p.title ?? `HTTP ${res.statusCode}` };
+  } catch {
+    return { detail: `HTTP ${res.statusCode}` };
+  }
+}
+
+/** The lines of an NDJSON body. */
+async function* ndjsonLines(body: Readable): AsyncGenerator<string> {
+  let buf = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of body) {
+    buf += typeof chunk === 'string' ? chunk : decoder.decode(chunk as Buffer, { stream: true });
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) yield line;
+      i = buf.indexOf('\n');
+    }
+  }
+  if (buf.trim()) yield buf.trim();
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
