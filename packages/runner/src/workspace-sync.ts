@@ -479,7 +479,7 @@ class Applier {
       }
       if (st?.isSymbolicLink())
         throw new DeltaError(`${printable(path)} lies below a symbolic link: refused`);
-      if (!st || !st.isDirectory()) {
+      if (!st?.isDirectory()) {
         if (!create) return undefined;
         const parentPath = [prefix, ...segs.slice(0, i)].join('/');
         await this.remember(join(abs, '..'), parentPath);
