@@ -12,7 +12,7 @@
  * link.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as C, type BigIntStats, type Stats } from 'node:fs';
+import { constants as C, type BigIntStats, lstatSync, readlinkSync, type Stats } from 'node:fs';
 import {
   type FileHandle,
   lchown,
@@ -111,18 +111,19 @@ async function walk(dir: string, rel: string, out: Manifest): Promise<void> {
   const subdirs: string[] = [];
   for (let i = 0; i < valid.length; i += LSTAT_BATCH) {
     const batch = valid.slice(i, i + LSTAT_BATCH);
-    const stats = await Promise.all(
-      batch.map(async (name) => {
-        const abs = join(dir, name);
-        try {
-          const st = await lstat(abs, { bigint: true });
-          const link = st.isSymbolicLink() ? await readlink(abs) : undefined;
-          return { name, st, link };
-        } catch {
-          return undefined; // removed meanwhile
-        }
-      }),
-    );
+    // Synchronous lstat in small batches, yielding between them: several times faster than a
+    // thread-pool round trip per entry, and the event loop never stalls for long.
+    await new Promise<void>((r) => setImmediate(r));
+    const stats = batch.map((name) => {
+      const abs = join(dir, name);
+      try {
+        const st = lstatSync(abs, { bigint: true });
+        const link = st.isSymbolicLink() ? readlinkSync(abs) : undefined;
+        return { name, st, link };
+      } catch {
+        return undefined; // removed meanwhile
+      }
+    });
     for (const s of stats) {
       if (!s) continue;
       const path = `${rel}/${s.name}`;
