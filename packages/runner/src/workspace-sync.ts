@@ -157,10 +157,10 @@ const depth = (p: string): number => {
 export function diffManifests(have: Manifest, want: Manifest): { changed: string[]; deleted: string[] } {
   const changed: string[] = [];
   for (const [p, w] of Object.entries(want)) {
-    const h = have[p];
+    const h = Object.hasOwn(have, p) ? have[p] : undefined;
     if (!h || !sameEntry(h, w)) changed.push(p);
   }
-  const deleted = Object.keys(have).filter((p) => !(p in want));
+  const deleted = Object.keys(have).filter((p) => !Object.hasOwn(want, p));
   changed.sort(byCodeUnit);
   deleted.sort((a, b) => depth(b) - depth(a) || byCodeUnit(a, b));
   return { changed, deleted };
@@ -252,8 +252,10 @@ async function* deltaBlocks(
 ): AsyncGenerator<Buffer> {
   const entries: Record<string, ManifestEntry> = {};
   for (const p of diff.changed) {
-    const e = want[p];
+    const e = Object.hasOwn(want, p) ? want[p] : undefined;
     if (!e) throw new Error(`packDelta: ${printable(p)} is changed but not in the manifest`);
+    const parsed = parsePath(p);
+    if ('reason' in parsed) throw new Error(`packDelta: path ${printable(p)} ${parsed.reason}`);
     entries[p] = e;
   }
   const index = Buffer.from(JSON.stringify({ deleted: diff.deleted, entries }));
@@ -692,7 +694,14 @@ export async function applyDelta(
       else parser.once('drain', () => cb());
     },
     final(cb) {
-      parser.once('end', () => cb());
+      let called = false;
+      const done = (err?: Error) => {
+        if (called) return;
+        called = true;
+        cb(err);
+      };
+      parser.once('end', () => done());
+      parser.once('error', (err: Error) => done(failure ?? err));
       parser.end();
     },
   });
