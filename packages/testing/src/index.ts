@@ -20,8 +20,10 @@ export {
   runAsh,
   serverEnv,
   startAshProcess,
+  startRunnerProcess,
   tempDir,
   type AshProcess,
+  type RunnerProcess,
   type CliResult,
 } from './processes.js';
 export { startTestS3, type TestS3 } from './s3.js';

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const ENTRIES = {
   cli: fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url)),
   server: fileURLToPath(new URL('../../server/dist/main.js', import.meta.url)),
+  runner: fileURLToPath(new URL('../../runner/dist/bin.js', import.meta.url)),
 };
 
 /** The repository root. */
@@ -127,6 +128,93 @@ export async function startAshProcess(env: Record<string, string>, timeoutMs = 3
     if (child.exitCode === null && child.signalCode === null) await exited;
   };
   return {
+    url,
+    child,
+    output: () => out,
+    async stop() {
+      child.kill('SIGTERM');
+      await wait();
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await wait();
+    },
+  };
+}
+
+/** A runner (`ash runner`) running as a child process. */
+export interface RunnerProcess extends AshProcess {
+  name: string;
+  pid: number;
+}
+
+/**
+ * Starts the runner's bin as a real process registered with `coordinators` and waits for its
+ * ready line (`ash runner <name> listening on <url>`). `env` must hold ASH_INTERNAL_SECRET.
+ * @throws Error with the process output when it exits or takes longer than `timeoutMs`.
+ */
+export async function startRunnerProcess(opts: {
+  name: string;
+  coordinators: string[];
+  dataDir: string;
+  env: Record<string, string>;
+  labels?: Record<string, string>;
+  timeoutMs?: number;
+}): Promise<RunnerProcess> {
+  const args = [
+    ENTRIES.runner,
+    '--coordinator',
+    opts.coordinators.join(','),
+    '--name',
+    opts.name,
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--data-dir',
+    opts.dataDir,
+  ];
+  for (const [k, v] of Object.entries(opts.labels ?? {})) args.push('--label', `${k}=${v}`);
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const logDir = process.env.ASH_TEST_LOG_DIR;
+  const logFile = logDir ? join(logDir, `runner-${opts.name}-${child.pid}.log`) : undefined;
+  const collect = (d: Buffer) => {
+    out += d.toString();
+    if (logFile) appendFileSync(logFile, d);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      reject(new Error(`runner did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const check = () => {
+      const m = /listening on (https?:\/\/[^\s"]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`runner exited with ${code}:\n${out}`));
+    });
+  });
+  const wait = async () => {
+    if (child.exitCode === null && child.signalCode === null) await exited;
+  };
+  return {
+    name: opts.name,
+    pid: child.pid!,
     url,
     child,
     output: () => out,
