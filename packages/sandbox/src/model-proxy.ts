@@ -196,10 +196,7 @@ export async function handleModelCall(
       bodyTimeout: 0,
     });
   } catch (err) {
-    opts.log.warn(
-      { err: err instanceof Error ? err.message : String(err) },
-      'model upstream unreachable',
-    );
+    opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'model upstream unreachable');
     sendApiError(res, 502, 'api_error', 'the model API could not be reached');
     observer?.end({
       status: 0,

@@ -20,6 +20,7 @@ import {
   UsageEventSchema,
   UsageRecordSchema,
   type Health,
+  type RunnerStatus,
 } from '@ash-ai/shared';
 import { finishOpenApi } from './openapi.js';
 import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
@@ -41,7 +42,7 @@ import { credentialRoutes } from './routes/credentials.js';
 import type { DiskGuard } from './services/files/disk-guard.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { internalRoutes } from './routes/internal.js';
+import { internalRoutes, runnerLinkRoutes } from './routes/internal.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { managedRoutes } from './routes/managed.js';
 import { toolAnswerRoutes } from './routes/tool-answers.js';
@@ -59,6 +60,8 @@ import { usageRoutes } from './routes/usage.js';
 import type { ApiKeyService } from './services/auth/api-key-service.js';
 import type { CredentialService } from './services/auth/credential-service.js';
 import type { RunnerService } from './services/runners/runner-registry.js';
+import type { ModelGateway } from './services/runners/model-gateway.js';
+import type { RunnerLinkService } from './services/runners/runner-link.js';
 import type { QueueService } from './services/queue/queue-service.js';
 import type { SessionConfigService } from './services/sessions/session-config.js';
 import type { UsageService } from './services/usage/usage-service.js';
@@ -92,6 +95,10 @@ export interface AppDeps {
   apiKeys: ApiKeyService;
   credentials: CredentialService;
   runners: RunnerService;
+  /** The runners this server places on, for `/metrics` (as `/health` lists them). */
+  runnerStatus?: () => RunnerStatus[];
+  /** The coordinator side of the runner link (checkout, checkpoint, egress, model gateway). */
+  runnerLink?: { link: RunnerLinkService; gateway: ModelGateway };
   /** Internal-route guard, rate limit and CORS settings (the API key service comes from `apiKeys`). */
   security: Omit<SecurityOptions, 'keys'>;
   /** Fastify `trustProxy` (`ASH_TRUST_PROXY`): whose `X-Forwarded-For` sets `req.ip`; default none. */
@@ -286,6 +293,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(apiKeyRoutes(deps.apiKeys));
   await app.register(credentialRoutes(deps.credentials));
   await app.register(internalRoutes(deps.apiKeys, deps.runners));
+  if (deps.runnerLink) await app.register(runnerLinkRoutes(deps.runnerLink.link, deps.runnerLink.gateway));
   await app.register(agentRoutes(deps.agents, { deployBodyLimit: deps.limits.deployBodyBytes }));
   await app.register(
     sessionRoutes(deps.sessions, deps.runtime, {
@@ -293,7 +301,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       heartbeatMs: deps.sseHeartbeatMs,
     }),
   );
-  await app.register(metricsRoutes(deps.runtime, deps.version, deps.telemetry.metrics));
+  await app.register(metricsRoutes(deps.runtime, deps.version, deps.telemetry.metrics, deps.runnerStatus));
   const { data } = deps;
   await app.register(
     fileRoutes(data.sessionFiles, data.agentFiles, { uploadBodyLimit: data.limits.uploadBodyBytes }),

@@ -13,7 +13,7 @@ import {
   SandboxManager,
 } from '@ash-ai/sandbox';
 import { InProcessRunner } from '@ash-ai/runner';
-import type { Health } from '@ash-ai/shared';
+import type { Health, RunnerStatus, SandboxInfo } from '@ash-ai/shared';
 import { buildApp } from './app.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { Config } from './config.js';
@@ -27,6 +27,12 @@ import { CompatService } from './services/agents/compat-service.js';
 import { ApiKeyService, loadKeyHashSecret } from './services/auth/api-key-service.js';
 import { CredentialService } from './services/auth/credential-service.js';
 import { RunnerService } from './services/runners/runner-registry.js';
+import { RunnerRouter } from './services/runners/runner-router.js';
+import { RunnerFleet } from './services/runners/runner-fleet.js';
+import { ModelGateway } from './services/runners/model-gateway.js';
+import { RunnerLinkService } from './services/runners/runner-link.js';
+import { HttpRunnerClient } from './services/runners/http-runner-client.js';
+import { bindingsOf } from './services/sessions/egress.js';
 import { TurnScheduler } from './services/sessions/turn-scheduler.js';
 import { QueueProcessor } from './services/queue/queue-processor.js';
 import { QueueService } from './services/queue/queue-service.js';
@@ -66,11 +72,15 @@ export interface AshServer {
   runtime: SessionRuntime;
   /**
    * The in-process runner hosting this server's sandboxes (`runner.pool.startGate` is what tests
-   * hold to keep a sandbox start pending).
+   * hold to keep a sandbox start pending); none with ASH_LOCAL_RUNNER=off.
    */
-  runner: InProcessRunner;
-  /** This host's sandbox manager (the runner's factory). */
-  sandboxes: SandboxManager;
+  runner: InProcessRunner | undefined;
+  /** This host's sandbox manager (the runner's factory); none with ASH_LOCAL_RUNNER=off. */
+  sandboxes: SandboxManager | undefined;
+  /** Where sessions run: the local runner and registered runners (the session engine's runner client). */
+  router: RunnerRouter;
+  /** The registered runners this server places on. */
+  fleet: RunnerFleet;
   /** Starts listening; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops sandboxes, closes the app and the database. */
@@ -168,43 +178,54 @@ async function createLocked(
       'no egress CA (is the openssl CLI installed?): HTTPS to hosts with a bound credential is refused',
     );
   }
-  logger.info({ phase: 'sandbox' }, 'checking sandbox isolation (bubblewrap, cgroups)');
-  let sandboxes: SandboxManager;
+  let sandboxes: SandboxManager | undefined;
+  if (config.localRunner)
+    logger.info({ phase: 'sandbox' }, 'checking sandbox isolation (bubblewrap, cgroups)');
   try {
-    sandboxes = await SandboxManager.create({
-      mode: config.sandboxMode,
-      spareBridges: config.spareBridges,
-      spareRefillDelayMs: config.poolRefillDelayMs,
-      ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
-      bridgeEntry: bridgeEntryPath(),
-      claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),
-      groupName: `ash-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
-      defaultLimits: config.sandboxLimits,
-      modelUpstreamUrl: config.anthropicBaseUrl,
-      baseClaudeEnv:
-        config.modelMaxRetries !== undefined
-          ? { CLAUDE_CODE_MAX_RETRIES: String(config.modelMaxRetries) }
-          : {},
-      ...(config.sandboxUid !== undefined ? { sandboxUid: config.sandboxUid } : {}),
-      ...(config.sandboxGid !== undefined ? { sandboxGid: config.sandboxGid } : {}),
-      sandboxUidRange: config.sandboxUidRange,
-      sessionsRoot: join(config.dataDir, 'sessions'),
-      egress: {
-        allowCidrs: config.egress.allowCidrs,
-        limits: {
-          maxConnections: config.egress.maxConnections,
-          maxBytesPerTurn: config.egress.maxBytesPerTurn,
-        },
-        ca: egressCa,
-        upstreamCa: config.egress.upstreamCa,
-      },
-      log: logger.child({ component: 'sandbox' }),
-    });
+    sandboxes = !config.localRunner
+      ? undefined
+      : await SandboxManager.create({
+          mode: config.sandboxMode,
+          spareBridges: config.spareBridges,
+          spareRefillDelayMs: config.poolRefillDelayMs,
+          ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
+          bridgeEntry: bridgeEntryPath(),
+          claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),
+          groupName: `ash-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
+          defaultLimits: config.sandboxLimits,
+          modelUpstreamUrl: config.anthropicBaseUrl,
+          baseClaudeEnv:
+            config.modelMaxRetries !== undefined
+              ? { CLAUDE_CODE_MAX_RETRIES: String(config.modelMaxRetries) }
+              : {},
+          ...(config.sandboxUid !== undefined ? { sandboxUid: config.sandboxUid } : {}),
+          ...(config.sandboxGid !== undefined ? { sandboxGid: config.sandboxGid } : {}),
+          sandboxUidRange: config.sandboxUidRange,
+          sessionsRoot: join(config.dataDir, 'sessions'),
+          egress: {
+            allowCidrs: config.egress.allowCidrs,
+            limits: {
+              maxConnections: config.egress.maxConnections,
+              maxBytesPerTurn: config.egress.maxBytesPerTurn,
+            },
+            ca: egressCa,
+            upstreamCa: config.egress.upstreamCa,
+          },
+          log: logger.child({ component: 'sandbox' }),
+        });
   } catch (err) {
     await db.close();
     throw err;
   }
-  for (const w of sandboxes.info.warnings) logger.warn(w);
+  // With ASH_LOCAL_RUNNER=off this server hosts no sandboxes: every session runs on a runner.
+  const sandboxInfo: SandboxInfo = sandboxes?.info ?? {
+    mode: config.sandboxMode,
+    limits: 'none',
+    disk: 'poll',
+    warnings: ['this server hosts no sandboxes (ASH_LOCAL_RUNNER=off): sessions run on registered runners'],
+  };
+  for (const w of sandboxes?.info.warnings ?? []) logger.warn(w);
+  const host = sandboxes;
   const warnings: string[] = [];
   if (!config.anthropicApiKey) {
     warnings.push(
@@ -226,24 +247,75 @@ async function createLocked(
   const toolRequests = new ToolRequestService({ repos, log: logger.child({ component: 'tool-requests' }) });
   const diskGuard = new DiskGuard(config.dataDir, config.minFreeDiskMb);
   // The embedded default: this process hosts the sandboxes (one pool, in-process runner).
-  const runner = new InProcessRunner({
-    factory: sandboxes,
-    paths,
-    maxSandboxes: config.maxSandboxes,
-    idleTimeoutMs: config.idleTimeoutMs,
-    startGate: {
-      maxConcurrent: config.maxConcurrentStarts,
-      maxQueued: config.startQueueMax,
-      maxWaitMs: config.startQueueTimeoutMs,
+  const runner = !host
+    ? undefined
+    : new InProcessRunner({
+        factory: host,
+        paths,
+        maxSandboxes: config.maxSandboxes,
+        idleTimeoutMs: config.idleTimeoutMs,
+        startGate: {
+          maxConcurrent: config.maxConcurrentStarts,
+          maxQueued: config.startQueueMax,
+          maxWaitMs: config.startQueueTimeoutMs,
+        },
+        log: logger.child({ component: 'runner' }),
+        onSpareStart: (outcome, seconds) =>
+          telemetry.metrics.sandboxStart.observe({ kind: 'spare', outcome }, seconds),
+      });
+  // Registered runners (`ash runner`): sessions are placed over them and the local runner.
+  const router = new RunnerRouter({
+    ...(runner ? { local: runner } : {}),
+    needs: async (sessionId) => {
+      const s = await repos.sessions.getInternal(sessionId);
+      if (!s) return { labels: {}, localOnly: false };
+      const agent = await repos.agents.get(s.tenantId, s.agentName);
+      const agentLabels = agent?.config.runnerLabels;
+      return {
+        labels: {
+          ...(agentLabels && typeof agentLabels === 'object' ? (agentLabels as Record<string, string>) : {}),
+          ...s.runnerLabels,
+        },
+        localOnly: bindingsOf(agent?.config, s.config).length > 0,
+      };
     },
-    log: logger.child({ component: 'runner' }),
-    onSpareStart: (outcome, seconds) =>
-      telemetry.metrics.sandboxStart.observe({ kind: 'spare', outcome }, seconds),
+    log: logger.child({ component: 'router' }),
+  });
+  const gateway = new ModelGateway({
+    upstreamUrl: config.anthropicBaseUrl,
+    log: logger.child({ component: 'gateway' }),
+  });
+  // Where runners reach this server (checkout, checkpoint, model gateway): set once listening.
+  let coordinatorUrl = config.advertiseUrl ?? '';
+  const fleet = new RunnerFleet({
+    repos,
+    router,
+    timeoutMs: config.runnerTimeoutMs,
+    client: {
+      secret: config.internalSecret,
+      timeoutMs: RUNNER_CALL_TIMEOUT_MS,
+      coordinatorUrl: () => coordinatorUrl,
+      gateway,
+      place: (id, runnerId) => repos.sessions.placeOnRunner(id, runnerId),
+      leave: (id, generation) => repos.sessions.leaveRunner(id, generation),
+      log: logger.child({ component: 'runner-link' }),
+    },
+    // A lost runner's sessions: fenced (a new lease generation: anything the runner still sends
+    // is refused, and its heartbeat answer names them foreign) and released when no turn runs, so
+    // the next message (through any server) places them again from the last checkpoint.
+    onSessionsLost: async (_runnerId, ids) => {
+      for (const id of ids) {
+        await repos.sessions.placeOnRunner(id, null);
+        const s = await repos.sessions.getInternal(id);
+        if (s && s.ownerId === ownerId && !s.activeTurnId) await repos.sessions.releaseOwnership(id, ownerId);
+      }
+    },
+    log: logger.child({ component: 'runners' }),
   });
   const runtime = new SessionRuntime({
     diskGuard,
     repos,
-    runner,
+    runner: router,
     agents: store,
     config,
     log: logger,
@@ -314,8 +386,13 @@ async function createLocked(
     snapshots,
     ownership,
     isLive: (id) => runtime.hasLiveSandbox(id),
-    owner: (id) => sandboxes.ownerOf(id),
-    lockFiles: (id) => sandboxes.lockSessionFiles(id),
+    owner: (id) => host?.ownerOf(id),
+    ...(host ? { lockFiles: (id: string) => host.lockSessionFiles(id) } : {}),
+    // A write to a session live on a runner: its next turn checks the files out first.
+    onWritten: (id) => {
+      const client = router.runnerOf(id)?.client;
+      if (client instanceof HttpRunnerClient) client.markCheckout(id);
+    },
     // The same per-session limit the sandbox enforces while a turn runs (agent config overrides).
     diskLimitBytes: async (s) => {
       const agent = await repos.agents.get(s.tenantId, s.agentName);
@@ -399,8 +476,9 @@ async function createLocked(
   await releaseOwned(repos, ownerId, logger, persist);
   await apiKeys.bootstrap(config.dataDir);
   await credentials.selfCheck();
-  runner.start();
+  runner?.start();
   ownership.start();
+  fleet.start();
   // Warm pools, in the background once listening (a sandbox boot takes a core: it must not delay
   // the start), for the agents used within the idle timeout (not every agent ever deployed: a
   // spare is a process).
@@ -427,6 +505,74 @@ async function createLocked(
   });
   const queue = new QueueService({ repos, onEnqueued: () => processor.notify() });
 
+  /** The local runner and the registered runners (live ones from the fleet), as /health lists them. */
+  const runnerStatus = (): RunnerStatus[] => {
+    const out: RunnerStatus[] = [];
+    if (runner) {
+      const st = runner.stats();
+      out.push({
+        name: 'local',
+        local: true,
+        url: null,
+        labels: {},
+        state: 'ok',
+        capacity: {
+          max: st.maxCapacity,
+          active: st.live,
+          available: Math.max(0, st.maxCapacity - st.live - st.reserved),
+        },
+        liveSessions: router.sessionsOn('local').length,
+        lastHeartbeat: null,
+      });
+    }
+    for (const m of fleet.list()) {
+      const st = m.client.stats();
+      out.push({
+        name: m.id,
+        local: false,
+        url: m.url,
+        labels: m.labels,
+        state: m.draining ? 'draining' : 'ok',
+        capacity: {
+          max: st.maxCapacity,
+          active: st.live,
+          available: Math.max(0, st.maxCapacity - st.live - st.reserved),
+        },
+        liveSessions: m.report?.sessions.length ?? m.client.placedSessions().length,
+        lastHeartbeat: new Date(m.lastHeartbeatAt).toISOString(),
+      });
+    }
+    return out;
+  };
+  /** {@link runnerStatus} plus registered runners that are not live (lost). */
+  const runnersHealth = async (): Promise<RunnerStatus[]> => {
+    const live = runnerStatus();
+    const names = new Set(live.map((r) => r.name));
+    for (const row of await repos.runners.list()) {
+      if (names.has(row.id)) continue;
+      live.push({
+        name: row.id,
+        local: false,
+        url: row.url,
+        labels: row.labels,
+        state: 'lost',
+        capacity: { max: row.maxSandboxes, active: 0, available: 0 },
+        liveSessions: 0,
+        lastHeartbeat: row.lastHeartbeatAt,
+      });
+    }
+    return live;
+  };
+  const link = new RunnerLinkService({
+    repos,
+    paths,
+    fleet,
+    ownerId,
+    // A checkpoint delta is at most the workspace (the sandbox's disk limit) plus tar framing.
+    maxCheckpointBytes: Math.max(config.sandboxLimits.diskMb, 64) * 2 * 1024 * 1024,
+    ...(persist ? { persist } : {}),
+    log: logger.child({ component: 'runner-link' }),
+  });
   const startedAt = Date.now();
   const coordinatorId = `${hostname()}-${process.pid}`;
   const health = async (): Promise<Health> => {
@@ -440,7 +586,8 @@ async function createLocked(
       activeSandboxes: runtime.liveSandboxCount,
       coordinatorId,
       pool: runtime.stats(),
-      sandbox: sandboxes.info,
+      sandbox: sandboxInfo,
+      runners: await runnersHealth(),
       warnings,
       uploadLimits: {
         agentBytes: config.agentMaxSizeBytes,
@@ -464,7 +611,14 @@ async function createLocked(
     diskGuard,
     apiKeys,
     credentials,
-    runners: new RunnerService(repos),
+    runners: new RunnerService({
+      repos,
+      fleet,
+      hasLocal: !!runner,
+      log: logger.child({ component: 'runners' }),
+    }),
+    runnerLink: { link, gateway },
+    runnerStatus,
     security: {
       internal: { secret: config.internalSecret, open: config.internalOpen },
       rateLimit: config.rateLimit,
@@ -523,15 +677,23 @@ async function createLocked(
     runtime,
     runner,
     sandboxes,
+    router,
+    fleet,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host });
+      coordinatorUrl = config.advertiseUrl ?? advertisedAddress(address);
       if (config.databaseUrl) {
         // Where the other servers sharing the database forward requests for our sessions.
         const url = config.advertiseUrl ?? advertisedAddress(address);
         await repos.servers.upsert({ id: ownerId, url, now: new Date().toISOString() });
       }
       logger.info(
-        { version: SERVER_VERSION, address, dataDir: config.dataDir, sandbox: sandboxes.info.mode },
+        {
+          version: SERVER_VERSION,
+          address,
+          dataDir: config.dataDir,
+          sandbox: sandboxes ? sandboxInfo.mode : 'none',
+        },
         `Ash v${SERVER_VERSION} listening`,
       );
       void warmPools();
@@ -542,7 +704,10 @@ async function createLocked(
       closed = true;
       processor.stop();
       await runtime.shutdown();
-      await runner.shutdown();
+      await fleet.stop();
+      await router.shutdown();
+      await link.settled();
+      await gateway.close();
       await processor.drain();
       await usage.settled();
       // Turns have ended, so open streams are closing. A client that stopped reading a response
@@ -555,7 +720,7 @@ async function createLocked(
       await releaseOwned(repos, ownerId, logger, persist).catch((err: unknown) =>
         logger.error({ err }, 'could not release the sessions of this server'),
       );
-      await sandboxes.close();
+      await sandboxes?.close();
       await objects.close();
       await closeDb(db);
       await telemetry.shutdown().catch(() => undefined);
@@ -563,6 +728,9 @@ async function createLocked(
     },
   };
 }
+
+/** Timeout of each call to a runner (turn streams and sandbox starts excepted), ms. */
+const RUNNER_CALL_TIMEOUT_MS = 30_000;
 
 /** How long (ms) a closing server waits for in-flight responses before cutting connections. */
 const CLOSE_GRACE_MS = 5_000;

@@ -59,7 +59,7 @@ describe('first SSE byte of a turn does not wait for the sandbox start', () => {
   afterAll(async () => t?.close());
 
   it('sends headers, session_start and sandbox_starting while the start is held at the start gate; sandbox_ready and the turn after it', async () => {
-    const gate = t.server.runner.pool.startGate;
+    const gate = t.server.runner!.pool.startGate;
     const id = await createSession(t.url, 'fb');
     await eventually(async () => gate.stats.starting === 0 && gate.stats.queued === 0, 60_000, 'the prewarm');
     // A paused session has no sandbox: its next turn must start one.

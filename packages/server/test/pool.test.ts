@@ -258,7 +258,7 @@ describe.runIf(process.getuid?.() === 0)('spare bridges', () => {
       'a spare bridge at nice 19',
     );
     // Under load a spare is visible (niced) before it is ready; only a ready one is taken.
-    await eventually(async () => t.server.sandboxes.spareBridgeCount > 0, 30_000, 'a ready spare bridge');
+    await eventually(async () => t.server.sandboxes!.spareBridgeCount > 0, 30_000, 'a ready spare bridge');
     const id = await createSession(t.url, 'plain');
     t.model.forSession(id).enqueue({ text: 'hi' });
     expectOutcome(await sendTurn(t.url, id, { content: 'hello' }), 'completed');

@@ -73,7 +73,9 @@ class CountingRunner implements Partial<RunnerClient> {
 }
 
 const log = pino({ level: 'silent' });
-const starter: SandboxStarter = { prepare: async () => ({ env: {}, model: { resolveApiKey: () => undefined } }) };
+const starter: SandboxStarter = {
+  prepare: async () => ({ env: {}, model: { resolveApiKey: () => undefined } }),
+};
 
 function router(
   runners: Record<string, { runner: CountingRunner; labels?: Record<string, string>; draining?: boolean }>,
@@ -131,9 +133,12 @@ describe('RunnerRouter placement', () => {
     const gpu = new CountingRunner(10);
     const cpu = new CountingRunner(10);
     const r = router(
-      { gpu: { runner: gpu, labels: { gpu: 'a100', zone: 'eu' } }, cpu: { runner: cpu, labels: { zone: 'eu' } } },
       {
-        needs: (id) =>
+        gpu: { runner: gpu, labels: { gpu: 'a100', zone: 'eu' } },
+        cpu: { runner: cpu, labels: { zone: 'eu' } },
+      },
+      {
+        needs: (id): PlacementNeeds =>
           id.startsWith('g')
             ? { labels: { gpu: 'a100' }, localOnly: false }
             : id.startsWith('x')

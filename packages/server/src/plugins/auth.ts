@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Route is guarded by the internal secret instead of an API key (`/api/internal/*`). */
     internal?: boolean;
+    /** Not rate limited (the model gateway: every sandbox of a runner calls it from one address). */
+    rateLimitExempt?: boolean;
   }
 }
 
@@ -167,7 +169,8 @@ export async function registerSecurity(app: FastifyInstance, opts: SecurityOptio
     );
   };
   app.addHook('onRequest', async (req, reply) => {
-    if (limiter && req.routeOptions.url !== '/health') await limiter(req, reply);
+    if (limiter && req.routeOptions.url !== '/health' && !req.routeOptions.config?.rateLimitExempt)
+      await limiter(req, reply);
     if (isPublic(req)) return;
     if (req.routeOptions.config?.internal) {
       try {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { RunnerStatus } from '@ash-ai/shared';
 import { Counter, Gauge } from 'prom-client';
 import type { SessionRuntime } from '../services/sessions/session-runtime.js';
 import type { ServerMetrics } from '../telemetry/metrics.js';
@@ -12,6 +13,8 @@ export function metricsRoutes(
   runtime: SessionRuntime,
   version: string,
   metrics: ServerMetrics,
+  /** The runners this server places on (as `/health` lists them). */
+  runners: () => RunnerStatus[] = () => [],
 ): FastifyPluginAsync {
   return async (app) => {
     const { registry } = metrics;
@@ -43,6 +46,30 @@ export function metricsRoutes(
       },
     });
     void byState;
+    // One series per runner (names and labels are the operator's, not tenant data).
+    const perRunner = (name: string, help: string, read: (r: RunnerStatus, now: number) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['runner'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          const now = Date.now();
+          for (const r of runners()) this.set({ runner: r.name }, read(r, now));
+        },
+      });
+    perRunner('ash_runner_up', 'Runner state: 1 ok, 0.5 draining, 0 lost', (r) =>
+      r.state === 'ok' ? 1 : r.state === 'draining' ? 0.5 : 0,
+    );
+    perRunner('ash_runner_capacity', 'Most sandboxes the runner hosts', (r) => r.capacity.max);
+    perRunner('ash_runner_live_sandboxes', 'Sandboxes live on the runner', (r) => r.capacity.active);
+    perRunner('ash_runner_live_sessions', 'Sessions with a sandbox on the runner', (r) => r.liveSessions);
+    perRunner(
+      'ash_runner_heartbeat_age_seconds',
+      'Seconds since the runner last heartbeat (0: local)',
+      (r, now) => (r.lastHeartbeat ? Math.max(0, (now - Date.parse(r.lastHeartbeat)) / 1000) : 0),
+    );
     gauge('ash_running_turns', 'Turns running now', () => runtime.runningTurnCount);
     // Aggregates only: labels with session ids would show every tenant's sessions to any key.
     gauge('ash_sandbox_memory_bytes_total', 'Memory used by all live sandboxes (cgroup accounting)', () =>

@@ -86,6 +86,8 @@ export interface SessionFilesDeps {
    * while a write uses them; resolves to the release function.
    */
   lockFiles?: (sessionId: string) => Promise<() => void>;
+  /** After a write to the session's files finished (e.g. a runner hosting it checks them out again). */
+  onWritten?: (sessionId: string) => void;
 }
 
 /** Allocation unit assumed for a file about to be written (the common filesystem block). */
@@ -128,6 +130,7 @@ export class SessionFiles {
         await ownedFinish();
       } finally {
         unlock();
+        if (intent === 'write') this.deps.onWritten?.(id);
       }
     };
     try {

@@ -48,7 +48,10 @@ export interface HttpRunnerClientOptions {
    * Records the placement in the database: bumps the session's lease generation, sets its runner.
    * @returns the new generation and the session's tenant; undefined when the session is gone.
    */
-  place: (sessionId: string, runnerId: string) => Promise<{ generation: number; tenantId: string } | undefined>;
+  place: (
+    sessionId: string,
+    runnerId: string,
+  ) => Promise<{ generation: number; tenantId: string } | undefined>;
   /** Clears the session's runner (it stopped there) unless a later placement moved it. */
   leave: (sessionId: string, generation: number) => Promise<void>;
   /** A turn stream broke (the runner was killed or is unreachable): the runner is lost. */
@@ -267,7 +270,8 @@ export class HttpRunnerClient implements RunnerClient {
         };
         // Starts may wait in the runner's start queue: no per-call timeout beyond its own.
         await this.call('POST', `sessions/${encodeURIComponent(sessionId)}/sandbox`, body, 0);
-        if (this.sessions.get(sessionId) !== placed) throw new SandboxStartError('the session left this runner');
+        if (this.sessions.get(sessionId) !== placed)
+          throw new SandboxStartError('the session left this runner');
         placed.state = 'ready';
         starter.onStarted?.(undefined);
       } catch (err) {
@@ -315,7 +319,7 @@ export class HttpRunnerClient implements RunnerClient {
 
   runTurn(sessionId: string, turn: TurnRequest): SandboxTurn {
     const placed = this.sessions.get(sessionId);
-    if (!placed || placed.state !== 'ready') throw new Error('sandbox is not running');
+    if (placed?.state !== 'ready' || !placed) throw new Error('sandbox is not running');
     if (placed.turn) throw new Error('the sandbox is already running a turn');
     const abort = new AbortController();
     const running = { turnId: turn.turnId, abort } as NonNullable<PlacedSession['turn']>;
@@ -379,7 +383,9 @@ export class HttpRunnerClient implements RunnerClient {
             ended = true;
             const reason = running.lost ?? errText(err);
             if (!running.lost) opts.onBroken(`its turn stream broke: ${reason}`);
-            yield lostEnd(`the runner hosting the session's sandbox was lost (${reason}); send the message again to run it on another runner`);
+            yield lostEnd(
+              `the runner hosting the session's sandbox was lost (${reason}); send the message again to run it on another runner`,
+            );
           } finally {
             if (!abort.signal.aborted) abort.abort();
             if (placed.turn === running) placed.turn = undefined;
@@ -443,7 +449,10 @@ export class HttpRunnerClient implements RunnerClient {
     if (!cache.fetching && Date.now() - cache.fetchedAt > 1000) {
       cache.fetching = true;
       const from = cache.entries.at(-1)?.index ?? -1;
-      void this.call<{ logs: LogEntry[] }>('GET', `sessions/${encodeURIComponent(sessionId)}/logs?after=${from}`)
+      void this.call<{ logs: LogEntry[] }>(
+        'GET',
+        `sessions/${encodeURIComponent(sessionId)}/logs?after=${from}`,
+      )
         .then((r) => {
           cache.entries = [...cache.entries, ...r.logs].slice(-2000);
         })
@@ -526,8 +535,8 @@ export class HttpRunnerClient implements RunnerClient {
 
   private fireAndForget(sessionId: string, action: string, body: unknown = {}): void {
     if (this.sessions.get(sessionId)?.state !== 'ready') return;
-    void this.call('POST', `sessions/${encodeURIComponent(sessionId)}/${action}`, body).catch((err: unknown) =>
-      this.opts.log.debug({ sessionId, action, err: errText(err) }, 'runner call failed'),
+    void this.call('POST', `sessions/${encodeURIComponent(sessionId)}/${action}`, body).catch(
+      (err: unknown) => this.opts.log.debug({ sessionId, action, err: errText(err) }, 'runner call failed'),
     );
   }
 

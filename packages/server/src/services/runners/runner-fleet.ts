@@ -153,8 +153,10 @@ export class RunnerFleet {
     this.opts.log.warn({ runner: runnerId, reason, sessions: sessions.length }, 'runner lost');
     void m.client.shutdown();
     if (sessions.length > 0)
-      void this.opts.onSessionsLost(runnerId, sessions).catch((err: unknown) =>
-        this.opts.log.error({ err, runner: runnerId }, 'could not release the sessions of a lost runner'),
-      );
+      void this.opts
+        .onSessionsLost(runnerId, sessions)
+        .catch((err: unknown) =>
+          this.opts.log.error({ err, runner: runnerId }, 'could not release the sessions of a lost runner'),
+        );
   }
 }

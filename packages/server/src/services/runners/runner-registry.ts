@@ -89,7 +89,10 @@ export class RunnerService {
   async evicted(runnerId: string, body: RunnerEvictedBody): Promise<void> {
     const [lease] = await this.repos.sessions.leases([body.sessionId]);
     if (!lease || lease.runnerId !== runnerId || lease.generation !== body.generation)
-      throw new AppError('lease_lost', `the lease of session '${body.sessionId}' is not this runner's any more`);
+      throw new AppError(
+        'lease_lost',
+        `the lease of session '${body.sessionId}' is not this runner's any more`,
+      );
     const client = this.fleet?.client(runnerId);
     if (client?.hosts(body.sessionId)) {
       const listener = client.eventListener;
@@ -108,7 +111,8 @@ export class RunnerService {
    * @throws AppError 404 `resource_not_found`.
    */
   async drain(runnerId: string): Promise<void> {
-    if (!(await this.repos.runners.setDraining(runnerId))) throw notFound('resource_not_found', 'Runner', runnerId);
+    if (!(await this.repos.runners.setDraining(runnerId)))
+      throw notFound('resource_not_found', 'Runner', runnerId);
     const row = await this.repos.runners.get(runnerId);
     if (row) this.fleet?.observe(row);
     await this.fleet

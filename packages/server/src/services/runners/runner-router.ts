@@ -191,7 +191,8 @@ export class RunnerRouter implements RunnerClient {
         return new RoutedSlot(runner, await runner.client.reserve());
       } catch (err) {
         last = err;
-        if (!(err instanceof RunnerCapacityError)) this.opts.log.warn({ err, runner: runner.id }, 'reserve failed');
+        if (!(err instanceof RunnerCapacityError))
+          this.opts.log.warn({ err, runner: runner.id }, 'reserve failed');
       }
     }
     throw last instanceof RunnerCapacityError

@@ -52,7 +52,10 @@ export function sessionEgressRules(
 /** What each {@link sessionEgressRules} result was built from (plain data for a remote runner). */
 const RULES_DATA = new WeakMap<EgressRules, Omit<RunnerEgress, 'enabled'>>();
 
-function layerData(l: { name: string; policy: NetworkPolicy | null | undefined }): RunnerEgress['layers'][number] {
+function layerData(l: {
+  name: string;
+  policy: NetworkPolicy | null | undefined;
+}): RunnerEgress['layers'][number] {
   const p = l.policy;
   return {
     name: l.name,
