@@ -187,7 +187,8 @@ export async function handleModelCall(
   const startedAt = performance.now();
   let upstream: Dispatcher.ResponseData;
   try {
-    upstream = await request(new URL(target, opts.upstreamUrl), {
+    // Joined, not resolved: an upstream with a path (a gateway, a proxy prefix) keeps it.
+    upstream = await request(new URL(`${opts.upstreamUrl.replace(/\/+$/, '')}${target}`), {
       method: 'POST',
       headers,
       body: req,
