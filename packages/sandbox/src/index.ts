@@ -32,6 +32,7 @@ export {
 export {
   ModelProxy,
   createUpstreamDispatcher,
+  upstreamTarget,
   type ModelCallRefusal,
   type ModelCallUsage,
   type ModelCallObserver,

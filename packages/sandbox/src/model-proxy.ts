@@ -52,7 +52,10 @@ export interface ModelCallRefusal {
 export interface ModelProxyOptions {
   /** Unix socket to listen on. */
   socketPath: string;
-  /** Base URL of the real Messages API (default https://api.anthropic.com). */
+  /**
+   * Base URL of the Messages API (default https://api.anthropic.com); a base path is kept
+   * (`https://coordinator/api/internal/gateway` forwards to `…/gateway/v1/messages`).
+   */
   upstreamUrl: string;
   /** The API key to add to each request; `undefined` forwards without one. Called per request. */
   resolveApiKey: () => string | undefined;
@@ -163,7 +166,7 @@ export class ModelProxy {
     const startedAt = performance.now();
     let upstream: Dispatcher.ResponseData;
     try {
-      upstream = await request(new URL(target, this.opts.upstreamUrl), {
+      upstream = await request(upstreamTarget(this.opts.upstreamUrl, target), {
         method: 'POST',
         headers,
         body: req,
@@ -322,6 +325,19 @@ function fromUsage(messageId: string, model: string, u: Record<string, number>):
 /** A connection pool for upstream model calls, shared by every proxy of a process. */
 export function createUpstreamDispatcher(): Dispatcher {
   return new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+}
+
+/**
+ * The upstream URL of a request: `target` (an absolute path with its query, from
+ * {@link messagesApiTarget}) appended to `base`, keeping the base's own path (a gateway under a
+ * path prefix), where `new URL(target, base)` would drop it.
+ */
+export function upstreamTarget(base: string, target: string): URL {
+  const url = new URL(base);
+  const q = target.indexOf('?');
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${q < 0 ? target : target.slice(0, q)}`;
+  url.search = q < 0 ? '' : target.slice(q);
+  return url;
 }
 
 /** Paths of the Messages API a sandbox may call (exact, after nothing is normalised). */
