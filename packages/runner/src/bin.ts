@@ -5,7 +5,13 @@
  * see `RUNNER_USAGE` and docs/configuration.md. Exit codes: 0 after SIGTERM/SIGINT or a finished
  * drain, 2 for bad flags or environment, 1 when it cannot start.
  */
-import { loadRunnerConfig, PROVIDER_SECRET_ENV, RUNNER_USAGE, RunnerConfigError } from './host/config.js';
+import {
+  loadRunnerConfig,
+  PROVIDER_SECRET_ENV,
+  RUNNER_USAGE,
+  RunnerConfigError,
+  type RunnerHostConfig,
+} from './host/config.js';
 import { createRunnerLogger, LogSecrets } from './host/logger.js';
 import { startRunner } from './host/runner-process.js';
 
@@ -19,7 +25,7 @@ async function main(): Promise<number> {
   // is read or spawned (sandboxes start with clean environments anyway).
   const dropped = PROVIDER_SECRET_ENV.filter((k) => process.env[k] !== undefined);
   for (const k of PROVIDER_SECRET_ENV) delete process.env[k];
-  let config;
+  let config: RunnerHostConfig;
   try {
     config = loadRunnerConfig(argv, process.env);
   } catch (err) {

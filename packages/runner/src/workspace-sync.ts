@@ -2,7 +2,18 @@
  * STAND-IN until the `wsync` branch lands its workspace-sync.ts (same signatures; the real one
  * speaks the tar delta format of the contract). Replaced wholesale at merge.
  */
-import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile, chown, utimes } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+  chown,
+  utimes,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Manifest } from '@ash-ai/shared';
@@ -26,8 +37,14 @@ export async function scanManifest(roots: SyncRoots): Promise<Manifest> {
       const st = await lstat(join(root, r));
       if (st.isDirectory()) await walk(root, prefix, r);
       else if (st.isSymbolicLink())
-        out[`${prefix}/${r}`] = { size: 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, link: await readlink(join(root, r)) };
-      else if (st.isFile()) out[`${prefix}/${r}`] = { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
+        out[`${prefix}/${r}`] = {
+          size: 0,
+          mtimeMs: st.mtimeMs,
+          mode: st.mode & 0o7777,
+          link: await readlink(join(root, r)),
+        };
+      else if (st.isFile())
+        out[`${prefix}/${r}`] = { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
     }
   };
   await walk(roots.workspace, 'workspace', '');
@@ -40,7 +57,8 @@ export function diffManifests(have: Manifest, want: Manifest): { changed: string
   const deleted: string[] = [];
   for (const [p, e] of Object.entries(want)) {
     const h = have[p];
-    if (!h || h.size !== e.size || h.mtimeMs !== e.mtimeMs || h.mode !== e.mode || h.link !== e.link) changed.push(p);
+    if (!h || h.size !== e.size || h.mtimeMs !== e.mtimeMs || h.mode !== e.mode || h.link !== e.link)
+      changed.push(p);
   }
   for (const p of Object.keys(have)) if (!(p in want)) deleted.push(p);
   return { changed, deleted };
@@ -53,7 +71,11 @@ function hostPath(roots: SyncRoots, p: string): string {
   throw new Error(`bad path ${p}`);
 }
 
-export function packDelta(roots: SyncRoots, want: Manifest, diff: { changed: string[]; deleted: string[] }): Readable {
+export function packDelta(
+  roots: SyncRoots,
+  want: Manifest,
+  diff: { changed: string[]; deleted: string[] },
+): Readable {
   return Readable.from(
     (async function* () {
       const files: Record<string, string> = {};
@@ -81,7 +103,9 @@ export async function applyDelta(
     if (opts.maxBytes !== undefined && bytes > opts.maxBytes) throw new Error('delta too large');
     chunks.push(c as Buffer);
   }
-  const d = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{"deleted":[],"entries":{},"files":{}}') as {
+  const d = JSON.parse(
+    Buffer.concat(chunks).toString('utf8') || '{"deleted":[],"entries":{},"files":{}}',
+  ) as {
     deleted: string[];
     entries: Manifest;
     files: Record<string, string>;

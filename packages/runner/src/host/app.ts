@@ -138,7 +138,10 @@ export function buildRunnerApp(deps: {
     const fw = !(err instanceof HostError) && err.statusCode ? frameworkCode(err) : undefined;
     const e = fw ? new HostError(fw, err.message) : toHostError(err);
     if (e.code === 'internal_error')
-      req.log.error({ err: err instanceof Error ? err.message : String(err), url: req.url }, 'request failed');
+      req.log.error(
+        { err: err instanceof Error ? err.message : String(err), url: req.url },
+        'request failed',
+      );
     return sendProblem(reply, e);
   });
   app.setNotFoundHandler((req, reply) =>
@@ -152,7 +155,11 @@ export function buildRunnerApp(deps: {
       runnerId: r.runnerId,
       version: r.version,
       labels: r.labels,
-      capacity: { max: r.maxSandboxes, active: r.live, available: Math.max(0, r.maxSandboxes - r.live - r.reserved) },
+      capacity: {
+        max: r.maxSandboxes,
+        active: r.live,
+        available: Math.max(0, r.maxSandboxes - r.live - r.reserved),
+      },
       coordinators: deps.registration?.health() ?? [],
       uptime: (Date.now() - deps.startedAt) / 1000,
     };
@@ -199,7 +206,9 @@ export function buildRunnerApp(deps: {
     await host.abort(sessionId(req.params), b.turnId, b.error, b.outcome);
     return reply.code(204).send();
   });
-  app.post(`${P}/sessions/:id/exec`, async (req) => host.exec(sessionId(req.params), body(checks.exec, req.body)));
+  app.post(`${P}/sessions/:id/exec`, async (req) =>
+    host.exec(sessionId(req.params), body(checks.exec, req.body)),
+  );
   app.get(`${P}/sessions/:id/logs`, async (req) => {
     const after = Number((req.query as { after?: string }).after ?? 0);
     if (!Number.isInteger(after) || after < 0)

@@ -4,7 +4,12 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { DEFAULT_SANDBOX_LIMITS, parseCidrList, type IsolationMode, type SandboxLimits } from '@ash-ai/sandbox';
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  parseCidrList,
+  type IsolationMode,
+  type SandboxLimits,
+} from '@ash-ai/sandbox';
 import { BEARER_TOKEN_PATTERN, type RunnerLabels } from '@ash-ai/shared';
 
 const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
@@ -200,7 +205,11 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   if (problems.length > 0) throw new RunnerConfigError(`invalid configuration: ${problems.join('; ')}`);
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash-runner');
   return {
-    name: e.ASH_RUNNER_NAME ?? hostname().replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 128),
+    name:
+      e.ASH_RUNNER_NAME ??
+      hostname()
+        .replace(/[^a-zA-Z0-9._-]/g, '-')
+        .slice(0, 128),
     coordinators,
     port: e.ASH_RUNNER_PORT,
     host: e.ASH_RUNNER_HOST,

@@ -72,7 +72,12 @@ export class CoordinatorLink {
   }
 
   /** `POST /api/internal/sessions/:id/egress`. @throws CoordinatorError */
-  async egress(base: string, sessionId: string, generation: number, body: RunnerEgressReportBody): Promise<void> {
+  async egress(
+    base: string,
+    sessionId: string,
+    generation: number,
+    body: RunnerEgressReportBody,
+  ): Promise<void> {
     await this.json(base, `/api/internal/sessions/${encodeURIComponent(sessionId)}/egress`, body, {
       [GENERATION_HEADER]: String(generation),
     });
@@ -174,5 +179,9 @@ async function errorOf(res: Dispatcher.ResponseData, what: string): Promise<Coor
   } catch {
     // not problem details
   }
-  return new CoordinatorError(`${what}: ${res.statusCode} ${code ?? ''} ${detail}`.trim(), res.statusCode, code);
+  return new CoordinatorError(
+    `${what}: ${res.statusCode} ${code ?? ''} ${detail}`.trim(),
+    res.statusCode,
+    code,
+  );
 }

@@ -25,7 +25,8 @@ export function toHostError(err: unknown): HostError {
   if (err instanceof HostError) return err;
   if (err instanceof RunnerCapacityError)
     return new HostError('capacity_reached', err.message, { retryAfterSeconds: err.retryAfterSeconds });
-  if (err instanceof RunnerClosedError) return new HostError('sandbox_unavailable', 'the runner is shutting down');
+  if (err instanceof RunnerClosedError)
+    return new HostError('sandbox_unavailable', 'the runner is shutting down');
   if (err instanceof SandboxStartError || err instanceof SandboxUnavailableError)
     return new HostError('sandbox_unavailable', `the sandbox could not start: ${err.message}`);
   if (err instanceof CoordinatorError) {

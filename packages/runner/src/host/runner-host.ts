@@ -273,9 +273,10 @@ export class RunnerHost {
     const { runner } = this.opts;
     if (warm) {
       const sandbox = runner.pool.current(s.id);
-      void (sandbox
-        ? sandbox.warm(warm.options as BridgeSdkOptions, warm.conversation as Conversation)
-        : Promise.resolve(false)
+      void (
+        sandbox
+          ? sandbox.warm(warm.options as BridgeSdkOptions, warm.conversation as Conversation)
+          : Promise.resolve(false)
       )
         .catch(() => false)
         .finally(() => runner.settleStart(s.id));
@@ -289,7 +290,8 @@ export class RunnerHost {
   /** The session, or 404 `session_not_found`. */
   private hosted(id: string): HostedSession {
     const s = this.sessions.get(id);
-    if (!s || s.released) throw new HostError('session_not_found', `session ${id} is not hosted on this runner`);
+    if (!s || s.released)
+      throw new HostError('session_not_found', `session ${id} is not hosted on this runner`);
     return s;
   }
 
@@ -306,7 +308,10 @@ export class RunnerHost {
       try {
         const roots = await this.roots(s.id);
         const have = await scanManifest(roots);
-        const body = await link.checkout(s.coordinatorUrl, s.id, { generation: s.generation, manifest: have });
+        const body = await link.checkout(s.coordinatorUrl, s.id, {
+          generation: s.generation,
+          manifest: have,
+        });
         const owner = this.opts.runner.hosts(s.id) ? manager.ownerOf(s.id) : undefined;
         try {
           await applyDelta(roots, body, {
@@ -319,7 +324,9 @@ export class RunnerHost {
         s.synced = await scanManifest(roots);
         metrics.checkouts.inc({ result: 'ok' });
       } catch (err) {
-        metrics.checkouts.inc({ result: err instanceof CoordinatorError && err.leaseLost ? 'fenced' : 'failed' });
+        metrics.checkouts.inc({
+          result: err instanceof CoordinatorError && err.leaseLost ? 'fenced' : 'failed',
+        });
         throw err;
       } finally {
         release();
@@ -351,7 +358,10 @@ export class RunnerHost {
         return 'stored';
       } catch (err) {
         if (err instanceof CoordinatorError && err.leaseLost) return 'fenced';
-        log.warn({ sessionId: s.id, err: err instanceof Error ? err.message : String(err) }, 'checkpoint failed');
+        log.warn(
+          { sessionId: s.id, err: err instanceof Error ? err.message : String(err) },
+          'checkpoint failed',
+        );
         return 'failed';
       } finally {
         release();
@@ -374,7 +384,8 @@ export class RunnerHost {
   /** `POST …/sessions/:id/checkpoint`. @throws HostError (session_not_found, lease_lost, sandbox_unavailable) */
   async checkpointRoute(id: string): Promise<void> {
     const result = await this.checkpoint(this.hosted(id));
-    if (result === 'fenced') throw new HostError('lease_lost', 'the session lease moved on: nothing was stored');
+    if (result === 'fenced')
+      throw new HostError('lease_lost', 'the session lease moved on: nothing was stored');
     if (result === 'failed') throw new HostError('sandbox_unavailable', 'the checkpoint could not be stored');
   }
 
@@ -446,7 +457,10 @@ export class RunnerHost {
     } catch (err) {
       runner.unpin(id);
       if (res.headersSent) {
-        this.opts.log.error({ sessionId: id, err: err instanceof Error ? err.message : String(err) }, 'turn failed');
+        this.opts.log.error(
+          { sessionId: id, err: err instanceof Error ? err.message : String(err) },
+          'turn failed',
+        );
         res.destroy();
         return;
       }
@@ -589,7 +603,10 @@ export class RunnerHost {
         if (!s || s.starting > 0 || generationAt.get(id) !== s.generation) return;
         s.gone = true;
         this.opts.metrics.evictions.inc({ reason: 'foreign' });
-        this.opts.log.warn({ sessionId: id }, 'session no longer belongs to this runner: stopping its sandbox');
+        this.opts.log.warn(
+          { sessionId: id },
+          'session no longer belongs to this runner: stopping its sandbox',
+        );
         await this.forget(s, () => this.opts.runner.stop(id));
       }),
     );

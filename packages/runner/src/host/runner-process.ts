@@ -87,7 +87,9 @@ export async function startRunner(
   }
   const addr = app.server.address() as AddressInfo;
   const listenHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = config.advertiseUrl ?? `http://${listenHost === '0.0.0.0' || listenHost === '[::]' ? '127.0.0.1' : listenHost}:${addr.port}`;
+  const url =
+    config.advertiseUrl ??
+    `http://${listenHost === '0.0.0.0' || listenHost === '[::]' ? '127.0.0.1' : listenHost}:${addr.port}`;
   host.url = url;
   registration.start();
   let closing: Promise<void> | undefined;

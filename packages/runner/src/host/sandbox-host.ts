@@ -49,7 +49,10 @@ export async function createSandboxHost(
     sessionsRoot: join(config.dataDir, 'sessions'),
     egress: {
       allowCidrs: config.egress.allowCidrs,
-      limits: { maxConnections: config.egress.maxConnections, maxBytesPerTurn: config.egress.maxBytesPerTurn },
+      limits: {
+        maxConnections: config.egress.maxConnections,
+        maxBytesPerTurn: config.egress.maxBytesPerTurn,
+      },
       // No egress CA: sessions with credential bindings are never placed on a runner.
     },
     log: log.child({ component: 'sandbox' }),
