@@ -164,7 +164,8 @@ async function call(
   method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: unknown,
-  secret: string | undefined = SECRET,
+  /** '' sends no Authorization header. */
+  secret = SECRET,
 ): Promise<{ status: number; headers: Record<string, unknown>; text: string; json: () => any }> {
   const res = await request(`${base}${path}`, {
     method,
@@ -248,7 +249,7 @@ describe('ash runner (the runner process)', () => {
       draining: false,
       sessions: [],
     });
-    const health = await call(runner.url, 'GET', '/health', undefined, undefined);
+    const health = await call(runner.url, 'GET', '/health', undefined, '');
     expect(health.status).toBe(200);
     expect(health.json()).toMatchObject({
       status: 'ok',
@@ -258,7 +259,7 @@ describe('ash runner (the runner process)', () => {
     });
     expect(health.json().coordinators[0].url).toBe(coordinator.url);
     expect(health.json().coordinators[0].lastHeartbeatAt).toMatch(/^\d{4}-/);
-    const metrics = await call(runner.url, 'GET', '/metrics', undefined, undefined);
+    const metrics = await call(runner.url, 'GET', '/metrics', undefined, '');
     expect(metrics.status).toBe(200);
     expect(metrics.text).toContain('ash_runner_heartbeats_total');
   }, 30_000);
@@ -271,7 +272,7 @@ describe('ash runner (the runner process)', () => {
   }, 20_000);
 
   it('refuses calls without the secret: 401 problem+json', async () => {
-    for (const secret of [undefined, 'wrong-secret-wrong-secret-00']) {
+    for (const secret of ['', 'wrong-secret-wrong-secret-00']) {
       const res = await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`, undefined, secret);
       expect(res.status).toBe(401);
       expect(String(res.headers['content-type'])).toContain('application/problem+json');
