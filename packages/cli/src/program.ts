@@ -5,6 +5,7 @@ import { registerChatCommand } from './commands/chat.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerAuthCommands } from './commands/auth.js';
 import { registerQueueCommands } from './commands/queue.js';
+import { registerRunnerCommands } from './commands/runner.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerSessionCommands } from './commands/sessions.js';
 import { registerUsageCommands } from './commands/usage.js';
@@ -52,6 +53,7 @@ export function buildProgram(version: string): Command {
   registerAuthCommands(program, globals);
   registerQueueCommands(program, globals);
   registerUsageCommands(program, globals);
+  registerRunnerCommands(program, globals);
   // After every command exists: each prints its own one-line error and usage line.
   conciseUsageErrors(program);
   return program;

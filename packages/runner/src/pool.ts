@@ -323,6 +323,7 @@ export class SandboxPool<S extends PoolSandbox> {
             ...(spec.model.admit ? { admit: spec.model.admit } : {}),
             ...(spec.model.observe ? { observe: spec.model.observe } : {}),
             ...(spec.egress ? { egress: spec.egress } : {}),
+            ...(spec.modelUpstreamUrl ? { modelUpstreamUrl: spec.modelUpstreamUrl } : {}),
           });
         } catch (err) {
           this.counters.sandboxStartFailures++;

@@ -46,6 +46,11 @@ export interface SandboxSpec {
    * reported. None = no network. On a link, the runner holds the rules and reports connections.
    */
   egress?: SandboxEgressSpec;
+  /**
+   * Where the sandbox's model proxy forwards (default: the factory's upstream). A runner in another
+   * process points it at the coordinator's model gateway.
+   */
+  modelUpstreamUrl?: string;
 }
 
 /**

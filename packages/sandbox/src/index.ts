@@ -34,6 +34,7 @@ export {
   createUpstreamDispatcher,
   handleModelCall,
   messagesApiTarget,
+  upstreamTarget,
   type ModelCallHandlerOptions,
   type ModelCallRefusal,
   type ModelCallUsage,

@@ -156,6 +156,12 @@ export interface StartSandboxSpec {
   observe?: ModelProxyOptions['observe'];
   /** The sandbox's network (bwrap only); absent or disabled: no network. */
   egress?: SandboxEgressSpec;
+  /**
+   * Where this sandbox's model proxy forwards, instead of the manager's `modelUpstreamUrl`: a
+   * runner in another process sends its sandboxes' model calls to the coordinator's model gateway
+   * (a base path is kept).
+   */
+  modelUpstreamUrl?: string;
 }
 
 /** Raised when the requested isolation cannot be provided; the message says what to do. */
@@ -449,7 +455,7 @@ export class SandboxManager {
       writeSandboxEtc(etcDir, owner ? owner.uid : USERNS_INNER_UID);
       proxy = await ModelProxy.listen({
         socketPath: join(apiDir, 'model.sock'),
-        upstreamUrl: this.opts.modelUpstreamUrl,
+        upstreamUrl: spec.modelUpstreamUrl ?? this.opts.modelUpstreamUrl,
         resolveApiKey: spec.resolveApiKey,
         socketOwner: owner,
         onUsage: spec.onUsage,

@@ -187,8 +187,7 @@ export async function handleModelCall(
   const startedAt = performance.now();
   let upstream: Dispatcher.ResponseData;
   try {
-    // Joined, not resolved: an upstream with a path (a gateway, a proxy prefix) keeps it.
-    upstream = await request(new URL(`${opts.upstreamUrl.replace(/\/+$/, '')}${target}`), {
+    upstream = await request(upstreamTarget(opts.upstreamUrl, target), {
       method: 'POST',
       headers,
       body: req,
@@ -343,6 +342,19 @@ function fromUsage(messageId: string, model: string, u: Record<string, number>):
 /** A connection pool for upstream model calls, shared by every proxy of a process. */
 export function createUpstreamDispatcher(): Dispatcher {
   return new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+}
+
+/**
+ * The upstream URL of a request: `target` (an absolute path with its query, from
+ * {@link messagesApiTarget}) appended to `base`, keeping the base's own path (a gateway under a
+ * path prefix), where `new URL(target, base)` would drop it.
+ */
+export function upstreamTarget(base: string, target: string): URL {
+  const url = new URL(base);
+  const q = target.indexOf('?');
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${q < 0 ? target : target.slice(0, q)}`;
+  url.search = q < 0 ? '' : target.slice(q);
+  return url;
 }
 
 /** Paths of the Messages API a sandbox may call (exact, after nothing is normalised). */

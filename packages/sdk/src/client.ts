@@ -24,6 +24,7 @@ import type { FileToUpload } from './resources/files.js';
 import { ApiKeys } from './resources/api-keys.js';
 import { Credentials } from './resources/credentials.js';
 import { Queue } from './resources/queue.js';
+import { Runners } from './resources/runners.js';
 import { Sessions, type SendOptions } from './resources/sessions.js';
 import { Usage } from './resources/usage.js';
 
@@ -56,6 +57,8 @@ export class AshClient {
   readonly apiKeys: ApiKeys;
   readonly queue: Queue;
   readonly usage: Usage;
+  /** Runners of the server (operators: the internal secret). */
+  readonly runners: Runners;
   /** The underlying transport (advanced use). */
   readonly http: HttpClient;
 
@@ -72,6 +75,7 @@ export class AshClient {
     this.apiKeys = new ApiKeys(this.http);
     this.queue = new Queue(this.http);
     this.usage = new Usage(this.http);
+    this.runners = new Runners(this.http);
   }
 
   get serverUrl(): string {

@@ -38,6 +38,7 @@ export {
 export { ApiKeys } from './resources/api-keys.js';
 export { Credentials } from './resources/credentials.js';
 export { Queue } from './resources/queue.js';
+export { Runners } from './resources/runners.js';
 export {
   Sessions,
   type ExecResult as SessionExecResult,

@@ -1,0 +1,289 @@
+import type { BlockList } from 'node:net';
+import { availableParallelism, homedir, hostname } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  parseCidrList,
+  type IsolationMode,
+  type SandboxLimits,
+} from '@ash-ai/sandbox';
+import { BEARER_TOKEN_PATTERN, type RunnerLabels } from '@ash-ai/shared';
+
+const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  Type.Integer({ default: def, minimum: min, maximum: max });
+
+/**
+ * Every environment variable `ash runner` reads, with its default (flags win over them). The
+ * sandbox settings have the server's names and defaults. Provider keys (`ANTHROPIC_API_KEY`…) are
+ * never read: a runner holds none.
+ */
+export const RunnerEnvSchema = Type.Object({
+  /** Comma-separated coordinator base URLs (`--coordinator`). */
+  ASH_COORDINATOR_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /** The runner's id (`--name`; default the host name). */
+  ASH_RUNNER_NAME: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9._-]{1,128}$' })),
+  /** Port of the runner's API, `/health` and `/metrics` (`--port`; 0 = any free port). */
+  ASH_RUNNER_PORT: Int(4200, 0, 65535),
+  /** Interface to listen on (`--host`). */
+  ASH_RUNNER_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  /** The URL coordinators call (`--advertise-url`; default the listen address). */
+  ASH_RUNNER_ADVERTISE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /** Comma-separated `k=v` labels (`--label`, repeatable). */
+  ASH_RUNNER_LABELS: Type.Optional(Type.String()),
+  /** Sessions' files, sandbox disks (`--data-dir`; default `~/.ash-runner`). */
+  ASH_DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /** Bearer secret of the runner ⇄ coordinator link (required). */
+  ASH_INTERNAL_SECRET: Type.Optional(
+    Type.String({ minLength: 16, maxLength: 512, pattern: BEARER_TOKEN_PATTERN }),
+  ),
+  /** Heartbeat interval to each coordinator, ms. */
+  ASH_RUNNER_HEARTBEAT_MS: Int(2000, 50, 600_000),
+  /** Timeout of each call to a coordinator (turn streams and deltas excepted: their own), ms. */
+  ASH_RUNNER_REQUEST_TIMEOUT_MS: Int(10_000, 100, 600_000),
+  /** Timeout of a checkout or checkpoint transfer (no byte for this long), ms. */
+  ASH_RUNNER_TRANSFER_TIMEOUT_MS: Int(120_000, 100, 3_600_000),
+  /** A reservation no start used lapses after this long, ms. */
+  ASH_RUNNER_RESERVATION_TTL_MS: Int(30_000, 100, 3_600_000),
+  /** Largest workspace delta a checkout may bring, MiB. */
+  ASH_RUNNER_MAX_CHECKOUT_MB: Int(2048, 1),
+  ASH_LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  ASH_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('unsafe-process')], { default: 'bwrap' }),
+  ASH_BWRAP_PATH: Type.Optional(Type.String({ minLength: 1 })),
+  ASH_SANDBOX_UID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
+  ASH_SANDBOX_GID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
+  ASH_SANDBOX_UID_RANGE: Type.String({ default: '200000-265535', pattern: '^[0-9]{1,10}-[0-9]{1,10}$' }),
+  ASH_SANDBOX_MEMORY_MB: Int(DEFAULT_SANDBOX_LIMITS.memoryMb),
+  ASH_SANDBOX_MAX_PROCESSES: Int(DEFAULT_SANDBOX_LIMITS.maxProcesses),
+  ASH_SANDBOX_CPU_PERCENT: Int(DEFAULT_SANDBOX_LIMITS.cpuPercent),
+  ASH_SANDBOX_MAX_OPEN_FILES: Int(DEFAULT_SANDBOX_LIMITS.maxOpenFiles),
+  ASH_SANDBOX_MAX_FILE_SIZE_MB: Int(DEFAULT_SANDBOX_LIMITS.maxFileSizeMb),
+  ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
+  ASH_EGRESS_ALLOW_CIDRS: Type.Optional(Type.String()),
+  ASH_EGRESS_MAX_CONNECTIONS: Int(64),
+  ASH_EGRESS_MAX_MB_PER_TURN: Int(1024),
+  ASH_MAX_SANDBOXES: Int(64, 1),
+  ASH_MAX_CONCURRENT_STARTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+  ASH_START_QUEUE_MAX: Int(256, 0, 100_000),
+  ASH_START_QUEUE_TIMEOUT_MS: Int(300_000, 100),
+  ASH_SPARE_BRIDGES: Int(1, 0, 16),
+  ASH_POOL_REFILL_DELAY_MS: Int(2000, 0, 600_000),
+  ASH_IDLE_TIMEOUT_MS: Int(30 * 60_000, 1000),
+  ASH_MODEL_MAX_RETRIES: Type.Optional(Int(10, 0, 100)),
+  CLAUDE_CODE_EXECUTABLE: Type.Optional(Type.String({ minLength: 1 })),
+});
+type RunnerEnv = Static<typeof RunnerEnvSchema>;
+
+/** The parsed configuration of `ash runner`. Units are in the names. */
+export interface RunnerHostConfig {
+  /** The runner id coordinators know it by. */
+  name: string;
+  coordinators: string[];
+  port: number;
+  host: string;
+  /** Set when given; else the listen address once bound. */
+  advertiseUrl: string | undefined;
+  labels: RunnerLabels;
+  dataDir: string;
+  internalSecret: string;
+  heartbeatMs: number;
+  requestTimeoutMs: number;
+  transferTimeoutMs: number;
+  reservationTtlMs: number;
+  maxCheckoutBytes: number;
+  logLevel: string;
+  sandboxMode: IsolationMode;
+  bwrapPath: string | undefined;
+  sandboxUid: number | undefined;
+  sandboxGid: number | undefined;
+  sandboxUidRange: { first: number; last: number };
+  sandboxLimits: SandboxLimits;
+  egress: { allowCidrs: BlockList; maxConnections: number; maxBytesPerTurn: number };
+  maxSandboxes: number;
+  maxConcurrentStarts: number;
+  startQueueMax: number;
+  startQueueTimeoutMs: number;
+  spareBridges: number;
+  poolRefillDelayMs: number;
+  idleTimeoutMs: number;
+  modelMaxRetries: number | undefined;
+  claudeExecutable: string | undefined;
+}
+
+/** Raised for bad flags or environment; the message names each problem (the bin prints it, exit 2). */
+export class RunnerConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunnerConfigError';
+  }
+}
+
+/** Provider keys and credential material a runner never holds (removed from its environment at start). */
+export const PROVIDER_SECRET_ENV = [
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'ASH_CREDENTIAL_KEY',
+  'ASH_API_KEY',
+] as const;
+
+/** Usage text of `ash runner` (also printed by the bin on `--help`). */
+export const RUNNER_USAGE = `usage: ash runner --coordinator <url>[,<url>…] [--name <id>] [--port <p>] [--host <addr>]
+                  [--advertise-url <url>] [--label k=v]… [--data-dir <dir>]
+The secret of the link comes from ASH_INTERNAL_SECRET (required); other settings from ASH_* variables
+(see docs/configuration.md).`;
+
+/**
+ * Parses `ash runner`'s flags over its environment.
+ * @throws RunnerConfigError naming every bad flag or variable (ASH_INTERNAL_SECRET missing included).
+ */
+export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): RunnerHostConfig {
+  let flags: ReturnType<typeof parseFlags>;
+  try {
+    flags = parseFlags(argv);
+  } catch (err) {
+    throw new RunnerConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(RunnerEnvSchema.properties)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  if (flags.coordinator?.length) raw.ASH_COORDINATOR_URL = flags.coordinator.join(',');
+  if (flags.name) raw.ASH_RUNNER_NAME = flags.name;
+  if (flags.port !== undefined) raw.ASH_RUNNER_PORT = flags.port;
+  if (flags.host) raw.ASH_RUNNER_HOST = flags.host;
+  if (flags['advertise-url']) raw.ASH_RUNNER_ADVERTISE_URL = flags['advertise-url'];
+  if (flags['data-dir']) raw.ASH_DATA_DIR = flags['data-dir'];
+  const converted = Value.Default(RunnerEnvSchema, Value.Convert(RunnerEnvSchema, raw));
+  const problems: string[] = [];
+  if (!Value.Check(RunnerEnvSchema, converted)) {
+    const seen = new Set<string>();
+    for (const e of Value.Errors(RunnerEnvSchema, converted)) {
+      const name = e.path.slice(1);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      problems.push(`${name}: ${e.message}`);
+    }
+    throw new RunnerConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = converted as RunnerEnv;
+  if (!e.ASH_INTERNAL_SECRET)
+    problems.push('ASH_INTERNAL_SECRET is required: the secret the coordinators and this runner share');
+  const coordinators = (e.ASH_COORDINATOR_URL ?? '')
+    .split(',')
+    .map((u) => u.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  if (coordinators.length === 0) problems.push('--coordinator (or ASH_COORDINATOR_URL) is required');
+  for (const u of coordinators) if (!isHttpUrl(u)) problems.push(`coordinator ${u} is not an http(s) URL`);
+  if (e.ASH_RUNNER_ADVERTISE_URL && !isHttpUrl(e.ASH_RUNNER_ADVERTISE_URL))
+    problems.push(`--advertise-url ${e.ASH_RUNNER_ADVERTISE_URL} is not an http(s) URL`);
+  const labels: RunnerLabels = {};
+  const labelTexts = [...(e.ASH_RUNNER_LABELS ?? '').split(','), ...(flags.label ?? [])]
+    .map((l) => l.trim())
+    .filter(Boolean);
+  for (const l of labelTexts) {
+    const i = l.indexOf('=');
+    const k = i > 0 ? l.slice(0, i) : '';
+    const v = i > 0 ? l.slice(i + 1) : '';
+    if (!/^[a-zA-Z0-9._/-]{1,63}$/.test(k) || v.length > 63) problems.push(`label ${l} is not k=v`);
+    else labels[k] = v;
+  }
+  const [first, last] = e.ASH_SANDBOX_UID_RANGE.split('-').map(Number) as [number, number];
+  if (last < first) problems.push('ASH_SANDBOX_UID_RANGE: the range is empty');
+  let allowCidrs: BlockList | undefined;
+  try {
+    allowCidrs = parseCidrList(e.ASH_EGRESS_ALLOW_CIDRS);
+  } catch (err) {
+    problems.push(`ASH_EGRESS_ALLOW_CIDRS: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (problems.length > 0) throw new RunnerConfigError(`invalid configuration: ${problems.join('; ')}`);
+  const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash-runner');
+  return {
+    name:
+      e.ASH_RUNNER_NAME ??
+      hostname()
+        .replace(/[^a-zA-Z0-9._-]/g, '-')
+        .slice(0, 128),
+    coordinators,
+    port: e.ASH_RUNNER_PORT,
+    host: e.ASH_RUNNER_HOST,
+    advertiseUrl: e.ASH_RUNNER_ADVERTISE_URL?.replace(/\/+$/, ''),
+    labels,
+    dataDir,
+    internalSecret: e.ASH_INTERNAL_SECRET!,
+    heartbeatMs: e.ASH_RUNNER_HEARTBEAT_MS,
+    requestTimeoutMs: e.ASH_RUNNER_REQUEST_TIMEOUT_MS,
+    transferTimeoutMs: e.ASH_RUNNER_TRANSFER_TIMEOUT_MS,
+    reservationTtlMs: e.ASH_RUNNER_RESERVATION_TTL_MS,
+    maxCheckoutBytes: e.ASH_RUNNER_MAX_CHECKOUT_MB * 1024 * 1024,
+    logLevel: e.ASH_LOG_LEVEL,
+    sandboxMode: e.ASH_SANDBOX,
+    bwrapPath: e.ASH_BWRAP_PATH,
+    sandboxUid: e.ASH_SANDBOX_UID,
+    sandboxGid: e.ASH_SANDBOX_GID,
+    sandboxUidRange: { first, last },
+    sandboxLimits: {
+      memoryMb: e.ASH_SANDBOX_MEMORY_MB,
+      maxProcesses: e.ASH_SANDBOX_MAX_PROCESSES,
+      cpuPercent: e.ASH_SANDBOX_CPU_PERCENT,
+      maxOpenFiles: e.ASH_SANDBOX_MAX_OPEN_FILES,
+      maxFileSizeMb: e.ASH_SANDBOX_MAX_FILE_SIZE_MB,
+      diskMb: e.ASH_SANDBOX_DISK_MB,
+    },
+    egress: {
+      allowCidrs: allowCidrs!,
+      maxConnections: e.ASH_EGRESS_MAX_CONNECTIONS,
+      maxBytesPerTurn: e.ASH_EGRESS_MAX_MB_PER_TURN * 1024 * 1024,
+    },
+    maxSandboxes: e.ASH_MAX_SANDBOXES,
+    maxConcurrentStarts: e.ASH_MAX_CONCURRENT_STARTS ?? Math.max(1, availableParallelism()),
+    startQueueMax: e.ASH_START_QUEUE_MAX,
+    startQueueTimeoutMs: e.ASH_START_QUEUE_TIMEOUT_MS,
+    spareBridges: e.ASH_SPARE_BRIDGES,
+    poolRefillDelayMs: e.ASH_POOL_REFILL_DELAY_MS,
+    idleTimeoutMs: e.ASH_IDLE_TIMEOUT_MS,
+    modelMaxRetries: e.ASH_MODEL_MAX_RETRIES,
+    claudeExecutable: e.CLAUDE_CODE_EXECUTABLE,
+  };
+}
+
+function parseFlags(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      coordinator: { type: 'string', multiple: true },
+      name: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'advertise-url': { type: 'string' },
+      label: { type: 'string', multiple: true },
+      'data-dir': { type: 'string' },
+    },
+  });
+  return {
+    ...values,
+    coordinator: values.coordinator?.flatMap((c) => c.split(',')),
+  };
+}
+
+function isHttpUrl(u: string): boolean {
+  try {
+    const url = new URL(u);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function resolveDir(p: string): string {
+  if (p === '~' || p.startsWith('~/')) return join(homedir(), p.slice(1));
+  return isAbsolute(p) ? p : resolve(p);
+}

@@ -1,0 +1,658 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import type { SandboxManager, TurnEvent } from '@ash-ai/sandbox';
+import {
+  AsyncLock,
+  GATEWAY_PATH,
+  type BridgeSdkOptions,
+  type Conversation,
+  type ExecResult,
+  type LogEntry,
+  type Manifest,
+  type MessageContent,
+  type ReservationAnswer,
+  type RunnerExecBody,
+  type RunnerLabels,
+  type RunnerReport,
+  type RunnerStartBody,
+  type RunnerTurnBody,
+  type ToolAnswer,
+  type TurnTrailer,
+} from '@ash-ai/shared';
+import type { Logger } from 'pino';
+import type { InProcessRunner } from '../in-process-runner.js';
+import type { SandboxPaths } from '../pool.js';
+import type { EvictionReason, SandboxStarter, SlotReservation } from '../types.js';
+import { applyDelta, diffManifests, packDelta, scanManifest } from '../workspace-sync.js';
+import { CoordinatorError, type CoordinatorLink } from './coordinator-link.js';
+import { EgressReporter } from './egress-reporter.js';
+import type { LogSecrets } from './logger.js';
+import type { RunnerMetrics } from './metrics.js';
+import { HostError } from './problems.js';
+
+/** What a runner holds for one session it hosts. */
+interface HostedSession {
+  id: string;
+  generation: number;
+  tenantId: string;
+  /** The coordinator that placed it: checkout, checkpoint, gateway, egress and evictions go there. */
+  coordinatorUrl: string;
+  /** The session's model gateway token (the sandbox's `x-api-key`; read at each model call). */
+  gatewayToken: string;
+  /** The files as last checked out or checkpointed (the base of the next checkpoint's delta). */
+  synced: Manifest | undefined;
+  /** Starts under way. */
+  starting: number;
+  /** The turn running, settled when its trailer was written. */
+  turn: { turnId: string; done: Promise<void> } | undefined;
+  /** Serialises checkouts and checkpoints of the session. */
+  lock: AsyncLock;
+  egress: EgressReporter | undefined;
+  /** Set once the session is being released: nothing more is stored for it. */
+  released: Promise<void> | undefined;
+  /** The lease moved on (fenced or foreign): never checkpoint again. */
+  gone: boolean;
+  settleTimer: NodeJS.Timeout | undefined;
+}
+
+export interface RunnerHostOptions {
+  runnerId: string;
+  labels: RunnerLabels;
+  version: string;
+  manager: SandboxManager;
+  runner: InProcessRunner;
+  paths: SandboxPaths;
+  link: CoordinatorLink;
+  metrics: RunnerMetrics;
+  secrets: LogSecrets;
+  log: Logger;
+  /** A reservation no start used lapses after this long, ms. */
+  reservationTtlMs: number;
+  /** Largest delta a checkout may bring, bytes. */
+  maxCheckoutBytes: number;
+  /** How long a start without `warm` holds its start permit at most before the first turn, ms. */
+  startPermitHoldMs?: number;
+}
+
+/**
+ * The runner process's sessions over its pool: starts (checkout first), turns (checkpoint
+ * after), releases (checkpoint, stop, tell the coordinator), fencing (a refused checkpoint stops
+ * the sandbox), draining, and the {@link RunnerReport}. The HTTP routes (`app.ts`) are thin over
+ * it.
+ */
+export class RunnerHost {
+  private readonly sessions = new Map<string, HostedSession>();
+  private readonly reservations = new Map<string, { slot: SlotReservation; timer: NodeJS.Timeout }>();
+  private draining = false;
+  private drainRun: Promise<void> | undefined;
+  /** The URL coordinators call (set once listening). */
+  url = '';
+  /** Called once a drain emptied the runner. */
+  onDrained: (() => void) | undefined;
+
+  constructor(private readonly opts: RunnerHostOptions) {
+    opts.runner.listen({ evicted: (id, reason) => this.onPoolEvicted(id, reason) });
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** What the runner reports to coordinators (heartbeats, `GET …/state`). */
+  report(): RunnerReport {
+    const { runner } = this.opts;
+    const stats = runner.stats();
+    const memory = new Map(runner.memoryBySandbox().map((m) => [m.id, m.bytes]));
+    const sessions: RunnerReport['sessions'] = [];
+    for (const s of this.sessions.values()) {
+      if (!s.starting && !runner.hosts(s.id)) continue;
+      sessions.push({
+        id: s.id,
+        state: s.turn ? 'busy' : runner.hasLiveSandbox(s.id) ? 'ready' : 'starting',
+        generation: s.generation,
+        memoryBytes: Math.max(0, Math.round(memory.get(s.id) ?? 0)),
+      });
+    }
+    const m = this.opts.metrics;
+    m.sandboxes.set(stats.live);
+    m.capacity.set(stats.maxCapacity);
+    m.sessions.set(sessions.length);
+    return {
+      runnerId: this.opts.runnerId,
+      url: this.url,
+      labels: this.opts.labels,
+      version: this.opts.version,
+      draining: this.draining,
+      maxSandboxes: stats.maxCapacity,
+      live: stats.live,
+      reserved: stats.reserved,
+      startsRunning: stats.startsRunning,
+      startsQueued: stats.startsQueued,
+      canQueueStart: !this.draining && runner.canQueueStart(),
+      sessions,
+    };
+  }
+
+  /**
+   * Reserves a slot for a start to come; it lapses after the reservation TTL.
+   * @throws HostError `capacity_reached` (full or draining).
+   */
+  async reserve(): Promise<ReservationAnswer> {
+    this.refuseWhileDraining();
+    const slot = await this.opts.runner.reserve();
+    if (this.draining) {
+      slot.release();
+      this.refuseWhileDraining();
+    }
+    const reservationId = randomUUID();
+    const timer = setTimeout(() => this.releaseReservation(reservationId), this.opts.reservationTtlMs);
+    timer.unref();
+    this.reservations.set(reservationId, { slot, timer });
+    return { reservationId, expiresInMs: this.opts.reservationTtlMs };
+  }
+
+  /** Gives a reservation back (idempotent). */
+  releaseReservation(reservationId: string): void {
+    const r = this.reservations.get(reservationId);
+    if (!r) return;
+    this.reservations.delete(reservationId);
+    clearTimeout(r.timer);
+    r.slot.release();
+  }
+
+  private takeReservation(reservationId: string | undefined): SlotReservation | undefined {
+    if (!reservationId) return undefined;
+    const r = this.reservations.get(reservationId);
+    if (!r) return undefined; // lapsed: the start reserves anew
+    this.reservations.delete(reservationId);
+    clearTimeout(r.timer);
+    return r.slot;
+  }
+
+  private refuseWhileDraining(): void {
+    if (this.draining)
+      throw new HostError('capacity_reached', 'the runner is draining: it takes no new session', {
+        retryAfterSeconds: 5,
+      });
+  }
+
+  /**
+   * Starts the session's sandbox: checks its workspace out from the coordinator into the
+   * session's folders, then starts it in the pool with the body's env, limits and network, its
+   * model calls going to the coordinator's gateway with the session's gateway token. A session
+   * whose sandbox already runs here only takes the new generation and token.
+   * @throws HostError (capacity_reached, sandbox_unavailable, lease_lost) or the pool's errors.
+   */
+  async startSession(id: string, body: RunnerStartBody): Promise<{ seconds: number }> {
+    const t0 = performance.now();
+    const slot = this.takeReservation(body.reservationId);
+    try {
+      this.refuseWhileDraining();
+    } catch (err) {
+      slot?.release();
+      throw err;
+    }
+    let s = this.sessions.get(id);
+    if (s?.released) {
+      await s.released.catch(() => undefined);
+      s = this.sessions.get(id);
+    }
+    if (s && body.generation < s.generation) {
+      slot?.release();
+      throw new HostError('lease_lost', `generation ${body.generation} is older than ${s.generation}`);
+    }
+    if (!s) {
+      s = {
+        id,
+        generation: body.generation,
+        tenantId: body.tenantId,
+        coordinatorUrl: body.coordinatorUrl.replace(/\/+$/, ''),
+        gatewayToken: body.gatewayToken,
+        synced: undefined,
+        starting: 0,
+        turn: undefined,
+        lock: new AsyncLock(),
+        egress: undefined,
+        released: undefined,
+        gone: false,
+        settleTimer: undefined,
+      };
+      this.sessions.set(id, s);
+    } else {
+      if (s.gatewayToken !== body.gatewayToken) this.opts.secrets.delete(s.gatewayToken);
+      s.generation = body.generation;
+      s.tenantId = body.tenantId;
+      s.coordinatorUrl = body.coordinatorUrl.replace(/\/+$/, '');
+      s.gatewayToken = body.gatewayToken;
+      s.gone = false;
+    }
+    this.opts.secrets.add(body.gatewayToken);
+    const { runner } = this.opts;
+    if (runner.hasLiveSandbox(id)) {
+      slot?.release();
+      return { seconds: (performance.now() - t0) / 1000 };
+    }
+    const session = s;
+    session.starting++;
+    try {
+      await this.checkout(session);
+      if (body.egress) {
+        session.egress = new EgressReporter(
+          body.egress,
+          (batch) => this.opts.link.egress(session.coordinatorUrl, id, session.generation, batch),
+          this.opts.log.child({ sessionId: id }),
+        );
+      }
+      const starter: SandboxStarter = {
+        prepare: async () => ({
+          env: body.env,
+          ...(body.limits ? { limits: body.limits } : {}),
+          model: { resolveApiKey: () => session.gatewayToken },
+          ...(session.egress ? { egress: session.egress.spec } : {}),
+          modelUpstreamUrl: `${session.coordinatorUrl}${GATEWAY_PATH}`,
+        }),
+      };
+      await runner.ensureSandbox(id, starter, slot);
+    } catch (err) {
+      if (!runner.hosts(id) && session.starting === 1 && !session.turn) this.sessions.delete(id);
+      throw err;
+    } finally {
+      session.starting--;
+    }
+    this.holdStartPermit(session, body.warm);
+    return { seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /**
+   * The start permit of a new sandbox goes back once its Claude process is up: after the warm-up
+   * when the start asked for one, else at the first event of its first turn (the runner's
+   * `runTurn`) or after `startPermitHoldMs`, whichever comes first.
+   */
+  private holdStartPermit(s: HostedSession, warm: RunnerStartBody['warm']): void {
+    const { runner } = this.opts;
+    if (warm) {
+      const sandbox = runner.pool.current(s.id);
+      void (
+        sandbox
+          ? sandbox.warm(warm.options as BridgeSdkOptions, warm.conversation as Conversation)
+          : Promise.resolve(false)
+      )
+        .catch(() => false)
+        .finally(() => runner.settleStart(s.id));
+      return;
+    }
+    if (s.settleTimer) clearTimeout(s.settleTimer);
+    s.settleTimer = setTimeout(() => runner.settleStart(s.id), this.opts.startPermitHoldMs ?? 20_000);
+    s.settleTimer.unref();
+  }
+
+  /** The session, or 404 `session_not_found`. */
+  private hosted(id: string): HostedSession {
+    const s = this.sessions.get(id);
+    if (!s || s.released)
+      throw new HostError('session_not_found', `session ${id} is not hosted on this runner`);
+    return s;
+  }
+
+  /**
+   * Brings the session's folders up to the coordinator's copy: sends the manifest of what is
+   * here, applies the delta it answers (files owned by the session's sandbox user while one runs),
+   * and remembers the result as the base of the next checkpoint.
+   * @throws CoordinatorError (lease_lost), or the delta's error.
+   */
+  async checkout(s: HostedSession): Promise<void> {
+    const { manager, link, metrics } = this.opts;
+    await s.lock.run(async () => {
+      const release = await manager.lockSessionFiles(s.id);
+      try {
+        const roots = await this.roots(s.id);
+        const have = await scanManifest(roots);
+        const body = await link.checkout(s.coordinatorUrl, s.id, {
+          generation: s.generation,
+          manifest: have,
+        });
+        const owner = this.opts.runner.hosts(s.id) ? manager.ownerOf(s.id) : undefined;
+        try {
+          await applyDelta(roots, body, {
+            maxBytes: this.opts.maxCheckoutBytes,
+            ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+          });
+        } finally {
+          body.destroy();
+        }
+        s.synced = await scanManifest(roots);
+        metrics.checkouts.inc({ result: 'ok' });
+      } catch (err) {
+        metrics.checkouts.inc({
+          result: err instanceof CoordinatorError && err.leaseLost ? 'fenced' : 'failed',
+        });
+        throw err;
+      } finally {
+        release();
+      }
+    });
+  }
+
+  /**
+   * Stores a checkpoint of the session's files: the delta from the last synced manifest, sent
+   * with the session's generation. `fenced`: the coordinator refused it (the lease moved on).
+   */
+  async checkpoint(s: HostedSession): Promise<TurnTrailer['checkpoint']> {
+    if (s.gone) return 'fenced';
+    const { manager, link, metrics, log } = this.opts;
+    const t0 = performance.now();
+    const result = await s.lock.run(async (): Promise<TurnTrailer['checkpoint']> => {
+      const release = await manager.lockSessionFiles(s.id);
+      try {
+        const roots = await this.roots(s.id);
+        const now = await scanManifest(roots);
+        const diff = diffManifests(s.synced ?? {}, now);
+        const delta = await packDelta(roots, now, diff);
+        try {
+          await link.checkpoint(s.coordinatorUrl, s.id, s.generation, delta);
+        } finally {
+          delta.destroy();
+        }
+        s.synced = now;
+        return 'stored';
+      } catch (err) {
+        if (err instanceof CoordinatorError && err.leaseLost) return 'fenced';
+        log.warn(
+          { sessionId: s.id, err: err instanceof Error ? err.message : String(err) },
+          'checkpoint failed',
+        );
+        return 'failed';
+      } finally {
+        release();
+      }
+    });
+    metrics.checkpoints.inc({ result });
+    metrics.checkpointSeconds.observe((performance.now() - t0) / 1000);
+    if (result === 'fenced') await this.fence(s);
+    return result;
+  }
+
+  /** The lease moved on: stop the sandbox without storing anything and forget the session. */
+  private async fence(s: HostedSession): Promise<void> {
+    s.gone = true;
+    this.opts.metrics.evictions.inc({ reason: 'fenced' });
+    this.opts.log.warn({ sessionId: s.id, generation: s.generation }, 'lease lost: stopping the sandbox');
+    await this.forget(s, () => this.opts.runner.stop(s.id));
+  }
+
+  /** `POST …/sessions/:id/checkpoint`. @throws HostError (session_not_found, lease_lost, sandbox_unavailable) */
+  async checkpointRoute(id: string): Promise<void> {
+    const result = await this.checkpoint(this.hosted(id));
+    if (result === 'fenced')
+      throw new HostError('lease_lost', 'the session lease moved on: nothing was stored');
+    if (result === 'failed') throw new HostError('sandbox_unavailable', 'the checkpoint could not be stored');
+  }
+
+  private async roots(id: string): Promise<{ workspace: string; claude: string }> {
+    const roots = { workspace: this.opts.paths.workspace(id), claude: this.opts.paths.claudeConfig(id) };
+    await mkdir(roots.workspace, { recursive: true });
+    await mkdir(roots.claude, { recursive: true });
+    return roots;
+  }
+
+  /**
+   * Runs a turn and writes it to `res` as NDJSON: one line per `TurnEvent`, then (after the
+   * checkpoint) one {@link TurnTrailer} line. `res` closing before the turn ended aborts it.
+   * Checks the workspace out first when `checkout` says the coordinator's copy changed.
+   * @throws HostError before anything is written (unknown session, no sandbox, busy, checkout).
+   */
+  async runTurn(id: string, body: RunnerTurnBody, res: ServerResponse, onStart: () => void): Promise<void> {
+    const s = this.hosted(id);
+    const { runner, metrics } = this.opts;
+    if (s.turn) throw new HostError('session_busy', 'a turn is already running in this session');
+    if (!runner.hasLiveSandbox(id))
+      throw new HostError('sandbox_unavailable', 'no sandbox of this session runs on this runner');
+    let done!: () => void;
+    s.turn = { turnId: body.turnId, done: new Promise<void>((r) => (done = r)) };
+    runner.pin(id);
+    try {
+      if (body.checkout) await this.checkout(s);
+      const turn = runner.runTurn(id, {
+        turnId: body.turnId,
+        prompt: body.prompt as MessageContent,
+        options: body.options as BridgeSdkOptions,
+        conversation: body.conversation as Conversation,
+      });
+      if (s.settleTimer) clearTimeout(s.settleTimer);
+      onStart();
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+      let ended = false;
+      res.on('close', () => {
+        if (ended || res.writableFinished) return;
+        void runner
+          .abortTurn(
+            id,
+            body.turnId,
+            { message: 'the coordinator closed the turn stream', code: 'turn_interrupted' },
+            'interrupted',
+          )
+          .catch(() => undefined);
+      });
+      let outcome = 'aborted';
+      for await (const ev of turn.events as AsyncIterable<TurnEvent>) {
+        if (ev.ev === 'turn_end') {
+          ended = true;
+          outcome = ev.outcome;
+        }
+        if (!res.destroyed && !res.write(`${JSON.stringify(ev)}\n`))
+          await new Promise<void>((r) => {
+            res.once('drain', r);
+            res.once('close', r);
+          });
+      }
+      ended = true;
+      metrics.turns.inc({ outcome });
+      runner.unpin(id);
+      await s.egress?.flush();
+      const checkpoint = s.gone ? 'fenced' : await this.checkpoint(s);
+      const cpu = turn.cpuSeconds();
+      const trailer: TurnTrailer = { ev: 'trailer', cpuSeconds: cpu ?? null, checkpoint };
+      if (!res.destroyed) res.end(`${JSON.stringify(trailer)}\n`);
+    } catch (err) {
+      runner.unpin(id);
+      if (res.headersSent) {
+        this.opts.log.error(
+          { sessionId: id, err: err instanceof Error ? err.message : String(err) },
+          'turn failed',
+        );
+        res.destroy();
+        return;
+      }
+      if (err instanceof Error && /already running a turn/i.test(err.message))
+        throw new HostError('session_busy', err.message);
+      if (err instanceof Error && /is not running/i.test(err.message))
+        throw new HostError('sandbox_unavailable', err.message);
+      throw err;
+    } finally {
+      s.turn = undefined;
+      done();
+    }
+  }
+
+  /** `POST …/tool-answers`. */
+  answerToolRequest(id: string, requestId: string, answer: unknown): void {
+    this.hosted(id);
+    this.opts.runner.answerToolRequest(id, requestId, answer as ToolAnswer);
+  }
+
+  /** `POST …/interrupt`. */
+  interrupt(id: string, turnId: string): void {
+    this.hosted(id);
+    this.opts.runner.interrupt(id, turnId);
+  }
+
+  /** `POST …/abort`. */
+  async abort(
+    id: string,
+    turnId: string,
+    error: { message: string; code: string },
+    outcome?: 'error' | 'interrupted',
+  ): Promise<void> {
+    this.hosted(id);
+    await this.opts.runner.abortTurn(id, turnId, error, outcome);
+  }
+
+  /** `POST …/exec`: runs a command, then stores a checkpoint. */
+  async exec(id: string, body: RunnerExecBody): Promise<ExecResult> {
+    const s = this.hosted(id);
+    if (!this.opts.runner.hasLiveSandbox(id))
+      throw new HostError('sandbox_unavailable', 'no sandbox of this session runs on this runner');
+    const result = await this.opts.runner.exec(id, body.command, {
+      timeoutMs: body.timeoutMs,
+      maxOutputBytes: body.maxOutputBytes,
+    });
+    await this.checkpoint(s);
+    return result;
+  }
+
+  logs(id: string, after: number): LogEntry[] {
+    this.hosted(id);
+    return this.opts.runner.logs(id, after);
+  }
+
+  pin(id: string): void {
+    this.hosted(id);
+    this.opts.runner.pin(id);
+  }
+
+  unpin(id: string): void {
+    this.hosted(id);
+    this.opts.runner.unpin(id);
+  }
+
+  /**
+   * `DELETE …/sessions/:id`: stops the sandbox, stores a checkpoint of the files (unless
+   * `checkpoint` is false) and forgets the session.
+   */
+  async stopSession(id: string, checkpoint: boolean): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    await this.release(s, checkpoint);
+  }
+
+  /**
+   * Stops the session's sandbox and then checkpoints its files (after the stop nothing writes
+   * them any more, and a sandbox disk is copied back to the session's folders).
+   */
+  private release(s: HostedSession, checkpoint: boolean): Promise<void> {
+    s.released ??= (async () => {
+      await this.opts.runner.stop(s.id);
+      if (checkpoint && !s.gone) await this.checkpoint(s);
+    })().finally(() => this.drop(s));
+    return s.released;
+  }
+
+  private async forget(s: HostedSession, stop: () => Promise<void>): Promise<void> {
+    s.released ??= stop().finally(() => this.drop(s));
+    await s.released.catch(() => undefined);
+  }
+
+  private drop(s: HostedSession): void {
+    if (s.settleTimer) clearTimeout(s.settleTimer);
+    if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    this.opts.secrets.delete(s.gatewayToken);
+  }
+
+  /**
+   * The pool stopped a session's sandbox on its own (idle, capacity): store its checkpoint and
+   * tell the coordinator that placed it, so it releases the session.
+   */
+  private async onPoolEvicted(id: string, reason: EvictionReason): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.opts.metrics.evictions.inc({ reason });
+    await this.forget(s, async () => {
+      if (!s.gone) await this.checkpoint(s);
+    });
+    await this.tellEvicted(s, reason);
+  }
+
+  private async tellEvicted(s: HostedSession, reason: 'idle' | 'capacity' | 'drain'): Promise<void> {
+    if (s.gone) return;
+    try {
+      await this.opts.link.evicted(s.coordinatorUrl, { sessionId: s.id, reason, generation: s.generation });
+    } catch (err) {
+      this.opts.log.warn(
+        { sessionId: s.id, err: err instanceof Error ? err.message : String(err) },
+        'could not report an eviction (the coordinator finds out by the heartbeat)',
+      );
+    }
+  }
+
+  /** `POST …/sweep`: stops sessions idle past the idle timeout now. */
+  sweep(): Promise<number> {
+    return this.opts.runner.sweepIdle();
+  }
+
+  /**
+   * Sessions a coordinator says are no longer this runner's (their lease moved on): their
+   * sandboxes stop without a checkpoint. Only those still at the generation `reported` names
+   * (a start for a new lease since the report is kept).
+   */
+  async stopForeign(ids: string[], reported: RunnerReport): Promise<void> {
+    const generationAt = new Map(reported.sessions.map((r) => [r.id, r.generation]));
+    await Promise.all(
+      ids.map(async (id) => {
+        const s = this.sessions.get(id);
+        if (!s || s.starting > 0 || generationAt.get(id) !== s.generation) return;
+        s.gone = true;
+        this.opts.metrics.evictions.inc({ reason: 'foreign' });
+        this.opts.log.warn(
+          { sessionId: id },
+          'session no longer belongs to this runner: stopping its sandbox',
+        );
+        await this.forget(s, () => this.opts.runner.stop(id));
+      }),
+    );
+  }
+
+  /**
+   * Drains: takes no new reservation or start, then for each session (after its running turn)
+   * stops the sandbox, stores a checkpoint and tells its coordinator (`evicted`, reason
+   * `drain`). {@link onDrained} is called once the runner is empty.
+   */
+  drain(): Promise<void> {
+    if (this.drainRun) return this.drainRun;
+    this.draining = true;
+    for (const id of [...this.reservations.keys()]) this.releaseReservation(id);
+    this.opts.log.info({ sessions: this.sessions.size }, 'draining');
+    this.drainRun = (async () => {
+      while (this.sessions.size > 0) {
+        await Promise.all(
+          [...this.sessions.values()].map(async (s) => {
+            while (s.turn) await s.turn.done;
+            while (s.starting > 0) await new Promise((r) => setTimeout(r, 50));
+            this.opts.metrics.evictions.inc({ reason: 'drain' });
+            await this.release(s, true).catch(() => undefined);
+            await this.tellEvicted(s, 'drain');
+          }),
+        );
+      }
+      this.opts.log.info('drained: no session left');
+      this.onDrained?.();
+    })();
+    return this.drainRun;
+  }
+
+  /**
+   * Stops for good (SIGTERM): running turns are ended (`runner_lost`), then every session is
+   * released as by a drain (stopped, checkpointed, reported), and the pool and manager close.
+   */
+  async shutdown(): Promise<void> {
+    this.draining = true;
+    for (const s of this.sessions.values())
+      if (s.turn)
+        await this.opts.runner
+          .abortTurn(s.id, s.turn.turnId, { message: 'the runner is shutting down', code: 'runner_lost' })
+          .catch(() => undefined);
+    await this.drain();
+    await this.opts.runner.shutdown();
+    await this.opts.manager.close();
+  }
+}

@@ -1,0 +1,106 @@
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildRunnerApp } from './app.js';
+import type { RunnerHostConfig } from './config.js';
+import { CoordinatorLink } from './coordinator-link.js';
+import type { LogSecrets } from './logger.js';
+import { RunnerMetrics } from './metrics.js';
+import { Registration } from './registration.js';
+import { RunnerHost } from './runner-host.js';
+import { createSandboxHost } from './sandbox-host.js';
+
+/** The version of @ash-ai/runner (reported to coordinators). */
+export function runnerVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require('@ash-ai/runner/package.json') as { version: string }).version;
+}
+
+/** A started runner process: its API listening, registered (or registering) with its coordinators. */
+export interface RunningRunner {
+  url: string;
+  host: RunnerHost;
+  app: FastifyInstance;
+  registration: Registration;
+  /**
+   * Stops for good: sessions released with checkpoints (turns in flight end), sandboxes
+   * stopped, deregistered from every coordinator, the API closed. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `ash runner`: the sandbox host (manager + pool), the API on `config.port`, and the
+ * registration loops. The URL coordinators call is `config.advertiseUrl`, else the bound address.
+ * @throws SandboxUnavailableError (isolation missing), or the listen error.
+ */
+export async function startRunner(
+  config: RunnerHostConfig,
+  log: Logger,
+  secrets: LogSecrets,
+): Promise<RunningRunner> {
+  const startedAt = Date.now();
+  const version = runnerVersion();
+  const { manager, runner, paths } = await createSandboxHost(config, log);
+  for (const w of manager.info.warnings) log.warn(w);
+  const metrics = new RunnerMetrics();
+  const link = new CoordinatorLink({
+    runnerId: config.name,
+    secret: config.internalSecret,
+    requestTimeoutMs: config.requestTimeoutMs,
+    transferTimeoutMs: config.transferTimeoutMs,
+  });
+  const host = new RunnerHost({
+    runnerId: config.name,
+    labels: config.labels,
+    version,
+    manager,
+    runner,
+    paths,
+    link,
+    metrics,
+    secrets,
+    log,
+    reservationTtlMs: config.reservationTtlMs,
+    maxCheckoutBytes: config.maxCheckoutBytes,
+  });
+  const registration = new Registration({
+    runnerId: config.name,
+    coordinators: config.coordinators,
+    labels: config.labels,
+    link,
+    heartbeatMs: config.heartbeatMs,
+    report: () => host.report(),
+    onForeign: (ids, reported) => host.stopForeign(ids, reported),
+    onDrain: () => void host.drain(),
+    metrics,
+    log,
+  });
+  const app = buildRunnerApp({ host, registration, metrics, secret: config.internalSecret, log, startedAt });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await runner.shutdown();
+    await manager.close();
+    throw err;
+  }
+  const addr = app.server.address() as AddressInfo;
+  const listenHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url =
+    config.advertiseUrl ??
+    `http://${listenHost === '0.0.0.0' || listenHost === '[::]' ? '127.0.0.1' : listenHost}:${addr.port}`;
+  host.url = url;
+  registration.start();
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await host.shutdown().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown failed'));
+      await registration.stop(true);
+      await app.close();
+      await link.close();
+    })();
+    return closing;
+  };
+  return { url, host, app, registration, close };
+}

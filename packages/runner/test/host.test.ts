@@ -1,0 +1,505 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  GATEWAY_PATH,
+  GENERATION_HEADER,
+  RUNNER_API_PREFIX,
+  type Manifest,
+  type RunnerReport,
+  type RunnerStartBody,
+} from '@ash-ai/shared';
+import {
+  ENTRIES,
+  ScriptedModel,
+  removeDir,
+  startRunnerProcess,
+  tempDir,
+  type RunnerProcess,
+} from '@ash-ai/testing';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyDelta, diffManifests, packDelta, scanManifest } from '../src/workspace-sync.js';
+
+const SECRET = 'runner-link-secret-for-tests-000001';
+const PROVIDER_KEY = 'sk-ant-provider-key-never-on-a-runner-42';
+
+/**
+ * A coordinator stand-in: the internal routes a runner calls (register, heartbeat, deregister,
+ * evicted, checkout, checkpoint, egress, drain), a workspace store per session, and the model
+ * gateway proxying to the scripted model (where the provider key would be added).
+ */
+class TestCoordinator {
+  readonly registered: Array<Record<string, unknown>> = [];
+  readonly heartbeats: Array<{ runnerId: string; report: RunnerReport; at: number }> = [];
+  readonly deregistered: string[] = [];
+  readonly evicted: Array<Record<string, unknown>> = [];
+  readonly checkpoints: Array<{ sessionId: string; generation: number; files: number; deleted: number }> = [];
+  readonly gatewayKeys: string[] = [];
+  readonly known = new Set<string>();
+  readonly drainAsked = new Set<string>();
+  /** Sessions whose writes are refused (their lease moved on). */
+  readonly fenced = new Set<string>();
+  url = '';
+  private app: FastifyInstance;
+
+  constructor(
+    readonly storeRoot: string,
+    model: ScriptedModel,
+  ) {
+    const app = Fastify();
+    this.app = app;
+    app.addContentTypeParser('application/x-tar', (_req, payload, done) => done(null, payload));
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url.startsWith(GATEWAY_PATH)) return;
+      if (req.headers.authorization !== `Bearer ${SECRET}`)
+        return reply.code(401).type('application/problem+json').send({ code: 'unauthorized' });
+    });
+    app.post('/api/internal/runners/register', async (req) => {
+      const b = req.body as Record<string, unknown>;
+      this.registered.push(b);
+      this.known.add(String(b.runnerId));
+      return { ok: true };
+    });
+    app.post('/api/internal/runners/heartbeat', async (req, reply) => {
+      const b = req.body as { runnerId: string; report: RunnerReport };
+      if (!this.known.has(b.runnerId)) return reply.code(404).send({ code: 'route_not_found' });
+      this.heartbeats.push({ runnerId: b.runnerId, report: b.report, at: Date.now() });
+      return { ok: true, foreign: [], drain: this.drainAsked.has(b.runnerId) };
+    });
+    app.post('/api/internal/runners/deregister', async (req) => {
+      const b = req.body as { runnerId: string };
+      this.deregistered.push(b.runnerId);
+      this.known.delete(b.runnerId);
+      return { ok: true };
+    });
+    app.post('/api/internal/runners/:name/drain', async (req, reply) => {
+      const name = (req.params as { name: string }).name;
+      if (!this.known.has(name)) return reply.code(404).send({ code: 'runner_not_found' });
+      this.drainAsked.add(name);
+      return reply.code(202).send({ draining: true });
+    });
+    app.post('/api/internal/runners/:name/evicted', async (req) => {
+      this.evicted.push({ runner: (req.params as { name: string }).name, ...(req.body as object) });
+      return { ok: true };
+    });
+    app.post('/api/internal/sessions/:id/checkout', async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      const b = req.body as { generation: number; manifest: Manifest };
+      const roots = this.roots(id);
+      const want = await scanManifest(roots);
+      const delta = await packDelta(roots, want, diffManifests(b.manifest, want));
+      return reply.type('application/x-tar').send(delta);
+    });
+    app.post('/api/internal/sessions/:id/checkpoint', async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      const generation = Number(req.headers[GENERATION_HEADER]);
+      const body = req.body as Readable;
+      if (this.fenced.has(id)) {
+        body.resume();
+        return reply.code(409).type('application/problem+json').send({ code: 'lease_lost', status: 409 });
+      }
+      const r = await applyDelta(this.roots(id), body, {});
+      this.checkpoints.push({ sessionId: id, generation, files: r.files, deleted: r.deleted });
+      return reply.code(204).send();
+    });
+    app.post('/api/internal/sessions/:id/egress', async () => ({ ok: true }));
+    // The model gateway: checks the session's gateway token, then forwards to the scripted model.
+    app.all(`${GATEWAY_PATH}/*`, async (req, reply) => {
+      const key = String(req.headers['x-api-key'] ?? '');
+      this.gatewayKeys.push(key);
+      const path = req.url.slice(GATEWAY_PATH.length);
+      const upstream = await request(`${model.url}${path}`, {
+        method: req.method as 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': PROVIDER_KEY,
+          ...(req.headers['x-claude-code-session-id']
+            ? { 'x-claude-code-session-id': String(req.headers['x-claude-code-session-id']) }
+            : {}),
+        },
+        body: JSON.stringify(req.body ?? {}),
+      });
+      reply.code(upstream.statusCode);
+      const type = upstream.headers['content-type'];
+      if (type) reply.type(String(type));
+      return reply.send(upstream.body);
+    });
+  }
+
+  roots(id: string) {
+    const r = {
+      workspace: join(this.storeRoot, id, 'workspace'),
+      claude: join(this.storeRoot, id, 'claude'),
+    };
+    mkdirSync(r.workspace, { recursive: true });
+    mkdirSync(r.claude, { recursive: true });
+    return r;
+  }
+
+  async start(): Promise<void> {
+    await this.app.listen({ port: 0, host: '127.0.0.1' });
+    this.url = `http://127.0.0.1:${(this.app.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+}
+
+async function eventually(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function call(
+  base: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+  /** '' sends no Authorization header. */
+  secret = SECRET,
+): Promise<{ status: number; headers: Record<string, unknown>; text: string; json: () => any }> {
+  const res = await request(`${base}${path}`, {
+    method,
+    headers: {
+      ...(secret ? { authorization: `Bearer ${secret}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+function startBody(coordinator: TestCoordinator, gatewayToken: string, extra: Partial<RunnerStartBody> = {}) {
+  return {
+    generation: 1,
+    tenantId: 'default',
+    coordinatorUrl: coordinator.url,
+    gatewayToken,
+    env: { RUNNER_TEST: 'yes' },
+    ...extra,
+  } satisfies RunnerStartBody;
+}
+
+/**
+ * `ash runner` as a real process against a coordinator stand-in: registration and heartbeats,
+ * the authenticated API, a session checked out, a turn streamed as NDJSON whose checkpoint
+ * reaches the coordinator, capacity refusals, drain, SIGTERM, and no provider key on the runner.
+ */
+describe('ash runner (the runner process)', () => {
+  let model: ScriptedModel;
+  let coordinator: TestCoordinator;
+  let root: string;
+  let runner: RunnerProcess;
+  const env = {
+    ASH_INTERNAL_SECRET: SECRET,
+    ASH_RUNNER_HEARTBEAT_MS: '200',
+    ASH_MAX_SANDBOXES: '1',
+    ASH_SPARE_BRIDGES: '0',
+    ASH_MODEL_MAX_RETRIES: '0',
+    ASH_LOG_LEVEL: 'info',
+  };
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    root = tempDir('ash-runner-host-');
+    coordinator = new TestCoordinator(join(root, 'store'), model);
+    await coordinator.start();
+    runner = await startRunnerProcess({
+      name: 'r1',
+      coordinators: [coordinator.url],
+      dataDir: join(root, 'r1'),
+      env,
+      labels: { zone: 'a' },
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await runner?.kill();
+    await coordinator?.close();
+    await model?.close();
+    if (root) removeDir(root);
+  });
+
+  it('registers and heartbeats with its report; /health lists the coordinator', async () => {
+    await eventually(
+      () => coordinator.heartbeats.filter((h) => h.runnerId === 'r1').length >= 2,
+      20_000,
+      'heartbeats',
+    );
+    expect(coordinator.registered[0]).toMatchObject({
+      runnerId: 'r1',
+      url: runner.url,
+      labels: { zone: 'a' },
+    });
+    const report = coordinator.heartbeats.at(-1)!.report;
+    expect(report).toMatchObject({
+      runnerId: 'r1',
+      url: runner.url,
+      maxSandboxes: 1,
+      draining: false,
+      sessions: [],
+    });
+    const health = await call(runner.url, 'GET', '/health', undefined, '');
+    expect(health.status).toBe(200);
+    expect(health.json()).toMatchObject({
+      status: 'ok',
+      runnerId: 'r1',
+      labels: { zone: 'a' },
+      capacity: { max: 1 },
+    });
+    expect(health.json().coordinators[0].url).toBe(coordinator.url);
+    expect(health.json().coordinators[0].lastHeartbeatAt).toMatch(/^\d{4}-/);
+    const metrics = await call(runner.url, 'GET', '/metrics', undefined, '');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('ash_runner_heartbeats_total');
+  }, 30_000);
+
+  it('registers again when a heartbeat is answered 404 (a coordinator restart)', async () => {
+    const before = coordinator.registered.length;
+    coordinator.known.delete('r1');
+    await eventually(() => coordinator.registered.length > before, 10_000, 're-registration');
+    expect(coordinator.known.has('r1')).toBe(true);
+  }, 20_000);
+
+  it('refuses calls without the secret: 401 problem+json', async () => {
+    for (const secret of ['', 'wrong-secret-wrong-secret-00']) {
+      const res = await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`, undefined, secret);
+      expect(res.status).toBe(401);
+      expect(String(res.headers['content-type'])).toContain('application/problem+json');
+      expect(res.json()).toMatchObject({ code: 'unauthorized', status: 401 });
+    }
+    const ok = await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`);
+    expect(ok.status).toBe(200);
+    expect(ok.json()).toMatchObject({ runnerId: 'r1' });
+  });
+
+  it('answers unknown sessions with 404 session_not_found and bad bodies with validation_failed', async () => {
+    const id = randomUUID();
+    const turn = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/turns`, {
+      turnId: randomUUID(),
+      prompt: 'hi',
+      options: {},
+      conversation: { sessionId: id },
+    });
+    expect(turn.status).toBe(404);
+    expect(turn.json().code).toBe('session_not_found');
+    const bad = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`, {
+      generation: -1,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json().code).toBe('validation_failed');
+    expect(bad.json().errors.length).toBeGreaterThan(0);
+  });
+
+  it('starts a session from the checked-out workspace, streams a turn as NDJSON with a trailer, and checkpoints what the tool wrote', async () => {
+    const id = randomUUID();
+    const token = `gw-token-${randomUUID()}`;
+    const store = coordinator.roots(id);
+    writeFileSync(join(store.workspace, 'CLAUDE.md'), '# Runner host test\n');
+    writeFileSync(join(store.workspace, 'input.txt'), 'from the coordinator\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, token),
+    );
+    expect(started.status, started.text).toBe(200);
+    expect(started.json().seconds).toBeGreaterThan(0);
+    const local = join(root, 'r1', 'sessions', id, 'workspace');
+    expect(readFileSync(join(local, 'input.txt'), 'utf8')).toBe('from the coordinator\n');
+    const state = (await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport;
+    expect(state.sessions).toEqual([expect.objectContaining({ id, state: 'ready', generation: 1 })]);
+
+    model.forSession(id).enqueue(
+      {
+        toolUse: {
+          name: 'Write',
+          input: { file_path: '/workspace/out.txt', content: 'written on the runner\n' },
+        },
+      },
+      { text: 'Wrote out.txt.' },
+    );
+    const checkpointsBefore = coordinator.checkpoints.length;
+    const res = await request(`${runner.url}${RUNNER_API_PREFIX}/sessions/${id}/turns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        turnId: randomUUID(),
+        prompt: 'write out.txt',
+        options: {},
+        conversation: { sessionId: id },
+      }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(String(res.headers['content-type'])).toContain('application/x-ndjson');
+    const lines = (await res.body.text())
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { ev: string; outcome?: string; checkpoint?: string });
+    const trailer = lines.at(-1)!;
+    expect(trailer).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+    expect(lines.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
+    expect(lines.some((l) => l.ev === 'message')).toBe(true);
+    // The checkpoint reached the coordinator with the file the model's tool wrote.
+    expect(coordinator.checkpoints.length).toBeGreaterThan(checkpointsBefore);
+    expect(coordinator.checkpoints.at(-1)).toMatchObject({ sessionId: id, generation: 1 });
+    expect(readFileSync(join(store.workspace, 'out.txt'), 'utf8')).toBe('written on the runner\n');
+    // SDK transcripts travel too (the claude/ side of the delta).
+    expect(readdirSync(store.claude).length).toBeGreaterThan(0);
+    // The model calls went through the gateway with the session's token, never a provider key.
+    expect(coordinator.gatewayKeys.length).toBeGreaterThan(0);
+    expect(new Set(coordinator.gatewayKeys)).toEqual(new Set([token]));
+
+    // A file written on the coordinator's side (files API) is checked out before a turn that says so,
+    // into the running sandbox, readable by its user.
+    writeFileSync(join(store.workspace, 'later.txt'), 'changed through the files API\n');
+    model.forSession(id).enqueue({ text: 'ok' });
+    const second = await request(`${runner.url}${RUNNER_API_PREFIX}/sessions/${id}/turns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        turnId: randomUUID(),
+        prompt: 'hello again',
+        options: {},
+        conversation: { sessionId: id },
+        checkout: true,
+      }),
+    });
+    expect(second.statusCode).toBe(200);
+    expect((await second.body.text()).trim().split('\n').at(-1)).toContain('"checkpoint":"stored"');
+    const exec = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/exec`, {
+      command: 'cat /workspace/later.txt /workspace/out.txt && echo "$RUNNER_TEST"',
+      timeoutMs: 10_000,
+      maxOutputBytes: 4096,
+    });
+    expect(exec.status, exec.text).toBe(200);
+    expect(exec.json()).toMatchObject({
+      exitCode: 0,
+      stdout: 'changed through the files API\nwritten on the runner\nyes\n',
+    });
+  }, 120_000);
+
+  it('capacity: a full runner evicts the idle session (checkpoint, evicted), then answers 503 capacity_reached with Retry-After', async () => {
+    const evictedBefore = coordinator.evicted.length;
+    const first = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/reservations`);
+    expect(first.status, first.text).toBe(201);
+    expect(first.json().reservationId).toBeTruthy();
+    // The idle session made room: checkpointed, then reported to its coordinator.
+    expect(coordinator.evicted.length).toBe(evictedBefore + 1);
+    expect(coordinator.evicted.at(-1)).toMatchObject({ runner: 'r1', reason: 'capacity', generation: 1 });
+    const second = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/reservations`);
+    expect(second.status).toBe(503);
+    expect(second.json()).toMatchObject({ code: 'capacity_reached', status: 503 });
+    expect(Number(second.headers['retry-after'])).toBeGreaterThan(0);
+    const released = await call(
+      runner.url,
+      'DELETE',
+      `${RUNNER_API_PREFIX}/reservations/${first.json().reservationId}`,
+    );
+    expect(released.status).toBe(204);
+    expect((await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/reservations`)).status).toBe(201);
+  }, 60_000);
+
+  it('SIGTERM: checkpoints and stops its sessions, deregisters, exits 0', async () => {
+    const r2 = await startRunnerProcess({
+      name: 'r2',
+      coordinators: [coordinator.url],
+      dataDir: join(root, 'r2'),
+      env,
+    });
+    try {
+      await eventually(() => coordinator.known.has('r2'), 10_000, 'r2 registered');
+      const id = randomUUID();
+      writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# r2\n');
+      const started = await call(
+        r2.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+        startBody(coordinator, `gw-${randomUUID()}`),
+      );
+      expect(started.status, started.text).toBe(200);
+      const checkpointsBefore = coordinator.checkpoints.filter((c) => c.sessionId === id).length;
+      const exit = new Promise<number | null>((resolve) => r2.child.once('exit', (code) => resolve(code)));
+      r2.child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+      expect(coordinator.deregistered).toContain('r2');
+      expect(coordinator.checkpoints.filter((c) => c.sessionId === id).length).toBeGreaterThan(
+        checkpointsBefore,
+      );
+      expect(coordinator.evicted).toContainEqual(expect.objectContaining({ sessionId: id, reason: 'drain' }));
+    } finally {
+      await r2.kill();
+    }
+  }, 90_000);
+
+  it('`ash runner` keeps provider keys out of the runner process; `ash runner drain` makes it release and exit 0', async () => {
+    const cli = spawn(
+      process.execPath,
+      [
+        ENTRIES.cli,
+        'runner',
+        '--coordinator',
+        coordinator.url,
+        '--name',
+        'r3',
+        '--port',
+        '0',
+        '--data-dir',
+        join(root, 'r3'),
+      ],
+      {
+        env: {
+          ...process.env,
+          ...env,
+          ANTHROPIC_API_KEY: PROVIDER_KEY,
+          ASH_CREDENTIAL_KEY: 'credential-master-key-000000',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+    try {
+      await eventually(() => /listening on http/.test(out), 60_000, 'the runner started by the CLI');
+      const children = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/);
+      expect(children.length).toBe(1);
+      const environ = readFileSync(`/proc/${children[0]}/environ`, 'utf8');
+      expect(environ).toContain('ASH_INTERNAL_SECRET=');
+      expect(environ).not.toContain('ANTHROPIC_API_KEY');
+      expect(environ).not.toContain(PROVIDER_KEY);
+      expect(environ).not.toContain('ASH_CREDENTIAL_KEY');
+      expect(readFileSync(`/proc/${children[0]}/cmdline`, 'utf8')).not.toContain(SECRET);
+      await eventually(() => coordinator.known.has('r3'), 10_000, 'r3 registered');
+      const drain = spawn(
+        process.execPath,
+        [ENTRIES.cli, '--server', coordinator.url, 'runner', 'drain', 'r3'],
+        {
+          env: { ...process.env, ASH_INTERNAL_SECRET: SECRET },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let drainOut = '';
+      drain.stdout.on('data', (d: Buffer) => (drainOut += d.toString()));
+      drain.stderr.on('data', (d: Buffer) => (drainOut += d.toString()));
+      expect(await new Promise((r) => drain.once('exit', r)), drainOut).toBe(0);
+      expect(drainOut).toContain('draining');
+      expect(await exit).toBe(0);
+      expect(coordinator.deregistered).toContain('r3');
+      expect(out).not.toContain(SECRET);
+    } finally {
+      if (cli.exitCode === null) cli.kill('SIGKILL');
+    }
+  }, 90_000);
+});
