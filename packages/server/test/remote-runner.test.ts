@@ -1,0 +1,254 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  removeDir,
+  requestText,
+  ScriptedModel,
+  startRunnerProcess,
+  tempDir,
+  type RunnerProcess,
+} from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  api,
+  createSession,
+  deployAgent,
+  eventually,
+  sendTurn,
+  startTestServer,
+  type TestServer,
+} from './harness.js';
+
+const SECRET = 'coordinator-runner-secret-0000000001';
+const INTERNAL = { authorization: `Bearer ${SECRET}` };
+/** The provider key the coordinator holds (serverEnv's); no runner ever sees it. */
+const PROVIDER_KEY = 'sk-ant-test-0123456789abcdef';
+
+/**
+ * A coordinator with no sandboxes of its own (ASH_LOCAL_RUNNER=off) and two `ash runner`
+ * processes (the real bin, real sandboxes): placement, the NDJSON turn link, checkout and
+ * checkpoints of the coordinator's copy, the model gateway (key added, usage metered here),
+ * runnerLabels, runner loss mid-turn (`runner_lost` + `done`, the next message on the other
+ * runner with the whole conversation), and /health listing the runners.
+ */
+describe('sessions on runners in other processes', () => {
+  let model: ScriptedModel;
+  let t: TestServer;
+  let root: string;
+  const runners: Record<string, RunnerProcess> = {};
+  const runnerEnv = {
+    ASH_INTERNAL_SECRET: SECRET,
+    ASH_RUNNER_HEARTBEAT_MS: '300',
+    ASH_SPARE_BRIDGES: '0',
+    ASH_MODEL_MAX_RETRIES: '0',
+    ASH_LOG_LEVEL: 'info',
+  };
+
+  const healthRunners = async () =>
+    (await api(t.url, 'GET', '/health')).body.runners as Array<{
+      name: string;
+      state: string;
+      labels: Record<string, string>;
+      liveSessions: number;
+      capacity: { max: number };
+      lastHeartbeat: string | null;
+    }>;
+  const runnerOf = async (id: string) =>
+    (await api(t.url, 'GET', `/api/sessions/${id}`)).body.session.runnerId;
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    root = tempDir('ash-remote-runner-');
+    t = await startTestServer({
+      model,
+      env: {
+        ASH_LOCAL_RUNNER: 'off',
+        ASH_INTERNAL_SECRET: SECRET,
+        ASH_RUNNER_TIMEOUT_MS: '4000',
+        ASH_TURN_IDLE_TIMEOUT_MS: '60000',
+      },
+    });
+    await deployAgent(t.url, 'remote', { 'CLAUDE.md': '# Remote\n' });
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const r of Object.values(runners)) await r.kill().catch(() => undefined);
+    await t?.close();
+    await model?.close();
+    if (root) removeDir(root);
+  });
+
+  it('without any runner, a message is 503 capacity_reached with Retry-After before any stream', async () => {
+    const id = await createSession(t.url, 'remote');
+    const r = await api(t.url, 'POST', `/api/sessions/${id}/messages`, { content: 'hello?' });
+    expect(r.status).toBe(503);
+    expect(r.body.code).toBe('capacity_reached');
+    expect(r.headers.get('retry-after')).toBeTruthy();
+    expect(r.body.detail).toContain('no runner');
+  });
+
+  it('runners register and /health lists them with labels, capacity and heartbeat', async () => {
+    for (const [name, zone] of [
+      ['r1', 'a'],
+      ['r2', 'b'],
+    ] as const)
+      runners[name] = await startRunnerProcess({
+        name,
+        coordinators: [t.url],
+        dataDir: join(root, name),
+        env: runnerEnv,
+        labels: { zone },
+      });
+    await eventually(
+      async () => (await healthRunners()).filter((r) => r.state === 'ok').length === 2,
+      20_000,
+      'both runners live',
+    );
+    const list = await healthRunners();
+    expect(list.map((r) => r.name).sort()).toEqual(['r1', 'r2']);
+    expect(list.find((r) => r.name === 'r2')!.labels).toEqual({ zone: 'b' });
+    expect(list[0]!.capacity.max).toBeGreaterThan(0);
+    expect(Date.parse(list[0]!.lastHeartbeat!)).toBeGreaterThan(Date.now() - 10_000);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/ash_runner_up\{runner="r1"\} 1/);
+  }, 90_000);
+
+  it('a turn runs on a runner: events stream, files are checkpointed here, the gateway adds the key and meters', async () => {
+    const id = await createSession(t.url, 'remote');
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo pears > fruit.txt && echo stored' } } },
+        { text: 'Stored pears.' },
+      );
+    const turn = await sendTurn(t.url, id, { content: 'store pears' });
+    expect(turn.status).toBe(200);
+    expect(turn.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    expect(turn.events.find((e) => e.event === 'tool_result')?.data).toMatchObject({ content: 'stored' });
+    expect(['r1', 'r2']).toContain(await runnerOf(id));
+    // The coordinator's copy (the authoritative one at rest) has the turn's files.
+    expect(readFileSync(join(t.dataDir, 'sessions', id, 'workspace', 'fruit.txt'), 'utf8')).toBe('pears\n');
+    expect(existsSync(join(t.dataDir, 'sessions', id, 'claude'))).toBe(true);
+    // Every model call went through this server's gateway, which added the provider key.
+    const calls = model.messageRequests(id);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    for (const c of calls) expect(c.apiKey).toBe(PROVIDER_KEY);
+    const usage = await api(t.url, 'GET', `/api/usage?sessionId=${id}&kind=model_call`);
+    expect(usage.status).toBe(200);
+    expect(usage.body.records.length).toBeGreaterThanOrEqual(2);
+    // The files API reads the checkpointed copy; a write reaches the runner before the next turn.
+    const w = await api(t.url, 'POST', `/api/sessions/${id}/files`, {
+      files: [{ path: 'note.txt', content: Buffer.from('from the API\n').toString('base64') }],
+    });
+    expect(w.status).toBeLessThan(300);
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'cat note.txt fruit.txt' } } },
+        { text: 'Read.' },
+      );
+    const second = await sendTurn(t.url, id, { content: 'read the notes' });
+    expect(second.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    expect((second.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+      'from the API\npears',
+    );
+  }, 180_000);
+
+  it('runnerLabels place a session only on a runner carrying them; no such runner → 503', async () => {
+    const onB = await createSession(t.url, 'remote', { runnerLabels: { zone: 'b' } });
+    model.forSession(onB).enqueue({ text: 'On b.' });
+    const turn = await sendTurn(t.url, onB, { content: 'where?' });
+    expect(turn.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    expect(await runnerOf(onB)).toBe('r2');
+
+    const nowhere = await createSession(t.url, 'remote', { runnerLabels: { zone: 'mars' } });
+    const r = await api(t.url, 'POST', `/api/sessions/${nowhere}/messages`, { content: 'hi' });
+    expect(r.status).toBe(503);
+    expect(r.body.code).toBe('capacity_reached');
+    expect(r.body.detail).toContain('zone=mars');
+
+    const bad = await api(t.url, 'POST', '/api/sessions', {
+      agent: 'remote',
+      runnerLabels: { 'bad key!': 'x' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('validation_failed');
+  }, 120_000);
+
+  it('SIGKILL of the runner mid-turn: error runner_lost + done; the next message runs on the other runner with the whole conversation', async () => {
+    const id = await createSession(t.url, 'remote');
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo kept > kept.txt && echo first' } } },
+        { text: 'First done.' },
+      );
+    expect((await sendTurn(t.url, id, { content: 'first turn' })).events.at(-1)!.data).toMatchObject({
+      outcome: 'completed',
+    });
+    const first = (await runnerOf(id)) as 'r1' | 'r2';
+    const other = first === 'r1' ? 'r2' : 'r1';
+    model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'sleep 60' } } }, { text: 'late' });
+    const before = model.messageRequests(id).length;
+    const streaming = sendTurn(t.url, id, { content: 'second turn, slow' });
+    await eventually(
+      () => model.messageRequests(id).length > before,
+      30_000,
+      'the slow turn reached the model',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const killedAt = Date.now();
+    await runners[first]!.kill();
+    const lost = await streaming;
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    expect(lost.events.find((e) => e.event === 'error')?.data).toMatchObject({ code: 'runner_lost' });
+    expect(lost.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'error' } });
+    await eventually(
+      async () => (await healthRunners()).find((r) => r.name === first)?.state === 'lost',
+      15_000,
+      'the killed runner listed as lost',
+    );
+
+    model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat kept.txt' } } }, { text: 'Still here.' });
+    const next = await sendTurn(t.url, id, { content: 'third turn' });
+    expect(next.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    expect(await runnerOf(id)).toBe(other);
+    expect((next.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+      'kept',
+    );
+    // The model saw the earlier turn, its tool call included (the transcript came with the checkpoint).
+    const seen = requestText(model.messageRequests(id).at(-1)!);
+    for (const text of ['first turn', 'echo kept > kept.txt', 'First done.', 'third turn'])
+      expect(seen).toContain(text);
+  }, 240_000);
+
+  it('drain: the runner releases its sessions (paused), takes no new ones, and exits 0', async () => {
+    const live = Object.entries(runners).find(
+      ([, r]) => r.child.exitCode === null && r.child.signalCode === null,
+    );
+    expect(live).toBeDefined();
+    const [name, proc] = live!;
+    const id = await createSession(t.url, 'remote');
+    model.forSession(id).enqueue({ text: 'Before the drain.' });
+    expect((await sendTurn(t.url, id, { content: 'hi' })).events.at(-1)!.data).toMatchObject({
+      outcome: 'completed',
+    });
+    expect(await runnerOf(id)).toBe(name);
+    const exited = new Promise<number | null>((r) => proc.child.once('exit', (code) => r(code)));
+    const d = await api(t.url, 'POST', `/api/internal/runners/${name}/drain`, undefined, INTERNAL);
+    expect(d.status).toBe(202);
+    expect(await exited).toBe(0);
+    await eventually(
+      async () => (await api(t.url, 'GET', `/api/sessions/${id}`)).body.session.status === 'paused',
+      15_000,
+      'the drained session is paused',
+    );
+    expect((await api(t.url, 'POST', '/api/internal/runners/nope/drain', undefined, INTERNAL)).status).toBe(
+      404,
+    );
+  }, 120_000);
+});
