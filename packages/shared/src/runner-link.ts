@@ -73,7 +73,7 @@ export const WORKSPACE_DELTA_INDEX = '.ash-delta.json';
 export const RunnerLabelsSchema = Type.Record(
   Type.String({ pattern: '^[a-zA-Z0-9._/-]{1,63}$' }),
   Type.String({ maxLength: 63 }),
-  { maxProperties: 32 },
+  { maxProperties: 32, additionalProperties: false },
 );
 export type RunnerLabels = Static<typeof RunnerLabelsSchema>;
 

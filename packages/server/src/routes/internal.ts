@@ -229,16 +229,17 @@ export function runnerLinkRoutes(link: RunnerLinkService, gateway: ModelGateway)
           summary: "A runner stores a session's checkpoint (a workspace delta); 409 lease_lost when stale",
           params: SessionIdParamsSchema,
           headers: GenerationHeaders,
-          body: Type.Unsafe<Readable>({
-            description: 'application/x-tar (a workspace delta)',
-            type: 'string',
-            format: 'binary',
-          }),
           response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429) },
         },
       },
       async (req, reply) => {
-        await link.checkpoint(req.params.id, generationOf(req.headers), runnerOf(req.headers), req.body);
+        // The body (application/x-tar, a workspace delta) is the request stream, read by the apply.
+        await link.checkpoint(
+          req.params.id,
+          generationOf(req.headers),
+          runnerOf(req.headers),
+          req.body as unknown as Readable,
+        );
         return reply.code(204).send(null);
       },
     );
