@@ -179,6 +179,11 @@ describe('authentication and API keys', () => {
         'POST /api/internal/runners/deregister',
         'POST /api/internal/runners/heartbeat',
         'POST /api/internal/runners/register',
+        'POST /api/internal/runners/{runnerId}/drain',
+        'POST /api/internal/runners/{runnerId}/evicted',
+        'POST /api/internal/sessions/{id}/checkout',
+        'POST /api/internal/sessions/{id}/checkpoint',
+        'POST /api/internal/sessions/{id}/egress',
       ].sort(),
     );
     const bodies: Record<string, unknown> = {
