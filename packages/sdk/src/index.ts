@@ -71,6 +71,7 @@ export type {
   Credential,
   CredentialType,
   Health,
+  RunnerStatus,
   UploadLimits,
   EnqueueBody,
   Message,

@@ -3,12 +3,16 @@ import { join } from 'node:path';
 import {
   removeDir,
   requestText,
+  runAsh,
   ScriptedModel,
+  TEST_API_KEY,
   startRunnerProcess,
   tempDir,
   type RunnerProcess,
 } from '@ash-ai/testing';
+import { GATEWAY_PATH, GENERATION_HEADER, RUNNER_API_PREFIX, RUNNER_HEADER } from '@ash-ai/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HttpRunnerClient } from '../src/services/runners/http-runner-client.js';
 import {
   api,
   createSession,
@@ -110,6 +114,17 @@ describe('sessions on runners in other processes', () => {
     expect(Date.parse(list[0]!.lastHeartbeat!)).toBeGreaterThan(Date.now() - 10_000);
     const metrics = (await api(t.url, 'GET', '/metrics')).text;
     expect(metrics).toMatch(/ash_runner_up\{runner="r1"\} 1/);
+    // `ash status` prints them (through the SDK's health()).
+    const status = await runAsh(['status', '--server', t.url], {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: root,
+    });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/runners:\n/);
+    expect(status.stdout).toMatch(
+      / {2}r1 \[zone=a\]: ok, \d+\/\d+ sandboxes, \d+ live sessions, last heartbeat \d+s ago \(http:\/\/127\.0\.0\.1:\d+\)/,
+    );
+    expect(status.stdout).toContain('r2 [zone=b]: ok');
   }, 90_000);
 
   it('a turn runs on a runner: events stream, files are checkpointed here, the gateway adds the key and meters', async () => {
@@ -152,6 +167,99 @@ describe('sessions on runners in other processes', () => {
       'from the API\npears',
     );
   }, 180_000);
+
+  it('fencing: writes with a stale lease generation are refused; heartbeats name foreign sessions; a forged gateway token gets nothing', async () => {
+    const id = await createSession(t.url, 'remote');
+    model.forSession(id).enqueue({ text: 'Placed.' });
+    expect((await sendTurn(t.url, id, { content: 'place me' })).events.at(-1)!.data).toMatchObject({
+      outcome: 'completed',
+    });
+    const placed = t.server.router.runnerOf(id)!;
+    const gen = (placed.client as HttpRunnerClient).generationOf(id)!;
+    expect(gen).toBeGreaterThan(0);
+    const stale = { ...INTERNAL, [GENERATION_HEADER]: String(gen - 1), [RUNNER_HEADER]: placed.id };
+    const checkpoint = await fetch(`${t.url}/api/internal/sessions/${id}/checkpoint`, {
+      method: 'POST',
+      headers: { ...stale, 'content-type': 'application/x-tar' },
+      body: Buffer.alloc(1024),
+    });
+    expect(checkpoint.status).toBe(409);
+    expect(((await checkpoint.json()) as { code: string }).code).toBe('lease_lost');
+    const egress = await api(
+      t.url,
+      'POST',
+      `/api/internal/sessions/${id}/egress`,
+      { connections: [] },
+      stale,
+    );
+    expect(egress.status).toBe(409);
+    expect(egress.body.code).toBe('lease_lost');
+    const checkout = await api(
+      t.url,
+      'POST',
+      `/api/internal/sessions/${id}/checkout`,
+      { generation: gen - 1, manifest: {} },
+      stale,
+    );
+    expect(checkout.body.code).toBe('lease_lost');
+    const evicted = await api(
+      t.url,
+      'POST',
+      `/api/internal/runners/${placed.id}/evicted`,
+      { sessionId: id, reason: 'idle', generation: gen - 1 },
+      INTERNAL,
+    );
+    expect(evicted.body.code).toBe('lease_lost');
+    // Nothing of that reached the session: it still runs there.
+    expect(t.server.router.runnerOf(id)?.id).toBe(placed.id);
+
+    // A heartbeat from an unknown runner: 404 (register again).
+    const ghost = await api(
+      t.url,
+      'POST',
+      '/api/internal/runners/heartbeat',
+      { runnerId: 'ghost', activeCount: 0 },
+      INTERNAL,
+    );
+    expect(ghost.status).toBe(404);
+    // The runner's own report, with a stale generation and an unknown session: both foreign.
+    const state = await fetch(`${runners[placed.id]!.url}${RUNNER_API_PREFIX}/state`, { headers: INTERNAL });
+    const report = (await state.json()) as { sessions: Array<{ id: string; generation: number }> };
+    const own = report.sessions.find((x) => x.id === id)!;
+    expect(own.generation).toBe(gen);
+    const beat = await api(
+      t.url,
+      'POST',
+      '/api/internal/runners/heartbeat',
+      {
+        runnerId: placed.id,
+        activeCount: 1,
+        report: {
+          ...report,
+          sessions: [
+            ...report.sessions.filter((x) => x.id !== id),
+            { ...own, generation: gen - 1 },
+            { ...own, id: 'not-a-session' },
+          ],
+        },
+      },
+      INTERNAL,
+    );
+    expect(beat.status).toBe(200);
+    expect(beat.body.foreign.sort()).toEqual([id, 'not-a-session'].sort());
+    expect(beat.body.drain).toBe(false);
+
+    // The gateway serves only live gateway tokens (never an API key, never nothing).
+    for (const key of ['ash-gw-forged', TEST_API_KEY, undefined]) {
+      const r = await fetch(`${t.url}${GATEWAY_PATH}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
+        body: JSON.stringify({ model: 'x', max_tokens: 1, messages: [] }),
+      });
+      expect(r.status).toBe(401);
+      expect(((await r.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+    }
+  }, 120_000);
 
   it('runnerLabels place a session only on a runner carrying them; no such runner → 503', async () => {
     const onB = await createSession(t.url, 'remote', { runnerLabels: { zone: 'b' } });

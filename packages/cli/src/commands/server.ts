@@ -13,7 +13,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { AshClient, type Health } from '@ash-ai/sdk';
+import { AshClient, type Health, type RunnerStatus } from '@ash-ai/sdk';
 import { ashHome, configPath, DEFAULT_PORT, resolveServerUrl, writeCliConfig } from '../config.js';
 import { CliError, printJson } from '../output.js';
 import { isServerBin, runServerForeground, serverBinPath } from '../server-bin.js';
@@ -247,6 +247,24 @@ function startPort(value: string): number {
   return port;
 }
 
+/**
+ * The runners a server places sessions on, one line each: name, labels, state, capacity, live
+ * sessions, last heartbeat (nothing when the server lists none).
+ */
+export function runnerLines(runners: RunnerStatus[], now = Date.now()): string {
+  if (runners.length === 0) return '';
+  const lines = runners.map((r) => {
+    const labels = Object.entries(r.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const beat = r.lastHeartbeat
+      ? `, last heartbeat ${Math.max(0, Math.round((now - Date.parse(r.lastHeartbeat)) / 1000))}s ago`
+      : '';
+    return `  ${r.name}${labels ? ` [${labels}]` : ''}: ${r.state}, ${r.capacity.active}/${r.capacity.max} sandboxes, ${r.liveSessions} live sessions${beat}${r.url ? ` (${r.url})` : ''}\n`;
+  });
+  return `runners:\n${lines.join('')}`;
+}
+
 /** `ash start`, `ash stop`, `ash status`, `ash serve`, `ash health`. */
 export function registerServerCommands(program: Command, globals: () => GlobalOptions): void {
   program
@@ -398,6 +416,7 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
         process.stdout.write(
           `running at ${url} (version ${health.version}, ${health.activeSessions} active sessions, ${health.activeSandboxes} sandboxes, isolation ${health.sandbox.mode})\n`,
         );
+        process.stdout.write(runnerLines(health.runners ?? []));
       } else {
         process.stdout.write(`not running at ${url}\n`);
       }
@@ -425,9 +444,11 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
       const g = globals();
       const health = await g.client().health();
       if (opts.json) printJson(health);
-      else
+      else {
         process.stdout.write(
           `status ${health.status}, version ${health.version}, uptime ${Math.round(health.uptime)}s, ${health.activeSessions} active sessions, ${health.activeSandboxes} sandboxes (isolation ${health.sandbox.mode}, limits ${health.sandbox.limits})\n`,
         );
+        process.stdout.write(runnerLines(health.runners ?? []));
+      }
     });
 }
