@@ -168,6 +168,40 @@ describe('sessions on runners in other processes', () => {
     );
   }, 180_000);
 
+  it('exec runs in the runner sandbox and is checkpointed; pause checkpoints and stops it there; the next message places it again', async () => {
+    const id = await createSession(t.url, 'remote');
+    model.forSession(id).enqueue({ text: 'Ready.' });
+    expect((await sendTurn(t.url, id, { content: 'start' })).events.at(-1)!.data).toMatchObject({
+      outcome: 'completed',
+    });
+    const on = (await runnerOf(id)) as string;
+    const exec = await api(t.url, 'POST', `/api/sessions/${id}/exec`, {
+      command: 'echo from-exec > exec.txt && cat exec.txt',
+    });
+    expect(exec.status).toBe(200);
+    expect(exec.body).toMatchObject({ exitCode: 0, stdout: 'from-exec\n' });
+    const local = join(t.dataDir, 'sessions', id, 'workspace', 'exec.txt');
+    await eventually(() => existsSync(local), 10_000, 'the exec checkpoint reached the coordinator');
+    const hosted = async () => {
+      const r = await fetch(`${runners[on]!.url}${RUNNER_API_PREFIX}/state`, { headers: INTERNAL });
+      return ((await r.json()) as { sessions: Array<{ id: string }> }).sessions.some((x) => x.id === id);
+    };
+    expect(await hosted()).toBe(true);
+    const paused = await api(t.url, 'POST', `/api/sessions/${id}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.body.session.status).toBe('paused');
+    expect(await hosted()).toBe(false);
+    expect(t.server.router.runnerOf(id)).toBeUndefined();
+    model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat exec.txt' } } }, { text: 'Back.' });
+    const back = await sendTurn(t.url, id, { content: 'again' });
+    expect(back.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    expect((back.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+      'from-exec',
+    );
+  }, 120_000);
+
   it('fencing: writes with a stale lease generation are refused; heartbeats name foreign sessions; a forged gateway token gets nothing', async () => {
     const id = await createSession(t.url, 'remote');
     model.forSession(id).enqueue({ text: 'Placed.' });
@@ -334,21 +368,94 @@ describe('sessions on runners in other processes', () => {
       expect(seen).toContain(text);
   }, 240_000);
 
-  it('drain: the runner releases its sessions (paused), takes no new ones, and exits 0', async () => {
-    const live = Object.entries(runners).find(
-      ([, r]) => r.child.exitCode === null && r.child.signalCode === null,
+  it('a runner silent past ASH_RUNNER_TIMEOUT_MS (SIGSTOP) is lost: its session moves; after SIGCONT its old sandbox is stopped (foreign)', async () => {
+    runners.r3 = await startRunnerProcess({
+      name: 'r3',
+      coordinators: [t.url],
+      dataDir: join(root, 'r3'),
+      env: runnerEnv,
+      labels: { zone: 'c' },
+    });
+    await eventually(
+      async () => (await healthRunners()).find((r) => r.name === 'r3')?.state === 'ok',
+      20_000,
+      'r3 live',
     );
-    expect(live).toBeDefined();
-    const [name, proc] = live!;
+    const id = await createSession(t.url, 'remote', { runnerLabels: { zone: 'c' } });
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo c > c.txt && echo ok' } } },
+        { text: 'On c.' },
+      );
+    expect((await sendTurn(t.url, id, { content: 'on c' })).events.at(-1)!.data).toMatchObject({
+      outcome: 'completed',
+    });
+    expect(await runnerOf(id)).toBe('r3');
+    const r3 = runners.r3;
+    process.kill(r3.pid, 'SIGSTOP');
+    try {
+      await eventually(
+        async () => (await healthRunners()).find((r) => r.name === 'r3')?.state === 'lost',
+        20_000,
+        'r3 lost after its heartbeats stopped',
+      );
+      expect(t.server.router.runnerOf(id)).toBeUndefined();
+      // Its labels pin it to zone c: another zone-c runner joins, and the next message goes there.
+      runners.r4 = await startRunnerProcess({
+        name: 'r4',
+        coordinators: [t.url],
+        dataDir: join(root, 'r4'),
+        env: runnerEnv,
+        labels: { zone: 'c' },
+      });
+      await eventually(
+        async () => (await healthRunners()).find((r) => r.name === 'r4')?.state === 'ok',
+        20_000,
+        'r4 live',
+      );
+      model
+        .forSession(id)
+        .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat c.txt' } } }, { text: 'Moved.' });
+      const moved = await sendTurn(t.url, id, { content: 'after the stop' });
+      expect(moved.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+      expect((moved.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+        'c',
+      );
+      expect(await runnerOf(id)).toBe('r4');
+    } finally {
+      process.kill(r3.pid, 'SIGCONT');
+    }
+    // Back: its heartbeat names the session foreign, and it stops that sandbox.
+    await eventually(
+      async () => {
+        const r = await fetch(`${r3.url}${RUNNER_API_PREFIX}/state`, { headers: INTERNAL });
+        return !((await r.json()) as { sessions: Array<{ id: string }> }).sessions.some((x) => x.id === id);
+      },
+      20_000,
+      'the stale runner stopped its foreign sandbox',
+    );
+    await r3.kill();
+  }, 180_000);
+
+  it('drain: the runner releases its sessions (paused), takes no new ones, and exits 0', async () => {
     const id = await createSession(t.url, 'remote');
     model.forSession(id).enqueue({ text: 'Before the drain.' });
     expect((await sendTurn(t.url, id, { content: 'hi' })).events.at(-1)!.data).toMatchObject({
       outcome: 'completed',
     });
-    expect(await runnerOf(id)).toBe(name);
+    const name = (await runnerOf(id)) as string;
+    const proc = runners[name]!;
     const exited = new Promise<number | null>((r) => proc.child.once('exit', (code) => r(code)));
     const d = await api(t.url, 'POST', `/api/internal/runners/${name}/drain`, undefined, INTERNAL);
     expect(d.status).toBe(202);
+    // From now on no new session goes there.
+    const fresh = await createSession(t.url, 'remote');
+    model.forSession(fresh).enqueue({ text: 'Elsewhere.' });
+    expect((await sendTurn(t.url, fresh, { content: 'new' })).events.at(-1)!.data).toMatchObject({
+      outcome: 'completed',
+    });
+    expect(await runnerOf(fresh)).not.toBe(name);
     expect(await exited).toBe(0);
     await eventually(
       async () => (await api(t.url, 'GET', `/api/sessions/${id}`)).body.session.status === 'paused',
