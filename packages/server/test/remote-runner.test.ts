@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
   removeDir,
@@ -46,6 +49,8 @@ describe('sessions on runners in other processes', () => {
     ASH_SPARE_BRIDGES: '0',
     ASH_MODEL_MAX_RETRIES: '0',
     ASH_LOG_LEVEL: 'info',
+    // `vm` and `runsc` resolve to 127.0.0.1 on the test host (see egress.test.ts).
+    ASH_EGRESS_ALLOW_CIDRS: '127.0.0.1/32',
   };
 
   const healthRunners = async () =>
@@ -200,6 +205,53 @@ describe('sessions on runners in other processes', () => {
     expect((back.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
       'from-exec',
     );
+  }, 120_000);
+
+  it("a runner sandbox's connections are the session's egress events and usage, decided by the session's policy", async () => {
+    const host = createServer((req, res) => res.end(`net host ${req.url}\n`));
+    host.listen(0, '127.0.0.1');
+    await once(host, 'listening');
+    const port = (host.address() as AddressInfo).port;
+    try {
+      await deployAgent(
+        t.url,
+        'net',
+        { 'CLAUDE.md': '# Net\n' },
+        { config: { network: { allow: [`vm:${port}`] } } },
+      );
+      const id = await createSession(t.url, 'net');
+      const bash = (command: string) => ({ toolUse: { name: 'Bash', input: { command } } });
+      model
+        .forSession(id)
+        .enqueue(
+          bash(`curl -sS -m 10 http://vm:${port}/yes 2>&1`),
+          bash(`curl -sS -m 10 http://runsc:${port}/no 2>&1`),
+          { text: 'networked' },
+        );
+      const turn = await sendTurn(t.url, id, { content: 'use the network' });
+      expect(turn.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+      expect(turn.events.find((e) => e.event === 'tool_result')!.data).toMatchObject({
+        content: 'net host /yes',
+      });
+      const egress = turn.events
+        .filter((e) => e.event === 'egress')
+        .map((e) => e.data as { allowed: boolean; host: string });
+      expect(egress.map((e) => [e.host, e.allowed])).toEqual([
+        ['vm', true],
+        ['runsc', false],
+      ]);
+      await eventually(
+        async () => {
+          const st = (await api(t.url, 'GET', `/api/usage/stats?sessionId=${id}`)).body.stats;
+          return st.totalEgressAllowed === 1 && st.totalEgressDenied === 1;
+        },
+        10_000,
+        'the egress usage of the session',
+      );
+    } finally {
+      host.closeAllConnections();
+      host.close();
+    }
   }, 120_000);
 
   it('fencing: writes with a stale lease generation are refused; heartbeats name foreign sessions; a forged gateway token gets nothing', async () => {
