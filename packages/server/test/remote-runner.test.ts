@@ -254,6 +254,30 @@ describe('sessions on runners in other processes', () => {
     }
   }, 120_000);
 
+  it('budgets hold through the gateway: the call that reaches the budget ends the turn, the next is refused', async () => {
+    const id = await createSession(t.url, 'remote', { model: 'claude-sonnet-5-5', budgetUsd: 0.05 });
+    // 100k input tokens at $2/MTok = $0.20 on the first call: over the $0.05 budget.
+    model.forSession(id).enqueue(
+      {
+        toolUse: { name: 'Bash', input: { command: 'timeout 30 tail -f /dev/null; echo late' } },
+        usage: { input_tokens: 100_000 },
+      },
+      { text: 'never reached' },
+    );
+    const started = Date.now();
+    const over = await sendTurn(t.url, id, { content: 'expensive' });
+    expect(Date.now() - started).toBeLessThan(25_000);
+    expect(over.events.find((e) => e.event === 'error')?.data).toMatchObject({ code: 'budget_exceeded' });
+    expect(over.events.at(-1)!.data).toMatchObject({ outcome: 'error' });
+    const seen = model.messageRequests(id).length;
+    const refused = await sendTurn(t.url, id, { content: 'more?' });
+    expect(refused.events.map((e) => e.event)).toEqual(['session_start', 'error', 'done']);
+    expect(refused.events[1]!.data).toMatchObject({ code: 'budget_exceeded' });
+    expect(model.messageRequests(id).length).toBe(seen);
+    const spent = (await api(t.url, 'GET', `/api/usage/stats?sessionId=${id}`)).body.stats;
+    expect(spent.totalInputTokens).toBe(100_000);
+  }, 120_000);
+
   it('fencing: writes with a stale lease generation are refused; heartbeats name foreign sessions; a forged gateway token gets nothing', async () => {
     const id = await createSession(t.url, 'remote');
     model.forSession(id).enqueue({ text: 'Placed.' });
