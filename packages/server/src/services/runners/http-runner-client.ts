@@ -119,6 +119,9 @@ export class HttpRunnerClient implements RunnerClient {
     this.report = report;
   }
 
+  /** Its capacity as registered (used until its first report arrives). */
+  registeredMax = 0;
+
   get lastReport(): RunnerReport | undefined {
     return this.report;
   }
@@ -513,7 +516,7 @@ export class HttpRunnerClient implements RunnerClient {
       reserved: Math.max(0, Math.max(reported, mine) - Math.max(r?.live ?? 0, this.sessions.size)),
       startsRunning: r?.startsRunning ?? 0,
       startsQueued: r?.startsQueued ?? 0,
-      maxCapacity: r?.maxSandboxes ?? 0,
+      maxCapacity: r?.maxSandboxes ?? this.registeredMax,
       counters: emptyPoolCounters(),
     };
   }

@@ -139,6 +139,7 @@ export class RunnerFleet {
       this.opts.log.info({ runner: row.id, url: row.url, labels: row.labels }, 'runner joined');
     }
     m.labels = row.labels;
+    m.client.registeredMax = row.maxSandboxes;
     m.draining = row.draining;
     m.lastHeartbeatAt = Math.max(m.lastHeartbeatAt, at);
     if (row.report) m.client.applyReport(row.report);
