@@ -303,9 +303,9 @@ async function createLocked(
     // A lost runner's sessions: fenced (a new lease generation: anything the runner still sends
     // is refused, and its heartbeat answer names them foreign) and released when no turn runs, so
     // the next message (through any server) places them again from the last checkpoint.
-    onSessionsLost: async (_runnerId, ids) => {
+    onSessionsLost: async (runnerId, ids) => {
       for (const id of ids) {
-        await repos.sessions.placeOnRunner(id, null);
+        if (!(await repos.sessions.fenceFromRunner(id, runnerId))) continue; // placed again meanwhile
         const s = await repos.sessions.getInternal(id);
         if (s && s.ownerId === ownerId && !s.activeTurnId) await repos.sessions.releaseOwnership(id, ownerId);
       }

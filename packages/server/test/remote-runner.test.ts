@@ -514,6 +514,47 @@ describe('sessions on runners in other processes', () => {
     await r3.kill();
   }, 180_000);
 
+  it('SIGKILL of the runner between turns: the very next message runs on another runner (before the loss is noticed)', async () => {
+    runners.r5 = await startRunnerProcess({
+      name: 'r5',
+      coordinators: [t.url],
+      dataDir: join(root, 'r5'),
+      env: runnerEnv,
+    });
+    await eventually(
+      async () => (await healthRunners()).find((r) => r.name === 'r5')?.state === 'ok',
+      20_000,
+      'r5 live',
+    );
+    const id = await createSession(t.url, 'remote');
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo between > b.txt && echo one' } } },
+        { text: 'One.' },
+      );
+    expect((await sendTurn(t.url, id, { content: 'turn one' })).events.at(-1)!.data).toMatchObject({
+      outcome: 'completed',
+    });
+    const first = (await runnerOf(id)) as string;
+    await runners[first]!.kill();
+    // At once: the coordinator has not seen a missed heartbeat yet.
+    model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat b.txt' } } }, { text: 'Two.' });
+    const next = await sendTurn(t.url, id, { content: 'turn two' });
+    expect(next.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    expect(next.events.some((e) => e.event === 'error')).toBe(false);
+    expect((next.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+      'between',
+    );
+    const now = (await runnerOf(id)) as string;
+    expect(now).not.toBe(first);
+    expect(t.logs()).toContain('the runner did not answer the turn: the session was placed again');
+    const seen = requestText(model.messageRequests(id).at(-1)!);
+    for (const text of ['turn one', 'echo between > b.txt', 'One.', 'turn two']) expect(seen).toContain(text);
+  }, 180_000);
+
   it('drain: the runner releases its sessions (paused), takes no new ones, and exits 0', async () => {
     const id = await createSession(t.url, 'remote');
     model.forSession(id).enqueue({ text: 'Before the drain.' });

@@ -318,6 +318,21 @@ export class SessionsRepo {
     return rows[0] ? { generation: Number(rows[0].generation), tenantId: rows[0].tenantId } : undefined;
   }
 
+  /**
+   * Takes the session from a lost runner: a new lease generation (anything the runner still
+   * sends is refused) and no runner — only while it is still placed there (a placement made
+   * meanwhile is kept). Returns whether it was.
+   */
+  async fenceFromRunner(id: string, runnerId: string): Promise<boolean> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .update(t)
+      .set({ leaseGeneration: sql`${t.leaseGeneration} + 1`, runnerId: null })
+      .where(and(eq(t.id, id), eq(t.runnerId, runnerId)))
+      .returning({ id: t.id });
+    return rows.length > 0;
+  }
+
   /** Clears the session's runner while `generation` is still its lease (no later placement). */
   async leaveRunner(id: string, generation: number): Promise<void> {
     const t = this.d.t.sessions;

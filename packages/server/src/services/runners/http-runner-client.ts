@@ -345,10 +345,13 @@ export class HttpRunnerClient implements RunnerClient {
       outcome: 'error',
       error: { code: 'runner_lost', message },
     });
-    return {
+    const result: SandboxTurn & { unreached: boolean } = {
+      unreached: false,
+      cpuSeconds: () => cpuSeconds,
       events: {
         async *[Symbol.asyncIterator]() {
           let ended = false;
+          let answered = false;
           try {
             const res = await request(url, {
               method: 'POST',
@@ -359,6 +362,7 @@ export class HttpRunnerClient implements RunnerClient {
               headersTimeout: opts.timeoutMs,
               bodyTimeout: 0,
             });
+            answered = true;
             if (res.statusCode !== 200) {
               const problem = await readProblem(res);
               ended = true;
@@ -385,6 +389,8 @@ export class HttpRunnerClient implements RunnerClient {
             if (ended) return;
             ended = true;
             const reason = running.lost ?? errText(err);
+            // Never answered: the turn did not start there (the router may run it elsewhere).
+            if (!answered && !running.lost) result.unreached = true;
             if (!running.lost) opts.onBroken(`its turn stream broke: ${reason}`);
             yield lostEnd(
               `the runner hosting the session's sandbox was lost (${reason}); send the message again to run it on another runner`,
@@ -395,8 +401,8 @@ export class HttpRunnerClient implements RunnerClient {
           }
         },
       },
-      cpuSeconds: () => cpuSeconds,
     };
+    return result;
   }
 
   answerToolRequest(sessionId: string, requestId: string, answer: ToolAnswer): void {

@@ -73,6 +73,8 @@ export class RunnerRouter implements RunnerClient {
   private readonly placed = new Map<string, RoutedRunner>();
   /** Placements under way (a prewarm waiting for its runner to be chosen). */
   private readonly placing = new Map<string, Promise<void>>();
+  /** The last start of each session (what a turn re-placed after a runner loss starts with). */
+  private readonly starters = new Map<string, SandboxStarter>();
   private listener: RunnerListener | undefined;
   private closed = false;
 
@@ -92,6 +94,7 @@ export class RunnerRouter implements RunnerClient {
     runner.client.listen({
       evicted: async (sessionId, reason) => {
         if (this.placed.get(sessionId) === runner) this.placed.delete(sessionId);
+        this.starters.delete(sessionId);
         await this.listener?.evicted(sessionId, reason);
       },
     });
@@ -237,6 +240,7 @@ export class RunnerRouter implements RunnerClient {
 
   async ensureSandbox(sessionId: string, starter: SandboxStarter, slot?: SlotReservation): Promise<void> {
     if (this.closed) throw new RunnerCapacityError('the server is shutting down');
+    this.starters.set(sessionId, starter);
     await this.placing.get(sessionId);
     let target: { runner: RoutedRunner; slot: SlotReservation | undefined };
     try {
@@ -257,6 +261,7 @@ export class RunnerRouter implements RunnerClient {
 
   prewarm(sessionId: string, starter: SandboxStarter): void {
     if (this.closed) return;
+    this.starters.set(sessionId, starter);
     const placed = this.placed.get(sessionId);
     if (placed) {
       placed.client.prewarm(sessionId, starter);
@@ -313,10 +318,48 @@ export class RunnerRouter implements RunnerClient {
     this.placed.get(sessionId)?.client.unpin(sessionId);
   }
 
+  /**
+   * Runs the turn on the session's runner. When a remote runner never answered the turn (it was
+   * lost between turns, before its loss was noticed), the session is placed again and the turn
+   * runs on the new runner, once; otherwise the turn ends as the runner's client ended it.
+   */
   runTurn(sessionId: string, turn: TurnRequest): SandboxTurn {
     const runner = this.placed.get(sessionId);
     if (!runner) throw new Error('sandbox is not running');
-    return runner.client.runTurn(sessionId, turn);
+    const first = runner.client.runTurn(sessionId, turn);
+    if (runner.local) return first;
+    let current: SandboxTurn = first;
+    const self = this;
+    return {
+      events: {
+        async *[Symbol.asyncIterator]() {
+          for await (const ev of first.events) {
+            const unreached =
+              ev.ev === 'turn_end' &&
+              ev.error?.code === 'runner_lost' &&
+              (first as SandboxTurn & { unreached?: boolean }).unreached === true;
+            const starter = self.starters.get(sessionId);
+            if (unreached && starter && !self.closed) {
+              try {
+                self.placed.delete(sessionId);
+                await self.ensureSandbox(sessionId, starter);
+                self.opts.log.warn(
+                  { sessionId, from: runner.id, to: self.placed.get(sessionId)?.id },
+                  'the runner did not answer the turn: the session was placed again',
+                );
+                current = self.placed.get(sessionId)!.client.runTurn(sessionId, turn);
+                yield* current.events;
+                return;
+              } catch (err) {
+                self.opts.log.warn({ sessionId, err: errText(err) }, 'could not place the session again');
+              }
+            }
+            yield ev;
+          }
+        },
+      },
+      cpuSeconds: () => current.cpuSeconds(),
+    };
   }
 
   answerToolRequest(sessionId: string, requestId: string, answer: ToolAnswer): void {
@@ -356,6 +399,7 @@ export class RunnerRouter implements RunnerClient {
     if (runner) await runner.client.stop(sessionId);
     else await this.opts.local?.stop(sessionId);
     if (this.placed.get(sessionId) === runner) this.placed.delete(sessionId);
+    this.starters.delete(sessionId);
   }
 
   replenishSpares(agent: SpareAgent, count: number, source: SpareSource): Promise<void> {
