@@ -59,6 +59,9 @@ export interface HttpRunnerClientOptions {
   log: Logger;
 }
 
+/** Longest wait for a runner to checkpoint and stop a session (a large checkpoint), ms. */
+const STOP_TIMEOUT_MS = 120_000;
+
 /** A remote slot reservation (released on the runner, idempotently). */
 class RemoteReservation implements SlotReservation {
   private released = false;
@@ -104,6 +107,8 @@ export class HttpRunnerClient implements RunnerClient {
   private listener: RunnerListener | undefined;
   private report: RunnerReport | undefined;
   private closed = false;
+  /** Aborted when the runner is lost: every call in flight gives up. */
+  private readonly lost = new AbortController();
 
   constructor(private readonly opts: HttpRunnerClientOptions) {
     this.base = new URL(`${opts.url.replace(/\/+$/, '')}${RUNNER_API_PREFIX}/`);
@@ -159,6 +164,7 @@ export class HttpRunnerClient implements RunnerClient {
    * (gateway tokens revoked). Returns the sessions it hosted.
    */
   lose(reason: string): string[] {
+    this.lost.abort();
     const ids = [...this.sessions.keys()];
     for (const [id, s] of this.sessions) {
       if (s.turn) {
@@ -480,7 +486,12 @@ export class HttpRunnerClient implements RunnerClient {
     await placed.start?.catch(() => undefined);
     try {
       // Checkpointed first: the coordinator's copy is then the session's latest files.
-      await this.call('DELETE', `sessions/${encodeURIComponent(sessionId)}?checkpoint=1`, undefined, 0);
+      await this.call(
+        'DELETE',
+        `sessions/${encodeURIComponent(sessionId)}?checkpoint=1`,
+        undefined,
+        STOP_TIMEOUT_MS,
+      );
     } catch (err) {
       this.opts.log.warn(
         { sessionId, runner: this.opts.runnerId, err: errText(err) },
@@ -568,15 +579,29 @@ export class HttpRunnerClient implements RunnerClient {
     body?: unknown,
     timeoutMs = this.opts.timeoutMs,
   ): Promise<T> {
-    const res = await request(this.url(path), {
-      method,
-      headers: this.headers(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      dispatcher: this.dispatcher,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-    });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(this.url(path), {
+        method,
+        headers: this.headers(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        dispatcher: this.dispatcher,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        // Given up at the timeout, and at once when the runner is lost.
+        signal: AbortSignal.any([
+          this.lost.signal,
+          ...(timeoutMs > 0 ? [AbortSignal.timeout(timeoutMs)] : []),
+        ]),
+      });
+    } catch (err) {
+      // Unreachable, timed out or lost: the sandbox is unavailable there (503 sandbox_unavailable).
+      throw new SandboxStartError(
+        this.lost.signal.aborted
+          ? `runner ${this.opts.runnerId} was lost`
+          : `runner ${this.opts.runnerId} did not answer: ${errText(err)}`,
+      );
+    }
     if (res.statusCode >= 400) {
       const problem = await readProblem(res);
       if (problem.code === 'capacity_reached') {
