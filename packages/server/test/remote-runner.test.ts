@@ -564,8 +564,14 @@ describe('sessions on runners in other processes', () => {
     const name = (await runnerOf(id)) as string;
     const proc = runners[name]!;
     const exited = new Promise<number | null>((r) => proc.child.once('exit', (code) => r(code)));
-    const d = await api(t.url, 'POST', `/api/internal/runners/${name}/drain`, undefined, INTERNAL);
-    expect(d.status).toBe(202);
+    // `ash runner drain <name>` (the SDK's runners.drain → POST /api/internal/runners/:name/drain).
+    const d = await runAsh(['runner', 'drain', name, '--server', t.url], {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: root,
+      ASH_INTERNAL_SECRET: SECRET,
+    });
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toContain(`runner ${name} is draining`);
     // From now on no new session goes there.
     const fresh = await createSession(t.url, 'remote');
     model.forSession(fresh).enqueue({ text: 'Elsewhere.' });
