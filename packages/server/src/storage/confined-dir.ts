@@ -12,6 +12,7 @@ import {
   symlink,
   unlink,
   lchown,
+  lutimes,
 } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
@@ -57,6 +58,35 @@ export interface WalkOptions {
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 const MAX_DEPTH = 128;
+
+const HOLE = 4096;
+const ZEROS = Buffer.alloc(HOLE);
+
+/**
+ * Writes `buf` at `pos` leaving the all-zero parts of 4 KiB blocks unwritten (the file is new:
+ * unwritten ranges read as zeros; the caller truncates to the final length).
+ */
+async function writeSkippingZeros(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
+  let runStart = 0;
+  let i = 0;
+  while (i < buf.length) {
+    const end = Math.min(buf.length, i + (HOLE - ((pos + i) % HOLE)));
+    if (buf.subarray(i, end).equals(ZEROS.subarray(0, end - i))) {
+      if (i > runStart) await writeFully(fh, buf.subarray(runStart, i), pos + runStart);
+      runStart = end;
+    }
+    i = end;
+  }
+  if (buf.length > runStart) await writeFully(fh, buf.subarray(runStart), pos + runStart);
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
+    off += bytesWritten;
+  }
+}
 
 /** `openat()` without native code: a path that resolves `name` inside the open directory `fd`. */
 const at = (fd: number, name?: string) =>
@@ -178,7 +208,11 @@ export class ConfinedDir {
   async writeFile(
     segments: string[],
     data: Buffer | Readable,
-    opts: { mode?: number } = {},
+    opts: {
+      mode?: number;
+      /** Leave all-zero 4 KiB blocks of a stream unwritten (holes): a sparse file stays sparse. */
+      sparse?: boolean;
+    } = {},
   ): Promise<number> {
     const rel = segments.join('/');
     const { dir, name } = await this.parent(segments, true);
@@ -206,9 +240,11 @@ export class ConfinedDir {
         } else {
           for await (const chunk of data) {
             const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-            await fh.write(b);
+            if (opts.sparse) await writeSkippingZeros(fh, b, size);
+            else await fh.write(b);
             size += b.length;
           }
+          if (opts.sparse) await fh.truncate(size);
         }
         await fh.chmod(mode & 0o777);
         if (this.owner) await fh.chown(this.owner.uid, this.owner.gid);
@@ -224,6 +260,43 @@ export class ConfinedDir {
       return size;
     } finally {
       if (created) await unlink(at(dir.fd, temp)).catch(() => undefined);
+      await dir.close();
+    }
+  }
+
+  /**
+   * Sets an entry's permission bits (not for links: they have none) and its modification time
+   * (ms since the epoch; the access time gets the same value), without following a link at the
+   * end or on the path. Times are set to the middle of the millisecond, so `Math.floor` of the
+   * `mtimeMs` read back is exactly `mtimeMs`.
+   * @throws ConfinementError `missing`, `symlink` (on the path), `not_directory`.
+   */
+  async setMeta(segments: string[], meta: { mode?: number; mtimeMs: number }): Promise<void> {
+    const rel = segments.join('/');
+    const { dir, name } = await this.parent(segments, false);
+    const t = (Math.floor(meta.mtimeMs) + 0.5) / 1000;
+    try {
+      const st = await this.statIn(dir, name, rel);
+      if (st.isSymbolicLink()) {
+        await lutimes(at(dir.fd, name), t, t);
+        return;
+      }
+      let h: FileHandle;
+      try {
+        h = await open(
+          at(dir.fd, name),
+          st.isDirectory() ? DIR_FLAGS : C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK,
+        );
+      } catch (err) {
+        throw await this.classify(dir.fd, name, rel, err);
+      }
+      try {
+        if (meta.mode !== undefined) await h.chmod(meta.mode & 0o777);
+        await h.utimes(t, t);
+      } finally {
+        await h.close();
+      }
+    } finally {
       await dir.close();
     }
   }
