@@ -479,6 +479,7 @@ export class CheckpointStore {
           cb(null, chunk);
         },
       });
+      // Checked before the temporary file is renamed into place: a bad blob never lands.
       const check = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           size += chunk.length;
@@ -486,6 +487,11 @@ export class CheckpointStore {
             return cb(new CheckpointError(`blob ${e.blob} of ${path} is larger than recorded`));
           hash.update(chunk);
           cb(null, chunk);
+        },
+        flush(cb) {
+          if (size !== e.size || hash.digest('hex') !== e.blob)
+            return cb(new CheckpointError(`blob ${e.blob} of ${path} does not hold the recorded bytes`));
+          cb();
         },
       });
       const gunzip = createGunzip();
@@ -501,10 +507,6 @@ export class CheckpointStore {
         throw err;
       }
       await piped;
-      if (size !== e.size || hash.digest('hex') !== e.blob) {
-        await dirs[root].remove(segs).catch(() => undefined);
-        throw new CheckpointError(`blob ${e.blob} of ${path} does not hold the recorded bytes`);
-      }
       result.written++;
       result.downloadedBytes += compressed;
       have[path] = { ...e, mtimeMs: Number.NaN };
