@@ -41,6 +41,8 @@ const EXCLUDE = new Set(['node_modules', '.cache']);
 class CountingStore implements ObjectStore {
   puts: Array<{ key: string; size: number }> = [];
   deletes: string[] = [];
+  /** Runs (once) before the next read of a key containing `/blobs/`. */
+  beforeBlobGet: (() => Promise<void>) | undefined;
   constructor(private readonly inner: ObjectStore) {}
   get kind() {
     return this.inner.kind;
@@ -54,7 +56,12 @@ class CountingStore implements ObjectStore {
     this.puts.push({ key, size: r.size });
     return r;
   }
-  get(key: string) {
+  async get(key: string) {
+    const hook = this.beforeBlobGet;
+    if (hook && key.includes('/blobs/')) {
+      this.beforeBlobGet = undefined;
+      await hook();
+    }
     return this.inner.get(key);
   }
   exists(key: string) {
@@ -490,5 +497,24 @@ describe.each(backends())('WorkspaceSnapshots over checkpoints on the %s', (_nam
     expect(await a.snapshots.restore(row2, { replace: true })).toBe(false);
     const manifestText = (await readAll((await store.get(row2.snapshotKey!))!)).toString();
     expect(JSON.parse(manifestText)).toMatchObject({ version: 1, entries: expect.any(Object) });
+  });
+
+  it('a restore that finds a blob gone (a save elsewhere replaced the checkpoint meanwhile) retries with the new checkpoint', async () => {
+    const s = await newSession();
+    const a = server('ra');
+    mkdirSync(a.paths.workspace(s.id), { recursive: true });
+    writeFileSync(join(a.paths.workspace(s.id), 'f.txt'), 'version 1');
+    await a.snapshots.save(s);
+    const row = (await repos.sessions.get(s.tenantId, s.id))!;
+    const b = server('rb');
+    // While B reads the first checkpoint, A stores a second one that no longer uses its blob.
+    store.beforeBlobGet = async () => {
+      writeFileSync(join(a.paths.workspace(s.id), 'f.txt'), 'version 2!');
+      await a.snapshots.save(row);
+    };
+    expect(await b.snapshots.restore(row)).toBe(true);
+    expect(store.beforeBlobGet).toBeUndefined();
+    expect(readFileSync(join(b.paths.workspace(s.id), 'f.txt'), 'utf8')).toBe('version 2!');
+    expect(await b.snapshots.localIsStale((await repos.sessions.get(s.tenantId, s.id))!)).toBe(false);
   });
 });
