@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { scanManifest } from '@ash-ai/runner';
 import { ALL_BYTES, removeDir, startTestS3, tempDir, type TestS3 } from '@ash-ai/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -191,8 +192,10 @@ describe.each(backends())('incremental checkpoints on the %s', (_name, make) => 
     const dst = roots('dst');
     const restored = await ckpt.restore(prefix, loaded!, dst, { exclude: EXCLUDE });
     expect(restored.written).toBe(Object.values(first.entries).filter((e) => e.blob).length);
-    // A rescan equals the manifest: kinds, sizes, modes, modification times, link targets.
+    // A rescan equals the manifest: kinds, sizes, modes, modification times, link targets — and
+    // the manifest is the runner link's format (what the runner's scanManifest reports).
     expect((await scanCheckpointTree(dst, EXCLUDE)).entries).toEqual(withoutBlobs(first.entries));
+    expect(await scanManifest(dst)).toEqual(withoutBlobs(first.entries));
     for (const f of ['a.txt', 'sub/dir/all.bin', 'big.bin', 'deep/x/y/z.txt', 'run.sh'])
       expect(readFileSync(join(dst.workspace, f)).equals(readFileSync(join(src.workspace, f)))).toBe(true);
     expect(readFileSync(join(dst.claude, 'projects', 's.jsonl'), 'utf8')).toBe('{"type":"user"}\n');
@@ -277,6 +280,7 @@ describe.each(backends())('incremental checkpoints on the %s', (_name, make) => 
     mkdirSync(join(dst.claude, 'stray-dir'), { recursive: true });
     await ckpt.restore(prefix, saved.manifest, dst, { exclude: EXCLUDE });
     expect((await scanCheckpointTree(dst, EXCLUDE)).entries).toEqual(withoutBlobs(saved.manifest.entries));
+    expect(await scanManifest(dst)).toEqual(withoutBlobs(saved.manifest.entries));
     const d = dst.workspace;
     expect(existsSync(join(d, 'deep'))).toBe(false);
     expect(existsSync(join(d, 'big.bin'))).toBe(false);

@@ -94,6 +94,8 @@ const kindOf = (mode: number): 'file' | 'directory' | 'symlink' | undefined => {
   return t === S_IFREG ? 'file' : t === S_IFDIR ? 'directory' : t === S_IFLNK ? 'symlink' : undefined;
 };
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** The manifest clock: whole microseconds, in ms (what `utimes` reproduces exactly). */
+const mtimeMsOf = (st: { mtimeNs: bigint }): number => Number(st.mtimeNs / 1000n) / 1000;
 
 /** Object keys of one session's checkpoint, under `prefix` (`sessions/<tenant>/<id>/checkpoint/`). */
 export const checkpointKeys = {
@@ -125,6 +127,7 @@ export async function scanCheckpointTree(
   ] as const) {
     const dir = new ConfinedDir(root);
     const walk = dir.walk({
+      bigint: true,
       include: (name, rel) => {
         if (!skip.has(name)) return true;
         excluded.push(`${prefix}/${rel}`);
@@ -133,10 +136,10 @@ export async function scanCheckpointTree(
     });
     try {
       for await (const e of walk) {
-        const mode = e.stats.mode & (S_IFMT | 0o777);
+        const mode = Number(e.stats.mode) & (S_IFMT | 0o777);
         const entry: CheckpointEntry = {
-          size: e.kind === 'file' ? e.stats.size : 0,
-          mtimeMs: Math.floor(e.stats.mtimeMs),
+          size: e.kind === 'directory' ? 0 : Number(e.stats.size),
+          mtimeMs: mtimeMsOf(e.stats),
           mode,
         };
         if (e.kind === 'symlink') {
@@ -317,13 +320,14 @@ export class CheckpointStore {
         }
         throw err;
       }
-      const { handle, stats } = opened;
+      const { handle } = opened;
       try {
         const entry = entries[path]!;
-        entry.size = stats.size;
-        entry.mtimeMs = Math.floor(stats.mtimeMs);
-        entry.mode = stats.mode & (S_IFMT | 0o777);
-        if (stats.size <= IN_MEMORY_BYTES) {
+        const big = await handle.stat({ bigint: true });
+        entry.size = Number(big.size);
+        entry.mtimeMs = mtimeMsOf(big);
+        entry.mode = Number(big.mode) & (S_IFMT | 0o777);
+        if (entry.size <= IN_MEMORY_BYTES) {
           const bytes = await handle.readFile();
           const sha = sha256(bytes);
           entry.blob = sha;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { constants as C, type Stats } from 'node:fs';
+import { type BigIntStats, constants as C, type Stats } from 'node:fs';
 import {
   type FileHandle,
   lstat,
@@ -40,11 +40,11 @@ export class ConfinementError extends Error {
 }
 
 /** An entry seen while walking. */
-export interface WalkEntry {
+export interface WalkEntry<S extends Stats | BigIntStats = Stats> {
   /** Relative `/`-separated path. */
   path: string;
   kind: 'file' | 'directory' | 'symlink';
-  stats: Stats;
+  stats: S;
 }
 
 /** Options of {@link ConfinedDir.walk}. */
@@ -54,6 +54,8 @@ export interface WalkOptions {
   /** Return false to neither report nor descend into an entry. */
   include?: (name: string, relPath: string, kind: WalkEntry['kind']) => boolean;
   maxDepth?: number;
+  /** Report `BigIntStats` (nanosecond times). */
+  bigint?: boolean;
 }
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
@@ -266,15 +268,15 @@ export class ConfinedDir {
 
   /**
    * Sets an entry's permission bits (not for links: they have none) and its modification time
-   * (ms since the epoch; the access time gets the same value), without following a link at the
-   * end or on the path. Times are set to the middle of the millisecond, so `Math.floor` of the
-   * `mtimeMs` read back is exactly `mtimeMs`.
+   * (ms since the epoch, microsecond precision; the access time gets the same value), without
+   * following a link at the end or on the path. The time is set half a microsecond past
+   * `mtimeMs`, so the nanosecond time read back, cut to microseconds, is exactly `mtimeMs`.
    * @throws ConfinementError `missing`, `symlink` (on the path), `not_directory`.
    */
   async setMeta(segments: string[], meta: { mode?: number; mtimeMs: number }): Promise<void> {
     const rel = segments.join('/');
     const { dir, name } = await this.parent(segments, false);
-    const t = (Math.floor(meta.mtimeMs) + 0.5) / 1000;
+    const t = (Math.round(meta.mtimeMs * 1000) + 0.5) / 1e6;
     try {
       const st = await this.statIn(dir, name, rel);
       if (st.isSymbolicLink()) {
@@ -377,7 +379,9 @@ export class ConfinedDir {
    * parent with `O_NOFOLLOW`). Yields files, folders and links; `include` prunes.
    * @throws ConfinementError when `from` cannot be opened.
    */
-  async *walk(opts: WalkOptions = {}): AsyncGenerator<WalkEntry> {
+  walk(opts?: WalkOptions & { bigint?: false }): AsyncGenerator<WalkEntry>;
+  walk(opts: WalkOptions & { bigint: true }): AsyncGenerator<WalkEntry<BigIntStats>>;
+  async *walk(opts: WalkOptions = {}): AsyncGenerator<WalkEntry<Stats | BigIntStats>> {
     const from = opts.from ?? [];
     const top = await this.openDir(from);
     try {
@@ -392,14 +396,14 @@ export class ConfinedDir {
     rel: string,
     depth: number,
     opts: WalkOptions,
-  ): AsyncGenerator<WalkEntry> {
+  ): AsyncGenerator<WalkEntry<Stats | BigIntStats>> {
     if (depth > (opts.maxDepth ?? MAX_DEPTH)) throw new ConfinementError('too_deep', rel);
     const names = (await readdir(at(dir.fd))).sort();
     for (const name of names) {
       const path = rel ? `${rel}/${name}` : name;
-      let stats: Stats;
+      let stats: Stats | BigIntStats;
       try {
-        stats = await lstat(at(dir.fd, name));
+        stats = await lstat(at(dir.fd, name), { bigint: opts.bigint === true });
       } catch {
         continue; // removed meanwhile
       }
