@@ -33,7 +33,7 @@ import {
 import { ConfinedDir } from './confined-dir.js';
 import { storageKeys } from './keys.js';
 import { LocalObjectStore } from './local-object-store.js';
-import { type ObjectInfo, type ObjectStore, type PutOptions, readAll } from './object-store.js';
+import { type ObjectInfo, type ObjectStore, type PutOptions, readAll, StorageError } from './object-store.js';
 import { S3ObjectStore } from './s3-object-store.js';
 
 const EXCLUDE = new Set(['node_modules', '.cache']);
@@ -42,6 +42,8 @@ const EXCLUDE = new Set(['node_modules', '.cache']);
 class CountingStore implements ObjectStore {
   puts: Array<{ key: string; size: number }> = [];
   deletes: string[] = [];
+  /** Puts allowed before every put fails (an outage); undefined: no failures. */
+  putsLeft: number | undefined;
   /** Runs (once) before the next read of a key containing `/blobs/`. */
   beforeBlobGet: (() => Promise<void>) | undefined;
   constructor(private readonly inner: ObjectStore) {}
@@ -53,6 +55,7 @@ class CountingStore implements ObjectStore {
     this.deletes = [];
   }
   async put(key: string, body: Buffer | Readable, opts?: PutOptions) {
+    if (this.putsLeft !== undefined && this.putsLeft-- <= 0) throw new StorageError('outage (test)');
     const r = await this.inner.put(key, body, opts);
     this.puts.push({ key, size: r.size });
     return r;
@@ -294,6 +297,30 @@ describe.each(backends())('incremental checkpoints on the %s', (_name, make) => 
     expect(readlinkSync(join(d, 'dangling'))).toBe('elsewhere');
     expect(lstatSync(join(d, 'private.txt')).mode & 0o777).toBe(0o640);
     expect(readFileSync(join(d, 'same-2.txt'), 'utf8')).toBe('same bytes');
+  });
+
+  it('a failed save switches nothing; the next save (told to sweep) deletes the blobs it left', async () => {
+    const ckpt = new CheckpointStore(store);
+    const p = `sessions/default/${randomUUID()}/checkpoint/`;
+    const src = roots('sweep');
+    mkdirSync(src.workspace, { recursive: true });
+    writeFileSync(join(src.workspace, 'x.txt'), 'one');
+    writeFileSync(join(src.workspace, 'keep.txt'), 'kept');
+    const m1 = (await ckpt.save(p, src, { exclude: EXCLUDE })).manifest;
+    writeFileSync(join(src.workspace, 'x.txt'), 'two!');
+    store.putsLeft = 1; // the blob is stored, the manifest is not
+    await expect(ckpt.save(p, src, { prev: m1, exclude: EXCLUDE })).rejects.toBeInstanceOf(StorageError);
+    store.putsLeft = undefined;
+    expect(await ckpt.load(p)).toEqual(m1);
+    const blobs = async () => (await store.list(checkpointKeys.blobs(p))).map((o) => o.key);
+    expect(await blobs()).toHaveLength(3);
+    writeFileSync(join(src.workspace, 'x.txt'), 'three');
+    const m3 = (await ckpt.save(p, src, { prev: m1, exclude: EXCLUDE, sweep: true })).manifest;
+    expect((await blobs()).sort()).toEqual(
+      [m3.entries['workspace/x.txt']!.blob!, m3.entries['workspace/keep.txt']!.blob!]
+        .map((sha) => checkpointKeys.blob(p, sha))
+        .sort(),
+    );
   });
 
   it('refuses a tampered manifest (parent references, absolute paths, entries below a link) and a corrupt blob, writing nothing outside', async () => {

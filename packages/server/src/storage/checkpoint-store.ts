@@ -276,21 +276,28 @@ export class CheckpointStore {
 
   /**
    * Stores a checkpoint of `roots` under `prefix`.
-   * @param prev the manifest last stored under `prefix` (from memory, or {@link load}); without
-   *   it every file is hashed and the stored blobs are listed once.
+   * @param opts.prev the manifest last stored under `prefix` (from memory, or {@link load});
+   *   without it every file is hashed and the stored blobs are listed once (blobs no manifest
+   *   uses, e.g. left by a failed save, are deleted after the switch; `sweep` does the same with
+   *   `prev`).
    * @throws StorageError (nothing switched: the previous manifest stays current).
    */
   async save(
     prefix: string,
     roots: CheckpointRoots,
-    opts: { prev?: CheckpointManifest | undefined; exclude: ReadonlySet<string>; generation?: number },
+    opts: {
+      prev?: CheckpointManifest | undefined;
+      exclude: ReadonlySet<string>;
+      generation?: number;
+      /** List the stored blobs even with `prev` (after a failed save: its uploads are garbage). */
+      sweep?: boolean;
+    },
   ): Promise<CheckpointSaveResult> {
     const { entries } = await scanCheckpointTree(roots, opts.exclude);
     const prev = opts.prev;
     const stored = new Set<string>();
-    if (prev) {
-      for (const e of Object.values(prev.entries)) if (e.blob) stored.add(e.blob);
-    } else {
+    if (prev) for (const e of Object.values(prev.entries)) if (e.blob) stored.add(e.blob);
+    if (!prev || opts.sweep) {
       for (const o of await this.store.list(checkpointKeys.blobs(prefix))) {
         const sha = o.key.slice(checkpointKeys.blobs(prefix).length);
         if (BLOB.test(sha)) stored.add(sha);
@@ -392,8 +399,8 @@ export class CheckpointStore {
     await this.store.put(checkpointKeys.manifest(prefix), text, { contentType: 'application/json' });
     uploadedBytes += text.length;
     // Garbage: blobs the previous checkpoint used and this one does not (a reader still on the
-    // previous manifest retries with the new one). Blobs left by a failed save are found by the
-    // listing of the next save that has no previous manifest at hand.
+    // previous manifest retries with the new one), and listed ones no manifest uses (a failed
+    // save's uploads: the next save lists when it has no previous manifest or is told to sweep).
     const used = new Set<string>();
     for (const e of Object.values(entries)) if (e.blob) used.add(e.blob);
     let deletedBlobs = 0;

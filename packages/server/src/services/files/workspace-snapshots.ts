@@ -62,6 +62,8 @@ export class WorkspaceSnapshots {
   private readonly checkpoints: CheckpointStore;
   /** Session id → the manifest its local copy matches, with the `snapshotAt` it was stored at. */
   private readonly manifests = new Map<string, { snapshotAt: string; manifest: CheckpointManifest }>();
+  /** Sessions whose last save here failed: the next one lists and deletes its stray blobs. */
+  private readonly unswept = new Set<string>();
 
   constructor(private readonly deps: WorkspaceSnapshotsDeps) {
     this.checkpoints = new CheckpointStore(deps.store);
@@ -86,12 +88,15 @@ export class WorkspaceSnapshots {
         saved = await this.checkpoints.save(prefix, this.roots(session.id), {
           prev,
           exclude: SNAPSHOT_EXCLUDES,
+          sweep: this.unswept.has(session.id),
           ...(opts.generation !== undefined ? { generation: opts.generation } : {}),
         });
       } catch (err) {
+        this.unswept.add(session.id);
         this.deps.log.error({ err, sessionId: session.id }, 'snapshot upload failed');
         throw toAppError(err);
       }
+      this.unswept.delete(session.id);
       const snapshotAt = saved.manifest.savedAt;
       await repos.sessions.update(session.tenantId, session.id, { snapshotKey: key, snapshotAt });
       this.remember(session.id, snapshotAt, saved.manifest);
