@@ -84,7 +84,12 @@ export class WorkspaceSnapshots {
       const key = checkpointKeys.manifest(prefix);
       let saved: CheckpointSaveResult;
       try {
-        const prev = await this.previous(current, prefix);
+        // An unreadable stored manifest is replaced: this save hashes every file.
+        const prev = await this.previous(current, prefix).catch((err: unknown) => {
+          if (!(err instanceof CheckpointError)) throw err;
+          this.deps.log.warn({ err, sessionId: session.id }, 'the stored checkpoint manifest is unreadable');
+          return undefined;
+        });
         saved = await this.checkpoints.save(prefix, this.roots(session.id), {
           prev,
           exclude: SNAPSHOT_EXCLUDES,
