@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { scanManifest } from '@ash-ai/runner';
 import { ALL_BYTES, removeDir, startTestS3, tempDir, type TestS3 } from '@ash-ai/testing';
 import pino from 'pino';
@@ -97,6 +98,7 @@ function makeTree(roots: CheckpointRoots): void {
   mkdirSync(join(ws, 'deep', 'x', 'y'), { recursive: true });
   mkdirSync(join(roots.claude, 'projects'), { recursive: true });
   writeFileSync(join(ws, 'a.txt'), 'hello\n');
+  writeFileSync(join(ws, 'sub', 'ünïcödé 文件 name.txt'), 'multi-byte names');
   writeFileSync(join(ws, 'sub', 'dir', 'all.bin'), ALL_BYTES);
   writeFileSync(join(ws, 'deep', 'x', 'y', 'z.txt'), 'deep');
   writeFileSync(join(ws, 'run.sh'), '#!/bin/sh\necho hi\n');
@@ -199,7 +201,14 @@ describe.each(backends())('incremental checkpoints on the %s', (_name, make) => 
     // the manifest is the runner link's format (what the runner's scanManifest reports).
     expect((await scanCheckpointTree(dst, EXCLUDE)).entries).toEqual(withoutBlobs(first.entries));
     expect(await scanManifest(dst)).toEqual(withoutBlobs(first.entries));
-    for (const f of ['a.txt', 'sub/dir/all.bin', 'big.bin', 'deep/x/y/z.txt', 'run.sh'])
+    for (const f of [
+      'a.txt',
+      'sub/ünïcödé 文件 name.txt',
+      'sub/dir/all.bin',
+      'big.bin',
+      'deep/x/y/z.txt',
+      'run.sh',
+    ])
       expect(readFileSync(join(dst.workspace, f)).equals(readFileSync(join(src.workspace, f)))).toBe(true);
     expect(readFileSync(join(dst.claude, 'projects', 's.jsonl'), 'utf8')).toBe('{"type":"user"}\n');
     expect(lstatSync(join(dst.workspace, 'run.sh')).mode & 0o777).toBe(0o750);
@@ -344,7 +353,7 @@ describe.each(backends())('incremental checkpoints on the %s', (_name, make) => 
     for (const entries of tampered) {
       await store.put(
         checkpointKeys.manifest(p),
-        Buffer.from(JSON.stringify({ version: 1, savedAt: new Date().toISOString(), entries })),
+        gzipSync(JSON.stringify({ version: 1, savedAt: new Date().toISOString(), entries })),
       );
       await expect(ckpt.load(p), JSON.stringify(entries)).rejects.toBeInstanceOf(CheckpointError);
       await expect(
@@ -364,7 +373,6 @@ describe.each(backends())('incremental checkpoints on the %s', (_name, make) => 
       entries: { 'workspace/private.txt': fileEntry },
     };
     await expect(ckpt.restore(p, one, victim, { exclude: EXCLUDE })).rejects.toThrow();
-    const { gzipSync } = await import('node:zlib');
     await store.put(
       checkpointKeys.blob(p, fileEntry.blob!),
       gzipSync(Buffer.from('x'.repeat(fileEntry.size))),
@@ -526,7 +534,7 @@ describe.each(backends())('WorkspaceSnapshots over checkpoints on the %s', (_nam
     expect(readFileSync(join(a.paths.workspace(s.id), 'notes', 'memory.txt'), 'utf8')).toBe('quince\n');
     expect(await a.snapshots.localIsStale(row2)).toBe(false);
     expect(await a.snapshots.restore(row2, { replace: true })).toBe(false);
-    const manifestText = (await readAll((await store.get(row2.snapshotKey!))!)).toString();
+    const manifestText = gunzipSync(await readAll((await store.get(row2.snapshotKey!))!)).toString();
     expect(JSON.parse(manifestText)).toMatchObject({ version: 1, entries: expect.any(Object) });
   });
 

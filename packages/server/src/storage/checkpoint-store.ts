@@ -3,7 +3,7 @@ import { constants as C } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip, gzipSync } from 'node:zlib';
+import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { checkRelativePath } from '../util/paths.js';
 import { ConfinedDir, ConfinementError } from './confined-dir.js';
 import { type ObjectStore, StorageError } from './object-store.js';
@@ -84,7 +84,7 @@ const BLOB = /^[0-9a-f]{64}$/;
 const IN_MEMORY_BYTES = 8 * 1024 * 1024;
 /** Parallel blob uploads / downloads. */
 const CONCURRENCY = 4;
-/** Largest manifest accepted on restore, bytes. */
+/** Largest manifest accepted on restore, bytes (compressed, and again uncompressed). */
 const MAX_MANIFEST_BYTES = 512 * 1024 * 1024;
 /** Most entries accepted on restore. */
 const MAX_ENTRIES = 2_000_000;
@@ -99,7 +99,7 @@ const mtimeMsOf = (st: { mtimeNs: bigint }): number => Number(st.mtimeNs / 1000n
 
 /** Object keys of one session's checkpoint, under `prefix` (`sessions/<tenant>/<id>/checkpoint/`). */
 export const checkpointKeys = {
-  manifest: (prefix: string) => `${prefix}manifest.json`,
+  manifest: (prefix: string) => `${prefix}manifest.json.gz`,
   blobs: (prefix: string) => `${prefix}blobs/`,
   blob: (prefix: string, sha: string) => `${prefix}blobs/${sha}`,
 };
@@ -237,7 +237,7 @@ async function eachLimit<T>(items: T[], n: number, fn: (item: T) => Promise<void
 
 /**
  * Incremental checkpoints of a session's files in object storage: content-addressed blobs
- * (`<prefix>blobs/<sha256>`, gzip) and one manifest (`<prefix>manifest.json`) listing every
+ * (`<prefix>blobs/<sha256>`, gzip) and one manifest (`<prefix>manifest.json.gz`, gzip JSON) listing every
  * entry. A save uploads only the files whose size or modification time changed since the
  * previous manifest and whose content is not stored yet, then replaces the manifest (one put:
  * a reader sees the old checkpoint or the new one, never a mix), then deletes the blobs only the
@@ -254,7 +254,7 @@ export class CheckpointStore {
   async load(prefix: string): Promise<CheckpointManifest | undefined> {
     const body = await this.store.get(checkpointKeys.manifest(prefix));
     if (!body) return undefined;
-    let text = '';
+    const chunks: Buffer[] = [];
     let n = 0;
     for await (const chunk of body) {
       const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
@@ -263,13 +263,14 @@ export class CheckpointStore {
         body.destroy();
         throw new CheckpointError(`the checkpoint manifest exceeds ${MAX_MANIFEST_BYTES} bytes`);
       }
-      text += b.toString('utf8');
+      chunks.push(b);
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      const text = gunzipSync(Buffer.concat(chunks), { maxOutputLength: MAX_MANIFEST_BYTES });
+      parsed = JSON.parse(text.toString('utf8'));
     } catch {
-      throw new CheckpointError('the checkpoint manifest is not JSON');
+      throw new CheckpointError('the checkpoint manifest is not gzip-compressed JSON (or is too large)');
     }
     return validateManifest(parsed);
   }
@@ -395,8 +396,8 @@ export class CheckpointStore {
       ...(opts.generation !== undefined ? { generation: opts.generation } : {}),
       entries,
     };
-    const text = Buffer.from(JSON.stringify(manifest));
-    await this.store.put(checkpointKeys.manifest(prefix), text, { contentType: 'application/json' });
+    const text = gzipSync(JSON.stringify(manifest), { level: 1 });
+    await this.store.put(checkpointKeys.manifest(prefix), text, { contentType: 'application/gzip' });
     uploadedBytes += text.length;
     // Garbage: blobs the previous checkpoint used and this one does not (a reader still on the
     // previous manifest retries with the new one), and listed ones no manifest uses (a failed

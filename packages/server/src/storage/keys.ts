@@ -21,7 +21,7 @@ export const storageKeys = {
   snapshot: (tenantId: string, sessionId: string) =>
     `sessions/${tenant(tenantId)}/${sessionId}/snapshot.tar.gz`,
   /**
-   * Folder of a session's incremental checkpoint: `manifest.json` and `blobs/<sha256>` (see
+   * Folder of a session's incremental checkpoint: `manifest.json.gz` and `blobs/<sha256>` (see
    * `CheckpointStore`). Everything of one session's files lies under `sessions/<tenant>/<id>/`.
    */
   checkpoint: (tenantId: string, sessionId: string) =>
