@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type BigIntStats, constants as C, type Stats } from 'node:fs';
+import { type BigIntStats, constants as C, lstatSync, type Stats } from 'node:fs';
 import {
   type FileHandle,
   lstat,
@@ -60,6 +60,7 @@ export interface WalkOptions {
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 const MAX_DEPTH = 128;
+const LSTAT_BATCH = 64;
 
 const HOLE = 4096;
 const ZEROS = Buffer.alloc(HOLE);
@@ -399,14 +400,26 @@ export class ConfinedDir {
   ): AsyncGenerator<WalkEntry<Stats | BigIntStats>> {
     if (depth > (opts.maxDepth ?? MAX_DEPTH)) throw new ConfinementError('too_deep', rel);
     const names = (await readdir(at(dir.fd))).sort();
-    for (const name of names) {
+    let batch: Array<Stats | BigIntStats | undefined> = [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
       const path = rel ? `${rel}/${name}` : name;
-      let stats: Stats | BigIntStats;
-      try {
-        stats = await lstat(at(dir.fd, name), { bigint: opts.bigint === true });
-      } catch {
-        continue; // removed meanwhile
+      // Synchronous lstat in small batches, yielding to the event loop between them: several
+      // times faster than a thread-pool round trip per entry, and the loop never stalls long.
+      if (i % LSTAT_BATCH === 0) {
+        await new Promise<void>((r) => setImmediate(r));
+        batch = names.slice(i, i + LSTAT_BATCH).map((n) => {
+          try {
+            return opts.bigint === true
+              ? lstatSync(at(dir.fd, n), { bigint: true })
+              : lstatSync(at(dir.fd, n));
+          } catch {
+            return undefined; // removed meanwhile
+          }
+        });
       }
+      const stats = batch[i % LSTAT_BATCH];
+      if (!stats) continue;
       const kind = stats.isSymbolicLink()
         ? 'symlink'
         : stats.isDirectory()
