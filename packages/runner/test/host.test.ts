@@ -44,6 +44,8 @@ class TestCoordinator {
   readonly drainAsked = new Set<string>();
   /** Sessions whose writes are refused (their lease moved on). */
   readonly fenced = new Set<string>();
+  /** Sessions heartbeats name as no longer the runner's. */
+  readonly foreign = new Set<string>();
   url = '';
   private app: FastifyInstance;
 
@@ -69,7 +71,11 @@ class TestCoordinator {
       const b = req.body as { runnerId: string; report: RunnerReport };
       if (!this.known.has(b.runnerId)) return reply.code(404).send({ code: 'route_not_found' });
       this.heartbeats.push({ runnerId: b.runnerId, report: b.report, at: Date.now() });
-      return { ok: true, foreign: [], drain: this.drainAsked.has(b.runnerId) };
+      return {
+        ok: true,
+        foreign: b.report.sessions.map((x) => x.id).filter((id) => this.foreign.has(id)),
+        drain: this.drainAsked.has(b.runnerId),
+      };
     });
     app.post('/api/internal/runners/deregister', async (req) => {
       const b = req.body as { runnerId: string };
@@ -177,6 +183,31 @@ async function call(
   });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** Runs a turn through the runner's API and returns its NDJSON lines, parsed. */
+async function turnLines(
+  base: string,
+  id: string,
+  opts: { prompt: string; checkout?: boolean },
+): Promise<Array<{ ev: string; outcome?: string; checkpoint?: string }>> {
+  const res = await request(`${base}${RUNNER_API_PREFIX}/sessions/${id}/turns`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      turnId: randomUUID(),
+      prompt: opts.prompt,
+      options: {},
+      conversation: { sessionId: id },
+      ...(opts.checkout ? { checkout: true } : {}),
+    }),
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`turn answered ${res.statusCode}: ${text}`);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { ev: string; outcome?: string; checkpoint?: string });
 }
 
 function startBody(coordinator: TestCoordinator, gatewayToken: string, extra: Partial<RunnerStartBody> = {}) {
@@ -407,8 +438,109 @@ describe('ash runner (the runner process)', () => {
       `${RUNNER_API_PREFIX}/reservations/${first.json().reservationId}`,
     );
     expect(released.status).toBe(204);
-    expect((await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/reservations`)).status).toBe(201);
+    const third = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/reservations`);
+    expect(third.status).toBe(201);
+    await call(runner.url, 'DELETE', `${RUNNER_API_PREFIX}/reservations/${third.json().reservationId}`);
   }, 60_000);
+
+  it('fencing: a checkpoint refused with lease_lost ends the turn with checkpoint "fenced" and stops the sandbox', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# fenced\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`, { generation: 3 }),
+    );
+    expect(started.status, started.text).toBe(200);
+    coordinator.fenced.add(id);
+    const lines = await turnLines(runner.url, id, { prompt: 'hi' });
+    const logged = () =>
+      runner
+        .output()
+        .split('\n')
+        .filter((l) => /checkpoint/.test(l))
+        .join('\n');
+    expect(lines.at(-1), logged()).toMatchObject({ ev: 'trailer', checkpoint: 'fenced' });
+    expect(coordinator.checkpoints.filter((c) => c.sessionId === id)).toEqual([]);
+    const state = (await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport;
+    expect(state.sessions.map((x) => x.id)).not.toContain(id);
+    expect(state.live).toBe(0);
+    const again = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/checkpoint`);
+    expect(again.status).toBe(404);
+    expect(again.json().code).toBe('session_not_found');
+  }, 60_000);
+
+  it('a heartbeat naming a session foreign stops its sandbox without a checkpoint', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# foreign\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`),
+    );
+    expect(started.status, started.text).toBe(200);
+    coordinator.foreign.add(id);
+    await eventually(
+      () => coordinator.heartbeats.at(-1)!.report.sessions.every((x) => x.id !== id),
+      10_000,
+      'the sandbox stopped',
+    );
+    expect(coordinator.checkpoints.filter((c) => c.sessionId === id)).toEqual([]);
+    expect(coordinator.evicted.filter((e) => e.sessionId === id)).toEqual([]);
+    expect(((await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport).live).toBe(
+      0,
+    );
+  }, 60_000);
+
+  it('closing a turn stream aborts the turn; its checkpoint is still stored and the next turn runs', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# disconnect\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`),
+    );
+    expect(started.status, started.text).toBe(200);
+    model.forSession(id).enqueue({ slow: { deltas: 600, intervalMs: 100 } }, { text: 'after the abort' });
+    const ac = new AbortController();
+    const res = await request(`${runner.url}${RUNNER_API_PREFIX}/sessions/${id}/turns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        turnId: randomUUID(),
+        prompt: 'a long answer',
+        options: {},
+        conversation: { sessionId: id },
+      }),
+      signal: ac.signal,
+    });
+    expect(res.statusCode).toBe(200);
+    // Wait for the slow stream to be under way, then hang up.
+    await eventually(() => model.messageRequests(id).length >= 1, 30_000, 'the model call');
+    const t0 = Date.now();
+    ac.abort();
+    await res.body.text().catch(() => undefined);
+    const checkpointed = () => coordinator.checkpoints.some((c) => c.sessionId === id);
+    await eventually(checkpointed, 20_000, 'the checkpoint after the aborted turn');
+    // Far sooner than the 60 s the slow reply would take.
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    await eventually(
+      () => coordinator.heartbeats.at(-1)!.report.sessions.some((x) => x.id === id && x.state === 'ready'),
+      10_000,
+      'the session ready again',
+    );
+    const lines = await turnLines(runner.url, id, { prompt: 'again' });
+    expect(lines.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
+    expect(lines.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+    const stopped = await call(runner.url, 'DELETE', `${RUNNER_API_PREFIX}/sessions/${id}?checkpoint=1`);
+    expect(stopped.status).toBe(204);
+    expect(((await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport).live).toBe(
+      0,
+    );
+  }, 90_000);
 
   it('SIGTERM: checkpoints and stops its sessions, deregisters, exits 0', async () => {
     const r2 = await startRunnerProcess({

@@ -369,7 +369,11 @@ export class RunnerHost {
     });
     metrics.checkpoints.inc({ result });
     metrics.checkpointSeconds.observe((performance.now() - t0) / 1000);
-    if (result === 'fenced') await this.fence(s);
+    if (result === 'fenced') {
+      // A release under way (stop, eviction) already stops the sandbox and forgets the session.
+      if (s.released) s.gone = true;
+      else await this.fence(s);
+    }
     return result;
   }
 
