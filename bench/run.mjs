@@ -19,6 +19,8 @@
 //   BENCH_DELTAS=20 BENCH_DELTA_MS=20   deltas per answer and their spacing, ms
 //   BENCH_ONLY=burst npm run bench   (only the burst phase: admission control vs none)
 //   BENCH_BURST_ROUNDS=2             (burst rounds per setting, interleaved; 0 skips it)
+//   BENCH_ONLY=checkpoint npm run bench   (only incremental vs full workspace checkpoint)
+//   BENCH_CHECKPOINT_ROUNDS=5        (checkpoint rounds, interleaved; 0 skips it)
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
@@ -34,6 +36,7 @@ import {
   serverEnv,
   startAshProcess,
 } from '@ash-ai/testing';
+import { checkpointBench, checkpointLines } from './checkpoint.mjs';
 import { serveToHealthy } from './start-time.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,6 +45,7 @@ const DELTAS = Number(process.env.BENCH_DELTAS ?? 20);
 const DELTA_MS = Number(process.env.BENCH_DELTA_MS ?? 20);
 const ONLY = process.env.BENCH_ONLY;
 const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 2);
+const CHECKPOINT_ROUNDS = Number(process.env.BENCH_CHECKPOINT_ROUNDS ?? 5);
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -211,6 +215,7 @@ function processesOf(sessionId) {
 }
 
 async function main() {
+  if (ONLY === 'checkpoint') return report({ checkpoint: await checkpointBench(CHECKPOINT_ROUNDS) });
   const model = await ScriptedModel.start();
   // Every answer of the run: DELTAS stamped deltas, DELTA_MS apart (side requests get the default).
   model.onRequest(() => ({ slow: { deltas: DELTAS, intervalMs: DELTA_MS, stamp: true } }));
@@ -232,6 +237,9 @@ async function main() {
     if (ONLY !== 'burst') await rounds(start, model, work, results);
     // A burst of first turns: admission control for sandbox starts vs none, interleaved.
     if (BURST_ROUNDS > 0) results.burst = await burstPhase(start);
+    // Incremental vs full workspace checkpoint (no server involved: the runner's library).
+    if (ONLY !== 'burst' && CHECKPOINT_ROUNDS > 0)
+      results.checkpoint = await checkpointBench(CHECKPOINT_ROUNDS);
   } finally {
     for (const s of servers) await s.stop().catch(() => undefined);
     await model.close();
@@ -392,6 +400,14 @@ const loadText = (xs) =>
 
 function report(r) {
   const date = new Date().toISOString().slice(0, 10);
+  if (ONLY === 'checkpoint')
+    return writeReport([
+      `# Benchmark ${date} (checkpoint)`,
+      '',
+      machineLine(),
+      '',
+      ...checkpointLines(r.checkpoint),
+    ]);
   if (ONLY === 'burst')
     return writeReport([`# Benchmark ${date} (burst)`, '', machineLine(), '', ...burstLines(r.burst)]);
   const check = (ok) => (ok ? 'met' : '**NOT met**');
@@ -441,6 +457,7 @@ function report(r) {
     `Memory: an idle live session runs ${r.memory.activeProcesses} processes using ${r.memory.activePssMb.toFixed(0)} MB PSS (${r.memory.activeRssMb.toFixed(0)} MB RSS) (target ≤ 60 MB PSS, ≤ 2 processes: ${check(r.memory.activePssMb <= 60 && r.memory.activeProcesses <= 2)}); a paused session runs ${r.memory.pausedProcesses}.`,
     '',
     ...(r.burst ? burstLines(r.burst) : []),
+    ...(r.checkpoint ? checkpointLines(r.checkpoint) : []),
   ];
   writeReport(lines);
 }

@@ -30,3 +30,11 @@ export type {
   SpareSource,
   TurnRequest,
 } from './types.js';
+export {
+  applyDelta,
+  DeltaError,
+  diffManifests,
+  packDelta,
+  scanManifest,
+  type SyncRoots,
+} from './workspace-sync.js';

@@ -156,7 +156,11 @@ export const ManifestEntrySchema = Type.Object({
   link: Type.Optional(Type.String()),
 });
 export type ManifestEntry = Static<typeof ManifestEntrySchema>;
-/** Files by path (`workspace/<rel>` or `claude/<rel>`); directories are implied. */
+/**
+ * Entries by path (`workspace/<rel>` or `claude/<rel>`): regular files, folders (`mode` carries
+ * the S_IFDIR bit, `size` 0, so empty folders survive) and symlinks (`link`); `mode` is the type
+ * and permission bits, `mtimeMs` has microsecond precision (see @ash-ai/runner's workspace-sync).
+ */
 export const ManifestSchema = Type.Record(Type.String(), ManifestEntrySchema);
 export type Manifest = Static<typeof ManifestSchema>;
 

@@ -36,11 +36,11 @@ export function findPostgresBin(): string | undefined {
 }
 
 /**
- * Starts a throwaway Postgres cluster (trust auth, fsync off) on 127.0.0.1:`port` from the
+ * Starts a throwaway Postgres cluster (trust auth; fsync off unless `opts.durable`) on 127.0.0.1:`port` from the
  * installed binaries. As root the server runs as the `postgres` user, which initdb requires.
  * Throws when no Postgres is installed or the cluster does not start.
  */
-export function startThrowawayPostgres(port = 5432): ThrowawayPostgres {
+export function startThrowawayPostgres(port = 5432, opts: { durable?: boolean } = {}): ThrowawayPostgres {
   const bin = findPostgresBin();
   if (!bin)
     throw new Error(
@@ -63,7 +63,10 @@ export function startThrowawayPostgres(port = 5432): ThrowawayPostgres {
     '-w',
     'start',
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=300${
+      // Tests trade durability for speed; a bench measures what a deployment would run.
+      opts.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off'
+    }`,
   ]);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
