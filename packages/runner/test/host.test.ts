@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +41,13 @@ class TestCoordinator {
   readonly evicted: Array<Record<string, unknown>> = [];
   readonly checkpoints: Array<{ sessionId: string; generation: number; files: number; deleted: number }> = [];
   readonly gatewayKeys: string[] = [];
+  readonly egress: Array<{
+    sessionId: string;
+    generation: number;
+    host: string;
+    port: number;
+    allowed: boolean;
+  }> = [];
   readonly known = new Set<string>();
   readonly drainAsked = new Set<string>();
   /** Sessions whose writes are refused (their lease moved on). */
@@ -113,7 +121,14 @@ class TestCoordinator {
       this.checkpoints.push({ sessionId: id, generation, files: r.files, deleted: r.deleted });
       return reply.code(204).send();
     });
-    app.post('/api/internal/sessions/:id/egress', async () => ({ ok: true }));
+    app.post('/api/internal/sessions/:id/egress', async (req) => {
+      const id = (req.params as { id: string }).id;
+      const generation = Number(req.headers[GENERATION_HEADER]);
+      for (const c of (req.body as { connections: Array<{ host: string; port: number; allowed: boolean }> })
+        .connections)
+        this.egress.push({ sessionId: id, generation, host: c.host, port: c.port, allowed: c.allowed });
+      return { ok: true };
+    });
     // The model gateway: checks the session's gateway token, then forwards to the scripted model.
     app.all(`${GATEWAY_PATH}/*`, async (req, reply) => {
       const key = String(req.headers['x-api-key'] ?? '');
@@ -238,6 +253,9 @@ describe('ash runner (the runner process)', () => {
     ASH_SPARE_BRIDGES: '0',
     ASH_MODEL_MAX_RETRIES: '0',
     ASH_LOG_LEVEL: 'info',
+    // The test's own HTTP server is on loopback (`vm` in this machine's /etc/hosts): a private
+    // address egress must be allowed to reach (127.0.0.1 itself bypasses the proxy: NO_PROXY).
+    ASH_EGRESS_ALLOW_CIDRS: '127.0.0.1/32',
   };
 
   beforeAll(async () => {
@@ -541,6 +559,53 @@ describe('ash runner (the runner process)', () => {
       0,
     );
   }, 90_000);
+
+  it('egress: the rules sent with the start decide connections, which are reported to the coordinator', async () => {
+    const target = createServer((_req, res) => res.end('hello egress\n'));
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const port = (target.address() as AddressInfo).port;
+    try {
+      const id = randomUUID();
+      writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# egress\n');
+      const started = await call(
+        runner.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+        startBody(coordinator, `gw-${randomUUID()}`, {
+          generation: 7,
+          egress: {
+            enabled: true,
+            layers: [{ name: 'agent', policy: { allow: [`vm:${port}`] } }],
+            implicit: [],
+          },
+        }),
+      );
+      expect(started.status, started.text).toBe(200);
+      const exec = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/exec`, {
+        command: `curl -sS -m 10 http://vm:${port}/ok; curl -fsS -m 5 http://vm:${port + 1}/no >/dev/null 2>&1; echo refused=$?`,
+        timeoutMs: 30_000,
+        maxOutputBytes: 4096,
+      });
+      expect(exec.status, exec.text).toBe(200);
+      expect(exec.json().stdout).toMatch(/^hello egress\nrefused=[1-9]/);
+      await eventually(
+        () => coordinator.egress.filter((e) => e.sessionId === id).length >= 2,
+        10_000,
+        'egress reports',
+      );
+      expect(coordinator.egress.filter((e) => e.sessionId === id)).toEqual(
+        expect.arrayContaining([
+          { sessionId: id, generation: 7, host: 'vm', port, allowed: true },
+          { sessionId: id, generation: 7, host: 'vm', port: port + 1, allowed: false },
+        ]),
+      );
+      expect(
+        (await call(runner.url, 'DELETE', `${RUNNER_API_PREFIX}/sessions/${id}?checkpoint=0`)).status,
+      ).toBe(204);
+    } finally {
+      target.close();
+    }
+  }, 60_000);
 
   it('SIGTERM: checkpoints and stops its sessions, deregisters, exits 0', async () => {
     const r2 = await startRunnerProcess({
