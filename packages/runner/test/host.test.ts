@@ -607,6 +607,105 @@ describe('ash runner (the runner process)', () => {
     }
   }, 60_000);
 
+  it('the small routes: logs, pin/unpin, sweep, interrupt, abort and tool answers between turns', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# small routes\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`),
+    );
+    expect(started.status, started.text).toBe(200);
+    const P = `${RUNNER_API_PREFIX}/sessions/${id}`;
+    const exec = await call(runner.url, 'POST', `${P}/exec`, {
+      command: 'echo appended >> /workspace/CLAUDE.md && echo logged',
+      timeoutMs: 10_000,
+      maxOutputBytes: 4096,
+    });
+    expect(exec.json()).toMatchObject({ exitCode: 0, stdout: 'logged\n' });
+    // The checked-out file is the sandbox user's: it could write to it, and the exec's checkpoint carried it.
+    expect(readFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), 'utf8')).toBe(
+      '# small routes\nappended\n',
+    );
+    const logs = await call(runner.url, 'GET', `${P}/logs?after=0`);
+    expect(logs.status).toBe(200);
+    expect(JSON.stringify(logs.json().logs)).toContain('logged');
+    expect((await call(runner.url, 'GET', `${P}/logs?after=-1`)).json().code).toBe('validation_failed');
+    expect((await call(runner.url, 'POST', `${P}/pin`)).status).toBe(204);
+    expect((await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sweep`)).json()).toEqual({ stopped: 0 });
+    expect((await call(runner.url, 'POST', `${P}/unpin`)).status).toBe(204);
+    expect((await call(runner.url, 'POST', `${P}/interrupt`, { turnId: randomUUID() })).status).toBe(204);
+    expect(
+      (
+        await call(runner.url, 'POST', `${P}/abort`, {
+          turnId: randomUUID(),
+          error: { message: 'no turn runs', code: 'turn_interrupted' },
+        })
+      ).status,
+    ).toBe(204);
+    expect(
+      (
+        await call(runner.url, 'POST', `${P}/tool-answers`, {
+          requestId: 'none',
+          answer: { behavior: 'allow' },
+        })
+      ).status,
+    ).toBe(204);
+    expect((await call(runner.url, 'POST', `${P}/checkpoint`)).status).toBe(204);
+    expect((await call(runner.url, 'DELETE', `${P}?checkpoint=maybe`)).json().code).toBe('validation_failed');
+    expect((await call(runner.url, 'DELETE', P)).status).toBe(204);
+    expect((await call(runner.url, 'POST', `${P}/pin`)).json().code).toBe('session_not_found');
+  }, 60_000);
+
+  it('drain: refuses new reservations and starts (503 capacity_reached), lets the running turn finish, releases, exits 0', async () => {
+    const r4 = await startRunnerProcess({
+      name: 'r4',
+      coordinators: [coordinator.url],
+      dataDir: join(root, 'r4'),
+      env,
+    });
+    try {
+      const id = randomUUID();
+      writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# drain\n');
+      const started = await call(
+        r4.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+        startBody(coordinator, `gw-${randomUUID()}`),
+      );
+      expect(started.status, started.text).toBe(200);
+      model.forSession(id).enqueue({ slow: { deltas: 30, intervalMs: 100 } });
+      const turn = turnLines(r4.url, id, { prompt: 'a slow answer' });
+      await eventually(() => model.messageRequests(id).length >= 1, 30_000, 'the model call');
+      const exit = new Promise<number | null>((resolve) => r4.child.once('exit', (code) => resolve(code)));
+      expect((await call(r4.url, 'POST', `${RUNNER_API_PREFIX}/drain`)).status).toBe(202);
+      expect((await call(r4.url, 'GET', '/health', undefined, '')).json().status).toBe('draining');
+      const reserve = await call(r4.url, 'POST', `${RUNNER_API_PREFIX}/reservations`);
+      expect(reserve.status).toBe(503);
+      expect(reserve.json().code).toBe('capacity_reached');
+      expect(Number(reserve.headers['retry-after'])).toBeGreaterThan(0);
+      const other = await call(
+        r4.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${randomUUID()}/sandbox`,
+        startBody(coordinator, `gw-${randomUUID()}`),
+      );
+      expect(other.status).toBe(503);
+      expect(other.json().code).toBe('capacity_reached');
+      const lines = await turn;
+      expect(lines.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
+      expect(lines.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+      expect(await exit).toBe(0);
+      expect(coordinator.evicted).toContainEqual(
+        expect.objectContaining({ runner: 'r4', sessionId: id, reason: 'drain' }),
+      );
+      expect(coordinator.deregistered).toContain('r4');
+    } finally {
+      await r4.kill();
+    }
+  }, 90_000);
+
   it('SIGTERM: checkpoints and stops its sessions, deregisters, exits 0', async () => {
     const r2 = await startRunnerProcess({
       name: 'r2',
