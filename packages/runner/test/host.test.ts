@@ -706,6 +706,67 @@ describe('ash runner (the runner process)', () => {
     }
   }, 90_000);
 
+  it('a coordinator gone: checkpoints and model calls of its sessions go to another coordinator', async () => {
+    // Two coordinators over one store (as servers share a database and a bucket).
+    const a = new TestCoordinator(join(root, 'store'), model);
+    await a.start();
+    const r5 = await startRunnerProcess({
+      name: 'r5',
+      coordinators: [a.url, coordinator.url],
+      dataDir: join(root, 'r5'),
+      env,
+    });
+    try {
+      await eventually(
+        () => a.known.has('r5') && coordinator.known.has('r5'),
+        10_000,
+        'r5 registered with both',
+      );
+      const id = randomUUID();
+      const token = `gw-${randomUUID()}`;
+      writeFileSync(join(a.roots(id).workspace, 'CLAUDE.md'), '# two coordinators\n');
+      const started = await call(
+        r5.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+        startBody(a, token),
+      );
+      expect(started.status, started.text).toBe(200);
+      await a.close();
+      const failedHeartbeats = async () =>
+        /ash_runner_heartbeats_total\{result="failed"\} [1-9]/.test(
+          (await call(r5.url, 'GET', '/metrics', undefined, '')).text,
+        );
+      const deadline = Date.now() + 10_000;
+      while (!(await failedHeartbeats())) {
+        if (Date.now() > deadline) throw new Error('no failed heartbeat to the closed coordinator');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      model
+        .forSession(id)
+        .enqueue(
+          {
+            toolUse: {
+              name: 'Write',
+              input: { file_path: '/workspace/after.txt', content: 'placed by a, stored by b\n' },
+            },
+          },
+          { text: 'done' },
+        );
+      const lines = await turnLines(r5.url, id, { prompt: 'write after.txt' });
+      expect(lines.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
+      expect(lines.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+      expect(coordinator.gatewayKeys).toContain(token);
+      expect(coordinator.checkpoints).toContainEqual(expect.objectContaining({ sessionId: id }));
+      expect(readFileSync(join(coordinator.roots(id).workspace, 'after.txt'), 'utf8')).toBe(
+        'placed by a, stored by b\n',
+      );
+    } finally {
+      await r5.kill();
+      await a.close().catch(() => undefined);
+    }
+  }, 90_000);
+
   it('SIGTERM: checkpoints and stops its sessions, deregisters, exits 0', async () => {
     const r2 = await startRunnerProcess({
       name: 'r2',

@@ -54,9 +54,11 @@ export interface ModelProxyOptions {
   socketPath: string;
   /**
    * Base URL of the Messages API (default https://api.anthropic.com); a base path is kept
-   * (`https://coordinator/api/internal/gateway` forwards to `…/gateway/v1/messages`).
+   * (`https://coordinator/api/internal/gateway` forwards to `…/gateway/v1/messages`). A function
+   * is asked at each call (a runner moves its sandboxes' model traffic to another coordinator's
+   * gateway when the first one is gone).
    */
-  upstreamUrl: string;
+  upstreamUrl: string | (() => string);
   /** The API key to add to each request; `undefined` forwards without one. Called per request. */
   resolveApiKey: () => string | undefined;
   /** Give the socket to this uid/gid (the sandbox's host uid) so the sandbox can connect. */
@@ -166,7 +168,9 @@ export class ModelProxy {
     const startedAt = performance.now();
     let upstream: Dispatcher.ResponseData;
     try {
-      upstream = await request(upstreamTarget(this.opts.upstreamUrl, target), {
+      const base =
+        typeof this.opts.upstreamUrl === 'function' ? this.opts.upstreamUrl() : this.opts.upstreamUrl;
+      upstream = await request(upstreamTarget(base, target), {
         method: 'POST',
         headers,
         body: req,
