@@ -104,6 +104,8 @@ class TestCoordinator {
     app.post('/api/internal/sessions/:id/checkout', async (req, reply) => {
       const id = (req.params as { id: string }).id;
       const b = req.body as { generation: number; manifest: Manifest };
+      if (this.fenced.has(id))
+        return reply.code(409).type('application/problem+json').send({ code: 'lease_lost', status: 409 });
       const roots = this.roots(id);
       const want = await scanManifest(roots);
       const delta = await packDelta(roots, want, diffManifests(b.manifest, want));
@@ -487,6 +489,31 @@ describe('ash runner (the runner process)', () => {
     const again = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/checkpoint`);
     expect(again.status).toBe(404);
     expect(again.json().code).toBe('session_not_found');
+    // A start whose checkout is refused answers 409 lease_lost and leaves nothing behind.
+    const refused = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`, { generation: 3 }),
+    );
+    expect(refused.status).toBe(409);
+    expect(refused.json().code).toBe('lease_lost');
+    // A turn whose checkout is refused: 409 before any stream, and the sandbox is stopped.
+    coordinator.fenced.delete(id);
+    const restarted = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`, { generation: 4 }),
+    );
+    expect(restarted.status, restarted.text).toBe(200);
+    coordinator.fenced.add(id);
+    await expect(turnLines(runner.url, id, { prompt: 'hi', checkout: true })).rejects.toThrow(
+      /409.*lease_lost/,
+    );
+    const after = (await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport;
+    expect(after.sessions.map((x) => x.id)).not.toContain(id);
+    expect(after.live).toBe(0);
   }, 60_000);
 
   it('a heartbeat naming a session foreign stops its sandbox without a checkpoint', async () => {
@@ -742,17 +769,15 @@ describe('ash runner (the runner process)', () => {
         if (Date.now() > deadline) throw new Error('no failed heartbeat to the closed coordinator');
         await new Promise((r) => setTimeout(r, 100));
       }
-      model
-        .forSession(id)
-        .enqueue(
-          {
-            toolUse: {
-              name: 'Write',
-              input: { file_path: '/workspace/after.txt', content: 'placed by a, stored by b\n' },
-            },
+      model.forSession(id).enqueue(
+        {
+          toolUse: {
+            name: 'Write',
+            input: { file_path: '/workspace/after.txt', content: 'placed by a, stored by b\n' },
           },
-          { text: 'done' },
-        );
+        },
+        { text: 'done' },
+      );
       const lines = await turnLines(r5.url, id, { prompt: 'write after.txt' });
       expect(lines.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
       expect(lines.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });

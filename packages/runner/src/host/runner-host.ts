@@ -496,6 +496,8 @@ export class RunnerHost {
       if (!res.destroyed) res.end(`${JSON.stringify(trailer)}\n`);
     } catch (err) {
       runner.unpin(id);
+      // The checkout was refused: the session's lease moved on, its sandbox here must go.
+      if (err instanceof CoordinatorError && err.leaseLost) await this.fence(s);
       if (res.headersSent) {
         this.opts.log.error(
           { sessionId: id, err: err instanceof Error ? err.message : String(err) },
