@@ -263,7 +263,8 @@ export class RunnerHost {
       };
       await runner.ensureSandbox(id, starter, slot);
     } catch (err) {
-      if (!runner.hosts(id) && session.starting === 1 && !session.turn) this.sessions.delete(id);
+      // Nothing of it runs here (and no other start is under way): forget it.
+      if (!runner.hosts(id) && session.starting === 1 && !session.turn) this.drop(session);
       throw err;
     } finally {
       session.starting--;
