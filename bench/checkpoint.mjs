@@ -6,12 +6,27 @@
 //     apply into the up-to-date copy.
 // Rounds interleave the two (the order flipping each round), so a load change hits both sides;
 // the page cache is warm for both (the data was just written), as it is on a runner.
+//
+// Second part, checkpoints in object storage (the server's CheckpointStore: content-addressed
+// blobs + a manifest), on the local object store and on S3 (s3rver on loopback): a workspace of
+// OBJECTS_MB MiB (files of 128 KiB, half random bytes, half source-like text) plus one 1 KiB file.
+//   - full: every file hashed, compressed and uploaded under a fresh prefix, then the manifest;
+//   - incremental: the 1 KiB file rewritten, scan + compare with the last manifest + one blob +
+//     the manifest; also today's predecessor (one tar.gz of the whole tree) and both restores.
 // Used by `npm run bench`; alone: node bench/checkpoint.mjs [rounds]
+//   OBJECTS_MB=200 OBJECTS_BACKENDS=local,s3 OBJECTS_ROUNDS=3
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyDelta, diffManifests, packDelta, scanManifest } from '@ash-ai/runner';
+import { startTestS3 } from '@ash-ai/testing';
+import { packTarGz } from '../packages/server/dist/storage/bundle.js';
+import { CheckpointStore } from '../packages/server/dist/storage/checkpoint-store.js';
+import { ConfinedDir } from '../packages/server/dist/storage/confined-dir.js';
+import { LocalObjectStore } from '../packages/server/dist/storage/local-object-store.js';
+import { S3ObjectStore } from '../packages/server/dist/storage/s3-object-store.js';
 
 const FILES = Number(process.env.CHECKPOINT_FILES ?? 2000);
 const FILE_KB = Number(process.env.CHECKPOINT_FILE_KB ?? 100);
@@ -110,7 +125,167 @@ export function checkpointLines(r) {
   ];
 }
 
+const OBJECTS_MB = Number(process.env.OBJECTS_MB ?? 200);
+const OBJECTS_FILE_KB = 128;
+const OBJECTS_BACKENDS = (process.env.OBJECTS_BACKENDS ?? 'local,s3').split(',');
+const EXCLUDE = new Set(['node_modules', '.cache']);
+
+/** A workspace of OBJECTS_MB MiB: 128 KiB files in 50 folders, half random, half text; + notes.txt (1 KiB). */
+function objectsWorkspace(root) {
+  const roots = { workspace: join(root, 'workspace'), claude: join(root, 'claude') };
+  mkdirSync(join(roots.claude, 'projects'), { recursive: true });
+  const files = Math.round((OBJECTS_MB * 1024) / OBJECTS_FILE_KB);
+  const line = 'const answer = compute(input, options); // a line of ordinary source code\n';
+  const text = Buffer.from(line.repeat(Math.ceil((OBJECTS_FILE_KB * 1024) / line.length))).subarray(
+    0,
+    OBJECTS_FILE_KB * 1024,
+  );
+  for (let i = 0; i < files; i++) {
+    const dir = join(roots.workspace, `dir-${i % 50}`);
+    if (i < 50) mkdirSync(dir, { recursive: true });
+    const body =
+      i % 2 ? randomBytes(OBJECTS_FILE_KB * 1024) : Buffer.concat([Buffer.from(`// file ${i}\n`), text]);
+    writeFileSync(join(dir, `f-${i}.bin`), body);
+  }
+  writeFileSync(join(roots.workspace, 'notes.txt'), 'n'.repeat(1024));
+  writeFileSync(join(roots.claude, 'projects', 't.jsonl'), '{"type":"user"}\n'.repeat(200));
+  return { roots, files };
+}
+
+async function objectStore(name, base) {
+  if (name === 'local') return { store: new LocalObjectStore(join(base, 'objects')), done: async () => {} };
+  const s3 = await startTestS3();
+  const store = new S3ObjectStore({
+    bucket: s3.bucket,
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    spoolDir: join(base, 'spool'),
+    timeoutMs: 120_000,
+  });
+  return {
+    store,
+    done: async () => {
+      await store.close();
+      await s3.close();
+    },
+  };
+}
+
+const timed = async (fn) => {
+  const t0 = performance.now();
+  const r = await fn();
+  return { ms: performance.now() - t0, r };
+};
+
+/**
+ * Full vs incremental checkpoints to object storage, per backend, `rounds` interleaved rounds
+ * (each full round under a fresh prefix, so every blob is uploaded).
+ */
+export async function objectCheckpointBench(rounds = 3) {
+  const base = mkdtempSync(join(tmpdir(), 'ash-bench-objects-'));
+  try {
+    const { roots, files } = objectsWorkspace(join(base, 'src'));
+    const results = [];
+    for (const name of OBJECTS_BACKENDS) {
+      const { store, done } = await objectStore(name, join(base, name));
+      try {
+        const ckpt = new CheckpointStore(store);
+        const prefix = 'sessions/default/bench/checkpoint/';
+        let prev = (await ckpt.save(prefix, roots, { exclude: EXCLUDE })).manifest;
+        const tar = await timed(() =>
+          store.put(
+            'sessions/default/bench/snapshot.tar.gz',
+            packTarGz([
+              { dir: new ConfinedDir(roots.workspace), prefix: 'workspace', exclude: EXCLUDE, links: 'all' },
+              { dir: new ConfinedDir(roots.claude), prefix: 'claude', exclude: new Set(), links: 'all' },
+            ]),
+          ),
+        );
+        const times = { full: [], incremental: [] };
+        const bytes = { full: 0, incremental: 0 };
+        const loads = [];
+        let n = 0;
+        const full = async () => {
+          const t = await timed(() =>
+            ckpt.save(`sessions/default/full-${n++}/checkpoint/`, roots, { exclude: EXCLUDE }),
+          );
+          times.full.push(t.ms);
+          bytes.full = t.r.uploadedBytes;
+        };
+        const incremental = async () => {
+          writeFileSync(
+            join(roots.workspace, 'notes.txt'),
+            `${String(n++).padStart(8, '0')}`.padEnd(1024, 'y'),
+          );
+          const t = await timed(() => ckpt.save(prefix, roots, { prev, exclude: EXCLUDE }));
+          if (t.r.uploadedBlobs !== 1)
+            throw new Error(`one changed file uploaded ${t.r.uploadedBlobs} blobs`);
+          prev = t.r.manifest;
+          times.incremental.push(t.ms);
+          bytes.incremental = t.r.uploadedBytes;
+        };
+        for (let round = 0; round < rounds; round++) {
+          loads.push(loadavg()[0]);
+          if (round % 2 === 0) {
+            await full();
+            await incremental();
+          } else {
+            await incremental();
+            await full();
+          }
+        }
+        // Restores: everything into an empty folder, then one changed file into that copy.
+        const dst = {
+          workspace: join(base, `dst-${name}`, 'workspace'),
+          claude: join(base, `dst-${name}`, 'claude'),
+        };
+        const fullRestore = await timed(() => ckpt.restore(prefix, prev, dst, { exclude: EXCLUDE }));
+        writeFileSync(join(roots.workspace, 'notes.txt'), 'changed'.padEnd(1024, 'z'));
+        prev = (await ckpt.save(prefix, roots, { prev, exclude: EXCLUDE })).manifest;
+        const incrRestore = await timed(() => ckpt.restore(prefix, prev, dst, { exclude: EXCLUDE }));
+        results.push({
+          backend: name,
+          tar: { ms: tar.ms, bytes: tar.r.size },
+          full: times.full,
+          incremental: times.incremental,
+          bytes,
+          loads,
+          ratio: p50(times.incremental) / p50(times.full),
+          restore: { full: fullRestore.ms, incremental: incrRestore.ms, written: incrRestore.r.written },
+        });
+      } finally {
+        await done();
+      }
+    }
+    return { mb: OBJECTS_MB, files, rounds, results };
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/** The object-storage checkpoint section of a benchmark report (markdown lines). */
+export function objectCheckpointLines(r) {
+  const mb = (n) => (n / 1024 / 1024).toFixed(1);
+  const fmt = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
+  return [
+    `Checkpoint to object storage: a ${r.mb} MiB workspace (${r.files} files of ${OBJECTS_FILE_KB} KiB, half random, half text, + one 1 KiB file), ${r.rounds} interleaved rounds. Full = every file hashed, gzipped and uploaded as a blob + the manifest; incremental = the 1 KiB file rewritten, scan + compare + one blob + the manifest. "tar.gz" = the one-archive snapshot servers stored before.`,
+    '',
+    '| store | tar.gz (before) | full p50 (runs) | incremental p50 (runs) | incremental / full | target ≤ 5% | full restore | 1-file restore | load |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...r.results.map(
+      (b) =>
+        `| ${b.backend} | ${b.tar.ms.toFixed(0)} ms, ${mb(b.tar.bytes)} MB | ${p50(b.full).toFixed(0)} ms, ${mb(b.bytes.full)} MB (${fmt(b.full)}) | ${p50(b.incremental).toFixed(1)} ms, ${(b.bytes.incremental / 1024).toFixed(0)} KB (${fmt(b.incremental)}) | ${(b.ratio * 100).toFixed(2)}% | ${b.ratio <= 0.05 ? 'met' : '**NOT met**'} | ${b.restore.full.toFixed(0)} ms | ${b.restore.incremental.toFixed(0)} ms | ${b.loads.map((x) => x.toFixed(1)).join(', ')} |`,
+    ),
+    '',
+  ];
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const r = await checkpointBench(Number(process.argv[2] ?? 5));
+  const rounds = Number(process.argv[2] ?? 5);
+  const r = await checkpointBench(rounds);
   process.stdout.write(`${checkpointLines(r).join('\n')}\n`);
+  const o = await objectCheckpointBench(Number(process.env.OBJECTS_ROUNDS ?? Math.min(rounds, 3)));
+  process.stdout.write(`${objectCheckpointLines(o).join('\n')}\n`);
 }

@@ -36,7 +36,12 @@ import {
   serverEnv,
   startAshProcess,
 } from '@ash-ai/testing';
-import { checkpointBench, checkpointLines } from './checkpoint.mjs';
+import {
+  checkpointBench,
+  checkpointLines,
+  objectCheckpointBench,
+  objectCheckpointLines,
+} from './checkpoint.mjs';
 import { serveToHealthy } from './start-time.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -215,7 +220,11 @@ function processesOf(sessionId) {
 }
 
 async function main() {
-  if (ONLY === 'checkpoint') return report({ checkpoint: await checkpointBench(CHECKPOINT_ROUNDS) });
+  if (ONLY === 'checkpoint')
+    return report({
+      checkpoint: await checkpointBench(CHECKPOINT_ROUNDS),
+      objects: await objectCheckpointBench(Math.min(CHECKPOINT_ROUNDS, 3)),
+    });
   const model = await ScriptedModel.start();
   // Every answer of the run: DELTAS stamped deltas, DELTA_MS apart (side requests get the default).
   model.onRequest(() => ({ slow: { deltas: DELTAS, intervalMs: DELTA_MS, stamp: true } }));
@@ -238,8 +247,11 @@ async function main() {
     // A burst of first turns: admission control for sandbox starts vs none, interleaved.
     if (BURST_ROUNDS > 0) results.burst = await burstPhase(start);
     // Incremental vs full workspace checkpoint (no server involved: the runner's library).
-    if (ONLY !== 'burst' && CHECKPOINT_ROUNDS > 0)
+    if (ONLY !== 'burst' && CHECKPOINT_ROUNDS > 0) {
       results.checkpoint = await checkpointBench(CHECKPOINT_ROUNDS);
+      // The same to object storage (local store and S3): the server's incremental checkpoints.
+      results.objects = await objectCheckpointBench(Math.min(CHECKPOINT_ROUNDS, 3));
+    }
   } finally {
     for (const s of servers) await s.stop().catch(() => undefined);
     await model.close();
@@ -407,6 +419,7 @@ function report(r) {
       machineLine(),
       '',
       ...checkpointLines(r.checkpoint),
+      ...objectCheckpointLines(r.objects),
     ]);
   if (ONLY === 'burst')
     return writeReport([`# Benchmark ${date} (burst)`, '', machineLine(), '', ...burstLines(r.burst)]);
@@ -458,6 +471,7 @@ function report(r) {
     '',
     ...(r.burst ? burstLines(r.burst) : []),
     ...(r.checkpoint ? checkpointLines(r.checkpoint) : []),
+    ...(r.objects ? objectCheckpointLines(r.objects) : []),
   ];
   writeReport(lines);
 }

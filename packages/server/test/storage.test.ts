@@ -268,7 +268,10 @@ describe('two servers sharing Postgres and an S3 bucket', () => {
     });
     const keys = (await objects.list('')).map((o) => o.key);
     await objects.close();
-    expect(keys).toContain(`sessions/default/${x}/snapshot.tar.gz`);
+    // Incremental checkpoints: a manifest and one blob per distinct file content.
+    expect(keys).toContain(`sessions/default/${x}/checkpoint/manifest.json.gz`);
+    expect(keys.some((k) => k.startsWith(`sessions/default/${x}/checkpoint/blobs/`))).toBe(true);
+    expect(keys).not.toContain(`sessions/default/${x}/snapshot.tar.gz`);
     expect(keys.some((k) => /^agents\/default\/traveller\/[0-9a-f-]+\.tar\.gz$/.test(k))).toBe(true);
 
     await a.close();

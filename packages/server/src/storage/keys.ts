@@ -17,9 +17,15 @@ export const storageKeys = {
   /** Which archive holds a version (its text is the archive's key). */
   agentVersionRef: (tenantId: string, name: string, version: number) =>
     `agents/${tenant(tenantId)}/${name}/v${version}.ref`,
-  /** A session's workspace + transcript snapshot (replaced on every save). */
+  /** A session's workspace + transcript snapshot as one archive (stored by servers before checkpoints; still restored). */
   snapshot: (tenantId: string, sessionId: string) =>
     `sessions/${tenant(tenantId)}/${sessionId}/snapshot.tar.gz`,
+  /**
+   * Folder of a session's incremental checkpoint: `manifest.json.gz` and `blobs/<sha256>` (see
+   * `CheckpointStore`). Everything of one session's files lies under `sessions/<tenant>/<id>/`.
+   */
+  checkpoint: (tenantId: string, sessionId: string) =>
+    `sessions/${tenant(tenantId)}/${sessionId}/checkpoint/`,
   /** An attachment's bytes. */
   attachment: (tenantId: string, sessionId: string, id: string) =>
     `attachments/${tenant(tenantId)}/${sessionId}/${id}`,

@@ -156,7 +156,7 @@ export const WorkspaceSnapshotSchema = Type.Object({
   sessionId: Uuid,
   /** When it was taken. */
   snapshotAt: Timestamp,
-  /** Compressed bytes. */
+  /** Bytes this snapshot wrote to object storage (compressed; incremental: only the changed files and the manifest). */
   size: Type.Integer(),
 });
 export type WorkspaceSnapshot = Static<typeof WorkspaceSnapshotSchema>;
