@@ -56,7 +56,13 @@ async function main(): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ why }, 'stopping: releasing sessions, then deregistering');
-      void runner.close().then(() => resolve(0));
+      void runner.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err: err instanceof Error ? err.message : String(err) }, 'stopping failed');
+          resolve(1);
+        },
+      );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

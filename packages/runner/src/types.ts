@@ -48,9 +48,9 @@ export interface SandboxSpec {
   egress?: SandboxEgressSpec;
   /**
    * Where the sandbox's model proxy forwards (default: the factory's upstream). A runner in another
-   * process points it at the coordinator's model gateway.
+   * process points it at the coordinator's model gateway (a function: asked at each model call).
    */
-  modelUpstreamUrl?: string;
+  modelUpstreamUrl?: string | (() => string);
 }
 
 /**

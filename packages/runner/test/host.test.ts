@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -40,10 +41,19 @@ class TestCoordinator {
   readonly evicted: Array<Record<string, unknown>> = [];
   readonly checkpoints: Array<{ sessionId: string; generation: number; files: number; deleted: number }> = [];
   readonly gatewayKeys: string[] = [];
+  readonly egress: Array<{
+    sessionId: string;
+    generation: number;
+    host: string;
+    port: number;
+    allowed: boolean;
+  }> = [];
   readonly known = new Set<string>();
   readonly drainAsked = new Set<string>();
   /** Sessions whose writes are refused (their lease moved on). */
   readonly fenced = new Set<string>();
+  /** Sessions heartbeats name as no longer the runner's. */
+  readonly foreign = new Set<string>();
   url = '';
   private app: FastifyInstance;
 
@@ -69,7 +79,11 @@ class TestCoordinator {
       const b = req.body as { runnerId: string; report: RunnerReport };
       if (!this.known.has(b.runnerId)) return reply.code(404).send({ code: 'route_not_found' });
       this.heartbeats.push({ runnerId: b.runnerId, report: b.report, at: Date.now() });
-      return { ok: true, foreign: [], drain: this.drainAsked.has(b.runnerId) };
+      return {
+        ok: true,
+        foreign: b.report.sessions.map((x) => x.id).filter((id) => this.foreign.has(id)),
+        drain: this.drainAsked.has(b.runnerId),
+      };
     });
     app.post('/api/internal/runners/deregister', async (req) => {
       const b = req.body as { runnerId: string };
@@ -90,6 +104,8 @@ class TestCoordinator {
     app.post('/api/internal/sessions/:id/checkout', async (req, reply) => {
       const id = (req.params as { id: string }).id;
       const b = req.body as { generation: number; manifest: Manifest };
+      if (this.fenced.has(id))
+        return reply.code(409).type('application/problem+json').send({ code: 'lease_lost', status: 409 });
       const roots = this.roots(id);
       const want = await scanManifest(roots);
       const delta = await packDelta(roots, want, diffManifests(b.manifest, want));
@@ -107,7 +123,14 @@ class TestCoordinator {
       this.checkpoints.push({ sessionId: id, generation, files: r.files, deleted: r.deleted });
       return reply.code(204).send();
     });
-    app.post('/api/internal/sessions/:id/egress', async () => ({ ok: true }));
+    app.post('/api/internal/sessions/:id/egress', async (req) => {
+      const id = (req.params as { id: string }).id;
+      const generation = Number(req.headers[GENERATION_HEADER]);
+      for (const c of (req.body as { connections: Array<{ host: string; port: number; allowed: boolean }> })
+        .connections)
+        this.egress.push({ sessionId: id, generation, host: c.host, port: c.port, allowed: c.allowed });
+      return { ok: true };
+    });
     // The model gateway: checks the session's gateway token, then forwards to the scripted model.
     app.all(`${GATEWAY_PATH}/*`, async (req, reply) => {
       const key = String(req.headers['x-api-key'] ?? '');
@@ -179,6 +202,31 @@ async function call(
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
 }
 
+/** Runs a turn through the runner's API and returns its NDJSON lines, parsed. */
+async function turnLines(
+  base: string,
+  id: string,
+  opts: { prompt: string; checkout?: boolean },
+): Promise<Array<{ ev: string; outcome?: string; checkpoint?: string }>> {
+  const res = await request(`${base}${RUNNER_API_PREFIX}/sessions/${id}/turns`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      turnId: randomUUID(),
+      prompt: opts.prompt,
+      options: {},
+      conversation: { sessionId: id },
+      ...(opts.checkout ? { checkout: true } : {}),
+    }),
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`turn answered ${res.statusCode}: ${text}`);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { ev: string; outcome?: string; checkpoint?: string });
+}
+
 function startBody(coordinator: TestCoordinator, gatewayToken: string, extra: Partial<RunnerStartBody> = {}) {
   return {
     generation: 1,
@@ -207,6 +255,9 @@ describe('ash runner (the runner process)', () => {
     ASH_SPARE_BRIDGES: '0',
     ASH_MODEL_MAX_RETRIES: '0',
     ASH_LOG_LEVEL: 'info',
+    // The test's own HTTP server is on loopback (`vm` in this machine's /etc/hosts): a private
+    // address egress must be allowed to reach (127.0.0.1 itself bypasses the proxy: NO_PROXY).
+    ASH_EGRESS_ALLOW_CIDRS: '127.0.0.1/32',
   };
 
   beforeAll(async () => {
@@ -407,8 +458,339 @@ describe('ash runner (the runner process)', () => {
       `${RUNNER_API_PREFIX}/reservations/${first.json().reservationId}`,
     );
     expect(released.status).toBe(204);
-    expect((await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/reservations`)).status).toBe(201);
+    const third = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/reservations`);
+    expect(third.status).toBe(201);
+    await call(runner.url, 'DELETE', `${RUNNER_API_PREFIX}/reservations/${third.json().reservationId}`);
   }, 60_000);
+
+  it('fencing: a checkpoint refused with lease_lost ends the turn with checkpoint "fenced" and stops the sandbox', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# fenced\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`, { generation: 3 }),
+    );
+    expect(started.status, started.text).toBe(200);
+    coordinator.fenced.add(id);
+    const lines = await turnLines(runner.url, id, { prompt: 'hi' });
+    const logged = () =>
+      runner
+        .output()
+        .split('\n')
+        .filter((l) => /checkpoint/.test(l))
+        .join('\n');
+    expect(lines.at(-1), logged()).toMatchObject({ ev: 'trailer', checkpoint: 'fenced' });
+    expect(coordinator.checkpoints.filter((c) => c.sessionId === id)).toEqual([]);
+    const state = (await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport;
+    expect(state.sessions.map((x) => x.id)).not.toContain(id);
+    expect(state.live).toBe(0);
+    const again = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/checkpoint`);
+    expect(again.status).toBe(404);
+    expect(again.json().code).toBe('session_not_found');
+    // A start whose checkout is refused answers 409 lease_lost and leaves nothing behind.
+    const refused = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`, { generation: 3 }),
+    );
+    expect(refused.status).toBe(409);
+    expect(refused.json().code).toBe('lease_lost');
+    // A turn whose checkout is refused: 409 before any stream, and the sandbox is stopped.
+    coordinator.fenced.delete(id);
+    const restarted = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`, { generation: 4 }),
+    );
+    expect(restarted.status, restarted.text).toBe(200);
+    coordinator.fenced.add(id);
+    await expect(turnLines(runner.url, id, { prompt: 'hi', checkout: true })).rejects.toThrow(
+      /409.*lease_lost/,
+    );
+    const after = (await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport;
+    expect(after.sessions.map((x) => x.id)).not.toContain(id);
+    expect(after.live).toBe(0);
+  }, 60_000);
+
+  it('a heartbeat naming a session foreign stops its sandbox without a checkpoint', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# foreign\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`),
+    );
+    expect(started.status, started.text).toBe(200);
+    coordinator.foreign.add(id);
+    await eventually(
+      () => coordinator.heartbeats.at(-1)!.report.sessions.every((x) => x.id !== id),
+      10_000,
+      'the sandbox stopped',
+    );
+    expect(coordinator.checkpoints.filter((c) => c.sessionId === id)).toEqual([]);
+    expect(coordinator.evicted.filter((e) => e.sessionId === id)).toEqual([]);
+    expect(((await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport).live).toBe(
+      0,
+    );
+  }, 60_000);
+
+  it('closing a turn stream aborts the turn; its checkpoint is still stored and the next turn runs', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# disconnect\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`),
+    );
+    expect(started.status, started.text).toBe(200);
+    model.forSession(id).enqueue({ slow: { deltas: 600, intervalMs: 100 } }, { text: 'after the abort' });
+    const ac = new AbortController();
+    const res = await request(`${runner.url}${RUNNER_API_PREFIX}/sessions/${id}/turns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        turnId: randomUUID(),
+        prompt: 'a long answer',
+        options: {},
+        conversation: { sessionId: id },
+      }),
+      signal: ac.signal,
+    });
+    expect(res.statusCode).toBe(200);
+    // Wait for the slow stream to be under way, then hang up.
+    await eventually(() => model.messageRequests(id).length >= 1, 30_000, 'the model call');
+    const t0 = Date.now();
+    ac.abort();
+    await res.body.text().catch(() => undefined);
+    const checkpointed = () => coordinator.checkpoints.some((c) => c.sessionId === id);
+    await eventually(checkpointed, 20_000, 'the checkpoint after the aborted turn');
+    // Far sooner than the 60 s the slow reply would take.
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    await eventually(
+      () => coordinator.heartbeats.at(-1)!.report.sessions.some((x) => x.id === id && x.state === 'ready'),
+      10_000,
+      'the session ready again',
+    );
+    const lines = await turnLines(runner.url, id, { prompt: 'again' });
+    expect(lines.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
+    expect(lines.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+    const stopped = await call(runner.url, 'DELETE', `${RUNNER_API_PREFIX}/sessions/${id}?checkpoint=1`);
+    expect(stopped.status).toBe(204);
+    expect(((await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport).live).toBe(
+      0,
+    );
+  }, 90_000);
+
+  it('egress: the rules sent with the start decide connections, which are reported to the coordinator', async () => {
+    const target = createServer((_req, res) => res.end('hello egress\n'));
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const port = (target.address() as AddressInfo).port;
+    try {
+      const id = randomUUID();
+      writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# egress\n');
+      const started = await call(
+        runner.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+        startBody(coordinator, `gw-${randomUUID()}`, {
+          generation: 7,
+          egress: {
+            enabled: true,
+            layers: [{ name: 'agent', policy: { allow: [`vm:${port}`] } }],
+            implicit: [],
+          },
+        }),
+      );
+      expect(started.status, started.text).toBe(200);
+      const exec = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/exec`, {
+        command: `curl -sS -m 10 http://vm:${port}/ok; curl -fsS -m 5 http://vm:${port + 1}/no >/dev/null 2>&1; echo refused=$?`,
+        timeoutMs: 30_000,
+        maxOutputBytes: 4096,
+      });
+      expect(exec.status, exec.text).toBe(200);
+      expect(exec.json().stdout).toMatch(/^hello egress\nrefused=[1-9]/);
+      await eventually(
+        () => coordinator.egress.filter((e) => e.sessionId === id).length >= 2,
+        10_000,
+        'egress reports',
+      );
+      expect(coordinator.egress.filter((e) => e.sessionId === id)).toEqual(
+        expect.arrayContaining([
+          { sessionId: id, generation: 7, host: 'vm', port, allowed: true },
+          { sessionId: id, generation: 7, host: 'vm', port: port + 1, allowed: false },
+        ]),
+      );
+      expect(
+        (await call(runner.url, 'DELETE', `${RUNNER_API_PREFIX}/sessions/${id}?checkpoint=0`)).status,
+      ).toBe(204);
+    } finally {
+      target.close();
+    }
+  }, 60_000);
+
+  it('the small routes: logs, pin/unpin, sweep, interrupt, abort and tool answers between turns', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# small routes\n');
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-${randomUUID()}`),
+    );
+    expect(started.status, started.text).toBe(200);
+    const P = `${RUNNER_API_PREFIX}/sessions/${id}`;
+    const exec = await call(runner.url, 'POST', `${P}/exec`, {
+      command: 'echo appended >> /workspace/CLAUDE.md && echo logged',
+      timeoutMs: 10_000,
+      maxOutputBytes: 4096,
+    });
+    expect(exec.json()).toMatchObject({ exitCode: 0, stdout: 'logged\n' });
+    // The checked-out file is the sandbox user's: it could write to it, and the exec's checkpoint carried it.
+    expect(readFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), 'utf8')).toBe(
+      '# small routes\nappended\n',
+    );
+    const logs = await call(runner.url, 'GET', `${P}/logs?after=0`);
+    expect(logs.status).toBe(200);
+    expect(JSON.stringify(logs.json().logs)).toContain('logged');
+    expect((await call(runner.url, 'GET', `${P}/logs?after=-1`)).json().code).toBe('validation_failed');
+    expect((await call(runner.url, 'POST', `${P}/pin`)).status).toBe(204);
+    expect((await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sweep`)).json()).toEqual({ stopped: 0 });
+    expect((await call(runner.url, 'POST', `${P}/unpin`)).status).toBe(204);
+    expect((await call(runner.url, 'POST', `${P}/interrupt`, { turnId: randomUUID() })).status).toBe(204);
+    expect(
+      (
+        await call(runner.url, 'POST', `${P}/abort`, {
+          turnId: randomUUID(),
+          error: { message: 'no turn runs', code: 'turn_interrupted' },
+        })
+      ).status,
+    ).toBe(204);
+    expect(
+      (
+        await call(runner.url, 'POST', `${P}/tool-answers`, {
+          requestId: 'none',
+          answer: { behavior: 'allow' },
+        })
+      ).status,
+    ).toBe(204);
+    expect((await call(runner.url, 'POST', `${P}/checkpoint`)).status).toBe(204);
+    expect((await call(runner.url, 'DELETE', `${P}?checkpoint=maybe`)).json().code).toBe('validation_failed');
+    expect((await call(runner.url, 'DELETE', P)).status).toBe(204);
+    expect((await call(runner.url, 'POST', `${P}/pin`)).json().code).toBe('session_not_found');
+  }, 60_000);
+
+  it('drain: refuses new reservations and starts (503 capacity_reached), lets the running turn finish, releases, exits 0', async () => {
+    const r4 = await startRunnerProcess({
+      name: 'r4',
+      coordinators: [coordinator.url],
+      dataDir: join(root, 'r4'),
+      env,
+    });
+    try {
+      const id = randomUUID();
+      writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# drain\n');
+      const started = await call(
+        r4.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+        startBody(coordinator, `gw-${randomUUID()}`),
+      );
+      expect(started.status, started.text).toBe(200);
+      model.forSession(id).enqueue({ slow: { deltas: 30, intervalMs: 100 } });
+      const turn = turnLines(r4.url, id, { prompt: 'a slow answer' });
+      await eventually(() => model.messageRequests(id).length >= 1, 30_000, 'the model call');
+      const exit = new Promise<number | null>((resolve) => r4.child.once('exit', (code) => resolve(code)));
+      expect((await call(r4.url, 'POST', `${RUNNER_API_PREFIX}/drain`)).status).toBe(202);
+      expect((await call(r4.url, 'GET', '/health', undefined, '')).json().status).toBe('draining');
+      const reserve = await call(r4.url, 'POST', `${RUNNER_API_PREFIX}/reservations`);
+      expect(reserve.status).toBe(503);
+      expect(reserve.json().code).toBe('capacity_reached');
+      expect(Number(reserve.headers['retry-after'])).toBeGreaterThan(0);
+      const other = await call(
+        r4.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${randomUUID()}/sandbox`,
+        startBody(coordinator, `gw-${randomUUID()}`),
+      );
+      expect(other.status).toBe(503);
+      expect(other.json().code).toBe('capacity_reached');
+      const lines = await turn;
+      expect(lines.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
+      expect(lines.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+      expect(await exit).toBe(0);
+      expect(coordinator.evicted).toContainEqual(
+        expect.objectContaining({ runner: 'r4', sessionId: id, reason: 'drain' }),
+      );
+      expect(coordinator.deregistered).toContain('r4');
+    } finally {
+      await r4.kill();
+    }
+  }, 90_000);
+
+  it('a coordinator gone: checkpoints and model calls of its sessions go to another coordinator', async () => {
+    // Two coordinators over one store (as servers share a database and a bucket).
+    const a = new TestCoordinator(join(root, 'store'), model);
+    await a.start();
+    const r5 = await startRunnerProcess({
+      name: 'r5',
+      coordinators: [a.url, coordinator.url],
+      dataDir: join(root, 'r5'),
+      env,
+    });
+    try {
+      await eventually(
+        () => a.known.has('r5') && coordinator.known.has('r5'),
+        10_000,
+        'r5 registered with both',
+      );
+      const id = randomUUID();
+      const token = `gw-${randomUUID()}`;
+      writeFileSync(join(a.roots(id).workspace, 'CLAUDE.md'), '# two coordinators\n');
+      const started = await call(
+        r5.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+        startBody(a, token),
+      );
+      expect(started.status, started.text).toBe(200);
+      await a.close();
+      const failedHeartbeats = async () =>
+        /ash_runner_heartbeats_total\{result="failed"\} [1-9]/.test(
+          (await call(r5.url, 'GET', '/metrics', undefined, '')).text,
+        );
+      const deadline = Date.now() + 10_000;
+      while (!(await failedHeartbeats())) {
+        if (Date.now() > deadline) throw new Error('no failed heartbeat to the closed coordinator');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      model.forSession(id).enqueue(
+        {
+          toolUse: {
+            name: 'Write',
+            input: { file_path: '/workspace/after.txt', content: 'placed by a, stored by b\n' },
+          },
+        },
+        { text: 'done' },
+      );
+      const lines = await turnLines(r5.url, id, { prompt: 'write after.txt' });
+      expect(lines.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
+      expect(lines.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+      expect(coordinator.gatewayKeys).toContain(token);
+      expect(coordinator.checkpoints).toContainEqual(expect.objectContaining({ sessionId: id }));
+      expect(readFileSync(join(coordinator.roots(id).workspace, 'after.txt'), 'utf8')).toBe(
+        'placed by a, stored by b\n',
+      );
+    } finally {
+      await r5.kill();
+      await a.close().catch(() => undefined);
+    }
+  }, 90_000);
 
   it('SIGTERM: checkpoints and stops its sessions, deregisters, exits 0', async () => {
     const r2 = await startRunnerProcess({

@@ -159,9 +159,9 @@ export interface StartSandboxSpec {
   /**
    * Where this sandbox's model proxy forwards, instead of the manager's `modelUpstreamUrl`: a
    * runner in another process sends its sandboxes' model calls to the coordinator's model gateway
-   * (a base path is kept).
+   * (a base path is kept). A function is asked at each model call.
    */
-  modelUpstreamUrl?: string;
+  modelUpstreamUrl?: string | (() => string);
 }
 
 /** Raised when the requested isolation cannot be provided; the message says what to do. */

@@ -52,8 +52,13 @@ export interface ModelCallRefusal {
 export interface ModelProxyOptions {
   /** Unix socket to listen on. */
   socketPath: string;
-  /** Base URL of the real Messages API (default https://api.anthropic.com). */
-  upstreamUrl: string;
+  /**
+   * Base URL of the Messages API (default https://api.anthropic.com); a base path is kept
+   * (`https://coordinator/api/internal/gateway` forwards to `…/gateway/v1/messages`). A function
+   * is asked at each call (a runner moves its sandboxes' model traffic to another coordinator's
+   * gateway when the first one is gone).
+   */
+  upstreamUrl: string | (() => string);
   /** The API key to add to each request; `undefined` forwards without one. Called per request. */
   resolveApiKey: () => string | undefined;
   /** Give the socket to this uid/gid (the sandbox's host uid) so the sandbox can connect. */
@@ -187,7 +192,8 @@ export async function handleModelCall(
   const startedAt = performance.now();
   let upstream: Dispatcher.ResponseData;
   try {
-    upstream = await request(upstreamTarget(opts.upstreamUrl, target), {
+    const base = typeof opts.upstreamUrl === 'function' ? opts.upstreamUrl() : opts.upstreamUrl;
+    upstream = await request(upstreamTarget(base, target), {
       method: 'POST',
       headers,
       body: req,

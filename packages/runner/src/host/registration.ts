@@ -60,6 +60,18 @@ export class Registration {
     }));
   }
 
+  /**
+   * The coordinator to send a session's calls to: `preferred` (the one that placed it) unless its
+   * last heartbeat failed, then the first coordinator whose last heartbeat was answered (else
+   * `preferred` anyway). A URL not in the list counts as answering.
+   */
+  pick(preferred: string): string {
+    const up = (c: Coordinator) => c.lastHeartbeatAt !== null && c.lastProblem === undefined;
+    const known = this.coordinators.find((c) => c.url === preferred);
+    if (!known || up(known)) return preferred;
+    return this.coordinators.find(up)?.url ?? preferred;
+  }
+
   private async beat(c: Coordinator): Promise<void> {
     c.timer = undefined;
     if (this.stopped) return;

@@ -73,6 +73,13 @@ export interface RunnerHostOptions {
   maxCheckoutBytes: number;
   /** How long a start without `warm` holds its start permit at most before the first turn, ms. */
   startPermitHoldMs?: number;
+  /** Every coordinator of the runner: a session's calls fall back to them when its own is gone. */
+  coordinators: string[];
+  /**
+   * The coordinator to call for a session placed by `preferred` (default: `preferred`): the
+   * registration's view of which coordinators answer.
+   */
+  pickCoordinator?: (preferred: string) => string;
 }
 
 /**
@@ -240,7 +247,8 @@ export class RunnerHost {
       if (body.egress) {
         session.egress = new EgressReporter(
           body.egress,
-          (batch) => this.opts.link.egress(session.coordinatorUrl, id, session.generation, batch),
+          (batch) =>
+            this.toCoordinator(session, (base) => this.opts.link.egress(base, id, session.generation, batch)),
           this.opts.log.child({ sessionId: id }),
         );
       }
@@ -250,12 +258,13 @@ export class RunnerHost {
           ...(body.limits ? { limits: body.limits } : {}),
           model: { resolveApiKey: () => session.gatewayToken },
           ...(session.egress ? { egress: session.egress.spec } : {}),
-          modelUpstreamUrl: `${session.coordinatorUrl}${GATEWAY_PATH}`,
+          modelUpstreamUrl: () => this.gatewayOf(session),
         }),
       };
       await runner.ensureSandbox(id, starter, slot);
     } catch (err) {
-      if (!runner.hosts(id) && session.starting === 1 && !session.turn) this.sessions.delete(id);
+      // Nothing of it runs here (and no other start is under way): forget it.
+      if (!runner.hosts(id) && session.starting === 1 && !session.turn) this.drop(session);
       throw err;
     } finally {
       session.starting--;
@@ -287,6 +296,32 @@ export class RunnerHost {
     s.settleTimer.unref();
   }
 
+  /**
+   * Calls a coordinator for the session: the one that placed it (or, when its heartbeats fail,
+   * one that answers), then, when that one cannot be reached or fails (5xx), each other one in
+   * turn. A refusal (4xx, `lease_lost` included) is final.
+   * @throws the last CoordinatorError
+   */
+  private async toCoordinator<T>(s: HostedSession, fn: (base: string) => Promise<T>): Promise<T> {
+    const first = this.opts.pickCoordinator?.(s.coordinatorUrl) ?? s.coordinatorUrl;
+    const order = new Set([first, s.coordinatorUrl, ...this.opts.coordinators]);
+    let last: unknown;
+    for (const base of order) {
+      try {
+        return await fn(base);
+      } catch (err) {
+        last = err;
+        if (!(err instanceof CoordinatorError) || (err.status !== 0 && err.status < 500)) throw err;
+      }
+    }
+    throw last;
+  }
+
+  /** The session's model upstream: the gateway of the coordinator its calls go to (asked per call). */
+  private gatewayOf(s: HostedSession): string {
+    return `${this.opts.pickCoordinator?.(s.coordinatorUrl) ?? s.coordinatorUrl}${GATEWAY_PATH}`;
+  }
+
   /** The session, or 404 `session_not_found`. */
   private hosted(id: string): HostedSession {
     const s = this.sessions.get(id);
@@ -308,10 +343,9 @@ export class RunnerHost {
       try {
         const roots = await this.roots(s.id);
         const have = await scanManifest(roots);
-        const body = await link.checkout(s.coordinatorUrl, s.id, {
-          generation: s.generation,
-          manifest: have,
-        });
+        const body = await this.toCoordinator(s, (base) =>
+          link.checkout(base, s.id, { generation: s.generation, manifest: have }),
+        );
         const owner = this.opts.runner.hosts(s.id) ? manager.ownerOf(s.id) : undefined;
         try {
           await applyDelta(roots, body, {
@@ -348,12 +382,15 @@ export class RunnerHost {
         const roots = await this.roots(s.id);
         const now = await scanManifest(roots);
         const diff = diffManifests(s.synced ?? {}, now);
-        const delta = await packDelta(roots, now, diff);
-        try {
-          await link.checkpoint(s.coordinatorUrl, s.id, s.generation, delta);
-        } finally {
-          delta.destroy();
-        }
+        // Packed per attempt: a delta stream is consumed by the coordinator that failed.
+        await this.toCoordinator(s, async (base) => {
+          const delta = packDelta(roots, now, diff);
+          try {
+            await link.checkpoint(base, s.id, s.generation, delta);
+          } finally {
+            delta.destroy();
+          }
+        });
         s.synced = now;
         return 'stored';
       } catch (err) {
@@ -369,7 +406,11 @@ export class RunnerHost {
     });
     metrics.checkpoints.inc({ result });
     metrics.checkpointSeconds.observe((performance.now() - t0) / 1000);
-    if (result === 'fenced') await this.fence(s);
+    if (result === 'fenced') {
+      // A release under way (stop, eviction) already stops the sandbox and forgets the session.
+      if (s.released) s.gone = true;
+      else await this.fence(s);
+    }
     return result;
   }
 
@@ -456,6 +497,8 @@ export class RunnerHost {
       if (!res.destroyed) res.end(`${JSON.stringify(trailer)}\n`);
     } catch (err) {
       runner.unpin(id);
+      // The checkout was refused: the session's lease moved on, its sandbox here must go.
+      if (err instanceof CoordinatorError && err.leaseLost) await this.fence(s);
       if (res.headersSent) {
         this.opts.log.error(
           { sessionId: id, err: err instanceof Error ? err.message : String(err) },
@@ -576,7 +619,9 @@ export class RunnerHost {
   private async tellEvicted(s: HostedSession, reason: 'idle' | 'capacity' | 'drain'): Promise<void> {
     if (s.gone) return;
     try {
-      await this.opts.link.evicted(s.coordinatorUrl, { sessionId: s.id, reason, generation: s.generation });
+      await this.toCoordinator(s, (base) =>
+        this.opts.link.evicted(base, { sessionId: s.id, reason, generation: s.generation }),
+      );
     } catch (err) {
       this.opts.log.warn(
         { sessionId: s.id, err: err instanceof Error ? err.message : String(err) },

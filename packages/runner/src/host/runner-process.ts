@@ -51,7 +51,7 @@ export async function startRunner(
     requestTimeoutMs: config.requestTimeoutMs,
     transferTimeoutMs: config.transferTimeoutMs,
   });
-  const host = new RunnerHost({
+  const host: RunnerHost = new RunnerHost({
     runnerId: config.name,
     labels: config.labels,
     version,
@@ -64,8 +64,10 @@ export async function startRunner(
     log,
     reservationTtlMs: config.reservationTtlMs,
     maxCheckoutBytes: config.maxCheckoutBytes,
+    coordinators: config.coordinators,
+    pickCoordinator: (preferred: string): string => registration.pick(preferred),
   });
-  const registration = new Registration({
+  const registration: Registration = new Registration({
     runnerId: config.name,
     coordinators: config.coordinators,
     labels: config.labels,
