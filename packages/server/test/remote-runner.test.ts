@@ -74,6 +74,7 @@ describe('sessions on runners in other processes', () => {
         ASH_LOCAL_RUNNER: 'off',
         ASH_INTERNAL_SECRET: SECRET,
         ASH_RUNNER_TIMEOUT_MS: '4000',
+        ASH_CREDENTIAL_KEY: 'coordinator-master-key-0123456789',
         ASH_TURN_IDLE_TIMEOUT_MS: '60000',
       },
     });
@@ -391,6 +392,32 @@ describe('sessions on runners in other processes', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('validation_failed');
   }, 120_000);
+
+  it('a session with credential bindings never goes to a runner: without a local runner its message is 503', async () => {
+    const cred = await api(t.url, 'POST', '/api/credentials', {
+      type: 'custom',
+      key: 'bound-secret-value-0001',
+    });
+    expect(cred.status).toBe(201);
+    const credentialId = cred.body.credential?.id ?? cred.body.id;
+    await deployAgent(
+      t.url,
+      'inj',
+      { 'CLAUDE.md': '# Inj\n' },
+      { config: { network: { allow: ['example.com'] } } },
+    );
+    const id = await createSession(t.url, 'inj', {
+      network: {
+        allow: ['example.com'],
+        inject: [{ host: 'example.com', credentialId, header: 'x-api-key' }],
+      },
+    });
+    const r = await api(t.url, 'POST', `/api/sessions/${id}/messages`, { content: 'hi' });
+    expect(r.status).toBe(503);
+    expect(r.body.code).toBe('capacity_reached');
+    expect(r.body.detail).toContain('credential bindings');
+    expect(t.server.router.runnerOf(id)).toBeUndefined();
+  }, 60_000);
 
   it('SIGKILL of the runner mid-turn: error runner_lost + done; the next message runs on the other runner with the whole conversation', async () => {
     const id = await createSession(t.url, 'remote');
