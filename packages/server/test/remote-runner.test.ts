@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -8,6 +9,8 @@ import {
   requestText,
   runAsh,
   ScriptedModel,
+  startTestS3,
+  type TestS3,
   TEST_API_KEY,
   startRunnerProcess,
   tempDir,
@@ -42,6 +45,7 @@ describe('sessions on runners in other processes', () => {
   let model: ScriptedModel;
   let t: TestServer;
   let root: string;
+  let s3: TestS3;
   const runners: Record<string, RunnerProcess> = {};
   const runnerEnv = {
     ASH_INTERNAL_SECRET: SECRET,
@@ -68,9 +72,11 @@ describe('sessions on runners in other processes', () => {
   beforeAll(async () => {
     model = await ScriptedModel.start();
     root = tempDir('ash-remote-runner-');
+    s3 = await startTestS3();
     t = await startTestServer({
       model,
       env: {
+        ...s3.env,
         ASH_LOCAL_RUNNER: 'off',
         ASH_INTERNAL_SECRET: SECRET,
         ASH_RUNNER_TIMEOUT_MS: '4000',
@@ -85,6 +91,7 @@ describe('sessions on runners in other processes', () => {
     for (const r of Object.values(runners)) await r.kill().catch(() => undefined);
     await t?.close();
     await model?.close();
+    await s3?.close();
     if (root) removeDir(root);
   });
 
@@ -149,6 +156,22 @@ describe('sessions on runners in other processes', () => {
     // The coordinator's copy (the authoritative one at rest) has the turn's files.
     expect(readFileSync(join(t.dataDir, 'sessions', id, 'workspace', 'fruit.txt'), 'utf8')).toBe('pears\n');
     expect(existsSync(join(t.dataDir, 'sessions', id, 'claude'))).toBe(true);
+    // With S3, each checkpoint is also stored as the session's snapshot (what another server restores).
+    await eventually(
+      () => {
+        const db = new Database(join(t.dataDir, 'ash.db'), { readonly: true });
+        try {
+          const row = db.prepare('SELECT snapshot_key FROM sessions WHERE id = ?').get(id) as
+            | { snapshot_key: string | null }
+            | undefined;
+          return !!row?.snapshot_key;
+        } finally {
+          db.close();
+        }
+      },
+      15_000,
+      'the checkpoint stored as an S3 snapshot',
+    );
     // Every model call went through this server's gateway, which added the provider key.
     const calls = model.messageRequests(id);
     expect(calls.length).toBeGreaterThanOrEqual(2);
