@@ -147,11 +147,46 @@ describe.each(['sqlite', 'postgres'] as const)('auth repositories on %s', (diale
   it('keeps the runner registry; deregistering pauses its running sessions', async () => {
     await repos.runners.upsert({ id: 'r1', host: '10.0.0.5', port: 4200, maxSandboxes: 50, now: iso() });
     await repos.runners.upsert({ id: 'r1', host: '10.0.0.6', port: 4201, maxSandboxes: 60, now: iso() });
-    expect(await repos.runners.heartbeat('r1', 7, iso())).toBe(true);
-    expect(await repos.runners.heartbeat('ghost', 1, iso())).toBe(false);
+    expect(await repos.runners.heartbeat('r1', 7, iso())).toEqual({ draining: false });
+    expect(await repos.runners.heartbeat('ghost', 1, iso())).toBeUndefined();
     expect(await repos.runners.list()).toEqual([
       expect.objectContaining({ id: 'r1', host: '10.0.0.6', port: 4201, maxSandboxes: 60, activeCount: 7 }),
     ]);
+    // URL, labels, the last report and the drain flag (migration 0007).
+    await repos.runners.upsert({
+      id: 'r1',
+      host: '10.0.0.6',
+      port: 4201,
+      maxSandboxes: 60,
+      url: 'https://r1.example:4201',
+      labels: { zone: 'eu' },
+      now: iso(),
+    });
+    const report = {
+      runnerId: 'r1',
+      url: 'https://r1.example:4201',
+      labels: { zone: 'eu' },
+      version: '0.1.0',
+      draining: false,
+      maxSandboxes: 8,
+      live: 1,
+      reserved: 0,
+      startsRunning: 0,
+      startsQueued: 0,
+      canQueueStart: true,
+      sessions: [{ id: 'x', state: 'ready' as const, generation: 3, memoryBytes: 0 }],
+    };
+    expect(await repos.runners.heartbeat('r1', 1, iso(), report)).toEqual({ draining: false });
+    expect(await repos.runners.setDraining('r1')).toBe(true);
+    expect(await repos.runners.setDraining('ghost')).toBe(false);
+    expect(await repos.runners.get('r1')).toMatchObject({
+      url: 'https://r1.example:4201',
+      labels: { zone: 'eu' },
+      report,
+      maxSandboxes: 8,
+      draining: true,
+    });
+    expect(await repos.runners.heartbeat('r1', 1, iso(), report)).toEqual({ draining: true });
     const s = await repos.sessions.insert({
       id: randomUUID(),
       tenantId: 'tr',
@@ -167,6 +202,19 @@ describe.each(['sqlite', 'postgres'] as const)('auth repositories on %s', (diale
       lastMessageSeq: 0,
       now: iso(),
     });
+    // Lease generations: each placement bumps it; fencing and leaving only touch the current one.
+    expect(s).toMatchObject({ leaseGeneration: 0, runnerId: null, runnerLabels: {} });
+    expect(await repos.sessions.placeOnRunner(s.id, 'r2')).toEqual({ generation: 1, tenantId: 'tr' });
+    expect(await repos.sessions.fenceFromRunner(s.id, 'r1')).toBe(false);
+    expect(await repos.sessions.fenceFromRunner(s.id, 'r2')).toBe(true);
+    expect(await repos.sessions.leases([s.id, 'nope'])).toEqual([
+      { id: s.id, runnerId: null, generation: 2, ownerId: null, status: 'active' },
+    ]);
+    expect(await repos.sessions.placeOnRunner(s.id, 'r2')).toEqual({ generation: 3, tenantId: 'tr' });
+    await repos.sessions.leaveRunner(s.id, 2);
+    expect((await repos.sessions.getInternal(s.id))?.runnerId).toBe('r2');
+    await repos.sessions.leaveRunner(s.id, 3);
+    expect((await repos.sessions.getInternal(s.id))?.runnerId).toBeNull();
     await db.db.update(db.t.sessions).set({ runnerId: 'r1' }).where(eq(db.t.sessions.id, s.id));
     expect(await repos.runners.remove('r1', iso())).toBe(true);
     expect(await repos.runners.remove('r1', iso())).toBe(false);
