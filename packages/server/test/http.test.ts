@@ -48,6 +48,11 @@ describe('HTTP API: shapes and bad input', () => {
     });
     expect(r.body.uptime).toBeGreaterThanOrEqual(0);
     expect(r.body.sandbox.mode).toBe('bwrap');
+    // The embedded server places sessions on its own runner only.
+    expect(r.body.runners).toEqual([
+      expect.objectContaining({ name: 'local', local: true, url: null, state: 'ok', lastHeartbeat: null }),
+    ]);
+    expect(r.body.runners[0].capacity.max).toBeGreaterThan(0);
   });
 
   it('serves the OpenAPI document and the docs UI', async () => {
