@@ -792,6 +792,41 @@ describe('ash runner (the runner process)', () => {
     }
   }, 90_000);
 
+  it('idle eviction by the pool: checkpoint, then evicted (reason idle) to the coordinator', async () => {
+    const r6 = await startRunnerProcess({
+      name: 'r6',
+      coordinators: [coordinator.url],
+      dataDir: join(root, 'r6'),
+      env: { ...env, ASH_IDLE_TIMEOUT_MS: '1000' },
+    });
+    try {
+      const id = randomUUID();
+      writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# idle\n');
+      const started = await call(
+        r6.url,
+        'POST',
+        `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+        startBody(coordinator, `gw-${randomUUID()}`),
+      );
+      expect(started.status, started.text).toBe(200);
+      await eventually(
+        () => coordinator.evicted.some((e) => e.sessionId === id),
+        20_000,
+        'the idle eviction',
+      );
+      expect(coordinator.evicted.find((e) => e.sessionId === id)).toMatchObject({
+        runner: 'r6',
+        reason: 'idle',
+        generation: 1,
+      });
+      expect(coordinator.checkpoints).toContainEqual(expect.objectContaining({ sessionId: id }));
+      const state = (await call(r6.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport;
+      expect(state).toMatchObject({ live: 0, sessions: [] });
+    } finally {
+      await r6.kill();
+    }
+  }, 60_000);
+
   it('SIGTERM: checkpoints and stops its sessions, deregisters, exits 0', async () => {
     const r2 = await startRunnerProcess({
       name: 'r2',
