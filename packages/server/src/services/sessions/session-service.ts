@@ -515,11 +515,16 @@ export class SessionService {
 
   /**
    * Events with sequence > `after` from history, then the live rest of the running turn (if
-   * this server runs one). Ends after the turn's `done`, or at the end of history.
+   * this server runs one). Ends after the turn's `done`, or at the end of history. A turn a dead
+   * server left open is closed first (`error` + `done`).
    */
   async *stream(tenantId: string, id: string, after: number): AsyncGenerator<StreamEvent> {
-    await this.record(tenantId, id);
+    const s = await this.record(tenantId, id);
     const turn = this.deps.runtime.turnFor(id);
+    // A turn left open by a dead server (its lease ran out; a live owner's requests are forwarded
+    // before they get here) ends with `error` + `done` first, so a client reconnecting here with
+    // Last-Event-ID reads the turn through its end instead of a stream that stops short.
+    if (!turn && s.activeTurnId) await this.deps.ownership.closeDeadOwnersTurn(s);
     let cursor = after;
     const upTo = turn ? turn.firstSeq - 1 : Number.POSITIVE_INFINITY;
     for (;;) {

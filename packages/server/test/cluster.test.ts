@@ -1,0 +1,350 @@
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SseDecoder } from '@ash-ai/shared';
+import {
+  type AshProcess,
+  createTestPostgresDatabase,
+  type RunnerProcess,
+  removeDir,
+  requestText,
+  ScriptedModel,
+  serverEnv,
+  startAshProcess,
+  startRunnerProcess,
+  startTestS3,
+  tempDir,
+  type TestDatabase,
+  type TestS3,
+} from '@ash-ai/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH, api, createSession, deployAgent, eventually, expectOutcome, sendTurn } from './harness.js';
+
+const SECRET = 'cluster-runner-link-secret-000000001';
+/** The provider key the servers hold (serverEnv's); no runner may ever see it. */
+const PROVIDER_KEY = 'sk-ant-test-0123456789abcdef';
+/** A stored credential's value (an `anthropic` key used by one session); never on a runner either. */
+const CREDENTIAL_VALUE = 'sk-ant-stored-credential-value-77aa99';
+const LEASE_MS = 3000;
+
+/** Every regular file under `dir`, recursively (links not followed). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let names: string[] = [];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(d, n);
+      try {
+        const st = statSync(p, { throwIfNoEntry: false });
+        if (!st) continue;
+        if (st.isDirectory()) walk(p);
+        else if (st.isFile()) out.push(p);
+      } catch {
+        // unreadable
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** True when the file contains `needle`, read in chunks (sandbox disk images are GiBs, mostly sparse). */
+function fileContains(path: string, needle: string): boolean {
+  const n = Buffer.from(needle);
+  const chunk = Buffer.alloc(8 * 1024 * 1024);
+  const fd = openSync(path, 'r');
+  try {
+    let pos = 0;
+    let carry = Buffer.alloc(0);
+    for (;;) {
+      const got = readSync(fd, chunk, 0, chunk.length, pos);
+      if (got === 0) return false;
+      const window = Buffer.concat([carry, chunk.subarray(0, got)]);
+      if (window.includes(n)) return true;
+      carry = window.subarray(Math.max(0, window.length - n.length + 1));
+      pos += got;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** SSE frames of one stream request (undefined status when the server was unreachable). */
+async function readStream(
+  url: string,
+  id: string,
+  lastEventId: number,
+): Promise<{ status: number | undefined; frames: Array<{ id: number; event: string; data: any }> }> {
+  try {
+    const res = await fetch(`${url}/api/sessions/${id}/stream`, {
+      headers: { ...AUTH, 'last-event-id': String(lastEventId) },
+      signal: AbortSignal.timeout(60_000),
+    });
+    if (res.status !== 200) return { status: res.status, frames: [] };
+    const frames: Array<{ id: number; event: string; data: any }> = [];
+    const dec = new SseDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+        for (const f of dec.push(Buffer.from(chunk).toString()))
+          if (f.id !== undefined) frames.push({ id: Number(f.id), event: f.event, data: JSON.parse(f.data) });
+    } catch {
+      // the server died mid-stream: what arrived counts
+    }
+    return { status: 200, frames };
+  } catch {
+    return { status: undefined, frames: [] };
+  }
+}
+
+/**
+ * The production shape: two servers (real processes) sharing Postgres and S3, no sandboxes of
+ * their own (ASH_LOCAL_RUNNER=off), and two `ash runner` processes registered with both.
+ */
+describe('a cluster: Postgres, S3, two servers and two runners as real processes', () => {
+  let s3: TestS3;
+  let db: TestDatabase;
+  let model: ScriptedModel;
+  let root: string;
+  let env: Record<string, string>;
+  const servers: Record<'a' | 'b', { proc: AshProcess; dataDir: string } | undefined> = {
+    a: undefined,
+    b: undefined,
+  };
+  const runners: Record<string, { proc: RunnerProcess; dataDir: string }> = {};
+
+  const url = (s: 'a' | 'b') => servers[s]!.proc.url;
+  const runnerOf = async (id: string, via: 'a' | 'b' = 'b') =>
+    (await api(url(via), 'GET', `/api/sessions/${id}`)).body.session.runnerId as string;
+
+  async function startServer(name: 'a' | 'b'): Promise<void> {
+    const dataDir = tempDir(`ash-cluster-${name}-`);
+    const proc = await startAshProcess(serverEnv({ dataDir, modelUrl: model.url, extra: env }), 60_000);
+    servers[name] = { proc, dataDir };
+  }
+
+  async function startRunner(name: string): Promise<void> {
+    const dataDir = runners[name]?.dataDir ?? join(root, name);
+    const proc = await startRunnerProcess({
+      name,
+      coordinators: [url('a'), url('b')],
+      dataDir,
+      env: {
+        ASH_INTERNAL_SECRET: SECRET,
+        ASH_RUNNER_HEARTBEAT_MS: '300',
+        ASH_SPARE_BRIDGES: '0',
+        ASH_MODEL_MAX_RETRIES: '0',
+        ASH_LOG_LEVEL: 'debug',
+        // Small sandbox disk images: the secret scan reads every file under the runner's data dir.
+        ASH_SANDBOX_DISK_MB: '256',
+      },
+    });
+    runners[name] = { proc, dataDir };
+  }
+
+  beforeAll(async () => {
+    s3 = await startTestS3();
+    db = await createTestPostgresDatabase('ash_cluster');
+    model = await ScriptedModel.start();
+    root = tempDir('ash-cluster-runners-');
+    env = {
+      ...s3.env,
+      ASH_DATABASE_URL: db.url,
+      ASH_LOCAL_RUNNER: 'off',
+      ASH_INTERNAL_SECRET: SECRET,
+      ASH_RUNNER_TIMEOUT_MS: '4000',
+      ASH_OWNER_LEASE_MS: String(LEASE_MS),
+      ASH_CREDENTIAL_KEY: 'cluster-master-key-0123456789abcdef',
+      ASH_PREWARM_COUNT: '0',
+      ASH_LOG_LEVEL: 'debug',
+      ASH_RATE_LIMIT_MAX: '100000',
+    };
+    await startServer('a');
+    await startServer('b');
+    await startRunner('r1');
+    await startRunner('r2');
+    for (const s of ['a', 'b'] as const)
+      await eventually(
+        async () => {
+          const rs = (await api(url(s), 'GET', '/health')).body.runners as Array<{
+            name: string;
+            state: string;
+          }>;
+          return rs.filter((r) => r.state === 'ok').length >= 2;
+        },
+        30_000,
+        `server ${s} lists both runners`,
+      );
+    await deployAgent(url('a'), 'clustered', { 'CLAUDE.md': '# Clustered\nRemember what you are told.\n' });
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const r of Object.values(runners)) await r.proc.kill().catch(() => undefined);
+    for (const s of Object.values(servers)) await s?.proc.kill().catch(() => undefined);
+    await model?.close();
+    await db?.drop().catch(() => undefined);
+    await s3?.close();
+    for (const s of Object.values(servers)) if (s) removeDir(s.dataDir);
+    if (root) removeDir(root);
+  });
+
+  let id: string;
+
+  it('create through A, send through B, stream through A: all succeed, no 409', async () => {
+    id = await createSession(url('a'), 'clustered');
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo kumquat > memory.txt && echo SAVED' } } },
+        { text: 'I will remember kumquat.' },
+      );
+    const first = await sendTurn(url('b'), id, { content: 'Remember the word kumquat.' });
+    expect(first.status, first.raw).toBe(200);
+    expectOutcome(first, 'completed');
+    expect(['r1', 'r2']).toContain(await runnerOf(id));
+
+    const lastSeen = first.events.at(-1)!.id;
+    model.forSession(id).enqueue({ slow: { deltas: 20, intervalMs: 50, text: 'Still kumquat. ' } });
+    const viaB = sendTurn(url('b'), id, { content: 'Still there?' });
+    await eventually(
+      async () =>
+        (await api(url('a'), 'GET', `/api/sessions/${id}/events?limit=1000`)).body.events.length >
+        first.events.length,
+      30_000,
+      'the second turn to start',
+    );
+    const onA = await readStream(url('a'), id, lastSeen);
+    expect(onA.status).toBe(200);
+    const turn = await viaB;
+    expect(turn.status, turn.raw).toBe(200);
+    expectOutcome(turn, 'completed');
+    expect(onA.frames.map((f) => f.id)).toEqual(turn.events.map((e) => e.id));
+    expect(onA.frames.at(-1)!.event).toBe('done');
+    for (const s of ['a', 'b'] as const) {
+      const r = await api(url(s), 'GET', `/api/sessions/${id}/files/memory.txt?format=json`);
+      expect(r.status, `${s}: ${r.text}`).toBe(200);
+      expect(r.body.content).toBe('kumquat\n');
+    }
+  }, 180_000);
+
+  it('SIGKILL the runner between turns: the next message (through either server) runs on the other runner with every earlier turn and the files', async () => {
+    const host = await runnerOf(id);
+    const other = host === 'r1' ? 'r2' : 'r1';
+    await runners[host]!.proc.kill();
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'cat memory.txt' } } },
+        { text: 'Kumquat it is.' },
+      );
+    const next = await sendTurn(url('a'), id, { content: 'What was the word?' });
+    expectOutcome(next, 'completed');
+    expect((next.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+      'kumquat',
+    );
+    expect(await runnerOf(id)).toBe(other);
+    const seen = requestText(model.messageRequests(id).at(-1)!);
+    for (const s of [
+      'Remember the word kumquat.',
+      'echo kumquat > memory.txt',
+      'I will remember kumquat.',
+      'Still there?',
+    ])
+      expect(seen).toContain(s);
+    // Through the other server too.
+    model.forSession(id).enqueue({ text: 'Yes, B.' });
+    expectOutcome(await sendTurn(url('b'), id, { content: 'and through B?' }), 'completed');
+    await startRunner(host);
+  }, 240_000);
+
+  it('SIGKILL server A while a client streams through it: reconnecting to B with Last-Event-ID gives a gap-free, duplicate-free sequence through done', async () => {
+    const sid = await createSession(url('a'), 'clustered');
+    model.forSession(sid).enqueue({ text: 'Warm.' });
+    const warm = await sendTurn(url('a'), sid, { content: 'warm up' });
+    expectOutcome(warm, 'completed');
+    // A slow answer, streamed through A; A dies in the middle of it.
+    model.forSession(sid).enqueue({ slow: { deltas: 80, intervalMs: 100, text: 'tick ' } });
+    const seen: Array<{ id: number; event: string }> = [
+      ...warm.events.map((e) => ({ id: e.id, event: e.event })),
+    ];
+    const streaming = (async () => {
+      const res = await fetch(`${url('a')}/api/sessions/${sid}/messages`, {
+        method: 'POST',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'count slowly' }),
+      });
+      const dec = new SseDecoder();
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+          for (const f of dec.push(Buffer.from(chunk).toString()))
+            if (f.id !== undefined) seen.push({ id: Number(f.id), event: f.event });
+      } catch {
+        // A died
+      }
+    })();
+    await eventually(
+      () => seen.filter((e) => e.event === 'text_delta').length >= 5,
+      60_000,
+      'deltas through A',
+    );
+    await servers.a!.proc.kill();
+    await streaming;
+    // Reconnect to B from the last id seen until done arrives (B answers 503 owner_unreachable
+    // until A's lease runs out, then serves the rest).
+    const deadline = Date.now() + 90_000;
+    const tries: string[] = [];
+    while (seen.at(-1)!.event !== 'done' && Date.now() < deadline) {
+      const r = await readStream(url('b'), sid, seen.at(-1)!.id);
+      tries.push(`${r.status}:${r.frames.length}`);
+      if (r.status === 200) seen.push(...r.frames.map((f) => ({ id: f.id, event: f.event })));
+      else expect([503, undefined], tries.join(' ')).toContain(r.status);
+      if (seen.at(-1)!.event !== 'done') await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(seen.at(-1)!.event, tries.join(' ')).toBe('done');
+    const ids = seen.map((e) => e.id);
+    expect(new Set(ids).size, 'no duplicate').toBe(ids.length);
+    for (let i = 1; i < ids.length; i++) expect(ids[i], `gap after ${ids[i - 1]}`).toBe(ids[i - 1]! + 1);
+    // The stored log says the same.
+    const stored = (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body
+      .events as Array<{ sequence: number; type: string }>;
+    // (Lifecycle records are history only, never streamed.)
+    expect(stored.filter((e) => e.type !== 'lifecycle').map((e) => e.sequence)).toEqual(ids);
+    // B continues the session.
+    model.forSession(sid).enqueue({ text: 'Continued on B.' });
+    expectOutcome(await sendTurn(url('b'), sid, { content: 'still there?' }), 'completed');
+    await startServer('a');
+  }, 240_000);
+
+  it('no provider key or stored credential value on a runner (environment, arguments, files, logs); usage metered by the servers', async () => {
+    const cred = await api(url('b'), 'POST', '/api/credentials', {
+      type: 'anthropic',
+      key: CREDENTIAL_VALUE,
+    });
+    expect(cred.status, cred.text).toBe(201);
+    const credentialId = (cred.body.credential?.id ?? cred.body.id) as string;
+    const sid = await createSession(url('b'), 'clustered', { credentialId });
+    model.forSession(sid).enqueue({ text: 'Paid by the credential.' });
+    expectOutcome(await sendTurn(url('a'), sid, { content: 'use the stored key' }), 'completed');
+    expect(model.messageRequests(sid).at(-1)!.apiKey).toBe(CREDENTIAL_VALUE);
+    const usage = await api(url('a'), 'GET', `/api/usage?sessionId=${sid}&kind=model_call`);
+    expect(usage.body.records.length).toBeGreaterThanOrEqual(1);
+    for (const [name, r] of Object.entries(runners)) {
+      if (r.proc.child.exitCode !== null || r.proc.child.signalCode !== null) continue;
+      const environ = readFileSync(`/proc/${r.proc.pid}/environ`, 'utf8');
+      const cmdline = readFileSync(`/proc/${r.proc.pid}/cmdline`, 'utf8');
+      for (const secret of [PROVIDER_KEY, CREDENTIAL_VALUE]) {
+        expect(environ.includes(secret), `${name} environment`).toBe(false);
+        expect(cmdline.includes(secret), `${name} arguments`).toBe(false);
+        expect(r.proc.output().includes(secret), `${name} logs`).toBe(false);
+        for (const f of filesUnder(r.dataDir))
+          expect(fileContains(f, secret), `${name} file ${f}`).toBe(false);
+      }
+      expect(environ).not.toContain('ANTHROPIC_API_KEY=');
+      expect(environ).not.toContain('ASH_CREDENTIAL_KEY');
+      expect(environ).not.toContain('ASH_DATABASE_URL');
+    }
+  }, 180_000);
+});
