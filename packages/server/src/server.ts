@@ -301,13 +301,28 @@ async function createLocked(
       log: logger.child({ component: 'runner-link' }),
     },
     // A lost runner's sessions: fenced (a new lease generation: anything the runner still sends
-    // is refused, and its heartbeat answer names them foreign) and released when no turn runs, so
-    // the next message (through any server) places them again from the last checkpoint.
+    // is refused, and its heartbeat answer names them foreign), their files stored and released
+    // when no turn runs, so the next message (through any server) places them again from the
+    // last checkpoint.
     onSessionsLost: async (runnerId, ids) => {
       for (const id of ids) {
         if (!(await repos.sessions.fenceFromRunner(id, runnerId))) continue; // placed again meanwhile
         const s = await repos.sessions.getInternal(id);
-        if (s && s.ownerId === ownerId && !s.activeTurnId) await repos.sessions.releaseOwnership(id, ownerId);
+        if (!s || s.ownerId !== ownerId || s.activeTurnId) continue;
+        // Like every release: the files (this server's copy, as of the last checkpoint) are
+        // stored first, so whichever server claims the session next finds them. If storing
+        // fails the session stays owned here and the lease renewal retries.
+        try {
+          await persist?.(s);
+        } catch (err) {
+          logger.warn(
+            { err, sessionId: id },
+            'could not store the files of a lost runner’s session; keeping it',
+          );
+          continue;
+        }
+        // Not if a turn started meanwhile (a message placed it again): it stays owned here.
+        await repos.sessions.releaseOwnershipIfIdle(id, ownerId);
       }
     },
     log: logger.child({ component: 'runners' }),

@@ -318,6 +318,105 @@ describe('a cluster: Postgres, S3, two servers and two runners as real processes
     await startServer('a');
   }, 240_000);
 
+  it('SIGSTOP a runner mid-turn past its timeout, then SIGCONT: the session has moved; nothing the stale runner does afterwards is stored; its sandbox is gone', async () => {
+    const sid = await createSession(url('b'), 'clustered');
+    model
+      .forSession(sid)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'sleep 3; echo late > late.txt; echo woke' } } },
+        { text: 'A stale answer.' },
+      );
+    const streaming = sendTurn(url('b'), sid, { content: 'run the slow tool' });
+    await eventually(() => model.messageRequests(sid).length >= 1, 60_000, 'the model called');
+    const host = await runnerOf(sid);
+    const stale = runners[host]!.proc;
+    // The tool is running in the sandbox; the runner freezes (a partition, a stalled VM).
+    await new Promise((r) => setTimeout(r, 800));
+    process.kill(stale.pid, 'SIGSTOP');
+    let lost: Awaited<typeof streaming>;
+    try {
+      lost = await streaming;
+      expect(lost.events.find((e) => e.event === 'error')?.data).toMatchObject({ code: 'runner_lost' });
+      expect(lost.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'error' } });
+      // The next message (through the other server) runs on another runner.
+      model.forSession(sid).enqueue({ text: 'Fresh start.' });
+      const after = await sendTurn(url('a'), sid, { content: 'after the freeze' });
+      expect(after.status, after.raw).toBe(200);
+      expectOutcome(after, 'completed');
+      expect(await runnerOf(sid)).not.toBe(host);
+    } finally {
+      process.kill(stale.pid, 'SIGCONT');
+    }
+    const events = async () =>
+      ((await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body.events as unknown[])
+        .length;
+    const messages = async () =>
+      ((await api(url('b'), 'GET', `/api/sessions/${sid}/messages?limit=1000`)).body.messages as unknown[])
+        .length;
+    const usage = async () =>
+      ((await api(url('b'), 'GET', `/api/usage?sessionId=${sid}`)).body.records as unknown[]).length;
+    const before = {
+      events: await events(),
+      messages: await messages(),
+      usage: await usage(),
+      calls: model.messageRequests(sid).length,
+    };
+    // Back: its tool finishes, its Claude process wants the model, it tries to checkpoint; its
+    // heartbeat names the session foreign. Its sandbox goes away.
+    await eventually(
+      async () => {
+        const r = await fetch(`${stale.url}/runner/v1/state`, {
+          headers: { authorization: `Bearer ${SECRET}` },
+        });
+        return !((await r.json()) as { sessions: Array<{ id: string }> }).sessions.some((x) => x.id === sid);
+      },
+      30_000,
+      'the stale runner stopped its sandbox',
+    );
+    // Give anything still in flight from it time to arrive, then compare.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect({
+      events: await events(),
+      messages: await messages(),
+      usage: await usage(),
+      calls: model.messageRequests(sid).length,
+    }).toEqual(before);
+    const late = await api(url('b'), 'GET', `/api/sessions/${sid}/files/late.txt?format=json`);
+    expect(late.status, 'the stale checkpoint was refused').toBe(404);
+    // No process of its sandbox is left under the stale runner.
+    const descendants = (pid: number): number[] => {
+      const out: number[] = [];
+      for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+        try {
+          let cur = Number(p);
+          for (let depth = 0; depth < 20 && cur > 1; depth++) {
+            const stat = readFileSync(`/proc/${cur}/stat`, 'utf8');
+            cur = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+            if (cur === pid) {
+              out.push(Number(p));
+              break;
+            }
+          }
+        } catch {
+          // gone
+        }
+      }
+      return out;
+    };
+    await eventually(
+      () =>
+        descendants(stale.pid).every((p) => {
+          try {
+            return !readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('claude');
+          } catch {
+            return true;
+          }
+        }),
+      15_000,
+      'no Claude process left under the stale runner',
+    );
+  }, 240_000);
+
   it('no provider key or stored credential value on a runner (environment, arguments, files, logs); usage metered by the servers', async () => {
     const cred = await api(url('b'), 'POST', '/api/credentials', {
       type: 'anthropic',

@@ -223,6 +223,20 @@ export class SessionsRepo {
     return rows.length > 0;
   }
 
+  /**
+   * Releases the session only while no turn holds its slot (one statement, so a turn that starts
+   * meanwhile keeps it owned). False when another owns it or a turn runs.
+   */
+  async releaseOwnershipIfIdle(id: string, ownerId: string): Promise<boolean> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .update(t)
+      .set({ ownerId: null, ownerHeartbeatAt: null })
+      .where(and(eq(t.id, id), eq(t.ownerId, ownerId), isNull(t.activeTurnId)))
+      .returning({ id: t.id });
+    return rows.length > 0;
+  }
+
   /** Renews the lease of every session `ownerId` owns; returns them. */
   async renewOwnership(ownerId: string, now: string): Promise<Array<{ id: string; tenantId: string }>> {
     const t = this.d.t.sessions;
