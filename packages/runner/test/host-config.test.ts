@@ -70,4 +70,35 @@ describe('ash runner configuration (flags over environment)', () => {
       loadRunnerConfig(['--coordinator', 'http://a', '--port', 'x'], { ASH_INTERNAL_SECRET: SECRET }),
     ).toThrow(/ASH_RUNNER_PORT/);
   });
+
+  it('--tls-cert and --tls-key (or their variables) serve https, and go together', () => {
+    const base = ['--coordinator', 'https://a:4100'];
+    const c = loadRunnerConfig([...base, '--tls-cert', '/etc/r/cert.pem', '--tls-key', '/etc/r/key.pem'], {
+      ASH_INTERNAL_SECRET: SECRET,
+    });
+    expect(c.tls).toEqual({ certPath: '/etc/r/cert.pem', keyPath: '/etc/r/key.pem' });
+    const fromEnv = loadRunnerConfig(base, {
+      ASH_INTERNAL_SECRET: SECRET,
+      ASH_RUNNER_TLS_CERT: '/etc/r/c.pem',
+      ASH_RUNNER_TLS_KEY: '/etc/r/k.pem',
+      ASH_RUNNER_ADVERTISE_URL: 'https://r1.internal:4200',
+    });
+    expect(fromEnv.tls).toEqual({ certPath: '/etc/r/c.pem', keyPath: '/etc/r/k.pem' });
+    expect(fromEnv.advertiseUrl).toBe('https://r1.internal:4200');
+    expect(loadRunnerConfig(base, { ASH_INTERNAL_SECRET: SECRET }).tls).toBeUndefined();
+    // One without the other is a configuration error naming both.
+    expect(() => loadRunnerConfig([...base, '--tls-cert', '/c.pem'], { ASH_INTERNAL_SECRET: SECRET })).toThrow(
+      /--tls-cert \(ASH_RUNNER_TLS_CERT\) and --tls-key \(ASH_RUNNER_TLS_KEY\) go together/,
+    );
+    expect(() =>
+      loadRunnerConfig(base, { ASH_INTERNAL_SECRET: SECRET, ASH_RUNNER_TLS_KEY: '/k.pem' }),
+    ).toThrow(RunnerConfigError);
+    // An http advertised URL could never reach an https-only API.
+    expect(() =>
+      loadRunnerConfig(
+        [...base, '--tls-cert', '/c.pem', '--tls-key', '/k.pem', '--advertise-url', 'http://r1:4200'],
+        { ASH_INTERNAL_SECRET: SECRET },
+      ),
+    ).toThrow(/--advertise-url http:\/\/r1:4200 is http but the API serves https/);
+  });
 });

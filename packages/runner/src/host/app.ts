@@ -112,17 +112,23 @@ export function buildRunnerApp(deps: {
   secret: string;
   log: Logger;
   startedAt: number;
+  /** PEM certificate and key: the API serves https only (no plain http next to it). */
+  tls?: { cert: Buffer; key: Buffer };
 }): FastifyInstance {
   const { host, metrics } = deps;
-  const app = Fastify({
+  const options = {
     loggerInstance: deps.log.child({ component: 'api' }) as unknown as FastifyBaseLogger,
     disableRequestLogging: true,
     // A turn's prompt may hold base64 images (the bridge accepts lines up to 64 MiB).
     bodyLimit: 64 * 1024 * 1024,
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
+    onProtoPoisoning: 'error' as const,
+    onConstructorPoisoning: 'error' as const,
     routerOptions: { maxParamLength: 1024 },
-  });
+  };
+  // An https instance has the same routes and hooks; only its server type differs.
+  const app = deps.tls
+    ? (Fastify({ ...options, https: deps.tls }) as unknown as FastifyInstance)
+    : Fastify(options);
 
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0];

@@ -31,6 +31,10 @@ export const RunnerEnvSchema = Type.Object({
   ASH_RUNNER_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   /** The URL coordinators call (`--advertise-url`; default the listen address). */
   ASH_RUNNER_ADVERTISE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /** PEM certificate (chain) the runner's API serves https with (`--tls-cert`; with ASH_RUNNER_TLS_KEY). */
+  ASH_RUNNER_TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
+  /** PEM private key of ASH_RUNNER_TLS_CERT (`--tls-key`). */
+  ASH_RUNNER_TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
   /** Comma-separated `k=v` labels (`--label`, repeatable). */
   ASH_RUNNER_LABELS: Type.Optional(Type.String()),
   /** Sessions' files, sandbox disks (`--data-dir`; default `~/.ash-runner`). */
@@ -86,8 +90,10 @@ export interface RunnerHostConfig {
   coordinators: string[];
   port: number;
   host: string;
-  /** Set when given; else the listen address once bound. */
+  /** Set when given; else the listen address once bound (`https://…` when `tls` is set). */
   advertiseUrl: string | undefined;
+  /** Paths of the PEM certificate and key the API serves https with; undefined: plain http. */
+  tls: { certPath: string; keyPath: string } | undefined;
   labels: RunnerLabels;
   dataDir: string;
   internalSecret: string;
@@ -135,6 +141,7 @@ export const PROVIDER_SECRET_ENV = [
 /** Usage text of `ash runner` (also printed by the bin on `--help`). */
 export const RUNNER_USAGE = `usage: ash runner --coordinator <url>[,<url>…] [--name <id>] [--port <p>] [--host <addr>]
                   [--advertise-url <url>] [--label k=v]… [--data-dir <dir>]
+                  [--tls-cert <pem> --tls-key <pem>]
 The secret of the link comes from ASH_INTERNAL_SECRET (required); other settings from ASH_* variables
 (see docs/configuration.md).`;
 
@@ -160,6 +167,8 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   if (flags.host) raw.ASH_RUNNER_HOST = flags.host;
   if (flags['advertise-url']) raw.ASH_RUNNER_ADVERTISE_URL = flags['advertise-url'];
   if (flags['data-dir']) raw.ASH_DATA_DIR = flags['data-dir'];
+  if (flags['tls-cert']) raw.ASH_RUNNER_TLS_CERT = flags['tls-cert'];
+  if (flags['tls-key']) raw.ASH_RUNNER_TLS_KEY = flags['tls-key'];
   const converted = Value.Default(RunnerEnvSchema, Value.Convert(RunnerEnvSchema, raw));
   const problems: string[] = [];
   if (!Value.Check(RunnerEnvSchema, converted)) {
@@ -183,6 +192,15 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   for (const u of coordinators) if (!isHttpUrl(u)) problems.push(`coordinator ${u} is not an http(s) URL`);
   if (e.ASH_RUNNER_ADVERTISE_URL && !isHttpUrl(e.ASH_RUNNER_ADVERTISE_URL))
     problems.push(`--advertise-url ${e.ASH_RUNNER_ADVERTISE_URL} is not an http(s) URL`);
+  const tlsGiven = [e.ASH_RUNNER_TLS_CERT, e.ASH_RUNNER_TLS_KEY].filter(Boolean).length;
+  if (tlsGiven === 1)
+    problems.push(
+      '--tls-cert (ASH_RUNNER_TLS_CERT) and --tls-key (ASH_RUNNER_TLS_KEY) go together: give both or neither',
+    );
+  if (tlsGiven === 2 && /^http:/i.test(e.ASH_RUNNER_ADVERTISE_URL ?? ''))
+    problems.push(
+      `--advertise-url ${e.ASH_RUNNER_ADVERTISE_URL} is http but the API serves https (--tls-cert): use https://…`,
+    );
   const labels: RunnerLabels = {};
   const labelTexts = [...(e.ASH_RUNNER_LABELS ?? '').split(','), ...(flags.label ?? [])]
     .map((l) => l.trim())
@@ -214,6 +232,10 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     port: e.ASH_RUNNER_PORT,
     host: e.ASH_RUNNER_HOST,
     advertiseUrl: e.ASH_RUNNER_ADVERTISE_URL?.replace(/\/+$/, ''),
+    tls:
+      e.ASH_RUNNER_TLS_CERT && e.ASH_RUNNER_TLS_KEY
+        ? { certPath: resolveDir(e.ASH_RUNNER_TLS_CERT), keyPath: resolveDir(e.ASH_RUNNER_TLS_KEY) }
+        : undefined,
     labels,
     dataDir,
     internalSecret: e.ASH_INTERNAL_SECRET!,
@@ -266,6 +288,8 @@ function parseFlags(argv: string[]) {
       'advertise-url': { type: 'string' },
       label: { type: 'string', multiple: true },
       'data-dir': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
   });
   return {

@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildRunnerApp } from './app.js';
@@ -79,8 +81,10 @@ export async function startRunner(
     metrics,
     log,
   });
-  const app = buildRunnerApp({ host, registration, metrics, secret: config.internalSecret, log, startedAt });
+  let app: FastifyInstance;
   try {
+    const tls = config.tls && (await readTls(config.tls));
+    app = buildRunnerApp({ host, registration, metrics, secret: config.internalSecret, log, startedAt, tls });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     await runner.shutdown();
@@ -91,7 +95,7 @@ export async function startRunner(
   const listenHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url =
     config.advertiseUrl ??
-    `http://${listenHost === '0.0.0.0' || listenHost === '[::]' ? '127.0.0.1' : listenHost}:${addr.port}`;
+    `${config.tls ? 'https' : 'http'}://${listenHost === '0.0.0.0' || listenHost === '[::]' ? '127.0.0.1' : listenHost}:${addr.port}`;
   host.url = url;
   registration.start();
   let closing: Promise<void> | undefined;
@@ -105,4 +109,27 @@ export async function startRunner(
     return closing;
   };
   return { url, host, app, registration, close };
+}
+
+/**
+ * Reads the API's PEM certificate and key.
+ * @throws Error naming the file that cannot be read, or saying the pair is not a valid PEM pair.
+ */
+async function readTls(paths: { certPath: string; keyPath: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (what: string, path: string) => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new Error(`cannot read the TLS ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const [cert, key] = await Promise.all([read('certificate', paths.certPath), read('key', paths.keyPath)]);
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new Error(
+      `the TLS certificate ${paths.certPath} and key ${paths.keyPath} do not make a valid pair: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return { cert, key };
 }
