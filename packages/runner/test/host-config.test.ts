@@ -87,9 +87,9 @@ describe('ash runner configuration (flags over environment)', () => {
     expect(fromEnv.advertiseUrl).toBe('https://r1.internal:4200');
     expect(loadRunnerConfig(base, { ASH_INTERNAL_SECRET: SECRET }).tls).toBeUndefined();
     // One without the other is a configuration error naming both.
-    expect(() => loadRunnerConfig([...base, '--tls-cert', '/c.pem'], { ASH_INTERNAL_SECRET: SECRET })).toThrow(
-      /--tls-cert \(ASH_RUNNER_TLS_CERT\) and --tls-key \(ASH_RUNNER_TLS_KEY\) go together/,
-    );
+    expect(() =>
+      loadRunnerConfig([...base, '--tls-cert', '/c.pem'], { ASH_INTERNAL_SECRET: SECRET }),
+    ).toThrow(/--tls-cert \(ASH_RUNNER_TLS_CERT\) and --tls-key \(ASH_RUNNER_TLS_KEY\) go together/);
     expect(() =>
       loadRunnerConfig(base, { ASH_INTERNAL_SECRET: SECRET, ASH_RUNNER_TLS_KEY: '/k.pem' }),
     ).toThrow(RunnerConfigError);

@@ -159,6 +159,8 @@ export async function startRunnerProcess(opts: {
   dataDir: string;
   env: Record<string, string>;
   labels?: Record<string, string>;
+  /** More flags (e.g. `--tls-cert`, `--tls-key`). */
+  args?: string[];
   timeoutMs?: number;
 }): Promise<RunnerProcess> {
   const args = [
@@ -175,6 +177,7 @@ export async function startRunnerProcess(opts: {
     opts.dataDir,
   ];
   for (const [k, v] of Object.entries(opts.labels ?? {})) args.push('--label', `${k}=${v}`);
+  args.push(...(opts.args ?? []));
   const child = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -110,7 +110,11 @@ export class Registration {
       } else {
         metrics.heartbeats.inc({ result: 'failed' });
         const problem = err instanceof Error ? err.message : String(err);
-        if (problem !== c.lastProblem) log.warn({ coordinator: c.url, err: problem }, 'heartbeat failed');
+        if (problem !== c.lastProblem)
+          log.warn(
+            { coordinator: c.url, err: problem },
+            c.registered ? 'heartbeat failed' : 'registration failed',
+          );
         c.lastProblem = problem;
       }
     }

@@ -120,7 +120,9 @@ async function readTls(paths: { certPath: string; keyPath: string }): Promise<{ 
     try {
       return await readFile(path);
     } catch (err) {
-      throw new Error(`cannot read the TLS ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(
+        `cannot read the TLS ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   };
   const [cert, key] = await Promise.all([read('certificate', paths.certPath), read('key', paths.keyPath)]);
