@@ -148,7 +148,8 @@ function httpsGetText(url: string, caPath: string): Promise<{ status: number; te
  * The runner ⇄ coordinator link over TLS with real processes: the coordinator (ASH_LOCAL_RUNNER=off)
  * behind a TLS-terminating proxy, a runner serving its API over https (`--tls-cert`/`--tls-key`),
  * both trusting a throwaway CA through NODE_EXTRA_CA_CERTS. A runner that does not trust the
- * coordinator's certificate never registers: no plaintext fallback.
+ * coordinator's certificate never registers, and a runner whose certificate the coordinator does
+ * not trust gets no session: no plaintext fallback either way.
  */
 describe('runner ⇄ coordinator over https', () => {
   let root: string;
@@ -288,5 +289,41 @@ describe('runner ⇄ coordinator over https', () => {
       coordinators: Array<{ lastHeartbeatAt: string | null }>;
     };
     expect(own.coordinators).toEqual([{ url: proxy.url, lastHeartbeatAt: null }]);
+  }, 90_000);
+
+  it('the coordinator does not call a runner whose certificate it does not trust', async () => {
+    // Only the untrusted runner is left to place on.
+    await runners.shift()!.stop();
+    await eventually(
+      async () => !(await healthRunners()).some((x) => x.name === 'tls-r1' && x.state === 'ok'),
+      30_000,
+      'tls-r1 gone',
+    );
+    const foreignCert = makeServerCert(root, otherCa, 'foreign-runner');
+    const r = await startRunnerProcess({
+      name: 'foreign',
+      coordinators: [proxy.url],
+      dataDir: join(root, 'foreign'),
+      env: runnerEnv(ca.certPath),
+      args: ['--tls-cert', foreignCert.certPath, '--tls-key', foreignCert.keyPath],
+    });
+    runners.push(r);
+    await eventually(
+      async () => (await healthRunners()).some((x) => x.name === 'foreign' && x.state === 'ok'),
+      30_000,
+      'the runner registered',
+    );
+    // Its registration is accepted (the runner trusts the coordinator), but the coordinator's calls
+    // to it fail the certificate check: no session is placed there, the client gets a clean 503.
+    const res = await api(server.url, 'POST', '/api/sessions', { agent: 'tls' });
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('capacity_reached');
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    // (The log line may reach the pipe after the answer.)
+    await eventually(
+      () => /runner foreign did not answer: unable to verify the first certificate/.test(server.output()),
+      10_000,
+      'the coordinator logs the certificate failure',
+    );
   }, 90_000);
 });
