@@ -56,7 +56,12 @@ function filesUnder(dir: string): string[] {
 function fileContains(path: string, needle: string): boolean {
   const n = Buffer.from(needle);
   const chunk = Buffer.alloc(8 * 1024 * 1024);
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false; // gone since the walk (a sandbox's temporary file)
+  }
   try {
     let pos = 0;
     let carry = Buffer.alloc(0);
