@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
   removeDir,
+  runAsh,
   ScriptedModel,
   serverEnv,
   startAshProcess,
@@ -325,5 +326,36 @@ describe('runner ⇄ coordinator over https', () => {
       10_000,
       'the coordinator logs the certificate failure',
     );
+  }, 90_000);
+
+  it('`ash runner` passes --tls-cert/--tls-key on: one without the other, or an unreadable file, is refused at start', async () => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, ASH_INTERNAL_SECRET: SECRET };
+    const base = [
+      'runner',
+      '--coordinator',
+      proxy.url,
+      '--port',
+      '0',
+      '--data-dir',
+      join(root, 'cli-runner'),
+    ];
+    const half = await runAsh([...base, '--tls-cert', runnerCert.certPath], env);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain(
+      '--tls-cert (ASH_RUNNER_TLS_CERT) and --tls-key (ASH_RUNNER_TLS_KEY) go together: give both or neither',
+    );
+    const missing = await runAsh(
+      [...base, '--tls-cert', join(root, 'nope.pem'), '--tls-key', runnerCert.keyPath],
+      env,
+    );
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read the TLS certificate .*nope\.pem/);
+    // A key that is not the certificate's.
+    const mismatched = await runAsh(
+      [...base, '--tls-cert', runnerCert.certPath, '--tls-key', ca.keyPath],
+      env,
+    );
+    expect(mismatched.code).toBe(1);
+    expect(mismatched.stderr).toMatch(/do not make a valid pair/);
   }, 90_000);
 });

@@ -18,6 +18,8 @@ export function registerRunnerCommands(program: Command, globals: () => GlobalOp
     .option('--advertise-url <url>', 'the URL coordinators call (default: the listen address)')
     .option('--label <k=v>', 'a label placement may require (repeatable)', collect)
     .option('--data-dir <dir>', "sessions' files (default: $ASH_DATA_DIR or ~/.ash-runner)")
+    .option('--tls-cert <pem>', 'serve the API over https with this PEM certificate (with --tls-key)')
+    .option('--tls-key <pem>', 'PEM private key of --tls-cert')
     .action(
       async (opts: {
         coordinator?: string;
@@ -27,6 +29,8 @@ export function registerRunnerCommands(program: Command, globals: () => GlobalOp
         advertiseUrl?: string;
         label?: string[];
         dataDir?: string;
+        tlsCert?: string;
+        tlsKey?: string;
       }) => {
         const args: string[] = [];
         if (opts.coordinator) args.push('--coordinator', opts.coordinator);
@@ -36,6 +40,8 @@ export function registerRunnerCommands(program: Command, globals: () => GlobalOp
         if (opts.advertiseUrl) args.push('--advertise-url', opts.advertiseUrl);
         for (const l of opts.label ?? []) args.push('--label', l);
         if (opts.dataDir) args.push('--data-dir', opts.dataDir);
+        if (opts.tlsCert) args.push('--tls-cert', opts.tlsCert);
+        if (opts.tlsKey) args.push('--tls-key', opts.tlsKey);
         process.exitCode = await runRunnerForeground(args, process.env);
       },
     );

@@ -44,6 +44,8 @@ export async function startRunner(
 ): Promise<RunningRunner> {
   const startedAt = Date.now();
   const version = runnerVersion();
+  // Read first: a missing or bad certificate stops the start before any sandbox exists.
+  const tls = config.tls && (await readTls(config.tls));
   const { manager, runner, paths } = await createSandboxHost(config, log);
   for (const w of manager.info.warnings) log.warn(w);
   const metrics = new RunnerMetrics();
@@ -83,7 +85,6 @@ export async function startRunner(
   });
   let app: FastifyInstance;
   try {
-    const tls = config.tls && (await readTls(config.tls));
     app = buildRunnerApp({ host, registration, metrics, secret: config.internalSecret, log, startedAt, tls });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
