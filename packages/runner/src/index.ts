@@ -3,7 +3,7 @@
  * queue, warm spares, idle and capacity eviction, the registry of session sandboxes) behind
  * {@link RunnerClient}, the one interface the server's session engine uses. The embedded server
  * runs an {@link InProcessRunner}; a runner in another process is a second implementation of the
- * same interface. No HTTP and no database here.
+ * same interface over HTTP (`ash runner`, `src/host/`, its own bin). No database here.
  */
 export { emptyPoolCounters, type PoolCounters } from './counters.js';
 export { RunnerCapacityError, RunnerClosedError } from './errors.js';
@@ -15,6 +15,12 @@ export {
   type SandboxPaths,
   type SandboxPoolOptions,
 } from './pool.js';
+export {
+  createSandboxHost,
+  runnerSessionPaths,
+  type SandboxHostOptions,
+  type SandboxHostSettings,
+} from './sandbox-host.js';
 export { StartGate, type StartGateOptions, type StartTicket } from './start-gate.js';
 export type {
   EvictionReason,

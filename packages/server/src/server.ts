@@ -1,18 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type pino from 'pino';
-import {
-  bridgeEntryPath,
-  EgressCa,
-  resolveClaudeExecutable,
-  resolveLimits,
-  SandboxManager,
-} from '@ash-ai/sandbox';
-import { InProcessRunner } from '@ash-ai/runner';
+import { EgressCa, resolveLimits, type SandboxManager } from '@ash-ai/sandbox';
+import { createSandboxHost, type InProcessRunner } from '@ash-ai/runner';
 import type { Health, RunnerStatus, SandboxInfo } from '@ash-ai/shared';
 import { buildApp } from './app.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -178,45 +172,26 @@ async function createLocked(
       'no egress CA (is the openssl CLI installed?): HTTPS to hosts with a bound credential is refused',
     );
   }
-  let sandboxes: SandboxManager | undefined;
+  // The embedded default: this process hosts sandboxes too (one pool, an in-process runner).
+  let local: Awaited<ReturnType<typeof createSandboxHost>> | undefined;
   if (config.localRunner)
     logger.info({ phase: 'sandbox' }, 'checking sandbox isolation (bubblewrap, cgroups)');
   try {
-    sandboxes = !config.localRunner
+    local = !config.localRunner
       ? undefined
-      : await SandboxManager.create({
-          mode: config.sandboxMode,
-          spareBridges: config.spareBridges,
-          spareRefillDelayMs: config.poolRefillDelayMs,
-          ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
-          bridgeEntry: bridgeEntryPath(),
-          claudeExecutable: config.claudeExecutable ?? resolveClaudeExecutable(),
-          groupName: `ash-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`,
-          defaultLimits: config.sandboxLimits,
+      : await createSandboxHost(config, {
+          groupPrefix: 'ash-',
           modelUpstreamUrl: config.anthropicBaseUrl,
-          baseClaudeEnv:
-            config.modelMaxRetries !== undefined
-              ? { CLAUDE_CODE_MAX_RETRIES: String(config.modelMaxRetries) }
-              : {},
-          ...(config.sandboxUid !== undefined ? { sandboxUid: config.sandboxUid } : {}),
-          ...(config.sandboxGid !== undefined ? { sandboxGid: config.sandboxGid } : {}),
-          sandboxUidRange: config.sandboxUidRange,
-          sessionsRoot: join(config.dataDir, 'sessions'),
-          egress: {
-            allowCidrs: config.egress.allowCidrs,
-            limits: {
-              maxConnections: config.egress.maxConnections,
-              maxBytesPerTurn: config.egress.maxBytesPerTurn,
-            },
-            ca: egressCa,
-            upstreamCa: config.egress.upstreamCa,
-          },
-          log: logger.child({ component: 'sandbox' }),
+          egressCa,
+          onSpareStart: (outcome, seconds) =>
+            telemetry.metrics.sandboxStart.observe({ kind: 'spare', outcome }, seconds),
+          log: logger,
         });
   } catch (err) {
     await db.close();
     throw err;
   }
+  const sandboxes = local?.manager;
   // With ASH_LOCAL_RUNNER=off this server hosts no sandboxes: every session runs on a runner.
   const sandboxInfo: SandboxInfo = sandboxes?.info ?? {
     mode: config.sandboxMode,
@@ -246,23 +221,7 @@ async function createLocked(
   let sessions: SessionService | undefined;
   const toolRequests = new ToolRequestService({ repos, log: logger.child({ component: 'tool-requests' }) });
   const diskGuard = new DiskGuard(config.dataDir, config.minFreeDiskMb);
-  // The embedded default: this process hosts the sandboxes (one pool, in-process runner).
-  const runner = !host
-    ? undefined
-    : new InProcessRunner({
-        factory: host,
-        paths,
-        maxSandboxes: config.maxSandboxes,
-        idleTimeoutMs: config.idleTimeoutMs,
-        startGate: {
-          maxConcurrent: config.maxConcurrentStarts,
-          maxQueued: config.startQueueMax,
-          maxWaitMs: config.startQueueTimeoutMs,
-        },
-        log: logger.child({ component: 'runner' }),
-        onSpareStart: (outcome, seconds) =>
-          telemetry.metrics.sandboxStart.observe({ kind: 'spare', outcome }, seconds),
-      });
+  const runner = local?.runner;
   // Registered runners (`ash runner`): sessions are placed over them and the local runner.
   const router = new RunnerRouter({
     ...(runner ? { local: runner } : {}),

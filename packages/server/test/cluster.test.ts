@@ -17,7 +17,16 @@ import {
   type TestS3,
 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, api, createSession, deployAgent, eventually, expectOutcome, sendTurn } from './harness.js';
+import {
+  AUTH,
+  api,
+  createSession,
+  deployAgent,
+  eventually,
+  expectOutcome,
+  sandboxLeftovers,
+  sendTurn,
+} from './harness.js';
 
 const SECRET = 'cluster-runner-link-secret-000000001';
 /** The provider key the servers hold (serverEnv's); no runner may ever see it. */
@@ -56,7 +65,12 @@ function filesUnder(dir: string): string[] {
 function fileContains(path: string, needle: string): boolean {
   const n = Buffer.from(needle);
   const chunk = Buffer.alloc(8 * 1024 * 1024);
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false; // gone since the walk (a sandbox's temporary file)
+  }
   try {
     let pos = 0;
     let carry = Buffer.alloc(0);
@@ -403,17 +417,14 @@ describe('a cluster: Postgres, S3, two servers and two runners as real processes
       }
       return out;
     };
+    // (The stale runner may host other sessions: only this session's processes count.)
     await eventually(
-      () =>
-        descendants(stale.pid).every((p) => {
-          try {
-            return !readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('claude');
-          } catch {
-            return true;
-          }
-        }),
+      () => {
+        const mine = new Set(sandboxLeftovers(sid).processes);
+        return descendants(stale.pid).every((p) => !mine.has(p));
+      },
       15_000,
-      'no Claude process left under the stale runner',
+      'no process of the session left under the stale runner',
     );
   }, 240_000);
 

@@ -9,7 +9,7 @@ import type { LogSecrets } from './logger.js';
 import { RunnerMetrics } from './metrics.js';
 import { Registration } from './registration.js';
 import { RunnerHost } from './runner-host.js';
-import { createSandboxHost } from './sandbox-host.js';
+import { createSandboxHost } from '../sandbox-host.js';
 
 /** The version of @ash-ai/runner (reported to coordinators). */
 export function runnerVersion(): string {
@@ -42,7 +42,14 @@ export async function startRunner(
 ): Promise<RunningRunner> {
   const startedAt = Date.now();
   const version = runnerVersion();
-  const { manager, runner, paths } = await createSandboxHost(config, log);
+  const { manager, runner, paths } = await createSandboxHost(config, {
+    groupPrefix: 'ash-r',
+    // Never used: each start names its coordinator's gateway (a sandbox without one reaches nothing).
+    modelUpstreamUrl: 'http://127.0.0.1:9',
+    // No egress CA: sessions with credential bindings are never placed on a runner.
+    log,
+  });
+  runner.start();
   for (const w of manager.info.warnings) log.warn(w);
   const metrics = new RunnerMetrics();
   const link = new CoordinatorLink({
