@@ -21,6 +21,9 @@
 //   BENCH_BURST_ROUNDS=2             (burst rounds per setting, interleaved; 0 skips it)
 //   BENCH_ONLY=checkpoint npm run bench   (only incremental vs full workspace checkpoint)
 //   BENCH_CHECKPOINT_ROUNDS=5        (checkpoint rounds, interleaved; 0 skips it)
+//   BENCH_ONLY=runners npm run bench (only runners in other processes: bench/runners.mjs,
+//                                    written to docs/benchmarks/<date>-runners.md)
+//   BENCH_RUNNERS_ROUNDS=20          (its rounds; 0 skips it)
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
@@ -42,6 +45,7 @@ import {
   objectCheckpointBench,
   objectCheckpointLines,
 } from './checkpoint.mjs';
+import { runnersMain } from './runners.mjs';
 import { serveToHealthy } from './start-time.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -51,6 +55,7 @@ const DELTA_MS = Number(process.env.BENCH_DELTA_MS ?? 20);
 const ONLY = process.env.BENCH_ONLY;
 const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 2);
 const CHECKPOINT_ROUNDS = Number(process.env.BENCH_CHECKPOINT_ROUNDS ?? 5);
+const RUNNERS_ROUNDS = Number(process.env.BENCH_RUNNERS_ROUNDS ?? 20);
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -220,6 +225,7 @@ function processesOf(sessionId) {
 }
 
 async function main() {
+  if (ONLY === 'runners') return runnersMain(RUNNERS_ROUNDS);
   if (ONLY === 'checkpoint')
     return report({
       checkpoint: await checkpointBench(CHECKPOINT_ROUNDS),
@@ -258,6 +264,8 @@ async function main() {
     rmSync(work, { recursive: true, force: true });
   }
   report(results);
+  // Runners in other processes (its own servers and runners; its own report file).
+  if (ONLY !== 'burst' && RUNNERS_ROUNDS > 0) await runnersMain(RUNNERS_ROUNDS);
 }
 
 /** A folder for a direct query(): the agent's CLAUDE.md in a workspace, and a config dir. */
