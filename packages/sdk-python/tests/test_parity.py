@@ -82,7 +82,11 @@ RESOURCE_METHODS: dict[str, str] = {
 }
 
 # TS methods with no Python counterpart on purpose, with the reason.
-EXCEPTIONS: dict[str, str] = {}
+EXCEPTIONS: dict[str, str] = {
+    # An operator route guarded by ASH_INTERNAL_SECRET (runner fleet), not a tenant API; the CLI's
+    # `ash runner drain` uses it through the TS SDK.
+    "Runners.drain": "operator-only (ASH_INTERNAL_SECRET), used by `ash runner drain`",
+}
 
 _CLASS = re.compile(r"^export class (\w+)")
 # A member at the class's indentation: `  name(`, `  async name(`, `  async *name(`, `  name<T>(`.

@@ -45,6 +45,7 @@ describe('session options', () => {
       extraEnv: { A: '1' },
       credentialId: null,
       budgetUsd: 3,
+      runnerLabels: { zone: 'eu' },
     } as unknown as SessionRecord;
     const child = inheritedSessionSettings(parent);
     expect(child).toEqual({
@@ -53,9 +54,12 @@ describe('session options', () => {
       extraEnv: { A: '1' },
       credentialId: null,
       budgetUsd: 3,
+      runnerLabels: { zone: 'eu' },
     });
     child.config.subagents!.h!.prompt = 'changed';
     expect(parent.config.subagents!.h!.prompt).toBe('p');
+    child.runnerLabels.zone = 'us';
+    expect(parent.runnerLabels.zone).toBe('eu');
   });
 
   it('names folder agents by frontmatter, else by file name; validates what schemas cannot', () => {
