@@ -5,13 +5,9 @@ import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import {
-  DEFAULT_SANDBOX_LIMITS,
-  parseCidrList,
-  type IsolationMode,
-  type SandboxLimits,
-} from '@ash-ai/sandbox';
+import { DEFAULT_SANDBOX_LIMITS, parseCidrList } from '@ash-ai/sandbox';
 import { BEARER_TOKEN_PATTERN } from '@ash-ai/shared';
+import type { SandboxHostSettings } from '@ash-ai/runner';
 
 const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   Type.Integer({ default: def, minimum: min, maximum: max });
@@ -205,20 +201,14 @@ export const EnvSchema = Type.Object({
 });
 export type Env = Static<typeof EnvSchema>;
 
-/** The parsed server configuration. Units are in the names. */
-export interface Config {
+/** The parsed server configuration (its sandbox settings as `ash runner`'s). Units are in the names. */
+export interface Config extends SandboxHostSettings {
   port: number;
   host: string;
-  dataDir: string;
   databaseUrl: string | undefined;
   logLevel: string;
-  sandboxMode: IsolationMode;
-  bwrapPath: string | undefined;
-  sandboxUid: number | undefined;
-  sandboxGid: number | undefined;
   /** Host uids for sandboxes, one per live sandbox (inclusive). */
   sandboxUidRange: { first: number; last: number };
-  sandboxLimits: SandboxLimits;
   /** Sandbox network egress: private CIDRs allowed (ASH_EGRESS_ALLOW_CIDRS) and per-sandbox limits. */
   egress: {
     allowCidrs: BlockList;
@@ -228,28 +218,20 @@ export interface Config {
     /** Roots verifying intercepted upstreams (Node's + ASH_EGRESS_CA_FILE); undefined: Node's defaults. */
     upstreamCa?: string[] | undefined;
   };
-  maxSandboxes: number;
   /** ASH_MAX_CONCURRENT_STARTS (default: CPUs). */
   maxConcurrentStarts: number;
-  startQueueMax: number;
-  startQueueTimeoutMs: number;
   /** ASH_MIN_FREE_DISK_MB. */
   minFreeDiskMb: number;
   prewarmCount: number;
-  spareBridges: number;
-  poolRefillDelayMs: number;
-  idleTimeoutMs: number;
   turnIdleTimeoutMs: number;
   interruptGraceMs: number;
   sseHeartbeatMs: number;
   anthropicApiKey: string | undefined;
   anthropicBaseUrl: string;
-  modelMaxRetries: number | undefined;
   agentMaxSizeBytes: number;
   /** Absolute folders `path` deploys must lie in; empty = path deploys are off. */
   deployPathRoots: string[];
   messageMaxSizeBytes: number;
-  claudeExecutable: string | undefined;
   /** Limits on workspace data, bytes / counts. */
   data: {
     fileMaxBytes: number;

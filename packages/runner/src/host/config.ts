@@ -4,13 +4,9 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import {
-  DEFAULT_SANDBOX_LIMITS,
-  parseCidrList,
-  type IsolationMode,
-  type SandboxLimits,
-} from '@ash-ai/sandbox';
+import { DEFAULT_SANDBOX_LIMITS, parseCidrList } from '@ash-ai/sandbox';
 import { BEARER_TOKEN_PATTERN, type RunnerLabels } from '@ash-ai/shared';
+import type { SandboxHostSettings } from '../sandbox-host.js';
 
 const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   Type.Integer({ default: def, minimum: min, maximum: max });
@@ -83,8 +79,8 @@ export const RunnerEnvSchema = Type.Object({
 });
 type RunnerEnv = Static<typeof RunnerEnvSchema>;
 
-/** The parsed configuration of `ash runner`. Units are in the names. */
-export interface RunnerHostConfig {
+/** The parsed configuration of `ash runner` (its sandbox settings as the server's). Units are in the names. */
+export interface RunnerHostConfig extends SandboxHostSettings {
   /** The runner id coordinators know it by. */
   name: string;
   coordinators: string[];
@@ -103,22 +99,6 @@ export interface RunnerHostConfig {
   reservationTtlMs: number;
   maxCheckoutBytes: number;
   logLevel: string;
-  sandboxMode: IsolationMode;
-  bwrapPath: string | undefined;
-  sandboxUid: number | undefined;
-  sandboxGid: number | undefined;
-  sandboxUidRange: { first: number; last: number };
-  sandboxLimits: SandboxLimits;
-  egress: { allowCidrs: BlockList; maxConnections: number; maxBytesPerTurn: number };
-  maxSandboxes: number;
-  maxConcurrentStarts: number;
-  startQueueMax: number;
-  startQueueTimeoutMs: number;
-  spareBridges: number;
-  poolRefillDelayMs: number;
-  idleTimeoutMs: number;
-  modelMaxRetries: number | undefined;
-  claudeExecutable: string | undefined;
 }
 
 /** Raised for bad flags or environment; the message names each problem (the bin prints it, exit 2). */
