@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { EXIT_WITH_PARENT } from './exit-with-parent-flag.js';
 import { dirname, join } from 'node:path';
 
 /*
@@ -31,7 +32,10 @@ const NEVER_TO_A_RUNNER = [
 export function runRunnerForeground(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const clean: NodeJS.ProcessEnv = { ...env };
   for (const k of NEVER_TO_A_RUNNER) delete clean[k];
-  const child = spawn(process.execPath, [runnerBinPath(), ...args], { env: clean, stdio: 'inherit' });
+  const child = spawn(process.execPath, [...EXIT_WITH_PARENT, runnerBinPath(), ...args], {
+    env: clean,
+    stdio: 'inherit',
+  });
   const forward = (signal: NodeJS.Signals) => () => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };

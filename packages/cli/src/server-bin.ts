@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { EXIT_WITH_PARENT } from './exit-with-parent-flag.js';
 import { basename, dirname, join } from 'node:path';
 
 /*
@@ -39,7 +40,7 @@ export function isServerBin(file: string): boolean {
  * SIGTERM and SIGHUP are passed on; resolves with the exit code to use (128 + n for a signal).
  */
 export function runServerForeground(env: NodeJS.ProcessEnv): Promise<number> {
-  const child = spawn(process.execPath, [serverBinPath()], { env, stdio: 'inherit' });
+  const child = spawn(process.execPath, [...EXIT_WITH_PARENT, serverBinPath()], { env, stdio: 'inherit' });
   const forward = (signal: NodeJS.Signals) => () => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
