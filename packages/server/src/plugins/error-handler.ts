@@ -116,7 +116,13 @@ function fieldErrors(
       continue;
     }
     if (v.keyword === 'anyOf' && allowed.has(path)) continue;
-    let message = params.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
+    // The path already names a missing field: "/body/content is required", not Ajv's
+    // "/body/content must have required property 'content'".
+    let message = params.additionalProperty
+      ? 'is not a known field'
+      : params.missingProperty
+        ? 'is required'
+        : (v.message ?? 'is invalid');
     // A long pattern (host patterns, ids) says nothing to a reader: name the value instead.
     const pattern = (v.params as { pattern?: string } | undefined)?.pattern;
     if (v.keyword === 'pattern' && pattern && pattern.length > 40) {
