@@ -32,10 +32,10 @@ export function summariseProfile(file, fromUs, toUs) {
       ? cf.functionName
       : url.startsWith('node:')
         ? 'node internals'
-        : /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (/packages\/([^/]+)/.exec(url)?.[1] ? `@ash-ai/${/packages\/([^/]+)/.exec(url)[1]}` : url);
+        : (/node_modules\/((@[^/]+\/)?[^/]+)/.exec(url)?.[1] ??
+          (/packages\/([^/]+)/.exec(url)?.[1] ? `@ash-ai/${/packages\/([^/]+)/.exec(url)[1]}` : url));
     pkg.set(p, (pkg.get(p) ?? 0) + dt);
   }
   const top = (m, k) => [...m].sort((a, b) => b[1] - a[1]).slice(0, k);
   return { totalMs: total / 1000, functions: top(self, 15), packages: top(pkg, 12) };
 }
-

@@ -15,7 +15,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AshClient } from '@ash-ai/sdk';
-import { ScriptedModel, TEST_API_KEY, deltaStampMs, deltaStampNow, serverEnv, startAshProcess } from '@ash-ai/testing';
+import {
+  ScriptedModel,
+  TEST_API_KEY,
+  deltaStampMs,
+  deltaStampNow,
+  serverEnv,
+  startAshProcess,
+} from '@ash-ai/testing';
 import { monoUs, summariseProfile as summarise } from './cpu-profile.mjs';
 import { descendants } from './footprint.mjs';
 
@@ -23,7 +30,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TURNS = Number(process.env.DELTA_TURNS ?? 20);
 const PROFILE = process.env.DELTA_PROFILE !== '0';
 const DELTAS = Number(process.env.DELTA_COUNT ?? 20);
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const pct = (xs, p) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const TICK_MS = 10; // USER_HZ 100
 
 /** utime + stime of a process, ms. */
@@ -55,7 +63,10 @@ async function main() {
     extra.ASH_BENCH_PROF_DIR = join(profDir, 'server');
     extra.PROF15_BRIDGE_ARGS = `--cpu-prof --cpu-prof-dir=${profDir}/bridge`;
   }
-  const server = await startAshProcess(serverEnv({ dataDir: join(work, 'data'), modelUrl: model.url, extra }), 120_000);
+  const server = await startAshProcess(
+    serverEnv({ dataDir: join(work, 'data'), modelUrl: model.url, extra }),
+    120_000,
+  );
   const out = [];
   try {
     const client = new AshClient({ serverUrl: server.url, apiKey: TEST_API_KEY });
@@ -67,7 +78,8 @@ async function main() {
           const at = deltaStampMs(ev.data.delta);
           if (at !== undefined) lat?.push(deltaStampNow() - at);
         }
-        if (ev.event === 'done' && ev.data.outcome !== 'completed') throw new Error(`turn ${ev.data.outcome}`);
+        if (ev.event === 'done' && ev.data.outcome !== 'completed')
+          throw new Error(`turn ${ev.data.outcome}`);
       }
     };
     await turn('hello'); // starts the sandbox (not measured)
@@ -115,7 +127,10 @@ async function main() {
             '',
             '| by package | ms | share |',
             '|---|---|---|',
-            ...r.packages.map(([k, v]) => `| ${k} | ${(v / 1000).toFixed(0)} | ${((100 * v) / 1000 / r.totalMs).toFixed(0)}% |`),
+            ...r.packages.map(
+              ([k, v]) =>
+                `| ${k} | ${(v / 1000).toFixed(0)} | ${((100 * v) / 1000 / r.totalMs).toFixed(0)}% |`,
+            ),
             '',
             '| function (self time) | ms |',
             '|---|---|',

@@ -68,7 +68,16 @@ async function main() {
     }),
     120_000,
   );
-  const phases = { resumeHttp: [], firstFrame: [], starting: [], boot: [], claude: [], total: [], floor: [], load: [] };
+  const phases = {
+    resumeHttp: [],
+    firstFrame: [],
+    starting: [],
+    boot: [],
+    claude: [],
+    total: [],
+    floor: [],
+    load: [],
+  };
   let logFrom = 0;
   let lastT0Wall = 0;
   try {
@@ -108,7 +117,8 @@ async function main() {
         phases.claude.push(first - ready);
         phases.total.push(first);
       };
-      const floor = async () => phases.floor.push((await floorTurn(model.url, cwd, cfg, 'again', floorSession)).first);
+      const floor = async () =>
+        phases.floor.push((await floorTurn(model.url, cwd, cfg, 'again', floorSession)).first);
       if (i % 2 === 0) {
         await ash();
         await floor();

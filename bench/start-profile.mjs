@@ -3,9 +3,9 @@
 // every 5 ms until 200, stops it, and summarises the profile from spawn to healthy (by package and
 // function), next to the time to healthy. Also times a bare `import()` of the server package.
 //
-//   node bench/start-profile.mjs [runs=3]
+//   node bench/start-profile.mjs [runs=3]      START_PROFILE_KEEP=<dir> keeps the .cpuprofile files
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,9 @@ async function once() {
   await new Promise((r) => child.once('exit', r));
   const file = readdirSync(join(dir, 'prof')).find((f) => f.endsWith('.cpuprofile'));
   const summary = summariseProfile(join(dir, 'prof', file), from, to);
+  // START_PROFILE_KEEP=<dir>: keep the raw profiles (open them in Chrome DevTools).
+  if (process.env.START_PROFILE_KEEP)
+    cpSync(join(dir, 'prof', file), join(process.env.START_PROFILE_KEEP, file));
   rmSync(dir, { recursive: true, force: true });
   return { healthy, load, summary };
 }
@@ -85,7 +88,8 @@ for (let i = 0; i < RUNS; i++) {
     '| by package | ms | share |',
     '|---|---|---|',
     ...r.summary.packages.map(
-      ([k, v]) => `| ${k} | ${(v / 1000).toFixed(0)} | ${((100 * v) / 1000 / r.summary.totalMs).toFixed(0)}% |`,
+      ([k, v]) =>
+        `| ${k} | ${(v / 1000).toFixed(0)} | ${((100 * v) / 1000 / r.summary.totalMs).toFixed(0)}% |`,
     ),
     '',
     '| function (self time) | ms |',
@@ -94,5 +98,7 @@ for (let i = 0; i < RUNS; i++) {
     '',
   );
 }
-out.push(`import('@ash-ai/server') alone: ${[importMs(), importMs(), importMs()].map((x) => `${x.toFixed(0)} ms`).join(', ')}.`);
+out.push(
+  `import('@ash-ai/server') alone: ${[importMs(), importMs(), importMs()].map((x) => `${x.toFixed(0)} ms`).join(', ')}.`,
+);
 process.stdout.write(`${out.join('\n')}\n`);
