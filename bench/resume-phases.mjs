@@ -6,7 +6,7 @@
 //   started inside bubblewrap, transcript resumed, model request). With RESUME_LOG=1 the server's
 //   debug log lines of the last round are printed with their time since POST /resume.
 //
-//   node bench/resume-phases.mjs     RESUME_N=5 RESUME_LOG=1
+//   node bench/resume-phases.mjs     RESUME_N=5 RESUME_LOG=1 RESUME_PREWARM=1
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +61,9 @@ async function main() {
       dataDir: join(work, 'data'),
       modelUrl: model.url,
       extra: {
-        ASH_PREWARM_COUNT: '0',
+        // RESUME_PREWARM=1: sessions come from a warm pool, which refills while the resume runs
+        // (what `npm run bench` does: its resume follows a warm-pool create).
+        ASH_PREWARM_COUNT: process.env.RESUME_PREWARM ?? '0',
         ASH_IDLE_TIMEOUT_MS: '3600000',
         ASH_LOG_LEVEL: process.env.RESUME_LOG ? 'debug' : 'info',
       },
@@ -136,7 +138,7 @@ async function main() {
   }
   const f = (xs) => `${med(xs).toFixed(0)} ms (${xs.map((x) => x.toFixed(0)).join(', ')})`;
   const out = [
-    `Resume phases, ${new Date().toISOString()}, ${N} rounds interleaved with the floor; 1-min load ${Math.min(...phases.load).toFixed(1)}–${Math.max(...phases.load).toFixed(1)}. Median (samples):`,
+    `Resume phases, ${new Date().toISOString()}, warm pool ${process.env.RESUME_PREWARM ?? '0'}, ${N} rounds interleaved with the floor; 1-min load ${Math.min(...phases.load).toFixed(1)}–${Math.max(...phases.load).toFixed(1)}. Median (samples):`,
     '',
     '| phase (from POST /resume) | median (samples) |',
     '|---|---|',
