@@ -33,6 +33,7 @@ export type {
   SandboxTurn,
   SlotReservation,
   SpareAgent,
+  SpareCount,
   SpareSource,
   TurnRequest,
 } from './types.js';
