@@ -161,7 +161,7 @@ export class InProcessRunner implements RunnerClient {
     return this.pool.dropSpares(tenantId, agentName);
   }
 
-  takeSpare(tenantId: string, agentName: string, agentVersion: number): string | undefined {
+  async takeSpare(tenantId: string, agentName: string, agentVersion: number): Promise<string | undefined> {
     return this.pool.takeSpare(tenantId, agentName, agentVersion);
   }
 
@@ -183,6 +183,7 @@ export class InProcessRunner implements RunnerClient {
       startsQueued: pool.startGate.stats.queued,
       maxCapacity: pool.maxSandboxes,
       counters: { ...pool.counters },
+      spares: pool.spareCounts(),
     };
   }
 

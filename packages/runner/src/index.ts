@@ -38,6 +38,7 @@ export type {
   SandboxTurn,
   SlotReservation,
   SpareAgent,
+  SpareCount,
   SpareSource,
   TurnRequest,
 } from './types.js';

@@ -14,7 +14,14 @@ import {
 import { emptyPoolCounters, type PoolCounters } from './counters.js';
 import { RunnerCapacityError, RunnerClosedError } from './errors.js';
 import { StartGate, type StartGateOptions, type StartTicket } from './start-gate.js';
-import type { ModelCallHooks, SandboxStarter, SlotReservation, SpareAgent, SpareSource } from './types.js';
+import type {
+  ModelCallHooks,
+  SandboxStarter,
+  SlotReservation,
+  SpareAgent,
+  SpareCount,
+  SpareSource,
+} from './types.js';
 
 /**
  * What the pool needs of a sandbox. `Sandbox` of @ash-ai/sandbox is one; the pool's unit tests
@@ -159,6 +166,35 @@ export class SandboxPool<S extends PoolSandbox> {
     let warm = 0;
     for (const list of this.spares.values()) warm += list.filter((s) => s.sandbox?.state === 'ready').length;
     return warm;
+  }
+
+  /** Warm spares per agent version (ready and still booting). */
+  spareCounts(): SpareCount[] {
+    const out = new Map<string, SpareCount>();
+    for (const list of this.spares.values())
+      for (const s of list) {
+        const key = `${spareKey(s.tenantId, s.agentName)}\u0000${s.agentVersion}`;
+        let c = out.get(key);
+        if (!c) {
+          c = { tenantId: s.tenantId, agent: s.agentName, version: s.agentVersion, ready: 0, starting: 0 };
+          out.set(key, c);
+        }
+        if (s.sandbox?.state === 'ready') c.ready++;
+        else if (!s.discarded) c.starting++;
+      }
+    return [...out.values()];
+  }
+
+  /**
+   * Gives a taken spare back unused (its session was never created, or its claim lapsed): stops
+   * it and removes its folder. False when no such spare is taken.
+   */
+  async discardTaken(id: string): Promise<boolean> {
+    const spare = this.taken.get(id);
+    if (!spare) return false;
+    this.taken.delete(id);
+    await this.discardSpare(spare);
+    return true;
   }
 
   get maxSandboxes(): number {
@@ -584,6 +620,7 @@ export class SandboxPool<S extends PoolSandbox> {
           admit: async () => spare.hooks.admit?.(),
           observe: (): ModelCallObserver | undefined => spare.hooks.observe?.(),
           ...(egress ? { egress } : {}),
+          ...(source.modelUpstreamUrl ? { modelUpstreamUrl: () => source.modelUpstreamUrl!(id) } : {}),
         });
         this.counters.sandboxStarts++;
         this.opts.onSpareStart?.('ok', (Date.now() - spare.createdAt) / 1000);

@@ -85,6 +85,8 @@ export interface SpareAgent {
   limits?: Record<string, unknown>;
   /** What a spare's Claude process starts with (the agent's options, no session config). */
   warmOptions: BridgeSdkOptions;
+  /** `runnerLabels` of the agent: a runner keeping its spares must carry them all. */
+  labels?: Record<string, string>;
 }
 
 /** Where a spare's files and model calls come from (the coordinator's side of a spare start). */
@@ -100,6 +102,23 @@ export interface SpareSource {
    * are decided and reported by the session's egress ({@link RunnerClient.adoptSpare}).
    */
   egress?: SandboxEgressSpec;
+  /**
+   * Where a spare's model proxy forwards (asked at each model call; default: the factory's
+   * upstream). A runner in another process answers the gateway of the coordinator of the session
+   * that claimed the spare.
+   */
+  modelUpstreamUrl?: (spareId: string) => string;
+}
+
+/** Warm spares of one agent version. */
+export interface SpareCount {
+  tenantId: string;
+  agent: string;
+  version: number;
+  /** Claimable now. */
+  ready: number;
+  /** Still booting. */
+  starting: number;
 }
 
 /** A reserved sandbox slot: counts as used until released. */
@@ -136,6 +155,8 @@ export interface RunnerStats {
   startsQueued: number;
   maxCapacity: number;
   counters: PoolCounters;
+  /** Warm spares per agent version (absent: none known). */
+  spares?: SpareCount[];
 }
 
 /** Why a runner stopped a session's sandbox on its own. */
@@ -235,8 +256,11 @@ export interface RunnerClient {
   replenishSpares(agent: SpareAgent, count: number, source: SpareSource): Promise<void>;
   /** Stops every spare of the agent, folders included; no earlier refill starts another. */
   dropSpares(tenantId: string, agentName: string): Promise<void>;
-  /** Takes a ready spare: its id is the new session's id. Then {@link adoptSpare}. */
-  takeSpare(tenantId: string, agentName: string, agentVersion: number): string | undefined;
+  /**
+   * Takes a ready spare: its id is the new session's id. Then {@link adoptSpare}. Over a link it
+   * is a claim on the runner (atomic there: two coordinators never get the same spare).
+   */
+  takeSpare(tenantId: string, agentName: string, agentVersion: number): Promise<string | undefined>;
   /**
    * Makes the taken spare the session's sandbox, its model calls going to `hooks` and its
    * network to `egress` (when given); false when it is gone.

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -49,6 +49,7 @@ class TestCoordinator {
     allowed: boolean;
   }> = [];
   readonly known = new Set<string>();
+  agentFilesServed = 0;
   readonly drainAsked = new Set<string>();
   /** Sessions whose writes are refused (their lease moved on). */
   readonly fenced = new Set<string>();
@@ -122,6 +123,18 @@ class TestCoordinator {
       const r = await applyDelta(this.roots(id), body, {});
       this.checkpoints.push({ sessionId: id, generation, files: r.files, deleted: r.deleted });
       return reply.code(204).send();
+    });
+    // An agent version's files (a warm spare's workspace): `<store>/agents/<agent>/<version>`.
+    app.post('/api/internal/agents/files', async (req, reply) => {
+      const b = req.body as { agent: string; version: number };
+      const roots = {
+        workspace: join(this.storeRoot, 'agents', b.agent, String(b.version)),
+        claude: join(this.storeRoot, 'agents', '.no-claude'),
+      };
+      mkdirSync(roots.claude, { recursive: true });
+      this.agentFilesServed++;
+      const want = await scanManifest(roots);
+      return reply.type('application/x-tar').send(packDelta(roots, want, diffManifests({}, want)));
     });
     app.post('/api/internal/sessions/:id/egress', async (req) => {
       const id = (req.params as { id: string }).id;
@@ -680,7 +693,7 @@ describe('ash runner (the runner process)', () => {
     const logs = await call(runner.url, 'GET', `${P}/logs?after=0`);
     expect(logs.status).toBe(200);
     expect(JSON.stringify(logs.json().logs)).toContain('logged');
-    expect((await call(runner.url, 'GET', `${P}/logs?after=-1`)).json().code).toBe('validation_failed');
+    expect((await call(runner.url, 'GET', `${P}/logs?after=-2`)).json().code).toBe('validation_failed');
     expect((await call(runner.url, 'POST', `${P}/pin`)).status).toBe(204);
     expect((await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sweep`)).json()).toEqual({ stopped: 0 });
     expect((await call(runner.url, 'POST', `${P}/unpin`)).status).toBe(204);
@@ -941,4 +954,153 @@ describe('ash runner (the runner process)', () => {
       if (cli.exitCode === null) cli.kill('SIGKILL');
     }
   }, 90_000);
+});
+
+/**
+ * Warm spares on a runner: kept when a coordinator asks (files pulled from it), reported, a claim
+ * no start uses lapses, a claimed spare becomes the session's sandbox at its start (no boot, its
+ * model calls with the session's gateway token), a start naming an unclaimed spare is a cold one.
+ */
+describe('ash runner warm spares', () => {
+  let model: ScriptedModel;
+  let coordinator: TestCoordinator;
+  let root: string;
+  let runner: RunnerProcess;
+
+  beforeAll(async () => {
+    model = await ScriptedModel.start();
+    root = tempDir('ash-runner-spares-');
+    coordinator = new TestCoordinator(join(root, 'store'), model);
+    await coordinator.start();
+    const agentDir = join(root, 'store', 'agents', 'helper', '1');
+    mkdirSync(agentDir, { recursive: true });
+    writeFileSync(join(agentDir, 'CLAUDE.md'), '# Helper\n');
+    runner = await startRunnerProcess({
+      name: 'rs',
+      coordinators: [coordinator.url],
+      dataDir: join(root, 'rs'),
+      env: {
+        ASH_INTERNAL_SECRET: SECRET,
+        ASH_RUNNER_HEARTBEAT_MS: '200',
+        ASH_MAX_SANDBOXES: '2',
+        ASH_SPARE_BRIDGES: '0',
+        ASH_MODEL_MAX_RETRIES: '0',
+        ASH_RUNNER_RESERVATION_TTL_MS: '1500',
+        ASH_LOG_LEVEL: 'info',
+      },
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await runner?.kill();
+    await coordinator?.close();
+    await model?.close();
+    if (root) removeDir(root);
+  });
+
+  const state = async () =>
+    (await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport;
+  const ready = async () => ((await state()).spares ?? []).reduce((n, s) => n + s.ready, 0);
+  const metric = async (name: string, label: string) => {
+    const text = (await call(runner.url, 'GET', '/metrics', undefined, '')).text;
+    const m = text.match(new RegExp(`^${name}\\{${label}\\} (\\d+)`, 'm'));
+    return m ? Number(m[1]) : 0;
+  };
+  const keep = () =>
+    call(runner.url, 'POST', `${RUNNER_API_PREFIX}/spares`, {
+      tenantId: 'default',
+      agent: 'helper',
+      version: 1,
+      count: 1,
+      coordinatorUrl: coordinator.url,
+      env: { SPARE_TEST: 'yes' },
+      warmOptions: {},
+    });
+  const claim = async () =>
+    (
+      await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/spares/claim`, {
+        tenantId: 'default',
+        agent: 'helper',
+        version: 1,
+      })
+    ).json() as { id: string | null };
+  const waitReady = async () => {
+    const deadline = Date.now() + 60_000;
+    while ((await ready()) < 1) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for a ready spare');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  it('keeps, reports, lapses and adopts spares; an unclaimed spare start is a cold one', async () => {
+    expect((await keep()).status).toBe(202);
+    await waitReady();
+    expect(coordinator.agentFilesServed).toBeGreaterThanOrEqual(1);
+    expect((await state()).spares).toEqual([
+      { tenantId: 'default', agent: 'helper', version: 1, ready: 1, starting: 0 },
+    ]);
+    expect((await call(runner.url, 'GET', '/health', undefined, '')).json().warm).toBe(1);
+    const bad = await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/spares`, { agent: 'x' });
+    expect(bad.status).toBe(400);
+    expect(bad.json().code).toBe('validation_failed');
+
+    // A claim no start uses lapses: the spare is discarded, folder and all.
+    const lapsed = (await claim()).id!;
+    expect(lapsed).toBeTruthy();
+    expect(await ready()).toBe(0);
+    expect((await claim()).id).toBeNull();
+    await eventually(
+      () => !existsSync(join(root, 'rs', 'sessions', lapsed)),
+      15_000,
+      'the lapsed spare gone',
+    );
+    expect(await metric('ash_runner_spare_claims_total', 'result="lapsed"')).toBe(1);
+
+    // A claimed spare becomes the session's sandbox at its start: no boot, no checkout.
+    expect((await keep()).status).toBe(202);
+    await waitReady();
+    const id = (await claim()).id!;
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, `gw-spare-${id}`, { spare: true }),
+    );
+    expect(started.status, started.text).toBe(200);
+    expect(await metric('ash_runner_session_starts_total', 'kind="spare"')).toBe(1);
+    expect(await metric('ash_runner_session_starts_total', 'kind="cold"')).toBe(0);
+    expect((await state()).sessions).toEqual([expect.objectContaining({ id, state: 'ready' })]);
+    model
+      .forSession(id)
+      .enqueue({ toolUse: { name: 'Bash', input: { command: 'cat CLAUDE.md' } } }, { text: 'Read it.' });
+    const lines = await turnLines(runner.url, id, { prompt: 'read' });
+    expect(lines.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+    // Its model calls carried the session's gateway token (never a provider key).
+    expect(coordinator.gatewayKeys.filter((k) => k === `gw-spare-${id}`).length).toBeGreaterThanOrEqual(2);
+    // Its first checkpoint sent every file, the agent's included.
+    expect(readFileSync(join(root, 'store', id, 'workspace', 'CLAUDE.md'), 'utf8')).toBe('# Helper\n');
+
+    // A start naming a spare nobody claimed is a plain (cold) start from the checkout.
+    const cold = randomUUID();
+    writeFileSync(join(coordinator.roots(cold).workspace, 'CLAUDE.md'), '# Cold\n');
+    const coldStart = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${cold}/sandbox`,
+      startBody(coordinator, `gw-cold-${cold}`, { spare: true }),
+    );
+    expect(coldStart.status, coldStart.text).toBe(200);
+    expect(await metric('ash_runner_session_starts_total', 'kind="cold"')).toBe(1);
+    expect(readFileSync(join(root, 'rs', 'sessions', cold, 'workspace', 'CLAUDE.md'), 'utf8')).toBe(
+      '# Cold\n',
+    );
+
+    // Dropping the agent's spares (delete, redeploy) answers 204.
+    const drop = await call(
+      runner.url,
+      'DELETE',
+      `${RUNNER_API_PREFIX}/spares?tenantId=default&agent=helper`,
+    );
+    expect(drop.status).toBe(204);
+  }, 180_000);
 });

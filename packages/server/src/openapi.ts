@@ -37,6 +37,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = Object.freeze({
   'POST /api/internal/runners/heartbeat': 'runnerHeartbeat',
   'POST /api/internal/runners/{runnerId}/evicted': 'runnerEvicted',
   'POST /api/internal/runners/{runnerId}/drain': 'drainRunner',
+  'POST /api/internal/agents/files': 'runnerAgentFiles',
   'POST /api/internal/sessions/{id}/checkout': 'runnerCheckout',
   'POST /api/internal/sessions/{id}/checkpoint': 'runnerCheckpoint',
   'POST /api/internal/sessions/{id}/egress': 'runnerEgressReport',

@@ -236,6 +236,7 @@ async function createLocked(
           ...s.runnerLabels,
         },
         localOnly: bindingsOf(agent?.config, s.config).length > 0,
+        agent: { tenantId: s.tenantId, name: s.agentName, version: s.agentVersion },
       };
     },
     log: logger.child({ component: 'router' }),
@@ -496,6 +497,7 @@ async function createLocked(
           available: Math.max(0, st.maxCapacity - st.live - st.reserved),
         },
         liveSessions: router.sessionsOn('local').length,
+        warm: st.warm,
         lastHeartbeat: null,
       });
     }
@@ -513,6 +515,7 @@ async function createLocked(
           available: Math.max(0, st.maxCapacity - st.live - st.reserved),
         },
         liveSessions: m.report?.sessions.length ?? m.client.placedSessions().length,
+        warm: st.warm,
         lastHeartbeat: new Date(m.lastHeartbeatAt).toISOString(),
       });
     }
@@ -532,6 +535,7 @@ async function createLocked(
         state: 'lost',
         capacity: { max: row.maxSandboxes, active: 0, available: 0 },
         liveSessions: 0,
+        warm: 0,
         lastHeartbeat: row.lastHeartbeatAt,
       });
     }
@@ -545,6 +549,10 @@ async function createLocked(
     // A checkpoint delta is at most the workspace (the sandbox's disk limit) plus tar framing.
     maxCheckpointBytes: Math.max(config.sandboxLimits.diskMb, 64) * 2 * 1024 * 1024,
     ...(persist ? { persist } : {}),
+    agentDir: async (tenantId, name, version) =>
+      (await archives.ensureVersion(tenantId, name, version))
+        ? store.versionDir(tenantId, name, version)
+        : undefined,
     log: logger.child({ component: 'runner-link' }),
   });
   const startedAt = Date.now();

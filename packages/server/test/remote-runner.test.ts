@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -63,6 +63,7 @@ describe('sessions on runners in other processes', () => {
       state: string;
       labels: Record<string, string>;
       liveSessions: number;
+      warm: number;
       capacity: { max: number };
       lastHeartbeat: string | null;
     }>;
@@ -426,6 +427,121 @@ describe('sessions on runners in other processes', () => {
     expect(bad.body.code).toBe('validation_failed');
   }, 120_000);
 
+  it("warm spares on runners: one runner keeps the agent's spare and reports it; a new session is placed there (though more loaded) and its first turn runs in the spare, no sandbox boot; no key reaches the runner", async () => {
+    type Report = {
+      live: number;
+      reserved: number;
+      sessions: Array<{ id: string }>;
+      spares?: Array<{ tenantId: string; agent: string; version: number; ready: number }>;
+    };
+    const state = async (name: string) =>
+      (await (
+        await fetch(`${runners[name]!.url}${RUNNER_API_PREFIX}/state`, { headers: INTERNAL })
+      ).json()) as Report;
+    const ready = (r: Report) =>
+      (r.spares ?? []).filter((x) => x.agent === 'warmed').reduce((n, x) => n + x.ready, 0);
+    const counter = async (name: string, metric: string, label: string) => {
+      const text = await (await fetch(`${runners[name]!.url}/metrics`)).text();
+      const m = text.match(new RegExp(`^${metric}\\{${label}\\} (\\d+)`, 'm'));
+      return m ? Number(m[1]) : 0;
+    };
+    // The agent asks for one warm sandbox (ASH_PREWARM_COUNT is 0 here): deploying it asks a runner.
+    await deployAgent(t.url, 'warmed', { 'CLAUDE.md': '# Warmed\n' }, { config: { preWarmCount: 1 } });
+    let holder = '';
+    await eventually(
+      async () => {
+        const counts = await Promise.all(['r1', 'r2'].map(async (n) => [n, ready(await state(n))] as const));
+        const with1 = counts.filter(([, n]) => n > 0);
+        if (with1.length !== 1) return false;
+        holder = with1[0]![0];
+        return true;
+      },
+      60_000,
+      'one runner reports a ready warm spare of the agent',
+    );
+    const other = holder === 'r1' ? 'r2' : 'r1';
+    expect(ready(await state(other))).toBe(0);
+    // Its /health, the coordinator's /health and /metrics and `ash status` show it.
+    expect(((await (await fetch(`${runners[holder]!.url}/health`)).json()) as { warm: number }).warm).toBe(1);
+    await eventually(
+      async () => (await healthRunners()).find((r) => r.name === holder)?.warm === 1,
+      10_000,
+      "the coordinator's /health lists the warm spare",
+    );
+    expect((await api(t.url, 'GET', '/metrics')).text).toMatch(
+      new RegExp(`ash_runner_warm_sandboxes\\{runner="${holder}"\\} 1`),
+    );
+    const status = await runAsh(['status', '--server', t.url], {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: root,
+    });
+    expect(status.stdout).toMatch(
+      new RegExp(`${holder} \\[zone=\\w\\]: ok, \\d+/\\d+ sandboxes, \\d+ live sessions, 1 warm`),
+    );
+
+    // Make the holder the more loaded runner: least loaded alone would pick the other one.
+    const zone = holder === 'r1' ? 'a' : 'b';
+    for (let i = 0; i < 4; i++) {
+      const [h, o] = await Promise.all([state(holder), state(other)]);
+      if (h.live + h.reserved > o.live + o.reserved) break;
+      const filler = await createSession(t.url, 'remote', { runnerLabels: { zone } });
+      model.forSession(filler).enqueue({ text: 'Filler.' });
+      expect((await sendTurn(t.url, filler, { content: 'fill' })).events.at(-1)!.data).toMatchObject({
+        outcome: 'completed',
+      });
+    }
+    const [h, o] = await Promise.all([state(holder), state(other)]);
+    expect(h.live + h.reserved).toBeGreaterThan(o.live + o.reserved);
+
+    const spareStarts = await counter(holder, 'ash_runner_session_starts_total', 'kind="spare"');
+    const coldStarts = await counter(holder, 'ash_runner_session_starts_total', 'kind="cold"');
+    const id = await createSession(t.url, 'warmed');
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo warm > w.txt && cat CLAUDE.md' } } },
+        { text: 'Warm start.' },
+      );
+    const turn = await sendTurn(t.url, id, { content: 'first' });
+    expect(turn.events.at(-1)).toMatchObject({ event: 'done', data: { outcome: 'completed' } });
+    expect(turn.events.find((e) => e.event === 'tool_result')!.data).toMatchObject({ content: '# Warmed' });
+    expect(await runnerOf(id)).toBe(holder);
+    // The session's start on the runner adopted the spare: no new sandbox was started for it.
+    expect(await counter(holder, 'ash_runner_session_starts_total', 'kind="spare"')).toBe(spareStarts + 1);
+    expect(await counter(holder, 'ash_runner_session_starts_total', 'kind="cold"')).toBe(coldStarts);
+    expect((await state(holder)).sessions.map((x) => x.id)).toContain(id);
+    const events = await api(t.url, 'GET', `/api/sessions/${id}/events?limit=100`);
+    const created = (events.body.events as Array<{ type: string; data: unknown }>).find(
+      (e) => e.type === 'lifecycle',
+    )!.data;
+    expect(typeof created === 'string' ? JSON.parse(created) : created).toMatchObject({
+      action: 'created',
+      prewarmed: true,
+    });
+    // Its model calls carried the session's gateway token: this server's gateway added the key.
+    for (const c of model.messageRequests(id)) expect(c.apiKey).toBe(PROVIDER_KEY);
+    // The first checkpoint brought the spare's files (the agent's and the turn's) here.
+    const ws = join(t.dataDir, 'sessions', id, 'workspace');
+    await eventually(() => existsSync(join(ws, 'w.txt')), 10_000, 'the checkpoint of the first turn');
+    expect(readFileSync(join(ws, 'CLAUDE.md'), 'utf8')).toBe('# Warmed\n');
+
+    // No provider key on the runner that held the spare: environment, arguments, logs, files.
+    const proc = runners[holder]!;
+    expect(readFileSync(`/proc/${proc.pid}/environ`, 'utf8')).not.toContain(PROVIDER_KEY);
+    expect(readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8')).not.toContain(PROVIDER_KEY);
+    expect(proc.output()).not.toContain(PROVIDER_KEY);
+    for (const f of filesUnder(join(root, holder)))
+      expect(readFileSync(f).includes(PROVIDER_KEY), f).toBe(false);
+
+    // Deleting the agent drops its spares on every runner.
+    expect((await api(t.url, 'DELETE', '/api/agents/warmed')).status).toBeLessThan(300);
+    await eventually(
+      async () => ready(await state('r1')) + ready(await state('r2')) === 0,
+      30_000,
+      'the spares of the deleted agent are gone',
+    );
+  }, 240_000);
+
   it('a session with credential bindings never goes to a runner: without a local runner its message is 503', async () => {
     const cred = await api(t.url, 'POST', '/api/credentials', {
       type: 'custom',
@@ -650,3 +766,24 @@ describe('sessions on runners in other processes', () => {
     );
   }, 120_000);
 });
+
+/** Regular files under `dir` (small ones: sandbox disk images and sockets are skipped). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let names: string[] = [];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(d, n);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory()) walk(p);
+      else if (st?.isFile() && st.size < 64 * 1024 * 1024) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}

@@ -7,6 +7,9 @@ import {
   type RunnerStats,
   type SandboxStarter,
   type SlotReservation,
+  type SpareAgent,
+  type SpareCount,
+  type SpareSource,
 } from '@ash-ai/runner';
 import { RunnerRouter, type PlacementNeeds } from '../src/services/runners/runner-router.js';
 
@@ -17,7 +20,29 @@ import { RunnerRouter, type PlacementNeeds } from '../src/services/runners/runne
 class CountingRunner implements Partial<RunnerClient> {
   readonly sessions = new Set<string>();
   reserved = 0;
+  /** Ready spares it reports, and the spare requests it got. */
+  spares: SpareCount[] = [];
+  readonly asked: Array<{ agent: string; count: number }> = [];
+  readonly dropped: string[] = [];
   constructor(readonly max: number) {}
+  async replenishSpares(agent: SpareAgent, count: number): Promise<void> {
+    this.asked.push({ agent: agent.name, count });
+  }
+  async dropSpares(_tenantId: string, agent: string): Promise<void> {
+    this.dropped.push(agent);
+  }
+  /** Claims a ready spare (as the runner does, atomically): it becomes a session sandbox here. */
+  async takeSpare(tenantId: string, agent: string, version: number): Promise<string | undefined> {
+    const s = this.spares.find((x) => x.tenantId === tenantId && x.agent === agent && x.version === version);
+    if (!s || s.ready === 0) return undefined;
+    s.ready--;
+    const id = `spare-${agent}-${s.ready}`;
+    this.sessions.add(id);
+    return id;
+  }
+  adoptSpare(): boolean {
+    return false;
+  }
   listen(): void {}
   async reserve(): Promise<SlotReservation> {
     if (this.sessions.size + this.reserved >= this.max) throw new RunnerCapacityError('full', 7);
@@ -64,6 +89,7 @@ class CountingRunner implements Partial<RunnerClient> {
       startsQueued: 0,
       maxCapacity: this.max,
       counters: emptyPoolCounters(),
+      spares: this.spares.map((x) => ({ ...x })),
     };
   }
   memoryBySandbox(): Array<{ id: string; bytes: number }> {
@@ -194,5 +220,89 @@ describe('RunnerRouter placement', () => {
     expect(err).toBeInstanceOf(RunnerCapacityError);
     expect((err as Error).message).toContain('no runner');
     expect(r.canQueueStart()).toBe(false);
+  });
+
+  it("prefers a runner with a warm spare of the session's agent among those with room; labels still restrict", async () => {
+    const cold = new CountingRunner(10);
+    const warm = new CountingRunner(10);
+    const agent = { tenantId: 't1', name: 'helper', version: 3 };
+    // The warm one is the more loaded: least loaded alone would pick the other.
+    warm.sessions.add('busy1').add('busy2');
+    warm.spares = [{ tenantId: 't1', agent: 'helper', version: 3, ready: 1, starting: 0 }];
+    const needs = new Map<string, PlacementNeeds>([
+      ['h1', { labels: {}, localOnly: false, agent }],
+      ['other', { labels: {}, localOnly: false, agent: { ...agent, name: 'other' } }],
+      ['old', { labels: {}, localOnly: false, agent: { ...agent, version: 2 } }],
+      ['zoned', { labels: { zone: 'a' }, localOnly: false, agent }],
+    ]);
+    const r = router(
+      { cold: { runner: cold, labels: { zone: 'a' } }, warm: { runner: warm, labels: { zone: 'b' } } },
+      { needs: (id) => needs.get(id)! },
+    );
+    await r.ensureSandbox('h1', starter);
+    expect(r.runnerOf('h1')?.id).toBe('warm');
+    // Another agent, or another version of it: the least loaded.
+    await r.ensureSandbox('other', starter);
+    expect(r.runnerOf('other')?.id).toBe('cold');
+    await r.ensureSandbox('old', starter);
+    expect(r.runnerOf('old')?.id).toBe('cold');
+    // Labels restrict first: the warm runner lacks zone=a.
+    await r.ensureSandbox('zoned', starter);
+    expect(r.runnerOf('zoned')?.id).toBe('cold');
+    // A full runner is not preferred for its spare: room comes first.
+    const full = new CountingRunner(1);
+    full.sessions.add('x');
+    full.spares = [{ tenantId: 't1', agent: 'helper', version: 3, ready: 1, starting: 0 }];
+    const free = new CountingRunner(10);
+    const r2 = router({ full: { runner: full }, free: { runner: free } }, { needs: () => needs.get('h1')! });
+    expect(r2.candidates(needs.get('h1')!).map((x) => x.id)).toEqual(['free', 'full']);
+  });
+
+  it('warm spares on registered runners: asked of one runner, claimed where reported, the session placed there', async () => {
+    const a = new CountingRunner(10);
+    const b = new CountingRunner(10);
+    const r = router({ a: { runner: a, labels: { zone: 'a' } }, b: { runner: b, labels: { zone: 'b' } } });
+    const agent: SpareAgent = {
+      tenantId: 't1',
+      name: 'helper',
+      version: 1,
+      env: {},
+      warmOptions: {} as SpareAgent['warmOptions'],
+      labels: { zone: 'b' },
+    };
+    const source = { model: { resolveApiKey: () => undefined } } as unknown as SpareSource;
+    // The agent's labels restrict where its spares go.
+    await r.replenishSpares(agent, 2, source);
+    expect(a.asked).toEqual([]);
+    expect(b.asked).toEqual([{ agent: 'helper', count: 2 }]);
+    // Nothing reported yet: no spare to take (the session starts cold).
+    expect(await r.takeSpare('t1', 'helper', 1)).toBeUndefined();
+    b.spares = [{ tenantId: 't1', agent: 'helper', version: 1, ready: 1, starting: 1 }];
+    const id = await r.takeSpare('t1', 'helper', 1);
+    expect(id).toBeDefined();
+    expect(r.runnerOf(id!)?.id).toBe('b');
+    // A refill goes where the agent's spares are (one still booting there).
+    await r.replenishSpares(agent, 2, source);
+    expect(b.asked).toHaveLength(2);
+    // A runner that joins carrying the labels is asked too (spares lost with a restarted runner come back).
+    const c = new CountingRunner(10);
+    r.add({
+      id: 'c',
+      local: false,
+      client: c as unknown as RunnerClient,
+      labels: { zone: 'b' },
+      draining: () => false,
+    });
+    expect(c.asked).toEqual([]); // b (holding the spares) is asked again, not c
+    expect(b.asked).toHaveLength(3);
+    // An agent delete drops its spares everywhere.
+    await r.dropSpares('t1', 'helper');
+    expect([a.dropped, b.dropped, c.dropped]).toEqual([['helper'], ['helper'], ['helper']]);
+    // With a local runner, spares stay local (the embedded default).
+    const local = new CountingRunner(10);
+    const withLocal = router({ b: { runner: b } }, { local });
+    await withLocal.replenishSpares(agent, 1, source);
+    expect(local.asked).toEqual([{ agent: 'helper', count: 1 }]);
+    expect(b.asked).toHaveLength(3);
   });
 });

@@ -15,6 +15,8 @@
  * - `POST /api/internal/runners/deregister` when it exits.
  * - `POST /api/internal/runners/:runnerId/evicted` {@link RunnerEvictedBody}: the runner stopped a
  *   session's sandbox on its own (idle, capacity); answered once the coordinator released it.
+ * - `POST /api/internal/agents/files` {@link AgentFilesBody} → the files of an agent version as a
+ *   workspace delta (`workspace/<rel>` entries): what a warm spare's workspace starts with.
  * - `POST /api/internal/sessions/:id/checkout` {@link CheckoutBody} → a workspace delta
  *   (`application/x-tar`, see {@link WORKSPACE_DELTA_INDEX}) bringing the runner's copy up to the
  *   coordinator's.
@@ -32,9 +34,16 @@
  * - `GET  …/state` → {@link RunnerReport}.
  * - `POST …/reservations` → 201 {@link ReservationAnswer}; 503 `capacity_reached` + Retry-After.
  * - `DELETE …/reservations/:reservationId` → 204 (idempotent).
+ * - `POST …/spares` {@link RunnerSparesBody} → 202: keep `count` warm spares of an agent version
+ *   (files pulled from `coordinatorUrl`; no key: a spare's model calls carry the gateway token of
+ *   the session that claims it). `DELETE …/spares?tenantId=&agent=` → 204: drop them.
+ * - `POST …/spares/claim` {@link RunnerSpareClaimBody} → {@link RunnerSpareClaimAnswer}: takes a
+ *   ready spare for a new session (its id becomes the session's id); a claim no start uses
+ *   within the reservation TTL is discarded.
  * - `POST …/sessions/:id/sandbox` {@link RunnerStartBody} → 200 {@link RunnerStartAnswer} once
- *   the sandbox is up (the runner first checks the workspace out from `coordinatorUrl`); 503
- *   `capacity_reached` / `sandbox_unavailable`.
+ *   the sandbox is up (the runner first checks the workspace out from `coordinatorUrl`; with
+ *   `spare`, the claimed spare of that id becomes the session's sandbox, no start, no checkout);
+ *   503 `capacity_reached` / `sandbox_unavailable`.
  * - `POST …/sessions/:id/turns` {@link RunnerTurnBody} → `application/x-ndjson`: one line per
  *   bridge `TurnEvent` (`message`, `tool_request`, `turn_end`), then one {@link TurnTrailer} line
  *   written after the runner stored the turn's checkpoint. Closing the request aborts the turn.
@@ -89,6 +98,16 @@ export const RunnerSessionStateSchema = Type.Object({
 });
 export type RunnerSessionState = Static<typeof RunnerSessionStateSchema>;
 
+/** Warm spares of one agent version on a runner. */
+export const RunnerSpareCountSchema = Type.Object({
+  tenantId: Type.String(),
+  agent: Type.String(),
+  version: Type.Integer({ minimum: 0 }),
+  ready: Type.Integer({ minimum: 0 }),
+  starting: Type.Integer({ minimum: 0 }),
+});
+export type RunnerSpareCount = Static<typeof RunnerSpareCountSchema>;
+
 /** What a runner reports (heartbeat body's `report`, `GET …/state`). */
 export const RunnerReportSchema = Type.Object({
   runnerId: Type.String(),
@@ -106,6 +125,8 @@ export const RunnerReportSchema = Type.Object({
   /** False when a new start would be refused by the start queue. */
   canQueueStart: Type.Boolean(),
   sessions: Type.Array(RunnerSessionStateSchema),
+  /** Warm spares per agent version (`ready`: claimable now; `starting`: booting). Absent: none. */
+  spares: Type.Optional(Type.Array(RunnerSpareCountSchema, { maxItems: 1000 })),
 });
 export type RunnerReport = Static<typeof RunnerReportSchema>;
 
@@ -116,6 +137,8 @@ export const RunnerHealthSchema = Type.Object({
   version: Type.String(),
   labels: RunnerLabelsSchema,
   capacity: Type.Object({ max: Type.Integer(), active: Type.Integer(), available: Type.Integer() }),
+  /** Ready warm spares (all agents; they count in `active` and are evicted first). */
+  warm: Type.Integer(),
   /** Coordinators it is registered with (by URL) and the last heartbeat answered, ISO time. */
   coordinators: Type.Array(
     Type.Object({ url: Type.String(), lastHeartbeatAt: Type.Union([Type.String(), Type.Null()]) }),
@@ -215,12 +238,55 @@ export const RunnerStartBodySchema = Type.Object(
     env: Type.Record(Type.String(), Type.String()),
     limits: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     egress: Type.Optional(RunnerEgressSchema),
+    /**
+     * True: the session's id is a spare this coordinator claimed (`POST …/spares/claim`): it
+     * becomes the session's sandbox. When it is gone meanwhile, the start is a plain one.
+     */
+    spare: Type.Optional(Type.Boolean()),
     /** Start the Claude process ahead of the first turn with these (a prewarm). */
     warm: Type.Optional(Type.Object({ options: Type.Unknown(), conversation: Type.Unknown() })),
   },
   { additionalProperties: false },
 );
 export type RunnerStartBody = Static<typeof RunnerStartBodySchema>;
+
+/** Keep warm spares of an agent version (plain data: no key, no credential value). */
+export const RunnerSparesBodySchema = Type.Object(
+  {
+    tenantId: Type.String({ minLength: 1 }),
+    agent: Type.String({ minLength: 1 }),
+    version: Type.Integer({ minimum: 0 }),
+    /** How many to keep (0 drops them). */
+    count: Type.Integer({ minimum: 0, maximum: 16 }),
+    /** Base URL of the coordinator asking: the agent's files come from it. */
+    coordinatorUrl: Type.String(),
+    /** The agent's environment (what a plain session of it starts with). */
+    env: Type.Record(Type.String(), Type.String()),
+    limits: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** The agent's network (the spare's until a session claims it). */
+    egress: Type.Optional(RunnerEgressSchema),
+    /** What a spare's Claude process starts with (the agent's SDK options). */
+    warmOptions: Type.Unknown(),
+  },
+  { additionalProperties: false },
+);
+export type RunnerSparesBody = Static<typeof RunnerSparesBodySchema>;
+
+export const RunnerSpareClaimBodySchema = Type.Object(
+  { tenantId: Type.String(), agent: Type.String(), version: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+export type RunnerSpareClaimBody = Static<typeof RunnerSpareClaimBodySchema>;
+/** The claimed spare's id (the new session's id), or null when none is ready. */
+export const RunnerSpareClaimAnswerSchema = Type.Object({ id: Type.Union([Type.String(), Type.Null()]) });
+export type RunnerSpareClaimAnswer = Static<typeof RunnerSpareClaimAnswerSchema>;
+
+/** `POST /api/internal/agents/files`: which agent version's files a runner pulls. */
+export const AgentFilesBodySchema = Type.Object(
+  { tenantId: Type.String(), agent: Type.String(), version: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+export type AgentFilesBody = Static<typeof AgentFilesBodySchema>;
 
 export const RunnerStartAnswerSchema = Type.Object({
   /** Seconds from the request to the sandbox being up (checkout included). */

@@ -249,7 +249,7 @@ function startPort(value: string): number {
 
 /**
  * The runners a server places sessions on, one line each: name, labels, state, capacity, live
- * sessions, last heartbeat (nothing when the server lists none).
+ * sessions, warm spares (when any), last heartbeat (nothing when the server lists none).
  */
 export function runnerLines(runners: RunnerStatus[], now = Date.now()): string {
   if (runners.length === 0) return '';
@@ -260,7 +260,7 @@ export function runnerLines(runners: RunnerStatus[], now = Date.now()): string {
     const beat = r.lastHeartbeat
       ? `, last heartbeat ${Math.max(0, Math.round((now - Date.parse(r.lastHeartbeat)) / 1000))}s ago`
       : '';
-    return `  ${r.name}${labels ? ` [${labels}]` : ''}: ${r.state}, ${r.capacity.active}/${r.capacity.max} sandboxes, ${r.liveSessions} live sessions${beat}${r.url ? ` (${r.url})` : ''}\n`;
+    return `  ${r.name}${labels ? ` [${labels}]` : ''}: ${r.state}, ${r.capacity.active}/${r.capacity.max} sandboxes, ${r.liveSessions} live sessions${r.warm ? `, ${r.warm} warm` : ''}${beat}${r.url ? ` (${r.url})` : ''}\n`;
   });
   return `runners:\n${lines.join('')}`;
 }

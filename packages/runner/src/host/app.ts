@@ -14,6 +14,8 @@ import {
   RunnerAbortBodySchema,
   RunnerExecBodySchema,
   RunnerInterruptBodySchema,
+  RunnerSpareClaimBodySchema,
+  RunnerSparesBodySchema,
   RunnerStartBodySchema,
   RunnerToolAnswerBodySchema,
   RunnerTurnBodySchema,
@@ -42,6 +44,8 @@ const checks = {
   interrupt: validator(RunnerInterruptBodySchema),
   abort: validator(RunnerAbortBodySchema),
   exec: validator(RunnerExecBodySchema),
+  spares: validator(RunnerSparesBodySchema),
+  spareClaim: validator(RunnerSpareClaimBodySchema),
 };
 
 /** The body, checked against its schema. @throws HostError `validation_failed` naming the fields. */
@@ -168,6 +172,7 @@ export function buildRunnerApp(deps: {
         active: r.live,
         available: Math.max(0, r.maxSandboxes - r.live - r.reserved),
       },
+      warm: (r.spares ?? []).reduce((n, s) => n + s.ready, 0),
       coordinators: deps.registration?.health() ?? [],
       uptime: (Date.now() - deps.startedAt) / 1000,
     };
@@ -187,6 +192,21 @@ export function buildRunnerApp(deps: {
     host.releaseReservation((req.params as { reservationId: string }).reservationId);
     return reply.code(204).send();
   });
+
+  app.post(`${P}/spares`, async (req, reply) => {
+    host.keepSpares(body(checks.spares, req.body));
+    return reply.code(202).send({ ok: true });
+  });
+  app.delete(`${P}/spares`, async (req, reply) => {
+    const q = req.query as { tenantId?: string; agent?: string };
+    if (!q.tenantId || !q.agent)
+      throw new HostError('validation_failed', 'tenantId and agent are required', {
+        errors: [{ path: '/query', message: 'tenantId and agent are required' }],
+      });
+    await host.dropSpares(q.tenantId, q.agent);
+    return reply.code(204).send();
+  });
+  app.post(`${P}/spares/claim`, async (req) => host.claimSpare(body(checks.spareClaim, req.body)));
 
   app.post(`${P}/sessions/:id/sandbox`, async (req) =>
     host.startSession(sessionId(req.params), body(checks.start, req.body)),

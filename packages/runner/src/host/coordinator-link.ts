@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import {
+  type AgentFilesBody,
   GENERATION_HEADER,
   RUNNER_HEADER,
   type CheckoutBody,
@@ -95,6 +96,21 @@ export class CoordinatorLink {
       transfer: true,
     });
     if (res.statusCode !== 200) throw await errorOf(res, 'checkout');
+    return res.body;
+  }
+
+  /**
+   * `POST /api/internal/agents/files`: an agent version's files as a workspace delta (a warm
+   * spare's workspace). The caller must consume or destroy the returned stream.
+   * @throws CoordinatorError (404 agent_not_found)
+   */
+  async agentFiles(base: string, body: AgentFilesBody): Promise<Readable> {
+    const res = await this.send(base, '/api/internal/agents/files', {
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+      transfer: true,
+    });
+    if (res.statusCode !== 200) throw await errorOf(res, 'agent files');
     return res.body;
   }
 

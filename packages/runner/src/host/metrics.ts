@@ -12,6 +12,9 @@ export class RunnerMetrics {
   readonly checkouts: Counter;
   readonly heartbeats: Counter;
   readonly evictions: Counter;
+  readonly warm: Gauge;
+  readonly sessionStarts: Counter;
+  readonly spareClaims: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ash_runner_process_' });
@@ -64,6 +67,23 @@ export class RunnerMetrics {
       name: 'ash_runner_evictions_total',
       help: 'Sessions this runner released on its own, by reason (idle, capacity, drain, foreign, fenced)',
       labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.warm = new Gauge({
+      name: 'ash_runner_warm_sandboxes',
+      help: 'Ready warm spares on this runner (all agents; they count in ash_runner_sandboxes)',
+      registers: [this.registry],
+    });
+    this.sessionStarts = new Counter({
+      name: 'ash_runner_session_starts_total',
+      help: 'Session sandboxes started, by kind (cold: a new sandbox; spare: a claimed warm spare, no boot)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.spareClaims = new Counter({
+      name: 'ash_runner_spare_claims_total',
+      help: 'Claims of a warm spare by a coordinator, by result (claimed, none, lapsed: no start used it)',
+      labelNames: ['result'],
       registers: [this.registry],
     });
   }

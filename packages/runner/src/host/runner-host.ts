@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import type { SandboxManager, TurnEvent } from '@ash-ai/sandbox';
+import { EgressRules, type SandboxEgressSpec, type SandboxManager, type TurnEvent } from '@ash-ai/sandbox';
 import {
   AsyncLock,
   GATEWAY_PATH,
@@ -15,6 +15,9 @@ import {
   type RunnerExecBody,
   type RunnerLabels,
   type RunnerReport,
+  type RunnerSpareClaimAnswer,
+  type RunnerSpareClaimBody,
+  type RunnerSparesBody,
   type RunnerStartBody,
   type RunnerTurnBody,
   type ToolAnswer,
@@ -23,7 +26,7 @@ import {
 import type { Logger } from 'pino';
 import type { InProcessRunner } from '../in-process-runner.js';
 import type { SandboxPaths } from '../pool.js';
-import type { EvictionReason, SandboxStarter, SlotReservation } from '../types.js';
+import type { EvictionReason, SandboxStarter, SlotReservation, SpareSource } from '../types.js';
 import { applyDelta, diffManifests, packDelta, scanManifest } from '../workspace-sync.js';
 import { CoordinatorError, type CoordinatorLink } from './coordinator-link.js';
 import { EgressReporter } from './egress-reporter.js';
@@ -93,6 +96,10 @@ export class RunnerHost {
   private readonly reservations = new Map<string, { slot: SlotReservation; timer: NodeJS.Timeout }>();
   private draining = false;
   private drainRun: Promise<void> | undefined;
+  /** Agents coordinators asked spares of: the version wanted (an older version's refill stops). */
+  private readonly wantedSpares = new Map<string, { tenantId: string; agent: string; version: number }>();
+  /** Spares claimed by a coordinator whose session start has not come yet (lapse timers). */
+  private readonly claims = new Map<string, NodeJS.Timeout>();
   /** The URL coordinators call (set once listening). */
   url = '';
   /** Called once a drain emptied the runner. */
@@ -122,6 +129,7 @@ export class RunnerHost {
       });
     }
     const m = this.opts.metrics;
+    m.warm.set(stats.warm);
     m.sandboxes.set(stats.live);
     m.capacity.set(stats.maxCapacity);
     m.sessions.set(sessions.length);
@@ -138,7 +146,131 @@ export class RunnerHost {
       startsQueued: stats.startsQueued,
       canQueueStart: !this.draining && runner.canQueueStart(),
       sessions,
+      spares: stats.spares ?? [],
     };
+  }
+
+  /**
+   * `POST …/spares`: keeps `count` warm spares of the agent version in the pool (in the
+   * background; spares count in the capacity and are evicted first). A spare's files come from
+   * the coordinator (`POST /api/internal/agents/files`); its model calls carry no key until a
+   * session claims it (then that session's gateway token, to its coordinator's gateway).
+   * Ignored while draining.
+   * @throws HostError `validation_failed` when the network rules are invalid.
+   */
+  keepSpares(body: RunnerSparesBody): void {
+    if (this.draining) return;
+    const key = `${body.tenantId}\u0000${body.agent}`;
+    let egress: SandboxEgressSpec | undefined;
+    if (body.egress) {
+      let rules: EgressRules;
+      try {
+        rules = new EgressRules(body.egress.layers, body.egress.implicit);
+      } catch (err) {
+        throw new HostError('validation_failed', err instanceof Error ? err.message : String(err));
+      }
+      egress = { enabled: body.egress.enabled && rules.allowsAnything, decide: (h, p) => rules.decide(h, p) };
+    }
+    this.wantedSpares.set(key, { tenantId: body.tenantId, agent: body.agent, version: body.version });
+    const coordinator = body.coordinatorUrl.replace(/\/+$/, '');
+    const pick = () => this.opts.pickCoordinator?.(coordinator) ?? coordinator;
+    const { link, paths, maxCheckoutBytes } = this.opts;
+    const source: SpareSource = {
+      prepareWorkspace: async (spareId, dir) => {
+        const files = await link.agentFiles(pick(), {
+          tenantId: body.tenantId,
+          agent: body.agent,
+          version: body.version,
+        });
+        try {
+          await mkdir(dir, { recursive: true });
+          await mkdir(paths.claudeConfig(spareId), { recursive: true });
+          await applyDelta({ workspace: dir, claude: paths.claudeConfig(spareId) }, files, {
+            maxBytes: maxCheckoutBytes,
+          });
+        } finally {
+          files.destroy();
+        }
+      },
+      isCurrent: async () => !this.draining && this.wantedSpares.get(key)?.version === body.version,
+      // No key at all: a spare makes no model call before a session claims it.
+      model: { resolveApiKey: () => undefined },
+      ...(egress ? { egress } : {}),
+      // The claiming session's coordinator's gateway, once claimed.
+      modelUpstreamUrl: (spareId) => {
+        const s = this.sessions.get(spareId);
+        return s ? this.gatewayOf(s) : `${pick()}${GATEWAY_PATH}`;
+      },
+    };
+    void this.opts.runner
+      .replenishSpares(
+        {
+          tenantId: body.tenantId,
+          name: body.agent,
+          version: body.version,
+          env: body.env,
+          ...(body.limits ? { limits: body.limits } : {}),
+          warmOptions: body.warmOptions as BridgeSdkOptions,
+        },
+        body.count,
+        source,
+      )
+      .catch((err: unknown) =>
+        this.opts.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'could not keep warm spares',
+        ),
+      );
+  }
+
+  /** `DELETE …/spares`: stops every spare of the agent (resolves once they are gone). */
+  async dropSpares(tenantId: string, agent: string): Promise<void> {
+    this.wantedSpares.delete(`${tenantId}\u0000${agent}`);
+    await this.opts.runner.dropSpares(tenantId, agent);
+  }
+
+  /**
+   * `POST …/spares/claim`: takes a ready spare of the agent version for a new session (its id is
+   * the session's). A claim no start uses within the reservation TTL is discarded.
+   */
+  async claimSpare(body: RunnerSpareClaimBody): Promise<RunnerSpareClaimAnswer> {
+    const id = this.draining
+      ? undefined
+      : await this.opts.runner.takeSpare(body.tenantId, body.agent, body.version);
+    this.opts.metrics.spareClaims.inc({ result: id ? 'claimed' : 'none' });
+    if (!id) return { id: null };
+    const timer = setTimeout(() => {
+      this.claims.delete(id);
+      this.opts.metrics.spareClaims.inc({ result: 'lapsed' });
+      void this.opts.runner.pool.discardTaken(id).catch(() => undefined);
+    }, this.opts.reservationTtlMs);
+    timer.unref();
+    this.claims.set(id, timer);
+    return { id };
+  }
+
+  /**
+   * Makes the claimed spare `s.id` the session's sandbox: its model calls now carry the session's
+   * gateway token (to its coordinator's gateway), its connections the session's network. No
+   * checkout: its files are the agent's, and the first checkpoint sends them all (`synced`
+   * unset). False when no such claim is pending or its sandbox died.
+   */
+  private adoptClaimedSpare(s: HostedSession): boolean {
+    const timer = this.claims.get(s.id);
+    if (!timer) return false;
+    clearTimeout(timer);
+    this.claims.delete(s.id);
+    const adopted = this.opts.runner.adoptSpare(
+      s.id,
+      { resolveApiKey: () => s.gatewayToken },
+      s.egress?.spec,
+    );
+    if (!adopted) {
+      void this.opts.runner.stop(s.id).catch(() => undefined);
+      return false;
+    }
+    s.synced = undefined;
+    return true;
   }
 
   /**
@@ -243,7 +375,6 @@ export class RunnerHost {
     const session = s;
     session.starting++;
     try {
-      await this.checkout(session);
       if (body.egress) {
         session.egress = new EgressReporter(
           body.egress,
@@ -252,6 +383,12 @@ export class RunnerHost {
           this.opts.log.child({ sessionId: id }),
         );
       }
+      if (body.spare && this.adoptClaimedSpare(session)) {
+        slot?.release();
+        this.opts.metrics.sessionStarts.inc({ kind: 'spare' });
+        return { seconds: (performance.now() - t0) / 1000 };
+      }
+      await this.checkout(session);
       const starter: SandboxStarter = {
         prepare: async () => ({
           env: body.env,
@@ -262,6 +399,7 @@ export class RunnerHost {
         }),
       };
       await runner.ensureSandbox(id, starter, slot);
+      this.opts.metrics.sessionStarts.inc({ kind: 'cold' });
     } catch (err) {
       // Nothing of it runs here (and no other start is under way): forget it.
       if (!runner.hosts(id) && session.starting === 1 && !session.turn) this.drop(session);
@@ -668,6 +806,8 @@ export class RunnerHost {
     for (const id of [...this.reservations.keys()]) this.releaseReservation(id);
     this.opts.log.info({ sessions: this.sessions.size }, 'draining');
     this.drainRun = (async () => {
+      // Spares are no session: they just go.
+      for (const w of [...this.wantedSpares.values()]) await this.dropSpares(w.tenantId, w.agent);
       while (this.sessions.size > 0) {
         await Promise.all(
           [...this.sessions.values()].map(async (s) => {

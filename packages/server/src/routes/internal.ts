@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import {
+  AgentFilesBodySchema,
   CheckoutBodySchema,
   CreateTenantApiKeyBodySchema,
   CreatedApiKeyResponseSchema,
@@ -216,6 +217,30 @@ export function runnerLinkRoutes(link: RunnerLinkService, gateway: ModelGateway)
       },
       async (req, reply) => {
         const delta = await link.checkout(req.params.id, req.body, runnerOf(req.headers));
+        return reply.header('content-type', 'application/x-tar').send(delta as never);
+      },
+    );
+    app.post(
+      '/api/internal/agents/files',
+      {
+        config,
+        bodyLimit: BODY_LIMIT,
+        schema: {
+          tags: ['internal'],
+          security,
+          summary: "A runner pulls an agent version's files (a warm spare's workspace) as a workspace delta",
+          body: AgentFilesBodySchema,
+          response: {
+            200: {
+              description: 'application/x-tar (a workspace delta)',
+              content: { 'application/x-tar': { schema: Type.String({ format: 'binary' }) } },
+            },
+            ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+          },
+        },
+      },
+      async (req, reply) => {
+        const delta = await link.agentFiles(req.body);
         return reply.header('content-type', 'application/x-tar').send(delta as never);
       },
     );

@@ -65,6 +65,7 @@ export function metricsRoutes(
     perRunner('ash_runner_capacity', 'Most sandboxes the runner hosts', (r) => r.capacity.max);
     perRunner('ash_runner_live_sandboxes', 'Sandboxes live on the runner', (r) => r.capacity.active);
     perRunner('ash_runner_live_sessions', 'Sessions with a sandbox on the runner', (r) => r.liveSessions);
+    perRunner('ash_runner_warm_sandboxes', 'Ready warm spares on the runner (all agents)', (r) => r.warm);
     perRunner(
       'ash_runner_heartbeat_age_seconds',
       'Seconds since the runner last heartbeat (0: local)',

@@ -85,6 +85,8 @@ export const RunnerStatusSchema = Type.Object({
   capacity: Type.Object({ max: Type.Integer(), active: Type.Integer(), available: Type.Integer() }),
   /** Sessions with a sandbox on it (its last report; this server's placements for the local one). */
   liveSessions: Type.Integer(),
+  /** Ready warm spares on it (all agents; counted in `capacity.active`). */
+  warm: Type.Integer(),
   /** Its last heartbeat, ISO time (null for the local one). */
   lastHeartbeat: Type.Union([Type.String(), Type.Null()]),
 });

@@ -5,6 +5,8 @@ import {
   type LogEntry,
   type ReservationAnswer,
   type RunnerReport,
+  type RunnerSpareClaimAnswer,
+  type RunnerSparesBody,
   type RunnerStartBody,
   type RunnerTurnBody,
   type ToolAnswer,
@@ -26,6 +28,9 @@ import {
   type SandboxStarter,
   type SandboxTurn,
   type SlotReservation,
+  type SpareAgent,
+  type SpareCount,
+  type SpareSource,
   type TurnRequest,
 } from '@ash-ai/runner';
 import type { Logger } from 'pino';
@@ -97,7 +102,9 @@ interface PlacedSession {
  * hooks kept here behind a fresh gateway token), then the runner starts the sandbox after checking
  * the workspace out from this coordinator. A turn is one NDJSON response; a stream that breaks
  * ends the turn with `turn_end` `error` `runner_lost` (and the runner is lost). Synchronous
- * reads answer from what this client placed and the runner's last report. No warm spares.
+ * reads answer from what this client placed and the runner's last report. Warm spares: the
+ * runner keeps them when asked (`POST …/spares`: plain agent data, no key), a new session claims
+ * one (`POST …/spares/claim`), and its start (`spare: true`) makes it the session's sandbox.
  */
 export class HttpRunnerClient implements RunnerClient {
   private readonly dispatcher: Dispatcher;
@@ -106,6 +113,10 @@ export class HttpRunnerClient implements RunnerClient {
   private readonly reservations = new Set<RemoteReservation>();
   private listener: RunnerListener | undefined;
   private report: RunnerReport | undefined;
+  /** Spares claimed here whose session has not started on the runner yet. */
+  private readonly claimed = new Set<string>();
+  /** Spares claimed since the last report, per agent version (not yet out of its figures). */
+  private claimedSinceReport = new Map<string, number>();
   private closed = false;
   /** Aborted when the runner is lost: every call in flight gives up. */
   private readonly lost = new AbortController();
@@ -122,6 +133,7 @@ export class HttpRunnerClient implements RunnerClient {
   /** The runner's latest report (heartbeat). */
   applyReport(report: RunnerReport): void {
     this.report = report;
+    this.claimedSinceReport = new Map();
   }
 
   /** Its capacity as registered (used until its first report arrives). */
@@ -265,7 +277,9 @@ export class HttpRunnerClient implements RunnerClient {
         placed.generation = lease.generation;
         placed.egress = spec.egress;
         const gatewayToken = this.opts.gateway.register(sessionId, spec.model);
-        const warmWith = warm ? await starter.warmOptions?.() : undefined;
+        // A claimed spare's Claude process is already up (with the agent's options).
+        const spare = this.claimed.delete(sessionId);
+        const warmWith = warm && !spare ? await starter.warmOptions?.() : undefined;
         const body: RunnerStartBody = {
           ...(slot instanceof RemoteReservation ? { reservationId: slot.reservationId } : {}),
           generation: lease.generation,
@@ -275,6 +289,7 @@ export class HttpRunnerClient implements RunnerClient {
           env: spec.env,
           ...(spec.limits ? { limits: spec.limits } : {}),
           ...(link ? { egress: link.egress } : {}),
+          ...(spare ? { spare: true } : {}),
           ...(warmWith ? { warm: { options: warmWith.options, conversation: warmWith.conversation } } : {}),
         };
         // Starts may wait in the runner's start queue: no per-call timeout beyond its own.
@@ -503,13 +518,64 @@ export class HttpRunnerClient implements RunnerClient {
     await this.opts.leave(sessionId, placed.generation).catch(() => undefined);
   }
 
-  async replenishSpares(): Promise<void> {}
-  async dropSpares(): Promise<void> {}
-  takeSpare(): string | undefined {
-    return undefined;
+  /**
+   * Asks the runner to keep `count` spares of the agent version (plain data: its env, limits,
+   * SDK options and network; no key: the source's model hooks stay here). Agents whose network
+   * cannot go to a runner (credential bindings) get none.
+   */
+  async replenishSpares(agent: SpareAgent, count: number, source: SpareSource): Promise<void> {
+    if (this.closed) return;
+    const link = isLinkableEgress(source.egress) ? source.egress.linkData() : undefined;
+    if ((link && link.bindings > 0) || (source.egress?.enabled && !link)) return;
+    const body: RunnerSparesBody = {
+      tenantId: agent.tenantId,
+      agent: agent.name,
+      version: agent.version,
+      count,
+      coordinatorUrl: this.opts.coordinatorUrl(),
+      env: agent.env,
+      ...(agent.limits ? { limits: agent.limits } : {}),
+      ...(link ? { egress: link.egress } : {}),
+      warmOptions: agent.warmOptions,
+    };
+    await this.call('POST', 'spares', body);
   }
+
+  async dropSpares(tenantId: string, agentName: string): Promise<void> {
+    if (this.closed) return;
+    const q = new URLSearchParams({ tenantId, agent: agentName });
+    await this.call('DELETE', `spares?${q}`);
+  }
+
+  /** Claims a ready spare on the runner (atomic there); its id is the new session's. */
+  async takeSpare(tenantId: string, agentName: string, agentVersion: number): Promise<string | undefined> {
+    if (this.closed) return undefined;
+    const answer = await this.call<RunnerSpareClaimAnswer>('POST', 'spares/claim', {
+      tenantId,
+      agent: agentName,
+      version: agentVersion,
+    });
+    if (!answer?.id) return undefined;
+    this.claimed.add(answer.id);
+    const key = `${tenantId}\u0000${agentName}\u0000${agentVersion}`;
+    this.claimedSinceReport.set(key, (this.claimedSinceReport.get(key) ?? 0) + 1);
+    return answer.id;
+  }
+
+  /**
+   * A claimed spare becomes the session's sandbox at the session's start (`spare: true`), which
+   * carries its gateway token: false here (the caller starts the session as usual).
+   */
   adoptSpare(_sessionId: string, _hooks: ModelCallHooks, _egress?: SandboxEgressSpec): boolean {
     return false;
+  }
+
+  /** The runner's spares as last reported, less those claimed here since. */
+  private spareCounts(): SpareCount[] {
+    return (this.report?.spares ?? []).map((s) => {
+      const taken = this.claimedSinceReport.get(`${s.tenantId}\u0000${s.agent}\u0000${s.version}`) ?? 0;
+      return { ...s, ready: Math.max(0, s.ready - taken) };
+    });
   }
 
   /** Runners sweep their idle sessions themselves (and report each eviction). */
@@ -525,14 +591,16 @@ export class HttpRunnerClient implements RunnerClient {
     const r = this.report;
     const mine = this.sessions.size + this.reservations.size;
     const reported = r ? r.live + r.reserved : 0;
+    const spares = this.spareCounts();
     return {
       live: Math.max(r?.live ?? 0, this.sessions.size),
-      warm: 0,
+      warm: spares.reduce((n, s) => n + s.ready, 0),
       reserved: Math.max(0, Math.max(reported, mine) - Math.max(r?.live ?? 0, this.sessions.size)),
       startsRunning: r?.startsRunning ?? 0,
       startsQueued: r?.startsQueued ?? 0,
       maxCapacity: r?.maxSandboxes ?? this.registeredMax,
       counters: emptyPoolCounters(),
+      spares,
     };
   }
 

@@ -1,5 +1,8 @@
 import type { Readable } from 'node:stream';
-import type { CheckoutBody, RunnerEgressReportBody } from '@ash-ai/shared';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AgentFilesBody, CheckoutBody, RunnerEgressReportBody } from '@ash-ai/shared';
 import {
   applyDelta,
   DeltaError,
@@ -27,6 +30,8 @@ export interface RunnerLinkDeps {
    * servers find them (S3 snapshot), in the background; absent without S3.
    */
   persist?: (session: SessionRecord) => Promise<void>;
+  /** The folder of an agent version here (restored from object storage when needed); undefined when gone. */
+  agentDir?: (tenantId: string, name: string, version: number) => Promise<string | undefined>;
   log: Logger;
 }
 
@@ -83,6 +88,28 @@ export class RunnerLinkService {
     const roots = this.roots(sessionId);
     const want = await scanManifest(roots);
     return packDelta(roots, want, diffManifests(body.manifest, want));
+  }
+
+  /**
+   * The files of an agent version as a workspace delta (every file, `workspace/<rel>`): what a
+   * runner fills a warm spare's workspace with.
+   * @throws AppError 404 `agent_not_found` when that version is not here (nor in object storage).
+   */
+  async agentFiles(body: AgentFilesBody): Promise<Readable> {
+    const dir = await this.deps.agentDir?.(body.tenantId, body.agent, body.version);
+    if (!dir) throw notFound('agent_not_found', 'Agent', body.agent);
+    // An agent has no CLAUDE_CONFIG_DIR of its own: an empty folder stands for it.
+    const empty = await mkdtemp(join(tmpdir(), 'ash-agent-files-'));
+    const roots: SyncRoots = { workspace: dir, claude: empty };
+    try {
+      const want = await scanManifest(roots);
+      const delta = packDelta(roots, want, diffManifests({}, want));
+      delta.once('close', () => void rm(empty, { recursive: true, force: true }));
+      return delta;
+    } catch (err) {
+      await rm(empty, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   /**

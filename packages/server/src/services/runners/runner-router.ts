@@ -11,6 +11,7 @@ import {
   type SandboxTurn,
   type SlotReservation,
   type SpareAgent,
+  type SpareCount,
   type SpareSource,
   type TurnRequest,
 } from '@ash-ai/runner';
@@ -22,6 +23,8 @@ export interface PlacementNeeds {
   labels: Record<string, string>;
   /** Only this server's own runner (a session with credential bindings: the value stays here). */
   localOnly: boolean;
+  /** The session's agent version: a runner with a warm spare of it is preferred. */
+  agent?: { tenantId: string; name: string; version: number };
 }
 
 /** One runner the router places on. */
@@ -66,7 +69,13 @@ const NO_NEEDS: PlacementNeeds = { labels: {}, localOnly: false };
  * one is placed at its next reservation or start: on the least loaded runner (live + reserved
  * sandboxes over its maximum) that carries the session's labels and is not draining, trying the
  * next when one refuses for capacity. None fits → {@link RunnerCapacityError} (503
- * `capacity_reached` + `Retry-After`). Warm spares exist only on the local runner.
+ * `capacity_reached` + `Retry-After`).
+ *
+ * Warm spares: on the local runner when this server has one (the embedded default); else on the
+ * registered runners — the agent's spares are asked of one runner carrying the agent's labels
+ * (the one that already has some, else the least loaded), again whenever a runner joins. A new
+ * plain session claims a ready spare on the runner reporting one, and placement prefers a runner
+ * with a warm spare of the session's agent among those with room.
  */
 export class RunnerRouter implements RunnerClient {
   private readonly runnersById = new Map<string, RoutedRunner>();
@@ -77,6 +86,11 @@ export class RunnerRouter implements RunnerClient {
   private readonly starters = new Map<string, SandboxStarter>();
   private listener: RunnerListener | undefined;
   private closed = false;
+  /** Agents whose spares remote runners keep (asked again of a runner that joins). */
+  private readonly wantedSpares = new Map<
+    string,
+    { agent: SpareAgent; count: number; source: SpareSource }
+  >();
 
   constructor(private readonly opts: RunnerRouterOptions) {
     if (opts.local)
@@ -98,6 +112,8 @@ export class RunnerRouter implements RunnerClient {
         await this.listener?.evicted(sessionId, reason);
       },
     });
+    if (!runner.local && !this.opts.local)
+      for (const w of this.wantedSpares.values()) void this.askSpares(w.agent, w.count, w.source);
   }
 
   /**
@@ -164,10 +180,21 @@ export class RunnerRouter implements RunnerClient {
       return { ratio: s.maxCapacity > 0 ? used / s.maxCapacity : 1, full: used >= s.maxCapacity };
     };
     const loads = new Map(fit.map((r) => [r, load(r)]));
+    const agent = needs.agent;
+    const warm = new Map(
+      fit.map((r) => [
+        r,
+        agent ? readySpares(r.client.stats().spares, agent.tenantId, agent.name, agent.version) : 0,
+      ]),
+    );
     return fit.sort((a, b) => {
       const la = loads.get(a)!;
       const lb = loads.get(b)!;
       if (la.full !== lb.full) return la.full ? 1 : -1;
+      // Among runners with room: one with a warm sandbox of the session's agent first.
+      const wa = warm.get(a)! > 0;
+      const wb = warm.get(b)! > 0;
+      if (wa !== wb) return wa ? -1 : 1;
       if (la.ratio !== lb.ratio) return la.ratio - lb.ratio;
       if (a.local !== b.local) return a.local ? -1 : 1;
       return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -402,22 +429,82 @@ export class RunnerRouter implements RunnerClient {
     this.starters.delete(sessionId);
   }
 
-  replenishSpares(agent: SpareAgent, count: number, source: SpareSource): Promise<void> {
-    return this.opts.local?.replenishSpares(agent, count, source) ?? Promise.resolve();
+  /**
+   * Keeps `count` warm spares of the agent version: on the local runner when there is one, else
+   * on one registered runner carrying the agent's labels (see the class comment). Failures are
+   * logged (spares are an optimisation).
+   */
+  async replenishSpares(agent: SpareAgent, count: number, source: SpareSource): Promise<void> {
+    if (this.opts.local) return this.opts.local.replenishSpares(agent, count, source);
+    this.wantedSpares.set(spareKey(agent.tenantId, agent.name), { agent, count, source });
+    await this.askSpares(agent, count, source);
   }
 
-  dropSpares(tenantId: string, agentName: string): Promise<void> {
-    return this.opts.local?.dropSpares(tenantId, agentName) ?? Promise.resolve();
+  /** Asks the best remote runner for the agent to keep its spares. */
+  private async askSpares(agent: SpareAgent, count: number, source: SpareSource): Promise<void> {
+    if (this.closed) return;
+    const fit = this.candidates({ labels: agent.labels ?? {}, localOnly: false }).filter((r) => !r.local);
+    const holding = fit.find(
+      (r) => sparesOf(r.client.stats().spares, agent.tenantId, agent.name, agent.version) > 0,
+    );
+    const target = holding ?? fit[0];
+    if (!target) return;
+    try {
+      await target.client.replenishSpares(agent, count, source);
+    } catch (err) {
+      this.opts.log.warn(
+        { err: errText(err), runner: target.id, agent: agent.name },
+        'could not ask for warm sandboxes',
+      );
+    }
   }
 
-  takeSpare(tenantId: string, agentName: string, agentVersion: number): string | undefined {
-    const id = this.opts.local?.takeSpare(tenantId, agentName, agentVersion);
-    if (id !== undefined) this.placed.set(id, this.runnersById.get('local')!);
-    return id;
+  async dropSpares(tenantId: string, agentName: string): Promise<void> {
+    this.wantedSpares.delete(spareKey(tenantId, agentName));
+    await Promise.all(
+      [...this.runnersById.values()].map((r) =>
+        r.client
+          .dropSpares(tenantId, agentName)
+          .catch((err: unknown) =>
+            this.opts.log.warn({ err: errText(err), runner: r.id }, 'could not drop warm sandboxes'),
+          ),
+      ),
+    );
+  }
+
+  /**
+   * Takes a ready spare of the agent version: the local runner's, else one claimed on the
+   * registered runner reporting one (labels of the agent's spares respected; the least loaded
+   * first). The session is placed where the spare runs.
+   */
+  async takeSpare(tenantId: string, agentName: string, agentVersion: number): Promise<string | undefined> {
+    if (this.opts.local) {
+      const id = await this.opts.local.takeSpare(tenantId, agentName, agentVersion);
+      if (id !== undefined) this.placed.set(id, this.runnersById.get('local')!);
+      return id;
+    }
+    const labels = this.wantedSpares.get(spareKey(tenantId, agentName))?.agent.labels ?? {};
+    const withSpare = this.candidates({
+      labels,
+      localOnly: false,
+      agent: { tenantId, name: agentName, version: agentVersion },
+    }).filter((r) => readySpares(r.client.stats().spares, tenantId, agentName, agentVersion) > 0);
+    for (const runner of withSpare) {
+      try {
+        const id = await runner.client.takeSpare(tenantId, agentName, agentVersion);
+        if (id === undefined) continue;
+        this.placed.set(id, runner);
+        return id;
+      } catch (err) {
+        this.opts.log.warn({ err: errText(err), runner: runner.id }, 'could not claim a warm sandbox');
+      }
+    }
+    return undefined;
   }
 
   adoptSpare(sessionId: string, hooks: ModelCallHooks, egress?: SandboxEgressSpec): boolean {
-    return this.opts.local?.adoptSpare(sessionId, hooks, egress) ?? false;
+    const runner = this.placed.get(sessionId);
+    return runner ? runner.client.adoptSpare(sessionId, hooks, egress) : false;
   }
 
   /** The local runner's sweep (remote runners sweep themselves and report what they evicted). */
@@ -457,6 +544,34 @@ export class RunnerRouter implements RunnerClient {
     this.closed = true;
     await Promise.all([...this.runnersById.values()].map((r) => r.client.shutdown().catch(() => undefined)));
   }
+}
+
+const spareKey = (tenantId: string, agentName: string) => `${tenantId}\u0000${agentName}`;
+
+/** Ready spares of one agent version in a runner's figures. */
+function readySpares(
+  spares: SpareCount[] | undefined,
+  tenantId: string,
+  agent: string,
+  version: number,
+): number {
+  let n = 0;
+  for (const s of spares ?? [])
+    if (s.tenantId === tenantId && s.agent === agent && s.version === version) n += s.ready;
+  return n;
+}
+
+/** Spares (ready or booting) of one agent version in a runner's figures. */
+function sparesOf(
+  spares: SpareCount[] | undefined,
+  tenantId: string,
+  agent: string,
+  version: number,
+): number {
+  let n = 0;
+  for (const s of spares ?? [])
+    if (s.tenantId === tenantId && s.agent === agent && s.version === version) n += s.ready + s.starting;
+  return n;
 }
 
 /** Why nothing fits: no runner at all, or none with the labels / the local one. */

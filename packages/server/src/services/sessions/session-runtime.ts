@@ -303,6 +303,7 @@ export class SessionRuntime {
         env: { ...agent.env, ...bindingPlaceholders(bindingsOf(agent.config)) },
         limits: limitOverrides(agent),
         warmOptions: resolveSdkOptions(agent.config, { config: {}, model: null }, {}),
+        ...(isLabels(agent.config.runnerLabels) ? { labels: agent.config.runnerLabels } : {}),
       },
       count,
       {
@@ -333,8 +334,12 @@ export class SessionRuntime {
    * Takes a ready spare of this agent version, if any. The caller must create the session with
    * the spare's id and then call {@link adoptSpare}.
    */
-  takeSpare(tenantId: string, agentName: string, agentVersion: number): { id: string } | undefined {
-    const id = this.deps.runner.takeSpare(tenantId, agentName, agentVersion);
+  async takeSpare(
+    tenantId: string,
+    agentName: string,
+    agentVersion: number,
+  ): Promise<{ id: string } | undefined> {
+    const id = await this.deps.runner.takeSpare(tenantId, agentName, agentVersion).catch(() => undefined);
     return id === undefined ? undefined : { id };
   }
 
@@ -342,10 +347,13 @@ export class SessionRuntime {
    * Attaches a taken spare's sandbox to its (now created) session of `agent`: its model calls and
    * its network (the agent's policy narrowed by the session's, each connection an `egress` event of
    * the session's running turn) are the session's.
+   * @returns true when the spare's sandbox is the session's now; false when it is gone, or runs
+   *   on a runner in another process (the session's start there completes the claim): the caller
+   *   starts the session as usual.
    */
-  adoptSpare(spare: { id: string }, session: SessionRecord, agent: AgentRecord): void {
+  adoptSpare(spare: { id: string }, session: SessionRecord, agent: AgentRecord): boolean {
     const live = this.entry(session);
-    this.deps.runner.adoptSpare(
+    return this.deps.runner.adoptSpare(
       spare.id,
       this.modelHooks(live, session, () => this.deps.config.anthropicApiKey),
       this.egressFor(live, session, sessionEgressRules(agent.config, session.config)),
@@ -1095,4 +1103,11 @@ function asAppError(err: unknown): AppError {
 function limitOverrides(agent: AgentRecord | undefined): Record<string, unknown> | undefined {
   const override = agent?.config.limits;
   return override && typeof override === 'object' ? (override as Record<string, unknown>) : undefined;
+}
+
+/** An agent's `runnerLabels` (validated at deploy): `k=v` string pairs. */
+function isLabels(v: unknown): v is Record<string, string> {
+  return (
+    !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')
+  );
 }

@@ -209,7 +209,7 @@ export class SessionService {
     );
     const plain =
       Object.keys(config).length === 0 && !body.extraEnv && !body.credentialId && !body.runnerLabels;
-    const spare = plain ? runtime.takeSpare(tenantId, agent.name, agent.version) : undefined;
+    const spare = plain ? await runtime.takeSpare(tenantId, agent.name, agent.version) : undefined;
     if (!spare) await runtime.ensureCapacity();
     const id = spare?.id ?? randomUUID();
     let session = await repos.sessions.insert({
@@ -231,11 +231,12 @@ export class SessionService {
       now: monotonicIso(),
     });
     this.deps.ownership.noteClaimed(id);
-    if (spare) {
-      runtime.adoptSpare(spare, session, agent);
-    } else {
+    // A spare on a runner in another process (or one that died) is not the session's sandbox
+    // yet: this server's copy of the files is made as for any session, and the start claims it.
+    if (!spare || !runtime.adoptSpare(spare, session, agent)) {
       try {
-        await agents.copyToWorkspace(tenantId, agent.name, agent.version, paths.workspace(id));
+        if (!spare || !existsSync(paths.workspace(id)))
+          await agents.copyToWorkspace(tenantId, agent.name, agent.version, paths.workspace(id));
       } catch (err) {
         await repos.sessions.update(tenantId, id, { status: 'error' });
         this.deps.log.error({ err, sessionId: id }, 'could not create the workspace');
