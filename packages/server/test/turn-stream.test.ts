@@ -103,6 +103,22 @@ describe('TurnStreamPool', () => {
     await expect(read).rejects.toThrow(/aborted/);
   });
 
+  it('close() lets a streaming turn finish, then closes its connection', async () => {
+    let closed = false;
+    const url = await serve((_b, res) => {
+      res.socket?.once('close', () => (closed = true));
+      res.writeHead(200);
+      res.write('{"ev":"a"}\n');
+      setTimeout(() => res.end('{"ev":"b"}\n'), 100);
+    });
+    const p = pool(url);
+    const res = await p.post(url, {}, 'x', new AbortController().signal, 5_000);
+    p.close();
+    expect((await responseText(res)).trim().split('\n')).toEqual(['{"ev":"a"}', '{"ev":"b"}']);
+    // Well before the server's own keep-alive timeout (5 s) would close it.
+    await expect.poll(() => closed, { timeout: 2_000 }).toBe(true);
+  });
+
   it('answers an error status with its body readable', async () => {
     const url = await serve((_b, res) => {
       res.writeHead(409, { 'content-type': 'application/problem+json' });

@@ -88,13 +88,19 @@ export class TurnStreamPool {
         cleanup();
         reject(err);
       });
+      // Head and body leave in one write; no Nagle delay behind an unacknowledged segment.
+      req.setNoDelay(true);
       req.end(payload);
     });
   }
 
-  /** Closes every connection (in use or idle). */
+  /**
+   * Closes the idle connections now and each one in use when its turn stream ends (as undici's
+   * `close()`: a turn still streaming is not cut).
+   */
   close(): void {
-    this.agent.destroy();
+    for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+    this.agent.on('free', (socket) => socket.destroy());
   }
 }
 
