@@ -287,6 +287,8 @@ describe('ash runner (the runner process)', () => {
       20_000,
       'heartbeats',
     );
+    // Its output is its log and its "listening" line: no deprecation warnings of its libraries.
+    expect(runner.output()).not.toMatch(/FastifyDeprecation|FSTDEP/);
     expect(coordinator.registered[0]).toMatchObject({
       runnerId: 'r1',
       url: runner.url,
