@@ -15,6 +15,9 @@
 //   BENCH_ONLY=runners npm run bench       (the same, as a step of the benchmark)
 //   BENCH_RUNNERS_SESSIONS=100             sessions to place over 2 runners (each a real sandbox)
 //   BENCH_RUNNERS_PLACE_BUDGET_S=180       stop creating sessions after this many seconds
+//   BENCH_RUNNERS_ONLY=first               item 1 only, printed (no report written)
+//   BENCH_RUNNERS_PROF_DIR=<dir>           item 1: CPU profiles of the remote server and its runner
+//                                          (bench/cpu-profile.cjs), written there when they stop
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, hostname, loadavg, totalmem } from 'node:os';
@@ -137,6 +140,10 @@ async function firstEventBench(rounds, stack) {
   };
   for (const d of Object.values(dirs)) stack.push(() => removeDir(d));
   const common = { ASH_PREWARM_COUNT: '0', ASH_IDLE_TIMEOUT_MS: '3600000', ASH_LOG_LEVEL: 'info' };
+  const profDir = process.env.BENCH_RUNNERS_PROF_DIR;
+  const prof = profDir
+    ? { NODE_OPTIONS: `--require ${join(ROOT, 'bench/cpu-profile.cjs')}`, BENCH_CPU_PROFILE_DIR: profDir }
+    : {};
   const emb = await startAshProcess(
     serverEnv({ dataDir: dirs.embedded, modelUrl: model.url, extra: common }),
     120_000,
@@ -151,6 +158,7 @@ async function firstEventBench(rounds, stack) {
         ASH_LOCAL_RUNNER: 'off',
         ASH_INTERNAL_SECRET: SECRET,
         ASH_RATE_LIMIT_MAX: '100000',
+        ...prof,
       },
     }),
     120_000,
@@ -160,7 +168,7 @@ async function firstEventBench(rounds, stack) {
     name: 'r1',
     coordinators: [rem.url],
     dataDir: dirs.runner,
-    env: runnerEnv({ ASH_MAX_SANDBOXES: '128' }),
+    env: runnerEnv({ ASH_MAX_SANDBOXES: '128', ...prof }),
   });
   stack.push(() => r1.stop());
   const sides = {
@@ -356,6 +364,7 @@ export async function runnersBench(rounds = 20) {
     log(`runners bench: ${rounds} rounds`);
     const first = await firstEventBench(rounds, stack);
     log(`first event: done (load ${loadavg()[0].toFixed(2)})`);
+    if (process.env.BENCH_RUNNERS_ONLY === 'first') return { first: { m: first.m, rounds } };
     const fanout = await fanoutBench(rounds, stack);
     log(`fan-out: done (load ${loadavg()[0].toFixed(2)})`);
     const placement = await placementBench(first, stack);
@@ -377,10 +386,9 @@ function machineLine() {
   return `Machine: ${hostname()}, ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`;
 }
 
-/** The runners report (markdown lines). */
-export function runnersLines(r) {
+/** Item 1's table rows (remote vs embedded per measure); goal rows are pushed to `goals`. */
+function firstRows(m, goals) {
   const check = (ok) => (ok ? 'met' : '**NOT met**');
-  const { m } = r.first;
   const row = (label, key, goal = true) => {
     const rem = m.remote[key];
     const emb = m.embedded[key];
@@ -390,6 +398,25 @@ export function runnersLines(r) {
     if (goal) goals.push([label, ok]);
     return `| ${label} | ${f1(pct(rem, 50))} / ${f1(pct(rem, 95))} ms | ${f1(pct(emb, 50))} / ${f1(pct(emb, 95))} ms | ${ratio.toFixed(2)}x | ${added >= 0 ? '+' : ''}${added.toFixed(1)} ms | ${goal ? `≤ 1.1x and ≤ 5 ms | ${check(ok)}` : '(breakdown) |'} | ${loadText(m.loads)} |`;
   };
+  return [
+    '| measure | runner process p50 / p95 | embedded p50 / p95 | ratio (p50) | added (p50) | target | | load |',
+    '|---|---|---|---|---|---|---|---|',
+    row('send → first SSE event', 'event'),
+    row('send → first text_delta', 'text'),
+    row('… of which: send → the model receives the request', 'toModel', false),
+    row('… of which: the model writes the first delta → client', 'fromModel', false),
+  ];
+}
+
+/** Item 1 alone (BENCH_RUNNERS_ONLY=first). */
+function firstLines(r) {
+  return [`item 1, ${r.first.rounds} rounds:`, ...firstRows(r.first.m, [])];
+}
+
+/** The runners report (markdown lines). */
+export function runnersLines(r) {
+  const check = (ok) => (ok ? 'met' : '**NOT met**');
+  const { m } = r.first;
   const goals = [];
   const fo = r.fanout;
   const dp50 = pct(fo.diffs, 50);
@@ -409,12 +436,7 @@ export function runnersLines(r) {
     '',
     `Ash with its runner in another process (\`ASH_LOCAL_RUNNER=off\` + one \`ash runner\`, the NDJSON turn link) vs the floor: the embedded server (in-process runner), same scripted model (4 stamped deltas), SQLite. On the runner path a model request goes sandbox → the runner's model proxy → the coordinator's gateway → the model, and events come back bridge → runner → NDJSON → coordinator → SSE; on the embedded path sandbox → the server's model proxy → the model and bridge → server → SSE. The two breakdown rows locate the added time.`,
     '',
-    '| measure | runner process p50 / p95 | embedded p50 / p95 | ratio (p50) | added (p50) | target | | load |',
-    '|---|---|---|---|---|---|---|---|',
-    row('send → first SSE event', 'event'),
-    row('send → first text_delta', 'text'),
-    row('… of which: send → the model receives the request', 'toModel', false),
-    row('… of which: the model writes the first delta → client', 'fromModel', false),
+    ...firstRows(m, goals),
     '',
     `## 2. Event fan-out to a subscriber on another server (${fo.rounds} turns)`,
     '',
@@ -446,6 +468,10 @@ export function runnersLines(r) {
 /** Runs the bench and writes docs/benchmarks/<date>-runners.md. */
 export async function runnersMain(rounds) {
   const r = await runnersBench(rounds);
+  if (!r.fanout) {
+    log(firstLines(r).join('\n'));
+    return;
+  }
   const text = runnersLines(r).join('\n');
   log(text);
   const dir = join(ROOT, 'docs', 'benchmarks');

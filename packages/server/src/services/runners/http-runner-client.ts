@@ -37,6 +37,7 @@ import type { Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
 import { isLinkableEgress } from '../sessions/egress.js';
 import type { ModelGateway } from './model-gateway.js';
+import { responseText, TurnStreamPool } from './turn-stream.js';
 
 export interface HttpRunnerClientOptions {
   runnerId: string;
@@ -108,6 +109,8 @@ interface PlacedSession {
  */
 export class HttpRunnerClient implements RunnerClient {
   private readonly dispatcher: Dispatcher;
+  /** Turn streams (node:http, see {@link TurnStreamPool}: first events sooner than undici). */
+  private readonly turnStreams: TurnStreamPool;
   private readonly base: URL;
   private readonly sessions = new Map<string, PlacedSession>();
   private readonly reservations = new Set<RemoteReservation>();
@@ -124,6 +127,7 @@ export class HttpRunnerClient implements RunnerClient {
   constructor(private readonly opts: HttpRunnerClientOptions) {
     this.base = new URL(`${opts.url.replace(/\/+$/, '')}${RUNNER_API_PREFIX}/`);
     this.dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { timeout: 5_000 } });
+    this.turnStreams = new TurnStreamPool(this.base);
   }
 
   get runnerId(): string {
@@ -359,7 +363,7 @@ export class HttpRunnerClient implements RunnerClient {
     let cpuSeconds: number | undefined;
     const url = this.url(`sessions/${encodeURIComponent(sessionId)}/turns`);
     const headers = this.headers({ 'content-type': 'application/json', accept: 'application/x-ndjson' });
-    const { dispatcher, opts } = this;
+    const { turnStreams, opts } = this;
     const lostEnd = (message: string): TurnEvent => ({
       ev: 'turn_end',
       turnId: turn.turnId,
@@ -374,18 +378,16 @@ export class HttpRunnerClient implements RunnerClient {
           let ended = false;
           let answered = false;
           try {
-            const res = await request(url, {
-              method: 'POST',
+            const res = await turnStreams.post(
+              url,
               headers,
-              body: JSON.stringify(body),
-              signal: abort.signal,
-              dispatcher,
-              headersTimeout: opts.timeoutMs,
-              bodyTimeout: 0,
-            });
+              JSON.stringify(body),
+              abort.signal,
+              opts.timeoutMs,
+            );
             answered = true;
             if (res.statusCode !== 200) {
-              const problem = await readProblem(res);
+              const problem = problemOf(await responseText(res), res.statusCode ?? 0);
               ended = true;
               yield {
                 ev: 'turn_end',
@@ -395,7 +397,7 @@ export class HttpRunnerClient implements RunnerClient {
               } satisfies TurnEvent;
               return;
             }
-            for await (const line of ndjsonLines(res.body)) {
+            for await (const line of ndjsonLines(res)) {
               const ev = JSON.parse(line) as TurnEvent | { ev: 'trailer'; cpuSeconds: number | null };
               if (ev.ev === 'trailer') {
                 cpuSeconds = ev.cpuSeconds ?? undefined;
@@ -611,6 +613,7 @@ export class HttpRunnerClient implements RunnerClient {
   /** Closes the connection pool (the runner's sessions were stopped by the session engine). */
   async shutdown(): Promise<void> {
     this.closed = true;
+    this.turnStreams.close();
     await this.dispatcher.close().catch(() => undefined);
   }
 
@@ -688,12 +691,16 @@ export class HttpRunnerClient implements RunnerClient {
 
 /** A problem details answer's code and detail (best effort). */
 async function readProblem(res: Dispatcher.ResponseData): Promise<{ code?: string; detail: string }> {
-  const text = await res.body.text().catch(() => '');
+  return problemOf(await res.body.text().catch(() => ''), res.statusCode);
+}
+
+/** The code and detail of a problem details body (best effort). */
+function problemOf(text: string, status: number): { code?: string; detail: string } {
   try {
     const p = JSON.parse(text) as { code?: string; detail?: string; title?: string };
-    return { ...(p.code ? { code: p.code } : {}), detail: p.detail ?? p.title ?? `HTTP ${res.statusCode}` };
+    return { ...(p.code ? { code: p.code } : {}), detail: p.detail ?? p.title ?? `HTTP ${status}` };
   } catch {
-    return { detail: `HTTP ${res.statusCode}` };
+    return { detail: `HTTP ${status}` };
   }
 }
 
