@@ -353,6 +353,9 @@ async function createLocked(
     localSessions: () => runtime.localSessionIds(),
     onLost: (id) => runtime.stop(id, 'ended or taken over by another server'),
     ...(persist ? { persist } : {}),
+    // Runners (other processes) keep a turn running when the server streaming it dies: the
+    // server that takes the session over continues it (only with the runner link configured).
+    ...(config.internalSecret ? { adoptTurn: (s: SessionRecord) => runtime.adoptTurn(s) } : {}),
   });
   const sessionFiles = new SessionFiles({
     repos,

@@ -65,6 +65,13 @@ export class TurnLog {
   private noticeSeq = 0;
   /** Set when the turn has ended; kept for late reconnects. */
   finishedAt: number | undefined;
+  /**
+   * The runner's number of the turn event being recorded (set around each one): stored with
+   * the events and messages it becomes, so a server taking the turn over knows where to resume.
+   */
+  source: number | undefined;
+  /** Messages of runner events up to this number are already stored (a takeover): not again. */
+  skipMessagesUpTo = -1;
 
   constructor(
     readonly sessionId: string,
@@ -146,6 +153,7 @@ export class TurnLog {
       sequence: ev.id,
       turnId: this.turnId,
       createdAt: new Date().toISOString(),
+      sourceIndex: this.source ?? null,
     });
     this.kick();
     return ev;
@@ -154,6 +162,7 @@ export class TurnLog {
   /** Appends a message of the conversation (dropped after a write failure). */
   addMessage(m: { role: MessageRecord['role']; type: string; content: unknown; text: string }): void {
     if (this.failure) return;
+    if (this.source !== undefined && this.source <= this.skipMessagesUpTo) return;
     this.pendingMessages.push({
       id: randomUUID(),
       tenantId: this.tenantId,
@@ -165,6 +174,7 @@ export class TurnLog {
       sequence: this.nextMessageSeq++,
       turnId: this.turnId,
       createdAt: new Date().toISOString(),
+      sourceIndex: this.source ?? null,
     });
     this.kick();
   }
