@@ -594,6 +594,7 @@ export class SessionRuntime {
       onPersistFailure: (failure) => this.endTurnForStorage(live, running, failure),
     });
     running.log.skipMessagesUpTo = mark.messages;
+    running.log.takenOver = true;
     const scope = { sessionId: record.id, turnId, tenantId: record.tenantId };
     const span = this.traces.turnSpan(record, turnId);
     running.span = span;

@@ -70,6 +70,8 @@ export class TurnLog {
    * the events and messages it becomes, so a server taking the turn over knows where to resume.
    */
   source: number | undefined;
+  /** True for a turn this server took over from a dead one (its first events are in history only). */
+  takenOver = false;
   /** Messages of runner events up to this number are already stored (a takeover): not again. */
   skipMessagesUpTo = -1;
 
