@@ -322,73 +322,86 @@ describe('a cluster: Postgres, S3, two servers and two runners as real processes
       'the tool call through A',
     );
     await servers.a!.proc.kill();
-    await streaming;
-    expect(
-      seen.some((e) => e.event === 'done' && e.id >= turnStart),
-      'A died before the turn ended',
-    ).toBe(false);
-    // Reconnect to B from the last id seen until done arrives (B answers 503 owner_unreachable
-    // until A's lease runs out, then takes the turn over and streams the rest).
-    const deadline = Date.now() + 90_000;
-    const tries: string[] = [];
-    while (seen.at(-1)!.event !== 'done' && Date.now() < deadline) {
-      const r = await readStream(url('b'), sid, seen.at(-1)!.id);
-      tries.push(`${r.status}:${r.frames.length}`);
-      if (r.status === 200) seen.push(...r.frames);
-      else expect([503, undefined], tries.join(' ')).toContain(r.status);
-      if (seen.at(-1)!.event !== 'done') await new Promise((res) => setTimeout(res, 500));
-    }
-    expect(seen.at(-1)!.event, tries.join(' ')).toBe('done');
-    const ids = seen.map((e) => e.id);
-    expect(new Set(ids).size, 'no duplicate').toBe(ids.length);
-    for (let i = 1; i < ids.length; i++) expect(ids[i], `gap after ${ids[i - 1]}`).toBe(ids[i - 1]! + 1);
-    // The turn ended as it would have on A: completed, no error, every delta of the answer.
-    const turn = seen.filter((e) => e.id >= turnStart);
-    expect(turn.at(-1)!.data.outcome, tries.join(' ')).toBe('completed');
-    expect(turn.filter((e) => e.event === 'error')).toEqual([]);
-    expect(turn.find((e) => e.event === 'tool_result')?.data.content).toBe('WOKE');
-    expect(turn.filter((e) => e.event === 'text_delta' && e.data.delta === 'tick ').length).toBe(30);
-    // The stored log says the same.
-    const stored = (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body
-      .events as Array<{ sequence: number; type: string }>;
-    // (Lifecycle records are history only, never streamed.)
-    expect(stored.filter((e) => e.type !== 'lifecycle').map((e) => e.sequence)).toEqual(ids);
-    // Every message of the turn once; its usage rows once.
-    const turnId = turn[0]!.data.turnId as string;
-    const messages = (await api(url('b'), 'GET', `/api/sessions/${sid}/messages?limit=1000`)).body
-      .messages as Array<{ turnId: string; type: string; content: unknown; sequence: number }>;
-    const mine = messages.filter((m) => m.turnId === turnId);
-    const contents = mine.map((m) => JSON.stringify(m.content));
-    expect(new Set(contents).size, 'no message stored twice').toBe(contents.length);
-    expect(mine.filter((m) => m.type === 'result').length).toBe(1);
-    expect(contents.filter((c) => c.includes('tick tick')).length).toBeGreaterThanOrEqual(1);
-    const seqs = messages.map((m) => m.sequence);
-    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
-    const usage = (await api(url('b'), 'GET', `/api/usage?sessionId=${sid}&limit=1000`)).body
-      .records as Array<{
-      kind: string;
-      turnId: string;
-    }>;
-    const ofTurn = usage.filter((u) => u.turnId === turnId);
-    expect(ofTurn.filter((u) => u.kind === 'turn').length).toBe(1);
-    expect(ofTurn.filter((u) => u.kind === 'tool_call').length).toBe(1);
-    // One model call before the death (A's gateway), one after (B's): each metered once.
-    expect(ofTurn.filter((u) => u.kind === 'model_call').length).toBe(2);
-    // The same runner's sandbox goes on, files intact.
-    expect(await runnerOf(sid)).toBe(host);
-    model
-      .forSession(sid)
-      .enqueue(
-        { toolUse: { name: 'Bash', input: { command: 'cat before.txt after.txt' } } },
-        { text: 'Continued on B.' },
+    try {
+      await streaming;
+      expect(
+        seen.some((e) => e.event === 'done' && e.id >= turnStart),
+        'A died before the turn ended',
+      ).toBe(false);
+      // Reconnect to B from the last id seen until done arrives (B answers 503 owner_unreachable
+      // until A's lease runs out, then takes the turn over and streams the rest).
+      const deadline = Date.now() + 90_000;
+      const tries: string[] = [];
+      while (seen.at(-1)!.event !== 'done' && Date.now() < deadline) {
+        const r = await readStream(url('b'), sid, seen.at(-1)!.id);
+        tries.push(`${r.status}:${r.frames.length}`);
+        if (r.status === 200) seen.push(...r.frames);
+        else expect([503, undefined], tries.join(' ')).toContain(r.status);
+        if (seen.at(-1)!.event !== 'done') await new Promise((res) => setTimeout(res, 500));
+      }
+      expect(seen.at(-1)!.event, tries.join(' ')).toBe('done');
+      const ids = seen.map((e) => e.id);
+      expect(new Set(ids).size, 'no duplicate').toBe(ids.length);
+      for (let i = 1; i < ids.length; i++) expect(ids[i], `gap after ${ids[i - 1]}`).toBe(ids[i - 1]! + 1);
+      // The turn ended as it would have on A: completed, no error, every delta of the answer.
+      const turn = seen.filter((e) => e.id >= turnStart);
+      if (turn.at(-1)!.data.outcome !== 'completed') {
+        const pick = (t: string) =>
+          t
+            .split('\n')
+            .filter((l) => /took|take|turn|attach|detach|coordinator|lease|claim/i.test(l) && l.includes(sid))
+            .join('\n');
+        console.log('B:', pick(servers.b!.proc.output()));
+        for (const [n, r] of Object.entries(runners)) console.log(n, pick(r.proc.output()));
+      }
+      expect(turn.at(-1)!.data.outcome, tries.join(' ')).toBe('completed');
+      expect(turn.filter((e) => e.event === 'error')).toEqual([]);
+      expect(turn.find((e) => e.event === 'tool_result')?.data.content).toBe('WOKE');
+      expect(turn.filter((e) => e.event === 'text_delta' && e.data.delta === 'tick ').length).toBe(30);
+      // The stored log says the same.
+      const stored = (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body
+        .events as Array<{ sequence: number; type: string }>;
+      // (Lifecycle records are history only, never streamed.)
+      expect(stored.filter((e) => e.type !== 'lifecycle').map((e) => e.sequence)).toEqual(ids);
+      // Every message of the turn once; its usage rows once.
+      const turnId = turn[0]!.data.turnId as string;
+      const messages = (await api(url('b'), 'GET', `/api/sessions/${sid}/messages?limit=1000`)).body
+        .messages as Array<{ turnId: string; type: string; content: unknown; sequence: number }>;
+      const mine = messages.filter((m) => m.turnId === turnId);
+      const contents = mine.map((m) => JSON.stringify(m.content));
+      expect(new Set(contents).size, 'no message stored twice').toBe(contents.length);
+      expect(mine.filter((m) => m.type === 'result').length).toBe(1);
+      expect(contents.filter((c) => c.includes('tick tick')).length).toBeGreaterThanOrEqual(1);
+      const seqs = messages.map((m) => m.sequence);
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
+      const usage = (await api(url('b'), 'GET', `/api/usage?sessionId=${sid}&limit=1000`)).body
+        .records as Array<{
+        kind: string;
+        turnId: string;
+      }>;
+      const ofTurn = usage.filter((u) => u.turnId === turnId);
+      expect(ofTurn.filter((u) => u.kind === 'turn').length).toBe(1);
+      expect(ofTurn.filter((u) => u.kind === 'tool_call').length).toBe(1);
+      // One model call before the death (A's gateway), one after (B's): each metered once.
+      expect(ofTurn.filter((u) => u.kind === 'model_call').length).toBe(2);
+      // The same runner's sandbox goes on, files intact.
+      expect(await runnerOf(sid)).toBe(host);
+      model
+        .forSession(sid)
+        .enqueue(
+          { toolUse: { name: 'Bash', input: { command: 'cat before.txt after.txt' } } },
+          { text: 'Continued on B.' },
+        );
+      const next = await sendTurn(url('b'), sid, { content: 'still there?' });
+      expectOutcome(next, 'completed');
+      expect((next.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+        'before\nafter',
       );
-    const next = await sendTurn(url('b'), sid, { content: 'still there?' });
-    expectOutcome(next, 'completed');
-    expect((next.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
-      'before\nafter',
-    );
-    expect(await runnerOf(sid)).toBe(host);
-    await startServer('a');
+      expect(await runnerOf(sid)).toBe(host);
+    } finally {
+      // The next tests use A again (a new server id: its data dir is new).
+      await startServer('a');
+    }
   }, 240_000);
 
   it('SIGSTOP a runner mid-turn past its timeout, then SIGCONT: the session has moved; nothing the stale runner does afterwards is stored; its sandbox is gone', async () => {

@@ -888,6 +888,15 @@ export class RunnerHost {
    */
   async shutdown(): Promise<void> {
     this.draining = true;
+    for (const s of this.sessions.values()) {
+      const t = s.turn;
+      // A detached turn no longer waits for a takeover: it ends (and checkpoints) now.
+      if (t?.holdTimer) {
+        clearTimeout(t.holdTimer);
+        t.holdTimer = undefined;
+        for (const w of [...t.waiters]) w(false);
+      }
+    }
     for (const s of this.sessions.values())
       if (s.turn)
         await this.opts.runner

@@ -151,6 +151,8 @@ export class SessionRuntime {
   private closed = false;
   private readonly resumes = { warm: 0, cold: 0 };
   private readonly traces: TurnTelemetry;
+  /** Takeovers of turns left by dead servers under way, by session. */
+  private readonly adopting = new Map<string, Promise<boolean>>();
 
   constructor(private readonly deps: SessionRuntimeDeps) {
     this.traces = new TurnTelemetry(deps.telemetry);
@@ -549,11 +551,24 @@ export class SessionRuntime {
    * runner's checkpoint) and returns true; clients follow it with {@link turnFor}. False when it
    * cannot (no such runner here, or the runner does not hold the turn): the caller closes it.
    */
-  async adoptTurn(session: SessionRecord): Promise<boolean> {
+  adoptTurn(session: SessionRecord): Promise<boolean> {
+    // One takeover at a time per session (a reconnecting client and the lease loop may race);
+    // a turn already taken over here counts as taken over.
+    const running = this.live.get(session.id)?.turn;
+    if (running) return Promise.resolve(running.log.turnId === session.activeTurnId);
+    let p = this.adopting.get(session.id);
+    if (!p) {
+      p = this.adoptTurnOnce(session).finally(() => this.adopting.delete(session.id));
+      this.adopting.set(session.id, p);
+    }
+    return p;
+  }
+
+  private async adoptTurnOnce(session: SessionRecord): Promise<boolean> {
     const turnId = session.activeTurnId;
     const { runner, repos } = this.deps;
     if (this.closed || !turnId || !session.runnerId || !runner.adoptTurn) return false;
-    if (session.ownerId !== this.deps.ownerId || this.live.get(session.id)?.turn) return false;
+    if (session.ownerId !== this.deps.ownerId) return false;
     const mark = await repos.history.turnWatermark(session.id, turnId);
     const live = this.entry(session);
     let turn: SandboxTurn | undefined;
