@@ -82,7 +82,12 @@ interface HostedTurn {
   holdTimer: NodeJS.Timeout | undefined;
   /** Called when a coordinator attaches, or when the hold ran out (`false`). */
   waiters: Set<(attached: boolean) => void>;
+  /** When a heartbeat first named the session foreign while the turn was detached (ms epoch). */
+  foreignSince?: number | undefined;
 }
+
+/** How long a detached turn's session stays after a heartbeat first named it foreign, ms. */
+const FOREIGN_GRACE_MS = 1000;
 
 /** How long a detached turn waits for a coordinator to take it over, ms (ASH_RUNNER_TURN_HOLD_MS). */
 export const DEFAULT_TURN_HOLD_MS = 120_000;
@@ -603,6 +608,7 @@ export class RunnerHost {
   private attachSink(s: HostedSession, t: HostedTurn, res: ServerResponse, from: number): void {
     const previous = t.sink;
     t.sink = res;
+    t.foreignSince = undefined;
     if (previous && previous !== res && !previous.destroyed) previous.destroy();
     if (t.holdTimer) clearTimeout(t.holdTimer);
     t.holdTimer = undefined;
@@ -778,6 +784,7 @@ export class RunnerHost {
    * them any more, and a sandbox disk is copied back to the session's folders).
    */
   private release(s: HostedSession, checkpoint: boolean): Promise<void> {
+    this.endHold(s);
     s.released ??= (async () => {
       await this.opts.runner.stop(s.id);
       if (checkpoint && !s.gone) await this.checkpoint(s);
@@ -785,7 +792,17 @@ export class RunnerHost {
     return s.released;
   }
 
+  /** A detached turn of a session going away waits for no takeover any more. */
+  private endHold(s: HostedSession): void {
+    const t = s.turn;
+    if (!t?.holdTimer) return;
+    clearTimeout(t.holdTimer);
+    t.holdTimer = undefined;
+    for (const w of [...t.waiters]) w(false);
+  }
+
   private async forget(s: HostedSession, stop: () => Promise<void>): Promise<void> {
+    this.endHold(s);
     s.released ??= stop().finally(() => this.drop(s));
     await s.released.catch(() => undefined);
   }
@@ -840,9 +857,13 @@ export class RunnerHost {
       ids.map(async (id) => {
         const s = this.sessions.get(id);
         if (!s || s.starting > 0 || generationAt.get(id) !== s.generation) return;
-        // A detached turn waits for the coordinator taking it over (a new generation); its hold
-        // bounds how long.
-        if (s.turn && !s.turn.sink && s.turn.holdTimer) return;
+        // A detached turn may be in the middle of a takeover (the new owner bumped the generation
+        // and its attach is on the way): foreign only when still so a second later.
+        const t = s.turn;
+        if (t && !t.sink && t.holdTimer) {
+          t.foreignSince ??= Date.now();
+          if (Date.now() - t.foreignSince < FOREIGN_GRACE_MS) return;
+        }
         s.gone = true;
         this.opts.metrics.evictions.inc({ reason: 'foreign' });
         this.opts.log.warn(
@@ -888,15 +909,8 @@ export class RunnerHost {
    */
   async shutdown(): Promise<void> {
     this.draining = true;
-    for (const s of this.sessions.values()) {
-      const t = s.turn;
-      // A detached turn no longer waits for a takeover: it ends (and checkpoints) now.
-      if (t?.holdTimer) {
-        clearTimeout(t.holdTimer);
-        t.holdTimer = undefined;
-        for (const w of [...t.waiters]) w(false);
-      }
-    }
+    // A detached turn no longer waits for a takeover: it ends (and checkpoints) now.
+    for (const s of this.sessions.values()) this.endHold(s);
     for (const s of this.sessions.values())
       if (s.turn)
         await this.opts.runner

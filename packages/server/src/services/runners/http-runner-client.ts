@@ -97,7 +97,8 @@ interface PlacedSession {
  * A start is prepared here (`starter.prepare()`: the claim and the spec, with the session's model
  * hooks kept here behind a fresh gateway token), then the runner starts the sandbox after checking
  * the workspace out from this coordinator. A turn is one NDJSON response; a stream that breaks
- * ends the turn with `turn_end` `error` `runner_lost` (and the runner is lost). Synchronous
+ * ends the turn with `turn_end` `error` `runner_lost` (and the runner is lost). A turn another
+ * coordinator streamed before it died is taken over with {@link HttpRunnerClient.adoptTurn}. Synchronous
  * reads answer from what this client placed and the runner's last report. No warm spares.
  */
 export class HttpRunnerClient implements RunnerClient {
