@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { runForeground } from './foreground.js';
 
 /*
  * `ash runner` runs the runner's own program (`@ash-ai/runner`'s `ash-runner` bin) as a child
@@ -31,18 +31,5 @@ const NEVER_TO_A_RUNNER = [
 export function runRunnerForeground(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const clean: NodeJS.ProcessEnv = { ...env };
   for (const k of NEVER_TO_A_RUNNER) delete clean[k];
-  const child = spawn(process.execPath, [runnerBinPath(), ...args], { env: clean, stdio: 'inherit' });
-  const forward = (signal: NodeJS.Signals) => () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  };
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
-  for (const [s, h] of handlers) process.on(s, h);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      for (const [s, h] of handlers) process.off(s, h);
-      const signo = signal ? { SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGKILL: 9 }[signal as string] : undefined;
-      resolve(code ?? 128 + (signo ?? 1));
-    });
-  });
+  return runForeground(runnerBinPath(), args, clean);
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
+import { runForeground } from './foreground.js';
 
 /*
  * The CLI runs the server as its own program (`@ash-ai/server`'s `ash-server` bin), never by
@@ -39,20 +40,7 @@ export function isServerBin(file: string): boolean {
  * SIGTERM and SIGHUP are passed on; resolves with the exit code to use (128 + n for a signal).
  */
 export function runServerForeground(env: NodeJS.ProcessEnv): Promise<number> {
-  const child = spawn(process.execPath, [serverBinPath()], { env, stdio: 'inherit' });
-  const forward = (signal: NodeJS.Signals) => () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  };
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
-  for (const [s, h] of handlers) process.on(s, h);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      for (const [s, h] of handlers) process.off(s, h);
-      const signo = signal ? { SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGKILL: 9 }[signal as string] : undefined;
-      resolve(code ?? 128 + (signo ?? 1));
-    });
-  });
+  return runForeground(serverBinPath(), [], env);
 }
 
 /**

@@ -145,7 +145,7 @@ export class InProcessRunner implements RunnerClient {
     return sandbox.exec(command, opts);
   }
 
-  logs(sessionId: string, after: number): LogEntry[] {
+  async logs(sessionId: string, after: number): Promise<LogEntry[]> {
     return this.pool.current(sessionId)?.logs.since(after) ?? [];
   }
 

@@ -21,6 +21,11 @@ export {
   type SandboxHostOptions,
   type SandboxHostSettings,
 } from './sandbox-host.js';
+export {
+  SandboxHostEnvProperties,
+  type SandboxHostEnv,
+  sandboxHostSettingsFromEnv,
+} from './sandbox-env.js';
 export { StartGate, type StartGateOptions, type StartTicket } from './start-gate.js';
 export type {
   EvictionReason,

@@ -238,8 +238,11 @@ export interface RunnerClient {
     command: string,
     opts: { timeoutMs: number; maxOutputBytes: number },
   ): Promise<ExecResult>;
-  /** The sandbox's output after `after` (empty when none runs here). */
-  logs(sessionId: string, after: number): LogEntry[];
+  /**
+   * The sandbox's output entries with an index above `after` (-1: all kept; empty when none runs
+   * here). A remote runner is asked each time; when it cannot answer, what was fetched before.
+   */
+  logs(sessionId: string, after: number): Promise<LogEntry[]>;
   /** Stops the session's sandbox (after a start under way) and forgets the session. */
   stop(sessionId: string): Promise<void>;
 

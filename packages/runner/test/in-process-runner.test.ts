@@ -111,12 +111,7 @@ describe('InProcessRunner with real sandboxes', () => {
     });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe('yes\n/workspace\n');
-    expect(
-      runner
-        .logs(id, 0)
-        .map((l) => l.text)
-        .join('\n'),
-    ).toContain('echo');
+    expect((await runner.logs(id, 0)).map((l) => l.text).join('\n')).toContain('echo');
 
     // Idle now: a new start takes the least recently used session's slot (evicted).
     const evicted: string[] = [];

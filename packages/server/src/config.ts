@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { type BlockList, isIP } from 'node:net';
-import { availableParallelism, homedir } from 'node:os';
+import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { DEFAULT_SANDBOX_LIMITS, parseCidrList } from '@ash-ai/sandbox';
 import { BEARER_TOKEN_PATTERN } from '@ash-ai/shared';
-import type { SandboxHostSettings } from '@ash-ai/runner';
+import {
+  SandboxHostEnvProperties,
+  type SandboxHostSettings,
+  sandboxHostSettingsFromEnv,
+} from '@ash-ai/runner';
 
 const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   Type.Integer({ default: def, minimum: min, maximum: max });
@@ -17,6 +20,7 @@ const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
  * ({@link loadConfig}); nothing else reads `process.env`.
  */
 export const EnvSchema = Type.Object({
+  ...SandboxHostEnvProperties,
   /** TCP port (0 = any free port). */
   ASH_PORT: Int(4100, 0, 65535),
   /** Interface to listen on. `0.0.0.0` exposes the server beyond this machine. */
@@ -29,56 +33,15 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
   ),
-  /** Sandbox isolation: `bwrap` (default; needs bubblewrap and cgroups) or `unsafe-process` (explicit opt-out). */
-  ASH_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('unsafe-process')], { default: 'bwrap' }),
-  /** Path of the bubblewrap binary when it is not in /usr/bin, /bin or /usr/local/bin. */
-  ASH_BWRAP_PATH: Type.Optional(Type.String({ minLength: 1 })),
-  /**
-   * One fixed host uid/gid every sandbox runs as when the server is root. Unset (default): each
-   * live sandbox gets its own uid from ASH_SANDBOX_UID_RANGE.
-   */
-  ASH_SANDBOX_UID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
-  /** Host uids given one per live sandbox when the server is root, `first-last`. */
-  ASH_SANDBOX_UID_RANGE: Type.String({ default: '200000-265535', pattern: '^[0-9]{1,10}-[0-9]{1,10}$' }),
-  ASH_SANDBOX_GID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
-  ASH_SANDBOX_MEMORY_MB: Int(DEFAULT_SANDBOX_LIMITS.memoryMb),
-  ASH_SANDBOX_MAX_PROCESSES: Int(DEFAULT_SANDBOX_LIMITS.maxProcesses),
-  ASH_SANDBOX_CPU_PERCENT: Int(DEFAULT_SANDBOX_LIMITS.cpuPercent),
-  ASH_SANDBOX_MAX_OPEN_FILES: Int(DEFAULT_SANDBOX_LIMITS.maxOpenFiles),
-  ASH_SANDBOX_MAX_FILE_SIZE_MB: Int(DEFAULT_SANDBOX_LIMITS.maxFileSizeMb),
-  ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
-  /** Private CIDRs sandboxes may reach through the egress proxy (comma-separated; default none). */
-  ASH_EGRESS_ALLOW_CIDRS: Type.Optional(Type.String()),
   /**
    * PEM file of extra CA certificates that verify the upstream of hosts with a bound credential
    * (their TLS is terminated by the egress proxy), added to Node's roots.
    */
   ASH_EGRESS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  /** Egress connections a sandbox may hold open at once (0 = no limit). */
-  ASH_EGRESS_MAX_CONNECTIONS: Int(64),
-  /** Egress bytes (up + down) per turn, MiB (0 = no limit). */
-  ASH_EGRESS_MAX_MB_PER_TURN: Int(1024),
-  /** Most live sandbox processes at once. */
-  ASH_MAX_SANDBOXES: Int(64, 1),
-  /** Sandboxes starting (Claude process booting) at once; default the number of CPUs. */
-  ASH_MAX_CONCURRENT_STARTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
-  /** Sandbox starts that may wait for one of those; more are refused with 503 `capacity_reached`. */
-  ASH_START_QUEUE_MAX: Int(256, 0, 100_000),
-  /** Longest wait in the start queue before the turn ends with `capacity_reached`, ms. */
-  ASH_START_QUEUE_TIMEOUT_MS: Int(300_000, 100),
   /** Below this much free space in the data dir (MiB) new sessions, turns and uploads answer 507 (0 = off). */
   ASH_MIN_FREE_DISK_MB: Int(256, 0),
-  /** Bridge processes kept started ahead of time, given to the next sandbox that starts (saves ~200 ms). */
-  ASH_SPARE_BRIDGES: Int(1, 0, 16),
   /** Pre-warmed sandboxes kept per agent (an agent's `config.preWarmCount` overrides it). */
   ASH_PREWARM_COUNT: Int(1, 0, 16),
-  /**
-   * Delay before a taken spare (bridge or pre-warmed sandbox) is replaced, ms: the replacement's
-   * start would otherwise compete for CPU with the first turn of the session that took it.
-   */
-  ASH_POOL_REFILL_DELAY_MS: Int(2000, 0, 600_000),
-  /** Idle sessions' processes are stopped (session paused) after this long, ms. */
-  ASH_IDLE_TIMEOUT_MS: Int(30 * 60_000, 1000),
   /** A turn with no event for this long ends with `turn_timeout`, ms. */
   ASH_TURN_IDLE_TIMEOUT_MS: Int(10 * 60_000, 100),
   /** After an interrupt, how long the SDK gets to stop on its own before the sandbox is killed, ms. */
@@ -89,8 +52,6 @@ export const EnvSchema = Type.Object({
   ANTHROPIC_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   /** Where the model proxy forwards to. */
   ANTHROPIC_BASE_URL: Type.String({ default: 'https://api.anthropic.com', minLength: 1 }),
-  /** Retries the Claude process makes on model API errors (CLAUDE_CODE_MAX_RETRIES); unset = SDK default. */
-  ASH_MODEL_MAX_RETRIES: Type.Optional(Int(10, 0, 100)),
   /** Largest agent deploy upload (decoded), MiB. */
   ASH_AGENT_MAX_SIZE_MB: Int(100, 1),
   /**
@@ -100,8 +61,6 @@ export const EnvSchema = Type.Object({
   ASH_DEPLOY_PATH_ROOTS: Type.Optional(Type.String({ minLength: 1 })),
   /** Largest message body, MiB. */
   ASH_MESSAGE_MAX_SIZE_MB: Int(50, 1),
-  /** Path to the Claude executable (default: the SDK's platform package). */
-  CLAUDE_CODE_EXECUTABLE: Type.Optional(Type.String({ minLength: 1 })),
   // Workspace data: files, attachments, bundles, object storage.
   /** Largest single file of a files upload (decoded), MiB. */
   ASH_FILE_MAX_SIZE_MB: Int(50, 1),
@@ -379,12 +338,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   const trustProxy = parseTrustProxy(e.ASH_TRUST_PROXY);
-  let egressCidrs: BlockList;
-  try {
-    egressCidrs = parseCidrList(e.ASH_EGRESS_ALLOW_CIDRS);
-  } catch (err) {
-    throw new ConfigError(`invalid configuration: ASH_EGRESS_ALLOW_CIDRS: ${(err as Error).message}`);
-  }
   let upstreamCa: string[] | undefined;
   if (e.ASH_EGRESS_CA_FILE) {
     let pem: string;
@@ -402,47 +355,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     upstreamCa = [...rootCertificates, pem];
   }
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash');
+  const sandboxProblems: string[] = [];
+  const sandbox = sandboxHostSettingsFromEnv(e, dataDir, sandboxProblems);
+  if (sandboxProblems.length > 0)
+    throw new ConfigError(`invalid configuration: ${sandboxProblems.join('; ')}`);
   return {
+    ...sandbox,
     port: e.ASH_PORT,
     host: e.ASH_HOST,
-    dataDir,
     databaseUrl: e.ASH_DATABASE_URL,
     logLevel: e.ASH_LOG_LEVEL,
-    sandboxMode: e.ASH_SANDBOX,
-    bwrapPath: e.ASH_BWRAP_PATH,
-    sandboxUid: e.ASH_SANDBOX_UID,
-    sandboxGid: e.ASH_SANDBOX_GID,
-    sandboxUidRange: parseUidRange(e.ASH_SANDBOX_UID_RANGE),
-    sandboxLimits: {
-      memoryMb: e.ASH_SANDBOX_MEMORY_MB,
-      maxProcesses: e.ASH_SANDBOX_MAX_PROCESSES,
-      cpuPercent: e.ASH_SANDBOX_CPU_PERCENT,
-      maxOpenFiles: e.ASH_SANDBOX_MAX_OPEN_FILES,
-      maxFileSizeMb: e.ASH_SANDBOX_MAX_FILE_SIZE_MB,
-      diskMb: e.ASH_SANDBOX_DISK_MB,
-    },
-    egress: {
-      allowCidrs: egressCidrs,
-      allowCidrsText: e.ASH_EGRESS_ALLOW_CIDRS ?? '',
-      maxConnections: e.ASH_EGRESS_MAX_CONNECTIONS,
-      maxBytesPerTurn: e.ASH_EGRESS_MAX_MB_PER_TURN * 1024 * 1024,
-      upstreamCa,
-    },
-    maxSandboxes: e.ASH_MAX_SANDBOXES,
-    maxConcurrentStarts: e.ASH_MAX_CONCURRENT_STARTS ?? Math.max(1, availableParallelism()),
-    startQueueMax: e.ASH_START_QUEUE_MAX,
-    startQueueTimeoutMs: e.ASH_START_QUEUE_TIMEOUT_MS,
+    egress: { ...sandbox.egress, allowCidrsText: e.ASH_EGRESS_ALLOW_CIDRS ?? '', upstreamCa },
     minFreeDiskMb: e.ASH_MIN_FREE_DISK_MB,
     prewarmCount: e.ASH_PREWARM_COUNT,
-    spareBridges: e.ASH_SPARE_BRIDGES,
-    poolRefillDelayMs: e.ASH_POOL_REFILL_DELAY_MS,
-    idleTimeoutMs: e.ASH_IDLE_TIMEOUT_MS,
     turnIdleTimeoutMs: e.ASH_TURN_IDLE_TIMEOUT_MS,
     interruptGraceMs: e.ASH_INTERRUPT_GRACE_MS,
     sseHeartbeatMs: e.ASH_SSE_HEARTBEAT_MS,
     anthropicApiKey: e.ANTHROPIC_API_KEY,
     anthropicBaseUrl: e.ANTHROPIC_BASE_URL,
-    modelMaxRetries: e.ASH_MODEL_MAX_RETRIES,
     agentMaxSizeBytes: e.ASH_AGENT_MAX_SIZE_MB * 1024 * 1024,
     deployPathRoots: (e.ASH_DEPLOY_PATH_ROOTS ?? '')
       .split(',')
@@ -450,7 +380,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean)
       .map(resolveDir),
     messageMaxSizeBytes: e.ASH_MESSAGE_MAX_SIZE_MB * 1024 * 1024,
-    claudeExecutable: e.CLAUDE_CODE_EXECUTABLE,
     data: {
       fileMaxBytes: e.ASH_FILE_MAX_SIZE_MB * 1024 * 1024,
       batchMaxBytes: e.ASH_FILE_BATCH_MAX_SIZE_MB * 1024 * 1024,
@@ -522,11 +451,3 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** `first-last` (inclusive) of ASH_SANDBOX_UID_RANGE, at least 1 and below 2^31. */
-function parseUidRange(value: string): { first: number; last: number } {
-  const [first, last] = value.split('-').map(Number) as [number, number];
-  if (!(first >= 1 && last >= first && last < 2 ** 31))
-    throw new ConfigError(
-      `invalid configuration: ASH_SANDBOX_UID_RANGE must be first-last with 1 <= first <= last < 2^31 (it is ${value})`,
-    );
-  return { first, last };
-}

@@ -209,6 +209,16 @@ describe('sessions on runners in other processes', () => {
     });
     expect(exec.status).toBe(200);
     expect(exec.body).toMatchObject({ exitCode: 0, stdout: 'from-exec\n' });
+    // The sandbox's output lives on the runner: the logs route asks it (the first call included).
+    const logs = await api(t.url, 'GET', `/api/sessions/${id}/logs`);
+    expect(logs.status).toBe(200);
+    const lines = (logs.body.logs as Array<{ text: string; index: number }>).map((l) => l.text);
+    expect(lines).toContain('sandbox started');
+    expect(lines).toContain('$ echo from-exec > exec.txt && cat exec.txt');
+    expect(lines).toContain('from-exec');
+    const last = (logs.body.logs as Array<{ index: number }>).at(-1)!.index;
+    const after = await api(t.url, 'GET', `/api/sessions/${id}/logs?after=${last}`);
+    expect(after.body.logs).toEqual([]);
     const local = join(t.dataDir, 'sessions', id, 'workspace', 'exec.txt');
     await eventually(() => existsSync(local), 10_000, 'the exec checkpoint reached the coordinator');
     const hosted = async () => {

@@ -91,37 +91,52 @@ export interface AshProcess {
  */
 export async function startAshProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<AshProcess> {
   const child = spawn(process.execPath, [ENTRIES.server], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return superviseChild(child, {
+    label: 'server',
+    logName: `server-${child.pid}.log`,
+    ready: /"address":"(http:\/\/[^"]+)"/,
+    readyOn: 'stdout',
+    timeoutMs,
+  });
+}
+
+/**
+ * Collects a started child's output (also into ASH_TEST_LOG_DIR/`logName` when that is set, for
+ * debugging) and waits until `ready` matches it; the first capture group is the URL. A child that
+ * never gets ready is killed, not left running.
+ * @throws Error with the process output when it exits or takes longer than `timeoutMs`.
+ */
+async function superviseChild(
+  child: ChildProcess,
+  opts: { label: string; logName: string; ready: RegExp; readyOn: 'stdout' | 'both'; timeoutMs: number },
+): Promise<AshProcess> {
   let out = '';
-  // ASH_TEST_LOG_DIR=dir: each server's output is also written to dir/server-<pid>.log (debugging).
   const logDir = process.env.ASH_TEST_LOG_DIR;
-  const logFile = logDir ? join(logDir, `server-${child.pid}.log`) : undefined;
+  const logFile = logDir ? join(logDir, opts.logName) : undefined;
   const collect = (d: Buffer) => {
     out += d.toString();
     if (logFile) appendFileSync(logFile, d);
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  // A server that never says it listens is killed, not left running.
-  const reap = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
-      reap();
-      reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`));
-    }, timeoutMs);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      reject(new Error(`${opts.label} did not start in ${opts.timeoutMs} ms:\n${out}`));
+    }, opts.timeoutMs);
     const check = () => {
-      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
+      const m = opts.ready.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
       }
     };
     child.stdout!.on('data', check);
+    if (opts.readyOn === 'both') child.stderr!.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
+      reject(new Error(`${opts.label} exited with ${code}:\n${out}`));
     });
   });
   const wait = async () => {
@@ -182,54 +197,14 @@ export async function startRunnerProcess(opts: {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  const logDir = process.env.ASH_TEST_LOG_DIR;
-  const logFile = logDir ? join(logDir, `runner-${opts.name}-${child.pid}.log`) : undefined;
-  const collect = (d: Buffer) => {
-    out += d.toString();
-    if (logFile) appendFileSync(logFile, d);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      reject(new Error(`runner did not start in ${timeoutMs} ms:\n${out}`));
-    }, timeoutMs);
-    const check = () => {
-      const m = /listening on (https?:\/\/[^\s"]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`runner exited with ${code}:\n${out}`));
-    });
+  const proc = await superviseChild(child, {
+    label: 'runner',
+    logName: `runner-${opts.name}-${child.pid}.log`,
+    ready: /listening on (https?:\/\/[^\s"]+)/,
+    readyOn: 'both',
+    timeoutMs: opts.timeoutMs ?? 60_000,
   });
-  const wait = async () => {
-    if (child.exitCode === null && child.signalCode === null) await exited;
-  };
-  return {
-    name: opts.name,
-    pid: child.pid!,
-    url,
-    child,
-    output: () => out,
-    async stop() {
-      child.kill('SIGTERM');
-      await wait();
-    },
-    async kill() {
-      child.kill('SIGKILL');
-      await wait();
-    },
-  };
+  return { ...proc, name: opts.name, pid: child.pid! };
 }
 
 /** Result of a CLI run. */

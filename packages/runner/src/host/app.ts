@@ -226,12 +226,12 @@ export function buildRunnerApp(deps: {
     host.exec(sessionId(req.params), body(checks.exec, req.body)),
   );
   app.get(`${P}/sessions/:id/logs`, async (req) => {
-    const after = Number((req.query as { after?: string }).after ?? 0);
-    if (!Number.isInteger(after) || after < 0)
-      throw new HostError('validation_failed', 'after must be a non-negative integer', {
-        errors: [{ path: '/query/after', message: 'must be a non-negative integer' }],
+    const after = Number((req.query as { after?: string }).after ?? -1);
+    if (!Number.isInteger(after) || after < -1)
+      throw new HostError('validation_failed', 'after must be an integer >= -1', {
+        errors: [{ path: '/query/after', message: 'must be an integer >= -1' }],
       });
-    return { logs: host.logs(sessionId(req.params), after) };
+    return { logs: await host.logs(sessionId(req.params), after) };
   });
   app.post(`${P}/sessions/:id/pin`, async (req, reply) => {
     host.pin(sessionId(req.params));

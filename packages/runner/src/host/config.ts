@@ -1,12 +1,11 @@
-import type { BlockList } from 'node:net';
-import { availableParallelism, homedir, hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { DEFAULT_SANDBOX_LIMITS, parseCidrList } from '@ash-ai/sandbox';
 import { BEARER_TOKEN_PATTERN, type RunnerLabels } from '@ash-ai/shared';
 import type { SandboxHostSettings } from '../sandbox-host.js';
+import { SandboxHostEnvProperties, sandboxHostSettingsFromEnv } from '../sandbox-env.js';
 
 const Int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   Type.Integer({ default: def, minimum: min, maximum: max });
@@ -61,29 +60,7 @@ export const RunnerEnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
   ),
-  ASH_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('unsafe-process')], { default: 'bwrap' }),
-  ASH_BWRAP_PATH: Type.Optional(Type.String({ minLength: 1 })),
-  ASH_SANDBOX_UID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
-  ASH_SANDBOX_GID: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 })),
-  ASH_SANDBOX_UID_RANGE: Type.String({ default: '200000-265535', pattern: '^[0-9]{1,10}-[0-9]{1,10}$' }),
-  ASH_SANDBOX_MEMORY_MB: Int(DEFAULT_SANDBOX_LIMITS.memoryMb),
-  ASH_SANDBOX_MAX_PROCESSES: Int(DEFAULT_SANDBOX_LIMITS.maxProcesses),
-  ASH_SANDBOX_CPU_PERCENT: Int(DEFAULT_SANDBOX_LIMITS.cpuPercent),
-  ASH_SANDBOX_MAX_OPEN_FILES: Int(DEFAULT_SANDBOX_LIMITS.maxOpenFiles),
-  ASH_SANDBOX_MAX_FILE_SIZE_MB: Int(DEFAULT_SANDBOX_LIMITS.maxFileSizeMb),
-  ASH_SANDBOX_DISK_MB: Int(DEFAULT_SANDBOX_LIMITS.diskMb),
-  ASH_EGRESS_ALLOW_CIDRS: Type.Optional(Type.String()),
-  ASH_EGRESS_MAX_CONNECTIONS: Int(64),
-  ASH_EGRESS_MAX_MB_PER_TURN: Int(1024),
-  ASH_MAX_SANDBOXES: Int(64, 1),
-  ASH_MAX_CONCURRENT_STARTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
-  ASH_START_QUEUE_MAX: Int(256, 0, 100_000),
-  ASH_START_QUEUE_TIMEOUT_MS: Int(300_000, 100),
-  ASH_SPARE_BRIDGES: Int(1, 0, 16),
-  ASH_POOL_REFILL_DELAY_MS: Int(2000, 0, 600_000),
-  ASH_IDLE_TIMEOUT_MS: Int(30 * 60_000, 1000),
-  ASH_MODEL_MAX_RETRIES: Type.Optional(Int(10, 0, 100)),
-  CLAUDE_CODE_EXECUTABLE: Type.Optional(Type.String({ minLength: 1 })),
+  ...SandboxHostEnvProperties,
 });
 type RunnerEnv = Static<typeof RunnerEnvSchema>;
 
@@ -204,17 +181,12 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     if (!/^[a-zA-Z0-9._/-]{1,63}$/.test(k) || v.length > 63) problems.push(`label ${l} is not k=v`);
     else labels[k] = v;
   }
-  const [first, last] = e.ASH_SANDBOX_UID_RANGE.split('-').map(Number) as [number, number];
-  if (last < first) problems.push('ASH_SANDBOX_UID_RANGE: the range is empty');
-  let allowCidrs: BlockList | undefined;
-  try {
-    allowCidrs = parseCidrList(e.ASH_EGRESS_ALLOW_CIDRS);
-  } catch (err) {
-    problems.push(`ASH_EGRESS_ALLOW_CIDRS: ${err instanceof Error ? err.message : String(err)}`);
-  }
   if (problems.length > 0) throw new RunnerConfigError(`invalid configuration: ${problems.join('; ')}`);
   const dataDir = e.ASH_DATA_DIR ? resolveDir(e.ASH_DATA_DIR) : join(homedir(), '.ash-runner');
+  const sandbox = sandboxHostSettingsFromEnv(e, dataDir, problems);
+  if (problems.length > 0) throw new RunnerConfigError(`invalid configuration: ${problems.join('; ')}`);
   return {
+    ...sandbox,
     name:
       e.ASH_RUNNER_NAME ??
       hostname()
@@ -229,7 +201,6 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
         ? { certPath: resolveDir(e.ASH_RUNNER_TLS_CERT), keyPath: resolveDir(e.ASH_RUNNER_TLS_KEY) }
         : undefined,
     labels,
-    dataDir,
     internalSecret: e.ASH_INTERNAL_SECRET!,
     heartbeatMs: e.ASH_RUNNER_HEARTBEAT_MS,
     requestTimeoutMs: e.ASH_RUNNER_REQUEST_TIMEOUT_MS,
@@ -239,33 +210,6 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     turnHoldMs: e.ASH_RUNNER_TURN_HOLD_MS,
     turnBufferBytes: e.ASH_RUNNER_TURN_BUFFER_MB * 1024 * 1024,
     logLevel: e.ASH_LOG_LEVEL,
-    sandboxMode: e.ASH_SANDBOX,
-    bwrapPath: e.ASH_BWRAP_PATH,
-    sandboxUid: e.ASH_SANDBOX_UID,
-    sandboxGid: e.ASH_SANDBOX_GID,
-    sandboxUidRange: { first, last },
-    sandboxLimits: {
-      memoryMb: e.ASH_SANDBOX_MEMORY_MB,
-      maxProcesses: e.ASH_SANDBOX_MAX_PROCESSES,
-      cpuPercent: e.ASH_SANDBOX_CPU_PERCENT,
-      maxOpenFiles: e.ASH_SANDBOX_MAX_OPEN_FILES,
-      maxFileSizeMb: e.ASH_SANDBOX_MAX_FILE_SIZE_MB,
-      diskMb: e.ASH_SANDBOX_DISK_MB,
-    },
-    egress: {
-      allowCidrs: allowCidrs!,
-      maxConnections: e.ASH_EGRESS_MAX_CONNECTIONS,
-      maxBytesPerTurn: e.ASH_EGRESS_MAX_MB_PER_TURN * 1024 * 1024,
-    },
-    maxSandboxes: e.ASH_MAX_SANDBOXES,
-    maxConcurrentStarts: e.ASH_MAX_CONCURRENT_STARTS ?? Math.max(1, availableParallelism()),
-    startQueueMax: e.ASH_START_QUEUE_MAX,
-    startQueueTimeoutMs: e.ASH_START_QUEUE_TIMEOUT_MS,
-    spareBridges: e.ASH_SPARE_BRIDGES,
-    poolRefillDelayMs: e.ASH_POOL_REFILL_DELAY_MS,
-    idleTimeoutMs: e.ASH_IDLE_TIMEOUT_MS,
-    modelMaxRetries: e.ASH_MODEL_MAX_RETRIES,
-    claudeExecutable: e.CLAUDE_CODE_EXECUTABLE,
   };
 }
 

@@ -754,7 +754,7 @@ export class RunnerHost {
     return result;
   }
 
-  logs(id: string, after: number): LogEntry[] {
+  logs(id: string, after: number): Promise<LogEntry[]> {
     this.hosted(id);
     return this.opts.runner.logs(id, after);
   }

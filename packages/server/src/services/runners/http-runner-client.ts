@@ -86,7 +86,7 @@ interface PlacedSession {
   turn: { turnId: string; abort: AbortController; lost?: string } | undefined;
   /** Where the sandbox's connections are reported (the session's egress events and usage). */
   egress: SandboxEgressSpec | undefined;
-  logs: { entries: LogEntry[]; fetchedAt: number; fetching: boolean };
+  logs: { entries: LogEntry[] };
 }
 
 /**
@@ -249,7 +249,7 @@ export class HttpRunnerClient implements RunnerClient {
       checkout: false,
       turn: undefined,
       egress: undefined,
-      logs: { entries: [], fetchedAt: 0, fetching: false },
+      logs: { entries: [] },
     };
     this.sessions.set(sessionId, placed);
     placed.start = (async () => {
@@ -546,26 +546,24 @@ export class HttpRunnerClient implements RunnerClient {
     );
   }
 
-  /** The cached output (refreshed in the background at most once a second). */
-  logs(sessionId: string, after: number): LogEntry[] {
+  /**
+   * Asks the runner for the output after what this client already holds (kept, the last 2000
+   * entries); when the runner cannot answer in time, answers from what it holds.
+   */
+  async logs(sessionId: string, after: number): Promise<LogEntry[]> {
     const placed = this.sessions.get(sessionId);
     if (!placed) return [];
     const cache = placed.logs;
-    if (!cache.fetching && Date.now() - cache.fetchedAt > 1000) {
-      cache.fetching = true;
-      const from = cache.entries.at(-1)?.index ?? -1;
-      void this.call<{ logs: LogEntry[] }>(
+    const from = cache.entries.at(-1)?.index ?? -1;
+    try {
+      const r = await this.call<{ logs: LogEntry[] }>(
         'GET',
         `sessions/${encodeURIComponent(sessionId)}/logs?after=${from}`,
-      )
-        .then((r) => {
-          cache.entries = [...cache.entries, ...r.logs].slice(-2000);
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          cache.fetching = false;
-          cache.fetchedAt = Date.now();
-        });
+      );
+      const fresh = r.logs.filter((e) => e.index > from);
+      cache.entries = [...cache.entries, ...fresh].slice(-2000);
+    } catch (err) {
+      this.opts.log.debug({ sessionId, err: errText(err) }, 'could not fetch the sandbox logs');
     }
     return cache.entries.filter((e) => e.index > after);
   }

@@ -416,8 +416,8 @@ export class RunnerRouter implements RunnerClient {
     return runner.client.exec(sessionId, command, opts);
   }
 
-  logs(sessionId: string, after: number): LogEntry[] {
-    return this.placed.get(sessionId)?.client.logs(sessionId, after) ?? [];
+  async logs(sessionId: string, after: number): Promise<LogEntry[]> {
+    return (await this.placed.get(sessionId)?.client.logs(sessionId, after)) ?? [];
   }
 
   async stop(sessionId: string): Promise<void> {

@@ -390,7 +390,7 @@ export class SessionRuntime {
   }
 
   /** The session's sandbox output ring after `after` (empty when it has no sandbox here). */
-  logs(sessionId: string, after: number): LogEntry[] {
+  logs(sessionId: string, after: number): Promise<LogEntry[]> {
     return this.deps.runner.logs(sessionId, after);
   }
 

@@ -602,7 +602,7 @@ export class SessionService {
   /** The session's sandbox output after `after` (upstream Ash `logs`). @throws AppError 404. */
   async logs(tenantId: string, id: string, after: number): Promise<LogsResponse> {
     await this.record(tenantId, id);
-    return { logs: this.deps.runtime.logs(id, after), source: 'sandbox' };
+    return { logs: await this.deps.runtime.logs(id, after), source: 'sandbox' };
   }
 
   /** Ends every live session of an agent (before the agent is deleted). */
