@@ -456,7 +456,7 @@ export class HttpRunnerClient implements RunnerClient {
       checkout: false,
       turn: undefined,
       egress: link ? spec.egress : undefined,
-      logs: { entries: [], fetchedAt: 0, fetching: false },
+      logs: { entries: [] },
     };
     this.sessions.set(sessionId, placed);
     const gatewayToken = this.opts.gateway.register(sessionId, spec.model);
