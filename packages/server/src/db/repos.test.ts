@@ -190,6 +190,39 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
     expect((await repos.history.listEvents('th', child.id, { after: 0, limit: 100 })).rows).toHaveLength(7);
   });
 
+  it("a turn's watermark: the highest runner event number among its stored events and messages", async () => {
+    const s = await repos.sessions.insert(newSession('tw'));
+    expect(await repos.history.turnWatermark(s.id, 'turn-1')).toEqual({ events: -1, messages: -1 });
+    const base = { tenantId: 'tw', sessionId: s.id, createdAt: now() };
+    await repos.history.insertEvents(
+      [null, 0, 1, 1, null, 3].map((sourceIndex, i) => ({
+        ...base,
+        id: randomUUID(),
+        type: 'text_delta',
+        data: '{}',
+        sequence: i + 1,
+        turnId: 'turn-1',
+        sourceIndex,
+      })),
+    );
+    await repos.history.insertMessages(
+      [null, 4].map((sourceIndex, i) => ({
+        ...base,
+        id: randomUUID(),
+        role: 'assistant' as const,
+        type: 'assistant',
+        content: '{}',
+        text: '',
+        sequence: i + 1,
+        turnId: 'turn-1',
+        sourceIndex,
+      })),
+    );
+    expect(await repos.history.turnWatermark(s.id, 'turn-1')).toEqual({ events: 3, messages: 4 });
+    // Another turn's rows do not count.
+    expect(await repos.history.turnWatermark(s.id, 'turn-2')).toEqual({ events: -1, messages: -1 });
+  });
+
   it('records agent archives and bumps a version only from the expected one', async () => {
     const a = await repos.agents.upsert({
       id: randomUUID(),
