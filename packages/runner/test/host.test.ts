@@ -598,6 +598,8 @@ describe('ash runner (the runner process)', () => {
       call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/turns/${turn}/attach`, {
         coordinatorUrl: coordinator.url,
         gatewayToken: second,
+        // The new coordinator's copy as it stands: the checkpoint after the turn is relative to it.
+        manifest: {},
         ...b,
       });
     const stale = await attach({ generation: 0, from: 0 });

@@ -384,6 +384,11 @@ describe('a cluster: Postgres, S3, two servers and two runners as real processes
       expect(ofTurn.filter((u) => u.kind === 'tool_call').length).toBe(1);
       // One model call before the death (A's gateway), one after (B's): each metered once.
       expect(ofTurn.filter((u) => u.kind === 'model_call').length).toBe(2);
+      // B's copy of the files has what the turn wrote (the runner's checkpoint after the
+      // takeover went to B, relative to B's copy).
+      const after = await api(url('b'), 'GET', `/api/sessions/${sid}/files/after.txt?format=json`);
+      expect(after.status, after.text).toBe(200);
+      expect(after.body.content).toBe('after\n');
       // The same runner's sandbox goes on, files intact.
       expect(await runnerOf(sid)).toBe(host);
       model
@@ -400,6 +405,85 @@ describe('a cluster: Postgres, S3, two servers and two runners as real processes
       expect(await runnerOf(sid)).toBe(host);
     } finally {
       // The next tests use A again (a new server id: its data dir is new).
+      await startServer('a');
+    }
+  }, 240_000);
+
+  it('SIGKILL server A mid-turn with no client reconnecting: a server takes the turn over on its own and completes it', async () => {
+    const sid = await createSession(url('a'), 'clustered');
+    model.forSession(sid).enqueue(
+      {
+        text: 'Working. ',
+        toolUse: { name: 'Bash', input: { command: 'sleep 2; echo done > bg.txt; echo BG' } },
+      },
+      { slow: { deltas: 10, intervalMs: 50, text: 'tack ' } },
+    );
+    const started = (async () => {
+      const res = await fetch(`${url('a')}/api/sessions/${sid}/messages`, {
+        method: 'POST',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'work in the background' }),
+      });
+      await res.text().catch(() => undefined);
+    })();
+    await eventually(
+      async () =>
+        (
+          (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body.events as Array<{
+            type: string;
+          }>
+        ).some((e) => e.type === 'tool_use'),
+      60_000,
+      'the tool call through A',
+    );
+    await servers.a!.proc.kill();
+    await started;
+    try {
+      // Nobody streams: B's lease loop finds the turn of the dead owner and takes it over.
+      await eventually(
+        async () =>
+          (
+            (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body.events as Array<{
+              type: string;
+            }>
+          ).some((e) => e.type === 'done'),
+        60_000,
+        'the turn to end without a client',
+      );
+      const events = (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body
+        .events as Array<{
+        type: string;
+        sequence: number;
+        data: any;
+      }>;
+      const turn = events
+        .filter((e) => e.type !== 'lifecycle')
+        .map((e) => ({ ...e, data: typeof e.data === 'string' ? JSON.parse(e.data) : e.data }));
+      if (turn.at(-1)!.data.outcome !== 'completed') {
+        console.log(JSON.stringify(turn.slice(-6)));
+        const pick = (t: string) =>
+          t
+            .split('\n')
+            .filter((l) => l.includes(sid))
+            .slice(-25)
+            .join('\n');
+        console.log('B:', pick(servers.b!.proc.output()));
+        for (const [n, r] of Object.entries(runners)) console.log(n, pick(r.proc.output()));
+      }
+      expect(turn.at(-1)!.data.outcome).toBe('completed');
+      expect(turn.filter((e) => e.type === 'error')).toEqual([]);
+      expect(turn.filter((e) => e.type === 'text_delta' && e.data.delta === 'tack ').length).toBe(10);
+      const seqs = events.map((e) => e.sequence);
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
+      expect((await api(url('b'), 'GET', `/api/sessions/${sid}`)).body.session.activeTurnId).toBeNull();
+      // A first turn: nothing was stored in S3 before A died; the runner's checkpoint brought B
+      // the whole workspace.
+      const bg = await api(url('b'), 'GET', `/api/sessions/${sid}/files/bg.txt?format=json`);
+      expect(bg.status, bg.text).toBe(200);
+      expect(bg.body.content).toBe('done\n');
+      const md = await api(url('b'), 'GET', `/api/sessions/${sid}/files/CLAUDE.md?format=json`);
+      expect(md.status, md.text).toBe(200);
+    } finally {
       await startServer('a');
     }
   }, 240_000);

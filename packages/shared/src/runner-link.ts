@@ -277,6 +277,12 @@ export const RunnerAttachBodySchema = Type.Object(
     gatewayToken: Type.String(),
     /** The number of the first event line wanted (events are numbered from 0 per turn). */
     from: Type.Integer({ minimum: 0 }),
+    /**
+     * The manifest of the taking-over coordinator's copy of the session's files: the base of the
+     * checkpoint after the turn (so it brings that copy exactly up to the runner's, deletions
+     * included; `{}` makes it a full checkpoint).
+     */
+    manifest: ManifestSchema,
   },
   { additionalProperties: false },
 );

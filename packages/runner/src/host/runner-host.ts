@@ -709,6 +709,8 @@ export class RunnerHost {
     s.coordinatorUrl = body.coordinatorUrl.replace(/\/+$/, '');
     s.gatewayToken = body.gatewayToken;
     s.gone = false;
+    // The next checkpoint brings the new coordinator's copy (not the dead one's) up to ours.
+    s.synced = body.manifest;
     this.opts.secrets.add(body.gatewayToken);
     this.opts.log.info(
       { sessionId: id, turnId, generation: body.generation, from: body.from, events: t.lines.length },

@@ -3,6 +3,7 @@ import {
   RUNNER_API_PREFIX,
   type ExecResult,
   type LogEntry,
+  type Manifest,
   type ReservationAnswer,
   type RunnerReport,
   type RunnerAttachBody,
@@ -55,6 +56,11 @@ export interface HttpRunnerClientOptions {
   ) => Promise<{ generation: number; tenantId: string } | undefined>;
   /** Clears the session's runner (it stopped there) unless a later placement moved it. */
   leave: (sessionId: string, generation: number) => Promise<void>;
+  /**
+   * The manifest of this coordinator's copy of the session's files (a takeover sends it: the
+   * base of the runner's next checkpoint). Absent: `{}` (a full checkpoint).
+   */
+  manifest?: (sessionId: string) => Promise<Manifest>;
   /** A turn stream broke (the runner was killed or is unreachable): the runner is lost. */
   onBroken: (reason: string) => void;
   log: Logger;
@@ -467,6 +473,7 @@ export class HttpRunnerClient implements RunnerClient {
       coordinatorUrl: this.opts.coordinatorUrl(),
       gatewayToken,
       from,
+      manifest: (await this.opts.manifest?.(sessionId)) ?? {},
     };
     const turn = this.turnStream(
       placed,

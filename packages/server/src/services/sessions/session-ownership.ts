@@ -134,8 +134,11 @@ export class SessionOwnership {
     if (s.ownerId === ownerId) return s;
     this.assertNotOwnedElsewhere(s);
     const hasLocal = existsSync(paths.workspace(s.id));
+    // A dead owner's turn on a runner: the runner holds the files (its checkpoint after the turn
+    // brings this server's copy up to them), none need be here or stored.
+    const adoptable = !!(s.ownerId && s.activeTurnId && s.runnerId && this.deps.adoptTurn);
     // Checked before claiming: a refused takeover changes nothing.
-    if (!hasLocal && !s.snapshotKey) throw this.noWorkspace(s);
+    if (!hasLocal && !s.snapshotKey && !adoptable) throw this.noWorkspace(s);
     const now = Date.now();
     // Before the claim: the lease renewal must not release (and snapshot) a session whose files
     // are still being restored here.
@@ -152,9 +155,11 @@ export class SessionOwnership {
       if (!current) throw notFound('session_not_found', 'Session', s.id);
       throw ownedElsewhereError(current, leaseMs);
     }
+    let noFiles = false;
     try {
       const restored = await snapshots.restore(claimed, { replace: true });
-      if (!restored && !existsSync(paths.workspace(s.id))) throw this.noWorkspace(s);
+      noFiles = !restored && !existsSync(paths.workspace(s.id));
+      if (noFiles && !adoptable) throw this.noWorkspace(s);
       if (!restored && (await snapshots.localIsStale(claimed)))
         this.deps.log.warn({ sessionId: s.id }, 'the stored snapshot is missing: using the older local copy');
     } catch (err) {
@@ -176,7 +181,16 @@ export class SessionOwnership {
           return false;
         },
       );
-      if (!adopted) await closeInterruptedTurn(repos, claimed, this.deps.log);
+      if (!adopted) {
+        await closeInterruptedTurn(repos, claimed, this.deps.log);
+        if (noFiles) {
+          // Neither the runner nor storage has the files: give the session back as it was.
+          await repos.sessions
+            .releaseOwnership(s.id, ownerId, { ownerId: s.ownerId, ownerHeartbeatAt: s.ownerHeartbeatAt })
+            .catch(() => undefined);
+          throw this.noWorkspace(s);
+        }
+      }
     }
     return (await repos.sessions.get(s.tenantId, s.id)) ?? claimed;
   }
