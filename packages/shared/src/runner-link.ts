@@ -46,7 +46,8 @@
  * - `POST …/sessions/:id/turns/:turnId/attach` {@link RunnerAttachBody} → the same NDJSON stream
  *   from event line `from` on (then live, then the trailer): the coordinator that took the session
  *   over (owner lease expired; generation bumped) continues the turn from the first event it has
- *   not stored. 404 `session_not_found` when the turn is not held here (the caller then closes it
+ *   not stored; the checkpoint after the turn is relative to the body's `manifest` (the new
+ *   coordinator's copy). 404 `session_not_found` when the turn is not held here (the caller then closes it
  *   with an error), 409 `lease_lost` for an older generation. The previous stream, if still
  *   open, is closed.
  * - `POST …/sessions/:id/tool-answers` {@link RunnerToolAnswerBody} → 204.
