@@ -207,19 +207,39 @@ function rssOf(pid) {
   }
 }
 
-/** Processes whose command line, environment or cgroup names the session. */
-function processesOf(sessionId) {
-  const out = [];
+/** Whether a process's command line, environment or cgroup names the session. */
+function namesSession(pid, sessionId) {
+  try {
+    return ['cmdline', 'environ', 'cgroup']
+      .map((f) => readFileSync(`/proc/${pid}/${f}`, 'utf8'))
+      .join('\n')
+      .includes(sessionId);
+  } catch {
+    return false; // gone
+  }
+}
+
+/**
+ * The session's processes: every process the server started (its bridge, bwrap, Claude) whose
+ * tree holds one that names the session. A bridge taken from the spares was configured over its
+ * socket, so it names the session nowhere itself: it counts as the parent of the session's bwrap.
+ */
+function processesOf(sessionId, serverPid) {
+  const parent = new Map();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    if (Number(pid) === process.pid) continue;
     try {
-      const text = ['cmdline', 'environ', 'cgroup']
-        .map((f) => readFileSync(`/proc/${pid}/${f}`, 'utf8'))
-        .join('\n');
-      if (text.includes(sessionId)) out.push(Number(pid));
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parent.set(Number(pid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
     } catch {
       // gone
     }
+  }
+  const out = [];
+  for (const [top, p] of parent) {
+    if (p !== serverPid) continue;
+    const tree = [top];
+    for (let i = 0; i < tree.length; i++) for (const [c, pp] of parent) if (pp === tree[i]) tree.push(c);
+    if (tree.some((pid) => namesSession(pid, sessionId))) out.push(...tree);
   }
   return out;
 }
@@ -389,15 +409,26 @@ async function rounds(start, model, work, results) {
   const s = await cold.client.sessions.create('bench');
   await ashTurn(cold.client, s.id, 'hello');
   await new Promise((r) => setTimeout(r, 1000));
-  const pids = processesOf(s.id);
+  const pids = processesOf(s.id, cold.proc.child.pid);
   results.memory = {
     activeProcesses: pids.length,
     activeRssMb: pids.reduce((n, p) => n + rssOf(p), 0) / 1024 / 1024,
     activePssMb: pids.reduce((n, p) => n + pssOf(p), 0) / 1024 / 1024,
+    // Each process: its name and PSS, MB (node = the bridge).
+    split: pids.map((p) => `${commOf(p)} ${(pssOf(p) / 1024 / 1024).toFixed(0)}`).join(', '),
   };
   await cold.client.sessions.pause(s.id);
-  await waitFor(async () => processesOf(s.id).length === 0, 20_000);
-  results.memory.pausedProcesses = processesOf(s.id).length;
+  await waitFor(async () => processesOf(s.id, cold.proc.child.pid).length === 0, 20_000);
+  results.memory.pausedProcesses = processesOf(s.id, cold.proc.child.pid).length;
+}
+
+/** A process's command name ('' when gone). */
+function commOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** Proportional set size of a process, bytes (shared pages divided among their users). */
@@ -475,7 +506,7 @@ function report(r) {
     '',
     `Only the database write, for reference: warm-pool POST /api/sessions p50 ${ms(summary(m.createWarmDb.ash).p50)}, POST …/resume p50 ${ms(summary(m.resumeDb.ash).p50)}. Deltas measured: Ash ${da.n}, floor ${df.n}.`,
     '',
-    `Memory: an idle live session runs ${r.memory.activeProcesses} processes using ${r.memory.activePssMb.toFixed(0)} MB PSS (${r.memory.activeRssMb.toFixed(0)} MB RSS) (target ≤ 60 MB PSS, ≤ 2 processes: ${check(r.memory.activePssMb <= 60 && r.memory.activeProcesses <= 2)}); a paused session runs ${r.memory.pausedProcesses}.`,
+    `Memory: an idle live session runs ${r.memory.activeProcesses} processes using ${r.memory.activePssMb.toFixed(0)} MB PSS (${r.memory.split}; ${r.memory.activeRssMb.toFixed(0)} MB RSS) (target ≤ 60 MB PSS, ≤ 2 processes: ${check(r.memory.activePssMb <= 60 && r.memory.activeProcesses <= 2)}); a paused session runs ${r.memory.pausedProcesses}.`,
     '',
     ...(r.burst ? burstLines(r.burst) : []),
     ...(r.checkpoint ? checkpointLines(r.checkpoint) : []),

@@ -39,6 +39,15 @@ import { detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.j
 import { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';
 
 /** Environment names a sandbox's own variables can never override (routing and identity of the Claude process). */
+
+/**
+ * Node flags of every bridge process. A 1 MB semi-space (V8's default lets the young generation
+ * grow to 16 MB per half) keeps an idle bridge ~9 MB PSS smaller (41 → 32 MB, measured with
+ * bench/footprint.mjs); a bridge allocates little per event: its CPU per text delta stayed the
+ * same (0.43–0.53 ms against 0.47–0.55 ms without, bench/delta-path.mjs).
+ */
+const BRIDGE_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 export const RESERVED_SANDBOX_ENV = new Set([
   'ANTHROPIC_UNIX_SOCKET',
   'ANTHROPIC_BASE_URL',
@@ -631,9 +640,8 @@ export class SandboxManager {
     const connected = new Promise<Socket>((resolve) => server.once('connection', resolve));
     // A clean environment: nothing of the server's (no keys) reaches the bridge. With setpriv the
     // bridge dies with the server (parent-death signal), even on SIGKILL.
-    const argv = this.tools.setpriv
-      ? [this.tools.setpriv, '--pdeathsig', 'SIGKILL', '--', process.execPath, this.opts.bridgeEntry]
-      : [process.execPath, this.opts.bridgeEntry];
+    const node = [process.execPath, ...BRIDGE_NODE_FLAGS, this.opts.bridgeEntry];
+    const argv = this.tools.setpriv ? [this.tools.setpriv, '--pdeathsig', 'SIGKILL', '--', ...node] : node;
     // Lowering a nice value needs root: only then can a niced spare be brought back to normal.
     const niced = background && this.tools.nice !== undefined && process.getuid?.() === 0;
     if (niced) argv.unshift(this.tools.nice!, '-n', '19');

@@ -223,6 +223,27 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
     expect(await repos.history.turnWatermark(s.id, 'turn-2')).toEqual({ events: -1, messages: -1 });
   });
 
+  it('stores events one at a time (the live turn path) with every field, and refuses a duplicate sequence', async () => {
+    const s = await repos.sessions.insert(newSession('t1e'));
+    const one = (sequence: number, turnId: string | null) => ({
+      id: randomUUID(),
+      tenantId: 't1e',
+      sessionId: s.id,
+      type: 'text_delta',
+      data: JSON.stringify({ delta: `d${sequence}` }),
+      sequence,
+      turnId,
+      createdAt: now(),
+    });
+    const rows = [one(1, 'turn-a'), one(2, null), one(3, 'turn-b')];
+    for (const r of rows) await repos.history.insertEvents([r]);
+    const stored = await repos.history.listEvents('t1e', s.id, { after: 0, limit: 10 });
+    expect(stored.rows.map((e) => ({ ...e }))).toEqual(rows.map((r) => ({ ...r, sourceIndex: null })));
+    // The one-row insert is a prepared statement on SQLite: a failure still rejects, nothing half-stored.
+    await expect(repos.history.insertEvents([one(2, 'again')])).rejects.toThrow();
+    expect((await repos.history.listEvents('t1e', s.id, { after: 0, limit: 10 })).rows).toHaveLength(3);
+  });
+
   it('records agent archives and bumps a version only from the expected one', async () => {
     const a = await repos.agents.upsert({
       id: randomUUID(),
