@@ -757,7 +757,7 @@ describe('ash runner (the runner process)', () => {
     const logs = await call(runner.url, 'GET', `${P}/logs?after=0`);
     expect(logs.status).toBe(200);
     expect(JSON.stringify(logs.json().logs)).toContain('logged');
-    expect((await call(runner.url, 'GET', `${P}/logs?after=-1`)).json().code).toBe('validation_failed');
+    expect((await call(runner.url, 'GET', `${P}/logs?after=-2`)).json().code).toBe('validation_failed');
     expect((await call(runner.url, 'POST', `${P}/pin`)).status).toBe(204);
     expect((await call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sweep`)).json()).toEqual({ stopped: 0 });
     expect((await call(runner.url, 'POST', `${P}/unpin`)).status).toBe(204);
