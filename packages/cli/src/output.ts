@@ -8,6 +8,22 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * Runs an operator command (internal routes): a 401 while ASH_INTERNAL_SECRET is unset says what
+ * to set instead of only what the server missed.
+ */
+export async function withInternalSecret<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof AshApiError && err.status === 401 && !process.env.ASH_INTERNAL_SECRET)
+      throw new CliError(
+        "this is an operator command: set ASH_INTERNAL_SECRET to the servers' internal secret (401 unauthorized)",
+      );
+    throw err;
+  }
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -128,6 +128,11 @@ describe('first start, keys and credentials from the ash CLI against real server
     });
     expect(noSecret.code).toBe(1);
     expect(noSecret.stderr).toMatch(/\(401 unauthorized\)/);
+    // Operator commands without the secret say which variable to set.
+    expect(noSecret.stderr).toMatch(/set ASH_INTERNAL_SECRET/);
+    const drain = await runAsh(['runner', 'drain', 'r9'], { ...env, ASH_INTERNAL_SECRET: '' });
+    expect(drain.code).toBe(1);
+    expect(drain.stderr).toMatch(/set ASH_INTERNAL_SECRET.*\(401 unauthorized\)/);
   });
 
   it('adds, lists and deletes credentials, and rotate-key re-encrypts them under a new master key', async () => {

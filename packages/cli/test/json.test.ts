@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  ENTRIES,
   REPO_ROOT,
   ScriptedModel,
   removeDir,
@@ -106,4 +108,36 @@ describe('ash --json against a real server process', () => {
     const ended = await cli('session', 'end', id);
     expect(ended).toEqual(await api(`/api/sessions/${id}`));
   });
+
+  it('ends quietly when the reader of its output goes away (`ash session send --json | head -1`)', async () => {
+    const deployed = await cli('deploy', join(REPO_ROOT, 'examples/hello'), '--name', 'piped');
+    expect(deployed).toBeTruthy();
+    const { session } = (await cli('session', 'create', 'piped')) as { session: { id: string } };
+    // A slow answer: the CLI is still writing events after the reader has gone.
+    model.enqueue({ slow: { deltas: 30, intervalMs: 50 } });
+    const child = spawn(
+      process.execPath,
+      [ENTRIES.cli, '-s', server.url, 'session', 'send', session.id, 'stream to a closed pipe', '--json'],
+      { env: cliEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Read until the first text delta, then close the read end of the pipe, as `head` does.
+    let seen = '';
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        seen += d.toString();
+        if (seen.includes('"text_delta"')) {
+          child.stdout.destroy();
+          resolve();
+        }
+      });
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      else child.once('exit', (c) => resolve(c));
+    });
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js:\d+/);
+    expect(code).toBe(0);
+  }, 60_000);
 });

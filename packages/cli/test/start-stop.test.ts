@@ -253,7 +253,7 @@ describe('ash start, stop and status against real server processes', () => {
         .trim()
         .split(/\s+/);
       const cmdlines = children.map((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0'));
-      expect(cmdlines.some((a) => a[1]?.endsWith('/server/bin/ash-server.js'))).toBe(true);
+      expect(cmdlines.some((a) => a.some((x) => x.endsWith('/server/bin/ash-server.js')))).toBe(true);
       serve.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(await fetch(`http://127.0.0.1:${port}/health`).catch(() => 'refused')).toBe('refused');
@@ -261,4 +261,46 @@ describe('ash start, stop and status against real server processes', () => {
       if (serve.exitCode === null) serve.kill('SIGKILL');
     }
   });
+
+  // SIGKILL cannot be passed on: the child notices it was orphaned and shuts itself down.
+  for (const kind of ['serve', 'runner'] as const) {
+    it(`ash ${kind} killed with SIGKILL: its ${kind === 'serve' ? 'server' : 'runner'} process stops too, freeing its port`, async () => {
+      const port = await freePort();
+      const args =
+        kind === 'serve'
+          ? ['serve', '--port', String(port)]
+          : ['runner', '--coordinator', 'http://127.0.0.1:9', '--name', 'orphan', '--port', String(port)];
+      const cli = spawn(process.execPath, [ENTRIES.cli, ...args], {
+        env: {
+          ...env,
+          ASH_DATA_DIR: join(home, `orphan-${kind}`),
+          ASH_INTERNAL_SECRET: 'orphan-test-internal-secret-0123456789',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      let child = 0;
+      try {
+        let health: Response | undefined;
+        for (let i = 0; i < 240 && !health?.ok; i++) {
+          await new Promise((r) => setTimeout(r, 250));
+          health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+        }
+        expect(health?.ok, out).toBe(true);
+        child = Number(
+          readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/)[0],
+        );
+        expect(running(child)).toBe(true);
+        cli.kill('SIGKILL');
+        for (let i = 0; i < 120 && running(child); i++) await new Promise((r) => setTimeout(r, 250));
+        expect(running(child), out).toBe(false);
+        expect(await fetch(`http://127.0.0.1:${port}/health`).catch(() => 'refused')).toBe('refused');
+      } finally {
+        if (cli.exitCode === null) cli.kill('SIGKILL');
+        if (child && running(child)) process.kill(child, 'SIGKILL');
+      }
+    }, 90_000);
+  }
 });

@@ -55,6 +55,25 @@ describe('ash runner configuration (flags over environment)', () => {
     });
   });
 
+  it('a bad flag value is named by its flag, in plain words', () => {
+    expect(() =>
+      loadRunnerConfig(['--coordinator', 'http://a:4100', '--name', 'bad name'], {
+        ASH_INTERNAL_SECRET: SECRET,
+      }),
+    ).toThrow("--name (ASH_RUNNER_NAME): must be 1 to 128 letters, digits, '.', '_' or '-'");
+    expect(() =>
+      loadRunnerConfig(['--coordinator', 'http://a:4100'], {
+        ASH_INTERNAL_SECRET: SECRET,
+        ASH_RUNNER_NAME: 'a b',
+      }),
+    ).toThrow(/^invalid configuration: ASH_RUNNER_NAME: must be 1 to 128/);
+    expect(() =>
+      loadRunnerConfig(['--coordinator', 'http://a:4100', '--port', '99999'], {
+        ASH_INTERNAL_SECRET: SECRET,
+      }),
+    ).toThrow(/--port \(ASH_RUNNER_PORT\): Expected integer to be less or equal to 65535/);
+  });
+
   it('refuses to start without ASH_INTERNAL_SECRET or a coordinator, naming each problem', () => {
     expect(() => loadRunnerConfig(['--coordinator', 'http://a:4100'], {})).toThrow(
       /ASH_INTERNAL_SECRET is required/,

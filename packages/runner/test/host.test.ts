@@ -289,6 +289,8 @@ describe('ash runner (the runner process)', () => {
       20_000,
       'heartbeats',
     );
+    // Its output is its log and its "listening" line: no deprecation warnings of its libraries.
+    expect(runner.output()).not.toMatch(/FastifyDeprecation|FSTDEP/);
     expect(coordinator.registered[0]).toMatchObject({
       runnerId: 'r1',
       url: runner.url,
@@ -335,6 +337,26 @@ describe('ash runner (the runner process)', () => {
     expect(ok.status).toBe(200);
     expect(ok.json()).toMatchObject({ runnerId: 'r1' });
   });
+
+  it('a runner whose secret the coordinator refuses says so plainly (not as an outage) and is not registered', async () => {
+    const bad = await startRunnerProcess({
+      name: 'r-badsecret',
+      coordinators: [coordinator.url],
+      dataDir: join(root, 'r-badsecret'),
+      env: { ...env, ASH_INTERNAL_SECRET: 'not-the-coordinators-secret-01' },
+    });
+    try {
+      await eventually(
+        () => bad.output().includes("the coordinator refused this runner's secret (401)"),
+        15_000,
+        'the refusal is logged',
+      );
+      expect(bad.output()).toContain('ASH_INTERNAL_SECRET must be the coordinators');
+      expect(coordinator.known.has('r-badsecret')).toBe(false);
+    } finally {
+      await bad.kill();
+    }
+  }, 30_000);
 
   it('answers unknown sessions with 404 session_not_found and bad bodies with validation_failed', async () => {
     const id = randomUUID();

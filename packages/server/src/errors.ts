@@ -48,3 +48,51 @@ export function isStorageFull(err: unknown): boolean {
   }
   return false;
 }
+
+/** Socket errors of a connection that could not be made or was lost. */
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * PostgreSQL SQLSTATEs that mean "the database cannot serve now", not "this query is wrong":
+ * class 08 (connection exception), 57P01-57P03 (shut down by the administrator, crash shutdown,
+ * cannot connect now: starting up or recovering), 53300 (too many connections).
+ */
+function isUnavailableSqlState(code: string): boolean {
+  return (
+    code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300'
+  );
+}
+
+/** node-postgres's own texts for a lost or never-made connection (these errors carry no code). */
+const PG_CONNECTION_TEXT =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Cannot use a pool after calling end)/;
+
+/**
+ * True when an error (or one it wraps) says the database could not be reached or dropped the
+ * connection: a query drizzle wrapped (`DrizzleQueryError`, "Failed query: …") whose cause is a
+ * socket error, a PostgreSQL SQLSTATE of an unavailable server, or node-postgres's connection
+ * texts (a pool that could not connect within its timeout, a connection cut mid-query). A socket
+ * error alone (a fetch, S3) is not enough: those have their own codes.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  let viaQuery = false;
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const { code, message, name } = e as { code?: unknown; message?: unknown; name?: unknown };
+    if (name === 'DrizzleQueryError' || (typeof message === 'string' && message.startsWith('Failed query:')))
+      viaQuery = true;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)) return true;
+    if (typeof message === 'string' && PG_CONNECTION_TEXT.test(message)) return true;
+    if (viaQuery && typeof code === 'string' && CONNECTION_ERRNOS.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -211,6 +211,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(garbage.status).toBe(400);
       expect(garbage.headers).toMatch(/content-type: application\/problem\+json/i);
       expect(JSON.parse(garbage.body).code).toBe('invalid_request');
+      // A missing field is named once: "/body/content is required".
+      const missing = await api(t.url, 'POST', `/api/sessions/${session}/messages`, {});
+      expectProblem(missing, 400, 'validation_failed');
+      expect(missing.body.detail).toBe('/body/content is required');
+      expect(missing.body.errors).toEqual([{ path: '/body/content', message: 'is required' }]);
       // The server is unharmed.
       expect((await api(t.url, 'GET', '/api/agents/bad')).status).toBe(200);
     });

@@ -107,6 +107,11 @@ export const ErrorCodes = {
   /** Object storage (local disk or S3) failed or is unreachable; nothing was changed. Retry later. */
   storage_unavailable: 503,
   /**
+   * The database (PostgreSQL) refused or dropped the connection, or did not accept one in time:
+   * the request did not complete. See `Retry-After`.
+   */
+  database_unavailable: 503,
+  /**
    * The server's data disk is full or under ASH_MIN_FREE_DISK_MB: new sessions, turns and uploads
    * are refused before they start; a turn whose history cannot be stored ends with it (stream).
    */

@@ -106,13 +106,16 @@ export class ScriptedModel {
     readonly url: string,
   ) {}
 
-  /** Starts a server on 127.0.0.1 (random port). */
-  static async start(): Promise<ScriptedModel> {
+  /** Starts a server on 127.0.0.1, on `port` (default 0: a random free port). */
+  static async start(opts: { port?: number } = {}): Promise<ScriptedModel> {
     let model: ScriptedModel | undefined;
     const server = createServer((req, res) => {
       void model?.handle(req, res);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, '127.0.0.1', resolve);
+    });
     const port = (server.address() as AddressInfo).port;
     model = new ScriptedModel(server, `http://127.0.0.1:${port}`);
     return model;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { CredentialType } from '@ash-ai/sdk';
 import { ashHome } from '../config.js';
-import { CliError, printJson, printTable } from '../output.js';
+import { CliError, printJson, printTable, withInternalSecret } from '../output.js';
 import { runServerCommand } from '../server-bin.js';
 import type { GlobalOptions } from '../program.js';
 
@@ -52,10 +52,12 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
     .action(async (opts: { label?: string; tenant?: string; json?: boolean }) => {
       const keys = globals().client().apiKeys;
       const created = opts.tenant
-        ? await keys.createForTenant(opts.tenant, {
-            ...(opts.label ? { label: opts.label } : {}),
-            ...(process.env.ASH_INTERNAL_SECRET ? { internalSecret: process.env.ASH_INTERNAL_SECRET } : {}),
-          })
+        ? await withInternalSecret(
+            keys.createForTenant(opts.tenant, {
+              ...(opts.label ? { label: opts.label } : {}),
+              ...(process.env.ASH_INTERNAL_SECRET ? { internalSecret: process.env.ASH_INTERNAL_SECRET } : {}),
+            }),
+          )
         : await keys.create(opts.label ? { label: opts.label } : {});
       if (opts.json) printJson(created);
       else {

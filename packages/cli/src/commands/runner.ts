@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../program.js';
+import { withInternalSecret } from '../output.js';
 import { runRunnerForeground } from '../runner-bin.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -53,9 +54,11 @@ export function registerRunnerCommands(program: Command, globals: () => GlobalOp
     )
     .action(async (name: string) => {
       const secret = process.env.ASH_INTERNAL_SECRET;
-      await globals()
-        .client()
-        .runners.drain(name, secret ? { internalSecret: secret } : {});
+      await withInternalSecret(
+        globals()
+          .client()
+          .runners.drain(name, secret ? { internalSecret: secret } : {}),
+      );
       process.stdout.write(`runner ${name} is draining\n`);
     });
 }

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  LogController,
 } from 'fastify';
 import {
   problem,
@@ -120,7 +121,8 @@ export function buildRunnerApp(deps: {
   const { host, metrics } = deps;
   const options = {
     loggerInstance: deps.log.child({ component: 'api' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // No per-request lines, through logController (the top-level option is deprecated and warns).
+    logController: new LogController({ disableRequestLogging: true }),
     // A turn's prompt may hold base64 images (the bridge accepts lines up to 64 MiB).
     bodyLimit: 64 * 1024 * 1024,
     onProtoPoisoning: 'error' as const,

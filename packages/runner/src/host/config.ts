@@ -146,7 +146,11 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
       const name = e.path.slice(1);
       if (seen.has(name)) continue;
       seen.add(name);
-      problems.push(`${name}: ${e.message}`);
+      const flag = FLAG_OF[name];
+      const what = flag && flagGiven(flags, flag) ? `${flag} (${name})` : name;
+      problems.push(
+        `${what}: ${e.message.startsWith('Expected string to match') && HINT[name] ? HINT[name] : e.message}`,
+      );
     }
     throw new RunnerConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
@@ -211,6 +215,27 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     turnBufferBytes: e.ASH_RUNNER_TURN_BUFFER_MB * 1024 * 1024,
     logLevel: e.ASH_LOG_LEVEL,
   };
+}
+
+/** The flag that sets each variable (problems name the flag when it was given). */
+const FLAG_OF: Record<string, string> = {
+  ASH_COORDINATOR_URL: '--coordinator',
+  ASH_RUNNER_NAME: '--name',
+  ASH_RUNNER_PORT: '--port',
+  ASH_RUNNER_HOST: '--host',
+  ASH_RUNNER_ADVERTISE_URL: '--advertise-url',
+  ASH_DATA_DIR: '--data-dir',
+  ASH_RUNNER_TLS_CERT: '--tls-cert',
+  ASH_RUNNER_TLS_KEY: '--tls-key',
+};
+/** Plain words for the patterns a value must match. */
+const HINT: Record<string, string> = {
+  ASH_RUNNER_NAME: "must be 1 to 128 letters, digits, '.', '_' or '-'",
+  ASH_INTERNAL_SECRET: 'must be 16 to 512 characters a bearer token may hold (no spaces)',
+};
+
+function flagGiven(flags: ReturnType<typeof parseFlags>, flag: string): boolean {
+  return (flags as Record<string, unknown>)[flag.slice(2)] !== undefined;
 }
 
 function parseFlags(argv: string[]) {

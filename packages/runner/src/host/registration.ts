@@ -107,6 +107,13 @@ export class Registration {
         metrics.heartbeats.inc({ result: 'register' });
         log.info({ coordinator: c.url }, 'the coordinator lost this runner: registering again');
         again = 0;
+      } else if (err instanceof CoordinatorError && (err.status === 401 || err.status === 403)) {
+        // Not a passing outage: the two sides hold different secrets. Said loudly, once; the loop
+        // goes on (the coordinators may be reconfigured).
+        metrics.heartbeats.inc({ result: 'failed' });
+        const problem = `the coordinator refused this runner's secret (${err.status}): ASH_INTERNAL_SECRET must be the coordinators' own`;
+        if (problem !== c.lastProblem) log.error({ coordinator: c.url }, problem);
+        c.lastProblem = problem;
       } else {
         metrics.heartbeats.inc({ result: 'failed' });
         const problem = err instanceof Error ? err.message : String(err);

@@ -66,7 +66,13 @@ export async function openDatabase(
     } finally {
       await lockClient.end();
     }
-    const pool = new pg.Pool({ connectionString: target.postgresUrl, max: 10 });
+    // A database that accepts TCP but never answers (a hung host, a black-holed route) fails a
+    // request after 10 s (503 database_unavailable) instead of holding it forever.
+    const pool = new pg.Pool({
+      connectionString: target.postgresUrl,
+      max: 10,
+      connectionTimeoutMillis: 10_000,
+    });
     // An idle connection the server terminates (restart, failover, pg_terminate_backend) is
     // dropped from the pool and replaced on the next query; unhandled, its error would crash the
     // process (node-postgres emits it on the pool).

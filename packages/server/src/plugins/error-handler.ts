@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, problem, type ErrorCode, type FieldError } from '@ash-ai/shared';
-import { AppError, isStorageFull } from '../errors.js';
+import { AppError, isDatabaseUnavailable, isStorageFull } from '../errors.js';
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -116,7 +116,13 @@ function fieldErrors(
       continue;
     }
     if (v.keyword === 'anyOf' && allowed.has(path)) continue;
-    let message = params.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
+    // The path already names a missing field: "/body/content is required", not Ajv's
+    // "/body/content must have required property 'content'".
+    let message = params.additionalProperty
+      ? 'is not a known field'
+      : params.missingProperty
+        ? 'is required'
+        : (v.message ?? 'is invalid');
     // A long pattern (host patterns, ids) says nothing to a reader: name the value instead.
     const pattern = (v.params as { pattern?: string } | undefined)?.pattern;
     if (v.keyword === 'pattern' && pattern && pattern.length > 40) {
@@ -205,6 +211,17 @@ export function registerErrorHandler(app: FastifyInstance): void {
         reply,
         'insufficient_storage',
         "the server's data disk is full; nothing more can be stored until space is freed",
+      );
+    }
+    if (isDatabaseUnavailable(err)) {
+      // The database is down, restarting or out of connections: the operator's to fix, and the
+      // client's to retry, not a bug of this request.
+      request.log.error({ err }, 'the database is unavailable');
+      reply.header('Retry-After', '5');
+      return send(
+        reply,
+        'database_unavailable',
+        'the database is unavailable (unreachable, restarting or out of connections); retry after the Retry-After delay',
       );
     }
     request.log.error({ err }, 'unhandled error');
