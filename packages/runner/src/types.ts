@@ -221,6 +221,21 @@ export interface RunnerClient {
    * @throws Error when the sandbox is not ready or already runs a turn.
    */
   runTurn(sessionId: string, turn: TurnRequest): SandboxTurn;
+
+  /**
+   * Takes over a turn another coordinator (a dead one) left running on runner `runnerId`:
+   * prepares the session as a start would (`starter.prepare()`), takes a new lease generation,
+   * and attaches to the turn's events from number `from` (the runner numbers a turn's events from
+   * 0). Absent on runners in this process (nothing survives their server).
+   * @returns the turn's events from `from` on; undefined when that runner does not hold the turn.
+   */
+  adoptTurn?(
+    sessionId: string,
+    runnerId: string,
+    starter: SandboxStarter,
+    turnId: string,
+    from: number,
+  ): Promise<SandboxTurn | undefined>;
   /**
    * Answers a `tool_request` of the session's running turn (an approval or a custom tool's
    * result); ignored when no sandbox runs or nothing waits for that request.

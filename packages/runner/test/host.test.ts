@@ -271,6 +271,8 @@ describe('ash runner (the runner process)', () => {
     // The test's own HTTP server is on loopback (`vm` in this machine's /etc/hosts): a private
     // address egress must be allowed to reach (127.0.0.1 itself bypasses the proxy: NO_PROXY).
     ASH_EGRESS_ALLOW_CIDRS: '127.0.0.1/32',
+    // A turn whose coordinator stream closes waits this long for another coordinator.
+    ASH_RUNNER_TURN_HOLD_MS: '5000',
   };
 
   beforeAll(async () => {
@@ -574,7 +576,103 @@ describe('ash runner (the runner process)', () => {
     );
   }, 60_000);
 
-  it('closing a turn stream aborts the turn; its checkpoint is still stored and the next turn runs', async () => {
+  it('a turn whose stream closes runs on detached (model calls held); a newer generation attaches from an event number, gets the rest and the trailer, and the checkpoint carries it', async () => {
+    const id = randomUUID();
+    writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# takeover\n');
+    const first = `gw-first-${randomUUID()}`;
+    const second = `gw-second-${randomUUID()}`;
+    const started = await call(
+      runner.url,
+      'POST',
+      `${RUNNER_API_PREFIX}/sessions/${id}/sandbox`,
+      startBody(coordinator, first),
+    );
+    expect(started.status, started.text).toBe(200);
+    model
+      .forSession(id)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'sleep 1; echo slept > slept.txt; echo SLEPT' } } },
+        { slow: { deltas: 10, intervalMs: 50, text: 'tock ' } },
+      );
+    const turnId = randomUUID();
+    const ac = new AbortController();
+    const res = await request(`${runner.url}${RUNNER_API_PREFIX}/sessions/${id}/turns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        turnId,
+        prompt: 'sleep, then talk',
+        options: {},
+        conversation: { sessionId: id },
+      }),
+      signal: ac.signal,
+    });
+    expect(res.statusCode).toBe(200);
+    // Read until the tool call is under way, then the coordinator "dies".
+    const before: string[] = [];
+    let buf = '';
+    try {
+      for await (const chunk of res.body) {
+        buf += Buffer.from(chunk as Buffer).toString();
+        let i = buf.indexOf('\n');
+        while (i >= 0) {
+          before.push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          i = buf.indexOf('\n');
+        }
+        if (before.some((l) => l.includes('"tool_use"'))) break;
+      }
+    } finally {
+      ac.abort();
+    }
+    await res.body.text().catch(() => undefined);
+    // The tool ends (1 s); the next model call waits for a coordinator to take over (hold: 5 s).
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(model.messageRequests(id).length, 'the model call after the tool is held').toBe(1);
+    const attach = (b: Record<string, unknown>, turn = turnId) =>
+      call(runner.url, 'POST', `${RUNNER_API_PREFIX}/sessions/${id}/turns/${turn}/attach`, {
+        coordinatorUrl: coordinator.url,
+        gatewayToken: second,
+        // The new coordinator's copy as it stands: the checkpoint after the turn is relative to it.
+        manifest: {},
+        ...b,
+      });
+    const stale = await attach({ generation: 0, from: 0 });
+    expect(stale.status, stale.text).toBe(409);
+    expect(stale.json().code).toBe('lease_lost');
+    const unknown = await attach({ generation: 2, from: 0 }, randomUUID());
+    expect(unknown.status, unknown.text).toBe(404);
+    expect(unknown.json().code).toBe('session_not_found');
+    // Attach from an event number inside what was already received: the overlap is identical.
+    const from = Math.max(0, before.length - 2);
+    const checkpointsBefore = coordinator.checkpoints.length;
+    const rest = await attach({ generation: 2, from });
+    expect(rest.status, rest.text).toBe(200);
+    const after = rest.text.split('\n').filter(Boolean);
+    expect(after.slice(0, before.length - from)).toEqual(before.slice(from));
+    const all = [...before.slice(0, from), ...after].map(
+      (l) => JSON.parse(l) as { ev: string; outcome?: string },
+    );
+    expect(all.at(-1)).toMatchObject({ ev: 'trailer', checkpoint: 'stored' });
+    expect(all.at(-2)).toMatchObject({ ev: 'turn_end', outcome: 'completed' });
+    const text = after.join('');
+    expect(
+      text.match(/tock /g)?.length,
+      'every delta of the answer after the takeover',
+    ).toBeGreaterThanOrEqual(10);
+    // The held call went to the gateway with the new token; the checkpoint with the new generation.
+    expect(model.messageRequests(id).length).toBe(2);
+    expect(coordinator.gatewayKeys.at(-1)).toBe(second);
+    expect(coordinator.checkpoints.length).toBeGreaterThan(checkpointsBefore);
+    expect(coordinator.checkpoints.at(-1)).toMatchObject({ sessionId: id, generation: 2 });
+    expect(readFileSync(join(coordinator.roots(id).workspace, 'slept.txt'), 'utf8')).toBe('slept\n');
+    const state = (await call(runner.url, 'GET', `${RUNNER_API_PREFIX}/state`)).json() as RunnerReport;
+    expect(state.sessions.find((x) => x.id === id)).toMatchObject({ state: 'ready', generation: 2 });
+    const stopped = await call(runner.url, 'DELETE', `${RUNNER_API_PREFIX}/sessions/${id}?checkpoint=0`);
+    expect(stopped.status).toBe(204);
+  }, 90_000);
+
+  it('closing a turn stream with no coordinator taking it over aborts the turn after the hold; its checkpoint is still stored and the next turn runs', async () => {
     const id = randomUUID();
     writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# disconnect\n');
     const started = await call(
@@ -605,7 +703,8 @@ describe('ash runner (the runner process)', () => {
     await res.body.text().catch(() => undefined);
     const checkpointed = () => coordinator.checkpoints.some((c) => c.sessionId === id);
     await eventually(checkpointed, 20_000, 'the checkpoint after the aborted turn');
-    // Far sooner than the 60 s the slow reply would take.
+    // After the hold (5 s), far sooner than the 60 s the slow reply would take.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(4500);
     expect(Date.now() - t0).toBeLessThan(20_000);
     await eventually(
       () => coordinator.heartbeats.at(-1)!.report.sessions.some((x) => x.id === id && x.state === 'ready'),

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type pino from 'pino';
 import { EgressCa, resolveLimits, type SandboxManager } from '@ash-ai/sandbox';
-import { createSandboxHost, type InProcessRunner } from '@ash-ai/runner';
+import { createSandboxHost, type InProcessRunner, scanManifest } from '@ash-ai/runner';
 import type { Health, RunnerStatus, SandboxInfo } from '@ash-ai/shared';
 import { buildApp } from './app.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -258,6 +258,7 @@ async function createLocked(
       gateway,
       place: (id, runnerId) => repos.sessions.placeOnRunner(id, runnerId),
       leave: (id, generation) => repos.sessions.leaveRunner(id, generation),
+      manifest: (id) => scanManifest({ workspace: paths.workspace(id), claude: paths.claudeConfig(id) }),
       log: logger.child({ component: 'runner-link' }),
     },
     // A lost runner's sessions: fenced (a new lease generation: anything the runner still sends
@@ -354,6 +355,9 @@ async function createLocked(
     localSessions: () => runtime.localSessionIds(),
     onLost: (id) => runtime.stop(id, 'ended or taken over by another server'),
     ...(persist ? { persist } : {}),
+    // Runners (other processes) keep a turn running when the server streaming it dies: the
+    // server that takes the session over continues it (only with the runner link configured).
+    ...(config.internalSecret ? { adoptTurn: (s: SessionRecord) => runtime.adoptTurn(s) } : {}),
   });
   const sessionFiles = new SessionFiles({
     repos,

@@ -274,62 +274,218 @@ describe('a cluster: Postgres, S3, two servers and two runners as real processes
     await startRunner(host);
   }, 240_000);
 
-  it('SIGKILL server A while a client streams through it: reconnecting to B with Last-Event-ID gives a gap-free, duplicate-free sequence through done', async () => {
+  it('SIGKILL server A while a client streams a turn through it: the runner keeps the turn and B takes it over; reconnecting to B with Last-Event-ID gives a gap-free, duplicate-free sequence through a successful done, stored once', async () => {
     const sid = await createSession(url('a'), 'clustered');
-    model.forSession(sid).enqueue({ text: 'Warm.' });
+    model
+      .forSession(sid)
+      .enqueue(
+        { toolUse: { name: 'Bash', input: { command: 'echo before > before.txt && echo OK' } } },
+        { text: 'Warm.' },
+      );
     const warm = await sendTurn(url('a'), sid, { content: 'warm up' });
     expectOutcome(warm, 'completed');
-    // A slow answer, streamed through A; A dies in the middle of it.
-    model.forSession(sid).enqueue({ slow: { deltas: 80, intervalMs: 100, text: 'tick ' } });
-    const seen: Array<{ id: number; event: string }> = [
-      ...warm.events.map((e) => ({ id: e.id, event: e.event })),
+    const host = await runnerOf(sid);
+    // The turn: a few deltas and a tool call through A; A dies while the tool runs; the answer
+    // after it (a slow stream of deltas) is made after the takeover, through B's gateway.
+    model.forSession(sid).enqueue(
+      {
+        text: 'Let me wait a little. ',
+        toolUse: { name: 'Bash', input: { command: 'sleep 3; echo after > after.txt; echo WOKE' } },
+      },
+      { slow: { deltas: 30, intervalMs: 50, text: 'tick ' } },
+    );
+    const seen: Array<{ id: number; event: string; data: any }> = [
+      ...warm.events.map((e) => ({ id: e.id, event: e.event, data: e.data })),
     ];
+    let turnStart = 0;
     const streaming = (async () => {
       const res = await fetch(`${url('a')}/api/sessions/${sid}/messages`, {
         method: 'POST',
         headers: { ...AUTH, 'content-type': 'application/json' },
-        body: JSON.stringify({ content: 'count slowly' }),
+        body: JSON.stringify({ content: 'wait, then count' }),
       });
       const dec = new SseDecoder();
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
           for (const f of dec.push(Buffer.from(chunk).toString()))
-            if (f.id !== undefined) seen.push({ id: Number(f.id), event: f.event });
+            if (f.id !== undefined) {
+              if (!turnStart) turnStart = Number(f.id);
+              seen.push({ id: Number(f.id), event: f.event, data: JSON.parse(f.data) });
+            }
       } catch {
         // A died
       }
     })();
     await eventually(
-      () => seen.filter((e) => e.event === 'text_delta').length >= 5,
+      () => seen.some((e) => e.id >= turnStart && turnStart > 0 && e.event === 'tool_use'),
       60_000,
-      'deltas through A',
+      'the tool call through A',
     );
     await servers.a!.proc.kill();
-    await streaming;
-    // Reconnect to B from the last id seen until done arrives (B answers 503 owner_unreachable
-    // until A's lease runs out, then serves the rest).
-    const deadline = Date.now() + 90_000;
-    const tries: string[] = [];
-    while (seen.at(-1)!.event !== 'done' && Date.now() < deadline) {
-      const r = await readStream(url('b'), sid, seen.at(-1)!.id);
-      tries.push(`${r.status}:${r.frames.length}`);
-      if (r.status === 200) seen.push(...r.frames.map((f) => ({ id: f.id, event: f.event })));
-      else expect([503, undefined], tries.join(' ')).toContain(r.status);
-      if (seen.at(-1)!.event !== 'done') await new Promise((res) => setTimeout(res, 500));
+    try {
+      await streaming;
+      expect(
+        seen.some((e) => e.event === 'done' && e.id >= turnStart),
+        'A died before the turn ended',
+      ).toBe(false);
+      // Reconnect to B from the last id seen until done arrives (B answers 503 owner_unreachable
+      // until A's lease runs out, then takes the turn over and streams the rest).
+      const deadline = Date.now() + 90_000;
+      const tries: string[] = [];
+      while (seen.at(-1)!.event !== 'done' && Date.now() < deadline) {
+        const r = await readStream(url('b'), sid, seen.at(-1)!.id);
+        tries.push(`${r.status}:${r.frames.length}`);
+        if (r.status === 200) seen.push(...r.frames);
+        else expect([503, undefined], tries.join(' ')).toContain(r.status);
+        if (seen.at(-1)!.event !== 'done') await new Promise((res) => setTimeout(res, 500));
+      }
+      expect(seen.at(-1)!.event, tries.join(' ')).toBe('done');
+      const ids = seen.map((e) => e.id);
+      expect(new Set(ids).size, 'no duplicate').toBe(ids.length);
+      for (let i = 1; i < ids.length; i++) expect(ids[i], `gap after ${ids[i - 1]}`).toBe(ids[i - 1]! + 1);
+      // The turn ended as it would have on A: completed, no error, every delta of the answer.
+      const turn = seen.filter((e) => e.id >= turnStart);
+      if (turn.at(-1)!.data.outcome !== 'completed') {
+        const pick = (t: string) =>
+          t
+            .split('\n')
+            .filter((l) => /took|take|turn|attach|detach|coordinator|lease|claim/i.test(l) && l.includes(sid))
+            .join('\n');
+        console.log('B:', pick(servers.b!.proc.output()));
+        for (const [n, r] of Object.entries(runners)) console.log(n, pick(r.proc.output()));
+      }
+      expect(turn.at(-1)!.data.outcome, tries.join(' ')).toBe('completed');
+      expect(turn.filter((e) => e.event === 'error')).toEqual([]);
+      expect(turn.find((e) => e.event === 'tool_result')?.data.content).toBe('WOKE');
+      expect(turn.filter((e) => e.event === 'text_delta' && e.data.delta === 'tick ').length).toBe(30);
+      // The stored log says the same.
+      const stored = (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body
+        .events as Array<{ sequence: number; type: string }>;
+      // (Lifecycle records are history only, never streamed.)
+      expect(stored.filter((e) => e.type !== 'lifecycle').map((e) => e.sequence)).toEqual(ids);
+      // Every message of the turn once; its usage rows once.
+      const turnId = turn[0]!.data.turnId as string;
+      const messages = (await api(url('b'), 'GET', `/api/sessions/${sid}/messages?limit=1000`)).body
+        .messages as Array<{ turnId: string; type: string; content: unknown; sequence: number }>;
+      const mine = messages.filter((m) => m.turnId === turnId);
+      const contents = mine.map((m) => JSON.stringify(m.content));
+      expect(new Set(contents).size, 'no message stored twice').toBe(contents.length);
+      expect(mine.filter((m) => m.type === 'result').length).toBe(1);
+      expect(contents.filter((c) => c.includes('tick tick')).length).toBeGreaterThanOrEqual(1);
+      const seqs = messages.map((m) => m.sequence);
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
+      const usage = (await api(url('b'), 'GET', `/api/usage?sessionId=${sid}&limit=1000`)).body
+        .records as Array<{
+        kind: string;
+        turnId: string;
+      }>;
+      const ofTurn = usage.filter((u) => u.turnId === turnId);
+      expect(ofTurn.filter((u) => u.kind === 'turn').length).toBe(1);
+      expect(ofTurn.filter((u) => u.kind === 'tool_call').length).toBe(1);
+      // One model call before the death (A's gateway), one after (B's): each metered once.
+      expect(ofTurn.filter((u) => u.kind === 'model_call').length).toBe(2);
+      // B's copy of the files has what the turn wrote (the runner's checkpoint after the
+      // takeover went to B, relative to B's copy).
+      const after = await api(url('b'), 'GET', `/api/sessions/${sid}/files/after.txt?format=json`);
+      expect(after.status, after.text).toBe(200);
+      expect(after.body.content).toBe('after\n');
+      // The same runner's sandbox goes on, files intact.
+      expect(await runnerOf(sid)).toBe(host);
+      model
+        .forSession(sid)
+        .enqueue(
+          { toolUse: { name: 'Bash', input: { command: 'cat before.txt after.txt' } } },
+          { text: 'Continued on B.' },
+        );
+      const next = await sendTurn(url('b'), sid, { content: 'still there?' });
+      expectOutcome(next, 'completed');
+      expect((next.events.find((e) => e.event === 'tool_result')!.data as { content: string }).content).toBe(
+        'before\nafter',
+      );
+      expect(await runnerOf(sid)).toBe(host);
+    } finally {
+      // The next tests use A again (a new server id: its data dir is new).
+      await startServer('a');
     }
-    expect(seen.at(-1)!.event, tries.join(' ')).toBe('done');
-    const ids = seen.map((e) => e.id);
-    expect(new Set(ids).size, 'no duplicate').toBe(ids.length);
-    for (let i = 1; i < ids.length; i++) expect(ids[i], `gap after ${ids[i - 1]}`).toBe(ids[i - 1]! + 1);
-    // The stored log says the same.
-    const stored = (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body
-      .events as Array<{ sequence: number; type: string }>;
-    // (Lifecycle records are history only, never streamed.)
-    expect(stored.filter((e) => e.type !== 'lifecycle').map((e) => e.sequence)).toEqual(ids);
-    // B continues the session.
-    model.forSession(sid).enqueue({ text: 'Continued on B.' });
-    expectOutcome(await sendTurn(url('b'), sid, { content: 'still there?' }), 'completed');
-    await startServer('a');
+  }, 240_000);
+
+  it('SIGKILL server A mid-turn with no client reconnecting: a server takes the turn over on its own and completes it', async () => {
+    const sid = await createSession(url('a'), 'clustered');
+    model.forSession(sid).enqueue(
+      {
+        text: 'Working. ',
+        toolUse: { name: 'Bash', input: { command: 'sleep 2; echo done > bg.txt; echo BG' } },
+      },
+      { slow: { deltas: 10, intervalMs: 50, text: 'tack ' } },
+    );
+    const started = (async () => {
+      const res = await fetch(`${url('a')}/api/sessions/${sid}/messages`, {
+        method: 'POST',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'work in the background' }),
+      });
+      await res.text().catch(() => undefined);
+    })();
+    await eventually(
+      async () =>
+        (
+          (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body.events as Array<{
+            type: string;
+          }>
+        ).some((e) => e.type === 'tool_use'),
+      60_000,
+      'the tool call through A',
+    );
+    await servers.a!.proc.kill();
+    await started;
+    try {
+      // Nobody streams: B's lease loop finds the turn of the dead owner and takes it over.
+      await eventually(
+        async () =>
+          (
+            (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body.events as Array<{
+              type: string;
+            }>
+          ).some((e) => e.type === 'done'),
+        60_000,
+        'the turn to end without a client',
+      );
+      const events = (await api(url('b'), 'GET', `/api/sessions/${sid}/events?limit=1000`)).body
+        .events as Array<{
+        type: string;
+        sequence: number;
+        data: any;
+      }>;
+      const turn = events
+        .filter((e) => e.type !== 'lifecycle')
+        .map((e) => ({ ...e, data: typeof e.data === 'string' ? JSON.parse(e.data) : e.data }));
+      if (turn.at(-1)!.data.outcome !== 'completed') {
+        console.log(JSON.stringify(turn.slice(-6)));
+        const pick = (t: string) =>
+          t
+            .split('\n')
+            .filter((l) => l.includes(sid))
+            .slice(-25)
+            .join('\n');
+        console.log('B:', pick(servers.b!.proc.output()));
+        for (const [n, r] of Object.entries(runners)) console.log(n, pick(r.proc.output()));
+      }
+      expect(turn.at(-1)!.data.outcome).toBe('completed');
+      expect(turn.filter((e) => e.type === 'error')).toEqual([]);
+      expect(turn.filter((e) => e.type === 'text_delta' && e.data.delta === 'tack ').length).toBe(10);
+      const seqs = events.map((e) => e.sequence);
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
+      expect((await api(url('b'), 'GET', `/api/sessions/${sid}`)).body.session.activeTurnId).toBeNull();
+      // A first turn: nothing was stored in S3 before A died; the runner's checkpoint brought B
+      // the whole workspace.
+      const bg = await api(url('b'), 'GET', `/api/sessions/${sid}/files/bg.txt?format=json`);
+      expect(bg.status, bg.text).toBe(200);
+      expect(bg.body.content).toBe('done\n');
+      const md = await api(url('b'), 'GET', `/api/sessions/${sid}/files/CLAUDE.md?format=json`);
+      expect(md.status, md.text).toBe(200);
+    } finally {
+      await startServer('a');
+    }
   }, 240_000);
 
   it('SIGSTOP a runner mid-turn past its timeout, then SIGCONT: the session has moved; nothing the stale runner does afterwards is stored; its sandbox is gone', async () => {

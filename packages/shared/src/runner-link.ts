@@ -46,7 +46,19 @@
  *   503 `capacity_reached` / `sandbox_unavailable`.
  * - `POST …/sessions/:id/turns` {@link RunnerTurnBody} → `application/x-ndjson`: one line per
  *   bridge `TurnEvent` (`message`, `tool_request`, `turn_end`), then one {@link TurnTrailer} line
- *   written after the runner stored the turn's checkpoint. Closing the request aborts the turn.
+ *   written after the runner stored the turn's checkpoint. The event lines are numbered from 0 in
+ *   order (the trailer apart). Closing the request before the trailer (the coordinator died;
+ *   deliberate aborts use `…/abort`) does not stop the turn: it runs on *detached*, its lines
+ *   kept (up to ASH_RUNNER_TURN_BUFFER_MB) and its sandbox's model calls held, until a coordinator
+ *   attaches or ASH_RUNNER_TURN_HOLD_MS passes (then it is aborted, `turn_interrupted`); its
+ *   checkpoint waits for the attach, so it carries the new generation.
+ * - `POST …/sessions/:id/turns/:turnId/attach` {@link RunnerAttachBody} → the same NDJSON stream
+ *   from event line `from` on (then live, then the trailer): the coordinator that took the session
+ *   over (owner lease expired; generation bumped) continues the turn from the first event it has
+ *   not stored; the checkpoint after the turn is relative to the body's `manifest` (the new
+ *   coordinator's copy). 404 `session_not_found` when the turn is not held here (the caller then closes it
+ *   with an error), 409 `lease_lost` for an older generation. The previous stream, if still
+ *   open, is closed.
  * - `POST …/sessions/:id/tool-answers` {@link RunnerToolAnswerBody} → 204.
  * - `POST …/sessions/:id/interrupt` {@link RunnerInterruptBody} → 204.
  * - `POST …/sessions/:id/abort` {@link RunnerAbortBody} → 204.
@@ -317,6 +329,31 @@ export const TurnTrailerSchema = Type.Object({
   checkpoint: Type.Union([Type.Literal('stored'), Type.Literal('failed'), Type.Literal('fenced')]),
 });
 export type TurnTrailer = Static<typeof TurnTrailerSchema>;
+
+/**
+ * `POST …/sessions/:id/turns/:turnId/attach`: a coordinator that took the session over continues
+ * a turn the previous one streamed (see {@link RUNNER_API_PREFIX} docs above).
+ */
+export const RunnerAttachBodySchema = Type.Object(
+  {
+    /** The session's new lease generation (the takeover bumped it): every write back carries it. */
+    generation: Type.Integer({ minimum: 0 }),
+    /** The taking-over coordinator's base URL (checkpoint, gateway, egress from now on). */
+    coordinatorUrl: Type.String(),
+    /** Its model gateway token for the session (replaces the previous one). */
+    gatewayToken: Type.String(),
+    /** The number of the first event line wanted (events are numbered from 0 per turn). */
+    from: Type.Integer({ minimum: 0 }),
+    /**
+     * The manifest of the taking-over coordinator's copy of the session's files: the base of the
+     * checkpoint after the turn (so it brings that copy exactly up to the runner's, deletions
+     * included; `{}` makes it a full checkpoint).
+     */
+    manifest: ManifestSchema,
+  },
+  { additionalProperties: false },
+);
+export type RunnerAttachBody = Static<typeof RunnerAttachBodySchema>;
 
 export const RunnerToolAnswerBodySchema = Type.Object({ requestId: Type.String(), answer: Type.Unknown() });
 export type RunnerToolAnswerBody = Static<typeof RunnerToolAnswerBodySchema>;

@@ -12,6 +12,7 @@ import {
   problem,
   RUNNER_API_PREFIX,
   RunnerAbortBodySchema,
+  RunnerAttachBodySchema,
   RunnerExecBodySchema,
   RunnerInterruptBodySchema,
   RunnerSpareClaimBodySchema,
@@ -43,6 +44,7 @@ const checks = {
   toolAnswer: validator(RunnerToolAnswerBodySchema),
   interrupt: validator(RunnerInterruptBodySchema),
   abort: validator(RunnerAbortBodySchema),
+  attach: validator(RunnerAttachBodySchema),
   exec: validator(RunnerExecBodySchema),
   spares: validator(RunnerSparesBodySchema),
   spareClaim: validator(RunnerSpareClaimBodySchema),
@@ -217,6 +219,14 @@ export function buildRunnerApp(deps: {
     const turn = body(checks.turn, req.body);
     // Errors before the stream starts are answered by the error handler; after, the stream ends.
     await host.runTurn(id, turn, reply.raw, () => reply.hijack());
+    return reply;
+  });
+
+  app.post(`${P}/sessions/:id/turns/:turnId/attach`, async (req, reply) => {
+    const id = sessionId(req.params);
+    const turnId = (req.params as { turnId: string }).turnId;
+    const b = body(checks.attach, req.body);
+    host.attachTurn(id, turnId, b, reply.raw, () => reply.hijack());
     return reply;
   });
 

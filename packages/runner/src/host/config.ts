@@ -48,6 +48,14 @@ export const RunnerEnvSchema = Type.Object({
   ASH_RUNNER_RESERVATION_TTL_MS: Int(30_000, 100, 3_600_000),
   /** Largest workspace delta a checkout may bring, MiB. */
   ASH_RUNNER_MAX_CHECKOUT_MB: Int(2048, 1),
+  /**
+   * How long a turn whose coordinator died keeps running, detached, for another coordinator to
+   * take it over, ms; then it is aborted. Keep it above ASH_OWNER_LEASE_MS (the takeover waits
+   * for the dead owner's lease to run out).
+   */
+  ASH_RUNNER_TURN_HOLD_MS: Int(120_000, 100, 3_600_000),
+  /** Most event bytes a turn keeps for such a takeover, MiB (a bigger turn is aborted instead). */
+  ASH_RUNNER_TURN_BUFFER_MB: Int(16, 1, 1024),
   ASH_LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -75,6 +83,10 @@ export interface RunnerHostConfig extends SandboxHostSettings {
   transferTimeoutMs: number;
   reservationTtlMs: number;
   maxCheckoutBytes: number;
+  /** ASH_RUNNER_TURN_HOLD_MS. */
+  turnHoldMs: number;
+  /** ASH_RUNNER_TURN_BUFFER_MB in bytes. */
+  turnBufferBytes: number;
   logLevel: string;
 }
 
@@ -199,6 +211,8 @@ export function loadRunnerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     transferTimeoutMs: e.ASH_RUNNER_TRANSFER_TIMEOUT_MS,
     reservationTtlMs: e.ASH_RUNNER_RESERVATION_TTL_MS,
     maxCheckoutBytes: e.ASH_RUNNER_MAX_CHECKOUT_MB * 1024 * 1024,
+    turnHoldMs: e.ASH_RUNNER_TURN_HOLD_MS,
+    turnBufferBytes: e.ASH_RUNNER_TURN_BUFFER_MB * 1024 * 1024,
     logLevel: e.ASH_LOG_LEVEL,
   };
 }

@@ -12,6 +12,7 @@ import {
   type Manifest,
   type MessageContent,
   type ReservationAnswer,
+  type RunnerAttachBody,
   type RunnerExecBody,
   type RunnerLabels,
   type RunnerReport,
@@ -47,8 +48,8 @@ interface HostedSession {
   synced: Manifest | undefined;
   /** Starts under way. */
   starting: number;
-  /** The turn running, settled when its trailer was written. */
-  turn: { turnId: string; done: Promise<void> } | undefined;
+  /** The turn running (until its trailer reached a coordinator, or no coordinator took it over). */
+  turn: HostedTurn | undefined;
   /** Serialises checkouts and checkpoints of the session. */
   lock: AsyncLock;
   egress: EgressReporter | undefined;
@@ -58,6 +59,43 @@ interface HostedSession {
   gone: boolean;
   settleTimer: NodeJS.Timeout | undefined;
 }
+
+/**
+ * A turn on the runner and every NDJSON line it wrote, numbered from 0 in order (the trailer
+ * apart), so the coordinator that takes the session over after the one streaming it died can
+ * attach from the first line it has not stored (`POST …/turns/:turnId/attach`).
+ */
+interface HostedTurn {
+  turnId: string;
+  /** Settled once the turn is over here (trailer delivered, or given up). */
+  done: Promise<void>;
+  /** The turn's event lines (with their `\n`); index = the event's number. */
+  lines: string[];
+  /** Bytes of `lines`. */
+  bytes: number;
+  /** Past {@link RunnerHostOptions.turnBufferBytes}: no coordinator can take the turn over. */
+  overflow: boolean;
+  /** The last event (`turn_end`) was written. */
+  ended: boolean;
+  /** The coordinator stream the lines go to; undefined while detached. */
+  sink: ServerResponse | undefined;
+  /** The trailer, once the checkpoint after the turn is stored. */
+  trailer: string | undefined;
+  /** Runs out the hold of a detached turn. */
+  holdTimer: NodeJS.Timeout | undefined;
+  /** Called when a coordinator attaches, or when the hold ran out (`false`). */
+  waiters: Set<(attached: boolean) => void>;
+  /** When a heartbeat first named the session foreign while the turn was detached (ms epoch). */
+  foreignSince?: number | undefined;
+}
+
+/** How long a detached turn's session stays after a heartbeat first named it foreign, ms. */
+const FOREIGN_GRACE_MS = 1000;
+
+/** How long a detached turn waits for a coordinator to take it over, ms (ASH_RUNNER_TURN_HOLD_MS). */
+export const DEFAULT_TURN_HOLD_MS = 120_000;
+/** Most bytes of event lines a turn keeps for a takeover (ASH_RUNNER_TURN_BUFFER_MB). */
+export const DEFAULT_TURN_BUFFER_BYTES = 16 * 1024 * 1024;
 
 export interface RunnerHostOptions {
   runnerId: string;
@@ -83,6 +121,17 @@ export interface RunnerHostOptions {
    * registration's view of which coordinators answer.
    */
   pickCoordinator?: (preferred: string) => string;
+  /**
+   * How long a turn whose coordinator stream closed before the turn ended (the coordinator died)
+   * keeps running, detached, waiting for another coordinator to attach, ms (default
+   * {@link DEFAULT_TURN_HOLD_MS}); then it is aborted (`turn_interrupted`).
+   */
+  turnHoldMs?: number;
+  /**
+   * Most bytes of event lines kept per turn for a takeover (default
+   * {@link DEFAULT_TURN_BUFFER_BYTES}); a turn past it is aborted when its stream closes.
+   */
+  turnBufferBytes?: number;
 }
 
 /**
@@ -393,7 +442,15 @@ export class RunnerHost {
         prepare: async () => ({
           env: body.env,
           ...(body.limits ? { limits: body.limits } : {}),
-          model: { resolveApiKey: () => session.gatewayToken },
+          model: {
+            resolveApiKey: () => session.gatewayToken,
+            // A model call while the turn is detached waits for the coordinator taking it over
+            // (the call then goes to its gateway with its token).
+            admit: async () => {
+              await this.untilAttached(session);
+              return undefined;
+            },
+          },
           ...(session.egress ? { egress: session.egress.spec } : {}),
           modelUpstreamUrl: () => this.gatewayOf(session),
         }),
@@ -577,8 +634,15 @@ export class RunnerHost {
 
   /**
    * Runs a turn and writes it to `res` as NDJSON: one line per `TurnEvent`, then (after the
-   * checkpoint) one {@link TurnTrailer} line. `res` closing before the turn ended aborts it.
-   * Checks the workspace out first when `checkout` says the coordinator's copy changed.
+   * checkpoint) one {@link TurnTrailer} line. Checks the workspace out first when `checkout` says
+   * the coordinator's copy changed.
+   *
+   * `res` closing before the turn ended (the coordinator died; its deliberate aborts use `POST
+   * …/abort`) does not stop the turn: it runs on detached, its lines kept, and model calls of
+   * the sandbox wait, until another coordinator attaches ({@link attachTurn}) or the hold runs
+   * out (then it is aborted, `turn_interrupted`). A turn whose lines exceed the buffer bound is
+   * aborted when its stream closes, as before. A turn that ended while detached keeps its lines
+   * and stores its checkpoint only once a coordinator attached (with the new lease generation).
    * @throws HostError before anything is written (unknown session, no sandbox, busy, checkout).
    */
   async runTurn(id: string, body: RunnerTurnBody, res: ServerResponse, onStart: () => void): Promise<void> {
@@ -588,7 +652,19 @@ export class RunnerHost {
     if (!runner.hasLiveSandbox(id))
       throw new HostError('sandbox_unavailable', 'no sandbox of this session runs on this runner');
     let done!: () => void;
-    s.turn = { turnId: body.turnId, done: new Promise<void>((r) => (done = r)) };
+    const t: HostedTurn = {
+      turnId: body.turnId,
+      done: new Promise<void>((r) => (done = r)),
+      lines: [],
+      bytes: 0,
+      overflow: false,
+      ended: false,
+      sink: undefined,
+      trailer: undefined,
+      holdTimer: undefined,
+      waiters: new Set(),
+    };
+    s.turn = t;
     runner.pin(id);
     try {
       if (body.checkout) await this.checkout(s);
@@ -600,39 +676,42 @@ export class RunnerHost {
       });
       if (s.settleTimer) clearTimeout(s.settleTimer);
       onStart();
-      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-      let ended = false;
-      res.on('close', () => {
-        if (ended || res.writableFinished) return;
-        void runner
-          .abortTurn(
-            id,
-            body.turnId,
-            { message: 'the coordinator closed the turn stream', code: 'turn_interrupted' },
-            'interrupted',
-          )
-          .catch(() => undefined);
-      });
+      this.attachSink(s, t, res, 0);
       let outcome = 'aborted';
       for await (const ev of turn.events as AsyncIterable<TurnEvent>) {
         if (ev.ev === 'turn_end') {
-          ended = true;
+          t.ended = true;
           outcome = ev.outcome;
         }
-        if (!res.destroyed && !res.write(`${JSON.stringify(ev)}\n`))
+        const line = `${JSON.stringify(ev)}\n`;
+        if (!t.overflow) {
+          t.lines.push(line);
+          t.bytes += line.length;
+          if (t.bytes > (this.opts.turnBufferBytes ?? DEFAULT_TURN_BUFFER_BYTES)) {
+            t.overflow = true;
+            t.lines = [];
+            // Detached and no longer adoptable: end it now.
+            if (!t.sink) this.abortDetached(s, t, 'its events outgrew the buffer kept for a takeover');
+          }
+        }
+        const sink = t.sink;
+        if (sink && !sink.destroyed && !sink.write(line))
           await new Promise<void>((r) => {
-            res.once('drain', r);
-            res.once('close', r);
+            sink.once('drain', r);
+            sink.once('close', r);
           });
       }
-      ended = true;
+      t.ended = true;
       metrics.turns.inc({ outcome });
       runner.unpin(id);
       await s.egress?.flush();
+      // Detached: the checkpoint waits for the coordinator taking the turn over (its generation).
+      if (!t.sink && !t.overflow) await this.untilAttached(s);
       const checkpoint = s.gone ? 'fenced' : await this.checkpoint(s);
       const cpu = turn.cpuSeconds();
       const trailer: TurnTrailer = { ev: 'trailer', cpuSeconds: cpu ?? null, checkpoint };
-      if (!res.destroyed) res.end(`${JSON.stringify(trailer)}\n`);
+      t.trailer = `${JSON.stringify(trailer)}\n`;
+      if (t.sink && !t.sink.destroyed) t.sink.end(t.trailer);
     } catch (err) {
       runner.unpin(id);
       // The checkout was refused: the session's lease moved on, its sandbox here must go.
@@ -642,6 +721,7 @@ export class RunnerHost {
           { sessionId: id, err: err instanceof Error ? err.message : String(err) },
           'turn failed',
         );
+        if (t.sink && !t.sink.destroyed) t.sink.destroy();
         res.destroy();
         return;
       }
@@ -651,9 +731,131 @@ export class RunnerHost {
         throw new HostError('sandbox_unavailable', err.message);
       throw err;
     } finally {
-      s.turn = undefined;
+      if (t.holdTimer) clearTimeout(t.holdTimer);
+      for (const w of [...t.waiters]) w(false);
+      t.lines = [];
+      if (s.turn === t) s.turn = undefined;
       done();
     }
+  }
+
+  /**
+   * Makes `res` the turn's stream: writes the head and the lines from `from` on (the trailer when
+   * the turn is over), then the live rest. Its closing before the trailer detaches the turn.
+   */
+  private attachSink(s: HostedSession, t: HostedTurn, res: ServerResponse, from: number): void {
+    const previous = t.sink;
+    t.sink = res;
+    t.foreignSince = undefined;
+    if (previous && previous !== res && !previous.destroyed) previous.destroy();
+    if (t.holdTimer) clearTimeout(t.holdTimer);
+    t.holdTimer = undefined;
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    if (from < t.lines.length) res.write(t.lines.slice(from).join(''));
+    if (t.trailer) res.end(t.trailer);
+    res.on('close', () => {
+      if (t.sink !== res) return;
+      t.sink = undefined;
+      if (t.trailer && res.writableFinished) return;
+      this.detach(s, t);
+    });
+    for (const w of [...t.waiters]) w(true);
+  }
+
+  /** The turn's coordinator stream closed early: hold the turn for a takeover, or end it. */
+  private detach(s: HostedSession, t: HostedTurn): void {
+    if (t.overflow) {
+      this.abortDetached(s, t, 'the coordinator closed the turn stream');
+      return;
+    }
+    this.opts.log.warn(
+      { sessionId: s.id, turnId: t.turnId, events: t.lines.length },
+      'the coordinator stream of a running turn closed: holding the turn for another coordinator',
+    );
+    const holdMs = this.opts.turnHoldMs ?? DEFAULT_TURN_HOLD_MS;
+    if (t.holdTimer) clearTimeout(t.holdTimer);
+    t.holdTimer = setTimeout(() => {
+      t.holdTimer = undefined;
+      if (t.sink) return;
+      for (const w of [...t.waiters]) w(false);
+      if (!t.ended) this.abortDetached(s, t, `no coordinator took the turn over within ${holdMs} ms`);
+    }, holdMs);
+    t.holdTimer.unref();
+  }
+
+  private abortDetached(s: HostedSession, t: HostedTurn, why: string): void {
+    this.opts.log.warn({ sessionId: s.id, turnId: t.turnId }, `aborting a detached turn: ${why}`);
+    void this.opts.runner
+      .abortTurn(
+        s.id,
+        t.turnId,
+        { message: `the coordinator closed the turn stream (${why})`, code: 'turn_interrupted' },
+        'interrupted',
+      )
+      .catch(() => undefined);
+  }
+
+  /**
+   * Resolves at once unless the session's turn is detached; then once a coordinator attached
+   * or the hold ran out.
+   */
+  private untilAttached(s: HostedSession): Promise<void> {
+    const t = s.turn;
+    if (!t || t.sink || !t.holdTimer) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const w = () => {
+        t.waiters.delete(w);
+        resolve();
+      };
+      t.waiters.add(w);
+    });
+  }
+
+  /**
+   * `POST …/sessions/:id/turns/:turnId/attach`: a coordinator that took the session over (its
+   * lease generation `body.generation`, newer than the one the turn was started with, or equal
+   * when no stream is attached) continues the turn's stream from event `body.from`: the lines from
+   * there, then the live rest and the trailer. The session's writes carry the new generation from
+   * now on; its model calls go to that coordinator's gateway with `body.gatewayToken`. The stream
+   * it replaces (if any) is closed.
+   * @throws HostError 404 `session_not_found` (the session or the turn is not here any more, or
+   *   its lines were not kept), 409 `lease_lost` (an older generation), 400 `validation_failed`.
+   */
+  attachTurn(
+    id: string,
+    turnId: string,
+    body: RunnerAttachBody,
+    res: ServerResponse,
+    onStart: () => void,
+  ): void {
+    const s = this.hosted(id);
+    if (body.generation < s.generation || (body.generation === s.generation && s.turn?.sink))
+      throw new HostError(
+        'lease_lost',
+        `generation ${body.generation} does not take over from generation ${s.generation}`,
+      );
+    const t = s.turn;
+    if (!t || t.turnId !== turnId || t.overflow)
+      throw new HostError('session_not_found', `turn ${turnId} is not running on this runner (any more)`);
+    if (body.from > t.lines.length)
+      throw new HostError(
+        'validation_failed',
+        `from ${body.from} is past the turn's ${t.lines.length} events`,
+      );
+    if (s.gatewayToken !== body.gatewayToken) this.opts.secrets.delete(s.gatewayToken);
+    s.generation = body.generation;
+    s.coordinatorUrl = body.coordinatorUrl.replace(/\/+$/, '');
+    s.gatewayToken = body.gatewayToken;
+    s.gone = false;
+    // The next checkpoint brings the new coordinator's copy (not the dead one's) up to ours.
+    s.synced = body.manifest;
+    this.opts.secrets.add(body.gatewayToken);
+    this.opts.log.info(
+      { sessionId: id, turnId, generation: body.generation, from: body.from, events: t.lines.length },
+      'a coordinator took the turn over',
+    );
+    onStart();
+    this.attachSink(s, t, res, body.from);
   }
 
   /** `POST …/tool-answers`. */
@@ -722,6 +924,7 @@ export class RunnerHost {
    * them any more, and a sandbox disk is copied back to the session's folders).
    */
   private release(s: HostedSession, checkpoint: boolean): Promise<void> {
+    this.endHold(s);
     s.released ??= (async () => {
       await this.opts.runner.stop(s.id);
       if (checkpoint && !s.gone) await this.checkpoint(s);
@@ -729,7 +932,17 @@ export class RunnerHost {
     return s.released;
   }
 
+  /** A detached turn of a session going away waits for no takeover any more. */
+  private endHold(s: HostedSession): void {
+    const t = s.turn;
+    if (!t?.holdTimer) return;
+    clearTimeout(t.holdTimer);
+    t.holdTimer = undefined;
+    for (const w of [...t.waiters]) w(false);
+  }
+
   private async forget(s: HostedSession, stop: () => Promise<void>): Promise<void> {
+    this.endHold(s);
     s.released ??= stop().finally(() => this.drop(s));
     await s.released.catch(() => undefined);
   }
@@ -784,6 +997,13 @@ export class RunnerHost {
       ids.map(async (id) => {
         const s = this.sessions.get(id);
         if (!s || s.starting > 0 || generationAt.get(id) !== s.generation) return;
+        // A detached turn may be in the middle of a takeover (the new owner bumped the generation
+        // and its attach is on the way): foreign only when still so a second later.
+        const t = s.turn;
+        if (t && !t.sink && t.holdTimer) {
+          t.foreignSince ??= Date.now();
+          if (Date.now() - t.foreignSince < FOREIGN_GRACE_MS) return;
+        }
         s.gone = true;
         this.opts.metrics.evictions.inc({ reason: 'foreign' });
         this.opts.log.warn(
@@ -831,6 +1051,8 @@ export class RunnerHost {
    */
   async shutdown(): Promise<void> {
     this.draining = true;
+    // A detached turn no longer waits for a takeover: it ends (and checkpoints) now.
+    for (const s of this.sessions.values()) this.endHold(s);
     for (const s of this.sessions.values())
       if (s.turn)
         await this.opts.runner

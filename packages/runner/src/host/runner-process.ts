@@ -75,6 +75,8 @@ export async function startRunner(
     log,
     reservationTtlMs: config.reservationTtlMs,
     maxCheckoutBytes: config.maxCheckoutBytes,
+    turnHoldMs: config.turnHoldMs,
+    turnBufferBytes: config.turnBufferBytes,
     coordinators: config.coordinators,
     pickCoordinator: (preferred: string): string => registration.pick(preferred),
   });

@@ -190,6 +190,39 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
     expect((await repos.history.listEvents('th', child.id, { after: 0, limit: 100 })).rows).toHaveLength(7);
   });
 
+  it("a turn's watermark: the highest runner event number among its stored events and messages", async () => {
+    const s = await repos.sessions.insert(newSession('tw'));
+    expect(await repos.history.turnWatermark(s.id, 'turn-1')).toEqual({ events: -1, messages: -1 });
+    const base = { tenantId: 'tw', sessionId: s.id, createdAt: now() };
+    await repos.history.insertEvents(
+      [null, 0, 1, 1, null, 3].map((sourceIndex, i) => ({
+        ...base,
+        id: randomUUID(),
+        type: 'text_delta',
+        data: '{}',
+        sequence: i + 1,
+        turnId: 'turn-1',
+        sourceIndex,
+      })),
+    );
+    await repos.history.insertMessages(
+      [null, 4].map((sourceIndex, i) => ({
+        ...base,
+        id: randomUUID(),
+        role: 'assistant' as const,
+        type: 'assistant',
+        content: '{}',
+        text: '',
+        sequence: i + 1,
+        turnId: 'turn-1',
+        sourceIndex,
+      })),
+    );
+    expect(await repos.history.turnWatermark(s.id, 'turn-1')).toEqual({ events: 3, messages: 4 });
+    // Another turn's rows do not count.
+    expect(await repos.history.turnWatermark(s.id, 'turn-2')).toEqual({ events: -1, messages: -1 });
+  });
+
   it('stores events one at a time (the live turn path) with every field, and refuses a duplicate sequence', async () => {
     const s = await repos.sessions.insert(newSession('t1e'));
     const one = (sequence: number, turnId: string | null) => ({
@@ -205,7 +238,7 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
     const rows = [one(1, 'turn-a'), one(2, null), one(3, 'turn-b')];
     for (const r of rows) await repos.history.insertEvents([r]);
     const stored = await repos.history.listEvents('t1e', s.id, { after: 0, limit: 10 });
-    expect(stored.rows.map((e) => ({ ...e }))).toEqual(rows);
+    expect(stored.rows.map((e) => ({ ...e }))).toEqual(rows.map((r) => ({ ...r, sourceIndex: null })));
     // A failed one-row insert (a duplicate sequence) rejects and stores nothing.
     await expect(repos.history.insertEvents([one(2, 'again')])).rejects.toThrow();
     expect((await repos.history.listEvents('t1e', s.id, { after: 0, limit: 10 })).rows).toHaveLength(3);

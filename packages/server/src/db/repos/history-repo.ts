@@ -13,6 +13,8 @@ export interface MessageRecord {
   sequence: number;
   turnId: string | null;
   createdAt: string;
+  /** The runner's number of the turn event it came from (null: not from one). */
+  sourceIndex?: number | null;
 }
 
 /** A persisted SSE/lifecycle event row. `data` is JSON text. */
@@ -25,6 +27,8 @@ export interface EventRecord {
   sequence: number;
   turnId: string | null;
   createdAt: string;
+  /** The runner's number of the turn event it came from (null: not from one). */
+  sourceIndex?: number | null;
 }
 
 /** Messages and events of sessions: append-only, ordered by per-session sequence. */
@@ -104,6 +108,25 @@ export class HistoryRepo {
       .from(m)
       .where(eq(m.sessionId, sessionId));
     return { lastEventSeq: Number(ev?.n ?? 0), lastMessageSeq: Number(ms?.n ?? 0) };
+  }
+
+  /**
+   * How far a turn's runner events are stored: the highest runner event number among its stored
+   * events and among its stored messages (-1 when none). A server taking the turn over resumes
+   * after `events` and does not store again messages up to `messages`.
+   */
+  async turnWatermark(sessionId: string, turnId: string): Promise<{ events: number; messages: number }> {
+    const e = this.d.t.sessionEvents;
+    const m = this.d.t.messages;
+    const [ev] = await this.d.db
+      .select({ n: sql<number>`coalesce(max(${e.sourceIndex}), -1)` })
+      .from(e)
+      .where(and(eq(e.sessionId, sessionId), eq(e.turnId, turnId)));
+    const [ms] = await this.d.db
+      .select({ n: sql<number>`coalesce(max(${m.sourceIndex}), -1)` })
+      .from(m)
+      .where(and(eq(m.sessionId, sessionId), eq(m.turnId, turnId)));
+    return { events: Number(ev?.n ?? -1), messages: Number(ms?.n ?? -1) };
   }
 
   /** Copies a session's messages and events to another session (fork), keeping sequences. */

@@ -384,6 +384,28 @@ export class SessionsRepo {
     return rows.map(fromRow);
   }
 
+  /**
+   * Sessions placed on a remote runner with a turn open whose owner's lease ran out before
+   * `expiredBefore` (its server died mid-turn): candidates for a takeover of the turn. At most `limit`.
+   */
+  async listOrphanedTurns(expiredBefore: string, limit: number): Promise<SessionRecord[]> {
+    const t = this.d.t.sessions;
+    const rows = await this.d.db
+      .select()
+      .from(t)
+      .where(
+        and(
+          sql`${t.activeTurnId} is not null`,
+          sql`${t.runnerId} is not null`,
+          sql`${t.ownerId} is not null`,
+          lt(t.ownerHeartbeatAt, expiredBefore),
+          ne(t.status, 'ended'),
+        ),
+      )
+      .limit(limit);
+    return rows.map(fromRow);
+  }
+
   /** Sessions of an agent in the given statuses. */
   async listByAgent(
     tenantId: string,

@@ -80,6 +80,8 @@ export const messages = sqliteTable(
     text: text('text').notNull(),
     sequence: integer('sequence').notNull(),
     turnId: text('turn_id'),
+    /** The runner's number of the turn event this row came from (a takeover resumes after the highest). */
+    sourceIndex: integer('source_index'),
     createdAt: text('created_at').notNull(),
   },
   (t) => [uniqueIndex('messages_session_seq').on(t.sessionId, t.sequence)],
@@ -95,6 +97,8 @@ export const sessionEvents = sqliteTable(
     data: text('data').notNull(),
     sequence: integer('sequence').notNull(),
     turnId: text('turn_id'),
+    /** The runner's number of the turn event this row came from (a takeover resumes after the highest). */
+    sourceIndex: integer('source_index'),
     createdAt: text('created_at').notNull(),
   },
   (t) => [uniqueIndex('session_events_session_seq').on(t.sessionId, t.sequence)],

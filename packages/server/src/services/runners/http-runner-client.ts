@@ -3,8 +3,10 @@ import {
   RUNNER_API_PREFIX,
   type ExecResult,
   type LogEntry,
+  type Manifest,
   type ReservationAnswer,
   type RunnerReport,
+  type RunnerAttachBody,
   type RunnerSpareClaimAnswer,
   type RunnerSparesBody,
   type RunnerStartBody,
@@ -60,6 +62,11 @@ export interface HttpRunnerClientOptions {
   ) => Promise<{ generation: number; tenantId: string } | undefined>;
   /** Clears the session's runner (it stopped there) unless a later placement moved it. */
   leave: (sessionId: string, generation: number) => Promise<void>;
+  /**
+   * The manifest of this coordinator's copy of the session's files (a takeover sends it: the
+   * base of the runner's next checkpoint). Absent: `{}` (a full checkpoint).
+   */
+  manifest?: (sessionId: string) => Promise<Manifest>;
   /** A turn stream broke (the runner was killed or is unreachable): the runner is lost. */
   onBroken: (reason: string) => void;
   log: Logger;
@@ -102,10 +109,12 @@ interface PlacedSession {
  * A start is prepared here (`starter.prepare()`: the claim and the spec, with the session's model
  * hooks kept here behind a fresh gateway token), then the runner starts the sandbox after checking
  * the workspace out from this coordinator. A turn is one NDJSON response; a stream that breaks
- * ends the turn with `turn_end` `error` `runner_lost` (and the runner is lost). Synchronous
- * reads answer from what this client placed and the runner's last report. Warm spares: the
- * runner keeps them when asked (`POST …/spares`: plain agent data, no key), a new session claims
- * one (`POST …/spares/claim`), and its start (`spare: true`) makes it the session's sandbox.
+ * ends the turn with `turn_end` `error` `runner_lost` (and the runner is lost). A turn another
+ * coordinator streamed before it died is taken over with {@link HttpRunnerClient.adoptTurn}.
+ * Synchronous reads answer from what this client placed and the runner's last report. Warm
+ * spares: the runner keeps them when asked (`POST …/spares`: plain agent data, no key), a new
+ * session claims one (`POST …/spares/claim`), and its start (`spare: true`) makes it the
+ * session's sandbox.
  */
 export class HttpRunnerClient implements RunnerClient {
   private readonly dispatcher: Dispatcher;
@@ -360,13 +369,28 @@ export class HttpRunnerClient implements RunnerClient {
       ...(placed.checkout ? { checkout: true } : {}),
     };
     placed.checkout = false;
+    return this.turnStream(placed, running, `sessions/${encodeURIComponent(sessionId)}/turns`, body);
+  }
+
+  /**
+   * The events of a turn streamed by the runner (`POST path` with `body`, NDJSON then trailer).
+   * A stream that breaks ends the turn with `turn_end` `error` `runner_lost`; `unreached` is set
+   * when the runner never answered.
+   */
+  private turnStream(
+    placed: PlacedSession,
+    running: NonNullable<PlacedSession['turn']>,
+    path: string,
+    body: unknown,
+  ): SandboxTurn & { unreached: boolean } {
+    const { turnId, abort } = running;
     let cpuSeconds: number | undefined;
-    const url = this.url(`sessions/${encodeURIComponent(sessionId)}/turns`);
+    const url = this.url(path);
     const headers = this.headers({ 'content-type': 'application/json', accept: 'application/x-ndjson' });
     const { turnStreams, opts } = this;
     const lostEnd = (message: string): TurnEvent => ({
       ev: 'turn_end',
-      turnId: turn.turnId,
+      turnId,
       outcome: 'error',
       error: { code: 'runner_lost', message },
     });
@@ -391,7 +415,7 @@ export class HttpRunnerClient implements RunnerClient {
               ended = true;
               yield {
                 ev: 'turn_end',
-                turnId: turn.turnId,
+                turnId,
                 outcome: 'error',
                 error: { code: problem.code ?? 'sandbox_unavailable', message: problem.detail },
               } satisfies TurnEvent;
@@ -426,6 +450,80 @@ export class HttpRunnerClient implements RunnerClient {
       },
     };
     return result;
+  }
+
+  /**
+   * Takes over a turn a dead coordinator left running on this runner (see
+   * {@link RunnerClient.adoptTurn}): the start's preparation (this server's claim, the model hooks
+   * behind a fresh gateway token), a new lease generation, then `POST …/turns/:turnId/attach`
+   * from event `from`. Undefined (and the session forgotten here, its runner cleared) when the
+   * runner does not hold the turn any more.
+   * @throws the preparation's errors (the caller closes the turn).
+   */
+  async adoptTurn(
+    sessionId: string,
+    _runnerId: string,
+    starter: SandboxStarter,
+    turnId: string,
+    from: number,
+  ): Promise<SandboxTurn | undefined> {
+    if (this.closed) return undefined;
+    if (this.sessions.has(sessionId)) this.forget(sessionId);
+    const spec = await starter.prepare();
+    const link = isLinkableEgress(spec.egress) ? spec.egress.linkData() : undefined;
+    const lease = await this.opts.place(sessionId, this.opts.runnerId);
+    if (!lease) return undefined;
+    const placed: PlacedSession = {
+      state: 'ready',
+      generation: lease.generation,
+      start: undefined,
+      checkout: false,
+      turn: undefined,
+      egress: link ? spec.egress : undefined,
+      logs: { entries: [] },
+    };
+    this.sessions.set(sessionId, placed);
+    const gatewayToken = this.opts.gateway.register(sessionId, spec.model);
+    const running = { turnId, abort: new AbortController() } as NonNullable<PlacedSession['turn']>;
+    placed.turn = running;
+    const body: RunnerAttachBody = {
+      generation: lease.generation,
+      coordinatorUrl: this.opts.coordinatorUrl(),
+      gatewayToken,
+      from,
+      manifest: (await this.opts.manifest?.(sessionId)) ?? {},
+    };
+    const turn = this.turnStream(
+      placed,
+      running,
+      `sessions/${encodeURIComponent(sessionId)}/turns/${encodeURIComponent(turnId)}/attach`,
+      body,
+    );
+    // The first event tells whether the runner holds the turn (a refusal is a `turn_end` of
+    // code session_not_found / lease_lost, before any event of the turn).
+    const it = turn.events[Symbol.asyncIterator]();
+    const first = await it.next();
+    const refused =
+      first.done ||
+      (first.value.ev === 'turn_end' &&
+        (first.value.error?.code === 'session_not_found' || first.value.error?.code === 'lease_lost'));
+    if (refused) {
+      if (this.sessions.get(sessionId) === placed) {
+        this.sessions.delete(sessionId);
+        this.opts.gateway.unregister(sessionId);
+      }
+      await this.opts.leave(sessionId, lease.generation).catch(() => undefined);
+      return undefined;
+    }
+    return {
+      cpuSeconds: () => turn.cpuSeconds(),
+      events: {
+        async *[Symbol.asyncIterator]() {
+          yield first.value as TurnEvent;
+          for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+        },
+      },
+    };
   }
 
   answerToolRequest(sessionId: string, requestId: string, answer: ToolAnswer): void {

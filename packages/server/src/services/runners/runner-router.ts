@@ -389,6 +389,33 @@ export class RunnerRouter implements RunnerClient {
     };
   }
 
+  /**
+   * Takes over a turn a dead server left running on the registered runner `runnerId` (see
+   * {@link RunnerClient.adoptTurn}); the session is then placed there. Undefined when that runner
+   * is not a live member here or does not hold the turn.
+   */
+  async adoptTurn(
+    sessionId: string,
+    runnerId: string,
+    starter: SandboxStarter,
+    turnId: string,
+    from: number,
+  ): Promise<SandboxTurn | undefined> {
+    const runner = this.runnersById.get(runnerId);
+    if (this.closed || !runner || runner.local || !runner.client.adoptTurn) return undefined;
+    this.starters.set(sessionId, starter);
+    this.placed.set(sessionId, runner);
+    const turn = await runner.client
+      .adoptTurn(sessionId, runnerId, starter, turnId, from)
+      .catch((err: unknown) => {
+        if (this.placed.get(sessionId) === runner) this.placed.delete(sessionId);
+        throw err;
+      });
+    if (!turn && this.placed.get(sessionId) === runner && !runner.client.hosts(sessionId))
+      this.placed.delete(sessionId);
+    return turn;
+  }
+
   answerToolRequest(sessionId: string, requestId: string, answer: ToolAnswer): void {
     this.placed.get(sessionId)?.client.answerToolRequest(sessionId, requestId, answer);
   }

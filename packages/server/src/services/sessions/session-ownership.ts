@@ -76,6 +76,11 @@ export interface SessionOwnershipDeps {
   onLost: (sessionId: string) => Promise<void>;
   /** Stores the session's files where other servers find them (S3 snapshot); absent: nothing to do. */
   persist?: (session: SessionRecord) => Promise<void>;
+  /**
+   * Takes over the open turn of a session just claimed from a dead owner when its runner still
+   * runs it (see SessionRuntime.adoptTurn); false: the turn is closed instead. Absent: always closed.
+   */
+  adoptTurn?: (session: SessionRecord) => Promise<boolean>;
 }
 
 /**
@@ -94,6 +99,8 @@ export class SessionOwnership {
   private renewing: Promise<void> | undefined;
   /** Sessions claimed within the lease: not yet running here, but about to (not released by renew). */
   private readonly recentClaims = new Map<string, number>();
+  /** When the last scan for turns of dead owners ran (ms epoch). */
+  private lastOrphanScan = 0;
 
   constructor(private readonly deps: SessionOwnershipDeps) {}
 
@@ -127,8 +134,11 @@ export class SessionOwnership {
     if (s.ownerId === ownerId) return s;
     this.assertNotOwnedElsewhere(s);
     const hasLocal = existsSync(paths.workspace(s.id));
+    // A dead owner's turn on a runner: the runner holds the files (its checkpoint after the turn
+    // brings this server's copy up to them), none need be here or stored.
+    const adoptable = !!(s.ownerId && s.activeTurnId && s.runnerId && this.deps.adoptTurn);
     // Checked before claiming: a refused takeover changes nothing.
-    if (!hasLocal && !s.snapshotKey) throw this.noWorkspace(s);
+    if (!hasLocal && !s.snapshotKey && !adoptable) throw this.noWorkspace(s);
     const now = Date.now();
     // Before the claim: the lease renewal must not release (and snapshot) a session whose files
     // are still being restored here.
@@ -145,9 +155,11 @@ export class SessionOwnership {
       if (!current) throw notFound('session_not_found', 'Session', s.id);
       throw ownedElsewhereError(current, leaseMs);
     }
+    let noFiles = false;
     try {
       const restored = await snapshots.restore(claimed, { replace: true });
-      if (!restored && !existsSync(paths.workspace(s.id))) throw this.noWorkspace(s);
+      noFiles = !restored && !existsSync(paths.workspace(s.id));
+      if (noFiles && !adoptable) throw this.noWorkspace(s);
       if (!restored && (await snapshots.localIsStale(claimed)))
         this.deps.log.warn({ sessionId: s.id }, 'the stored snapshot is missing: using the older local copy');
     } catch (err) {
@@ -159,10 +171,27 @@ export class SessionOwnership {
     }
     this.recentClaims.set(s.id, Date.now());
     if (s.ownerId) this.deps.log.info({ sessionId: s.id, from: s.ownerId }, 'session taken over');
-    // A turn is only ever run by the owner: the one the previous (dead) owner left open is closed
-    // (not one this server started meanwhile: its id differs).
-    if (s.ownerId && s.activeTurnId && claimed.activeTurnId === s.activeTurnId)
-      await closeInterruptedTurn(repos, claimed, this.deps.log);
+    // A turn is only ever run by the owner: the one the previous (dead) owner left open is taken
+    // over when its runner still runs it, else closed (not one this server started meanwhile:
+    // its id differs).
+    if (s.ownerId && s.activeTurnId && claimed.activeTurnId === s.activeTurnId) {
+      const adopted = await (this.deps.adoptTurn?.(claimed) ?? Promise.resolve(false)).catch(
+        (err: unknown) => {
+          this.deps.log.warn({ err, sessionId: s.id }, 'could not take over the turn of a dead owner');
+          return false;
+        },
+      );
+      if (!adopted) {
+        await closeInterruptedTurn(repos, claimed, this.deps.log);
+        if (noFiles) {
+          // Neither the runner nor storage has the files: give the session back as it was.
+          await repos.sessions
+            .releaseOwnership(s.id, ownerId, { ownerId: s.ownerId, ownerHeartbeatAt: s.ownerHeartbeatAt })
+            .catch(() => undefined);
+          throw this.noWorkspace(s);
+        }
+      }
+    }
     return (await repos.sessions.get(s.tenantId, s.id)) ?? claimed;
   }
 
@@ -204,11 +233,52 @@ export class SessionOwnership {
       await closeInterruptedTurn(this.deps.repos, s, this.deps.log);
   }
 
+  /**
+   * For a stream reading a turn a dead owner left open (its lease ran out): claims the session,
+   * which takes the turn over when its runner still runs it, else closes it (`error` + `done`).
+   * A claim refused (another server was faster, no files anywhere) closes it as before.
+   */
+  async takeOverDeadOwnersTurn(s: SessionRecord): Promise<void> {
+    if (!s.activeTurnId || s.ownerId === this.deps.ownerId || this.isOwnedElsewhere(s)) return;
+    if (s.ownerId && s.runnerId && this.deps.adoptTurn) {
+      try {
+        await this.claim(s);
+        return;
+      } catch (err) {
+        this.deps.log.debug({ err, sessionId: s.id }, 'no takeover of a dead owner’s turn here');
+        const current = await this.deps.repos.sessions.get(s.tenantId, s.id);
+        if (!current || this.isOwnedElsewhere(current) || current.ownerId === this.deps.ownerId) return;
+      }
+    }
+    await closeInterruptedTurn(this.deps.repos, s, this.deps.log);
+  }
+
+  /**
+   * Takes over turns left running on runners by servers that died (their lease ran out), with no
+   * client asking: at most every lease, a few at a time (see {@link takeOverDeadOwnersTurn}).
+   */
+  private async adoptOrphans(): Promise<void> {
+    const now = Date.now();
+    if (!this.deps.adoptTurn || now - this.lastOrphanScan < this.deps.leaseMs) return;
+    this.lastOrphanScan = now;
+    const rows = await this.deps.repos.sessions.listOrphanedTurns(
+      new Date(now - this.deps.leaseMs).toISOString(),
+      20,
+    );
+    for (const s of rows) {
+      if (s.ownerId === this.deps.ownerId) continue;
+      await this.takeOverDeadOwnersTurn(s).catch((err: unknown) =>
+        this.deps.log.warn({ err, sessionId: s.id }, 'could not take over an orphaned turn'),
+      );
+    }
+  }
+
   /** Starts renewing the lease of the sessions this server owns. */
   start(): void {
     const every = Math.max(100, Math.floor(this.deps.leaseMs / 3));
     this.timer = setInterval(() => {
       this.renewing ??= this.renew()
+        .then(() => this.adoptOrphans())
         .catch((err: unknown) => this.deps.log.warn({ err }, 'could not renew session leases'))
         .finally(() => {
           this.renewing = undefined;

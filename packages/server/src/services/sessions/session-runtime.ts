@@ -151,6 +151,8 @@ export class SessionRuntime {
   private closed = false;
   private readonly resumes = { warm: 0, cold: 0 };
   private readonly traces: TurnTelemetry;
+  /** Takeovers of turns left by dead servers under way, by session. */
+  private readonly adopting = new Map<string, Promise<boolean>>();
 
   constructor(private readonly deps: SessionRuntimeDeps) {
     this.traces = new TurnTelemetry(deps.telemetry);
@@ -546,6 +548,94 @@ export class SessionRuntime {
     const run = () => this.execute(live, running, record, body, prompt, slot).finally(markEnded);
     void this.traces.run(scope, span, run);
     return log;
+  }
+
+  /**
+   * Takes over the turn a dead server left open on `session` (this server has just claimed the
+   * session: its owner's lease had run out). When the session's runner (another process) still
+   * runs the turn, this server attaches to it from the first runner event the dead server did not
+   * store (`source_index` of the stored events and messages), records the rest under the same
+   * turn id exactly as its own turns (`done` only once every event is stored, usage, the
+   * runner's checkpoint) and returns true; clients follow it with {@link turnFor}. False when it
+   * cannot (no such runner here, or the runner does not hold the turn): the caller closes it.
+   */
+  adoptTurn(session: SessionRecord): Promise<boolean> {
+    // One takeover at a time per session (a reconnecting client and the lease loop may race);
+    // a turn already taken over here counts as taken over.
+    const running = this.live.get(session.id)?.turn;
+    if (running) return Promise.resolve(running.log.turnId === session.activeTurnId);
+    let p = this.adopting.get(session.id);
+    if (!p) {
+      p = this.adoptTurnOnce(session).finally(() => this.adopting.delete(session.id));
+      this.adopting.set(session.id, p);
+    }
+    return p;
+  }
+
+  private async adoptTurnOnce(session: SessionRecord): Promise<boolean> {
+    const turnId = session.activeTurnId;
+    const { runner, repos } = this.deps;
+    if (this.closed || !turnId || !session.runnerId || !runner.adoptTurn) return false;
+    if (session.ownerId !== this.deps.ownerId) return false;
+    const mark = await repos.history.turnWatermark(session.id, turnId);
+    const live = this.entry(session);
+    let turn: SandboxTurn | undefined;
+    try {
+      turn = await runner.adoptTurn(
+        session.id,
+        session.runnerId,
+        this.starter(live, session),
+        turnId,
+        mark.events + 1,
+      );
+    } catch (err) {
+      this.deps.log.warn(
+        { sessionId: session.id, turnId, err: errText(err) },
+        'could not take the turn over',
+      );
+    }
+    if (!turn) {
+      if (!live.turn && !runner.hosts(session.id)) this.live.delete(session.id);
+      return false;
+    }
+    // Whether the original request asked for partial messages: its stored events say.
+    const partial = await repos.history.listEvents(session.tenantId, session.id, {
+      after: 0,
+      limit: 20,
+      type: 'message',
+      turnId,
+    });
+    const includePartialMessages = partial.rows.some((r) => r.data.includes('"stream_event"'));
+    const record = (await repos.sessions.get(session.tenantId, session.id)) ?? session;
+    const counters = await repos.history.maxSequences(session.id);
+    let markEnded!: () => void;
+    const running = {
+      ended: new Promise<void>((r) => (markEnded = r)),
+      interruptRequested: false,
+    } as RunningTurn;
+    running.log = new TurnLog(record.id, record.tenantId, turnId, counters, repos.history, this.deps.log, {
+      onPersistFailure: (failure) => this.endTurnForStorage(live, running, failure),
+    });
+    running.log.skipMessagesUpTo = mark.messages;
+    running.log.takenOver = true;
+    const scope = { sessionId: record.id, turnId, tenantId: record.tenantId };
+    const span = this.traces.turnSpan(record, turnId);
+    running.span = span;
+    running.tools = new Map();
+    live.turn = running;
+    runner.pin(record.id);
+    this.deps.log.info(
+      { sessionId: record.id, turnId, from: mark.events + 1, runner: session.runnerId },
+      'took over a turn left running by a dead server',
+    );
+    const body = { content: '', includePartialMessages } as SendMessageBody;
+    const run = () =>
+      this.execute(live, running, record, body, '', undefined, {
+        turn: turn!,
+        from: mark.events + 1,
+      }).finally(markEnded);
+    void this.traces.run(scope, span, run);
+    return true;
   }
 
   /**
@@ -951,6 +1041,8 @@ export class SessionRuntime {
     body: SendMessageBody,
     prompt: MessageContent,
     slot: SlotReservation | undefined,
+    /** A turn taken over from a dead server: its events from runner event number `from` on. */
+    adopted?: { turn: SandboxTurn; from: number },
   ): Promise<void> {
     const { log } = running;
     const { config } = this.deps;
@@ -963,33 +1055,42 @@ export class SessionRuntime {
     let turn: SandboxTurn | undefined;
     /** Tool calls waiting for the client: the idle watchdog is off meanwhile (they may wait for days). */
     let waiting = 0;
+    /** The runner's number of the next event (a turn's events are numbered from 0). */
+    let source = adopted?.from ?? 0;
     try {
-      const refused = await this.deps.hooks?.beforeTurn?.(session, log.turnId);
+      if (adopted) turn = adopted.turn;
+      const refused = adopted ? undefined : await this.deps.hooks?.beforeTurn?.(session, log.turnId);
       if (refused) {
         log.emit({ event: 'error', data: { error: refused.message, code: refused.code } });
         return;
       }
-      if (live.queuePosition > 0) log.notice(`queued position=${live.queuePosition}`);
-      // No live sandbox: the client hears that one is starting (its stream is already open) and
-      // when it is up, instead of a silent wait.
-      const cold = !runner.hasLiveSandbox(session.id);
-      const waitFrom = Date.now();
-      if (cold) log.emit({ event: 'sandbox_starting', data: { sessionId: session.id } });
-      await this.ensureSandbox(live, session, slot);
-      if (cold)
-        log.emit({ event: 'sandbox_ready', data: { sessionId: session.id, waitMs: Date.now() - waitFrom } });
-      if (log.persistFailure) return; // the user message could not be stored: nothing runs
-      if (running.interruptRequested) {
-        outcome = 'interrupted';
-        return;
+      if (!adopted) {
+        if (live.queuePosition > 0) log.notice(`queued position=${live.queuePosition}`);
+        // No live sandbox: the client hears that one is starting (its stream is already open) and
+        // when it is up, instead of a silent wait.
+        const cold = !runner.hasLiveSandbox(session.id);
+        const waitFrom = Date.now();
+        if (cold) log.emit({ event: 'sandbox_starting', data: { sessionId: session.id } });
+        await this.ensureSandbox(live, session, slot);
+        if (cold)
+          log.emit({
+            event: 'sandbox_ready',
+            data: { sessionId: session.id, waitMs: Date.now() - waitFrom },
+          });
+        if (log.persistFailure) return; // the user message could not be stored: nothing runs
+        if (running.interruptRequested) {
+          outcome = 'interrupted';
+          return;
+        }
+        const options = await this.sdkOptions(session, body);
+        turn = runner.runTurn(session.id, {
+          turnId: log.turnId,
+          prompt,
+          options,
+          conversation: this.conversation(session),
+        });
       }
-      const options = await this.sdkOptions(session, body);
-      turn = runner.runTurn(session.id, {
-        turnId: log.turnId,
-        prompt,
-        options,
-        conversation: this.conversation(session),
-      });
+      if (!turn) return;
       const arm = () => {
         if (watchdog) clearTimeout(watchdog);
         if (waiting > 0) return;
@@ -1007,6 +1108,8 @@ export class SessionRuntime {
       arm();
       for await (const ev of turn.events) {
         arm();
+        // Stored with what it becomes: a server taking the turn over resumes after it.
+        log.source = source++;
         if (firstEventAt === undefined) {
           firstEventAt = Date.now(); // the Claude process is up (the runner let the next start go)
           this.traces.firstEvent((firstEventAt - startedAt) / 1000);
@@ -1018,6 +1121,7 @@ export class SessionRuntime {
             waiting--;
             arm();
           });
+          log.source = undefined;
           continue;
         }
         outcome =
@@ -1026,8 +1130,10 @@ export class SessionRuntime {
             scrub: (text) => this.deps.scrubber.scrub(text),
             onTool: (se) => this.traces.tool(running, se),
           }) ?? outcome;
+        log.source = undefined;
       }
     } catch (err) {
+      log.source = undefined;
       const { code, message } = describeFailure(err);
       log.emit({ event: 'error', data: { error: this.deps.scrubber.scrub(message), code } });
       outcome = 'error';

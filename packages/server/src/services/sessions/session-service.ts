@@ -521,11 +521,15 @@ export class SessionService {
    */
   async *stream(tenantId: string, id: string, after: number): AsyncGenerator<StreamEvent> {
     const s = await this.record(tenantId, id);
-    const turn = this.deps.runtime.turnFor(id);
+    let turn = this.deps.runtime.turnFor(id);
     // A turn left open by a dead server (its lease ran out; a live owner's requests are forwarded
-    // before they get here) ends with `error` + `done` first, so a client reconnecting here with
+    // before they get here) is taken over when its runner still runs it (the stream then follows
+    // it here), else ends with `error` + `done` first, so a client reconnecting here with
     // Last-Event-ID reads the turn through its end instead of a stream that stops short.
-    if (!turn && s.activeTurnId) await this.deps.ownership.closeDeadOwnersTurn(s);
+    if (!turn && s.activeTurnId) {
+      await this.deps.ownership.takeOverDeadOwnersTurn(s);
+      turn = this.deps.runtime.turnFor(id);
+    }
     let cursor = after;
     const upTo = turn ? turn.firstSeq - 1 : Number.POSITIVE_INFINITY;
     for (;;) {

@@ -65,6 +65,15 @@ export class TurnLog {
   private noticeSeq = 0;
   /** Set when the turn has ended; kept for late reconnects. */
   finishedAt: number | undefined;
+  /**
+   * The runner's number of the turn event being recorded (set around each one): stored with
+   * the events and messages it becomes, so a server taking the turn over knows where to resume.
+   */
+  source: number | undefined;
+  /** True for a turn this server took over from a dead one (its first events are in history only). */
+  takenOver = false;
+  /** Messages of runner events up to this number are already stored (a takeover): not again. */
+  skipMessagesUpTo = -1;
 
   constructor(
     readonly sessionId: string,
@@ -146,6 +155,7 @@ export class TurnLog {
       sequence: ev.id,
       turnId: this.turnId,
       createdAt: new Date().toISOString(),
+      sourceIndex: this.source ?? null,
     });
     this.kick();
     return ev;
@@ -154,6 +164,7 @@ export class TurnLog {
   /** Appends a message of the conversation (dropped after a write failure). */
   addMessage(m: { role: MessageRecord['role']; type: string; content: unknown; text: string }): void {
     if (this.failure) return;
+    if (this.source !== undefined && this.source <= this.skipMessagesUpTo) return;
     this.pendingMessages.push({
       id: randomUUID(),
       tenantId: this.tenantId,
@@ -165,6 +176,7 @@ export class TurnLog {
       sequence: this.nextMessageSeq++,
       turnId: this.turnId,
       createdAt: new Date().toISOString(),
+      sourceIndex: this.source ?? null,
     });
     this.kick();
   }

@@ -180,8 +180,20 @@ export class UsageService implements TurnHooks {
     log: TurnLog,
     cpuSeconds: number | undefined,
   ): Promise<void> {
-    const { usage } = this.deps.repos;
-    for (const ev of log.events) {
+    const { usage, history } = this.deps.repos;
+    const events = log.events.map((e) => ({ event: e.event, data: e.data as { id?: string } }));
+    if (log.takenOver) {
+      // Taken over from a dead server: the turn's tool calls before the takeover are in history.
+      const stored = await history.listEvents(session.tenantId, session.id, {
+        after: 0,
+        limit: 1000,
+        type: 'tool_use',
+        turnId: log.turnId,
+      });
+      for (const r of stored.rows)
+        events.push({ event: 'tool_use', data: JSON.parse(r.data) as { id?: string } });
+    }
+    for (const ev of events) {
       if (ev.event !== 'tool_use' || !ev.data.id) continue;
       await usage.insert({
         ...this.base(session, log.turnId, 'tool_call', `tool:${ev.data.id}`),
