@@ -252,10 +252,25 @@ export class TurnLog {
   }
 
   private kick(): void {
-    if (!this.writing) this.writing = this.writeLoop().finally(() => (this.writing = undefined));
+    if (this.writing) return;
+    this.writing = this.writeLoop().then(
+      () => {
+        this.writing = undefined;
+        // Something appended after the loop's last look but before this ran (a few microtasks:
+        // with a database whose writes need no I/O wait the whole loop runs in microtasks) is
+        // written by a new loop, else it would wait for the next append — forever for a `done`.
+        if (!this.abandoned && (this.pendingEvents.length > 0 || this.pendingMessages.length > 0))
+          this.kick();
+      },
+      (err: unknown) => {
+        this.writing = undefined;
+        throw err;
+      },
+    );
   }
 
-  private async writeLoop(): Promise<void> {
+  /** Writes until nothing is pending (true), or until a write failed for good (false). */
+  private async writeLoop(): Promise<boolean> {
     while (this.pendingEvents.length > 0 || this.pendingMessages.length > 0) {
       const events = this.pendingEvents;
       const messages = this.pendingMessages;
@@ -263,16 +278,18 @@ export class TurnLog {
       this.pendingMessages = [];
       const closing = this.failure !== undefined;
       if (messages.length > 0) {
-        if (!(await this.persist('messages', () => this.history.insertMessages(messages), closing))) return;
+        if (!(await this.persist('messages', () => this.history.insertMessages(messages), closing)))
+          return false;
         this.storedMessageSeq = messages[messages.length - 1]!.sequence;
       }
       if (events.length > 0) {
-        if (!(await this.persist('events', () => this.history.insertEvents(events), closing))) return;
+        if (!(await this.persist('events', () => this.history.insertEvents(events), closing))) return false;
         this.storedSeq = events[events.length - 1]!.sequence;
         if (this.storedSeq > this.visibleSeq) this.visibleSeq = this.storedSeq;
         this.wake();
       }
     }
+    return true;
   }
 
   /**
