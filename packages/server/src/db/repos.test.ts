@@ -239,7 +239,7 @@ describe.each(['sqlite', 'postgres'] as const)('repositories on %s', (dialect) =
     for (const r of rows) await repos.history.insertEvents([r]);
     const stored = await repos.history.listEvents('t1e', s.id, { after: 0, limit: 10 });
     expect(stored.rows.map((e) => ({ ...e }))).toEqual(rows.map((r) => ({ ...r, sourceIndex: null })));
-    // A failed one-row insert (a duplicate sequence) rejects and stores nothing.
+    // The one-row insert is a prepared statement on SQLite: a failure still rejects, nothing half-stored.
     await expect(repos.history.insertEvents([one(2, 'again')])).rejects.toThrow();
     expect((await repos.history.listEvents('t1e', s.id, { after: 0, limit: 10 })).rows).toHaveLength(3);
   });

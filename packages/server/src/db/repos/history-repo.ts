@@ -33,6 +33,9 @@ export interface EventRecord {
 
 /** Messages and events of sessions: append-only, ordered by per-session sequence. */
 export class HistoryRepo {
+  /** SQLite only: the one-event insert, built and prepared once (see {@link insertEvents}). */
+  private insertOneEvent: { run(row: EventRecord): unknown } | undefined;
+
   constructor(private readonly d: AshDatabase) {}
 
   async insertMessages(rows: MessageRecord[]): Promise<void> {
@@ -42,9 +45,37 @@ export class HistoryRepo {
 
   async insertEvents(rows: EventRecord[]): Promise<void> {
     if (rows.length === 0) return;
+    // A live turn stores its events one at a time (a text delta each, as they come): on SQLite,
+    // building the INSERT and preparing it again for each took most of the server's CPU per
+    // delta (a CPU profile: docs/benchmarks/2026-12-03-profiles.md), so the single-row insert is
+    // prepared once. (Postgres keeps the plain builder: a named prepared statement is per connection.)
+    if (rows.length === 1 && this.d.dialect === 'sqlite') {
+      this.insertOneEvent ??= this.prepareInsertOneEvent();
+      this.insertOneEvent.run(rows[0]!);
+      return;
+    }
     // Stay below SQLite's bound-parameter limit (8 columns per row).
     for (let i = 0; i < rows.length; i += 500)
       await this.d.db.insert(this.d.t.sessionEvents).values(rows.slice(i, i + 500));
+  }
+
+  private prepareInsertOneEvent(): { run(row: EventRecord): unknown } {
+    const p = (name: keyof EventRecord) => sql.placeholder(name);
+    const q = this.d.db
+      .insert(this.d.t.sessionEvents)
+      .values({
+        id: p('id'),
+        tenantId: p('tenantId'),
+        sessionId: p('sessionId'),
+        type: p('type'),
+        data: p('data'),
+        sequence: p('sequence'),
+        turnId: p('turnId'),
+        createdAt: p('createdAt'),
+        sourceIndex: p('sourceIndex'),
+      })
+      .prepare();
+    return { run: (row) => q.run({ ...row, sourceIndex: row.sourceIndex ?? null }) };
   }
 
   /** One message of a session of a tenant (undefined for another session's or tenant's id). */
