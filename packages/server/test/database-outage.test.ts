@@ -1,73 +1,20 @@
-import { createServer, type Server, Socket } from 'node:net';
-import { createTestPostgresDatabase, type TestDatabase } from '@ash-ai/testing';
+import { createTestPostgresDatabase, TcpFront, type TestDatabase } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createSession, deployAgent, sendTurn, startTestServer, type TestServer } from './harness.js';
-
-/**
- * A TCP front for PostgreSQL that forwards, holds every new connection without answering
- * ("hang": a black-holed host) or refuses connections ("closed": the database is down). Every
- * switch drops the open connections, as a database restart does.
- */
-class PgFront {
-  mode: 'forward' | 'hang' = 'forward';
-  port = 0;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(private readonly upstreamPort: number) {}
-
-  async listen(): Promise<void> {
-    this.server = createServer((client) => {
-      this.track(client);
-      if (this.mode === 'hang') {
-        client.resume();
-        return;
-      }
-      const upstream = new Socket();
-      this.track(upstream);
-      upstream.connect(this.upstreamPort, '127.0.0.1');
-      client.pipe(upstream).pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  async set(mode: 'forward' | 'hang' | 'closed'): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    if (mode === 'closed') {
-      await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-      this.server = undefined;
-      return;
-    }
-    this.mode = mode;
-    if (!this.server) await this.listen();
-  }
-
-  private track(s: Socket): void {
-    this.sockets.add(s);
-    s.on('close', () => this.sockets.delete(s));
-    s.on('error', () => undefined);
-  }
-}
 
 // A database outage is the operator's to fix and the client's to retry: every route answers 503
 // `database_unavailable` with Retry-After (never a 500 `internal_error`, never a hang), and the
 // server serves again, without a restart, once the database is back.
 describe('database outage (PostgreSQL down, restarting or not answering)', () => {
   let db: TestDatabase;
-  let front: PgFront;
+  let front: TcpFront;
   let t: TestServer;
   let sessionId: string;
 
   beforeAll(async () => {
     db = await createTestPostgresDatabase('ash_dbdown');
     const url = new URL(db.url);
-    front = new PgFront(Number(url.port || 5432));
+    front = new TcpFront(Number(url.port || 5432));
     await front.listen();
     url.host = `127.0.0.1:${front.port}`;
     t = await startTestServer({ env: { ASH_DATABASE_URL: url.toString() } });

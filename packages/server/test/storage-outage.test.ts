@@ -1,79 +1,19 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer, type Server, Socket } from 'node:net';
 import { join } from 'node:path';
-import { startTestS3, type TestS3 } from '@ash-ai/testing';
+import { startTestS3, TcpFront, type TestS3 } from '@ash-ai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createSession, deployAgent, startTestServer, type TestServer, b64 } from './harness.js';
 
-/**
- * A TCP front for the S3 server that can forward, hold every connection without answering
- * ("hang": accepts TCP, never responds) or stop listening ("closed": connection refused).
- */
-class FlakyProxy {
-  mode: 'forward' | 'hang' = 'forward';
-  port = 0;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(private readonly upstreamPort: number) {}
-
-  async listen(): Promise<void> {
-    this.server = createServer((client) => {
-      this.track(client);
-      if (this.mode === 'hang') {
-        client.resume(); // read and drop: the request goes out, no answer ever comes
-        return;
-      }
-      const upstream = new Socket();
-      this.track(upstream);
-      upstream.connect(this.upstreamPort, '127.0.0.1');
-      client.pipe(upstream).pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  /** Switches mode and drops open connections (pooled keep-alive sockets would bypass it). */
-  set(mode: 'forward' | 'hang'): void {
-    this.mode = mode;
-    this.dropConnections();
-  }
-
-  get listening(): boolean {
-    return this.server !== undefined;
-  }
-
-  /** Stops listening: connections to the port are refused. */
-  async closePort(): Promise<void> {
-    this.dropConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
-    this.server = undefined;
-  }
-
-  private dropConnections(): void {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-  }
-
-  private track(s: Socket): void {
-    this.sockets.add(s);
-    s.on('close', () => this.sockets.delete(s));
-    s.on('error', () => undefined);
-  }
-}
-
 describe('object storage outages (S3 hanging or refusing connections)', () => {
   let s3: TestS3;
-  let proxy: FlakyProxy;
+  let proxy: TcpFront;
   let t: TestServer;
   // Per attempt 400 ms, 2 attempts: every storage-bound request must answer well within 5 s.
   const BOUND_MS = 5000;
 
   beforeAll(async () => {
     s3 = await startTestS3();
-    proxy = new FlakyProxy(Number(new URL(s3.endpoint).port));
+    proxy = new TcpFront(Number(new URL(s3.endpoint).port));
     await proxy.listen();
     t = await startTestServer({
       env: {
@@ -86,7 +26,7 @@ describe('object storage outages (S3 hanging or refusing connections)', () => {
   });
   afterAll(async () => {
     await t?.close();
-    await proxy?.closePort();
+    await proxy?.set('closed');
     await s3?.close();
   });
 
@@ -118,8 +58,7 @@ describe('object storage outages (S3 hanging or refusing connections)', () => {
 
   for (const outage of ['hang', 'closed'] as const) {
     it(`${outage}: deploy, pause and attachments fail fast with 503 storage_unavailable and store nothing half-way`, async () => {
-      proxy.set('forward');
-      if (!proxy.listening) await proxy.listen();
+      await proxy.set('forward');
       const agent = `kept-${outage}`;
       await deployAgent(t.url, agent, { 'CLAUDE.md': '# v1\n' });
       const id = await createSession(t.url, agent);
@@ -128,8 +67,7 @@ describe('object storage outages (S3 hanging or refusing connections)', () => {
       });
       expect(up.status).toBe(200);
 
-      if (outage === 'hang') proxy.set('hang');
-      else await proxy.closePort();
+      await proxy.set(outage);
 
       // A new agent: 503, and no agent row nor folder is left behind.
       const fresh = await timed(() =>
@@ -180,8 +118,7 @@ describe('object storage outages (S3 hanging or refusing connections)', () => {
       expect(resumed.body.session.status).toBe('active');
 
       // Storage back: the same operations work again.
-      if (outage === 'closed') await proxy.listen();
-      proxy.set('forward');
+      await proxy.set('forward');
       expect((await api(t.url, 'POST', `/api/sessions/${id}/pause`)).status).toBe(200);
       await deployAgent(t.url, agent, { 'CLAUDE.md': '# v2\n' });
       expect((await api(t.url, 'GET', `/api/agents/${agent}`)).body.agent.version).toBe(2);

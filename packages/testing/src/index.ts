@@ -27,4 +27,5 @@ export {
   type CliResult,
 } from './processes.js';
 export { startTestS3, type TestS3 } from './s3.js';
+export { TcpFront } from './tcp-front.js';
 export { ALL_BYTES, tinyPng } from './fixtures.js';
