@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SseDecoder } from '@ash-ai/shared';
 import {
@@ -26,6 +26,7 @@ import {
   expectOutcome,
   sandboxLeftovers,
   sendTurn,
+  filesUnder,
 } from './harness.js';
 
 const SECRET = 'cluster-runner-link-secret-000000001';
@@ -34,32 +35,6 @@ const PROVIDER_KEY = 'sk-ant-test-0123456789abcdef';
 /** A stored credential's value (an `anthropic` key used by one session); never on a runner either. */
 const CREDENTIAL_VALUE = 'sk-ant-stored-credential-value-77aa99';
 const LEASE_MS = 3000;
-
-/** Every regular file under `dir`, recursively (links not followed). */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    let names: string[] = [];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      try {
-        const st = statSync(p, { throwIfNoEntry: false });
-        if (!st) continue;
-        if (st.isDirectory()) walk(p);
-        else if (st.isFile()) out.push(p);
-      } catch {
-        // unreadable
-      }
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 /** True when the file contains `needle`, read in chunks (sandbox disk images are GiBs, mostly sparse). */
 function fileContains(path: string, needle: string): boolean {

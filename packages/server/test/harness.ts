@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -250,4 +250,32 @@ export function expectOutcome(
       `expected the turn to end ${outcome}, it ended ${actual}; errors: ${errors.join(' ') || 'none'}`,
     );
   }
+}
+
+/**
+ * Regular files under `dir`, recursively (what a secret scan reads); files of `maxBytes` or more
+ * are left out (default: none). Unreadable entries are skipped.
+ */
+export function filesUnder(dir: string, maxBytes = Number.POSITIVE_INFINITY): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let names: string[] = [];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(d, n);
+      try {
+        const st = statSync(p, { throwIfNoEntry: false });
+        if (st?.isDirectory()) walk(p);
+        else if (st?.isFile() && st.size < maxBytes) out.push(p);
+      } catch {
+        // unreadable
+      }
+    }
+  };
+  walk(dir);
+  return out;
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import {
   sendTurn,
   startTestServer,
   type TestServer,
+  filesUnder,
 } from './harness.js';
 
 const SECRET = 'coordinator-runner-secret-0000000001';
@@ -530,7 +531,7 @@ describe('sessions on runners in other processes', () => {
     expect(readFileSync(`/proc/${proc.pid}/environ`, 'utf8')).not.toContain(PROVIDER_KEY);
     expect(readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8')).not.toContain(PROVIDER_KEY);
     expect(proc.output()).not.toContain(PROVIDER_KEY);
-    for (const f of filesUnder(join(root, holder)))
+    for (const f of filesUnder(join(root, holder), 64 * 1024 * 1024))
       expect(readFileSync(f).includes(PROVIDER_KEY), f).toBe(false);
 
     // Deleting the agent drops its spares on every runner.
@@ -766,24 +767,3 @@ describe('sessions on runners in other processes', () => {
     );
   }, 120_000);
 });
-
-/** Regular files under `dir` (small ones: sandbox disk images and sockets are skipped). */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    let names: string[] = [];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      const st = statSync(p, { throwIfNoEntry: false });
-      if (st?.isDirectory()) walk(p);
-      else if (st?.isFile() && st.size < 64 * 1024 * 1024) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
