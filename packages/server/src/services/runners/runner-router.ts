@@ -181,12 +181,7 @@ export class RunnerRouter implements RunnerClient {
     };
     const loads = new Map(fit.map((r) => [r, load(r)]));
     const agent = needs.agent;
-    const warm = new Map(
-      fit.map((r) => [
-        r,
-        agent ? readySpares(r.client.stats().spares, agent.tenantId, agent.name, agent.version) : 0,
-      ]),
-    );
+    const warm = new Map(fit.map((r) => [r, agent ? sparesOf(r.client.stats().spares, agent) : 0]));
     return fit.sort((a, b) => {
       const la = loads.get(a)!;
       const lb = loads.get(b)!;
@@ -471,9 +466,7 @@ export class RunnerRouter implements RunnerClient {
   private async askSpares(agent: SpareAgent, count: number, source: SpareSource): Promise<void> {
     if (this.closed) return;
     const fit = this.candidates({ labels: agent.labels ?? {}, localOnly: false }).filter((r) => !r.local);
-    const holding = fit.find(
-      (r) => sparesOf(r.client.stats().spares, agent.tenantId, agent.name, agent.version) > 0,
-    );
+    const holding = fit.find((r) => sparesOf(r.client.stats().spares, agent, true) > 0);
     const target = holding ?? fit[0];
     if (!target) return;
     try {
@@ -515,7 +508,9 @@ export class RunnerRouter implements RunnerClient {
       labels,
       localOnly: false,
       agent: { tenantId, name: agentName, version: agentVersion },
-    }).filter((r) => readySpares(r.client.stats().spares, tenantId, agentName, agentVersion) > 0);
+    }).filter(
+      (r) => sparesOf(r.client.stats().spares, { tenantId, name: agentName, version: agentVersion }) > 0,
+    );
     for (const runner of withSpare) {
       try {
         const id = await runner.client.takeSpare(tenantId, agentName, agentVersion);
@@ -575,29 +570,16 @@ export class RunnerRouter implements RunnerClient {
 
 const spareKey = (tenantId: string, agentName: string) => `${tenantId}\u0000${agentName}`;
 
-/** Ready spares of one agent version in a runner's figures. */
-function readySpares(
-  spares: SpareCount[] | undefined,
-  tenantId: string,
-  agent: string,
-  version: number,
-): number {
-  let n = 0;
-  for (const s of spares ?? [])
-    if (s.tenantId === tenantId && s.agent === agent && s.version === version) n += s.ready;
-  return n;
-}
-
-/** Spares (ready or booting) of one agent version in a runner's figures. */
+/** Spares of one agent version in a runner's figures: ready ones, or with `booting` those starting too. */
 function sparesOf(
   spares: SpareCount[] | undefined,
-  tenantId: string,
-  agent: string,
-  version: number,
+  agent: { tenantId: string; name: string; version: number },
+  booting = false,
 ): number {
   let n = 0;
   for (const s of spares ?? [])
-    if (s.tenantId === tenantId && s.agent === agent && s.version === version) n += s.ready + s.starting;
+    if (s.tenantId === agent.tenantId && s.agent === agent.name && s.version === agent.version)
+      n += s.ready + (booting ? s.starting : 0);
   return n;
 }
 
