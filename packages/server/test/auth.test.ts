@@ -175,6 +175,7 @@ describe('authentication and API keys', () => {
     expect(ops.map(([m, p]) => `${m} ${p}`).sort()).toEqual(
       [
         'GET /api/internal/runners',
+        'POST /api/internal/agents/files',
         'POST /api/internal/api-keys',
         'POST /api/internal/runners/deregister',
         'POST /api/internal/runners/heartbeat',
