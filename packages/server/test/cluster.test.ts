@@ -198,10 +198,16 @@ describe('a cluster: Postgres, S3, two servers and two runners as real processes
     const lastSeen = first.events.at(-1)!.id;
     model.forSession(id).enqueue({ slow: { deltas: 20, intervalMs: 50, text: 'Still kumquat. ' } });
     const viaB = sendTurn(url('b'), id, { content: 'Still there?' });
+    // The second turn has started once one of its stream events (not a lifecycle row, which the
+    // events API also lists) is stored after the first turn's last one.
     await eventually(
       async () =>
-        (await api(url('a'), 'GET', `/api/sessions/${id}/events?limit=1000`)).body.events.length >
-        first.events.length,
+        (
+          (await api(url('a'), 'GET', `/api/sessions/${id}/events?limit=1000`)).body.events as Array<{
+            sequence: number;
+            type: string;
+          }>
+        ).some((e) => e.sequence > lastSeen && e.type !== 'lifecycle'),
       30_000,
       'the second turn to start',
     );
