@@ -274,6 +274,14 @@ describe('ash runner (the runner process)', () => {
     // A turn whose coordinator stream closes waits this long for another coordinator.
     ASH_RUNNER_TURN_HOLD_MS: '5000',
   };
+  /** Another runner process registered with `coordinators` (default: the stand-in), `extra` env on top. */
+  const startOtherRunner = (name: string, extra: Record<string, string> = {}, coordinators?: string[]) =>
+    startRunnerProcess({
+      name,
+      coordinators: coordinators ?? [coordinator.url],
+      dataDir: join(root, name),
+      env: { ...env, ...extra },
+    });
 
   beforeAll(async () => {
     model = await ScriptedModel.start();
@@ -352,11 +360,8 @@ describe('ash runner (the runner process)', () => {
   });
 
   it('a runner whose secret the coordinator refuses says so plainly (not as an outage) and is not registered', async () => {
-    const bad = await startRunnerProcess({
-      name: 'r-badsecret',
-      coordinators: [coordinator.url],
-      dataDir: join(root, 'r-badsecret'),
-      env: { ...env, ASH_INTERNAL_SECRET: 'not-the-coordinators-secret-01' },
+    const bad = await startOtherRunner('r-badsecret', {
+      ASH_INTERNAL_SECRET: 'not-the-coordinators-secret-01',
     });
     try {
       await eventually(
@@ -822,12 +827,7 @@ describe('ash runner (the runner process)', () => {
   }, 60_000);
 
   it('drain: refuses new reservations and starts (503 capacity_reached), lets the running turn finish, releases, exits 0', async () => {
-    const r4 = await startRunnerProcess({
-      name: 'r4',
-      coordinators: [coordinator.url],
-      dataDir: join(root, 'r4'),
-      env,
-    });
+    const r4 = await startOtherRunner('r4');
     try {
       const id = randomUUID();
       writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# drain\n');
@@ -873,12 +873,7 @@ describe('ash runner (the runner process)', () => {
     // Two coordinators over one store (as servers share a database and a bucket).
     const a = new TestCoordinator(join(root, 'store'), model);
     await a.start();
-    const r5 = await startRunnerProcess({
-      name: 'r5',
-      coordinators: [a.url, coordinator.url],
-      dataDir: join(root, 'r5'),
-      env,
-    });
+    const r5 = await startOtherRunner('r5', {}, [a.url, coordinator.url]);
     try {
       await eventually(
         () => a.known.has('r5') && coordinator.known.has('r5'),
@@ -929,12 +924,7 @@ describe('ash runner (the runner process)', () => {
   }, 90_000);
 
   it('idle eviction by the pool: checkpoint, then evicted (reason idle) to the coordinator', async () => {
-    const r6 = await startRunnerProcess({
-      name: 'r6',
-      coordinators: [coordinator.url],
-      dataDir: join(root, 'r6'),
-      env: { ...env, ASH_IDLE_TIMEOUT_MS: '1000' },
-    });
+    const r6 = await startOtherRunner('r6', { ASH_IDLE_TIMEOUT_MS: '1000' });
     try {
       const id = randomUUID();
       writeFileSync(join(coordinator.roots(id).workspace, 'CLAUDE.md'), '# idle\n');
@@ -964,12 +954,7 @@ describe('ash runner (the runner process)', () => {
   }, 60_000);
 
   it('SIGTERM: checkpoints and stops its sessions, deregisters, exits 0', async () => {
-    const r2 = await startRunnerProcess({
-      name: 'r2',
-      coordinators: [coordinator.url],
-      dataDir: join(root, 'r2'),
-      env,
-    });
+    const r2 = await startOtherRunner('r2');
     try {
       await eventually(() => coordinator.known.has('r2'), 10_000, 'r2 registered');
       const id = randomUUID();
