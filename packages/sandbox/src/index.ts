@@ -41,6 +41,7 @@ export {
   type ModelCallObserver,
   type ModelCallOutcome,
   type ModelProxyOptions,
+  type UpstreamPool,
 } from './model-proxy.js';
 export { Sandbox, type SandboxState } from './sandbox.js';
 export {

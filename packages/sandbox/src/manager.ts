@@ -4,7 +4,6 @@ import { lchown, lstat, readdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Dispatcher } from 'undici';
 import type { BridgeProcessConfig, SandboxInfo } from '@ash-ai/shared';
 import { BridgeConnection } from './bridge-connection.js';
 import { CgroupManager, type SandboxCgroup } from './cgroups.js';
@@ -24,6 +23,7 @@ import {
   ModelProxy,
   type ModelCallUsage,
   type ModelProxyOptions,
+  type UpstreamPool,
 } from './model-proxy.js';
 import { Sandbox } from './sandbox.js';
 import type { EgressDecision } from './egress-policy.js';
@@ -203,7 +203,7 @@ export class SandboxManager {
   private refilling: Promise<void> | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
   private closing = false;
-  private readonly dispatcher: Dispatcher;
+  private readonly dispatcher: UpstreamPool;
   private readonly limits: SandboxLimits;
   private readonly fileLocks = new KeyedLock();
   /**

@@ -6,7 +6,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Logger } from './logger.js';
 
 /** Token usage of one model response, from the Messages API's own `usage` fields. */
@@ -70,8 +70,8 @@ export interface ModelProxyOptions {
    * Anthropic-style error (e.g. a spending budget reached) and nothing reaches the upstream.
    */
   admit?: () => Promise<ModelCallRefusal | undefined>;
-  /** Shared upstream connection pool. */
-  dispatcher?: Dispatcher;
+  /** Shared upstream connection pool (else undici's global one). */
+  dispatcher?: UpstreamPool;
   /** Called as each admitted Messages API call is forwarded; see {@link ModelCallObserver}. */
   observe?: () => ModelCallObserver | undefined;
   log: Logger;
@@ -193,11 +193,12 @@ export async function handleModelCall(
   let upstream: Dispatcher.ResponseData;
   try {
     const base = typeof opts.upstreamUrl === 'function' ? opts.upstreamUrl() : opts.upstreamUrl;
+    const { request } = await import('undici');
     upstream = await request(upstreamTarget(base, target), {
       method: 'POST',
       headers,
       body: req,
-      dispatcher: opts.dispatcher,
+      dispatcher: await opts.dispatcher?.get(),
       headersTimeout: 600_000,
       bodyTimeout: 0,
     });
@@ -345,9 +346,31 @@ function fromUsage(messageId: string, model: string, u: Record<string, number>):
   };
 }
 
+/**
+ * A connection pool for upstream model calls, shared by every proxy of a process. undici (a
+ * megabyte of JavaScript) is loaded with the first call, not when the server starts.
+ */
+export class UpstreamPool {
+  private agent: Promise<Dispatcher> | undefined;
+
+  /** The pool's dispatcher, created on first use. */
+  get(): Promise<Dispatcher> {
+    this.agent ??= import('undici').then(
+      ({ Agent }) => new Agent({ keepAliveTimeout: 30_000, connections: 64 }),
+    );
+    return this.agent;
+  }
+
+  /** Closes the pool's connections (nothing to do when it was never used). Never rejects. */
+  async close(): Promise<void> {
+    if (!this.agent) return;
+    await (await this.agent).close().catch(() => undefined);
+  }
+}
+
 /** A connection pool for upstream model calls, shared by every proxy of a process. */
-export function createUpstreamDispatcher(): Dispatcher {
-  return new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+export function createUpstreamDispatcher(): UpstreamPool {
+  return new UpstreamPool();
 }
 
 /**

@@ -16,7 +16,8 @@ import type { Command } from 'commander';
 import { AshClient, type Health, type RunnerStatus } from '@ash-ai/sdk';
 import { ashHome, configPath, DEFAULT_PORT, resolveServerUrl, writeCliConfig } from '../config.js';
 import { CliError, printJson } from '../output.js';
-import { isServerBin, runServerForeground, serverBinPath } from '../server-bin.js';
+import { isServerBin, serverBinPath } from '../server-bin.js';
+import { runServe } from '../serve.js';
 import type { GlobalOptions } from '../program.js';
 
 /** Where a server writes the key it creates on its first start (same name as the server's INITIAL_KEY_FILE). */
@@ -429,11 +430,7 @@ ASH_API_KEY), set ASH_SERVER_API_KEY:
     .option('-p, --port <port>', 'port (overrides ASH_PORT)')
     .option('--host <host>', 'interface (overrides ASH_HOST)')
     .action(async (opts: { port?: string; host?: string }) => {
-      process.exitCode = await runServerForeground({
-        ...process.env,
-        ...(opts.port ? { ASH_PORT: opts.port } : {}),
-        ...(opts.host ? { ASH_HOST: opts.host } : {}),
-      });
+      process.exitCode = await runServe(opts);
     });
 
   program

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Repos } from '../db/repos/index.js';
 import { AppError } from '../errors.js';
 import { ownedElsewhere } from '../services/sessions/session-ownership.js';
@@ -107,6 +107,8 @@ async function forward(
   // The client going away ends the forwarded request too (an SSE stream included).
   const abort = new AbortController();
   reply.raw.once('close', () => abort.abort());
+  // Loaded at the first forward, not at start (most servers never forward).
+  const { request } = await import('undici');
   let res: Dispatcher.ResponseData;
   try {
     res = await request(new URL(req.url, baseUrl), {

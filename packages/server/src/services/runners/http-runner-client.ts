@@ -36,7 +36,7 @@ import {
   type TurnRequest,
 } from '@ash-ai/runner';
 import type { Logger } from 'pino';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { isLinkableEgress } from '../sessions/egress.js';
 import type { ModelGateway } from './model-gateway.js';
 import { responseText, TurnStreamPool } from './turn-stream.js';
@@ -117,7 +117,8 @@ interface PlacedSession {
  * session's sandbox.
  */
 export class HttpRunnerClient implements RunnerClient {
-  private readonly dispatcher: Dispatcher;
+  /** The connection pool, created on the first call (undici is loaded then, not at start). */
+  private dispatcher: Dispatcher | undefined;
   /** Turn streams (node:http, see {@link TurnStreamPool}: first events sooner than undici). */
   private readonly turnStreams: TurnStreamPool;
   private readonly base: URL;
@@ -135,7 +136,6 @@ export class HttpRunnerClient implements RunnerClient {
 
   constructor(private readonly opts: HttpRunnerClientOptions) {
     this.base = new URL(`${opts.url.replace(/\/+$/, '')}${RUNNER_API_PREFIX}/`);
-    this.dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { timeout: 5_000 } });
     this.turnStreams = new TurnStreamPool(this.base);
   }
 
@@ -712,7 +712,7 @@ export class HttpRunnerClient implements RunnerClient {
   async shutdown(): Promise<void> {
     this.closed = true;
     this.turnStreams.close();
-    await this.dispatcher.close().catch(() => undefined);
+    await this.dispatcher?.close().catch(() => undefined);
   }
 
   /** Asks the runner to drain (take nothing new, checkpoint and release everything, exit). */
@@ -746,13 +746,20 @@ export class HttpRunnerClient implements RunnerClient {
     body?: unknown,
     timeoutMs = this.opts.timeoutMs,
   ): Promise<T> {
+    const undici = await import('undici');
+    this.dispatcher ??= new undici.Agent({
+      keepAliveTimeout: 30_000,
+      connections: 64,
+      connect: { timeout: 5_000 },
+    });
+    const dispatcher = this.dispatcher;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(this.url(path), {
+      res = await undici.request(this.url(path), {
         method,
         headers: this.headers(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        dispatcher: this.dispatcher,
+        dispatcher,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         // Given up at the timeout, and at once when the runner is lost.

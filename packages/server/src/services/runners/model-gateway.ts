@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createUpstreamDispatcher, handleModelCall } from '@ash-ai/sandbox';
+import { createUpstreamDispatcher, handleModelCall, type UpstreamPool } from '@ash-ai/sandbox';
 import type { ModelCallHooks } from '@ash-ai/runner';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
 
 interface GatewaySession {
   sessionId: string;
@@ -20,7 +19,7 @@ interface GatewaySession {
 export class ModelGateway {
   private readonly byToken = new Map<string, GatewaySession>();
   private readonly tokenOf = new Map<string, string>();
-  private readonly dispatcher: Dispatcher = createUpstreamDispatcher();
+  private readonly dispatcher: UpstreamPool = createUpstreamDispatcher();
 
   constructor(private readonly opts: { upstreamUrl: string; log: Logger }) {}
 
