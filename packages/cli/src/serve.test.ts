@@ -11,7 +11,15 @@ describe('ash serve: the flags read without the command tree', () => {
   });
 
   it('leaves anything else to the command tree (help, stray arguments, missing values, unknown flags)', () => {
-    for (const args of [['--help'], ['-h'], ['extra'], ['--port'], ['--bogus'], ['--port', '-5'], ['--', 'x']])
+    for (const args of [
+      ['--help'],
+      ['-h'],
+      ['extra'],
+      ['--port'],
+      ['--bogus'],
+      ['--port', '-5'],
+      ['--', 'x'],
+    ])
       expect(quickServeArgs(args)).toBeUndefined();
   });
 });
