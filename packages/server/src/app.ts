@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -30,7 +29,7 @@ import { findConsoleDir, registerConsole } from './plugins/console.js';
 import {
   buildLazySerializerFactory,
   buildValidatorFactory,
-  type SerializerFactory,
+  fastifySerializerFactory,
 } from './plugins/validation.js';
 import { agentRoutes } from './routes/agents.js';
 import { compatRoutes } from './routes/compat.js';
@@ -179,7 +178,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     schemaController: {
       compilersFactory: {
         buildValidator: buildValidatorFactory,
-        buildSerializer: buildLazySerializerFactory(SerializerSelector() as SerializerFactory),
+        buildSerializer: buildLazySerializerFactory(fastifySerializerFactory),
       },
     },
     // Ids are UUIDs and names at most 255 characters: a longer path parameter is refused (414).

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { HealthSchema, type Health } from '@ash-ai/shared';
+import { projectingSerializer } from '../plugins/validation.js';
 
 /** `GET /health`: public liveness and figures. */
 export function healthRoutes(health: () => Promise<Health>): FastifyPluginAsyncTypebox {
@@ -14,6 +15,8 @@ export function healthRoutes(health: () => Promise<Health>): FastifyPluginAsyncT
           response: { 200: HealthSchema },
         },
         config: { public: true },
+        // Written without a compiled serializer: the first /health is what a start waits for.
+        serializerCompiler: ({ schema }) => projectingSerializer(schema),
       },
       async () => health(),
     );

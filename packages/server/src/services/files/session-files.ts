@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { FileHandle } from 'node:fs/promises';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { contentType } from 'mime-types';
 import type {
   FileEntry,
   ListFilesQuery,
@@ -36,8 +36,12 @@ export const MAX_LIST_ENTRIES = 10_000;
 /** Largest file returned by `format=json`, bytes. */
 export const MAX_JSON_FILE_BYTES = 1024 * 1024;
 
-/** The media type for a file name (from its extension), `application/octet-stream` when unknown. */
+/**
+ * The media type for a file name (from its extension), `application/octet-stream` when unknown.
+ * mime-types (its database is 200 KB of JSON) is loaded on the first call, not at start.
+ */
 export function mimeFor(name: string): string {
+  const { contentType } = createRequire(import.meta.url)('mime-types') as typeof import('mime-types');
   return contentType(name.split('/').pop() ?? name) || 'application/octet-stream';
 }
 

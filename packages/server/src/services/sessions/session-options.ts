@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv } from 'ajv';
 import {
   BridgeSdkOptionsSchema,
   SESSION_CONFIG_KEYS,
@@ -116,7 +117,8 @@ export function folderAgentNames(folder: string): string[] {
   return names;
 }
 
-const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: true });
+/** The Ajv instance checking output schemas, made on first use (Ajv loads only then). */
+let outputSchemaAjv: Ajv | undefined;
 
 /**
  * Checks what the request schemas cannot express. Every failure is a 400 `validation_failed`
@@ -161,7 +163,11 @@ export function validateSdkOptions(
 function validateOutputSchema(schema: Record<string, unknown>, path: string): void {
   if (schema.type !== 'object') throw invalidField(path, "must describe an object (`type: 'object'`)");
   try {
-    ajv.compile(schema);
+    if (!outputSchemaAjv) {
+      const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+      outputSchemaAjv = new Ajv({ strict: false, allErrors: false, validateSchema: true });
+    }
+    outputSchemaAjv.compile(schema);
   } catch (err) {
     throw invalidField(
       path,
