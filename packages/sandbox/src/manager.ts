@@ -245,7 +245,8 @@ export class SandboxManager {
 
   /**
    * Detects what the host offers and prepares the manager. Sweeps sandbox cgroups a previous run
-   * of this server left behind.
+   * of this server left behind. Starts no spare bridge: call {@link refillIdleBridges} once the
+   * host is ready (a server after it listens: a bridge's Node start would compete with its own).
    * @throws SandboxUnavailableError when `mode` is `bwrap` and bubblewrap or cgroups are missing.
    */
   static async create(opts: SandboxManagerOptions): Promise<SandboxManager> {
@@ -328,7 +329,6 @@ export class SandboxManager {
       warnings,
     );
     await cgroups.sweepStale();
-    manager.refillIdleBridges();
     return manager;
   }
 

@@ -682,6 +682,8 @@ async function createLocked(
         },
         `Ash v${SERVER_VERSION} listening`,
       );
+      // Warm-ups only now that /health answers: a spare bridge, then the agents' warm pools.
+      sandboxes?.refillIdleBridges();
       void warmPools();
       return address;
     },

@@ -53,6 +53,7 @@ export async function startRunner(
     // No egress CA: sessions with credential bindings are never placed on a runner.
     log,
   });
+  manager.refillIdleBridges();
   runner.start();
   for (const w of manager.info.warnings) log.warn(w);
   const metrics = new RunnerMetrics();
