@@ -685,6 +685,7 @@ async function createLocked(
       // Warm-ups only now that /health answers: a spare bridge, then the agents' warm pools.
       sandboxes?.refillIdleBridges();
       void warmPools();
+      loadDeferredModulesSoon(app.server, logger);
       return address;
     },
     async close() {
@@ -715,6 +716,36 @@ async function createLocked(
       unlock();
     },
   };
+}
+
+/**
+ * Loads, in the background, what the start left to first use (undici for model and runner calls,
+ * Ajv and fast-json-stringify for request validation and responses, mime-types for files), so the
+ * first turn or upload does not pay for it: once the first response is sent (usually the /health
+ * a start waits for) or a second after listening, whichever comes first.
+ */
+function loadDeferredModulesSoon(server: FastifyInstance['server'], log: Logger): void {
+  let started = false;
+  const load = () => {
+    if (started) return;
+    started = true;
+    clearTimeout(timer);
+    server.off('request', onRequest);
+    void (async () => {
+      for (const name of [
+        'undici',
+        'ajv',
+        'ajv-formats',
+        '@fastify/fast-json-stringify-compiler',
+        'mime-types',
+      ])
+        await import(name);
+    })().catch((err: unknown) => log.warn({ err }, 'could not preload a module'));
+  };
+  const onRequest = (_req: unknown, res: NodeJS.EventEmitter) => res.once('finish', load);
+  const timer = setTimeout(load, 1_000);
+  timer.unref();
+  server.on('request', onRequest);
 }
 
 /** Timeout of each call to a runner (turn streams and sandbox starts excepted), ms. */
