@@ -131,6 +131,15 @@ async function createLocked(
   });
   const ownerId = serverId(config.dataDir);
   const pricing = loadPricing(config.pricesFile);
+  // The egress CA (created once under the data dir: two openssl runs the first time): terminates
+  // TLS for hosts with a bound credential. Opened while the database opens (it only waits).
+  const openingEgressCa = EgressCa.open(join(config.dataDir, 'egress-ca')).catch((err: unknown) => {
+    logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'no egress CA (is the openssl CLI installed?): HTTPS to hosts with a bound credential is refused',
+    );
+    return undefined;
+  });
   // `phase` lines tell `ash start` how far the start got (it shows them while it waits).
   logger.info({ phase: 'database' }, 'opening the database and applying migrations');
   const db = await openDatabase(
@@ -162,16 +171,8 @@ async function createLocked(
     await db.close();
     throw err;
   }
-  // The egress CA (created once under the data dir): terminates TLS for hosts with a bound credential.
-  let egressCa: EgressCa | undefined;
-  try {
-    egressCa = await EgressCa.open(join(config.dataDir, 'egress-ca'));
-  } catch (err) {
-    logger.warn(
-      { err: err instanceof Error ? err.message : String(err) },
-      'no egress CA (is the openssl CLI installed?): HTTPS to hosts with a bound credential is refused',
-    );
-  }
+  // The egress CA (opened above, beside the database).
+  const egressCa = await openingEgressCa;
   // The embedded default: this process hosts sandboxes too (one pool, an in-process runner).
   let local: Awaited<ReturnType<typeof createSandboxHost>> | undefined;
   if (config.localRunner)
