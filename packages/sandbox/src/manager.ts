@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { lchown, lstat, readdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { getPriority, setPriority, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { BridgeProcessConfig, SandboxInfo } from '@ash-ai/shared';
 import { BridgeConnection } from './bridge-connection.js';
@@ -35,7 +35,7 @@ import type { BlockList } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { neutralClaudePath } from './claude-image.js';
 import { KeyedLock } from './keyed-lock.js';
-import { detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.js';
+import { BlankImages, detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.js';
 import { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';
 
 /** Environment names a sandbox's own variables can never override (routing and identity of the Claude process). */
@@ -216,6 +216,13 @@ export class SandboxManager {
   private readonly inFlight = new Set<Promise<Sandbox>>();
   /** uid of each session's sandbox from the moment it is taken (before the sandbox is live). */
   private readonly owners = new Map<string, { uid: number; gid: number }>();
+  /** Blank disk images made ahead of time (per-sandbox disks only). */
+  private readonly blanks: BlankImages | undefined;
+  /** Background work (spare bridges, blank images) waits for this: see {@link setBackgroundGate}. */
+  private quiet: () => Promise<void> = async () => undefined;
+  /** Resolves when close() begins (background work stops waiting for the gate). */
+  private readonly closingSignal: Promise<void>;
+  private signalClosing!: () => void;
   readonly info: SandboxInfo;
 
   private constructor(
@@ -235,6 +242,18 @@ export class SandboxManager {
   ) {
     this.dispatcher = createUpstreamDispatcher();
     this.limits = opts.defaultLimits ?? DEFAULT_SANDBOX_LIMITS;
+    this.blanks =
+      diskTools && opts.sessionsRoot && this.limits.diskMb > 0
+        ? new BlankImages(
+            diskTools,
+            blankImageDir(opts.sessionsRoot),
+            this.limits.diskMb * 1024 * 1024,
+            1,
+            opts.log,
+            () => this.whenQuiet(),
+          )
+        : undefined;
+    this.closingSignal = new Promise((r) => (this.signalClosing = r));
     this.info = {
       mode: opts.mode,
       limits: cgroups.version,
@@ -297,7 +316,10 @@ export class SandboxManager {
       if ('tools' in probe) {
         diskTools = probe.tools;
         opts.log.info({ probeMs: probe.probeMs }, 'sandbox disks: one loop-mounted ext4 image per sandbox');
-        if (opts.sessionsRoot) await SandboxDisk.recoverAll(diskTools, opts.sessionsRoot, opts.log);
+        if (opts.sessionsRoot) {
+          await SandboxDisk.recoverAll(diskTools, opts.sessionsRoot, opts.log);
+          await BlankImages.prepare(blankImageDir(opts.sessionsRoot));
+        }
         try {
           claudeBindSource = await neutralClaudePath(
             diskTools,
@@ -329,7 +351,22 @@ export class SandboxManager {
     );
     await cgroups.sweepStale();
     manager.refillIdleBridges();
+    manager.blanks?.refill();
     return manager;
+  }
+
+  /**
+   * Makes background work (refilling spare bridges, making blank disk images) wait for `gate`
+   * before each step: the runner's pool resolves it when no user's sandbox start is under way, so
+   * that work never takes CPU from a start somebody waits for.
+   */
+  setBackgroundGate(gate: () => Promise<void>): void {
+    this.quiet = gate;
+  }
+
+  /** The background gate, or close() beginning, whichever comes first. */
+  private whenQuiet(): Promise<void> {
+    return Promise.race([this.quiet(), this.closingSignal]);
   }
 
   /**
@@ -427,6 +464,7 @@ export class SandboxManager {
     let bridge: BridgeProcess | undefined;
     let disk: SandboxDisk | undefined;
     let uid: number | undefined;
+    const phases = phaseClock();
     try {
       if (this.uids) uid = this.uids.acquire();
       const owner = uid !== undefined ? { uid, gid: uid } : this.sandboxUser;
@@ -444,7 +482,9 @@ export class SandboxManager {
           owner,
           log,
           exclusive: (fn) => this.fileLocks.run(spec.id, fn),
+          blanks: this.blanks,
         });
+        phases.mark('disk');
         apiDir = disk.path('run');
         homeDir = disk.path('home');
         etcDir = disk.path('etc');
@@ -462,6 +502,7 @@ export class SandboxManager {
         }
       }
       writeSandboxEtc(etcDir, owner ? owner.uid : USERNS_INNER_UID);
+      phases.mark('etc');
       proxy = await ModelProxy.listen({
         socketPath: join(apiDir, 'model.sock'),
         upstreamUrl: spec.modelUpstreamUrl ?? this.opts.modelUpstreamUrl,
@@ -504,7 +545,9 @@ export class SandboxManager {
           }
         }
       }
+      phases.mark('proxy');
       cgroup = this.cgroups.create(instance, limits);
+      phases.mark('cgroup');
       const launch = buildLaunch({
         mode: this.opts.mode,
         tools: this.tools,
@@ -541,7 +584,9 @@ export class SandboxManager {
         launch: { command: launch.command, args: launch.args, claudePath: launch.claudePath },
       };
       // A bridge started ahead of time saves its Node start-up (~200 ms); else start one now.
+      phases.mark('launch');
       bridge = this.takeIdleBridge();
+      const spawned = !bridge;
       if (bridge) {
         bridge.connection.send({ cmd: 'configure', config: { ...config, socketPath: bridge.socketPath } });
       } else {
@@ -551,6 +596,8 @@ export class SandboxManager {
           log,
         );
       }
+      phases.mark(spawned ? 'bridgeSpawn' : 'bridgeSpare');
+      log.debug({ phases: phases.done() }, 'sandbox started');
       this.scheduleRefill();
       let cleanedUp!: () => void;
       const cleaned = new Promise<void>((resolve) => {
@@ -721,6 +768,8 @@ export class SandboxManager {
     if (this.idleBridges.length >= target) return;
     this.refilling = (async () => {
       while (!this.closing && this.idleBridges.length < target) {
+        await this.whenQuiet();
+        if (this.closing) break;
         const dir = join(this.runtimeRoot, `bridge-${++this.instances}`);
         try {
           const b = await this.spawnBridge(dir, () => ({}), this.opts.log, true);
@@ -754,8 +803,10 @@ export class SandboxManager {
   /** Stops everything and removes the runtime directory. */
   async close(): Promise<void> {
     this.closing = true;
+    this.signalClosing();
     if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.refilling;
+    await this.blanks?.close();
     for (const b of this.idleBridges.splice(0)) killBridge(b);
     await Promise.allSettled([...this.inFlight]);
     await this.stopAll();
@@ -865,6 +916,29 @@ function setTreePriority(pid: number, priority: number): void {
       // gone, or not permitted
     }
   }
+}
+
+/** Where blank disk images wait: beside the sessions folder (same file system: moved by rename). */
+function blankImageDir(sessionsRoot: string): string {
+  return join(dirname(sessionsRoot), 'blank-disks');
+}
+
+/** Durations of a start's steps, ms (debug log). */
+function phaseClock(): { mark(name: string): void; done(): Record<string, number> } {
+  const out: Record<string, number> = {};
+  const t0 = performance.now();
+  let last = t0;
+  return {
+    mark(name) {
+      const t = performance.now();
+      out[name] = Math.round((t - last) * 10) / 10;
+      last = t;
+    },
+    done() {
+      out.total = Math.round((performance.now() - t0) * 10) / 10;
+      return out;
+    },
+  };
 }
 
 function killBridge(b: { child: ChildProcess; server: Server }): void {
