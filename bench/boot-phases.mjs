@@ -79,7 +79,9 @@ function logLines(server, from) {
 
 /** The first Messages API request that arrived at or after `t0` (wall clock), ms after t0. */
 function firstModelRequest(model, t0) {
-  const r = model.requests.find((q) => q.method === 'POST' && q.path.startsWith('/v1/messages') && q.at >= t0);
+  const r = model.requests.find(
+    (q) => q.method === 'POST' && q.path.startsWith('/v1/messages') && q.at >= t0,
+  );
   return r ? r.at - t0 : undefined;
 }
 
@@ -194,7 +196,13 @@ async function main() {
           add('create', side, f.marks);
         } else {
           const c = clients[side];
-          const r = await ashStart(servers[side], c, model, async () => (await c.sessions.create('boot')).id, 'hello');
+          const r = await ashStart(
+            servers[side],
+            c,
+            model,
+            async () => (await c.sessions.create('boot')).id,
+            'hello',
+          );
           add('create', side, r.marks);
           await c.sessions.pause(r.id);
           paused[side] = r.id;
@@ -231,24 +239,43 @@ async function main() {
   }
   const out = [
     `Boot phases, ${new Date().toISOString()}: A = ${SIDES.A}, B = ${SIDES.B}, ${N} rounds (A, B, floor alternating order), gap ${GAP_MS} ms; 1-min load ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}.`,
-    'Medians in ms since the POST (Ash) or the query() call (floor); `m.*` are the sandbox manager\'s own step durations.',
+    "Medians in ms since the POST (Ash) or the query() call (floor); `m.*` are the sandbox manager's own step durations.",
     '',
   ];
   for (const kind of ['create', 'resume']) {
     const keys = new Set();
-    for (const side of ['A', 'B', 'floor']) for (const m of results[kind][side] ?? []) for (const k of Object.keys(m)) keys.add(k);
-    const order = ['http', 'firstFrame', 'starting', 'slotAndGate', 'prepare', 'start', 'ready', 'model', 'first'];
-    const sorted = [...order.filter((k) => keys.has(k)), ...[...keys].filter((k) => !order.includes(k)).sort()];
+    for (const side of ['A', 'B', 'floor'])
+      for (const m of results[kind][side] ?? []) for (const k of Object.keys(m)) keys.add(k);
+    const order = [
+      'http',
+      'firstFrame',
+      'starting',
+      'slotAndGate',
+      'prepare',
+      'start',
+      'ready',
+      'model',
+      'first',
+    ];
+    const sorted = [
+      ...order.filter((k) => keys.has(k)),
+      ...[...keys].filter((k) => !order.includes(k)).sort(),
+    ];
     out.push(`### ${kind}`, '', '| mark | A | B | floor |', '|---|---|---|---|');
     for (const k of sorted) {
       const cell = (side) => {
         const xs = (results[kind][side] ?? []).map((m) => m[k]);
         const m = med(xs);
-        return Number.isNaN(m) ? '' : `${m.toFixed(0)} (${xs.map((x) => (x === undefined ? '-' : Math.round(x))).join(' ')})`;
+        return Number.isNaN(m)
+          ? ''
+          : `${m.toFixed(0)} (${xs.map((x) => (x === undefined ? '-' : Math.round(x))).join(' ')})`;
       };
       out.push(`| ${k} | ${cell('A')} | ${cell('B')} | ${cell('floor')} |`);
     }
-    const ratio = (side) => (med(results[kind][side].map((m) => m.first)) / med(results[kind].floor.map((m) => m.first))).toFixed(2);
+    const ratio = (side) =>
+      (med(results[kind][side].map((m) => m.first)) / med(results[kind].floor.map((m) => m.first))).toFixed(
+        2,
+      );
     out.push(`| **first token / floor** | ${ratio('A')}x | ${ratio('B')}x | |`, '');
   }
   process.stdout.write(`${out.join('\n')}\n`);
