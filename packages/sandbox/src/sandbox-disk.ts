@@ -339,11 +339,11 @@ export class SandboxDisk {
  * sandbox user's own ones are given to it when the image is filled. Shell function.
  */
 const SKELETON_FN = `skeleton() {
-  rm -rf -- "$1/lost+found"
-  chmod 755 "$1"
-  mkdir -m 755 -- "$1/workspace" "$1/run" "$1/etc"
-  mkdir -m 700 -- "$1/claude" "$1/home"
-  mkdir -m 1777 -- "$1/tmp"
+  rm -rf -- "$1/lost+found" &&
+    chmod 755 "$1" &&
+    mkdir -m 755 -- "$1/workspace" "$1/run" "$1/etc" &&
+    mkdir -m 700 -- "$1/claude" "$1/home" &&
+    mkdir -m 1777 -- "$1/tmp"
 }
 `;
 
@@ -359,7 +359,7 @@ const SKELETON_FN = `skeleton() {
 const FILL_SCRIPT = `set -eu
 ${SKELETON_FN}mount="$1" cp="$2" image="$3" mnt="$4" ws="$5" cl="$6" owner="$7" complete="$8"
 "$mount" -o loop,nosuid,nodev "$image" "$mnt"
-[ -d "$mnt/workspace" ] || skeleton "$mnt"
+if [ ! -d "$mnt/workspace" ]; then skeleton "$mnt"; fi
 if [ -d "$ws" ]; then "$cp" -a --sparse=always --no-target-directory "$ws/." "$mnt/workspace"; fi
 if [ -d "$cl" ]; then "$cp" -a --sparse=always --no-target-directory "$cl/." "$mnt/claude"; fi
 chown -R -h -- "$owner" "$mnt/workspace" "$mnt/claude" "$mnt/home"
