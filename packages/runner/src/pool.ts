@@ -98,6 +98,11 @@ interface Entry<S extends PoolSandbox> {
   permit: StartTicket | undefined;
   /** Holds of the session engine (a turn being started or running): never evicted meanwhile. */
   pins: number;
+  /**
+   * A prewarm found the session pinned (a turn is starting its Claude process): the permit is
+   * given back by the turn, or at the latest when the last pin goes.
+   */
+  settleWhenUnpinned: boolean;
 }
 
 /** A pre-warmed sandbox waiting for a session: its id is the id the session will get. */
@@ -348,6 +353,7 @@ export class SandboxPool<S extends PoolSandbox> {
     const e = this.live.get(sessionId);
     if (!e) return;
     if (e.pins > 0) e.pins--;
+    if (!e.pins && e.settleWhenUnpinned) this.settleStart(sessionId);
     // Nothing of the session here any more: forget it.
     if (!e.pins && !e.sandbox && !e.starting && !e.reserving && !e.permit) this.live.delete(sessionId);
   }
@@ -466,6 +472,7 @@ export class SandboxPool<S extends PoolSandbox> {
     if (!live) return;
     const permit = live.permit;
     live.permit = undefined;
+    live.settleWhenUnpinned = false;
     permit?.release();
     this.checkQuiet();
   }
@@ -512,7 +519,12 @@ export class SandboxPool<S extends PoolSandbox> {
         return sb.warm(options, conversation);
       })
       .catch((err: unknown) => this.opts.log.warn({ sessionId, err: errText(err) }, 'prewarm failed'))
-      .finally(() => this.settleStart(sessionId));
+      .finally(() => {
+        // A turn took the start over: its Claude process is starting now, and the turn gives the
+        // permit back once it is up (the next start, and background work, wait until then).
+        if (live.pins > 0 && live.permit) live.settleWhenUnpinned = true;
+        else this.settleStart(sessionId);
+      });
   }
 
   /** Waits for a prewarm's slot reservation under way, if any (never throws). */
@@ -776,6 +788,7 @@ export class SandboxPool<S extends PoolSandbox> {
         reserving: undefined,
         permit: undefined,
         pins: 0,
+        settleWhenUnpinned: false,
       };
       this.live.set(sessionId, live);
     }

@@ -439,6 +439,27 @@ describe('SandboxPool warm spares', () => {
     expect(p.userStartsInFlight).toBe(false);
     await p.whenNoUserStarts(); // at once when none is under way
   });
+
+  it('a prewarm whose start a turn took over leaves the permit to the turn (or to the last unpin)', async () => {
+    const p = pool({ max: 4 });
+    let go!: () => void;
+    factory.hold = new Promise<void>((r) => (go = r));
+    p.prewarm(
+      's1',
+      starter({ warmOptions: async () => ({ options: {}, conversation: { sessionId: 's1' } }) }),
+    );
+    p.pin('s1'); // a turn arrives while the sandbox starts: it starts Claude with its own options
+    factory.hold = undefined;
+    go();
+    await waitFor(() => p.sandboxOf('s1') !== undefined);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(factory.started[0]!.warmed).toEqual([]); // not warmed with the prewarm's options
+    expect(p.holdsStartPermit('s1')).toBe(true); // the turn's Claude process is not up yet
+    expect(p.userStartsInFlight).toBe(true);
+    p.unpin('s1'); // the turn never ran (e.g. refused): the permit goes with the last pin
+    expect(p.holdsStartPermit('s1')).toBe(false);
+    expect(p.userStartsInFlight).toBe(false);
+  });
 });
 
 describe('SandboxPool stop and shutdown', () => {

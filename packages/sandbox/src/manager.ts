@@ -113,7 +113,9 @@ export interface SandboxManagerOptions {
   /**
    * How long after a spare bridge is taken its replacement starts, ms (default 0). A Node boot
    * next to a starting Claude process slows that start even at nice 19 (measured on 2 cores:
-   * +20-30% to a cold first turn), so the server waits until the first turn is under way.
+   * +20-30% to a cold first turn), so the server waits until the first turn is under way. Not
+   * used once a background gate is set ({@link SandboxManager.setBackgroundGate}): the refill
+   * then waits for every user start's Claude process to be up.
    */
   spareRefillDelayMs?: number;
   /** How long a bridge may take to connect and say ready, ms (default 20000). */
@@ -220,6 +222,8 @@ export class SandboxManager {
   private readonly blanks: BlankImages | undefined;
   /** Background work (spare bridges, blank images) waits for this: see {@link setBackgroundGate}. */
   private quiet: () => Promise<void> = async () => undefined;
+  /** A background gate was set: spare bridges are refilled when it opens, not after a delay. */
+  private gated = false;
   /** Resolves when close() begins (background work stops waiting for the gate). */
   private readonly closingSignal: Promise<void>;
   private signalClosing!: () => void;
@@ -362,6 +366,7 @@ export class SandboxManager {
    */
   setBackgroundGate(gate: () => Promise<void>): void {
     this.quiet = gate;
+    this.gated = true;
   }
 
   /** The background gate, or close() beginning, whichever comes first. */
@@ -748,7 +753,10 @@ export class SandboxManager {
 
   /** Refills the spare bridges after `spareRefillDelayMs` (at once when it is 0). */
   private scheduleRefill(): void {
-    const delay = this.opts.spareRefillDelayMs ?? 0;
+    // With a background gate the refill waits for the start that took the bridge (and any other
+    // user start) to have its Claude process up, which is what the delay stood in for: a start
+    // right after (a resume after a create) then finds a spare bridge instead of booting one.
+    const delay = this.gated ? 0 : (this.opts.spareRefillDelayMs ?? 0);
     if (delay <= 0) {
       this.refillIdleBridges();
       return;
