@@ -50,7 +50,15 @@ export interface SandboxFactory<S extends PoolSandbox> {
   readonly defaultLimits: SandboxLimits;
   /** @throws SandboxStartError when the sandbox cannot start. */
   start(spec: StartSandboxSpec): Promise<S>;
+  /**
+   * Makes the factory's own background work (spare bridges, blank disk images) wait for `gate`
+   * (the pool's {@link SandboxPool.whenNoUserStarts}).
+   */
+  setBackgroundGate?(gate: () => Promise<void>): void;
 }
+
+/** Longest a background start (warm spare, spare bridge…) waits for user starts to finish, ms. */
+const QUIET_MAX_WAIT_MS = 30_000;
 
 /** Where a session's files live on the runner's host. */
 export interface SandboxPaths {
@@ -90,6 +98,11 @@ interface Entry<S extends PoolSandbox> {
   permit: StartTicket | undefined;
   /** Holds of the session engine (a turn being started or running): never evicted meanwhile. */
   pins: number;
+  /**
+   * A prewarm found the session pinned (a turn is starting its Claude process): the permit is
+   * given back by the turn, or at the latest when the last pin goes.
+   */
+  settleWhenUnpinned: boolean;
 }
 
 /** A pre-warmed sandbox waiting for a session: its id is the id the session will get. */
@@ -134,9 +147,52 @@ export class SandboxPool<S extends PoolSandbox> {
   readonly startGate: StartGate;
   readonly counters: PoolCounters = emptyPoolCounters();
   private closed = false;
+  /** Waiting for no user start to be under way (see {@link whenNoUserStarts}). */
+  private quietWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: SandboxPoolOptions<S>) {
     this.startGate = new StartGate(opts.startGate);
+    opts.factory.setBackgroundGate?.(() => this.whenNoUserStarts());
+  }
+
+  /**
+   * True while a session's sandbox start is under way here: the sandbox being made, or its Claude
+   * process not up yet (the start permit held).
+   */
+  get userStartsInFlight(): boolean {
+    for (const e of this.live.values()) if (e.starting || e.permit) return true;
+    return false;
+  }
+
+  /**
+   * Resolves when no session's sandbox start is under way (at once when none is; at the latest
+   * after 30 s), so background starts (warm spares, spare bridges, blank disk images) never take
+   * CPU from a start somebody waits for. Never rejects.
+   */
+  whenNoUserStarts(): Promise<void> {
+    if (this.closed || !this.userStartsInFlight) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, QUIET_MAX_WAIT_MS);
+      timer.unref();
+      const waiters = this.quietWaiters;
+      function done() {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
+    });
+  }
+
+  /** Lets background work go once no user start is under way (called wherever one may end). */
+  private checkQuiet(): void {
+    if (this.quietWaiters.length === 0 || (!this.closed && this.userStartsInFlight)) return;
+    // On the next turn of the event loop: a start ending often hands straight over to another.
+    setImmediate(() => {
+      if (!this.closed && this.userStartsInFlight) return;
+      for (const w of this.quietWaiters.splice(0)) w();
+    });
   }
 
   /** Every live sandbox: sessions' and warm spares'. */
@@ -297,6 +353,7 @@ export class SandboxPool<S extends PoolSandbox> {
     const e = this.live.get(sessionId);
     if (!e) return;
     if (e.pins > 0) e.pins--;
+    if (!e.pins && e.settleWhenUnpinned) this.settleStart(sessionId);
     // Nothing of the session here any more: forget it.
     if (!e.pins && !e.sandbox && !e.starting && !e.reserving && !e.permit) this.live.delete(sessionId);
   }
@@ -340,12 +397,15 @@ export class SandboxPool<S extends PoolSandbox> {
       throw new RunnerClosedError();
     }
     const start = (async () => {
+      const t0 = performance.now();
       const reservation = slot ?? (await this.reserve());
       let ticket: StartTicket | undefined;
       try {
         ticket = this.startGate.acquire(starter.onQueuePosition);
         await ticket.granted;
+        const t1 = performance.now();
         const spec = await starter.prepare();
+        const t2 = performance.now();
         let sandbox: S;
         try {
           sandbox = await this.opts.factory.start({
@@ -366,6 +426,15 @@ export class SandboxPool<S extends PoolSandbox> {
           throw err;
         }
         this.counters.sandboxStarts++;
+        this.opts.log.debug(
+          {
+            sessionId,
+            slotAndGateMs: Math.round(t1 - t0),
+            prepareMs: Math.round(t2 - t1),
+            startMs: Math.round(performance.now() - t2),
+          },
+          'session sandbox started',
+        );
         const permit = ticket;
         sandbox.onExit(() => {
           if (live.sandbox === sandbox) live.sandbox = undefined;
@@ -390,6 +459,7 @@ export class SandboxPool<S extends PoolSandbox> {
       return await start;
     } finally {
       if (live.starting === start) live.starting = undefined;
+      this.checkQuiet();
     }
   }
 
@@ -402,7 +472,9 @@ export class SandboxPool<S extends PoolSandbox> {
     if (!live) return;
     const permit = live.permit;
     live.permit = undefined;
+    live.settleWhenUnpinned = false;
     permit?.release();
+    this.checkQuiet();
   }
 
   /** True while the session holds a start permit its Claude process has not used yet. */
@@ -447,7 +519,12 @@ export class SandboxPool<S extends PoolSandbox> {
         return sb.warm(options, conversation);
       })
       .catch((err: unknown) => this.opts.log.warn({ sessionId, err: errText(err) }, 'prewarm failed'))
-      .finally(() => this.settleStart(sessionId));
+      .finally(() => {
+        // A turn took the start over: its Claude process is starting now, and the turn gives the
+        // permit back once it is up (the next start, and background work, wait until then).
+        if (live.pins > 0 && live.permit) live.settleWhenUnpinned = true;
+        else this.settleStart(sessionId);
+      });
   }
 
   /** Waits for a prewarm's slot reservation under way, if any (never throws). */
@@ -503,6 +580,8 @@ export class SandboxPool<S extends PoolSandbox> {
     for (const stale of list.filter((s) => s.agentVersion !== agent.version)) await this.discardSpare(stale);
     const current = (this.spares.get(key) ?? []).filter((s) => s.agentVersion === agent.version);
     for (let i = current.length; i < count; i++) {
+      // A spare's boot (a Claude process) would slow a start somebody waits for: it goes after.
+      await this.whenNoUserStarts();
       let slot: SlotReservation;
       try {
         slot = await this.reserve();
@@ -690,6 +769,7 @@ export class SandboxPool<S extends PoolSandbox> {
    */
   async shutdown(): Promise<void> {
     this.closed = true;
+    this.checkQuiet();
     for (const list of [...this.spares.values()])
       for (const s of [...list]) await s.ready.catch(() => undefined);
     for (const list of [...this.spares.values()]) for (const s of [...list]) await this.discardSpare(s);
@@ -708,6 +788,7 @@ export class SandboxPool<S extends PoolSandbox> {
         reserving: undefined,
         permit: undefined,
         pins: 0,
+        settleWhenUnpinned: false,
       };
       this.live.set(sessionId, live);
     }

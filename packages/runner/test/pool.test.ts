@@ -69,6 +69,11 @@ class TestFactory implements SandboxFactory<TestSandbox> {
   hold: Promise<void> | undefined;
   /** Holds every Claude process start (warm) open while set. */
   warmHold: Promise<void> | undefined;
+  /** The gate the pool gave for background work. */
+  backgroundGate: (() => Promise<void>) | undefined;
+  setBackgroundGate(gate: () => Promise<void>): void {
+    this.backgroundGate = gate;
+  }
   async start(spec: StartSandboxSpec): Promise<TestSandbox> {
     if (this.hold) await this.hold;
     if (this.failNext) {
@@ -346,6 +351,7 @@ describe('SandboxPool warm spares', () => {
     expect(own.spec.egress?.decide('s1.example', 443).allowed).toBe(true);
     own.spec.egress?.onConnection?.(conn('s1.example'));
     expect(sessionHeard).toEqual(['s1.example']);
+    p.settleStart('s1'); // its Claude process is up: spares may start
 
     const agentHeard: string[] = [];
     await p.replenishSpares(agent(), 1, source({ egress: egress('agent.example', agentHeard) }));
@@ -412,6 +418,47 @@ describe('SandboxPool warm spares', () => {
     await waitFor(() => p.counters.sandboxStartFailures === 1);
     await waitFor(() => factory.live().length === 0 && p.usedSlots === 0);
     expect(p.warmCount).toBe(0);
+  });
+
+  it("starts no spare while a session's start is under way: it waits until that Claude process is up", async () => {
+    const p = pool({ max: 4 });
+    // A session's sandbox is started; its Claude process is not up yet (permit held).
+    await p.ensureSandbox('s1', starter());
+    expect(p.userStartsInFlight).toBe(true);
+    let quiet = false;
+    // The factory's own background work (spare bridges, blank disk images) waits on the same gate.
+    void factory.backgroundGate!().then(() => (quiet = true));
+    const refill = p.replenishSpares(agent(), 1, source());
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(factory.started.map((s) => s.id)).toEqual(['s1']);
+    expect(quiet).toBe(false);
+    p.settleStart('s1'); // its first event: the Claude process is up
+    await refill;
+    await waitFor(() => p.warmCount === 1);
+    expect(quiet).toBe(true);
+    expect(p.userStartsInFlight).toBe(false);
+    await p.whenNoUserStarts(); // at once when none is under way
+  });
+
+  it('a prewarm whose start a turn took over leaves the permit to the turn (or to the last unpin)', async () => {
+    const p = pool({ max: 4 });
+    let go!: () => void;
+    factory.hold = new Promise<void>((r) => (go = r));
+    p.prewarm(
+      's1',
+      starter({ warmOptions: async () => ({ options: {}, conversation: { sessionId: 's1' } }) }),
+    );
+    p.pin('s1'); // a turn arrives while the sandbox starts: it starts Claude with its own options
+    factory.hold = undefined;
+    go();
+    await waitFor(() => p.sandboxOf('s1') !== undefined);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(factory.started[0]!.warmed).toEqual([]); // not warmed with the prewarm's options
+    expect(p.holdsStartPermit('s1')).toBe(true); // the turn's Claude process is not up yet
+    expect(p.userStartsInFlight).toBe(true);
+    p.unpin('s1'); // the turn never ran (e.g. refused): the permit goes with the last pin
+    expect(p.holdsStartPermit('s1')).toBe(false);
+    expect(p.userStartsInFlight).toBe(false);
   });
 });
 

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { LimitName, SandboxLimits } from './limits.js';
 import type { Logger } from './logger.js';
@@ -168,6 +169,7 @@ export class CgroupManager {
         const ownDir = join('/sys/fs/cgroup', own.get('') ?? '/');
         const parent = join(ownDir, groupName);
         prepareV2Parent(ownDir, parent);
+        weighParent(join(parent, 'cpu.weight'), Math.min(10_000, 100 * availableParallelism()));
         return new CgroupManager('cgroup-v2', [parent], log);
       }
       const mounts = v1Mounts();
@@ -180,6 +182,7 @@ export class CgroupManager {
           const parent = join(mount, ownPath, groupName);
           if (parents.includes(parent)) continue; // co-mounted controllers (cpu,cpuacct)
           mkdirSync(parent, { recursive: true });
+          if (ctl === 'cpu') weighParent(join(parent, 'cpu.shares'), 1024 * availableParallelism());
           parents.push(parent);
         }
         return new CgroupManager('cgroup-v1', parents, log);
@@ -348,6 +351,22 @@ function prepareV2Parent(ownDir: string, parent: string): void {
       .map((c) => `+${c}`)
       .join(' '),
   );
+}
+
+/**
+ * The CPU weight of the parent of a server's sandboxes (`cpu.weight` on v2, `cpu.shares` on v1):
+ * as many default weights as the host has cores. With the default (one), every sandbox of the
+ * server together weighed as much as a single thread of the host when the host was busy, so a
+ * Claude process starting in a sandbox (several threads) got a fraction of the CPU it gets
+ * outside one (measured at load 5-9 on 2 cores: its start took 1.5-2x an unsandboxed one). Each
+ * sandbox's own quota (`cpuPercent`) still caps it; best effort (left unchanged when not writable).
+ */
+function weighParent(file: string, weight: number): void {
+  try {
+    if (existsSync(file)) writeFileSync(file, String(weight));
+  } catch {
+    // not delegated to us: the default weight stays
+  }
 }
 
 function readKey(file: string, key: string, missing = 0): number {

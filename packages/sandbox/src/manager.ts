@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { lchown, lstat, readdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { getPriority, setPriority, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BridgeProcessConfig, SandboxInfo } from '@ash-ai/shared';
 import { BridgeConnection } from './bridge-connection.js';
 import { CgroupManager, type SandboxCgroup } from './cgroups.js';
@@ -35,7 +35,7 @@ import type { BlockList } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { neutralClaudePath } from './claude-image.js';
 import { KeyedLock } from './keyed-lock.js';
-import { detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.js';
+import { BlankImages, detectDiskSupport, SandboxDisk, type DiskTools } from './sandbox-disk.js';
 import { DEFAULT_SANDBOX_UID_RANGE, UidPool } from './uid-pool.js';
 
 /** Environment names a sandbox's own variables can never override (routing and identity of the Claude process). */
@@ -113,7 +113,9 @@ export interface SandboxManagerOptions {
   /**
    * How long after a spare bridge is taken its replacement starts, ms (default 0). A Node boot
    * next to a starting Claude process slows that start even at nice 19 (measured on 2 cores:
-   * +20-30% to a cold first turn), so the server waits until the first turn is under way.
+   * +20-30% to a cold first turn), so the server waits until the first turn is under way. Not
+   * used once a background gate is set ({@link SandboxManager.setBackgroundGate}): the refill
+   * then waits for every user start's Claude process to be up.
    */
   spareRefillDelayMs?: number;
   /** How long a bridge may take to connect and say ready, ms (default 20000). */
@@ -216,6 +218,15 @@ export class SandboxManager {
   private readonly inFlight = new Set<Promise<Sandbox>>();
   /** uid of each session's sandbox from the moment it is taken (before the sandbox is live). */
   private readonly owners = new Map<string, { uid: number; gid: number }>();
+  /** Blank disk images made ahead of time (per-sandbox disks only). */
+  private readonly blanks: BlankImages | undefined;
+  /** Background work (spare bridges, blank images) waits for this: see {@link setBackgroundGate}. */
+  private quiet: () => Promise<void> = async () => undefined;
+  /** A background gate was set: spare bridges are refilled when it opens, not after a delay. */
+  private gated = false;
+  /** Resolves when close() begins (background work stops waiting for the gate). */
+  private readonly closingSignal: Promise<void>;
+  private signalClosing!: () => void;
   readonly info: SandboxInfo;
 
   private constructor(
@@ -235,6 +246,18 @@ export class SandboxManager {
   ) {
     this.dispatcher = createUpstreamDispatcher();
     this.limits = opts.defaultLimits ?? DEFAULT_SANDBOX_LIMITS;
+    this.blanks =
+      diskTools && opts.sessionsRoot && this.limits.diskMb > 0
+        ? new BlankImages(
+            diskTools,
+            blankImageDir(opts.sessionsRoot),
+            this.limits.diskMb * 1024 * 1024,
+            1,
+            opts.log,
+            () => this.whenQuiet(),
+          )
+        : undefined;
+    this.closingSignal = new Promise((r) => (this.signalClosing = r));
     this.info = {
       mode: opts.mode,
       limits: cgroups.version,
@@ -298,7 +321,10 @@ export class SandboxManager {
       if ('tools' in probe) {
         diskTools = probe.tools;
         opts.log.info({ probeMs: probe.probeMs }, 'sandbox disks: one loop-mounted ext4 image per sandbox');
-        if (opts.sessionsRoot) await SandboxDisk.recoverAll(diskTools, opts.sessionsRoot, opts.log);
+        if (opts.sessionsRoot) {
+          await SandboxDisk.recoverAll(diskTools, opts.sessionsRoot, opts.log);
+          await BlankImages.prepare(blankImageDir(opts.sessionsRoot));
+        }
         try {
           claudeBindSource = await neutralClaudePath(
             diskTools,
@@ -330,6 +356,21 @@ export class SandboxManager {
     );
     await cgroups.sweepStale();
     return manager;
+  }
+
+  /**
+   * Makes background work (refilling spare bridges, making blank disk images) wait for `gate`
+   * before each step: the runner's pool resolves it when no user's sandbox start is under way, so
+   * that work never takes CPU from a start somebody waits for.
+   */
+  setBackgroundGate(gate: () => Promise<void>): void {
+    this.quiet = gate;
+    this.gated = true;
+  }
+
+  /** The background gate, or close() beginning, whichever comes first. */
+  private whenQuiet(): Promise<void> {
+    return Promise.race([this.quiet(), this.closingSignal]);
   }
 
   /**
@@ -427,6 +468,7 @@ export class SandboxManager {
     let bridge: BridgeProcess | undefined;
     let disk: SandboxDisk | undefined;
     let uid: number | undefined;
+    const phases = phaseClock();
     try {
       if (this.uids) uid = this.uids.acquire();
       const owner = uid !== undefined ? { uid, gid: uid } : this.sandboxUser;
@@ -444,7 +486,9 @@ export class SandboxManager {
           owner,
           log,
           exclusive: (fn) => this.fileLocks.run(spec.id, fn),
+          blanks: this.blanks,
         });
+        phases.mark('disk');
         apiDir = disk.path('run');
         homeDir = disk.path('home');
         etcDir = disk.path('etc');
@@ -462,6 +506,7 @@ export class SandboxManager {
         }
       }
       writeSandboxEtc(etcDir, owner ? owner.uid : USERNS_INNER_UID);
+      phases.mark('etc');
       proxy = await ModelProxy.listen({
         socketPath: join(apiDir, 'model.sock'),
         upstreamUrl: spec.modelUpstreamUrl ?? this.opts.modelUpstreamUrl,
@@ -504,7 +549,9 @@ export class SandboxManager {
           }
         }
       }
+      phases.mark('proxy');
       cgroup = this.cgroups.create(instance, limits);
+      phases.mark('cgroup');
       const launch = buildLaunch({
         mode: this.opts.mode,
         tools: this.tools,
@@ -541,7 +588,9 @@ export class SandboxManager {
         launch: { command: launch.command, args: launch.args, claudePath: launch.claudePath },
       };
       // A bridge started ahead of time saves its Node start-up (~200 ms); else start one now.
+      phases.mark('launch');
       bridge = this.takeIdleBridge();
+      const spawned = !bridge;
       if (bridge) {
         bridge.connection.send({ cmd: 'configure', config: { ...config, socketPath: bridge.socketPath } });
       } else {
@@ -551,6 +600,8 @@ export class SandboxManager {
           log,
         );
       }
+      phases.mark(spawned ? 'bridgeSpawn' : 'bridgeSpare');
+      log.debug({ phases: phases.done() }, 'sandbox started');
       this.scheduleRefill();
       let cleanedUp!: () => void;
       const cleaned = new Promise<void>((resolve) => {
@@ -701,7 +752,10 @@ export class SandboxManager {
 
   /** Refills the spare bridges after `spareRefillDelayMs` (at once when it is 0). */
   private scheduleRefill(): void {
-    const delay = this.opts.spareRefillDelayMs ?? 0;
+    // With a background gate the refill waits for the start that took the bridge (and any other
+    // user start) to have its Claude process up, which is what the delay stood in for: a start
+    // right after (a resume after a create) then finds a spare bridge instead of booting one.
+    const delay = this.gated ? 0 : (this.opts.spareRefillDelayMs ?? 0);
     if (delay <= 0) {
       this.refillIdleBridges();
       return;
@@ -714,13 +768,20 @@ export class SandboxManager {
     this.refillTimer.unref();
   }
 
-  /** Keeps `spareBridges` unconfigured bridges started, in the background. */
+  /**
+   * Keeps `spareBridges` unconfigured bridges started and the blank disk images made, in the
+   * background (the first call is the host's warm-up once it is ready).
+   */
   refillIdleBridges(): void {
-    if (this.closing || this.refilling) return;
+    if (this.closing) return;
+    this.blanks?.refill();
+    if (this.refilling) return;
     const target = this.opts.spareBridges ?? 1;
     if (this.idleBridges.length >= target) return;
     this.refilling = (async () => {
       while (!this.closing && this.idleBridges.length < target) {
+        await this.whenQuiet();
+        if (this.closing) break;
         const dir = join(this.runtimeRoot, `bridge-${++this.instances}`);
         try {
           const b = await this.spawnBridge(dir, () => ({}), this.opts.log, true);
@@ -754,8 +815,10 @@ export class SandboxManager {
   /** Stops everything and removes the runtime directory. */
   async close(): Promise<void> {
     this.closing = true;
+    this.signalClosing();
     if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.refilling;
+    await this.blanks?.close();
     for (const b of this.idleBridges.splice(0)) killBridge(b);
     await Promise.allSettled([...this.inFlight]);
     await this.stopAll();
@@ -865,6 +928,29 @@ function setTreePriority(pid: number, priority: number): void {
       // gone, or not permitted
     }
   }
+}
+
+/** Where blank disk images wait: beside the sessions folder (same file system: moved by rename). */
+function blankImageDir(sessionsRoot: string): string {
+  return join(dirname(sessionsRoot), 'blank-disks');
+}
+
+/** Durations of a start's steps, ms (debug log). */
+function phaseClock(): { mark(name: string): void; done(): Record<string, number> } {
+  const out: Record<string, number> = {};
+  const t0 = performance.now();
+  let last = t0;
+  return {
+    mark(name) {
+      const t = performance.now();
+      out[name] = Math.round((t - last) * 10) / 10;
+      last = t;
+    },
+    done() {
+      out.total = Math.round((performance.now() - t0) * 10) / 10;
+      return out;
+    },
+  };
 }
 
 function killBridge(b: { child: ChildProcess; server: Server }): void {

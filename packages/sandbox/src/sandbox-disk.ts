@@ -1,18 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import {
-  chmod,
-  chown,
-  lchown,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  rm,
-  statfs,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from './logger.js';
@@ -200,6 +188,8 @@ export class SandboxDisk {
     owner: { uid: number; gid: number };
     log: Logger;
     exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+    /** Blank images made ahead of time (used when one of the right size is there). */
+    blanks?: BlankImages | undefined;
   }): Promise<SandboxDisk> {
     const exclusive = input.exclusive ?? (<T>(fn: () => Promise<T>) => fn());
     return exclusive(() => SandboxDisk.doCreate({ ...input, exclusive }));
@@ -213,6 +203,7 @@ export class SandboxDisk {
     owner: { uid: number; gid: number };
     log: Logger;
     exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
+    blanks?: BlankImages | undefined;
   }): Promise<SandboxDisk> {
     const l = layout(input.workspaceDir, input.claudeConfigDir);
     await SandboxDisk.recover(input.tools, input.workspaceDir, input.claudeConfigDir, input.log);
@@ -223,36 +214,10 @@ export class SandboxDisk {
     const disk = new SandboxDisk(input.tools, l, usable, input.log, input.exclusive);
     const { tools } = input;
     try {
-      await makeImage(tools, l.image, usable);
+      // A blank image made ahead of time (same size, fresh mkfs) saves mkfs, dumpe2fs and tune2fs.
+      if (!(await input.blanks?.take(usable, l.image))) await makeImage(tools, l.image, usable);
       await mkdir(l.mount, { recursive: true, mode: 0o700 });
-      await run(tools.mount, ['-o', 'loop,nosuid,nodev', l.image, l.mount]);
-      await rm(join(l.mount, 'lost+found'), { recursive: true, force: true });
-      await chmod(l.mount, 0o755);
-      const { uid, gid } = input.owner;
-      for (const [name, mode, owned] of [
-        ['workspace', 0o755, true],
-        ['claude', 0o700, true],
-        ['home', 0o700, true],
-        ['tmp', 0o1777, false],
-        ['run', 0o755, false],
-        ['etc', 0o755, false],
-      ] as const) {
-        const p = join(l.mount, name);
-        await mkdir(p);
-        await chmod(p, mode);
-        if (owned) await chown(p, uid, gid);
-      }
-      await copyContents(tools, l.workspaceDir, join(l.mount, 'workspace'));
-      await copyContents(tools, l.claudeConfigDir, join(l.mount, 'claude'));
-      await chownTree(join(l.mount, 'workspace'), uid, gid);
-      await chownTree(join(l.mount, 'claude'), uid, gid);
-      // From here the image holds the truth: the host copies can go (the host's usage for the
-      // session is then the image alone), and the image is bound over their paths.
-      await writeFile(join(l.mount, COMPLETE_MARK), '');
-      await emptyDir(l.workspaceDir);
-      await emptyDir(l.claudeConfigDir);
-      await run(tools.mount, ['--bind', join(l.mount, 'workspace'), l.workspaceDir]);
-      await run(tools.mount, ['--bind', join(l.mount, 'claude'), l.claudeConfigDir]);
+      await fill(tools, l, input.owner);
       return disk;
     } catch (err) {
       await SandboxDisk.recover(input.tools, l.workspaceDir, l.claudeConfigDir, input.log).catch(
@@ -369,24 +334,175 @@ export class SandboxDisk {
   }
 }
 
+/**
+ * The folders of an image (in its root, mounted at "$1"): modes as the sandbox sees them; the
+ * sandbox user's own ones are given to it when the image is filled. Shell function.
+ */
+const SKELETON_FN = `skeleton() {
+  rm -rf -- "$1/lost+found" &&
+    chmod 755 "$1" &&
+    mkdir -m 755 -- "$1/workspace" "$1/run" "$1/etc" &&
+    mkdir -m 700 -- "$1/claude" "$1/home" &&
+    mkdir -m 1777 -- "$1/tmp"
+}
+`;
+
+/**
+ * The steps that fill a new image, in one shell (each command spawned from the server costs a
+ * fork of a large process, 5-20 ms on a loaded host; the eight spawns of the earlier steps were
+ * most of a sandbox start): mount the image; make its folders unless it is a blank made ahead
+ * (which has them); copy the session's `workspace/` and `claude/` in (owners, modes, links, holes
+ * kept) and give them and `home/` to the sandbox user (`chown -h`: links are not followed); mark
+ * it complete; empty the host copies; bind the image's folders over the host paths. Stops at the
+ * first failure (the caller recovers).
+ */
+const FILL_SCRIPT = `set -eu
+${SKELETON_FN}mount="$1" cp="$2" image="$3" mnt="$4" ws="$5" cl="$6" owner="$7" complete="$8"
+"$mount" -o loop,nosuid,nodev "$image" "$mnt"
+if [ ! -d "$mnt/workspace" ]; then skeleton "$mnt"; fi
+if [ -d "$ws" ]; then "$cp" -a --sparse=always --no-target-directory "$ws/." "$mnt/workspace"; fi
+if [ -d "$cl" ]; then "$cp" -a --sparse=always --no-target-directory "$cl/." "$mnt/claude"; fi
+chown -R -h -- "$owner" "$mnt/workspace" "$mnt/claude" "$mnt/home"
+: > "$mnt/$complete"
+find "$ws" "$cl" -mindepth 1 -delete
+"$mount" --bind "$mnt/workspace" "$ws"
+"$mount" --bind "$mnt/claude" "$cl"
+`;
+
+/** Makes the folders of a blank image ahead of time: mount it, {@link SKELETON_FN}, unmount. */
+const BLANK_SCRIPT = `set -eu
+${SKELETON_FN}mount="$1" umount="$2" image="$3" mnt="$4"
+"$mount" -o loop,nosuid,nodev "$image" "$mnt"
+status=0
+skeleton "$mnt" || status=$?
+"$umount" "$mnt"
+exit $status
+`;
+
+/** Environment of the disk scripts: root's tool folders, nothing of the server's. */
+const SCRIPT_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+
+async function fill(
+  tools: DiskTools,
+  l: ReturnType<typeof layout>,
+  owner: { uid: number; gid: number },
+): Promise<void> {
+  await run(
+    '/bin/sh',
+    [
+      '-c',
+      FILL_SCRIPT,
+      'ash-disk-fill',
+      tools.mount,
+      tools.cp,
+      l.image,
+      l.mount,
+      l.workspaceDir,
+      l.claudeConfigDir,
+      `${owner.uid}:${owner.gid}`,
+      COMPLETE_MARK,
+    ],
+    { env: SCRIPT_ENV, maxBuffer: 4 * MiB },
+  );
+}
+
+/**
+ * Blank sandbox images made ahead of time in a folder of the host (on the data dir's file system,
+ * so one is moved into a session's folder by a rename): a sandbox start then skips making its
+ * image. Each is made exactly as a start would make it (fresh mkfs), for one usable size; the
+ * folder holds nothing else and is emptied when the manager starts.
+ */
+export class BlankImages {
+  private readonly ready: string[] = [];
+  private making: Promise<void> | undefined;
+  private n = 0;
+  private closed = false;
+
+  constructor(
+    private readonly tools: DiskTools,
+    private readonly dir: string,
+    /** The usable size images are made for (the default disk limit), bytes. */
+    readonly usableBytes: number,
+    /** How many to keep ready. */
+    private readonly keep: number,
+    private readonly log: Logger,
+    /** Waits until background work may run (no user's sandbox start under way). */
+    private readonly whenQuiet: () => Promise<void> = async () => undefined,
+  ) {}
+
+  /** Empties the folder (images a previous run left) and makes it. */
+  static async prepare(dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * Moves a ready image of `usableBytes` to `target` (which must not exist). False when none is
+   * ready (or the move failed: another file system); a refill is then scheduled.
+   */
+  async take(usableBytes: number, target: string): Promise<boolean> {
+    if (usableBytes !== this.usableBytes) return false;
+    const image = this.ready.shift();
+    this.refill();
+    if (!image) return false;
+    try {
+      await rename(image, target);
+      return true;
+    } catch (err) {
+      this.log.warn({ err: errText(err) }, 'could not use a blank sandbox image');
+      await rm(image, { force: true }).catch(() => undefined);
+      return false;
+    }
+  }
+
+  /** Makes images in the background (when quiet) until `keep` are ready. Failures are logged. */
+  refill(): void {
+    if (this.making || this.closed || this.ready.length >= this.keep) return;
+    this.making = (async () => {
+      while (!this.closed && this.ready.length < this.keep) {
+        await this.whenQuiet();
+        if (this.closed) break;
+        const image = join(this.dir, `blank-${++this.n}.img`);
+        const mnt = join(this.dir, `blank-${this.n}.mnt`);
+        try {
+          await makeImage(this.tools, image, this.usableBytes);
+          await mkdir(mnt, { mode: 0o700 });
+          await run(
+            '/bin/sh',
+            ['-c', BLANK_SCRIPT, 'ash-disk-blank', this.tools.mount, this.tools.umount, image, mnt],
+            { env: SCRIPT_ENV },
+          );
+          await rm(mnt, { recursive: true, force: true });
+          if (this.closed) await rm(image, { force: true });
+          else this.ready.push(image);
+        } catch (err) {
+          await run(this.tools.umount, [mnt]).catch(() => undefined);
+          await rm(mnt, { recursive: true, force: true }).catch(() => undefined);
+          await rm(image, { force: true }).catch(() => undefined);
+          this.log.warn({ err: errText(err) }, 'could not make a blank sandbox image');
+          break;
+        }
+      }
+    })().finally(() => {
+      this.making = undefined;
+    });
+  }
+
+  /** Stops making images and removes the folder. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.making;
+    this.ready.length = 0;
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
 /** Copies what is inside `from` into `to` (owners, modes, links, holes kept). */
 async function copyContents(tools: DiskTools, from: string, to: string): Promise<void> {
   if (!existsSync(from)) return;
   await run(tools.cp, ['-a', '--sparse=always', '--no-target-directory', `${from}/.`, to], {
     maxBuffer: 4 * MiB,
   });
-}
-
-async function emptyDir(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
-}
-
-/** lchown of a whole tree (links are not followed). */
-async function chownTree(p: string, uid: number, gid: number): Promise<void> {
-  await lchown(p, uid, gid);
-  const st = await lstat(p);
-  if (!st.isDirectory()) return;
-  for (const name of await readdir(p)) await chownTree(join(p, name), uid, gid);
 }
 
 async function unmount(tools: DiskTools, p: string): Promise<void> {

@@ -334,8 +334,10 @@ export class SessionService {
       status: 'active',
       pausedAt: null,
     }))!;
-    await this.lifecycle(updated, 'resumed', { path: 'cold' });
+    // The sandbox starts now, so the next message finds it started (or ready); the lifecycle
+    // event is written meanwhile.
     runtime.prewarm(updated);
+    await this.lifecycle(updated, 'resumed', { path: 'cold' });
     return sessionToApi(updated);
   }
 
@@ -417,9 +419,9 @@ export class SessionService {
       throw new AppError('internal_error', 'the session could not be forked');
     }
     const child = (await repos.sessions.get(tenantId, childId))!;
+    this.deps.runtime.prewarm(child);
     await this.lifecycle(child, 'forked', { from: parent.id });
     await this.lifecycle(parent, 'fork_created', { child: childId });
-    this.deps.runtime.prewarm(child);
     return sessionToApi(child);
   }
 
