@@ -550,6 +550,9 @@ export class SessionRuntime {
     log.emit({ event: 'session_start', data: { sessionId: record.id, version: this.deps.version, turnId } });
     const run = () => this.execute(live, running, record, body, prompt, slot).finally(markEnded);
     void this.traces.run(scope, span, run);
+    // The caller (the HTTP response) goes on once the sandbox was told: its work would otherwise
+    // run between the turn's first steps, and nothing of the stream can be sent before anyway.
+    await log.writesReleased();
     return log;
   }
 

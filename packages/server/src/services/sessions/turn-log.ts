@@ -62,6 +62,7 @@ export class TurnLog {
   private abandoned = false;
   /** Writes wait (see {@link holdWrites}). */
   private held = false;
+  private onReleased: (() => void) | undefined;
   /** The latest transient notice (start-queue position), sent as an SSE comment. */
   private noticeText: string | undefined;
   private noticeSeq = 0;
@@ -204,7 +205,20 @@ export class TurnLog {
   releaseWrites(): void {
     if (!this.held) return;
     this.held = false;
+    this.onReleased?.();
     if (this.pendingEvents.length > 0 || this.pendingMessages.length > 0) this.kick();
+  }
+
+  /** Resolves once writes are not held (at once when they are not). */
+  writesReleased(): Promise<void> {
+    if (!this.held) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.onReleased;
+      this.onReleased = () => {
+        previous?.();
+        resolve();
+      };
+    });
   }
 
   /** Resolves when everything emitted so far is in the database (or was given up). */
