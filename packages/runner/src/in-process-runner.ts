@@ -96,8 +96,9 @@ export class InProcessRunner implements RunnerClient {
   runTurn(sessionId: string, turn: TurnRequest): SandboxTurn {
     const sandbox = this.pool.current(sessionId);
     if (!sandbox) throw new Error('sandbox is not running');
-    const cpuBefore = sandbox.cpuSeconds();
     const inner = sandbox.runTurn(turn.turnId, turn.prompt, turn.options, turn.conversation);
+    // Read after the bridge was told (a cgroup file read: not on the way to the model).
+    const cpuBefore = sandbox.cpuSeconds();
     const pool = this.pool;
     return {
       events: {

@@ -173,6 +173,16 @@ export async function handleModelCall(
     req.resume();
     return;
   }
+  // A request of known, bounded size (every Messages API call the CLI makes: one JSON body, sent
+  // at once) is read while the call is admitted and forwarded as one buffer: undici then writes
+  // it with the headers, where relaying the stream cost milliseconds per call. Larger or unsized
+  // bodies are streamed through.
+  const length = Number(req.headers['content-length']);
+  const buffered =
+    Number.isSafeInteger(length) && length >= 0 && length <= BUFFERED_BODY_MAX_BYTES
+      ? readBody(req, length)
+      : undefined;
+  buffered?.catch(() => undefined);
   const refusal = await opts.admit?.().catch(() => undefined);
   if (refusal) {
     req.resume();
@@ -193,11 +203,12 @@ export async function handleModelCall(
   let upstream: Dispatcher.ResponseData;
   try {
     const base = typeof opts.upstreamUrl === 'function' ? opts.upstreamUrl() : opts.upstreamUrl;
+    const body = buffered ? await buffered : req;
     const { request } = await import('undici');
     upstream = await request(upstreamTarget(base, target), {
       method: 'POST',
       headers,
-      body: req,
+      body,
       dispatcher: await opts.dispatcher?.get(),
       headersTimeout: 600_000,
       bodyTimeout: 0,
@@ -251,6 +262,32 @@ export async function handleModelCall(
   } catch {
     // observers never break a model call
   }
+}
+
+/** Request bodies up to this size are read whole before they are forwarded (see handleModelCall). */
+const BUFFERED_BODY_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A request's whole body (`length` bytes, its Content-Length).
+ * @throws Error when the request ends early, is aborted, or sends more than it announced.
+ */
+function readBody(req: IncomingMessage, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > length) req.destroy(new Error('the request body is longer than its Content-Length'));
+      else chunks.push(c);
+    });
+    req.once('end', () =>
+      size === length
+        ? resolve(Buffer.concat(chunks, size))
+        : reject(new Error('the request body ended early')),
+    );
+    req.once('error', reject);
+    req.once('close', () => reject(new Error('the request was aborted')));
+  });
 }
 
 function forwardHeaders(h: IncomingHttpHeaders): Record<string, string> {

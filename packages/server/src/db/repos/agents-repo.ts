@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql, type Placeholder } from 'drizzle-orm';
 import type { AshDatabase } from '../client.js';
 import { parseJsonColumn } from './json.js';
 
@@ -30,16 +30,30 @@ function fromRow(r: Row): AgentRecord {
 
 /** Agents, unique by (tenant, name). */
 export class AgentsRepo {
+  /** SQLite only: {@link get}, prepared once. */
+  private getOnce: { all(p: { tenantId: string; name: string }): Row[] } | undefined;
+
   constructor(private readonly d: AshDatabase) {}
 
   async get(tenantId: string, name: string): Promise<AgentRecord | undefined> {
+    // Every turn reads its agent (its options may have changed): on SQLite the statement is
+    // prepared once (see SessionsRepo); Postgres keeps the builder.
+    if (this.d.dialect === 'sqlite') {
+      this.getOnce ??= this.getQuery(sql.placeholder('tenantId'), sql.placeholder('name')).prepare();
+      const row = this.getOnce.all({ tenantId, name })[0];
+      return row ? fromRow(row) : undefined;
+    }
+    const rows = await this.getQuery(tenantId, name);
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  private getQuery(tenantId: string | Placeholder, name: string | Placeholder) {
     const t = this.d.t.agents;
-    const rows = await this.d.db
+    return this.d.db
       .select()
       .from(t)
       .where(and(eq(t.tenantId, tenantId), eq(t.name, name)))
       .limit(1);
-    return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
   async list(tenantId: string): Promise<AgentRecord[]> {

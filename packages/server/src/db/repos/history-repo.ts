@@ -35,12 +35,40 @@ export interface EventRecord {
 export class HistoryRepo {
   /** SQLite only: the one-event insert, built and prepared once (see {@link insertEvents}). */
   private insertOneEvent: { run(row: EventRecord): unknown } | undefined;
+  /** SQLite only: the one-message insert, likewise (a turn stores its messages one at a time). */
+  private insertOneMessage: { run(row: MessageRecord): unknown } | undefined;
 
   constructor(private readonly d: AshDatabase) {}
 
   async insertMessages(rows: MessageRecord[]): Promise<void> {
     if (rows.length === 0) return;
+    if (rows.length === 1 && this.d.dialect === 'sqlite') {
+      this.insertOneMessage ??= this.prepareInsertOneMessage();
+      this.insertOneMessage.run(rows[0]!);
+      return;
+    }
     await this.d.db.insert(this.d.t.messages).values(rows);
+  }
+
+  private prepareInsertOneMessage(): { run(row: MessageRecord): unknown } {
+    const p = (name: keyof MessageRecord) => sql.placeholder(name);
+    const q = this.d.db
+      .insert(this.d.t.messages)
+      .values({
+        id: p('id'),
+        tenantId: p('tenantId'),
+        sessionId: p('sessionId'),
+        role: p('role'),
+        type: p('type'),
+        content: p('content'),
+        text: p('text'),
+        sequence: p('sequence'),
+        turnId: p('turnId'),
+        createdAt: p('createdAt'),
+        sourceIndex: p('sourceIndex'),
+      })
+      .prepare();
+    return { run: (row) => q.run({ ...row, sourceIndex: row.sourceIndex ?? null }) };
   }
 
   async insertEvents(rows: EventRecord[]): Promise<void> {

@@ -1,4 +1,17 @@
-import { and, desc, eq, gte, inArray, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm';
+import {
+  and,
+  desc,
+  eq,
+  gte,
+  inArray,
+  isNull,
+  lt,
+  ne,
+  or,
+  sql,
+  type Placeholder,
+  type SQL,
+} from 'drizzle-orm';
 import type { SessionConfig, SessionStatus } from '@ash-ai/shared';
 import type { AshDatabase } from '../client.js';
 import { parseJsonColumn } from './json.js';
@@ -71,9 +84,56 @@ export interface NewSession {
   now: string;
 }
 
+/** A value, or a placeholder of a statement prepared once (SQLite). */
+type Param<T> = T | Placeholder;
+const param = (name: string) => sql.placeholder(name);
+/** A value for `set()`, which takes a placeholder only as SQL. */
+const setTo = <T extends string | number>(v: Param<T>): T | SQL => (typeof v === 'object' ? sql`${v}` : v);
+
+/**
+ * The per-turn queries, built and prepared once (SQLite only): every turn runs them, and building
+ * the query and preparing it anew each time was most of a turn's server CPU before the bridge was
+ * told (docs/benchmarks/2026-12-03-profiles.md). Postgres keeps the builder (a named prepared
+ * statement lives per connection of the pool).
+ */
+interface PreparedSessionQueries {
+  get: { all(p: { tenantId: string; id: string }): Row[] };
+  acquireTurn: {
+    all(p: { tenantId: string; id: string; turnId: string; ownerId: string; now: string }): Row[];
+  };
+  releaseTurn: {
+    all(p: { id: string; turnId: string; now: string; events: number; messages: number }): unknown[];
+  };
+}
+
 /** Sessions. Every read is scoped by tenant except the `*Internal` helpers used by the runtime. */
 export class SessionsRepo {
+  private prepared: PreparedSessionQueries | undefined;
+
   constructor(private readonly d: AshDatabase) {}
+
+  /** The once-prepared per-turn statements on SQLite; undefined on Postgres. */
+  private get once(): PreparedSessionQueries | undefined {
+    if (this.d.dialect !== 'sqlite') return undefined;
+    this.prepared ??= {
+      get: this.getQuery(param('tenantId'), param('id')).prepare(),
+      acquireTurn: this.acquireTurnQuery(
+        param('tenantId'),
+        param('id'),
+        param('turnId'),
+        param('ownerId'),
+        param('now'),
+      ).prepare(),
+      releaseTurn: this.releaseTurnQuery(
+        param('id'),
+        param('turnId'),
+        param('events'),
+        param('messages'),
+        param('now'),
+      ).prepare(),
+    };
+    return this.prepared;
+  }
 
   async insert(s: NewSession): Promise<SessionRecord> {
     const t = this.d.t.sessions;
@@ -112,13 +172,18 @@ export class SessionsRepo {
   }
 
   async get(tenantId: string, id: string): Promise<SessionRecord | undefined> {
+    const once = this.once;
+    const rows = once ? once.get.all({ tenantId, id }) : await this.getQuery(tenantId, id);
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  private getQuery(tenantId: Param<string>, id: Param<string>) {
     const t = this.d.t.sessions;
-    const rows = await this.d.db
+    return this.d.db
       .select()
       .from(t)
       .where(and(eq(t.tenantId, tenantId), eq(t.id, id)))
       .limit(1);
-    return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
   /** A session by id, any tenant (runtime bookkeeping only; never for a request). */
@@ -258,10 +323,30 @@ export class SessionsRepo {
     ownerId: string,
     now: string,
   ): Promise<SessionRecord | undefined> {
+    const once = this.once;
+    const rows = once
+      ? once.acquireTurn.all({ tenantId, id, turnId, ownerId, now })
+      : await this.acquireTurnQuery(tenantId, id, turnId, ownerId, now);
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  private acquireTurnQuery(
+    tenantId: Param<string>,
+    id: Param<string>,
+    turnId: Param<string>,
+    ownerId: Param<string>,
+    now: Param<string>,
+  ) {
     const t = this.d.t.sessions;
-    const rows = await this.d.db
+    return this.d.db
       .update(t)
-      .set({ activeTurnId: turnId, turnStartedAt: now, ownerId, ownerHeartbeatAt: now, lastActiveAt: now })
+      .set({
+        activeTurnId: setTo(turnId),
+        turnStartedAt: setTo(now),
+        ownerId: setTo(ownerId),
+        ownerHeartbeatAt: setTo(now),
+        lastActiveAt: setTo(now),
+      })
       .where(
         and(
           eq(t.tenantId, tenantId),
@@ -272,7 +357,6 @@ export class SessionsRepo {
         ),
       )
       .returning();
-    return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
   /**
@@ -285,19 +369,34 @@ export class SessionsRepo {
     counters: { lastEventSeq: number; lastMessageSeq: number },
     now: string,
   ): Promise<boolean> {
+    const once = this.once;
+    const events = counters.lastEventSeq;
+    const messages = counters.lastMessageSeq;
+    const rows = once
+      ? once.releaseTurn.all({ id, turnId, now, events, messages })
+      : await this.releaseTurnQuery(id, turnId, events, messages, now);
+    return rows.length > 0;
+  }
+
+  private releaseTurnQuery(
+    id: Param<string>,
+    turnId: Param<string>,
+    events: Param<number>,
+    messages: Param<number>,
+    now: Param<string>,
+  ) {
     const t = this.d.t.sessions;
-    const rows = await this.d.db
+    return this.d.db
       .update(t)
       .set({
         activeTurnId: null,
         turnStartedAt: null,
-        lastActiveAt: now,
-        lastEventSeq: sql`CASE WHEN ${t.lastEventSeq} < ${counters.lastEventSeq} THEN ${counters.lastEventSeq} ELSE ${t.lastEventSeq} END`,
-        lastMessageSeq: sql`CASE WHEN ${t.lastMessageSeq} < ${counters.lastMessageSeq} THEN ${counters.lastMessageSeq} ELSE ${t.lastMessageSeq} END`,
+        lastActiveAt: setTo(now),
+        lastEventSeq: sql`CASE WHEN ${t.lastEventSeq} < ${events} THEN ${events} ELSE ${t.lastEventSeq} END`,
+        lastMessageSeq: sql`CASE WHEN ${t.lastMessageSeq} < ${messages} THEN ${messages} ELSE ${t.lastMessageSeq} END`,
       })
       .where(and(eq(t.id, id), eq(t.activeTurnId, turnId)))
       .returning({ id: t.id });
-    return rows.length > 0;
   }
 
   /**

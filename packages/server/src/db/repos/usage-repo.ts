@@ -61,20 +61,81 @@ export interface UsageSums {
 
 type Row = AshDatabase['t']['usageRecords']['$inferSelect'];
 
+/** Every column of a ledger row (the prepared insert binds each by name). */
+const USAGE_COLUMNS = [
+  'id',
+  'tenantId',
+  'sessionId',
+  'agentName',
+  'turnId',
+  'kind',
+  'dedupeKey',
+  'model',
+  'inputTokens',
+  'outputTokens',
+  'cacheCreationTokens',
+  'cacheReadTokens',
+  'toolCalls',
+  'egressAllowed',
+  'egressDenied',
+  'egressBytesUp',
+  'egressBytesDown',
+  'computeSeconds',
+  'costUsd',
+  'sdkCostUsd',
+  'priceVersion',
+  'createdAt',
+] as const satisfies ReadonlyArray<keyof UsageRow>;
+
 /** The usage ledger and the tenants' budgets. Every query is scoped by tenant. */
 export class UsageRepo {
+  /**
+   * SQLite only: the ledger insert and the tenant budget read, built and prepared once (every turn
+   * runs them; see SessionsRepo). Postgres keeps the builder.
+   */
+  private prepared:
+    | {
+        insert: { all(row: Record<string, unknown>): unknown[] };
+        tenantBudget: { all(p: { tenantId: string }): Array<{ budgetUsd: number | null }> };
+      }
+    | undefined;
+
   constructor(private readonly d: AshDatabase) {}
+
+  private get once() {
+    if (this.d.dialect !== 'sqlite') return undefined;
+    if (!this.prepared) {
+      const t = this.d.t.usageRecords;
+      const row = Object.fromEntries(
+        USAGE_COLUMNS.map((k) => [k, sql.placeholder(k)]),
+      ) as unknown as UsageRow;
+      const settings = this.d.t.tenantSettings;
+      this.prepared = {
+        insert: this.d.db.insert(t).values(row).onConflictDoNothing().returning({ id: t.id }).prepare(),
+        tenantBudget: this.d.db
+          .select({ budgetUsd: settings.budgetUsd })
+          .from(settings)
+          .where(eq(settings.tenantId, sql.placeholder('tenantId')))
+          .limit(1)
+          .prepare(),
+      };
+    }
+    return this.prepared;
+  }
 
   /**
    * Inserts a row unless one with the same (tenant, dedupe key) exists.
    * @returns true when the row was inserted, false when it was a duplicate.
    */
   async insert(row: UsageRow): Promise<boolean> {
-    const inserted = await this.d.db
-      .insert(this.d.t.usageRecords)
-      .values(row)
-      .onConflictDoNothing()
-      .returning({ id: this.d.t.usageRecords.id });
+    const once = this.once;
+    const inserted = once
+      ? once.insert.all({ ...row })
+      : await this.d.db
+          .insert(this.d.t.usageRecords)
+          .values(row)
+          .onConflictDoNothing()
+          .returning({ id: this.d.t.usageRecords.id });
     return inserted.length > 0;
   }
 
@@ -137,6 +198,8 @@ export class UsageRepo {
 
   /** The tenant's budget in USD (null: none). */
   async tenantBudget(tenantId: string): Promise<number | null> {
+    const once = this.once;
+    if (once) return once.tenantBudget.all({ tenantId })[0]?.budgetUsd ?? null;
     const t = this.d.t.tenantSettings;
     const rows = await this.d.db.select().from(t).where(eq(t.tenantId, tenantId)).limit(1);
     return rows[0]?.budgetUsd ?? null;

@@ -15,21 +15,31 @@ export interface DiskStatus {
  * Watches the free space of the data dir (database, workspaces, attachments): below
  * ASH_MIN_FREE_DISK_MB new sessions, turns and uploads are refused with 507
  * `insufficient_storage` before they start, rather than failing half-way. statfs is cached for
- * `cacheMs` (it is cheap, but routes may ask on every request).
+ * `cacheMs` (it is cheap, but routes may ask on every request). A request's check
+ * ({@link assertRoom}) also takes a reading up to `ampleMs` old when it showed at least twice the
+ * threshold free, refreshing it in the background: a statfs (a thread-pool round trip) is then not
+ * on the way of every turn. `/health` ({@link status}) always measures once the cache expired.
  */
 export class DiskGuard {
   private last: { at: number; status: DiskStatus } | undefined;
+  private refreshing: Promise<DiskStatus> | undefined;
 
   constructor(
     private readonly dir: string,
     private readonly minFreeMb: number,
     private readonly cacheMs = 500,
+    private readonly ampleMs = 5000,
   ) {}
 
   /** The data dir's free space (a statfs failure counts as unknown: never low). */
   async status(): Promise<DiskStatus> {
     const now = Date.now();
     if (this.last && now - this.last.at < this.cacheMs) return this.last.status;
+    return this.measure();
+  }
+
+  private async measure(): Promise<DiskStatus> {
+    const at = Date.now();
     let freeMb = Number.POSITIVE_INFINITY;
     try {
       const st = await statfs(this.dir);
@@ -38,8 +48,21 @@ export class DiskGuard {
       // unknown: do not refuse work on a measuring failure
     }
     const status = { freeMb, minFreeMb: this.minFreeMb, low: this.minFreeMb > 0 && freeMb < this.minFreeMb };
-    this.last = { at: now, status };
+    if (!this.last || this.last.at <= at) this.last = { at, status };
     return status;
+  }
+
+  /** The last reading when it may stand for now (see the class doc), else undefined. */
+  private ample(): DiskStatus | undefined {
+    const last = this.last;
+    if (!last) return undefined;
+    const age = Date.now() - last.at;
+    if (age < this.cacheMs) return last.status;
+    if (age >= this.ampleMs || last.status.freeMb < 2 * this.minFreeMb) return undefined;
+    this.refreshing ??= this.measure().finally(() => {
+      this.refreshing = undefined;
+    });
+    return last.status;
   }
 
   /** Why the server is degraded, or undefined when there is room. */
@@ -55,7 +78,8 @@ export class DiskGuard {
    * @throws AppError 507 `insufficient_storage` when free space is under the threshold.
    */
   async assertRoom(what: string): Promise<void> {
-    const s = await this.status();
+    if (this.minFreeMb <= 0) return; // the guard is off
+    const s = this.ample() ?? (await this.status());
     if (!s.low) return;
     throw new AppError(
       'insufficient_storage',

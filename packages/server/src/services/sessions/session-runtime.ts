@@ -529,6 +529,9 @@ export class SessionRuntime {
       { onPersistFailure: (failure) => this.endTurnForStorage(live, running, failure) },
     );
     const { log } = running;
+    // The user message and `session_start` are stored right after the sandbox is told (or, when
+    // it has to start, before that): see execute().
+    log.holdWrites();
     const scope = { sessionId: record.id, turnId, tenantId: record.tenantId };
     const span = this.traces.turnSpan(record, turnId);
     running.span = span;
@@ -547,6 +550,9 @@ export class SessionRuntime {
     log.emit({ event: 'session_start', data: { sessionId: record.id, version: this.deps.version, turnId } });
     const run = () => this.execute(live, running, record, body, prompt, slot).finally(markEnded);
     void this.traces.run(scope, span, run);
+    // The caller (the HTTP response) goes on once the sandbox was told: its work would otherwise
+    // run between the turn's first steps, and nothing of the stream can be sent before anyway.
+    await log.writesReleased();
     return log;
   }
 
@@ -1070,6 +1076,8 @@ export class SessionRuntime {
         // when it is up, instead of a silent wait.
         const cold = !runner.hasLiveSandbox(session.id);
         const waitFrom = Date.now();
+        // A start takes a while: the stream opens now (`session_start`, then `sandbox_starting`).
+        if (cold) log.releaseWrites();
         if (cold) log.emit({ event: 'sandbox_starting', data: { sessionId: session.id } });
         await this.ensureSandbox(live, session, slot);
         if (cold)
@@ -1077,7 +1085,7 @@ export class SessionRuntime {
             event: 'sandbox_ready',
             data: { sessionId: session.id, waitMs: Date.now() - waitFrom },
           });
-        if (log.persistFailure) return; // the user message could not be stored: nothing runs
+        if (log.persistFailure) return; // the user message could not be stored during the start: nothing runs
         if (running.interruptRequested) {
           outcome = 'interrupted';
           return;
@@ -1089,6 +1097,10 @@ export class SessionRuntime {
           options,
           conversation: this.conversation(session),
         });
+        // The sandbox has the message: now the user message and `session_start` are stored (and
+        // streamed). Durability trails the start by these few statements only; `done` still
+        // waits for every event (flush below), and a failed write ends the turn.
+        log.releaseWrites();
       }
       if (!turn) return;
       const arm = () => {

@@ -13,7 +13,10 @@ export interface TurnEndError {
  * Hooks into a session's turns (usage ledger, budgets). All optional; none may throw.
  */
 export interface TurnHooks {
-  /** Before a turn runs; an error returned ends the turn at once with that `error` (e.g. a spent budget). */
+  /**
+   * Before a turn runs; an error returned ends the turn at once with that `error` (e.g. a spent
+   * budget). `session` is the row as the turn acquired its slot (current).
+   */
   beforeTurn?(session: SessionRecord, turnId: string): Promise<TurnEndError | undefined>;
   /**
    * After a turn ended (its events are final). `cpuSeconds`: CPU time (user + system) the

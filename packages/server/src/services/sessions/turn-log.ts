@@ -60,6 +60,9 @@ export class TurnLog {
   private finishedFlag = false;
   private failure: PersistFailure | undefined;
   private abandoned = false;
+  /** Writes wait (see {@link holdWrites}). */
+  private held = false;
+  private onReleased: (() => void) | undefined;
   /** The latest transient notice (start-queue position), sent as an SSE comment. */
   private noticeText: string | undefined;
   private noticeSeq = 0;
@@ -188,8 +191,39 @@ export class TurnLog {
     this.wake();
   }
 
+  /**
+   * Lets events and messages queue up without writing them until {@link releaseWrites}: the
+   * start of a turn tells its sandbox first and stores the user message and `session_start` right
+   * after (on SQLite a write runs on this thread, before anything else can). Nothing is sent to
+   * subscribers meanwhile (they get events once stored). {@link flush} releases too.
+   */
+  holdWrites(): void {
+    this.held = true;
+  }
+
+  /** Ends {@link holdWrites}: what queued up is written now. */
+  releaseWrites(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.onReleased?.();
+    if (this.pendingEvents.length > 0 || this.pendingMessages.length > 0) this.kick();
+  }
+
+  /** Resolves once writes are not held (at once when they are not). */
+  writesReleased(): Promise<void> {
+    if (!this.held) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.onReleased;
+      this.onReleased = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
   /** Resolves when everything emitted so far is in the database (or was given up). */
   async flush(): Promise<void> {
+    this.releaseWrites();
     while (this.writing) await this.writing;
   }
 
@@ -252,7 +286,7 @@ export class TurnLog {
   }
 
   private kick(): void {
-    if (this.writing) return;
+    if (this.writing || this.held) return;
     this.writing = this.writeLoop().then(
       () => {
         this.writing = undefined;

@@ -73,10 +73,13 @@ export class UsageService implements TurnHooks {
     });
   }
 
-  /** {@link TurnHooks.beforeTurn}: a turn does not start over a budget. */
+  /**
+   * {@link TurnHooks.beforeTurn}: a turn does not start over a budget. `session` is the row the
+   * turn acquired its slot with, so its `budgetUsd` is current (not read again).
+   */
   async beforeTurn(session: SessionRecord): Promise<TurnEndError | undefined> {
     await this.chains.get(session.id);
-    return this.check(session);
+    return this.check(session, session.budgetUsd);
   }
 
   /**
@@ -90,8 +93,11 @@ export class UsageService implements TurnHooks {
   }
 
   /** Checks the budgets and remembers the verdict for {@link admitModelCall}. */
-  private async check(session: Pick<SessionRecord, 'id' | 'tenantId'>): Promise<TurnEndError | undefined> {
-    const over = await this.budgetProblem(session);
+  private async check(
+    session: Pick<SessionRecord, 'id' | 'tenantId'>,
+    sessionBudget?: number | null,
+  ): Promise<TurnEndError | undefined> {
+    const over = await this.budgetProblem(session, sessionBudget);
     if (over) this.blocked.set(session.id, over);
     else this.blocked.delete(session.id);
     return over;
@@ -213,14 +219,20 @@ export class UsageService implements TurnHooks {
     }
   }
 
-  /** Why a turn of this session may not go on (a budget reached), or undefined. */
+  /**
+   * Why a turn of this session may not go on (a budget reached), or undefined.
+   * @param known the session's budget when the caller has just read it (undefined: read it now).
+   */
   private async budgetProblem(
     session: Pick<SessionRecord, 'id' | 'tenantId'>,
+    known?: number | null,
   ): Promise<TurnEndError | undefined> {
     const { repos } = this.deps;
     // Budgets can change while a session runs: read them now.
-    const current = await repos.sessions.get(session.tenantId, session.id);
-    const sessionBudget = current?.budgetUsd ?? null;
+    const sessionBudget =
+      known !== undefined
+        ? known
+        : ((await repos.sessions.get(session.tenantId, session.id))?.budgetUsd ?? null);
     if (sessionBudget !== null) {
       const spent = await repos.usage.spentUsd(session.tenantId, session.id);
       if (spent >= sessionBudget)
