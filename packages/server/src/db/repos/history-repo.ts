@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { AshDatabase } from '../client.js';
+import { bindRow, placeholderRow } from './one-row-insert.js';
 
 /** A persisted message row. `content` is the message as JSON text. */
 export interface MessageRecord {
@@ -43,32 +44,11 @@ export class HistoryRepo {
   async insertMessages(rows: MessageRecord[]): Promise<void> {
     if (rows.length === 0) return;
     if (rows.length === 1 && this.d.dialect === 'sqlite') {
-      this.insertOneMessage ??= this.prepareInsertOneMessage();
+      this.insertOneMessage ??= this.prepareInsertOne(this.d.t.messages);
       this.insertOneMessage.run(rows[0]!);
       return;
     }
     await this.d.db.insert(this.d.t.messages).values(rows);
-  }
-
-  private prepareInsertOneMessage(): { run(row: MessageRecord): unknown } {
-    const p = (name: keyof MessageRecord) => sql.placeholder(name);
-    const q = this.d.db
-      .insert(this.d.t.messages)
-      .values({
-        id: p('id'),
-        tenantId: p('tenantId'),
-        sessionId: p('sessionId'),
-        role: p('role'),
-        type: p('type'),
-        content: p('content'),
-        text: p('text'),
-        sequence: p('sequence'),
-        turnId: p('turnId'),
-        createdAt: p('createdAt'),
-        sourceIndex: p('sourceIndex'),
-      })
-      .prepare();
-    return { run: (row) => q.run({ ...row, sourceIndex: row.sourceIndex ?? null }) };
   }
 
   async insertEvents(rows: EventRecord[]): Promise<void> {
@@ -78,7 +58,7 @@ export class HistoryRepo {
     // delta (a CPU profile: docs/benchmarks/2026-12-03-profiles.md), so the single-row insert is
     // prepared once. (Postgres keeps the plain builder: a named prepared statement is per connection.)
     if (rows.length === 1 && this.d.dialect === 'sqlite') {
-      this.insertOneEvent ??= this.prepareInsertOneEvent();
+      this.insertOneEvent ??= this.prepareInsertOne(this.d.t.sessionEvents);
       this.insertOneEvent.run(rows[0]!);
       return;
     }
@@ -87,23 +67,12 @@ export class HistoryRepo {
       await this.d.db.insert(this.d.t.sessionEvents).values(rows.slice(i, i + 500));
   }
 
-  private prepareInsertOneEvent(): { run(row: EventRecord): unknown } {
-    const p = (name: keyof EventRecord) => sql.placeholder(name);
-    const q = this.d.db
-      .insert(this.d.t.sessionEvents)
-      .values({
-        id: p('id'),
-        tenantId: p('tenantId'),
-        sessionId: p('sessionId'),
-        type: p('type'),
-        data: p('data'),
-        sequence: p('sequence'),
-        turnId: p('turnId'),
-        createdAt: p('createdAt'),
-        sourceIndex: p('sourceIndex'),
-      })
-      .prepare();
-    return { run: (row) => q.run({ ...row, sourceIndex: row.sourceIndex ?? null }) };
+  /** A single-row insert into `table`, built and prepared once (SQLite only). */
+  private prepareInsertOne<R extends object>(
+    table: AshDatabase['t']['messages'] | AshDatabase['t']['sessionEvents'],
+  ): { run(row: R): unknown } {
+    const q = this.d.db.insert(table).values(placeholderRow(table)).prepare();
+    return { run: (row) => q.run(bindRow(table, row)) };
   }
 
   /** One message of a session of a tenant (undefined for another session's or tenant's id). */

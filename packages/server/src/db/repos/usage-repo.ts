@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, lt, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { UsageGroupBy, UsageKind } from '@ash-ai/shared';
 import type { AshDatabase } from '../client.js';
+import { bindRow, placeholderRow } from './one-row-insert.js';
 
 /** A usage ledger row. */
 export interface UsageRow {
@@ -61,32 +62,6 @@ export interface UsageSums {
 
 type Row = AshDatabase['t']['usageRecords']['$inferSelect'];
 
-/** Every column of a ledger row (the prepared insert binds each by name). */
-const USAGE_COLUMNS = [
-  'id',
-  'tenantId',
-  'sessionId',
-  'agentName',
-  'turnId',
-  'kind',
-  'dedupeKey',
-  'model',
-  'inputTokens',
-  'outputTokens',
-  'cacheCreationTokens',
-  'cacheReadTokens',
-  'toolCalls',
-  'egressAllowed',
-  'egressDenied',
-  'egressBytesUp',
-  'egressBytesDown',
-  'computeSeconds',
-  'costUsd',
-  'sdkCostUsd',
-  'priceVersion',
-  'createdAt',
-] as const satisfies ReadonlyArray<keyof UsageRow>;
-
 /** The usage ledger and the tenants' budgets. Every query is scoped by tenant. */
 export class UsageRepo {
   /**
@@ -106,12 +81,14 @@ export class UsageRepo {
     if (this.d.dialect !== 'sqlite') return undefined;
     if (!this.prepared) {
       const t = this.d.t.usageRecords;
-      const row = Object.fromEntries(
-        USAGE_COLUMNS.map((k) => [k, sql.placeholder(k)]),
-      ) as unknown as UsageRow;
       const settings = this.d.t.tenantSettings;
       this.prepared = {
-        insert: this.d.db.insert(t).values(row).onConflictDoNothing().returning({ id: t.id }).prepare(),
+        insert: this.d.db
+          .insert(t)
+          .values(placeholderRow(t))
+          .onConflictDoNothing()
+          .returning({ id: t.id })
+          .prepare(),
         tenantBudget: this.d.db
           .select({ budgetUsd: settings.budgetUsd })
           .from(settings)
@@ -130,7 +107,7 @@ export class UsageRepo {
   async insert(row: UsageRow): Promise<boolean> {
     const once = this.once;
     const inserted = once
-      ? once.insert.all({ ...row })
+      ? once.insert.all(bindRow(this.d.t.usageRecords, row))
       : await this.d.db
           .insert(this.d.t.usageRecords)
           .values(row)
