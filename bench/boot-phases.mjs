@@ -18,6 +18,8 @@ import { query } from '@anthropic-ai/claude-agent-sdk';
 import { AshClient } from '@ash-ai/sdk';
 import { ScriptedModel, TEST_API_KEY, serverEnv } from '@ash-ai/testing';
 
+import { floorOptions } from './floor.mjs';
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(process.env.BOOT_N ?? 6);
 const GAP_MS = Number(process.env.BOOT_GAP_MS ?? 3000);
@@ -119,23 +121,7 @@ async function floorTurn(modelUrl, model, cwd, cfg, prompt, resume) {
   let sessionId;
   const q = query({
     prompt,
-    options: {
-      cwd,
-      includePartialMessages: true,
-      permissionMode: 'bypassPermissions',
-      allowDangerouslySkipPermissions: true,
-      settingSources: ['project'],
-      ...(resume ? { resume } : {}),
-      env: {
-        PATH: '/usr/local/bin:/usr/bin:/bin',
-        HOME: cfg,
-        CLAUDE_CONFIG_DIR: cfg,
-        ANTHROPIC_BASE_URL: modelUrl,
-        ANTHROPIC_API_KEY: 'bench-key',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        IS_SANDBOX: '1',
-      },
-    },
+    options: floorOptions(modelUrl, cwd, cfg, resume ? { resume } : {}),
   });
   for await (const m of q) {
     sessionId ??= m.session_id;

@@ -25,6 +25,8 @@ import { query } from '@anthropic-ai/claude-agent-sdk';
 import { AshClient } from '@ash-ai/sdk';
 import { ScriptedModel, TEST_API_KEY, serverEnv, startAshProcess } from '@ash-ai/testing';
 
+import { messageQueue } from './floor.mjs';
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ONLY = process.env.FOOTPRINT_ONLY;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -298,30 +300,7 @@ async function hostChild() {
     mkdirSync(ws, { recursive: true });
     mkdirSync(cfg, { recursive: true });
     writeFileSync(join(ws, 'CLAUDE.md'), readFileSync(join(ROOT, 'examples/hello/CLAUDE.md')));
-    const pending = [];
-    const waiting = [];
-    const push = (text) => {
-      const msg = {
-        type: 'user',
-        message: { role: 'user', content: text },
-        parent_tool_use_id: null,
-        session_id: '',
-      };
-      const w = waiting.shift();
-      if (w) w({ value: msg, done: false });
-      else pending.push(msg);
-    };
-    const input = {
-      [Symbol.asyncIterator]: () => ({
-        next: () =>
-          new Promise((resolve) => {
-            const m = pending.shift();
-            if (m) resolve({ value: m, done: false });
-            else waiting.push(resolve);
-          }),
-        return: async () => ({ value: undefined, done: true }),
-      }),
-    };
+    const { input, push } = messageQueue();
     const q = query({
       prompt: input,
       options: {

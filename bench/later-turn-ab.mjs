@@ -11,6 +11,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { floorOptions, messageQueue } from './floor.mjs';
+
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 const A = process.env.AB_A;
 const B = process.env.AB_B ?? HERE;
@@ -66,51 +68,12 @@ function floorSide() {
   mkdirSync(cwd, { recursive: true });
   mkdirSync(cfg, { recursive: true });
   writeFileSync(join(cwd, 'CLAUDE.md'), readFileSync(join(HERE, 'examples/hello/CLAUDE.md')));
-  const waiting = [];
-  const pending = [];
-  const input = {
-    [Symbol.asyncIterator]: () => ({
-      next: () =>
-        new Promise((resolve) => {
-          const m = pending.shift();
-          if (m) resolve({ value: m, done: false });
-          else waiting.push(resolve);
-        }),
-      return: async () => ({ value: undefined, done: true }),
-    }),
-  };
-  const q = query({
-    prompt: input,
-    options: {
-      cwd,
-      includePartialMessages: true,
-      permissionMode: 'bypassPermissions',
-      allowDangerouslySkipPermissions: true,
-      settingSources: ['project'],
-      env: {
-        PATH: '/usr/local/bin:/usr/bin:/bin',
-        HOME: cfg,
-        CLAUDE_CONFIG_DIR: cfg,
-        ANTHROPIC_BASE_URL: model.url,
-        ANTHROPIC_API_KEY: 'bench-key',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        CLAUDE_CODE_MAX_RETRIES: '0',
-        IS_SANDBOX: '1',
-      },
-    },
-  });
+  const { input, push } = messageQueue();
+  const q = query({ prompt: input, options: floorOptions(model.url, cwd, cfg) });
   const it = q[Symbol.asyncIterator]();
   const turn = async (text) => {
-    const msg = {
-      type: 'user',
-      message: { role: 'user', content: text },
-      parent_tool_use_id: null,
-      session_id: '',
-    };
     const t0 = now();
-    const w = waiting.shift();
-    if (w) w({ value: msg, done: false });
-    else pending.push(msg);
+    push(text);
     let first;
     for (;;) {
       const { value: m, done } = await it.next();

@@ -45,6 +45,7 @@ import {
   objectCheckpointBench,
   objectCheckpointLines,
 } from './checkpoint.mjs';
+import { floorOptions, messageQueue } from './floor.mjs';
 import { runnersMain } from './runners.mjs';
 import { serveToHealthy } from './start-time.mjs';
 
@@ -100,34 +101,12 @@ async function ashTurn(client, sessionId, content, t0 = now()) {
   return { firstToken: first, firstByte, total: now() - t0, deltas };
 }
 
-/** query() options as Ash's bridge gives them (no sandbox: this is the floor). */
-function sdkOptions(modelUrl, cwd, configDir, extra = {}) {
-  return {
-    cwd,
-    includePartialMessages: true,
-    permissionMode: 'bypassPermissions',
-    allowDangerouslySkipPermissions: true,
-    settingSources: ['project'],
-    ...extra,
-    env: {
-      PATH: '/usr/local/bin:/usr/bin:/bin',
-      HOME: configDir,
-      CLAUDE_CONFIG_DIR: configDir,
-      ANTHROPIC_BASE_URL: modelUrl,
-      ANTHROPIC_API_KEY: 'bench-key',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-      CLAUDE_CODE_MAX_RETRIES: '0',
-      IS_SANDBOX: '1',
-    },
-  };
-}
-
 /** A fresh query() (optionally resuming a transcript): ms from the call to the first text delta. */
 async function directTurn(modelUrl, cwd, configDir, prompt, resume) {
   const t0 = now();
   let first;
   let sessionId;
-  const q = query({ prompt, options: sdkOptions(modelUrl, cwd, configDir, resume ? { resume } : {}) });
+  const q = query({ prompt, options: floorOptions(modelUrl, cwd, configDir, resume ? { resume } : {}) });
   for await (const m of q) {
     sessionId ??= m.session_id;
     if (first === undefined && m.type === 'stream_event' && m.event?.type === 'content_block_delta')
@@ -142,35 +121,10 @@ async function directTurn(modelUrl, cwd, configDir, prompt, resume) {
  */
 class StreamingFloor {
   constructor(modelUrl, cwd, configDir) {
-    this.waiting = [];
-    this.pending = [];
-    const self = this;
-    const input = {
-      [Symbol.asyncIterator]() {
-        return {
-          next: () =>
-            new Promise((resolve) => {
-              const m = self.pending.shift();
-              if (m) resolve({ value: m, done: false });
-              else self.waiting.push(resolve);
-            }),
-          return: async () => ({ value: undefined, done: true }),
-        };
-      },
-    };
-    this.q = query({ prompt: input, options: sdkOptions(modelUrl, cwd, configDir) });
+    const { input, push } = messageQueue();
+    this.push = push;
+    this.q = query({ prompt: input, options: floorOptions(modelUrl, cwd, configDir) });
     this.it = this.q[Symbol.asyncIterator]();
-  }
-  push(text) {
-    const msg = {
-      type: 'user',
-      message: { role: 'user', content: text },
-      parent_tool_use_id: null,
-      session_id: '',
-    };
-    const w = this.waiting.shift();
-    if (w) w({ value: msg, done: false });
-    else this.pending.push(msg);
   }
   /** One turn: ms from pushing the message to the first text delta and to the result; each delta's latency. */
   async turn(text) {
