@@ -1,7 +1,12 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import Fastify from 'fastify';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CSP, findConsoleDir } from '../src/plugins/console.js';
+import { DOCS_ROUTES } from '../src/plugins/docs.js';
 import { api, startTestServer, type TestServer } from './harness.js';
 
 // What the API docs UI (`/docs*`, swagger-ui) and the web console (`/console*`, static files)
@@ -59,6 +64,26 @@ describe('docs UI and console routes', () => {
       expect(app.hasRoute({ method: 'GET', url }), url).toBe(true);
       expect(app.hasRoute({ method: 'HEAD', url }), `HEAD ${url}`).toBe(true);
     }
+  });
+
+  it('forwards every route the plugins register (so none answers 401 or 404 instead)', async () => {
+    // The plugins are registered on inner apps built on first use; the server has their routes.
+    const inner = Fastify();
+    const urls: string[] = [];
+    inner.addHook('onRoute', (r) => {
+      if (r.method !== 'HEAD') urls.push(r.url);
+    });
+    await inner.register(swagger, {
+      mode: 'static',
+      specification: { document: { openapi: '3.1.0' } as never },
+    });
+    await inner.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+    await inner.register(fastifyStatic, { root: consoleDir, prefix: '/console/', decorateReply: false });
+    await inner.ready();
+    const outer = [...DOCS_ROUTES, '/console/*'];
+    for (const url of urls) expect(outer, url).toContain(url);
+    for (const url of outer) expect(inner.hasRoute({ method: 'GET', url }), url).toBe(true);
+    await inner.close();
   });
 
   it('serves the swagger-ui page at /docs and /docs/ with its own CSP, without a key', async () => {
