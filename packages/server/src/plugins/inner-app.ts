@@ -1,10 +1,22 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { buildLazySerializerFactory, buildValidatorFactory, fastifySerializerFactory } from './validation.js';
 
 /** Response headers of the inner app not copied to the outer reply (the outer server sets its own). */
 const NOT_COPIED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
 
 /** Request headers not passed to the inner app (the forwarded request has no body). */
 const NOT_FORWARDED = new Set(['content-length', 'transfer-encoding', 'connection', 'content-type']);
+
+/**
+ * The server's validators and serializers (compiled on a route's first use) for the apps built
+ * on first use too: Fastify's default would load Ajv for them at once.
+ */
+export const LAZY_SCHEMAS = {
+  compilersFactory: {
+    buildValidator: buildValidatorFactory,
+    buildSerializer: buildLazySerializerFactory(fastifySerializerFactory),
+  },
+};
 
 /**
  * A Fastify app built on first use and kept (one build, however many requests arrive meanwhile;
@@ -39,7 +51,7 @@ export class InnerApp {
   }
 
   private async create(): Promise<FastifyInstance> {
-    const inner = Fastify({ routerOptions: { maxParamLength: 1024 } });
+    const inner = Fastify({ routerOptions: { maxParamLength: 1024 }, schemaController: LAZY_SCHEMAS });
     // What the inner app cannot answer, the outer one answers (its 404, its error handler).
     inner.setNotFoundHandler((req, reply) => {
       this.notFound.add(req.raw);
