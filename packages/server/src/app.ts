@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import {
@@ -26,6 +24,7 @@ import { registerSecurity, type SecurityOptions } from './plugins/auth.js';
 import { handleClientError, handleFrameworkError, registerErrorHandler } from './plugins/error-handler.js';
 import { registerSessionForwarding, type SessionForwardingOptions } from './plugins/session-forwarding.js';
 import { findConsoleDir, registerConsole } from './plugins/console.js';
+import { recordOpenApi, registerDocsUi } from './plugins/docs.js';
 import {
   buildLazySerializerFactory,
   buildValidatorFactory,
@@ -216,7 +215,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerSecurity(app, { ...deps.security, keys: deps.apiKeys });
   if (deps.forwarding) registerSessionForwarding(app, deps.forwarding);
 
-  await app.register(swagger, {
+  // The document and its UI are made on first use (@fastify/swagger and swagger-ui load then):
+  // the start and `/health` need neither.
+  const openapi = recordOpenApi(app, {
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -271,8 +272,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
     },
   });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
+  registerDocsUi(app, openapi, {
     uiConfig: { docExpansion: 'list' },
     // swagger-ui's own CSP (hashes of its inline scripts), minus upgrade-insecure-requests, which
     // would break the page on a plain-HTTP server reached by a non-localhost name.
@@ -329,6 +329,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app,
     deps.consoleDir === undefined ? findConsoleDir() : (deps.consoleDir ?? undefined),
   );
-  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, () => openapi.object());
   return app;
 }

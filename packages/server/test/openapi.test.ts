@@ -18,10 +18,13 @@ const run = promisify(execFile);
 describe('OpenAPI document', () => {
   let t: TestServer;
   let served: any;
+  let servedText: string;
 
   beforeAll(async () => {
     t = await startTestServer();
-    served = (await api(t.url, 'GET', '/openapi.json', undefined, { authorization: '' })).body;
+    const res = await api(t.url, 'GET', '/openapi.json', undefined, { authorization: '' });
+    served = res.body;
+    servedText = res.text;
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -29,6 +32,8 @@ describe('OpenAPI document', () => {
 
   it('is the committed packages/server/openapi.json (regenerate: npm run openapi -w packages/server)', () => {
     expect(served).toEqual(JSON.parse(readFileSync(COMMITTED, 'utf8')));
+    // Byte for byte, key order included (the committed file is the same JSON, indented).
+    expect(servedText).toBe(JSON.stringify(JSON.parse(readFileSync(COMMITTED, 'utf8'))));
   });
 
   it('names every operation, references named schemas, declares problem+json errors, SSE and servers', () => {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { InnerApp } from './inner-app.js';
 
 /**
  * The console's Content-Security-Policy: its own scripts and styles only (no inline code, no
@@ -38,6 +38,8 @@ export function findConsoleDir(): string | undefined {
  * Serves the web console's static files at `/console/` (public: the page holds no data; it signs
  * in with an API key kept in the browser's session storage) with {@link CONSOLE_CSP}. `/console`
  * redirects to `/console/`. Does nothing when `dir` is undefined (console not built).
+ * `@fastify/static` is registered on an inner app built on the first request to `/console/*`
+ * (its modules are imported then, not at start); files it does not have get the server's 404.
  */
 export async function registerConsole(app: FastifyInstance, dir: string | undefined): Promise<void> {
   if (!dir) return;
@@ -51,13 +53,18 @@ export async function registerConsole(app: FastifyInstance, dir: string | undefi
       return payload;
     });
     scope.get('/console', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/console/'));
-    await scope.register(fastifyStatic, {
-      root: dir,
-      prefix: '/console/',
-      decorateReply: false,
-      index: ['index.html'],
-      cacheControl: true,
-      maxAge: 0,
+    const files = new InnerApp(scope, async (inner) => {
+      const { default: fastifyStatic } = await import('@fastify/static');
+      await inner.register(fastifyStatic, {
+        root: dir,
+        prefix: '/console/',
+        decorateReply: false,
+        index: ['index.html'],
+        cacheControl: true,
+        maxAge: 0,
+      });
     });
+    // The route @fastify/static registers for the prefix.
+    scope.get('/console/*', { schema: { hide: true } }, (req, reply) => files.forward(req, reply));
   });
 }
