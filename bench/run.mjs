@@ -47,7 +47,7 @@ import {
 } from './checkpoint.mjs';
 import { floorOptions, messageQueue } from './floor.mjs';
 import { runnersMain } from './runners.mjs';
-import { serveToHealthy } from './start-time.mjs';
+import { serveToHealthy, waitForIdleCpu } from './start-time.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(process.env.BENCH_N ?? 10);
@@ -351,7 +351,10 @@ async function rounds(start, model, work, results) {
       flip,
     );
     await hot.client.sessions.end(resumable);
-    // `ash serve` → healthy (no floor: target ≤ 1 s).
+    // `ash serve` → healthy (no floor: target ≤ 1 s on an idle machine): after the servers above
+    // refilled their warm pools, once the machine's CPU is idle.
+    await waitFor(async () => (await hot.client.health()).pool.warm >= 1, 120_000);
+    m.serveIdle = [...(m.serveIdle ?? []), await waitForIdleCpu()];
     load('serve');
     add('serve', 'ash', await serveToHealthy(model.url));
     process.stdout.write(`round ${i + 1}/${N} done (load ${loadavg()[0].toFixed(2)})\n`);
@@ -402,6 +405,10 @@ const loadText = (xs) =>
   xs.length
     ? `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} (mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)})`
     : '';
+
+/** Idle fractions as percentages: min–max. */
+const idleText = (xs) =>
+  xs?.length ? `${(Math.min(...xs) * 100).toFixed(0)}–${(Math.max(...xs) * 100).toFixed(0)}%` : '';
 
 function report(r) {
   const date = new Date().toISOString().slice(0, 10);
@@ -456,7 +463,7 @@ function report(r) {
     ),
     `| per-delta latency model → client (Ash SSE client vs streaming query()'s stream_event) | ${ms(da.p50)} / ${ms(da.p95)} | ${ms(df.p50)} / ${ms(df.p95)} | ${signed(da.p50 - df.p50)} ms p50, ${signed(da.p95 - df.p95)} ms p95 | p50 ≤ floor + 3 ms, p95 ≤ floor + 15 ms | ${check(da.p50 <= df.p50 + 3 && da.p95 <= df.p95 + 15)} | ${loadText(m.later.loads)} |`,
     `| first SSE frame of a turn (headers + \`session_start\`), live sandbox / sandbox starting (after a resume) | ${ms(summary(m.firstByteLive.ash).p50)} / ${ms(summary(m.firstByteStarting.ash).p50)} (p50) | | | p50 ≤ 20 ms either way | ${check(summary(m.firstByteLive.ash).p50 <= 20 && summary(m.firstByteStarting.ash).p50 <= 20)} | ${loadText(m.resume.loads)} |`,
-    `| \`ash serve\` → /health 200 | ${ms(serve.p50)} / ${ms(serve.p95)} | | | p50 ≤ 1000 ms (idle machine) | ${check(serve.p50 <= 1000)} | ${loadText(m.serve.loads)} |`,
+    `| \`ash serve\` → /health 200 | ${ms(serve.p50)} / ${ms(serve.p95)} | | | p50 ≤ 1000 ms (idle machine) | ${check(serve.p50 <= 1000)} | ${loadText(m.serve.loads)}; CPU idle before each start ${idleText(m.serveIdle)} |`,
     '',
     `Only the database write, for reference: warm-pool POST /api/sessions p50 ${ms(summary(m.createWarmDb.ash).p50)}, POST …/resume p50 ${ms(summary(m.resumeDb.ash).p50)}. Deltas measured: Ash ${da.n}, floor ${df.n}.`,
     '',

@@ -62,6 +62,8 @@ export const SANDBOX_PATHS = {
   egressSocket: '/run/ash/egress.sock',
   egressForwarder: '/run/ash/egress-forwarder.cjs',
   claude: '/opt/claude/claude',
+  /** The server's node, when it is not under /usr (e.g. installed with nvm), for the egress forwarder. */
+  node: '/opt/ash/node',
 } as const;
 
 /** Host files a sandbox sees read-only besides /usr (only those that exist are bound). */
@@ -128,8 +130,9 @@ export interface LaunchInput {
   /** The Claude executable on the host. */
   claudeExecutable: string;
   /**
-   * Start the egress forwarder inside the sandbox before the command (bwrap only): node (a path
-   * under /usr, visible inside) runs {@link SANDBOX_PATHS.egressForwarder} on this port.
+   * Start the egress forwarder inside the sandbox before the command (bwrap only): node (the
+   * host's path; one under /usr is visible inside as it is, any other is bound read-only at
+   * {@link SANDBOX_PATHS.node}) runs {@link SANDBOX_PATHS.egressForwarder} on this port.
    */
   egressForwarder?: { nodePath: string; port: number } | undefined;
   /**
@@ -221,8 +224,13 @@ export function buildLaunch(input: LaunchInput): Launch {
   b.push('--perms', '0755', '--dir', '/run', '--ro-bind', input.apiDir, SANDBOX_PATHS.apiDir);
   b.push('--perms', '0755', '--dir', '/opt', '--perms', '0755', '--dir', '/opt/claude');
   b.push('--ro-bind', input.claudeExecutable, SANDBOX_PATHS.claude);
-  if (input.undiciDir)
-    b.push('--perms', '0755', '--dir', '/opt/ash', '--ro-bind', input.undiciDir, SANDBOX_UNDICI_DIR);
+  // The forwarder's node: under /usr it is already there; elsewhere (nvm, a tarball in /opt or
+  // home) its binary alone is bound (its libraries are the system's, under /usr).
+  const forwarderNode = input.egressForwarder?.nodePath;
+  const bindNode = forwarderNode !== undefined && !forwarderNode.startsWith('/usr/');
+  if (input.undiciDir || bindNode) b.push('--perms', '0755', '--dir', '/opt/ash');
+  if (input.undiciDir) b.push('--ro-bind', input.undiciDir, SANDBOX_UNDICI_DIR);
+  if (bindNode) b.push('--ro-bind', forwarderNode, SANDBOX_PATHS.node);
   b.push('--chdir', SANDBOX_PATHS.workspace);
   if (input.argsFile) {
     // bwrap closes the descriptor once read; the options never reach the sandbox.
@@ -257,7 +265,7 @@ export function buildLaunch(input: LaunchInput): Launch {
       '/bin/sh',
       '-c',
       '"$0" "$1" "$2" "$3" </dev/null >/dev/null 2>&1 3<&-; shift 3; exec "$@"',
-      f.nodePath,
+      bindNode ? SANDBOX_PATHS.node : f.nodePath,
       SANDBOX_PATHS.egressForwarder,
       String(f.port),
       SANDBOX_PATHS.egressSocket,

@@ -519,34 +519,26 @@ export class SandboxManager {
         log,
       });
       // Network: only through the host-side egress proxy, when the policy allows anything.
-      const nodeInside = process.execPath.startsWith('/usr/') ? process.execPath : undefined;
       if (spec.egress?.enabled && this.opts.mode === 'bwrap' && this.opts.egress) {
-        if (!nodeInside)
-          log.warn(
-            { node: process.execPath },
-            'node is not under /usr: sandboxes cannot run the egress forwarder',
-          );
-        else {
-          writeFileSync(join(apiDir, 'egress-forwarder.cjs'), EGRESS_FORWARDER_SOURCE, { mode: 0o644 });
-          writeFileSync(join(apiDir, 'egress-preload.cjs'), egressPreloadSource(), { mode: 0o644 });
-          const egressSpec = spec.egress;
-          egress = await EgressProxy.listen({
-            socketPath: join(apiDir, 'egress.sock'),
-            socketOwner: owner,
-            decide: (host, port) => egressSpec.decide(host, port),
-            allowCidrs: this.opts.egress.allowCidrs,
-            limits: this.opts.egress.limits,
-            ...(egressSpec.onConnection ? { onConnection: egressSpec.onConnection } : {}),
-            onLimit: (limit, message) => sandboxRef?.egressLimitHit(limit, message),
-            tls: this.opts.egress.ca && { ca: this.opts.egress.ca, upstreamCa: this.opts.egress.upstreamCa },
-            log,
+        writeFileSync(join(apiDir, 'egress-forwarder.cjs'), EGRESS_FORWARDER_SOURCE, { mode: 0o644 });
+        writeFileSync(join(apiDir, 'egress-preload.cjs'), egressPreloadSource(), { mode: 0o644 });
+        const egressSpec = spec.egress;
+        egress = await EgressProxy.listen({
+          socketPath: join(apiDir, 'egress.sock'),
+          socketOwner: owner,
+          decide: (host, port) => egressSpec.decide(host, port),
+          allowCidrs: this.opts.egress.allowCidrs,
+          limits: this.opts.egress.limits,
+          ...(egressSpec.onConnection ? { onConnection: egressSpec.onConnection } : {}),
+          onLimit: (limit, message) => sandboxRef?.egressLimitHit(limit, message),
+          tls: this.opts.egress.ca && { ca: this.opts.egress.ca, upstreamCa: this.opts.egress.upstreamCa },
+          log,
+        });
+        if (this.opts.egress.ca) {
+          writeFileSync(join(apiDir, EGRESS_CA_FILES.cert), this.opts.egress.ca.certPem, { mode: 0o644 });
+          writeFileSync(join(apiDir, EGRESS_CA_FILES.bundle), this.opts.egress.ca.bundlePem(), {
+            mode: 0o644,
           });
-          if (this.opts.egress.ca) {
-            writeFileSync(join(apiDir, EGRESS_CA_FILES.cert), this.opts.egress.ca.certPem, { mode: 0o644 });
-            writeFileSync(join(apiDir, EGRESS_CA_FILES.bundle), this.opts.egress.ca.bundlePem(), {
-              mode: 0o644,
-            });
-          }
         }
       }
       phases.mark('proxy');
@@ -567,9 +559,9 @@ export class SandboxManager {
         ...(tmpDir ? { tmpDir } : {}),
         argsFile: join(runtimeDir, 'bwrap.args'),
         claudeExecutable: this.opts.mode === 'bwrap' ? this.claudeBindSource : this.opts.claudeExecutable,
-        ...(egress && nodeInside
+        ...(egress
           ? {
-              egressForwarder: { nodePath: nodeInside, port: EGRESS_PROXY_PORT },
+              egressForwarder: { nodePath: process.execPath, port: EGRESS_PROXY_PORT },
               undiciDir: undiciPackageDir(),
             }
           : {}),

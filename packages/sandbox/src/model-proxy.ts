@@ -240,8 +240,10 @@ export async function handleModelCall(
   });
   try {
     for await (const chunk of upstream.body) {
+      // Forwarded before it is metered: the meter parses the chunk's events, Claude need not wait.
+      const flowing = res.write(chunk);
       meter?.push(chunk as Buffer);
-      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
+      if (!flowing) await new Promise<void>((resolve) => res.once('drain', resolve));
       if (res.destroyed) break;
     }
     res.end();

@@ -1,12 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
-import { removeDir, tempDir } from '@ash-ai/testing';
+import {
+  type AshProcess,
+  ScriptedModel,
+  removeDir,
+  serverEnv,
+  startAshProcess,
+  tempDir,
+} from '@ash-ai/testing';
 import type { EgressData, StreamEvent } from '@ash-ai/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -637,5 +644,65 @@ describe('sandbox network egress on a pre-warmed sandbox', () => {
       ['vm', true],
       ['runsc', false],
     ]);
+  }, 180_000);
+});
+
+describe("sandbox network egress with the server's node outside /usr (nvm, a tarball)", () => {
+  const hosts = new TestHosts();
+  const dir = tempDir('ash-egress-node-');
+  let model: ScriptedModel;
+  let server: AshProcess;
+
+  beforeAll(async () => {
+    await hosts.start();
+    model = await ScriptedModel.start();
+    // The node running this test, copied where the sandbox (which sees /usr) cannot see it.
+    const node = join(dir, 'node-bin', 'node');
+    mkdirSync(join(dir, 'node-bin'));
+    copyFileSync(process.execPath, node);
+    expect(node.startsWith('/usr/')).toBe(false);
+    chmodSync(node, 0o755);
+    server = await startAshProcess(
+      serverEnv({
+        dataDir: join(dir, 'data'),
+        modelUrl: model.url,
+        extra: { ASH_PREWARM_COUNT: '0', ASH_EGRESS_ALLOW_CIDRS: '127.0.0.1/32' },
+      }),
+      120_000,
+      node,
+    );
+    await deployAgent(
+      server.url,
+      'online-elsewhere',
+      { 'CLAUDE.md': '# Online\n' },
+      { config: { network: { allow: [`vm:${hosts.httpPort}`] } } },
+    );
+  }, 180_000);
+  afterAll(async () => {
+    await server?.stop();
+    await model?.close();
+    await hosts.close();
+    removeDir(dir);
+  });
+
+  it('the sandbox gets the network its policy allows (the node binary is bound in for the forwarder)', async () => {
+    const s = await createSession(server.url, 'online-elsewhere');
+    model
+      .forSession(s)
+      .enqueue(
+        bash(`curl -sS -m 10 http://vm:${hosts.httpPort}/elsewhere 2>&1`),
+        bash(`curl -sS -m 10 http://runsc:${hosts.httpPort}/elsewhere-other 2>&1`),
+        { text: 'ok' },
+      );
+    const turn = await sendTurn(server.url, s, { content: 'network with a node elsewhere' });
+    expectOutcome(turn, 'completed');
+    const out = toolOutput(turn);
+    expect(out).toContain('hello from the test host /elsewhere');
+    expect(out).toMatch(/runsc:\d+ is not in the allow list of the agent network policy/);
+    expect(egressEvents(turn).map((e) => [e.host, e.allowed])).toEqual([
+      ['vm', true],
+      ['runsc', false],
+    ]);
+    expect(server.output()).not.toContain('cannot run the egress forwarder');
   }, 180_000);
 });

@@ -86,11 +86,16 @@ export interface AshProcess {
 }
 
 /**
- * Starts `ash-server` as a real process and waits for its "listening" log line.
+ * Starts `ash-server` as a real process and waits for its "listening" log line. `node` is the
+ * Node executable to run it with (default this process's).
  * @throws Error with the process output when it exits or takes longer than `timeoutMs`.
  */
-export async function startAshProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<AshProcess> {
-  const child = spawn(process.execPath, [ENTRIES.server], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startAshProcess(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  node = process.execPath,
+): Promise<AshProcess> {
+  const child = spawn(node, [ENTRIES.server], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   return superviseChild(child, {
     label: 'server',
     logName: `server-${child.pid}.log`,
