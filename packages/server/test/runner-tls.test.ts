@@ -236,7 +236,12 @@ describe('runner ⇄ coordinator over https', () => {
     expect((await healthRunners()).find((x) => x.name === 'tls-r1')!.url).toBe(r.url);
     // Registration and heartbeats went through the TLS proxy.
     expect(proxy.paths).toContain('/api/internal/runners/register');
-    expect(proxy.paths).toContain('/api/internal/runners/heartbeat');
+    // The first heartbeat follows the registration by one interval (a slow machine: later).
+    await eventually(
+      async () => proxy.paths.includes('/api/internal/runners/heartbeat'),
+      30_000,
+      'a heartbeat through the TLS proxy',
+    );
   }, 90_000);
 
   it('a turn runs on the runner end to end over https: checkout, the model gateway, the checkpoint', async () => {
