@@ -171,7 +171,7 @@ export class Sandbox {
   /**
    * Runs a shell command in the sandbox (same isolation, limits and environment as the Claude
    * process; cwd = the workspace), killed after `timeoutMs`. Its output also goes to {@link logs}.
-   * @throws Error when the sandbox is not running or cannot run commands.
+   * @throws Error when the sandbox is not running, cannot run commands, or stopped while it ran.
    */
   async exec(command: string, opts: { timeoutMs: number; maxOutputBytes: number }): Promise<ExecOutcome> {
     if (this.stateValue !== 'ready') throw new Error('sandbox is not running');
@@ -179,6 +179,9 @@ export class Sandbox {
     this.lastUsedAt = Date.now();
     this.logs.push('system', `$ ${command.slice(0, 1000)}`);
     const r = await execInSandbox(this.parts.execLaunch, command, opts);
+    // The sandbox went away meanwhile (its bridge crashed, or it was stopped): what the command
+    // printed is the launcher's failure on a vanishing sandbox (host paths), not the command's.
+    if (this.stateValue !== 'ready') throw new Error('the sandbox stopped while the command ran');
     this.logs.push('stdout', r.stdout);
     this.logs.push('stderr', r.stderr);
     this.logs.push('system', r.timedOut ? `killed after ${opts.timeoutMs} ms` : `exit ${r.exitCode}`);

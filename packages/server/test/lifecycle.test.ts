@@ -19,6 +19,15 @@ import {
 const AUTH = `Bearer ${TEST_API_KEY}`;
 const ws = (t: TestServer, id: string, file: string) => join(t.dataDir, 'sessions', id, 'workspace', file);
 
+/** A process's command line ('' once it is gone). */
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, reconnect', () => {
   let t: TestServer;
 
@@ -226,6 +235,44 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
     );
     expectOutcome(await sendTurn(t.url, id, { content: 'still there?' }), 'completed');
     expect(requestText(t.model.messageRequests(id).at(-1)!)).toContain('recovered');
+  });
+
+  it('exec on a session whose sandbox died starts it for the command and gives the start permit back', async () => {
+    const id = await createSession(t.url, 'life');
+    t.model.forSession(id).enqueue({ text: 'first' });
+    expectOutcome(await sendTurn(t.url, id, { content: 'hi' }), 'completed');
+    const pids = bridgePids(id);
+    expect(pids.length).toBe(1);
+    process.kill(pids[0]!, 'SIGKILL');
+    // Cleaned (its cgroup and runtime directory gone) only after the server saw it die.
+    await eventually(
+      () => {
+        const left = sandboxLeftovers(id);
+        return left.processes.length + left.cgroups.length + left.runtimeDirs.length === 0;
+      },
+      10_000,
+      'the killed sandbox to be cleaned',
+    );
+    const exec = await api(t.url, 'POST', `/api/sessions/${id}/exec`, { command: 'echo exec-ok' });
+    expect(exec.status).toBe(200);
+    expect(exec.body, JSON.stringify(exec.body)).toMatchObject({ exitCode: 0, stdout: 'exec-ok\n' });
+    // The command's start made no Claude process: no start stays admitted for it (before, the
+    // permit was held until the session's next turn, and other sessions' starts queued behind it).
+    const pool = (await api(t.url, 'GET', '/health')).body.pool;
+    expect(pool).toMatchObject({ startsRunning: 0, startsQueued: 0 });
+    t.model.forSession(id).enqueue({ text: 'after exec' });
+    expectOutcome(await sendTurn(t.url, id, { content: 'still there?' }), 'completed');
+    // A sandbox dying while a command runs: a clear 503, not the launcher's failure as output.
+    const running = api(t.url, 'POST', `/api/sessions/${id}/exec`, { command: 'sleep 20; echo late' });
+    await eventually(
+      () => sandboxLeftovers(id).processes.some((p) => cmdline(p).includes('sleep')),
+      10_000,
+      'the command to run',
+    );
+    process.kill(bridgePids(id)[0]!, 'SIGKILL');
+    const died = await running;
+    expect(died.status).toBe(503);
+    expect(died.body.code).toBe('sandbox_unavailable');
   });
 
   it('lets a client that lost the stream rejoin with Last-Event-ID and get every event exactly once', async () => {

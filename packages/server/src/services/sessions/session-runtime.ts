@@ -381,11 +381,18 @@ export class SessionRuntime {
    */
   async exec(session: SessionRecord, command: string, timeoutMs: number): Promise<ExecResult> {
     if (this.closed) throw new AppError('sandbox_unavailable', 'the server is shutting down');
+    const { runner } = this.deps;
+    // A start made for the command starts no Claude process: its permit goes back once the
+    // sandbox is up (held until the next turn's first event, it kept other sessions' starts and
+    // background refills waiting). A start under way for a prewarm or a turn keeps its own.
+    const startsHere = !runner.hasLiveSandbox(session.id) && !runner.isStarting(session.id);
+    const live = this.entry(session);
     try {
-      await this.ensureSandbox(this.entry(session), session);
+      await this.ensureSandbox(live, session);
     } catch (err) {
       throw asAppError(err);
     }
+    if (startsHere && !live.turn) runner.settleStart(session.id);
     try {
       return await this.deps.runner.exec(session.id, command, {
         timeoutMs,
@@ -393,7 +400,10 @@ export class SessionRuntime {
       });
     } catch (err) {
       this.deps.log.warn({ sessionId: session.id, err: errText(err) }, 'exec failed');
-      throw new AppError('sandbox_unavailable', 'the command could not be started in the sandbox');
+      throw new AppError(
+        'sandbox_unavailable',
+        'the command could not run in the sandbox (it is not running, or it stopped meanwhile); retry',
+      );
     }
   }
 
