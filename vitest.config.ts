@@ -7,7 +7,7 @@ export default defineConfig({
   resolve: { conditions: ['@ash-ai/source'] },
   ssr: { resolve: { conditions: ['@ash-ai/source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'bench/**/*.test.ts'],
     globalSetup: ['./vitest.global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,

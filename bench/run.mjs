@@ -24,6 +24,8 @@
 //   BENCH_ONLY=runners npm run bench (only runners in other processes: bench/runners.mjs,
 //                                    written to docs/benchmarks/<date>-runners.md)
 //   BENCH_RUNNERS_ROUNDS=20          (its rounds; 0 skips it)
+//   BENCH_REPORT_DIR=dir             (where <date>.md goes; default docs/benchmarks)
+//   BENCH_IDLE_WAIT_MS=30000         (how long `ash serve` waits for an idle machine at most)
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
@@ -57,6 +59,8 @@ const ONLY = process.env.BENCH_ONLY;
 const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 2);
 const CHECKPOINT_ROUNDS = Number(process.env.BENCH_CHECKPOINT_ROUNDS ?? 5);
 const RUNNERS_ROUNDS = Number(process.env.BENCH_RUNNERS_ROUNDS ?? 20);
+const REPORT_DIR = process.env.BENCH_REPORT_DIR;
+const IDLE_WAIT_MS = Number(process.env.BENCH_IDLE_WAIT_MS ?? 30_000);
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -354,7 +358,7 @@ async function rounds(start, model, work, results) {
     // `ash serve` → healthy (no floor: target ≤ 1 s on an idle machine): after the servers above
     // refilled their warm pools, once the machine's CPU is idle.
     await waitFor(async () => (await hot.client.health()).pool.warm >= 1, 120_000);
-    m.serveIdle = [...(m.serveIdle ?? []), await waitForIdleCpu()];
+    m.serveIdle = [...(m.serveIdle ?? []), await waitForIdleCpu({ maxMs: IDLE_WAIT_MS })];
     load('serve');
     add('serve', 'ash', await serveToHealthy(model.url));
     process.stdout.write(`round ${i + 1}/${N} done (load ${loadavg()[0].toFixed(2)})\n`);
@@ -564,10 +568,10 @@ function writeReport(lines) {
   const date = new Date().toISOString().slice(0, 10);
   const text = lines.join('\n');
   process.stdout.write(`${text}\n`);
-  const dir = join(ROOT, 'docs', 'benchmarks');
+  const dir = REPORT_DIR ?? join(ROOT, 'docs', 'benchmarks');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${date}.md`), text);
-  process.stdout.write(`written to docs/benchmarks/${date}.md\n`);
+  process.stdout.write(`written to ${join(dir, `${date}.md`)}\n`);
 }
 
 main().catch((err) => {
