@@ -5,7 +5,8 @@
 #   ASH_BIN_DIR   where to link `ash` (default: /usr/local/bin when writable, else ~/.local/bin)
 #   npm settings (npm_config_cache, npm_config_prefer_offline, …) apply to the npm step.
 #   better-sqlite3 downloads its prebuilt binary from GitHub or finds it in the npm cache's
-#   _prebuilds/; without either it compiles SQLite from source (10+ minutes on 2 cores).
+#   _prebuilds/; without either it compiles SQLite from source (~80 s on an idle 2-core machine,
+#   10+ minutes on a loaded one).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -60,7 +61,7 @@ while kill -0 "$npm_pid" 2>/dev/null; do
     # node-gyp configured better-sqlite3 but has not linked it yet: no prebuilt binary was found.
     if [ -f node_modules/better-sqlite3/build/Makefile ] \
       && [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]; then
-      phase="compiling better-sqlite3 from source (no prebuilt binary reachable; 10+ min)"
+      phase="compiling better-sqlite3 from source (no prebuilt binary reachable; 1-10+ min)"
     fi
     grep -q '^> ash@.* build' "$log" 2>/dev/null && phase="building (tsc)"
     echo "      ${phase}… $(($(date +%s) - started)) s, ${count} packages so far"
@@ -82,9 +83,14 @@ if [ -z "$bin_dir" ]; then
   if [ -w /usr/local/bin ]; then bin_dir=/usr/local/bin; else bin_dir="$HOME/.local/bin"; fi
 fi
 mkdir -p "$bin_dir"
+# Another checkout's `ash` there is replaced: say which, so it can be linked back.
+previous=$(readlink "$bin_dir/ash" 2>/dev/null || true)
 ln -sfn "$root/packages/cli/bin/ash.js" "$bin_dir/ash"
 chmod +x "$root/packages/cli/bin/ash.js"
 echo "      linked $bin_dir/ash -> packages/cli/bin/ash.js"
+if [ -n "$previous" ] && [ "$previous" != "$root/packages/cli/bin/ash.js" ]; then
+  echo "      (it pointed to $previous before; ASH_BIN_DIR=dir ./install.sh links elsewhere)"
+fi
 case ":$PATH:" in
   *":$bin_dir:"*) ;;
   *) echo "      $bin_dir is not on your PATH: add  export PATH=\"$bin_dir:\$PATH\"  to your shell profile" ;;

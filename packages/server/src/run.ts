@@ -26,7 +26,7 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-/** One line for stderr describing a startup failure (no stack for expected ones). */
+/** What stderr says of a startup failure: its message, with the fix when it is a known one (no stack for expected ones). */
 export function startupErrorMessage(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
   if (
@@ -43,5 +43,8 @@ export function startupErrorMessage(err: unknown): string {
     return err.message;
   if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE')
     return `${err.message}: the port is taken (set ASH_PORT)`;
+  // Node switched after the install (nvm): better-sqlite3's binary is for the old version.
+  if (err instanceof Error && err.message.includes('NODE_MODULE_VERSION'))
+    return `${err.message.split('\n')[0]}\nA native module was built for another Node.js version than this one (${process.version}): run \`npm rebuild better-sqlite3\` in the Ash checkout (or ./install.sh again) after switching Node.`;
   return String(err instanceof Error ? err.stack : err);
 }

@@ -286,6 +286,12 @@ describe('docs UI and console routes', () => {
         instance: path,
       });
     }
+    // A path the static files refuse (NUL byte, empty segment): 403 `forbidden`, not a 400 code.
+    for (const path of ['/console/%00', '/console//', '/docs/static/%00']) {
+      const res = await get(t.url + path);
+      expect(res.status, path).toBe(403);
+      expect(await res.json()).toMatchObject({ code: 'forbidden', status: 403 });
+    }
     // Only GET (and HEAD) are served.
     expect((await api(t.url, 'POST', '/console/', undefined, noAuth)).status).toBe(401);
     expect((await api(t.url, 'POST', '/console/', {})).status).toBe(404);

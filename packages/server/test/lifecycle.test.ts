@@ -273,6 +273,7 @@ describe('session lifecycle: pause, resume, stop, fork, interrupt, failures, rec
     const died = await running;
     expect(died.status).toBe(503);
     expect(died.body.code).toBe('sandbox_unavailable');
+    expect(died.headers.get('retry-after')).toBe('1');
   });
 
   it('lets a client that lost the stream rejoin with Last-Event-ID and get every event exactly once', async () => {

@@ -199,6 +199,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
         'too many requests; slow down and retry after the Retry-After delay',
       );
     }
+    if (err.statusCode === 403) {
+      // A plugin's refusal (e.g. a static file path with a NUL byte or an empty segment).
+      request.log.info({ err }, 'client error');
+      return send(reply, 'forbidden', 'the request is not allowed (a malformed or forbidden path)');
+    }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       request.log.info({ err }, 'client error');
       return send(reply, 'validation_failed', 'the request is invalid', { status: err.statusCode });

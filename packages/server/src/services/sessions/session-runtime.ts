@@ -403,6 +403,7 @@ export class SessionRuntime {
       throw new AppError(
         'sandbox_unavailable',
         'the command could not run in the sandbox (it is not running, or it stopped meanwhile); retry',
+        { headers: { 'Retry-After': '1' } },
       );
     }
   }
