@@ -171,7 +171,10 @@ export class EgressProxy {
   private async admit(
     host: string,
     port: number,
-  ): Promise<{ address: string; why: string; inject?: EgressInjection[] | undefined } | { reason: string }> {
+  ): Promise<
+    | { address: string; why: string; inject?: EgressInjection[] | undefined; slot: { destroy: () => void } }
+    | { reason: string }
+  > {
     if (this.tripped) return { reason: this.limitMessage(this.tripped) };
     const max = this.opts.limits.maxConnections;
     if (max > 0 && this.active.size >= max) {
@@ -180,18 +183,25 @@ export class EgressProxy {
     }
     const decision = this.opts.decide(host, port);
     if (!decision.allowed) return { reason: decision.reason };
+    // Counted from now on: connections arriving together must not all pass the check above while
+    // their names resolve. The caller swaps the slot for its connection (or it goes on refusal).
+    const slot = { destroy: () => undefined };
+    this.active.add(slot);
     let addresses: string[];
     try {
       addresses = isIP(host) ? [host] : await (this.opts.lookup ?? systemLookup)(host);
     } catch (err) {
+      this.active.delete(slot);
       return { reason: `${host} could not be resolved (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
     }
     const address = addresses.find((a) => addressAllowed(a, this.opts.allowCidrs));
-    if (!address)
+    if (!address) {
+      this.active.delete(slot);
       return {
         reason: `${host} resolves to ${addresses.join(', ') || 'no address'}: private, loopback, link-local and metadata addresses are refused (ASH_EGRESS_ALLOW_CIDRS)`,
       };
-    return { address, why: decision.reason, inject: decision.inject };
+    }
+    return { address, why: decision.reason, inject: decision.inject, slot };
   }
 
   private record(c: Omit<EgressConnection, 'durationMs'>, startedAt: number): void {
@@ -226,6 +236,8 @@ export class EgressProxy {
       return;
     }
     if (admitted.inject?.length) {
+      // Its TLS leaf is made before it counts as open (a short window the limit does not see).
+      this.active.delete(admitted.slot);
       await this.intercept(
         client,
         head,
@@ -246,6 +258,7 @@ export class EgressProxy {
       },
     };
     this.active.add(entry);
+    this.active.delete(admitted.slot);
     let connected = false;
     let bytesUp = 0;
     let bytesDown = 0;
@@ -425,16 +438,22 @@ export class EgressProxy {
     let bytesUp = 0;
     let bytesDown = 0;
     let done = false;
-    const up = httpRequest({
-      host: admitted.address,
-      port,
-      method: req.method,
-      path: `${url.pathname}${url.search}`,
-      headers,
-      agent: false,
-      setHost: false,
-      timeout: this.opts.connectTimeoutMs ?? 10_000,
-    });
+    let up: ReturnType<typeof httpRequest>;
+    try {
+      up = httpRequest({
+        host: admitted.address,
+        port,
+        method: req.method,
+        path: `${url.pathname}${url.search}`,
+        headers,
+        agent: false,
+        setHost: false,
+        timeout: this.opts.connectTimeoutMs ?? 10_000,
+      });
+    } catch (err) {
+      this.active.delete(admitted.slot); // e.g. a header value Node refuses
+      throw err;
+    }
     const entry = {
       destroy: () => {
         up.destroy();
@@ -442,6 +461,7 @@ export class EgressProxy {
       },
     };
     this.active.add(entry);
+    this.active.delete(admitted.slot);
     const finish = (reason: string) => {
       if (done) return;
       done = true;

@@ -353,8 +353,10 @@ const SKELETON_FN = `skeleton() {
  * most of a sandbox start): mount the image; make its folders unless it is a blank made ahead
  * (which has them); copy the session's `workspace/` and `claude/` in (owners, modes, links, holes
  * kept) and give them and `home/` to the sandbox user (`chown -h`: links are not followed); mark
- * it complete; empty the host copies; bind the image's folders over the host paths. Stops at the
- * first failure (the caller recovers).
+ * it complete; bind the image's folders over the host paths, then empty the host copies beneath
+ * them (through the subshell's working directory, which stays on the covered folder), so the host
+ * paths never look empty to a reader (the files API, a test) while a sandbox starts. Stops at the
+ * first failure (the caller recovers: a complete image replaces the host folders).
  */
 const FILL_SCRIPT = `set -eu
 ${SKELETON_FN}mount="$1" cp="$2" image="$3" mnt="$4" ws="$5" cl="$6" owner="$7" complete="$8"
@@ -364,9 +366,8 @@ if [ -d "$ws" ]; then "$cp" -a --sparse=always --no-target-directory "$ws/." "$m
 if [ -d "$cl" ]; then "$cp" -a --sparse=always --no-target-directory "$cl/." "$mnt/claude"; fi
 chown -R -h -- "$owner" "$mnt/workspace" "$mnt/claude" "$mnt/home"
 : > "$mnt/$complete"
-find "$ws" "$cl" -mindepth 1 -delete
-"$mount" --bind "$mnt/workspace" "$ws"
-"$mount" --bind "$mnt/claude" "$cl"
+(cd "$ws" && "$mount" --bind "$mnt/workspace" "$ws" && exec find . -mindepth 1 -delete)
+(cd "$cl" && "$mount" --bind "$mnt/claude" "$cl" && exec find . -mindepth 1 -delete)
 `;
 
 /** Makes the folders of a blank image ahead of time: mount it, {@link SKELETON_FN}, unmount. */

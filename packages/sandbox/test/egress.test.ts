@@ -204,6 +204,8 @@ describe('EgressProxy', () => {
     maxConnections?: number;
     maxBytesPerTurn?: number;
     connectTimeoutMs?: number;
+    /** How long each name takes to resolve, ms (default at once). */
+    lookupDelayMs?: number;
   }) {
     const events: EgressConnection[] = [];
     const limits: string[] = [];
@@ -230,7 +232,10 @@ describe('EgressProxy', () => {
       onConnection: (c) => events.push(c),
       onLimit: (l) => limits.push(l),
       // A resolver the test controls: good.test → 127.0.0.1, rebind.test → 127.0.0.2 (not allowed).
-      lookup: async (h) => (h === 'rebind.test' ? ['127.0.0.2'] : ['127.0.0.1']),
+      lookup: async (h) => {
+        if (opts.lookupDelayMs) await new Promise((r) => setTimeout(r, opts.lookupDelayMs));
+        return h === 'rebind.test' ? ['127.0.0.2'] : ['127.0.0.1'];
+      },
       log: silentLogger,
       ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
     });
@@ -388,6 +393,36 @@ describe('EgressProxy', () => {
       expect(limits).toEqual(['egress_connections']);
       s.destroy();
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it('counts connections arriving together while their names resolve (none slips past the limit)', async () => {
+    const { proxy, socketPath, limits } = await start({ maxConnections: 2, lookupDelayMs: 200 });
+    const sockets = Array.from({ length: 5 }, () => connect(socketPath));
+    try {
+      const heads = await Promise.all(
+        sockets.map(
+          (s) =>
+            new Promise<string>((resolve, reject) => {
+              let buf = '';
+              s.on('error', reject);
+              s.on('data', (d: Buffer) => {
+                buf += d.toString();
+                if (buf.includes('\r\n\r\n')) resolve(buf.slice(0, buf.indexOf('\r\n')));
+              });
+              s.write(`CONNECT good.test:${rawPort} HTTP/1.1\r\n\r\n`);
+            }),
+        ),
+      );
+      expect(heads.filter((h) => h.startsWith('HTTP/1.1 200')).length).toBe(2);
+      expect(heads.filter((h) => /403 .*egress connection limit \(2 open connections\)/.test(h)).length).toBe(
+        3,
+      );
+      expect(limits).toContain('egress_connections');
+      expect(proxy.openConnections).toBe(2);
+    } finally {
+      for (const s of sockets) s.destroy();
       await proxy.close();
     }
   });
