@@ -27,7 +27,10 @@ const server = await startAshProcess(
       ASH_CREDENTIAL_KEY: 'pytest-credential-key-0123456789abcdef',
       ASH_INTERNAL_SECRET: INTERNAL_SECRET,
       // The suite makes many sessions; idle ones beyond this are paused (LRU), keeping the machine light.
-      ASH_MAX_SANDBOXES: '6',
+      // 10, not 6: sessions that wait for a tool answer keep their sandbox busy, and sandboxes of
+      // just-paused sessions are still stopping; with 6, a create and its first message could find
+      // none free (503 capacity_reached, seen once in CI).
+      ASH_MAX_SANDBOXES: '10',
       ASH_DEPLOY_PATH_ROOTS: [join(REPO_ROOT, 'examples'), tmpdir()].join(','),
       ...(opts.env ?? {}),
     },
